@@ -1,0 +1,4 @@
+// comparison events. Each definition is declared once here; types derive from the schemas.
+import type { EventDefinition } from './registry.js';
+
+export const comparisonEvents: EventDefinition[] = [];

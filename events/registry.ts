@@ -1,0 +1,100 @@
+// One registry maps (type, schemaVersion) to its zod schema. Old versions are kept readable by
+// upcasters that lift data one version at a time; stored bytes are never rewritten.
+import { z } from 'zod';
+import { InputError } from '../src/errors.js';
+
+export interface EventDefinition {
+  type: string;
+  schemaVersion: number;
+  schema: z.ZodType<Record<string, unknown>>;
+  /** Lifts data of this version to `schemaVersion + 1`. */
+  upcast?: (data: Record<string, unknown>) => Record<string, unknown>;
+  description: string;
+}
+
+export function defineEvent<S extends z.ZodType<Record<string, unknown>>>(
+  type: string,
+  schemaVersion: number,
+  schema: S,
+  description: string,
+  upcast?: (data: Record<string, unknown>) => Record<string, unknown>,
+): EventDefinition & { schema: S } {
+  return { type, schemaVersion, schema, description, upcast };
+}
+
+/** Caller-defined types: `custom.<name>`, any schemaVersion, data must be a JSON object. */
+export const CUSTOM_PREFIX = 'custom.';
+
+export function isCustomType(type: string): boolean {
+  return type.startsWith(CUSTOM_PREFIX) && type.length > CUSTOM_PREFIX.length;
+}
+
+export class EventRegistry {
+  private readonly byKey = new Map<string, EventDefinition>();
+  private readonly latest = new Map<string, number>();
+
+  constructor(definitions: readonly EventDefinition[]) {
+    for (const def of definitions) {
+      const key = `${def.type}@${def.schemaVersion}`;
+      if (this.byKey.has(key)) throw new Error(`event ${key} is defined twice`);
+      if (isCustomType(def.type)) throw new Error(`event ${def.type} uses the reserved custom. prefix`);
+      this.byKey.set(key, def);
+      this.latest.set(def.type, Math.max(this.latest.get(def.type) ?? 0, def.schemaVersion));
+    }
+  }
+
+  definitions(): EventDefinition[] {
+    return [...this.byKey.values()].sort((a, b) => a.type.localeCompare(b.type) || a.schemaVersion - b.schemaVersion);
+  }
+
+  latestVersion(type: string): number | undefined {
+    return isCustomType(type) ? undefined : this.latest.get(type);
+  }
+
+  has(type: string): boolean {
+    return isCustomType(type) || this.latest.has(type);
+  }
+
+  /**
+   * Checks `data` against the schema of (type, schemaVersion) and returns the version to record.
+   * Unknown types and schema violations are InputErrors naming the field.
+   */
+  validate(type: string, data: unknown, schemaVersion?: number, where = ''): { schemaVersion: number } {
+    const at = where ? `${where}: ` : '';
+    if (isCustomType(type)) {
+      if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+        throw new InputError(`${at}data of a ${CUSTOM_PREFIX}* event must be a JSON object`, { field: 'data' });
+      }
+      return { schemaVersion: schemaVersion ?? 1 };
+    }
+    const version = schemaVersion ?? this.latest.get(type);
+    if (version === undefined) {
+      throw new InputError(
+        `${at}unknown event type "${type}" (caller-defined types must start with "${CUSTOM_PREFIX}")`,
+        { field: 'type' },
+      );
+    }
+    const def = this.byKey.get(`${type}@${version}`);
+    if (!def) throw new InputError(`${at}event type "${type}" has no schema version ${version}`, { field: 'schemaVersion' });
+    const parsed = def.schema.safeParse(data);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = ['data', ...issue.path.map(String)].join('.');
+      throw new InputError(`${at}${type} field ${field}: ${issue.message}`, { field });
+    }
+    return { schemaVersion: version };
+  }
+
+  /** Data lifted to the latest schema version of its type (custom types pass through). */
+  upcast(type: string, schemaVersion: number, data: Record<string, unknown>): Record<string, unknown> {
+    const latest = this.latest.get(type);
+    if (latest === undefined) return data;
+    let current = data;
+    for (let v = schemaVersion; v < latest; v++) {
+      const def = this.byKey.get(`${type}@${v}`);
+      if (!def?.upcast) throw new Error(`no upcaster from ${type}@${v} to @${v + 1}`);
+      current = def.upcast(current);
+    }
+    return current;
+  }
+}

@@ -1,0 +1,134 @@
+// Shared by every adapter: validating proposed events before a transaction, and sealing them
+// (revision, prevHash, canonical bytes, leaf hash) inside it. One code path, so every store
+// produces byte-identical envelopes for the same input.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
+import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
+import { InputError } from '../errors.js';
+import { canonicalBytes, canonicalize, CanonicalizationError } from '../integrity/canonical.js';
+import { leafHash, sha256Hex } from '../integrity/hasher.js';
+import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
+
+export interface PreparedEvent {
+  id: string;
+  type: string;
+  schemaVersion: number;
+  data: Record<string, unknown>;
+  metadata: Partial<Envelope['metadata']>;
+  /** SHA-256 of what the caller asked for: an idempotent retry must match it exactly. */
+  contentDigest: string;
+}
+
+export interface PreparedRequest {
+  stream: string;
+  expectedRevision: ExpectedRevision;
+  events: PreparedEvent[];
+}
+
+export interface SealedEvent {
+  envelope: Envelope;
+  canonical: Buffer;
+  leafHash: string;
+  contentDigest: string;
+}
+
+const Expected = z.union([z.literal(ANY), z.literal(NO_STREAM), z.literal(STREAM_EXISTS), z.number().int().min(-1)]);
+
+export interface PrepareOptions {
+  registry?: EventRegistry;
+  /** Default actor for events whose metadata names none. */
+  actor?: string;
+}
+
+/** Validates a batch before any write: every problem is an InputError naming the request and event. */
+export function prepareBatch(requests: AppendRequest[], options: PrepareOptions = {}): PreparedRequest[] {
+  const registry = options.registry ?? defaultRegistry;
+  const seen = new Set<string>();
+  return requests.map((request, r) => {
+    const where = requests.length > 1 ? `request ${r + 1}` : 'request';
+    const stream = StreamName.safeParse(request.stream);
+    if (!stream.success) throw new InputError(`${where}: ${stream.error.issues[0]!.message}`, { field: 'stream' });
+    const expected = Expected.safeParse(request.expectedRevision ?? ANY);
+    if (!expected.success) {
+      throw new InputError(`${where}: expectedRevision must be "any", "no_stream", "stream_exists" or a revision number`, {
+        field: 'expectedRevision',
+        stream: request.stream,
+      });
+    }
+    if (request.events.length === 0) throw new InputError(`${where}: no events to append`, { stream: request.stream });
+    const events = request.events.map((raw, e) => {
+      const at = `${where} event ${e + 1}`;
+      const parsed = ProposedEvent.safeParse(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const field = issue.path.map(String).join('.') || '(event)';
+        throw new InputError(`${at}: field ${field}: ${issue.message}`, { field, stream: request.stream });
+      }
+      const event = parsed.data;
+      const { schemaVersion } = registry.validate(event.type, event.data, event.schemaVersion, at);
+      try {
+        canonicalize(event.data);
+      } catch (err) {
+        if (err instanceof CanonicalizationError) throw new InputError(`${at}: data is not canonical JSON: ${err.message}`, { field: 'data' });
+        throw err;
+      }
+      const id = event.id ?? randomUUID();
+      if (seen.has(id)) throw new InputError(`${at}: event id ${id} appears twice in one append`, { eventId: id });
+      seen.add(id);
+      const metadata = { ...event.metadata };
+      if (metadata.actor === undefined && options.actor !== undefined) metadata.actor = options.actor;
+      const contentDigest = sha256Hex(
+        canonicalize({ stream: request.stream, type: event.type, schemaVersion, data: event.data, metadata }),
+      );
+      return { id, type: event.type, schemaVersion, data: event.data, metadata, contentDigest };
+    });
+    return { stream: request.stream, expectedRevision: expected.data as ExpectedRevision, events };
+  });
+}
+
+/** Fixes an event's place in its stream and computes its bytes and leaf hash. Pure. */
+export function sealEvent(
+  stream: string,
+  revision: number,
+  prevHash: string | null,
+  event: PreparedEvent,
+  recordedAt: string,
+): SealedEvent {
+  const envelope: Envelope = {
+    id: event.id,
+    stream,
+    revision,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    data: event.data,
+    metadata: {
+      recordedAt: event.metadata.recordedAt ?? recordedAt,
+      actor: event.metadata.actor ?? 'unknown',
+      correlationId: event.metadata.correlationId ?? null,
+      causationId: event.metadata.causationId ?? null,
+    },
+    prevHash,
+  };
+  const canonical = canonicalBytes(envelope);
+  return { envelope, canonical, leafHash: leafHash(canonical).toString('hex'), contentDigest: event.contentDigest };
+}
+
+/** Checks an expected revision against a stream's current revision (-1 = no stream). */
+export function expectationHolds(expected: ExpectedRevision, current: number): boolean {
+  switch (expected) {
+    case ANY:
+      return true;
+    case NO_STREAM:
+      return current === -1;
+    case STREAM_EXISTS:
+      return current >= 0;
+    default:
+      return current === expected;
+  }
+}
+
+/** RFC 3339 UTC timestamp with millisecond precision, the form `metadata.recordedAt` uses. */
+export function nowIso(): string {
+  return new Date().toISOString();
+}
