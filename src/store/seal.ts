@@ -39,6 +39,8 @@ export interface PrepareOptions {
   registry?: EventRegistry;
   /** Default actor for events whose metadata names none. */
   actor?: string;
+  /** How errors name an event, e.g. `line 17` for NDJSON input. Default: `request R event E`. */
+  describe?: (request: number, event: number) => string;
 }
 
 /** Validates a batch before any write: every problem is an InputError naming the request and event. */
@@ -46,7 +48,7 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
   const registry = options.registry ?? defaultRegistry;
   const seen = new Set<string>();
   return requests.map((request, r) => {
-    const where = requests.length > 1 ? `request ${r + 1}` : 'request';
+    const where = options.describe ? options.describe(r, 0) : requests.length > 1 ? `request ${r + 1}` : 'request';
     const stream = StreamName.safeParse(request.stream);
     if (!stream.success) throw new InputError(`${where}: ${stream.error.issues[0]!.message}`, { field: 'stream' });
     const expected = Expected.safeParse(request.expectedRevision ?? ANY);
@@ -58,7 +60,7 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
     }
     if (request.events.length === 0) throw new InputError(`${where}: no events to append`, { stream: request.stream });
     const events = request.events.map((raw, e) => {
-      const at = `${where} event ${e + 1}`;
+      const at = options.describe ? options.describe(r, e) : `${where} event ${e + 1}`;
       const parsed = ProposedEvent.safeParse(raw);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;

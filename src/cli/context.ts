@@ -1,0 +1,92 @@
+// What every command needs: where the home and store are, how to open them, how to report.
+// Commands stay thin; the work is done by src/ledger, src/replay and the store adapters.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import type { Command } from 'commander';
+import type { EventStore } from '../store/port.js';
+import { defaultStoreUrl, openStore } from '../store/open.js';
+import { UnavailableError } from '../errors.js';
+
+export interface GlobalOptions {
+  store?: string;
+  home?: string;
+  debug?: boolean;
+}
+
+export interface Progress {
+  update(done: number): void;
+  stop(): void;
+}
+
+export class CliContext {
+  private readonly openStores: EventStore[] = [];
+
+  constructor(
+    private readonly program: Command,
+    readonly env: NodeJS.ProcessEnv = process.env,
+    readonly stdout: NodeJS.WriteStream = process.stdout,
+    readonly stderr: NodeJS.WriteStream = process.stderr,
+  ) {}
+
+  get globals(): GlobalOptions {
+    return this.program.opts<GlobalOptions>();
+  }
+
+  /** --home, else RUNLEDGER_HOME, else ./.runledger; always absolute. */
+  home(): string {
+    return resolve(this.globals.home ?? this.env.RUNLEDGER_HOME ?? '.runledger');
+  }
+
+  /** --store, else RUNLEDGER_STORE, else the embedded store in the home. */
+  storeUrl(): string {
+    return this.globals.store ?? this.env.RUNLEDGER_STORE ?? defaultStoreUrl(this.home());
+  }
+
+  /**
+   * Opens the configured store. Unless `create` is set, an embedded store that does not exist yet
+   * is an error pointing at `runledger init` rather than a silently created empty ledger.
+   */
+  async store(options: { create?: boolean } = {}): Promise<EventStore> {
+    const url = this.storeUrl();
+    if (!options.create && url.startsWith('sqlite:')) {
+      const path = url.replace(/^sqlite:(\/\/)?/, '');
+      if (!existsSync(resolve(path))) {
+        throw new UnavailableError(`no ledger at ${resolve(path)}: run "runledger init" first (or set --store / RUNLEDGER_STORE)`);
+      }
+    }
+    const store = await openStore(url);
+    this.openStores.push(store);
+    return store;
+  }
+
+  /** Writes one JSON document (--json) or human text to stdout. */
+  print(json: boolean, value: unknown, human: () => string): void {
+    this.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+  }
+
+  /** One line to stderr for notes and warnings; never mixed into --json stdout. */
+  note(message: string): void {
+    this.stderr.write(`${message}\n`);
+  }
+
+  /** A progress bar on an interactive terminal; silent in pipes, CI and --json runs. */
+  progress(label: string, total: number, json = false): Progress {
+    if (json || !this.stderr.isTTY || this.env.CI) return { update() {}, stop() {} };
+    const bar = new SingleBar(
+      { format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_value}s`, stream: this.stderr, hideCursor: true },
+      Presets.shades_classic,
+    );
+    bar.start(total, 0);
+    return { update: (done) => bar.update(done), stop: () => bar.stop() };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.openStores.splice(0).map((s) => s.close()));
+  }
+}
+
+/** Every reporting command offers --json. */
+export function withJson(command: Command): Command {
+  return command.option('--json', 'print one JSON document instead of text');
+}
