@@ -1,0 +1,444 @@
+// The embedded store: one SQLite file (better-sqlite3, WAL, synchronous=FULL). Each append is one
+// BEGIN IMMEDIATE transaction that checks expectations and idempotency, seals the events, inserts
+// them and extends the persisted compact range, so integration happens at commit: position is the
+// dense RFC 9162 leaf index and `integrate()` has nothing left to do.
+import { resolve } from 'node:path';
+import type Database from 'better-sqlite3';
+import { Observable } from 'rxjs';
+import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
+import { ConcurrencyError, IdempotencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
+import { CompactRange } from '../../integrity/compact-range.js';
+import { HASH_SIZE } from '../../integrity/hasher.js';
+import type {
+  AppendRequest,
+  AppendResult,
+  AppendedStream,
+  EventStore,
+  ExpectedRevision,
+  ReadOptions,
+  RecordedEvent,
+  StoredCheckpoint,
+  SubscribeOptions,
+  TreeState,
+} from '../port.js';
+import { expectationHolds, nowIso, prepareBatch, sealEvent, type PrepareOptions, type PreparedRequest } from '../seal.js';
+import { openLedgerDatabase, storeFailure } from './schema.js';
+
+export interface SqliteStoreOptions {
+  /** Database file; `:memory:` for a private in-memory ledger. */
+  path: string;
+  readonly?: boolean;
+  /** How long a writer waits for another process's transaction before giving up. Default 10 s. */
+  busyTimeoutMs?: number;
+  /** Registry and default actor used to validate appends. */
+  prepare?: PrepareOptions;
+}
+
+interface EventRow {
+  position: number;
+  leaf_hash: Buffer;
+  canonical: Buffer;
+}
+
+interface ExistingRow {
+  position: number;
+  stream: string;
+  revision: number;
+  content_digest: string;
+}
+
+const SUBSCRIBE_PAGE = 512;
+const DEFAULT_POLL_MS = 50;
+
+// Appends made through any store object of this process on the same file wake its subscribers at
+// once; appends from other processes are found by polling.
+const localAppends = new Map<string, Set<() => void>>();
+
+function notifyLocal(path: string): void {
+  for (const wake of localAppends.get(path) ?? []) wake();
+}
+
+function listenLocal(path: string, wake: () => void): () => void {
+  let listeners = localAppends.get(path);
+  if (!listeners) localAppends.set(path, (listeners = new Set()));
+  listeners.add(wake);
+  return () => {
+    listeners.delete(wake);
+    if (listeners.size === 0) localAppends.delete(path);
+  };
+}
+
+function splitRange(blob: Buffer): Buffer[] {
+  const hashes: Buffer[] = [];
+  for (let at = 0; at < blob.length; at += HASH_SIZE) hashes.push(blob.subarray(at, at + HASH_SIZE));
+  return hashes;
+}
+
+function integerOption(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value)) throw new InputError(`${name} must be an integer, got ${value}`, { field: name });
+  return value;
+}
+
+/** SQLite LIMIT: -1 means none. */
+function limitOf(options: ReadOptions): number {
+  if (options.limit === undefined) return -1;
+  if (!Number.isSafeInteger(options.limit) || options.limit < 0) {
+    throw new InputError(`limit must be a non-negative integer, got ${options.limit}`, { field: 'limit' });
+  }
+  return options.limit;
+}
+
+class SqliteStore implements EventStore {
+  readonly kind = 'sqlite' as const;
+  readonly displayUrl: string;
+  private readonly path: string;
+  private readonly readonly: boolean;
+  private readonly busyTimeoutMs: number;
+  private readonly prepareOptions: PrepareOptions;
+  private connection: Connection | undefined;
+  private closed = false;
+  private readonly subscriptions = new Set<() => void>();
+
+  constructor(options: SqliteStoreOptions) {
+    this.path = options.path === ':memory:' ? options.path : resolve(options.path);
+    this.displayUrl = `sqlite:${options.path}`;
+    this.readonly = options.readonly ?? false;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
+    this.prepareOptions = options.prepare ?? {};
+  }
+
+  /** Runs `work` on the open connection, opening it on first use, with driver errors made typed. */
+  private run<T>(work: (c: Connection) => T): T {
+    if (this.closed) throw new UnavailableError(`store ${this.displayUrl} is closed`);
+    try {
+      this.connection ??= new Connection(openLedgerDatabase({ path: this.path, readonly: this.readonly, busyTimeoutMs: this.busyTimeoutMs }));
+      return work(this.connection);
+    } catch (err) {
+      throw storeFailure(err, this.path, this.busyTimeoutMs);
+    }
+  }
+
+  async init(): Promise<void> {
+    this.run(() => undefined);
+  }
+
+  async append(stream: string, events: ProposedEvent[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
+    return this.appendSync([{ stream, events, expectedRevision: options.expectedRevision }]);
+  }
+
+  async appendBatch(requests: AppendRequest[]): Promise<AppendResult> {
+    return this.appendSync(requests);
+  }
+
+  private appendSync(requests: AppendRequest[]): AppendResult {
+    if (this.readonly) throw new UnavailableError(`store ${this.displayUrl} was opened read-only`);
+    // Validation happens before the write lock is taken: a bad event never blocks other writers.
+    const prepared = prepareBatch(requests, this.prepareOptions);
+    const result = this.run((c) => c.append(prepared, nowIso()));
+    if (!result.duplicate) notifyLocal(this.path);
+    return result;
+  }
+
+  async streamRevision(stream: string): Promise<number> {
+    return this.run((c) => c.streamRevision(stream));
+  }
+
+  async readStream(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
+    const from = Math.max(0, integerOption(options.from, 'from', 0));
+    const limit = limitOf(options);
+    return this.run((c) => c.readStream.all(stream, from, limit).map(toRecorded));
+  }
+
+  async readAll(options: ReadOptions = {}): Promise<RecordedEvent[]> {
+    const after = integerOption(options.from, 'from', -1);
+    const limit = limitOf(options);
+    return this.run((c) => c.readAfter.all(after, limit).map(toRecorded));
+  }
+
+  subscribe(options: SubscribeOptions = {}): Observable<RecordedEvent> {
+    return new Observable<RecordedEvent>((subscriber) => {
+      let cursor = options.after ?? -1;
+      const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+      let stopped = false;
+      let timer: NodeJS.Timeout | undefined;
+      let immediate: NodeJS.Immediate | undefined;
+
+      // Never re-entrant: drain only runs from a timer or setImmediate callback. Positions are
+      // assigned under the write lock, so every position below the largest visible one is committed
+      // and reading `position > cursor` in order can neither skip nor repeat an event.
+      const drain = (): void => {
+        timer = undefined;
+        immediate = undefined;
+        if (stopped) return;
+        let page: RecordedEvent[];
+        try {
+          page = this.run((c) => c.readAfter.all(cursor, SUBSCRIBE_PAGE).map(toRecorded));
+        } catch (err) {
+          stop();
+          subscriber.error(err);
+          return;
+        }
+        for (const event of page) {
+          if (stopped) return;
+          cursor = event.position;
+          subscriber.next(event);
+        }
+        if (stopped) return;
+        // A full page means more is waiting: continue after yielding to the event loop.
+        if (page.length === SUBSCRIBE_PAGE) immediate = setImmediate(drain);
+        else timer = setTimeout(drain, pollMs);
+      };
+      const wake = (): void => {
+        if (stopped || immediate) return;
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        immediate = setImmediate(drain);
+      };
+      const unlisten = listenLocal(this.path, wake);
+      const stop = (): void => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        if (immediate) clearImmediate(immediate);
+        unlisten();
+        this.subscriptions.delete(complete);
+      };
+      const complete = (): void => {
+        stop();
+        subscriber.complete();
+      };
+      this.subscriptions.add(complete);
+      immediate = setImmediate(drain);
+      return stop;
+    });
+  }
+
+  async listStreams(): Promise<{ stream: string; revision: number }[]> {
+    return this.run((c) => c.listStreams.all() as { stream: string; revision: number }[]);
+  }
+
+  /** Integration happens inside every append transaction, so there is never a backlog. */
+  async integrate(): Promise<TreeState> {
+    return this.treeState();
+  }
+
+  async treeState(): Promise<TreeState> {
+    return this.run((c) => {
+      const { size, range } = c.readTree();
+      return { size, range: splitRange(range).map((h) => h.toString('hex')) };
+    });
+  }
+
+  async readLog(options: ReadOptions = {}): Promise<RecordedEvent[]> {
+    const from = integerOption(options.from, 'from', 0);
+    const limit = limitOf(options);
+    // Leaf index = position, so the log from index i is the events after position i - 1.
+    return this.run((c) => c.readAfter.all(from - 1, limit).map(toRecorded));
+  }
+
+  async leafHashes(from: number, to: number): Promise<string[]> {
+    return this.run((c) => {
+      const size = c.readTree().size;
+      if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < from || to > size) {
+        throw new InputError(`leaf range [${from}, ${to}) is outside the tree of size ${size}`, { index: to });
+      }
+      return (c.leafHashes.all(from, to) as { leaf_hash: Buffer }[]).map((r) => r.leaf_hash.toString('hex'));
+    });
+  }
+
+  async addCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
+    this.run((c) => c.addCheckpoint.run(checkpoint.size, checkpoint.root, checkpoint.note, checkpoint.createdAt));
+  }
+
+  async checkpoints(): Promise<StoredCheckpoint[]> {
+    return this.run((c) => c.checkpoints.all() as StoredCheckpoint[]);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return this.run((c) => (c.getMeta.get(key) as { value: string } | undefined)?.value);
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.run((c) => c.setMeta.run(key, value));
+  }
+
+  async getPosition(consumer: string): Promise<number | undefined> {
+    return this.run((c) => (c.getPosition.get(consumer) as { position: number } | undefined)?.position);
+  }
+
+  async setPosition(consumer: string, position: number): Promise<void> {
+    if (!Number.isSafeInteger(position) || position < -1) {
+      throw new InputError(`position of consumer "${consumer}" must be an integer >= -1, got ${position}`, { field: 'position' });
+    }
+    this.run((c) => c.setPosition.run(consumer, position, nowIso()));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const complete of [...this.subscriptions]) complete();
+    this.closed = true;
+    this.connection?.db.close();
+    this.connection = undefined;
+  }
+}
+
+function toRecorded(row: unknown): RecordedEvent {
+  const { position, leaf_hash, canonical } = row as EventRow;
+  let envelope: Envelope;
+  try {
+    envelope = JSON.parse(canonical.toString('utf8')) as Envelope;
+  } catch {
+    throw new IntegrityError(`event at position ${position} is not valid JSON`, { index: position });
+  }
+  return { position, index: position, envelope, canonical, leafHash: leaf_hash.toString('hex') };
+}
+
+/** An open database with its statements prepared once: the append hot path never re-parses SQL. */
+class Connection {
+  readonly readAfter: Database.Statement;
+  readonly readStream: Database.Statement;
+  readonly leafHashes: Database.Statement;
+  readonly listStreams: Database.Statement;
+  readonly addCheckpoint: Database.Statement;
+  readonly checkpoints: Database.Statement;
+  readonly getMeta: Database.Statement;
+  readonly setMeta: Database.Statement;
+  readonly getPosition: Database.Statement;
+  readonly setPosition: Database.Statement;
+  private readonly selectTree: Database.Statement;
+  private readonly selectHead: Database.Statement;
+  private readonly selectById: Database.Statement;
+  private readonly insertEvent: Database.Statement;
+  private readonly updateTree: Database.Statement;
+  private readonly appendTx: (requests: PreparedRequest[], recordedAt: string) => AppendResult;
+
+  constructor(readonly db: Database.Database) {
+    const columns = 'position, leaf_hash, canonical';
+    this.readAfter = db.prepare(`SELECT ${columns} FROM events WHERE position > ? ORDER BY position LIMIT ?`);
+    this.readStream = db.prepare(`SELECT ${columns} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`);
+    this.leafHashes = db.prepare('SELECT leaf_hash FROM events WHERE position >= ? AND position < ? ORDER BY position');
+    this.listStreams = db.prepare('SELECT stream, max(revision) AS revision FROM events GROUP BY stream ORDER BY stream');
+    this.checkpoints = db.prepare('SELECT size, root, note, created_at AS createdAt FROM checkpoints ORDER BY seq');
+    this.getMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
+    this.getPosition = db.prepare('SELECT position FROM positions WHERE consumer = ?');
+    this.selectTree = db.prepare('SELECT size, range FROM tree WHERE singleton = 0');
+    this.selectHead = db.prepare('SELECT revision, leaf_hash FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1');
+    this.selectById = db.prepare('SELECT position, stream, revision, content_digest FROM events WHERE id = ?');
+    this.addCheckpoint = db.prepare('INSERT INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)');
+    this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    this.setPosition = db.prepare(
+      'INSERT INTO positions (consumer, position, updated_at) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at',
+    );
+    this.insertEvent = db.prepare(
+      'INSERT INTO events (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.updateTree = db.prepare('UPDATE tree SET size = ?, range = ? WHERE singleton = 0');
+    const tx = db.transaction((requests: PreparedRequest[], recordedAt: string) => this.appendInTransaction(requests, recordedAt));
+    // BEGIN IMMEDIATE takes the write lock up front, so the reads below (heads, tree) cannot go stale.
+    this.appendTx = (requests, recordedAt) => tx.immediate(requests, recordedAt);
+  }
+
+  readTree(): { size: number; range: Buffer } {
+    return this.selectTree.get() as { size: number; range: Buffer };
+  }
+
+  streamRevision(stream: string): number {
+    return (this.selectHead.get(stream) as { revision: number } | undefined)?.revision ?? -1;
+  }
+
+  append(requests: PreparedRequest[], recordedAt: string): AppendResult {
+    return this.appendTx(requests, recordedAt);
+  }
+
+  private appendInTransaction(requests: PreparedRequest[], recordedAt: string): AppendResult {
+    const tree = this.readTree();
+    let range: CompactRange | undefined;
+    let position = tree.size;
+    const streams: AppendedStream[] = [];
+    const positions: number[] = [];
+    let duplicate = true;
+
+    for (const request of requests) {
+      const { stream, events } = request;
+      const existing = this.existingEvents(request);
+      if (existing) {
+        for (const row of existing) positions.push(row.position);
+        streams.push({ stream, firstRevision: existing[0]!.revision, lastRevision: existing[existing.length - 1]!.revision });
+        continue;
+      }
+      duplicate = false;
+      const head = this.selectHead.get(stream) as { revision: number; leaf_hash: Buffer } | undefined;
+      const current = head?.revision ?? -1;
+      if (!expectationHolds(request.expectedRevision, current)) throw new ConcurrencyError(stream, request.expectedRevision, current);
+      range ??= CompactRange.fromState(tree.size, splitRange(tree.range));
+      let prevHash = head ? head.leaf_hash.toString('hex') : null;
+      let revision = current + 1;
+      for (const event of events) {
+        const sealed = sealEvent(stream, revision, prevHash, event, recordedAt);
+        const leaf = Buffer.from(sealed.leafHash, 'hex');
+        this.insertEvent.run(
+          position,
+          event.id,
+          stream,
+          revision,
+          event.type,
+          sealed.envelope.metadata.recordedAt,
+          event.contentDigest,
+          leaf,
+          sealed.canonical,
+        );
+        // RFC 9162 §2.1: leaf index = position, extended in commit order within the same transaction.
+        range.append(leaf);
+        positions.push(position);
+        prevHash = sealed.leafHash;
+        position += 1;
+        revision += 1;
+      }
+      streams.push({ stream, firstRevision: current + 1, lastRevision: revision - 1 });
+    }
+    if (range) this.updateTree.run(range.size, Buffer.concat(range.hashes()));
+    return { streams, positions, duplicate };
+  }
+
+  /**
+   * Idempotent retry by event id: rows when every event of the request is already recorded with the
+   * same content, undefined when none is. Same id with other content, or a request mixing recorded
+   * and new events, is refused: a retry must repeat the original request exactly.
+   */
+  private existingEvents(request: PreparedRequest): ExistingRow[] | undefined {
+    const rows: ExistingRow[] = [];
+    let missing = 0;
+    let firstRecorded = '';
+    for (const event of request.events) {
+      const row = this.selectById.get(event.id) as ExistingRow | undefined;
+      if (!row) {
+        missing += 1;
+        continue;
+      }
+      if (rows.length === 0) firstRecorded = event.id;
+      if (row.content_digest !== event.contentDigest) {
+        throw new IdempotencyError(
+          `event id ${event.id} was already recorded with different content (stream "${row.stream}", revision ${row.revision}); ` +
+            'a retry must repeat the original event exactly',
+          { eventId: event.id, stream: row.stream, revision: row.revision },
+        );
+      }
+      rows.push(row);
+    }
+    if (rows.length === 0) return undefined;
+    if (missing > 0) {
+      throw new InputError(
+        `append to stream "${request.stream}" mixes ${rows.length} already recorded event(s) (first: ${firstRecorded}) with ${missing} new one(s); ` +
+          'retry the original request unchanged and append the new events separately',
+        { stream: request.stream },
+      );
+    }
+    return rows;
+  }
+}
+
+export function createSqliteStore(options: SqliteStoreOptions): EventStore {
+  return new SqliteStore(options);
+}
