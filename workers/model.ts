@@ -1,0 +1,179 @@
+// The MLP and its training step, written as a manual loop over tfjs ops so that every source of
+// nondeterminism is ours to control: seeded initializers, our own batch order, our own optimizer
+// arithmetic (bias corrections computed from the step number, so a resumed run continues exactly).
+import * as tf from '@tensorflow/tfjs';
+import type { Activation, TrainingConfig } from './config.js';
+import { deriveSeed } from './seeds.js';
+
+export interface NamedValues {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+export interface ModelState {
+  /** [kernel0, bias0, kernel1, bias1, …, kernelOut, biasOut] */
+  params: tf.Variable[];
+  paramNames: string[];
+  /** Adam moments, in param order: m for every param, then v for every param. Empty for SGD. */
+  slots: tf.Variable[];
+  /** Optimizer steps taken so far (Adam's t). */
+  step: number;
+  /** Epochs completed. */
+  epoch: number;
+}
+
+// Kingma & Ba 2015, Algorithm 1 defaults.
+const BETA1 = 0.9;
+const BETA2 = 0.999;
+const EPSILON = 1e-8;
+
+/** Layer widths from input to output. */
+export function layerSizes(config: TrainingConfig, featureCount: number, classCount: number): number[] {
+  return [featureCount, ...config.model.hidden, classCount];
+}
+
+/** Fresh parameters: Glorot-uniform kernels, each with its own non-zero seed derived from the plan seed; zero biases. */
+export function initModel(config: TrainingConfig, featureCount: number, classCount: number): ModelState {
+  const sizes = layerSizes(config, featureCount, classCount);
+  const params: tf.Variable[] = [];
+  const paramNames: string[] = [];
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    const shape = [sizes[i]!, sizes[i + 1]!];
+    const kernel = tf.tidy(() => tf.initializers.glorotUniform({ seed: deriveSeed(config.seed, 'init', i) }).apply(shape, 'float32'));
+    params.push(tf.variable(kernel, true));
+    kernel.dispose();
+    params.push(tf.variable(tf.zeros([sizes[i + 1]!]), true));
+    paramNames.push(`layer${i}.kernel`, `layer${i}.bias`);
+  }
+  const slots =
+    config.optimizer === 'adam'
+      ? [...params, ...params].map((p) => tf.variable(tf.zerosLike(p), false))
+      : [];
+  return { params, paramNames, slots, step: 0, epoch: 0 };
+}
+
+export function disposeModel(state: ModelState): void {
+  for (const v of [...state.params, ...state.slots]) v.dispose();
+}
+
+/** Every tensor a checkpoint must hold to continue training bit for bit, in a fixed order. */
+export function stateTensors(state: ModelState): NamedValues[] {
+  const slotNames = state.slots.length
+    ? [...state.paramNames.map((n) => `adam.m.${n}`), ...state.paramNames.map((n) => `adam.v.${n}`)]
+    : [];
+  return [...state.params, ...state.slots].map((v, i) => ({
+    name: i < state.params.length ? state.paramNames[i]! : slotNames[i - state.params.length]!,
+    shape: v.shape.slice(),
+    values: Float32Array.from(v.dataSync() as Float32Array),
+  }));
+}
+
+/** Restores tensors written by `stateTensors` into a model of the same architecture. */
+export function restoreTensors(state: ModelState, tensors: NamedValues[], step: number, epoch: number): void {
+  const targets = [...state.params, ...state.slots];
+  if (tensors.length !== targets.length) {
+    throw new Error(`checkpoint holds ${tensors.length} tensors, the plan's model needs ${targets.length}`);
+  }
+  targets.forEach((v, i) => {
+    const t = tensors[i]!;
+    if (t.shape.join('x') !== v.shape.join('x')) {
+      throw new Error(`checkpoint tensor ${t.name} has shape [${t.shape.join(', ')}], the plan's model needs [${v.shape.join(', ')}]`);
+    }
+    tf.tidy(() => v.assign(tf.tensor(t.values, t.shape, 'float32')));
+  });
+  state.step = step;
+  state.epoch = epoch;
+}
+
+function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
+  switch (activation) {
+    case 'relu':
+      return tf.relu(x);
+    case 'tanh':
+      return tf.tanh(x);
+    case 'sigmoid':
+      return tf.sigmoid(x);
+    case 'elu':
+      return tf.elu(x);
+  }
+}
+
+/** Logits for a batch. */
+export function forward(state: ModelState, x: tf.Tensor2D, activation: Activation): tf.Tensor2D {
+  return tf.tidy(() => {
+    let h: tf.Tensor = x;
+    const layers = state.params.length / 2;
+    for (let i = 0; i < layers; i++) {
+      h = tf.add(tf.matMul(h as tf.Tensor2D, state.params[2 * i]! as tf.Tensor2D), state.params[2 * i + 1]!);
+      if (i + 1 < layers) h = activate(h, activation);
+    }
+    return h as tf.Tensor2D;
+  });
+}
+
+function lossOf(state: ModelState, x: tf.Tensor2D, y: tf.Tensor2D, activation: Activation): tf.Scalar {
+  return tf.losses.softmaxCrossEntropy(y, forward(state, x, activation)) as tf.Scalar;
+}
+
+/**
+ * One optimizer step on a batch. Returns the batch loss (before the update) when `wantLoss`,
+ * else null — reading it forces a sync, so it is only done on telemetry steps.
+ */
+export function trainStep(
+  state: ModelState,
+  config: TrainingConfig,
+  x: tf.Tensor2D,
+  y: tf.Tensor2D,
+  wantLoss: boolean,
+): number | null {
+  let lossValue: number | null = null;
+  tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => lossOf(state, x, y, config.model.activation), state.params);
+    if (wantLoss) lossValue = value.dataSync()[0]!;
+    const t = state.step + 1;
+    if (config.optimizer === 'sgd') {
+      const lr = tf.scalar(config.learningRate);
+      state.params.forEach((p) => p.assign(tf.sub(p, tf.mul(lr, grads[p.name]!))));
+    } else {
+      // Kingma & Ba 2015 §2: α_t = α·√(1−β2^t)/(1−β1^t), θ ← θ − α_t·m/(√v + ε̂); α_t in float64 from t.
+      const alphaT = tf.scalar((config.learningRate * Math.sqrt(1 - BETA2 ** t)) / (1 - BETA1 ** t));
+      const b1 = tf.scalar(BETA1);
+      const b2 = tf.scalar(BETA2);
+      const c1 = tf.scalar(1 - BETA1);
+      const c2 = tf.scalar(1 - BETA2);
+      const eps = tf.scalar(EPSILON);
+      const n = state.params.length;
+      state.params.forEach((p, i) => {
+        const g = grads[p.name]!;
+        const m = state.slots[i]!;
+        const v = state.slots[n + i]!;
+        m.assign(tf.add(tf.mul(b1, m), tf.mul(c1, g)));
+        v.assign(tf.add(tf.mul(b2, v), tf.mul(c2, tf.square(g))));
+        p.assign(tf.sub(p, tf.div(tf.mul(alphaT, m), tf.add(tf.sqrt(v), eps))));
+      });
+    }
+  });
+  state.step += 1;
+  return lossValue;
+}
+
+/** Mean cross-entropy and accuracy over a whole split. */
+export function evaluate(
+  state: ModelState,
+  activation: Activation,
+  x: Float32Array,
+  y: Int32Array,
+  featureCount: number,
+  classCount: number,
+): { loss: number; accuracy: number } {
+  if (y.length === 0) return { loss: 0, accuracy: 0 };
+  return tf.tidy(() => {
+    const xs = tf.tensor2d(x, [y.length, featureCount]);
+    const labels = tf.tensor1d(y, 'int32');
+    const logits = forward(state, xs, activation);
+    const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, classCount), logits).dataSync()[0]!;
+    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')).dataSync()[0]!;
+    return { loss, accuracy: correct / y.length };
+  });
+}

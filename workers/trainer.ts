@@ -1,0 +1,272 @@
+// Executes the training section of an approved plan: deterministic data order, manual optimizer
+// loop, signed checkpoints, batched telemetry. Recording is a sink the caller provides (the run's
+// stream in the ledger); without one the same training runs unrecorded (benchmarks compare both).
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { KeyObject } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../src/errors.js';
+import { canonicalize } from '../src/integrity/canonical.js';
+import { sha256Hex } from '../src/integrity/hasher.js';
+import type {
+  BackendInfo,
+  CheckpointWritten,
+  Metrics,
+  RunEnvironmentRecorded,
+  TelemetrySample,
+  TelemetryTags,
+  TrainingCompleted,
+  TrainingStarted,
+} from '../events/training.js';
+import { activateBackend } from './backend.js';
+import { loadCheckpoint, writeCheckpoint } from './checkpoint.js';
+import type { Backend, TrainingConfig } from './config.js';
+import { loadDataset, splitDataset, type Split } from './dataset.js';
+import { defaultWorkerId, describeEnvironment } from './environment.js';
+import { disposeModel, evaluate, initModel, restoreTensors, stateTensors, trainStep, type ModelState } from './model.js';
+import { deriveSeed, seededPermutation } from './seeds.js';
+
+export type TrainingEvent =
+  | { type: 'RunEnvironmentRecorded'; data: RunEnvironmentRecorded }
+  | { type: 'TrainingStarted'; data: TrainingStarted }
+  | { type: 'TelemetrySample'; data: TelemetrySample }
+  | { type: 'CheckpointWritten'; data: CheckpointWritten }
+  | { type: 'TrainingCompleted'; data: TrainingCompleted };
+
+/** Where a worker records what it does; `append` receives batches in order and must be durable on return. */
+export interface TrainingSink {
+  append(events: TrainingEvent[]): Promise<void>;
+}
+
+export interface TrainOptions {
+  run: string;
+  stage: string;
+  config: TrainingConfig;
+  /** Overrides `config.backend` (the command line's --backend). */
+  backend?: Backend;
+  /** Home directory: checkpoints go to `<home>/checkpoints/`. */
+  home: string;
+  signingKey: KeyObject;
+  /** Key checkpoints must verify with when resuming; defaults to the signing key's public half. */
+  trustedKey?: KeyObject;
+  worker?: string;
+  sink?: TrainingSink;
+  /** Continue from this verified checkpoint (epochs after its epoch are trained). */
+  resumeFrom?: string;
+  /** Stop after this many completed epochs (an interrupted run, for resume). */
+  stopAfterEpoch?: number;
+  onProgress?: (stepsDone: number, totalSteps: number) => void;
+}
+
+export interface TrainingResult {
+  backend: BackendInfo;
+  checkpoints: CheckpointWritten[];
+  /** Null when stopped before the last epoch. */
+  completed: TrainingCompleted | null;
+  steps: number;
+  wallMs: number;
+}
+
+/** SHA-256 of the JCS of the training config as executed. */
+export function configDigest(config: TrainingConfig): string {
+  return sha256Hex(canonicalize(config));
+}
+
+const TELEMETRY_BATCH = 64;
+
+export async function train(options: TrainOptions): Promise<TrainingResult> {
+  const started = performance.now();
+  const config = options.config;
+  const backendName = options.backend ?? config.backend;
+  const worker = options.worker ?? defaultWorkerId();
+  const host = hostname();
+  const dataset = loadDataset(config.dataset);
+  const split = splitDataset(dataset, config.seed, config.dataset.testFraction);
+  const backend = await activateBackend(backendName);
+  const trainN = split.trainY.length;
+  const stepsPerEpoch = Math.ceil(trainN / config.batchSize);
+  const totalSteps = stepsPerEpoch * config.epochs;
+  const tags: TelemetryTags = { run: options.run, stage: options.stage, worker, backend: backendName, host };
+
+  const state = initModel(config, split.featureCount, split.classCount);
+  let resumedFrom: TrainingStarted['resumedFrom'] = null;
+  if (options.resumeFrom) {
+    const content = loadCheckpoint(options.home, options.resumeFrom, options.trustedKey ?? options.signingKey);
+    if (content.optimizer !== config.optimizer) {
+      throw new InputError(`checkpoint ${options.resumeFrom} was written by ${content.optimizer}, the plan trains with ${config.optimizer}`, {
+        field: 'training.optimizer',
+      });
+    }
+    try {
+      restoreTensors(state, content.tensors, content.step, content.epoch);
+    } catch (err) {
+      disposeModel(state);
+      throw new InputError(`cannot resume from checkpoint ${options.resumeFrom}: ${(err as Error).message}`, { field: 'training.model' });
+    }
+    resumedFrom = { digest: options.resumeFrom, epoch: content.epoch, step: content.step };
+  }
+
+  const pending: TrainingEvent[] = [];
+  const flush = async (): Promise<void> => {
+    if (options.sink && pending.length) await options.sink.append(pending.splice(0));
+    pending.length = 0;
+  };
+  const record = (event: TrainingEvent): void => {
+    if (options.sink) pending.push(event);
+  };
+
+  record({ type: 'RunEnvironmentRecorded', data: describeEnvironment(options.run, worker, backend) });
+  record({
+    type: 'TrainingStarted',
+    data: {
+      run: options.run,
+      stage: options.stage,
+      worker,
+      backend,
+      configDigest: configDigest(config),
+      dataset: { package: dataset.package, version: dataset.version, digest: dataset.digest, trainSize: trainN, testSize: split.testY.length },
+      seed: config.seed,
+      totalSteps,
+      resumedFrom,
+    },
+  });
+  await flush();
+
+  const checkpoints: CheckpointWritten[] = [];
+  const lastEpoch = Math.min(config.epochs, options.stopAfterEpoch ?? config.epochs);
+  const sampler = new TelemetrySampler(tags, config.telemetryEvery);
+  try {
+    for (let epoch = state.epoch + 1; epoch <= lastEpoch; epoch++) {
+      const order = seededPermutation(trainN, deriveSeed(config.seed, 'epoch', epoch));
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
+        const sampleThis = options.sink !== undefined && ((state.step + 1) % config.telemetryEvery === 0 || state.step + 1 === totalSteps);
+        const t0 = performance.now();
+        const { loss, accuracy } = runBatch(state, config, split, rows, sampleThis);
+        const wallMs = performance.now() - t0;
+        sampler.observe(rows.length, wallMs);
+        if (sampleThis) {
+          record({ type: 'TelemetrySample', data: sampler.sample(state.step, epoch, loss, accuracy, wallMs) });
+          if (pending.length >= TELEMETRY_BATCH) await flush();
+        }
+        options.onProgress?.(state.step, totalSteps);
+      }
+      state.epoch = epoch;
+      if (epoch % config.checkpointEvery === 0 || epoch === config.epochs) {
+        const metrics = measure(state, config, split);
+        const signed = writeCheckpoint(
+          options.home,
+          { epoch, step: state.step, optimizer: config.optimizer, tensors: stateTensors(state) },
+          options.signingKey,
+        );
+        const event: CheckpointWritten = {
+          run: options.run,
+          stage: options.stage,
+          epoch,
+          step: state.step,
+          digest: signed.digest,
+          bytes: signed.bytes,
+          signature: signed.signature,
+          publicKey: signed.publicKey,
+          metrics,
+        };
+        checkpoints.push(event);
+        record({ type: 'CheckpointWritten', data: event });
+        await flush();
+      }
+    }
+    let completed: TrainingCompleted | null = null;
+    if (state.epoch === config.epochs) {
+      const last = checkpoints.at(-1);
+      completed = {
+        run: options.run,
+        stage: options.stage,
+        epochs: config.epochs,
+        steps: state.step,
+        finalCheckpoint: last?.digest ?? options.resumeFrom!,
+        metrics: last?.metrics ?? measure(state, config, split),
+        wallMs: performance.now() - started,
+      };
+      record({ type: 'TrainingCompleted', data: completed });
+    }
+    await flush();
+    return { backend, checkpoints, completed, steps: state.step, wallMs: performance.now() - started };
+  } finally {
+    disposeModel(state);
+  }
+}
+
+function runBatch(
+  state: ModelState,
+  config: TrainingConfig,
+  split: Split,
+  rows: number[],
+  wantMetrics: boolean,
+): { loss: number | null; accuracy: number | null } {
+  const f = split.featureCount;
+  const xb = new Float32Array(rows.length * f);
+  const yb = new Int32Array(rows.length);
+  rows.forEach((r, i) => {
+    xb.set(split.trainX.subarray(r * f, (r + 1) * f), i * f);
+    yb[i] = split.trainY[r]!;
+  });
+  const x = tf.tensor2d(xb, [rows.length, f]);
+  const labels = tf.tensor1d(yb, 'int32');
+  const y = tf.oneHot(labels, split.classCount) as tf.Tensor2D;
+  try {
+    // Batch accuracy is measured before the step, on the same weights as the loss.
+    const accuracy = wantMetrics ? evaluate(state, config.model.activation, xb, yb, f, split.classCount).accuracy : null;
+    const loss = trainStep(state, config, x, y, wantMetrics);
+    return { loss, accuracy };
+  } finally {
+    tf.dispose([x, labels, y]);
+  }
+}
+
+function measure(state: ModelState, config: TrainingConfig, split: Split): Metrics {
+  const a = config.model.activation;
+  const trainM = evaluate(state, a, split.trainX, split.trainY, split.featureCount, split.classCount);
+  const testM = evaluate(state, a, split.testX, split.testY, split.featureCount, split.classCount);
+  return { trainLoss: trainM.loss, trainAccuracy: trainM.accuracy, testLoss: testM.loss, testAccuracy: testM.accuracy };
+}
+
+/** Throughput and memory are measured over the interval since the previous sample. */
+class TelemetrySampler {
+  private examples = 0;
+  private busyMs = 0;
+  private lastMemory = memoryInUse();
+
+  constructor(
+    private readonly tags: TelemetryTags,
+    readonly every: number,
+  ) {}
+
+  observe(examples: number, wallMs: number): void {
+    this.examples += examples;
+    this.busyMs += wallMs;
+  }
+
+  sample(step: number, epoch: number, loss: number | null, accuracy: number | null, stepWallMs: number): TelemetrySample {
+    const memory = memoryInUse();
+    const sample: TelemetrySample = {
+      tags: this.tags,
+      step,
+      epoch,
+      loss: loss !== null && Number.isFinite(loss) ? loss : null,
+      accuracy,
+      examplesPerSec: this.busyMs > 0 ? (this.examples * 1000) / this.busyMs : null,
+      stepWallMs,
+      memoryDeltaBytes: memory - this.lastMemory,
+    };
+    this.examples = 0;
+    this.busyMs = 0;
+    this.lastMemory = memory;
+    return sample;
+  }
+}
+
+/** V8 heap plus external memory (typed arrays holding cpu tensors, the wasm heap). */
+function memoryInUse(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
