@@ -1,0 +1,349 @@
+// The auditor's log verifier. It trusts nothing stored but the raw canonical bytes and the signed
+// checkpoint notes: every leaf hash, chain link and root is recomputed, events stream through one
+// at a time, and memory is the compact range plus one head per stream. Pure and synchronous per
+// event; `verifyLog` only adds iteration over an async source.
+import { Envelope } from '../../events/envelope.js';
+import { IntegrityError, InputError, type ErrorLocation } from '../errors.js';
+import { canonicalBytes, CanonicalizationError } from '../integrity/canonical.js';
+import { openCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
+import { CompactRange } from '../integrity/compact-range.js';
+import { leafHash } from '../integrity/hasher.js';
+import { NoteError, parseVerifierKey, type NoteVerifier } from '../integrity/note.js';
+import { ConsistencyProofBuilder, ProofError, verifyConsistency } from '../integrity/proof.js';
+import type { RecordedEvent, StoredCheckpoint } from '../store/port.js';
+
+export type DivergenceCheck =
+  /** Leaf indices are not 0, 1, 2, … in input order. */
+  | 'index'
+  /** Stored bytes are not UTF-8 JSON in RFC 8785 canonical form. */
+  | 'bytes'
+  /** The envelope in the bytes does not match the Envelope schema. */
+  | 'schema'
+  /** The envelope the store hands out differs from the one in the bytes. */
+  | 'envelope'
+  /** The bytes do not hash to the recorded leaf hash. */
+  | 'leafHash'
+  /** Revision or prevHash breaks the stream's chain. */
+  | 'chain'
+  /** A checkpoint note is unsigned, forged, from another origin, disagrees with its stored columns, or is out of order. */
+  | 'checkpoint'
+  /** The recomputed tree root differs from a signed checkpoint's root. */
+  | 'root'
+  /** A checkpoint is not an extension of the one before it (RFC 9162 §2.1.4). */
+  | 'consistency';
+
+export interface Divergence {
+  check: DivergenceCheck;
+  /** Leaf index of the event (or the tree size a checkpoint claims, for checkpoint checks). */
+  index?: number;
+  stream?: string;
+  revision?: number;
+  eventId?: string;
+  /** 1-based position of the checkpoint in the stored list. */
+  checkpoint?: number;
+  expected?: string;
+  actual?: string;
+  /** One sentence naming the item and what differed. */
+  message: string;
+}
+
+export interface VerifyLogReport {
+  ok: boolean;
+  events: number;
+  streams: number;
+  /** Checkpoints fully verified (signature, origin, columns, root, consistency). */
+  checkpoints: number;
+  treeSize: number;
+  /** Recomputed root of the events verified, hex. */
+  root: string;
+  firstDivergence?: Divergence;
+}
+
+export interface VerifyLogOptions {
+  /** Stored checkpoints, oldest first. */
+  checkpoints: readonly StoredCheckpoint[];
+  /** Trusted verifier keys (vkey text or parsed). */
+  verifierKeys: readonly (string | NoteVerifier)[];
+  /** The log origin every checkpoint must name. */
+  origin: string;
+  /** Called with the number of events verified so far, every `progressEvery` events and at the end. */
+  onProgress?: (eventsDone: number) => void;
+  progressEvery?: number;
+}
+
+interface StreamHead {
+  revision: number;
+  leafHash: string;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function short(hex: string): string {
+  return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
+}
+
+/** Structural JSON equality: same keys (ignoring undefined members), same values. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  let count = 0;
+  for (const key in ra) {
+    if (ra[key] === undefined) continue;
+    count++;
+    if (!Object.prototype.hasOwnProperty.call(rb, key) || !sameJson(ra[key], rb[key])) return false;
+  }
+  for (const key in rb) if (rb[key] !== undefined) count--;
+  return count === 0;
+}
+
+/** Streaming verifier: feed events in leaf order with `push`, then `finish`. Stops at the first divergence. */
+export class LogVerifier {
+  private readonly verifiers: NoteVerifier[];
+  private readonly range = CompactRange.empty();
+  private readonly heads = new Map<string, StreamHead>();
+  private nextCheckpoint = 0;
+  private verifiedCheckpoints = 0;
+  private previous: { ordinal: number; size: number; root: Buffer } | undefined;
+  private builder: ConsistencyProofBuilder | undefined;
+  private divergence: Divergence | undefined;
+  private events = 0;
+
+  constructor(private readonly options: VerifyLogOptions) {
+    // A bad key is the caller's input error, not a verification failure.
+    this.verifiers = options.verifierKeys.map((key) => (typeof key === 'string' ? parseVerifierKey(key) : key));
+    if (this.verifiers.length === 0) throw new InputError('log verification needs at least one verifier key', { field: 'key' });
+    this.checkpointsAtCurrentSize();
+  }
+
+  get failed(): boolean {
+    return this.divergence !== undefined;
+  }
+
+  /** Verifies the next event. Returns false once a divergence has been found (further events are ignored). */
+  push(event: RecordedEvent): boolean {
+    if (this.divergence !== undefined) return false;
+    const index = this.range.size;
+    const leaf = this.verifyEvent(event, index);
+    if (leaf === undefined) return false;
+    this.range.append(leaf);
+    this.builder?.append(leaf);
+    this.events++;
+    const every = this.options.progressEvery ?? 4096;
+    if (this.options.onProgress !== undefined && this.events % every === 0) this.options.onProgress(this.events);
+    return this.checkpointsAtCurrentSize();
+  }
+
+  /** Checks the checkpoints that claim more leaves than the log has, then reports. */
+  finish(): VerifyLogReport {
+    if (this.divergence === undefined) {
+      const pending = this.options.checkpoints[this.nextCheckpoint];
+      if (pending !== undefined) {
+        const ordinal = this.nextCheckpoint + 1;
+        const opened = this.openStored(pending, ordinal);
+        if (opened !== undefined) {
+          this.fail({
+            check: 'checkpoint',
+            checkpoint: ordinal,
+            index: pending.size,
+            expected: `at most ${this.range.size}`,
+            actual: String(pending.size),
+            message: `Checkpoint ${ordinal} claims tree size ${pending.size}, but the log has only ${this.range.size} events.`,
+          });
+        }
+      }
+    }
+    this.options.onProgress?.(this.events);
+    const report: VerifyLogReport = {
+      ok: this.divergence === undefined,
+      events: this.events,
+      streams: this.heads.size,
+      checkpoints: this.verifiedCheckpoints,
+      treeSize: this.range.size,
+      root: this.range.root().toString('hex'),
+    };
+    if (this.divergence !== undefined) report.firstDivergence = this.divergence;
+    return report;
+  }
+
+  private fail(divergence: Divergence): undefined {
+    this.divergence = divergence;
+    return undefined;
+  }
+
+  /** Checks one event; returns its recomputed leaf hash, or undefined after recording a divergence. */
+  private verifyEvent(event: RecordedEvent, index: number): Buffer | undefined {
+    const stored = event.envelope as Partial<Envelope> | undefined;
+    const where = { index, stream: stored?.stream, revision: stored?.revision, eventId: stored?.id };
+    const label = `Leaf ${index} (event ${stored?.id ?? '?'}, stream "${stored?.stream ?? '?'}" revision ${stored?.revision ?? '?'})`;
+
+    // (d) RFC 9162 leaf indices are dense and in input order.
+    if (event.index !== index) {
+      return this.fail({ check: 'index', ...where, expected: String(index), actual: String(event.index), message: `${label} has leaf index ${event.index}, expected ${index}: the log has a gap, a duplicate or is out of order.` });
+    }
+
+    // (a) The bytes are the RFC 8785 form of a valid envelope, and the store's envelope is that envelope.
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(event.canonical.toString('utf8'));
+    } catch {
+      return this.fail({ check: 'bytes', ...where, message: `${label}: stored canonical bytes are not valid JSON.` });
+    }
+    let recanonical: Buffer;
+    try {
+      recanonical = canonicalBytes(parsed);
+    } catch (err) {
+      if (!(err instanceof CanonicalizationError)) throw err;
+      return this.fail({ check: 'bytes', ...where, message: `${label}: stored canonical bytes cannot be canonicalized (${err.message}).` });
+    }
+    if (!recanonical.equals(event.canonical)) {
+      return this.fail({ check: 'bytes', ...where, message: `${label}: stored bytes are not in RFC 8785 canonical form (or not valid UTF-8), so they were not written by a runledger store.` });
+    }
+    const envelope = Envelope.safeParse(parsed);
+    if (!envelope.success) {
+      const issue = envelope.error.issues[0]!;
+      const field = issue.path.map(String).join('.') || '(envelope)';
+      return this.fail({ check: 'schema', ...where, message: `${label}: envelope field ${field} in the stored bytes is invalid: ${issue.message}.` });
+    }
+    const env = envelope.data;
+    const named = { index, stream: env.stream, revision: env.revision, eventId: env.id };
+    const at = `Leaf ${index} (event ${env.id}, stream "${env.stream}" revision ${env.revision})`;
+    if (!sameJson(parsed, event.envelope)) {
+      return this.fail({ check: 'envelope', ...named, message: `${at}: the envelope the store returns differs from the envelope in its canonical bytes.` });
+    }
+
+    // (b) The leaf hash is recomputed, never read.
+    const leaf = leafHash(event.canonical);
+    const leafHex = leaf.toString('hex');
+    if (leafHex !== event.leafHash) {
+      return this.fail({ check: 'leafHash', ...named, expected: leafHex, actual: event.leafHash, message: `${at}: canonical bytes hash to leaf ${short(leafHex)}, but the recorded leaf hash is ${short(String(event.leafHash))}: the event or its hash was altered.` });
+    }
+
+    // (c) The per-stream chain fixed at append time.
+    const head = this.heads.get(env.stream);
+    const expectedRevision = head === undefined ? 0 : head.revision + 1;
+    if (env.revision !== expectedRevision) {
+      return this.fail({ check: 'chain', ...named, expected: String(expectedRevision), actual: String(env.revision), message: `${at}: stream "${env.stream}" continues at revision ${env.revision}, expected ${expectedRevision}.` });
+    }
+    const expectedPrev = head === undefined ? null : head.leafHash;
+    if (env.prevHash !== expectedPrev) {
+      return this.fail({
+        check: 'chain',
+        ...named,
+        expected: String(expectedPrev),
+        actual: String(env.prevHash),
+        message: head === undefined
+          ? `${at}: first event of stream "${env.stream}" has prevHash ${short(String(env.prevHash))}, expected null.`
+          : `${at}: prevHash ${short(String(env.prevHash))} is not the recomputed leaf hash ${short(head.leafHash)} of revision ${head.revision}.`,
+      });
+    }
+    this.heads.set(env.stream, { revision: env.revision, leafHash: leafHex });
+    return leaf;
+  }
+
+  /** (f) Signature, origin and stored columns of one checkpoint; undefined after recording a divergence. */
+  private openStored(stored: StoredCheckpoint, ordinal: number): Checkpoint | undefined {
+    const label = `Checkpoint ${ordinal} (tree size ${stored.size})`;
+    const base = { check: 'checkpoint' as const, checkpoint: ordinal, index: stored.size };
+    if (!Number.isSafeInteger(stored.size) || stored.size < 0) return this.fail({ ...base, message: `${label}: stored size is not a non-negative integer.` });
+    if (!HEX64.test(stored.root)) return this.fail({ ...base, message: `${label}: stored root "${stored.root}" is not 64 lowercase hex characters.` });
+    let checkpoint: Checkpoint;
+    try {
+      checkpoint = openCheckpoint(stored.note, this.verifiers);
+    } catch (err) {
+      if (!(err instanceof NoteError)) throw err;
+      return this.fail({ ...base, message: `${label}: ${err.message}.` });
+    }
+    if (checkpoint.origin !== this.options.origin) {
+      return this.fail({ ...base, expected: this.options.origin, actual: checkpoint.origin, message: `${label} is for log origin "${checkpoint.origin}", not "${this.options.origin}".` });
+    }
+    if (checkpoint.size !== stored.size) {
+      return this.fail({ ...base, expected: String(checkpoint.size), actual: String(stored.size), message: `${label}: the signed note says tree size ${checkpoint.size}, the stored size column says ${stored.size}.` });
+    }
+    const signedRoot = checkpoint.root.toString('hex');
+    if (signedRoot !== stored.root) {
+      return this.fail({ ...base, expected: signedRoot, actual: stored.root, message: `${label}: the signed note's root ${short(signedRoot)} differs from the stored root column ${short(stored.root)}.` });
+    }
+    return checkpoint;
+  }
+
+  /** Verifies every checkpoint whose size is the current tree size. Returns false on divergence. */
+  private checkpointsAtCurrentSize(): boolean {
+    const { checkpoints } = this.options;
+    const size = this.range.size;
+    for (;;) {
+      const stored = checkpoints[this.nextCheckpoint];
+      if (stored === undefined) return true;
+      const ordinal = this.nextCheckpoint + 1;
+      // Sizes are checked as the tree grows past them, so a smaller size than the tree means out of order.
+      if (Number.isSafeInteger(stored.size) && stored.size > size) return true;
+      const checkpoint = this.openStored(stored, ordinal);
+      if (checkpoint === undefined) return false;
+      if (checkpoint.size < size) {
+        const before = this.previous === undefined ? '' : `, after checkpoint ${this.previous.ordinal} with size ${this.previous.size}`;
+        this.fail({ check: 'checkpoint', checkpoint: ordinal, index: checkpoint.size, message: `Checkpoint ${ordinal} has tree size ${checkpoint.size}${before}: checkpoint sizes must not decrease.` });
+        return false;
+      }
+      const root = this.range.root();
+      if (!root.equals(checkpoint.root)) {
+        const expected = root.toString('hex');
+        const actual = checkpoint.root.toString('hex');
+        this.fail({ check: 'root', checkpoint: ordinal, index: size, expected, actual, message: `Checkpoint ${ordinal} signs root ${short(actual)} for tree size ${size}, but the events recompute to ${short(expected)}.` });
+        return false;
+      }
+      if (this.previous !== undefined) {
+        // RFC 9162 §2.1.4: prove this checkpoint extends the previous one, from the recomputed leaves.
+        const proof = this.builder?.size2 === size ? this.builder.proof() : [];
+        try {
+          verifyConsistency(this.previous.size, size, this.previous.root, checkpoint.root, proof);
+        } catch (err) {
+          if (!(err instanceof ProofError)) throw err;
+          this.fail({ check: 'consistency', checkpoint: ordinal, index: size, message: `Checkpoint ${ordinal} (tree size ${size}) is not consistent with checkpoint ${this.previous.ordinal} (tree size ${this.previous.size}): ${err.message}.` });
+          return false;
+        }
+      }
+      this.verifiedCheckpoints++;
+      this.previous = { ordinal, size, root: checkpoint.root };
+      this.nextCheckpoint++;
+      const following = checkpoints[this.nextCheckpoint];
+      this.builder =
+        following !== undefined && Number.isSafeInteger(following.size) && following.size >= size
+          ? new ConsistencyProofBuilder(this.range.clone(), following.size)
+          : undefined;
+    }
+  }
+}
+
+/** Verifies a log held in memory or read synchronously. */
+export function verifyLogSync(events: Iterable<RecordedEvent>, options: VerifyLogOptions): VerifyLogReport {
+  const verifier = new LogVerifier(options);
+  for (const event of events) if (!verifier.push(event)) break;
+  return verifier.finish();
+}
+
+/** Verifies a log streamed from a store or a bundle (sync or async iterable). */
+export async function verifyLog(events: Iterable<RecordedEvent> | AsyncIterable<RecordedEvent>, options: VerifyLogOptions): Promise<VerifyLogReport> {
+  if (!(Symbol.asyncIterator in events)) return verifyLogSync(events, options);
+  const verifier = new LogVerifier(options);
+  for await (const event of events) if (!verifier.push(event)) break;
+  return verifier.finish();
+}
+
+/** Throws the IntegrityError a CLI reports (exit 1) when a report is not ok. */
+export function assertLogVerified(report: VerifyLogReport): void {
+  const d = report.firstDivergence;
+  if (report.ok || d === undefined) return;
+  const location: ErrorLocation = {};
+  if (d.index !== undefined) location.index = d.index;
+  if (d.stream !== undefined) location.stream = d.stream;
+  if (d.revision !== undefined) location.revision = d.revision;
+  if (d.eventId !== undefined) location.eventId = d.eventId;
+  throw new IntegrityError(d.message, location);
+}
