@@ -44,7 +44,7 @@ export type BackendInfo = z.infer<typeof BackendInfo>;
 
 export const RunEnvironmentRecorded = z
   .object({
-    run: z.string().min(1),
+    runId: z.string().min(1),
     worker: z.string().min(1),
     host: z.string().min(1),
     node: z.string().min(1),
@@ -59,8 +59,8 @@ export type RunEnvironmentRecorded = z.infer<typeof RunEnvironmentRecorded>;
 
 export const TrainingStarted = z
   .object({
-    run: z.string().min(1),
-    stage: z.string().min(1),
+    runId: z.string().min(1),
+    stageId: z.string().min(1),
     worker: z.string().min(1),
     backend: BackendInfo,
     /** SHA-256 (hex) of the JCS of the training config as executed (defaults applied). */
@@ -98,8 +98,8 @@ export type TelemetrySample = z.infer<typeof TelemetrySample>;
 
 export const CheckpointWritten = z
   .object({
-    run: z.string().min(1),
-    stage: z.string().min(1),
+    runId: z.string().min(1),
+    stageId: z.string().min(1),
     epoch: z.number().int().positive(),
     step: z.number().int().nonnegative(),
     /** SHA-256 (hex) of the checkpoint file; the file is `checkpoints/<digest>.ckpt` under the home. */
@@ -116,8 +116,8 @@ export type CheckpointWritten = z.infer<typeof CheckpointWritten>;
 
 export const TrainingCompleted = z
   .object({
-    run: z.string().min(1),
-    stage: z.string().min(1),
+    runId: z.string().min(1),
+    stageId: z.string().min(1),
     epochs: z.number().int().positive(),
     steps: z.number().int().nonnegative(),
     finalCheckpoint: Hex64,
@@ -131,7 +131,7 @@ export type TrainingCompleted = z.infer<typeof TrainingCompleted>;
 /** A run queued for any worker (`runledger submit`); recorded on the run stream and the queue stream. */
 export const RunSubmitted = z
   .object({
-    run: z.string().min(1),
+    runId: z.string().min(1),
     planFile: z.string().nullable(),
     backend: Backend,
     submittedBy: z.string().min(1),
@@ -142,7 +142,7 @@ export type RunSubmitted = z.infer<typeof RunSubmitted>;
 /** A worker took a submitted run; appended with an expected revision so only one claim can win. */
 export const RunClaimed = z
   .object({
-    run: z.string().min(1),
+    runId: z.string().min(1),
     worker: z.string().min(1),
     host: z.string().min(1),
   })
@@ -156,7 +156,7 @@ export const CampaignStarted = z
     repeats: z.number().int().positive(),
     backend: Backend,
     /** Runs in order with the seed each was derived (docs/training.md "Campaign seeds"). */
-    runs: z.array(z.object({ run: z.string().min(1), seed: z.number().int().positive() }).strict()).min(1),
+    runs: z.array(z.object({ runId: z.string().min(1), seed: z.number().int().positive() }).strict()).min(1),
   })
   .strict();
 export type CampaignStarted = z.infer<typeof CampaignStarted>;
@@ -164,7 +164,7 @@ export type CampaignStarted = z.infer<typeof CampaignStarted>;
 export const CampaignRunCompleted = z
   .object({
     campaign: z.string().min(1),
-    run: z.string().min(1),
+    runId: z.string().min(1),
     seed: z.number().int().positive(),
     finalCheckpoint: Hex64,
     metrics: Metrics,

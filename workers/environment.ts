@@ -11,7 +11,7 @@ export function defaultWorkerId(): string {
 export function describeEnvironment(run: string, worker: string, backend: BackendInfo): RunEnvironmentRecorded {
   const cores = cpus();
   return {
-    run,
+    runId: run,
     worker,
     host: hostname(),
     node: process.version,

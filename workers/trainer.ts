@@ -119,8 +119,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   record({
     type: 'TrainingStarted',
     data: {
-      run: options.run,
-      stage: options.stage,
+      runId: options.run,
+      stageId: options.stage,
       worker,
       backend,
       configDigest: configDigest(config),
@@ -160,8 +160,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
           options.signingKey,
         );
         const event: CheckpointWritten = {
-          run: options.run,
-          stage: options.stage,
+          runId: options.run,
+          stageId: options.stage,
           epoch,
           step: state.step,
           digest: signed.digest,
@@ -179,8 +179,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
     if (state.epoch === config.epochs) {
       const last = checkpoints.at(-1);
       completed = {
-        run: options.run,
-        stage: options.stage,
+        runId: options.run,
+        stageId: options.stage,
         epochs: config.epochs,
         steps: state.step,
         finalCheckpoint: last?.digest ?? options.resumeFrom!,

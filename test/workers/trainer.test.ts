@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { registry } from '../../events/index.js';
+import { IntegrityError } from '../../src/errors.js';
+import { checkpointPaths } from '../../workers/checkpoint.js';
+import type { TrainingConfig } from '../../workers/config.js';
+import { train, type TrainingEvent } from '../../workers/trainer.js';
+import { signingKey, smallConfig, tempHome } from './fixture.js';
+
+const run = promisify(execFile);
+const child = join(dirname(fileURLToPath(import.meta.url)), 'train-child.js');
+
+async function digestsInChild(config: TrainingConfig): Promise<{ digests: string[]; backend: { name: string } }> {
+  const { stdout } = await run(process.execPath, [child, JSON.stringify(config)], { timeout: 60_000 });
+  return JSON.parse(stdout) as { digests: string[]; backend: { name: string } };
+}
+
+async function digests(config: TrainingConfig): Promise<string[]> {
+  const result = await train({ run: 'r', stage: 'train', config, home: tempHome(), signingKey: signingKey() });
+  return result.checkpoints.map((c) => c.digest);
+}
+
+describe('workers/trainer', function () {
+  this.timeout(120_000);
+
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`gives identical checkpoint digests at every epoch in two separate processes (${backend})`, async () => {
+      const config = smallConfig({ backend });
+      const [a, b] = await Promise.all([digestsInChild(config), digestsInChild(config)]);
+      assert.equal(a.backend.name, backend);
+      assert.equal(a.digests.length, config.epochs);
+      assert.deepEqual(a.digests, b.digests);
+    });
+  }
+
+  it('gives different digests when the seed changes', async () => {
+    const base = await digests(smallConfig());
+    const other = await digests(smallConfig({ seed: 8 }));
+    base.forEach((d, i) => assert.notEqual(other[i], d, `epoch ${i + 1}`));
+  });
+
+  it('gives different digests when the learning rate changes', async () => {
+    const base = await digests(smallConfig());
+    const other = await digests(smallConfig({ learningRate: 0.021 }));
+    base.forEach((d, i) => assert.notEqual(other[i], d, `epoch ${i + 1}`));
+  });
+
+  it('gives different digests on cpu and wasm (backends reproduce themselves, not each other)', async () => {
+    const cpu = await digests(smallConfig({ backend: 'cpu' }));
+    const wasm = await digests(smallConfig({ backend: 'wasm' }));
+    assert.notEqual(cpu.at(-1), wasm.at(-1));
+  });
+
+  for (const optimizer of ['adam', 'sgd'] as const) {
+    it(`ends a run interrupted after epoch 2 and resumed with the same weights as an uninterrupted run (${optimizer})`, async () => {
+      const config = smallConfig({ optimizer, learningRate: optimizer === 'sgd' ? 0.1 : 0.02 });
+      const key = signingKey();
+      const whole = await train({ run: 'w', stage: 'train', config, home: tempHome(), signingKey: key });
+      const home = tempHome();
+      const first = await train({ run: 'p', stage: 'train', config, home, signingKey: key, stopAfterEpoch: 2 });
+      assert.equal(first.completed, null);
+      assert.equal(first.checkpoints.length, 2);
+      const rest = await train({ run: 'p', stage: 'train', config, home, signingKey: key, resumeFrom: first.checkpoints[1]!.digest });
+      assert.deepEqual(
+        [...first.checkpoints, ...rest.checkpoints].map((c) => c.digest),
+        whole.checkpoints.map((c) => c.digest),
+      );
+      assert.equal(rest.completed?.finalCheckpoint, whole.completed?.finalCheckpoint);
+    });
+  }
+
+  it('refuses to resume from a tampered checkpoint', async () => {
+    const config = smallConfig();
+    const key = signingKey();
+    const home = tempHome();
+    const first = await train({ run: 'p', stage: 'train', config, home, signingKey: key, stopAfterEpoch: 1 });
+    const digest = first.checkpoints[0]!.digest;
+    const { ckpt } = checkpointPaths(home, digest);
+    const bytes = readFileSync(ckpt);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0x04;
+    writeFileSync(ckpt, bytes);
+    await assert.rejects(
+      train({ run: 'p', stage: 'train', config, home, signingKey: key, resumeFrom: digest }),
+      (err: unknown) => err instanceof IntegrityError && err.message.includes(ckpt),
+    );
+  });
+
+  it('emits events that validate against the catalog, with telemetry at the plan interval', async () => {
+    const config = smallConfig({ telemetryEvery: 3 });
+    const events: TrainingEvent[] = [];
+    const batches: number[] = [];
+    const result = await train({
+      run: 'r1',
+      stage: 'train',
+      config,
+      home: tempHome(),
+      signingKey: signingKey(),
+      sink: {
+        append(batch) {
+          batches.push(batch.length);
+          events.push(...batch);
+          return Promise.resolve();
+        },
+      },
+    });
+    for (const e of events) registry.validate(e.type, e.data);
+    const types = events.map((e) => e.type);
+    assert.deepEqual(types.slice(0, 2), ['RunEnvironmentRecorded', 'TrainingStarted']);
+    assert.equal(types.at(-1), 'TrainingCompleted');
+    assert.equal(types.filter((t) => t === 'CheckpointWritten').length, config.epochs);
+    const samples = events.filter((e) => e.type === 'TelemetrySample').map((e) => e.data);
+    const steps = samples.map((s) => s.step);
+    assert.ok(steps.every((s) => s % 3 === 0 || s === result.steps), `steps ${steps.join(',')}`);
+    assert.equal(steps.at(-1), result.steps);
+    assert.deepEqual(samples[0]!.tags, { run: 'r1', stage: 'train', worker: samples[0]!.tags.worker, backend: 'cpu', host: samples[0]!.tags.host });
+    assert.ok(batches.some((n) => n > 1), 'telemetry is appended in batches');
+  });
+
+  it('trains a model that beats chance on the held-out split, and a regressed plan trains worse', async () => {
+    const good = await train({ run: 'g', stage: 'train', config: smallConfig({ epochs: 8 }), home: tempHome(), signingKey: signingKey() });
+    const bad = await train({
+      run: 'b',
+      stage: 'train',
+      config: smallConfig({ epochs: 1, learningRate: 0.0005 }),
+      home: tempHome(),
+      signingKey: signingKey(),
+    });
+    assert.ok(good.completed!.metrics.testAccuracy > 0.8, `test accuracy ${good.completed!.metrics.testAccuracy}`);
+    assert.ok(bad.completed!.metrics.testAccuracy < good.completed!.metrics.testAccuracy);
+  });
+});
