@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import type { EventStore } from '../store/port.js';
-import { defaultStoreUrl, openStore } from '../store/open.js';
+import { defaultStoreUrl, openStore, sqlitePath } from '../store/open.js';
 import { UnavailableError } from '../errors.js';
 
 export interface GlobalOptions {
@@ -50,9 +50,9 @@ export class CliContext {
   async store(options: { create?: boolean } = {}): Promise<EventStore> {
     const url = this.storeUrl();
     if (!options.create && url.startsWith('sqlite:')) {
-      const path = url.replace(/^sqlite:(\/\/)?/, '');
-      if (!existsSync(resolve(path))) {
-        throw new UnavailableError(`no ledger at ${resolve(path)}: run "runledger init" first (or set --store / RUNLEDGER_STORE)`);
+      const path = sqlitePath(url);
+      if (path !== ':memory:' && !existsSync(path)) {
+        throw new UnavailableError(`no ledger at ${path}: run "runledger init" first (or set --store / RUNLEDGER_STORE)`);
       }
     }
     const store = await openStore(url);
