@@ -1,0 +1,68 @@
+// The one JSON shape every benchmark in bench/ emits, and what `runledger bench-compare` reads.
+// Schema first (zod), type derived; `summarizeRuns` turns raw wall times into the shape.
+import { cpus, platform, arch, totalmem } from 'node:os';
+import { z } from 'zod';
+
+export const WallStats = z.object({
+  p50: z.number().nonnegative(),
+  p90: z.number().nonnegative(),
+  p99: z.number().nonnegative(),
+  mean: z.number().nonnegative(),
+  stdev: z.number().nonnegative(),
+});
+export type WallStats = z.infer<typeof WallStats>;
+
+export const BenchEnvironment = z.record(z.string(), z.unknown());
+
+export const BenchResult = z.object({
+  name: z.string().min(1),
+  /** What one unit of throughput is, e.g. "events" or "leaves". */
+  unit: z.string().min(1),
+  runs: z.number().int().positive(),
+  wallMs: WallStats,
+  throughputPerSec: z.number().nonnegative(),
+  memoryDeltaBytes: z.number(),
+  /** The reference implementation measured in the same run (e.g. a hand-written loop). */
+  reference: z.object({ name: z.string(), wallMs: WallStats, throughputPerSec: z.number().nonnegative() }).optional(),
+  /** wallMs.p50 / reference.wallMs.p50 (lower is better unless the benchmark says otherwise). */
+  ratio: z.number().nonnegative().optional(),
+  /** The performance goal the ratio is held to, e.g. 1.3. */
+  goal: z.number().positive().optional(),
+  environment: BenchEnvironment,
+});
+export type BenchResult = z.infer<typeof BenchResult>;
+
+/** A bench file: an array of results, or `{ results: [...] }` (extra top-level fields allowed). */
+export const BenchFile = z.union([z.array(BenchResult), z.object({ results: z.array(BenchResult) }).loose()]);
+
+export interface BenchOptions {
+  /** Repetitions per measurement (default chosen by each benchmark). */
+  runs?: number;
+  /** Problem size scale factor, 1 = the documented default. */
+  scale?: number;
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: readonly number[], p: number): number {
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export function summarizeRuns(samplesMs: readonly number[]): WallStats {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+  const variance = sorted.length < 2 ? 0 : sorted.reduce((a, b) => a + (b - mean) ** 2, 0) / (sorted.length - 1);
+  return { p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99), mean, stdev: Math.sqrt(variance) };
+}
+
+export function benchEnvironment(): Record<string, unknown> {
+  const cpu = cpus();
+  return {
+    node: process.version,
+    platform: platform(),
+    arch: arch(),
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    cpus: cpu.length,
+    totalMemBytes: totalmem(),
+  };
+}

@@ -1,0 +1,109 @@
+// Perf-regression gate over the bench JSON shape (bench/result.ts): each benchmark in NEW is
+// matched by name with BASE and fails when its median wall time rose, or its throughput fell, by
+// more than the allowed fraction. Ratios against an in-run reference are reported alongside,
+// since they survive a change of machine better than absolute times.
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
+import { BenchFile, type BenchResult } from '../../bench/result.js';
+import { InputError } from '../errors.js';
+import { fmt } from './regression.js';
+
+export interface BenchDelta {
+  name: string;
+  /** (new - base) / base of wallMs.p50; positive = slower. */
+  wallChange: number | null;
+  /** (base - new) / base of throughputPerSec; positive = less throughput. */
+  throughputChange: number | null;
+  /** (new - base) / base of the in-run reference ratio, when both files have one. */
+  ratioChange: number | null;
+  base: { wallP50: number; throughputPerSec: number; ratio: number | null } | null;
+  candidate: { wallP50: number; throughputPerSec: number; ratio: number | null } | null;
+  verdict: 'pass' | 'fail' | 'missing' | 'new';
+  reason: string;
+}
+
+export interface BenchComparison {
+  schema: 'runledger.bench-compare/v1';
+  maxRegression: number;
+  results: BenchDelta[];
+  regressions: number;
+  verdict: 'pass' | 'fail';
+}
+
+/** "10%" or "0.1" → 0.1. */
+export function parseFraction(text: string, field: string): number {
+  const match = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim());
+  if (!match) throw new InputError(`${field} must be a fraction such as 0.1 or a percentage such as 10%, got "${text}"`, { field });
+  return Number(match[1]) / (match[2] ? 100 : 1);
+}
+
+export function loadBenchFile(file: string): BenchResult[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(`cannot read bench file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
+  }
+  return parseBenchFile(text, file);
+}
+
+export function parseBenchFile(text: string, file: string): BenchResult[] {
+  const lineCounter = new LineCounter();
+  // JSON is YAML 1.2: the YAML parser gives line numbers for JSON too.
+  const doc = parseDocument(text, { lineCounter });
+  if (doc.errors[0]) {
+    throw new InputError(`${file} line ${lineCounter.linePos(doc.errors[0].pos[0]).line}: not valid JSON`, { file });
+  }
+  const parsed = BenchFile.safeParse(doc.toJS());
+  if (!parsed.success) {
+    // Report the deepest issue of the array form: that is what a bench file almost always is.
+    const issue = parsed.error.issues[0]!;
+    const nested = issue.code === 'invalid_union' ? issue.errors.flat()[0] : undefined;
+    const path = (nested?.path ?? issue.path).map(String);
+    const field = path.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(file)';
+    throw new InputError(`${file}: field ${field}: ${nested?.message ?? issue.message}`, { file, field });
+  }
+  const results = Array.isArray(parsed.data) ? parsed.data : parsed.data.results;
+  const seen = new Set<string>();
+  for (const r of results) {
+    if (seen.has(r.name)) throw new InputError(`${file}: benchmark "${r.name}" appears twice`, { file, field: 'name' });
+    seen.add(r.name);
+  }
+  return results;
+}
+
+export function compareBench(base: readonly BenchResult[], candidate: readonly BenchResult[], maxRegression: number): BenchComparison {
+  const byName = new Map(base.map((r) => [r.name, r]));
+  const names = [...new Set([...base.map((r) => r.name), ...candidate.map((r) => r.name)])].sort();
+  const newByName = new Map(candidate.map((r) => [r.name, r]));
+  const results = names.map((name): BenchDelta => {
+    const b = byName.get(name);
+    const c = newByName.get(name);
+    const view = (r: BenchResult | undefined) => (r ? { wallP50: r.wallMs.p50, throughputPerSec: r.throughputPerSec, ratio: r.ratio ?? null } : null);
+    const empty = { name, wallChange: null, throughputChange: null, ratioChange: null, base: view(b), candidate: view(c) };
+    if (!b) return { ...empty, verdict: 'new', reason: 'not in the baseline file' };
+    if (!c) return { ...empty, verdict: 'missing', reason: 'not in the new file' };
+    const wallChange = b.wallMs.p50 > 0 ? (c.wallMs.p50 - b.wallMs.p50) / b.wallMs.p50 : null;
+    const throughputChange = b.throughputPerSec > 0 ? (b.throughputPerSec - c.throughputPerSec) / b.throughputPerSec : null;
+    const ratioChange = b.ratio !== undefined && c.ratio !== undefined && b.ratio > 0 ? (c.ratio - b.ratio) / b.ratio : null;
+    const problems = [
+      wallChange !== null && wallChange > maxRegression ? `median wall time +${pct(wallChange)}` : null,
+      throughputChange !== null && throughputChange > maxRegression ? `throughput -${pct(throughputChange)}` : null,
+    ].filter((p): p is string => p !== null);
+    const summary = `wall p50 ${signed(wallChange)}, throughput ${signed(throughputChange === null ? null : -throughputChange)}${ratioChange === null ? '' : `, ratio ${signed(ratioChange)}`}`;
+    return problems.length > 0
+      ? { ...empty, wallChange, throughputChange, ratioChange, verdict: 'fail', reason: `${problems.join(' and ')} exceeds ${pct(maxRegression)} (${summary})` }
+      : { ...empty, wallChange, throughputChange, ratioChange, verdict: 'pass', reason: summary };
+  });
+  const regressions = results.filter((r) => r.verdict === 'fail').length;
+  return { schema: 'runledger.bench-compare/v1', maxRegression, results, regressions, verdict: regressions > 0 ? 'fail' : 'pass' };
+}
+
+function pct(fraction: number): string {
+  return `${fmt(fraction * 100)}%`;
+}
+
+function signed(fraction: number | null): string {
+  if (fraction === null) return 'n/a';
+  return `${fraction >= 0 ? '+' : ''}${pct(fraction)}`;
+}
