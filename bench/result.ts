@@ -28,6 +28,8 @@ export const BenchResult = z.object({
   ratio: z.number().nonnegative().optional(),
   /** The performance goal the ratio is held to, e.g. 1.3. */
   goal: z.number().positive().optional(),
+  /** Whether the ratio must be at least (`min`, the default) or at most (`max`) the goal. */
+  goalIs: z.enum(['min', 'max']).optional(),
   environment: BenchEnvironment,
 });
 export type BenchResult = z.infer<typeof BenchResult>;

@@ -1,0 +1,68 @@
+// npm run bench [-- NAME ...] [--out FILE] [--scale X]
+// Runs the named benchmarks (default: every core benchmark) and prints one JSON document:
+// { results: BenchResult[], goals: [{ name, ratio, goal, met }] }. Progress goes to stderr.
+import { writeFileSync } from 'node:fs';
+import type { BenchOptions, BenchResult } from './result.js';
+
+type BenchModule = { run(options: BenchOptions): Promise<BenchResult[]> };
+
+/** Benchmarks by name; `default` ones run when no name is given. */
+const BENCHMARKS: Record<string, { load: () => Promise<BenchModule>; default: boolean; what: string }> = {
+  append: { load: () => import('./append.js'), default: true, what: 'embedded append vs raw better-sqlite3 inserts' },
+  merkle: { load: () => import('./merkle.js'), default: true, what: 'Merkle root of 1M leaves vs merkletreejs' },
+  verify: { load: () => import('./verify.js'), default: true, what: 'full-log verification vs raw SHA-256' },
+  projection: { load: () => import('./projection.js'), default: true, what: 'projection rebuild: RxJS wiring vs a hand-written loop' },
+  training: { load: () => import('./training.js'), default: true, what: 'ledger overhead on a training run' },
+  postgres: { load: () => import('./postgres.js'), default: false, what: 'PostgreSQL append and read throughput vs raw pg inserts' },
+};
+
+function usage(): never {
+  const names = Object.entries(BENCHMARKS).map(([n, b]) => `  ${n.padEnd(11)} ${b.what}${b.default ? '' : ' (only when named)'}`);
+  process.stderr.write(`usage: npm run bench [-- NAME ...] [--out FILE] [--scale X] [--runs N]\n${names.join('\n')}\n`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const names: string[] = [];
+  const options: BenchOptions = {};
+  let out: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--out') out = args[++i] ?? usage();
+    else if (a === '--scale') options.scale = Number(args[++i] ?? usage());
+    else if (a === '--runs') options.runs = Number(args[++i] ?? usage());
+    else if (a === '--help' || a === '-h') usage();
+    else if (BENCHMARKS[a]) names.push(a);
+    else {
+      process.stderr.write(`bench: unknown benchmark "${a}"\n`);
+      usage();
+    }
+  }
+  const selected = names.length > 0 ? names : Object.keys(BENCHMARKS).filter((n) => BENCHMARKS[n]!.default);
+  const results: BenchResult[] = [];
+  for (const name of selected) {
+    process.stderr.write(`bench: ${name} — ${BENCHMARKS[name]!.what}\n`);
+    let mod: BenchModule;
+    try {
+      mod = await BENCHMARKS[name]!.load();
+    } catch (err) {
+      process.stderr.write(`bench: ${name} is not available in this build (${(err as Error).message})\n`);
+      process.exitCode = 3;
+      continue;
+    }
+    results.push(...(await mod.run(options)));
+  }
+  const goals = results
+    .filter((r) => r.ratio !== undefined && r.goal !== undefined)
+    .map((r) => ({ name: r.name, ratio: r.ratio!, goal: r.goal!, met: meets(r) }));
+  const doc = `${JSON.stringify({ results, goals }, null, 2)}\n`;
+  if (out) writeFileSync(out, doc);
+  process.stdout.write(doc);
+}
+
+function meets(r: BenchResult): boolean {
+  return r.goalIs === 'max' ? r.ratio! <= r.goal! : r.ratio! >= r.goal!;
+}
+
+await main();
