@@ -1,0 +1,191 @@
+// The PostgreSQL store: the shared conformance suite, then what only a server store has (URLs,
+// connection failures, schema creation, the integrator's lease, tamper checks at integration).
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { InputError, IntegrityError, UnavailableError } from '../../src/errors.js';
+import { CompactRange, rootOfLeaves } from '../../src/integrity/compact-range.js';
+import { leafHash } from '../../src/integrity/hasher.js';
+import { createPostgresStore, ledgerSql, parsePostgresUrl } from '../../src/store/postgres/index.js';
+import { events, runConformance } from './conformance.js';
+import { pgTestDatabase, type PgTestDatabase } from './pg-database.js';
+
+const database = pgTestDatabase('postgres store suites');
+
+/** A loopback port nothing listens on. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 1));
+    });
+  });
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('postgres store', function () {
+  after(async function () {
+    await (await database())?.stop();
+  });
+
+  runConformance('postgres', async () => {
+    const db = await database();
+    if (!db) return null;
+    const { store, cleanup } = await db.store();
+    return { store, cleanup };
+  });
+
+  describe('connection settings', function () {
+    it('strips the password from displayUrl and keeps runledger parameters out of the driver URL', function () {
+      const settings = parsePostgresUrl('postgres://alice:s3cret@db.example:6543/ledgers?schema=team_a&pool=4&sslmode=require');
+      assert.equal(settings.displayUrl.includes('s3cret'), false);
+      assert.equal(settings.displayUrl, 'postgres://alice@db.example:6543/ledgers?sslmode=require');
+      assert.equal(settings.connectionString, 'postgres://alice:s3cret@db.example:6543/ledgers?sslmode=require');
+      assert.equal(settings.schema, 'team_a');
+      assert.equal(settings.poolSize, 4);
+      assert.equal(settings.where, 'db.example:6543/ledgers');
+      assert.equal(createPostgresStore({ url: 'postgresql://bob:pw@h/db' }).displayUrl, 'postgresql://bob@h/db');
+    });
+
+    it('refuses a schema name that is not a plain lowercase identifier', function () {
+      assert.throws(() => parsePostgresUrl('postgres://h/db?schema=Robert"; DROP'), InputError);
+      assert.throws(() => parsePostgresUrl('postgres://h/db?pool=0'), InputError);
+    });
+
+    it('reports an unreachable server as UnavailableError naming the host, never the password', async function () {
+      const port = await closedPort();
+      const store = createPostgresStore({ url: `postgres://alice:hunter22@127.0.0.1:${port}/ledger` });
+      await assert.rejects(store.init(), (err: unknown) => {
+        assert.ok(err instanceof UnavailableError, String(err));
+        assert.match(err.message, new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${port}/ledger is unavailable`));
+        assert.equal(err.message.includes('hunter22'), false);
+        return true;
+      });
+      await store.close();
+    });
+  });
+
+  describe('server behaviour', function () {
+    let db: PgTestDatabase;
+    before(async function () {
+      const started = await database();
+      if (!started) return this.skip();
+      db = started;
+    });
+
+    it('tells the user to run init when the ledger schema does not exist', async function () {
+      const store = createPostgresStore({ url: `${db.url}?schema=never_created` });
+      await assert.rejects(store.readAll(), (err: unknown) => {
+        assert.ok(err instanceof UnavailableError, String(err));
+        assert.match(err.message, /no runledger ledger in schema "never_created".*runledger init --store/);
+        return true;
+      });
+      await store.close();
+    });
+
+    it('creates the schema once when several processes initialise it at the same time', async function () {
+      const schema = `t_init_${Date.now()}`;
+      const stores = Array.from({ length: 4 }, () => createPostgresStore({ url: `${db.url}?schema=${schema}` }));
+      await Promise.all(stores.map((s) => s.init()));
+      await stores[0]!.append('s', events(2, 'x'));
+      await stores[1]!.init();
+      assert.equal((await stores[2]!.readAll()).length, 2, 'a second init keeps the data');
+      await Promise.all(stores.map((s) => s.close()));
+      const client = await db.client();
+      await client.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await client.end();
+    });
+
+    it('keeps two ledgers in one database apart', async function () {
+      const a = await db.store();
+      const b = await db.store();
+      await a.store.append('s', events(3, 'a'));
+      await b.store.append('s', events(1, 'b'));
+      assert.equal((await a.store.readAll()).length, 3);
+      assert.equal((await b.store.readAll()).length, 1);
+      assert.equal(await b.store.streamRevision('s'), 0);
+      await a.cleanup();
+      await b.cleanup();
+    });
+
+    it('rolls back a crashed integrator and lets the next one finish from the committed state', async function () {
+      const { store, schema, cleanup } = await db.store();
+      await store.append('s', events(5, 'first'));
+      const before = await store.integrate();
+      await store.append('s', events(6, 'second'));
+      // A "hung integrator": holds the lease and has written a bogus partial assignment.
+      const sql = ledgerSql(schema);
+      const hung = await db.client();
+      await hung.query('BEGIN');
+      await hung.query(`SELECT pg_advisory_xact_lock(${sql.integratorLock})`);
+      await hung.query(`UPDATE ${sql.events} SET leaf_index = 999 WHERE leaf_index IS NULL AND revision = 5`);
+      await hung.query(`UPDATE ${sql.tree} SET size = 1000`);
+      const { rows } = await hung.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+
+      let finished = false;
+      const next = store.integrate().then((state) => ((finished = true), state));
+      await pause(300);
+      assert.equal(finished, false, 'the second integrator waits for the lease');
+      const killer = await db.client();
+      await killer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await killer.end();
+      await hung.end().catch(() => undefined);
+
+      const after = await next;
+      assert.equal(after.size, 11);
+      const log = await store.readLog();
+      assert.deepEqual(log.map((e) => e.index), [...Array(11).keys()]);
+      assert.deepEqual(log.slice(0, 5).map((e) => e.envelope.id), (await store.readStream('s', { limit: 5 })).map((e) => e.envelope.id));
+      const root = CompactRange.fromState(after.size, after.range.map((h) => Buffer.from(h, 'hex'))).root();
+      assert.deepEqual(root, rootOfLeaves(log.map((e) => leafHash(e.canonical))));
+      assert.equal(before.size, 5);
+      await cleanup();
+    });
+
+    it('refuses to integrate an event whose stored bytes were altered after its leaf hash was recorded', async function () {
+      const { store, schema, cleanup } = await db.store();
+      await store.append('s', events(3, 'x'));
+      const sql = ledgerSql(schema);
+      const client = await db.client();
+      await client.query(`UPDATE ${sql.events} SET canonical = convert_to(replace(convert_from(canonical, 'UTF8'), '"i":1', '"i":7'), 'UTF8') WHERE revision = 1`);
+      await client.end();
+      await assert.rejects(store.integrate(), (err: unknown) => {
+        assert.ok(err instanceof IntegrityError, String(err));
+        assert.match(err.message, /leaf hash that does not match its bytes/);
+        return true;
+      });
+      assert.equal((await store.treeState()).size, 0, 'nothing was integrated');
+      await cleanup();
+    });
+
+    it('completes open subscriptions and refuses further use once closed', async function () {
+      const { store, cleanup } = await db.store();
+      await store.append('s', events(1, 'x'));
+      let completed = false;
+      const seen: number[] = [];
+      store.subscribe({ pollMs: 50 }).subscribe({ next: (e) => seen.push(e.position), complete: () => (completed = true) });
+      await pause(200);
+      await store.close();
+      assert.equal(completed, true);
+      assert.equal(seen.length, 1);
+      await assert.rejects(store.readAll(), UnavailableError);
+      await cleanup();
+    });
+
+    it('ends a subscription with UnavailableError after a bounded number of failed reconnects', async function () {
+      const port = await closedPort();
+      const store = createPostgresStore({
+        url: `postgres://alice:hunter22@127.0.0.1:${port}/ledger`,
+        subscriberMaxFailures: 3,
+        subscriberBackoffMs: 10,
+      });
+      const started = Date.now();
+      const failure = await new Promise<unknown>((resolve) => store.subscribe().subscribe({ error: resolve }));
+      assert.ok(failure instanceof UnavailableError, String(failure));
+      assert.match(failure.message, new RegExp(`127\\.0\\.0\\.1:${port}/ledger.*after 3 failed attempts`));
+      assert.equal(failure.message.includes('hunter22'), false);
+      assert.ok(Date.now() - started < 5_000);
+      await store.close();
+    });
+  });
+});
