@@ -4,7 +4,7 @@
 // File layout (docs/training.md "Checkpoint format"):
 //   magic "RLCKPT01" (8 bytes) ‖ header length (uint32 LE) ‖ header (JCS, UTF-8) ‖ tensors
 // where tensors are the float32 values of every header tensor, in header order, little-endian.
-import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, KeyObject, sign, verify } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -112,10 +112,40 @@ export function decodeCheckpoint(bytes: Buffer, file: string): CheckpointContent
   return { epoch: header.epoch, step: header.step, optimizer: header.optimizer, tensors };
 }
 
+/** Signs checkpoint messages; the home's key (workers/keys.ts) or a bare node:crypto KeyObject. */
+export interface CheckpointSigner {
+  sign(message: Buffer): Buffer;
+  /** Raw 32-byte Ed25519 public key. */
+  readonly publicKey: Buffer;
+}
+
+/** Verifies checkpoint signatures with a key the caller trusts. */
+export interface CheckpointVerifier {
+  verify(message: Buffer, signature: Buffer): boolean;
+}
+
 export function rawPublicKey(key: KeyObject): Buffer {
   const publicKey = key.type === 'private' ? createPublicKey(key) : key;
   // The last 32 bytes of an Ed25519 SPKI DER are the raw key (RFC 8410 §4).
   return publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+}
+
+export function asSigner(key: KeyObject | CheckpointSigner): CheckpointSigner {
+  if (!(key instanceof KeyObject)) return key;
+  return { sign: (message) => sign(null, message, key), publicKey: rawPublicKey(key) };
+}
+
+/** A verifier for a raw 32-byte Ed25519 public key. */
+export function publicKeyVerifier(raw: Buffer): CheckpointVerifier {
+  // RFC 8410 §4: SPKI DER = fixed prefix ‖ raw key.
+  const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]), format: 'der', type: 'spki' });
+  return asVerifier(key);
+}
+
+export function asVerifier(key: KeyObject | CheckpointVerifier): CheckpointVerifier {
+  if (!(key instanceof KeyObject)) return key;
+  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+  return { verify: (message, signature) => signature.length === 64 && verify(null, message, publicKey, signature) };
 }
 
 export function checkpointPaths(home: string, digest: string): { ckpt: string; sig: string } {
@@ -124,11 +154,12 @@ export function checkpointPaths(home: string, digest: string): { ckpt: string; s
 }
 
 /** Writes (atomically, by rename) and signs a checkpoint under `<home>/checkpoints/<digest>.ckpt`. */
-export function writeCheckpoint(home: string, content: CheckpointContent, signingKey: KeyObject): SignedCheckpoint {
+export function writeCheckpoint(home: string, content: CheckpointContent, signingKey: KeyObject | CheckpointSigner): SignedCheckpoint {
+  const signer = asSigner(signingKey);
   const bytes = encodeCheckpoint(content);
   const digest = sha256Hex(bytes);
-  const signature = sign(null, signingMessage(digest), signingKey).toString('base64');
-  const publicKey = rawPublicKey(signingKey).toString('base64');
+  const signature = signer.sign(signingMessage(digest)).toString('base64');
+  const publicKey = signer.publicKey.toString('base64');
   const { ckpt, sig } = checkpointPaths(home, digest);
   mkdirSync(join(home, CHECKPOINT_DIR), { recursive: true });
   writeAtomically(ckpt, bytes);
@@ -146,7 +177,7 @@ function writeAtomically(path: string, bytes: Buffer): void {
  * Loads checkpoint `digest` from the home, verifying first that the file's SHA-256 is its name and
  * that its signature verifies with `trustedKey` (a key from the home, never the one in the .sig).
  */
-export function loadCheckpoint(home: string, digest: string, trustedKey: KeyObject): CheckpointContent {
+export function loadCheckpoint(home: string, digest: string, trustedKey: KeyObject | CheckpointVerifier): CheckpointContent {
   const { ckpt, sig } = checkpointPaths(home, digest);
   if (!existsSync(ckpt)) throw new IntegrityError(`checkpoint ${ckpt} is missing`, { file: ckpt });
   const bytes = readFileSync(ckpt);
@@ -165,8 +196,7 @@ export function loadCheckpoint(home: string, digest: string, trustedKey: KeyObje
       file: sig,
     });
   }
-  const publicKey = trustedKey.type === 'private' ? createPublicKey(trustedKey) : trustedKey;
-  if (!verify(null, signingMessage(digest), publicKey, signature)) {
+  if (!asVerifier(trustedKey).verify(signingMessage(digest), signature)) {
     throw new IntegrityError(`checkpoint ${ckpt} has an invalid signature (${sig}) for the trusted key`, { file: sig });
   }
   return decodeCheckpoint(bytes, ckpt);

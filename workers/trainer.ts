@@ -19,7 +19,7 @@ import type {
   TrainingStarted,
 } from '../events/training.js';
 import { activateBackend } from './backend.js';
-import { loadCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { asSigner, loadCheckpoint, publicKeyVerifier, writeCheckpoint, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
 import type { Backend, TrainingConfig } from './config.js';
 import { loadDataset, splitDataset, type Split } from './dataset.js';
 import { defaultWorkerId, describeEnvironment } from './environment.js';
@@ -46,9 +46,9 @@ export interface TrainOptions {
   backend?: Backend;
   /** Home directory: checkpoints go to `<home>/checkpoints/`. */
   home: string;
-  signingKey: KeyObject;
+  signingKey: KeyObject | CheckpointSigner;
   /** Key checkpoints must verify with when resuming; defaults to the signing key's public half. */
-  trustedKey?: KeyObject;
+  trustedKey?: KeyObject | CheckpointVerifier;
   worker?: string;
   sink?: TrainingSink;
   /** Continue from this verified checkpoint (epochs after its epoch are trained). */
@@ -91,7 +91,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   const state = initModel(config, split.featureCount, split.classCount);
   let resumedFrom: TrainingStarted['resumedFrom'] = null;
   if (options.resumeFrom) {
-    const content = loadCheckpoint(options.home, options.resumeFrom, options.trustedKey ?? options.signingKey);
+    const content = loadCheckpoint(options.home, options.resumeFrom, options.trustedKey ?? publicKeyVerifier(asSigner(options.signingKey).publicKey));
     if (content.optimizer !== config.optimizer) {
       throw new InputError(`checkpoint ${options.resumeFrom} was written by ${content.optimizer}, the plan trains with ${config.optimizer}`, {
         field: 'training.optimizer',
