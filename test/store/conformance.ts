@@ -1,0 +1,487 @@
+// One conformance suite for every store adapter (sqlite, postgres, kurrentdb). It speaks only the
+// port in src/store/port.ts: no SQL, no adapter internals, no assumption that positions are dense
+// (server stores may leave gaps) — only leaf indices are dense, after integrate().
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Observable } from 'rxjs';
+import type { ProposedEvent } from '../../events/envelope.js';
+import { ConcurrencyError, IdempotencyError, InputError } from '../../src/errors.js';
+import { canonicalBytes } from '../../src/integrity/canonical.js';
+import { CompactRange, rootOfLeaves } from '../../src/integrity/compact-range.js';
+import { leafHash } from '../../src/integrity/hasher.js';
+import { ANY, NO_STREAM, STREAM_EXISTS, type EventStore, type RecordedEvent } from '../../src/store/port.js';
+
+export interface StoreHarness {
+  /** A fresh, initialised, empty store. */
+  store: EventStore;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Returns a fresh empty store per call, or null when the service is missing — in that case the
+ * factory prints one line saying why and how to enable it, and the whole suite is skipped.
+ */
+export type StoreFactory = () => Promise<StoreHarness | null>;
+
+export function event(data: Record<string, unknown>, id: string = randomUUID()): ProposedEvent {
+  return { id, type: 'custom.conformance', data };
+}
+
+export function events(count: number, tag: string): ProposedEvent[] {
+  return Array.from({ length: count }, (_, i) => event({ tag, i }));
+}
+
+/** Recomputes every event's leaf hash from its stored bytes and checks the per-stream prevHash chains. */
+export function assertChainsValid(log: RecordedEvent[]): void {
+  const heads = new Map<string, { revision: number; leaf: string }>();
+  for (const e of [...log].sort((a, b) => a.envelope.stream.localeCompare(b.envelope.stream) || a.envelope.revision - b.envelope.revision)) {
+    const leaf = leafHash(e.canonical).toString('hex');
+    assert.equal(e.leafHash, leaf, `stored leaf hash of ${e.envelope.stream}@${e.envelope.revision} matches its bytes`);
+    assert.deepEqual(canonicalBytes(e.envelope), e.canonical, `envelope of ${e.envelope.stream}@${e.envelope.revision} is its bytes`);
+    const head = heads.get(e.envelope.stream);
+    assert.equal(e.envelope.revision, head ? head.revision + 1 : 0, `revisions of ${e.envelope.stream} are dense`);
+    assert.equal(e.envelope.prevHash, head ? head.leaf : null, `prevHash of ${e.envelope.stream}@${e.envelope.revision}`);
+    heads.set(e.envelope.stream, { revision: e.envelope.revision, leaf });
+  }
+}
+
+/** Collects `count` events from an observable, failing after `timeoutMs`. Unsubscribes when done. */
+export function take(source: Observable<RecordedEvent>, count: number, timeoutMs = 5000, onEvent?: (e: RecordedEvent) => void): Promise<RecordedEvent[]> {
+  return new Promise((resolve, reject) => {
+    const seen: RecordedEvent[] = [];
+    const timer = setTimeout(() => {
+      subscription.unsubscribe();
+      reject(new Error(`received ${seen.length} of ${count} events within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const subscription = source.subscribe({
+      next(e) {
+        seen.push(e);
+        onEvent?.(e);
+        if (seen.length === count) {
+          clearTimeout(timer);
+          // Unsubscribing inside next: the subscription object exists by the time events arrive
+          // because stores deliver asynchronously.
+          queueMicrotask(() => subscription.unsubscribe());
+          resolve(seen);
+        }
+      },
+      error(err) {
+        clearTimeout(timer);
+        reject(err);
+      },
+    });
+  });
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function runConformance(name: string, factory: StoreFactory): void {
+  describe(`store conformance: ${name}`, function () {
+    let pending: StoreHarness | undefined;
+    let harness: StoreHarness | undefined;
+    let store: EventStore;
+
+    before(async function () {
+      const probe = await factory();
+      if (!probe) return this.skip();
+      pending = probe;
+    });
+
+    beforeEach(async function () {
+      harness = pending ?? (await factory()) ?? undefined;
+      pending = undefined;
+      if (!harness) throw new Error(`${name} store factory returned null after the suite started`);
+      store = harness.store;
+    });
+
+    afterEach(async function () {
+      await harness?.cleanup();
+      harness = undefined;
+    });
+
+    after(async function () {
+      await pending?.cleanup();
+    });
+
+    describe('appending', function () {
+      it('appends to a new stream from revision 0 and reads the events back in order', async function () {
+        const proposed = events(3, 'new');
+        const result = await store.append('run-new', proposed);
+        assert.deepEqual(result.streams, [{ stream: 'run-new', firstRevision: 0, lastRevision: 2 }]);
+        assert.equal(result.duplicate, false);
+        assert.equal(result.positions.length, 3);
+        assert.ok(result.positions[0]! < result.positions[1]! && result.positions[1]! < result.positions[2]!, 'positions increase');
+        assert.equal(await store.streamRevision('run-new'), 2);
+        const read = await store.readStream('run-new');
+        assert.deepEqual(read.map((e) => e.envelope.revision), [0, 1, 2]);
+        assert.deepEqual(read.map((e) => e.envelope.id), proposed.map((e) => e.id));
+        assert.deepEqual(read.map((e) => e.envelope.data), proposed.map((e) => e.data));
+        assert.deepEqual(read.map((e) => e.position), result.positions);
+        assert.equal(read[0]!.envelope.prevHash, null);
+        assert.equal(read[0]!.envelope.stream, 'run-new');
+        assert.match(read[0]!.envelope.metadata.recordedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      });
+
+      it('reports a missing stream as revision -1 and reads it as empty', async function () {
+        assert.equal(await store.streamRevision('nowhere'), -1);
+        assert.deepEqual(await store.readStream('nowhere'), []);
+        assert.deepEqual(await store.readAll(), []);
+      });
+
+      it('rejects an invalid event with an InputError and writes nothing', async function () {
+        await store.append('run-a', events(1, 'a'));
+        await assert.rejects(store.append('run-a', [event({ ok: true }), { type: 'NoSuchEventType', data: {} }]), InputError);
+        await assert.rejects(store.append('run-a', [{ type: 'custom.x', data: { n: Number.NaN } }]), InputError);
+        assert.equal(await store.streamRevision('run-a'), 0);
+        assert.equal((await store.readAll()).length, 1);
+      });
+    });
+
+    describe('expected revision', function () {
+      async function assertConflict(promise: Promise<unknown>, stream: string, actual: number): Promise<void> {
+        const before = (await store.readAll()).length;
+        await assert.rejects(promise, (err: unknown) => {
+          assert.ok(err instanceof ConcurrencyError, `expected ConcurrencyError, got ${String(err)}`);
+          assert.equal(err.stream, stream);
+          assert.equal(err.actual, actual);
+          return true;
+        });
+        assert.equal((await store.readAll()).length, before, 'a conflict writes nothing');
+        assert.equal(await store.streamRevision(stream), actual);
+      }
+
+      it('no_stream succeeds on a new stream and conflicts once it exists', async function () {
+        await store.append('s', events(2, 'first'), { expectedRevision: NO_STREAM });
+        await assertConflict(store.append('s', events(1, 'again'), { expectedRevision: NO_STREAM }), 's', 1);
+      });
+
+      it('stream_exists conflicts on a new stream and succeeds once it exists', async function () {
+        await assertConflict(store.append('s', events(1, 'x'), { expectedRevision: STREAM_EXISTS }), 's', -1);
+        await store.append('s', events(1, 'y'));
+        const result = await store.append('s', events(1, 'z'), { expectedRevision: STREAM_EXISTS });
+        assert.equal(result.streams[0]!.firstRevision, 1);
+      });
+
+      it('a revision number succeeds only when it is the current revision', async function () {
+        await store.append('s', events(1, 'a'), { expectedRevision: -1 });
+        await store.append('s', events(2, 'b'), { expectedRevision: 0 });
+        await assertConflict(store.append('s', events(1, 'stale'), { expectedRevision: 0 }), 's', 2);
+        await assertConflict(store.append('s', events(1, 'ahead'), { expectedRevision: 5 }), 's', 2);
+        await assertConflict(store.append('t', events(1, 'none'), { expectedRevision: 0 }), 't', -1);
+        const result = await store.append('s', events(1, 'c'), { expectedRevision: 2 });
+        assert.deepEqual(result.streams, [{ stream: 's', firstRevision: 3, lastRevision: 3 }]);
+      });
+
+      it('any appends whatever the stream state', async function () {
+        await store.append('s', events(1, 'a'), { expectedRevision: ANY });
+        await store.append('s', events(1, 'b'), { expectedRevision: ANY });
+        await store.append('s', events(1, 'c'));
+        assert.equal(await store.streamRevision('s'), 2);
+      });
+
+      it('of many concurrent appends expecting the same revision exactly one wins', async function () {
+        await store.append('race', events(1, 'base'));
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) => store.append('race', events(2, `w${i}`), { expectedRevision: 0 })),
+        );
+        assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+        for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof ConcurrencyError, String(o.reason));
+        assert.equal(await store.streamRevision('race'), 2);
+      });
+    });
+
+    describe('atomic batches', function () {
+      it('records a multi-stream batch with positions in request order', async function () {
+        const result = await store.appendBatch([
+          { stream: 'a', events: events(2, 'a') },
+          { stream: 'b', events: events(1, 'b'), expectedRevision: NO_STREAM },
+        ]);
+        assert.deepEqual(result.streams, [
+          { stream: 'a', firstRevision: 0, lastRevision: 1 },
+          { stream: 'b', firstRevision: 0, lastRevision: 0 },
+        ]);
+        const all = await store.readAll();
+        assert.deepEqual(all.map((e) => e.position), result.positions);
+        assert.deepEqual(all.map((e) => e.envelope.stream), ['a', 'a', 'b']);
+      });
+
+      it('writes nothing when the second request has a conflicting expected revision', async function () {
+        await store.append('existing', events(1, 'seed'));
+        const before = await store.readAll();
+        await assert.rejects(
+          store.appendBatch([
+            { stream: 'existing', events: events(2, 'ok'), expectedRevision: 0 },
+            { stream: 'fresh', events: events(1, 'ok') },
+            { stream: 'existing', events: events(1, 'bad'), expectedRevision: 0 },
+          ]),
+          ConcurrencyError,
+        );
+        assert.deepEqual(await store.readAll(), before);
+        assert.equal(await store.streamRevision('fresh'), -1);
+        assert.equal(await store.streamRevision('existing'), 0);
+      });
+
+      it('writes nothing when the first request conflicts', async function () {
+        await assert.rejects(
+          store.appendBatch([
+            { stream: 'x', events: events(1, 'bad'), expectedRevision: STREAM_EXISTS },
+            { stream: 'y', events: events(1, 'ok') },
+          ]),
+          ConcurrencyError,
+        );
+        assert.deepEqual(await store.readAll(), []);
+      });
+
+      it('writes nothing when a later request reuses an id with different content', async function () {
+        const id = randomUUID();
+        await store.append('seen', [event({ v: 1 }, id)]);
+        await assert.rejects(
+          store.appendBatch([
+            { stream: 'p', events: events(3, 'ok') },
+            { stream: 'seen', events: [event({ v: 2 }, id)] },
+          ]),
+          IdempotencyError,
+        );
+        assert.equal((await store.readAll()).length, 1);
+        assert.equal(await store.streamRevision('p'), -1);
+      });
+
+      it('writes nothing when a later request holds an invalid event', async function () {
+        await assert.rejects(
+          store.appendBatch([
+            { stream: 'p', events: events(2, 'ok') },
+            { stream: 'q', events: [{ type: 'custom.ok', data: [] as unknown as Record<string, unknown> }] },
+          ]),
+          InputError,
+        );
+        assert.deepEqual(await store.readAll(), []);
+      });
+    });
+
+    describe('idempotency', function () {
+      it('treats a retry with the same ids and content as a duplicate and writes no new events', async function () {
+        const proposed = events(3, 'retry');
+        const first = await store.append('r', proposed, { expectedRevision: NO_STREAM });
+        await store.append('r', events(1, 'later'));
+        // The retry of a request that succeeded (its acknowledgement was lost) succeeds again,
+        // even though its expectation no longer holds.
+        const again = await store.append('r', proposed, { expectedRevision: NO_STREAM });
+        assert.equal(again.duplicate, true);
+        assert.deepEqual(again.positions, first.positions);
+        assert.deepEqual(again.streams, first.streams);
+        assert.equal((await store.readAll()).length, 4);
+      });
+
+      it('treats a retried multi-stream batch as a duplicate', async function () {
+        const batch = [
+          { stream: 'a', events: events(2, 'a') },
+          { stream: 'b', events: events(2, 'b') },
+        ];
+        const first = await store.appendBatch(batch);
+        const again = await store.appendBatch(batch);
+        assert.equal(again.duplicate, true);
+        assert.deepEqual(again.positions, first.positions);
+        assert.equal((await store.readAll()).length, 4);
+      });
+
+      it('rejects the same id with different content as an IdempotencyError and writes nothing', async function () {
+        const id = randomUUID();
+        await store.append('r', [event({ v: 1 }, id)]);
+        await assert.rejects(store.append('r', [event({ v: 2 }, id)]), IdempotencyError);
+        await assert.rejects(store.append('other', [event({ v: 1 }, id)]), IdempotencyError, 'same content in another stream is different content');
+        assert.equal((await store.readAll()).length, 1);
+      });
+
+      it('rejects a request mixing recorded and new events as an InputError', async function () {
+        const proposed = events(2, 'mix');
+        await store.append('r', proposed);
+        await assert.rejects(store.append('r', [...proposed, event({ extra: true })]), (err: unknown) => {
+          assert.ok(err instanceof InputError && !(err instanceof IdempotencyError), String(err));
+          return true;
+        });
+        assert.equal((await store.readAll()).length, 2);
+      });
+    });
+
+    describe('reading', function () {
+      beforeEach(async function () {
+        for (let i = 0; i < 5; i++) {
+          await store.appendBatch([
+            { stream: 'even', events: [event({ i: 2 * i }), event({ i: 2 * i + 1 })] },
+            { stream: 'odd', events: [event({ i })] },
+          ]);
+        }
+      });
+
+      it('readStream starts at an inclusive revision and honours the limit', async function () {
+        const page = await store.readStream('even', { from: 3, limit: 4 });
+        assert.deepEqual(page.map((e) => e.envelope.revision), [3, 4, 5, 6]);
+        assert.deepEqual(page.map((e) => e.envelope.data.i), [3, 4, 5, 6]);
+        assert.deepEqual((await store.readStream('odd', { from: 4 })).map((e) => e.envelope.revision), [4]);
+      });
+
+      it('readAll returns every event in append order after an exclusive position', async function () {
+        const all = await store.readAll();
+        assert.equal(all.length, 15);
+        assert.deepEqual(all.slice(0, 3).map((e) => e.envelope.stream), ['even', 'even', 'odd']);
+        for (let i = 1; i < all.length; i++) assert.ok(all[i]!.position > all[i - 1]!.position, 'positions increase');
+        const after = await store.readAll({ from: all[5]!.position, limit: 4 });
+        assert.deepEqual(after.map((e) => e.position), all.slice(6, 10).map((e) => e.position));
+        assert.deepEqual(await store.readAll({ from: all[14]!.position }), []);
+      });
+
+      it('readLog returns integrated events by inclusive dense leaf index', async function () {
+        await store.integrate();
+        const log = await store.readLog();
+        assert.deepEqual(log.map((e) => e.index), [...Array(15).keys()]);
+        assert.deepEqual(log.map((e) => e.envelope.id), (await store.readAll()).map((e) => e.envelope.id));
+        assert.deepEqual((await store.readLog({ from: 2, limit: 3 })).map((e) => e.index), [2, 3, 4]);
+      });
+
+      it('lists streams with their current revisions', async function () {
+        const streams = await store.listStreams();
+        assert.deepEqual(
+          [...streams].sort((a, b) => a.stream.localeCompare(b.stream)),
+          [
+            { stream: 'even', revision: 9 },
+            { stream: 'odd', revision: 4 },
+          ],
+        );
+      });
+
+      it('returns envelopes that are exactly the stored canonical bytes', async function () {
+        for (const e of await store.readAll()) {
+          assert.deepEqual(JSON.parse(e.canonical.toString('utf8')), e.envelope);
+          assert.equal(Object.hasOwn(e.envelope, 'position'), false, 'positions are not part of the envelope');
+        }
+      });
+    });
+
+    describe('integrity', function () {
+      it('chains each event to the leaf hash of the previous event of its stream', async function () {
+        await store.append('a', events(3, 'a1'));
+        await store.appendBatch([
+          { stream: 'b', events: events(2, 'b1') },
+          { stream: 'a', events: events(2, 'a2') },
+        ]);
+        await store.append('b', events(1, 'b2'));
+        const all = await store.readAll();
+        assert.equal(all.length, 8);
+        assertChainsValid(all);
+        const a = await store.readStream('a');
+        assert.equal(a[3]!.envelope.prevHash, leafHash(a[2]!.canonical).toString('hex'), 'chain continues across appends');
+      });
+
+      it('integrates events at dense leaf indices under a root equal to the recomputed RFC 9162 root', async function () {
+        await store.append('a', events(5, 'a'));
+        await store.append('b', events(2, 'b'));
+        const first = await store.integrate();
+        assert.equal(first.size, 7);
+        const log = await store.readLog();
+        const leaves = log.map((e) => leafHash(e.canonical));
+        const stateRoot = (s: { size: number; range: string[] }) =>
+          CompactRange.fromState(s.size, s.range.map((h) => Buffer.from(h, 'hex'))).root();
+        assert.deepEqual(stateRoot(first), rootOfLeaves(leaves));
+
+        await store.append('a', events(6, 'more'));
+        const second = await store.integrate();
+        assert.equal(second.size, 13);
+        assert.deepEqual(await store.treeState(), second);
+        const all = await store.readLog();
+        assert.deepEqual(all.map((e) => e.index), [...Array(13).keys()]);
+        assert.deepEqual(all.slice(0, 7).map((e) => e.envelope.id), log.map((e) => e.envelope.id), 'integrated leaves never move');
+        const allLeaves = all.map((e) => leafHash(e.canonical));
+        assert.deepEqual(stateRoot(second), rootOfLeaves(allLeaves));
+        assert.deepEqual(await store.leafHashes(3, 9), allLeaves.slice(3, 9).map((h) => h.toString('hex')));
+      });
+    });
+
+    describe('subscriptions', function () {
+      it('catches up, goes live, and resumes from a stored position without loss or duplicates', async function () {
+        await store.append('a', events(5, 'catch-up'));
+        const first = take(store.subscribe({ pollMs: 20 }), 8, 5000, (e) => void store.setPosition('relay', e.position));
+        await pause(50);
+        await store.append('b', events(3, 'live'));
+        const seen = await first;
+        assert.deepEqual(seen.map((e) => e.envelope.data.tag), [...Array(5).fill('catch-up'), ...Array(3).fill('live')]);
+        await pause(20);
+        assert.equal(await store.getPosition('relay'), seen[7]!.position);
+
+        await store.append('a', events(4, 'while-away'));
+        const resumeFrom = (await store.getPosition('relay'))!;
+        const resumed = await take(store.subscribe({ after: resumeFrom, pollMs: 20 }), 4);
+        assert.deepEqual(resumed.map((e) => e.envelope.data.tag), Array(4).fill('while-away'));
+        const all = await store.readAll();
+        assert.deepEqual([...seen, ...resumed].map((e) => e.envelope.id), all.map((e) => e.envelope.id));
+      });
+
+      it('delivers events appended by concurrent writers in position order, each once', async function () {
+        const expected = 60;
+        const received = take(store.subscribe({ pollMs: 20 }), expected, 10_000);
+        await Promise.all(Array.from({ length: 30 }, (_, i) => store.append(`w${i % 3}`, events(2, `c${i}`))));
+        const seen = await received;
+        for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.position > seen[i - 1]!.position, 'in position order');
+        assert.equal(new Set(seen.map((e) => e.envelope.id)).size, expected);
+        await pause(60);
+        assert.equal((await store.readAll()).length, expected, 'nothing delivered that was not stored');
+      });
+
+      it('stops delivering after unsubscribe', async function () {
+        let count = 0;
+        const subscription = store.subscribe({ pollMs: 10 }).subscribe(() => (count += 1));
+        await store.append('a', events(2, 'x'));
+        await pause(60);
+        assert.equal(count, 2);
+        subscription.unsubscribe();
+        await store.append('a', events(2, 'y'));
+        await pause(60);
+        assert.equal(count, 2);
+      });
+    });
+
+    describe('concurrency', function () {
+      it('concurrent appends into shared streams neither lose nor duplicate events', async function () {
+        const writes = Array.from({ length: 40 }, (_, i) => store.append(`shared-${i % 4}`, events(3, `w${i}`), { expectedRevision: ANY }));
+        const results = await Promise.all(writes);
+        const positions = results.flatMap((r) => r.positions);
+        assert.equal(new Set(positions).size, 120);
+        const all = await store.readAll();
+        assert.equal(all.length, 120);
+        assert.equal(new Set(all.map((e) => e.envelope.id)).size, 120);
+        for (let s = 0; s < 4; s++) assert.equal(await store.streamRevision(`shared-${s}`), 29);
+        assertChainsValid(all);
+        // Each append's events are contiguous in its stream.
+        for (const r of results) assert.equal(r.streams[0]!.lastRevision - r.streams[0]!.firstRevision, 2);
+      });
+    });
+
+    describe('checkpoints, meta and consumer positions', function () {
+      it('keeps checkpoints oldest first', async function () {
+        assert.deepEqual(await store.checkpoints(), []);
+        const one = { size: 1, root: 'aa'.repeat(32), note: 'origin\n1\nqg==\n\n— key sig\n', createdAt: '2026-01-01T00:00:00.000Z' };
+        const two = { size: 5, root: 'bb'.repeat(32), note: 'origin\n5\nuw==\n\n— key sig\n', createdAt: '2026-01-02T00:00:00.000Z' };
+        await store.addCheckpoint(one);
+        await store.addCheckpoint(two);
+        assert.deepEqual(await store.checkpoints(), [one, two]);
+      });
+
+      it('round-trips meta values and overwrites them', async function () {
+        assert.equal(await store.getMeta('origin'), undefined);
+        await store.setMeta('origin', 'example.org/ledger');
+        await store.setMeta('ledger-id', 'abc');
+        await store.setMeta('origin', 'example.org/other');
+        assert.equal(await store.getMeta('origin'), 'example.org/other');
+        assert.equal(await store.getMeta('ledger-id'), 'abc');
+      });
+
+      it('round-trips consumer positions and overwrites them', async function () {
+        assert.equal(await store.getPosition('projection'), undefined);
+        await store.setPosition('projection', 41);
+        await store.setPosition('relay', -1);
+        await store.setPosition('projection', 42);
+        assert.equal(await store.getPosition('projection'), 42);
+        assert.equal(await store.getPosition('relay'), -1);
+      });
+    });
+  });
+}
