@@ -181,11 +181,13 @@ describe('postgres store under concurrency and faults', function () {
     await store.append('s', events(5, 'before'));
     const received: RecordedEvent[] = [];
     let failure: unknown;
+    // Positions are stored in delivery order, one write after the other, as a relay would.
+    let stored: Promise<void> = Promise.resolve();
     // A poll interval far beyond the test: after a kill, only the reconnect and NOTIFY can deliver.
     const subscription = store.subscribe({ pollMs: 600_000 }).subscribe({
       next: (e) => {
         received.push(e);
-        void store.setPosition('relay', e.position);
+        stored = stored.then(() => store.setPosition('relay', e.position));
       },
       error: (e) => (failure = e),
     });
@@ -209,8 +211,7 @@ describe('postgres store under concurrency and faults', function () {
     assert.deepEqual(received.map(tagOf), [...Array(5).fill('before'), ...Array(5).fill('during-reconnect'), ...Array(3).fill('after-second-kill')]);
 
     // A new subscriber (another process, a restart) resumes from the stored position.
-    await waitUntil(() => true, 0, '');
-    await pause(50);
+    await stored;
     assert.equal(await store.getPosition('relay'), all.at(-1)!.position);
     await store.append('s', events(2, 'while-down'));
     const resumed = await take(store.subscribe({ after: (await store.getPosition('relay'))! }), 2);
