@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { canonicalBytes, canonicalize, CanonicalizationError } from '../../src/integrity/canonical.js';
+
+/** IEEE 754 double from its 16-hex-digit bit pattern. */
+function double(bits: string): number {
+  return Buffer.from(bits, 'hex').readDoubleBE(0);
+}
+
+describe('canonicalize (RFC 8785 JCS)', () => {
+  // RFC 8785 Appendix B, "Number Serialization Samples": IEEE 754 bit pattern -> JCS text.
+  const numberSamples: [string, string][] = [
+    ['0000000000000000', '0'],
+    ['8000000000000000', '0'],
+    ['0000000000000001', '5e-324'],
+    ['8000000000000001', '-5e-324'],
+    ['7fefffffffffffff', '1.7976931348623157e+308'],
+    ['ffefffffffffffff', '-1.7976931348623157e+308'],
+    ['4340000000000000', '9007199254740992'],
+    ['c340000000000000', '-9007199254740992'],
+    ['4430000000000000', '295147905179352830000'],
+    ['44b52d02c7e14af5', '9.999999999999997e+22'],
+    ['44b52d02c7e14af6', '1e+23'],
+    ['44b52d02c7e14af7', '1.0000000000000001e+23'],
+    ['444b1ae4d6e2ef4e', '999999999999999700000'],
+    ['444b1ae4d6e2ef4f', '999999999999999900000'],
+    ['444b1ae4d6e2ef50', '1e+21'],
+    ['3eb0c6f7a0b5ed8c', '9.999999999999997e-7'],
+    ['3eb0c6f7a0b5ed8d', '0.000001'],
+    ['41b3de4355555553', '333333333.3333332'],
+    ['41b3de4355555554', '333333333.33333325'],
+    ['41b3de4355555555', '333333333.3333333'],
+    ['41b3de4355555556', '333333333.3333334'],
+    ['41b3de4355555557', '333333333.33333343'],
+    ['becbf647612f3696', '-0.0000033333333333333333'],
+    ['43143ff3c1cb0959', '1424953923781206.2'],
+  ];
+
+  for (const [bits, text] of numberSamples) {
+    it(`serializes the double ${bits} as ${text} (RFC 8785 Appendix B)`, () => {
+      assert.equal(canonicalize(double(bits)), text);
+    });
+  }
+
+  it('rejects NaN and Infinity (RFC 8785 Appendix B, note 3)', () => {
+    assert.throws(() => canonicalize(double('7fffffffffffffff')), CanonicalizationError);
+    assert.throws(() => canonicalize(double('7ff0000000000000')), CanonicalizationError);
+    assert.throws(() => canonicalize({ a: [1, -Infinity] }), /non-finite number at a\[1\]/);
+  });
+
+  it('sorts members by UTF-16 code units (RFC 8785 §3.2.3 example)', () => {
+    const input = {
+      '\u20ac': 'Euro Sign',
+      '\r': 'Carriage Return',
+      '\ufb33': 'Hebrew Letter Dalet With Dagesh',
+      '1': 'One',
+      '\ud83d\ude00': 'Emoji: Grinning Face',
+      '\u0080': 'Control',
+      '\u00f6': 'Latin Small Letter O With Diaeresis',
+    };
+    // Compare text, not Object.keys: JS enumerates integer-like keys such as "1" first.
+    const expected =
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",' +
+      '"\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}';
+    assert.equal(canonicalize(input), expected);
+  });
+
+  it('reproduces the RFC 8785 §3.2.2 example output byte for byte', () => {
+    // Input and output of the RFC's example (also cyberphone/json-canonicalization testdata/values.json).
+    const input = String.raw`{
+      "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
+      "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
+      "literals": [null, true, false]
+    }`;
+    const expected = String.raw`{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}`;
+    assert.equal(canonicalize(JSON.parse(input)), expected);
+    assert.deepEqual(canonicalBytes(JSON.parse(input)), Buffer.from(expected, 'utf8'));
+  });
+
+  it('sorts nested objects and keeps array order', () => {
+    assert.equal(canonicalize({ b: [3, { z: 1, a: 2 }], a: null }), '{"a":null,"b":[3,{"a":2,"z":1}]}');
+  });
+
+  it('refuses values JSON cannot carry', () => {
+    assert.throws(() => canonicalize({ a: 1n }), CanonicalizationError);
+    assert.throws(() => canonicalize({ f: () => 1 }), CanonicalizationError);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    assert.throws(() => canonicalize(cycle), /cycle at self/);
+  });
+});
