@@ -1,0 +1,268 @@
+// Governance commands: plan validate|approve, stage start|complete|fail, replay, export, verify-bundle.
+// Thin: the work is done by src/governance (plans, recording), src/replay and src/bundle.
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
+import { sha256Hex } from '../../integrity/hasher.js';
+import { readPlanFile } from '../../governance/plan-file.js';
+import { approvePlan, recordStage, type StageAction, type StageDetails } from '../../governance/recorder.js';
+import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
+import { manifestBytes } from '../../replay/manifest.js';
+import { replayRun } from '../../replay/replay.js';
+import type { RunDivergence } from '../../replay/verify-run.js';
+import { exportBundle, verifyBundle } from '../../bundle/bundle.js';
+import { ExitCode } from '../main.js';
+import { withJson, type CliContext } from '../context.js';
+
+interface JsonFlag {
+  json?: boolean;
+}
+
+interface StageFlags extends JsonFlag {
+  inputs?: string[];
+  outputs?: string[];
+  wallMs?: number;
+  memoryDelta?: number;
+  throughput?: number;
+  reason?: string;
+}
+
+export function registerGovernanceCommands(program: Command, ctx: CliContext): void {
+  const plan = program.command('plan').description('governed plans: validate a plan file, approve it for a run');
+  withJson(plan.command('validate'))
+    .description('check a plan file (YAML or JSON); errors name the line and field; prints both plan hashes')
+    .argument('<file>', 'plan file')
+    .action((file: string, opts: JsonFlag) => {
+      const parsed = readPlanFile(file);
+      const report = {
+        file,
+        valid: true,
+        name: parsed.governance.name,
+        governancePlanHash: parsed.governancePlanHash,
+        executionPlanHash: parsed.executionPlanHash,
+        stages: parsed.execution.stages.map((s) => s.id),
+      };
+      ctx.print(opts.json ?? false, report, () =>
+        [
+          `${file}: valid plan "${report.name}"`,
+          `governance plan ${report.governancePlanHash}`,
+          `execution plan  ${report.executionPlanHash}`,
+          `stages: ${report.stages.join(' → ')}`,
+        ].join('\n'),
+      );
+    });
+  withJson(plan.command('approve'))
+    .description('record the approved governance plan and its execution plan as the first events of a run')
+    .argument('<file>', 'plan file')
+    .requiredOption('--run <run>', 'run id (the run stream is run-<id>)')
+    .option('--approver <name>', 'who approves (must be the plan\'s approver; default: the plan\'s approver)')
+    .action(async (file: string, opts: JsonFlag & { run: string; approver?: string }) => {
+      const parsed = readPlanFile(file);
+      const store = await ctx.store();
+      const result = await approvePlan(store, parsed, opts.run, { actor: actor(ctx), ...(opts.approver ? { approver: opts.approver } : {}) });
+      ctx.print(opts.json ?? false, { ...result, stages: parsed.execution.stages.map((s) => s.id) }, () =>
+        [
+          `${result.recorded ? 'Approved' : 'Already approved'}: plan "${parsed.governance.name}" for run ${result.runId} by ${result.approver}`,
+          `governance plan ${result.governancePlanHash}`,
+          `execution plan  ${result.executionPlanHash}`,
+          `stages: ${parsed.execution.stages.map((s) => s.id).join(' → ')}`,
+        ].join('\n'),
+      );
+    });
+
+  const stage = program.command('stage').description('record stage transitions of a governed run (for executors in any language)');
+  for (const action of ['start', 'complete', 'fail'] as const) {
+    const command = withJson(stage.command(action))
+      .description(
+        action === 'start'
+          ? 'record that a stage started; refused unless its dependencies completed'
+          : action === 'complete'
+            ? 'record that a running stage completed (the last one also completes the run)'
+            : 'record that a running stage failed (the run fails with it)',
+      )
+      .argument('<run>', 'run id')
+      .argument('<stage>', 'stage id from the execution plan');
+    if (action === 'start') {
+      command.option('--inputs <items...>', 'input digests: NAME=<sha256>, NAME=FILE or FILE');
+    } else {
+      command
+        .option('--outputs <items...>', 'output digests: NAME=<sha256>, NAME=FILE or FILE')
+        .option('--wall-ms <ms>', 'wall time of the stage (default: since its start was recorded)', number('--wall-ms', 0))
+        .option('--memory-delta <bytes>', 'memory delta of the stage in bytes', integer('--memory-delta'));
+      if (action === 'complete') command.option('--throughput <n>', 'items per second', number('--throughput', 0));
+      else command.requiredOption('--reason <text>', 'why the stage failed');
+    }
+    command.action(async (run: string, stageId: string, opts: StageFlags) => {
+      const details: StageDetails = { actor: actor(ctx) };
+      if (opts.inputs) details.inputs = digests(opts.inputs, '--inputs');
+      if (opts.outputs) details.outputs = digests(opts.outputs, '--outputs');
+      if (opts.wallMs !== undefined) details.wallMs = opts.wallMs;
+      if (opts.memoryDelta !== undefined) details.memoryDeltaBytes = opts.memoryDelta;
+      if (opts.throughput !== undefined) details.throughput = opts.throughput;
+      if (opts.reason !== undefined) details.reason = opts.reason;
+      const store = await ctx.store();
+      const result = await recordStage(store, run, stageId, action as StageAction, details);
+      ctx.print(opts.json ?? false, result, () => `Recorded ${result.recorded.join(' + ')} for stage ${stageId} of run ${run} (attempt ${result.attempt}); run is ${result.runStatus}`);
+    });
+  }
+
+  withJson(program.command('replay'))
+    .description('re-read a run and verify chain, checkpoint inclusion, stage order, plan parity and run summary; writes the replay manifest')
+    .argument('<run>', 'run id')
+    .option('--out <file>', 'write the replay manifest (RFC 8785 JSON) here when the run verifies')
+    .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key)')
+    .option('--full', 'also verify the whole log (every event and checkpoint) first')
+    .action(async (run: string, opts: JsonFlag & { out?: string; key?: string[]; full?: boolean }) => {
+      const keys = verifierKeys(ctx, opts.key, false);
+      const store = await ctx.store();
+      const result = await replayRun(store, run, { verifierKeys: keys, fullLog: opts.full ?? false });
+      if (result.ok && opts.out && result.manifest) writeFileSync(opts.out, manifestBytes(result.manifest));
+      const v = result.verification;
+      const report = {
+        ok: result.ok,
+        runId: run,
+        events: v?.events ?? 0,
+        status: v?.summary.status ?? null,
+        plans: v?.governance && v.execution ? { governance: v.governance.planHash, execution: v.execution.planHash } : null,
+        checkpoint: result.checkpoint ? { size: result.checkpoint.size, root: result.checkpoint.root.toString('hex') } : null,
+        manifest: result.manifest,
+        ...(opts.out && result.ok ? { manifestFile: opts.out } : {}),
+        ...(result.firstDivergence ? { firstDivergence: result.firstDivergence } : {}),
+      };
+      ctx.print(opts.json ?? false, report, () =>
+        result.ok
+          ? [
+              `Run ${run} verified: ${report.events} events, status ${report.status}`,
+              `governance plan ${report.plans?.governance}`,
+              `execution plan  ${report.plans?.execution}`,
+              `checkpoint      size ${report.checkpoint?.size}, root ${report.checkpoint?.root}`,
+              `checks: chain, inclusion, stage order, plan parity, run summary${opts.full ? ', whole log' : ''}`,
+              ...(opts.out ? [`manifest written to ${opts.out}`] : []),
+            ].join('\n')
+          : describeDivergence(`Run ${run} failed replay`, result.firstDivergence),
+      );
+      if (!result.ok) throw new ExitCode(1);
+    });
+
+  withJson(program.command('export'))
+    .description('write an offline audit bundle of a verified run (events, inclusion proofs, signed checkpoint, plans, manifest)')
+    .argument('<run>', 'run id')
+    .requiredOption('--out <file>', 'bundle file to write')
+    .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key)')
+    .action(async (run: string, opts: JsonFlag & { out: string; key?: string[] }) => {
+      const keys = verifierKeys(ctx, opts.key, false);
+      const store = await ctx.store();
+      const { bundle, manifest } = await exportBundle(store, run, keys);
+      writeFileSync(opts.out, bundle);
+      const report = { runId: run, file: opts.out, bytes: bundle.length, sha256: sha256Hex(bundle), events: manifest.eventCount, checkpointSize: manifest.checkpoint.size, plans: manifest.plans };
+      ctx.print(opts.json ?? false, report, () => `Exported run ${run} (${report.events} events, checkpoint size ${report.checkpointSize}) to ${opts.out}, ${report.bytes} bytes, sha256 ${report.sha256}`);
+    });
+
+  withJson(program.command('verify-bundle'))
+    .description('verify an audit bundle with no store: signature, inclusion proofs, chain, plan parity, stage order, manifest')
+    .argument('<file>', 'bundle file')
+    .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key, if this home has one)')
+    .action((file: string, opts: JsonFlag & { key?: string[] }) => {
+      const keys = verifierKeys(ctx, opts.key, true);
+      let bytes: Buffer;
+      try {
+        if (!statSync(file).isFile()) throw new InputError(`${file} is not a file`, { file });
+        bytes = readFileSync(file);
+      } catch (err) {
+        if (err instanceof InputError) throw err;
+        throw new InputError(`cannot read bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
+      }
+      let result;
+      try {
+        result = verifyBundle(bytes, keys);
+      } catch (err) {
+        if (err instanceof InputError) throw new InputError(`${file}: ${err.message}`, { ...err.location, file });
+        throw err;
+      }
+      const report = { file, ...result };
+      ctx.print(opts.json ?? false, report, () =>
+        result.ok
+          ? [
+              `Bundle ${file} verified: run ${result.runId}, ${result.events} events, status ${result.status}`,
+              `governance plan ${result.plans?.governance}`,
+              `execution plan  ${result.plans?.execution}`,
+              `checkpoint      ${result.checkpoint?.origin} size ${result.checkpoint?.size}, root ${result.checkpoint?.root}`,
+            ].join('\n')
+          : describeDivergence(`Bundle ${file} failed verification`, result.firstDivergence),
+      );
+      if (!result.ok) throw new ExitCode(1);
+    });
+}
+
+function actor(ctx: CliContext): string {
+  if (ctx.env.RUNLEDGER_ACTOR) return ctx.env.RUNLEDGER_ACTOR;
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** --key values (vkey text or a file holding one), else the home's key; `note` says when the home key is used. */
+function verifierKeys(ctx: CliContext, given: string[] | undefined, note: boolean): string[] {
+  if (given && given.length > 0) {
+    return given.map((k) => (!k.includes('+') && existsSync(k) ? readFileSync(k, 'utf8').trim() : k.trim()));
+  }
+  if (hasSigningKey(ctx.home())) {
+    if (note) ctx.note(`runledger: no --key given; trusting the verifier key of home ${ctx.home()}`);
+    return [loadVerifierKey(ctx.home())];
+  }
+  throw new InputError('no verifier key: pass --key <vkey> (the signer\'s "runledger keys show")', { field: '--key' });
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** NAME=<sha256>, NAME=FILE or FILE → named digests (files are hashed with SHA-256). */
+function digests(items: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    const name = eq > 0 ? item.slice(0, eq) : item;
+    const value = eq > 0 ? item.slice(eq + 1) : item;
+    if (HEX64.test(value)) {
+      out[name] = value;
+    } else if (existsSync(value) && statSync(value).isFile()) {
+      out[name] = sha256Hex(readFileSync(value));
+    } else {
+      throw new InputError(`${flag} ${item}: expected NAME=<64 hex sha256>, NAME=FILE or an existing FILE`, { field: flag });
+    }
+    if (name.length === 0) throw new InputError(`${flag} ${item}: empty name`, { field: flag });
+  }
+  return out;
+}
+
+function number(flag: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new InputError(`${flag} must be a number ≥ ${min}, got "${value}"`, { field: flag });
+    return n;
+  };
+}
+
+function integer(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n)) throw new InputError(`${flag} must be an integer, got "${value}"`, { field: flag });
+    return n;
+  };
+}
+
+function describeDivergence(title: string, d: RunDivergence | undefined): string {
+  if (!d) return `${title}.`;
+  const event = d.eventId ? `${d.type ?? 'event'} ${d.eventId}, stream ${d.stream} revision ${d.revision}${d.index !== undefined ? `, leaf ${d.index}` : ''}` : undefined;
+  return [
+    `${title} at the first divergence:`,
+    `  check:    ${d.check}`,
+    ...(d.section ? [`  section:  ${d.section}`] : []),
+    ...(event ? [`  event:    ${event}`] : []),
+    ...(d.expected !== undefined ? [`  expected: ${d.expected}`] : []),
+    ...(d.actual !== undefined ? [`  actual:   ${d.actual}`] : []),
+    `  ${d.message}`,
+  ].join('\n');
+}

@@ -1,0 +1,141 @@
+// Online replay: gathers a run's evidence from a store — its events, their leaf indices, RFC 9162
+// inclusion proofs under the latest signed checkpoint — and hands it to the run verifier. Optionally
+// runs the whole-log verifier first (verify-log.ts) so every byte of the ledger is checked too.
+import { InputError } from '../errors.js';
+import { openCheckpoint } from '../integrity/checkpoint.js';
+import { CompactRange } from '../integrity/compact-range.js';
+import { NoteError } from '../integrity/note.js';
+import { inclusionRanges } from '../integrity/proof.js';
+import { readLogPages } from '../ledger/read.js';
+import { requireOrigin } from '../ledger/origin.js';
+import { checkRunId, runStream } from '../governance/recorder.js';
+import type { EventStore, StoredCheckpoint } from '../store/port.js';
+import { runledgerVersion } from '../version.js';
+import { buildManifest, type ReplayManifest } from './manifest.js';
+import { verifyLog } from './verify-log.js';
+import { verifyRun, type EventEvidence, type RunDivergence, type RunVerification, type TrustedCheckpoint } from './verify-run.js';
+
+export interface ReplayOptions {
+  /** Trusted verifier keys (C2SP vkey text). */
+  verifierKeys: readonly string[];
+  /** Also verify the whole log (every event, every checkpoint) before the run. */
+  fullLog?: boolean;
+}
+
+export interface ReplayResult {
+  runId: string;
+  ok: boolean;
+  verification: RunVerification | null;
+  checkpoint: TrustedCheckpoint | null;
+  evidence: EventEvidence[];
+  manifest: ReplayManifest | null;
+  firstDivergence?: RunDivergence;
+}
+
+/** Replays a run against the store. Throws InputError when the run does not exist. */
+export async function replayRun(store: EventStore, runId: string, options: ReplayOptions): Promise<ReplayResult> {
+  checkRunId(runId);
+  const stream = runStream(runId);
+  const events = await store.readStream(stream);
+  if (events.length === 0) throw new InputError(`run ${runId} has no events in this ledger (stream "${stream}" is empty)`, { stream });
+  const fail = (firstDivergence: RunDivergence, checkpoint: TrustedCheckpoint | null = null): ReplayResult => ({
+    runId,
+    ok: false,
+    verification: null,
+    checkpoint,
+    evidence: [],
+    manifest: null,
+    firstDivergence,
+  });
+
+  const checkpoints = await store.checkpoints();
+  const latest = checkpoints[checkpoints.length - 1];
+  if (latest === undefined) {
+    return fail({ check: 'checkpoint', stream, message: 'The ledger has no signed checkpoint: run `runledger checkpoint` first.' });
+  }
+  const origin = await requireOrigin(store);
+  const trusted = openLatest(latest, checkpoints.length, origin, options.verifierKeys);
+  if ('check' in trusted) return fail(trusted);
+
+  if (options.fullLog) {
+    const log = await verifyLog(readLogPages(store), { checkpoints, verifierKeys: options.verifierKeys, origin });
+    if (!log.ok && log.firstDivergence) {
+      const d = log.firstDivergence;
+      return fail(
+        {
+          check: 'log',
+          message: d.message,
+          ...(d.stream !== undefined ? { stream: d.stream } : {}),
+          ...(d.revision !== undefined ? { revision: d.revision } : {}),
+          ...(d.eventId !== undefined ? { eventId: d.eventId } : {}),
+          ...(d.index !== undefined ? { index: d.index } : {}),
+          ...(d.expected !== undefined ? { expected: d.expected } : {}),
+          ...(d.actual !== undefined ? { actual: d.actual } : {}),
+        },
+        trusted,
+      );
+    }
+  }
+
+  const proofs = await proofSource(store, trusted.size);
+  const evidence: EventEvidence[] = events.map((e) => ({
+    canonical: e.canonical,
+    index: e.index,
+    proof: e.index !== null && e.index < trusted.size ? proofs(e.index) : null,
+    envelope: e.envelope,
+  }));
+  const verification = verifyRun(runId, evidence, trusted);
+  return {
+    runId,
+    ok: verification.ok,
+    verification,
+    checkpoint: trusted,
+    evidence,
+    manifest: verification.ok ? buildManifest(verification, trusted, runledgerVersion()) : null,
+    ...(verification.firstDivergence ? { firstDivergence: verification.firstDivergence } : {}),
+  };
+}
+
+/** Opens the latest checkpoint under the trusted keys and checks it against its stored columns. */
+function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, keys: readonly string[]): TrustedCheckpoint | RunDivergence {
+  const label = `Checkpoint ${ordinal} (tree size ${stored.size})`;
+  try {
+    const checkpoint = openCheckpoint(stored.note, keys);
+    if (checkpoint.origin !== origin) {
+      return { check: 'checkpoint', expected: origin, actual: checkpoint.origin, message: `${label} is for log origin "${checkpoint.origin}", not this ledger's "${origin}".` };
+    }
+    if (checkpoint.size !== stored.size || checkpoint.root.toString('hex') !== stored.root) {
+      return { check: 'checkpoint', message: `${label}: the signed note (size ${checkpoint.size}) differs from the stored size and root columns.` };
+    }
+    return { origin: checkpoint.origin, size: checkpoint.size, root: checkpoint.root, note: stored.note };
+  } catch (err) {
+    if (!(err instanceof NoteError)) throw err;
+    return { check: 'checkpoint', message: `${label}: ${err.message}.` };
+  }
+}
+
+/**
+ * Inclusion proofs for many leaves of one tree: the leaf hashes [0, size) are read once and each
+ * proof's subtree roots are memoized, so proofs for a run's events share their work.
+ */
+async function proofSource(store: EventStore, size: number): Promise<(index: number) => Buffer[]> {
+  const leaves: Buffer[] = [];
+  const PAGE = 65_536;
+  for (let from = 0; from < size; from += PAGE) {
+    for (const hex of await store.leafHashes(from, Math.min(size, from + PAGE))) leaves.push(Buffer.from(hex, 'hex'));
+  }
+  const memo = new Map<string, Buffer>();
+  const rangeRoot = (begin: number, end: number): Buffer => {
+    const key = `${begin}:${end}`;
+    let root = memo.get(key);
+    if (root === undefined) {
+      const range = CompactRange.empty();
+      // A short read leaves the range incomplete; the proof then fails against the signed root.
+      for (let i = begin; i < end && i < leaves.length; i++) range.append(leaves[i]!);
+      root = range.root();
+      memo.set(key, root);
+    }
+    return root;
+  };
+  return (index) => inclusionRanges(index, size).map((r) => rangeRoot(r.begin, r.end));
+}

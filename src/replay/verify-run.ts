@@ -1,0 +1,275 @@
+// The run verifier: one pass of a replay cursor over a run's events, in stream order, checking
+// everything an auditor needs to believe the run — from raw canonical bytes and a checkpoint whose
+// signature the caller has already verified. Pure and synchronous; the online replay (store) and the
+// offline bundle verifier feed it the same evidence, so both reach the same verdict on the same run.
+import { Envelope } from '../../events/envelope.js';
+import { ExecutionPlanRecordedData, GovernancePlanApprovedData } from '../../events/governance.js';
+import { registry } from '../../events/index.js';
+import { InputError } from '../errors.js';
+import { canonicalBytes, canonicalize, CanonicalizationError } from '../integrity/canonical.js';
+import { leafHash } from '../integrity/hasher.js';
+import { ProofError, verifyInclusion } from '../integrity/proof.js';
+import { ExecutionPlan, GovernancePlan, planHash } from '../governance/plan.js';
+import { runStream } from '../governance/recorder.js';
+import { evolveRun, initialRunState, orderViolation, runSummaryDigest, type RunSummary } from '../governance/run-state.js';
+
+/** The checks of a replay, in the order a report names them. */
+export type RunCheck =
+  /** The bytes are not RFC 8785 JSON of a valid envelope, or the store's envelope differs from them. */
+  | 'bytes'
+  /** The event's data does not match its type's schema in the catalog. */
+  | 'schema'
+  /** Stream name, revision or prevHash break the run's chain. */
+  | 'chain'
+  /** The event has no leaf index under the checkpoint, or its inclusion proof fails. */
+  | 'inclusion'
+  /** A plan's hash is not the hash of its body, its body is not normalized, or the plans do not link. */
+  | 'plan-parity'
+  /** A stage transition the execution plan does not allow. */
+  | 'stage-order'
+  /** A run-summary digest recorded at the run's end differs from the re-projected one. */
+  | 'run-summary'
+  /** The checkpoint cannot be trusted or does not cover the run. */
+  | 'checkpoint'
+  /** A bundle's framing, section digest or derived section does not match. */
+  | 'bundle'
+  /** The whole-log verifier found a divergence (replay --full). */
+  | 'log';
+
+export interface RunDivergence {
+  check: RunCheck;
+  /** One sentence naming the item and what differed. */
+  message: string;
+  stream?: string;
+  revision?: number;
+  eventId?: string;
+  type?: string;
+  /** Leaf index in the log. */
+  index?: number;
+  /** Bundle section, for bundle checks. */
+  section?: string;
+  expected?: string;
+  actual?: string;
+}
+
+/** One event as evidence: its stored bytes, leaf index and the inclusion proof under the checkpoint. */
+export interface EventEvidence {
+  canonical: Buffer;
+  index: number | null;
+  /** RFC 9162 inclusion proof of `index` in the checkpoint's tree; null when none could be produced. */
+  proof: Buffer[] | null;
+  /** The envelope a store returned alongside the bytes (online replay); must equal the bytes. */
+  envelope?: unknown;
+}
+
+/** A checkpoint whose signature the caller verified. */
+export interface TrustedCheckpoint {
+  origin: string;
+  size: number;
+  root: Buffer;
+  note: string;
+}
+
+export interface RunVerification {
+  ok: boolean;
+  runId: string;
+  stream: string;
+  /** Events checked before the first divergence (all of them when ok). */
+  events: number;
+  firstDivergence?: RunDivergence;
+  summary: RunSummary;
+  /** Last verified event: revision and recomputed leaf hash. */
+  head: { revision: number; leafHash: string } | null;
+  governance: GovernancePlanApprovedData | null;
+  execution: ExecutionPlanRecordedData | null;
+  /** Data of the last RunEnvironmentRecorded event (where the run executed), if any. */
+  environment: Record<string, unknown> | null;
+}
+
+function short(hex: string): string {
+  return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
+}
+
+/** Replays a run's evidence; stops at the first divergence. */
+export function verifyRun(runId: string, events: readonly EventEvidence[], checkpoint: TrustedCheckpoint): RunVerification {
+  const stream = runStream(runId);
+  let state = initialRunState(runId);
+  let head: RunVerification['head'] = null;
+  let governance: GovernancePlanApprovedData | null = null;
+  let execution: ExecutionPlanRecordedData | null = null;
+  let environment: Record<string, unknown> | null = null;
+  let lastIndex = -1;
+  const report = (checked: number, firstDivergence?: RunDivergence): RunVerification => ({
+    ok: firstDivergence === undefined,
+    runId,
+    stream,
+    events: checked,
+    ...(firstDivergence ? { firstDivergence } : {}),
+    summary: state,
+    head,
+    governance,
+    execution,
+    environment,
+  });
+
+  if (events.length === 0) {
+    return report(0, { check: 'chain', stream, message: `Run ${runId} has no events (stream "${stream}" is empty).` });
+  }
+
+  for (const [i, evidence] of events.entries()) {
+    const at = `Event ${i} of run ${runId}`;
+    // Bytes: RFC 8785 JSON of a valid envelope, identical to what the store hands out.
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(evidence.canonical));
+    } catch {
+      return report(i, { check: 'bytes', stream, revision: i, message: `${at}: the bytes are not UTF-8 JSON.` });
+    }
+    let recanonical: Buffer;
+    try {
+      recanonical = canonicalBytes(parsed);
+    } catch (err) {
+      if (!(err instanceof CanonicalizationError)) throw err;
+      return report(i, { check: 'bytes', stream, revision: i, message: `${at}: the bytes cannot be canonicalized (${err.message}).` });
+    }
+    if (!recanonical.equals(evidence.canonical)) {
+      return report(i, { check: 'bytes', stream, revision: i, message: `${at}: the bytes are not in RFC 8785 canonical form.` });
+    }
+    const envelope = Envelope.safeParse(parsed);
+    if (!envelope.success) {
+      const issue = envelope.error.issues[0]!;
+      return report(i, { check: 'bytes', stream, revision: i, message: `${at}: envelope field ${issue.path.map(String).join('.') || '(envelope)'} is invalid: ${issue.message}.` });
+    }
+    const env = envelope.data;
+    const where = { stream: env.stream, revision: env.revision, eventId: env.id, type: env.type, ...(evidence.index !== null ? { index: evidence.index } : {}) };
+    const label = `Event ${env.id} (${env.type}, stream "${env.stream}" revision ${env.revision})`;
+    if (evidence.envelope !== undefined && !canonicalOf(evidence.envelope)?.equals(evidence.canonical)) {
+      return report(i, { check: 'bytes', ...where, message: `${label}: the envelope the store returns differs from the one in its canonical bytes.` });
+    }
+    const leaf = leafHash(evidence.canonical);
+    const leafHex = leaf.toString('hex');
+
+    // Chain: this run's stream, revisions 0, 1, 2, … and each prevHash the recomputed leaf hash before it.
+    if (env.stream !== stream) {
+      return report(i, { check: 'chain', ...where, expected: stream, actual: env.stream, message: `${label} belongs to stream "${env.stream}", not "${stream}".` });
+    }
+    if (env.revision !== i) {
+      return report(i, { check: 'chain', ...where, expected: String(i), actual: String(env.revision), message: `${label} is at revision ${env.revision}, expected ${i}: an event is missing, duplicated or out of order.` });
+    }
+    const expectedPrev = head?.leafHash ?? null;
+    if (env.prevHash !== expectedPrev) {
+      return report(i, {
+        check: 'chain',
+        ...where,
+        expected: String(expectedPrev),
+        actual: String(env.prevHash),
+        message: `${label} has prevHash ${short(String(env.prevHash))}, but the recomputed leaf hash of the event before it is ${short(String(expectedPrev))}.`,
+      });
+    }
+
+    // Inclusion: RFC 9162 §2.1.3.2, from the recomputed leaf hash to the signed root.
+    if (evidence.index === null || evidence.index >= checkpoint.size) {
+      return report(i, {
+        check: 'inclusion',
+        ...where,
+        expected: `a leaf index below ${checkpoint.size}`,
+        actual: evidence.index === null ? 'not integrated' : String(evidence.index),
+        message: `${label} is not covered by the latest signed checkpoint (tree size ${checkpoint.size}): run \`runledger checkpoint\` first.`,
+      });
+    }
+    if (evidence.index <= lastIndex) {
+      return report(i, { check: 'inclusion', ...where, expected: `a leaf index above ${lastIndex}`, actual: String(evidence.index), message: `${label} has leaf index ${evidence.index}, not after the previous event's ${lastIndex}.` });
+    }
+    try {
+      if (evidence.proof === null) throw new ProofError('no inclusion proof was given', 'proof-length');
+      verifyInclusion(evidence.index, checkpoint.size, leaf, evidence.proof, checkpoint.root);
+    } catch (err) {
+      if (!(err instanceof ProofError)) throw err;
+      return report(i, {
+        check: 'inclusion',
+        ...where,
+        expected: checkpoint.root.toString('hex'),
+        message: `${label} at leaf ${evidence.index} is not proven included in the checkpoint of tree size ${checkpoint.size}: ${err.message}.`,
+      });
+    }
+    lastIndex = evidence.index;
+
+    // Schema: the data is what the catalog says this type carries.
+    try {
+      registry.validate(env.type, env.data, env.schemaVersion);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      return report(i, { check: 'schema', ...where, message: `${label}: ${err.message}.` });
+    }
+
+    // Plan parity: each plan hash is recomputed from the recorded body, and the plans link.
+    if (env.type === 'GovernancePlanApproved' || env.type === 'ExecutionPlanRecorded') {
+      const divergence = planParity(env, governance, label, where);
+      if (divergence) return report(i, divergence);
+      if (env.type === 'GovernancePlanApproved') governance = env.data as GovernancePlanApprovedData;
+      else execution = env.data as ExecutionPlanRecordedData;
+      if ((env.data as { runId: string }).runId !== runId) {
+        return report(i, { check: 'plan-parity', ...where, expected: runId, actual: String((env.data as { runId: string }).runId), message: `${label} approves a plan for run ${(env.data as { runId: string }).runId}, not ${runId}.` });
+      }
+    }
+
+    // Stage order: the same rules the recorder enforced when it appended the event.
+    const violation = orderViolation(state, env);
+    if (violation) {
+      return report(i, { check: 'stage-order', ...where, expected: violation.expected, actual: violation.actual, message: `${label}: ${violation.message}.` });
+    }
+
+    // Run summary: the digest recorded at the run's end is the re-projected state just before it.
+    if (env.type === 'RunCompleted' || env.type === 'RunFailed') {
+      const recorded = (env.data as { summaryDigest: string }).summaryDigest;
+      const recomputed = runSummaryDigest(state);
+      if (recorded !== recomputed) {
+        return report(i, {
+          check: 'run-summary',
+          ...where,
+          expected: recomputed,
+          actual: recorded,
+          message: `${label} records run-summary digest ${short(recorded)}, but re-projecting the run gives ${short(recomputed)}.`,
+        });
+      }
+    }
+    if (env.type === 'RunEnvironmentRecorded') environment = env.data;
+    state = evolveRun(state, env);
+    head = { revision: env.revision, leafHash: leafHex };
+  }
+  return report(events.length);
+}
+
+function canonicalOf(value: unknown): Buffer | undefined {
+  try {
+    return canonicalBytes(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function planParity(
+  env: Envelope,
+  governance: GovernancePlanApprovedData | null,
+  label: string,
+  where: Omit<RunDivergence, 'check' | 'message'>,
+): RunDivergence | undefined {
+  const data = env.data as { plan: unknown; planHash: string; governancePlanHash?: string };
+  const recomputed = planHash(data.plan as GovernancePlan);
+  if (recomputed !== data.planHash) {
+    return { check: 'plan-parity', ...where, expected: recomputed, actual: data.planHash, message: `${label} records plan hash ${short(data.planHash)}, but its plan body hashes to ${short(recomputed)}.` };
+  }
+  // The body must be the normalized plan: parsing it again changes nothing.
+  const schema = env.type === 'GovernancePlanApproved' ? GovernancePlan : ExecutionPlan;
+  const normalized = schema.safeParse(data.plan);
+  if (!normalized.success || canonicalize(normalized.data) !== canonicalize(data.plan)) {
+    return { check: 'plan-parity', ...where, message: `${label}: the recorded plan body is not a normalized plan, so its hash is not the hash an approver saw.` };
+  }
+  if (env.type === 'ExecutionPlanRecorded') {
+    const approved = governance?.planHash ?? 'none';
+    if (data.governancePlanHash !== approved) {
+      return { check: 'plan-parity', ...where, expected: approved, actual: String(data.governancePlanHash), message: `${label} executes governance plan ${short(String(data.governancePlanHash))}, but the approved plan is ${short(approved)}.` };
+    }
+  }
+  return undefined;
+}
