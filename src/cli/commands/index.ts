@@ -2,7 +2,11 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerLedgerCommands } from './ledger.js';
+import { registerCatalogCommand } from './catalog.js';
+import { registerGovernanceCommands } from './governance.js';
+import { registerServeCommand } from './serve.js';
+import { registerTrainingCommands } from './train.js';
 
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
-export const commandGroups: RegisterCommands[] = [registerLedgerCommands];
+export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerTrainingCommands];
