@@ -108,6 +108,38 @@ describe('postgres store', function () {
       await b.cleanup();
     });
 
+    it('takes positions in transaction-id order, so a single position is a gap-free cursor', async function () {
+      const { schema, cleanup } = await db.store();
+      const sql = ledgerSql(schema);
+      const clients = await Promise.all(Array.from({ length: 6 }, () => db.client()));
+      const taken: { xid: bigint; position: number }[] = [];
+      await Promise.all(
+        clients.map(async (client, c) => {
+          for (let i = 0; i < 60; i++) {
+            await client.query('BEGIN');
+            const { rows } = await client.query<{ p: string; xid: string }>(
+              `SELECT p, pg_current_xact_id()::text AS xid FROM ${sql.reservePositions}(2) AS p`,
+            );
+            await client.query((i + c) % 3 === 0 ? 'ROLLBACK' : 'COMMIT');
+            for (const row of rows) taken.push({ xid: BigInt(row.xid), position: Number(row.p) });
+          }
+        }),
+      );
+      taken.sort((a, b) => a.position - b.position);
+      assert.equal(new Set(taken.map((t) => t.position)).size, taken.length, 'no position is taken twice');
+      for (let i = 1; i < taken.length; i++) {
+        assert.ok(taken[i]!.xid >= taken[i - 1]!.xid, `position ${taken[i]!.position} belongs to an older transaction than position ${taken[i - 1]!.position}`);
+      }
+      // The rule only holds if the transaction id is taken inside the sequencer: refuse otherwise.
+      const [client] = clients;
+      await client!.query('BEGIN');
+      await client!.query(`INSERT INTO ${sql.meta} (key, value) VALUES ('probe', 'x')`);
+      await assert.rejects(client!.query(`SELECT * FROM ${sql.reservePositions}(1)`), /must run before the transaction writes anything/);
+      await client!.query('ROLLBACK');
+      await Promise.all(clients.map((c) => c.end()));
+      await cleanup();
+    });
+
     it('rolls back a crashed integrator and lets the next one finish from the committed state', async function () {
       const { store, schema, cleanup } = await db.store();
       await store.append('s', events(5, 'first'));

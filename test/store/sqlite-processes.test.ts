@@ -8,6 +8,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CompactRange, rootOfLeaves } from '../../src/integrity/compact-range.js';
 import { leafHash } from '../../src/integrity/hasher.js';
+import { signCheckpoint } from '../../src/integrity/checkpoint.js';
+import { noteKeyFromSeed, parseSignerKey } from '../../src/integrity/note.js';
+import { verifyLogSync } from '../../src/replay/verify-log.js';
 import type { EventStore, RecordedEvent } from '../../src/store/port.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { assertChainsValid, take } from './conformance.js';
@@ -63,6 +66,20 @@ async function assertLedgerVerifies(store: EventStore): Promise<RecordedEvent[]>
   assert.equal(state.size, log.length);
   const stored = CompactRange.fromState(state.size, state.range.map((h) => Buffer.from(h, 'hex'))).root();
   assert.deepEqual(stored, rootOfLeaves(log.map((e) => leafHash(e.canonical))), 'tree root equals the recomputed root');
+  // Sign the stored tree state and let the auditor's verifier, which trusts only the raw bytes, check it.
+  const origin = 'runledger.test/processes';
+  const key = noteKeyFromSeed(origin, Buffer.alloc(32, 7));
+  await store.addCheckpoint({
+    size: state.size,
+    root: stored.toString('hex'),
+    note: signCheckpoint(origin, state.size, stored, parseSignerKey(key.signerKey)),
+    createdAt: new Date().toISOString(),
+  });
+  const report = verifyLogSync(log, { checkpoints: await store.checkpoints(), verifierKeys: [key.verifierKey], origin });
+  assert.equal(report.firstDivergence?.message, undefined);
+  assert.equal(report.ok, true);
+  assert.equal(report.checkpoints, 1);
+  assert.equal(report.root, stored.toString('hex'));
   return log;
 }
 
