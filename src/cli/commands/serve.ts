@@ -1,0 +1,49 @@
+// runledger serve: the dashboard and its JSON API over the projections, on 127.0.0.1 by default.
+import { InvalidArgumentError, type Command } from 'commander';
+import { InputError, UnavailableError } from '../../errors.js';
+import { defaultAssetsDir, listAssets } from '../../server/assets.js';
+import { startServer } from '../../server/app.js';
+import type { CliContext } from '../context.js';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('expected a port number 0..65535');
+  return port;
+}
+
+export function registerServeCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .description('serve the dashboard (runs, telemetry, checkpoints, comparisons, graph, verification) and its JSON API')
+    .option('--port <port>', 'TCP port (0 picks a free one)', parsePort, 8787)
+    .option('--host <host>', 'address to listen on; anything but loopback exposes the ledger to the network', '127.0.0.1')
+    .option('--token <token>', 'allow mutating endpoints for requests with "Authorization: Bearer <token>" (env RUNLEDGER_TOKEN); read-only without')
+    .action(async (opts: { port: number; host: string; token?: string }) => {
+      const store = await ctx.store();
+      const token = opts.token ?? ctx.env.RUNLEDGER_TOKEN;
+      if (token !== undefined && token.length < 16) {
+        throw new InputError('--token must be at least 16 characters (a guessable token protects nothing)', { field: '--token' });
+      }
+      if (listAssets(defaultAssetsDir()).size === 0) ctx.note('runledger: dashboard pages are not built (run "npm run build"); serving the JSON API only');
+      let server;
+      try {
+        server = await startServer({ store, home: ctx.home(), host: opts.host, port: opts.port, token });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+          throw new UnavailableError(`cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
+        }
+        throw err;
+      }
+      ctx.note(`runledger dashboard on ${server.url}/ (${token === undefined ? 'read-only' : 'token required for changes'}); Ctrl-C stops it`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void server.close().finally(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

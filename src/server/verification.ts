@@ -1,0 +1,141 @@
+// Verification status for the dashboard: what the latest signed checkpoint vouches for. The
+// signature is opened with the home's verifier key and a run counts as verified only when an
+// RFC 9162 inclusion proof of its last event, recomputed from the event's stored bytes, reaches the
+// signed root — the page never takes the store's word for it.
+import { openCheckpoint, parseCheckpoint } from '../integrity/checkpoint.js';
+import { leafHash } from '../integrity/hasher.js';
+import { parseNote } from '../integrity/note.js';
+import { inclusionProofAsync, verifyInclusion } from '../integrity/proof.js';
+import { hasSigningKey, loadVerifierKey } from '../ledger/keys.js';
+import { runStream } from '../governance/recorder.js';
+import type { EventStore, StoredCheckpoint } from '../store/port.js';
+import type { VerificationRun, VerificationView } from './api-types.js';
+
+interface CheckpointTrust {
+  checkpoint: StoredCheckpoint;
+  origin: string;
+  signers: string[];
+  signatureValid: boolean | null;
+}
+
+/** Checks the latest checkpoint once per checkpoint and each run once per (checkpoint, run revision). */
+export class VerificationCache {
+  private trust: CheckpointTrust | null = null;
+  private readonly runs = new Map<string, { key: string; result: VerificationRun }>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly home: string,
+  ) {}
+
+  verifierKey(): string | null {
+    return hasSigningKey(this.home) ? loadVerifierKey(this.home) : null;
+  }
+
+  private async latest(): Promise<{ count: number; trust: CheckpointTrust | null }> {
+    const all = await this.store.checkpoints();
+    const checkpoint = all[all.length - 1];
+    if (!checkpoint) return { count: 0, trust: null };
+    if (this.trust?.checkpoint.note !== checkpoint.note) this.trust = checkTrust(checkpoint, this.verifierKey());
+    return { count: all.length, trust: this.trust };
+  }
+
+  /** The badge of one run; `revision` is the run stream's last revision (the cache key). */
+  async run(runId: string, revision: number): Promise<VerificationRun> {
+    const { trust } = await this.latest();
+    return this.runWith(runId, revision, trust);
+  }
+
+  private async runWith(runId: string, revision: number, trust: CheckpointTrust | null): Promise<VerificationRun> {
+    const key = `${trust?.checkpoint.size ?? -1}:${trust?.checkpoint.root ?? ''}:${trust?.signatureValid}:${revision}`;
+    const cached = this.runs.get(runId);
+    if (cached?.key === key) return cached.result;
+    const result = await verifyRunInclusion(this.store, runId, trust);
+    this.runs.set(runId, { key, result });
+    return result;
+  }
+
+  async view(runs: { runId: string; revision: number }[]): Promise<VerificationView> {
+    const { count, trust } = await this.latest();
+    const tree = await this.store.treeState();
+    const results: VerificationRun[] = [];
+    for (const r of runs) results.push(await this.runWith(r.runId, r.revision, trust));
+    return {
+      checkpoint: trust
+        ? {
+            size: trust.checkpoint.size,
+            root: trust.checkpoint.root,
+            origin: trust.origin,
+            signers: trust.signers,
+            signatureValid: trust.signatureValid,
+            createdAt: trust.checkpoint.createdAt,
+          }
+        : null,
+      checkpoints: count,
+      treeSize: tree.size,
+      verifierKey: this.verifierKey(),
+      runs: results,
+    };
+  }
+}
+
+function checkTrust(checkpoint: StoredCheckpoint, verifierKey: string | null): CheckpointTrust {
+  let origin = '';
+  let signers: string[] = [];
+  try {
+    const parsed = parseNote(checkpoint.note);
+    signers = parsed.signatures.map((s) => s.name);
+    origin = parseCheckpoint(parsed.text).origin;
+  } catch {
+    return { checkpoint, origin, signers, signatureValid: false };
+  }
+  if (verifierKey === null) return { checkpoint, origin, signers, signatureValid: null };
+  try {
+    const opened = openCheckpoint(checkpoint.note, [verifierKey]);
+    // The stored size and root columns must say what the signed note says.
+    const same = opened.size === checkpoint.size && opened.root.toString('hex') === checkpoint.root;
+    return { checkpoint, origin, signers, signatureValid: same };
+  } catch {
+    return { checkpoint, origin, signers, signatureValid: false };
+  }
+}
+
+async function verifyRunInclusion(store: EventStore, runId: string, trust: CheckpointTrust | null): Promise<VerificationRun> {
+  const events = await store.readStream(runStream(runId));
+  const base = { runId, events: events.length, provenIndex: null };
+  if (!trust) return { ...base, included: 0, badge: 'unsigned', detail: 'no signed checkpoint yet: run "runledger checkpoint"' };
+  const size = trust.checkpoint.size;
+  const included = events.filter((e) => e.index !== null && e.index < size);
+  if (trust.signatureValid === false) {
+    return { ...base, included: included.length, badge: 'failed', detail: `checkpoint of size ${size} does not verify with the home's verifier key` };
+  }
+  const last = included.reduce<(typeof included)[number] | undefined>((a, e) => (a === undefined || e.index! > a.index! ? e : a), undefined);
+  if (!last) {
+    return { ...base, included: 0, badge: events.length ? 'pending' : 'unsigned', detail: `none of the run's ${events.length} events is inside checkpoint ${size}` };
+  }
+  const index = last.index!;
+  try {
+    const proof = await inclusionProofAsync(index, size, async (from, to) => (await store.leafHashes(from, to)).map((h) => Buffer.from(h, 'hex')));
+    // RFC 9162 §2.1.3.2, from a leaf hash recomputed over the stored canonical bytes.
+    verifyInclusion(index, size, leafHash(last.canonical), proof, Buffer.from(trust.checkpoint.root, 'hex'));
+  } catch (err) {
+    return {
+      ...base,
+      included: included.length,
+      provenIndex: index,
+      badge: 'failed',
+      detail: `inclusion proof of leaf ${index} (revision ${last.envelope.revision}) fails against checkpoint ${size}: ${(err as Error).message}`,
+    };
+  }
+  const signed = trust.signatureValid === null ? ' (no verifier key in this home: signature not checked)' : '';
+  if (included.length < events.length) {
+    return {
+      ...base,
+      included: included.length,
+      provenIndex: index,
+      badge: 'pending',
+      detail: `${events.length - included.length} of ${events.length} events came after checkpoint ${size}${signed}`,
+    };
+  }
+  return { ...base, included: included.length, provenIndex: index, badge: trust.signatureValid ? 'verified' : 'pending', detail: `all ${events.length} events inside checkpoint ${size}; leaf ${index} proven${signed}` };
+}

@@ -1,0 +1,57 @@
+// Number, time and digest formatting, and the status/verdict badges (text first, colour second).
+import type { VerificationBadge } from '../api-types.js';
+import { el } from './dom.js';
+
+export function num(value: number | null | undefined, digits = 4): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return '—';
+  if (Number.isInteger(value) && Math.abs(value) < 1e9) return value.toLocaleString('en-US');
+  return Math.abs(value) >= 1000 ? value.toLocaleString('en-US', { maximumFractionDigits: 1 }) : value.toPrecision(digits);
+}
+
+export function percent(value: number | null | undefined): string {
+  return value === null || value === undefined ? '—' : `${(value * 100).toFixed(1)}%`;
+}
+
+export function bytes(value: number | null | undefined): string {
+  if (value === null || value === undefined) return '—';
+  const abs = Math.abs(value);
+  if (abs < 1024) return `${value} B`;
+  if (abs < 1024 ** 2) return `${(value / 1024).toFixed(1)} KiB`;
+  return `${(value / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+export function ms(value: number | null | undefined): string {
+  if (value === null || value === undefined) return '—';
+  return value < 1000 ? `${value.toFixed(0)} ms` : `${(value / 1000).toFixed(2)} s`;
+}
+
+export function when(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 19)} UTC`;
+}
+
+/** A digest shortened for display; the full value stays available to copy and to screen readers. */
+export function digest(hex: string | null | undefined, length = 12): HTMLElement | string {
+  if (!hex) return '—';
+  return el('code', { class: 'digest', title: hex, 'aria-label': hex }, `${hex.slice(0, length)}…`);
+}
+
+const BADGE_TEXT: Record<VerificationBadge, string> = {
+  verified: 'verified',
+  pending: 'pending checkpoint',
+  unsigned: 'not checkpointed',
+  failed: 'verification failed',
+};
+
+export function verificationBadge(badge: VerificationBadge): HTMLElement {
+  return el('span', { class: `badge badge-${badge}`, 'data-badge': badge }, BADGE_TEXT[badge]);
+}
+
+export function statusBadge(status: string): HTMLElement {
+  return el('span', { class: `badge status-${status}` }, status);
+}
+
+export function verdictBadge(verdict: string | null): HTMLElement | string {
+  return verdict ? el('span', { class: `badge verdict-${verdict}` }, verdict) : '—';
+}

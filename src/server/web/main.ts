@@ -1,0 +1,76 @@
+// The dashboard's entry point: a hash router over five pages and one live connection.
+import 'uplot/dist/uPlot.min.css';
+import './styles.css';
+import { LiveChanges } from './live.js';
+import { el, replaceChildren } from './dom.js';
+import type { Page } from './page.js';
+import { comparisonsPage } from './pages/comparisons.js';
+import { graphPage } from './pages/graph.js';
+import { runPage } from './pages/run.js';
+import { runsPage } from './pages/runs.js';
+import { verificationPage } from './pages/verification.js';
+
+interface Route {
+  nav: string;
+  title: (param: string) => string;
+  render: (main: HTMLElement, param: string) => Promise<Page>;
+}
+
+const ROUTES: [RegExp, Route][] = [
+  [/^#\/runs\/(.+)$/, { nav: 'runs', title: (id) => `Run ${id}`, render: (m, id) => runPage(m, id) }],
+  [/^#\/(?:runs)?$/, { nav: 'runs', title: () => 'Runs', render: (m) => runsPage(m) }],
+  [/^#\/comparisons(?:\/(.+))?$/, { nav: 'comparisons', title: () => 'Comparisons', render: (m, id) => comparisonsPage(m, id || undefined) }],
+  [/^#\/graph$/, { nav: 'graph', title: () => 'Experiment graph', render: (m) => graphPage(m) }],
+  [/^#\/verification$/, { nav: 'verification', title: () => 'Verification', render: (m) => verificationPage(m) }],
+];
+
+let current: Page | undefined;
+let generation = 0;
+
+async function route(main: HTMLElement, focus: boolean): Promise<void> {
+  const hash = location.hash || '#/runs';
+  // In-page anchors (the skip link) are not routes.
+  if (!hash.startsWith('#/')) return;
+  const found = ROUTES.map(([pattern, r]) => [pattern.exec(hash), r] as const).find(([m]) => m !== null);
+  current?.dispose?.();
+  current = undefined;
+  const mine = ++generation;
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) {
+    if (found && a.dataset.nav === found[1].nav) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  if (!found) {
+    document.title = 'Not found · runledger';
+    replaceChildren(main, el('h1', {}, 'Not found'), el('p', {}, 'No such page. ', el('a', { href: '#/runs' }, 'Back to runs')));
+    return;
+  }
+  const [match, r] = found;
+  const param = decodeURIComponent(match![1] ?? '');
+  document.title = `${r.title(param)} · runledger`;
+  main.setAttribute('aria-busy', 'true');
+  const page = await r.render(main, param);
+  main.removeAttribute('aria-busy');
+  if (mine !== generation) {
+    page.dispose?.();
+    return;
+  }
+  current = page;
+  // Move focus to the new content so keyboard and screen-reader users land on it.
+  if (focus) main.focus({ preventScroll: true });
+}
+
+function start(): void {
+  const main = document.getElementById('main')!;
+  const live = new LiveChanges(document.getElementById('live-status')!);
+  live.subscribe((change) => current?.onChange?.(change));
+  document.getElementById('skip-link')!.addEventListener('click', (event) => {
+    event.preventDefault();
+    main.focus();
+  });
+  window.addEventListener('hashchange', () => void route(main, true));
+  void route(main, false);
+  live.connect();
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();

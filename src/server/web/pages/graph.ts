@@ -1,0 +1,140 @@
+// The experiment graph (cytoscape): runs and campaigns as nodes, typed edges (member-of,
+// baseline-of, replay-of, resumed-from, repeat-of, compared-with) with their metric deltas.
+// The same graph is listed as a table for keyboard and screen-reader users.
+import cytoscape from 'cytoscape';
+import type { GraphView } from '../../api-types.js';
+import { getJson } from '../api.js';
+import { el, replaceChildren, section, table } from '../dom.js';
+import { num } from '../format.js';
+import { coalesce, errorMessage, type Page } from '../page.js';
+
+const STATUS_COLORS: Record<string, string> = {
+  completed: '#2e7d32',
+  failed: '#b3261e',
+  planned: '#1f5fa8',
+  approved: '#6a3d9a',
+  empty: '#757575',
+};
+
+const EDGE_COLORS: Record<string, string> = {
+  'member-of': '#9e9e9e',
+  'compared-with': '#b3261e',
+  'baseline-of': '#1f5fa8',
+  'replay-of': '#00695c',
+  'resumed-from': '#8a4b08',
+  'repeat-of': '#6a3d9a',
+};
+
+export async function graphPage(main: HTMLElement): Promise<Page> {
+  const canvas = el('div', { class: 'graph-canvas', id: 'graph', role: 'img', 'aria-label': 'Experiment graph; the same nodes and edges are listed in the table below.' });
+  const listing = el('div');
+  const legend = el(
+    'ul',
+    { class: 'legend' },
+    Object.entries(EDGE_COLORS).map(([relation, color]) => el('li', { class: `edge-${relation}`, 'data-color': color }, relation)),
+  );
+  replaceChildren(
+    main,
+    el('h1', {}, 'Experiment graph'),
+    el('p', { class: 'lede' }, 'Campaigns group their runs; comparisons link baselines to candidates with metric deltas. Select a run to open it.'),
+    section('Graph', 'graph-title', legend, canvas),
+    section('Edges', 'edges-title', listing),
+  );
+  let cy: cytoscape.Core | undefined;
+  const load = async (): Promise<void> => {
+    try {
+      const graph = await getJson<GraphView>('/api/graph');
+      canvas.dataset.nodes = String(graph.nodes.length);
+      cy?.destroy();
+      cy = draw(canvas, graph);
+      replaceChildren(listing, edgeTable(graph));
+    } catch (err) {
+      replaceChildren(listing, errorMessage(err));
+    }
+  };
+  await load();
+  const refresh = coalesce(load);
+  return { onChange: (change) => change.topics.includes('graph') && refresh(), dispose: () => cy?.destroy() };
+}
+
+function draw(container: HTMLElement, graph: GraphView): cytoscape.Core {
+  const cy = cytoscape({
+    container,
+    elements: [
+      ...graph.nodes.map((n) => ({
+        data: { id: n.id, label: n.label, kind: n.kind, color: n.kind === 'campaign' ? '#37474f' : (STATUS_COLORS[n.status ?? 'empty'] ?? '#757575') },
+      })),
+      ...graph.edges.map((e) => ({
+        data: {
+          id: e.id,
+          source: e.source,
+          target: e.target,
+          label: e.relation === 'member-of' ? '' : `${e.relation}${deltaText(e.deltas) ? `\n${deltaText(e.deltas)}` : ''}`,
+          color: EDGE_COLORS[e.relation] ?? '#616161',
+        },
+      })),
+    ],
+    style: [
+      {
+        selector: 'node',
+        style: {
+          'background-color': 'data(color)',
+          label: 'data(label)',
+          color: '#1a1a1a',
+          'font-size': 11,
+          'text-valign': 'bottom',
+          'text-margin-y': 4,
+          width: 22,
+          height: 22,
+        },
+      },
+      { selector: 'node[kind = "campaign"]', style: { shape: 'round-rectangle', width: 46, height: 26, 'text-valign': 'center', color: '#ffffff', 'font-weight': 'bold' } },
+      {
+        selector: 'edge',
+        style: {
+          'line-color': 'data(color)',
+          'target-arrow-color': 'data(color)',
+          'target-arrow-shape': 'triangle',
+          'curve-style': 'bezier',
+          width: 2,
+          label: 'data(label)',
+          'font-size': 10,
+          'text-wrap': 'wrap',
+          'text-background-color': '#ffffff',
+          'text-background-opacity': 0.85,
+        },
+      },
+    ],
+    layout: { name: 'cose', animate: false, randomize: false, nodeRepulsion: () => 9000, idealEdgeLength: () => 80, padding: 20 },
+    wheelSensitivity: 0.3,
+  });
+  cy.on('tap', 'node[kind = "run"]', (event) => {
+    location.hash = `#/runs/${encodeURIComponent(String(event.target.data('label')))}`;
+  });
+  return cy;
+}
+
+function deltaText(deltas: Record<string, number>): string {
+  return Object.entries(deltas)
+    .slice(0, 2)
+    .map(([metric, delta]) => `Δ${metric} ${delta >= 0 ? '+' : ''}${num(delta, 3)}`)
+    .join(', ');
+}
+
+function nodeLink(id: string): HTMLElement | string {
+  const [kind, name] = [id.slice(0, id.indexOf(':')), id.slice(id.indexOf(':') + 1)];
+  return kind === 'run' ? el('a', { href: `#/runs/${encodeURIComponent(name)}` }, `run ${name}`) : `${kind} ${name}`;
+}
+
+function edgeTable(graph: GraphView): HTMLElement {
+  return table(
+    `${graph.nodes.length} nodes, ${graph.edges.length} edges`,
+    ['From', 'Relation', 'To', 'Metric deltas'],
+    graph.edges.map((e) => [
+      nodeLink(e.source),
+      e.relation,
+      nodeLink(e.target),
+      Object.keys(e.deltas).length ? Object.entries(e.deltas).map(([m, d]) => `${m} ${d >= 0 ? '+' : ''}${num(d, 3)}`).join('; ') : '—',
+    ]),
+  );
+}
