@@ -26,6 +26,9 @@ export interface Split {
   testY: Int32Array;
   featureCount: number;
   classCount: number;
+  /** Sample indices (into the package's order) of each split. */
+  trainIndex: number[];
+  testIndex: number[];
 }
 
 interface Source {
@@ -105,5 +108,5 @@ export function splitDataset(data: Dataset, seed: number, testFraction: number):
   };
   const [trainX, trainY] = pack(trainIdx);
   const [testX, testY] = pack(testIdx);
-  return { trainX, trainY, testX, testY, featureCount, classCount: data.classes.length };
+  return { trainX, trainY, testX, testY, featureCount, classCount: data.classes.length, trainIndex: trainIdx, testIndex: testIdx };
 }

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { KeyObject } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { InputError } from '../src/errors.js';
+import { InputError, IntegrityError } from '../src/errors.js';
 import { canonicalize } from '../src/integrity/canonical.js';
 import { sha256Hex } from '../src/integrity/hasher.js';
 import type {
@@ -56,6 +56,8 @@ export interface TrainOptions {
   /** Stop after this many completed epochs (an interrupted run, for resume). */
   stopAfterEpoch?: number;
   onProgress?: (stepsDone: number, totalSteps: number) => void;
+  /** Record RunEnvironmentRecorded before TrainingStarted (default true; the run executor records it at run start). */
+  recordEnvironment?: boolean;
 }
 
 export interface TrainingResult {
@@ -64,6 +66,8 @@ export interface TrainingResult {
   /** Null when stopped before the last epoch. */
   completed: TrainingCompleted | null;
   steps: number;
+  /** Training examples processed in this session (resumed sessions count only their own). */
+  examples: number;
   wallMs: number;
 }
 
@@ -115,7 +119,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
     if (options.sink) pending.push(event);
   };
 
-  record({ type: 'RunEnvironmentRecorded', data: describeEnvironment(options.run, worker, backend) });
+  if (options.recordEnvironment ?? true) record({ type: 'RunEnvironmentRecorded', data: describeEnvironment(options.run, worker, backend) });
   record({
     type: 'TrainingStarted',
     data: {
@@ -135,6 +139,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   const checkpoints: CheckpointWritten[] = [];
   const lastEpoch = Math.min(config.epochs, options.stopAfterEpoch ?? config.epochs);
   const sampler = new TelemetrySampler(tags, config.telemetryEvery);
+  let examples = 0;
   try {
     for (let epoch = state.epoch + 1; epoch <= lastEpoch; epoch++) {
       const order = seededPermutation(trainN, deriveSeed(config.seed, 'epoch', epoch));
@@ -145,6 +150,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
         const { loss, accuracy } = runBatch(state, config, split, rows, sampleThis);
         const wallMs = performance.now() - t0;
         sampler.observe(rows.length, wallMs);
+        examples += rows.length;
         if (sampleThis) {
           record({ type: 'TelemetrySample', data: sampler.sample(state.step, epoch, loss, accuracy, wallMs) });
           if (pending.length >= TELEMETRY_BATCH) await flush();
@@ -190,7 +196,26 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
       record({ type: 'TrainingCompleted', data: completed });
     }
     await flush();
-    return { backend, checkpoints, completed, steps: state.step, wallMs: performance.now() - started };
+    return { backend, checkpoints, completed, steps: state.step, examples, wallMs: performance.now() - started };
+  } finally {
+    disposeModel(state);
+  }
+}
+
+/**
+ * Metrics of a stored checkpoint on the plan's splits, after verifying its digest and signature.
+ * The active backend must be the one the run trained with.
+ */
+export function evaluateCheckpoint(home: string, digest: string, trusted: KeyObject | CheckpointVerifier, config: TrainingConfig): Metrics {
+  const content = loadCheckpoint(home, digest, trusted);
+  const split = splitDataset(loadDataset(config.dataset), config.seed, config.dataset.testFraction);
+  const state = initModel(config, split.featureCount, split.classCount);
+  try {
+    restoreTensors(state, content.tensors, content.step, content.epoch);
+    return measure(state, config, split);
+  } catch (err) {
+    if (err instanceof IntegrityError) throw err;
+    throw new InputError(`checkpoint ${digest} does not fit the plan's model: ${(err as Error).message}`, { field: 'training.model' });
   } finally {
     disposeModel(state);
   }

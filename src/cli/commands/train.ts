@@ -1,0 +1,363 @@
+// Training commands: train, retrain, campaign, submit, worker, demo.
+// Thin: the work is done by workers/ (execution, re-execution, campaigns, the claim queue).
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Option, type Command } from 'commander';
+import { InputError } from '../../errors.js';
+import { readPlanFile } from '../../governance/plan-file.js';
+import { recordFinding } from '../../governance/recorder.js';
+import { createCheckpoint } from '../../ledger/checkpoint.js';
+import { ensureSigningKey, loadSigner, loadVerifierKey } from '../../ledger/keys.js';
+import { ensureOrigin } from '../../ledger/origin.js';
+import { readLogPages } from '../../ledger/read.js';
+import { verifyLog } from '../../replay/verify-log.js';
+import { defaultStoreUrl, openStore } from '../../store/open.js';
+import type { EventStore } from '../../store/port.js';
+import { BACKENDS, type Backend } from '../../../workers/config.js';
+import { defaultWorkerId } from '../../../workers/environment.js';
+import { executeRun, newRunId, trainPlan, type ExecuteContext, type RunOutcome } from '../../../workers/execute.js';
+import { homeCheckpointKeys } from '../../../workers/keys.js';
+import { campaignRuns, runCampaign, type CampaignReport } from '../../../workers/campaign.js';
+import { runWorker, submitRun } from '../../../workers/queue.js';
+import { retrainRun, type RetrainReport } from '../../../workers/retrain.js';
+import { ExitCode } from '../main.js';
+import { withJson, type CliContext, type Progress } from '../context.js';
+
+interface JsonFlag {
+  json?: boolean;
+}
+
+const backendOption = (): Option => new Option('--backend <backend>', 'TensorFlow.js backend (default: the plan\'s)').choices(BACKENDS);
+
+export function registerTrainingCommands(program: Command, ctx: CliContext): void {
+  withJson(program.command('train'))
+    .description('approve a training plan for a run and execute it (or continue one with --resume); checkpoints are signed with the home key')
+    .option('--plan <file>', 'plan file with a governance.training section (docs/training.md)')
+    .option('--run <run>', 'run id (default: <plan name>-<random>)')
+    .option('--resume <run>', 'continue an interrupted run from its last verified checkpoint')
+    .addOption(backendOption())
+    .option('--stop-after-epoch <n>', 'train only up to this epoch and leave the run resumable', positiveInt('--stop-after-epoch'))
+    .action(async (opts: JsonFlag & { plan?: string; run?: string; resume?: string; backend?: Backend; stopAfterEpoch?: number }) => {
+      if (!opts.plan === !opts.resume) throw new InputError('train needs exactly one of --plan FILE or --resume RUN', { field: '--plan' });
+      const exec = await executeContext(ctx, opts.json ?? false);
+      const limits = { ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.stopAfterEpoch ? { stopAfterEpoch: opts.stopAfterEpoch } : {}) };
+      let outcome: RunOutcome;
+      try {
+        if (opts.resume) {
+          outcome = await executeRun(exec.context, opts.resume, { ...limits, resume: true });
+        } else {
+          const plan = readPlanFile(opts.plan!);
+          outcome = await trainPlan(exec.context, plan, opts.run ?? newRunId(plan), limits, opts.plan);
+        }
+      } finally {
+        exec.stop();
+      }
+      ctx.print(opts.json ?? false, outcome, () => describeOutcome(outcome));
+    });
+
+  withJson(program.command('retrain'))
+    .description('re-execute a run (or every run of a campaign) from its ledger in a fresh worker and compare every checkpoint digest')
+    .argument('<run>', 'run id or campaign name')
+    .option('--no-record', 'do not record the result as an AuditFinding on the run')
+    .action(async (target: string, opts: JsonFlag & { record: boolean }) => {
+      const store = await ctx.store();
+      const runs = (await campaignRuns(store, target)) ?? [target];
+      const reports: RetrainReport[] = [];
+      for (const runId of runs) {
+        const bar = lazyProgress(ctx, `retrain ${runId}`, opts.json ?? false);
+        try {
+          reports.push(await retrainRun(store, runId, { onProgress: bar.update }));
+        } finally {
+          bar.stop();
+        }
+        const report = reports.at(-1)!;
+        if (opts.record) await recordFinding(store, retrainFinding(report), actorName(ctx));
+        if (!report.match) break;
+      }
+      const match = reports.every((r) => r.match);
+      ctx.print(opts.json ?? false, runs.length === 1 ? reports[0] : { campaign: target, match, runs: reports }, () => reports.map(describeRetrain).join('\n'));
+      if (!match) throw new ExitCode(1);
+    });
+
+  withJson(program.command('campaign'))
+    .description('run a plan N times with per-run seeds derived from its seed; records campaign stream campaign-<name> linking the runs')
+    .requiredOption('--plan <file>', 'plan file')
+    .requiredOption('--repeats <n>', 'number of runs', positiveInt('--repeats'))
+    .option('--name <name>', 'campaign name (default: the plan name); runs are <name>-1 … <name>-N')
+    .addOption(backendOption())
+    .action(async (opts: JsonFlag & { plan: string; repeats: number; name?: string; backend?: Backend }) => {
+      const plan = readPlanFile(opts.plan);
+      const exec = await executeContext(ctx, opts.json ?? false);
+      let report: CampaignReport;
+      try {
+        report = await runCampaign(
+          exec.context,
+          plan,
+          {
+            name: opts.name ?? plan.governance.name,
+            repeats: opts.repeats,
+            ...(opts.backend ? { backend: opts.backend } : {}),
+            onRunStarted: (runId, i, n) => exec.label(`${runId} (${i}/${n})`),
+          },
+          opts.plan,
+        );
+      } finally {
+        exec.stop();
+      }
+      ctx.print(opts.json ?? false, report, () => describeCampaign(report));
+    });
+
+  withJson(program.command('submit'))
+    .description('approve a training plan for a run and queue it for any "runledger worker" sharing this store')
+    .requiredOption('--plan <file>', 'plan file')
+    .option('--run <run>', 'run id (default: <plan name>-<random>)')
+    .addOption(backendOption())
+    .action(async (opts: JsonFlag & { plan: string; run?: string; backend?: Backend }) => {
+      const plan = readPlanFile(opts.plan);
+      const store = await ctx.store();
+      const result = await submitRun(store, plan, opts.run ?? newRunId(plan), {
+        planFile: opts.plan,
+        actor: actorName(ctx),
+        ...(opts.backend ? { backend: opts.backend } : {}),
+      });
+      ctx.print(opts.json ?? false, result, () => `Submitted run ${result.runId} (${result.backend}); governance plan ${result.governancePlanHash}`);
+    });
+
+  withJson(program.command('worker'))
+    .description('claim submitted runs from the ledger and execute them; two workers never execute the same run')
+    .option('--until-idle', 'exit when no unclaimed run is left instead of polling')
+    .option('--max-runs <n>', 'exit after executing this many runs', positiveInt('--max-runs'))
+    .option('--poll-ms <ms>', 'how often to look for new runs', positiveInt('--poll-ms'), 1000)
+    .option('--id <worker>', 'worker id recorded in claims and telemetry (default: <host>:<pid>, env RUNLEDGER_WORKER)')
+    .action(async (opts: JsonFlag & { untilIdle?: boolean; maxRuns?: number; pollMs: number; id?: string }) => {
+      const worker = opts.id ?? ctx.env.RUNLEDGER_WORKER ?? defaultWorkerId();
+      const exec = await executeContext(ctx, true, worker);
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const finished: (RunOutcome | { runId: string; error: string })[] = [];
+      try {
+        await runWorker(exec.context, {
+          untilIdle: opts.untilIdle ?? false,
+          pollMs: opts.pollMs,
+          signal: stop.signal,
+          ...(opts.maxRuns ? { maxRuns: opts.maxRuns } : {}),
+          onClaimed: (runId) => {
+            if (!opts.json) ctx.note(`${worker}: claimed run ${runId}`);
+          },
+          onFinished: (outcome) => finished.push(outcome),
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      const failed = finished.filter((f) => 'error' in f);
+      ctx.print(opts.json ?? false, { worker, executed: finished }, () =>
+        finished.length === 0
+          ? `${worker}: no submitted runs to execute`
+          : finished.map((f) => ('error' in f ? `${f.runId}: failed: ${f.error}` : describeOutcome(f))).join('\n'),
+      );
+      if (failed.length) throw new ExitCode(1);
+    });
+
+  withJson(program.command('demo'))
+    .description('a guided tour on a fresh embedded store: baseline and candidate campaigns, signed checkpoints, a signed and verified ledger')
+    .option('--dir <dir>', 'home for the demo (default: a new temporary directory)')
+    .option('--repeats <n>', 'runs per campaign', positiveInt('--repeats'), 5)
+    .action(async (opts: JsonFlag & { dir?: string; repeats: number }) => {
+      await runDemo(ctx, program, opts);
+    });
+}
+
+/** The execution context for the home and store, with a TTY progress bar that follows the stages. */
+async function executeContext(
+  ctx: CliContext,
+  quiet: boolean,
+  worker?: string,
+): Promise<{ context: ExecuteContext; label(text: string): void; stop(): void }> {
+  const home = ctx.home();
+  const store = await ctx.store();
+  return contextFor(ctx, store, home, quiet, worker ?? ctx.env.RUNLEDGER_WORKER);
+}
+
+function contextFor(ctx: CliContext, store: EventStore, home: string, quiet: boolean, worker?: string): { context: ExecuteContext; label(text: string): void; stop(): void } {
+  let prefix = '';
+  let bar: { key: string; progress: Progress } | null = null;
+  const stop = (): void => {
+    bar?.progress.stop();
+    bar = null;
+  };
+  const context: ExecuteContext = {
+    store,
+    home,
+    keys: homeCheckpointKeys(home),
+    ...(worker ? { worker } : {}),
+    onProgress: (stageId, done, total) => {
+      const key = `${prefix}${stageId}`;
+      if (bar?.key !== key) {
+        stop();
+        bar = { key, progress: ctx.progress(`${prefix}${stageId}`, total, quiet) };
+      }
+      bar.progress.update(done);
+    },
+  };
+  return { context, label: (text) => ((prefix = `${text} `), stop()), stop };
+}
+
+/** A progress bar created on the first update, when the total is known. */
+function lazyProgress(ctx: CliContext, label: string, quiet: boolean): { update(done: number, total: number): void; stop(): void } {
+  let bar: Progress | null = null;
+  return {
+    update: (done, total) => {
+      bar ??= ctx.progress(label, total, quiet);
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+function retrainFinding(report: RetrainReport): Parameters<typeof recordFinding>[1] {
+  const diff = report.firstDifference;
+  return {
+    runId: report.runId,
+    severity: report.match ? 'info' : 'hard',
+    check: 'retrain.checkpoints',
+    message: report.match
+      ? `re-execution on ${report.backend} reproduced all ${report.checkpoints.length} checkpoint digests`
+      : `re-execution on ${report.backend} differs at the checkpoint of epoch ${diff!.epoch} (step ${diff!.step})`,
+    subject: diff ? `checkpoint:${diff.recorded}` : null,
+    details: { backend: report.backend, tfjsVersion: report.tfjsVersion, checkpoints: report.checkpoints },
+  };
+}
+
+function describeOutcome(o: RunOutcome): string {
+  const m = o.metrics;
+  return [
+    `Run ${o.runId} ${o.status === 'completed' ? 'completed' : 'stopped early; continue with "runledger train --resume ' + o.runId + '"'} on ${o.backend.name} (tfjs ${o.backend.tfjsVersion}, ${o.backend.threads ?? '?'} thread${o.backend.threads === 1 ? '' : 's'}), seed ${o.seed}`,
+    `governance plan ${o.governancePlanHash}`,
+    `execution plan  ${o.executionPlanHash}`,
+    ...o.checkpoints.map((c) => `checkpoint epoch ${String(c.epoch).padStart(3)} step ${String(c.step).padStart(5)}  ${c.digest}`),
+    ...(m ? [`held-out accuracy ${m.testAccuracy.toFixed(4)}, loss ${m.testLoss.toFixed(4)} (train accuracy ${m.trainAccuracy.toFixed(4)})`] : []),
+  ].join('\n');
+}
+
+function describeRetrain(r: RetrainReport): string {
+  if (r.match) return `Run ${r.runId}: re-executed on ${r.backend}; all ${r.checkpoints.length} checkpoint digests match`;
+  const d = r.firstDifference!;
+  const versions = r.tfjsVersion.recorded !== r.tfjsVersion.current ? ` (recorded with tfjs ${r.tfjsVersion.recorded}, re-executed with ${r.tfjsVersion.current})` : '';
+  return `Run ${r.runId}: checkpoint of epoch ${d.epoch} (step ${d.step}) differs${versions}: recorded ${d.recorded}, re-executed ${d.recomputed ?? 'nothing'}`;
+}
+
+function describeCampaign(r: CampaignReport): string {
+  return [
+    `Campaign ${r.campaign}: ${r.runs.length} runs from base seed ${r.baseSeed} (stream ${r.stream})`,
+    ...r.runs.map((run) => `  ${run.runId.padEnd(24)} seed ${String(run.seed).padStart(10)}  accuracy ${run.testAccuracy?.toFixed(4) ?? '-'}  ${run.finalCheckpoint ?? ''}`),
+    `mean held-out accuracy ${r.meanTestAccuracy?.toFixed(4) ?? '-'}`,
+  ].join('\n');
+}
+
+async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir?: string; repeats: number }): Promise<void> {
+  const json = opts.json ?? false;
+  const explicitHome = opts.dir ?? ctx.globals.home ?? ctx.env.RUNLEDGER_HOME;
+  const home = explicitHome ? resolve(explicitHome) : mkdtempSync(join(tmpdir(), 'runledger-demo-'));
+  const storeUrl = ctx.globals.store ?? ctx.env.RUNLEDGER_STORE ?? defaultStoreUrl(home);
+  const say = (line: string): void => {
+    if (!json) ctx.stdout.write(`${line}\n`);
+  };
+  const started = Date.now();
+  const store = await openStore(storeUrl);
+  try {
+    const { origin } = await ensureOrigin(store);
+    ensureSigningKey(home, origin);
+    say(`runledger demo — home ${home}`);
+    say(`store ${store.displayUrl}, verifier key ${loadVerifierKey(home)}`);
+    const exec = contextFor(ctx, store, home, json);
+    const campaigns: CampaignReport[] = [];
+    try {
+      for (const [name, file] of [
+        ['baseline', 'train.yaml'],
+        ['candidate', 'train-regressed.yaml'],
+      ] as const) {
+        const path = exampleFile(file);
+        say(`\n${name}: ${opts.repeats} runs of docs/examples/${file}`);
+        const report = await runCampaign(
+          exec.context,
+          readPlanFile(path),
+          { name, repeats: opts.repeats, onRunStarted: (runId, i, n) => exec.label(`${runId} (${i}/${n})`) },
+          path,
+        );
+        exec.stop();
+        campaigns.push(report);
+        say(describeCampaign(report));
+      }
+    } finally {
+      exec.stop();
+    }
+    const first = campaigns[0]!.runs[0]!.runId;
+    const retrain = await retrainRun(store, first);
+    say(`\n${describeRetrain(retrain)}`);
+    const { checkpoint } = await createCheckpoint(store, loadSigner(home), origin);
+    say(`ledger checkpoint signed: ${checkpoint.size} events, root ${checkpoint.root}`);
+    const verification = await verifyLog(readLogPages(store), { checkpoints: await store.checkpoints(), verifierKeys: [loadVerifierKey(home)], origin });
+    say(`ledger verified from raw events: ${verification.ok ? 'ok' : 'FAILED'}`);
+    const available = new Set(program.commands.map((c) => c.name()));
+    const h = `--home ${home}`;
+    const next = [
+      `runledger ${h} replay ${first}                 # re-verify one run: chain, inclusion, stage order, plans`,
+      `runledger ${h} retrain candidate               # re-execute a whole campaign bit for bit`,
+      `runledger ${h} events --stream run-${first}    # every event of a run`,
+      ...(available.has('compare') ? [`runledger ${h} compare baseline candidate --policy docs/examples/policy.yaml`] : []),
+      ...(available.has('gate') ? [`runledger ${h} gate baseline candidate --policy docs/examples/policy.yaml   # exits 1: the candidate regressed`] : []),
+      ...(available.has('serve') ? [`runledger ${h} serve                            # live dashboard on 127.0.0.1`] : []),
+      `runledger ${h} export ${first} --out ${first}.bundle && runledger verify-bundle ${first}.bundle --key "$(runledger ${h} keys show)"`,
+    ];
+    say(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:`);
+    for (const line of next) say(`  ${line}`);
+    const report = {
+      home,
+      store: store.displayUrl,
+      campaigns,
+      retrain: { runId: retrain.runId, match: retrain.match },
+      checkpoint: { size: checkpoint.size, root: checkpoint.root },
+      verified: verification.ok,
+      next,
+      wallMs: Date.now() - started,
+    };
+    if (json) ctx.print(true, report, () => '');
+    if (!verification.ok || !retrain.match) throw new ExitCode(1);
+  } finally {
+    await store.close();
+  }
+}
+
+/** docs/examples/<file> of this installation (the package ships docs/). */
+function exampleFile(file: string): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'docs', 'examples', file);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new InputError(`docs/examples/${file} is missing from this installation`, { file });
+    dir = parent;
+  }
+}
+
+function actorName(ctx: CliContext): string {
+  if (ctx.env.RUNLEDGER_ACTOR) return ctx.env.RUNLEDGER_ACTOR;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'runledger';
+  }
+}
+
+function positiveInt(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InputError(`${flag} must be a positive integer, got "${value}"`, { field: flag });
+    return n;
+  };
+}

@@ -1,0 +1,106 @@
+// Distributed execution through the ledger itself: `submit` approves a run and queues it; workers
+// claim runs by appending RunClaimed at the run stream's revision they read. The store's optimistic
+// concurrency lets exactly one such append succeed, so two workers never execute the same run.
+import { hostname, userInfo } from 'node:os';
+import type { RunClaimed, RunSubmitted } from '../events/training.js';
+import { ConcurrencyError } from '../src/errors.js';
+import { approvePlan, readRun, runStream } from '../src/governance/recorder.js';
+import type { Plan } from '../src/governance/plan.js';
+import { ANY, type EventStore } from '../src/store/port.js';
+import type { Backend } from './config.js';
+import { activateBackend } from './backend.js';
+import { defaultWorkerId } from './environment.js';
+import { checkExecutable, executeRun, type ExecuteContext, type RunOutcome } from './execute.js';
+
+export const QUEUE_STREAM = 'training-queue';
+
+export interface SubmitResult {
+  runId: string;
+  governancePlanHash: string;
+  executionPlanHash: string;
+  backend: Backend;
+}
+
+/** Approves the plan for `runId` and queues the run; nothing is written if the plan cannot be executed. */
+export async function submitRun(store: EventStore, plan: Plan, runId: string, options: { backend?: Backend; planFile?: string; actor?: string } = {}): Promise<SubmitResult> {
+  const config = checkExecutable(plan, options.planFile ?? 'plan');
+  const backend = options.backend ?? config.backend;
+  const actor = options.actor ?? safeUser();
+  const approval = await approvePlan(store, plan, runId, { actor });
+  const data: RunSubmitted = { runId, planFile: options.planFile ?? null, backend, submittedBy: actor };
+  const snapshot = await readRun(store, runId);
+  // Atomic across both streams: a run is never queued without its submission on its own stream.
+  await store.appendBatch([
+    { stream: runStream(runId), events: [{ type: 'RunSubmitted', data, metadata: { actor } }], expectedRevision: snapshot.revision },
+    { stream: QUEUE_STREAM, events: [{ type: 'RunSubmitted', data, metadata: { actor } }], expectedRevision: ANY },
+  ]);
+  return { runId, governancePlanHash: approval.governancePlanHash, executionPlanHash: approval.executionPlanHash, backend };
+}
+
+/**
+ * Claims the first queued run nobody has claimed. Returns null when there is none. A lost race
+ * (another worker appended first) re-reads the run and moves on if it was claimed.
+ */
+export async function claimNext(store: EventStore, worker: string): Promise<{ runId: string; backend: Backend } | null> {
+  const queued = (await store.readStream(QUEUE_STREAM)).map((e) => e.envelope.data as RunSubmitted);
+  for (const submitted of queued) {
+    for (;;) {
+      const snapshot = await readRun(store, submitted.runId);
+      if (snapshot.events.some((e) => e.envelope.type === 'RunClaimed')) break;
+      if (snapshot.state.status === 'completed' || snapshot.state.status === 'failed') break;
+      const claim: RunClaimed = { runId: submitted.runId, worker, host: hostname() };
+      try {
+        await store.append(snapshot.stream, [{ type: 'RunClaimed', data: claim, metadata: { actor: worker } }], { expectedRevision: snapshot.revision });
+        return { runId: submitted.runId, backend: submitted.backend };
+      } catch (err) {
+        if (!(err instanceof ConcurrencyError)) throw err;
+        // Someone appended to this run meanwhile: re-read and decide again.
+      }
+    }
+  }
+  return null;
+}
+
+export interface WorkerOptions {
+  /** Stop when the queue has no unclaimed run instead of polling. */
+  untilIdle?: boolean;
+  /** Stop after executing this many runs. */
+  maxRuns?: number;
+  pollMs?: number;
+  signal?: AbortSignal;
+  onClaimed?: (runId: string) => void;
+  onFinished?: (outcome: RunOutcome | { runId: string; error: string }) => void;
+}
+
+/** Claims and executes queued runs one at a time. Returns the runs this worker executed. */
+export async function runWorker(ctx: ExecuteContext, options: WorkerOptions = {}): Promise<string[]> {
+  const worker = ctx.worker ?? defaultWorkerId();
+  const executed: string[] = [];
+  while (!options.signal?.aborted && (options.maxRuns === undefined || executed.length < options.maxRuns)) {
+    const claimed = await claimNext(ctx.store, worker);
+    if (!claimed) {
+      if (options.untilIdle) break;
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000));
+      continue;
+    }
+    options.onClaimed?.(claimed.runId);
+    executed.push(claimed.runId);
+    try {
+      await activateBackend(claimed.backend);
+      const outcome = await executeRun({ ...ctx, worker }, claimed.runId, { backend: claimed.backend });
+      options.onFinished?.(outcome);
+    } catch (err) {
+      // The run records its own StageFailed/RunFailed; the worker moves on to the next run.
+      options.onFinished?.({ runId: claimed.runId, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return executed;
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'runledger';
+  }
+}
