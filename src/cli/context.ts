@@ -8,6 +8,13 @@ import type { EventStore } from '../store/port.js';
 import { defaultStoreUrl, openStore, sqlitePath } from '../store/open.js';
 import { UnavailableError } from '../errors.js';
 
+/** Thrown by actions to end with a given exit code after they have printed their report. */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
 export interface GlobalOptions {
   store?: string;
   home?: string;

@@ -2,16 +2,11 @@
 // Exit codes: 0 ok; 1 verification or hard gate failed; 2 bad input or usage; 3 store or service unavailable.
 import { Command, CommanderError } from 'commander';
 import { LedgerError } from '../errors.js';
-import { CliContext } from './context.js';
+import { CliContext, ExitCode } from './context.js';
 import { commandGroups } from './commands/index.js';
 import { runledgerVersion } from '../version.js';
 
-/** Thrown by actions to end with a given exit code after they have printed their report. */
-export class ExitCode extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
+export { ExitCode };
 
 export function buildProgram(ctx?: CliContext): { program: Command; ctx: CliContext } {
   const program = new Command('runledger')

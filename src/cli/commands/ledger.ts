@@ -14,8 +14,7 @@ import type { EventStore, RecordedEvent } from '../../store/port.js';
 import { CompactRange } from '../../integrity/compact-range.js';
 import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, verifyProofJson } from '../../integrity/proof.js';
 import { verifyLog, type VerifyLogReport } from '../../replay/verify-log.js';
-import { ExitCode } from '../main.js';
-import { withJson, type CliContext } from '../context.js';
+import { ExitCode, withJson, type CliContext } from '../context.js';
 
 interface JsonFlag {
   json?: boolean;
