@@ -1,15 +1,13 @@
 // Telemetry budgets: per-stage limits a governance plan sets (max wall time, max memory delta, min
 // throughput), checked against what the run actually recorded. Pure; the run-summary projection
 // supplies both the budgets (from the plan) and the observations (from stage and telemetry events).
+import type { StageBudget } from '../governance/plan.js';
 import type { Severity } from './policy.js';
 import type { Verdict } from './regression.js';
 import { fmt } from './regression.js';
 
-export interface StageBudget {
-  maxWallMs?: number;
-  maxMemoryDeltaBytes?: number;
-  minThroughputPerSec?: number;
-}
+/** The plan's per-stage budget (src/governance/plan.ts): minThroughput is in items per second. */
+export type { StageBudget };
 
 export interface StageObservation {
   wallMs: number | null;
@@ -41,7 +39,7 @@ export interface BudgetOutcome {
 const CHECKS: { budget: BudgetName; observed: keyof StageObservation; kind: 'max' | 'min'; unit: string }[] = [
   { budget: 'maxWallMs', observed: 'wallMs', kind: 'max', unit: 'ms' },
   { budget: 'maxMemoryDeltaBytes', observed: 'memoryDeltaBytes', kind: 'max', unit: 'bytes' },
-  { budget: 'minThroughputPerSec', observed: 'throughputPerSec', kind: 'min', unit: 'examples/s' },
+  { budget: 'minThroughput', observed: 'throughputPerSec', kind: 'min', unit: 'examples/s' },
 ];
 
 /**

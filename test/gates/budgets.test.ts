@@ -11,7 +11,7 @@ describe('gates/budgets', () => {
   it('detects each kind of breach and passes budgets that are kept', () => {
     const outcomes = evaluateBudgets(
       [
-        { run: 'r1', stage: 'train', budget: { maxWallMs: 100, maxMemoryDeltaBytes: 1000, minThroughputPerSec: 50 }, observed: observed(120, 900, 40) },
+        { run: 'r1', stage: 'train', budget: { maxWallMs: 100, maxMemoryDeltaBytes: 1000, minThroughput: 50 }, observed: observed(120, 900, 40) },
         { run: 'r1', stage: 'eval', budget: { maxWallMs: 100 }, observed: observed(99, null, null) },
       ],
       'hard',
@@ -21,11 +21,11 @@ describe('gates/budgets', () => {
       'eval.maxWallMs': 'pass',
       'train.maxWallMs': 'fail',
       'train.maxMemoryDeltaBytes': 'pass',
-      'train.minThroughputPerSec': 'fail',
+      'train.minThroughput': 'fail',
     });
     assert.deepEqual(
       outcomes.map((o) => `${o.stage}.${o.budget}`),
-      ['eval.maxWallMs', 'train.maxWallMs', 'train.maxMemoryDeltaBytes', 'train.minThroughputPerSec'],
+      ['eval.maxWallMs', 'train.maxWallMs', 'train.maxMemoryDeltaBytes', 'train.minThroughput'],
     );
   });
 
@@ -38,7 +38,7 @@ describe('gates/budgets', () => {
   });
 
   it('warns when a budgeted stage recorded no telemetry', () => {
-    const [missing] = evaluateBudgets([{ run: 'r', stage: 's', budget: { minThroughputPerSec: 1 }, observed: observed(null, null, null) }], 'hard');
+    const [missing] = evaluateBudgets([{ run: 'r', stage: 's', budget: { minThroughput: 1 }, observed: observed(null, null, null) }], 'hard');
     assert.equal(missing!.verdict, 'warn');
     assert.equal(missing!.breached, false);
     assert.match(missing!.reason, /no throughputPerSec recorded/);

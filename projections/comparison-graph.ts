@@ -1,0 +1,292 @@
+// The experiment comparison graph: nodes are runs and campaigns; typed edges (baseline-of,
+// replay-of, resumed-from, repeat-of, compared-with) carry metric deltas. The projection state
+// holds only facts, each keyed by the stream it came from; edges and deltas are derived when the
+// artifact is rendered, so neither depends on which stream's events arrived first.
+import type { ComparisonRecordedData, RegressionGateEvaluatedData, RunLinkedData } from '../events/comparison.js';
+import type { CampaignStarted, CheckpointWritten, Metrics, TrainingCompleted, TrainingStarted } from '../events/training.js';
+import { canonicalBytes } from '../src/integrity/canonical.js';
+import type { Projection } from './projection.js';
+import { eventData, RUN_STREAM_PREFIX } from './run-summary.js';
+
+export const GRAPH_SCHEMA = 'runledger.comparison-graph/v1';
+export const DELTA_INDEX_SCHEMA = 'runledger.delta-index/v1';
+
+export type EdgeType = 'baseline-of' | 'replay-of' | 'resumed-from' | 'repeat-of' | 'compared-with';
+export type NodeKind = 'run' | 'campaign';
+
+export interface GraphState {
+  runs: Record<string, { status: string; metrics: Metrics | null; resumedFromCheckpoints: string[] }>;
+  campaigns: Record<string, { runs: string[] }>;
+  /** Checkpoint digest → the run that wrote it (resolves resumed-from edges). */
+  checkpointOwners: Record<string, string>;
+  /** RunLinked facts, keyed by `relation from to` (a set: recording a link twice changes nothing). */
+  links: Record<string, { relation: RunLinkedData['relation']; from: string; to: string }>;
+  comparisons: Record<
+    string,
+    { baseline: string; candidate: string; metrics: Record<string, { delta: number | null; relativeDelta: number | null }>; verdict: string | null }
+  >;
+}
+
+export const emptyGraph: GraphState = { runs: {}, campaigns: {}, checkpointOwners: {}, links: {}, comparisons: {} };
+
+export const nodeId = (kind: NodeKind, id: string): string => `${kind}:${id}`;
+
+const RUN_END: Record<string, string> = { RunCompleted: 'completed', RunFailed: 'failed' };
+
+export const comparisonGraphProjection: Projection<GraphState> = {
+  name: 'comparison-graph',
+  version: 1,
+  initial: emptyGraph,
+  evolve(state, event) {
+    const { stream, type } = event.envelope;
+    if (stream.startsWith(RUN_STREAM_PREFIX)) {
+      const runId = stream.slice(RUN_STREAM_PREFIX.length);
+      const run = state.runs[runId] ?? { status: 'recorded', metrics: null, resumedFromCheckpoints: [] };
+      switch (type) {
+        case 'TrainingCompleted':
+          return { ...state, runs: { ...state.runs, [runId]: { ...run, metrics: (eventData(event) as TrainingCompleted).metrics } } };
+        case 'TrainingStarted': {
+          const from = (eventData(event) as TrainingStarted).resumedFrom;
+          const next = from ? { ...run, resumedFromCheckpoints: [...run.resumedFromCheckpoints, from.digest] } : run;
+          return { ...state, runs: { ...state.runs, [runId]: next } };
+        }
+        case 'CheckpointWritten': {
+          const { digest } = eventData(event) as CheckpointWritten;
+          // A digest is content: the first writer (by run id) owns it whatever the arrival order.
+          const owner = state.checkpointOwners[digest];
+          const runs = state.runs[runId] ? state.runs : { ...state.runs, [runId]: run };
+          if (owner !== undefined && owner <= runId) return { ...state, runs };
+          return { ...state, runs, checkpointOwners: { ...state.checkpointOwners, [digest]: runId } };
+        }
+        default: {
+          const status = RUN_END[type];
+          if (status) return { ...state, runs: { ...state.runs, [runId]: { ...run, status } } };
+          return state.runs[runId] ? state : { ...state, runs: { ...state.runs, [runId]: run } };
+        }
+      }
+    }
+    switch (type) {
+      case 'CampaignStarted': {
+        const d = eventData(event) as CampaignStarted;
+        return { ...state, campaigns: { ...state.campaigns, [d.campaign]: { runs: d.runs.map((r) => r.runId) } } };
+      }
+      case 'RunLinked': {
+        const d = eventData(event) as RunLinkedData;
+        const from = nodeId(d.from.kind, d.from.id);
+        const to = nodeId(d.to.kind, d.to.id);
+        return { ...state, links: { ...state.links, [`${d.relation} ${from} ${to}`]: { relation: d.relation, from, to } } };
+      }
+      case 'ComparisonRecorded': {
+        const d = eventData(event) as ComparisonRecordedData;
+        const metrics = Object.fromEntries(d.metrics.map((m) => [m.metric, { delta: m.delta, relativeDelta: m.relativeDelta }]));
+        const prior = state.comparisons[d.comparisonId];
+        return {
+          ...state,
+          comparisons: {
+            ...state.comparisons,
+            [d.comparisonId]: {
+              baseline: nodeId(d.baseline.kind, d.baseline.ref),
+              candidate: nodeId(d.candidate.kind, d.candidate.ref),
+              metrics,
+              verdict: prior?.verdict ?? null,
+            },
+          },
+        };
+      }
+      case 'RegressionGateEvaluated': {
+        const d = eventData(event) as RegressionGateEvaluatedData;
+        const c = state.comparisons[d.comparisonId];
+        return c ? { ...state, comparisons: { ...state.comparisons, [d.comparisonId]: { ...c, verdict: d.verdict } } } : state;
+      }
+      default:
+        return state;
+    }
+  },
+};
+
+export interface MetricDelta {
+  /** Value at the edge's source node. */
+  from: number;
+  to: number;
+  /** from - to: how the source differs from the target. */
+  delta: number;
+  relative: number | null;
+}
+
+export interface GraphNode {
+  id: string;
+  kind: NodeKind;
+  name: string;
+  /** Recorded in the ledger; false for a node only referenced by an edge. */
+  known: boolean;
+  status: string | null;
+  /** Final metrics; for a campaign the mean over its runs that have them. */
+  metrics: Record<string, number>;
+  runs?: string[];
+}
+
+export interface GraphEdge {
+  type: EdgeType;
+  from: string;
+  to: string;
+  deltas: Record<string, MetricDelta>;
+  comparisonId?: string;
+  verdict?: string | null;
+}
+
+export interface Graph {
+  schema: typeof GRAPH_SCHEMA;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function metricsOf(m: Metrics | null): Record<string, number> {
+  return m ? { ...m } : {};
+}
+
+/** Node and edge lists in a total order that depends only on their content. */
+export function buildGraph(state: GraphState): Graph {
+  const nodes = new Map<string, GraphNode>();
+  for (const runId of Object.keys(state.runs).sort(byString)) {
+    const r = state.runs[runId]!;
+    nodes.set(nodeId('run', runId), { id: nodeId('run', runId), kind: 'run', name: runId, known: true, status: r.status, metrics: metricsOf(r.metrics) });
+  }
+  for (const name of Object.keys(state.campaigns).sort(byString)) {
+    const runs = [...state.campaigns[name]!.runs].sort(byString);
+    const withMetrics = runs.map((r) => state.runs[r]?.metrics).filter((m): m is Metrics => !!m);
+    const metrics: Record<string, number> = {};
+    if (withMetrics.length > 0) {
+      for (const key of Object.keys(withMetrics[0]!).sort(byString)) {
+        const values = withMetrics.map((m) => (m as Record<string, number>)[key]).filter((v): v is number => typeof v === 'number');
+        if (values.length === withMetrics.length) metrics[key] = values.reduce((a, b) => a + b, 0) / values.length;
+      }
+    }
+    nodes.set(nodeId('campaign', name), { id: nodeId('campaign', name), kind: 'campaign', name, known: true, status: null, metrics, runs });
+  }
+
+  const edges: GraphEdge[] = [];
+  const edge = (type: EdgeType, from: string, to: string, extra: Partial<GraphEdge> = {}): void => {
+    edges.push({ type, from, to, deltas: {}, ...extra });
+  };
+  for (const name of Object.keys(state.campaigns)) {
+    for (const runId of state.campaigns[name]!.runs) edge('repeat-of', nodeId('run', runId), nodeId('campaign', name));
+  }
+  for (const runId of Object.keys(state.runs)) {
+    for (const digest of state.runs[runId]!.resumedFromCheckpoints) {
+      const owner = state.checkpointOwners[digest];
+      if (owner !== undefined && owner !== runId) edge('resumed-from', nodeId('run', runId), nodeId('run', owner));
+    }
+  }
+  for (const link of Object.values(state.links)) edge(link.relation, link.from, link.to);
+  for (const comparisonId of Object.keys(state.comparisons)) {
+    const c = state.comparisons[comparisonId]!;
+    edge('baseline-of', c.baseline, c.candidate, { comparisonId });
+    edge('compared-with', c.candidate, c.baseline, { comparisonId, verdict: c.verdict });
+  }
+
+  // Endpoints never recorded themselves still appear, marked unknown.
+  for (const e of edges) {
+    for (const id of [e.from, e.to]) {
+      if (nodes.has(id)) continue;
+      const [kind, ...rest] = id.split(':');
+      nodes.set(id, { id, kind: kind as NodeKind, name: rest.join(':'), known: false, status: null, metrics: {} });
+    }
+  }
+  for (const e of edges) {
+    if (e.type === 'compared-with') {
+      // The comparison's own aggregates (its policy's aggregation), not the node means.
+      const recorded = state.comparisons[e.comparisonId!]!.metrics;
+      e.deltas = deltas(nodes.get(e.from)!.metrics, nodes.get(e.to)!.metrics, recorded);
+    } else {
+      e.deltas = deltas(nodes.get(e.from)!.metrics, nodes.get(e.to)!.metrics);
+    }
+  }
+  edges.sort((a, b) => byString(a.type, b.type) || byString(a.from, b.from) || byString(a.to, b.to) || byString(a.comparisonId ?? '', b.comparisonId ?? ''));
+  return { schema: GRAPH_SCHEMA, nodes: [...nodes.values()].sort((a, b) => byString(a.id, b.id)), edges };
+}
+
+function deltas(
+  from: Record<string, number>,
+  to: Record<string, number>,
+  recorded?: Record<string, { delta: number | null; relativeDelta: number | null }>,
+): Record<string, MetricDelta> {
+  const out: Record<string, MetricDelta> = {};
+  for (const metric of Object.keys(from).sort(byString)) {
+    const f = from[metric]!;
+    const t = to[metric];
+    if (t === undefined) continue;
+    const r = recorded?.[metric];
+    const delta = r?.delta ?? f - t;
+    out[metric] = { from: f, to: t, delta, relative: r ? r.relativeDelta : t === 0 ? null : delta / Math.abs(t) };
+  }
+  return out;
+}
+
+/** The connected component around a node: what a run's graph.json shows. */
+export function componentOf(graph: Graph, id: string): Graph {
+  const adjacent = new Map<string, string[]>();
+  for (const e of graph.edges) {
+    adjacent.set(e.from, [...(adjacent.get(e.from) ?? []), e.to]);
+    adjacent.set(e.to, [...(adjacent.get(e.to) ?? []), e.from]);
+  }
+  const seen = new Set([id]);
+  const queue = [id];
+  while (queue.length > 0) {
+    for (const next of adjacent.get(queue.pop()!) ?? []) {
+      if (!seen.has(next)) {
+        seen.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  return { schema: graph.schema, nodes: graph.nodes.filter((n) => seen.has(n.id)), edges: graph.edges.filter((e) => seen.has(e.from)) };
+}
+
+export interface DeltaIndex {
+  schema: typeof DELTA_INDEX_SCHEMA;
+  run: string;
+  /** Every edge touching the run, as seen from the run. */
+  entries: { type: EdgeType; direction: 'out' | 'in'; other: string; comparisonId: string | null; verdict: string | null; deltas: Record<string, MetricDelta> }[];
+}
+
+export function deltaIndex(graph: Graph, runId: string): DeltaIndex {
+  const id = nodeId('run', runId);
+  const entries = graph.edges
+    .filter((e) => e.from === id || e.to === id)
+    .map((e) => ({
+      type: e.type,
+      direction: e.from === id ? ('out' as const) : ('in' as const),
+      other: e.from === id ? e.to : e.from,
+      comparisonId: e.comparisonId ?? null,
+      verdict: e.verdict ?? null,
+      deltas: e.deltas,
+    }));
+  return { schema: DELTA_INDEX_SCHEMA, run: runId, entries };
+}
+
+export interface Artifact {
+  /** Path relative to the home, `/`-separated. */
+  path: string;
+  bytes: Buffer;
+}
+
+/**
+ * The files the graph projection persists: `runs/<run>/graph.json` (the run's component) and
+ * `runs/<run>/deltas.json` (its delta index), each exactly its RFC 8785 bytes, so a rebuild writes
+ * byte-identical files and a file's SHA-256 is the digest of its JSON value.
+ */
+export function graphArtifacts(state: GraphState): Artifact[] {
+  const graph = buildGraph(state);
+  return Object.keys(state.runs)
+    .sort(byString)
+    .flatMap((runId) => [
+      { path: `runs/${runId}/graph.json`, bytes: jcsFile(componentOf(graph, nodeId('run', runId))) },
+      { path: `runs/${runId}/deltas.json`, bytes: jcsFile(deltaIndex(graph, runId)) },
+    ]);
+}
+
+function jcsFile(value: unknown): Buffer {
+  return canonicalBytes(value);
+}

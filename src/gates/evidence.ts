@@ -1,0 +1,116 @@
+// Gates meet the ledger: resolving RUN|CAMPAIGN names to the final metrics the run-summary
+// projection holds, and turning a gate report into the events that make it replayable evidence
+// (ComparisonRecorded, RegressionGateEvaluated, one AuditFinding per breach).
+import type { ProposedEvent } from '../../events/envelope.js';
+import type { ComparisonRecordedData, RegressionGateEvaluatedData } from '../../events/comparison.js';
+import type { AuditFindingData } from '../../events/governance.js';
+import type { RunSummaries } from '../../projections/run-summary.js';
+import { InputError } from '../errors.js';
+import { canonicalize } from '../integrity/canonical.js';
+import { sha256Hex } from '../integrity/hasher.js';
+import { ANY, type EventStore } from '../store/port.js';
+import type { Policy } from './policy.js';
+import type { SampleSet } from './regression.js';
+import type { GateReport } from './report.js';
+
+/** A campaign name wins over a run id of the same name: campaigns are what repeats are compared by. */
+export function sampleSet(state: RunSummaries, ref: string, role: 'baseline' | 'candidate'): SampleSet {
+  const campaign = state.campaigns[ref];
+  const runs = campaign ? campaign.runs.map((r) => r.runId).sort() : state.runs[ref] ? [ref] : undefined;
+  if (!runs) {
+    throw new InputError(`--${role} ${ref}: no run or campaign named "${ref}" in the ledger`, { field: role });
+  }
+  const metrics: Record<string, number[]> = {};
+  for (const runId of runs) {
+    const final = state.runs[runId]?.finalMetrics;
+    if (!final) continue;
+    for (const [metric, value] of Object.entries(final).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      (metrics[metric] ??= []).push(value);
+    }
+  }
+  return { ref, kind: campaign ? 'campaign' : 'run', runs, metrics };
+}
+
+export function comparisonStream(comparisonId: string): string {
+  return `comparison-${comparisonId}`;
+}
+
+/** RFC 9562 §5.8 UUIDv8 from a content hash: an identical re-evaluation is an idempotent retry. */
+export function contentUuid(type: string, data: unknown): string {
+  const h = sha256Hex(canonicalize({ type, data }));
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export function gateEvents(report: GateReport, policy: Policy): ProposedEvent[] {
+  const comparison: ComparisonRecordedData = {
+    comparisonId: report.comparisonId,
+    baseline: report.baseline,
+    candidate: report.candidate,
+    policyHash: report.policyHash,
+    policy: JSON.parse(canonicalize(policy)) as Record<string, unknown>,
+    aggregation: report.aggregation,
+    metrics: report.rules.map((r) => ({
+      metric: r.metric,
+      direction: r.direction,
+      baseline: r.baseline,
+      candidate: r.candidate,
+      delta: r.delta,
+      relativeDelta: r.relativeDelta,
+      test: r.test,
+    })),
+  };
+  const evaluated: RegressionGateEvaluatedData = {
+    comparisonId: report.comparisonId,
+    policyHash: report.policyHash,
+    strict: report.strict,
+    verdict: report.verdict,
+    hardBreaches: report.hardBreaches,
+    softBreaches: report.softBreaches,
+    rules: report.rules.map((r) => ({ metric: r.metric, severity: r.severity, breached: r.breached, verdict: r.verdict, reason: r.reason })),
+    budgets: report.budgets.map((b) => ({ ...b })),
+  };
+  const findings: AuditFindingData[] = [
+    ...report.rules
+      .filter((r) => r.breached)
+      .map((r) => ({
+        runId: report.candidate.ref,
+        severity: r.severity,
+        check: `gate.regression`,
+        message: `${r.metric}: ${r.reason}`,
+        subject: `metric:${r.metric}`,
+        details: { comparisonId: report.comparisonId, baseline: report.baseline.ref, delta: r.delta, relativeDelta: r.relativeDelta, test: r.test },
+      })),
+    ...report.budgets
+      .filter((b) => b.breached)
+      .map((b) => ({
+        runId: b.run,
+        severity: b.severity,
+        check: `budget.${b.budget}`,
+        message: `stage ${b.stage}: ${b.reason}`,
+        subject: `stage:${b.stage}`,
+        details: { comparisonId: report.comparisonId, limit: b.limit, actual: b.actual },
+      })),
+  ];
+  // One key for the whole batch: re-running an identical gate is an idempotent retry of the same
+  // events; any difference (strictness, a new budget observation) makes every id new.
+  const batchKey = sha256Hex(canonicalize({ comparison, evaluated, findings }));
+  const event = (type: string, data: Record<string, unknown>, index: number): ProposedEvent => ({
+    id: contentUuid(type, { batchKey, index }),
+    type,
+    data,
+    metadata: { correlationId: report.comparisonId },
+  });
+  return [
+    event('ComparisonRecorded', comparison, 0),
+    event('RegressionGateEvaluated', evaluated, 1),
+    ...findings.map((f, i) => event('AuditFinding', f as unknown as Record<string, unknown>, 2 + i)),
+  ];
+}
+
+/** Appends the gate's evidence on its comparison stream; re-running the same gate appends nothing. */
+export async function recordGate(store: Pick<EventStore, 'append'>, report: GateReport, policy: Policy): Promise<{ stream: string; duplicate: boolean }> {
+  const stream = comparisonStream(report.comparisonId);
+  const result = await store.append(stream, gateEvents(report, policy), { expectedRevision: ANY });
+  return { stream, duplicate: result.duplicate };
+}
