@@ -12,7 +12,7 @@ import type { EventStore } from '../store/port.js';
 import { buildManifest, manifestBytes, ReplayManifest } from '../replay/manifest.js';
 import { replayRun } from '../replay/replay.js';
 import { verifyRun, type EventEvidence, type RunDivergence, type RunVerification, type TrustedCheckpoint } from '../replay/verify-run.js';
-import { BundleIntegrityError, decodeBundle, encodeBundle, type BundleSections, type SectionName } from './format.js';
+import { BundleIntegrityError, encodeBundle, readBundle, type BundleSections, type ReadBundle, type SectionName } from './format.js';
 
 const Hex = z.string().regex(/^[0-9a-f]{64}$/);
 const ProofsSection = z.array(z.object({ index: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), proof: z.array(Hex).max(64) }).strict());
@@ -102,15 +102,29 @@ export function verifyBundle(bytes: Buffer, verifierKeys: readonly string[]): Bu
       throw new InputError(`--key is not a C2SP verifier key (<name>+<hex id>+<base64 key>): ${(err as Error).message}`, { field: 'key' });
     }
   }
-  const report: BundleReport = { ok: false, runId: null, events: 0, checkpoint: null, plans: null, status: null };
-  const fail = (d: RunDivergence): BundleReport => ({ ...report, ok: false, firstDivergence: d });
-  let sections: BundleSections;
+  const fail = (d: RunDivergence): BundleReport => ({ ok: false, runId: null, events: 0, checkpoint: null, plans: null, status: null, firstDivergence: d });
+  let read: ReadBundle;
   try {
-    sections = decodeBundle(bytes);
+    read = readBundle(bytes);
   } catch (err) {
     if (!(err instanceof BundleIntegrityError)) throw err;
     return fail({ check: 'bundle', section: err.section, message: `${err.message}.` });
   }
+  const verdict = verifySections(read.sections, verifierKeys);
+  const altered = read.altered[0];
+  if (altered === undefined) return verdict;
+  // A section failed its digest: report it, and the first item inside it that no longer verifies.
+  const inner = verdict.firstDivergence;
+  const d: RunDivergence = inner
+    ? { ...inner, section: inner.section ?? altered.section, message: `${altered.message}; first divergence: ${inner.message}` }
+    : { check: 'bundle', section: altered.section, message: `${altered.message}.` };
+  return { ...verdict, ok: false, firstDivergence: d };
+}
+
+/** Checks decoded sections: signature, events, proofs, plans, manifest. */
+function verifySections(sections: BundleSections, verifierKeys: readonly string[]): BundleReport {
+  const report: BundleReport = { ok: false, runId: null, events: 0, checkpoint: null, plans: null, status: null };
+  const fail = (d: RunDivergence): BundleReport => ({ ...report, ok: false, firstDivergence: d });
   try {
     const manifest = parseSection('manifest', ReplayManifest, sections.manifest);
     report.runId = manifest.runId;

@@ -71,6 +71,23 @@ function readLine(bytes: Buffer, offset: number, max: number): { text: string; n
  * BundleIntegrityError naming the section (exit 1).
  */
 export function decodeBundle(bytes: Buffer): BundleSections {
+  const { sections, altered } = readBundle(bytes);
+  if (altered[0]) throw altered[0];
+  return sections;
+}
+
+export interface ReadBundle {
+  sections: BundleSections;
+  /** Digest failures (sections whose content changed, or the end digest), in file order. */
+  altered: BundleIntegrityError[];
+}
+
+/**
+ * Like decodeBundle, but a section whose content fails its digest is still returned (and listed in
+ * `altered`), so a verifier can go on to name the event inside it that changed. Framing errors throw.
+ */
+export function readBundle(bytes: Buffer): ReadBundle {
+  const altered: BundleIntegrityError[] = [];
   const magic = readLine(bytes, 0, BUNDLE_MAGIC.length);
   if (magic === undefined || magic.text !== BUNDLE_MAGIC) {
     if (looksLikeAlteredMagic(bytes)) {
@@ -106,7 +123,7 @@ export function decodeBundle(bytes: Buffer): BundleSections {
       throw new BundleIntegrityError(`bundle section "${name}" at byte ${offset}: its payload is not ${length} bytes followed by a newline`, name, offset);
     }
     if (sha256Hex(payload) !== match[3]) {
-      throw new BundleIntegrityError(`bundle section "${name}" (bytes ${start}–${start + length}): content does not match its SHA-256 digest; the section was altered`, name, start);
+      altered.push(new BundleIntegrityError(`bundle section "${name}" (bytes ${start}–${start + length}): content does not match its SHA-256 digest; the section was altered`, name, start));
     }
     sections[name] = Buffer.from(payload);
     offset = start + length + 1;
@@ -116,11 +133,11 @@ export function decodeBundle(bytes: Buffer): BundleSections {
   if (end === undefined || match === null) {
     throw new BundleIntegrityError(`bundle end line at byte ${offset} is missing or is not "end <sha256>"`, 'end', offset);
   }
-  if (!sha256(bytes.subarray(0, offset)).equals(Buffer.from(match[1]!, 'hex'))) {
-    throw new BundleIntegrityError(`bundle end line at byte ${offset}: the digest of the bundle does not match; the bundle was altered`, 'end', offset);
-  }
   if (end.next !== bytes.length) {
     throw new BundleIntegrityError(`bundle has ${bytes.length - end.next} bytes after its end line`, 'end', end.next);
   }
-  return sections as BundleSections;
+  if (!sha256(bytes.subarray(0, offset)).equals(Buffer.from(match[1]!, 'hex'))) {
+    altered.push(new BundleIntegrityError(`bundle end line at byte ${offset}: the digest of the bundle does not match; the bundle was altered`, 'end', offset));
+  }
+  return { sections: sections as BundleSections, altered };
 }
