@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { canonicalize } from '../src/integrity/canonical.js';
+import { sha256Hex } from '../src/integrity/hasher.js';
 import type { EventStore } from '../src/store/port.js';
 import { consumerName, stateDigest, type Digested, type PositionSink, type Projected, type Projection } from './projection.js';
 
@@ -57,4 +58,31 @@ export async function resumePoint<S>(home: string, store: Pick<EventStore, 'getP
   if (stored !== snapshot.position) return undefined;
   if (stateDigest(snapshot.state) !== snapshot.digest) return undefined;
   return { state: snapshot.state, position: snapshot.position, events: snapshot.events };
+}
+
+export interface WrittenArtifacts {
+  files: number;
+  /** Files whose bytes were already exactly what the projection produced. */
+  unchanged: number;
+  /** SHA-256 over the sorted "path sha256" lines: one value to compare two rebuilds by. */
+  digest: string;
+}
+
+/** Writes artifacts under the home, atomically, reporting how many were already byte-identical. */
+export function writeArtifacts(home: string, artifacts: readonly { path: string; bytes: Buffer }[]): WrittenArtifacts {
+  let unchanged = 0;
+  const lines: string[] = [];
+  for (const artifact of artifacts) {
+    const path = join(home, ...artifact.path.split('/'));
+    let existing: Buffer | undefined;
+    try {
+      existing = readFileSync(path);
+    } catch {
+      existing = undefined;
+    }
+    if (existing?.equals(artifact.bytes)) unchanged++;
+    else writeFileAtomic(path, artifact.bytes);
+    lines.push(`${artifact.path} ${sha256Hex(artifact.bytes)}`);
+  }
+  return { files: artifacts.length, unchanged, digest: sha256Hex(lines.sort().join('\n')) };
 }

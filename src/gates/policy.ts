@@ -82,8 +82,11 @@ export const Policy = z
   });
 export type Policy = z.infer<typeof Policy>;
 
-/** Used when no --policy is given: every metric both sides recorded, higher is better, 0 tolerance is too strict, so 1%. */
+/** Used when no --policy is given: every metric both sides recorded, 1% relative tolerance, bootstrap for repeats. */
 export function defaultPolicy(metrics: readonly string[]): Policy {
+  if (metrics.length === 0) {
+    throw new InputError('baseline and candidate share no final metrics (have their runs completed training?); nothing to compare', { field: 'policy' });
+  }
   return Policy.parse({
     version: POLICY_VERSION,
     rules: [...metrics].sort().map((metric) => ({

@@ -6,7 +6,10 @@ import { registerCatalogCommand } from './catalog.js';
 import { registerGovernanceCommands } from './governance.js';
 import { registerServeCommand } from './serve.js';
 import { registerTrainingCommands } from './train.js';
+import { registerProjectCommands } from './project.js';
+import { registerCompareCommands } from './compare.js';
+import { registerBenchCompareCommand } from './bench-compare.js';
 
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
-export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerTrainingCommands];
+export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand];
