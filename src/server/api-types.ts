@@ -163,7 +163,8 @@ export interface GraphNode {
   id: string;
   kind: 'run' | 'campaign';
   label: string;
-  status: RunStatus | null;
+  /** The graph projection's run status (recorded, completed, failed); null for campaigns. */
+  status: string | null;
 }
 
 export interface GraphEdge {
@@ -171,7 +172,7 @@ export interface GraphEdge {
   source: string;
   target: string;
   relation: string;
-  /** Metric deltas carried by the edge (compared-with), metric → candidate − baseline. */
+  /** Metric deltas carried by the edge, metric → source − target (the comparison's own for compared-with). */
   deltas: Record<string, number>;
 }
 

@@ -15,7 +15,7 @@ import { defaultAssetsDir, registerAssets } from './assets.js';
 import { registerEventStream } from './event-stream.js';
 import { LiveView } from './live-view.js';
 import { replayView } from './replay-view.js';
-import { HttpError, installSecurity, requireToken } from './security.js';
+import { frameworkError, HttpError, installSecurity, requireToken } from './security.js';
 import { VerificationCache } from './verification.js';
 import { comparisonView, gateView, graphView, runDetail, runRow, telemetryView, type CheckpointSignatureCheck } from './views.js';
 
@@ -60,6 +60,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     return503OnClosing: true,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors: frameworkError,
   });
   installSecurity(app, { host, token: options.token });
   app.addHook('onError', async (request, _reply, error) => {
@@ -72,7 +73,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
 
   const badge = async (runId: string): Promise<VerificationBadge> => {
     const run = live.run(runId);
-    return run ? (await verification.run(runId, run.summary.lastRevision)).badge : 'unsigned';
+    return run ? (await verification.run(runId, run.provenance.governance.lastRevision)).badge : 'unsigned';
   };
   const findRun = (id: string) => {
     const run = live.run(id);
@@ -90,9 +91,8 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   }));
 
   app.get('/api/runs', async () => {
-    const runs = [...live.runs.values()].filter((r) => r.summary.status !== 'empty' || r.telemetry.length > 0);
     const rows = [];
-    for (const run of runs) rows.push(runRow(run, await badge(run.runId)));
+    for (const runId of live.runIds()) rows.push(runRow(live.run(runId)!, await badge(runId)));
     rows.sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? '') || a.runId.localeCompare(b.runId));
     return { position: live.position, runs: rows };
   });
@@ -131,7 +131,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   app.get('/api/graph', async () => graphView(live));
 
   app.get('/api/verification', async () =>
-    verification.view([...live.runs.values()].filter((r) => r.summary.lastRevision >= 0).map((r) => ({ runId: r.runId, revision: r.summary.lastRevision }))),
+    verification.view(live.runIds().map((runId) => ({ runId, revision: live.run(runId)!.provenance.governance.lastRevision }))),
   );
 
   // The one mutating endpoint: sign a checkpoint of the ledger now (needs the token and the home's key).

@@ -1,44 +1,38 @@
-// The dashboard's live read model: it follows the store (catch up, then live) and folds every event
-// through the projections' reducers, then tells SSE clients what moved. It holds no logic of its
-// own about what a run *is*: the run summary is the governance reducer (`evolveRun`, whose digest
-// replay recomputes); telemetry, checkpoints, findings, comparisons and gates are the recorded events.
+// The dashboard's live read model: it follows the store (catch up, then live), feeds every event
+// through the projections' one wiring (`project`, projections/projection.ts) — run summaries with
+// provenance and the comparison graph — and tells SSE clients what moved. What a run *is* (status,
+// stages, plan, metrics, graph edges) comes from those projections; besides them it keeps only the
+// recorded events a page lists verbatim (telemetry samples, checkpoint events with their signatures,
+// findings, comparison and gate records), keyed by the stream they were recorded on.
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { AuditFindingData } from '../../events/governance.js';
-import type {
-  CampaignStarted,
-  CheckpointWritten,
-  RunEnvironmentRecorded,
-  TelemetrySample,
-  TrainingCompleted,
-  TrainingStarted,
-} from '../../events/training.js';
-import type { ComparisonRecordedData, RegressionGateEvaluatedData, RunLinkedData } from '../../events/comparison.js';
-import type { GovernancePlanApprovedData } from '../../events/governance.js';
-import { runStream } from '../governance/recorder.js';
-import { evolveRun, initialRunState, runSummaryDigest, type RunSummary } from '../governance/run-state.js';
+import type { CheckpointWritten, TelemetrySample, TrainingStarted } from '../../events/training.js';
+import type { ComparisonRecordedData, RegressionGateEvaluatedData } from '../../events/comparison.js';
+import { project, start, type Projected } from '../../projections/projection.js';
+import { comparisonGraphProjection, type GraphState } from '../../projections/comparison-graph.js';
+import { eventData, RUN_STREAM_PREFIX, runSummaryProjection, type RunProvenance, type RunSummaries } from '../../projections/run-summary.js';
+import { runSummaryDigest } from '../governance/run-state.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';
 import type { ChangeMessage } from './api-types.js';
 
 type Topic = ChangeMessage['topics'][number];
 
-export interface RunRecord {
+/** The recorded events of one run stream that pages list as they are. */
+export interface RunRecords {
   runId: string;
-  summary: RunSummary;
-  plan: GovernancePlanApprovedData['plan'] | null;
-  started: TrainingStarted | null;
-  environment: RunEnvironmentRecorded | null;
-  completed: TrainingCompleted | null;
   telemetry: { sample: TelemetrySample; recordedAt: string }[];
   checkpoints: { data: CheckpointWritten; recordedAt: string }[];
   findings: { data: AuditFindingData; recordedAt: string }[];
-  campaign: string | null;
+  /** As the latest TrainingStarted announced them (the projection keeps neither). */
+  worker: string | null;
+  totalSteps: number | null;
   updatedAt: string | null;
 }
 
-export interface CampaignRecord {
-  campaign: string;
-  runs: string[];
-  completed: boolean;
+/** A run as the API serves it: the projection's provenance plus the run's listed records. */
+export interface RunRecord extends RunRecords {
+  provenance: RunProvenance;
+  campaign: string | null;
 }
 
 export interface ComparisonRecord {
@@ -58,13 +52,14 @@ export interface LiveViewOptions {
 const PAGE = 5_000;
 
 export class LiveView {
-  readonly runs = new Map<string, RunRecord>();
-  readonly campaigns = new Map<string, CampaignRecord>();
-  readonly comparisons = new Map<string, ComparisonRecord>();
-  readonly links: { data: RunLinkedData; recordedAt: string }[] = [];
   /** Store position of the last event folded in; -1 before any. */
   position = -1;
+  summaries: Projected<RunSummaries> = start(runSummaryProjection);
+  graph: Projected<GraphState> = start(comparisonGraphProjection);
+  readonly comparisons = new Map<string, ComparisonRecord>();
 
+  private readonly records = new Map<string, RunRecords>();
+  private readonly events = new Subject<RecordedEvent>();
   private readonly changeSubject = new Subject<ChangeMessage>();
   private subscription: Subscription | undefined;
   private pendingRuns = new Set<string>();
@@ -75,7 +70,11 @@ export class LiveView {
   private constructor(
     private readonly store: EventStore,
     private readonly options: LiveViewOptions,
-  ) {}
+  ) {
+    // The projections' own wiring; the Subject is synchronous, so state is current after next().
+    this.events.pipe(project(runSummaryProjection)).subscribe((p) => (this.summaries = p));
+    this.events.pipe(project(comparisonGraphProjection)).subscribe((p) => (this.graph = p));
+  }
 
   /** Folds the whole log so far, then follows it live. */
   static async open(store: EventStore, options: LiveViewOptions = {}): Promise<LiveView> {
@@ -110,12 +109,22 @@ export class LiveView {
     return this.failure;
   }
 
+  /** Run ids the run-summary projection knows, i.e. runs with events on their own stream. */
+  runIds(): string[] {
+    return Object.keys(this.summaries.state.runs).sort();
+  }
+
   run(runId: string): RunRecord | undefined {
-    return this.runs.get(runId);
+    const provenance = this.summaries.state.runs[runId];
+    if (!provenance) return undefined;
+    const records = this.records.get(runId) ?? { runId, telemetry: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
+    const campaign = Object.values(this.summaries.state.campaigns).find((c) => c.runs.some((r) => r.runId === runId))?.campaign ?? null;
+    return { ...records, provenance, campaign };
   }
 
   close(): void {
     this.subscription?.unsubscribe();
+    this.events.complete();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.changeSubject.complete();
   }
@@ -136,129 +145,79 @@ export class LiveView {
     for (const t of topics) this.pendingTopics.add(t);
   }
 
-  private record(runId: string): RunRecord {
-    let run = this.runs.get(runId);
+  private record(runId: string): RunRecords {
+    let run = this.records.get(runId);
     if (!run) {
-      run = {
-        runId,
-        summary: initialRunState(runId),
-        plan: null,
-        started: null,
-        environment: null,
-        completed: null,
-        telemetry: [],
-        checkpoints: [],
-        findings: [],
-        campaign: null,
-        updatedAt: null,
-      };
-      this.runs.set(runId, run);
+      run = { runId, telemetry: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
+      this.records.set(runId, run);
     }
     return run;
   }
 
-  /** Folds one event. Events of unknown or custom types only advance the position. */
+  /** Folds one event into the projections and the listed records. */
   apply(event: RecordedEvent): void {
     this.position = Math.max(this.position, event.position);
+    this.events.next(event);
     const { envelope } = event;
-    const data = envelope.data as Record<string, unknown>;
     const recordedAt = envelope.metadata.recordedAt;
     this.touch(null, 'verification');
-
-    // Run summaries fold the run's own stream, exactly as the governance projection does.
-    const subject = eventRunId(envelope.type, data);
-    if (subject !== null && envelope.stream === runStream(subject)) {
-      const run = this.record(subject);
-      run.summary = evolveRun(run.summary, envelope);
+    if (envelope.stream.startsWith(RUN_STREAM_PREFIX)) {
+      const run = this.record(envelope.stream.slice(RUN_STREAM_PREFIX.length));
       run.updatedAt = recordedAt;
-      this.touch(subject, 'runs');
+      this.touch(run.runId, 'runs', 'graph');
+      switch (envelope.type) {
+        case 'TelemetrySample':
+          run.telemetry.push({ sample: eventData(event) as TelemetrySample, recordedAt });
+          this.touch(run.runId, 'telemetry');
+          break;
+        case 'TrainingStarted': {
+          const started = eventData(event) as TrainingStarted;
+          run.worker = started.worker;
+          run.totalSteps = started.totalSteps;
+          break;
+        }
+        case 'CheckpointWritten':
+          run.checkpoints.push({ data: eventData(event) as CheckpointWritten, recordedAt });
+          this.touch(run.runId, 'checkpoints');
+          break;
+        case 'AuditFinding':
+          run.findings.push({ data: eventData(event) as AuditFindingData, recordedAt });
+          this.touch(run.runId, 'gates');
+          break;
+      }
+      return;
     }
-
     switch (envelope.type) {
-      case 'GovernancePlanApproved': {
-        const run = this.record(String(data.runId));
-        run.plan = (data as GovernancePlanApprovedData).plan;
-        this.touch(run.runId, 'runs', 'graph');
-        break;
-      }
-      case 'RunEnvironmentRecorded':
-        this.record(String(data.runId)).environment = data as RunEnvironmentRecorded;
-        this.touch(String(data.runId), 'runs');
-        break;
-      case 'TrainingStarted':
-        this.record(String(data.runId)).started = data as TrainingStarted;
-        this.touch(String(data.runId), 'runs');
-        break;
-      case 'TelemetrySample': {
-        const sample = data as TelemetrySample;
-        const run = this.record(sample.tags.run);
-        run.telemetry.push({ sample, recordedAt });
-        run.updatedAt = recordedAt;
-        this.touch(run.runId, 'runs', 'telemetry');
-        break;
-      }
-      case 'CheckpointWritten':
-        this.record(String(data.runId)).checkpoints.push({ data: data as CheckpointWritten, recordedAt });
-        this.touch(String(data.runId), 'runs', 'checkpoints');
-        break;
-      case 'TrainingCompleted':
-        this.record(String(data.runId)).completed = data as TrainingCompleted;
-        this.touch(String(data.runId), 'runs');
-        break;
-      case 'AuditFinding':
-        this.record(String(data.runId)).findings.push({ data: data as AuditFindingData, recordedAt });
-        this.touch(String(data.runId), 'runs', 'gates');
-        break;
-      case 'CampaignStarted': {
-        const c = data as CampaignStarted;
-        this.campaigns.set(c.campaign, { campaign: c.campaign, runs: c.runs.map((r) => r.runId), completed: false });
-        for (const r of c.runs) this.record(r.runId).campaign = c.campaign;
+      case 'CampaignStarted':
+      case 'CampaignRunCompleted':
+      case 'CampaignCompleted':
+      case 'RunLinked':
         this.touch(null, 'graph', 'runs');
         break;
-      }
-      case 'CampaignCompleted': {
-        const c = this.campaigns.get(String(data.campaign));
-        if (c) c.completed = true;
-        this.touch(null, 'graph');
-        break;
-      }
       case 'ComparisonRecorded': {
-        const c = data as ComparisonRecordedData;
+        const c = eventData(event) as ComparisonRecordedData;
         const existing = this.comparisons.get(c.comparisonId);
         this.comparisons.set(c.comparisonId, { data: c, gate: existing?.gate ?? null, recordedAt, gateRecordedAt: existing?.gateRecordedAt ?? null });
         this.touch(null, 'comparisons', 'graph');
         break;
       }
       case 'RegressionGateEvaluated': {
-        const g = data as RegressionGateEvaluatedData;
+        const g = eventData(event) as RegressionGateEvaluatedData;
         const existing = this.comparisons.get(g.comparisonId);
         if (existing) {
           existing.gate = g;
           existing.gateRecordedAt = recordedAt;
           for (const runId of existing.data.candidate.runs) this.touch(runId, 'runs');
         }
-        this.touch(null, 'gates', 'comparisons');
+        this.touch(null, 'gates', 'comparisons', 'graph');
         break;
       }
-      case 'RunLinked':
-        this.links.push({ data: data as RunLinkedData, recordedAt });
-        this.touch(null, 'graph');
-        break;
-      default:
-        break;
     }
   }
 
-  /** Digest of a run's summary projection state (SHA-256 of its JCS form). */
+  /** Digest of a run's governance summary (SHA-256 of its JCS form, what RunCompleted records). */
   summaryDigest(runId: string): string | undefined {
-    const run = this.runs.get(runId);
-    return run ? runSummaryDigest(run.summary) : undefined;
+    const run = this.summaries.state.runs[runId];
+    return run ? runSummaryDigest(run.governance) : undefined;
   }
-}
-
-/** The run an event is about: `runId` in its data, or the telemetry tags' run. */
-export function eventRunId(type: string, data: Record<string, unknown>): string | null {
-  if (typeof data.runId === 'string') return data.runId;
-  if (type === 'TelemetrySample' && typeof (data.tags as { run?: unknown } | undefined)?.run === 'string') return (data.tags as { run: string }).run;
-  return null;
 }

@@ -110,6 +110,18 @@ function describeError(error: Error): { status: number; message: string; headers
   return { status: 500, message: 'internal error (see the server log)', headers: {} };
 }
 
+/**
+ * Errors fastify raises before routing (malformed percent-encoding, over-long parameters): a URL
+ * that cannot be decoded names no asset, so it is the same JSON 404 as any other unknown path.
+ */
+export function frameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+  reply.header('cache-control', 'no-store');
+  if (error.code === 'FST_ERR_BAD_URL') void reply.code(404).send({ error: 'not found' });
+  else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') void reply.code(414).send({ error: 'URL parameter too long' });
+  else void reply.code(400).send({ error: 'bad request' });
+}
+
 /** preHandler for mutating routes: refused on a read-only server, 401 without the right token. */
 export function requireToken(token: string | undefined) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {

@@ -5,8 +5,6 @@ import type {
   CheckpointView,
   ComparisonView,
   GateView,
-  GraphEdge,
-  GraphNode,
   GraphView,
   MetricComparisonView,
   RunDetail,
@@ -15,49 +13,50 @@ import type {
   TelemetryView,
   VerificationBadge,
 } from './api-types.js';
+import { buildGraph } from '../../projections/comparison-graph.js';
 import type { ComparisonRecord, LiveView, RunRecord } from './live-view.js';
 
 /** Checks a checkpoint's signature (the caller decides which key is trusted); null when it cannot tell. */
 export type CheckpointSignatureCheck = (checkpoint: CheckpointWritten) => boolean | null;
 
 export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
+  const p = run.provenance;
   const last = run.telemetry[run.telemetry.length - 1]?.sample;
-  const lastLoss = [...run.telemetry].reverse().find((t) => t.sample.loss !== null)?.sample.loss ?? null;
-  const latestCheckpoint = run.checkpoints[run.checkpoints.length - 1]?.data;
-  const findings = { hard: 0, soft: 0, info: 0 };
-  for (const f of run.findings) findings[f.data.severity]++;
+  let lastLoss: number | null = null;
+  for (let i = run.telemetry.length - 1; i >= 0 && lastLoss === null; i--) lastLoss = run.telemetry[i]!.sample.loss;
   return {
     runId: run.runId,
-    status: run.summary.status,
-    plan: run.plan?.name ?? null,
-    backend: run.started?.backend.name ?? run.environment?.backend.name ?? last?.tags.backend ?? run.plan?.training?.backend ?? null,
+    status: p.governance.status,
+    plan: p.planName,
+    backend: p.training?.backend.name ?? p.environment?.backend.name ?? null,
     campaign: run.campaign,
-    seed: run.started?.seed ?? null,
+    seed: p.training?.seed ?? null,
     step: last?.step ?? null,
-    totalSteps: run.started?.totalSteps ?? null,
+    totalSteps: run.totalSteps,
     lastLoss,
-    metrics: run.completed?.metrics ?? latestCheckpoint?.metrics ?? null,
-    checkpoints: run.checkpoints.length,
-    findings,
+    metrics: p.finalMetrics ?? p.checkpoints[p.checkpoints.length - 1]?.metrics ?? null,
+    checkpoints: p.checkpoints.length,
+    findings: p.findings,
     verification: badge,
     updatedAt: run.updatedAt,
   };
 }
 
 export function stageBudgets(run: RunRecord): Record<string, StageBudgetView> {
-  return (run.plan?.budgets ?? {}) as Record<string, StageBudgetView>;
+  return run.provenance.budgets;
 }
 
 export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignature: CheckpointSignatureCheck, live: LiveView): RunDetail {
   const budgets = stageBudgets(run);
-  const s = run.summary;
+  const p = run.provenance;
+  const g = p.governance;
   return {
     ...runRow(run, badge),
-    approver: s.approver,
-    governancePlanHash: s.governancePlanHash,
-    executionPlanHash: s.executionPlanHash,
-    failure: s.failure,
-    stages: s.stages.map((stage) => ({
+    approver: g.approver,
+    governancePlanHash: g.governancePlanHash,
+    executionPlanHash: g.executionPlanHash,
+    failure: g.failure,
+    stages: g.stages.map((stage) => ({
       id: stage.id,
       dependsOn: stage.dependsOn,
       status: stage.status,
@@ -68,17 +67,17 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
       failure: stage.failure,
       budget: budgets[stage.id] ?? null,
     })),
-    training: run.started
+    training: p.training
       ? {
-          worker: run.started.worker,
-          configDigest: run.started.configDigest,
-          dataset: run.started.dataset,
-          backend: run.started.backend,
-          resumedFrom: run.started.resumedFrom,
-          wallMs: run.completed?.wallMs ?? null,
+          worker: run.worker ?? p.environment?.worker ?? '—',
+          configDigest: p.training.configDigest,
+          dataset: p.training.dataset,
+          backend: p.training.backend,
+          resumedFrom: p.training.resumedFrom[p.training.resumedFrom.length - 1] ?? null,
+          wallMs: p.trainingWallMs,
         }
       : null,
-    environment: (run.environment as Record<string, unknown> | null) ?? null,
+    environment: (p.environment as Record<string, unknown> | null) ?? null,
     checkpointList: run.checkpoints.map((c): CheckpointView => ({
       epoch: c.data.epoch,
       step: c.data.step,
@@ -176,31 +175,17 @@ export function gateView(c: ComparisonRecord): GateView {
   };
 }
 
-const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-/** Runs and campaigns as nodes; membership, links and comparisons as typed edges; sorted by id. */
+/** The comparison-graph projection's graph (deterministic node and edge order), shaped for cytoscape. */
 export function graphView(live: LiveView): GraphView {
-  const nodes = new Map<string, GraphNode>();
-  const node = (kind: 'run' | 'campaign', id: string): string => {
-    const key = `${kind}:${id}`;
-    if (!nodes.has(key)) nodes.set(key, { id: key, kind, label: id, status: kind === 'run' ? (live.runs.get(id)?.summary.status ?? null) : null });
-    return key;
+  const graph = buildGraph(live.graph.state);
+  return {
+    nodes: graph.nodes.map((n) => ({ id: n.id, kind: n.kind, label: n.name, status: (n.status as GraphView['nodes'][number]['status']) ?? null })),
+    edges: graph.edges.map((e) => ({
+      id: `${e.type}:${e.from}->${e.to}${e.comparisonId ? `:${e.comparisonId}` : ''}`,
+      source: e.from,
+      target: e.to,
+      relation: e.type,
+      deltas: Object.fromEntries(Object.entries(e.deltas).map(([metric, d]) => [metric, d.delta])),
+    })),
   };
-  for (const run of live.runs.values()) if (run.summary.status !== 'empty' || run.telemetry.length) node('run', run.runId);
-  const edges = new Map<string, GraphEdge>();
-  const edge = (source: string, target: string, relation: string, deltas: Record<string, number> = {}): void => {
-    const id = `${relation}:${source}->${target}`;
-    edges.set(id, { id, source, target, relation, deltas });
-  };
-  for (const c of live.campaigns.values()) {
-    const campaign = node('campaign', c.campaign);
-    for (const runId of c.runs) edge(node('run', runId), campaign, 'member-of');
-  }
-  for (const { data } of live.links) edge(node(data.from.kind, data.from.id), node(data.to.kind, data.to.id), data.relation);
-  for (const c of live.comparisons.values()) {
-    const deltas: Record<string, number> = {};
-    for (const m of c.data.metrics) if (m.delta !== null) deltas[m.metric] = m.delta;
-    edge(node(c.data.baseline.kind, c.data.baseline.ref), node(c.data.candidate.kind, c.data.candidate.ref), 'compared-with', deltas);
-  }
-  return { nodes: [...nodes.values()].sort(byId), edges: [...edges.values()].sort(byId) };
 }

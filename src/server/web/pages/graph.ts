@@ -1,5 +1,5 @@
-// The experiment graph (cytoscape): runs and campaigns as nodes, typed edges (member-of,
-// baseline-of, replay-of, resumed-from, repeat-of, compared-with) with their metric deltas.
+// The experiment graph (cytoscape), as the comparison-graph projection builds it: runs and campaigns
+// as nodes, typed edges (repeat-of, baseline-of, replay-of, resumed-from, compared-with) with deltas.
 // The same graph is listed as a table for keyboard and screen-reader users.
 import cytoscape from 'cytoscape';
 import type { GraphView } from '../../api-types.js';
@@ -11,18 +11,15 @@ import { coalesce, errorMessage, type Page } from '../page.js';
 const STATUS_COLORS: Record<string, string> = {
   completed: '#2e7d32',
   failed: '#b3261e',
-  planned: '#1f5fa8',
-  approved: '#6a3d9a',
-  empty: '#757575',
+  recorded: '#1f5fa8',
 };
 
 const EDGE_COLORS: Record<string, string> = {
-  'member-of': '#9e9e9e',
+  'repeat-of': '#9e9e9e',
   'compared-with': '#b3261e',
   'baseline-of': '#1f5fa8',
   'replay-of': '#00695c',
   'resumed-from': '#8a4b08',
-  'repeat-of': '#6a3d9a',
 };
 
 export async function graphPage(main: HTMLElement): Promise<Page> {
@@ -62,14 +59,14 @@ function draw(container: HTMLElement, graph: GraphView): cytoscape.Core {
     container,
     elements: [
       ...graph.nodes.map((n) => ({
-        data: { id: n.id, label: n.label, kind: n.kind, color: n.kind === 'campaign' ? '#37474f' : (STATUS_COLORS[n.status ?? 'empty'] ?? '#757575') },
+        data: { id: n.id, label: n.label, kind: n.kind, color: n.kind === 'campaign' ? '#37474f' : (STATUS_COLORS[n.status ?? ''] ?? '#757575') },
       })),
       ...graph.edges.map((e) => ({
         data: {
           id: e.id,
           source: e.source,
           target: e.target,
-          label: e.relation === 'member-of' ? '' : `${e.relation}${deltaText(e.deltas) ? `\n${deltaText(e.deltas)}` : ''}`,
+          label: e.relation === 'repeat-of' ? '' : `${e.relation}${deltaText(e.deltas) ? `\n${deltaText(e.deltas)}` : ''}`,
           color: EDGE_COLORS[e.relation] ?? '#616161',
         },
       })),

