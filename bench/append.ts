@@ -36,77 +36,94 @@ interface Row {
   canonical: Buffer;
 }
 
-async function ledgerRun(path: string, proposed: ProposedEvent[]): Promise<{ ms: number; memoryDelta: number }> {
-  const store = createSqliteStore({ path });
-  await store.init();
-  global.gc?.();
-  const heapBefore = process.memoryUsage().heapUsed;
-  const start = process.hrtime.bigint();
-  for (let at = 0, b = 0; at < proposed.length; at += BATCH_SIZE, b++) {
-    await store.append(`run-${b % STREAMS}`, proposed.slice(at, at + BATCH_SIZE));
+interface Sample {
+  ledgerMs: number;
+  rawMs: number;
+  memoryDelta: number;
+}
+
+/**
+ * One run: the ledger and the raw reference advance batch by batch, alternately, so both meet the
+ * same machine load at the same moments. The raw side inserts, into its own file with the same
+ * schema and pragmas, exactly the rows the ledger has just written (read back outside the timer).
+ */
+async function interleavedRun(dir: string, run: number, proposed: ProposedEvent[]): Promise<Sample> {
+  const ledgerPath = join(dir, `ledger-${run}.db`);
+  const rawPath = join(dir, `raw-${run}.db`);
+  for (const path of [ledgerPath, rawPath]) {
+    const init = createSqliteStore({ path });
+    await init.init();
+    await init.close();
   }
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  const memoryDelta = process.memoryUsage().heapUsed - heapBefore;
-  await store.close();
-  return { ms, memoryDelta };
-}
-
-/** The rows the ledger wrote, read back so the reference inserts byte-identical content. */
-function storedRows(path: string): Row[] {
-  const db = new Database(path, { readonly: true });
-  const rows = db.prepare('SELECT position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical FROM events ORDER BY position').all() as Row[];
-  db.close();
-  return rows;
-}
-
-/** Raw reference: the same table (created by the store's own schema), pragmas, batch size and rows. */
-async function rawRun(path: string, rows: Row[]): Promise<number> {
-  const init = createSqliteStore({ path });
-  await init.init();
-  await init.close();
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  const insert = db.prepare(
+  const store = createSqliteStore({ path: ledgerPath });
+  await store.init();
+  const written = new Database(ledgerPath, { readonly: true });
+  const readBack = written.prepare(
+    'SELECT position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical FROM events WHERE position >= ? ORDER BY position',
+  );
+  const raw = new Database(rawPath);
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = FULL');
+  const insert = raw.prepare(
     'INSERT INTO events (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
-  const batch = db.transaction((slice: Row[]) => {
-    for (const r of slice) insert.run(r.position, r.id, r.stream, r.revision, r.type, r.recorded_at, r.content_digest, r.leaf_hash, r.canonical);
+  const rawBatch = raw.transaction((rows: Row[]) => {
+    for (const r of rows) insert.run(r.position, r.id, r.stream, r.revision, r.type, r.recorded_at, r.content_digest, r.leaf_hash, r.canonical);
   });
-  const start = process.hrtime.bigint();
-  for (let at = 0; at < rows.length; at += BATCH_SIZE) batch.immediate(rows.slice(at, at + BATCH_SIZE));
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  db.close();
-  return ms;
+
+  let ledgerNs = 0n;
+  let rawNs = 0n;
+  const appendLedger = async (b: number) => {
+    const start = process.hrtime.bigint();
+    await store.append(`run-${b % STREAMS}`, proposed.slice(b * BATCH_SIZE, (b + 1) * BATCH_SIZE));
+    ledgerNs += process.hrtime.bigint() - start;
+  };
+  const insertRaw = (rows: Row[]) => {
+    const start = process.hrtime.bigint();
+    rawBatch.immediate(rows);
+    rawNs += process.hrtime.bigint() - start;
+  };
+  global.gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  // The raw side trails by one batch; which side goes first alternates, so ordering effects cancel.
+  let pending: Row[] | undefined;
+  for (let b = 0; b * BATCH_SIZE < proposed.length; b++) {
+    if (b % 2 === 0 || !pending) {
+      await appendLedger(b);
+      if (pending) insertRaw(pending);
+    } else {
+      insertRaw(pending);
+      await appendLedger(b);
+    }
+    pending = readBack.all(b * BATCH_SIZE) as Row[];
+  }
+  if (pending) insertRaw(pending);
+  const memoryDelta = process.memoryUsage().heapUsed - heapBefore;
+  await store.close();
+  written.close();
+  raw.close();
+  rmSync(ledgerPath, { force: true });
+  rmSync(rawPath, { force: true });
+  return { ledgerMs: Number(ledgerNs) / 1e6, rawMs: Number(rawNs) / 1e6, memoryDelta };
 }
 
 export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
   const runs = options.runs ?? 5;
   const count = Math.max(BATCH_SIZE, Math.round((EVENTS_PER_RUN * (options.scale ?? 1)) / BATCH_SIZE) * BATCH_SIZE);
   const dir = mkdtempSync(join(tmpdir(), 'runledger-bench-append-'));
-  const ledgerMs: number[] = [];
-  const rawMs: number[] = [];
-  const memory: number[] = [];
+  const samples: Sample[] = [];
   try {
-    // One untimed warm-up of each path (JIT, page cache), then alternate so drift hits both alike.
+    // One untimed warm-up run (JIT, page cache), then the measured runs.
     for (let r = -1; r < runs; r++) {
-      const proposed = proposedEvents(count);
-      const ledgerPath = join(dir, `ledger-${r + 1}.db`);
-      const rawPath = join(dir, `raw-${r + 1}.db`);
-      const ledger = await ledgerRun(ledgerPath, proposed);
-      const rows = storedRows(ledgerPath);
-      const raw = await rawRun(rawPath, rows);
-      if (r >= 0) {
-        ledgerMs.push(ledger.ms);
-        rawMs.push(raw);
-        memory.push(ledger.memoryDelta);
-      }
-      rmSync(ledgerPath, { force: true });
-      rmSync(rawPath, { force: true });
+      const sample = await interleavedRun(dir, r + 1, proposedEvents(count));
+      if (r >= 0) samples.push(sample);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const ledgerMs = samples.map((s) => s.ledgerMs);
+  const rawMs = samples.map((s) => s.rawMs);
+  const memory = samples.map((s) => s.memoryDelta);
   const wallMs = summarizeRuns(ledgerMs);
   const rawWall = summarizeRuns(rawMs);
   return [
@@ -122,7 +139,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
       ratio: rawWall.p50 / wallMs.p50,
       goal: 0.5,
       goalIs: 'min',
-      environment: { ...benchEnvironment(), events: count, batchSize: BATCH_SIZE, streams: STREAMS, synchronous: 'FULL', journalMode: 'WAL' },
+      environment: { ...benchEnvironment(), events: count, interleaved: 'batch by batch', batchSize: BATCH_SIZE, streams: STREAMS, synchronous: 'FULL', journalMode: 'WAL' },
     },
   ];
 }

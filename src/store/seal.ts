@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
 import { InputError } from '../errors.js';
-import { canonicalBytes, canonicalize, CanonicalizationError } from '../integrity/canonical.js';
+import { canonicalBytes, canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
 import { leafHash, sha256Hex } from '../integrity/hasher.js';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
 
@@ -18,6 +18,8 @@ export interface PreparedEvent {
   metadata: Partial<Envelope['metadata']>;
   /** SHA-256 of what the caller asked for: an idempotent retry must match it exactly. */
   contentDigest: string;
+  /** JCS text of `data`, computed once during validation and spliced into the digest and the envelope. */
+  canonicalData?: string;
 }
 
 export interface PreparedRequest {
@@ -69,8 +71,9 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       }
       const event = parsed.data;
       const { schemaVersion } = registry.validate(event.type, event.data, event.schemaVersion, at);
+      let canonicalData: string;
       try {
-        canonicalize(event.data);
+        canonicalData = canonicalize(event.data);
       } catch (err) {
         if (err instanceof CanonicalizationError) throw new InputError(`${at}: data is not canonical JSON: ${err.message}`, { field: 'data' });
         throw err;
@@ -80,10 +83,9 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       seen.add(id);
       const metadata = { ...event.metadata };
       if (metadata.actor === undefined && options.actor !== undefined) metadata.actor = options.actor;
-      const contentDigest = sha256Hex(
-        canonicalize({ stream: request.stream, type: event.type, schemaVersion, data: event.data, metadata }),
-      );
-      return { id, type: event.type, schemaVersion, data: event.data, metadata, contentDigest };
+      const data = new CanonicalText(canonicalData);
+      const contentDigest = sha256Hex(canonicalize({ stream: request.stream, type: event.type, schemaVersion, data, metadata }));
+      return { id, type: event.type, schemaVersion, data: event.data, metadata, contentDigest, canonicalData };
     });
     return { stream: request.stream, expectedRevision: expected.data as ExpectedRevision, events };
   });
@@ -112,7 +114,7 @@ export function sealEvent(
     },
     prevHash,
   };
-  const canonical = canonicalBytes(envelope);
+  const canonical = canonicalBytes(event.canonicalData === undefined ? envelope : { ...envelope, data: new CanonicalText(event.canonicalData) });
   return { envelope, canonical, leafHash: leafHash(canonical).toString('hex'), contentDigest: event.contentDigest };
 }
 
