@@ -1,0 +1,89 @@
+// Projection rebuild: the RxJS wiring (`foldAll` = from(events) → scan → last → digest) against a
+// hand-written loop doing the same work (evolve each event, track position, digest the end state),
+// over the same sealed events, in the same process. Goal: the wiring costs at most 1.3× the loop.
+import { comparisonGraphProjection } from '../projections/comparison-graph.js';
+import { foldAll, stateDigest, type Projection } from '../projections/projection.js';
+import { runSummaryProjection } from '../projections/run-summary.js';
+import type { RecordedEvent } from '../src/store/port.js';
+import { campaignStreamEvents, interleave, metrics, runStreamEvents, sealStreams, type Streams } from '../test/projections/fixtures.js';
+import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
+
+const GOAL = 1.3;
+
+/** `runs` governed training runs (14 events each) in campaigns of 10, interleaved across streams. */
+function ledger(runs: number): RecordedEvent[] {
+  const streams: Streams = {};
+  for (let c = 0; c < runs / 10; c++) {
+    const ids = Array.from({ length: 10 }, (_, i) => `c${c}-r${i}`);
+    ids.forEach((runId, i) => (streams[`run-${runId}`] = runStreamEvents({ runId, seed: i + 1, metrics: metrics(0.8 + i / 100) })));
+    streams[`campaign-c${c}`] = campaignStreamEvents(`c${c}`, ids);
+  }
+  return interleave(sealStreams(streams), 1);
+}
+
+function handLoop<S>(projection: Projection<S>, events: readonly RecordedEvent[]): { state: S; position: number; events: number; digest: string } {
+  let state = projection.initial;
+  let position = -1;
+  let count = 0;
+  for (const event of events) {
+    state = projection.evolve(state, event);
+    position = event.position;
+    count++;
+  }
+  return { state, position, events: count, digest: stateDigest(state) };
+}
+
+function timeMs(fn: () => void): number {
+  const start = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+async function timeAsyncMs(fn: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
+  const runs = Math.max(10, Math.round(200 * (options.scale ?? 1)));
+  const repetitions = options.runs ?? 15;
+  const events = ledger(runs);
+  const results: BenchResult[] = [];
+  for (const projection of [runSummaryProjection, comparisonGraphProjection] as Projection<unknown>[]) {
+    // Same answer first: a benchmark of two paths that disagree would measure nothing.
+    const expected = handLoop(projection, events).digest;
+    if ((await foldAll(projection, events)).digest !== expected) throw new Error(`${projection.name}: wiring and loop disagree`);
+    const wiring: number[] = [];
+    const loop: number[] = [];
+    global.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+    for (let i = 0; i < repetitions; i++) {
+      // Alternate the order so neither path always runs on a warmer heap.
+      if (i % 2 === 0) {
+        wiring.push(await timeAsyncMs(() => foldAll(projection, events)));
+        loop.push(timeMs(() => handLoop(projection, events)));
+      } else {
+        loop.push(timeMs(() => handLoop(projection, events)));
+        wiring.push(await timeAsyncMs(() => foldAll(projection, events)));
+      }
+    }
+    const memoryDeltaBytes = process.memoryUsage().heapUsed - heapBefore;
+    const wallMs = summarizeRuns(wiring);
+    const reference = summarizeRuns(loop);
+    results.push({
+      name: `projection-rebuild-${projection.name}`,
+      unit: 'events',
+      runs: repetitions,
+      wallMs,
+      throughputPerSec: (events.length / wallMs.p50) * 1000,
+      memoryDeltaBytes,
+      reference: { name: 'hand-written loop', wallMs: reference, throughputPerSec: (events.length / reference.p50) * 1000 },
+      ratio: wallMs.p50 / reference.p50,
+      goal: GOAL,
+      goalIs: 'max',
+      environment: { ...benchEnvironment(), events: events.length, runs },
+    });
+  }
+  return results;
+}
