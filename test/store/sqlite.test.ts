@@ -152,6 +152,25 @@ describe('sqlite store', function () {
     await writer.close();
   });
 
+  it('gives up with an UnavailableError when another process holds the write lock past the busy timeout', async function () {
+    const path = join(dir, 'ledger.db');
+    const store = createSqliteStore({ path, busyTimeoutMs: 100 });
+    await store.append('s', events(1, 'x'));
+    const other = new Database(path);
+    other.prepare('BEGIN IMMEDIATE').run();
+    await assert.rejects(store.append('s', events(1, 'y')), (err: unknown) => {
+      assert.ok(err instanceof UnavailableError, String(err));
+      assert.match(err.message, /stayed locked by another process for more than 100 ms/);
+      return true;
+    });
+    assert.equal((await store.readAll()).length, 1, 'readers do not wait for the writer');
+    other.prepare('ROLLBACK').run();
+    other.close();
+    await store.append('s', events(1, 'z'));
+    assert.equal(await store.streamRevision('s'), 1);
+    await store.close();
+  });
+
   it('refuses use after close with an UnavailableError', async function () {
     const store = createSqliteStore({ path: join(dir, 'ledger.db') });
     await store.init();
