@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { canonicalBytes } from '../integrity/canonical.js';
 import { InputError } from '../errors.js';
 import { runSummaryDigest } from '../governance/run-state.js';
+import { stateDigest } from '../../projections/projection.js';
 import type { RunVerification, TrustedCheckpoint } from './verify-run.js';
 
 export const MANIFEST_FORMAT = 'runledger.replay-manifest/1';
@@ -28,8 +29,12 @@ export const ReplayManifest = z
     eventCount: z.number().int().nonnegative(),
     streamHead: z.object({ revision: z.number().int(), leafHash: Hex }).strict(),
     checkpoint: z.object({ origin: z.string(), size: z.number().int().nonnegative(), root: Hex, note: z.string() }).strict(),
-    /** SHA-256 of the JCS of each projection's state after the last event. */
-    projections: z.object({ runSummary: Hex }).strict(),
+    /**
+     * SHA-256 of the JCS of each projection's state after the last event: `runState` is the
+     * governance reducer (src/governance/run-state.ts), `runSummary` this run's entry in the
+     * run-summary projection (projections/run-summary.ts) that dashboards and gates read.
+     */
+    projections: z.object({ runState: Hex, runSummary: Hex }).strict(),
     runledgerVersion: z.string(),
   })
   .strict();
@@ -54,7 +59,7 @@ export function buildManifest(run: RunVerification, checkpoint: TrustedCheckpoin
     eventCount: run.events,
     streamHead: run.head,
     checkpoint: { origin: checkpoint.origin, size: checkpoint.size, root: checkpoint.root.toString('hex'), note: checkpoint.note },
-    projections: { runSummary: runSummaryDigest(run.summary) },
+    projections: { runState: runSummaryDigest(run.summary), runSummary: stateDigest(run.provenance) },
     runledgerVersion: version,
   };
 }

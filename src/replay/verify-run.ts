@@ -12,6 +12,7 @@ import { ProofError, verifyInclusion } from '../integrity/proof.js';
 import { ExecutionPlan, GovernancePlan, planHash } from '../governance/plan.js';
 import { runStream } from '../governance/recorder.js';
 import { evolveRun, initialRunState, orderViolation, runSummaryDigest, type RunSummary } from '../governance/run-state.js';
+import { runSummaryProjection, type RunProvenance, type RunSummaries } from '../../projections/run-summary.js';
 
 /** The checks of a replay, in the order a report names them. */
 export type RunCheck =
@@ -84,6 +85,8 @@ export interface RunVerification {
   execution: ExecutionPlanRecordedData | null;
   /** Data of the last RunEnvironmentRecorded event (where the run executed), if any. */
   environment: Record<string, unknown> | null;
+  /** The run's entry in the run-summary projection (projections/run-summary.ts), re-projected from the verified events. */
+  provenance: RunProvenance | null;
 }
 
 function short(hex: string): string {
@@ -99,6 +102,8 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
   let execution: ExecutionPlanRecordedData | null = null;
   let environment: Record<string, unknown> | null = null;
   let lastIndex = -1;
+  // The same projection the dashboards and `runledger project` fold, over this run's verified events only.
+  let summaries: RunSummaries = runSummaryProjection.initial;
   const report = (checked: number, firstDivergence?: RunDivergence): RunVerification => ({
     ok: firstDivergence === undefined,
     runId,
@@ -110,6 +115,7 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
     governance,
     execution,
     environment,
+    provenance: summaries.runs[runId] ?? null,
   });
 
   if (events.length === 0) {
@@ -235,6 +241,7 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
     }
     if (env.type === 'RunEnvironmentRecorded') environment = env.data;
     state = evolveRun(state, env);
+    summaries = runSummaryProjection.evolve(summaries, { position: evidence.index, index: evidence.index, envelope: env, canonical: evidence.canonical, leafHash: leafHex });
     head = { revision: env.revision, leafHash: leafHex };
   }
   return report(events.length);
