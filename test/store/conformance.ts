@@ -138,9 +138,9 @@ export function runConformance(name: string, factory: StoreFactory): void {
     });
 
     describe('expected revision', function () {
-      async function assertConflict(promise: Promise<unknown>, stream: string, actual: number): Promise<void> {
+      async function assertConflict(attempt: () => Promise<unknown>, stream: string, actual: number): Promise<void> {
         const before = (await store.readAll()).length;
-        await assert.rejects(promise, (err: unknown) => {
+        await assert.rejects(attempt(), (err: unknown) => {
           assert.ok(err instanceof ConcurrencyError, `expected ConcurrencyError, got ${String(err)}`);
           assert.equal(err.stream, stream);
           assert.equal(err.actual, actual);
@@ -152,11 +152,11 @@ export function runConformance(name: string, factory: StoreFactory): void {
 
       it('no_stream succeeds on a new stream and conflicts once it exists', async function () {
         await store.append('s', events(2, 'first'), { expectedRevision: NO_STREAM });
-        await assertConflict(store.append('s', events(1, 'again'), { expectedRevision: NO_STREAM }), 's', 1);
+        await assertConflict(() => store.append('s', events(1, 'again'), { expectedRevision: NO_STREAM }), 's', 1);
       });
 
       it('stream_exists conflicts on a new stream and succeeds once it exists', async function () {
-        await assertConflict(store.append('s', events(1, 'x'), { expectedRevision: STREAM_EXISTS }), 's', -1);
+        await assertConflict(() => store.append('s', events(1, 'x'), { expectedRevision: STREAM_EXISTS }), 's', -1);
         await store.append('s', events(1, 'y'));
         const result = await store.append('s', events(1, 'z'), { expectedRevision: STREAM_EXISTS });
         assert.equal(result.streams[0]!.firstRevision, 1);
@@ -165,9 +165,9 @@ export function runConformance(name: string, factory: StoreFactory): void {
       it('a revision number succeeds only when it is the current revision', async function () {
         await store.append('s', events(1, 'a'), { expectedRevision: -1 });
         await store.append('s', events(2, 'b'), { expectedRevision: 0 });
-        await assertConflict(store.append('s', events(1, 'stale'), { expectedRevision: 0 }), 's', 2);
-        await assertConflict(store.append('s', events(1, 'ahead'), { expectedRevision: 5 }), 's', 2);
-        await assertConflict(store.append('t', events(1, 'none'), { expectedRevision: 0 }), 't', -1);
+        await assertConflict(() => store.append('s', events(1, 'stale'), { expectedRevision: 0 }), 's', 2);
+        await assertConflict(() => store.append('s', events(1, 'ahead'), { expectedRevision: 5 }), 's', 2);
+        await assertConflict(() => store.append('t', events(1, 'none'), { expectedRevision: 0 }), 't', -1);
         const result = await store.append('s', events(1, 'c'), { expectedRevision: 2 });
         assert.deepEqual(result.streams, [{ stream: 's', firstRevision: 3, lastRevision: 3 }]);
       });
