@@ -176,7 +176,7 @@ describe('offline audit bundles', function () {
       assert.equal(d.check, 'plan-parity');
     });
 
-    it('is caught dropping the last event', () => {
+    it('is caught dropping the last event without rebuilding the manifest (a rebuilt one would verify: see docs/bundle-format.md §6)', () => {
       const s = sections(failedRun);
       const lines = s.events.toString('utf8').split('\n').slice(0, -1);
       const proofs = JSON.parse(s.proofs.toString('utf8')) as unknown[];
