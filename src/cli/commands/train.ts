@@ -16,12 +16,9 @@ import { verifyLog } from '../../replay/verify-log.js';
 import { defaultStoreUrl, openStore } from '../../store/open.js';
 import type { EventStore } from '../../store/port.js';
 import { BACKENDS, type Backend } from '../../../workers/config.js';
-import { defaultWorkerId } from '../../../workers/environment.js';
-import { executeRun, newRunId, trainPlan, type ExecuteContext, type RunOutcome } from '../../../workers/execute.js';
-import { homeCheckpointKeys } from '../../../workers/keys.js';
-import { campaignRuns, runCampaign, type CampaignReport } from '../../../workers/campaign.js';
-import { runWorker, submitRun } from '../../../workers/queue.js';
-import { retrainRun, type RetrainReport } from '../../../workers/retrain.js';
+import type { ExecuteContext, RunOutcome } from '../../../workers/execute.js';
+import type { CampaignReport } from '../../../workers/campaign.js';
+import type { RetrainReport } from '../../../workers/retrain.js';
 import { ExitCode } from '../main.js';
 import { withJson, type CliContext, type Progress } from '../context.js';
 
@@ -30,6 +27,16 @@ interface JsonFlag {
 }
 
 const backendOption = (): Option => new Option('--backend <backend>', 'TensorFlow.js backend (default: the plan\'s)').choices(BACKENDS);
+
+// TensorFlow.js takes a noticeable time to load: only the training commands pay for it.
+const load = {
+  execute: () => import('../../../workers/execute.js'),
+  campaign: () => import('../../../workers/campaign.js'),
+  queue: () => import('../../../workers/queue.js'),
+  retrain: () => import('../../../workers/retrain.js'),
+  keys: () => import('../../../workers/keys.js'),
+  environment: () => import('../../../workers/environment.js'),
+};
 
 export function registerTrainingCommands(program: Command, ctx: CliContext): void {
   withJson(program.command('train'))
@@ -41,6 +48,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     .option('--stop-after-epoch <n>', 'train only up to this epoch and leave the run resumable', positiveInt('--stop-after-epoch'))
     .action(async (opts: JsonFlag & { plan?: string; run?: string; resume?: string; backend?: Backend; stopAfterEpoch?: number }) => {
       if (!opts.plan === !opts.resume) throw new InputError('train needs exactly one of --plan FILE or --resume RUN', { field: '--plan' });
+      const { executeRun, newRunId, trainPlan } = await load.execute();
       const exec = await executeContext(ctx, opts.json ?? false);
       const limits = { ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.stopAfterEpoch ? { stopAfterEpoch: opts.stopAfterEpoch } : {}) };
       let outcome: RunOutcome;
@@ -62,6 +70,8 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     .argument('<run>', 'run id or campaign name')
     .option('--no-record', 'do not record the result as an AuditFinding on the run')
     .action(async (target: string, opts: JsonFlag & { record: boolean }) => {
+      const { campaignRuns } = await load.campaign();
+      const { retrainRun } = await load.retrain();
       const store = await ctx.store();
       const runs = (await campaignRuns(store, target)) ?? [target];
       const reports: RetrainReport[] = [];
@@ -89,6 +99,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     .addOption(backendOption())
     .action(async (opts: JsonFlag & { plan: string; repeats: number; name?: string; backend?: Backend }) => {
       const plan = readPlanFile(opts.plan);
+      const { runCampaign } = await load.campaign();
       const exec = await executeContext(ctx, opts.json ?? false);
       let report: CampaignReport;
       try {
@@ -116,6 +127,8 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     .addOption(backendOption())
     .action(async (opts: JsonFlag & { plan: string; run?: string; backend?: Backend }) => {
       const plan = readPlanFile(opts.plan);
+      const { submitRun } = await load.queue();
+      const { newRunId } = await load.execute();
       const store = await ctx.store();
       const result = await submitRun(store, plan, opts.run ?? newRunId(plan), {
         planFile: opts.plan,
@@ -132,7 +145,8 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     .option('--poll-ms <ms>', 'how often to look for new runs', positiveInt('--poll-ms'), 1000)
     .option('--id <worker>', 'worker id recorded in claims and telemetry (default: <host>:<pid>, env RUNLEDGER_WORKER)')
     .action(async (opts: JsonFlag & { untilIdle?: boolean; maxRuns?: number; pollMs: number; id?: string }) => {
-      const worker = opts.id ?? ctx.env.RUNLEDGER_WORKER ?? defaultWorkerId();
+      const { runWorker } = await load.queue();
+      const worker = opts.id ?? ctx.env.RUNLEDGER_WORKER ?? (await load.environment()).defaultWorkerId();
       const exec = await executeContext(ctx, true, worker);
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
@@ -183,7 +197,14 @@ async function executeContext(
   return contextFor(ctx, store, home, quiet, worker ?? ctx.env.RUNLEDGER_WORKER);
 }
 
-function contextFor(ctx: CliContext, store: EventStore, home: string, quiet: boolean, worker?: string): { context: ExecuteContext; label(text: string): void; stop(): void } {
+async function contextFor(
+  ctx: CliContext,
+  store: EventStore,
+  home: string,
+  quiet: boolean,
+  worker?: string,
+): Promise<{ context: ExecuteContext; label(text: string): void; stop(): void }> {
+  const { homeCheckpointKeys } = await load.keys();
   let prefix = '';
   let bar: { key: string; progress: Progress } | null = null;
   const stop = (): void => {
@@ -274,7 +295,9 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
     ensureSigningKey(home, origin);
     say(`runledger demo — home ${home}`);
     say(`store ${store.displayUrl}, verifier key ${loadVerifierKey(home)}`);
-    const exec = contextFor(ctx, store, home, json);
+    const exec = await contextFor(ctx, store, home, json);
+    const { runCampaign } = await load.campaign();
+    const { retrainRun } = await load.retrain();
     const campaigns: CampaignReport[] = [];
     try {
       for (const [name, file] of [
@@ -305,15 +328,17 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
     say(`ledger verified from raw events: ${verification.ok ? 'ok' : 'FAILED'}`);
     const available = new Set(program.commands.map((c) => c.name()));
     const h = `--home ${home}`;
-    const next = [
-      `runledger ${h} replay ${first}                 # re-verify one run: chain, inclusion, stage order, plans`,
-      `runledger ${h} retrain candidate               # re-execute a whole campaign bit for bit`,
-      `runledger ${h} events --stream run-${first}    # every event of a run`,
-      ...(available.has('compare') ? [`runledger ${h} compare baseline candidate --policy docs/examples/policy.yaml`] : []),
-      ...(available.has('gate') ? [`runledger ${h} gate baseline candidate --policy docs/examples/policy.yaml   # exits 1: the candidate regressed`] : []),
-      ...(available.has('serve') ? [`runledger ${h} serve                            # live dashboard on 127.0.0.1`] : []),
-      `runledger ${h} export ${first} --out ${first}.bundle && runledger verify-bundle ${first}.bundle --key "$(runledger ${h} keys show)"`,
+    const steps: [string, string][] = [
+      [`runledger ${h} replay ${first}`, 're-verify one run: chain, inclusion, stage order, plan parity'],
+      [`runledger ${h} retrain candidate`, 're-execute a whole campaign and compare every checkpoint'],
+      [`runledger ${h} events --stream run-${first}`, 'every event of one run'],
+      ...(available.has('compare') ? [[`runledger ${h} compare --baseline baseline --candidate candidate`, 'baseline vs candidate, metric by metric'] as [string, string]] : []),
+      ...(available.has('gate') ? [[`runledger ${h} gate --baseline baseline --candidate candidate`, 'exits 1: the candidate regressed'] as [string, string]] : []),
+      ...(available.has('serve') ? [[`runledger ${h} serve`, 'live dashboard on 127.0.0.1'] as [string, string]] : []),
+      [`runledger ${h} export ${first} --out ${first}.bundle`, 'an offline audit bundle (check it with verify-bundle)'],
     ];
+    const width = Math.max(...steps.map(([c]) => c.length));
+    const next = steps.map(([command, why]) => `${command.padEnd(width)}  # ${why}`);
     say(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:`);
     for (const line of next) say(`  ${line}`);
     const report = {
