@@ -1,5 +1,5 @@
 // Bundles the dashboard pages (src/server/web) with esbuild into dist/web: index.html plus
-// assets/app.js and assets/app.css — everything local, nothing from a CDN. Run after tsc by
+// assets/app.js, assets/app.css and the icon — everything local, nothing from a CDN. Run after tsc by
 // `npm run build` (`node dist/src/server/build-web.js`).
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -45,7 +45,8 @@ export async function buildWeb(options: { outDir?: string; minify?: boolean } = 
     metafile: true,
   });
   copyFileSync(join(source, 'index.html'), join(outDir, 'index.html'));
-  const files = ['index.html', ...Object.keys(result.metafile.outputs).map((p) => p.slice(p.indexOf('assets/')))].sort();
+  copyFileSync(join(source, 'favicon.svg'), join(outDir, 'assets', 'favicon.svg'));
+  const files = ['index.html', 'assets/favicon.svg', ...Object.keys(result.metafile.outputs).map((p) => p.slice(p.indexOf('assets/')))].sort();
   return { outDir, files };
 }
 

@@ -3,7 +3,7 @@
 import uPlot from 'uplot';
 import type { StageBudgetView, TelemetryPoint } from '../api-types.js';
 import { el, replaceChildren, table } from './dom.js';
-import { num } from './format.js';
+import { compact, num } from './format.js';
 
 export interface SeriesSpec {
   label: string;
@@ -89,7 +89,6 @@ export class TelemetryChart {
   }
 
   private options(): uPlot.Options {
-    const fmt = this.spec.format ?? ((v: number) => num(v));
     const hasRight = this.spec.series.some((s) => s.right);
     return {
       width: this.width(),
@@ -97,7 +96,7 @@ export class TelemetryChart {
       scales: { x: { time: false } },
       axes: [
         { label: 'step', stroke: '#333' },
-        { stroke: '#333', values: (_u, ticks) => ticks.map((t) => fmt(t)), size: 70 },
+        { stroke: '#333', values: (_u, ticks) => ticks.map((t) => compact(t)), size: 60 },
         ...(hasRight ? [{ scale: 'right', side: 1 as const, stroke: '#333', grid: { show: false } }] : []),
       ],
       series: [

@@ -27,8 +27,19 @@ export function ms(value: number | null | undefined): string {
 
 export function when(iso: string | null | undefined): string {
   if (!iso) return '—';
-  const d = new Date(iso);
-  return `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 19)} UTC`;
+  const d = new Date(iso).toISOString();
+  return `${d.slice(0, 10)} ${d.slice(11, 19)} UTC`;
+}
+
+/** Time of day for dense tables; the full timestamp is in the title. */
+export function shortWhen(iso: string | null | undefined): HTMLElement | string {
+  if (!iso) return '—';
+  return el('time', { datetime: iso, title: when(iso) }, `${new Date(iso).toISOString().slice(11, 19)} UTC`);
+}
+
+/** Axis ticks: 50M rather than 50,000,000. */
+export function compact(value: number): string {
+  return Math.abs(value) >= 10_000 ? new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 }).format(value) : num(value, 3);
 }
 
 /** A digest shortened for display; the full value stays available to copy and to screen readers. */

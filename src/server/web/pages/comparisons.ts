@@ -58,7 +58,7 @@ function comparisonSection(c: ComparisonView): HTMLElement {
           num(m.delta),
           m.relativeDelta === null ? '—' : `${(m.relativeDelta * 100).toFixed(2)}%`,
           interval(m),
-          m.severity ? `${m.severity}${m.reason ? `: ${m.reason}` : ''}` : '—',
+          m.severity ? el('span', { class: 'detail' }, `${m.severity}${m.reason ? `: ${m.reason}` : ''}`) : '—',
           verdictBadge(m.verdict),
         ]),
         { rowHeaders: true },

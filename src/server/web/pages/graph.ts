@@ -27,8 +27,10 @@ export async function graphPage(main: HTMLElement): Promise<Page> {
   const listing = el('div');
   const legend = el(
     'ul',
-    { class: 'legend' },
-    Object.entries(EDGE_COLORS).map(([relation, color]) => el('li', { class: `edge-${relation}`, 'data-color': color }, relation)),
+    { class: 'legend', 'aria-label': 'Legend' },
+    Object.keys(STATUS_COLORS).map((status) => el('li', { class: `node-${status}` }, `${status} run`)),
+    el('li', { class: 'node-campaign' }, 'campaign'),
+    Object.keys(EDGE_COLORS).map((relation) => el('li', { class: `edge-${relation}` }, relation)),
   );
   replaceChildren(
     main,
@@ -61,7 +63,8 @@ function draw(container: HTMLElement, graph: GraphView): cytoscape.Core {
       ...graph.nodes.map((n) => ({
         data: { id: n.id, label: n.label, kind: n.kind, color: n.kind === 'campaign' ? '#37474f' : (STATUS_COLORS[n.status ?? ''] ?? '#757575') },
       })),
-      ...graph.edges.map((e) => ({
+      // A comparison is one baseline-of edge and its mirror compared-with: draw the one that carries the deltas.
+      ...graph.edges.filter((e) => e.relation !== 'baseline-of' || !graph.edges.some((m) => m.relation === 'compared-with' && m.source === e.target && m.target === e.source)).map((e) => ({
         data: {
           id: e.id,
           source: e.source,
@@ -102,7 +105,9 @@ function draw(container: HTMLElement, graph: GraphView): cytoscape.Core {
         },
       },
     ],
-    layout: { name: 'cose', animate: false, randomize: false, nodeRepulsion: () => 9000, idealEdgeLength: () => 80, padding: 20 },
+    layout: { name: 'cose', animate: false, randomize: false, nodeRepulsion: () => 400_000, idealEdgeLength: () => 140, nodeOverlap: 40, componentSpacing: 120, padding: 40 },
+    minZoom: 0.3,
+    maxZoom: 2.5,
     wheelSensitivity: 0.3,
   });
   cy.on('tap', 'node[kind = "run"]', (event) => {

@@ -182,7 +182,7 @@ function gateSection(d: RunDetail): HTMLElement {
     table(
       'Audit findings',
       ['Severity', 'Check', 'Subject', 'Finding', 'Recorded'],
-      d.findingList.map((f) => [el('span', { class: `badge severity-${f.severity}` }, f.severity), f.check, f.subject ?? 'run', f.message, when(f.recordedAt)]),
+      d.findingList.map((f) => [el('span', { class: `badge severity-${f.severity}` }, f.severity), f.check, f.subject ?? 'run', el('span', { class: 'detail' }, f.message), when(f.recordedAt)]),
     ),
   );
 }

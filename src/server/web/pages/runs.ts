@@ -2,7 +2,7 @@
 import type { RunRow } from '../../api-types.js';
 import { getJson } from '../api.js';
 import { el, replaceChildren, table } from '../dom.js';
-import { num, percent, statusBadge, verificationBadge, when } from '../format.js';
+import { num, percent, shortWhen, statusBadge, verificationBadge } from '../format.js';
 import { coalesce, errorMessage, type Page } from '../page.js';
 
 export async function runsPage(main: HTMLElement): Promise<Page> {
@@ -53,7 +53,7 @@ export function runsTable(runs: RunRow[]): HTMLElement {
       String(r.checkpoints),
       r.findings.hard + r.findings.soft > 0 ? `${r.findings.hard} hard, ${r.findings.soft} soft` : 'none',
       verificationBadge(r.verification),
-      when(r.updatedAt),
+      shortWhen(r.updatedAt),
     ]),
     { rowHeaders: true, className: 'runs-table' },
   );

@@ -10,6 +10,7 @@ export async function verificationPage(main: HTMLElement): Promise<Page> {
   const checkpoint = el('div');
   const runs = el('div');
   const sign = el('div');
+  const replayOutput = el('div', { class: 'replay-output', 'aria-live': 'polite', tabindex: -1 }, el('p', { class: 'muted' }, 'Choose "Replay" on a run above.'));
   replaceChildren(
     main,
     el('h1', {}, 'Verification'),
@@ -20,6 +21,12 @@ export async function verificationPage(main: HTMLElement): Promise<Page> {
     ),
     section('Latest checkpoint', 'checkpoint-title', checkpoint),
     section('Runs', 'runs-verification-title', runs),
+    section(
+      'Replay',
+      'replay-title',
+      el('p', {}, 'Replay re-projects a run from its raw events and checks bytes, schema, chain, plan hashes, stage order, run summary and inclusion against the signed checkpoint.'),
+      replayOutput,
+    ),
     sign,
   );
   const load = async (): Promise<void> => {
@@ -37,8 +44,8 @@ export async function verificationPage(main: HTMLElement): Promise<Page> {
             String(r.events),
             String(r.included),
             r.provenIndex === null ? '—' : String(r.provenIndex),
-            r.detail,
-            replayPanel(r.runId, true),
+            el('span', { class: 'detail' }, r.detail),
+            replayButton(r.runId, 'Replay', replayOutput),
           ]),
           { rowHeaders: true },
         ),
@@ -80,14 +87,12 @@ function checkpointFacts(view: VerificationView): HTMLElement {
   );
 }
 
-/** A button that replays the run on the server and lists each check. */
-export function replayPanel(runId: string, compact = false): HTMLElement {
-  const output = el('div', { class: 'replay-output', 'aria-live': 'polite' });
-  const button = el('button', { type: 'button', class: 'button' }, compact ? 'Replay' : `Replay run ${runId}`);
-  button.setAttribute('aria-label', `Replay run ${runId}`);
+/** A button that replays the run on the server and lists each check in `output`. */
+function replayButton(runId: string, label: string, output: HTMLElement): HTMLButtonElement {
+  const button = el('button', { type: 'button', class: 'button', 'aria-label': `Replay run ${runId}` }, label);
   button.addEventListener('click', async () => {
     button.disabled = true;
-    replaceChildren(output, el('p', {}, 'Replaying…'));
+    replaceChildren(output, el('p', {}, `Replaying run ${runId}…`));
     try {
       const view = await getJson<ReplayView>(runPath(runId, '/replay'));
       replaceChildren(output, replayResult(view));
@@ -95,16 +100,29 @@ export function replayPanel(runId: string, compact = false): HTMLElement {
       replaceChildren(output, errorMessage(err));
     } finally {
       button.disabled = false;
+      if (!output.contains(button)) output.scrollIntoView({ block: 'nearest' });
     }
   });
-  return el('div', { class: 'replay' }, compact ? null : el('p', {}, 'Re-projects the run from its raw events and checks hashes, chain, plan, stage order and inclusion against the signed checkpoint.'), button, output);
+  return button;
+}
+
+/** The run page's replay: a button and its result. */
+export function replayPanel(runId: string): HTMLElement {
+  const output = el('div', { class: 'replay-output', 'aria-live': 'polite' });
+  return el(
+    'div',
+    { class: 'replay' },
+    el('p', {}, 'Re-projects the run from its raw events and checks hashes, chain, plan, stage order and inclusion against the signed checkpoint.'),
+    replayButton(runId, `Replay run ${runId}`, output),
+    output,
+  );
 }
 
 function replayResult(view: ReplayView): HTMLElement {
   return el(
     'div',
     { 'data-replay': view.ok ? 'ok' : 'failed' },
-    el('p', {}, el('strong', {}, view.ok ? `Replay passed: ${view.events} events checked` : 'Replay FAILED'), view.checkpointSize !== null ? ` against checkpoint ${view.checkpointSize}.` : '.'),
+    el('p', {}, el('strong', {}, view.ok ? `Replay of run ${view.runId} passed: ${view.events} events checked` : `Replay of run ${view.runId} FAILED`), view.checkpointSize !== null ? ` against checkpoint ${view.checkpointSize}.` : '.'),
     el(
       'ul',
       { class: 'checks' },
