@@ -78,12 +78,11 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   }
 
   const proofs = await proofSource(store, trusted.size);
-  const evidence: EventEvidence[] = events.map((e) => ({
-    canonical: e.canonical,
-    index: e.index,
-    proof: e.index !== null && e.index < trusted.size ? proofs(e.index) : null,
-    envelope: e.envelope,
-  }));
+  const evidence: EventEvidence[] = [];
+  for (const e of events) {
+    const proof = e.index !== null && e.index < trusted.size ? await proofs(e.index) : null;
+    evidence.push({ canonical: e.canonical, index: e.index, proof, envelope: e.envelope });
+  }
   const verification = verifyRun(runId, evidence, trusted);
   return {
     runId,
@@ -115,27 +114,30 @@ function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, k
 }
 
 /**
- * Inclusion proofs for many leaves of one tree: the leaf hashes [0, size) are read once and each
- * proof's subtree roots are memoized, so proofs for a run's events share their work.
+ * Inclusion proofs for many leaves of one tree. Each proof node is the root of a leaf range, hashed
+ * from stored leaf hashes read page by page; ranges are memoized, so the proofs of a run's events
+ * share their work and memory stays at one page plus the memoized roots.
  */
-async function proofSource(store: EventStore, size: number): Promise<(index: number) => Buffer[]> {
-  const leaves: Buffer[] = [];
+async function proofSource(store: EventStore, size: number): Promise<(index: number) => Promise<Buffer[]>> {
   const PAGE = 65_536;
-  for (let from = 0; from < size; from += PAGE) {
-    for (const hex of await store.leafHashes(from, Math.min(size, from + PAGE))) leaves.push(Buffer.from(hex, 'hex'));
-  }
   const memo = new Map<string, Buffer>();
-  const rangeRoot = (begin: number, end: number): Buffer => {
+  const rangeRoot = async (begin: number, end: number): Promise<Buffer> => {
     const key = `${begin}:${end}`;
     let root = memo.get(key);
     if (root === undefined) {
       const range = CompactRange.empty();
-      // A short read leaves the range incomplete; the proof then fails against the signed root.
-      for (let i = begin; i < end && i < leaves.length; i++) range.append(leaves[i]!);
+      for (let from = begin; from < end; from += PAGE) {
+        // A short read leaves the range incomplete; the proof then fails against the signed root.
+        for (const hex of await store.leafHashes(from, Math.min(end, from + PAGE))) range.append(Buffer.from(hex, 'hex'));
+      }
       root = range.root();
       memo.set(key, root);
     }
     return root;
   };
-  return (index) => inclusionRanges(index, size).map((r) => rangeRoot(r.begin, r.end));
+  return async (index) => {
+    const proof: Buffer[] = [];
+    for (const r of inclusionRanges(index, size)) proof.push(await rangeRoot(r.begin, r.end));
+    return proof;
+  };
 }
