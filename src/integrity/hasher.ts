@@ -1,27 +1,43 @@
 // RFC 9162 §2.1.1 hashing with SHA-256: domain-separated leaf and interior-node hashes.
-import { createHash } from 'node:crypto';
+// Hot path (every append, every verified event, every tree node): one-shot crypto.hash avoids
+// creating a Hash object per call, which costs more than hashing a 65-byte node.
+import { createHash, hash } from 'node:crypto';
 
 export const HASH_SIZE = 32;
 const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
 
 /** MTH of the empty tree: SHA-256 of the empty string (RFC 9162 §2.1.1). */
 export const EMPTY_ROOT: Buffer = createHash('sha256').digest();
 
+// Reused input of nodeHash: 0x01 ‖ left ‖ right. Safe because hashing is synchronous.
+const nodeInput = Buffer.alloc(1 + 2 * HASH_SIZE);
+nodeInput[0] = 0x01;
+
+// Reused input of leafHash for entries up to 64 KiB: 0x00 ‖ entry without allocating.
+const LEAF_SCRATCH_MAX = 1 << 16;
+const leafInput = Buffer.alloc(1 + LEAF_SCRATCH_MAX);
+
 /** SHA-256(0x00 ‖ entry). */
 export function leafHash(entry: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(entry).digest();
+  if (entry.length > LEAF_SCRATCH_MAX) return createHash('sha256').update(LEAF_PREFIX).update(entry).digest();
+  leafInput.set(entry, 1);
+  return hash('sha256', leafInput.subarray(0, 1 + entry.length), 'buffer');
 }
 
 /** SHA-256(0x01 ‖ left ‖ right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
+    return createHash('sha256').update(nodeInput.subarray(0, 1)).update(left).update(right).digest();
+  }
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + HASH_SIZE);
+  return hash('sha256', nodeInput, 'buffer');
 }
 
 export function sha256(bytes: Uint8Array | string): Buffer {
-  return createHash('sha256').update(bytes).digest();
+  return hash('sha256', bytes, 'buffer');
 }
 
 export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return hash('sha256', bytes, 'hex');
 }

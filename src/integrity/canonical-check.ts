@@ -1,0 +1,163 @@
+// Is a JSON text already in RFC 8785 (JCS) form? One pass over the text, without building or
+// re-serializing a value: the verifier checks every stored event this way. It accepts exactly
+// the texts t for which canonicalize(JSON.parse(t)) === t (a property test holds it to that).
+//   - no whitespace outside strings (§3.2.1);
+//   - strings escaped as ECMAScript JSON.stringify does (§3.2.2.2): only \" \\ \b \f \n \r \t,
+//     \u00xx (lowercase) for other controls, and \udxxx for unpaired surrogates;
+//   - numbers spelled as ECMAScript Number-to-String spells them (§3.2.2.3), so no -0;
+//   - members strictly ascending by UTF-16 code units, hence no duplicates (§3.2.3).
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+
+/** True when `text` is the RFC 8785 serialization of the JSON value it denotes. */
+export function isCanonicalJson(text: string): boolean {
+  return value(text, 0) === text.length;
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/** Index after the value starting at i, or -1. */
+function value(t: string, i: number): number {
+  switch (t.charCodeAt(i)) {
+    case 0x7b: // {
+      return object(t, i + 1);
+    case 0x5b: // [
+      return array(t, i + 1);
+    case QUOTE:
+      return string(t, i + 1);
+    case 0x74: // t
+      return t.startsWith('true', i) ? i + 4 : -1;
+    case 0x66: // f
+      return t.startsWith('false', i) ? i + 5 : -1;
+    case 0x6e: // n
+      return t.startsWith('null', i) ? i + 4 : -1;
+    default:
+      return number(t, i);
+  }
+}
+
+function object(t: string, i: number): number {
+  if (t.charCodeAt(i) === 0x7d) return i + 1;
+  let previous: string | undefined;
+  for (;;) {
+    if (t.charCodeAt(i) !== QUOTE) return -1;
+    const end = string(t, i + 1);
+    if (end < 0) return -1;
+    const raw = t.slice(i + 1, end - 1);
+    const key = raw.includes('\\') ? (JSON.parse(t.slice(i, end)) as string) : raw;
+    // String comparison in ECMAScript is by UTF-16 code units: RFC 8785 §3.2.3's order.
+    if (previous !== undefined && !(previous < key)) return -1;
+    previous = key;
+    if (t.charCodeAt(end) !== COLON) return -1;
+    i = value(t, end + 1);
+    if (i < 0) return -1;
+    const next = t.charCodeAt(i);
+    if (next === 0x7d) return i + 1;
+    if (next !== COMMA) return -1;
+    i++;
+  }
+}
+
+function array(t: string, i: number): number {
+  if (t.charCodeAt(i) === 0x5d) return i + 1;
+  for (;;) {
+    i = value(t, i);
+    if (i < 0) return -1;
+    const next = t.charCodeAt(i);
+    if (next === 0x5d) return i + 1;
+    if (next !== COMMA) return -1;
+    i++;
+  }
+}
+
+const SHORT_ESCAPES = new Set([QUOTE, BACKSLASH, 0x62, 0x66, 0x6e, 0x72, 0x74]); // " \ b f n r t
+const SHORT_ESCAPED_CONTROLS = new Set([0x08, 0x0c, 0x0a, 0x0d, 0x09]);
+
+function lowerHex4(t: string, i: number): number {
+  let code = 0;
+  for (let k = 0; k < 4; k++) {
+    const c = t.charCodeAt(i + k);
+    let digit: number;
+    if (c >= 0x30 && c <= 0x39) digit = c - 0x30;
+    else if (c >= 0x61 && c <= 0x66) digit = c - 0x61 + 10;
+    else return -1;
+    code = code * 16 + digit;
+  }
+  return code;
+}
+
+/** i is just after the opening quote; returns the index after the closing quote, or -1. */
+function string(t: string, i: number): number {
+  const length = t.length;
+  while (i < length) {
+    const c = t.charCodeAt(i);
+    if (c === QUOTE) return i + 1;
+    if (c < 0x20) return -1;
+    if (c !== BACKSLASH) {
+      // A raw surrogate must be half of a pair (JSON.stringify escapes unpaired ones).
+      if (isHighSurrogate(c)) {
+        if (!isLowSurrogate(t.charCodeAt(i + 1))) return -1;
+        i += 2;
+        continue;
+      }
+      if (isLowSurrogate(c)) return -1;
+      i++;
+      continue;
+    }
+    const e = t.charCodeAt(i + 1);
+    if (e !== 0x75) {
+      if (!SHORT_ESCAPES.has(e)) return -1;
+      i += 2;
+      continue;
+    }
+    const code = lowerHex4(t, i + 2);
+    if (code < 0) return -1;
+    if (code < 0x20) {
+      if (SHORT_ESCAPED_CONTROLS.has(code)) return -1;
+    } else if (isHighSurrogate(code)) {
+      // Escaped only when unpaired: the next code unit, raw or escaped, must not be a low surrogate.
+      const next = t.charCodeAt(i + 6);
+      if (isLowSurrogate(next)) return -1;
+      if (next === BACKSLASH && t.charCodeAt(i + 7) === 0x75 && isLowSurrogate(lowerHex4(t, i + 8))) return -1;
+    } else if (!isLowSurrogate(code)) {
+      return -1;
+    }
+    i += 6;
+  }
+  return -1;
+}
+
+function number(t: string, i: number): number {
+  let j = i;
+  let plain = true; // only digits after an optional minus sign
+  for (;;) {
+    const c = t.charCodeAt(j);
+    if (c >= 0x30 && c <= 0x39) j++;
+    else if (c === 0x2d && j === i) j++;
+    else if (c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45) {
+      plain = false;
+      j++;
+    } else break;
+  }
+  if (j === i) return -1;
+  // Fast path: an integer of at most 15 digits without leading zeros is its own Number-to-String.
+  const digits = t.charCodeAt(i) === 0x2d ? j - i - 1 : j - i;
+  if (plain && digits >= 1 && digits <= 15) {
+    const first = t.charCodeAt(j - digits);
+    if (first !== 0x30) return j;
+    return digits === 1 && j - i === 1 ? j : -1; // "0" is canonical; "-0" and "01" are not
+  }
+  const token = t.slice(i, j);
+  const n = Number(token);
+  // Number-to-String never yields "-0", "Infinity" spellings only for non-finite values.
+  return Number.isFinite(n) && String(n) === token ? j : -1;
+}

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { canonicalize } from '../../src/integrity/canonical.js';
+import { isCanonicalJson } from '../../src/integrity/canonical-check.js';
+
+/** The definition the fast check must agree with: the text re-serializes to itself. */
+function oracle(text: string): boolean {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  try {
+    return canonicalize(value) === text;
+  } catch {
+    return false; // e.g. 1e999 parses to Infinity, which JCS refuses
+  }
+}
+
+const anyJson = fc.jsonValue({ stringUnit: 'binary', maxDepth: 4 });
+
+describe('isCanonicalJson', () => {
+  it('accepts the canonical form of any JSON value, including unpaired surrogates and -0', () => {
+    fc.assert(
+      fc.property(anyJson, (value) => {
+        assert.equal(isCanonicalJson(canonicalize(value)), true);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('agrees with re-serialization on non-canonical spellings of the same values', () => {
+    const spelling = fc.tuple(anyJson, fc.constantFrom(undefined, 0, 1, '\t'), fc.boolean()).map(([value, indent, reverse]) => {
+      const reorder = (v: unknown): unknown => {
+        if (Array.isArray(v)) return v.map(reorder);
+        if (v !== null && typeof v === 'object') {
+          const entries = Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, reorder(x)] as const);
+          return Object.fromEntries(reverse ? entries.reverse() : entries);
+        }
+        return v;
+      };
+      return JSON.stringify(reorder(value), null, indent);
+    });
+    fc.assert(
+      fc.property(spelling, (text) => {
+        assert.equal(isCanonicalJson(text), oracle(text), text);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('agrees with re-serialization on random single-character edits of canonical text', () => {
+    const alphabet = fc.constantFrom(' ', '\\', '"', 'u', '0', '1', 'e', 'E', '+', '-', '.', ',', ':', '{', '}', '[', ']', 'a', 'F', '\ud800', '\udc00', '\n');
+    fc.assert(
+      fc.property(anyJson, fc.nat(), alphabet, fc.constantFrom('insert', 'replace', 'delete'), (value, at, c, edit) => {
+        const text = canonicalize(value);
+        const i = text.length === 0 ? 0 : at % text.length;
+        const edited = edit === 'insert' ? text.slice(0, i) + c + text.slice(i) : edit === 'replace' ? text.slice(0, i) + c + text.slice(i + 1) : text.slice(0, i) + text.slice(i + 1);
+        assert.equal(isCanonicalJson(edited), oracle(edited), JSON.stringify(edited));
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  const cases: [string, boolean][] = [
+    ['{"a":1,"b":[true,false,null],"c":"x"}', true],
+    ['{"b":1,"a":2}', false],
+    ['{"a":1,"a":2}', false],
+    ['{"a":1 }', false],
+    ['[1, 2]', false],
+    ['"\\u0041"', false],
+    ['"\\u001f"', true],
+    ['"\\u001F"', false],
+    ['"\\u000a"', false],
+    ['"\\n"', true],
+    ['"\\/"', false],
+    ['"\\ud800"', true],
+    ['"\\ud83d\\ude00"', false],
+    ['"\ud83d\ude00"', true],
+    ['1.0', false],
+    ['-0', false],
+    ['1E3', false],
+    ['1e+21', true],
+    ['100000000000000000000', true],
+    ['0.000001', true],
+    ['1e-7', true],
+    ['[1,]', false],
+    ['', false],
+    ['{"\\r":1,"1":2}', true],
+    ['{"1":2,"\\r":1}', false],
+  ];
+  for (const [text, expected] of cases) {
+    it(`${expected ? 'accepts' : 'rejects'} ${JSON.stringify(text)}`, () => {
+      assert.equal(isCanonicalJson(text), expected);
+      assert.equal(oracle(text), expected, 'the oracle agrees');
+    });
+  }
+});
