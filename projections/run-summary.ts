@@ -22,7 +22,7 @@ import { registry } from '../events/index.js';
 import type { StageBudget } from '../src/governance/plan.js';
 import { evolveRun, initialRunState, runSummaryDigest, type RunSummary } from '../src/governance/run-state.js';
 import type { RecordedEvent } from '../src/store/port.js';
-import type { Projection } from './projection.js';
+import { stateDigest, type Projection } from './projection.js';
 
 /** Run streams are `run-<runId>` (src/governance/recorder.ts runStream). */
 export const RUN_STREAM_PREFIX = 'run-';
@@ -241,6 +241,8 @@ export interface RunReport {
   executionPlanHash: string | null;
   /** Digest of the governance run summary (what RunCompleted.summaryDigest records). */
   summaryDigest: string;
+  /** Digest of this run's provenance entry: what a replay manifest's projections.runSummary records. */
+  provenanceDigest: string;
   stages: {
     planned: number;
     completed: number;
@@ -286,6 +288,7 @@ export function runReport(state: RunSummaries, runId: string): RunReport | undef
     governancePlanHash: g.governancePlanHash,
     executionPlanHash: g.executionPlanHash,
     summaryDigest: runSummaryDigest(g),
+    provenanceDigest: stateDigest(run),
     stages: {
       planned: g.stages.length,
       completed: g.stages.filter((s) => s.status === 'completed').length,

@@ -143,6 +143,17 @@ describe('gates/cli (end to end)', function () {
     assert.ok(readFileSync(graphFile).equals(bytes));
   });
 
+  it('re-projects a replayed run to the digest its replay manifest records', async () => {
+    assert.equal((await runCli(['checkpoint'], { env })).code, 0);
+    const manifest = join(home, 'm.json');
+    const replay = await runCli(['replay', 'base-2', '--out', manifest], { env });
+    assert.equal(replay.code, 0, replay.stderr);
+    const summary = JSON.parse((await runCli(['project', 'summary', 'base-2', '--json'], { env })).stdout);
+    const recorded = JSON.parse(readFileSync(manifest, 'utf8'));
+    assert.equal(recorded.projections.runSummary, summary.provenanceDigest);
+    assert.equal(recorded.projections.runState, summary.summaryDigest);
+  });
+
   it('bench-compare exits 0 for identical files, 1 beyond the threshold, 2 on a malformed file', async () => {
     const baseline = join(repoRoot, 'bench', 'baseline.json');
     assert.equal((await runCli(['bench-compare', baseline, baseline, '--max-regression', '10%'])).code, 0);
