@@ -190,6 +190,16 @@ describe('postgres store', function () {
       await cleanup();
     });
 
+    it('applies the position writes of one consumer in call order, even when they are not awaited', async function () {
+      const { store, cleanup } = await db.store();
+      const writes: Promise<void>[] = [];
+      for (let p = 0; p < 200; p++) writes.push(store.setPosition('relay', p));
+      assert.equal(await store.getPosition('relay'), 199, 'a read sees the last position set before it');
+      await Promise.all(writes);
+      assert.equal(await store.getPosition('relay'), 199);
+      await cleanup();
+    });
+
     it('completes open subscriptions and refuses further use once closed', async function () {
       const { store, cleanup } = await db.store();
       await store.append('s', events(1, 'x'));

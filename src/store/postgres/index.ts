@@ -123,6 +123,7 @@ class PostgresStore implements EventStore {
   private readonly subscriberMaxFailures: number;
   private readonly subscriberBackoffMs: number;
   private readonly subscriptions = new Set<() => void>();
+  private readonly positionWrites = new Map<string, Promise<void>>();
   private closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -413,6 +414,8 @@ class PostgresStore implements EventStore {
   }
 
   async getPosition(consumer: string): Promise<number | undefined> {
+    // Read-your-writes within this process: a position set before is visible here.
+    await this.positionWrites.get(consumer)?.catch(() => undefined);
     return this.run(async () => {
       const result = await this.pool.query<{ position: string }>(`SELECT position FROM ${this.sql.positions} WHERE consumer = $1`, [consumer]);
       const row = result.rows[0];
@@ -424,18 +427,34 @@ class PostgresStore implements EventStore {
     if (!Number.isSafeInteger(position) || position < -1) {
       throw new InputError(`position of consumer "${consumer}" must be an integer >= -1, got ${position}`, { field: 'position' });
     }
-    await this.run(() =>
-      this.pool.query(
-        `INSERT INTO ${this.sql.positions} (consumer, position, updated_at) VALUES ($1, $2, now())
-         ON CONFLICT (consumer) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at`,
-        [consumer, position],
-      ),
-    );
+    // One consumer's writes are applied in call order: on a pool, two in flight could otherwise
+    // commit out of order and leave an older position stored (a relay would then redeliver).
+    const previous = this.positionWrites.get(consumer) ?? Promise.resolve();
+    const write = previous
+      .catch(() => undefined)
+      .then(() =>
+        this.run(() =>
+          this.pool.query(
+            `INSERT INTO ${this.sql.positions} (consumer, position, updated_at) VALUES ($1, $2, now())
+             ON CONFLICT (consumer) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at`,
+            [consumer, position],
+          ),
+        ),
+      )
+      .then(() => undefined);
+    this.positionWrites.set(consumer, write);
+    try {
+      await write;
+    } finally {
+      if (this.positionWrites.get(consumer) === write) this.positionWrites.delete(consumer);
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     for (const complete of [...this.subscriptions]) complete();
+    // Position writes already issued (often fire-and-forget from a subscriber) still land.
+    await Promise.allSettled([...this.positionWrites.values()]);
     this.closed = true;
     await this.pool.end();
   }
