@@ -70,12 +70,15 @@ class SectionError extends Error {
 /** A JSON section must be RFC 8785 bytes: parse, re-canonicalize, compare. */
 function jcsSection(section: SectionName, payload: Buffer): unknown {
   let value: unknown;
+  let canonical: string;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    canonical = canonicalize(value);
   } catch {
-    throw new SectionError(section, `bundle section "${section}" is not UTF-8 JSON`);
+    // Invalid UTF-8 or JSON, or nesting deep enough to exhaust the stack (RangeError): never a crash.
+    throw new SectionError(section, `bundle section "${section}" is not UTF-8 JSON that runledger can read`);
   }
-  if (canonicalize(value) !== payload.toString('utf8')) throw new SectionError(section, `bundle section "${section}" is not in RFC 8785 canonical form`);
+  if (canonical !== payload.toString('utf8')) throw new SectionError(section, `bundle section "${section}" is not in RFC 8785 canonical form`);
   return value;
 }
 

@@ -24,12 +24,19 @@ export function parsePlan(text: string, file = 'plan'): Plan {
     // Alias expansion is bounded so a hostile file cannot explode in memory.
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    throw new InputError(`${file}: ${err instanceof Error ? err.message : String(err)}`, { file });
+    // Too many aliases, or nesting deeper than the stack allows.
+    throw new InputError(`${file}: ${err instanceof RangeError ? 'the plan nests too deeply to be read' : err instanceof Error ? err.message : String(err)}`, { file });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InputError(`${file}:1: a plan must be a mapping with "governance" and "execution" sections`, { file, line: 1 });
   }
-  const parsed = PlanFile.safeParse(value);
+  let parsed;
+  try {
+    parsed = PlanFile.safeParse(value);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new InputError(`${file}: the plan nests too deeply to be read`, { file });
+  }
   if (!parsed.success) throw issueError(parsed.error.issues[0]!, doc, lineCounter, file);
   return hashPlan(parsed.data);
 }

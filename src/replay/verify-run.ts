@@ -135,7 +135,8 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
     try {
       recanonical = canonicalBytes(parsed);
     } catch (err) {
-      if (!(err instanceof CanonicalizationError)) throw err;
+      // RangeError: JSON nested deeper than the stack allows — hostile input, not a crash.
+      if (!(err instanceof CanonicalizationError) && !(err instanceof RangeError)) throw err;
       return report(i, { check: 'bytes', stream, revision: i, message: `${at}: the bytes cannot be canonicalized (${err.message}).` });
     }
     if (!recanonical.equals(evidence.canonical)) {

@@ -227,6 +227,16 @@ describe('offline audit bundles', function () {
     assert.throws(() => verifyBundle(completed, ['not a key']), (err: unknown) => err instanceof InputError && /--key/.test(err.message));
   });
 
+  it('fails cleanly on JSON nested deeper than the stack, in every section', () => {
+    const s = readBundle(small).sections;
+    const deep = Buffer.from('['.repeat(200_000) + ']'.repeat(200_000));
+    for (const name of SECTION_NAMES) {
+      const payload = name === 'events' ? Buffer.concat([deep, Buffer.from('\n')]) : deep;
+      const d = failed(verifyBundle(encodeBundle({ ...s, [name]: payload }), [key]));
+      assert.ok(d.section, d.message);
+    }
+  });
+
   it('never crashes on arbitrary bytes (fast-check)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 2048 }), fc.boolean(), (random, prefixed) => {

@@ -116,6 +116,11 @@ describe('governance plan files', () => {
     rejects('', /p\.yaml:1: a plan must be a mapping/, 1);
   });
 
+  it('refuses a plan nested deeper than the stack with an input error', () => {
+    const depth = 5_000;
+    rejects(smallPlanText().replace('config: { lr: 0.01 }', `config: { x: ${'['.repeat(depth)}${']'.repeat(depth)} }`), /p\.yaml:4: /);
+  });
+
   it('refuses an execution plan without stages', () => {
     rejects(smallPlanText().replace(/ {2}stages:[\s\S]*$/, '  stages: []\n'), /field execution\.stages: an execution plan needs at least one stage/);
   });
