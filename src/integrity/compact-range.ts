@@ -2,7 +2,7 @@
 // the perfect subtrees the range decomposes into, largest (leftmost) first. This is the O(log n)
 // state a log persists so it can extend the tree and compute its root without rereading leaves
 // (the design of transparency-dev/merkle's `compact` package, restricted to ranges starting at 0).
-import { EMPTY_ROOT, HASH_SIZE, nodeHash } from './hasher.js';
+import { EMPTY_ROOT, HASH_SIZE, nodeHashPacked, packHash, unpackHash, type PackedHash } from './hasher.js';
 
 export class CompactRangeError extends Error {}
 
@@ -17,9 +17,10 @@ function popcount(n: number): number {
 }
 
 export class CompactRange {
+  // Hashes are kept packed (latin1 strings): immutable, cheap to copy, no Buffer per node.
   private constructor(
     private count: number,
-    private readonly stack: Buffer[],
+    private readonly stack: PackedHash[],
   ) {}
 
   static empty(): CompactRange {
@@ -36,7 +37,7 @@ export class CompactRange {
     hashes.forEach((hash, i) => {
       if (hash.length !== HASH_SIZE) throw new CompactRangeError(`compact range hash ${i} is ${hash.length} bytes, expected ${HASH_SIZE}`);
     });
-    return new CompactRange(size, hashes.map((h) => Buffer.from(h)));
+    return new CompactRange(size, hashes.map(packHash));
   }
 
   get size(): number {
@@ -46,20 +47,20 @@ export class CompactRange {
   /** Adds leaf `size`. Each trailing 1 bit of the old size is a perfect subtree the new leaf completes. */
   append(leafHash: Buffer): void {
     if (leafHash.length !== HASH_SIZE) throw new CompactRangeError(`leaf hash is ${leafHash.length} bytes, expected ${HASH_SIZE}`);
-    let hash = leafHash;
+    let hash = packHash(leafHash);
     let n = this.count;
     // RFC 9162 §2.1.1: a completed pair of equal-height subtrees becomes one node, left ‖ right.
     while (n % 2 === 1) {
-      hash = nodeHash(this.stack.pop()!, hash);
+      hash = nodeHashPacked(this.stack.pop()!, hash);
       n = (n - 1) / 2;
     }
     this.stack.push(hash);
     this.count += 1;
   }
 
-  /** The persisted state, left to right (largest subtree first). Copies: callers cannot corrupt the range. */
+  /** The persisted state, left to right (largest subtree first). */
   hashes(): Buffer[] {
-    return this.stack.map((h) => Buffer.from(h));
+    return this.stack.map(unpackHash);
   }
 
   /** RFC 9162 §2.1.1 MTH of [0, size): fold the subtree roots right to left. */
@@ -67,8 +68,8 @@ export class CompactRange {
     const last = this.stack.length - 1;
     if (last < 0) return Buffer.from(EMPTY_ROOT);
     let root = this.stack[last]!;
-    for (let i = last - 1; i >= 0; i--) root = nodeHash(this.stack[i]!, root);
-    return Buffer.from(root);
+    for (let i = last - 1; i >= 0; i--) root = nodeHashPacked(this.stack[i]!, root);
+    return unpackHash(root);
   }
 
   clone(): CompactRange {

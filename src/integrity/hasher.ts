@@ -41,3 +41,25 @@ export function sha256(bytes: Uint8Array | string): Buffer {
 export function sha256Hex(bytes: Uint8Array | string): string {
   return hash('sha256', bytes, 'hex');
 }
+
+/**
+ * A 32-byte hash held as a 32-character latin1 string. Hashing into strings skips allocating a
+ * Buffer (with its own backing store) per node, which halves the cost of building a tree.
+ */
+export type PackedHash = string;
+
+export function packHash(hash: Uint8Array): PackedHash {
+  return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('latin1');
+}
+
+export function unpackHash(packed: PackedHash): Buffer {
+  return Buffer.from(packed, 'latin1');
+}
+
+/** nodeHash over packed hashes. */
+export function nodeHashPacked(left: PackedHash, right: PackedHash): PackedHash {
+  nodeInput.write(left, 1, HASH_SIZE, 'latin1');
+  nodeInput.write(right, 1 + HASH_SIZE, HASH_SIZE, 'latin1');
+  // 'binary' is Node's alias of latin1: one character per byte.
+  return hash('sha256', nodeInput, 'binary');
+}
