@@ -8,7 +8,9 @@ import type { RunSummaries } from '../../projections/run-summary.js';
 import { InputError } from '../errors.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { sha256Hex } from '../integrity/hasher.js';
-import { ANY, type EventStore } from '../store/port.js';
+import { runStream } from '../governance/recorder.js';
+import { ANY, type AppendRequest, type EventStore } from '../store/port.js';
+import type { BudgetOutcome } from './budgets.js';
 import type { Policy } from './policy.js';
 import type { SampleSet } from './regression.js';
 import type { GateReport } from './report.js';
@@ -81,16 +83,7 @@ export function gateEvents(report: GateReport, policy: Policy): ProposedEvent[] 
         subject: `metric:${r.metric}`,
         details: { comparisonId: report.comparisonId, baseline: report.baseline.ref, delta: r.delta, relativeDelta: r.relativeDelta, test: r.test },
       })),
-    ...report.budgets
-      .filter((b) => b.breached)
-      .map((b) => ({
-        runId: b.run,
-        severity: b.severity,
-        check: `budget.${b.budget}`,
-        message: `stage ${b.stage}: ${b.reason}`,
-        subject: `stage:${b.stage}`,
-        details: { comparisonId: report.comparisonId, limit: b.limit, actual: b.actual },
-      })),
+    ...report.budgets.filter((b) => b.breached).map((b) => budgetFinding(b, report.comparisonId)),
   ];
   // One key for the whole batch: re-running an identical gate is an idempotent retry of the same
   // events; any difference (strictness, a new budget observation) makes every id new.
@@ -106,6 +99,34 @@ export function gateEvents(report: GateReport, policy: Policy): ProposedEvent[] 
     event('RegressionGateEvaluated', evaluated, 1),
     ...findings.map((f, i) => event('AuditFinding', f as unknown as Record<string, unknown>, 2 + i)),
   ];
+}
+
+function budgetFinding(b: BudgetOutcome, comparisonId: string | null): AuditFindingData {
+  return {
+    runId: b.run,
+    severity: b.severity,
+    check: `budget.${b.budget}`,
+    message: `stage ${b.stage}: ${b.reason}`,
+    subject: `stage:${b.stage}`,
+    details: { ...(comparisonId ? { comparisonId } : {}), limit: b.limit, actual: b.actual },
+  };
+}
+
+/**
+ * Run validation's evidence: one AuditFinding per breached budget on the run's own stream
+ * (`run-<id>`), with ids derived from each run's findings, so validating again appends nothing.
+ */
+export function budgetFindingRequests(outcomes: readonly BudgetOutcome[]): AppendRequest[] {
+  const byRun = new Map<string, AuditFindingData[]>();
+  for (const b of outcomes.filter((o) => o.breached)) byRun.set(b.run, [...(byRun.get(b.run) ?? []), budgetFinding(b, null)]);
+  return [...byRun.entries()].map(([runId, findings]) => {
+    const batchKey = sha256Hex(canonicalize(findings));
+    return {
+      stream: runStream(runId),
+      expectedRevision: ANY,
+      events: findings.map((data, i) => ({ id: contentUuid('AuditFinding', { batchKey, index: i }), type: 'AuditFinding', data: data as unknown as Record<string, unknown> })),
+    };
+  });
 }
 
 /** Appends the gate's evidence on its comparison stream; re-running the same gate appends nothing. */

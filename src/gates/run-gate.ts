@@ -6,8 +6,10 @@ import { comparisonGraphProjection, graphArtifacts } from '../../projections/com
 import { budgetSubjects, runSummaryProjection } from '../../projections/run-summary.js';
 import { writeArtifacts } from '../../projections/snapshots.js';
 import type { EventStore } from '../store/port.js';
-import { recordGate, sampleSet } from './evidence.js';
+import { evaluateBudgets, type BudgetOutcome } from './budgets.js';
+import { budgetFindingRequests, recordGate, sampleSet } from './evidence.js';
 import { defaultPolicy, loadPolicy, type Policy } from './policy.js';
+import type { Verdict } from './regression.js';
 import { evaluateGate, type GateReport } from './report.js';
 
 export interface GateRequest {
@@ -37,4 +39,49 @@ export async function runGate(store: EventStore, home: string, request: GateRequ
   const graph = await catchUp(store, home, comparisonGraphProjection);
   writeArtifacts(home, graphArtifacts(graph.state));
   return { report, policy, recorded };
+}
+
+export interface BudgetRequest {
+  ref: string;
+  policyFile?: string;
+  strict?: boolean;
+}
+
+export interface BudgetRun {
+  ref: string;
+  kind: 'run' | 'campaign';
+  runs: string[];
+  budgets: BudgetOutcome[];
+  hardBreaches: number;
+  softBreaches: number;
+  /** Budgets that could not be checked (no observation recorded). */
+  unproven: number;
+  verdict: Verdict;
+  /** Streams that received AuditFinding events (empty when nothing was breached or all were recorded before). */
+  recorded: string[];
+}
+
+/**
+ * Run validation against the plan's budgets: one AuditFinding per breach, appended to the run's own
+ * stream (atomically across runs), so the finding travels with the run into replays and bundles.
+ */
+export async function runBudgets(store: EventStore, home: string, request: BudgetRequest): Promise<BudgetRun> {
+  const policy = request.policyFile === undefined ? undefined : loadPolicy(request.policyFile);
+  const severity = policy?.budgets.severity ?? 'hard';
+  const { state } = await catchUp(store, home, runSummaryProjection);
+  const side = sampleSet(state, request.ref, 'candidate');
+  const budgets = evaluateBudgets(budgetSubjects(state, side.runs), severity);
+  const requests = budgetFindingRequests(budgets);
+  let recorded: string[] = [];
+  if (requests.length > 0) {
+    const result = await store.appendBatch(requests);
+    recorded = result.duplicate ? [] : requests.map((r) => r.stream);
+    await catchUp(store, home, runSummaryProjection);
+  }
+  const hardBreaches = budgets.filter((b) => b.breached && b.severity === 'hard').length;
+  const softBreaches = budgets.filter((b) => b.breached && b.severity === 'soft').length;
+  const unproven = budgets.filter((b) => b.actual === null).length;
+  const warnings = softBreaches + unproven;
+  const verdict: Verdict = hardBreaches > 0 || (request.strict && warnings > 0) ? 'fail' : warnings > 0 ? 'warn' : 'pass';
+  return { ref: side.ref, kind: side.kind, runs: side.runs, budgets, hardBreaches, softBreaches, unproven, verdict, recorded };
 }

@@ -143,12 +143,26 @@ describe('gates/cli (end to end)', function () {
     assert.ok(readFileSync(graphFile).equals(bytes));
   });
 
+  it("validates a campaign's budgets, recording one AuditFinding per breach on each run's stream, once", async () => {
+    const first = await runCli(['budgets', 'worse', '--json'], { env });
+    assert.equal(first.code, 1, first.stderr);
+    const report = JSON.parse(first.stdout);
+    assert.equal(report.hardBreaches, 5);
+    assert.deepEqual(report.recorded, ['run-worse-1', 'run-worse-2', 'run-worse-3', 'run-worse-4', 'run-worse-5']);
+    const again = JSON.parse((await runCli(['budgets', 'worse', '--json'], { env })).stdout);
+    assert.deepEqual(again.recorded, [], 'validating again records nothing new');
+    const summary = JSON.parse((await runCli(['project', 'summary', 'worse-1', '--json'], { env })).stdout);
+    assert.deepEqual(summary.findings, { hard: 1, soft: 0, info: 0 });
+    assert.equal((await runCli(['budgets', 'base'], { env })).code, 0);
+  });
+
   it('re-projects a replayed run to the digest its replay manifest records', async () => {
     assert.equal((await runCli(['checkpoint'], { env })).code, 0);
     const manifest = join(home, 'm.json');
-    const replay = await runCli(['replay', 'base-2', '--out', manifest], { env });
+    // worse-1 carries the budget findings appended after its RunCompleted: still a valid run.
+    const replay = await runCli(['replay', 'worse-1', '--out', manifest], { env });
     assert.equal(replay.code, 0, replay.stderr);
-    const summary = JSON.parse((await runCli(['project', 'summary', 'base-2', '--json'], { env })).stdout);
+    const summary = JSON.parse((await runCli(['project', 'summary', 'worse-1', '--json'], { env })).stdout);
     const recorded = JSON.parse(readFileSync(manifest, 'utf8'));
     assert.equal(recorded.projections.runSummary, summary.provenanceDigest);
     assert.equal(recorded.projections.runState, summary.summaryDigest);

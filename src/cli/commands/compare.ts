@@ -7,7 +7,7 @@ import { gateJunit } from '../../gates/junit.js';
 import { gateMarkdown } from '../../gates/markdown.js';
 import { fmt } from '../../gates/regression.js';
 import { gateExitCode, type GateReport } from '../../gates/report.js';
-import { runGate, type GateRun } from '../../gates/run-gate.js';
+import { runBudgets, runGate, type BudgetRun, type GateRun } from '../../gates/run-gate.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 
 interface CompareOptions {
@@ -49,6 +49,7 @@ function sides(command: Command): Command {
 }
 
 export function registerCompareCommands(program: Command, ctx: CliContext): void {
+  registerBudgetsCommand(program, ctx);
   withJson(sides(program.command('compare')))
     .description('compare a candidate run or campaign with a baseline under a policy; records ComparisonRecorded and RegressionGateEvaluated')
     .action(async (opts: CompareOptions) => {
@@ -76,6 +77,29 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
       if (run.report.verdict === 'warn') ctx.note(`runledger: gate passed with ${run.report.softBreaches} soft breach(es); --strict would fail it`);
       const code = gateExitCode(run.report);
       if (code !== 0) throw new ExitCode(code);
+    });
+}
+
+function humanBudgets(r: BudgetRun): string {
+  return [
+    `${r.kind} ${r.ref}: ${r.budgets.length} budget check${r.budgets.length === 1 ? '' : 's'} over ${r.runs.length} run${r.runs.length === 1 ? '' : 's'}`,
+    ...r.budgets.map((b) => `  ${LABEL[b.verdict]}  ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
+    `verdict: ${LABEL[r.verdict]} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}, ${r.unproven} unproven)`,
+    ...(r.recorded.length ? [`recorded AuditFinding events on ${r.recorded.join(', ')}`] : []),
+  ].join('\n');
+}
+
+export function registerBudgetsCommand(program: Command, ctx: CliContext): void {
+  withJson(program.command('budgets'))
+    .description("validate a run's (or every campaign run's) telemetry against its plan's per-stage budgets; records an AuditFinding per breach; exit 1 on a hard breach")
+    .argument('<ref>', 'run id or campaign name')
+    .option('--policy <file>', 'policy YAML whose budgets.severity applies (default hard)')
+    .option('--strict', 'soft breaches and budgets without telemetry fail too')
+    .action(async (ref: string, opts: { policy?: string; strict?: boolean; json?: boolean }) => {
+      const store = await ctx.store();
+      const result = await runBudgets(store, ctx.home(), { ref, policyFile: opts.policy, strict: opts.strict ?? false });
+      ctx.print(opts.json ?? false, result, () => humanBudgets(result));
+      if (result.verdict === 'fail') throw new ExitCode(1);
     });
 }
 
