@@ -27,7 +27,7 @@ export interface RunRow {
   backend: string | null;
   campaign: string | null;
   seed: number | null;
-  /** Steps recorded by telemetry so far, and the total the worker announced. */
+  /** Latest step sampled in the training stage, and the total the worker announced. */
   step: number | null;
   totalSteps: number | null;
   lastLoss: number | null;
@@ -84,6 +84,7 @@ export interface RunDetail extends RunRow {
   failure: string | null;
   stages: StageView[];
   training: {
+    stageId: string;
     worker: string;
     configDigest: string;
     dataset: { package: string; version: string; digest: string; trainSize: number; testSize: number };
@@ -113,6 +114,10 @@ export interface TelemetryPoint {
 
 export interface TelemetryView {
   runId: string;
+  /** The stage these samples belong to (steps restart per stage); default the training stage. */
+  stage: string | null;
+  /** Every stage the run has samples for. */
+  stages: string[];
   points: TelemetryPoint[];
   /** Budgets of the stages the samples belong to, from the approved plan. */
   budgets: Record<string, StageBudgetView>;

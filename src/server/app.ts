@@ -17,7 +17,7 @@ import { LiveView } from './live-view.js';
 import { replayView } from './replay-view.js';
 import { frameworkError, HttpError, installSecurity, requireToken } from './security.js';
 import { VerificationCache } from './verification.js';
-import { comparisonView, gateView, graphView, runDetail, runRow, telemetryView, type CheckpointSignatureCheck } from './views.js';
+import { chartStage, comparisonView, gateView, graphView, runDetail, runRow, telemetryView, type CheckpointSignatureCheck } from './views.js';
 
 export interface ServerOptions {
   store: EventStore;
@@ -102,10 +102,18 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     return runDetail(run, await badge(run.runId), checkSignature, live);
   });
 
-  app.get<{ Params: { id: string }; Querystring: { after?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: { after?: number; stage?: string } }>(
     '/api/runs/:id/telemetry',
-    { schema: { params: runParams, querystring: { type: 'object', properties: { after: { type: 'integer', minimum: -1 } } } } },
-    async (request) => telemetryView(findRun(request.params.id), request.query.after ?? -1),
+    {
+      schema: {
+        params: runParams,
+        querystring: { type: 'object', properties: { after: { type: 'integer', minimum: -1 }, stage: { type: 'string', pattern: RUN_ID } }, additionalProperties: false },
+      },
+    },
+    async (request) => {
+      const run = findRun(request.params.id);
+      return telemetryView(run, request.query.stage ?? chartStage(run), request.query.after ?? -1);
+    },
   );
 
   app.get<{ Params: { id: string } }>('/api/runs/:id/checkpoints', { schema: { params: runParams } }, async (request) => {

@@ -21,9 +21,11 @@ export type CheckpointSignatureCheck = (checkpoint: CheckpointWritten) => boolea
 
 export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
   const p = run.provenance;
-  const last = run.telemetry[run.telemetry.length - 1]?.sample;
+  const stage = chartStage(run);
+  const samples = run.telemetry.filter((t) => t.sample.tags.stage === stage);
+  const last = samples[samples.length - 1]?.sample;
   let lastLoss: number | null = null;
-  for (let i = run.telemetry.length - 1; i >= 0 && lastLoss === null; i--) lastLoss = run.telemetry[i]!.sample.loss;
+  for (let i = samples.length - 1; i >= 0 && lastLoss === null; i--) lastLoss = samples[i]!.sample.loss;
   return {
     runId: run.runId,
     status: p.governance.status,
@@ -69,6 +71,7 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
     })),
     training: p.training
       ? {
+          stageId: p.training.stageId,
           worker: run.worker ?? p.environment?.worker ?? '—',
           configDigest: p.training.configDigest,
           dataset: p.training.dataset,
@@ -100,13 +103,21 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
   };
 }
 
-export function telemetryView(run: RunRecord, afterStep = -1): TelemetryView {
+/** The stage whose samples a run's charts show: the training stage, else the stage sampled last. */
+export function chartStage(run: RunRecord): string | null {
+  return run.provenance.training?.stageId ?? run.telemetry[run.telemetry.length - 1]?.sample.tags.stage ?? null;
+}
+
+/** Samples of one stage (steps restart per stage), after `afterStep`. */
+export function telemetryView(run: RunRecord, stage: string | null, afterStep = -1): TelemetryView {
   const budgets = stageBudgets(run);
   const stages = new Set(run.telemetry.map((t) => t.sample.tags.stage));
   return {
     runId: run.runId,
+    stage,
+    stages: [...stages].sort(),
     points: run.telemetry
-      .filter((t) => t.sample.step > afterStep)
+      .filter((t) => (stage === null || t.sample.tags.stage === stage) && t.sample.step > afterStep)
       .map(({ sample, recordedAt }) => ({
         step: sample.step,
         epoch: sample.epoch,

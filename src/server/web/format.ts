@@ -48,15 +48,16 @@ export function digest(hex: string | null | undefined, length = 12): HTMLElement
   return el('code', { class: 'digest', title: hex, 'aria-label': hex }, `${hex.slice(0, length)}…`);
 }
 
-const BADGE_TEXT: Record<VerificationBadge, string> = {
-  verified: 'verified',
-  pending: 'pending checkpoint',
-  unsigned: 'not checkpointed',
-  failed: 'verification failed',
+const BADGE_TEXT: Record<VerificationBadge, [string, string]> = {
+  verified: ['verified', 'every event is inside the latest signed checkpoint, proven by an inclusion proof'],
+  pending: ['pending', 'some events came after the latest signed checkpoint'],
+  unsigned: ['not checkpointed', 'the ledger has no signed checkpoint yet'],
+  failed: ['verification failed', 'the checkpoint signature or an inclusion proof does not verify'],
 };
 
 export function verificationBadge(badge: VerificationBadge): HTMLElement {
-  return el('span', { class: `badge badge-${badge}`, 'data-badge': badge }, BADGE_TEXT[badge]);
+  const [text, title] = BADGE_TEXT[badge];
+  return el('span', { class: `badge badge-${badge}`, 'data-badge': badge, title }, text);
 }
 
 export function statusBadge(status: string): HTMLElement {

@@ -24,12 +24,14 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
   const gates = el('div');
   const charts = TELEMETRY_CHARTS.map((spec) => new TelemetryChart(spec));
   const chartNote = el('p', { class: 'chart-note' });
+  const stagePicker = el('select', { id: 'telemetry-stage' });
+  const stageField = el('p', { class: 'stage-picker', hidden: true }, el('label', { for: 'telemetry-stage' }, 'Stage '), stagePicker);
   replaceChildren(
     main,
     heading,
     section('Provenance', 'provenance-title', provenance),
     section('Stages against the plan', 'stages-title', stages),
-    section('Telemetry', 'telemetry-title', chartNote, el('div', { class: 'chart-grid' }, charts.map((c) => c.figure))),
+    section('Telemetry', 'telemetry-title', stageField, chartNote, el('div', { class: 'chart-grid' }, charts.map((c) => c.figure))),
     section('Checkpoints', 'checkpoints-title', checkpoints),
     section('Gates and findings', 'gates-title', gates),
     section('Replay', 'replay-title', replayPanel(runId)),
@@ -50,21 +52,33 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
 
   let points: TelemetryPoint[] = [];
   let budgets: TelemetryView['budgets'] = {};
+  let stage: string | null = null;
   const drawCharts = (): void => {
     chartNote.textContent = points.length
-      ? `${points.length} telemetry samples. Dashed red lines are the stage budgets from the approved plan.`
+      ? `${points.length} telemetry samples of stage ${stage}. Dashed red lines are the stage's budgets from the approved plan.`
       : 'No telemetry recorded for this run yet; charts fill in as samples arrive.';
     for (const chart of charts) chart.setPoints(points, budgets);
   };
   const loadTelemetry = async (): Promise<void> => {
     const after = points.length ? points[points.length - 1]!.step : -1;
-    const view = await getJson<TelemetryView>(`${runPath(runId, '/telemetry')}?after=${after}`);
+    const query = new URLSearchParams({ after: String(after), ...(stage ? { stage } : {}) });
+    const view = await getJson<TelemetryView>(`${runPath(runId, '/telemetry')}?${query}`);
     budgets = view.budgets;
+    stage = view.stage;
+    if (view.stages.length > 1 && stagePicker.options.length !== view.stages.length) {
+      replaceChildren(stagePicker, view.stages.map((s) => el('option', { value: s, selected: s === stage }, s)));
+      stageField.hidden = false;
+    }
     if (view.points.length || after < 0) {
       points = points.concat(view.points);
       drawCharts();
     }
   };
+  stagePicker.addEventListener('change', () => {
+    stage = stagePicker.value;
+    points = [];
+    void loadTelemetry();
+  });
   await loadTelemetry().catch(() => drawCharts());
 
   const refresh = coalesce(async () => {

@@ -32,26 +32,30 @@ function progress(run: RunRow): HTMLElement | string {
   return el(
     'span',
     { class: 'progress' },
-    el('progress', { max: run.totalSteps, value: Math.min(run.step + 1, run.totalSteps), 'aria-label': `run ${run.runId} progress` }),
-    ` ${num(run.step + 1)} / ${num(run.totalSteps)}`,
+    el('progress', { max: run.totalSteps, value: Math.min(run.step, run.totalSteps), 'aria-label': `run ${run.runId} progress` }),
+    ` ${num(run.step)} / ${num(run.totalSteps)}`,
   );
 }
 
 export function runsTable(runs: RunRow[]): HTMLElement {
   return table(
     `${runs.length} run${runs.length === 1 ? '' : 's'}`,
-    ['Run', 'Status', 'Plan', 'Backend', 'Campaign', 'Progress', 'Latest loss', 'Test accuracy', 'Checkpoints', 'Findings', 'Verification', 'Updated'],
+    ['Run', 'Status', 'Plan', 'Backend', 'Training step', 'Latest loss', 'Test accuracy', 'Check\u00adpoints', 'Findings', 'Verification', 'Updated'],
     runs.map((r) => [
-      el('a', { href: `#/runs/${encodeURIComponent(r.runId)}`, 'data-run': r.runId }, r.runId),
+      el(
+        'span',
+        { class: 'run-cell' },
+        el('a', { href: `#/runs/${encodeURIComponent(r.runId)}`, 'data-run': r.runId }, r.runId),
+        r.campaign ? el('span', { class: 'muted small' }, `campaign ${r.campaign}`) : null,
+      ),
       statusBadge(r.status),
       r.plan ?? '—',
       r.backend ?? '—',
-      r.campaign ?? '—',
       progress(r),
       el('span', { 'data-field': 'loss' }, num(r.lastLoss)),
       percent(r.metrics?.testAccuracy),
       String(r.checkpoints),
-      r.findings.hard + r.findings.soft > 0 ? `${r.findings.hard} hard, ${r.findings.soft} soft` : 'none',
+      r.findings.hard + r.findings.soft > 0 ? `${r.findings.hard} hard, ${r.findings.soft} soft` : '—',
       verificationBadge(r.verification),
       shortWhen(r.updatedAt),
     ]),
