@@ -167,7 +167,7 @@ describe('postgres store under concurrency and faults', function () {
   });
 
   it('resumes a subscriber whose connection was killed (pg_terminate_backend) without loss or duplicates', async function () {
-    this.timeout(30_000);
+    this.timeout(60_000);
     const { store, cleanup } = await db.store();
     const admin = await db.client();
     const killSubscriber = async () => {
@@ -195,13 +195,13 @@ describe('postgres store under concurrency and faults', function () {
 
     assert.equal(await killSubscriber(), 1, 'one subscriber connection was killed');
     await store.append('s', events(5, 'during-reconnect'));
-    await waitUntil(() => received.length >= 10, 10_000, 'events appended while the subscriber reconnected');
+    await waitUntil(() => received.length >= 10, 20_000, 'events appended while the subscriber reconnected');
 
     await pause(100);
     assert.equal(await killSubscriber(), 1, 'the subscriber reconnected and was killed again');
     await pause(300);
     await store.append('t', events(3, 'after-second-kill'));
-    await waitUntil(() => received.length >= 13, 10_000, 'events after the second kill');
+    await waitUntil(() => received.length >= 13, 20_000, 'events after the second kill');
     await pause(200);
     subscription.unsubscribe();
     assert.equal(failure, undefined);

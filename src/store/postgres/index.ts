@@ -267,6 +267,7 @@ class PostgresStore implements EventStore {
         backoffMs: this.subscriberBackoffMs,
         pageSize: SUBSCRIBE_PAGE,
         readPage: (client, from, limit) => readSafePage(client, this.sql, from, limit),
+        readPooled: (from, limit) => this.run(() => readSafePage(this.pool, this.sql, from, limit)),
       },
       (complete) => {
         if (this.closed) {

@@ -17,7 +17,10 @@ export interface SubscriptionOptions {
   /** First retry delay; doubles per consecutive failure up to 5 s. */
   backoffMs: number;
   pageSize: number;
+  /** Reads on the subscription's own connection. */
   readPage: (client: pg.ClientBase, after: number, limit: number) => Promise<RecordedEvent[]>;
+  /** Reads on the store's (warm) pool, used to catch up while the own connection is being opened. */
+  readPooled: (after: number, limit: number) => Promise<RecordedEvent[]>;
 }
 
 const MAX_BACKOFF_MS = 5_000;
@@ -103,7 +106,16 @@ class Session {
     while (!this.stopped) {
       try {
         if (!this.client) {
-          const client = await this.connect();
+          const connecting = this.connect();
+          connecting.catch(() => undefined); // awaited below; failures surface there
+          try {
+            // Catch up meanwhile: a new connection (fork, authentication) is the slowest step.
+            await this.drain((after, limit) => this.options.readPooled(after, limit));
+          } catch (err) {
+            void connecting.then((c) => c.end()).catch(() => undefined);
+            throw err;
+          }
+          const client = await connecting;
           if (this.stopped) {
             await client.end().catch(() => undefined);
             return;
@@ -113,7 +125,8 @@ class Session {
         }
         if (this.pending) {
           this.pending = false;
-          await this.drain(this.client);
+          const client = this.client;
+          await this.drain((after, limit) => this.options.readPage(client, after, limit));
           this.failures = 0;
           continue;
         }
@@ -143,9 +156,9 @@ class Session {
   }
 
   /** Delivers every committed-and-safe event after the cursor, a page at a time. */
-  private async drain(client: pg.Client): Promise<void> {
+  private async drain(read: (after: number, limit: number) => Promise<RecordedEvent[]>): Promise<void> {
     for (;;) {
-      const page = await this.options.readPage(client, this.cursor, this.options.pageSize);
+      const page = await read(this.cursor, this.options.pageSize);
       for (const event of page) {
         if (this.stopped) return;
         this.cursor = event.position;
