@@ -1,23 +1,27 @@
 // Bringing persisted projections up to date with the log: resume each from its snapshot (or the
 // start), fold the events after its position through the one wiring, then persist snapshot and
 // position. `rebuild` does the same from position -1 without trusting any snapshot.
-import { defer, from, switchMap, type Observable } from 'rxjs';
+import { concatMap, defer, from, switchMap, type Observable } from 'rxjs';
 import type { EventStore, RecordedEvent } from '../src/store/port.js';
 import { checkpointPosition, fold, project, start, type Digested, type Projected, type Projection } from './projection.js';
 import { resumePoint, snapshotSink } from './snapshots.js';
 
 const PAGE = 5000;
 
-/** Every event after `after`, in store order, read in pages. */
-export async function readAllAfter(store: Pick<EventStore, 'readAll'>, after: number): Promise<RecordedEvent[]> {
-  const events: RecordedEvent[] = [];
+/** Pages of the events after `after`, in store order: a rebuild never holds the whole log. */
+async function* pagesAfter(store: Pick<EventStore, 'readAll'>, after: number, pageSize: number): AsyncGenerator<RecordedEvent[]> {
   let position = after;
   for (;;) {
-    const page = await store.readAll({ from: position, limit: PAGE });
-    events.push(...page);
-    if (page.length < PAGE) return events;
+    const page = await store.readAll({ from: position, limit: pageSize });
+    if (page.length > 0) yield page;
+    if (page.length < pageSize) return;
     position = page[page.length - 1]!.position;
   }
+}
+
+/** Every event after `after` as an Observable; within a page events are emitted synchronously. */
+export function readAllAfter$(store: Pick<EventStore, 'readAll'>, after: number, pageSize = PAGE): Observable<RecordedEvent> {
+  return from(pagesAfter(store, after, pageSize)).pipe(concatMap((page) => from(page)));
 }
 
 export interface CatchUpResult<S> extends Digested<S> {
@@ -32,13 +36,12 @@ export async function catchUp<S>(
   store: Pick<EventStore, 'readAll' | 'getPosition' | 'setPosition'>,
   home: string,
   projection: Projection<S>,
-  options: { rebuild?: boolean; persist?: boolean } = {},
+  options: { rebuild?: boolean; persist?: boolean; pageSize?: number } = {},
 ): Promise<CatchUpResult<S>> {
   const resume = options.rebuild ? undefined : await resumePoint(home, store, projection);
   const seed = resume ?? start(projection);
-  const events = await readAllAfter(store, seed.position);
   const result = await new Promise<Digested<S>>((resolve, reject) => {
-    const folded$ = fold(projection, from(events), seed);
+    const folded$ = fold(projection, readAllAfter$(store, seed.position, options.pageSize), seed);
     const persisted$ = options.persist === false ? folded$ : folded$.pipe(checkpointPosition(projection, snapshotSink<S>(home, store)));
     persisted$.subscribe({ next: (p) => resolve(p as Digested<S>), error: reject });
   });

@@ -72,6 +72,9 @@ describe('projections/engine', () => {
     assert.equal(resumed.events, (await store.readAll()).length);
     const rebuilt = await catchUp(store, dir, runSummaryProjection, { rebuild: true, persist: false });
     assert.equal(resumed.digest, rebuilt.digest);
+    const paged = await catchUp(store, dir, runSummaryProjection, { rebuild: true, persist: false, pageSize: 7 });
+    assert.equal(paged.digest, rebuilt.digest, 'reading the log in pages of 7 changes nothing');
+    assert.equal(paged.events, rebuilt.events);
     const graphLive = await catchUp(store, dir, comparisonGraphProjection);
     const graphRebuilt = await catchUp(store, dir, comparisonGraphProjection, { rebuild: true, persist: false });
     assert.equal(graphLive.digest, graphRebuilt.digest);
