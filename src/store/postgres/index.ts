@@ -299,7 +299,9 @@ class PostgresStore implements EventStore {
     for (;;) {
       const { state, more } = await this.transaction(async (client) => {
         await client.query(`SELECT pg_advisory_xact_lock(${this.sql.integratorLock})`);
-        const tree = await client.query<{ size: string; range: Buffer }>(`SELECT size, range FROM ${this.sql.tree} FOR UPDATE`);
+        // The lease alone guards the tree row. No row lock: that would give this transaction an id
+        // before it reads, and a running id holds back every subscriber (the ordering rule).
+        const tree = await client.query<{ size: string; range: Buffer }>(`SELECT size, range FROM ${this.sql.tree}`);
         const size = Number(tree.rows[0]!.size);
         const range = CompactRange.fromState(size, splitRange(tree.rows[0]!.range));
         const pending = await client.query<{ position: string; leaf_hash: Buffer; canonical: Buffer }>(
