@@ -47,14 +47,19 @@ export class CompactRange {
   /** Adds leaf `size`. Each trailing 1 bit of the old size is a perfect subtree the new leaf completes. */
   append(leafHash: Buffer): void {
     if (leafHash.length !== HASH_SIZE) throw new CompactRangeError(`leaf hash is ${leafHash.length} bytes, expected ${HASH_SIZE}`);
-    let hash = packHash(leafHash);
     let n = this.count;
-    // RFC 9162 §2.1.1: a completed pair of equal-height subtrees becomes one node, left ‖ right.
-    while (n % 2 === 1) {
-      hash = nodeHashPacked(this.stack.pop()!, hash);
+    if (n % 2 === 0) {
+      this.stack.push(packHash(leafHash));
+    } else {
+      // RFC 9162 §2.1.1: a completed pair of equal-height subtrees becomes one node, left ‖ right.
+      let hash = nodeHashPacked(this.stack.pop()!, leafHash);
       n = (n - 1) / 2;
+      while (n % 2 === 1) {
+        hash = nodeHashPacked(this.stack.pop()!, hash);
+        n = (n - 1) / 2;
+      }
+      this.stack.push(hash);
     }
-    this.stack.push(hash);
     this.count += 1;
   }
 

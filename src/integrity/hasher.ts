@@ -49,17 +49,19 @@ export function sha256Hex(bytes: Uint8Array | string): string {
 export type PackedHash = string;
 
 export function packHash(hash: Uint8Array): PackedHash {
-  return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('latin1');
+  const bytes = Buffer.isBuffer(hash) ? hash : Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength);
+  return bytes.toString('latin1');
 }
 
 export function unpackHash(packed: PackedHash): Buffer {
   return Buffer.from(packed, 'latin1');
 }
 
-/** nodeHash over packed hashes. */
-export function nodeHashPacked(left: PackedHash, right: PackedHash): PackedHash {
+/** nodeHash over packed hashes; the right one may also be a Buffer (a leaf hash just appended). */
+export function nodeHashPacked(left: PackedHash, right: PackedHash | Uint8Array): PackedHash {
   nodeInput.write(left, 1, HASH_SIZE, 'latin1');
-  nodeInput.write(right, 1 + HASH_SIZE, HASH_SIZE, 'latin1');
+  if (typeof right === 'string') nodeInput.write(right, 1 + HASH_SIZE, HASH_SIZE, 'latin1');
+  else nodeInput.set(right, 1 + HASH_SIZE);
   // 'binary' is Node's alias of latin1: one character per byte.
   return hash('sha256', nodeInput, 'binary');
 }
