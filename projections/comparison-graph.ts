@@ -224,24 +224,20 @@ function deltas(
   return out;
 }
 
-/** The connected component around a node: what a run's graph.json shows. */
-export function componentOf(graph: Graph, id: string): Graph {
-  const adjacent = new Map<string, string[]>();
-  for (const e of graph.edges) {
-    adjacent.set(e.from, [...(adjacent.get(e.from) ?? []), e.to]);
-    adjacent.set(e.to, [...(adjacent.get(e.to) ?? []), e.from]);
-  }
-  const seen = new Set([id]);
-  const queue = [id];
-  while (queue.length > 0) {
-    for (const next of adjacent.get(queue.pop()!) ?? []) {
-      if (!seen.has(next)) {
-        seen.add(next);
-        queue.push(next);
-      }
-    }
-  }
-  return { schema: graph.schema, nodes: graph.nodes.filter((n) => seen.has(n.id)), edges: graph.edges.filter((e) => seen.has(e.from)) };
+/**
+ * The neighbourhood of a node: what a run's graph.json shows. Every edge touching the node, and
+ * every edge touching one of its neighbours except the other members of a campaign (their
+ * `repeat-of` edges), so the file stays O(degree) even for a campaign of thousands of runs while
+ * still reaching, say, the baseline campaign a run's campaign was compared with.
+ */
+export function neighbourhood(graph: Graph, id: string): Graph {
+  const direct = graph.edges.filter((e) => e.from === id || e.to === id);
+  const neighbours = new Set(direct.flatMap((e) => [e.from, e.to]).filter((n) => n !== id));
+  const edges = graph.edges.filter(
+    (e) => e.from === id || e.to === id || ((neighbours.has(e.from) || neighbours.has(e.to)) && !(e.type === 'repeat-of' && e.from !== id)),
+  );
+  const nodes = new Set([id, ...edges.flatMap((e) => [e.from, e.to])]);
+  return { schema: graph.schema, nodes: graph.nodes.filter((n) => nodes.has(n.id)), edges };
 }
 
 export interface DeltaIndex {
@@ -273,7 +269,7 @@ export interface Artifact {
 }
 
 /**
- * The files the graph projection persists: `runs/<run>/graph.json` (the run's component) and
+ * The files the graph projection persists: `runs/<run>/graph.json` (the run's neighbourhood) and
  * `runs/<run>/deltas.json` (its delta index), each exactly its RFC 8785 bytes, so a rebuild writes
  * byte-identical files and a file's SHA-256 is the digest of its JSON value.
  */
@@ -282,7 +278,7 @@ export function graphArtifacts(state: GraphState): Artifact[] {
   return Object.keys(state.runs)
     .sort(byString)
     .flatMap((runId) => [
-      { path: `runs/${runId}/graph.json`, bytes: jcsFile(componentOf(graph, nodeId('run', runId))) },
+      { path: `runs/${runId}/graph.json`, bytes: jcsFile(neighbourhood(graph, nodeId('run', runId))) },
       { path: `runs/${runId}/deltas.json`, bytes: jcsFile(deltaIndex(graph, runId)) },
     ]);
 }

@@ -104,6 +104,12 @@ describe('projections/comparison-graph', () => {
     assert.deepEqual(deltas.entries.map((e: { type: string; other: string }) => `${e.type} ${e.other}`), ['repeat-of campaign:cand']);
     const graph = JSON.parse(files.find((f) => f.path === 'runs/c2/graph.json')!.bytes.toString('utf8'));
     assert.equal(graph.schema, 'runledger.comparison-graph/v1');
-    assert.ok(graph.nodes.some((n: { id: string }) => n.id === 'campaign:base'), 'component reaches the baseline through the comparison');
+    assert.ok(graph.nodes.some((n: { id: string }) => n.id === 'campaign:base'), 'the neighbourhood reaches the baseline through the comparison');
+    const ids = graph.nodes.map((n: { id: string }) => n.id);
+    assert.ok(!ids.includes('run:c1') && !ids.includes('run:b1'), 'sibling and baseline runs stay out: the file is O(degree)');
+    assert.deepEqual(
+      graph.edges.map((e: { type: string; from: string; to: string }) => `${e.from} ${e.type} ${e.to}`),
+      ['campaign:base baseline-of campaign:cand', 'campaign:cand compared-with campaign:base', 'run:c2 repeat-of campaign:cand'],
+    );
   });
 });

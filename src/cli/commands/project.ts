@@ -2,7 +2,7 @@
 // summary with provenance and the comparison graph.
 import type { Command } from 'commander';
 import { catchUp, type CatchUpResult } from '../../../projections/catch-up.js';
-import { buildGraph, comparisonGraphProjection, componentOf, graphArtifacts, nodeId, type GraphState } from '../../../projections/comparison-graph.js';
+import { buildGraph, comparisonGraphProjection, neighbourhood, graphArtifacts, nodeId, type GraphState } from '../../../projections/comparison-graph.js';
 import { projectionByName, projections } from '../../../projections/index.js';
 import { runReport, runSummaryProjection, type RunReport } from '../../../projections/run-summary.js';
 import { writeArtifacts, type WrittenArtifacts } from '../../../projections/snapshots.js';
@@ -72,8 +72,8 @@ export function registerProjectCommands(program: Command, ctx: CliContext): void
     });
 
   withJson(project.command('graph'))
-    .description('the experiment comparison graph (runs, campaigns, typed edges with metric deltas), or the part around one run')
-    .argument('[run]', 'only the connected component of this run')
+    .description('the experiment comparison graph (runs, campaigns, typed edges with metric deltas), or the neighbourhood of one run')
+    .argument('[run]', 'only the neighbourhood of this run (what runs/<run>/graph.json holds)')
     .action(async (runId: string | undefined, opts: { json?: boolean }) => {
       const store = await ctx.store();
       const { state } = await catchUp(store, ctx.home(), comparisonGraphProjection);
@@ -81,7 +81,7 @@ export function registerProjectCommands(program: Command, ctx: CliContext): void
       let graph = buildGraph(state);
       if (runId !== undefined) {
         if (!state.runs[runId]) throw new InputError(`no run "${runId}" in the ledger`, { field: 'run' });
-        graph = componentOf(graph, nodeId('run', runId));
+        graph = neighbourhood(graph, nodeId('run', runId));
       }
       ctx.print(opts.json ?? false, graph, () =>
         [
