@@ -28,8 +28,13 @@ export interface ExportResult {
 }
 
 /** Replays the run against the store and packs it. Refuses a run that does not verify. */
-export async function exportBundle(store: EventStore, runId: string, verifierKeys: readonly string[]): Promise<ExportResult> {
-  const replay = await replayRun(store, runId, { verifierKeys });
+export async function exportBundle(
+  store: EventStore,
+  runId: string,
+  verifierKeys: readonly string[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<ExportResult> {
+  const replay = await replayRun(store, runId, { verifierKeys, ...(onProgress ? { onProgress } : {}) });
   if (!replay.ok || replay.manifest === null || replay.verification === null || replay.checkpoint === null) {
     const d = replay.firstDivergence;
     throw new IntegrityError(`run ${runId} does not verify, so no bundle was written: ${d?.message ?? 'unknown divergence'}`, {

@@ -20,6 +20,8 @@ export interface ReplayOptions {
   verifierKeys: readonly string[];
   /** Also verify the whole log (every event, every checkpoint) before the run. */
   fullLog?: boolean;
+  /** Called as evidence is gathered: `done` of `total` events (the whole log first, with fullLog). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface ReplayResult {
@@ -58,7 +60,13 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   if ('check' in trusted) return fail(trusted);
 
   if (options.fullLog) {
-    const log = await verifyLog(readLogPages(store), { checkpoints, verifierKeys: options.verifierKeys, origin });
+    const total = latest.size;
+    const log = await verifyLog(readLogPages(store), {
+      checkpoints,
+      verifierKeys: options.verifierKeys,
+      origin,
+      ...(options.onProgress ? { onProgress: (done: number) => options.onProgress?.(done, total) } : {}),
+    });
     if (!log.ok && log.firstDivergence) {
       const d = log.firstDivergence;
       return fail(
@@ -82,6 +90,7 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   for (const e of events) {
     const proof = e.index !== null && e.index < trusted.size ? await proofs(e.index) : null;
     evidence.push({ canonical: e.canonical, index: e.index, proof, envelope: e.envelope });
+    options.onProgress?.(evidence.length, events.length);
   }
   const verification = verifyRun(runId, evidence, trusted);
   return {

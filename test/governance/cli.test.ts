@@ -71,6 +71,15 @@ describe('runledger plan / stage / replay / export / verify-bundle', function ()
     assert.match(after.stderr, /run r1 has already completed/);
   });
 
+  it('fails a run explicitly and refuses stages after it', async () => {
+    assert.equal((await cli('plan', 'approve', plan, '--run', 'crashed')).code, 0);
+    const failed = await cli('run', 'fail', 'crashed', '--reason', 'executor lost its machine', '--json');
+    assert.equal(failed.code, 0, failed.stderr);
+    const after = await cli('stage', 'start', 'crashed', stages[0]!);
+    assert.equal(after.code, 2);
+    assert.match(after.stderr, /run crashed has already failed/);
+  });
+
   it('asks for a checkpoint before replay can prove inclusion', async () => {
     const res = await cli('replay', 'r1', '--json');
     assert.equal(res.code, 1);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { sha256Hex } from '../../integrity/hasher.js';
 import { readPlanFile } from '../../governance/plan-file.js';
-import { approvePlan, recordStage, type StageAction, type StageDetails } from '../../governance/recorder.js';
+import { approvePlan, failRun, recordStage, type StageAction, type StageDetails } from '../../governance/recorder.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
 import { manifestBytes } from '../../replay/manifest.js';
 import { replayRun } from '../../replay/replay.js';
@@ -107,6 +107,17 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     });
   }
 
+  const runCommand = program.command('run').description('governed runs as a whole');
+  withJson(runCommand.command('fail'))
+    .description('end a run that cannot go on (e.g. its executor crashed) with RunFailed')
+    .argument('<run>', 'run id')
+    .requiredOption('--reason <text>', 'why the run failed')
+    .action(async (run: string, opts: JsonFlag & { reason: string }) => {
+      const store = await ctx.store();
+      await failRun(store, run, opts.reason, actor(ctx));
+      ctx.print(opts.json ?? false, { runId: run, recorded: ['RunFailed'], runStatus: 'failed' }, () => `Recorded RunFailed for run ${run}: ${opts.reason}`);
+    });
+
   withJson(program.command('replay'))
     .description('re-read a run and verify chain, checkpoint inclusion, stage order, plan parity and run summary; writes the replay manifest')
     .argument('<run>', 'run id')
@@ -116,7 +127,13 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .action(async (run: string, opts: JsonFlag & { out?: string; key?: string[]; full?: boolean }) => {
       const keys = verifierKeys(ctx, opts.key, false);
       const store = await ctx.store();
-      const result = await replayRun(store, run, { verifierKeys: keys, fullLog: opts.full ?? false });
+      const progress = progressBar(ctx, 'replay', opts.json ?? false);
+      let result;
+      try {
+        result = await replayRun(store, run, { verifierKeys: keys, fullLog: opts.full ?? false, onProgress: progress.update });
+      } finally {
+        progress.stop();
+      }
       if (result.ok && opts.out && result.manifest) writeFileSync(opts.out, manifestBytes(result.manifest));
       const v = result.verification;
       const report = {
@@ -153,7 +170,14 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .action(async (run: string, opts: JsonFlag & { out: string; key?: string[] }) => {
       const keys = verifierKeys(ctx, opts.key, false);
       const store = await ctx.store();
-      const { bundle, manifest } = await exportBundle(store, run, keys);
+      const progress = progressBar(ctx, 'export', opts.json ?? false);
+      let exported;
+      try {
+        exported = await exportBundle(store, run, keys, progress.update);
+      } finally {
+        progress.stop();
+      }
+      const { bundle, manifest } = exported;
       writeFileSync(opts.out, bundle);
       const report = { runId: run, file: opts.out, bytes: bundle.length, sha256: sha256Hex(bundle), events: manifest.eventCount, checkpointSize: manifest.checkpoint.size, plans: manifest.plans };
       ctx.print(opts.json ?? false, report, () => `Exported run ${run} (${report.events} events, checkpoint size ${report.checkpointSize}) to ${opts.out}, ${report.bytes} bytes, sha256 ${report.sha256}`);
@@ -193,6 +217,26 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
       );
       if (!result.ok) throw new ExitCode(1);
     });
+}
+
+/**
+ * A progress bar whose total is learnt from the first report (replay reports the whole log, then
+ * the run's events); silent off a TTY and with --json.
+ */
+function progressBar(ctx: CliContext, label: string, json: boolean): { update: (done: number, total: number) => void; stop: () => void } {
+  let bar: ReturnType<CliContext['progress']> | undefined;
+  let barTotal = -1;
+  return {
+    update: (done, total) => {
+      if (total !== barTotal) {
+        bar?.stop();
+        bar = ctx.progress(label, total, json);
+        barTotal = total;
+      }
+      bar?.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
 }
 
 function actor(ctx: CliContext): string {
