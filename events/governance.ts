@@ -111,6 +111,8 @@ export const AuditFindingData = z
   })
   .strict();
 export type AuditFindingData = z.infer<typeof AuditFindingData>;
+/** What a checker writes (`details` may be omitted). */
+export type AuditFindingInput = z.input<typeof AuditFindingData>;
 
 export const governanceEvents: EventDefinition[] = [
   defineEvent('GovernancePlanApproved', 1, GovernancePlanApprovedData, 'A governance plan approved for a run, with its canonical hash.'),

@@ -2,7 +2,7 @@
 // against the run state read in the same attempt and appended with expectedRevision = the revision
 // read, so two concurrent recorders cannot both pass the check; the loser re-reads and re-checks.
 import type { ProposedEvent } from '../../events/envelope.js';
-import type { AuditFindingData, StageCompletedData, StageFailedData, StageStartedData } from '../../events/governance.js';
+import type { AuditFindingInput, StageCompletedData, StageFailedData, StageStartedData } from '../../events/governance.js';
 import { ConcurrencyError, InputError } from '../errors.js';
 import { NO_STREAM, type EventStore, type RecordedEvent } from '../store/port.js';
 import { Identifier, type Plan } from './plan.js';
@@ -240,7 +240,7 @@ export async function failRun(store: EventStore, runId: string, reason: string, 
 }
 
 /** Appends an AuditFinding to the run's stream (any position: findings are not ordered by the plan). */
-export async function recordFinding(store: EventStore, finding: AuditFindingData, actor = 'runledger'): Promise<void> {
+export async function recordFinding(store: EventStore, finding: AuditFindingInput, actor = 'runledger'): Promise<void> {
   checkRunId(finding.runId);
-  await store.append(runStream(finding.runId), [{ type: 'AuditFinding', data: finding, metadata: { actor } }]);
+  await store.append(runStream(finding.runId), [{ type: 'AuditFinding', data: { details: {}, ...finding }, metadata: { actor } }]);
 }
