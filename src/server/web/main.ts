@@ -55,8 +55,11 @@ async function route(main: HTMLElement, focus: boolean): Promise<void> {
     return;
   }
   current = page;
-  // Move focus to the new content so keyboard and screen-reader users land on it.
-  if (focus) main.focus({ preventScroll: true });
+  // A new page starts at its top, and focus moves to it so keyboard and screen-reader users land on it.
+  if (focus) {
+    window.scrollTo(0, 0);
+    main.focus({ preventScroll: true });
+  }
 }
 
 function start(): void {
