@@ -4,7 +4,7 @@
 import { hostname, userInfo } from 'node:os';
 import type { RunClaimed, RunSubmitted } from '../events/training.js';
 import { ConcurrencyError } from '../src/errors.js';
-import { approvePlan, readRun, runStream } from '../src/governance/recorder.js';
+import { approvePlan, failRun, readRun, runStream } from '../src/governance/recorder.js';
 import type { Plan } from '../src/governance/plan.js';
 import { ANY, type EventStore } from '../src/store/port.js';
 import type { Backend } from './config.js';
@@ -90,8 +90,14 @@ export async function runWorker(ctx: ExecuteContext, options: WorkerOptions = {}
       const outcome = await executeRun({ ...ctx, worker }, claimed.runId, { backend: claimed.backend });
       options.onFinished?.(outcome);
     } catch (err) {
-      // The run records its own StageFailed/RunFailed; the worker moves on to the next run.
-      options.onFinished?.({ runId: claimed.runId, error: err instanceof Error ? err.message : String(err) });
+      const reason = err instanceof Error ? err.message : String(err);
+      // A failing stage records StageFailed + RunFailed itself; a run that could not even start
+      // (e.g. its backend is not installed on this worker) is ended here, so it never stays claimed forever.
+      const after = await readRun(ctx.store, claimed.runId);
+      if (after.state.status !== 'completed' && after.state.status !== 'failed') {
+        await failRun(ctx.store, claimed.runId, `worker ${worker} could not execute the run: ${reason}`, worker).catch(() => undefined);
+      }
+      options.onFinished?.({ runId: claimed.runId, error: reason });
     }
   }
   return executed;

@@ -69,8 +69,11 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
   });
 
   it('retrain exits 1 naming the first checkpoint whose recorded digest the re-execution does not reproduce', async () => {
-    // A forged run: run a's events, with the epoch-4 checkpoint digest replaced.
-    const forged = (await streamEvents(home, 'run-a')).map((e) => {
+    // A forged run that still replays cleanly: run a's events up to its epoch-4 checkpoint, whose
+    // digest is replaced (no RunCompleted, whose summary digest replay would check).
+    const original = await streamEvents(home, 'run-a');
+    const cut = original.findIndex((e) => e.type === 'CheckpointWritten' && e.data.epoch === 4);
+    const forged = original.slice(0, cut + 1).map((e) => {
       const data = JSON.parse(JSON.stringify(e.data).replaceAll('"runId":"a"', '"runId":"forged"')) as Record<string, unknown>;
       if (e.type === 'CheckpointWritten' && data.epoch === 4) data.digest = 'f'.repeat(64);
       return JSON.stringify({ stream: 'run-forged', type: e.type, data });

@@ -9,8 +9,9 @@ import { InputError } from '../../errors.js';
 import { readPlanFile } from '../../governance/plan-file.js';
 import { recordFinding } from '../../governance/recorder.js';
 import { createCheckpoint } from '../../ledger/checkpoint.js';
-import { ensureSigningKey, loadSigner, loadVerifierKey } from '../../ledger/keys.js';
-import { ensureOrigin } from '../../ledger/origin.js';
+import { ensureSigningKey, hasSigningKey, loadSigner, loadVerifierKey } from '../../ledger/keys.js';
+import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
+import type { NoteSigner } from '../../integrity/note.js';
 import { readLogPages } from '../../ledger/read.js';
 import { verifyLog } from '../../replay/verify-log.js';
 import { defaultStoreUrl, openStore } from '../../store/open.js';
@@ -73,12 +74,13 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
       const { campaignRuns } = await load.campaign();
       const { retrainRun } = await load.retrain();
       const store = await ctx.store();
+      const trust = await retrainTrust(ctx, store);
       const runs = (await campaignRuns(store, target)) ?? [target];
       const reports: RetrainReport[] = [];
       for (const runId of runs) {
         const bar = lazyProgress(ctx, `retrain ${runId}`, opts.json ?? false);
         try {
-          reports.push(await retrainRun(store, runId, { onProgress: bar.update }));
+          reports.push(await retrainRun(store, runId, { ...trust, onProgress: bar.update }));
         } finally {
           bar.stop();
         }
@@ -184,6 +186,13 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     .action(async (opts: JsonFlag & { dir?: string; repeats: number }) => {
       await runDemo(ctx, program, opts);
     });
+}
+
+/** Retrain trusts the home key, and signs a ledger checkpoint first if the run is not covered by one. */
+async function retrainTrust(ctx: CliContext, store: EventStore): Promise<{ verifierKeys: string[]; checkpointWith?: { signer: NoteSigner; origin: string } }> {
+  const home = ctx.home();
+  if (!hasSigningKey(home)) throw new InputError(`no signing key in ${home}: run "runledger init" with this home (or pass --home)`, { field: '--home' });
+  return { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadSigner(home), origin: await requireOrigin(store) } };
 }
 
 /** The execution context for the home and store, with a TTY progress bar that follows the stages. */
@@ -320,7 +329,7 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
       exec.stop();
     }
     const first = campaigns[0]!.runs[0]!.runId;
-    const retrain = await retrainRun(store, first);
+    const retrain = await retrainRun(store, first, { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadSigner(home), origin } });
     say(`\n${describeRetrain(retrain)}`);
     const { checkpoint } = await createCheckpoint(store, loadSigner(home), origin);
     say(`ledger checkpoint signed: ${checkpoint.size} events, root ${checkpoint.root}`);
