@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../../src/errors.js';
+import { InputError, UnavailableError } from '../../src/errors.js';
 import { defaultStoreUrl, openStore, sqlitePath } from '../../src/store/open.js';
 
 describe('store/open', function () {
@@ -34,6 +34,18 @@ describe('store/open', function () {
     const again = await openStore(`sqlite://${join(dir, 'sub', 'ledger.db')}`);
     assert.equal((await again.readAll()).length, 1);
     await again.close();
+  });
+
+  it('hands postgres:// and postgresql:// URLs to the PostgreSQL adapter', async function () {
+    // Port 1 on loopback refuses at once: the adapter was loaded and tried to connect.
+    for (const url of ['postgres://ledger:secret@127.0.0.1:1/ledger', 'postgresql://ledger:secret@127.0.0.1:1/ledger']) {
+      await assert.rejects(openStore(url), (err: unknown) => {
+        assert.ok(err instanceof UnavailableError, String(err));
+        assert.match(err.message, /127\.0\.0\.1:1/);
+        assert.doesNotMatch(err.message, /secret/);
+        return true;
+      });
+    }
   });
 
   it('rejects an unknown scheme with an InputError naming the URL without its password', async function () {
