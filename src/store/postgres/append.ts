@@ -8,9 +8,9 @@ import type { LedgerSql } from './schema.js';
 
 interface ExistingRow {
   id: string;
-  position: string;
+  position: number;
   stream: string;
-  revision: string;
+  revision: number;
   content_digest: string;
 }
 
@@ -37,7 +37,7 @@ function classify(request: PreparedRequest, existing: Map<string, ExistingRow>):
       throw new IdempotencyError(
         `event id ${event.id} was already recorded with different content (stream "${row.stream}", revision ${row.revision}); ` +
           'a retry must repeat the original event exactly',
-        { eventId: event.id, stream: row.stream, revision: Number(row.revision) },
+        { eventId: event.id, stream: row.stream, revision: row.revision },
       );
     }
     rows.push(row);
@@ -56,9 +56,9 @@ function classify(request: PreparedRequest, existing: Map<string, ExistingRow>):
 /**
  * Writes a validated batch inside the caller's open transaction, which must not have written
  * anything yet (the sequencer takes the transaction id together with the positions).
- * Order of work: idempotency reads (no transaction id yet) → reserve positions → lock stream heads
- * in name order (no deadlock between writers) → check expectations → seal → insert → advance
- * heads → NOTIFY, which PostgreSQL delivers only when the transaction commits.
+ * Order of work: reserve positions (the first thing the transaction does) and look up the ids →
+ * lock stream heads in name order (no deadlock between writers) → check expectations → seal →
+ * insert, advance heads and NOTIFY, which PostgreSQL delivers only when the transaction commits.
  */
 export async function writeBatch(
   client: pg.ClientBase,
@@ -67,20 +67,23 @@ export async function writeBatch(
   recordedAt: string,
 ): Promise<AppendResult> {
   const ids = requests.flatMap((r) => r.events.map((e) => e.id));
-  const found = await client.query<ExistingRow>(
-    `SELECT id, position, stream, revision, content_digest FROM ${sql.events} WHERE id = ANY($1::text[])`,
-    [ids],
+  // One round trip for both: the id lookup (idempotent retries) and the positions. Positions are
+  // reserved for every event; a retried request leaves its share unused (gaps are allowed).
+  const first = await client.query<{ positions: string[]; existing: ExistingRow[] }>(
+    `SELECT ARRAY(SELECT p FROM ${sql.reservePositions}($2) AS p ORDER BY p) AS positions,
+            (SELECT coalesce(json_agg(json_build_object(
+                      'id', id, 'position', position, 'stream', stream, 'revision', revision, 'content_digest', content_digest)), '[]')
+               FROM ${sql.events} WHERE id = ANY($1::text[])) AS existing`,
+    [ids, ids.length],
   );
-  const existing = new Map(found.rows.map((row) => [row.id, row]));
+  const reserved = first.rows[0]!.positions.map(Number);
+  const existing = new Map(first.rows[0]!.existing.map((row) => [row.id, row]));
   const recorded = requests.map((request) => classify(request, existing));
 
   const fresh = requests.filter((_, i) => recorded[i] === undefined);
   const freshCount = fresh.reduce((n, r) => n + r.events.length, 0);
-  let reserved: number[] = [];
   const heads = new Map<string, Head>();
   if (freshCount > 0) {
-    const positions = await client.query<{ p: string }>(`SELECT p FROM ${sql.reservePositions}($1) AS p`, [freshCount]);
-    reserved = positions.rows.map((r) => Number(r.p)).sort((a, b) => a - b);
     // Creates missing heads at -1 and row-locks every head until commit, in one statement.
     const names = [...new Set(fresh.map((r) => r.stream))].sort();
     const locked = await client.query<{ stream: string; revision: string; last_hash: Buffer | null }>(
@@ -143,9 +146,18 @@ export async function writeBatch(
   });
 
   if (freshCount > 0) {
+    // Insert, advance the heads and queue the commit notification in one statement.
+    const touched = [...heads.entries()];
     await client.query(
-      `INSERT INTO ${sql.events} (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical)
-       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])`,
+      `WITH inserted AS (
+         INSERT INTO ${sql.events} (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])
+       ), moved AS (
+         UPDATE ${sql.streams} AS s SET revision = v.revision, last_hash = v.last_hash
+           FROM unnest($10::text[], $11::bigint[], $12::bytea[]) AS v(stream, revision, last_hash)
+          WHERE s.stream = v.stream
+       )
+       SELECT pg_notify($13, $14)`,
       [
         columns.position,
         columns.id,
@@ -156,22 +168,11 @@ export async function writeBatch(
         columns.digest,
         columns.leafHash,
         columns.canonical,
-      ],
-    );
-    const touched = [...heads.entries()];
-    await client.query(
-      `WITH moved AS (
-         UPDATE ${sql.streams} AS s SET revision = v.revision, last_hash = v.last_hash
-           FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS v(stream, revision, last_hash)
-          WHERE s.stream = v.stream
-       )
-       SELECT pg_notify($4, $5)`,
-      [
         touched.map(([name]) => name),
         touched.map(([, h]) => h.revision),
         touched.map(([, h]) => (h.lastHash === null ? null : Buffer.from(h.lastHash, 'hex'))),
         sql.channel,
-        String(reserved.at(-1)),
+        String(columns.position.at(-1)),
       ],
     );
   }
