@@ -71,10 +71,8 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   });
   app.addHook('onClose', async () => live.close());
 
-  const badge = async (runId: string): Promise<VerificationBadge> => {
-    const run = live.run(runId);
-    return run ? (await verification.run(runId, run.provenance.governance.lastRevision)).badge : 'unsigned';
-  };
+  const revisionOf = (runId: string) => ({ runId, revision: live.run(runId)!.provenance.governance.lastRevision });
+  const badge = async (runId: string): Promise<VerificationBadge> => (await verification.runs([revisionOf(runId)]))[0]!.badge;
   const findRun = (id: string) => {
     const run = live.run(id);
     if (!run) throw new HttpError(404, `no run "${id}" in this ledger`);
@@ -91,8 +89,9 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   }));
 
   app.get('/api/runs', async () => {
-    const rows = [];
-    for (const runId of live.runIds()) rows.push(runRow(live.run(runId)!, await badge(runId)));
+    const ids = live.runIds();
+    const badges = await verification.runs(ids.map(revisionOf));
+    const rows = ids.map((runId, i) => runRow(live.run(runId)!, badges[i]!.badge));
     rows.sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? '') || a.runId.localeCompare(b.runId));
     return { position: live.position, runs: rows };
   });
@@ -139,7 +138,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   app.get('/api/graph', async () => graphView(live));
 
   app.get('/api/verification', async () =>
-    verification.view(live.runIds().map((runId) => ({ runId, revision: live.run(runId)!.provenance.governance.lastRevision }))),
+    verification.view(live.runIds().map(revisionOf)),
   );
 
   // The one mutating endpoint: sign a checkpoint of the ledger now (needs the token and the home's key).

@@ -21,7 +21,7 @@ interface CheckpointTrust {
 /** Checks the latest checkpoint once per checkpoint and each run once per (checkpoint, run revision). */
 export class VerificationCache {
   private trust: CheckpointTrust | null = null;
-  private readonly runs = new Map<string, { key: string; result: VerificationRun }>();
+  private readonly byRun = new Map<string, { key: string; result: VerificationRun }>();
 
   constructor(
     private readonly store: EventStore,
@@ -40,26 +40,27 @@ export class VerificationCache {
     return { count: all.length, trust: this.trust };
   }
 
-  /** The badge of one run; `revision` is the run stream's last revision (the cache key). */
-  async run(runId: string, revision: number): Promise<VerificationRun> {
+  /** The badges of runs; `revision` is each run stream's last revision (the cache key). */
+  async runs(runs: { runId: string; revision: number }[]): Promise<VerificationRun[]> {
     const { trust } = await this.latest();
-    return this.runWith(runId, revision, trust);
+    const results: VerificationRun[] = [];
+    for (const r of runs) results.push(await this.runWith(r.runId, r.revision, trust));
+    return results;
   }
 
   private async runWith(runId: string, revision: number, trust: CheckpointTrust | null): Promise<VerificationRun> {
     const key = `${trust?.checkpoint.size ?? -1}:${trust?.checkpoint.root ?? ''}:${trust?.signatureValid}:${revision}`;
-    const cached = this.runs.get(runId);
+    const cached = this.byRun.get(runId);
     if (cached?.key === key) return cached.result;
     const result = await verifyRunInclusion(this.store, runId, trust);
-    this.runs.set(runId, { key, result });
+    this.byRun.set(runId, { key, result });
     return result;
   }
 
   async view(runs: { runId: string; revision: number }[]): Promise<VerificationView> {
     const { count, trust } = await this.latest();
     const tree = await this.store.treeState();
-    const results: VerificationRun[] = [];
-    for (const r of runs) results.push(await this.runWith(r.runId, r.revision, trust));
+    const results = await this.runs(runs);
     return {
       checkpoint: trust
         ? {

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { cliPath, repoRoot, runCli } from '../support/cli.js';
-import { freshLedger, populate } from './fixture.js';
+import { runStream } from '../../src/governance/recorder.js';
+import { defaultStoreUrl, openStore } from '../../src/store/open.js';
+import { freshLedger, populate, telemetry } from './fixture.js';
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -32,7 +34,7 @@ describe('runledger serve', function () {
     if (child && child.exitCode === null) child.kill('SIGKILL');
   });
 
-  it('serves the API on 127.0.0.1 and stops on SIGTERM with exit 0', async function () {
+  it('serves the API on 127.0.0.1, sees another process\'s appends within 2 s, and stops on SIGTERM with exit 0', async function () {
     child = spawn(process.execPath, [cliPath, '--home', home, 'serve', '--port', '0'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     const url = await new Promise<string>((resolve, reject) => {
@@ -48,6 +50,20 @@ describe('runledger serve', function () {
     const runs = await get(port, '/api/runs');
     assert.equal(runs.status, 200);
     assert.deepEqual((JSON.parse(runs.body) as { runs: { runId: string }[] }).runs.map((r) => r.runId).sort(), ['base-1', 'base-2', 'cand-1']);
+    // Another process (this one) records telemetry: the server's store subscription sees it within 2 s.
+    const writer = await openStore(defaultStoreUrl(home));
+    try {
+      const started = Date.now();
+      await writer.append(runStream('cand-1'), telemetry('cand-1', 10, 3));
+      let steps: number[] = [];
+      while (steps.length < 3 && Date.now() - started < 2000) {
+        await new Promise((r) => setTimeout(r, 50));
+        steps = (JSON.parse((await get(port, '/api/runs/cand-1/telemetry?after=9')).body) as { points: { step: number }[] }).points.map((p) => p.step);
+      }
+      assert.deepEqual(steps, [10, 11, 12], `after ${Date.now() - started} ms`);
+    } finally {
+      await writer.close();
+    }
     const passwd = await get(port, '/../../etc/passwd');
     assert.equal(passwd.status, 404);
     assert.doesNotMatch(passwd.body, /root:/);
