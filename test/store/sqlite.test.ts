@@ -108,6 +108,19 @@ describe('sqlite store', function () {
     });
   });
 
+  it('reports a stored tree state that is not a compact range as an IntegrityError', async function () {
+    const path = join(dir, 'ledger.db');
+    const store = createSqliteStore({ path });
+    await store.append('s', events(3, 'x'));
+    const raw = new Database(path);
+    raw.prepare('UPDATE tree SET range = substr(range, 1, 40)').run();
+    raw.close();
+    await assert.rejects(store.treeState(), /ledger\.db has an invalid tree state/);
+    await assert.rejects(store.append('s', events(1, 'y')), IntegrityError);
+    assert.equal((await store.readAll()).length, 3);
+    await store.close();
+  });
+
   it('reports a corrupted database page as an IntegrityError', async function () {
     const path = join(dir, 'ledger.db');
     const store = createSqliteStore({ path });

@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import { Observable } from 'rxjs';
 import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
 import { ConcurrencyError, IdempotencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
-import { CompactRange } from '../../integrity/compact-range.js';
+import { CompactRange, CompactRangeError } from '../../integrity/compact-range.js';
 import { HASH_SIZE } from '../../integrity/hasher.js';
 import type {
   AppendRequest,
@@ -224,8 +224,8 @@ class SqliteStore implements EventStore {
 
   async treeState(): Promise<TreeState> {
     return this.run((c) => {
-      const { size, range } = c.readTree();
-      return { size, range: splitRange(range).map((h) => h.toString('hex')) };
+      const range = c.compactRange();
+      return { size: range.size, range: range.hashes().map((h) => h.toString('hex')) };
     });
   }
 
@@ -344,6 +344,16 @@ class Connection {
     return this.selectTree.get() as { size: number; range: Buffer };
   }
 
+  /** The persisted tree state; a row that cannot be a compact range is damage, not a bug. */
+  compactRange(tree = this.readTree()): CompactRange {
+    try {
+      return CompactRange.fromState(tree.size, splitRange(tree.range));
+    } catch (err) {
+      if (err instanceof CompactRangeError) throw new IntegrityError(`ledger database ${this.db.name} has an invalid tree state: ${err.message}`);
+      throw err;
+    }
+  }
+
   streamRevision(stream: string): number {
     return (this.selectHead.get(stream) as { revision: number } | undefined)?.revision ?? -1;
   }
@@ -372,7 +382,7 @@ class Connection {
       const head = this.selectHead.get(stream) as { revision: number; leaf_hash: Buffer } | undefined;
       const current = head?.revision ?? -1;
       if (!expectationHolds(request.expectedRevision, current)) throw new ConcurrencyError(stream, request.expectedRevision, current);
-      range ??= CompactRange.fromState(tree.size, splitRange(tree.range));
+      range ??= this.compactRange(tree);
       let prevHash = head ? head.leaf_hash.toString('hex') : null;
       let revision = current + 1;
       for (const event of events) {
