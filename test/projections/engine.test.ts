@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject, firstValueFrom, take, toArray } from 'rxjs';
-import { catchUp } from '../../projections/catch-up.js';
+import { catchUp, follow } from '../../projections/catch-up.js';
 import { comparisonGraphProjection } from '../../projections/comparison-graph.js';
-import { consumerName, digestState, foldAll, project, type Projection } from '../../projections/projection.js';
+import { consumerName, digestState, foldAll, project, stateDigest, type Projection } from '../../projections/projection.js';
 import { runSummaryProjection } from '../../projections/run-summary.js';
 import { snapshotPath } from '../../projections/snapshots.js';
 import { openStore } from '../../src/store/open.js';
@@ -78,6 +78,23 @@ describe('projections/engine', () => {
     const graphLive = await catchUp(store, dir, comparisonGraphProjection);
     const graphRebuilt = await catchUp(store, dir, comparisonGraphProjection, { rebuild: true, persist: false });
     assert.equal(graphLive.digest, graphRebuilt.digest);
+  });
+
+  it('follows the store live, persisting every N events, and a restarted follower resumes where it stopped', async () => {
+    await appendRun('r1', 0.9);
+    const total = (await store.readAll()).length;
+    const every = 4;
+    const seen = await firstValueFrom(follow(store, dir, runSummaryProjection, every).pipe(take(total), toArray()));
+    assert.equal(seen.at(-1)!.events, total);
+    const stored = await store.getPosition(consumerName(runSummaryProjection));
+    assert.equal(stored, seen[Math.floor(total / every) * every - 1]!.position, 'position stored at the last multiple of N');
+    // Restart: the next live event is folded on top of the persisted state, not from scratch.
+    await appendRun('r2', 0.8);
+    const after = (await store.readAll()).length;
+    const resumed = await firstValueFrom(follow(store, dir, runSummaryProjection, every).pipe(take(after - stored! - 1), toArray()));
+    const rebuilt = await catchUp(store, dir, runSummaryProjection, { rebuild: true, persist: false });
+    assert.equal(resumed.at(-1)!.events, after);
+    assert.equal(stateDigest(resumed.at(-1)!.state), rebuilt.digest);
   });
 
   it('rebuilds from the start when the snapshot was tampered with or its position disagrees', async () => {
