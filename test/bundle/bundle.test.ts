@@ -229,11 +229,13 @@ describe('offline audit bundles', function () {
 
   it('fails cleanly on JSON nested deeper than the stack, in every section', () => {
     const s = readBundle(small).sections;
-    const deep = Buffer.from('['.repeat(200_000) + ']'.repeat(200_000));
+    const deep = Buffer.from('['.repeat(20_000) + ']'.repeat(20_000)); // deep enough to exhaust the JCS writer's stack
     for (const name of SECTION_NAMES) {
-      const payload = name === 'events' ? Buffer.concat([deep, Buffer.from('\n')]) : deep;
+      // In `events`, the first event is replaced and the count kept, so the event verifier itself meets it.
+      const payload = name === 'events' ? Buffer.concat([deep, s.events.subarray(s.events.indexOf(0x0a))]) : deep;
       const d = failed(verifyBundle(encodeBundle({ ...s, [name]: payload }), [key]));
-      assert.ok(d.section, d.message);
+      assert.equal(d.section, name, d.message);
+      if (name === 'events') assert.equal(d.check, 'bytes');
     }
   });
 
