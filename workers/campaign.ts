@@ -1,11 +1,12 @@
 // Campaigns: N runs of one plan that differ only in their seed, each seed derived from the plan's
 // base seed and the run's position, so two campaigns of the same plan pair up run by run.
-import type { CampaignStarted, CheckpointWritten } from '../events/training.js';
+import type { ExecutionPlanRecordedData } from '../events/governance.js';
+import type { CampaignStarted, CampaignRunCompleted, CheckpointWritten } from '../events/training.js';
 import { ConcurrencyError, InputError } from '../src/errors.js';
 import { hashPlan, Identifier, type Plan } from '../src/governance/plan.js';
 import { NO_STREAM, type EventStore } from '../src/store/port.js';
 import type { Backend } from './config.js';
-import { checkExecutable, trainPlan, type ExecuteContext, type RunOutcome } from './execute.js';
+import { checkExecutable, completedOutcome, executeRun, readApprovedRun, trainPlan, type ExecuteContext, type RunOutcome } from './execute.js';
 import { deriveSeed } from './seeds.js';
 
 export function campaignStream(name: string): string {
@@ -58,31 +59,76 @@ export async function runCampaign(ctx: ExecuteContext, plan: Plan, options: Camp
     }
     throw err;
   }
+  const outcomes = await executeCampaignRuns(ctx, started, new Set(), (run) => trainPlan(ctx, planWithSeed(plan, run.seed), run.runId, options.backend ? { backend: options.backend } : {}, where), options.onRunStarted);
+  return campaignReport(started, stream, outcomes);
+}
+
+/** Runs each campaign run not yet recorded as completed, then records the campaign's completion. */
+async function executeCampaignRuns(
+  ctx: ExecuteContext,
+  started: CampaignStarted,
+  done: Set<string>,
+  execute: (run: CampaignStarted['runs'][number]) => Promise<RunOutcome>,
+  onRunStarted?: (runId: string, index: number, total: number) => void,
+): Promise<RunOutcome[]> {
+  const stream = campaignStream(started.campaign);
+  const actor = ctx.worker ?? 'runledger';
   const outcomes: RunOutcome[] = [];
-  for (const [i, run] of runs.entries()) {
-    options.onRunStarted?.(run.runId, i + 1, runs.length);
-    const outcome = await trainPlan(ctx, planWithSeed(plan, run.seed), run.runId, options.backend ? { backend: options.backend } : {}, where);
+  for (const [i, run] of started.runs.entries()) {
+    if (done.has(run.runId)) continue;
+    onRunStarted?.(run.runId, i + 1, started.runs.length);
+    const outcome = await execute(run);
     outcomes.push(outcome);
-    const last: CheckpointWritten['metrics'] | null = outcome.metrics;
-    await ctx.store.append(stream, [
-      {
-        type: 'CampaignRunCompleted',
-        data: { campaign: options.name, runId: run.runId, seed: run.seed, finalCheckpoint: outcome.finalCheckpoint!, metrics: last! },
-        metadata: { actor: ctx.worker ?? 'runledger' },
-      },
-    ]);
+    if (outcome.status !== 'completed') return outcomes;
+    const metrics: CheckpointWritten['metrics'] = outcome.metrics!;
+    const data: CampaignRunCompleted = { campaign: started.campaign, runId: run.runId, seed: run.seed, finalCheckpoint: outcome.finalCheckpoint!, metrics };
+    await ctx.store.append(stream, [{ type: 'CampaignRunCompleted', data, metadata: { actor } }]);
   }
-  await ctx.store.append(stream, [
-    { type: 'CampaignCompleted', data: { campaign: options.name, runs: runs.map((r) => r.runId) }, metadata: { actor: ctx.worker ?? 'runledger' } },
-  ]);
+  await ctx.store.append(stream, [{ type: 'CampaignCompleted', data: { campaign: started.campaign, runs: started.runs.map((r) => r.runId) }, metadata: { actor } }]);
+  return outcomes;
+}
+
+/**
+ * Continues an interrupted campaign: resumes its started runs, and approves and executes the runs
+ * it had not reached with the first run's approved plans and their recorded seeds.
+ */
+export async function resumeCampaign(ctx: ExecuteContext, name: string, onRunStarted?: (runId: string, index: number, total: number) => void): Promise<CampaignReport> {
+  const stream = campaignStream(name);
+  const events = await ctx.store.readStream(stream);
+  const started = events[0]?.envelope.type === 'CampaignStarted' ? (events[0].envelope.data as CampaignStarted) : undefined;
+  if (!started) throw new InputError(`no campaign named ${name} (stream ${stream} is empty)`, { stream });
+  if (events.some((e) => e.envelope.type === 'CampaignCompleted')) throw new InputError(`campaign ${name} has already completed; nothing to resume`, { stream });
+  const done = new Set(events.filter((e) => e.envelope.type === 'CampaignRunCompleted').map((e) => (e.envelope.data as CampaignRunCompleted).runId));
+  const first = await readApprovedRun(ctx.store, started.runs[0]!.runId);
+  const execution = first.snapshot.events.find((e) => e.envelope.type === 'ExecutionPlanRecorded')?.envelope.data as ExecutionPlanRecordedData | undefined;
+  if (!execution) throw new InputError(`campaign ${name}: run ${started.runs[0]!.runId} has no execution plan`, { stream });
+  const template = hashPlan({ governance: first.approval.plan, execution: execution.plan });
+  const outcomes = await executeCampaignRuns(
+    ctx,
+    started,
+    done,
+    async (run) => {
+      const state = (await ctx.store.readStream(`run-${run.runId}`)).length > 0 ? await readApprovedRun(ctx.store, run.runId) : null;
+      if (!state) return trainPlan(ctx, planWithSeed(template, run.seed), run.runId, { backend: started.backend });
+      if (state.snapshot.state.status === 'completed') return completedOutcome(ctx.store, run.runId);
+      const begun = state.snapshot.state.stages.some((s) => s.status !== 'pending');
+      return executeRun(ctx, run.runId, { backend: started.backend, resume: begun });
+    },
+    onRunStarted,
+  );
+  return campaignReport(started, stream, outcomes);
+}
+
+function campaignReport(started: CampaignStarted, stream: string, outcomes: RunOutcome[]): CampaignReport {
+  const seeds = new Map(started.runs.map((r) => [r.runId, r.seed]));
   const accuracies = outcomes.map((o) => o.metrics?.testAccuracy).filter((a): a is number => a !== undefined);
   return {
-    campaign: options.name,
+    campaign: started.campaign,
     stream,
-    baseSeed: config.seed,
-    runs: outcomes.map((o, i) => ({
+    baseSeed: started.baseSeed,
+    runs: outcomes.map((o) => ({
       runId: o.runId,
-      seed: runs[i]!.seed,
+      seed: seeds.get(o.runId)!,
       finalCheckpoint: o.finalCheckpoint,
       testAccuracy: o.metrics?.testAccuracy ?? null,
       testLoss: o.metrics?.testLoss ?? null,

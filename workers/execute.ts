@@ -254,21 +254,32 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
     await recordStage(ctx.store, runId, id, 'complete', { outputs, wallMs, memoryDeltaBytes: memoryDelta(m0), throughput, actor: worker });
   }
 
-  const final = await readRun(ctx.store, runId);
-  const checkpoints = eventsOf<CheckpointWritten>(final, 'CheckpointWritten').map((c) => ({ epoch: c.epoch, step: c.step, digest: c.digest }));
-  const last = eventsOf<CheckpointWritten>(final, 'CheckpointWritten').at(-1);
+  return outcomeOf(await readRun(ctx.store, runId), approval.planHash, backend, config.seed, status);
+}
+
+function outcomeOf(snapshot: RunSnapshot, governancePlanHash: string, backend: BackendInfo, seed: number, status: RunOutcome['status']): RunOutcome {
+  const written = eventsOf<CheckpointWritten>(snapshot, 'CheckpointWritten');
+  const last = written.at(-1);
   return {
-    runId,
-    stream: final.stream,
+    runId: snapshot.runId,
+    stream: snapshot.stream,
     status,
-    governancePlanHash: approval.planHash,
-    executionPlanHash: final.state.executionPlanHash ?? '',
+    governancePlanHash,
+    executionPlanHash: snapshot.state.executionPlanHash ?? '',
     backend,
-    seed: config.seed,
-    checkpoints,
+    seed,
+    checkpoints: written.map((c) => ({ epoch: c.epoch, step: c.step, digest: c.digest })),
     finalCheckpoint: status === 'completed' ? (last?.digest ?? null) : null,
     metrics: status === 'completed' ? (last?.metrics ?? null) : null,
   };
+}
+
+/** The outcome of a run that already completed, read back from its stream. */
+export async function completedOutcome(store: EventStore, runId: string): Promise<RunOutcome> {
+  const { snapshot, approval, config } = await readApprovedRun(store, runId);
+  const started = eventsOf<TrainingStarted>(snapshot, 'TrainingStarted')[0];
+  if (snapshot.state.status !== 'completed' || !started) throw new InputError(`run ${runId} has not completed`, { stream: snapshot.stream });
+  return outcomeOf(snapshot, approval.planHash, started.backend, config.seed, 'completed');
 }
 
 /** The recorded checkpoint event must itself carry a valid signature by the trusted key. */

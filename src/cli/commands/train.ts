@@ -44,7 +44,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     .description('approve a training plan for a run and execute it (or continue one with --resume); checkpoints are signed with the home key')
     .option('--plan <file>', 'plan file with a governance.training section (docs/training.md)')
     .option('--run <run>', 'run id (default: <plan name>-<random>)')
-    .option('--resume <run>', 'continue an interrupted run from its last verified checkpoint')
+    .option('--resume <run>', 'continue an interrupted run (or campaign) from its last verified checkpoint')
     .addOption(backendOption())
     .option('--stop-after-epoch <n>', 'train only up to this epoch and leave the run resumable', positiveInt('--stop-after-epoch'))
     .action(async (opts: JsonFlag & { plan?: string; run?: string; resume?: string; backend?: Backend; stopAfterEpoch?: number }) => {
@@ -55,6 +55,13 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
       let outcome: RunOutcome;
       try {
         if (opts.resume) {
+          const { campaignRuns, resumeCampaign } = await load.campaign();
+          if (await campaignRuns(exec.context.store, opts.resume)) {
+            const report = await resumeCampaign(exec.context, opts.resume, (runId, i, n) => exec.label(`${runId} (${i}/${n})`));
+            exec.stop();
+            ctx.print(opts.json ?? false, report, () => describeCampaign(report));
+            return;
+          }
           outcome = await executeRun(exec.context, opts.resume, { ...limits, resume: true });
         } else {
           const plan = readPlanFile(opts.plan!);
