@@ -45,18 +45,41 @@ function value(t: string, i: number): number {
   }
 }
 
+/** Set by `string`: whether the string just scanned contained an escape sequence. */
+let escaped = false;
+
+/** Compares t[a, aEnd) with t[b, bEnd) by UTF-16 code units, in place. */
+function compareInPlace(t: string, a: number, aEnd: number, b: number, bEnd: number): number {
+  const n = Math.min(aEnd - a, bEnd - b);
+  for (let k = 0; k < n; k++) {
+    const d = t.charCodeAt(a + k) - t.charCodeAt(b + k);
+    if (d !== 0) return d;
+  }
+  return aEnd - a - (bEnd - b);
+}
+
 function object(t: string, i: number): number {
   if (t.charCodeAt(i) === 0x7d) return i + 1;
-  let previous: string | undefined;
+  // The previous member name, as raw text bounds (decoded only when it holds an escape).
+  let prevStart = -1;
+  let prevEnd = -1;
+  let prevEscaped = false;
   for (;;) {
     if (t.charCodeAt(i) !== QUOTE) return -1;
     const end = string(t, i + 1);
     if (end < 0) return -1;
-    const raw = t.slice(i + 1, end - 1);
-    const key = raw.includes('\\') ? (JSON.parse(t.slice(i, end)) as string) : raw;
-    // String comparison in ECMAScript is by UTF-16 code units: RFC 8785 §3.2.3's order.
-    if (previous !== undefined && !(previous < key)) return -1;
-    previous = key;
+    const keyEscaped = escaped;
+    // RFC 8785 §3.2.3: names strictly ascending by UTF-16 code units (so no duplicates either).
+    if (prevStart >= 0) {
+      const order =
+        keyEscaped || prevEscaped
+          ? compareDecoded(t.slice(prevStart - 1, prevEnd + 1), t.slice(i, end))
+          : compareInPlace(t, prevStart, prevEnd, i + 1, end - 1);
+      if (order >= 0) return -1;
+    }
+    prevStart = i + 1;
+    prevEnd = end - 1;
+    prevEscaped = keyEscaped;
     if (t.charCodeAt(end) !== COLON) return -1;
     i = value(t, end + 1);
     if (i < 0) return -1;
@@ -95,9 +118,17 @@ function lowerHex4(t: string, i: number): number {
   return code;
 }
 
+/** Order of two JSON string literals by their decoded UTF-16 code units. */
+function compareDecoded(a: string, b: string): number {
+  const x = JSON.parse(a) as string;
+  const y = JSON.parse(b) as string;
+  return x < y ? -1 : x === y ? 0 : 1;
+}
+
 /** i is just after the opening quote; returns the index after the closing quote, or -1. */
 function string(t: string, i: number): number {
   const length = t.length;
+  escaped = false;
   while (i < length) {
     const c = t.charCodeAt(i);
     if (c === QUOTE) return i + 1;
@@ -113,6 +144,7 @@ function string(t: string, i: number): number {
       i++;
       continue;
     }
+    escaped = true;
     const e = t.charCodeAt(i + 1);
     if (e !== 0x75) {
       if (!SHORT_ESCAPES.has(e)) return -1;
