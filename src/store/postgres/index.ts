@@ -54,9 +54,25 @@ const INTEGRATE_CHUNK = 4_096;
 // retry then finds it recorded and answers as an idempotent duplicate (or IdempotencyError).
 const APPEND_ATTEMPTS = 3;
 
-// Rows safe to hand out in position order: their transaction is older than every running one.
-// docs/stores.md "Ordering guarantee" gives the argument.
-const SAFE = 'tx_id < pg_snapshot_xmin(pg_current_snapshot())';
+/**
+ * A page of events in position order, each marked `safe` when its transaction is older than every
+ * transaction still running (docs/stores.md, "Ordering guarantee"). Because positions follow
+ * transaction ids, the safe rows are a prefix of the page; callers keep only that prefix. The
+ * page is cut in an inner query so PostgreSQL walks the index in order and stops at the limit
+ * (a plain WHERE on tx_id makes the planner sort everything after the cursor, on every page).
+ */
+function safePageSql(columns: string, from: string, where: string, limit: string): string {
+  return `SELECT ${columns.split(', ').map((c) => `page.${c}`).join(', ')}, page.tx_id < snap.xmin AS safe
+            FROM (SELECT ${columns}, tx_id FROM ${from} WHERE ${where} ORDER BY position LIMIT ${limit}) AS page,
+                 (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snap
+           ORDER BY page.position`;
+}
+
+/** The rows before the first unsafe one: everything after it must wait, or a reader could pass a gap. */
+function safePrefix<T extends { safe: boolean }>(rows: T[]): T[] {
+  const cut = rows.findIndex((row) => !row.safe);
+  return cut < 0 ? rows : rows.slice(0, cut);
+}
 
 interface EventRow {
   position: string;
@@ -106,11 +122,8 @@ function limitOf(options: ReadOptions): number | null {
 }
 
 export async function readSafePage(client: pg.ClientBase | pg.Pool, sql: LedgerSql, after: number, limit: number | null): Promise<RecordedEvent[]> {
-  const result = await client.query<EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM ${sql.events} WHERE position > $1 AND ${SAFE} ORDER BY position LIMIT $2`,
-    [after, limit],
-  );
-  return result.rows.map(toRecorded);
+  const result = await client.query<EventRow & { safe: boolean }>(safePageSql(EVENT_COLUMNS, sql.events, 'position > $1', '$2'), [after, limit]);
+  return safePrefix(result.rows).map(toRecorded);
 }
 
 class PostgresStore implements EventStore {
@@ -304,10 +317,10 @@ class PostgresStore implements EventStore {
         const tree = await client.query<{ size: string; range: Buffer }>(`SELECT size, range FROM ${this.sql.tree}`);
         const size = Number(tree.rows[0]!.size);
         const range = CompactRange.fromState(size, splitRange(tree.rows[0]!.range));
-        const pending = await client.query<{ position: string; leaf_hash: Buffer; canonical: Buffer }>(
-          `SELECT position, leaf_hash, canonical FROM ${this.sql.events}
-            WHERE leaf_index IS NULL AND ${SAFE} ORDER BY position LIMIT ${INTEGRATE_CHUNK}`,
+        const page = await client.query<{ position: string; leaf_hash: Buffer; canonical: Buffer; safe: boolean }>(
+          safePageSql('position, leaf_hash, canonical', this.sql.events, 'leaf_index IS NULL', String(INTEGRATE_CHUNK)),
         );
+        const pending = { rows: safePrefix(page.rows) };
         if (pending.rows.length === 0) return { state: rangeState(range), more: false };
         if (size > 0) {
           // Tripwire for the ordering rule: integration order must be position order, always.
