@@ -121,10 +121,11 @@ export function verifyBundle(bytes: Buffer, verifierKeys: readonly string[]): Bu
   const verdict = verifySections(read.sections, verifierKeys);
   const altered = read.altered[0];
   if (altered === undefined) return verdict;
-  // A section failed its digest: report it, and the first item inside it that no longer verifies.
+  // A section failed its digest: name it (the bytes that changed are there), plus the first item that
+  // no longer verifies because of it — e.g. the event whose proof in `proofs` was altered.
   const inner = verdict.firstDivergence;
   const d: RunDivergence = inner
-    ? { ...inner, section: inner.section ?? altered.section, message: `${altered.message}; first divergence: ${inner.message}` }
+    ? { ...inner, section: altered.section, message: `${altered.message}; first divergence: ${inner.message}` }
     : { check: 'bundle', section: altered.section, message: `${altered.message}.` };
   return { ...verdict, ok: false, firstDivergence: d };
 }

@@ -114,6 +114,18 @@ describe('offline audit bundles', function () {
     }
   });
 
+  it('names the proofs section, and the event whose proof no longer verifies, when a proof hash digit changes', () => {
+    const { start } = sectionOffsets(completed).proofs;
+    const proofs = readBundle(completed).sections.proofs.toString('ascii');
+    const at = start + proofs.indexOf('"proof":["', proofs.indexOf('"index":3')) + 10;
+    const bytes = Buffer.from(completed);
+    bytes[at] = bytes[at] === 0x30 ? 0x31 : 0x30; // still a hex digit
+    const d = failed(verifyBundle(bytes, [key]));
+    assert.equal(d.section, 'proofs');
+    assert.equal(d.check, 'inclusion');
+    assert.equal(d.revision, 3);
+  });
+
   it('names the event, for every governance event type, when a byte of its canonical bytes changes', () => {
     const types = new Set<string>();
     for (const bundle of [completed, failedRun]) {
