@@ -113,7 +113,6 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   const pending: TrainingEvent[] = [];
   const flush = async (): Promise<void> => {
     if (options.sink && pending.length) await options.sink.append(pending.splice(0));
-    pending.length = 0;
   };
   const record = (event: TrainingEvent): void => {
     if (options.sink) pending.push(event);
