@@ -70,6 +70,10 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     }
   });
   app.addHook('onClose', async () => live.close());
+  // A read model that stopped following the store would show stale truth: say so instead.
+  app.addHook('preHandler', async (request) => {
+    if (live.error && request.url.startsWith('/api')) throw new HttpError(503, `the store subscription failed (${live.error.message}); restart "runledger serve"`);
+  });
 
   const revisionOf = (runId: string) => ({ runId, revision: live.run(runId)!.provenance.governance.lastRevision });
   const badge = async (runId: string): Promise<VerificationBadge> => (await verification.runs([revisionOf(runId)]))[0]!.badge;

@@ -146,6 +146,14 @@ describe('dashboard security', function () {
       assert.equal(reply.status, 503);
       assert.deepEqual(Object.keys(JSON.parse(reply.body)), ['error']);
       assert.doesNotMatch(reply.body, /\bat \S+ \(|\.js:\d+|node_modules/);
+      // Without its store the dashboard refuses to serve runs rather than show stale ones.
+      let runs = await raw(broken, '/api/runs');
+      for (let i = 0; i < 50 && runs.status === 200; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        runs = await raw(broken, '/api/runs');
+      }
+      assert.equal(runs.status, 503);
+      assert.match(JSON.parse(runs.body).error, /is closed|store subscription failed/);
     } finally {
       await broken.close();
     }
