@@ -71,6 +71,13 @@ describe('runledger plan / stage / replay / export / verify-bundle', function ()
     assert.match(after.stderr, /run r1 has already completed/);
   });
 
+  it('lets exactly one of three concurrent processes start the same stage', async () => {
+    assert.equal((await cli('plan', 'approve', plan, '--run', 'race')).code, 0);
+    const results = await Promise.all([1, 2, 3].map(() => cli('stage', 'start', 'race', stages[0]!)));
+    assert.deepEqual(results.map((r) => r.code).sort(), [0, 2, 2], results.map((r) => r.stderr).join('\n'));
+    for (const r of results.filter((x) => x.code === 2)) assert.match(r.stderr, /already running/);
+  });
+
   it('fails a run explicitly and refuses stages after it', async () => {
     assert.equal((await cli('plan', 'approve', plan, '--run', 'crashed')).code, 0);
     const failed = await cli('run', 'fail', 'crashed', '--reason', 'executor lost its machine', '--json');
