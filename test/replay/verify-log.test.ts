@@ -226,6 +226,39 @@ describe('verifyLog', () => {
     });
   });
 
+  describe('detects a change to any envelope field', () => {
+    const changes: [string, (e: Envelope) => void][] = [
+      ['id', (e) => void (e.id = eventId(99))],
+      ['stream', (e) => void (e.stream = 'run-z')],
+      ['revision', (e) => void (e.revision += 1)],
+      ['type', (e) => void (e.type = 'custom.other')],
+      ['schemaVersion', (e) => void (e.schemaVersion = 2)],
+      ['data', (e) => void (e.data.step = -1)],
+      ['metadata.recordedAt', (e) => void (e.metadata.recordedAt = '2030-01-01T00:00:00.000Z')],
+      ['metadata.actor', (e) => void (e.metadata.actor = 'mallory')],
+      ['metadata.correlationId', (e) => void (e.metadata.correlationId = null)],
+      ['metadata.causationId', (e) => void (e.metadata.causationId = 'x')],
+      ['prevHash', (e) => void (e.prevHash = 'f'.repeat(64))],
+    ];
+    for (const [field, change] of changes) {
+      it(`names leaf 4 when ${field} is rewritten in the bytes (leaf hash kept) or only in the returned envelope`, () => {
+        const inBytes = buildLog();
+        const original = inBytes[4]!.leafHash;
+        reseal(inBytes, 4, change);
+        inBytes[4] = { ...inBytes[4]!, leafHash: original };
+        const d1 = verifyLogSync(inBytes, options()).firstDivergence!;
+        assert.deepEqual([d1.check, d1.index], ['leafHash', 4]);
+
+        const inEnvelope = buildLog();
+        const envelope = structuredClone(inEnvelope[4]!.envelope);
+        change(envelope);
+        inEnvelope[4] = { ...inEnvelope[4]!, envelope };
+        const d2 = verifyLogSync(inEnvelope, options()).firstDivergence!;
+        assert.deepEqual([d2.check, d2.index], ['envelope', 4]);
+      });
+    }
+  });
+
   describe('checks every checkpoint', () => {
     it('rejects a checkpoint whose signature was altered', () => {
       const events = buildLog();
