@@ -77,6 +77,12 @@ export function installSecurity(app: FastifyInstance, options: SecurityOptions):
     if (loopbackOnly && !isLoopback(hostName(request.headers.host ?? ''))) {
       throw new HttpError(421, `this dashboard only answers requests for localhost, not "${request.headers.host ?? ''}"`);
     }
+    // Fetch Metadata (W3C): another site's page may make the browser send requests here (an <img>,
+    // a form) even though it cannot read the answers; refuse them before they cost a replay.
+    const site = request.headers['sec-fetch-site'];
+    if (request.url.startsWith('/api') && site !== undefined && site !== 'same-origin' && site !== 'none') {
+      throw new HttpError(403, 'cross-site requests to the API are refused');
+    }
   });
 
   app.addHook('onSend', async (_request, reply, payload) => {

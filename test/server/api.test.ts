@@ -90,8 +90,12 @@ describe('dashboard API', function () {
     assert.equal(all.points.length, 40);
     assert.deepEqual(all.points.map((p) => p.step), [...Array(40).keys()]);
     assert.equal(all.budgets.train?.maxMemoryDeltaBytes, 50_000_000);
+    assert.equal(all.stage, 'train');
+    assert.deepEqual(all.stages, ['train']);
     const tail = await json<TelemetryView>(server, '/api/runs/base-1/telemetry?after=34');
     assert.deepEqual(tail.points.map((p) => p.step), [35, 36, 37, 38, 39]);
+    const other = await json<TelemetryView>(server, '/api/runs/base-1/telemetry?stage=prepare');
+    assert.deepEqual([other.stage, other.points.length], ['prepare', 0]);
   });
 
   it('serves checkpoints, comparisons, gates and the comparison graph', async function () {

@@ -136,6 +136,14 @@ describe('dashboard security', function () {
     assert.equal((await raw(server, '/api/runs', { headers: { host: `localhost:${server.port}` } })).status, 200);
   });
 
+  it('refuses API requests another site makes the browser send (Fetch Metadata)', async function () {
+    const cross = await raw(server, '/api/runs/base-1/replay', { headers: { 'sec-fetch-site': 'cross-site' } });
+    assert.equal(cross.status, 403);
+    assert.equal((await raw(server, '/api/runs', { headers: { 'sec-fetch-site': 'same-site' } })).status, 403);
+    assert.equal((await raw(server, '/api/runs', { headers: { 'sec-fetch-site': 'same-origin' } })).status, 200);
+    assert.equal((await raw(server, '/api/runs', { headers: { 'sec-fetch-site': 'none' } })).status, 200);
+  });
+
   it('answers a store failure with one JSON sentence and no stack trace', async function () {
     const other = await freshLedger();
     const broken = await startServer({ store: other.store, home: other.home, port: 0, assetsDir: await webAssets(), log: () => undefined });
