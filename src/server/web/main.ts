@@ -3,7 +3,7 @@ import 'uplot/dist/uPlot.min.css';
 import './styles.css';
 import { LiveChanges } from './live.js';
 import { el, replaceChildren } from './dom.js';
-import type { Page } from './page.js';
+import { errorMessage, type Page } from './page.js';
 import { comparisonsPage } from './pages/comparisons.js';
 import { graphPage } from './pages/graph.js';
 import { runPage } from './pages/run.js';
@@ -45,10 +45,22 @@ async function route(main: HTMLElement, focus: boolean): Promise<void> {
     return;
   }
   const [match, r] = found;
-  const param = decodeURIComponent(match![1] ?? '');
+  const raw = match![1] ?? '';
+  let param = raw;
+  try {
+    param = decodeURIComponent(raw);
+  } catch {
+    // A malformed escape in a hand-typed URL: use it as written (the API then says it is unknown).
+  }
   document.title = `${r.title(param)} · runledger`;
   main.setAttribute('aria-busy', 'true');
-  const page = await r.render(main, param);
+  let page: Page;
+  try {
+    page = await r.render(main, param);
+  } catch (err) {
+    replaceChildren(main, el('h1', {}, r.title(param)), errorMessage(err));
+    page = {};
+  }
   main.removeAttribute('aria-busy');
   if (mine !== generation) {
     page.dispose?.();
