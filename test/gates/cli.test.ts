@@ -128,6 +128,17 @@ describe('gates/cli (end to end)', function () {
     assert.ok(graph.edges.some((e: { type: string; from: string; to: string }) => e.type === 'compared-with' && e.from === 'campaign:worse' && e.to === 'campaign:base'));
   });
 
+  it('records a typed link once and draws it in the run graph', async () => {
+    const first = await runCli(['project', 'link', 'run:noisy-1', 'replay-of', 'base-1', '--json'], { env });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(JSON.parse(first.stdout).duplicate, false);
+    assert.equal(JSON.parse((await runCli(['project', 'link', 'noisy-1', 'replay-of', 'run:base-1', '--json'], { env })).stdout).duplicate, true);
+    const deltas = JSON.parse(readFileSync(join(home, 'runs', 'noisy-1', 'deltas.json'), 'utf8'));
+    const entry = deltas.entries.find((e: { type: string }) => e.type === 'replay-of');
+    assert.equal(entry.other, 'run:base-1');
+    assert.ok(Math.abs(entry.deltas.testAccuracy.delta - (noisyAcc[0]! - baseAcc[0]!)) < 1e-12);
+  });
+
   it('rebuilds projections with digests identical to the live ones and byte-identical artifacts', async () => {
     const graphFile = join(home, 'runs', 'base-1', 'graph.json');
     const r1 = await runCli(['project', 'rebuild', '--json'], { env });

@@ -6,7 +6,9 @@ import { buildGraph, comparisonGraphProjection, neighbourhood, graphArtifacts, n
 import { projectionByName, projections } from '../../../projections/index.js';
 import { runReport, runSummaryProjection, type RunReport } from '../../../projections/run-summary.js';
 import { writeArtifacts, type WrittenArtifacts } from '../../../projections/snapshots.js';
+import { LINK_RELATIONS } from '../../../events/comparison.js';
 import { InputError } from '../../errors.js';
+import { contentUuid } from '../../gates/evidence.js';
 import { fmt } from '../../gates/regression.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 
@@ -22,7 +24,7 @@ interface RebuiltProjection {
 }
 
 export function registerProjectCommands(program: Command, ctx: CliContext): void {
-  const project = program.command('project').description('projections (read models) of the log: rebuild, run summaries, comparison graph');
+  const project = program.command('project').description('projections (read models) of the log: rebuild, run summaries, comparison graph, links');
 
   withJson(project.command('rebuild'))
     .description('rebuild projections from the whole log, compare their digests with the live ones, rewrite artifacts')
@@ -71,6 +73,28 @@ export function registerProjectCommands(program: Command, ctx: CliContext): void
       ctx.print(opts.json ?? false, report, () => humanSummary(report));
     });
 
+  withJson(project.command('link'))
+    .description('record a typed relation the comparison graph draws (RunLinked), e.g. "project link run:r2 replay-of run:r1"')
+    .argument('<from>', 'run:<id>, campaign:<name> or a run id')
+    .argument('<relation>', LINK_RELATIONS.join(' | '))
+    .argument('<to>', 'run:<id>, campaign:<name> or a run id')
+    .option('--note <text>', 'why the relation holds', '')
+    .action(async (fromText: string, relation: string, toText: string, opts: { note: string; json?: boolean }) => {
+      if (!(LINK_RELATIONS as readonly string[]).includes(relation)) {
+        throw new InputError(`relation "${relation}" must be one of ${LINK_RELATIONS.join(', ')}`, { field: 'relation' });
+      }
+      const data = { relation, from: nodeRef(fromText, 'from'), to: nodeRef(toText, 'to'), note: opts.note };
+      const stream = `links-${data.from.kind}-${data.from.id}`;
+      const store = await ctx.store();
+      // Content-derived id: recording the same link twice is an idempotent retry.
+      const result = await store.append(stream, [{ id: contentUuid('RunLinked', data), type: 'RunLinked', data }]);
+      const { state } = await catchUp(store, ctx.home(), comparisonGraphProjection);
+      writeArtifacts(ctx.home(), graphArtifacts(state));
+      ctx.print(opts.json ?? false, { stream, duplicate: result.duplicate, ...data }, () =>
+        `${result.duplicate ? 'Already recorded' : 'Recorded'}: ${data.from.kind}:${data.from.id} ${relation} ${data.to.kind}:${data.to.id} (stream ${stream})`,
+      );
+    });
+
   withJson(project.command('graph'))
     .description('the experiment comparison graph (runs, campaigns, typed edges with metric deltas), or the neighbourhood of one run')
     .argument('[run]', 'only the neighbourhood of this run (what runs/<run>/graph.json holds)')
@@ -93,6 +117,14 @@ export function registerProjectCommands(program: Command, ctx: CliContext): void
         ].join('\n'),
       );
     });
+}
+
+/** `run:<id>`, `campaign:<name>`, or a bare run id. */
+function nodeRef(text: string, field: string): { kind: 'run' | 'campaign'; id: string } {
+  const match = /^(?:(run|campaign):)?(.+)$/.exec(text)!;
+  const id = match[2]!;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) throw new InputError(`${field} "${text}" is not a run or campaign name`, { field });
+  return { kind: (match[1] as 'run' | 'campaign' | undefined) ?? 'run', id };
 }
 
 function unknownProjection(name: string): never {
