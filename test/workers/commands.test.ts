@@ -83,7 +83,7 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
     assert.equal((await cli(home, ['append', file])).code, 0);
     const res = await cli(home, ['retrain', 'forged', '--no-record']);
     assert.equal(res.code, 1, res.stderr);
-    assert.match(res.stdout, /epoch 4 \(step 32\) differs/);
+    assert.match(res.stdout, /epoch 4 \(step 32\) differs/, res.stderr);
     assert.match(res.stdout, /f{64}/);
   });
 
@@ -106,7 +106,7 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
     bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0x10;
     writeFileSync(file, bytes);
     const res = await cli(h, ['train', '--resume', 't']);
-    assert.equal(res.code, 1);
+    assert.equal(res.code, 1, res.stderr);
     assert.ok(res.stderr.includes(file), res.stderr);
   });
 
@@ -117,7 +117,7 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
       console.log('      @tensorflow/tfjs-node-gpu is installed here, so the missing-backend error cannot be observed');
       this.skip();
     }
-    assert.equal(res.code, 2);
+    assert.equal(res.code, 2, res.stderr);
     assert.match(res.stderr, /npm install @tensorflow\/tfjs-node-gpu/);
     assert.match(res.stderr, /CUDA/);
     assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
@@ -130,7 +130,7 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
     const file = join(h, 'wrong.yaml');
     writeFileSync(file, readFileSync(PLAN, 'utf8').replaceAll(IRIS_DIGEST, wrong));
     const res = await cli(h, ['train', '--plan', file, '--run', 'w']);
-    assert.equal(res.code, 2);
+    assert.equal(res.code, 2, res.stderr);
     assert.match(res.stderr, /training\.dataset\.digest/);
     assert.equal((await streamEvents(h, 'run-w')).length, 0);
   });
