@@ -8,7 +8,7 @@ import { registry } from '../../events/index.js';
 import { InputError } from '../errors.js';
 import { canonicalBytes, canonicalize, CanonicalizationError } from '../integrity/canonical.js';
 import { leafHash } from '../integrity/hasher.js';
-import { ProofError, verifyInclusion } from '../integrity/proof.js';
+import { ProofError, rootFromInclusionProof, verifyInclusion } from '../integrity/proof.js';
 import { ExecutionPlan, GovernancePlan, planHash } from '../governance/plan.js';
 import { runStream } from '../governance/recorder.js';
 import { evolveRun, initialRunState, orderViolation, runSummaryDigest, type RunSummary } from '../governance/run-state.js';
@@ -196,6 +196,7 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
         check: 'inclusion',
         ...where,
         expected: checkpoint.root.toString('hex'),
+        actual: provenRoot(evidence.index, checkpoint.size, leaf, evidence.proof),
         message: `${label} at leaf ${evidence.index} is not proven included in the checkpoint of tree size ${checkpoint.size}: ${err.message}.`,
       });
     }
@@ -246,6 +247,16 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
     head = { revision: env.revision, leafHash: leafHex };
   }
   return report(events.length);
+}
+
+/** The root a failing inclusion proof leads to, or why it leads nowhere. */
+function provenRoot(index: number, size: number, leaf: Buffer, proof: Buffer[] | null): string {
+  if (proof === null) return 'no proof';
+  try {
+    return rootFromInclusionProof(index, size, leaf, proof).toString('hex');
+  } catch (err) {
+    return err instanceof ProofError ? `no root: ${err.message}` : String(err);
+  }
 }
 
 function canonicalOf(value: unknown): Buffer | undefined {
