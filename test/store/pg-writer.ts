@@ -1,7 +1,8 @@
 // A writer process for the PostgreSQL concurrency test: appends EVENTS events for writer WRITER into
 // 16 streams (s-0..s-7 one per writer, s-8..s-15 shared by all), in batches with exact expected
-// revisions, retrying on ConcurrencyError with the same event ids. Prints one JSON line: the ids it
-// had acknowledged and how many conflicts it retried.
+// revisions, retrying on ConcurrencyError with the same event ids. Prints one JSON line per
+// acknowledged batch (its ids and its range of `i`), as soon as the store acknowledged it, so a
+// test that kills the process knows exactly what was acknowledged; then a closing summary line.
 import { randomUUID } from 'node:crypto';
 import { ConcurrencyError } from '../../src/errors.js';
 import { createPostgresStore } from '../../src/store/postgres/index.js';
@@ -50,8 +51,10 @@ for (let batch = 0; written < total; batch++) {
       conflicts += 1;
     }
   }
-  for (const r of requests) for (const e of r.events) acknowledged.push(e.id!);
+  const ids = requests.flatMap((r) => r.events.map((e) => e.id!));
+  acknowledged.push(...ids);
+  process.stdout.write(`${JSON.stringify({ ack: ids, from: written, count: size })}\n`);
   written += size;
 }
 await store.close();
-process.stdout.write(`${JSON.stringify({ writer, conflicts, acknowledged })}\n`);
+process.stdout.write(`${JSON.stringify({ writer, conflicts, acknowledged: acknowledged.length })}\n`);

@@ -26,10 +26,36 @@ async function waitUntil(condition: () => boolean, timeoutMs: number, what: stri
 interface WriterReport {
   writer: number;
   conflicts: number;
+  /** Ids of every batch the store acknowledged, in order. */
   acknowledged: string[];
+  /** Highest `i` acknowledged + 1: batches cover `i` contiguously from 0. */
+  acknowledgedUpTo: number;
+  finished: boolean;
 }
 
-function runWriter(url: string, writer: number, count: number): Promise<WriterReport> {
+function parseWriterOutput(writer: number, stdout: string): WriterReport {
+  const report: WriterReport = { writer, conflicts: 0, acknowledged: [], acknowledgedUpTo: 0, finished: false };
+  for (const line of stdout.split('\n')) {
+    // A killed writer may leave a torn last line; it acknowledged nothing we can rely on.
+    let parsed: { ack?: string[]; from?: number; count?: number; conflicts?: number };
+    try {
+      parsed = JSON.parse(line) as typeof parsed;
+    } catch {
+      continue;
+    }
+    if (parsed.ack) {
+      report.acknowledged.push(...parsed.ack);
+      report.acknowledgedUpTo = parsed.from! + parsed.count!;
+    } else if (parsed.conflicts !== undefined) {
+      report.conflicts = parsed.conflicts;
+      report.finished = true;
+    }
+  }
+  return report;
+}
+
+/** Runs a writer process; `killAfterMs` sends it SIGKILL mid-run, as a crash would. */
+function runWriter(url: string, writer: number, count: number, killAfterMs?: number): Promise<WriterReport> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [writerScript], {
       env: { ...process.env, PG_WRITER_URL: url, PG_WRITER_ID: String(writer), PG_WRITER_EVENTS: String(count) },
@@ -39,10 +65,12 @@ function runWriter(url: string, writer: number, count: number): Promise<WriterRe
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const killer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`writer ${writer} exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
-      else resolve(JSON.parse(stdout) as WriterReport);
+    child.on('close', (code, signal) => {
+      if (killer) clearTimeout(killer);
+      if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`writer ${writer} exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      else resolve(parseWriterOutput(writer, stdout));
     });
   });
 }
@@ -98,6 +126,7 @@ describe('postgres store under concurrency and faults', function () {
     assert.equal(subscriberError, undefined);
 
     // Exactly the acknowledged events, each once.
+    assert.ok(reports.every((r) => r.finished), 'every writer finished');
     const acknowledged = reports.flatMap((r) => r.acknowledged);
     assert.equal(acknowledged.length, total);
     const all = await store.readAll();
@@ -132,6 +161,30 @@ describe('postgres store under concurrency and faults', function () {
     }
     assert.equal(range.size, total);
     assert.deepEqual(await store.treeState(), { size: total, range: range.hashes().map((h) => h.toString('hex')) });
+    await cleanup();
+  });
+
+  it('writer processes killed mid-append lose no acknowledged event and leave no partial batch', async function () {
+    this.timeout(60_000);
+    const { store, url, cleanup } = await db.store();
+    // Kill times spread so some writers die early, some late, most while a transaction is open.
+    const reports = await Promise.all([0, 1, 2, 3].map((w) => runWriter(url, w, 100_000, 1_500 + 700 * w)));
+    const all = await store.readAll();
+    assert.ok(all.length > 0, 'the writers got some events in before being killed');
+    assert.ok(reports.every((r) => !r.finished), 'every writer was killed mid-run');
+    const stored = new Set(all.map((e) => e.envelope.id));
+    for (const r of reports) {
+      for (const id of r.acknowledged) assert.ok(stored.has(id), `writer ${r.writer}: acknowledged event ${id} is stored`);
+      // Batches are atomic and sequential per writer, so its stored i values are exactly 0..n-1 for
+      // n = acknowledged, or one more whole batch committed whose acknowledgement was lost.
+      const mine = all.filter((e) => e.envelope.data.writer === r.writer).map((e) => e.envelope.data.i as number);
+      mine.sort((a, b) => a - b);
+      assert.deepEqual(mine, [...Array(mine.length).keys()], `writer ${r.writer}: no partial or missing batch`);
+      assert.ok(mine.length === r.acknowledgedUpTo || mine.length - r.acknowledgedUpTo === 25, `writer ${r.writer}: at most one unacknowledged batch`);
+    }
+    assertChainsValid(all);
+    const integrated = await store.integrate();
+    assert.equal(integrated.size, all.length, 'the integrator takes over everything committed');
     await cleanup();
   });
 
@@ -170,12 +223,17 @@ describe('postgres store under concurrency and faults', function () {
     this.timeout(60_000);
     const { store, cleanup } = await db.store();
     const admin = await db.client();
+    // Waits for the subscriber's own connection (it catches up through the pool while opening it).
     const killSubscriber = async () => {
-      const killed = await admin.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE application_name = 'runledger-subscriber' AND datname = current_database()`,
-      );
-      return killed.rowCount;
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const killed = await admin.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE application_name = 'runledger-subscriber' AND datname = current_database()`,
+        );
+        if (killed.rowCount !== 0 || Date.now() > deadline) return killed.rowCount;
+        await pause(20);
+      }
     };
 
     await store.append('s', events(5, 'before'));
