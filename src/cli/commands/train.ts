@@ -188,7 +188,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
 
   withJson(program.command('demo'))
     .description('a guided tour on a fresh embedded store: baseline and candidate campaigns, signed checkpoints, a signed and verified ledger')
-    .option('--dir <dir>', 'home for the demo (default: a new temporary directory)')
+    .option('--dir <dir>', 'home for the demo (default: a new temporary directory; RUNLEDGER_HOME is ignored)')
     .option('--repeats <n>', 'runs per campaign', positiveInt('--repeats'), 5)
     .action(async (opts: JsonFlag & { dir?: string; repeats: number }) => {
       await runDemo(ctx, program, opts);
@@ -298,9 +298,10 @@ function describeCampaign(r: CampaignReport): string {
 
 async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir?: string; repeats: number }): Promise<void> {
   const json = opts.json ?? false;
-  const explicitHome = opts.dir ?? ctx.globals.home ?? ctx.env.RUNLEDGER_HOME;
+  // Only an explicit --dir/--home/--store is used: RUNLEDGER_HOME/RUNLEDGER_STORE may point at a real ledger.
+  const explicitHome = opts.dir ?? ctx.globals.home;
   const home = explicitHome ? resolve(explicitHome) : mkdtempSync(join(tmpdir(), 'runledger-demo-'));
-  const storeUrl = ctx.globals.store ?? ctx.env.RUNLEDGER_STORE ?? defaultStoreUrl(home);
+  const storeUrl = ctx.globals.store ?? defaultStoreUrl(home);
   const say = (line: string): void => {
     if (!json) ctx.stdout.write(`${line}\n`);
   };
