@@ -9,9 +9,17 @@ export function gateJunit(report: GateReport): string {
   const failsGate = (verdict: string): boolean => verdict === 'fail' || (report.strict && verdict === 'warn');
   const ruleCases = report.rules.map((rule) => testcase('runledger.regression', ruleName(rule), rule.reason, rule.verdict, failsGate(rule.verdict)));
   const budgetCases = report.budgets.map((b) => testcase('runledger.budget', budgetName(b), b.reason, b.verdict, failsGate(b.verdict)));
+  // Properties let a CI page link the result back to the recorded evidence.
+  const properties = [
+    ['comparisonId', report.comparisonId],
+    ['policyHash', report.policyHash],
+    ['baseline', `${report.baseline.kind}:${report.baseline.ref}`],
+    ['candidate', `${report.candidate.kind}:${report.candidate.ref}`],
+    ['verdict', report.verdict],
+  ];
   const suites = [
-    suite(`regression ${report.candidate.ref} vs ${report.baseline.ref}`, ruleCases),
-    suite(`budgets ${report.candidate.ref}`, budgetCases),
+    suite(`regression ${report.candidate.ref} vs ${report.baseline.ref}`, ruleCases, properties),
+    suite(`budgets ${report.candidate.ref}`, budgetCases, properties),
   ];
   const tests = ruleCases.length + budgetCases.length;
   const failures = [...ruleCases, ...budgetCases].filter((c) => c.failed).length;
@@ -45,10 +53,13 @@ function testcase(classname: string, name: string, reason: string, verdict: stri
   return { xml: [open, body, '    </testcase>'].join('\n'), failed };
 }
 
-function suite(name: string, cases: Case[]): Case {
+function suite(name: string, cases: Case[], properties: string[][]): Case {
   const failures = cases.filter((c) => c.failed).length;
   const xml = [
     `  <testsuite name="${esc(name)}" tests="${cases.length}" failures="${failures}" errors="0" skipped="0" time="0">`,
+    '    <properties>',
+    ...properties.map(([k, v]) => `      <property name="${esc(k!)}" value="${esc(v!)}"/>`),
+    '    </properties>',
     ...cases.map((c) => c.xml),
     '  </testsuite>',
   ].join('\n');

@@ -29,9 +29,10 @@ describe('gates/writers', () => {
     assert.match(xml, /<testcase classname="runledger.regression" name="accuracy \(higher-is-better, hard\)" time="0">\n\s+<failure message="worse by 0.1/);
     assert.match(xml, /name="loss&lt;&amp;&gt; \(lower-is-better, soft\)"/);
     assert.match(xml, /<system-out>WARN: /);
+    assert.match(xml, new RegExp(`<property name="comparisonId" value="${report().comparisonId}"/>`));
     assert.ok(!/<[^>]*[<&](?!amp;|lt;|gt;|quot;|apos;)/.test(xml.replace(/^<\?xml[^>]*>/, '')), 'no raw < or & inside markup');
     // every opened element is closed
-    for (const tag of ['testsuites', 'testsuite', 'testcase']) {
+    for (const tag of ['testsuites', 'testsuite', 'testcase', 'properties']) {
       assert.equal((xml.match(new RegExp(`<${tag}[ >]`, 'g')) ?? []).length, (xml.match(new RegExp(`</${tag}>`, 'g')) ?? []).length, tag);
     }
   });
