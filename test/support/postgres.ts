@@ -106,6 +106,11 @@ async function startEmbedded(durable: boolean): Promise<Server | Skip> {
   if (owner) {
     chownSync(dataRoot, owner.uid, owner.gid);
     chownSync(dataDir, owner.uid, owner.gid);
+    const blockedTmp = blockedDirectory(dataDir, owner.uid, owner.gid);
+    if (blockedTmp) {
+      cleanupDataRoot();
+      return { skip: `user "postgres" cannot reach its data directory: ${blockedTmp} is not searchable by it (point TMPDIR elsewhere); or ${HOW_TO_ENABLE}` };
+    }
   }
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
