@@ -57,7 +57,9 @@ export function schemaStatements(sql: LedgerSql): string[] {
   return [
     `CREATE SCHEMA IF NOT EXISTS ${s}`,
     // Positions start at 0 like the embedded store's; values taken by rolled-back appends are gaps.
-    `CREATE SEQUENCE IF NOT EXISTS ${s}.position_seq AS bigint MINVALUE 0 START 0`,
+    // CACHE 1 (PostgreSQL's default, stated because it matters): a per-session cache would hand
+    // out numbers out of sequencer order.
+    `CREATE SEQUENCE IF NOT EXISTS ${s}.position_seq AS bigint MINVALUE 0 START 0 CACHE 1`,
     // tx_id: the writing transaction's 64-bit id. Readers only return rows whose transaction is
     // older than every transaction still running (see reserve_positions and docs/stores.md).
     `CREATE TABLE IF NOT EXISTS ${sql.events} (
