@@ -46,6 +46,7 @@ describe('runledger ledger commands (end to end)', function () {
     const res = await runCli(['append', '-', '--json'], { env, input: sampleInput });
     assert.equal(res.code, 0, res.stderr);
     assert.equal(parse<{ appended: number }>(res.stdout).appended, N);
+    assert.equal(parse<{ streams: number }>(res.stdout).streams, 50);
     const back = await runCli(['events', '--stream', 's-7', '--json'], { env });
     const events = parse<{ count: number; events: { revision: number; data: { i: number } }[] }>(back.stdout);
     assert.equal(events.count, N / 50);
@@ -110,6 +111,9 @@ describe('runledger ledger commands (end to end)', function () {
     const unknown = await runCli(['append', '-'], { env, input: JSON.stringify({ stream: 'ok', type: 'Nope', data: {} }) });
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown event type "Nope"/);
+    const ruled = await runCli(['append', '-'], { env, input: JSON.stringify({ stream: 'run-x', type: 'RunCompleted', data: { runId: 'x' } }) });
+    assert.equal(ruled.code, 2);
+    assert.match(ruled.stderr, /stdin line 1: RunCompleted events are recorded by "runledger plan approve"/);
     const after = parse<{ count: number }>((await runCli(['events', '--json'], { env })).stdout).count;
     assert.equal(after, before);
   });

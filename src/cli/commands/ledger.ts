@@ -10,7 +10,8 @@ import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { parseAppendInput } from '../../ledger/append-input.js';
 import { readLogPages } from '../../ledger/read.js';
 import { prepareBatch } from '../../store/seal.js';
-import type { EventStore, RecordedEvent } from '../../store/port.js';
+import type { AppendRequest, EventStore, RecordedEvent } from '../../store/port.js';
+import { GOVERNANCE_TYPES } from '../../../events/governance.js';
 import { CompactRange } from '../../integrity/compact-range.js';
 import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, verifyProofJson } from '../../integrity/proof.js';
 import { verifyLog, type VerifyLogReport } from '../../replay/verify-log.js';
@@ -47,6 +48,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const source = file === '-' ? 'stdin' : file;
       const text = file === '-' ? await readStdin() : readInputFile(file);
       const input = parseAppendInput(text, source);
+      refuseRuledTypes(input.requests, (r, e) => `${source} line ${input.lines[r]![e]}`);
       const actor = ctx.env.RUNLEDGER_ACTOR ?? safeUser();
       for (const request of input.requests) {
         for (const event of request.events) event.metadata = { actor, ...event.metadata };
@@ -68,14 +70,14 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const report = {
         appended: result.duplicate ? 0 : input.events,
         duplicate: result.duplicate,
-        streams: result.streams.length,
+        streams: new Set(result.streams.map((st) => st.stream)).size,
         firstPosition: result.positions[0],
         lastPosition: result.positions[result.positions.length - 1],
       };
       ctx.print(opts.json ?? false, report, () =>
         result.duplicate
           ? `Already recorded: ${input.events} events (idempotent retry), nothing appended`
-          : `Appended ${input.events} events to ${result.streams.length} streams (positions ${report.firstPosition}..${report.lastPosition})`,
+          : `Appended ${input.events} events to ${report.streams} streams (positions ${report.firstPosition}..${report.lastPosition})`,
       );
     });
 
@@ -180,6 +182,23 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const vkey = loadVerifierKey(ctx.home());
       ctx.print(opts.json ?? false, { verifierKey: vkey }, () => vkey);
     });
+}
+
+// A run's plan and stage events are only recorded through the commands that enforce the plan
+// (`plan approve`, `stage`, `run fail`): the ledger refuses to record a lie. Findings are open to any checker.
+const RULED_TYPES = new Set<string>(GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'));
+
+function refuseRuledTypes(requests: AppendRequest[], where: (r: number, e: number) => string): void {
+  requests.forEach((request, r) =>
+    request.events.forEach((event, e) => {
+      if (RULED_TYPES.has(event.type)) {
+        throw new InputError(
+          `${where(r, e)}: ${event.type} events are recorded by "runledger plan approve", "runledger stage" and "runledger run fail", which check the run's plan; append refuses them`,
+          { field: 'type' },
+        );
+      }
+    }),
+  );
 }
 
 function leafReader(store: EventStore) {
