@@ -1,7 +1,8 @@
 // A live subscription on its own connection: LISTEN first, then read everything after the cursor,
 // then wait for a commit notification (or the poll interval, for writers that do not notify).
-// A lost connection is reopened with backoff and reading resumes after the last delivered
-// position, so a reconnect neither loses nor repeats an event.
+// While that connection opens, it already catches up through the store's pool. A lost connection
+// is reopened with backoff and reading resumes after the last delivered position, so a reconnect
+// neither loses nor repeats an event.
 import pg from 'pg';
 import { Observable, type Subscriber } from 'rxjs';
 import { UnavailableError } from '../../errors.js';
