@@ -1,11 +1,14 @@
 // The dashboard API against a real server on an ephemeral port over a real SQLite ledger.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { runStream, readRun } from '../../src/governance/recorder.js';
 import { runSummaryDigest } from '../../src/governance/run-state.js';
 import { signCheckpoint } from '../../src/integrity/checkpoint.js';
 import { generateNoteKey, parseSignerKey } from '../../src/integrity/note.js';
 import { treeRoot } from '../../src/ledger/checkpoint.js';
+import { openStore } from '../../src/store/open.js';
 import { startServer, type DashboardServer } from '../../src/server/app.js';
 import type { ChangeMessage, ComparisonView, GraphView, ReplayView, RunDetail, RunRow, TelemetryView, VerificationView } from '../../src/server/api-types.js';
 import { checkpointLedger, freshLedger, populate, startRun, telemetry, type Ledger } from './fixture.js';
@@ -212,5 +215,32 @@ describe('dashboard API', function () {
     const replay = await json<ReplayView>(server, '/api/runs/base-2/replay');
     assert.equal(replay.ok, false);
     assert.equal(replay.checks.find((c) => c.status === 'failed')?.check, 'checkpoint');
+  });
+
+  it('marks a run whose stored event bytes were altered as failed, and only that run', async function () {
+    const tampered = await freshLedger();
+    await populate(tampered);
+    await tampered.close();
+    const db = new Database(join(tampered.home, 'ledger.db'));
+    const row = db.prepare('SELECT position, canonical FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1').get('run-base-1') as { position: number; canonical: Buffer };
+    const bytes = Buffer.from(row.canonical);
+    const at = bytes.indexOf('"summaryDigest":"') + '"summaryDigest":"'.length;
+    bytes[at] = bytes[at] === 0x61 ? 0x62 : 0x61; // one hex digit of the recorded digest
+    db.prepare('UPDATE events SET canonical = ? WHERE position = ?').run(bytes, row.position);
+    db.close();
+    const store = await openStore(`sqlite:${join(tampered.home, 'ledger.db')}`);
+    const other = await startServer({ store, home: tampered.home, port: 0, assetsDir: await webAssets() });
+    try {
+      const view = await json<VerificationView>(other, '/api/verification');
+      assert.equal(view.checkpoint?.signatureValid, true);
+      const badges = Object.fromEntries(view.runs.map((r) => [r.runId, r.badge]));
+      assert.deepEqual(badges, { 'base-1': 'failed', 'base-2': 'verified', 'cand-1': 'verified' });
+      assert.match(view.runs.find((r) => r.runId === 'base-1')!.detail, /inclusion proof of leaf \d+/);
+      const replay = await json<ReplayView>(other, '/api/runs/base-1/replay');
+      assert.equal(replay.ok, false);
+    } finally {
+      await other.close();
+      await store.close();
+    }
   });
 });
