@@ -177,7 +177,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
         };
         checkpoints.push(event);
         record({ type: 'CheckpointWritten', data: event });
-        await flush();
+        // The last checkpoint is committed together with TrainingCompleted: one durable write fewer.
+        if (epoch !== config.epochs) await flush();
       }
     }
     let completed: TrainingCompleted | null = null;
