@@ -20,8 +20,7 @@ import { BACKENDS, type Backend } from '../../../workers/config.js';
 import type { ExecuteContext, RunOutcome } from '../../../workers/execute.js';
 import type { CampaignReport } from '../../../workers/campaign.js';
 import type { RetrainReport } from '../../../workers/retrain.js';
-import { ExitCode } from '../main.js';
-import { withJson, type CliContext, type Progress } from '../context.js';
+import { ExitCode, withJson, type CliContext, type Progress } from '../context.js';
 
 interface JsonFlag {
   json?: boolean;
