@@ -14,7 +14,7 @@ import { approvePlan, checkRunId, readRun, recordStage, runStream, type RunSnaps
 import { planHash, type Plan } from '../src/governance/plan.js';
 import type { EventStore } from '../src/store/port.js';
 import { activateBackend } from './backend.js';
-import { signingMessage, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
+import { loadCheckpoint, signingMessage, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
 import { Backend, TrainingConfig } from './config.js';
 import { loadDataset, splitDataset } from './dataset.js';
 import { defaultWorkerId, describeEnvironment } from './environment.js';
@@ -165,6 +165,14 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
   };
   const asProposed = (events: TrainingEvent[]): ProposedEvent[] => events.map((e) => ({ type: e.type, data: e.data, metadata: { actor: worker } }));
   const tags = (stageId: string): TelemetrySample['tags'] => ({ run: runId, stage: stageId, worker, backend: backendName, host: hostname() });
+
+  // Resuming trusts nothing it has not checked: the last CheckpointWritten event's signature, then the
+  // file's digest and signature — before anything is recorded, so a refusal leaves the run resumable.
+  const lastCheckpoint = eventsOf<CheckpointWritten>(snapshot, 'CheckpointWritten').at(-1);
+  if (options.resume && lastCheckpoint) {
+    verifyCheckpointEvent(lastCheckpoint, ctx.keys.verifier, runId);
+    loadCheckpoint(ctx.home, lastCheckpoint.digest, ctx.keys.verifier);
+  }
 
   await append(asProposed([{ type: 'RunEnvironmentRecorded', data: describeEnvironment(runId, worker, backend) }]));
 

@@ -105,9 +105,15 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
     const bytes = readFileSync(file);
     bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0x10;
     writeFileSync(file, bytes);
+    const original = Buffer.from(bytes);
+    original[original.length - 3] = original[original.length - 3]! ^ 0x10;
     const res = await cli(h, ['train', '--resume', 't']);
     assert.equal(res.code, 1, res.stderr);
     assert.ok(res.stderr.includes(file), res.stderr);
+    // The refusal recorded nothing: with the genuine file back, the run resumes and completes.
+    writeFileSync(file, original);
+    const resumed = await ok<Outcome>(h, ['train', '--resume', 't']);
+    assert.equal(resumed.finalCheckpoint, reference.finalCheckpoint);
   });
 
   it('refuses tensorflow-gpu when @tensorflow/tfjs-node-gpu is missing, explains how to install it, and records nothing', async function () {
