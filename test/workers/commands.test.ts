@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshHome, repoRoot, runCli, type CliResult } from '../support/cli.js';
+import { readPlanFile } from '../../src/governance/plan-file.js';
+import { approvePlan, recordStage } from '../../src/governance/recorder.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { campaignSeed } from '../../workers/campaign.js';
 import { IRIS_DIGEST } from './fixture.js';
 
@@ -69,18 +72,29 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
   });
 
   it('retrain exits 1 naming the first checkpoint whose recorded digest the re-execution does not reproduce', async () => {
-    // A forged run that still replays cleanly: run a's events up to its epoch-4 checkpoint, whose
-    // digest is replaced (no RunCompleted, whose summary digest replay would check).
+    // A forged run that still replays cleanly: the example plan approved and staged as the commands
+    // would, then run a's training events up to its epoch-4 checkpoint, whose digest is replaced.
     const original = await streamEvents(home, 'run-a');
     const cut = original.findIndex((e) => e.type === 'CheckpointWritten' && e.data.epoch === 4);
-    const forged = original.slice(0, cut + 1).map((e) => {
-      const data = JSON.parse(JSON.stringify(e.data).replaceAll('"runId":"a"', '"runId":"forged"')) as Record<string, unknown>;
-      if (e.type === 'CheckpointWritten' && data.epoch === 4) data.digest = 'f'.repeat(64);
-      return JSON.stringify({ stream: 'run-forged', type: e.type, data });
-    });
-    const file = join(home, 'forged.ndjson');
-    writeFileSync(file, `${forged.join('\n')}\n`);
-    assert.equal((await cli(home, ['append', file])).code, 0);
+    const training = original
+      .slice(0, cut + 1)
+      .filter((e) => ['RunEnvironmentRecorded', 'TrainingStarted', 'TelemetrySample', 'CheckpointWritten'].includes(e.type))
+      .map((e) => {
+        const data = JSON.parse(JSON.stringify(e.data).replaceAll('"runId":"a"', '"runId":"forged"')) as Record<string, unknown>;
+        if (e.type === 'CheckpointWritten' && data.epoch === 4) data.digest = 'f'.repeat(64);
+        return { type: e.type, data };
+      });
+    const store = createSqliteStore({ path: join(home, 'ledger.db') });
+    try {
+      await store.init();
+      await approvePlan(store, readPlanFile(PLAN), 'forged');
+      await recordStage(store, 'forged', 'prepare', 'start');
+      await recordStage(store, 'forged', 'prepare', 'complete');
+      await recordStage(store, 'forged', 'train', 'start');
+      await store.append('run-forged', training);
+    } finally {
+      await store.close();
+    }
     const res = await cli(home, ['retrain', 'forged', '--no-record']);
     assert.equal(res.code, 1, res.stderr);
     assert.match(res.stdout, /epoch 4 \(step 32\) differs/, res.stderr);
