@@ -1,23 +1,20 @@
 // Re-execution from the replay manifest: the run is first replayed (chain, inclusion under the
 // signed checkpoint, stage order, plan parity — src/replay), then its approved training section is
-// trained again on the recorded backend in a fresh worker (a new home, a throwaway key, no
-// recording) and every checkpoint digest is compared with the one the ledger recorded.
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+// trained again on the recorded backend in a fresh worker process (workers/reexecute.ts: a new
+// home, a throwaway key, no recording) and every checkpoint digest is compared with the recorded one.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { Envelope } from '../events/envelope.js';
-import { RunEnvironmentRecorded, type CheckpointWritten } from '../events/training.js';
-import { InputError, IntegrityError } from '../src/errors.js';
+import { RunEnvironmentRecorded, type BackendInfo, type CheckpointWritten } from '../events/training.js';
+import { InputError, IntegrityError, UnavailableError } from '../src/errors.js';
 import type { NoteSigner } from '../src/integrity/note.js';
 import { checkRunId, runStream } from '../src/governance/recorder.js';
 import { createCheckpoint, latestCheckpoint } from '../src/ledger/checkpoint.js';
 import { replayRun } from '../src/replay/replay.js';
 import type { ReplayManifest } from '../src/replay/manifest.js';
 import type { EventStore } from '../src/store/port.js';
-import { TrainingConfig } from './config.js';
-import { train } from './trainer.js';
+import { TrainingConfig, type Backend } from './config.js';
 
 export interface CheckpointComparison {
   epoch: number;
@@ -80,37 +77,58 @@ export async function retrainRun(store: EventStore, runId: string, options: Retr
   if (recorded.length === 0) {
     throw new InputError(`run ${runId} has recorded no checkpoints, so there is nothing to re-execute and compare`, { stream: manifest.stream });
   }
-  const home = mkdtempSync(join(tmpdir(), 'runledger-retrain-'));
-  try {
-    const result = await train({
-      run: runId,
-      stage: 'retrain',
-      config: config.data,
-      backend: backend.name,
-      home,
-      signingKey: generateKeyPairSync('ed25519').privateKey,
-      // Re-execute only as far as the ledger recorded (an interrupted run is compared up to where it stopped).
-      stopAfterEpoch: Math.max(...recorded.map((r) => r.epoch)),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  const result = await reexecute(
+    { config: config.data, backend: backend.name, stopAfterEpoch: Math.max(...recorded.map((r) => r.epoch)) },
+    options.onProgress,
+  );
+  // A resumed run may record an epoch twice (before and after the interruption): each must match.
+  const byEpoch = new Map(result.checkpoints.map((c) => [c.epoch, c.digest]));
+  const checkpoints = recorded.map((r): CheckpointComparison => {
+    const recomputed = byEpoch.get(r.epoch) ?? null;
+    return { epoch: r.epoch, step: r.step, recorded: r.digest, recomputed, match: recomputed === r.digest };
+  });
+  const firstDifference = checkpoints.find((c) => !c.match) ?? null;
+  return {
+    runId,
+    manifest,
+    backend: backend.name,
+    tfjsVersion: { recorded: backend.tfjsVersion, current: result.backend.tfjsVersion },
+    match: firstDifference === null,
+    checkpoints,
+    firstDifference,
+    wallMs: result.wallMs,
+  };
+}
+
+export interface Reexecution {
+  checkpoints: { epoch: number; step: number; digest: string }[];
+  backend: BackendInfo;
+  wallMs: number;
+}
+
+/**
+ * Trains `config` in a fresh worker process (workers/reexecute.ts) as far as `stopAfterEpoch`, the
+ * last epoch the ledger recorded — an interrupted run is compared up to where it stopped.
+ */
+export function reexecute(
+  request: { config: TrainingConfig; backend: Backend; stopAfterEpoch: number },
+  onProgress?: (done: number, total: number) => void,
+): Promise<Reexecution> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./reexecute.js', import.meta.url))], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let failure = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      const progress = /^progress (\d+) (\d+)$/.exec(line);
+      if (progress) onProgress?.(Number(progress[1]), Number(progress[2]));
+      else if (line.startsWith('error ')) failure = line.slice('error '.length);
     });
-    // A resumed run may record an epoch twice (before and after the interruption): each must match.
-    const byEpoch = new Map(result.checkpoints.map((c) => [c.epoch, c.digest]));
-    const checkpoints = recorded.map((r): CheckpointComparison => {
-      const recomputed = byEpoch.get(r.epoch) ?? null;
-      return { epoch: r.epoch, step: r.step, recorded: r.digest, recomputed, match: recomputed === r.digest };
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) return resolve(JSON.parse(stdout) as Reexecution);
+      reject(new UnavailableError(`the re-execution worker failed${failure ? `: ${failure}` : ` with exit code ${code}`}`));
     });
-    const firstDifference = checkpoints.find((c) => !c.match) ?? null;
-    return {
-      runId,
-      manifest,
-      backend: backend.name,
-      tfjsVersion: { recorded: backend.tfjsVersion, current: tf.version.tfjs },
-      match: firstDifference === null,
-      checkpoints,
-      firstDifference,
-      wallMs: result.wallMs,
-    };
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
+    child.stdin.end(JSON.stringify(request));
+  });
 }

@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { registry } from '../../events/index.js';
 import { IntegrityError } from '../../src/errors.js';
 import { checkpointPaths } from '../../workers/checkpoint.js';
 import type { TrainingConfig } from '../../workers/config.js';
+import { reexecute } from '../../workers/retrain.js';
 import { train, type TrainingEvent } from '../../workers/trainer.js';
 import { signingKey, smallConfig, tempHome } from './fixture.js';
 
-const run = promisify(execFile);
-const child = join(dirname(fileURLToPath(import.meta.url)), 'train-child.js');
-
+/** Trains in a separate worker process (the one `runledger retrain` uses). */
 async function digestsInChild(config: TrainingConfig): Promise<{ digests: string[]; backend: { name: string } }> {
-  const { stdout } = await run(process.execPath, [child, JSON.stringify(config)], { timeout: 60_000 });
-  return JSON.parse(stdout) as { digests: string[]; backend: { name: string } };
+  const result = await reexecute({ config, backend: config.backend, stopAfterEpoch: config.epochs });
+  return { digests: result.checkpoints.map((c) => c.digest), backend: result.backend };
 }
 
 async function digests(config: TrainingConfig): Promise<string[]> {
@@ -34,6 +29,7 @@ describe('workers/trainer', function () {
       assert.equal(a.backend.name, backend);
       assert.equal(a.digests.length, config.epochs);
       assert.deepEqual(a.digests, b.digests);
+      assert.deepEqual(await digests(config), a.digests, 'this process agrees with both children');
     });
   }
 
