@@ -281,7 +281,8 @@ function describeOutcome(o: RunOutcome): string {
 }
 
 function describeRetrain(r: RetrainReport): string {
-  if (r.match) return `Run ${r.runId}: re-executed on ${r.backend}; all ${r.checkpoints.length} checkpoint digests match`;
+  const n = r.checkpoints.length;
+  if (r.match) return `Run ${r.runId}: re-executed on ${r.backend}; ${n === 1 ? 'its checkpoint digest matches' : `all ${n} checkpoint digests match`}`;
   const d = r.firstDifference!;
   const versions = r.tfjsVersion.recorded !== r.tfjsVersion.current ? ` (recorded with tfjs ${r.tfjsVersion.recorded}, re-executed with ${r.tfjsVersion.current})` : '';
   return `Run ${r.runId}: checkpoint of epoch ${d.epoch} (step ${d.step}) differs${versions}: recorded ${d.recorded}, re-executed ${d.recomputed ?? 'nothing'}`;
