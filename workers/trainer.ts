@@ -92,22 +92,25 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   const totalSteps = stepsPerEpoch * config.epochs;
   const tags: TelemetryTags = { run: options.run, stage: options.stage, worker, backend: backendName, host };
 
+  // Every load verifies digest and signature first (checkpoint.ts).
+  const content = options.resumeFrom
+    ? loadCheckpoint(options.home, options.resumeFrom, options.trustedKey ?? publicKeyVerifier(asSigner(options.signingKey).publicKey))
+    : null;
+  if (content && content.optimizer !== config.optimizer) {
+    throw new InputError(`checkpoint ${options.resumeFrom} was written by ${content.optimizer}, the plan trains with ${config.optimizer}`, {
+      field: 'training.optimizer',
+    });
+  }
   const state = initModel(config, split.featureCount, split.classCount);
   let resumedFrom: TrainingStarted['resumedFrom'] = null;
-  if (options.resumeFrom) {
-    const content = loadCheckpoint(options.home, options.resumeFrom, options.trustedKey ?? publicKeyVerifier(asSigner(options.signingKey).publicKey));
-    if (content.optimizer !== config.optimizer) {
-      throw new InputError(`checkpoint ${options.resumeFrom} was written by ${content.optimizer}, the plan trains with ${config.optimizer}`, {
-        field: 'training.optimizer',
-      });
-    }
+  if (content) {
     try {
       restoreTensors(state, content.tensors, content.step, content.epoch);
     } catch (err) {
       disposeModel(state);
       throw new InputError(`cannot resume from checkpoint ${options.resumeFrom}: ${(err as Error).message}`, { field: 'training.model' });
     }
-    resumedFrom = { digest: options.resumeFrom, epoch: content.epoch, step: content.step };
+    resumedFrom = { digest: options.resumeFrom!, epoch: content.epoch, step: content.step };
   }
 
   const pending: TrainingEvent[] = [];
