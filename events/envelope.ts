@@ -9,6 +9,7 @@ export const StreamName = z
   .string()
   .min(1, 'stream name is empty')
   .max(200, 'stream name is longer than 200 characters')
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   .regex(/^[^\s\u0000-\u001f]+$/, 'stream name contains whitespace or control characters');
 
 /** Event types: dotted identifiers, e.g. `GovernancePlanApproved` or `custom.sample`. */
