@@ -83,7 +83,11 @@ function short(hex: string): string {
   return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
 }
 
-/** Structural JSON equality: same keys (ignoring undefined members), same values. */
+/**
+ * Structural JSON equality: same own enumerable keys (ignoring undefined members), same values.
+ * Own keys only, as JSON.stringify and structured clone see an object, so a worker comparing a
+ * cloned envelope decides exactly as the main thread would on the original.
+ */
 function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
@@ -96,13 +100,63 @@ function sameJson(a: unknown, b: unknown): boolean {
   const ra = a as Record<string, unknown>;
   const rb = b as Record<string, unknown>;
   let count = 0;
-  for (const key in ra) {
+  for (const key of Object.keys(ra)) {
     if (ra[key] === undefined) continue;
     count++;
     if (!Object.prototype.hasOwnProperty.call(rb, key) || !sameJson(ra[key], rb[key])) return false;
   }
-  for (const key in rb) if (rb[key] !== undefined) count--;
+  for (const key of Object.keys(rb)) if (rb[key] !== undefined) count--;
   return count === 0;
+}
+
+/** The part of a stored event whose checks do not depend on its position in the log. */
+export interface EventContent {
+  canonical: Buffer;
+  envelope: unknown;
+}
+
+/**
+ * (a) The bytes are the RFC 8785 form of a valid envelope, and the store's envelope is that envelope.
+ * Order-independent, so parallel verification runs it in worker threads; `index` only names the
+ * event in the message. Returns the divergence, or undefined when the content is sound.
+ */
+export function contentDivergence(event: EventContent, index: number): Divergence | undefined {
+  const stored = event.envelope as Partial<Envelope> | undefined;
+  const where = (): Pick<Divergence, 'index' | 'stream' | 'revision' | 'eventId'> => ({ index, stream: stored?.stream, revision: stored?.revision, eventId: stored?.id });
+  const label = (): string => `Leaf ${index} (event ${stored?.id ?? '?'}, stream "${stored?.stream ?? '?'}" revision ${stored?.revision ?? '?'})`;
+  const bytes = event.canonical;
+  // Valid UTF-8 decodes one-to-one, so comparing text afterwards compares the bytes.
+  if (!isUtf8(bytes)) {
+    return { check: 'bytes', ...where(), message: `${label()}: stored canonical bytes are not valid UTF-8.` };
+  }
+  const text = bytes.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { check: 'bytes', ...where(), message: `${label()}: stored canonical bytes are not valid JSON.` };
+  }
+  if (!isCanonicalJson(text)) {
+    return { check: 'bytes', ...where(), message: `${label()}: stored bytes are not in RFC 8785 canonical form, so they were not written by a runledger store.` };
+  }
+  const envelope = Envelope.safeParse(parsed);
+  if (!envelope.success) {
+    const issue = envelope.error.issues[0]!;
+    const field = issue.path.map(String).join('.') || '(envelope)';
+    return { check: 'schema', ...where(), message: `${label()}: envelope field ${field} in the stored bytes is invalid: ${issue.message}.` };
+  }
+  if (!sameJson(parsed, event.envelope)) {
+    const env = envelope.data;
+    return {
+      check: 'envelope',
+      index,
+      stream: env.stream,
+      revision: env.revision,
+      eventId: env.id,
+      message: `Leaf ${index} (event ${env.id}, stream "${env.stream}" revision ${env.revision}): the envelope the store returns differs from the envelope in its canonical bytes.`,
+    };
+  }
+  return undefined;
 }
 
 /** Streaming verifier: feed events in leaf order with `push`, then `finish`. Stops at the first divergence. */
@@ -130,9 +184,22 @@ export class LogVerifier {
 
   /** Verifies the next event. Returns false once a divergence has been found (further events are ignored). */
   push(event: RecordedEvent): boolean {
+    return this.pushEvent(event, undefined);
+  }
+
+  /**
+   * Like `push`, for an event whose content checks (`contentDivergence`) already passed elsewhere
+   * (a worker thread) and whose leaf hash was recomputed there from the same bytes. The
+   * order-dependent checks (index, recorded leaf hash, chain, tree, checkpoints) still run here.
+   */
+  pushChecked(event: RecordedEvent, leaf: Buffer): boolean {
+    return this.pushEvent(event, leaf);
+  }
+
+  private pushEvent(event: RecordedEvent, checkedLeaf: Buffer | undefined): boolean {
     if (this.divergence !== undefined) return false;
     const index = this.range.size;
-    const leaf = this.verifyEvent(event, index);
+    const leaf = this.verifyEvent(event, index, checkedLeaf);
     if (leaf === undefined) return false;
     this.range.append(leaf);
     this.builder?.append(leaf);
@@ -180,58 +247,37 @@ export class LogVerifier {
   }
 
   /** Checks one event; returns its recomputed leaf hash, or undefined after recording a divergence. */
-  private verifyEvent(event: RecordedEvent, index: number): Buffer | undefined {
-    const stored = event.envelope as Partial<Envelope> | undefined;
-    const where = { index, stream: stored?.stream, revision: stored?.revision, eventId: stored?.id };
-    const label = `Leaf ${index} (event ${stored?.id ?? '?'}, stream "${stored?.stream ?? '?'}" revision ${stored?.revision ?? '?'})`;
-
+  private verifyEvent(event: RecordedEvent, index: number, checkedLeaf: Buffer | undefined): Buffer | undefined {
     // (d) RFC 9162 leaf indices are dense and in input order.
     if (event.index !== index) {
+      const stored = event.envelope as Partial<Envelope> | undefined;
+      const label = `Leaf ${index} (event ${stored?.id ?? '?'}, stream "${stored?.stream ?? '?'}" revision ${stored?.revision ?? '?'})`;
       // JSON.stringify shows a string or null index for what it is (an adapter bug, not a gap).
       const actual = JSON.stringify(event.index);
-      return this.fail({ check: 'index', ...where, expected: String(index), actual, message: `${label} has leaf index ${actual}, expected ${index}: the log has a gap, a duplicate or is out of order.` });
+      return this.fail({ check: 'index', index, stream: stored?.stream, revision: stored?.revision, eventId: stored?.id, expected: String(index), actual, message: `${label} has leaf index ${actual}, expected ${index}: the log has a gap, a duplicate or is out of order.` });
     }
 
-    // (a) The bytes are the RFC 8785 form of a valid envelope, and the store's envelope is that envelope.
-    // Valid UTF-8 decodes one-to-one, so comparing text afterwards compares the bytes.
-    if (!isUtf8(event.canonical)) {
-      return this.fail({ check: 'bytes', ...where, message: `${label}: stored canonical bytes are not valid UTF-8.` });
+    if (checkedLeaf === undefined) {
+      const divergence = contentDivergence(event, index);
+      if (divergence !== undefined) return this.fail(divergence);
     }
-    const text = event.canonical.toString('utf8');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return this.fail({ check: 'bytes', ...where, message: `${label}: stored canonical bytes are not valid JSON.` });
-    }
-    if (!isCanonicalJson(text)) {
-      return this.fail({ check: 'bytes', ...where, message: `${label}: stored bytes are not in RFC 8785 canonical form, so they were not written by a runledger store.` });
-    }
-    const envelope = Envelope.safeParse(parsed);
-    if (!envelope.success) {
-      const issue = envelope.error.issues[0]!;
-      const field = issue.path.map(String).join('.') || '(envelope)';
-      return this.fail({ check: 'schema', ...where, message: `${label}: envelope field ${field} in the stored bytes is invalid: ${issue.message}.` });
-    }
-    const env = envelope.data;
+    // The content checks passed, so the store's envelope is the one in the bytes.
+    const env = event.envelope;
     const named = { index, stream: env.stream, revision: env.revision, eventId: env.id };
-    const at = `Leaf ${index} (event ${env.id}, stream "${env.stream}" revision ${env.revision})`;
-    if (!sameJson(parsed, event.envelope)) {
-      return this.fail({ check: 'envelope', ...named, message: `${at}: the envelope the store returns differs from the envelope in its canonical bytes.` });
-    }
+    const at = (): string => `Leaf ${index} (event ${env.id}, stream "${env.stream}" revision ${env.revision})`;
 
     // (b) The leaf hash is recomputed, never read.
-    const leaf = leafHash(event.canonical);
+    const leaf = checkedLeaf ?? leafHash(event.canonical);
     const leafHex = leaf.toString('hex');
     if (leafHex !== event.leafHash) {
-      return this.fail({ check: 'leafHash', ...named, expected: leafHex, actual: event.leafHash, message: `${at}: canonical bytes hash to leaf ${short(leafHex)}, but the recorded leaf hash is ${short(String(event.leafHash))}: the event or its hash was altered.` });
+      return this.fail({ check: 'leafHash', ...named, expected: leafHex, actual: event.leafHash, message: `${at()}: canonical bytes hash to leaf ${short(leafHex)}, but the recorded leaf hash is ${short(String(event.leafHash))}: the event or its hash was altered.` });
     }
 
     // (c) The per-stream chain fixed at append time.
     const head = this.heads.get(env.stream);
     const expectedRevision = head === undefined ? 0 : head.revision + 1;
     if (env.revision !== expectedRevision) {
-      return this.fail({ check: 'chain', ...named, expected: String(expectedRevision), actual: String(env.revision), message: `${at}: stream "${env.stream}" continues at revision ${env.revision}, expected ${expectedRevision}.` });
+      return this.fail({ check: 'chain', ...named, expected: String(expectedRevision), actual: String(env.revision), message: `${at()}: stream "${env.stream}" continues at revision ${env.revision}, expected ${expectedRevision}.` });
     }
     const expectedPrev = head === undefined ? null : head.leafHash;
     if (env.prevHash !== expectedPrev) {
@@ -241,8 +287,8 @@ export class LogVerifier {
         expected: String(expectedPrev),
         actual: String(env.prevHash),
         message: head === undefined
-          ? `${at}: first event of stream "${env.stream}" has prevHash ${short(String(env.prevHash))}, expected null.`
-          : `${at}: prevHash ${short(String(env.prevHash))} is not the recomputed leaf hash ${short(head.leafHash)} of revision ${head.revision}.`,
+          ? `${at()}: first event of stream "${env.stream}" has prevHash ${short(String(env.prevHash))}, expected null.`
+          : `${at()}: prevHash ${short(String(env.prevHash))} is not the recomputed leaf hash ${short(head.leafHash)} of revision ${head.revision}.`,
       });
     }
     this.heads.set(env.stream, { revision: env.revision, leafHash: leafHex });

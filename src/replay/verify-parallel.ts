@@ -1,0 +1,176 @@
+// Parallel log verification. The per-event work that does not depend on order (decode the stored
+// bytes, RFC 8785 form check, Envelope schema, store envelope equality, leaf hash) runs in worker
+// threads over batches of events; the main thread keeps everything order-dependent (dense leaf
+// indices, recorded leaf hashes, per-stream chains, the compact range, checkpoints and consistency
+// proofs) and feeds the single-threaded LogVerifier in strict leaf order. A worker only vouches
+// for the events before the first one whose content fails; from there the main thread checks
+// events itself, so every report, divergence message included, is the single-threaded one.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { HASH_SIZE } from '../integrity/hasher.js';
+import type { RecordedEvent } from '../store/port.js';
+import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } from './verify-log.js';
+import type { VerifiedBatch, VerifyBatch } from './verify-worker.js';
+
+export interface ParallelOptions {
+  /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
+  workers?: number;
+  /** Events per batch sent to a worker (default 1024). */
+  batchEvents?: number;
+  /** A batch is also sent once its canonical bytes reach this size (default 1 MiB). */
+  batchBytes?: number;
+}
+
+/** Cores - 1 (the main thread keeps the ordered checks), at least 1. */
+export function defaultVerifyWorkers(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+interface Pending {
+  events: RecordedEvent[];
+  /** Undefined: the batch could not be shipped (non-Buffer bytes, uncloneable envelope) and is checked here. */
+  result: Promise<VerifiedBatch> | undefined;
+}
+
+class VerifyPool {
+  private readonly workers: Worker[];
+  private readonly waiting = new Map<number, { resolve: (r: VerifiedBatch) => void; reject: (e: Error) => void }>();
+  private next = 0;
+  private seq = 0;
+
+  constructor(count: number) {
+    this.workers = Array.from({ length: count }, () => {
+      const worker = new Worker(new URL('./verify-worker.js', import.meta.url));
+      worker.on('message', (result: VerifiedBatch) => {
+        const waiter = this.waiting.get(result.seq);
+        this.waiting.delete(result.seq);
+        waiter?.resolve(result);
+      });
+      worker.on('error', (err) => this.failAll(err));
+      worker.on('exit', (code) => {
+        if (this.waiting.size > 0) this.failAll(new Error(`a verification worker exited with code ${code}`));
+      });
+      return worker;
+    });
+  }
+
+  private failAll(err: Error): void {
+    for (const waiter of this.waiting.values()) waiter.reject(err);
+    this.waiting.clear();
+  }
+
+  /** Ships a batch round-robin; undefined when it cannot be shipped as is. */
+  submit(events: RecordedEvent[], base: number): Promise<VerifiedBatch> | undefined {
+    let total = 0;
+    for (const event of events) {
+      if (!Buffer.isBuffer(event.canonical)) return undefined;
+      total += event.canonical.length;
+    }
+    // One buffer per batch, transferred rather than copied to the worker.
+    const bytes = new ArrayBuffer(total);
+    const view = new Uint8Array(bytes);
+    const ends = new Uint32Array(events.length);
+    let at = 0;
+    events.forEach((event, k) => {
+      view.set(event.canonical, at);
+      at += event.canonical.length;
+      ends[k] = at;
+    });
+    const seq = this.seq++;
+    const batch: VerifyBatch = { seq, base, bytes, ends, envelopes: events.map((e) => e.envelope) };
+    const worker = this.workers[this.next]!;
+    try {
+      worker.postMessage(batch, [bytes, ends.buffer]);
+    } catch {
+      return undefined; // DataCloneError: an envelope that is not plain data
+    }
+    this.next = (this.next + 1) % this.workers.length;
+    return new Promise<VerifiedBatch>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
+  }
+
+  async close(): Promise<void> {
+    this.waiting.clear();
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** Feeds one batch to the verifier in leaf order; false once a divergence has been found. */
+function apply(verifier: LogVerifier, events: readonly RecordedEvent[], result: VerifiedBatch | undefined): boolean {
+  const passed = result?.passed ?? 0;
+  const leaves = result === undefined ? undefined : Buffer.from(result.leaves);
+  for (let k = 0; k < events.length; k++) {
+    const event = events[k]!;
+    const ok = k < passed ? verifier.pushChecked(event, leaves!.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE)) : verifier.push(event);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/**
+ * Verifies a log with `workers` threads; the report is identical to `verifyLog`'s for the same
+ * input. Events are read ahead by up to two batches per worker.
+ */
+export async function verifyLogParallel(
+  events: Iterable<RecordedEvent> | AsyncIterable<RecordedEvent>,
+  options: VerifyLogOptions,
+  parallel: ParallelOptions = {},
+): Promise<VerifyLogReport> {
+  const workers = parallel.workers ?? defaultVerifyWorkers();
+  if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`);
+  if (workers === 1) return verifyLog(events, options);
+  const batchEvents = Math.max(1, parallel.batchEvents ?? 1024);
+  const batchBytes = Math.max(1, parallel.batchBytes ?? 1 << 20);
+  const window = 2 * workers;
+
+  const verifier = new LogVerifier(options);
+  let pool: VerifyPool | undefined;
+  const inFlight: Pending[] = [];
+  let batch: RecordedEvent[] = [];
+  let batchSize = 0;
+  let dispatched = 0;
+  const dispatch = (): void => {
+    pool ??= new VerifyPool(workers);
+    inFlight.push({ events: batch, result: pool.submit(batch, dispatched) });
+    dispatched += batch.length;
+    batch = [];
+    batchSize = 0;
+  };
+  /** Applies the oldest batch in flight; false once verification has diverged. */
+  const drainOne = async (): Promise<boolean> => {
+    const pending = inFlight.shift()!;
+    return apply(verifier, pending.events, pending.result === undefined ? undefined : await pending.result);
+  };
+
+  try {
+    let diverged = false;
+    try {
+      for await (const event of events) {
+        batch.push(event);
+        batchSize += Buffer.isBuffer(event.canonical) ? event.canonical.length : 0;
+        if (batch.length < batchEvents && batchSize < batchBytes) continue;
+        dispatch();
+        while (inFlight.length >= window && !diverged) diverged = !(await drainOne());
+        if (diverged) break;
+      }
+    } catch (err) {
+      // The single-threaded verifier would have stopped at a divergence before reading this far.
+      if (batch.length > 0) inFlight.push({ events: batch, result: undefined });
+      batch = [];
+      while (inFlight.length > 0 && !diverged) diverged = !(await drainOne());
+      if (!diverged) throw err;
+    }
+    if (!diverged) {
+      // A log shorter than one batch is not worth starting a thread for.
+      if (batch.length > 0) {
+        if (pool === undefined) inFlight.push({ events: batch, result: undefined });
+        else dispatch();
+      }
+      while (inFlight.length > 0 && !diverged) diverged = !(await drainOne());
+    }
+  } finally {
+    // Settle what is left in flight so no rejection goes unhandled, then stop the threads.
+    for (const pending of inFlight) pending.result?.catch(() => undefined);
+    await pool?.close();
+  }
+  return verifier.finish();
+}
