@@ -2,6 +2,9 @@
 // name, so a stage can be re-executed (or resumed mid-run) without replaying earlier draws.
 import { canonicalize } from '../src/integrity/canonical.js';
 import { sha256 } from '../src/integrity/hasher.js';
+import { mulberry32 } from '../src/prng.js';
+
+export { mulberry32 };
 
 /**
  * A non-zero 32-bit seed for `purpose`: the first 4 bytes (big-endian) of
@@ -12,17 +15,6 @@ export function deriveSeed(base: number, ...purpose: (string | number)[]): numbe
   return value === 0 ? 1 : value;
 }
 
-/** mulberry32: a tiny 32-bit PRNG with a full 2^32 period, enough for shuffling index arrays. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fisher–Yates (Knuth, TAOCP vol. 2, Algorithm P) over [0, n) driven by mulberry32(seed). */
 export function seededPermutation(n: number, seed: number): number[] {

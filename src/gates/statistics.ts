@@ -1,18 +1,10 @@
 // Statistics for regression gates: a seeded PRNG (so every interval is reproducible from the
 // ledger), the percentile bootstrap of a difference of means, and the Mann–Whitney U test with
 // Cliff's delta as effect size. Pure functions; no I/O, no Math.random.
+import { mulberry32 } from '../prng.js';
 
-/** mulberry32: a 32-bit state PRNG, uniform on [0, 1). Small, fast, and identical on every platform. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of every bootstrap (src/prng.ts). */
+export const seededRandom = mulberry32;
 
 export function mean(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError('mean of no values');

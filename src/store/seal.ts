@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
-import { InputError } from '../errors.js';
+import { IdempotencyError, InputError } from '../errors.js';
 import { canonicalBytes, canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
 import { leafHash, sha256Hex } from '../integrity/hasher.js';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
@@ -135,4 +135,46 @@ export function expectationHolds(expected: ExpectedRevision, current: number): b
 /** RFC 3339 UTC timestamp with millisecond precision, the form `metadata.recordedAt` uses. */
 export function nowIso(): string {
   return new Date().toISOString();
+}
+
+/** What an adapter knows of an event id already recorded. */
+export interface RecordedIdentity {
+  id: string;
+  stream: string;
+  revision: number;
+  content_digest: string;
+}
+
+/**
+ * Idempotent retry by event id: the recorded rows when every event of the request is already
+ * recorded with the same content, undefined when none is. The same id with other content, or a
+ * request mixing recorded and new events, is refused: a retry must repeat the original exactly.
+ */
+export function recordedRetry<R extends RecordedIdentity>(request: PreparedRequest, lookup: (id: string) => R | undefined): R[] | undefined {
+  const rows: R[] = [];
+  let missing = 0;
+  for (const event of request.events) {
+    const row = lookup(event.id);
+    if (!row) {
+      missing += 1;
+      continue;
+    }
+    if (row.content_digest !== event.contentDigest) {
+      throw new IdempotencyError(
+        `event id ${event.id} was already recorded with different content (stream "${row.stream}", revision ${row.revision}); ` +
+          'a retry must repeat the original event exactly',
+        { eventId: event.id, stream: row.stream, revision: row.revision },
+      );
+    }
+    rows.push(row);
+  }
+  if (rows.length === 0) return undefined;
+  if (missing > 0) {
+    throw new InputError(
+      `append to stream "${request.stream}" mixes ${rows.length} already recorded event(s) (first: ${rows[0]!.id}) with ${missing} new one(s); ` +
+        'retry the original request unchanged and append the new events separately',
+      { stream: request.stream },
+    );
+  }
+  return rows;
 }

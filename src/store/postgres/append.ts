@@ -1,9 +1,9 @@
 // One append transaction's statements, run on a client the caller has already put in a
 // transaction (the store commits; a test can hold the transaction open to commit it late).
 import type pg from 'pg';
-import { ConcurrencyError, IdempotencyError, InputError } from '../../errors.js';
+import { ConcurrencyError } from '../../errors.js';
 import type { AppendResult, AppendedStream } from '../port.js';
-import { expectationHolds, sealEvent, type PreparedRequest } from '../seal.js';
+import { expectationHolds, recordedRetry, sealEvent, type PreparedRequest } from '../seal.js';
 import type { LedgerSql } from './schema.js';
 
 interface ExistingRow {
@@ -19,39 +19,6 @@ interface Head {
   lastHash: string | null;
 }
 
-/**
- * Idempotent retry by event id, as the embedded store does it: every event of a request already
- * recorded with the same content → that request is a duplicate; none recorded → new; the same id
- * with other content, or a mix of recorded and new events, is refused.
- */
-function classify(request: PreparedRequest, existing: Map<string, ExistingRow>): ExistingRow[] | undefined {
-  const rows: ExistingRow[] = [];
-  let missing = 0;
-  for (const event of request.events) {
-    const row = existing.get(event.id);
-    if (!row) {
-      missing += 1;
-      continue;
-    }
-    if (row.content_digest !== event.contentDigest) {
-      throw new IdempotencyError(
-        `event id ${event.id} was already recorded with different content (stream "${row.stream}", revision ${row.revision}); ` +
-          'a retry must repeat the original event exactly',
-        { eventId: event.id, stream: row.stream, revision: row.revision },
-      );
-    }
-    rows.push(row);
-  }
-  if (rows.length === 0) return undefined;
-  if (missing > 0) {
-    throw new InputError(
-      `append to stream "${request.stream}" mixes ${rows.length} already recorded event(s) (first: ${rows[0]!.id}) with ${missing} new one(s); ` +
-        'retry the original request unchanged and append the new events separately',
-      { stream: request.stream },
-    );
-  }
-  return rows;
-}
 
 /**
  * Writes a validated batch inside the caller's open transaction, which must not have written
@@ -78,7 +45,7 @@ export async function writeBatch(
   );
   const reserved = first.rows[0]!.positions.map(Number);
   const existing = new Map(first.rows[0]!.existing.map((row) => [row.id, row]));
-  const recorded = requests.map((request) => classify(request, existing));
+  const recorded = requests.map((request) => recordedRetry(request, (id) => existing.get(id)));
 
   const fresh = requests.filter((_, i) => recorded[i] === undefined);
   const freshCount = fresh.reduce((n, r) => n + r.events.length, 0);

@@ -10,7 +10,7 @@ import type { Observable } from 'rxjs';
 import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
 import { ConcurrencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
 import { CompactRange } from '../../integrity/compact-range.js';
-import { HASH_SIZE, leafHash } from '../../integrity/hasher.js';
+import { leafHash } from '../../integrity/hasher.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -27,6 +27,7 @@ import { writeBatch } from './append.js';
 import { parsePostgresUrl, sqlState, storeFailure, type PostgresSettings } from './connection.js';
 import { ledgerSql, MIN_SERVER_VERSION, SCHEMA_VERSION, schemaStatements, type LedgerSql } from './schema.js';
 import { subscription } from './subscription.js';
+import { integerOption, splitRange } from '../columns.js';
 
 export { writeBatch } from './append.js';
 export { ledgerSql, type LedgerSql } from './schema.js';
@@ -100,17 +101,6 @@ function toRecorded(row: EventRow): RecordedEvent {
   };
 }
 
-function splitRange(blob: Buffer): Buffer[] {
-  const hashes: Buffer[] = [];
-  for (let at = 0; at < blob.length; at += HASH_SIZE) hashes.push(blob.subarray(at, at + HASH_SIZE));
-  return hashes;
-}
-
-function integerOption(value: number | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value)) throw new InputError(`${name} must be an integer, got ${value}`, { field: name });
-  return value;
-}
 
 /** SQL LIMIT: null means none. */
 function limitOf(options: ReadOptions): number | null {

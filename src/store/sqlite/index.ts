@@ -6,9 +6,8 @@ import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { Observable } from 'rxjs';
 import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
-import { ConcurrencyError, IdempotencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
+import { ConcurrencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
 import { CompactRange, CompactRangeError } from '../../integrity/compact-range.js';
-import { HASH_SIZE } from '../../integrity/hasher.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -21,8 +20,9 @@ import type {
   SubscribeOptions,
   TreeState,
 } from '../port.js';
-import { expectationHolds, nowIso, prepareBatch, sealEvent, type PrepareOptions, type PreparedRequest } from '../seal.js';
+import { expectationHolds, nowIso, prepareBatch, recordedRetry, sealEvent, type PrepareOptions, type PreparedRequest } from '../seal.js';
 import { openLedgerDatabase, storeFailure } from './schema.js';
+import { integerOption, splitRange } from '../columns.js';
 
 export interface SqliteStoreOptions {
   /** Database file; `:memory:` for a private in-memory ledger. */
@@ -41,6 +41,7 @@ interface EventRow {
 }
 
 interface ExistingRow {
+  id: string;
   position: number;
   stream: string;
   revision: number;
@@ -68,17 +69,6 @@ function listenLocal(path: string, wake: () => void): () => void {
   };
 }
 
-function splitRange(blob: Buffer): Buffer[] {
-  const hashes: Buffer[] = [];
-  for (let at = 0; at < blob.length; at += HASH_SIZE) hashes.push(blob.subarray(at, at + HASH_SIZE));
-  return hashes;
-}
-
-function integerOption(value: number | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value)) throw new InputError(`${name} must be an integer, got ${value}`, { field: name });
-  return value;
-}
 
 /** SQLite LIMIT: -1 means none. */
 function limitOf(options: ReadOptions): number {
@@ -323,7 +313,7 @@ class Connection {
     this.getPosition = db.prepare('SELECT position FROM positions WHERE consumer = ?');
     this.selectTree = db.prepare('SELECT size, range FROM tree WHERE singleton = 0');
     this.selectHead = db.prepare('SELECT revision, leaf_hash FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1');
-    this.selectById = db.prepare('SELECT position, stream, revision, content_digest FROM events WHERE id = ?');
+    this.selectById = db.prepare('SELECT id, position, stream, revision, content_digest FROM events WHERE id = ?');
     this.addCheckpoint = db.prepare('INSERT INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)');
     this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.setPosition = db.prepare(
@@ -372,7 +362,7 @@ class Connection {
 
     for (const request of requests) {
       const { stream, events } = request;
-      const existing = this.existingEvents(request);
+      const existing = recordedRetry(request, (id) => this.selectById.get(id) as ExistingRow | undefined);
       if (existing) {
         for (const row of existing) positions.push(row.position);
         streams.push({ stream, firstRevision: existing[0]!.revision, lastRevision: existing[existing.length - 1]!.revision });
@@ -412,41 +402,6 @@ class Connection {
     return { streams, positions, duplicate };
   }
 
-  /**
-   * Idempotent retry by event id: rows when every event of the request is already recorded with the
-   * same content, undefined when none is. Same id with other content, or a request mixing recorded
-   * and new events, is refused: a retry must repeat the original request exactly.
-   */
-  private existingEvents(request: PreparedRequest): ExistingRow[] | undefined {
-    const rows: ExistingRow[] = [];
-    let missing = 0;
-    let firstRecorded = '';
-    for (const event of request.events) {
-      const row = this.selectById.get(event.id) as ExistingRow | undefined;
-      if (!row) {
-        missing += 1;
-        continue;
-      }
-      if (rows.length === 0) firstRecorded = event.id;
-      if (row.content_digest !== event.contentDigest) {
-        throw new IdempotencyError(
-          `event id ${event.id} was already recorded with different content (stream "${row.stream}", revision ${row.revision}); ` +
-            'a retry must repeat the original event exactly',
-          { eventId: event.id, stream: row.stream, revision: row.revision },
-        );
-      }
-      rows.push(row);
-    }
-    if (rows.length === 0) return undefined;
-    if (missing > 0) {
-      throw new InputError(
-        `append to stream "${request.stream}" mixes ${rows.length} already recorded event(s) (first: ${firstRecorded}) with ${missing} new one(s); ` +
-          'retry the original request unchanged and append the new events separately',
-        { stream: request.stream },
-      );
-    }
-    return rows;
-  }
 }
 
 export function createSqliteStore(options: SqliteStoreOptions): EventStore {
