@@ -15,10 +15,14 @@ import type { VerifiedBatch, VerifyBatch } from './verify-worker.js';
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
   workers?: number;
+  /** Threads to use instead of starting `workers` new ones (kept open afterwards): saves their start-up across many logs. */
+  pool?: VerifyPool;
   /** Events per batch sent to a worker (default 1024). */
   batchEvents?: number;
   /** A batch is also sent once its canonical bytes reach this size (default 1 MiB). */
   batchBytes?: number;
+  /** Called as each batch is applied, with where its content checks ran (for progress and tests). */
+  onBatch?: (checkedIn: 'worker' | 'main', events: number) => void;
 }
 
 /** Cores - 1 (the main thread keeps the ordered checks), at least 1. */
@@ -32,7 +36,8 @@ interface Pending {
   result: Promise<VerifiedBatch> | undefined;
 }
 
-class VerifyPool {
+/** Worker threads for `verifyLogParallel`; close it when done. */
+export class VerifyPool {
   private readonly workers: Worker[];
   private readonly waiting = new Map<number, { resolve: (r: VerifiedBatch) => void; reject: (e: Error) => void }>();
   private next = 0;
@@ -52,6 +57,10 @@ class VerifyPool {
       });
       return worker;
     });
+  }
+
+  get size(): number {
+    return this.workers.length;
   }
 
   private failAll(err: Error): void {
@@ -115,7 +124,7 @@ export async function verifyLogParallel(
   options: VerifyLogOptions,
   parallel: ParallelOptions = {},
 ): Promise<VerifyLogReport> {
-  const workers = parallel.workers ?? defaultVerifyWorkers();
+  const workers = parallel.pool?.size ?? parallel.workers ?? defaultVerifyWorkers();
   if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`);
   if (workers === 1) return verifyLog(events, options);
   const batchEvents = Math.max(1, parallel.batchEvents ?? 1024);
@@ -123,7 +132,7 @@ export async function verifyLogParallel(
   const window = 2 * workers;
 
   const verifier = new LogVerifier(options);
-  let pool: VerifyPool | undefined;
+  let pool: VerifyPool | undefined = parallel.pool;
   const inFlight: Pending[] = [];
   let batch: RecordedEvent[] = [];
   let batchSize = 0;
@@ -138,6 +147,7 @@ export async function verifyLogParallel(
   /** Applies the oldest batch in flight; false once verification has diverged. */
   const drainOne = async (): Promise<boolean> => {
     const pending = inFlight.shift()!;
+    parallel.onBatch?.(pending.result === undefined ? 'main' : 'worker', pending.events.length);
     return apply(verifier, pending.events, pending.result === undefined ? undefined : await pending.result);
   };
 
@@ -170,7 +180,7 @@ export async function verifyLogParallel(
   } finally {
     // Settle what is left in flight so no rejection goes unhandled, then stop the threads.
     for (const pending of inFlight) pending.result?.catch(() => undefined);
-    await pool?.close();
+    if (pool !== parallel.pool) await pool?.close();
   }
   return verifier.finish();
 }

@@ -1,69 +1,11 @@
 import assert from 'node:assert/strict';
-import type { Envelope } from '../../events/envelope.js';
 import { InputError, IntegrityError } from '../../src/errors.js';
-import { canonicalBytes } from '../../src/integrity/canonical.js';
-import { signCheckpoint } from '../../src/integrity/checkpoint.js';
 import { rootOfLeaves } from '../../src/integrity/compact-range.js';
 import { leafHash } from '../../src/integrity/hasher.js';
 import { noteKeyFromSeed, parseSignerKey } from '../../src/integrity/note.js';
-import { assertLogVerified, verifyLog, verifyLogSync, type VerifyLogOptions } from '../../src/replay/verify-log.js';
-import type { RecordedEvent, StoredCheckpoint } from '../../src/store/port.js';
-import { sealEvent, type PreparedEvent } from '../../src/store/seal.js';
-
-const ORIGIN = 'test.runledger/log';
-const KEY = noteKeyFromSeed(ORIGIN, Buffer.alloc(32, 11));
-const SIGNER = parseSignerKey(KEY.signerKey);
-/** Stream of each leaf, in leaf order: three interleaved streams. */
-const PLAN = ['run-a', 'run-b', 'run-a', 'run-c', 'run-b', 'run-a', 'run-a', 'run-c', 'run-b', 'run-a'];
-const CHECKPOINT_SIZES = [3, 7, 10];
-
-const eventId = (i: number): string => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
-
-function prepared(i: number): PreparedEvent {
-  return {
-    id: eventId(i),
-    type: 'custom.sample',
-    schemaVersion: 1,
-    data: { step: i, loss: 1 / (i + 1), tags: ['x', i % 2 === 0 ? 'even' : 'odd'] },
-    metadata: { actor: 'tester', correlationId: 'corr-1', causationId: null },
-    contentDigest: 'unused',
-  };
-}
-
-/** A log sealed exactly as the stores seal it. */
-function buildLog(plan: readonly string[] = PLAN): RecordedEvent[] {
-  const heads = new Map<string, { revision: number; leafHash: string }>();
-  return plan.map((stream, i) => {
-    const head = heads.get(stream);
-    const sealed = sealEvent(stream, head === undefined ? 0 : head.revision + 1, head?.leafHash ?? null, prepared(i), `2026-11-23T10:00:${String(i).padStart(2, '0')}.000Z`);
-    heads.set(stream, { revision: sealed.envelope.revision, leafHash: sealed.leafHash });
-    return { position: i + 1, index: i, envelope: sealed.envelope, canonical: sealed.canonical, leafHash: sealed.leafHash };
-  });
-}
-
-function checkpointAt(events: readonly RecordedEvent[], size: number, options: { origin?: string; root?: Buffer; signer?: typeof SIGNER } = {}): StoredCheckpoint {
-  const root = options.root ?? rootOfLeaves(events.slice(0, size).map((e) => Buffer.from(e.leafHash, 'hex')));
-  const note = signCheckpoint(options.origin ?? ORIGIN, size, root, options.signer ?? SIGNER);
-  return { size, root: root.toString('hex'), note, createdAt: '2026-11-23T10:01:00.000Z' };
-}
-
-/** Verification options whose checkpoints were signed over the untampered log (buildLog is deterministic). */
-function options(overrides: Partial<VerifyLogOptions> = {}): VerifyLogOptions {
-  const clean = buildLog();
-  return { checkpoints: CHECKPOINT_SIZES.map((size) => checkpointAt(clean, size)), verifierKeys: [KEY.verifierKey], origin: ORIGIN, ...overrides };
-}
-
-/** Replaces event i by one whose envelope is changed and whose bytes and leaf hash are recomputed to match. */
-function reseal(events: RecordedEvent[], i: number, change: (envelope: Envelope) => void): void {
-  const envelope = structuredClone(events[i]!.envelope);
-  change(envelope);
-  const canonical = canonicalBytes(envelope);
-  events[i] = { ...events[i]!, envelope, canonical, leafHash: leafHash(canonical).toString('hex') };
-}
-
-function withBytes(events: RecordedEvent[], i: number, text: string): void {
-  events[i] = { ...events[i]!, canonical: Buffer.from(text, 'utf8') };
-}
+import { assertLogVerified, verifyLog, verifyLogSync } from '../../src/replay/verify-log.js';
+import type { RecordedEvent } from '../../src/store/port.js';
+import { ENVELOPE_CHANGES, ORIGIN, PLAN, buildLog, checkpointAt, eventId, options, reseal, withBytes } from './verify-log-fixtures.js';
 
 describe('verifyLog', () => {
   it('accepts an untampered log and reports its size, streams, checkpoints and recomputed root', () => {
@@ -227,20 +169,7 @@ describe('verifyLog', () => {
   });
 
   describe('detects a change to any envelope field', () => {
-    const changes: [string, (e: Envelope) => void][] = [
-      ['id', (e) => void (e.id = eventId(99))],
-      ['stream', (e) => void (e.stream = 'run-z')],
-      ['revision', (e) => void (e.revision += 1)],
-      ['type', (e) => void (e.type = 'custom.other')],
-      ['schemaVersion', (e) => void (e.schemaVersion = 2)],
-      ['data', (e) => void (e.data.step = -1)],
-      ['metadata.recordedAt', (e) => void (e.metadata.recordedAt = '2030-01-01T00:00:00.000Z')],
-      ['metadata.actor', (e) => void (e.metadata.actor = 'mallory')],
-      ['metadata.correlationId', (e) => void (e.metadata.correlationId = null)],
-      ['metadata.causationId', (e) => void (e.metadata.causationId = 'x')],
-      ['prevHash', (e) => void (e.prevHash = 'f'.repeat(64))],
-    ];
-    for (const [field, change] of changes) {
+    for (const [field, change] of ENVELOPE_CHANGES) {
       it(`names leaf 4 when ${field} is rewritten in the bytes (leaf hash kept) or only in the returned envelope`, () => {
         const inBytes = buildLog();
         const original = inBytes[4]!.leafHash;

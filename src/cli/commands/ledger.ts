@@ -14,7 +14,8 @@ import type { AppendRequest, EventStore, RecordedEvent } from '../../store/port.
 import { GOVERNANCE_TYPES } from '../../../events/governance.js';
 import { CompactRange } from '../../integrity/compact-range.js';
 import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, verifyProofJson } from '../../integrity/proof.js';
-import { verifyLog, type VerifyLogReport } from '../../replay/verify-log.js';
+import { type VerifyLogReport } from '../../replay/verify-log.js';
+import { defaultVerifyWorkers, verifyLogParallel } from '../../replay/verify-parallel.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 
 interface JsonFlag {
@@ -115,7 +116,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
   withJson(program.command('verify'))
     .description('recompute every hash, chain, root, signature and consistency proof from the raw events')
     .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
-    .action(async (opts: JsonFlag & { key?: string[] }) => {
+    .option('--workers <n>', 'worker threads for the per-event checks; 1 = single-threaded (default: cores - 1)', parsePositive('--workers'))
+    .action(async (opts: JsonFlag & { key?: string[]; workers?: number }) => {
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const keys = opts.key ?? (hasSigningKey(ctx.home()) ? [loadVerifierKey(ctx.home())] : []);
@@ -125,7 +127,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const bar = ctx.progress('verify', tree.size, opts.json ?? false);
       let report: VerifyLogReport;
       try {
-        report = await verifyLog(readLogPages(store), { checkpoints, verifierKeys: keys, origin, onProgress: (n) => bar.update(n) });
+        report = await verifyLogParallel(readLogPages(store), { checkpoints, verifierKeys: keys, origin, onProgress: (n) => bar.update(n) }, { workers: opts.workers ?? defaultVerifyWorkers() });
       } finally {
         bar.stop();
       }
@@ -248,6 +250,13 @@ function describeVerify(r: VerifyLogReport & { store: string; pendingEvents: num
 function parseNonNegative(flag: string) {
   return (value: string): number => {
     if (!/^\d+$/.test(value)) throw new InputError(`${flag} must be a non-negative integer, got "${value}"`, { field: flag });
+    return Number(value);
+  };
+}
+
+function parsePositive(flag: string) {
+  return (value: string): number => {
+    if (!/^[1-9]\d{0,3}$/.test(value)) throw new InputError(`${flag} must be an integer from 1 to 9999, got "${value}"`, { field: flag });
     return Number(value);
   };
 }

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import type { Envelope } from '../../events/envelope.js';
+import { HASH_SIZE, leafHash } from '../../src/integrity/hasher.js';
+import { VerifyPool, verifyLogParallel, type ParallelOptions } from '../../src/replay/verify-parallel.js';
+import { verifyLogSync, type VerifyLogOptions, type VerifyLogReport } from '../../src/replay/verify-log.js';
+import { verifyBatch } from '../../src/replay/verify-worker.js';
+import type { RecordedEvent } from '../../src/store/port.js';
+import { PLAN, buildLog, checkpointAt, options, tamperCases, withBytes } from './verify-log-fixtures.js';
+
+interface Run {
+  report: VerifyLogReport;
+  progress: number[];
+}
+
+function single(events: readonly RecordedEvent[], opts: VerifyLogOptions): Run {
+  const progress: number[] = [];
+  const report = verifyLogSync(events, { ...opts, onProgress: (n) => progress.push(n), progressEvery: 2 });
+  return { report, progress };
+}
+
+async function parallel(events: Iterable<RecordedEvent> | AsyncIterable<RecordedEvent>, opts: VerifyLogOptions, par: ParallelOptions): Promise<Run & { workerEvents: number }> {
+  const progress: number[] = [];
+  let workerEvents = 0;
+  const report = await verifyLogParallel(events, { ...opts, onProgress: (n) => progress.push(n), progressEvery: 2 }, {
+    ...par,
+    onBatch: (where, n) => void (where === 'worker' && (workerEvents += n)),
+  });
+  return { report, progress, workerEvents };
+}
+
+/** A longer log over many streams, with checkpoints at uneven sizes. */
+function longLog(n: number): { events: RecordedEvent[]; opts: VerifyLogOptions } {
+  const plan = Array.from({ length: n }, (_, i) => PLAN[i % PLAN.length]! + (i % 7 === 0 ? '-x' : ''));
+  const events = buildLog(plan);
+  return { events, opts: options({ checkpoints: [1, 37, 64, 65, 150, n].map((size) => checkpointAt(events, size)) }) };
+}
+
+describe('verifyLogParallel', function () {
+  this.timeout(60_000);
+
+  it('reports exactly what the single-threaded verifier reports on clean logs, whatever the batch size', async () => {
+    const { events, opts } = longLog(200);
+    const expected = single(events, opts);
+    assert.equal(expected.report.ok, true);
+    for (const batchEvents of [1, 3, 64, 1000]) {
+      const got = await parallel(events, opts, { workers: 2, batchEvents });
+      assert.deepEqual({ report: got.report, progress: got.progress }, expected, `batchEvents ${batchEvents}`);
+      assert.equal(got.workerEvents, batchEvents >= events.length ? 0 : events.length, 'a log shorter than one batch stays on the main thread');
+    }
+  });
+
+  it('cuts batches by size in bytes too', async () => {
+    const { events, opts } = longLog(120);
+    const got = await parallel(events, opts, { workers: 3, batchEvents: 1000, batchBytes: 2000 });
+    assert.deepEqual({ report: got.report, progress: got.progress }, single(events, opts));
+    assert.equal(got.workerEvents, 120);
+  });
+
+  describe('reports exactly the single-threaded first divergence on every tampered log', () => {
+    // One pool for the whole matrix: starting threads costs more than verifying ten events.
+    let pool: VerifyPool;
+    before(() => void (pool = new VerifyPool(2)));
+    after(() => pool.close());
+    for (const c of tamperCases()) {
+      it(c.name, async () => {
+        const expected = single(c.events, c.options);
+        assert.equal(expected.report.ok, false, 'the case really tampers');
+        for (const batchEvents of [1, 3]) {
+          const got = await parallel(c.events, c.options, { pool, batchEvents });
+          assert.deepEqual({ report: got.report, progress: got.progress }, expected, `batchEvents ${batchEvents}`);
+          assert.ok(got.workerEvents > 0, 'content checks ran in a worker');
+        }
+      });
+    }
+  });
+
+  it('checks on the main thread a batch whose envelope cannot be sent to a worker, with the same report', async () => {
+    const events = buildLog();
+    const envelope = { ...events[4]!.envelope, data: { ...events[4]!.envelope.data, hook: () => 1 } } as unknown as Envelope;
+    events[4] = { ...events[4]!, envelope };
+    const expected = single(events, options());
+    assert.equal(expected.report.firstDivergence?.check, 'envelope');
+    const got = await parallel(events, options(), { workers: 2, batchEvents: 3 });
+    assert.deepEqual({ report: got.report, progress: got.progress }, expected);
+    assert.equal(got.workerEvents, 3, 'only the first batch, before the uncloneable one, went to a worker');
+  });
+
+  it('reports a divergence found before the source failed, and rethrows a source failure otherwise', async () => {
+    async function* failingAfter(events: RecordedEvent[], n: number): AsyncGenerator<RecordedEvent> {
+      for (const event of events.slice(0, n)) yield event;
+      throw new Error('store went away');
+    }
+    const events = buildLog();
+    withBytes(events, 2, 'garbage');
+    const expected = single(events, options());
+    const got = await parallel(failingAfter(events, 8), options(), { workers: 2, batchEvents: 3 });
+    assert.deepEqual(got.report, expected.report);
+    await assert.rejects(parallel(failingAfter(buildLog(), 8), options(), { workers: 2, batchEvents: 3 }), /store went away/);
+  });
+
+  it('runs the single-threaded verifier for one worker and refuses a worker count below one', async () => {
+    const { events, opts } = longLog(30);
+    const got = await parallel(events, opts, { workers: 1, batchEvents: 2 });
+    assert.deepEqual({ report: got.report, progress: got.progress }, single(events, opts));
+    assert.equal(got.workerEvents, 0);
+    await assert.rejects(verifyLogParallel(events, opts, { workers: 0 }), RangeError);
+  });
+});
+
+describe('verifyBatch (worker side)', () => {
+  it('returns the leaf hashes of the events before the first one whose content fails', () => {
+    const events = buildLog().slice(0, 5);
+    withBytes(events, 3, 'not json');
+    const bytes = Buffer.concat(events.map((e) => e.canonical));
+    let at = 0;
+    const ends = Uint32Array.from(events.map((e) => (at += e.canonical.length)));
+    const result = verifyBatch({ seq: 7, base: 0, bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), ends, envelopes: events.map((e) => e.envelope) });
+    assert.equal(result.seq, 7);
+    assert.equal(result.passed, 3);
+    const leaves = Buffer.from(result.leaves);
+    for (let k = 0; k < 3; k++) assert.deepEqual(leaves.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE), leafHash(events[k]!.canonical));
+  });
+});
