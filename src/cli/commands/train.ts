@@ -187,7 +187,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
 
   withJson(program.command('demo'))
     .description('a guided tour on a fresh embedded store: baseline and candidate campaigns, signed checkpoints, a signed and verified ledger')
-    .option('--dir <dir>', 'home for the demo (default: a new temporary directory; RUNLEDGER_HOME is ignored)')
+    .option('--dir <dir>', 'home for the demo (default: --home or RUNLEDGER_HOME if it holds no ledger yet, else a new temporary directory)')
     .option('--repeats <n>', 'runs per campaign', positiveInt('--repeats'), 5)
     .action(async (opts: JsonFlag & { dir?: string; repeats: number }) => {
       await runDemo(ctx, program, opts);
@@ -298,10 +298,15 @@ function describeCampaign(r: CampaignReport): string {
 
 async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir?: string; repeats: number }): Promise<void> {
   const json = opts.json ?? false;
-  // Only an explicit --dir/--home/--store is used: RUNLEDGER_HOME/RUNLEDGER_STORE may point at a real ledger.
-  const explicitHome = opts.dir ?? ctx.globals.home;
-  const home = explicitHome ? resolve(explicitHome) : mkdtempSync(join(tmpdir(), 'runledger-demo-'));
+  // The demo fills a fresh embedded ledger: --dir, --home or RUNLEDGER_HOME when given (so `serve`
+  // with the same home shows it), else a temporary directory. RUNLEDGER_STORE may name a real ledger
+  // and is ignored; a home that already holds a ledger is refused rather than mixed with demo runs.
+  const chosenHome = opts.dir ?? ctx.globals.home ?? ctx.env.RUNLEDGER_HOME;
+  const home = chosenHome ? resolve(chosenHome) : mkdtempSync(join(tmpdir(), 'runledger-demo-'));
   const storeUrl = ctx.globals.store ?? defaultStoreUrl(home);
+  if (!ctx.globals.store && existsSync(join(home, 'ledger.db'))) {
+    throw new InputError(`${home} already holds a ledger; the demo needs a fresh home: pass --dir <new directory> or unset RUNLEDGER_HOME`, { field: '--dir' });
+  }
   const say = (line: string): void => {
     if (!json) ctx.stdout.write(`${line}\n`);
   };
