@@ -2,7 +2,7 @@
 // hand-written loop doing the same work (evolve each event, track position, digest the end state),
 // over the same sealed events, in the same process. Goal: the wiring costs at most 1.3× the loop.
 import { comparisonGraphProjection } from '../projections/comparison-graph.js';
-import { foldAll, stateDigest, type Projection } from '../projections/projection.js';
+import { foldAll, projectionDigest, type Projection } from '../projections/projection.js';
 import { runSummaryProjection } from '../projections/run-summary.js';
 import type { RecordedEvent } from '../src/store/port.js';
 import { campaignStreamEvents, interleave, metrics, runStreamEvents, sealStreams, type Streams } from '../test/projections/fixtures.js';
@@ -30,7 +30,7 @@ function handLoop<S>(projection: Projection<S>, events: readonly RecordedEvent[]
     position = event.position;
     count++;
   }
-  return { state, position, events: count, digest: stateDigest(state) };
+  return { state, position, events: count, digest: projectionDigest(projection, state) };
 }
 
 function timeMs(fn: () => void): number {
@@ -45,10 +45,22 @@ async function timeAsyncMs(fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
+/** Ledger sizes: the default and a many-runs case, where a per-event cost that grows with the runs shows. */
+const CASES = [
+  { label: '', runs: 200, repetitions: 15 },
+  { label: '-2000-runs', runs: 2000, repetitions: 5 },
+];
+
 export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
-  const runs = Math.max(10, Math.round(200 * (options.scale ?? 1)));
-  const repetitions = options.runs ?? 15;
-  const events = ledger(runs);
+  const results: BenchResult[] = [];
+  for (const c of CASES) {
+    const runs = Math.max(10, Math.round(c.runs * (options.scale ?? 1)));
+    results.push(...(await measure(c.label, ledger(runs), runs, options.runs ?? c.repetitions)));
+  }
+  return results;
+}
+
+async function measure(label: string, events: RecordedEvent[], runs: number, repetitions: number): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   for (const projection of [runSummaryProjection, comparisonGraphProjection] as Projection<unknown>[]) {
     // Same answer first: a benchmark of two paths that disagree would measure nothing.
@@ -72,7 +84,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     const wallMs = summarizeRuns(wiring);
     const reference = summarizeRuns(loop);
     results.push({
-      name: `projection-rebuild-${projection.name}`,
+      name: `projection-rebuild-${projection.name}${label}`,
       unit: 'events',
       runs: repetitions,
       wallMs,

@@ -42,7 +42,7 @@ export async function catchUp<S>(
   const seed = resume ?? start(projection);
   const result = await new Promise<Digested<S>>((resolve, reject) => {
     const folded$ = fold(projection, readAllAfter$(store, seed.position, options.pageSize), seed);
-    const persisted$ = options.persist === false ? folded$ : folded$.pipe(checkpointPosition(projection, snapshotSink<S>(home, store)));
+    const persisted$ = options.persist === false ? folded$ : folded$.pipe(checkpointPosition(projection, snapshotSink(home, store)));
     persisted$.subscribe({ next: (p) => resolve(p as Digested<S>), error: reject });
   });
   return { ...result, name: projection.name, version: projection.version, resumedFrom: seed.position };
@@ -63,7 +63,7 @@ export function follow<S>(
       const seed = resume ?? start(projection);
       return store
         .subscribe({ after: seed.position })
-        .pipe(project(projection, seed), checkpointPosition(projection, snapshotSink<S>(home, store), every));
+        .pipe(project(projection, seed), checkpointPosition(projection, snapshotSink(home, store), every));
     }),
   );
 }

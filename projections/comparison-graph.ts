@@ -5,6 +5,7 @@
 import type { ComparisonRecordedData, RegressionGateEvaluatedData, RunLinkedData } from '../events/comparison.js';
 import type { CampaignStarted, CheckpointWritten, Metrics, TrainingCompleted, TrainingStarted } from '../events/training.js';
 import { canonicalBytes } from '../src/integrity/canonical.js';
+import { PersistentMap } from './persistent-map.js';
 import type { Projection } from './projection.js';
 import { eventData, RUN_STREAM_PREFIX } from './run-summary.js';
 
@@ -14,20 +15,52 @@ export const DELTA_INDEX_SCHEMA = 'runledger.delta-index/v1';
 export type EdgeType = 'baseline-of' | 'replay-of' | 'resumed-from' | 'repeat-of' | 'compared-with';
 export type NodeKind = 'run' | 'campaign';
 
-export interface GraphState {
-  runs: Record<string, { status: string; metrics: Metrics | null; resumedFromCheckpoints: string[] }>;
-  campaigns: Record<string, { runs: string[] }>;
-  /** Checkpoint digest → the run that wrote it (resolves resumed-from edges). */
-  checkpointOwners: Record<string, string>;
-  /** RunLinked facts, keyed by `relation from to` (a set: recording a link twice changes nothing). */
-  links: Record<string, { relation: RunLinkedData['relation']; from: string; to: string }>;
-  comparisons: Record<
-    string,
-    { baseline: string; candidate: string; metrics: Record<string, { delta: number | null; relativeDelta: number | null }>; verdict: string | null }
-  >;
+export interface GraphRun {
+  status: string;
+  metrics: Metrics | null;
+  resumedFromCheckpoints: string[];
 }
 
-export const emptyGraph: GraphState = { runs: {}, campaigns: {}, checkpointOwners: {}, links: {}, comparisons: {} };
+export interface GraphComparison {
+  baseline: string;
+  candidate: string;
+  metrics: Record<string, { delta: number | null; relativeDelta: number | null }>;
+  verdict: string | null;
+}
+
+export interface GraphLink {
+  relation: RunLinkedData['relation'];
+  from: string;
+  to: string;
+}
+
+/** Persistent maps, so an event costs O(log n) however many runs the ledger holds. */
+export interface GraphState {
+  runs: PersistentMap<GraphRun>;
+  campaigns: PersistentMap<{ runs: string[] }>;
+  /** Checkpoint digest → the run that wrote it (resolves resumed-from edges). */
+  checkpointOwners: PersistentMap<string>;
+  /** RunLinked facts, keyed by `relation from to` (a set: recording a link twice changes nothing). */
+  links: PersistentMap<GraphLink>;
+  comparisons: PersistentMap<GraphComparison>;
+}
+
+/** The JSON form (digested, snapshotted): the same maps as plain objects. */
+export interface GraphStateJson {
+  runs: Record<string, GraphRun>;
+  campaigns: Record<string, { runs: string[] }>;
+  checkpointOwners: Record<string, string>;
+  links: Record<string, GraphLink>;
+  comparisons: Record<string, GraphComparison>;
+}
+
+export const emptyGraph: GraphState = {
+  runs: PersistentMap.empty(),
+  campaigns: PersistentMap.empty(),
+  checkpointOwners: PersistentMap.empty(),
+  links: PersistentMap.empty(),
+  comparisons: PersistentMap.empty(),
+};
 
 export const nodeId = (kind: NodeKind, id: string): string => `${kind}:${id}`;
 
@@ -41,66 +74,81 @@ export const comparisonGraphProjection: Projection<GraphState> = {
     const { stream, type } = event.envelope;
     if (stream.startsWith(RUN_STREAM_PREFIX)) {
       const runId = stream.slice(RUN_STREAM_PREFIX.length);
-      const run = state.runs[runId] ?? { status: 'recorded', metrics: null, resumedFromCheckpoints: [] };
+      const known = state.runs.get(runId);
+      const run = known ?? { status: 'recorded', metrics: null, resumedFromCheckpoints: [] };
       switch (type) {
         case 'TrainingCompleted':
-          return { ...state, runs: { ...state.runs, [runId]: { ...run, metrics: (eventData(event) as TrainingCompleted).metrics } } };
+          return { ...state, runs: state.runs.set(runId, { ...run, metrics: (eventData(event) as TrainingCompleted).metrics }) };
         case 'TrainingStarted': {
           const from = (eventData(event) as TrainingStarted).resumedFrom;
           const next = from ? { ...run, resumedFromCheckpoints: [...run.resumedFromCheckpoints, from.digest] } : run;
-          return { ...state, runs: { ...state.runs, [runId]: next } };
+          return { ...state, runs: state.runs.set(runId, next) };
         }
         case 'CheckpointWritten': {
           const { digest } = eventData(event) as CheckpointWritten;
           // A digest is content: the first writer (by run id) owns it whatever the arrival order.
-          const owner = state.checkpointOwners[digest];
-          const runs = state.runs[runId] ? state.runs : { ...state.runs, [runId]: run };
+          const owner = state.checkpointOwners.get(digest);
+          const runs = known ? state.runs : state.runs.set(runId, run);
           if (owner !== undefined && owner <= runId) return { ...state, runs };
-          return { ...state, runs, checkpointOwners: { ...state.checkpointOwners, [digest]: runId } };
+          return { ...state, runs, checkpointOwners: state.checkpointOwners.set(digest, runId) };
         }
         default: {
           const status = RUN_END[type];
-          if (status) return { ...state, runs: { ...state.runs, [runId]: { ...run, status } } };
-          return state.runs[runId] ? state : { ...state, runs: { ...state.runs, [runId]: run } };
+          if (status) return { ...state, runs: state.runs.set(runId, { ...run, status }) };
+          return known ? state : { ...state, runs: state.runs.set(runId, run) };
         }
       }
     }
     switch (type) {
       case 'CampaignStarted': {
         const d = eventData(event) as CampaignStarted;
-        return { ...state, campaigns: { ...state.campaigns, [d.campaign]: { runs: d.runs.map((r) => r.runId) } } };
+        return { ...state, campaigns: state.campaigns.set(d.campaign, { runs: d.runs.map((r) => r.runId) }) };
       }
       case 'RunLinked': {
         const d = eventData(event) as RunLinkedData;
         const from = nodeId(d.from.kind, d.from.id);
         const to = nodeId(d.to.kind, d.to.id);
-        return { ...state, links: { ...state.links, [`${d.relation} ${from} ${to}`]: { relation: d.relation, from, to } } };
+        return { ...state, links: state.links.set(`${d.relation} ${from} ${to}`, { relation: d.relation, from, to }) };
       }
       case 'ComparisonRecorded': {
         const d = eventData(event) as ComparisonRecordedData;
         const metrics = Object.fromEntries(d.metrics.map((m) => [m.metric, { delta: m.delta, relativeDelta: m.relativeDelta }]));
-        const prior = state.comparisons[d.comparisonId];
+        const prior = state.comparisons.get(d.comparisonId);
         return {
           ...state,
-          comparisons: {
-            ...state.comparisons,
-            [d.comparisonId]: {
-              baseline: nodeId(d.baseline.kind, d.baseline.ref),
-              candidate: nodeId(d.candidate.kind, d.candidate.ref),
-              metrics,
-              verdict: prior?.verdict ?? null,
-            },
-          },
+          comparisons: state.comparisons.set(d.comparisonId, {
+            baseline: nodeId(d.baseline.kind, d.baseline.ref),
+            candidate: nodeId(d.candidate.kind, d.candidate.ref),
+            metrics,
+            verdict: prior?.verdict ?? null,
+          }),
         };
       }
       case 'RegressionGateEvaluated': {
         const d = eventData(event) as RegressionGateEvaluatedData;
-        const c = state.comparisons[d.comparisonId];
-        return c ? { ...state, comparisons: { ...state.comparisons, [d.comparisonId]: { ...c, verdict: d.verdict } } } : state;
+        const c = state.comparisons.get(d.comparisonId);
+        return c ? { ...state, comparisons: state.comparisons.set(d.comparisonId, { ...c, verdict: d.verdict }) } : state;
       }
       default:
         return state;
     }
+  },
+  toJSON: (state): GraphStateJson => ({
+    runs: state.runs.toJSON(),
+    campaigns: state.campaigns.toJSON(),
+    checkpointOwners: state.checkpointOwners.toJSON(),
+    links: state.links.toJSON(),
+    comparisons: state.comparisons.toJSON(),
+  }),
+  fromJSON(json) {
+    const j = json as GraphStateJson;
+    return {
+      runs: PersistentMap.fromObject(j.runs),
+      campaigns: PersistentMap.fromObject(j.campaigns),
+      checkpointOwners: PersistentMap.fromObject(j.checkpointOwners),
+      links: PersistentMap.fromObject(j.links),
+      comparisons: PersistentMap.fromObject(j.comparisons),
+    };
   },
 };
 
@@ -149,13 +197,13 @@ function metricsOf(m: Metrics | null): Record<string, number> {
 /** Node and edge lists in a total order that depends only on their content. */
 export function buildGraph(state: GraphState): Graph {
   const nodes = new Map<string, GraphNode>();
-  for (const runId of Object.keys(state.runs).sort(byString)) {
-    const r = state.runs[runId]!;
+  for (const runId of state.runs.sortedKeys()) {
+    const r = state.runs.get(runId)!;
     nodes.set(nodeId('run', runId), { id: nodeId('run', runId), kind: 'run', name: runId, known: true, status: r.status, metrics: metricsOf(r.metrics) });
   }
-  for (const name of Object.keys(state.campaigns).sort(byString)) {
-    const runs = [...state.campaigns[name]!.runs].sort(byString);
-    const withMetrics = runs.map((r) => state.runs[r]?.metrics).filter((m): m is Metrics => !!m);
+  for (const name of state.campaigns.sortedKeys()) {
+    const runs = [...state.campaigns.get(name)!.runs].sort(byString);
+    const withMetrics = runs.map((r) => state.runs.get(r)?.metrics).filter((m): m is Metrics => !!m);
     const metrics: Record<string, number> = {};
     if (withMetrics.length > 0) {
       for (const key of Object.keys(withMetrics[0]!).sort(byString)) {
@@ -170,18 +218,17 @@ export function buildGraph(state: GraphState): Graph {
   const edge = (type: EdgeType, from: string, to: string, extra: Partial<GraphEdge> = {}): void => {
     edges.push({ type, from, to, deltas: {}, ...extra });
   };
-  for (const name of Object.keys(state.campaigns)) {
-    for (const runId of state.campaigns[name]!.runs) edge('repeat-of', nodeId('run', runId), nodeId('campaign', name));
+  for (const [name, campaign] of state.campaigns) {
+    for (const runId of campaign.runs) edge('repeat-of', nodeId('run', runId), nodeId('campaign', name));
   }
-  for (const runId of Object.keys(state.runs)) {
-    for (const digest of state.runs[runId]!.resumedFromCheckpoints) {
-      const owner = state.checkpointOwners[digest];
+  for (const [runId, run] of state.runs) {
+    for (const digest of run.resumedFromCheckpoints) {
+      const owner = state.checkpointOwners.get(digest);
       if (owner !== undefined && owner !== runId) edge('resumed-from', nodeId('run', runId), nodeId('run', owner));
     }
   }
-  for (const link of Object.values(state.links)) edge(link.relation, link.from, link.to);
-  for (const comparisonId of Object.keys(state.comparisons)) {
-    const c = state.comparisons[comparisonId]!;
+  for (const link of state.links.values()) edge(link.relation, link.from, link.to);
+  for (const [comparisonId, c] of state.comparisons) {
     edge('baseline-of', c.baseline, c.candidate, { comparisonId });
     edge('compared-with', c.candidate, c.baseline, { comparisonId, verdict: c.verdict });
   }
@@ -197,7 +244,7 @@ export function buildGraph(state: GraphState): Graph {
   for (const e of edges) {
     if (e.type === 'compared-with') {
       // The comparison's own aggregates (its policy's aggregation), not the node means.
-      const recorded = state.comparisons[e.comparisonId!]!.metrics;
+      const recorded = state.comparisons.get(e.comparisonId!)!.metrics;
       e.deltas = deltas(nodes.get(e.from)!.metrics, nodes.get(e.to)!.metrics, recorded);
     } else {
       e.deltas = deltas(nodes.get(e.from)!.metrics, nodes.get(e.to)!.metrics);
@@ -275,8 +322,8 @@ export interface Artifact {
  */
 export function graphArtifacts(state: GraphState): Artifact[] {
   const graph = buildGraph(state);
-  return Object.keys(state.runs)
-    .sort(byString)
+  return state.runs
+    .sortedKeys()
     .flatMap((runId) => [
       { path: `runs/${runId}/graph.json`, bytes: jcsFile(neighbourhood(graph, nodeId('run', runId))) },
       { path: `runs/${runId}/deltas.json`, bytes: jcsFile(deltaIndex(graph, runId)) },

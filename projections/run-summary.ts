@@ -22,6 +22,7 @@ import { registry } from '../events/index.js';
 import type { StageBudget } from '../src/governance/plan.js';
 import { evolveRun, initialRunState, runSummaryDigest, type RunSummary } from '../src/governance/run-state.js';
 import type { RecordedEvent } from '../src/store/port.js';
+import { PersistentMap } from './persistent-map.js';
 import { stateDigest, type Projection } from './projection.js';
 
 /** Run streams are `run-<runId>` (src/governance/recorder.ts runStream). */
@@ -82,13 +83,21 @@ export interface ComparisonSummary {
   verdicts: { lenient?: RegressionGateEvaluatedData['verdict']; strict?: RegressionGateEvaluatedData['verdict'] };
 }
 
+/** Keyed by run id, campaign name and comparison id: persistent maps, so an event costs O(log n). */
 export interface RunSummaries {
+  runs: PersistentMap<RunProvenance>;
+  campaigns: PersistentMap<CampaignSummary>;
+  comparisons: PersistentMap<ComparisonSummary>;
+}
+
+/** The JSON form (digested, snapshotted): the same maps as plain objects. */
+export interface RunSummariesJson {
   runs: Record<string, RunProvenance>;
   campaigns: Record<string, CampaignSummary>;
   comparisons: Record<string, ComparisonSummary>;
 }
 
-export const emptyRunSummaries: RunSummaries = { runs: {}, campaigns: {}, comparisons: {} };
+export const emptyRunSummaries: RunSummaries = { runs: PersistentMap.empty(), campaigns: PersistentMap.empty(), comparisons: PersistentMap.empty() };
 
 /** Data lifted to the latest schema version of its type, so old events read like new ones. */
 export function eventData(event: RecordedEvent): Record<string, unknown> {
@@ -169,17 +178,17 @@ function evolveCampaign(campaigns: RunSummaries['campaigns'], type: string, data
     case 'CampaignStarted': {
       const d = data as CampaignStarted;
       const summary: CampaignSummary = { campaign: d.campaign, baseSeed: d.baseSeed, repeats: d.repeats, backend: d.backend, runs: d.runs.map((r) => ({ ...r })), completedRuns: [], completed: false };
-      return { ...campaigns, [d.campaign]: summary };
+      return campaigns.set(d.campaign, summary);
     }
     case 'CampaignRunCompleted': {
       const d = data as CampaignRunCompleted;
-      const c = campaigns[d.campaign];
-      return c ? { ...campaigns, [d.campaign]: { ...c, completedRuns: [...c.completedRuns, d.runId] } } : campaigns;
+      const c = campaigns.get(d.campaign);
+      return c ? campaigns.set(d.campaign, { ...c, completedRuns: [...c.completedRuns, d.runId] }) : campaigns;
     }
     case 'CampaignCompleted': {
       const name = data.campaign as string;
-      const c = campaigns[name];
-      return c ? { ...campaigns, [name]: { ...c, completed: true } } : campaigns;
+      const c = campaigns.get(name);
+      return c ? campaigns.set(name, { ...c, completed: true }) : campaigns;
     }
     default:
       return campaigns;
@@ -190,25 +199,22 @@ function evolveComparison(comparisons: RunSummaries['comparisons'], type: string
   if (type === 'ComparisonRecorded') {
     const d = data as ComparisonRecordedData;
     const metrics = Object.fromEntries(d.metrics.map((m) => [m.metric, { delta: m.delta, relativeDelta: m.relativeDelta }]));
-    const previous = comparisons[d.comparisonId];
-    return {
-      ...comparisons,
-      [d.comparisonId]: {
-        comparisonId: d.comparisonId,
-        baseline: d.baseline,
-        candidate: d.candidate,
-        aggregation: d.aggregation,
-        policyHash: d.policyHash,
-        metrics,
-        verdicts: previous?.verdicts ?? {},
-      },
-    };
+    const previous = comparisons.get(d.comparisonId);
+    return comparisons.set(d.comparisonId, {
+      comparisonId: d.comparisonId,
+      baseline: d.baseline,
+      candidate: d.candidate,
+      aggregation: d.aggregation,
+      policyHash: d.policyHash,
+      metrics,
+      verdicts: previous?.verdicts ?? {},
+    });
   }
   if (type === 'RegressionGateEvaluated') {
     const d = data as RegressionGateEvaluatedData;
-    const c = comparisons[d.comparisonId];
+    const c = comparisons.get(d.comparisonId);
     if (!c) return comparisons;
-    return { ...comparisons, [d.comparisonId]: { ...c, verdicts: { ...c.verdicts, [d.strict ? 'strict' : 'lenient']: d.verdict } } };
+    return comparisons.set(d.comparisonId, { ...c, verdicts: { ...c.verdicts, [d.strict ? 'strict' : 'lenient']: d.verdict } });
   }
   return comparisons;
 }
@@ -221,14 +227,19 @@ export const runSummaryProjection: Projection<RunSummaries> = {
     const { stream, type } = event.envelope;
     if (stream.startsWith(RUN_STREAM_PREFIX)) {
       const runId = stream.slice(RUN_STREAM_PREFIX.length);
-      const run = evolveRunProvenance(state.runs[runId] ?? newRun(runId), event);
-      return { ...state, runs: { ...state.runs, [runId]: run } };
+      const run = evolveRunProvenance(state.runs.get(runId) ?? newRun(runId), event);
+      return { ...state, runs: state.runs.set(runId, run) };
     }
     if (type.startsWith('Campaign')) return { ...state, campaigns: evolveCampaign(state.campaigns, type, eventData(event)) };
     if (type === 'ComparisonRecorded' || type === 'RegressionGateEvaluated') {
       return { ...state, comparisons: evolveComparison(state.comparisons, type, eventData(event)) };
     }
     return state;
+  },
+  toJSON: (state): RunSummariesJson => ({ runs: state.runs.toJSON(), campaigns: state.campaigns.toJSON(), comparisons: state.comparisons.toJSON() }),
+  fromJSON(json) {
+    const j = json as RunSummariesJson;
+    return { runs: PersistentMap.fromObject(j.runs), campaigns: PersistentMap.fromObject(j.campaigns), comparisons: PersistentMap.fromObject(j.comparisons) };
   },
 };
 
@@ -268,13 +279,13 @@ export interface RunReport {
 }
 
 export function runReport(state: RunSummaries, runId: string): RunReport | undefined {
-  const run = state.runs[runId];
+  const run = state.runs.get(runId);
   if (!run) return undefined;
   const g = run.governance;
-  const campaigns = Object.keys(state.campaigns)
-    .filter((name) => state.campaigns[name]!.runs.some((r) => r.runId === runId))
-    .sort();
-  const comparisons = Object.values(state.comparisons)
+  const campaigns = state.campaigns
+    .sortedKeys()
+    .filter((name) => state.campaigns.get(name)!.runs.some((r) => r.runId === runId));
+  const comparisons = [...state.comparisons.values()]
     .flatMap((c) => {
       const role = c.candidate.runs.includes(runId) ? 'candidate' : c.baseline.runs.includes(runId) ? 'baseline' : null;
       if (!role) return [];
@@ -310,7 +321,7 @@ export function runReport(state: RunSummaries, runId: string): RunReport | undef
 /** Budget subjects for the gate: each budgeted stage of a run with what its telemetry shows. */
 export function budgetSubjects(state: RunSummaries, runIds: readonly string[]): { run: string; stage: string; budget: StageBudget; observed: { wallMs: number | null; memoryDeltaBytes: number | null; throughputPerSec: number | null } }[] {
   return runIds.flatMap((runId) => {
-    const run = state.runs[runId];
+    const run = state.runs.get(runId);
     if (!run) return [];
     return Object.keys(run.budgets)
       .sort()

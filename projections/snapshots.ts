@@ -6,24 +6,25 @@ import { dirname, join } from 'node:path';
 import { canonicalize } from '../src/integrity/canonical.js';
 import { sha256Hex } from '../src/integrity/hasher.js';
 import type { EventStore } from '../src/store/port.js';
-import { consumerName, stateDigest, type Digested, type PositionSink, type Projected, type Projection } from './projection.js';
+import { consumerName, stateDigest, stateFromJson, type Digested, type PositionSink, type Projected, type Projection } from './projection.js';
 
-export interface SnapshotFile<S> {
+export interface SnapshotFile {
   name: string;
   version: number;
   position: number;
   events: number;
   digest: string;
-  state: S;
+  /** The state's JSON form (Projection.toJSON). */
+  state: unknown;
 }
 
 export function snapshotPath(home: string, name: string): string {
   return join(home, 'projections', `${name}.json`);
 }
 
-export function readSnapshot<S>(home: string, name: string): SnapshotFile<S> | undefined {
+export function readSnapshot(home: string, name: string): SnapshotFile | undefined {
   try {
-    return JSON.parse(readFileSync(snapshotPath(home, name), 'utf8')) as SnapshotFile<S>;
+    return JSON.parse(readFileSync(snapshotPath(home, name), 'utf8')) as SnapshotFile;
   } catch {
     return undefined;
   }
@@ -37,10 +38,10 @@ export function writeFileAtomic(path: string, bytes: Buffer | string): void {
   renameSync(tmp, path);
 }
 
-export function snapshotSink<S>(home: string, store: Pick<EventStore, 'setPosition'>): PositionSink<S> {
+export function snapshotSink(home: string, store: Pick<EventStore, 'setPosition'>): PositionSink {
   return {
-    async saveSnapshot(name: string, version: number, p: Digested<S>) {
-      const file: SnapshotFile<S> = { name, version, position: p.position, events: p.events, digest: p.digest, state: p.state };
+    async saveSnapshot(name: string, version: number, p: Digested<unknown>) {
+      const file: SnapshotFile = { name, version, position: p.position, events: p.events, digest: p.digest, state: p.state };
       writeFileAtomic(snapshotPath(home, name), canonicalize(file));
     },
     setPosition: (consumer, position) => store.setPosition(consumer, position),
@@ -52,12 +53,12 @@ export function snapshotSink<S>(home: string, store: Pick<EventStore, 'setPositi
  * state digest all agree; otherwise undefined (rebuild from the start of the log).
  */
 export async function resumePoint<S>(home: string, store: Pick<EventStore, 'getPosition'>, projection: Projection<S>): Promise<Projected<S> | undefined> {
-  const snapshot = readSnapshot<S>(home, projection.name);
+  const snapshot = readSnapshot(home, projection.name);
   if (!snapshot || snapshot.version !== projection.version) return undefined;
   const stored = await store.getPosition(consumerName(projection));
   if (stored !== snapshot.position) return undefined;
   if (stateDigest(snapshot.state) !== snapshot.digest) return undefined;
-  return { state: snapshot.state, position: snapshot.position, events: snapshot.events };
+  return { state: stateFromJson(projection, snapshot.state), position: snapshot.position, events: snapshot.events };
 }
 
 export interface WrittenArtifacts {

@@ -17,14 +17,14 @@ import type { GateReport } from './report.js';
 
 /** A campaign name wins over a run id of the same name: campaigns are what repeats are compared by. */
 export function sampleSet(state: RunSummaries, ref: string, role: 'baseline' | 'candidate'): SampleSet {
-  const campaign = state.campaigns[ref];
-  const runs = campaign ? campaign.runs.map((r) => r.runId).sort() : state.runs[ref] ? [ref] : undefined;
+  const campaign = state.campaigns.get(ref);
+  const runs = campaign ? campaign.runs.map((r) => r.runId).sort() : state.runs.has(ref) ? [ref] : undefined;
   if (!runs) {
     throw new InputError(`--${role} ${ref}: no run or campaign named "${ref}" in the ledger`, { field: role });
   }
   const metrics: Record<string, number[]> = {};
   for (const runId of runs) {
-    const final = state.runs[runId]?.finalMetrics;
+    const final = state.runs.get(runId)?.finalMetrics;
     if (!final) continue;
     for (const [metric, value] of Object.entries(final).sort(([a], [b]) => (a < b ? -1 : 1))) {
       (metrics[metric] ??= []).push(value);

@@ -115,7 +115,7 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
     governance,
     execution,
     environment,
-    provenance: summaries.runs[runId] ?? null,
+    provenance: summaries.runs.get(runId) ?? null,
   });
 
   if (events.length === 0) {

@@ -111,14 +111,14 @@ export class LiveView {
 
   /** Run ids the run-summary projection knows, i.e. runs with events on their own stream. */
   runIds(): string[] {
-    return Object.keys(this.summaries.state.runs).sort();
+    return this.summaries.state.runs.sortedKeys();
   }
 
   run(runId: string): RunRecord | undefined {
-    const provenance = this.summaries.state.runs[runId];
+    const provenance = this.summaries.state.runs.get(runId);
     if (!provenance) return undefined;
     const records = this.records.get(runId) ?? { runId, telemetry: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
-    const campaign = Object.values(this.summaries.state.campaigns).find((c) => c.runs.some((r) => r.runId === runId))?.campaign ?? null;
+    const campaign = [...this.summaries.state.campaigns.values()].find((c) => c.runs.some((r) => r.runId === runId))?.campaign ?? null;
     return { ...records, provenance, campaign };
   }
 
@@ -217,7 +217,7 @@ export class LiveView {
 
   /** Digest of a run's governance summary (SHA-256 of its JCS form, what RunCompleted records). */
   summaryDigest(runId: string): string | undefined {
-    const run = this.summaries.state.runs[runId];
+    const run = this.summaries.state.runs.get(runId);
     return run ? runSummaryDigest(run.governance) : undefined;
   }
 }

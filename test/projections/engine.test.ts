@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { Subject, firstValueFrom, take, toArray } from 'rxjs';
 import { catchUp, follow } from '../../projections/catch-up.js';
 import { comparisonGraphProjection } from '../../projections/comparison-graph.js';
-import { consumerName, digestState, foldAll, project, stateDigest, type Projection } from '../../projections/projection.js';
+import { consumerName, digestState, foldAll, project, projectionDigest, stateDigest, stateJson, type Projection } from '../../projections/projection.js';
 import { runSummaryProjection } from '../../projections/run-summary.js';
 import { snapshotPath } from '../../projections/snapshots.js';
+import { canonicalize } from '../../src/integrity/canonical.js';
 import { openStore } from '../../src/store/open.js';
 import type { EventStore, RecordedEvent } from '../../src/store/port.js';
 import { campaignStreamEvents, metrics, runStreamEvents } from './fixtures.js';
@@ -41,7 +42,7 @@ describe('projections/engine', () => {
     await appendRun('r1', 0.9);
     const events = await store.readAll();
     const live = new Subject<RecordedEvent>();
-    const states = firstValueFrom(live.pipe(project(counter), digestState(), take(events.length), toArray()));
+    const states = firstValueFrom(live.pipe(project(counter), digestState(counter), take(events.length), toArray()));
     for (const e of events) live.next(e);
     const emitted = await states;
     const replayed = await foldAll(counter, events);
@@ -58,6 +59,29 @@ describe('projections/engine', () => {
     const z = { ...counter, initial: { count: 1, byType: { A: 1, B: 3 } } };
     assert.equal((await foldAll(x, [])).digest, (await foldAll(y, [])).digest);
     assert.notEqual((await foldAll(x, [])).digest, (await foldAll(z, [])).digest);
+  });
+
+  it('never changes a state it was given: an earlier state still has its digest after more events are folded on it', async () => {
+    for (let i = 0; i < 6; i++) await appendRun(`r${i}`, 0.8 + i / 100);
+    await store.append('campaign-c', campaignStreamEvents('c', ['r0', 'r1', 'r2']));
+    const events = await store.readAll();
+    for (const projection of [runSummaryProjection, comparisonGraphProjection] as Projection<unknown>[]) {
+      const half = await foldAll(projection, events.slice(0, events.length / 2));
+      const before = canonicalize(stateJson(projection, half.state));
+      // Two different continuations from the same state: neither may leak into it or into the other.
+      const a = await foldAll(projection, events.slice(events.length / 2), half);
+      const b = await foldAll(projection, events.slice(events.length / 2, -3), half);
+      assert.equal(canonicalize(stateJson(projection, half.state)), before, projection.name);
+      assert.equal(projectionDigest(projection, half.state), half.digest);
+      assert.notEqual(a.digest, b.digest);
+      assert.equal(a.digest, (await foldAll(projection, events)).digest);
+    }
+  });
+
+  it('refuses to digest a state holding persistent maps as if it were JSON', async () => {
+    const { state } = await foldAll(runSummaryProjection, []);
+    assert.throws(() => stateDigest(state), /projectionDigest/);
+    assert.equal(projectionDigest(runSummaryProjection, state), stateDigest({ runs: {}, campaigns: {}, comparisons: {} }));
   });
 
   it('resumes a restarted projection from its stored position and reaches the rebuild digest', async () => {
@@ -94,7 +118,7 @@ describe('projections/engine', () => {
     const resumed = await firstValueFrom(follow(store, dir, runSummaryProjection, every).pipe(take(after - stored! - 1), toArray()));
     const rebuilt = await catchUp(store, dir, runSummaryProjection, { rebuild: true, persist: false });
     assert.equal(resumed.at(-1)!.events, after);
-    assert.equal(stateDigest(resumed.at(-1)!.state), rebuilt.digest);
+    assert.equal(projectionDigest(runSummaryProjection, resumed.at(-1)!.state), rebuilt.digest);
   });
 
   it('rebuilds from the start when the snapshot was tampered with or its position disagrees', async () => {

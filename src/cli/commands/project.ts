@@ -104,7 +104,7 @@ export function registerProjectCommands(program: Command, ctx: CliContext): void
       writeArtifacts(ctx.home(), graphArtifacts(state));
       let graph = buildGraph(state);
       if (runId !== undefined) {
-        if (!state.runs[runId]) throw new InputError(`no run "${runId}" in the ledger`, { field: 'run' });
+        if (!state.runs.has(runId)) throw new InputError(`no run "${runId}" in the ledger`, { field: 'run' });
         graph = neighbourhood(graph, nodeId('run', runId));
       }
       ctx.print(opts.json ?? false, graph, () =>
