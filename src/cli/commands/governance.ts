@@ -251,13 +251,21 @@ function actor(ctx: CliContext): string {
 /** --key values (vkey text or a file holding one), else the home's key; `note` says when the home key is used. */
 function verifierKeys(ctx: CliContext, given: string[] | undefined, note: boolean): string[] {
   if (given && given.length > 0) {
-    return given.map((k) => (!k.includes('+') && existsSync(k) ? readFileSync(k, 'utf8').trim() : k.trim()));
+    // A value without "+" cannot be a vkey: it names a file holding one.
+    return given.map((k) => (k.includes('+') ? k.trim() : readKeyFile(k)));
   }
   if (hasSigningKey(ctx.home())) {
     if (note) ctx.note(`runledger: no --key given; trusting the verifier key of home ${ctx.home()}`);
     return [loadVerifierKey(ctx.home())];
   }
   throw new InputError('no verifier key: pass --key <vkey> (the signer\'s "runledger keys show")', { field: '--key' });
+}
+
+function readKeyFile(path: string): string {
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw new InputError(`--key "${path}" is neither a verifier key (<name>+<id>+<key>) nor a file holding one`, { field: '--key', file: path });
+  }
+  return readFileSync(path, 'utf8').trim();
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
