@@ -9,7 +9,8 @@ import { registerTrainingCommands } from './train.js';
 import { registerProjectCommands } from './project.js';
 import { registerCompareCommands } from './compare.js';
 import { registerBenchCompareCommand } from './bench-compare.js';
+import { registerKafkaCommands } from './kafka.js';
 
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
-export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand];
+export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand, registerKafkaCommands];

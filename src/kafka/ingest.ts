@@ -1,0 +1,234 @@
+// Ingest: Kafka topic → ledger. Workers on other machines publish events; the ingester appends each
+// one with `store.append`, which is idempotent by event id, so a re-delivered message records
+// nothing twice. Producers key messages by stream, so a stream lives on one partition and its events
+// arrive, and are appended, in the order they were published. Offsets are committed only after the
+// append (and, for a rejected message, after it was reported and dead-lettered): a crash re-delivers,
+// it never loses.
+//
+// A message value is one of:
+//   - a proposed event  {"stream","type","data","id","schemaVersion"?,"metadata"?}  — id is required
+//     so that a producer's retry is idempotent;
+//   - a relayed envelope (what `runledger relay` publishes: the canonical bytes of a recorded event).
+//     It is appended at the same revision with the same metadata, so the copy is byte-identical and
+//     keeps its prevHash; a copy that would diverge is refused instead.
+import { z } from 'zod';
+import { Partitioners, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
+import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
+import { GOVERNANCE_TYPES } from '../../events/governance.js';
+import { LedgerError, UnavailableError } from '../errors.js';
+import { NO_STREAM, type EventStore, type ExpectedRevision } from '../store/port.js';
+import { brokerUnavailable, isKafkaError, kafkaClient, type BrokerOptions } from './connection.js';
+import { EVENT_ID_HEADER } from './relay.js';
+
+export const DEFAULT_GROUP = 'runledger-ingest';
+
+/** What a worker publishes. Like `runledger append` input, but the id is mandatory. */
+export const IngestMessage = ProposedEvent.extend({ stream: StreamName, id: z.uuid() }).strict();
+export type IngestMessage = z.infer<typeof IngestMessage>;
+
+// Governance decisions are recorded by the commands that check the run's plan, never by a worker.
+const RULED_TYPES = new Set<string>(GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'));
+
+export interface Rejection {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  reason: string;
+}
+
+export interface IngestOptions extends BrokerOptions {
+  store: EventStore;
+  topic: string;
+  group?: string;
+  /** Topic that receives rejected messages unchanged, with `runledger-error` and source headers. */
+  deadLetterTopic?: string;
+  /** Drain the messages present at start and return; otherwise consume until `signal` aborts. */
+  once?: boolean;
+  signal?: AbortSignal;
+  onRejected?: (rejection: Rejection) => void;
+}
+
+export interface IngestReport {
+  topic: string;
+  group: string;
+  appended: number;
+  /** Messages whose events were already recorded (re-deliveries, producer retries). */
+  duplicates: number;
+  rejected: Rejection[];
+}
+
+interface Decoded {
+  stream: string;
+  event: ProposedEvent;
+  expectedRevision?: ExpectedRevision;
+}
+
+/** Decodes and checks one message; a string is the reason it is refused. Pure. */
+export function decodeMessage(message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): Decoded | string {
+  if (!message.value || message.value.length === 0) return 'empty value (expected a JSON event)';
+  let json: unknown;
+  try {
+    json = JSON.parse(message.value.toString('utf8'));
+  } catch (err) {
+    return `value is not JSON: ${(err as Error).message}`;
+  }
+  let decoded: Decoded;
+  const envelope = Envelope.safeParse(json);
+  if (envelope.success) {
+    const { stream, revision, prevHash, ...event } = envelope.data;
+    void prevHash; // recomputed by the store; equal when the copy starts from the same stream
+    decoded = { stream, event, expectedRevision: revision === 0 ? NO_STREAM : revision - 1 };
+  } else {
+    const proposed = IngestMessage.safeParse(json);
+    if (!proposed.success) {
+      const issue = proposed.error.issues[0]!;
+      return `field ${issue.path.map(String).join('.') || '(event)'}: ${issue.message}`;
+    }
+    const { stream, ...event } = proposed.data;
+    if (RULED_TYPES.has(event.type)) return `${event.type} events are recorded by the governance commands, not ingested`;
+    decoded = { stream, event };
+  }
+  const key = message.key?.toString('utf8');
+  if (key !== undefined && key !== decoded.stream) return `key "${key}" is not the event's stream "${decoded.stream}"`;
+  const header = message.headers?.[EVENT_ID_HEADER];
+  const headerId = Array.isArray(header) ? header[0] : header;
+  if (headerId !== undefined && headerId.toString() !== decoded.event.id) {
+    return `header ${EVENT_ID_HEADER} "${headerId.toString()}" is not the event's id "${decoded.event.id}"`;
+  }
+  return decoded;
+}
+
+export async function runIngest(options: IngestOptions): Promise<IngestReport> {
+  const { store, topic } = options;
+  const group = options.group ?? DEFAULT_GROUP;
+  const report: IngestReport = { topic, group, appended: 0, duplicates: 0, rejected: [] };
+  const kafka = kafkaClient({ ...options, clientId: options.clientId ?? 'runledger-ingest' });
+  const admin = kafka.admin();
+  const consumer = kafka.consumer({ groupId: group, retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 3000 } });
+  let deadLetters: Producer | undefined;
+
+  try {
+    await admin.connect();
+    await consumer.connect();
+    if (options.deadLetterTopic) {
+      deadLetters = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      await deadLetters.connect();
+    }
+  } catch (err) {
+    await Promise.allSettled([admin.disconnect(), consumer.disconnect()]);
+    throw brokerUnavailable(options.brokers, err);
+  }
+
+  const reject = async (partition: number, message: KafkaMessage, reason: string): Promise<void> => {
+    const rejection: Rejection = { topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, reason };
+    report.rejected.push(rejection);
+    options.onRejected?.(rejection);
+    if (deadLetters && options.deadLetterTopic) {
+      await deadLetters.send({
+        topic: options.deadLetterTopic,
+        acks: -1,
+        messages: [
+          {
+            key: message.key,
+            value: message.value,
+            headers: {
+              ...message.headers,
+              'runledger-error': reason,
+              'source-topic': topic,
+              'source-partition': String(partition),
+              'source-offset': message.offset,
+            },
+          },
+        ],
+      });
+    }
+  };
+
+  const handle = async (partition: number, message: KafkaMessage): Promise<void> => {
+    const decoded = decodeMessage(message);
+    if (typeof decoded === 'string') return reject(partition, message, decoded);
+    try {
+      const result = await store.append(decoded.stream, [decoded.event], { expectedRevision: decoded.expectedRevision });
+      if (result.duplicate) report.duplicates += 1;
+      else report.appended += 1;
+    } catch (err) {
+      // Bad input (schema, idempotency conflict, a diverging copy) is this message's fault: report it
+      // and go on. A store that is down is not: stop without committing, so nothing is lost.
+      if (err instanceof LedgerError && !(err instanceof UnavailableError)) return reject(partition, message, err.message);
+      throw err;
+    }
+  };
+
+  try {
+    // --once: the high watermarks now are the end of what we drain.
+    const targets = options.once ? await drainTargets(admin, topic, group) : undefined;
+    if (targets && targets.size === 0) return report;
+    let finish!: (err?: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      finish = (err?: unknown) => (err ? reject(err as Error) : resolve());
+    });
+    const onAbort = (): void => finish();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    consumer.on(consumer.events.CRASH, (e) => finish(e.payload.error));
+
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        for (const message of batch.messages) {
+          if (!isRunning() || isStale()) break;
+          try {
+            await handle(batch.partition, message);
+          } catch (err) {
+            finish(err);
+            throw err;
+          }
+          resolveOffset(message.offset);
+          const next = (BigInt(message.offset) + 1n).toString();
+          // Commit after the append: a crash before this line re-delivers, and the append is idempotent.
+          await consumer.commitOffsets([{ topic, partition: batch.partition, offset: next }]);
+          await heartbeat();
+          if (targets) {
+            const target = targets.get(batch.partition);
+            if (target !== undefined && BigInt(next) >= target) targets.delete(batch.partition);
+            if (targets.size === 0) {
+              finish();
+              break;
+            }
+          }
+        }
+      },
+    });
+    await done;
+    options.signal?.removeEventListener('abort', onAbort);
+  } catch (err) {
+    if (err instanceof LedgerError) throw err;
+    if (isKafkaError(err)) throw brokerUnavailable(options.brokers, err);
+    throw err;
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    await deadLetters?.disconnect().catch(() => undefined);
+  }
+  return report;
+}
+
+/** Partitions with messages the group has not committed yet, mapped to their high watermark. */
+async function drainTargets(admin: Admin, topic: string, group: string): Promise<Map<number, bigint>> {
+  // A topic nobody has published to yet holds nothing to drain.
+  if (!(await admin.listTopics()).includes(topic)) return new Map();
+  const ends = await admin.fetchTopicOffsets(topic);
+  const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  const done = new Map<number, bigint>();
+  for (const p of committed[0]?.partitions ?? []) done.set(p.partition, BigInt(p.offset));
+  const targets = new Map<number, bigint>();
+  for (const p of ends) {
+    const high = BigInt(p.high);
+    const start = done.get(p.partition) ?? -1n;
+    const from = start >= 0n ? start : BigInt(p.low);
+    if (high > from) targets.set(p.partition, high);
+  }
+  return targets;
+}
