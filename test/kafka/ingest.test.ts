@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeMessage, runIngest } from '../../src/kafka/ingest.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
+import type { EventStore } from '../../src/store/port.js';
+import { createTopic, kafkaBroker, readTopic, uniqueTopic, type KafkaBroker } from '../support/kafka.js';
+
+interface Outgoing {
+  key?: string;
+  value: string;
+  headers?: Record<string, string>;
+}
+
+const publisher = join(dirname(fileURLToPath(import.meta.url)), 'publisher.js');
+
+/** Publishes from a separate process, as a remote worker would. */
+function publish(brokers: string, topic: string, messages: Outgoing[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [publisher, brokers, topic], { stdio: ['pipe', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`publisher exited ${code}: ${stderr}`))));
+    child.stdin.end(JSON.stringify(messages));
+  });
+}
+
+function event(stream: string, i: number, id: string = randomUUID()): Outgoing {
+  return { key: stream, value: JSON.stringify({ stream, id, type: 'custom.sample', data: { i }, metadata: { actor: 'worker-7' } }) };
+}
+
+describe('kafka ingest: message decoding', () => {
+  const good = { stream: 's', id: randomUUID(), type: 'custom.sample', data: { x: 1 } };
+  const message = (value: unknown, key: string | null = 's') => ({
+    key: key === null ? null : Buffer.from(key),
+    value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+    headers: {},
+  });
+
+  it('accepts a proposed event with an id and keeps its stream', () => {
+    const decoded = decodeMessage(message(good));
+    assert.ok(typeof decoded !== 'string', String(decoded));
+    assert.equal(decoded.stream, 's');
+    assert.equal(decoded.event.id, good.id);
+  });
+
+  it('refuses a proposed event without an id, since its retries could not be idempotent', () => {
+    const { id, ...noId } = good;
+    void id;
+    assert.match(String(decodeMessage(message(noId))), /field id/);
+  });
+
+  it('refuses a value that is not JSON, a key that is not the stream, and governance events', () => {
+    assert.match(String(decodeMessage(message('{"stream":'))), /not JSON/);
+    assert.match(String(decodeMessage(message(good, 'other'))), /key "other" is not the event's stream "s"/);
+    assert.match(String(decodeMessage(message({ ...good, type: 'StageStarted' }))), /governance commands/);
+  });
+});
+
+describe('kafka ingest (real broker)', function () {
+  this.timeout(60_000);
+  let kafka: KafkaBroker;
+  let dir: string;
+  let store: EventStore;
+
+  before(async function () {
+    const found = await kafkaBroker();
+    if ('skip' in found) {
+      console.log(`      skipping Kafka ingest tests: ${found.skip}`);
+      this.skip();
+    }
+    kafka = found;
+  });
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'runledger-ingest-'));
+    store = createSqliteStore({ path: join(dir, 'ledger.db') });
+    await store.init();
+  });
+  afterEach(async () => {
+    await store?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('appends events published by another process, each stream in publish order', async () => {
+    const topic = uniqueTopic('ingest');
+    await createTopic(kafka.brokers, topic, 2);
+    const sent = Array.from({ length: 12 }, (_, i) => event(`w-${i % 3}`, i));
+    await publish(kafka.list, topic, sent);
+
+    const report = await runIngest({ store, brokers: kafka.brokers, topic, group: uniqueTopic('g'), once: true });
+    assert.deepEqual({ appended: report.appended, duplicates: report.duplicates, rejected: report.rejected }, { appended: 12, duplicates: 0, rejected: [] });
+    for (const stream of ['w-0', 'w-1', 'w-2']) {
+      const events = await store.readStream(stream);
+      assert.deepEqual(
+        events.map((e) => e.envelope.data.i),
+        sent.filter((m) => m.key === stream).map((m) => (JSON.parse(m.value) as { data: { i: number } }).data.i),
+      );
+      assert.ok(events.every((e) => e.envelope.metadata.actor === 'worker-7'));
+    }
+  });
+
+  it('does not duplicate a re-delivered message, and a second run of the same group finds nothing new', async () => {
+    const topic = uniqueTopic('ingest-dup');
+    await createTopic(kafka.brokers, topic, 1);
+    const once = event('s', 1);
+    await publish(kafka.list, topic, [once, event('s', 2), once]);
+    const group = uniqueTopic('g');
+
+    const first = await runIngest({ store, brokers: kafka.brokers, topic, group, once: true });
+    assert.equal(first.appended, 2);
+    assert.equal(first.duplicates, 1);
+    assert.equal((await store.readStream('s')).length, 2);
+
+    // Offsets were committed after the appends: the same group has nothing left.
+    const again = await runIngest({ store, brokers: kafka.brokers, topic, group, once: true });
+    assert.equal(again.appended + again.duplicates + again.rejected.length, 0);
+
+    // A new group re-reads everything (a full re-delivery): all duplicates, nothing appended.
+    const replay = await runIngest({ store, brokers: kafka.brokers, topic, group: uniqueTopic('g'), once: true });
+    assert.deepEqual([replay.appended, replay.duplicates], [0, 3]);
+    assert.equal((await store.readStream('s')).length, 2);
+  });
+
+  it('reports and dead-letters malformed messages and still appends every good one', async () => {
+    const topic = uniqueTopic('ingest-bad');
+    const deadLetterTopic = `${topic}-dlq`;
+    await createTopic(kafka.brokers, topic, 1);
+    await createTopic(kafka.brokers, deadLetterTopic, 1);
+    const bad: Outgoing[] = [
+      { key: 's', value: 'not json' },
+      { key: 's', value: JSON.stringify({ stream: 's', type: 'custom.sample', data: {} }) }, // no id
+      { key: 's', value: JSON.stringify({ stream: 's', id: randomUUID(), type: 'no such type!', data: {} }) },
+    ];
+    await publish(kafka.list, topic, [event('s', 0), bad[0]!, event('s', 1), bad[1]!, bad[2]!, event('s', 2)]);
+
+    const seen: string[] = [];
+    const report = await runIngest({ store, brokers: kafka.brokers, topic, group: uniqueTopic('g'), deadLetterTopic, once: true, onRejected: (r) => seen.push(r.offset) });
+    assert.equal(report.appended, 3);
+    assert.deepEqual(report.rejected.map((r) => r.offset), ['1', '3', '4']);
+    assert.deepEqual(seen, ['1', '3', '4']);
+    assert.match(report.rejected[0]!.reason, /not JSON/);
+    assert.match(report.rejected[1]!.reason, /field id/);
+    assert.deepEqual((await store.readStream('s')).map((e) => e.envelope.data.i), [0, 1, 2]);
+
+    const dead = await readTopic(kafka.brokers, deadLetterTopic);
+    assert.deepEqual(dead.map((m) => m.value.toString()), bad.map((m) => m.value));
+    assert.deepEqual(dead.map((m) => m.headers['source-offset']), ['1', '3', '4']);
+    assert.ok(dead.every((m) => m.headers['runledger-error'] && m.headers['source-topic'] === topic));
+  });
+});
