@@ -2,16 +2,20 @@
 // RFC 8785 form check, Envelope schema, leaf hash, stream chains, tree, signed checkpoints) vs
 // raw SHA-256 of the same event bytes, one hash per event. Runs alternate so machine load hits
 // both alike. Goal: verification throughput at least 0.6 of the raw hashing throughput.
+// A third result runs the same verification across worker threads (verify-parallel.ts, fresh
+// threads per run as the CLI starts them) against the single-threaded runs: the scaling ratio.
 // A second result isolates the Merkle work (leaf hash + tree append) to show the ceiling the
 // tree alone imposes: an RFC 9162 tree hashes about one interior node per leaf.
 import { createHash, hash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { signCheckpoint } from '../src/integrity/checkpoint.js';
 import { CompactRange, rootOfLeaves } from '../src/integrity/compact-range.js';
 import { leafHash } from '../src/integrity/hasher.js';
 import { noteKeyFromSeed, parseSignerKey } from '../src/integrity/note.js';
-import { verifyLogSync, type VerifyLogOptions } from '../src/replay/verify-log.js';
+import { verifyLogSync, type VerifyLogOptions, type VerifyLogReport } from '../src/replay/verify-log.js';
+import { verifyLogParallel } from '../src/replay/verify-parallel.js';
 import type { RecordedEvent, StoredCheckpoint } from '../src/store/port.js';
 import { sealEvent } from '../src/store/seal.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult, type WallStats } from './result.js';
@@ -57,6 +61,10 @@ function signedCheckpoints(events: readonly RecordedEvent[], signerKey: string):
   });
 }
 
+function rawWall50(raw: readonly Timing[]): number {
+  return summarizeRuns(raw.map((t) => t.ms)).p50;
+}
+
 interface Timing {
   ms: number;
   /** CPU time of this process (user + system): robust to other processes competing for the cores. */
@@ -67,6 +75,15 @@ function timed(fn: () => void): Timing {
   const cpu = process.cpuUsage();
   const start = performance.now();
   fn();
+  const ms = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return { ms, cpuMs: (used.user + used.system) / 1000 };
+}
+
+async function timedAsync(fn: () => Promise<void>): Promise<Timing> {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  await fn();
   const ms = performance.now() - start;
   const used = process.cpuUsage(cpu);
   return { ms, cpuMs: (used.user + used.system) / 1000 };
@@ -112,7 +129,10 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     sink ^= range.root()[0]!;
   };
 
+  // At least two threads, so the scaling is measured even where the CLI default (cores - 1) is 1.
+  const workers = Math.max(2, availableParallelism());
   const verify: Timing[] = [];
+  const parallel: Timing[] = [];
   const merkle: Timing[] = [];
   const raw: Timing[] = [];
   let memoryDeltaBytes = 0;
@@ -126,6 +146,9 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     memoryDeltaBytes = Math.max(memoryDeltaBytes, process.memoryUsage().heapUsed - before);
     raw.push(timed(rawHash));
     merkle.push(timed(merkleOnly));
+    let parallelReport: VerifyLogReport | undefined;
+    parallel.push(await timedAsync(async () => void (parallelReport = await verifyLogParallel(events, verifyOptions, { workers }))));
+    if (JSON.stringify(parallelReport) !== JSON.stringify(report)) throw new Error('parallel verification reported differently from single-threaded verification');
   }
 
   // Streaming SHA-256 over all bytes: the hash function's own throughput, without per-event calls.
@@ -141,8 +164,35 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     streamingSha256BytesPerSec: Math.round(bytes / (streaming.ms / 1000)),
     sink,
   };
+  const parallelWall = summarizeRuns(parallel.map((t) => t.ms));
+  const singleWall = summarizeRuns(verify.map((t) => t.ms));
+  const parallelCpu = summarizeRuns(parallel.map((t) => t.cpuMs));
+  const singleCpu = summarizeRuns(verify.map((t) => t.cpuMs));
+  const parallelResult: BenchResult = {
+    name: 'verify-log-parallel',
+    unit: 'events',
+    runs: parallel.length,
+    wallMs: parallelWall,
+    throughputPerSec: n / (parallelWall.p50 / 1000),
+    memoryDeltaBytes: 0,
+    reference: { name: 'verify-log on one thread (--workers 1), same runs', wallMs: singleWall, throughputPerSec: n / (singleWall.p50 / 1000) },
+    // Speed-up (single-threaded time / parallel time): higher is better; bounded by the cores.
+    ratio: singleWall.p50 / parallelWall.p50,
+    environment: {
+      ...benchEnvironment(),
+      events: n,
+      workers,
+      cpuMs: parallelCpu,
+      referenceCpuMs: singleCpu,
+      // CPU spent (all threads) per unit of single-threaded CPU: the price of cloning envelopes and batching.
+      cpuOverhead: parallelCpu.p50 / singleCpu.p50,
+      ratioToRawSha256: rawWall50(raw) / parallelWall.p50,
+      note: `${workers} worker threads started per run (start-up included); the main thread keeps the ordered checks; reports compared equal on every run`,
+    },
+  };
   return [
     result('verify-log', n, verify, raw, memoryDeltaBytes, shared, 0.6),
+    parallelResult,
     result('verify-log-merkle-only', n, merkle, raw, 0, {
       ...shared,
       note: 'leaf hash + CompactRange append per event, no parsing or checks: the cost of the tree itself (about two SHA-256 calls per event against one)',

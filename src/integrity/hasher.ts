@@ -65,3 +65,25 @@ export function nodeHashPacked(left: PackedHash, right: PackedHash | Uint8Array)
   // 'binary' is Node's alias of latin1: one character per byte.
   return hash('sha256', nodeInput, 'binary');
 }
+
+/**
+ * Node hashes of adjacent pairs of hashes stored back to back in a buffer from byte 1 (byte 0 is
+ * scratch), as packed hashes. Each input 0x01 ‖ left ‖ right is hashed where it lies: the byte
+ * before pair p is the last byte of pair p - 1, already hashed, so it takes the 0x01 prefix.
+ * `inputs[p]` is the 65-byte view of pair p, made once per buffer: no allocation per node besides
+ * the packed digest (the bulk path of tree building). Overwrites the buffer.
+ */
+export function nodeHashPairsInPlace(inputs: readonly Buffer[], pairs: number): PackedHash[] {
+  const out = new Array<PackedHash>(pairs);
+  for (let p = 0; p < pairs; p++) {
+    const input = inputs[p]!;
+    input[0] = 0x01;
+    out[p] = hash('sha256', input, 'binary');
+  }
+  return out;
+}
+
+/** The 65-byte views `nodeHashPairsInPlace` hashes, for up to `pairs` pairs in `level`. */
+export function pairInputs(level: Buffer, pairs: number): Buffer[] {
+  return Array.from({ length: pairs }, (_, p) => level.subarray(p * 2 * HASH_SIZE, p * 2 * HASH_SIZE + 1 + 2 * HASH_SIZE));
+}

@@ -96,6 +96,37 @@ describe('CompactRange', () => {
     }
   });
 
+  describe('appendAll (leaves in bulk, folded 4096 at a time)', () => {
+    const leaves = randomLeaves(3 * 4096 + 1234);
+    const oneByOne = (count: number): CompactRange => {
+      const range = CompactRange.empty();
+      for (const leaf of leaves.slice(0, count)) range.append(leaf);
+      return range;
+    };
+
+    it('reaches the state appending one by one reaches, from any starting size, across subtree boundaries', () => {
+      for (const [start, end] of [[0, 4095], [0, 4096], [0, 4097], [0, 8192 + 5], [1, 3 * 4096 + 1234], [4095, 8193], [100, 2 * 4096], [4096, 3 * 4096 + 1]]) {
+        const range = oneByOne(start!);
+        range.appendAll(leaves.slice(start, end));
+        const expected = oneByOne(end!);
+        assert.equal(range.size, end);
+        assert.deepEqual(range.hashes(), expected.hashes(), `${start}..${end}`);
+        assert.deepEqual(range.root(), expected.root(), `${start}..${end}`);
+      }
+    });
+
+    it('computes the root merkletreejs computes for a tree of several bulk subtrees', () => {
+      assert.deepEqual(rootOfLeaves(leaves), merkletreejsRoot(leaves));
+    });
+
+    it('appends the leaves before a malformed one, then rejects it', () => {
+      const range = CompactRange.empty();
+      assert.throws(() => range.appendAll([...leaves.slice(0, 10), Buffer.alloc(31), leaves[11]!]), CompactRangeError);
+      assert.equal(range.size, 10);
+      assert.deepEqual(range.root(), oneByOne(10).root());
+    });
+  });
+
   describe('cross-checked against merkletreejs (an independent implementation)', () => {
     it('agrees on the root of random trees of every shape', () => {
       fc.assert(
