@@ -62,6 +62,8 @@ interface Decoded {
   stream: string;
   event: ProposedEvent;
   expectedRevision?: ExpectedRevision;
+  /** For a relayed envelope: where it sat in its source stream, which the copy must reproduce. */
+  copyOf?: { revision: number; prevHash: string | null };
 }
 
 /** Decodes and checks one message; a string is the reason it is refused. Pure. */
@@ -77,8 +79,7 @@ export function decodeMessage(message: Pick<KafkaMessage, 'key' | 'value' | 'hea
   const envelope = Envelope.safeParse(json);
   if (envelope.success) {
     const { stream, revision, prevHash, ...event } = envelope.data;
-    void prevHash; // recomputed by the store; equal when the copy starts from the same stream
-    decoded = { stream, event, expectedRevision: revision === 0 ? NO_STREAM : revision - 1 };
+    decoded = { stream, event, expectedRevision: revision === 0 ? NO_STREAM : revision - 1, copyOf: { revision, prevHash } };
   } else {
     const proposed = IngestMessage.safeParse(json);
     if (!proposed.success) {
@@ -148,6 +149,8 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
   const handle = async (partition: number, message: KafkaMessage): Promise<void> => {
     const decoded = decodeMessage(message);
     if (typeof decoded === 'string') return reject(partition, message, decoded);
+    const fork = decoded.copyOf && (await forkOf(store, decoded.stream, decoded.copyOf));
+    if (fork) return reject(partition, message, fork);
     try {
       const result = await store.append(decoded.stream, [decoded.event], { expectedRevision: decoded.expectedRevision });
       if (result.duplicate) report.duplicates += 1;
@@ -213,6 +216,20 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
     await deadLetters?.disconnect().catch(() => undefined);
   }
   return report;
+}
+
+/**
+ * Why copying a relayed envelope would fork its stream: the event before it here is not the one its
+ * prevHash names. (The append's expected revision covers the rest: a missing or extra predecessor.)
+ */
+async function forkOf(store: EventStore, stream: string, copy: { revision: number; prevHash: string | null }): Promise<string | undefined> {
+  if (copy.revision === 0) return undefined;
+  const [previous] = await store.readStream(stream, { from: copy.revision - 1, limit: 1 });
+  if (!previous || previous.leafHash === copy.prevHash) return undefined;
+  return (
+    `stream "${stream}" revision ${copy.revision - 1} here has leaf hash ${previous.leafHash}, ` +
+    `but the relayed event chains to ${copy.prevHash ?? 'nothing'}: copying it would fork the stream`
+  );
 }
 
 /** Partitions with messages the group has not committed yet, mapped to their high watermark. */
