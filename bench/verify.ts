@@ -7,7 +7,7 @@
 // A second result isolates the Merkle work (leaf hash + tree append) to show the ceiling the
 // tree alone imposes: an RFC 9162 tree hashes about one interior node per leaf.
 import { createHash, hash } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { signCheckpoint } from '../src/integrity/checkpoint.js';
@@ -182,6 +182,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
       ...benchEnvironment(),
       events: n,
       workers,
+      // Other processes on the machine take cores the workers would use.
+      loadAverage1m: loadavg()[0],
       cpuMs: parallelCpu,
       referenceCpuMs: singleCpu,
       // CPU spent (all threads) per unit of single-threaded CPU: the price of cloning envelopes and batching.
