@@ -55,7 +55,7 @@ if [ ! -f "$libs/.complete" ]; then
   say "fetching the Kafka broker jars from Maven Central into $libs"
   mkdir -p "$cache"
   rm -rf "$libs.tmp"
-  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory="$libs.tmp" >&2 || die "mvn could not fetch the Kafka jars (is Maven Central reachable?)"
   rm -rf "$libs"
   mv "$libs.tmp" "$libs"
