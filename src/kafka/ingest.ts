@@ -166,6 +166,9 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
   try {
     // --once: the high watermarks now are the end of what we drain.
     const targets = options.once ? await drainTargets(admin, topic, group) : undefined;
+    // A follower may start before anyone published: create the topic (broker defaults) rather than
+    // fail on a partition the broker does not host yet.
+    if (!targets && !(await admin.listTopics()).includes(topic)) await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
     if (targets && targets.size === 0) return report;
     let finish!: (err?: unknown) => void;
     const done = new Promise<void>((resolve, reject) => {

@@ -126,6 +126,33 @@ describe('kafka ingest (real broker)', function () {
     assert.equal((await store.readStream('s')).length, 2);
   });
 
+  it('follows a topic that does not exist yet and appends what is published until aborted', async () => {
+    const topic = uniqueTopic('ingest-live');
+    const controller = new AbortController();
+    let appended = 0;
+    const group = uniqueTopic('g');
+    const running = runIngest({ store, brokers: kafka.brokers, topic, group, signal: controller.signal });
+    const deadline = Date.now() + 20_000;
+    // Publish once the ingester has created the topic and joined its group.
+    let published = false;
+    while (Date.now() < deadline && appended < 2) {
+      if (!published) {
+        try {
+          await publish(kafka.list, topic, [event('live', 0), event('live', 1)]);
+          published = true;
+        } catch {
+          // topic not there yet
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      appended = (await store.readStream('live')).length;
+    }
+    controller.abort();
+    const report = await running;
+    assert.equal(report.appended, 2);
+    assert.deepEqual((await store.readStream('live')).map((e) => e.envelope.data.i), [0, 1]);
+  });
+
   it('reports and dead-letters malformed messages and still appends every good one', async () => {
     const topic = uniqueTopic('ingest-bad');
     const deadLetterTopic = `${topic}-dlq`;
