@@ -2,8 +2,8 @@
 // hand-written loop doing the same work (evolve each event, track position, digest the end state),
 // over the same sealed events, in the same process. Goal: the wiring costs at most 1.3× the loop.
 import { comparisonGraphProjection } from '../projections/comparison-graph.js';
-import { foldAll, projectionDigest, type Projection } from '../projections/projection.js';
-import { runSummaryProjection } from '../projections/run-summary.js';
+import { foldAll, projectionDigest, stateDigest, type Projection } from '../projections/projection.js';
+import { emptyRunSummaries, evolveRunProvenance, RUN_STREAM_PREFIX, runSummaryProjection, type RunProvenance, type RunSummaries } from '../projections/run-summary.js';
 import type { RecordedEvent } from '../src/store/port.js';
 import { campaignStreamEvents, interleave, metrics, runStreamEvents, sealStreams, type Streams } from '../test/projections/fixtures.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
@@ -31,6 +31,32 @@ function handLoop<S>(projection: Projection<S>, events: readonly RecordedEvent[]
     count++;
   }
   return { state, position, events: count, digest: projectionDigest(projection, state) };
+}
+
+/**
+ * The run summary written by hand without persistence: one mutable Map of runs updated in place
+ * (what the persistent map is measured against), the same per-run reducer, the same digest.
+ */
+function mutableRunSummaryLoop(events: readonly RecordedEvent[]): { position: number; events: number; digest: string } {
+  const runs = new Map<string, RunProvenance>();
+  let rest: RunSummaries = emptyRunSummaries;
+  let position = -1;
+  let count = 0;
+  for (const event of events) {
+    const { stream } = event.envelope;
+    if (stream.startsWith(RUN_STREAM_PREFIX)) {
+      const runId = stream.slice(RUN_STREAM_PREFIX.length);
+      const run = runs.get(runId);
+      // A run's first event: evolve on the empty state makes its entry (O(1)).
+      runs.set(runId, run ? evolveRunProvenance(run, event) : runSummaryProjection.evolve(emptyRunSummaries, event).runs.get(runId)!);
+    } else {
+      rest = runSummaryProjection.evolve(rest, event);
+    }
+    position = event.position;
+    count++;
+  }
+  const json = { runs: Object.fromEntries([...runs].sort((a, b) => (a[0] < b[0] ? -1 : 1))), campaigns: rest.campaigns.toJSON(), comparisons: rest.comparisons.toJSON() };
+  return { position, events: count, digest: stateDigest(json) };
 }
 
 function timeMs(fn: () => void): number {
@@ -66,8 +92,11 @@ async function measure(label: string, events: RecordedEvent[], runs: number, rep
     // Same answer first: a benchmark of two paths that disagree would measure nothing.
     const expected = handLoop(projection, events).digest;
     if ((await foldAll(projection, events)).digest !== expected) throw new Error(`${projection.name}: wiring and loop disagree`);
+    const mutable = projection === runSummaryProjection;
+    if (mutable && mutableRunSummaryLoop(events).digest !== expected) throw new Error(`${projection.name}: mutable loop disagrees`);
     const wiring: number[] = [];
     const loop: number[] = [];
+    const mutableLoop: number[] = [];
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
     for (let i = 0; i < repetitions; i++) {
@@ -79,6 +108,7 @@ async function measure(label: string, events: RecordedEvent[], runs: number, rep
         loop.push(timeMs(() => handLoop(projection, events)));
         wiring.push(await timeAsyncMs(() => foldAll(projection, events)));
       }
+      if (mutable) mutableLoop.push(timeMs(() => mutableRunSummaryLoop(events)));
     }
     const memoryDeltaBytes = process.memoryUsage().heapUsed - heapBefore;
     const wallMs = summarizeRuns(wiring);
@@ -96,6 +126,16 @@ async function measure(label: string, events: RecordedEvent[], runs: number, rep
       goalIs: 'max',
       environment: { ...benchEnvironment(), events: events.length, runs },
     });
+    if (mutable) {
+      // The same wiring timings against a loop that keeps no earlier state: what persistence costs.
+      const mutableRef = summarizeRuns(mutableLoop);
+      results.push({
+        ...results.at(-1)!,
+        name: `projection-rebuild-${projection.name}${label}-vs-mutable-loop`,
+        reference: { name: 'hand-written loop, one mutable Map of runs', wallMs: mutableRef, throughputPerSec: (events.length / mutableRef.p50) * 1000 },
+        ratio: wallMs.p50 / mutableRef.p50,
+      });
+    }
   }
   return results;
 }
