@@ -94,7 +94,10 @@ export class VerifyPool {
       return undefined; // DataCloneError: an envelope that is not plain data
     }
     this.next = (this.next + 1) % this.workers.length;
-    return new Promise<VerifiedBatch>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
+    const result = new Promise<VerifiedBatch>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
+    // A worker failure rejects every batch in flight; the one awaited reports it, the rest must not crash the process.
+    result.catch(() => undefined);
+    return result;
   }
 
   async close(): Promise<void> {
@@ -151,23 +154,36 @@ export async function verifyLogParallel(
     return apply(verifier, pending.events, pending.result === undefined ? undefined : await pending.result);
   };
 
+  // Only a failure of the source is weighed against divergences found so far; a failure of the
+  // verifier or of a worker propagates, as it does single-threaded.
+  const source = Symbol.asyncIterator in events ? events[Symbol.asyncIterator]() : events[Symbol.iterator]();
+  let diverged = false;
+  let done = false;
   try {
-    let diverged = false;
-    try {
-      for await (const event of events) {
-        batch.push(event);
-        batchSize += Buffer.isBuffer(event.canonical) ? event.canonical.length : 0;
-        if (batch.length < batchEvents && batchSize < batchBytes) continue;
-        dispatch();
-        while (inFlight.length >= window && !diverged) diverged = !(await drainOne());
-        if (diverged) break;
+    for (;;) {
+      let step: IteratorResult<RecordedEvent>;
+      try {
+        step = await source.next();
+      } catch (err) {
+        done = true; // a source that threw is finished
+        // The single-threaded verifier would have stopped at a divergence before reading this far.
+        if (batch.length > 0) inFlight.push({ events: batch, result: undefined });
+        batch = [];
+        while (inFlight.length > 0 && !diverged) diverged = !(await drainOne());
+        if (!diverged) throw err;
+        break;
       }
-    } catch (err) {
-      // The single-threaded verifier would have stopped at a divergence before reading this far.
-      if (batch.length > 0) inFlight.push({ events: batch, result: undefined });
-      batch = [];
-      while (inFlight.length > 0 && !diverged) diverged = !(await drainOne());
-      if (!diverged) throw err;
+      if (step.done === true) {
+        done = true;
+        break;
+      }
+      const event = step.value;
+      batch.push(event);
+      batchSize += Buffer.isBuffer(event.canonical) ? event.canonical.length : 0;
+      if (batch.length < batchEvents && batchSize < batchBytes) continue;
+      dispatch();
+      while (inFlight.length >= window && !diverged) diverged = !(await drainOne());
+      if (diverged) break;
     }
     if (!diverged) {
       // A log shorter than one batch is not worth starting a thread for.
@@ -178,8 +194,8 @@ export async function verifyLogParallel(
       while (inFlight.length > 0 && !diverged) diverged = !(await drainOne());
     }
   } finally {
-    // Settle what is left in flight so no rejection goes unhandled, then stop the threads.
-    for (const pending of inFlight) pending.result?.catch(() => undefined);
+    // Close the source as `for await … break` would, then stop the threads.
+    if (!done) await source.return?.();
     if (pool !== parallel.pool) await pool?.close();
   }
   return verifier.finish();
