@@ -47,6 +47,8 @@ export interface IngestOptions extends BrokerOptions {
   once?: boolean;
   signal?: AbortSignal;
   onRejected?: (rejection: Rejection) => void;
+  /** --once gives up (UnavailableError) when no message arrives for this long. Default 30 s. */
+  idleTimeoutMs?: number;
 }
 
 export interface IngestReport {
@@ -108,6 +110,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
   const admin = kafka.admin();
   const consumer = kafka.consumer({ groupId: group, retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 3000 } });
   let deadLetters: Producer | undefined;
+  let stallTimer: NodeJS.Timeout | undefined;
 
   try {
     await admin.connect();
@@ -174,37 +177,54 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
     const done = new Promise<void>((resolve, reject) => {
       finish = (err?: unknown) => (err ? reject(err as Error) : resolve());
     });
+    done.catch(() => undefined); // may settle before it is awaited below; the await still sees it
     const onAbort = (): void => finish();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     consumer.on(consumer.events.CRASH, (e) => finish(e.payload.error));
+    // --once must not wait forever for partitions another member of the group holds.
+    let lastProgress = Date.now();
+    const idleMs = options.idleTimeoutMs ?? 30_000;
+    if (targets) {
+      stallTimer = setInterval(() => {
+        if (Date.now() - lastProgress < idleMs) return;
+        finish(
+          new UnavailableError(
+            `no message from topic "${topic}" arrived within ${Math.round(idleMs / 1000)} s although ${targets.size} partition(s) hold unread ones; ` +
+              `is another member of consumer group "${group}" consuming them?`,
+          ),
+        );
+      }, 500);
+    }
 
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        for (const message of batch.messages) {
-          if (!isRunning() || isStale()) break;
-          try {
+        let next: string | undefined;
+        let drained = false;
+        try {
+          for (const message of batch.messages) {
+            if (!isRunning() || isStale()) break;
             await handle(batch.partition, message);
-          } catch (err) {
-            finish(err);
-            throw err;
-          }
-          resolveOffset(message.offset);
-          const next = (BigInt(message.offset) + 1n).toString();
-          // Commit after the append: a crash before this line re-delivers, and the append is idempotent.
-          await consumer.commitOffsets([{ topic, partition: batch.partition, offset: next }]);
-          await heartbeat();
-          if (targets) {
-            const target = targets.get(batch.partition);
-            if (target !== undefined && BigInt(next) >= target) targets.delete(batch.partition);
-            if (targets.size === 0) {
-              finish();
-              break;
+            resolveOffset(message.offset);
+            next = (BigInt(message.offset) + 1n).toString();
+            lastProgress = Date.now();
+            await heartbeat();
+            const target = targets?.get(batch.partition);
+            if (targets && target !== undefined && BigInt(next) >= target) {
+              targets.delete(batch.partition);
+              drained = targets.size === 0;
+              if (drained) break;
             }
           }
+          // Commit after the appends: a crash before this line re-delivers the batch, and appending is idempotent.
+          if (next !== undefined) await consumer.commitOffsets([{ topic, partition: batch.partition, offset: next }]);
+        } catch (err) {
+          finish(err);
+          throw err;
         }
+        if (drained) finish();
       },
     });
     await done;
@@ -214,6 +234,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
     if (isKafkaError(err)) throw brokerUnavailable(options.brokers, err);
     throw err;
   } finally {
+    if (stallTimer) clearInterval(stallTimer);
     await consumer.disconnect().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     await deadLetters?.disconnect().catch(() => undefined);

@@ -126,6 +126,21 @@ describe('kafka ingest (real broker)', function () {
     assert.equal((await store.readStream('s')).length, 2);
   });
 
+  it('stops without committing when the store is unavailable, so the next run appends every message', async () => {
+    const topic = uniqueTopic('ingest-down');
+    await createTopic(kafka.brokers, topic, 1);
+    await publish(kafka.list, topic, [event('d', 0), event('d', 1)]);
+    const group = uniqueTopic('g');
+    const path = join(dir, 'ledger.db');
+    await store.close();
+    await assert.rejects(runIngest({ store, brokers: kafka.brokers, topic, group, once: true }), /is closed/);
+
+    store = createSqliteStore({ path });
+    const retried = await runIngest({ store, brokers: kafka.brokers, topic, group, once: true });
+    assert.equal(retried.appended, 2);
+    assert.deepEqual((await store.readStream('d')).map((e) => e.envelope.data.i), [0, 1]);
+  });
+
   it('follows a topic that does not exist yet and appends what is published until aborted', async () => {
     const topic = uniqueTopic('ingest-live');
     const controller = new AbortController();
