@@ -98,6 +98,31 @@ describe('verifyLogParallel', function () {
     await assert.rejects(parallel(failingAfter(buildLog(), 8), options(), { workers: 2, batchEvents: 3 }), /store went away/);
   });
 
+  it('lets an exception from the verifier propagate, as single-threaded, rather than report', async () => {
+    const { events, opts } = longLog(40);
+    withBytes(events, 30, 'garbage'); // a divergence the verifier never reaches
+    const throwing = { ...opts, onProgress: (n: number) => { if (n === 8) throw new Error('progress sink failed'); }, progressEvery: 4 };
+    assert.throws(() => verifyLogSync(events, throwing), /progress sink failed/);
+    await assert.rejects(verifyLogParallel(events, throwing, { workers: 2, batchEvents: 3 }), /progress sink failed/);
+  });
+
+  it('closes the source when it stops at a divergence', async () => {
+    let closed = false;
+    async function* source(events: RecordedEvent[]): AsyncGenerator<RecordedEvent> {
+      try {
+        for (const event of events) yield event;
+        for (;;) yield events[0]!; // never ends by itself
+      } finally {
+        closed = true;
+      }
+    }
+    const events = buildLog();
+    withBytes(events, 5, 'garbage');
+    const got = await parallel(source(events), options(), { workers: 2, batchEvents: 2 });
+    assert.deepEqual(got.report, single(events, options()).report);
+    assert.equal(closed, true);
+  });
+
   it('runs the single-threaded verifier for one worker and refuses a worker count below one', async () => {
     const { events, opts } = longLog(30);
     const got = await parallel(events, opts, { workers: 1, batchEvents: 2 });
