@@ -11,6 +11,7 @@
 #   RUNLEDGER_KAFKA_CACHE    jar cache and default pid file (default ~/.cache/runledger-kafka)
 #   RUNLEDGER_KAFKA_PIDFILE  pid file (default $RUNLEDGER_KAFKA_CACHE/broker.pid)
 #   RUNLEDGER_KAFKA_TIMEOUT  seconds to wait for the broker (default 90)
+#   RUNLEDGER_KAFKA_FETCH_TIMEOUT  seconds allowed for the first download (default 300)
 # Needs Java 17+ and, for the first run only, Maven with access to Maven Central.
 set -euo pipefail
 
@@ -55,8 +56,11 @@ if [ ! -f "$libs/.complete" ]; then
   say "fetching the Kafka broker jars from Maven Central into $libs"
   mkdir -p "$cache"
   rm -rf "$libs.tmp"
-  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
-    -DoutputDirectory="$libs.tmp" >&2 || die "mvn could not fetch the Kafka jars (is Maven Central reachable?)"
+  # Bounded, so a network that silently drops packets cannot hang CI; colour codes stripped.
+  timeout "${RUNLEDGER_KAFKA_FETCH_TIMEOUT:-300}" \
+    mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs.tmp" 2>&1 \
+    | sed 's/\x1b\[[0-9;]*m//g' >&2 \
+    || die "mvn could not fetch the Kafka jars within ${RUNLEDGER_KAFKA_FETCH_TIMEOUT:-300}s (is Maven Central reachable?)"
   rm -rf "$libs"
   mv "$libs.tmp" "$libs"
   touch "$libs/.complete"
