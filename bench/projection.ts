@@ -74,7 +74,7 @@ async function timeAsyncMs(fn: () => Promise<unknown>): Promise<number> {
 /** Ledger sizes: the default and a many-runs case, where a per-event cost that grows with the runs shows. */
 const CASES = [
   { label: '', runs: 200, repetitions: 15 },
-  { label: '-2000-runs', runs: 2000, repetitions: 5 },
+  { label: '-2000-runs', runs: 2000, repetitions: 9 },
 ];
 
 export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {

@@ -272,19 +272,51 @@ function deltas(
 }
 
 /**
+ * A graph's edges by endpoint (positions in `graph.edges`, ascending), and its nodes by id: built
+ * once, it makes each neighbourhood cost O(its size) instead of a scan of every edge and node, so
+ * writing the artifacts of n runs is no longer O(n × edges).
+ */
+export interface GraphIndex {
+  /** Edges other than `repeat-of`, under each of their endpoints. */
+  edges: Map<string, number[]>;
+  /** `repeat-of` edges, under each of their endpoints. */
+  repeats: Map<string, number[]>;
+  nodes: Map<string, GraphNode>;
+}
+
+export function indexGraph(graph: Graph): GraphIndex {
+  const index: GraphIndex = { edges: new Map(), repeats: new Map(), nodes: new Map(graph.nodes.map((n) => [n.id, n])) };
+  graph.edges.forEach((e, i) => {
+    const map = e.type === 'repeat-of' ? index.repeats : index.edges;
+    for (const id of e.from === e.to ? [e.from] : [e.from, e.to]) {
+      const list = map.get(id);
+      if (list) list.push(i);
+      else map.set(id, [i]);
+    }
+  });
+  return index;
+}
+
+/** Positions of every edge touching `id`, ascending. */
+function touching(index: GraphIndex, id: string): number[] {
+  return [...(index.edges.get(id) ?? []), ...(index.repeats.get(id) ?? [])].sort((a, b) => a - b);
+}
+
+/**
  * The neighbourhood of a node: what a run's graph.json shows. Every edge touching the node, and
  * every edge touching one of its neighbours except the other members of a campaign (their
  * `repeat-of` edges), so the file stays O(degree) even for a campaign of thousands of runs while
  * still reaching, say, the baseline campaign a run's campaign was compared with.
  */
-export function neighbourhood(graph: Graph, id: string): Graph {
-  const direct = graph.edges.filter((e) => e.from === id || e.to === id);
-  const neighbours = new Set(direct.flatMap((e) => [e.from, e.to]).filter((n) => n !== id));
-  const edges = graph.edges.filter(
-    (e) => e.from === id || e.to === id || ((neighbours.has(e.from) || neighbours.has(e.to)) && !(e.type === 'repeat-of' && e.from !== id)),
-  );
-  const nodes = new Set([id, ...edges.flatMap((e) => [e.from, e.to])]);
-  return { schema: graph.schema, nodes: graph.nodes.filter((n) => nodes.has(n.id)), edges };
+export function neighbourhood(graph: Graph, id: string, index: GraphIndex = indexGraph(graph)): Graph {
+  const direct = touching(index, id);
+  const neighbours = new Set(direct.flatMap((i) => [graph.edges[i]!.from, graph.edges[i]!.to]).filter((n) => n !== id));
+  // A neighbour's `repeat-of` edges are left out unless they start at `id` (and then they are direct).
+  const positions = new Set(direct);
+  for (const n of neighbours) for (const i of index.edges.get(n) ?? []) positions.add(i);
+  const edges = [...positions].sort((a, b) => a - b).map((i) => graph.edges[i]!);
+  const ids = [...new Set([id, ...edges.flatMap((e) => [e.from, e.to])])].sort(byString);
+  return { schema: graph.schema, nodes: ids.flatMap((n) => index.nodes.get(n) ?? []), edges };
 }
 
 export interface DeltaIndex {
@@ -294,10 +326,10 @@ export interface DeltaIndex {
   entries: { type: EdgeType; direction: 'out' | 'in'; other: string; comparisonId: string | null; verdict: string | null; deltas: Record<string, MetricDelta> }[];
 }
 
-export function deltaIndex(graph: Graph, runId: string): DeltaIndex {
+export function deltaIndex(graph: Graph, runId: string, index: GraphIndex = indexGraph(graph)): DeltaIndex {
   const id = nodeId('run', runId);
-  const entries = graph.edges
-    .filter((e) => e.from === id || e.to === id)
+  const entries = touching(index, id)
+    .map((i) => graph.edges[i]!)
     .map((e) => ({
       type: e.type,
       direction: e.from === id ? ('out' as const) : ('in' as const),
@@ -322,11 +354,12 @@ export interface Artifact {
  */
 export function graphArtifacts(state: GraphState): Artifact[] {
   const graph = buildGraph(state);
+  const index = indexGraph(graph);
   return state.runs
     .sortedKeys()
     .flatMap((runId) => [
-      { path: `runs/${runId}/graph.json`, bytes: jcsFile(neighbourhood(graph, nodeId('run', runId))) },
-      { path: `runs/${runId}/deltas.json`, bytes: jcsFile(deltaIndex(graph, runId)) },
+      { path: `runs/${runId}/graph.json`, bytes: jcsFile(neighbourhood(graph, nodeId('run', runId), index)) },
+      { path: `runs/${runId}/deltas.json`, bytes: jcsFile(deltaIndex(graph, runId, index)) },
     ]);
 }
 
