@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { Partitioners, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
 import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { GOVERNANCE_TYPES } from '../../events/governance.js';
-import { LedgerError, UnavailableError } from '../errors.js';
+import { ConcurrencyError, InputError, LedgerError, UnavailableError } from '../errors.js';
 import { NO_STREAM, type EventStore, type ExpectedRevision } from '../store/port.js';
 import { brokerUnavailable, isKafkaError, kafkaClient, type BrokerOptions } from './connection.js';
 import { EVENT_ID_HEADER } from './relay.js';
@@ -120,7 +120,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
       await deadLetters.connect();
     }
   } catch (err) {
-    await Promise.allSettled([admin.disconnect(), consumer.disconnect()]);
+    await Promise.allSettled([admin.disconnect(), consumer.disconnect(), deadLetters?.disconnect()]);
     throw brokerUnavailable(options.brokers, err);
   }
 
@@ -160,8 +160,8 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
       else report.appended += 1;
     } catch (err) {
       // Bad input (schema, idempotency conflict, a diverging copy) is this message's fault: report it
-      // and go on. A store that is down is not: stop without committing, so nothing is lost.
-      if (err instanceof LedgerError && !(err instanceof UnavailableError)) return reject(partition, message, err.message);
+      // and go on. Anything else (store down, integrity failure) is not: stop without committing.
+      if (err instanceof InputError || err instanceof ConcurrencyError) return reject(partition, message, err.message);
       throw err;
     }
   };
