@@ -10,7 +10,7 @@ import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } 
 
 const GOAL = 1.3;
 
-/** `runs` governed training runs (14 events each) in campaigns of 10, interleaved across streams. */
+/** `runs` governed training runs (13 events each) in campaigns of 10 (2 events each), interleaved across streams. */
 function ledger(runs: number): RecordedEvent[] {
   const streams: Streams = {};
   for (let c = 0; c < runs / 10; c++) {
