@@ -1,7 +1,6 @@
 // Embedded append, end to end (validate, canonicalize, hash, chain, integrate, durable commit),
 // against raw better-sqlite3 inserts of the very same rows into the same table with the same
 // pragmas and batch size. Goal (BRIEF.md): at least half the raw throughput.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,20 +8,12 @@ import Database from 'better-sqlite3';
 import type { ProposedEvent } from '../events/envelope.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
+import { proposedEvents } from './workload.js';
 
 const BATCH_SIZE = 100;
 const STREAMS = 10;
 const EVENTS_PER_RUN = 20_000;
 
-/** A telemetry-like event: a few numbers and strings, the typical shape a training run records. */
-function proposedEvents(count: number): ProposedEvent[] {
-  return Array.from({ length: count }, (_, i) => ({
-    id: randomUUID(),
-    type: 'custom.bench.sample',
-    data: { step: i, epoch: Math.floor(i / 500), loss: 1 / (i + 1), accuracy: (i % 1000) / 1000, phase: i % 2 ? 'train' : 'eval' },
-    metadata: { actor: 'bench', correlationId: 'bench-run' },
-  }));
-}
 
 interface Row {
   position: number;

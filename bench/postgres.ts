@@ -3,13 +3,13 @@
 // back, byte for byte) into an identical table with the same batch size, one transaction and one
 // multi-row INSERT per batch; the reference read pages through the same table with the same page
 // size without decoding envelopes. The server is PG_URL's, else an embedded one with fsync on.
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { ProposedEvent } from '../events/envelope.js';
 import { UnavailableError } from '../src/errors.js';
 import { createPostgresStore, ledgerSql } from '../src/store/postgres/index.js';
 import { startPostgres, stopPostgresServer } from '../test/support/postgres.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
+import { proposedEvents } from './workload.js';
 
 const BATCH_SIZE = 100;
 const STREAMS = 10;
@@ -17,14 +17,6 @@ const EVENTS_PER_RUN = 10_000;
 const PAGE_SIZE = 1_000;
 const WRITERS = 4;
 
-function proposedEvents(count: number): ProposedEvent[] {
-  return Array.from({ length: count }, (_, i) => ({
-    id: randomUUID(),
-    type: 'custom.bench.sample',
-    data: { step: i, epoch: Math.floor(i / 500), loss: 1 / (i + 1), accuracy: (i % 1000) / 1000, phase: i % 2 ? 'train' : 'eval' },
-    metadata: { actor: 'bench', correlationId: 'bench-run' },
-  }));
-}
 
 const COLUMNS = 'position, tx_id, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical';
 

@@ -11,27 +11,9 @@ import { treeRoot } from '../../src/ledger/checkpoint.js';
 import { openStore } from '../../src/store/open.js';
 import { startServer, type DashboardServer } from '../../src/server/app.js';
 import type { ChangeMessage, ComparisonView, GraphView, ReplayView, RunDetail, RunRow, TelemetryView, VerificationView } from '../../src/server/api-types.js';
-import { checkpointLedger, freshLedger, populate, startRun, telemetry, type Ledger } from './fixture.js';
+import { checkpointLedger, freshLedger, populate, raw, startRun, telemetry, type Ledger } from './fixture.js';
 import { webAssets } from './web-assets.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** A raw HTTP request: the path goes on the wire exactly as given (no normalisation, unlike curl). */
-function raw(server: DashboardServer, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function json<T>(server: DashboardServer, path: string): Promise<T> {
   const reply = await raw(server, path);

@@ -2,6 +2,7 @@
 // the governance recorder, training events of the catalog's types (telemetry, signed checkpoints),
 // a campaign, a recorded comparison with its gate verdict, and a signed ledger checkpoint.
 import { createHash } from 'node:crypto';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import type { ProposedEvent } from '../../events/envelope.js';
 import type { CheckpointWritten, Metrics, TelemetrySample } from '../../events/training.js';
@@ -15,6 +16,7 @@ import type { EventStore } from '../../src/store/port.js';
 import { signingMessage } from '../../workers/checkpoint.js';
 import { homeCheckpointKeys } from '../../workers/keys.js';
 import { freshHome } from '../support/cli.js';
+import type { DashboardServer } from '../../src/server/app.js';
 
 export const PLAN_YAML = `
 governance:
@@ -179,4 +181,23 @@ export async function populate(ledger: Ledger): Promise<void> {
   ]);
   await recordFinding(store, { runId: 'cand-1', severity: 'hard', check: 'gate.testAccuracy', message: 'testAccuracy dropped 0.15 below the baseline', subject: null, details: {} });
   await checkpointLedger(ledger);
+}
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A raw HTTP request: the path goes on the wire exactly as given (no normalisation, unlike curl). */
+export function raw(server: DashboardServer, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -1,28 +1,10 @@
 // The dashboard never serves a file outside its assets, sends strict headers on every response,
 // is read-only without a token, answers only loopback Host names, and never leaks a stack trace.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { buildApp, startServer, type DashboardServer } from '../../src/server/app.js';
-import { checkpointLedger, freshLedger, populate, type Ledger } from './fixture.js';
+import { checkpointLedger, freshLedger, populate, raw, type Ledger } from './fixture.js';
 import { webAssets } from './web-assets.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function raw(server: DashboardServer, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const TRAVERSALS = [
   '/../../etc/passwd',
