@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
 import { IdempotencyError, InputError } from '../errors.js';
-import { canonicalBytes, canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
+import { canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
 import { leafHash, sha256Hex } from '../integrity/hasher.js';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
 
@@ -31,6 +31,8 @@ export interface PreparedRequest {
 export interface SealedEvent {
   envelope: Envelope;
   canonical: Buffer;
+  /** The leaf hash as bytes and as hex. */
+  leaf: Buffer;
   leafHash: string;
   contentDigest: string;
 }
@@ -114,8 +116,27 @@ export function sealEvent(
     },
     prevHash,
   };
-  const canonical = canonicalBytes(event.canonicalData === undefined ? envelope : { ...envelope, data: new CanonicalText(event.canonicalData) });
-  return { envelope, canonical, leafHash: leafHash(canonical).toString('hex'), contentDigest: event.contentDigest };
+  const canonical = Buffer.from(envelopeText(envelope, event.canonicalData ?? canonicalize(event.data)), 'utf8');
+  const leaf = leafHash(canonical);
+  return { envelope, canonical, leaf, leafHash: leaf.toString('hex'), contentDigest: event.contentDigest };
+}
+
+/**
+ * RFC 8785 text of an envelope, written directly: its members are fixed, so their order is known
+ * (§3.2.3: data, id, metadata, prevHash, revision, schemaVersion, stream, type; metadata: actor,
+ * causationId, correlationId, recordedAt) and every string is serialised by JSON.stringify, which is
+ * §3.2.2.2's form. Equal to canonicalize(envelope) — a property test holds it to that.
+ */
+export function envelopeText(envelope: Envelope, canonicalData: string): string {
+  const m = envelope.metadata;
+  const str = JSON.stringify;
+  return (
+    `{"data":${canonicalData},"id":${str(envelope.id)},` +
+    `"metadata":{"actor":${str(m.actor)},"causationId":${m.causationId === null ? 'null' : str(m.causationId)},` +
+    `"correlationId":${m.correlationId === null ? 'null' : str(m.correlationId)},"recordedAt":${str(m.recordedAt)}},` +
+    `"prevHash":${envelope.prevHash === null ? 'null' : str(envelope.prevHash)},"revision":${envelope.revision},` +
+    `"schemaVersion":${envelope.schemaVersion},"stream":${str(envelope.stream)},"type":${str(envelope.type)}}`
+  );
 }
 
 /** Checks an expected revision against a stream's current revision (-1 = no stream). */

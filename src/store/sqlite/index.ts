@@ -377,7 +377,7 @@ class Connection {
       let revision = current + 1;
       for (const event of events) {
         const sealed = sealEvent(stream, revision, prevHash, event, recordedAt);
-        const leaf = Buffer.from(sealed.leafHash, 'hex');
+        const leaf = sealed.leaf;
         this.insertEvent.run(
           position,
           event.id,
