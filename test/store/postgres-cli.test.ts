@@ -57,10 +57,19 @@ describe('runledger CLI on a PostgreSQL store', function () {
 
     const verify = await runCli(['verify', '--json'], { env });
     assert.equal(verify.code, 0, verify.stderr || verify.stdout);
-    const report = JSON.parse(verify.stdout) as { ok: boolean; events: number; treeSize: number };
+    const report = JSON.parse(verify.stdout) as { ok: boolean; events: number; treeSize: number; pendingEvents: number };
     assert.equal(report.ok, true);
     assert.equal(report.events, 4 * perWriter);
     assert.equal(report.treeSize, 4 * perWriter);
+    assert.equal(report.pendingEvents, 0);
+
+    // Recorded after the checkpoint: not integrated until the next one, and verify says how many.
+    const late = Array.from({ length: 7 }, (_, i) => JSON.stringify({ stream: 'late', type: 'custom.sample', data: { i } }));
+    assert.equal((await runCli(['append', '-'], { env, input: late.join('\n') })).code, 0);
+    const again = JSON.parse((await runCli(['verify', '--json'], { env })).stdout) as { ok: boolean; treeSize: number; pendingEvents: number };
+    assert.equal(again.ok, true);
+    assert.equal(again.treeSize, 4 * perWriter);
+    assert.equal(again.pendingEvents, 7);
   });
 
   it('exits 3 naming the server when PostgreSQL cannot be reached', async function () {

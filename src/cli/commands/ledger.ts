@@ -131,7 +131,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       } finally {
         bar.stop();
       }
-      const pending = (await store.readAll({ from: -1, limit: 1 })).length > 0 ? await countPending(store, tree.size) : 0;
+      const pending = await countPending(store, tree.size);
       const full = { ...report, store: store.displayUrl, origin, pendingEvents: pending };
       ctx.print(opts.json ?? false, full, () => describeVerify(full));
       if (!report.ok) throw new ExitCode(1);
@@ -228,9 +228,11 @@ async function rootAt(store: EventStore, size: number): Promise<Buffer> {
   return range.root();
 }
 
+/** Events recorded but not yet in the tree. Adapters integrate in position order, so only events
+ * after the last integrated leaf's position need reading — not the whole log again. */
 async function countPending(store: EventStore, integrated: number): Promise<number> {
   let pending = 0;
-  let after = -1;
+  let after = integrated === 0 ? -1 : (await store.readLog({ from: integrated - 1, limit: 1 }))[0]?.position ?? -1;
   for (;;) {
     const page = await store.readAll({ from: after, limit: 10_000 });
     if (page.length === 0) return pending;
