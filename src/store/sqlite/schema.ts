@@ -140,11 +140,13 @@ function prepare(db: Database.Database, path: string, readonly: boolean): void {
     throw new UnavailableError(`ledger database ${path} has schema version ${version}, newer than this runledger understands (${SCHEMA_VERSION})`);
   }
   // Cheap consistency check (two index lookups): the tree must cover exactly the stored events.
-  const tree = db.prepare('SELECT size FROM tree WHERE singleton = 0').get() as { size: number } | undefined;
-  const last = db.prepare('SELECT max(position) AS p FROM events').get() as { p: number | null };
-  const events = last.p === null ? 0 : last.p + 1;
-  if (!tree) throw new IntegrityError(`ledger database ${path} has no tree state row`);
-  if (tree.size !== events) {
-    throw new IntegrityError(`ledger database ${path} is inconsistent: tree size ${tree.size} but ${events} events are stored`);
+  // One statement, so both values come from one snapshot even while other processes append.
+  const row = db
+    .prepare('SELECT (SELECT size FROM tree WHERE singleton = 0) AS size, (SELECT max(position) FROM events) AS p')
+    .get() as { size: number | null; p: number | null };
+  const events = row.p === null ? 0 : row.p + 1;
+  if (row.size === null) throw new IntegrityError(`ledger database ${path} has no tree state row`);
+  if (row.size !== events) {
+    throw new IntegrityError(`ledger database ${path} is inconsistent: tree size ${row.size} but ${events} events are stored`);
   }
 }
