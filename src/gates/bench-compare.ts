@@ -1,12 +1,14 @@
 // Perf-regression gate over the bench JSON shape (bench/result.ts): each benchmark in NEW is
-// matched by name with BASE and fails when its median wall time rose, or its throughput fell, by
-// more than the allowed fraction. Ratios against an in-run reference are reported alongside,
-// since they survive a change of machine better than absolute times.
+// matched by name with BASE and fails when its same-run ratio (against the reference measured in
+// the same process, e.g. raw better-sqlite3 inserts) got worse by more than the allowed fraction;
+// with `absolute`, when its median wall time rose or its throughput fell by more than that.
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { BenchFile, type BenchResult } from '../../bench/result.js';
 import { InputError } from '../errors.js';
 import { fmt } from './regression.js';
+
+export type BenchMode = 'ratio' | 'absolute';
 
 export interface BenchDelta {
   name: string;
@@ -14,17 +16,26 @@ export interface BenchDelta {
   wallChange: number | null;
   /** (base - new) / base of throughputPerSec; positive = less throughput. */
   throughputChange: number | null;
-  /** (new - base) / base of the in-run reference ratio, when both files have one. */
+  /** (new - base) / base of the same-run ratio, when both files have one. */
   ratioChange: number | null;
+  /** Which way the ratio improves: lower for time goals (`goalIs: "max"`), higher otherwise. */
+  ratioBetter: 'higher' | 'lower' | null;
   base: { wallP50: number; throughputPerSec: number; ratio: number | null } | null;
   candidate: { wallP50: number; throughputPerSec: number; ratio: number | null } | null;
-  verdict: 'pass' | 'fail' | 'missing' | 'new';
+  /**
+   * `missing` (in BASE, not in NEW) fails unless allowed: a benchmark that crashed or was dropped must
+   * not pass silently. `unrated`: ratio mode and the baseline has no same-run ratio, so nothing is gated.
+   */
+  verdict: 'pass' | 'fail' | 'missing' | 'new' | 'unrated';
   reason: string;
 }
 
 export interface BenchComparison {
-  schema: 'runledger.bench-compare/v1';
+  schema: 'runledger.bench-compare/v2';
+  /** `ratio` (default): gate on the same-run ratios; `absolute`: on wall time and throughput. */
+  mode: BenchMode;
   maxRegression: number;
+  allowMissing: boolean;
   results: BenchDelta[];
   regressions: number;
   verdict: 'pass' | 'fail';
@@ -72,7 +83,18 @@ export function parseBenchFile(text: string, file: string): BenchResult[] {
   return results;
 }
 
-export function compareBench(base: readonly BenchResult[], candidate: readonly BenchResult[], maxRegression: number): BenchComparison {
+/**
+ * Matches NEW against BASE by name. By default each benchmark is judged by its ratio against the
+ * reference measured in the same run: a loaded or different machine slows both sides alike, so the
+ * ratio stays put where absolute times do not. `absolute` judges median wall time and throughput.
+ */
+export function compareBench(
+  base: readonly BenchResult[],
+  candidate: readonly BenchResult[],
+  maxRegression: number,
+  options: { mode?: BenchMode; allowMissing?: boolean } = {},
+): BenchComparison {
+  const mode = options.mode ?? 'ratio';
   const byName = new Map(base.map((r) => [r.name, r]));
   const names = [...new Set([...base.map((r) => r.name), ...candidate.map((r) => r.name)])].sort();
   const newByName = new Map(candidate.map((r) => [r.name, r]));
@@ -80,23 +102,34 @@ export function compareBench(base: readonly BenchResult[], candidate: readonly B
     const b = byName.get(name);
     const c = newByName.get(name);
     const view = (r: BenchResult | undefined) => (r ? { wallP50: r.wallMs.p50, throughputPerSec: r.throughputPerSec, ratio: r.ratio ?? null } : null);
-    const empty = { name, wallChange: null, throughputChange: null, ratioChange: null, base: view(b), candidate: view(c) };
+    const empty = { name, wallChange: null, throughputChange: null, ratioChange: null, ratioBetter: null, base: view(b), candidate: view(c) };
     if (!b) return { ...empty, verdict: 'new', reason: 'not in the baseline file' };
-    if (!c) return { ...empty, verdict: 'missing', reason: 'not in the new file' };
+    if (!c) return { ...empty, verdict: 'missing', reason: options.allowMissing ? 'not in the new file (allowed)' : 'not in the new file: it failed to run or was dropped (--allow-missing for a partial run)' };
     const wallChange = b.wallMs.p50 > 0 ? (c.wallMs.p50 - b.wallMs.p50) / b.wallMs.p50 : null;
     const throughputChange = b.throughputPerSec > 0 ? (b.throughputPerSec - c.throughputPerSec) / b.throughputPerSec : null;
     const ratioChange = b.ratio !== undefined && c.ratio !== undefined && b.ratio > 0 ? (c.ratio - b.ratio) / b.ratio : null;
-    const problems = [
-      wallChange !== null && wallChange > maxRegression ? `median wall time +${pct(wallChange)}` : null,
-      throughputChange !== null && throughputChange > maxRegression ? `throughput -${pct(throughputChange)}` : null,
-    ].filter((p): p is string => p !== null);
-    const summary = `wall p50 ${signed(wallChange)}, throughput ${signed(throughputChange === null ? null : -throughputChange)}${ratioChange === null ? '' : `, ratio ${signed(ratioChange)}`}`;
+    // The direction is the committed baseline's: a new file cannot flip what counts as worse.
+    const ratioBetter: BenchDelta['ratioBetter'] = b.ratio === undefined ? null : b.goalIs === 'max' ? 'lower' : 'higher';
+    const deltas = { ...empty, wallChange, throughputChange, ratioChange, ratioBetter };
+    const summary = `ratio ${ratioChange === null ? 'n/a' : `${fmt(b.ratio!)} → ${fmt(c.ratio!)} (${signed(ratioChange)}, ${ratioBetter} is better)`}; wall p50 ${signed(wallChange)}, throughput ${signed(throughputChange === null ? null : -throughputChange)}`;
+    let problems: string[];
+    if (mode === 'ratio') {
+      if (b.ratio === undefined) return { ...deltas, verdict: 'unrated', reason: `the baseline has no same-run ratio, not gated (--absolute gates wall time): ${summary}` };
+      if (ratioChange === null) return { ...deltas, verdict: 'fail', reason: `the baseline gates its same-run ratio but the new file has ${c.ratio === undefined ? 'none' : 'a ratio from a zero baseline'} (${summary})` };
+      const loss = ratioBetter === 'lower' ? ratioChange : -ratioChange;
+      problems = loss > maxRegression ? [`ratio ${ratioBetter === 'lower' ? 'rose' : 'fell'} ${pct(loss)}`] : [];
+    } else {
+      problems = [
+        wallChange !== null && wallChange > maxRegression ? `median wall time +${pct(wallChange)}` : null,
+        throughputChange !== null && throughputChange > maxRegression ? `throughput -${pct(throughputChange)}` : null,
+      ].filter((p): p is string => p !== null);
+    }
     return problems.length > 0
-      ? { ...empty, wallChange, throughputChange, ratioChange, verdict: 'fail', reason: `${problems.join(' and ')} exceeds ${pct(maxRegression)} (${summary})` }
-      : { ...empty, wallChange, throughputChange, ratioChange, verdict: 'pass', reason: summary };
+      ? { ...deltas, verdict: 'fail', reason: `${problems.join(' and ')}, beyond ${pct(maxRegression)} (${summary})` }
+      : { ...deltas, verdict: 'pass', reason: summary };
   });
-  const regressions = results.filter((r) => r.verdict === 'fail').length;
-  return { schema: 'runledger.bench-compare/v1', maxRegression, results, regressions, verdict: regressions > 0 ? 'fail' : 'pass' };
+  const regressions = results.filter((r) => r.verdict === 'fail' || (r.verdict === 'missing' && !options.allowMissing)).length;
+  return { schema: 'runledger.bench-compare/v2', mode, maxRegression, allowMissing: options.allowMissing ?? false, results, regressions, verdict: regressions > 0 ? 'fail' : 'pass' };
 }
 
 function pct(fraction: number): string {

@@ -183,7 +183,7 @@ describe('gates/cli (end to end)', function () {
     assert.equal(recorded.projections.runState, summary.summaryDigest);
   });
 
-  it('bench-compare exits 0 for identical files, 1 beyond the threshold, 2 on a malformed file', async () => {
+  it('bench-compare exits 0 for identical files or a slower machine, 1 when a ratio regressed, 2 on a malformed file', async () => {
     const baseline = join(repoRoot, 'bench', 'baseline.json');
     assert.equal((await runCli(['bench-compare', baseline, baseline, '--max-regression', '10%'])).code, 0);
     const doc = JSON.parse(readFileSync(baseline, 'utf8'));
@@ -194,9 +194,18 @@ describe('gates/cli (end to end)', function () {
     }));
     const slower = join(home, 'slower.json');
     writeFileSync(slower, JSON.stringify({ results }));
-    const r = await runCli(['bench-compare', baseline, slower, '--max-regression', '10%', '--json'], { env });
+    // Everything 1.5× slower, same-run ratios unchanged: a loaded machine, not a regression.
+    const loaded = await runCli(['bench-compare', baseline, slower, '--max-regression', '10%', '--json'], { env });
+    assert.equal(loaded.code, 0, loaded.stdout);
+    assert.equal(JSON.parse(loaded.stdout).mode, 'ratio');
+    const r = await runCli(['bench-compare', baseline, slower, '--max-regression', '10%', '--absolute', '--json'], { env });
     assert.equal(r.code, 1);
     assert.equal(JSON.parse(r.stdout).verdict, 'fail');
+    const worse = (results as { ratio?: number; goalIs?: string }[]).map((x) => (x.ratio === undefined ? x : { ...x, ratio: x.goalIs === 'max' ? x.ratio * 1.2 : x.ratio / 1.2 }));
+    writeFileSync(slower, JSON.stringify({ results: worse }));
+    const regressed = await runCli(['bench-compare', baseline, slower, '--json'], { env });
+    assert.equal(regressed.code, 1);
+    assert.equal(JSON.parse(regressed.stdout).regressions, worse.filter((x) => x.ratio !== undefined).length);
     writeFileSync(slower, '[{"name": 1}]');
     const bad = await runCli(['bench-compare', baseline, slower], { env });
     assert.equal(bad.code, 2);

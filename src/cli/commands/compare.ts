@@ -3,12 +3,14 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
+import { githubAnnotations } from '../../gates/annotations.js';
 import { gateJunit } from '../../gates/junit.js';
 import { gateMarkdown } from '../../gates/markdown.js';
 import { fmt } from '../../gates/regression.js';
 import { gateExitCode, type GateReport } from '../../gates/report.js';
 import { runBudgets, runGate, type BudgetRun, type GateRun } from '../../gates/run-gate.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
+import { count, VERDICT_TONE, type Style } from '../style.js';
 
 interface CompareOptions {
   baseline: string;
@@ -21,17 +23,19 @@ interface GateOptions extends CompareOptions {
   junit?: string;
   markdown?: string;
   strict?: boolean;
+  github?: boolean;
 }
 
 const LABEL = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
+const label = (style: Style, verdict: keyof typeof LABEL): string => style.status(VERDICT_TONE[verdict], LABEL[verdict]);
 
-function humanReport(run: GateRun): string {
+function humanReport(run: GateRun, style: Style): string {
   const r = run.report;
   const lines = [
-    `${r.candidate.kind} ${r.candidate.ref} (${r.candidate.runs.length} run${r.candidate.runs.length === 1 ? '' : 's'}) vs baseline ${r.baseline.kind} ${r.baseline.ref} (${r.baseline.runs.length}), aggregation ${r.aggregation}`,
-    ...r.rules.map((rule) => `  ${LABEL[rule.verdict]}  ${rule.metric} (${rule.direction}, ${rule.severity})${rule.delta === null ? '' : ` Δ ${fmt(rule.delta)}`}: ${rule.reason}`),
-    ...r.budgets.map((b) => `  ${LABEL[b.verdict]}  budget ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
-    `verdict: ${LABEL[r.verdict]} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}${r.strict ? ', strict' : ''})`,
+    `${r.candidate.kind} ${r.candidate.ref} (${count(r.candidate.runs.length, 'run')}) vs baseline ${r.baseline.kind} ${r.baseline.ref} (${r.baseline.runs.length}), aggregation ${r.aggregation}`,
+    ...r.rules.map((rule) => `  ${label(style, rule.verdict)}  ${rule.metric} (${rule.direction}, ${rule.severity})${rule.delta === null ? '' : ` Δ ${fmt(rule.delta)}`}: ${rule.reason}`),
+    ...r.budgets.map((b) => `  ${label(style, b.verdict)}  budget ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
+    `verdict: ${label(style, r.verdict)} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}${r.strict ? ', strict' : ''})`,
     `recorded: ${run.recorded.stream}${run.recorded.duplicate ? ' (already recorded by an identical earlier evaluation)' : ''}`,
   ];
   return lines.join('\n');
@@ -55,7 +59,7 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
     .action(async (opts: CompareOptions) => {
       const store = await ctx.store();
       const run = await runGate(store, ctx.home(), { baseline: opts.baseline, candidate: opts.candidate, policyFile: opts.policy });
-      ctx.print(opts.json ?? false, jsonReport(run), () => humanReport(run));
+      ctx.print(opts.json ?? false, jsonReport(run), () => humanReport(run, ctx.style));
     });
 
   withJson(sides(program.command('gate')))
@@ -63,6 +67,7 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
     .option('--junit <file>', 'write a JUnit XML report')
     .option('--markdown <file>', 'write a Markdown summary')
     .option('--strict', 'soft breaches fail the gate too')
+    .option('--github', 'also print GitHub Actions ::error/::warning annotations (stderr with --json); docs/ci.md')
     .action(async (opts: GateOptions) => {
       const store = await ctx.store();
       const run = await runGate(store, ctx.home(), {
@@ -73,18 +78,19 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
       });
       if (opts.junit) writeReport(opts.junit, gateJunit(run.report), '--junit');
       if (opts.markdown) writeReport(opts.markdown, gateMarkdown(run.report), '--markdown');
-      ctx.print(opts.json ?? false, jsonReport(run), () => humanReport(run));
-      if (run.report.verdict === 'warn') ctx.note(`runledger: gate passed with ${run.report.softBreaches} soft breach(es); --strict would fail it`);
+      if (opts.github) for (const line of githubAnnotations(run.report)) (opts.json ? ctx.stderr : ctx.stdout).write(`${line}\n`);
+      ctx.print(opts.json ?? false, jsonReport(run), () => humanReport(run, ctx.style));
+      if (run.report.verdict === 'warn') ctx.note(`runledger: gate passed with ${count(run.report.softBreaches, 'soft breach', 'soft breaches')}; --strict would fail it`);
       const code = gateExitCode(run.report);
       if (code !== 0) throw new ExitCode(code);
     });
 }
 
-function humanBudgets(r: BudgetRun): string {
+function humanBudgets(r: BudgetRun, style: Style): string {
   return [
-    `${r.kind} ${r.ref}: ${r.budgets.length} budget check${r.budgets.length === 1 ? '' : 's'} over ${r.runs.length} run${r.runs.length === 1 ? '' : 's'}`,
-    ...r.budgets.map((b) => `  ${LABEL[b.verdict]}  ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
-    `verdict: ${LABEL[r.verdict]} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}, ${r.unproven} unproven)`,
+    `${r.kind} ${r.ref}: ${count(r.budgets.length, 'budget check')} over ${count(r.runs.length, 'run')}`,
+    ...r.budgets.map((b) => `  ${label(style, b.verdict)}  ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
+    `verdict: ${label(style, r.verdict)} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}, ${r.unproven} unproven)`,
     ...(r.recorded.length ? [`recorded AuditFinding events on ${r.recorded.join(', ')}`] : []),
   ].join('\n');
 }
@@ -98,7 +104,7 @@ export function registerBudgetsCommand(program: Command, ctx: CliContext): void 
     .action(async (ref: string, opts: { policy?: string; strict?: boolean; json?: boolean }) => {
       const store = await ctx.store();
       const result = await runBudgets(store, ctx.home(), { ref, policyFile: opts.policy, strict: opts.strict ?? false });
-      ctx.print(opts.json ?? false, result, () => humanBudgets(result));
+      ctx.print(opts.json ?? false, result, () => humanBudgets(result, ctx.style));
       if (result.verdict === 'fail') throw new ExitCode(1);
     });
 }

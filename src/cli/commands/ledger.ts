@@ -17,6 +17,7 @@ import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclu
 import { type VerifyLogReport } from '../../replay/verify-log.js';
 import { defaultVerifyWorkers, verifyLogParallel } from '../../replay/verify-parallel.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
+import { count, type Style } from '../style.js';
 
 interface JsonFlag {
   json?: boolean;
@@ -77,8 +78,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       };
       ctx.print(opts.json ?? false, report, () =>
         result.duplicate
-          ? `Already recorded: ${input.events} events (idempotent retry), nothing appended`
-          : `Appended ${input.events} events to ${report.streams} streams (positions ${report.firstPosition}..${report.lastPosition})`,
+          ? `Already recorded: ${count(input.events, 'event')} (idempotent retry), nothing appended`
+          : `Appended ${count(input.events, 'event')} to ${count(report.streams, 'stream')} (positions ${report.firstPosition}..${report.lastPosition})`,
       );
     });
 
@@ -109,7 +110,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const c = outcome.checkpoint;
       const report = { created: outcome.created, size: c.size, root: c.root, note: c.note, previousSize: outcome.previous?.size ?? null };
       ctx.print(opts.json ?? false, report, () =>
-        `${outcome.created ? 'Signed checkpoint' : 'No new events; latest checkpoint'} of ${c.size} events, root ${c.root}\n\n${c.note}`,
+        `${outcome.created ? ctx.style.status('ok', 'Signed checkpoint') : 'No new events; latest checkpoint'} of ${count(c.size, 'event')}, root ${c.root}\n\n${c.note}`,
       );
     });
 
@@ -133,7 +134,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       }
       const pending = await countPending(store, tree.size);
       const full = { ...report, store: store.displayUrl, origin, pendingEvents: pending };
-      ctx.print(opts.json ?? false, full, () => describeVerify(full));
+      ctx.print(opts.json ?? false, full, () => describeVerify(full, ctx.style));
       if (!report.ok) throw new ExitCode(1);
     });
 
@@ -241,12 +242,12 @@ async function countPending(store: EventStore, integrated: number): Promise<numb
   }
 }
 
-function describeVerify(r: VerifyLogReport & { store: string; pendingEvents: number }): string {
+function describeVerify(r: VerifyLogReport & { store: string; pendingEvents: number }, style: Style): string {
   if (r.ok) {
-    const pending = r.pendingEvents > 0 ? `\n${r.pendingEvents} events are not integrated yet (run "runledger checkpoint").` : '';
-    return `OK: ${r.events} events in ${r.streams} streams, ${r.checkpoints} checkpoints verified; root ${r.root}${pending}`;
+    const pending = r.pendingEvents > 0 ? `\n${style.status('warn', count(r.pendingEvents, 'event'))} ${r.pendingEvents === 1 ? 'is' : 'are'} not integrated yet (run "runledger checkpoint").` : '';
+    return `${style.status('ok', 'OK')}: ${count(r.events, 'event')} in ${count(r.streams, 'stream')}, ${count(r.checkpoints, 'checkpoint')} verified; root ${r.root}${pending}`;
   }
-  return `FAILED: ${r.firstDivergence?.message ?? 'verification failed'}`;
+  return `${style.status('fail', 'FAILED')}: ${r.firstDivergence?.message ?? 'verification failed'}`;
 }
 
 function parseNonNegative(flag: string) {
