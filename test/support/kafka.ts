@@ -1,14 +1,16 @@
-// A real Apache Kafka broker for tests: the one named by KAFKA_BROKERS (CI starts one with
-// infra/kafka/start.sh and exports it), else — when the broker jars are already cached from an
-// earlier infra/kafka/start.sh — one started here (~5 s) and stopped when mocha's root suite ends.
-// Otherwise suites skip with one line saying how to enable them.
-import { execFile } from 'node:child_process';
+// A real Apache Kafka broker for tests: the one named by KAFKA_BROKERS when set (reused, never
+// stopped here), else — when Java is installed — one started with infra/kafka/start.sh (~5 s; the
+// first time it fetches the jars with Maven into ~/.cache/runledger-kafka) once per mocha run, in
+// the global setup of test/support/services.ts, and stopped in its global teardown.
+// Otherwise suites skip with one line saying why and how to enable them.
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { repoRoot } from './cli.js';
+import { sharedService } from './services.js';
 
 export interface Skip {
   skip: string;
@@ -20,7 +22,7 @@ export interface KafkaBroker {
   list: string;
 }
 
-const HOW_TO_ENABLE = 'run infra/kafka/start.sh and set the KAFKA_BROKERS=127.0.0.1:<port> it prints';
+const HOW_TO_ENABLE = 'install a Java 17+ runtime (and Maven for the first download), or set KAFKA_BROKERS=host:port of a running broker';
 const startScript = join(repoRoot, 'infra', 'kafka', 'start.sh');
 
 let broker: Promise<KafkaBroker | Skip> | undefined;
@@ -50,9 +52,18 @@ function jarsCached(): boolean {
   return existsSync(join(cache, `libs-${pomHash}`, '.complete'));
 }
 
-function runScript(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function onPath(command: string): boolean {
+  try {
+    execFileSync('bash', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runScript(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('bash', [startScript, ...args], { env, timeout: 120_000 }, (err, stdout, stderr) =>
+    execFile('bash', [startScript, ...args], { env, timeout: timeoutMs }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
@@ -62,13 +73,17 @@ function scriptEnv(): NodeJS.ProcessEnv {
   return { ...process.env, RUNLEDGER_KAFKA_PIDFILE: join(pidDir!, 'broker.pid') };
 }
 
-async function startLocal(): Promise<KafkaBroker | Skip> {
+async function startLocal(cached: boolean): Promise<KafkaBroker | Skip> {
   pidDir = mkdtempSync(join(tmpdir(), 'runledger-kafka-test-'));
-  const started = await runScript([], scriptEnv());
+  // A first run downloads the jars (start.sh bounds that by RUNLEDGER_KAFKA_FETCH_TIMEOUT, 300 s).
+  const fetchSeconds = Number(process.env.RUNLEDGER_KAFKA_FETCH_TIMEOUT ?? 300);
+  const started = await runScript([], scriptEnv(), cached ? 120_000 : (fetchSeconds + 120) * 1000);
   const line = /^KAFKA_BROKERS=(\S+)$/m.exec(started.stdout)?.[1];
   if (started.code !== 0 || !line) {
-    const why = started.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${started.code}`;
-    return { skip: `the cached Kafka broker did not start (${why}); ${HOW_TO_ENABLE}` };
+    const why = started.stderr.trim().split('\n').slice(-1)[0] || `exit ${started.code}`;
+    rmSync(pidDir, { recursive: true, force: true });
+    pidDir = undefined;
+    return { skip: `infra/kafka/start.sh could not start a broker (${why}); ${HOW_TO_ENABLE}` };
   }
   return { brokers: line.split(','), list: line };
 }
@@ -82,8 +97,10 @@ export function kafkaBroker(): Promise<KafkaBroker | Skip> {
       const problem = await reachable(brokers);
       return problem ? { skip: `KAFKA_BROKERS=${given} is set but the broker cannot be reached (${problem})` } : { brokers, list: given };
     }
-    if (jarsCached() && existsSync(startScript)) return startLocal();
-    return { skip: `no Kafka broker: ${HOW_TO_ENABLE}` };
+    if (!onPath('java')) return { skip: `no Kafka broker: KAFKA_BROKERS is not set and java is not installed to start one; ${HOW_TO_ENABLE}` };
+    const cached = jarsCached();
+    if (!cached && !onPath('mvn')) return { skip: `no Kafka broker: the jars are not cached and mvn is not installed to fetch them; ${HOW_TO_ENABLE}` };
+    return startLocal(cached);
   })();
   return broker;
 }
@@ -163,10 +180,9 @@ export async function readTopic(brokers: string[], topic: string): Promise<Topic
   return messages.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
 }
 
-// Stop a broker started here when mocha's root suite ends; registered once, on import.
-const rootAfter = (globalThis as { after?: (fn: () => Promise<void>) => void }).after;
-if (typeof rootAfter === 'function') rootAfter(stopKafkaBroker);
-// Last resort (mocha --exit, a crash): kill the pid recorded by start.sh directly.
+// Started once per mocha run by the global setup, stopped by its teardown (test/support/services.ts).
+sharedService('kafka', { start: async () => void (await kafkaBroker()), stop: stopKafkaBroker });
+// Last resort (run without .mocharc.json, a crash): kill the pid recorded by start.sh directly.
 process.once('exit', () => {
   if (!pidDir) return;
   try {
