@@ -79,6 +79,20 @@ describe('gates/cli (end to end)', function () {
     assert.match(readFileSync(markdown, 'utf8'), /\| testAccuracy \| higher-is-better \| 0.9026 \(n=5\) \| 0.816 \(n=5\) \|/);
   });
 
+  it('gate --github prints ::error annotations for hard breaches and ::warning for soft ones (stderr with --json)', async () => {
+    const r = await runCli(['gate', '--baseline', 'base', '--candidate', 'worse', '--policy', policy, '--github'], { env });
+    assert.equal(r.code, 1, r.stderr);
+    const annotations = r.stdout.split('\n').filter((l) => l.startsWith('::'));
+    assert.ok(annotations.some((l) => /^::error title=runledger gate%3A testAccuracy \(hard\)::worse by /.test(l)), annotations.join('\n'));
+    assert.ok(annotations.some((l) => /^::error title=runledger gate%3A budget worse-1\/train maxWallMs \(hard\)::/.test(l)));
+    const json = await runCli(['gate', '--baseline', 'base', '--candidate', 'worse', '--policy', policy, '--github', '--json'], { env });
+    assert.equal(json.code, 1);
+    assert.equal(JSON.parse(json.stdout).verdict, 'fail', 'stdout stays one JSON document');
+    assert.match(json.stderr, /^::error title=runledger gate%3A testAccuracy/m);
+    const plain = await runCli(['gate', '--baseline', 'base', '--candidate', 'worse', '--policy', policy], { env });
+    assert.doesNotMatch(plain.stdout + plain.stderr, /^::/m, 'no annotations unless asked');
+  });
+
   it('passes noise within the interval (exit 0) and a candidate equal to its baseline', async () => {
     const noisy = await runCli(['gate', '--baseline', 'base', '--candidate', 'noisy', '--policy', policy, '--json'], { env });
     assert.equal(noisy.code, 0, noisy.stderr);
