@@ -8,21 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './support/cli.js';
 import { kafkaBroker, uniqueTopic } from './support/kafka.js';
-
-export interface CodeBlock {
-  lang: string;
-  /** 1-based line of the block's first content line in the Markdown file. */
-  line: number;
-  text: string;
-}
-
-export function codeBlocks(markdown: string): CodeBlock[] {
-  return [...markdown.matchAll(/^```(\w*)[^\n]*\n([\s\S]*?)^```$/gm)].map((m) => ({
-    lang: m[1]!,
-    line: markdown.slice(0, m.index).split('\n').length + 1,
-    text: m[2]!,
-  }));
-}
+import { codeBlocks, type CodeBlock } from './support/markdown.js';
 
 /** The README's ```sh blocks (```console blocks are illustrations: npm ci, npm test, benchmarks). */
 export function shellBlocks(markdown: string): string[] {

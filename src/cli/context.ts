@@ -41,14 +41,16 @@ export class CliContext {
     return this.program.opts<GlobalOptions>();
   }
 
+  // An empty variable counts as unset: CI systems expand a secret that is not configured to "".
+
   /** --home, else RUNLEDGER_HOME, else ./.runledger; always absolute. */
   home(): string {
-    return resolve(this.globals.home ?? this.env.RUNLEDGER_HOME ?? '.runledger');
+    return resolve(this.globals.home ?? (this.env.RUNLEDGER_HOME || '.runledger'));
   }
 
   /** --store, else RUNLEDGER_STORE, else the embedded store in the home. */
   storeUrl(): string {
-    return this.globals.store ?? this.env.RUNLEDGER_STORE ?? defaultStoreUrl(this.home());
+    return this.globals.store ?? (this.env.RUNLEDGER_STORE || defaultStoreUrl(this.home()));
   }
 
   /**
