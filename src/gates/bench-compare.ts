@@ -22,11 +22,15 @@ export interface BenchDelta {
   ratioBetter: 'higher' | 'lower' | null;
   base: { wallP50: number; throughputPerSec: number; ratio: number | null } | null;
   candidate: { wallP50: number; throughputPerSec: number; ratio: number | null } | null;
+  /** Twice the combined standard error of both files' ratios, relative (ratio mode); null without a ratio. */
+  ratioNoise: number | null;
   /**
    * `missing` (in BASE, not in NEW) fails unless allowed: a benchmark that crashed or was dropped must
-   * not pass silently. `unrated`: ratio mode and the baseline has no same-run ratio, so nothing is gated.
+   * not pass silently. `unrated` (ratio mode): the baseline holds no ratio to a goal, so it is
+   * reported, not gated. `noisy`: worse by more than the threshold but within the measurement noise,
+   * so not counted (the timings cannot tell); it says so.
    */
-  verdict: 'pass' | 'fail' | 'missing' | 'new' | 'unrated';
+  verdict: 'pass' | 'fail' | 'missing' | 'new' | 'unrated' | 'noisy';
   reason: string;
 }
 
@@ -84,9 +88,21 @@ export function parseBenchFile(text: string, file: string): BenchResult[] {
 }
 
 /**
- * Matches NEW against BASE by name. By default each benchmark is judged by its ratio against the
- * reference measured in the same run: a loaded or different machine slows both sides alike, so the
- * ratio stays put where absolute times do not. `absolute` judges median wall time and throughput.
+ * Relative standard error of a result's ratio: the spread of its own and its reference's timings
+ * (coefficient of variation), ~1.25 σ/√n for a median of n runs, combined in quadrature.
+ */
+function ratioStandardError(r: BenchResult): number {
+  const cv = (w: { mean: number; stdev: number }): number => (w.mean > 0 ? w.stdev / w.mean : 0);
+  const own = cv(r.wallMs) ** 2 + (r.reference ? cv(r.reference.wallMs) ** 2 : 0);
+  return 1.2533 * Math.sqrt(own / r.runs);
+}
+
+/**
+ * Matches NEW against BASE by name. By default each benchmark whose baseline holds a ratio to a
+ * goal is judged by that ratio against the reference measured in the same run: a loaded or
+ * different machine slows both sides alike, so the ratio stays put where absolute times do not.
+ * A ratio worse by more than the threshold fails unless that is within twice the standard error
+ * both files' timings allow (then `noisy`). `absolute` judges median wall time and throughput.
  */
 export function compareBench(
   base: readonly BenchResult[],
@@ -102,7 +118,7 @@ export function compareBench(
     const b = byName.get(name);
     const c = newByName.get(name);
     const view = (r: BenchResult | undefined) => (r ? { wallP50: r.wallMs.p50, throughputPerSec: r.throughputPerSec, ratio: r.ratio ?? null } : null);
-    const empty = { name, wallChange: null, throughputChange: null, ratioChange: null, ratioBetter: null, base: view(b), candidate: view(c) };
+    const empty = { name, wallChange: null, throughputChange: null, ratioChange: null, ratioBetter: null, ratioNoise: null, base: view(b), candidate: view(c) };
     if (!b) return { ...empty, verdict: 'new', reason: 'not in the baseline file' };
     if (!c) return { ...empty, verdict: 'missing', reason: options.allowMissing ? 'not in the new file (allowed)' : 'not in the new file: it failed to run or was dropped (--allow-missing for a partial run)' };
     const wallChange = b.wallMs.p50 > 0 ? (c.wallMs.p50 - b.wallMs.p50) / b.wallMs.p50 : null;
@@ -110,14 +126,22 @@ export function compareBench(
     const ratioChange = b.ratio !== undefined && c.ratio !== undefined && b.ratio > 0 ? (c.ratio - b.ratio) / b.ratio : null;
     // The direction is the committed baseline's: a new file cannot flip what counts as worse.
     const ratioBetter: BenchDelta['ratioBetter'] = b.ratio === undefined ? null : b.goalIs === 'max' ? 'lower' : 'higher';
-    const deltas = { ...empty, wallChange, throughputChange, ratioChange, ratioBetter };
+    const ratioNoise = ratioChange === null ? null : 2 * Math.sqrt(ratioStandardError(b) ** 2 + ratioStandardError(c) ** 2);
+    const deltas = { ...empty, wallChange, throughputChange, ratioChange, ratioBetter, ratioNoise };
     const summary = `ratio ${ratioChange === null ? 'n/a' : `${fmt(b.ratio!)} → ${fmt(c.ratio!)} (${signed(ratioChange)}, ${ratioBetter} is better)`}; wall p50 ${signed(wallChange)}, throughput ${signed(throughputChange === null ? null : -throughputChange)}`;
     let problems: string[];
     if (mode === 'ratio') {
-      if (b.ratio === undefined) return { ...deltas, verdict: 'unrated', reason: `the baseline has no same-run ratio, not gated (--absolute gates wall time): ${summary}` };
+      if (b.ratio === undefined || b.goal === undefined) {
+        const what = b.ratio === undefined ? 'the baseline has no same-run ratio' : 'its ratio has no goal (a diagnostic)';
+        return { ...deltas, verdict: 'unrated', reason: `${what}: reported, not gated (--absolute gates wall time): ${summary}` };
+      }
       if (ratioChange === null) return { ...deltas, verdict: 'fail', reason: `the baseline gates its same-run ratio but the new file has ${c.ratio === undefined ? 'none' : 'a ratio from a zero baseline'} (${summary})` };
       const loss = ratioBetter === 'lower' ? ratioChange : -ratioChange;
-      problems = loss > maxRegression ? [`ratio ${ratioBetter === 'lower' ? 'rose' : 'fell'} ${pct(loss)}`] : [];
+      const worse = `ratio ${ratioBetter === 'lower' ? 'rose' : 'fell'} ${pct(loss)}`;
+      if (loss > maxRegression && loss <= ratioNoise!) {
+        return { ...deltas, verdict: 'noisy', reason: `${worse}, beyond ${pct(maxRegression)} but within the measurement noise (±${pct(ratioNoise!)}: the timings' spread): not counted; rerun on a quieter machine to decide (${summary})` };
+      }
+      problems = loss > maxRegression ? [worse] : [];
     } else {
       problems = [
         wallChange !== null && wallChange > maxRegression ? `median wall time +${pct(wallChange)}` : null,

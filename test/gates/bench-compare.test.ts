@@ -22,33 +22,58 @@ function withGoal(r: BenchResult, goalIs: 'min' | 'max'): BenchResult {
 
 describe('gates/bench-compare', () => {
   it('gates on same-run ratios by default: a uniformly slower machine passes, a worse ratio fails', () => {
-    const base = [result('append', 100, 1000, 0.5), withGoal(result('projection', 50, 2000, 1.1), 'max')];
+    const base = [withGoal(result('append', 100, 1000, 0.5), 'min'), withGoal(result('projection', 50, 2000, 1.1), 'max')];
     assert.equal(compareBench(base, base, 0.1).verdict, 'pass');
     // Everything twice as slow, ratios flat: what a loaded CI runner produces.
-    const loaded = [result('append', 200, 500, 0.5), withGoal(result('projection', 100, 1000, 1.1), 'max')];
+    const loaded = [withGoal(result('append', 200, 500, 0.5), 'min'), withGoal(result('projection', 100, 1000, 1.1), 'max')];
     const cmp = compareBench(base, loaded, 0.1);
     assert.equal(cmp.mode, 'ratio');
     assert.equal(cmp.verdict, 'pass', JSON.stringify(cmp.results));
     // Throughput ratio (higher is better) fell 12%; time ratio (goalIs max, lower is better) rose 11%.
-    const worse = compareBench(base, [result('append', 100, 1000, 0.44), withGoal(result('projection', 50, 2000, 1.221), 'max')], 0.1);
+    const worse = compareBench(base, [withGoal(result('append', 100, 1000, 0.44), 'min'), withGoal(result('projection', 50, 2000, 1.221), 'max')], 0.1);
     assert.equal(worse.verdict, 'fail');
     assert.equal(worse.regressions, 2);
     assert.match(worse.results[0]!.reason, /^ratio fell 12%, beyond 10%/);
     assert.match(worse.results[1]!.reason, /^ratio rose 11%, beyond 10%/);
     assert.deepEqual(worse.results.map((r) => r.ratioBetter), ['higher', 'lower']);
     // The same changes the other way are improvements.
-    assert.equal(compareBench(base, [result('append', 100, 1000, 0.6), withGoal(result('projection', 50, 2000, 0.9), 'max')], 0.1).verdict, 'pass');
+    assert.equal(compareBench(base, [withGoal(result('append', 100, 1000, 0.6), 'min'), withGoal(result('projection', 50, 2000, 0.9), 'max')], 0.1).verdict, 'pass');
+  });
+
+  it('does not count a worse ratio the timings cannot resolve (noisy), and does count one beyond the noise', () => {
+    const spread = (r: BenchResult, cv: number): BenchResult => ({
+      ...r,
+      wallMs: { ...r.wallMs, mean: r.wallMs.p50, stdev: r.wallMs.p50 * cv },
+      reference: { name: 'ref', wallMs: { p50: 100, p90: 100, p99: 100, mean: 100, stdev: 100 * cv }, throughputPerSec: 1 },
+    });
+    const base = [withGoal(spread(result('p', 100, 1, 1.0), 0.05), 'max')];
+    // 5 runs at a 60% spread: the ratio is known to about ±67%; a 30% rise is not evidence.
+    const noisy = compareBench(base, [withGoal(spread(result('p', 100, 1, 1.3), 0.6), 'max')], 0.1);
+    assert.equal(noisy.results[0]!.verdict, 'noisy');
+    assert.equal(noisy.verdict, 'pass');
+    assert.match(noisy.results[0]!.reason, /within the measurement noise \(±\d+/);
+    // Tight timings: the same 30% rise is a regression.
+    const clear = compareBench(base, [withGoal(spread(result('p', 100, 1, 1.3), 0.05), 'max')], 0.1);
+    assert.equal(clear.results[0]!.verdict, 'fail');
+    assert.ok(clear.results[0]!.ratioNoise! < 0.3);
+  });
+
+  it('reports, without gating, a ratio that has no goal (a diagnostic such as parallel scaling)', () => {
+    const cmp = compareBench([result('scaling', 100, 1, 1.05)], [result('scaling', 100, 1, 0.7)], 0.1);
+    assert.equal(cmp.results[0]!.verdict, 'unrated');
+    assert.equal(cmp.verdict, 'pass');
   });
 
   it('takes the ratio direction from the baseline: a new file cannot flip what counts as worse', () => {
     const base = [withGoal(result('projection', 50, 2000, 1.1), 'max')];
     const flipped = [withGoal(result('projection', 50, 2000, 2.0), 'min')];
+    assert.equal(compareBench(base, flipped, 0.1).results[0]!.ratioBetter, 'lower');
     assert.equal(compareBench(base, flipped, 0.1).verdict, 'fail');
   });
 
   it('compares absolute wall time and throughput only when asked', () => {
-    const base = [result('append', 100, 1000, 1.1), result('verify', 50, 2000)];
-    const slower = [result('append', 111, 1000, 1.1), result('verify', 50, 2000)];
+    const base = [withGoal(result('append', 100, 1000, 1.1), 'min'), result('verify', 50, 2000)];
+    const slower = [withGoal(result('append', 111, 1000, 1.1), 'min'), result('verify', 50, 2000)];
     assert.equal(compareBench(base, slower, 0.1).verdict, 'pass');
     const cmp = compareBench(base, slower, 0.1, { mode: 'absolute' });
     assert.equal(cmp.verdict, 'fail');
@@ -62,7 +87,7 @@ describe('gates/bench-compare', () => {
     const unrated = compareBench([result('step', 10, 100)], [result('step', 30, 30)], 0.1);
     assert.equal(unrated.verdict, 'pass');
     assert.equal(unrated.results[0]!.verdict, 'unrated');
-    const dropped = compareBench([result('append', 100, 1000, 0.5)], [result('append', 100, 1000)], 0.1);
+    const dropped = compareBench([withGoal(result('append', 100, 1000, 0.5), 'min')], [result('append', 100, 1000)], 0.1);
     assert.equal(dropped.verdict, 'fail');
   });
 

@@ -4,7 +4,7 @@ import { compareBench, loadBenchFile, parseFraction, type BenchComparison, type 
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { count, type Style, type Tone } from '../style.js';
 
-const TONE: Record<BenchDelta['verdict'], Tone> = { pass: 'ok', fail: 'fail', missing: 'fail', new: 'info', unrated: 'info' };
+const TONE: Record<BenchDelta['verdict'], Tone> = { pass: 'ok', fail: 'fail', missing: 'fail', new: 'info', unrated: 'info', noisy: 'warn' };
 
 export function registerBenchCompareCommand(program: Command, ctx: CliContext): void {
   withJson(program.command('bench-compare'))
