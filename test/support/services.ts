@@ -8,7 +8,7 @@
 // the order above. The environment is a parameter so the order itself is unit-tested with fakes.
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { StartedTestContainer } from 'testcontainers';
@@ -222,7 +222,20 @@ export function defaultEnvironment(): SelectionEnvironment {
   };
 }
 
-// ---- starting containers ---------------------------------------------------------------------
+// ---- starting servers and containers ---------------------------------------------------------
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 /** A module that may not be installed: undefined when it is absent, its namespace when present. */
 export async function optionalModule<M>(name: string): Promise<M | undefined> {
