@@ -1,6 +1,7 @@
 // Offline audit bundles: export, verification with no store, determinism, a tamper matrix over
 // every section and every event type, every single-byte change of a small bundle, and fuzzing.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { InputError } from '../../src/errors.js';
 import { exportBundle, verifyBundle, type BundleReport } from '../../src/bundle/bundle.js';
@@ -25,6 +26,35 @@ function sectionOffsets(bundle: Buffer): Record<SectionName, { start: number; le
     offset = eol + 1 + Number(length) + 1;
   }
   return out;
+}
+
+/** For each byte of a bundle, the section a report must name when that byte alone changes. */
+function sectionOfEveryByte(bundle: Buffer): string[] {
+  const owner: string[] = [];
+  const magicEnd = bundle.indexOf(0x0a) + 1;
+  for (let i = 0; i < magicEnd; i++) owner.push('header');
+  const offsets = sectionOffsets(bundle);
+  for (const name of SECTION_NAMES) {
+    const { start, length } = offsets[name];
+    while (owner.length < start + length + 1) owner.push(name); // header line, payload, separator
+  }
+  while (owner.length < bundle.length) owner.push('end');
+  return owner;
+}
+
+/** The bundle with one section's declared length changed by `delta` (digests left as they were). */
+function withLength(bundle: Buffer, name: SectionName, delta: number): Buffer {
+  const { start, length } = sectionOffsets(bundle)[name];
+  const headerStart = bundle.lastIndexOf(0x0a, start - 2) + 1;
+  const header = bundle.subarray(headerStart, start - 1).toString('ascii');
+  const changed = header.replace(` ${length} `, ` ${length + delta} `);
+  return Buffer.concat([bundle.subarray(0, headerStart), Buffer.from(changed, 'ascii'), bundle.subarray(start - 1)]);
+}
+
+/** Recomputes the end line over everything before it, as a forger (or a newer runledger) would. */
+function reseal(bundle: Buffer): Buffer {
+  const endAt = bundle.length - 69;
+  return Buffer.concat([bundle.subarray(0, endAt), Buffer.from(`end ${createHash('sha256').update(bundle.subarray(0, endAt)).digest('hex')}\n`)]);
 }
 
 function flip(bundle: Buffer, at: number, mask = 0x01): Buffer {
@@ -146,15 +176,37 @@ describe('offline audit bundles', function () {
     assert.deepEqual([...types].filter((t) => (GOVERNANCE_TYPES as readonly string[]).includes(t)).sort(), [...GOVERNANCE_TYPES].sort());
   });
 
-  it('fails, naming an item, for a change of every single byte of a small bundle', () => {
+  it('fails for a change of every single byte of a small bundle, naming the section the byte belongs to', () => {
     assert.equal(verifyBundle(small, [key]).ok, true);
+    const owner = sectionOfEveryByte(small);
     const named = new Set<string>();
-    for (let at = 0; at < small.length; at++) {
-      const d = failed(verifyBundle(flip(small, at), [key]));
-      assert.ok(d.section, `byte ${at}: no section named (${d.message})`);
-      named.add(d.section);
+    for (const mask of [0x01, 0x02, 0x80]) {
+      for (let at = 0; at < small.length; at++) {
+        const d = failed(verifyBundle(flip(small, at, mask), [key]));
+        assert.equal(d.section, owner[at]!, `byte ${at} ^ ${mask}: ${d.message}`);
+        named.add(d.section);
+      }
     }
     assert.deepEqual([...named].sort(), ['checkpoint', 'end', 'events', 'header', 'manifest', 'plans', 'proofs']);
+  });
+
+  it('names the section whose header length was lowered or raised by one (payloads ending in a newline included)', () => {
+    for (const name of SECTION_NAMES) {
+      for (const delta of [-1, 1]) {
+        const d = failed(verifyBundle(withLength(small, name, delta), [key]));
+        assert.equal(d.section, name, `${name} length ${delta > 0 ? '+' : ''}${delta}: ${d.message}`);
+      }
+    }
+  });
+
+  it('tells an unsupported version (exit 2) from an altered magic line (exit 1) by the end digest', () => {
+    const v2 = Buffer.from(small);
+    v2.write('2', BUNDLE_MAGIC.length - 1, 'ascii'); // runledger-bundle/2
+    assert.equal(failed(verifyBundle(v2, [key])).section, 'header');
+    const resealed = reseal(v2);
+    assert.throws(() => verifyBundle(resealed, [key]), (err: unknown) => err instanceof InputError && /unsupported bundle version "runledger-bundle\/2"/.test(err.message));
+    const v10 = reseal(Buffer.concat([Buffer.from('runledger-bundle/10'), small.subarray(BUNDLE_MAGIC.length)]));
+    assert.throws(() => verifyBundle(v10, [key]), (err: unknown) => err instanceof InputError && /unsupported bundle version "runledger-bundle\/10"/.test(err.message));
   });
 
   describe('a forger who recomputes every digest', () => {
