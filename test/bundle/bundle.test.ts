@@ -122,6 +122,10 @@ describe('offline audit bundles', function () {
     assert.notEqual(JSON.parse(plansOf(p)).governance.planHash, JSON.parse(plansOf(a)).governance.planHash);
   });
 
+  it('refuses to export a run with no events (exit 2), so no bundle is ever empty', async () => {
+    await assert.rejects(exportBundle(ledger.store, 'nothing-here', [key]), (err: unknown) => err instanceof InputError && /run nothing-here has no events/.test(err.message));
+  });
+
   it('refuses to export a run whose events are not covered by a checkpoint', async () => {
     await approvePlan(ledger.store, parsePlan(smallPlanText()), 'late');
     await assert.rejects(exportBundle(ledger.store, 'late', [key]), /run `runledger checkpoint` first/);
@@ -266,6 +270,42 @@ describe('offline audit bundles', function () {
       const d = failed(verifyBundle(encodeBundle({ ...s, proofs: canonicalBytes(proofs) }), [key]));
       assert.equal(d.check, 'inclusion');
       assert.equal(d.revision, 2);
+    });
+
+    it('is caught emptying the events (a bundle has at least one event), with check bundle', () => {
+      const s = sections(small);
+      const d = failed(verifyBundle(encodeBundle({ ...s, events: Buffer.alloc(0), proofs: Buffer.from('[]') }), [key]));
+      assert.equal(d.check, 'bundle');
+      assert.equal(d.section, 'events');
+      assert.match(d.message, /section "events" is empty/);
+    });
+
+    it('reports a malformed proofs entry as check bundle, section proofs; a well-formed wrong one as check inclusion', () => {
+      const s = sections(small);
+      const proofs = JSON.parse(s.proofs.toString('utf8')) as { index: number; proof: string[] }[];
+      const variants: [string, unknown][] = [
+        ['negative index', [{ ...proofs[0]!, index: -1 }, ...proofs.slice(1)]],
+        ['fractional index', [{ ...proofs[0]!, index: 0.5 }, ...proofs.slice(1)]],
+        ['uppercase hex', [{ ...proofs[0]!, proof: proofs[0]!.proof.map((h) => h.toUpperCase()) }, ...proofs.slice(1)]],
+        ['extra member', [{ ...proofs[0]!, size: 9 }, ...proofs.slice(1)]],
+        ['missing member', [{ index: proofs[0]!.index }, ...proofs.slice(1)]],
+        ['not an array', { 0: proofs[0] }],
+        ['one entry too few', proofs.slice(1)],
+        ['65 hashes', [{ ...proofs[0]!, proof: Array.from({ length: 65 }, () => '0'.repeat(64)) }, ...proofs.slice(1)]],
+      ];
+      for (const [what, value] of variants) {
+        const d = failed(verifyBundle(encodeBundle({ ...s, proofs: canonicalBytes(value) }), [key]));
+        assert.deepEqual([d.check, d.section], ['bundle', 'proofs'], `${what}: ${d.message}`);
+      }
+      for (const [what, value] of [
+        ['one hash too few', [{ ...proofs[0]!, proof: proofs[0]!.proof.slice(1) }, ...proofs.slice(1)]],
+        ['one hash too many', [{ ...proofs[0]!, proof: [...proofs[0]!.proof, '0'.repeat(64)] }, ...proofs.slice(1)]],
+        ['index beyond the tree', [{ ...proofs[0]!, index: 1e9 }, ...proofs.slice(1)]],
+        ['indices not increasing', [proofs[0]!, { ...proofs[1]!, index: proofs[0]!.index }, ...proofs.slice(2)]],
+      ] as [string, unknown][]) {
+        const d = failed(verifyBundle(encodeBundle({ ...s, proofs: canonicalBytes(value) }), [key]));
+        assert.deepEqual([d.check, d.section], ['inclusion', 'events'], `${what}: ${d.message}`);
+      }
     });
 
     it('is caught re-signing the checkpoint with another key', () => {
