@@ -12,8 +12,8 @@ import { exportBundle, verifyBundle } from '../../src/bundle/bundle.js';
 import { encodeBundle, readBundle, type BundleSections } from '../../src/bundle/format.js';
 import { InputError } from '../../src/errors.js';
 import { canonicalBytes, canonicalize } from '../../src/integrity/canonical.js';
-import { openCheckpoint, signCheckpoint } from '../../src/integrity/checkpoint.js';
-import { generateNoteKey, parseSignerKey, parseVerifierKey } from '../../src/integrity/note.js';
+import { formatCheckpoint, openCheckpoint, signCheckpoint } from '../../src/integrity/checkpoint.js';
+import { generateNoteKey, parseSignerKey, parseVerifierKey, signNote } from '../../src/integrity/note.js';
 import { parsePlan } from '../../src/governance/plan-file.js';
 import { approvePlan, failRun, recordFinding, recordStage } from '../../src/governance/recorder.js';
 import { freshHome, repoRoot, runCli } from '../support/cli.js';
@@ -72,7 +72,7 @@ function runledgerVerdict(bytes: Buffer, keys: string[]): PyResult {
   }
 }
 
-function assertAgreement(label: string, cases: { name: string; bytes: Buffer; keys: string[] }[]): void {
+function assertAgreement(label: string, cases: { name: string; bytes: Buffer; keys: string[] }[]): number {
   const py = pyVerifyAll(cases);
   const disagreements: string[] = [];
   let rejected = 0;
@@ -85,6 +85,7 @@ function assertAgreement(label: string, cases: { name: string; bytes: Buffer; ke
   });
   assert.deepEqual(disagreements.slice(0, 10), [], `${label}: ${disagreements.length} of ${cases.length} disagree`);
   assert.ok(rejected > 0 || cases.length === 0);
+  return rejected;
 }
 
 describe('the independent bundle verifier (docs/verify_bundle.py, written from the docs alone)', function () {
@@ -204,7 +205,7 @@ describe('the independent bundle verifier (docs/verify_bundle.py, written from t
       };
       add(`${run}: genuine`, bundle);
       for (const [path, value] of [
-        [['status'], 'completed'], [['status'], 'approved'], [['approver'], 'mallory'], [['runId'], 'other'], [['stream'], 'run-other'],
+        [['status'], manifest.status === 'completed' ? 'failed' : 'completed'], [['status'], 'approved'], [['approver'], 'mallory'], [['runId'], 'other'], [['stream'], 'run-other'],
         [['plans', 'governance'], '0'.repeat(64)], [['seeds', 'named'], { x: 1 }], [['seeds', 'training'], 7], [['training'], {}],
         [['environment'], { host: 'x' }], [['eventCount'], 99], [['streamHead', 'revision'], 0], [['streamHead', 'leafHash'], '1'.repeat(64)],
         [['checkpoint', 'size'], 1], [['checkpoint', 'root'], '2'.repeat(64)], [['checkpoint', 'origin'], 'elsewhere'],
@@ -215,7 +216,7 @@ describe('the independent bundle verifier (docs/verify_bundle.py, written from t
       add(`${run}: manifest with whitespace`, with_({ manifest: Buffer.from(JSON.stringify(manifest, null, 1)) }));
       const plans = JSON.parse(s.plans.toString('utf8')) as { governance: { approver: string } };
       add(`${run}: plans approver`, with_({ plans: canonicalBytes({ ...plans, governance: { ...plans.governance, approver: 'mallory' } }) }));
-      add(`${run}: plans not canonical`, with_({ plans: Buffer.from(JSON.stringify(plans)) }));
+      add(`${run}: plans not canonical`, with_({ plans: Buffer.from(JSON.stringify(plans, null, 1)) }));
       const lines = s.events.toString('utf8').split('\n').slice(0, -1);
       const proofs = JSON.parse(s.proofs.toString('utf8')) as { index: number; proof: string[] }[];
       const events = (ls: string[]): Buffer => Buffer.from(ls.map((l) => `${l}\n`).join(''));
@@ -247,10 +248,16 @@ describe('the independent bundle verifier (docs/verify_bundle.py, written from t
       add(`${run}: checkpoint re-signed by another key`, withNote(resigned));
       add(`${run}: re-signed, verified with the forger's key`, withNote(resigned), [forger.verifierKey]);
       add(`${run}: checkpoint extension line added`, withNote(note.replace(/\n\n/, '\nextension\n\n')));
+      // Extension lines are allowed and ignored (C2SP tlog-checkpoint): signed with one, the bundle verifies.
+      const extended = signNote(formatCheckpoint(cp.origin, cp.size, cp.root, ['opaque extension']), [parseSignerKey(forger.signerKey)]);
+      add(`${run}: signed with an extension line, verified with that key`, withNote(extended), [forger.verifierKey]);
       add(`${run}: checkpoint size changed`, withNote(note.replace(`\n${cp.size}\n`, `\n${cp.size + 1}\n`)));
       add(`${run}: not a key`, bundle, ['not a key']);
     }
-    assertAgreement('forgeries', cases);
+    const rejected = assertAgreement('forgeries', cases);
+    // Accepted: the genuine bundles and the re-signed ones checked under the forger's own key;
+    // everything else is rejected by both.
+    assert.equal(cases.length - rejected, genuine.size * 3);
   });
 
   it('cannot check projections.runSummary, as docs/bundle-format.md says (runledger can)', () => {
