@@ -249,7 +249,7 @@ export function openNote(note: string, verifiers: readonly (NoteVerifier | strin
       continue;
     }
     if (!verifier.verify(body, signature)) {
-      throw new NoteError(`signature line ${i + 1} by trusted key "${name}" (${hex8(id)}) does not verify: the note was altered or the line forged`, 'bad-signature');
+      throw new NoteError(`signature by key "${name}" (${hex8(id)}, a trusted key) on signature line ${i + 1} does not verify: the note was altered or the line forged`, 'bad-signature');
     }
     // A key that signed twice is listed once.
     const tag = `${name}+${id}`;

@@ -55,7 +55,7 @@ describe('a checkpoint note with a second, invalid signature by the trusted key'
     const d = (JSON.parse(res.stdout) as { firstDivergence: { check: string; section: string; message: string } }).firstDivergence;
     assert.equal(d.check, 'checkpoint');
     assert.equal(d.section, 'checkpoint');
-    assert.match(d.message, /signature line 2 by trusted key/);
+    assert.match(d.message, /trusted key\) on signature line 2 does not verify/);
   });
 
   it('is rejected by verify and replay (checkpoints table rewritten)', async () => {
@@ -70,11 +70,11 @@ describe('a checkpoint note with a second, invalid signature by the trusted key'
     assert.equal(verify.code, 1, verify.stdout + verify.stderr);
     const v = (JSON.parse(verify.stdout) as { firstDivergence: { check: string; message: string } }).firstDivergence;
     assert.equal(v.check, 'checkpoint');
-    assert.match(v.message, /signature line 2 by trusted key/);
+    assert.match(v.message, /trusted key\) on signature line 2 does not verify/);
     const replay = await runCli(['replay', 'r1', '--json'], { env });
     assert.equal(replay.code, 1, replay.stdout + replay.stderr);
     const r = (JSON.parse(replay.stdout) as { firstDivergence: { check: string; message: string } }).firstDivergence;
     assert.equal(r.check, 'checkpoint');
-    assert.match(r.message, /signature line 2 by trusted key/);
+    assert.match(r.message, /trusted key\) on signature line 2 does not verify/);
   });
 });

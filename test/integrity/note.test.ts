@@ -135,7 +135,7 @@ describe('signed notes (C2SP signed-note, Ed25519)', () => {
       id.writeUInt32BE(parseVerifierKey(alice.verifierKey).keyId, 0);
       const garbage = `\u2014 alice.example/log ${Buffer.concat([id, Buffer.alloc(64, 7)]).toString('base64')}\n`;
       assert.equal(openNote(single, [alice.verifierKey]).verified.length, 1);
-      assert.throws(() => openNote(single + garbage, [alice.verifierKey]), (err: unknown) => reasonIs('bad-signature')(err) && /signature line 2/.test((err as Error).message));
+      assert.throws(() => openNote(single + garbage, [alice.verifierKey]), (err: unknown) => reasonIs('bad-signature')(err) && /on signature line 2 /.test((err as Error).message));
       // The garbage line first and the valid line second is rejected too.
       const [text, line] = [single.slice(0, single.lastIndexOf('\n\n') + 2), single.slice(single.lastIndexOf('\n\n') + 2)];
       assert.throws(() => openNote(text + garbage + line, [alice.verifierKey]), reasonIs('bad-signature'));
