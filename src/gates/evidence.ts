@@ -85,23 +85,28 @@ export function gateEvents(report: GateReport, policy: Policy): ProposedEvent[] 
       })),
     ...report.budgets.filter((b) => b.breached).map((b) => budgetFinding(b, report.comparisonId)),
   ];
-  // One key for the whole batch: re-running an identical gate is an idempotent retry of the same
-  // events; any difference (strictness, a new budget observation) makes every id new.
-  const batchKey = sha256Hex(canonicalize({ comparison, evaluated, findings }));
-  const event = (type: string, data: Record<string, unknown>, index: number): ProposedEvent => ({
-    id: contentUuid(type, { batchKey, index }),
-    type,
-    data,
-    metadata: { correlationId: report.comparisonId },
-  });
-  return [
-    event('ComparisonRecorded', comparison, 0),
-    event('RegressionGateEvaluated', evaluated, 1),
-    ...findings.map((f, i) => event('AuditFinding', f as unknown as Record<string, unknown>, 2 + i)),
-  ];
+  return evidenceBatch(sha256Hex(canonicalize({ comparison, evaluated, findings })), report.comparisonId, [
+    ['ComparisonRecorded', comparison],
+    ['RegressionGateEvaluated', evaluated],
+    ...findings.map((f): [string, object] => ['AuditFinding', f]),
+  ]);
 }
 
-function budgetFinding(b: BudgetOutcome, comparisonId: string | null): AuditFindingData {
+/**
+ * A gate's evidence as events whose ids derive from one key for the whole batch: re-running an
+ * identical gate is an idempotent retry of the same events; any difference (strictness, a new
+ * budget observation) makes every id new.
+ */
+export function evidenceBatch(batchKey: string, comparisonId: string, entries: readonly [type: string, data: object][]): ProposedEvent[] {
+  return entries.map(([type, data], index) => ({
+    id: contentUuid(type, { batchKey, index }),
+    type,
+    data: data as Record<string, unknown>,
+    metadata: { correlationId: comparisonId },
+  }));
+}
+
+export function budgetFinding(b: BudgetOutcome, comparisonId: string | null): AuditFindingData {
   return {
     runId: b.run,
     severity: b.severity,
@@ -131,7 +136,11 @@ export function budgetFindingRequests(outcomes: readonly BudgetOutcome[]): Appen
 
 /** Appends the gate's evidence on its comparison stream; re-running the same gate appends nothing. */
 export async function recordGate(store: Pick<EventStore, 'append'>, report: GateReport, policy: Policy): Promise<{ stream: string; duplicate: boolean }> {
-  const stream = comparisonStream(report.comparisonId);
-  const result = await store.append(stream, gateEvents(report, policy), { expectedRevision: ANY });
+  return recordEvidence(store, report.comparisonId, gateEvents(report, policy));
+}
+
+export async function recordEvidence(store: Pick<EventStore, 'append'>, comparisonId: string, events: ProposedEvent[]): Promise<{ stream: string; duplicate: boolean }> {
+  const stream = comparisonStream(comparisonId);
+  const result = await store.append(stream, events, { expectedRevision: ANY });
   return { stream, duplicate: result.duplicate };
 }

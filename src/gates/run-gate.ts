@@ -7,8 +7,11 @@ import { budgetSubjects, runSummaryProjection } from '../../projections/run-summ
 import { writeArtifacts } from '../../projections/snapshots.js';
 import type { EventStore } from '../store/port.js';
 import { evaluateBudgets, type BudgetOutcome } from './budgets.js';
-import { budgetFindingRequests, recordGate, sampleSet } from './evidence.js';
-import { defaultPolicy, loadPolicy, type Policy } from './policy.js';
+import { InputError } from '../errors.js';
+import { budgetFindingRequests, recordEvidence, recordGate, sampleSet } from './evidence.js';
+import { multiGateEvents } from './multi-evidence.js';
+import { evaluateMultiGate, type MultiGateReport } from './multi.js';
+import { defaultPolicy, loadPolicy, withCandidatesSettings, type Policy } from './policy.js';
 import type { Verdict } from './regression.js';
 import { evaluateGate, type GateReport } from './report.js';
 
@@ -39,6 +42,50 @@ export async function runGate(store: EventStore, home: string, request: GateRequ
   const graph = await catchUp(store, home, comparisonGraphProjection);
   writeArtifacts(home, graphArtifacts(graph.state));
   return { report, policy, recorded };
+}
+
+export interface MultiGateRequest {
+  baseline: string;
+  /** Two or more run ids or campaign names, in the order the report lists them. */
+  candidates: string[];
+  policyFile?: string;
+  strict?: boolean;
+}
+
+export interface MultiGateRun {
+  report: MultiGateReport;
+  policy: Policy;
+  recorded: { stream: string; duplicate: boolean };
+}
+
+/** The gate for two or more candidates: the same steps as runGate, every candidate resolved alike. */
+export async function runMultiGate(store: EventStore, home: string, request: MultiGateRequest): Promise<MultiGateRun> {
+  checkSides(request.baseline, request.candidates);
+  const explicit = request.policyFile === undefined ? undefined : loadPolicy(request.policyFile);
+  const { state } = await catchUp(store, home, runSummaryProjection);
+  // Where the multi-candidate path gathers run metrics: one sampleSet per side, as runGate does.
+  const baseline = sampleSet(state, request.baseline, 'baseline');
+  const candidates = request.candidates.map((ref) => sampleSet(state, ref, 'candidate'));
+  const shared = Object.keys(baseline.metrics).filter((m) => candidates.every((c) => m in c.metrics));
+  const policy = withCandidatesSettings(explicit ?? defaultPolicy(shared));
+  const runs = [...new Set(candidates.flatMap((c) => c.runs))];
+  const budgets = policy.budgets.enabled ? evaluateBudgets(budgetSubjects(state, runs), policy.budgets.severity) : [];
+  const report = evaluateMultiGate({ policy, baseline, candidates, budgets, strict: request.strict });
+  const recorded = await recordEvidence(store, report.comparisonId, multiGateEvents(report, policy));
+  await catchUp(store, home, runSummaryProjection);
+  const graph = await catchUp(store, home, comparisonGraphProjection);
+  writeArtifacts(home, graphArtifacts(graph.state));
+  return { report, policy, recorded };
+}
+
+/** Each side named once: a repeated candidate (or the baseline among them) would be compared with itself. */
+function checkSides(baseline: string, candidates: readonly string[]): void {
+  const seen = new Set<string>([baseline]);
+  for (const ref of candidates) {
+    if (ref === baseline) throw new InputError(`--candidate ${ref}: "${ref}" is the baseline; name each side once`, { field: 'candidate' });
+    if (seen.has(ref)) throw new InputError(`--candidate names "${ref}" twice; name each candidate once`, { field: 'candidate' });
+    seen.add(ref);
+  }
 }
 
 export interface BudgetRequest {
