@@ -22,6 +22,11 @@ export function sampleSet(state: RunSummaries, ref: string, role: 'baseline' | '
   if (!runs) {
     throw new InputError(`--${role} ${ref}: no run or campaign named "${ref}" in the ledger`, { field: role });
   }
+  return { ref, kind: campaign ? 'campaign' : 'run', runs, metrics: finalMetricsOf(state, runs) };
+}
+
+/** Final metric values per metric, one per run that recorded it, in `runs` order. */
+export function finalMetricsOf(state: RunSummaries, runs: readonly string[]): Record<string, number[]> {
   const metrics: Record<string, number[]> = {};
   for (const runId of runs) {
     const final = state.runs.get(runId)?.finalMetrics;
@@ -30,7 +35,7 @@ export function sampleSet(state: RunSummaries, ref: string, role: 'baseline' | '
       (metrics[metric] ??= []).push(value);
     }
   }
-  return { ref, kind: campaign ? 'campaign' : 'run', runs, metrics };
+  return metrics;
 }
 
 export function comparisonStream(comparisonId: string): string {

@@ -8,7 +8,8 @@ import { writeArtifacts } from '../../projections/snapshots.js';
 import type { EventStore } from '../store/port.js';
 import { evaluateBudgets, type BudgetOutcome } from './budgets.js';
 import { InputError } from '../errors.js';
-import { budgetFindingRequests, recordEvidence, recordGate, sampleSet } from './evidence.js';
+import { budgetFindingRequests, comparisonStream, recordEvidence, recordGate, sampleSet } from './evidence.js';
+import { checkAgainstLedger, rederiveEvidence, type ComparisonDivergence, type RederivedBatch } from './rederive.js';
 import { multiGateEvents } from './multi-evidence.js';
 import { evaluateMultiGate, type MultiGateReport } from './multi.js';
 import { defaultPolicy, loadPolicy, withCandidatesSettings, type Policy } from './policy.js';
@@ -131,4 +132,32 @@ export async function runBudgets(store: EventStore, home: string, request: Budge
   const warnings = softBreaches + unproven;
   const verdict: Verdict = hardBreaches > 0 || (request.strict && warnings > 0) ? 'fail' : warnings > 0 ? 'warn' : 'pass';
   return { ref: side.ref, kind: side.kind, runs: side.runs, budgets, hardBreaches, softBreaches, unproven, verdict, recorded };
+}
+
+export interface ComparisonRederivation {
+  comparisonId: string;
+  stream: string;
+  /** Every batch re-derived identically from its own events, and its values are the runs' in the ledger. */
+  ok: boolean;
+  batches: RederivedBatch[];
+  /** Runs whose recorded final metrics and budgets were checked against the ledger. */
+  runsChecked: number;
+  firstDivergence?: ComparisonDivergence;
+}
+
+/** `runledger rederive`: re-derives a recorded comparison (src/gates/rederive.ts) and checks it against the ledger. */
+export async function rederiveComparison(store: EventStore, home: string, comparisonId: string): Promise<ComparisonRederivation> {
+  if (!/^[0-9a-f]{32}$/.test(comparisonId)) {
+    throw new InputError(`comparison id "${comparisonId}" must be 32 lowercase hex digits (as printed by compare and gate)`, { field: 'comparison' });
+  }
+  const stream = comparisonStream(comparisonId);
+  const events = await store.readStream(stream);
+  if (events.length === 0) throw new InputError(`no comparison ${comparisonId} in this ledger (stream "${stream}" is empty)`, { stream });
+  const { batches, divergence } = rederiveEvidence(stream, events);
+  const summary = batches.map(({ revision, kind, strict, verdict, events: n }) => ({ revision, kind, strict, verdict, events: n }));
+  const runs = new Set(batches.flatMap((b) => b.sides.flatMap((s) => s.runs)));
+  if (divergence) return { comparisonId, stream, ok: false, batches: summary, runsChecked: 0, firstDivergence: divergence };
+  const { state } = await catchUp(store, home, runSummaryProjection);
+  const ledger = checkAgainstLedger(stream, batches, state);
+  return { comparisonId, stream, ok: ledger === undefined, batches: summary, runsChecked: ledger ? 0 : runs.size, ...(ledger ? { firstDivergence: ledger } : {}) };
 }

@@ -8,7 +8,7 @@ import { gateJunit, multiGateJunit } from '../../gates/junit.js';
 import { gateMarkdown, multiGateMarkdown } from '../../gates/markdown.js';
 import { fmt } from '../../gates/regression.js';
 import { gateExitCode } from '../../gates/report.js';
-import { runBudgets, runGate, runMultiGate, type BudgetRun, type GateRun, type MultiGateRun } from '../../gates/run-gate.js';
+import { rederiveComparison, runBudgets, runGate, runMultiGate, type BudgetRun, type ComparisonRederivation, type GateRun, type MultiGateRun } from '../../gates/run-gate.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 
 interface CompareOptions {
@@ -106,6 +106,7 @@ function printGate(ctx: CliContext, json: boolean, gate: AnyGateRun): void {
 
 export function registerCompareCommands(program: Command, ctx: CliContext): void {
   registerBudgetsCommand(program, ctx);
+  registerRederiveCommand(program, ctx);
   withJson(sides(program.command('compare')))
     .description(
       'compare one or more candidate runs or campaigns with a baseline under a policy; records ComparisonRecorded and RegressionGateEvaluated (MultiComparisonRecorded and MultiGateEvaluated for two or more)',
@@ -131,6 +132,16 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
     });
 }
 
+function humanRederive(r: ComparisonRederivation): string {
+  const batches = r.batches.map((b) => `  ${r.stream}@${b.revision}: ${b.kind === 'multi' ? 'multi-candidate' : 'two-sample'} gate${b.strict ? ' (strict)' : ''}, verdict ${LABEL[b.verdict]}, ${b.events} events re-derived identically`);
+  if (!r.ok) return [...batches, `DIVERGED: ${r.firstDivergence!.message}`].join('\n');
+  return [
+    ...batches,
+    `re-derived: every number, verdict and finding matches its recorded evidence; the recorded values are the final metrics and budgets of ${r.runsChecked} run${r.runsChecked === 1 ? '' : 's'} in the ledger`,
+    'this does not verify the runs themselves: `runledger replay <run>` does',
+  ].join('\n');
+}
+
 function humanBudgets(r: BudgetRun): string {
   return [
     `${r.kind} ${r.ref}: ${r.budgets.length} budget check${r.budgets.length === 1 ? '' : 's'} over ${r.runs.length} run${r.runs.length === 1 ? '' : 's'}`,
@@ -138,6 +149,18 @@ function humanBudgets(r: BudgetRun): string {
     `verdict: ${LABEL[r.verdict]} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}, ${r.unproven} unproven)`,
     ...(r.recorded.length ? [`recorded AuditFinding events on ${r.recorded.join(', ')}`] : []),
   ].join('\n');
+}
+
+function registerRederiveCommand(program: Command, ctx: CliContext): void {
+  withJson(program.command('rederive'))
+    .description("re-derive a recorded comparison (compare/gate evidence) from its own events and check its values against the runs in the ledger; exit 1 on any divergence")
+    .argument('<comparison-id>', 'the id compare and gate print (the evidence stream is comparison-<id>)')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const store = await ctx.store();
+      const result = await rederiveComparison(store, ctx.home(), id.replace(/^comparison-/, ''));
+      ctx.print(opts.json ?? false, result, () => humanRederive(result));
+      if (!result.ok) throw new ExitCode(1);
+    });
 }
 
 export function registerBudgetsCommand(program: Command, ctx: CliContext): void {
