@@ -88,14 +88,19 @@ const Verdict = z.enum(['pass', 'warn', 'fail']);
 const Severity = z.enum(['hard', 'soft']);
 const GateRuleVerdict = z.object({ metric: Name, severity: Severity, breached: z.boolean(), verdict: Verdict, reason: z.string() }).strict();
 
+/** What every gate verdict event starts with. */
+const GateVerdict = {
+  comparisonId: z.string().regex(/^[0-9a-f]{32}$/),
+  policyHash: Sha256Hex,
+  strict: z.boolean(),
+  verdict: Verdict,
+  hardBreaches: z.number().int().nonnegative(),
+  softBreaches: z.number().int().nonnegative(),
+};
+
 export const RegressionGateEvaluatedData = z
   .object({
-    comparisonId: z.string().regex(/^[0-9a-f]{32}$/),
-    policyHash: Sha256Hex,
-    strict: z.boolean(),
-    verdict: Verdict,
-    hardBreaches: z.number().int().nonnegative(),
-    softBreaches: z.number().int().nonnegative(),
+    ...GateVerdict,
     rules: z.array(GateRuleVerdict),
     budgets: z.array(
       z
@@ -245,12 +250,7 @@ export type MultiComparisonRecordedData = z.infer<typeof MultiComparisonRecorded
 
 export const MultiGateEvaluatedData = z
   .object({
-    comparisonId: z.string().regex(/^[0-9a-f]{32}$/),
-    policyHash: Sha256Hex,
-    strict: z.boolean(),
-    verdict: Verdict,
-    hardBreaches: z.number().int().nonnegative(),
-    softBreaches: z.number().int().nonnegative(),
+    ...GateVerdict,
     candidates: z.array(
       z
         .object({

@@ -12,7 +12,7 @@ import { runStream } from '../governance/recorder.js';
 import { ANY, type AppendRequest, type EventStore } from '../store/port.js';
 import type { BudgetOutcome } from './budgets.js';
 import type { Policy } from './policy.js';
-import type { SampleSet } from './regression.js';
+import type { RuleOutcome, SampleSet } from './regression.js';
 import type { GateReport } from './report.js';
 
 /** A campaign name wins over a run id of the same name: campaigns are what repeats are compared by. */
@@ -68,13 +68,8 @@ export function gateEvents(report: GateReport, policy: Policy): ProposedEvent[] 
     })),
   };
   const evaluated: RegressionGateEvaluatedData = {
-    comparisonId: report.comparisonId,
-    policyHash: report.policyHash,
-    strict: report.strict,
-    verdict: report.verdict,
-    hardBreaches: report.hardBreaches,
-    softBreaches: report.softBreaches,
-    rules: report.rules.map((r) => ({ metric: r.metric, severity: r.severity, breached: r.breached, verdict: r.verdict, reason: r.reason })),
+    ...verdictHeader(report),
+    rules: report.rules.map(ruleVerdict),
     budgets: report.budgets.map((b) => ({ ...b })),
   };
   const findings: AuditFindingData[] = [
@@ -95,6 +90,16 @@ export function gateEvents(report: GateReport, policy: Policy): ProposedEvent[] 
     ['RegressionGateEvaluated', evaluated],
     ...findings.map((f): [string, object] => ['AuditFinding', f]),
   ]);
+}
+
+/** The fields every gate verdict event starts with. */
+export function verdictHeader(report: Pick<GateReport, 'comparisonId' | 'policyHash' | 'strict' | 'verdict' | 'hardBreaches' | 'softBreaches'>) {
+  const { comparisonId, policyHash, strict, verdict, hardBreaches, softBreaches } = report;
+  return { comparisonId, policyHash, strict, verdict, hardBreaches, softBreaches };
+}
+
+export function ruleVerdict(r: Pick<RuleOutcome, 'metric' | 'severity' | 'breached' | 'verdict' | 'reason'>): RegressionGateEvaluatedData['rules'][number] {
+  return { metric: r.metric, severity: r.severity, breached: r.breached, verdict: r.verdict, reason: r.reason };
 }
 
 /**

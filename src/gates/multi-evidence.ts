@@ -5,7 +5,7 @@ import type { MultiComparisonRecordedData, MultiGateEvaluatedData } from '../../
 import type { AuditFindingData } from '../../events/governance.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { sha256Hex } from '../integrity/hasher.js';
-import { budgetFinding, evidenceBatch } from './evidence.js';
+import { budgetFinding, evidenceBatch, ruleVerdict, verdictHeader } from './evidence.js';
 import type { MultiGateReport } from './multi.js';
 import { withCandidatesSettings, type Policy } from './policy.js';
 
@@ -23,18 +23,13 @@ export function multiGateEvents(report: MultiGateReport, policy: Policy): Propos
     hypotheses: report.hypotheses,
   };
   const evaluated: MultiGateEvaluatedData = {
-    comparisonId: report.comparisonId,
-    policyHash: report.policyHash,
-    strict: report.strict,
-    verdict: report.verdict,
-    hardBreaches: report.hardBreaches,
-    softBreaches: report.softBreaches,
+    ...verdictHeader(report),
     candidates: report.results.map((c) => ({
       ref: c.ref,
       verdict: c.verdict,
       hardBreaches: c.hardBreaches,
       softBreaches: c.softBreaches,
-      rules: c.rules.map((r) => ({ metric: r.metric, severity: r.severity, breached: r.breached, verdict: r.verdict, reason: r.reason, delta: r.delta, relativeDelta: r.relativeDelta })),
+      rules: c.rules.map((r) => ({ ...ruleVerdict(r), delta: r.delta, relativeDelta: r.relativeDelta })),
     })),
     budgets: report.budgets.map((b) => ({ ...b })),
   };

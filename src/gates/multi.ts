@@ -11,9 +11,9 @@ import { studentTCdf, studentTSf } from './distributions.js';
 import { cliffsDeltaInterval, hodgesLehmann } from './effect-size.js';
 import { holmAdjust } from './multiplicity.js';
 import { kruskalWallis, oneWayAnova, tukeyHsd, withinGroups } from './omnibus.js';
-import { policyHash, withCandidatesSettings, type CandidatesSettings, type Direction, type Policy, type PolicyRule, type Severity } from './policy.js';
+import { policyHash, withCandidatesSettings, type CandidatesSettings, type Policy, type PolicyRule } from './policy.js';
 import { MANN_WHITNEY_ARE, smallestDetectableEffect, smallestMannWhitneyP, type Sidedness } from './power.js';
-import { aggregateOf, describePractical, fmt, practicalSize, type SampleSet, type SideSummary, type Verdict } from './regression.js';
+import { aggregateOf, describePractical, fmt, practicalSize, type RuleOutcome, type SampleSet, type SideSummary, type Verdict } from './regression.js';
 import { combineVerdict, sideRef, type SideRef } from './report.js';
 import { bootstrapMeanDifference, mannWhitneyU, mean, type Alternative } from './statistics.js';
 
@@ -35,22 +35,11 @@ export type PowerNote = NonNullable<MetricAnalysis['power']>;
 export type Hypothesis = z.infer<typeof HypothesisSchema>;
 export type PairEffect = Hypothesis['effect'];
 
-export interface CandidateRuleOutcome {
-  metric: string;
-  direction: Direction;
-  severity: Severity;
-  baseline: SideSummary;
-  candidate: SideSummary;
-  delta: number | null;
-  relativeDelta: number | null;
-  regression: number | null;
-  thresholds: { absolute: number | null; relative: number | null };
+/** A candidate's rule outcome: the two-sample shape, its test found in the report's hypotheses. */
+export type CandidateRuleOutcome = Omit<RuleOutcome, 'test' | 'testRequested'> & {
   /** Index into the report's hypotheses of (baseline, this candidate, metric); null when not tested. */
   hypothesis: number | null;
-  breached: boolean;
-  verdict: Verdict;
-  reason: string;
-}
+};
 
 export interface CandidateOutcome extends SideRef {
   verdict: Verdict;
