@@ -32,7 +32,9 @@ export function finalMetricsOf(state: RunSummaries, runs: readonly string[]): Re
     const final = state.runs.get(runId)?.finalMetrics;
     if (!final) continue;
     for (const [metric, value] of Object.entries(final).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      (metrics[metric] ??= []).push(value);
+      // Own properties only: a metric named "__proto__" or "constructor" is a metric like any other.
+      if (!Object.hasOwn(metrics, metric)) Object.defineProperty(metrics, metric, { value: [], enumerable: true, writable: true, configurable: true });
+      metrics[metric]!.push(value);
     }
   }
   return metrics;

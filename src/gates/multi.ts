@@ -13,7 +13,7 @@ import { holmAdjust } from './multiplicity.js';
 import { kruskalWallis, oneWayAnova, tukeyHsd, withinGroups } from './omnibus.js';
 import { policyHash, withCandidatesSettings, type CandidatesSettings, type Policy, type PolicyRule } from './policy.js';
 import { MANN_WHITNEY_ARE, smallestDetectableEffect, smallestMannWhitneyP, type Sidedness } from './power.js';
-import { aggregateOf, describePractical, fmt, practicalSize, type RuleOutcome, type SampleSet, type SideSummary, type Verdict } from './regression.js';
+import { aggregateOf, describePractical, fmt, metricValues, practicalSize, type RuleOutcome, type SampleSet, type SideSummary, type Verdict } from './regression.js';
 import { combineVerdict, sideRef, type SideRef } from './report.js';
 import { bootstrapMeanDifference, mannWhitneyU, mean, type Alternative } from './statistics.js';
 
@@ -162,7 +162,7 @@ function analyseMetric(
 ): { metric: MetricAnalysis; hypotheses: RawHypothesis[] } {
   const settings = policy.candidates;
   const groups: GroupSummary[] = sides.map((s) => {
-    const values = [...(s.metrics[rule.metric] ?? [])];
+    const values = [...metricValues(s, rule.metric)];
     return { ref: s.ref, n: values.length, aggregate: aggregateOf(values, policy.aggregation), values };
   });
   const metric: MetricAnalysis = {
@@ -287,8 +287,8 @@ function powerNote(policy: MultiPolicy, m: MetricAnalysis, familySize: number): 
 }
 
 function candidateRule(policy: MultiPolicy, rule: PolicyRule, baselineSet: SampleSet, candidateSet: SampleSet, hypotheses: readonly Hypothesis[]): CandidateRuleOutcome {
-  const base = baselineSet.metrics[rule.metric] ?? [];
-  const cand = candidateSet.metrics[rule.metric] ?? [];
+  const base = metricValues(baselineSet, rule.metric);
+  const cand = metricValues(candidateSet, rule.metric);
   const baseline: SideSummary = { n: base.length, aggregate: aggregateOf(base, policy.aggregation), values: [...base] };
   const candidate: SideSummary = { n: cand.length, aggregate: aggregateOf(cand, policy.aggregation), values: [...cand] };
   const thresholds = { absolute: rule.absolute ?? null, relative: rule.relative ?? null };

@@ -66,7 +66,12 @@ export interface RuleOutcome {
 }
 
 export function evaluateRules(policy: Policy, baseline: SampleSet, candidate: SampleSet): RuleOutcome[] {
-  return policy.rules.map((rule) => evaluateRule(policy, rule, baseline.metrics[rule.metric] ?? [], candidate.metrics[rule.metric] ?? []));
+  return policy.rules.map((rule) => evaluateRule(policy, rule, metricValues(baseline, rule.metric), metricValues(candidate, rule.metric)));
+}
+
+/** A side's values of a metric: own entries only, so names like "constructor" or "__proto__" are just names. */
+export function metricValues(set: SampleSet, metric: string): number[] {
+  return Object.hasOwn(set.metrics, metric) ? set.metrics[metric]! : [];
 }
 
 export function aggregateOf(values: readonly number[], how: Policy['aggregation']): number | null {

@@ -36,7 +36,7 @@ export async function runGate(store: EventStore, home: string, request: GateRequ
   const { state } = await catchUp(store, home, runSummaryProjection);
   const baseline = sampleSet(state, request.baseline, 'baseline');
   const candidate = sampleSet(state, request.candidate, 'candidate');
-  const policy = explicit ?? defaultPolicy(Object.keys(baseline.metrics).filter((m) => m in candidate.metrics));
+  const policy = explicit ?? defaultPolicy(Object.keys(baseline.metrics).filter((m) => Object.hasOwn(candidate.metrics, m)));
   const report = evaluateGate({ policy, baseline, candidate, budgets: budgetSubjects(state, candidate.runs), strict: request.strict });
   const recorded = await recordGate(store, report, policy);
   await catchUp(store, home, runSummaryProjection);
@@ -67,7 +67,7 @@ export async function runMultiGate(store: EventStore, home: string, request: Mul
   // Where the multi-candidate path gathers run metrics: one sampleSet per side, as runGate does.
   const baseline = sampleSet(state, request.baseline, 'baseline');
   const candidates = request.candidates.map((ref) => sampleSet(state, ref, 'candidate'));
-  const shared = Object.keys(baseline.metrics).filter((m) => candidates.every((c) => m in c.metrics));
+  const shared = Object.keys(baseline.metrics).filter((m) => candidates.every((c) => Object.hasOwn(c.metrics, m)));
   const policy = withCandidatesSettings(explicit ?? defaultPolicy(shared));
   const runs = [...new Set(candidates.flatMap((c) => c.runs))];
   const budgets = policy.budgets.enabled ? evaluateBudgets(budgetSubjects(state, runs), policy.budgets.severity) : [];

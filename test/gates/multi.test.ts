@@ -205,6 +205,16 @@ describe('gates/multi', () => {
     assert.throws(() => evaluateMultiGate({ policy: policy('{}'), baseline: side('baseline'), candidates: [side('candidate')], budgets: [] }), /at least two candidates/);
   });
 
+  it('takes metric names as plain strings: "constructor" and "__proto__" are metrics like any other', () => {
+    const p = parsePolicy('version: 1\ncandidates: {}\nrules:\n  - {metric: constructor, direction: higher-is-better}\n  - {metric: __proto__, direction: lower-is-better}\n');
+    const named = (name: Group, withProto: boolean): SampleSet => ({ ...side(name), metrics: Object.fromEntries(withProto ? [['__proto__', ref.LOSS[name]]] : []) });
+    const r = evaluateMultiGate({ policy: p, baseline: named('baseline', true), candidates: [named('candidate', true), named('candidate-2', false)], budgets: [] });
+    assert.deepEqual(r.metrics.map((m) => m.groups.map((g) => g.n)), [[0, 0, 0], [5, 5, 0]]);
+    assert.match(rule(r, 'candidate', 'constructor').reason, /the baseline recorded no final value for constructor/);
+    assert.match(rule(r, 'candidate-2', '__proto__').reason, /the candidate candidate-2 recorded no final value for __proto__/);
+    assert.equal(rule(r, 'candidate', '__proto__').verdict, 'fail', 'candidate\'s loss is worse, and no tolerance was given');
+  });
+
   it('charges each candidate with its own runs\' budgets, and --strict fails soft breaches', () => {
     const budget = (run: string, breached: boolean) => ({ run, stage: 'train', budget: 'maxWallMs' as const, limit: 10, actual: breached ? 20 : 5, severity: 'soft' as const, breached, verdict: breached ? ('warn' as const) : ('pass' as const), reason: 'x' });
     const budgets = [budget('candidate-2-1', true), budget('candidate-3-1', false)];
