@@ -157,7 +157,8 @@ export async function rederiveComparison(store: EventStore, home: string, compar
   const summary = batches.map(({ revision, kind, strict, verdict, events: n }) => ({ revision, kind, strict, verdict, events: n }));
   const runs = new Set(batches.flatMap((b) => b.sides.flatMap((s) => s.runs)));
   if (divergence) return { comparisonId, stream, ok: false, batches: summary, runsChecked: 0, firstDivergence: divergence };
-  const { state } = await catchUp(store, home, runSummaryProjection);
+  // An auditor's check: the run summaries rebuilt from the log, not resumed from a snapshot in the home.
+  const { state } = await catchUp(store, home, runSummaryProjection, { rebuild: true, persist: false });
   const ledger = checkAgainstLedger(stream, batches, state);
   return { comparisonId, stream, ok: ledger === undefined, batches: summary, runsChecked: ledger ? 0 : runs.size, ...(ledger ? { firstDivergence: ledger } : {}) };
 }
