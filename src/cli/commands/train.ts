@@ -2,7 +2,7 @@
 // Thin: the work is done by workers/ (execution, re-execution, campaigns, the claim queue).
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { InputError } from '../../errors.js';
@@ -186,7 +186,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     });
 
   withJson(program.command('demo'))
-    .description('a guided tour on a fresh embedded store: baseline and candidate campaigns, signed checkpoints, a signed and verified ledger')
+    .description('a guided tour on a fresh embedded store: baseline, candidate and candidate-2 campaigns, signed checkpoints, a signed and verified ledger')
     .option('--dir <dir>', 'home for the demo (default: --home or RUNLEDGER_HOME if it holds no ledger yet, else a new temporary directory)')
     .option('--repeats <n>', 'runs per campaign', positiveInt('--repeats'), 5)
     .action(async (opts: JsonFlag & { dir?: string; repeats: number }) => {
@@ -325,6 +325,7 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
       for (const [name, file] of [
         ['baseline', 'train.yaml'],
         ['candidate', 'train-regressed.yaml'],
+        ['candidate-2', 'train-candidate-2.yaml'],
       ] as const) {
         const path = exampleFile(file);
         say(`\n${name}: ${opts.repeats} runs of docs/examples/${file}`);
@@ -356,6 +357,9 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
       [`runledger ${h} events --stream run-${first}`, 'every event of one run'],
       ...(available.has('compare') ? [[`runledger ${h} compare --baseline baseline --candidate candidate`, 'baseline vs candidate, metric by metric'] as [string, string]] : []),
       ...(available.has('gate') ? [[`runledger ${h} gate --baseline baseline --candidate candidate`, 'exits 1: the candidate regressed'] as [string, string]] : []),
+      ...(available.has('compare')
+        ? [[`runledger ${h} compare --baseline baseline --candidate candidate,candidate-2 --policy ${relative(process.cwd(), exampleFile('policy-multi.yaml')) || 'policy-multi.yaml'}`, 'both candidates at once: omnibus test, Holm, effect sizes, power'] as [string, string]]
+        : []),
       ...(available.has('serve') ? [[`runledger ${h} serve`, 'live dashboard on 127.0.0.1'] as [string, string]] : []),
       [`runledger ${h} export ${first} --out ${first}.bundle`, 'an offline audit bundle (check it with verify-bundle)'],
     ];
