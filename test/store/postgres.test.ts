@@ -31,8 +31,8 @@ describe('postgres store', function () {
   runConformance('postgres', async () => {
     const db = await database();
     if (!db) return null;
-    const { store, cleanup } = await db.store();
-    return { store, cleanup };
+    const { store, url, cleanup } = await db.store();
+    return { store, url, cleanup };
   });
 
   describe('connection settings', function () {

@@ -11,7 +11,7 @@ interface ExistingRow {
   position: number;
   stream: string;
   revision: number;
-  content_digest: string;
+  contentDigest: string;
 }
 
 interface Head {
@@ -19,13 +19,12 @@ interface Head {
   lastHash: string | null;
 }
 
-
 /**
  * Writes a validated batch inside the caller's open transaction, which must not have written
  * anything yet (the sequencer takes the transaction id together with the positions).
- * Order of work: reserve positions (the first thing the transaction does) and look up the ids →
- * lock stream heads in name order (no deadlock between writers) → check expectations → seal →
- * insert, advance heads and NOTIFY, which PostgreSQL delivers only when the transaction commits.
+ * Two statements: `begin_append` locks the batch's streams (advisory locks held to commit, in key
+ * order), reads their heads and the batch's recorded ids, and only then draws positions; then one
+ * statement inserts the events, moves the heads and queues the NOTIFY PostgreSQL delivers on commit.
  */
 export async function writeBatch(
   client: pg.ClientBase,
@@ -34,36 +33,20 @@ export async function writeBatch(
   recordedAt: string,
 ): Promise<AppendResult> {
   const ids = requests.flatMap((r) => r.events.map((e) => e.id));
-  // One round trip for both: the id lookup (idempotent retries) and the positions. Positions are
-  // reserved for every event; a retried request leaves its share unused (gaps are allowed).
-  const first = await client.query<{ positions: string[]; existing: ExistingRow[] }>(
-    `SELECT ARRAY(SELECT p FROM ${sql.reservePositions}($2) AS p ORDER BY p) AS positions,
-            (SELECT coalesce(json_agg(json_build_object(
-                      'id', id, 'position', position, 'stream', stream, 'revision', revision, 'content_digest', content_digest)), '[]')
-               FROM ${sql.events} WHERE id = ANY($1::text[])) AS existing`,
-    [ids, ids.length],
+  const names = [...new Set(requests.map((r) => r.stream))];
+  const first = await client.query<{ positions: string[]; recorded: ExistingRow[]; heads: { stream: string; revision: number; leafHash: string }[] }>(
+    `SELECT positions, recorded, heads FROM ${sql.beginAppend}($1::text[], $2::text[])`,
+    [names, ids],
   );
   const reserved = first.rows[0]!.positions.map(Number);
-  const existing = new Map(first.rows[0]!.existing.map((row) => [row.id, row]));
+  const existing = new Map(first.rows[0]!.recorded.map((row) => [row.id, { ...row, content_digest: row.contentDigest }]));
   const recorded = requests.map((request) => recordedRetry(request, (id) => existing.get(id)));
 
   const fresh = requests.filter((_, i) => recorded[i] === undefined);
   const freshCount = fresh.reduce((n, r) => n + r.events.length, 0);
   const heads = new Map<string, Head>();
-  if (freshCount > 0) {
-    // Creates missing heads at -1 and row-locks every head until commit, in one statement.
-    const names = [...new Set(fresh.map((r) => r.stream))].sort();
-    const locked = await client.query<{ stream: string; revision: string; last_hash: Buffer | null }>(
-      `INSERT INTO ${sql.streams} (stream, revision, last_hash)
-         SELECT name, -1, NULL FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord) ORDER BY ord
-       ON CONFLICT (stream) DO UPDATE SET revision = ${sql.streams}.revision
-       RETURNING stream, revision, last_hash`,
-      [names],
-    );
-    for (const row of locked.rows) {
-      heads.set(row.stream, { revision: Number(row.revision), lastHash: row.last_hash ? row.last_hash.toString('hex') : null });
-    }
-  }
+  for (const name of names) heads.set(name, { revision: -1, lastHash: null });
+  for (const row of first.rows[0]!.heads) heads.set(row.stream, { revision: Number(row.revision), lastHash: row.leafHash });
 
   const columns = {
     position: [] as number[],
@@ -114,15 +97,15 @@ export async function writeBatch(
 
   if (freshCount > 0) {
     // Insert, advance the heads and queue the commit notification in one statement.
-    const touched = [...heads.entries()];
+    const touched = [...heads.entries()].filter(([, h]) => h.revision >= 0);
     await client.query(
       `WITH inserted AS (
          INSERT INTO ${sql.events} (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical)
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])
        ), moved AS (
-         UPDATE ${sql.streams} AS s SET revision = v.revision, last_hash = v.last_hash
-           FROM unnest($10::text[], $11::bigint[], $12::bytea[]) AS v(stream, revision, last_hash)
-          WHERE s.stream = v.stream
+         INSERT INTO ${sql.streams} (stream, revision, last_hash)
+         SELECT * FROM unnest($10::text[], $11::bigint[], $12::bytea[])
+         ON CONFLICT (stream) DO UPDATE SET revision = EXCLUDED.revision, last_hash = EXCLUDED.last_hash
        )
        SELECT pg_notify($13, $14)`,
       [

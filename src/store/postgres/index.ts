@@ -164,7 +164,9 @@ class PostgresStore implements EventStore {
       const client = await this.pool.connect();
       let broken = false;
       try {
-        await client.query('BEGIN');
+        // READ COMMITTED whatever the server's default: the append reads heads after taking the
+        // stream locks and must see the previous holder's commit (docs/stores.md, "Appending").
+        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
         const result = await work(client);
         await client.query('COMMIT');
         return result;
@@ -222,7 +224,7 @@ class PostgresStore implements EventStore {
         const retryable = (state === '23505' && constraint === 'events_id_key') || state === '40P01' || state === '40001';
         if (retryable && attempt < APPEND_ATTEMPTS) continue;
         if (state === '23505' && constraint === 'events_stream_revision_key') {
-          // Defence in depth: the head row lock makes this unreachable for writers using this code.
+          // Defence in depth: the stream lock makes this unreachable for writers using this code.
           const stream = (err as { detail?: string }).detail?.match(/\(stream, revision\)=\((.*), \d+\)/)?.[1] ?? prepared[0]!.stream;
           throw new ConcurrencyError(stream, prepared.find((r) => r.stream === stream)?.expectedRevision ?? 'any', await this.streamRevision(stream));
         }

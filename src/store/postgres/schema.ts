@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 
 /** Bumped when the DDL changes; `init()` re-runs the DDL when the stored value differs. */
-export const SCHEMA_VERSION = '1';
+export const SCHEMA_VERSION = '2';
 
 /** PostgreSQL 13 added xid8, pg_current_xact_id() and pg_current_snapshot(), which ordering relies on. */
 export const MIN_SERVER_VERSION = 130000;
@@ -18,6 +18,8 @@ export interface LedgerSql {
   meta: string;
   positions: string;
   reservePositions: string;
+  /** The append transaction's first statement: stream locks, then reads, then the sequencer. */
+  beginAppend: string;
   /** NOTIFY channel appends signal on commit. */
   channel: string;
   /** Advisory lock (bigint, as text) serializing xid assignment with position reservation. */
@@ -26,6 +28,8 @@ export interface LedgerSql {
   integratorLock: string;
   /** Advisory lock serializing concurrent `init()` DDL. */
   initLock: string;
+  /** Seed of the per-stream advisory-lock keys, `hashtextextended(stream, seed)`: one key space per ledger. */
+  streamLockSeed: string;
 }
 
 /** A stable signed 64-bit advisory-lock key per (schema, purpose), so ledgers sharing a database never contend. */
@@ -44,10 +48,12 @@ export function ledgerSql(schema: string): LedgerSql {
     meta: q('meta'),
     positions: q('positions'),
     reservePositions: q('reserve_positions'),
+    beginAppend: q('begin_append'),
     channel: `runledger_${schema}`,
     sequencerLock: lockKey(schema, 'sequencer'),
     integratorLock: lockKey(schema, 'integrator'),
     initLock: lockKey(schema, 'init'),
+    streamLockSeed: lockKey(schema, 'stream'),
   };
 }
 
@@ -80,7 +86,7 @@ export function schemaStatements(sql: LedgerSql): string[] {
      )`,
     // The integrator's work queue: small, because integrated rows leave it.
     `CREATE INDEX IF NOT EXISTS events_unintegrated ON ${sql.events} (position) WHERE leaf_index IS NULL`,
-    // One row per stream: its head, locked by every append to the stream (the prevHash chain).
+    // One row per stream: its head (the prevHash chain), read and moved only under the stream's lock.
     `CREATE TABLE IF NOT EXISTS ${sql.streams} (
        stream text PRIMARY KEY,
        revision bigint NOT NULL,
@@ -127,6 +133,43 @@ export function schemaStatements(sql: LedgerSql): string[] {
          RAISE;
        END;
        PERFORM pg_advisory_unlock(${sql.sequencerLock});
+     END
+     $fn$`,
+    // The first statement of every append (docs/stores.md, "Appending"). Per-stream order: the
+    // stream locks are transaction advisory locks, held to commit, taken before the positions are
+    // drawn. So the previous writer of a stream has drawn its positions and committed before this
+    // one draws, and position (hence leaf) order within a stream is revision order. Keys are taken
+    // in ascending order, so writers of overlapping stream sets never wait on each other in a cycle.
+    // Heads and recorded ids are read after the locks (READ COMMITTED: each statement here gets a
+    // fresh snapshot), so they are current. Positions are drawn only for the ids not yet recorded:
+    // a pure retry takes no positions and no transaction id.
+    `CREATE OR REPLACE FUNCTION ${sql.beginAppend}(stream_names text[], event_ids text[])
+       RETURNS TABLE (positions bigint[], recorded json, heads json)
+       LANGUAGE plpgsql AS $fn$
+     DECLARE
+       lock_key bigint;
+       known integer;
+     BEGIN
+       IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+         RAISE EXCEPTION 'begin_append must run before the transaction writes anything';
+       END IF;
+       FOR lock_key IN SELECT DISTINCT hashtextextended(name, ${sql.streamLockSeed}) FROM unnest(stream_names) AS name ORDER BY 1 LOOP
+         PERFORM pg_advisory_xact_lock(lock_key);
+       END LOOP;
+       SELECT coalesce(json_agg(json_build_object('id', e.id, 'position', e.position, 'stream', e.stream,
+                                                  'revision', e.revision, 'contentDigest', e.content_digest)), '[]'),
+              count(*)
+         INTO recorded, known
+         FROM ${sql.events} AS e WHERE e.id = ANY(event_ids);
+       SELECT coalesce(json_agg(json_build_object('stream', s.stream, 'revision', s.revision, 'leafHash', encode(s.last_hash, 'hex'))), '[]')
+         INTO heads
+         FROM ${sql.streams} AS s WHERE s.stream = ANY(stream_names) AND s.revision >= 0;
+       IF cardinality(event_ids) > known THEN
+         positions := ARRAY(SELECT p FROM ${sql.reservePositions}(cardinality(event_ids) - known) AS p ORDER BY p);
+       ELSE
+         positions := '{}';
+       END IF;
+       RETURN NEXT;
      END
      $fn$`,
     `INSERT INTO ${sql.meta} (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}')
