@@ -104,7 +104,7 @@ async function ledgerRead(url: string, expected: number): Promise<Timing> {
     let after = -1;
     let seen = 0;
     for (;;) {
-      const page = await store.readAll({ from: after, limit: PAGE_SIZE });
+      const page = await store.readAll({ after, limit: PAGE_SIZE });
       if (page.length === 0) break;
       seen += page.length;
       after = page.at(-1)!.position;

@@ -378,10 +378,10 @@ export function runConformance(name: string, factory: StoreFactory): void {
       });
 
       it('readStream starts at an inclusive revision and honours the limit', async function () {
-        const page = await store.readStream('even', { from: 3, limit: 4 });
+        const page = await store.readStream('even', { fromRevision: 3, limit: 4 });
         assert.deepEqual(page.map((e) => e.envelope.revision), [3, 4, 5, 6]);
         assert.deepEqual(page.map((e) => e.envelope.data.i), [3, 4, 5, 6]);
-        assert.deepEqual((await store.readStream('odd', { from: 4 })).map((e) => e.envelope.revision), [4]);
+        assert.deepEqual((await store.readStream('odd', { fromRevision: 4 })).map((e) => e.envelope.revision), [4]);
       });
 
       it('readAll returns every event in append order after an exclusive position', async function () {
@@ -389,9 +389,9 @@ export function runConformance(name: string, factory: StoreFactory): void {
         assert.equal(all.length, 15);
         assert.deepEqual(all.slice(0, 3).map((e) => e.envelope.stream), ['even', 'even', 'odd']);
         for (let i = 1; i < all.length; i++) assert.ok(all[i]!.position > all[i - 1]!.position, 'positions increase');
-        const after = await store.readAll({ from: all[5]!.position, limit: 4 });
+        const after = await store.readAll({ after: all[5]!.position, limit: 4 });
         assert.deepEqual(after.map((e) => e.position), all.slice(6, 10).map((e) => e.position));
-        assert.deepEqual(await store.readAll({ from: all[14]!.position }), []);
+        assert.deepEqual(await store.readAll({ after: all[14]!.position }), []);
       });
 
       it('readLog returns integrated events by inclusive dense leaf index', async function () {
@@ -399,7 +399,7 @@ export function runConformance(name: string, factory: StoreFactory): void {
         const log = await store.readLog();
         assert.deepEqual(log.map((e) => e.index), [...Array(15).keys()]);
         assert.deepEqual(log.map((e) => e.envelope.id), (await store.readAll()).map((e) => e.envelope.id));
-        assert.deepEqual((await store.readLog({ from: 2, limit: 3 })).map((e) => e.index), [2, 3, 4]);
+        assert.deepEqual((await store.readLog({ fromIndex: 2, limit: 3 })).map((e) => e.index), [2, 3, 4]);
       });
 
       it('lists streams with their current revisions', async function () {

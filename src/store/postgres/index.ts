@@ -16,7 +16,10 @@ import type {
   AppendResult,
   EventStore,
   ExpectedRevision,
-  ReadOptions,
+  LoggedEvent,
+  ReadAllOptions,
+  ReadLogOptions,
+  ReadStreamOptions,
   RecordedEvent,
   StoredCheckpoint,
   SubscribeOptions,
@@ -27,7 +30,7 @@ import { writeBatch } from './append.js';
 import { parsePostgresUrl, sqlState, storeFailure, type PostgresSettings } from './connection.js';
 import { ledgerSql, MIN_SERVER_VERSION, SCHEMA_VERSION, schemaStatements, type LedgerSql } from './schema.js';
 import { subscription } from './subscription.js';
-import { integerOption, splitRange } from '../columns.js';
+import { integerOption, limitOption, splitRange } from '../columns.js';
 
 export { writeBatch } from './append.js';
 export { ledgerSql, type LedgerSql } from './schema.js';
@@ -103,12 +106,8 @@ function toRecorded(row: EventRow): RecordedEvent {
 
 
 /** SQL LIMIT: null means none. */
-function limitOf(options: ReadOptions): number | null {
-  if (options.limit === undefined) return null;
-  if (!Number.isSafeInteger(options.limit) || options.limit < 0) {
-    throw new InputError(`limit must be a non-negative integer, got ${options.limit}`, { field: 'limit' });
-  }
-  return options.limit;
+function limitOf(options: { limit?: number }): number | null {
+  return limitOption(options.limit) ?? null;
 }
 
 export async function readSafePage(client: pg.ClientBase | pg.Pool, sql: LedgerSql, after: number, limit: number | null): Promise<RecordedEvent[]> {
@@ -241,8 +240,8 @@ class PostgresStore implements EventStore {
     });
   }
 
-  async readStream(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
-    const from = Math.max(0, integerOption(options.from, 'from', 0));
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const from = Math.max(0, integerOption(options.fromRevision, 'fromRevision', 0));
     const limit = limitOf(options);
     return this.run(async () => {
       const result = await this.pool.query<EventRow>(
@@ -253,8 +252,8 @@ class PostgresStore implements EventStore {
     });
   }
 
-  async readAll(options: ReadOptions = {}): Promise<RecordedEvent[]> {
-    const after = integerOption(options.from, 'from', -1);
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const after = integerOption(options.after, 'after', -1);
     const limit = limitOf(options);
     return this.run(() => readSafePage(this.pool, this.sql, after, limit));
   }
@@ -359,15 +358,22 @@ class PostgresStore implements EventStore {
     });
   }
 
-  async readLog(options: ReadOptions = {}): Promise<RecordedEvent[]> {
-    const from = Math.max(0, integerOption(options.from, 'from', 0));
+  async unintegrated(): Promise<number> {
+    return this.run(async () => {
+      const result = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.sql.events} WHERE leaf_index IS NULL`);
+      return Number(result.rows[0]!.n);
+    });
+  }
+
+  async readLog(options: ReadLogOptions = {}): Promise<LoggedEvent[]> {
+    const from = Math.max(0, integerOption(options.fromIndex, 'fromIndex', 0));
     const limit = limitOf(options);
     return this.run(async () => {
       const result = await this.pool.query<EventRow>(
         `SELECT ${EVENT_COLUMNS} FROM ${this.sql.events} WHERE leaf_index >= $1 ORDER BY leaf_index LIMIT $2`,
         [from, limit],
       );
-      return result.rows.map(toRecorded);
+      return result.rows.map(toRecorded) as LoggedEvent[];
     });
   }
 
