@@ -108,6 +108,79 @@ describe('postgres store', function () {
       await b.cleanup();
     });
 
+    /** Polls pg_locks until `pid` waits for an advisory lock; returns the advisory locks it holds meanwhile. */
+    async function blockedOnAdvisoryLock(pid: number): Promise<number> {
+      const admin = await db.client();
+      try {
+        for (const deadline = Date.now() + 5_000; Date.now() < deadline; await pause(10)) {
+          const { rows } = await admin.query<{ waiting: string; held: string }>(
+            `SELECT count(*) FILTER (WHERE NOT granted) AS waiting, count(*) FILTER (WHERE granted) AS held
+               FROM pg_locks WHERE locktype = 'advisory' AND pid = $1`,
+            [pid],
+          );
+          if (Number(rows[0]!.waiting) > 0) return Number(rows[0]!.held);
+        }
+        throw new Error(`backend ${pid} never waited for an advisory lock`);
+      } finally {
+        await admin.end();
+      }
+    }
+
+    it('takes a stream lock before drawing positions and holds it to commit, so a stream\'s next writer draws higher positions', async function () {
+      const { store, schema, cleanup } = await db.store();
+      const sql = ledgerSql(schema);
+      const first = await db.client();
+      const second = await db.client();
+      await first.query('BEGIN');
+      const held = await first.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [['s'], ['id-1']]);
+      const pid = (await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await second.query('BEGIN');
+      const waiting = second.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [['s'], ['id-2']]);
+      await blockedOnAdvisoryLock(pid);
+      // While it waits for the stream, the second writer has no transaction id, so no positions.
+      const admin = await db.client();
+      const { rows } = await admin.query<{ xid: string | null }>('SELECT backend_xid::text AS xid FROM pg_stat_activity WHERE pid = $1', [pid]);
+      await admin.end();
+      assert.equal(rows[0]!.xid, null, 'a writer waiting for a stream lock has drawn no position yet');
+      // Another stream is not held up, and draws positions meanwhile.
+      const other = await store.append('t', events(1, 'other'));
+      await first.query('COMMIT');
+      const got = await waiting;
+      await second.query('ROLLBACK');
+      const [a, b, c] = [Number(held.rows[0]!.positions[0]), Number(got.rows[0]!.positions[0]), other.positions[0]!];
+      assert.ok(a < c && c < b, `stream s: the first writer's position ${a} is below the second's ${b}; the other stream's ${c} came in between`);
+      await Promise.all([first.end(), second.end()]);
+      await cleanup();
+    });
+
+    it('takes the stream locks of a batch in ascending key order, whatever order the batch names them in', async function () {
+      const { schema, cleanup } = await db.store();
+      const sql = ledgerSql(schema);
+      const names = ['s-0', 's-1', 's-2', 's-3', 's-4', 's-5'];
+      const admin = await db.client();
+      const { rows } = await admin.query<{ name: string }>(
+        `SELECT name FROM unnest($1::text[]) AS name ORDER BY hashtextextended(name, ${sql.streamLockSeed})`,
+        [names],
+      );
+      await admin.end();
+      const byKey = rows.map((r) => r.name);
+      const holder = await db.client();
+      await holder.query('BEGIN');
+      await holder.query(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [[byKey[0]], ['held']]);
+      // The batch names its streams in descending key order: a writer locking in the order given
+      // would hold five locks while it waits for the sixth, and two such writers can deadlock.
+      const writer = await db.client();
+      const pid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await writer.query('BEGIN');
+      const waiting = writer.query(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [[...byKey].reverse(), ['w']]);
+      assert.equal(await blockedOnAdvisoryLock(pid), 0, 'blocked on the lowest key, the writer holds none of the other stream locks');
+      await holder.query('ROLLBACK');
+      await waiting;
+      await writer.query('ROLLBACK');
+      await Promise.all([holder.end(), writer.end()]);
+      await cleanup();
+    });
+
     it('takes positions in transaction-id order, so a single position is a gap-free cursor', async function () {
       const { schema, cleanup } = await db.store();
       const sql = ledgerSql(schema);
