@@ -1,13 +1,13 @@
 // Shared by every adapter: validating proposed events before a transaction, and sealing them
 // (revision, prevHash, canonical bytes, leaf hash) inside it — through the append planner
 // (append-plan.ts). One code path, so every store produces byte-identical envelopes for the same input.
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
 import { InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
 import { leafHash, sha256Hex } from '../integrity/hasher.js';
+import { uuidv7 } from './event-id.js';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
 
 export interface PreparedEvent {
@@ -80,7 +80,7 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
         if (err instanceof CanonicalizationError) throw new InputError(`${at}: data is not canonical JSON: ${err.message}`, { field: 'data' });
         throw err;
       }
-      const id = event.id ?? randomUUID();
+      const id = event.id ?? uuidv7();
       if (seen.has(id)) throw new InputError(`${at}: event id ${id} appears twice in one append`, { eventId: id });
       seen.add(id);
       const metadata = { ...event.metadata };
