@@ -135,7 +135,7 @@ async function rawRead(url: string, schema: string, expected: number): Promise<n
     let seen = 0;
     for (;;) {
       const { rows } = await client.query<{ position: string }>(
-        `SELECT position, leaf_index, leaf_hash, canonical FROM "${schema}".raw_events WHERE position > $1 ORDER BY position LIMIT $2`,
+        `SELECT position, leaf_hash, canonical FROM "${schema}".raw_events WHERE position > $1 ORDER BY position LIMIT $2`,
         [after, PAGE_SIZE],
       );
       if (rows.length === 0) break;
