@@ -25,12 +25,14 @@ describe('store/event-id', function () {
   });
 
   it('keeps increasing when the clock steps back or one millisecond runs out of counter', function () {
-    const later = uuidv7(Date.now() + 60_000);
-    const earlier = uuidv7(Date.now());
+    const base = Date.now() + 36_000_000;
+    const later = uuidv7(base + 60_000);
+    const earlier = uuidv7(base);
     assert.ok(earlier > later, 'a clock step back does not reorder ids');
-    const fixed = Date.now() + 7_200_000;
+    const fixed = base + 120_000;
     const burst = Array.from({ length: 5_000 }, () => uuidv7(fixed));
     for (let i = 1; i < burst.length; i++) assert.ok(burst[i - 1]! < burst[i]!);
+    assert.equal(timeOf(burst[0]!), fixed);
     assert.ok(timeOf(burst.at(-1)!) > fixed, 'the time field moved on once the counter ran out');
   });
 
