@@ -10,7 +10,7 @@ import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { parseAppendInput } from '../../ledger/append-input.js';
 import { readLogPages } from '../../ledger/read.js';
 import { prepareBatch } from '../../store/seal.js';
-import type { AppendRequest, EventStore, RecordedEvent } from '../../store/port.js';
+import type { AppendRequest, EventStore } from '../../store/port.js';
 import { GOVERNANCE_TYPES } from '../../../events/governance.js';
 import { CompactRange } from '../../integrity/compact-range.js';
 import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, verifyProofJson } from '../../integrity/proof.js';
@@ -90,8 +90,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .action(async (opts: JsonFlag & { stream?: string; from?: number; limit?: number }) => {
       const store = await ctx.store();
       const events = opts.stream
-        ? await store.readStream(opts.stream, { from: opts.from ?? 0, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) })
-        : await store.readAll({ from: (opts.from ?? 0) - 1, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) });
+        ? await store.readStream(opts.stream, { fromRevision: opts.from ?? 0, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) })
+        : await store.readAll({ after: (opts.from ?? 0) - 1, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) });
       const rows = events.map((e) => ({ position: e.position, index: e.index, leafHash: e.leafHash, ...e.envelope }));
       ctx.print(opts.json ?? false, { count: rows.length, events: rows }, () =>
         rows.length === 0
@@ -131,7 +131,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       } finally {
         bar.stop();
       }
-      const pending = await countPending(store, tree.size);
+      const pending = await store.unintegrated();
       const full = { ...report, store: store.displayUrl, origin, pendingEvents: pending };
       ctx.print(opts.json ?? false, full, () => describeVerify(full));
       if (!report.ok) throw new ExitCode(1);
@@ -226,19 +226,6 @@ async function rootAt(store: EventStore, size: number): Promise<Buffer> {
     for (const h of await store.leafHashes(from, Math.min(size, from + 10_000))) range.append(Buffer.from(h, 'hex'));
   }
   return range.root();
-}
-
-/** Events recorded but not yet in the tree. Adapters integrate in position order, so only events
- * after the last integrated leaf's position need reading — not the whole log again. */
-async function countPending(store: EventStore, integrated: number): Promise<number> {
-  let pending = 0;
-  let after = integrated === 0 ? -1 : (await store.readLog({ from: integrated - 1, limit: 1 }))[0]?.position ?? -1;
-  for (;;) {
-    const page = await store.readAll({ from: after, limit: 10_000 });
-    if (page.length === 0) return pending;
-    pending += page.filter((e: RecordedEvent) => e.index === null || e.index >= integrated).length;
-    after = page[page.length - 1]!.position;
-  }
 }
 
 function describeVerify(r: VerifyLogReport & { store: string; pendingEvents: number }): string {
