@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ConcurrencyError, InputError } from '../../errors.js';
 import { createCheckpoint, latestCheckpoint, treeRoot } from '../../ledger/checkpoint.js';
-import { ensureSigningKey, hasSigningKey, loadSigner, loadVerifierKey } from '../../ledger/keys.js';
+import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
+import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { parseAppendInput } from '../../ledger/append-input.js';
 import { readLogPages } from '../../ledger/read.js';
@@ -29,8 +30,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const store = await ctx.store({ create: true });
       await store.init();
       const { origin } = await ensureOrigin(store);
-      const key = ensureSigningKey(ctx.home(), origin);
-      const report = { home: ctx.home(), store: store.displayUrl, origin, verifierKey: key.verifierKey, keyCreated: key.created };
+      const key = ensureLedgerSigner(ctx.home(), origin);
+      const report = { home: ctx.home(), store: store.displayUrl, origin, verifierKey: key.verifierKey, keyCreated: key.created, signerState: key.state };
       ctx.print(opts.json ?? false, report, () =>
         [
           `${key.created ? 'Initialised' : 'Already initialised'}: ${store.displayUrl}`,
@@ -38,6 +39,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
           `origin: ${origin}`,
           `verifier key (give this to auditors):`,
           `  ${key.verifierKey}`,
+          ...(key.state === 'missing' ? [`the signer state (what this key last signed) is missing: the next checkpoint needs --adopt (docs/integrity.md, "The signer state")`] : []),
         ].join('\n'),
       );
     });
@@ -101,15 +103,34 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     });
 
   withJson(program.command('checkpoint'))
-    .description('integrate pending events, then sign and store a checkpoint of the tree')
-    .action(async (opts: JsonFlag) => {
+    .description('integrate pending events, prove the tree extends the last checkpoint this key signed (its signer state), then sign and store a checkpoint')
+    .option('--adopt [note-file]', 'only when the signer state is missing: take the store\'s latest checkpoint (or the signed note in FILE) as the last one this key signed')
+    .action(async (opts: JsonFlag & { adopt?: string | true }) => {
       const store = await ctx.store();
       const origin = await requireOrigin(store);
-      const outcome = await createCheckpoint(store, loadSigner(ctx.home()), origin);
+      const adopt = opts.adopt === undefined ? undefined : opts.adopt === true ? ('store' as const) : { note: readInputFile(opts.adopt), source: opts.adopt };
+      const outcome = await createCheckpoint(store, loadLedgerSigner(ctx.home()), origin, adopt ? { adopt } : {});
       const c = outcome.checkpoint;
-      const report = { created: outcome.created, size: c.size, root: c.root, note: c.note, previousSize: outcome.previous?.size ?? null };
+      const report = {
+        created: outcome.created,
+        size: c.size,
+        root: c.root,
+        note: c.note,
+        previousSize: outcome.previous.size,
+        previousRoot: outcome.previous.root,
+        restored: outcome.restored,
+        adopted: outcome.adopted ?? null,
+      };
       ctx.print(opts.json ?? false, report, () =>
-        `${outcome.created ? 'Signed checkpoint' : 'No new events; latest checkpoint'} of ${c.size} events, root ${c.root}\n\n${c.note}`,
+        [
+          ...(outcome.adopted ? [`Adopted ${outcome.adopted.from} as the last checkpoint this key signed: size ${outcome.adopted.size}, root ${outcome.adopted.root}`] : []),
+          ...(outcome.restored ? [`Stored checkpoint ${outcome.previous.size} again: the signer had signed it, the store had lost it`] : []),
+          outcome.created
+            ? `Signed checkpoint of ${c.size} events, root ${c.root} (extends checkpoint ${outcome.previous.size})`
+            : `No new events; latest checkpoint of ${c.size} events, root ${c.root}`,
+          '',
+          c.note,
+        ].join('\n'),
       );
     });
 
