@@ -3,7 +3,7 @@
 // remembers it. The store's own checkpoint rows are never the reference: whoever can write the store
 // can wipe or rewrite them, with the events, leaf hashes and tree row to match.
 import { CompactRange } from '../integrity/compact-range.js';
-import { signCheckpoint } from '../integrity/checkpoint.js';
+import { openCheckpoint, signCheckpoint } from '../integrity/checkpoint.js';
 import { EMPTY_ROOT } from '../integrity/hasher.js';
 import { NoteError } from '../integrity/note.js';
 import { consistencyProofAsync, ProofError, verifyConsistency } from '../integrity/proof.js';
@@ -150,4 +150,48 @@ function adoptHead(signer: LedgerSigner, origin: string, adopt: NonNullable<Chec
     throw new IntegrityError(`cannot adopt ${what}: its signed size and root differ from the stored size and root columns`);
   }
   return head;
+}
+
+/** The root a proof is checked against: a signed checkpoint, or the store's own (anchored: false). */
+export interface ProofAnchor {
+  anchored: boolean;
+  size: number;
+  /** The signed root when anchored; undefined otherwise (the caller recomputes the store's). */
+  root?: Buffer;
+  /** The signed note it was opened from; null for the empty tree and when not anchored. */
+  note: string | null;
+  /** One sentence: what the root is and who vouches for it. */
+  description: string;
+}
+
+/**
+ * The stored checkpoint of exactly `size` leaves, opened with the verifier keys. A stored checkpoint
+ * of that size that does not open — another key, a forged or altered note, another origin, columns
+ * that disagree with the note — is an IntegrityError; none at all is `anchored: false`, saying so.
+ */
+export async function signedCheckpointAt(store: EventStore, size: number, verifierKeys: readonly string[], origin: string): Promise<ProofAnchor> {
+  if (size === 0) return { anchored: true, size, root: EMPTY_ROOT, note: null, description: 'the empty tree, whose root RFC 9162 fixes' };
+  const stored = (await store.checkpoints()).map((c, i) => ({ c, ordinal: i + 1 })).filter(({ c }) => c.size === size);
+  if (stored.length === 0) {
+    return { anchored: false, size, note: null, description: `no signed checkpoint has size ${size}: the root was recomputed from the store's leaf hashes and no key vouches for it` };
+  }
+  if (verifierKeys.length === 0) {
+    return { anchored: false, size, note: null, description: `no verifier key (pass --key), so the signature of checkpoint ${stored[0]!.ordinal} (size ${size}) was not checked and the root was recomputed from the store's leaf hashes` };
+  }
+  let anchor: ProofAnchor | undefined;
+  for (const { c, ordinal } of stored) {
+    const label = `checkpoint ${ordinal} (size ${size})`;
+    let opened;
+    try {
+      opened = openCheckpoint(c.note, verifierKeys);
+    } catch (err) {
+      if (!(err instanceof NoteError)) throw err;
+      throw new IntegrityError(`${label} does not verify with the verifier key: ${err.message}`);
+    }
+    if (opened.origin !== origin) throw new IntegrityError(`${label} is for log origin "${opened.origin}", not this ledger's "${origin}"`);
+    if (opened.size !== c.size || hex(opened.root) !== c.root) throw new IntegrityError(`${label}: the signed note (size ${opened.size}, root ${hex(opened.root)}) differs from the stored size and root columns`);
+    if (anchor?.root !== undefined && !anchor.root.equals(opened.root)) throw new IntegrityError(`two signed checkpoints of size ${size} have different roots: the key signed a fork`);
+    anchor = { anchored: true, size, root: opened.root, note: c.note, description: `signed ${label}, opened with the verifier key` };
+  }
+  return anchor!;
 }
