@@ -4,11 +4,12 @@
 // can wipe or rewrite them, with the events, leaf hashes and tree row to match.
 import { CompactRange } from '../integrity/compact-range.js';
 import { openCheckpoint, signCheckpoint } from '../integrity/checkpoint.js';
-import { EMPTY_ROOT } from '../integrity/hasher.js';
+import { EMPTY_ROOT, leafHash } from '../integrity/hasher.js';
 import { NoteError } from '../integrity/note.js';
 import { consistencyProofAsync, ProofError, verifyConsistency } from '../integrity/proof.js';
 import { InputError, IntegrityError } from '../errors.js';
 import type { EventStore, StoredCheckpoint, TreeState } from '../store/port.js';
+import { PAGE_SIZE } from './read.js';
 import { adoptSignerState, openSignedHead, readSignerState, recordSignerState, withSignerLock, type LedgerSigner, type SignedHead } from './signer-state.js';
 
 export interface CheckpointOptions {
@@ -94,6 +95,7 @@ export async function createCheckpoint(store: EventStore, signer: LedgerSigner, 
       }
     }
     checkStoreAgrees(latest, head, signed);
+    await checkNewLeaves(store, head.size, tree.size);
 
     const previous = { size: head.size, root: hex(head.root), note: head.note };
     // A crash after the state was written but before the store was: store the remembered note now.
@@ -127,6 +129,29 @@ function checkStoreAgrees(latest: StoredCheckpoint | undefined, head: SignedHead
   }
   if (latest.size === head.size && latest.root !== hex(head.root)) {
     throw new IntegrityError(`refusing to sign: the store's latest checkpoint has size ${latest.size} but root ${latest.root}, not that of ${signed}`);
+  }
+}
+
+/**
+ * The leaves a new signature would add must be the hashes of events the store holds: recomputed
+ * from each event's canonical bytes (RFC 9162 §2.1.1), never taken from the leaf hash column.
+ */
+async function checkNewLeaves(store: EventStore, from: number, to: number): Promise<void> {
+  for (let next = from; next < to; ) {
+    const page = await store.readLog({ from: next, limit: Math.min(PAGE_SIZE, to - next) });
+    if (page.length === 0) throw new IntegrityError(`refusing to sign: the store's tree has ${to} leaves but no event at leaf index ${next}`, { index: next });
+    for (const event of page) {
+      if (event.index !== next) throw new IntegrityError(`refusing to sign: the store returned leaf index ${event.index} where ${next} was expected`, { index: next });
+      const recomputed = hex(leafHash(event.canonical));
+      if (recomputed !== event.leafHash) {
+        throw new IntegrityError(
+          `refusing to sign: leaf ${next} (event ${event.envelope.id}, stream "${event.envelope.stream}" revision ${event.envelope.revision}) has stored leaf hash ${event.leafHash}, but its canonical bytes hash to ${recomputed}`,
+          { index: next, stream: event.envelope.stream, revision: event.envelope.revision, eventId: event.envelope.id },
+        );
+      }
+      next++;
+      if (next === to) break;
+    }
   }
 }
 

@@ -144,6 +144,21 @@ describe('ledger/signer-state: the signer never endorses a fork', function () {
     assert.match(same.stderr, /has the size of the last checkpoint this key signed \(size 20/);
   });
 
+  it('refuses to sign new leaves that are not the hashes of the stored events, even with the tree row to match', async () => {
+    const { env, db } = await ledger(20);
+    assert.equal((await checkpoint(env)).code, 0);
+    assert.equal((await runCli(['append', '-'], { env, input: events('late', 4) })).code, 0);
+    const sql = new Database(db);
+    sql.prepare('UPDATE events SET leaf_hash = ? WHERE position = 22').run(Buffer.alloc(32, 7));
+    const range = CompactRange.empty();
+    for (const r of sql.prepare('SELECT leaf_hash FROM events ORDER BY position').all() as { leaf_hash: Buffer }[]) range.append(r.leaf_hash);
+    sql.prepare('UPDATE tree SET range = ? WHERE singleton = 0').run(Buffer.concat(range.hashes()));
+    sql.close();
+    const res = await checkpoint(env);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /refusing to sign: leaf 22 \(event [0-9a-f-]+, stream "late-2" revision 0\) has stored leaf hash 0707.*, but its canonical bytes hash to [0-9a-f]{64}/);
+  });
+
   it('refuses a missing signer state (exit 2) unless told to adopt, and adopts only notes the key signed', async () => {
     const { home, env, db } = await ledger(20);
     const first = await checkpoint(env);
