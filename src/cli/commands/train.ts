@@ -9,9 +9,9 @@ import { InputError } from '../../errors.js';
 import { readPlanFile } from '../../governance/plan-file.js';
 import { recordFinding } from '../../governance/recorder.js';
 import { createCheckpoint } from '../../ledger/checkpoint.js';
-import { ensureSigningKey, hasSigningKey, loadSigner, loadVerifierKey } from '../../ledger/keys.js';
+import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
+import { ensureLedgerSigner, loadLedgerSigner, type LedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
-import type { NoteSigner } from '../../integrity/note.js';
 import { readLogPages } from '../../ledger/read.js';
 import { verifyLog } from '../../replay/verify-log.js';
 import { defaultStoreUrl, openStore } from '../../store/open.js';
@@ -195,10 +195,10 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
 }
 
 /** Retrain trusts the home key, and signs a ledger checkpoint first if the run is not covered by one. */
-async function retrainTrust(ctx: CliContext, store: EventStore): Promise<{ verifierKeys: string[]; checkpointWith?: { signer: NoteSigner; origin: string } }> {
+async function retrainTrust(ctx: CliContext, store: EventStore): Promise<{ verifierKeys: string[]; checkpointWith?: { signer: LedgerSigner; origin: string } }> {
   const home = ctx.home();
   if (!hasSigningKey(home)) throw new InputError(`no signing key in ${home}: run "runledger init" with this home (or pass --home)`, { field: '--home' });
-  return { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadSigner(home), origin: await requireOrigin(store) } };
+  return { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadLedgerSigner(home), origin: await requireOrigin(store) } };
 }
 
 /** The execution context for the home and store, with a TTY progress bar that follows the stages. */
@@ -314,7 +314,7 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
   const store = await openStore(storeUrl);
   try {
     const { origin } = await ensureOrigin(store);
-    ensureSigningKey(home, origin);
+    ensureLedgerSigner(home, origin);
     say(`runledger demo — home ${home}`);
     say(`store ${store.displayUrl}, verifier key ${loadVerifierKey(home)}`);
     const exec = await contextFor(ctx, store, home, json);
@@ -343,9 +343,9 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
       exec.stop();
     }
     const first = campaigns[0]!.runs[0]!.runId;
-    const retrain = await retrainRun(store, first, { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadSigner(home), origin } });
+    const retrain = await retrainRun(store, first, { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadLedgerSigner(home), origin } });
     say(`\n${describeRetrain(retrain)}`);
-    const { checkpoint } = await createCheckpoint(store, loadSigner(home), origin);
+    const { checkpoint } = await createCheckpoint(store, loadLedgerSigner(home), origin);
     say(`ledger checkpoint signed: ${checkpoint.size} events, root ${checkpoint.root}`);
     const verification = await verifyLog(readLogPages(store), { checkpoints: await store.checkpoints(), verifierKeys: [loadVerifierKey(home)], origin });
     say(`ledger verified from raw events: ${verification.ok ? 'ok' : 'FAILED'}`);
