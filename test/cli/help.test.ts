@@ -6,9 +6,9 @@ import { buildProgram } from '../../src/cli/main.js';
 import { allCommands, EXAMPLES, HELP_GROUPS, HELP_TOPICS } from '../../src/cli/help.js';
 import { runCli } from '../support/cli.js';
 
-/** Shell words of a one-line example (quotes kept together, operators as their own words). */
+/** Shell words of a one-line example (quotes kept together, operators as their own words, no comment). */
 function words(line: string): string[] {
-  return [...line.matchAll(/"[^"]*"|'[^']*'|&&|\|\||[|;>]|[^\s|;>]+/g)].map((m) => m[0]);
+  return [...line.replace(/\s#\s.*$/, '').matchAll(/"[^"]*"|'[^']*'|&&|\|\||[|;>]|[^\s|;>]+/g)].map((m) => m[0]);
 }
 
 /** Each `npx runledger …` segment of an example, as the words after `npx runledger`. */

@@ -83,12 +83,12 @@ describe('terminal output', function () {
     it('colours and marks the status on a TTY', () => {
       const { code, screen } = onTerminal(['verify', '--workers', '1'], terminalEnv(home));
       assert.equal(code, 0, screen);
-      assert.ok(screen.includes(`${ESC}32m✔ OK${ESC}0m: 30000 events in 40 streams, 1 checkpoint verified`), screen.slice(-400));
+      assert.ok(screen.includes(`${ESC}32m✔ OK, anchored${ESC}0m: 30000 events in 40 streams, every one inside signed checkpoint 1 (size 30000); 1 checkpoint verified`), screen.slice(-400));
     });
 
     it('respects NO_COLOR on a TTY', () => {
       const { screen } = onTerminal(['verify', '--workers', '1'], { ...terminalEnv(home), NO_COLOR: '1' });
-      assert.match(screen, /OK: 30000 events in 40 streams, 1 checkpoint verified/);
+      assert.match(screen, /OK, anchored: 30000 events in 40 streams, every one inside signed checkpoint 1 \(size 30000\); 1 checkpoint verified/);
       assert.ok(!screen.includes(`${ESC}32m`) && !screen.includes('✔'), 'no colour, no symbol');
     });
   });
@@ -97,14 +97,14 @@ describe('terminal output', function () {
     it('prints plain text: no progress bar, no escapes, no symbols', async () => {
       const res = await runCli(['verify', '--workers', '1'], { env: terminalEnv(home) });
       assert.equal(res.code, 0, res.stderr);
-      assert.equal(res.stdout.split('\n')[0], `OK: 30000 events in 40 streams, 1 checkpoint verified; root ${res.stdout.match(/root ([0-9a-f]{64})/)![1]}`);
+      assert.equal(res.stdout.split('\n')[0], `OK, anchored: 30000 events in 40 streams, every one inside signed checkpoint 1 (size 30000); 1 checkpoint verified; root ${res.stdout.match(/root ([0-9a-f]{64})/)![1]}`);
       assert.equal(res.stderr, '', 'no progress bar in a pipe');
       assert.ok(!res.stdout.includes(ESC) && !res.stdout.includes('✔'));
     });
 
     it('colours a pipe when FORCE_COLOR asks for it', async () => {
       const res = await runCli(['verify', '--workers', '1'], { env: { ...terminalEnv(home), FORCE_COLOR: '1' } });
-      assert.ok(res.stdout.startsWith(`${ESC}32m✔ OK${ESC}0m`), res.stdout);
+      assert.ok(res.stdout.startsWith(`${ESC}32m✔ OK, anchored${ESC}0m`), res.stdout);
     });
 
     it('ends quietly with exit 0 when the reader closes the pipe (events --json | head -1)', () => {
@@ -129,7 +129,10 @@ describe('terminal output', function () {
       const signed = await runCli(['checkpoint'], { env });
       assert.match(signed.stdout, /^Signed checkpoint of 1 event, root /m);
       const verified = await runCli(['verify'], { env });
-      assert.match(verified.stdout, /^OK: 1 event in 1 stream, 1 checkpoint verified; /m);
+      assert.match(verified.stdout, /^OK, anchored: 1 event in 1 stream, every one inside signed checkpoint 1 \(size 1\); 1 checkpoint verified; /m);
+      await runCli(['append', '-'], { env, input: '{"stream":"s","type":"custom.sample","data":{}}\n' });
+      const unanchored = await runCli(['verify'], { env });
+      assert.match(unanchored.stdout, /^OK but NOT ANCHORED: 2 events in 1 stream /m);
     } finally {
       rmSync(one, { recursive: true, force: true });
     }

@@ -68,7 +68,7 @@ function campaignOf(state: RunSummaries, runId: string): string | null {
 
 async function lastRecordedAt(store: EventStore, p: RunProvenance): Promise<string | null> {
   if (p.governance.lastRevision < 0) return null;
-  const [last] = await store.readStream(runStream(p.runId), { from: p.governance.lastRevision, limit: 1 });
+  const [last] = await store.readStream(runStream(p.runId), { fromRevision: p.governance.lastRevision, limit: 1 });
   return last?.envelope.metadata.recordedAt ?? null;
 }
 
