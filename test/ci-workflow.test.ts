@@ -107,9 +107,13 @@ function runJob(
 /** The install steps, run on GitHub, not here: the test runs on the tree `npm test` built. */
 const INSTALL_STAND_INS: Record<string, string> = { Install: 'echo "install step not run by this test: it uses the installed tree"' };
 
-/** What actions/cache keeps of the home between jobs: the ledger files only, never the key. */
+/** What actions/cache keeps of the home between jobs: the ledger files and the signer state, never the key. */
 function keepCachedOnly(home: string): void {
-  for (const entry of readdirSync(home)) if (!entry.startsWith('ledger.db')) rmSync(join(home, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(home)) {
+    if (entry === 'keys') {
+      for (const key of readdirSync(join(home, 'keys'))) if (key !== 'signing.state') rmSync(join(home, 'keys', key), { recursive: true, force: true });
+    } else if (!entry.startsWith('ledger.db')) rmSync(join(home, entry), { recursive: true, force: true });
+  }
 }
 
 const step = (run: JobRun, name: string): StepResult | undefined => run.steps.find((s) => s.name === name);
@@ -150,10 +154,12 @@ describe('docs/ci.md GitHub Actions workflow', function () {
     before(() => (home = freshHome('runledger-ci-home-')));
     after(() => rmSync(home, { recursive: true, force: true }));
 
-    it('a first push to main trains, verifies, has nothing to gate against and promotes its campaign', () => {
+    it('a first push to main adopts the empty head, trains, signs, has nothing to gate against and promotes its campaign', () => {
       const exp = expressions({ CANDIDATE: 'ci-100-1' });
       const run = runJob(workflow.jobs.model!, { expressions: exp, set, github: { GITHUB_EVENT_NAME: 'push', GITHUB_REF: 'refs/heads/main', GITHUB_SHA: 'a'.repeat(40) } });
       assert.ok(run.ok, run.output);
+      assert.match(step(run, 'Open the ledger')!.output, /Adopted the store's latest checkpoint/);
+      assert.match(step(run, 'Sign and verify')!.output, /OK, anchored/);
       assert.match(step(run, 'Gate')!.output, /^::warning title=runledger gate::no baseline campaign yet/m);
       assert.match(step(run, 'Promote the candidate to baseline')!.output, /Appended 1 event to 1 stream/);
       assert.match(run.summary, /^ci-100-1-2\s+completed\s+iris-mlp\s+acc \S+ loss \S+\s+verified/m, run.summary);
@@ -176,6 +182,15 @@ describe('docs/ci.md GitHub Actions workflow', function () {
       assert.match(run.summary, /testAccuracy/);
       assert.match(run.summary, /^ci-101-1-1\s+completed\s+iris-mlp-regressed/m);
       assert.equal(step(run, 'Promote the candidate to baseline'), undefined, 'a failed job promotes nothing');
+    });
+
+    it('stops, without signing, when the cached signer state is gone but the ledger has checkpoints', () => {
+      keepCachedOnly(home);
+      rmSync(join(home, 'keys', 'signing.state'));
+      const run = runJob(workflow.jobs.model!, { expressions: expressions({ CANDIDATE: 'ci-102-1' }), set, github: { GITHUB_EVENT_NAME: 'push', GITHUB_REF: 'refs/heads/main', GITHUB_SHA: 'c'.repeat(40) } });
+      assert.equal(step(run, 'Open the ledger')!.code, 1, run.output);
+      assert.match(step(run, 'Open the ledger')!.output, /::error title=runledger::the signer state keys\/signing\.state is missing \(cache evicted\?\) but the ledger has \d+ checkpoints/);
+      assert.equal(step(run, 'Train the candidate'), undefined);
     });
 
     it('a fork without secrets starts a fresh ledger and skips the gate with a warning', () => {
@@ -223,11 +238,13 @@ describe('docs/ci.md GitHub Actions workflow', function () {
       const exp = (candidate: string, key = signingKey) => ({ RUNLEDGER_STORE: db!.url, PGPASSWORD: '', RUNLEDGER_SIGNING_KEY: key, RUNLEDGER_HOME: home, CANDIDATE: candidate });
       const main = runJob(workflow.jobs.model!, { expressions: exp('pg-1-1'), set: { REPEATS: '2' }, github: { GITHUB_EVENT_NAME: 'push', GITHUB_REF: 'refs/heads/main', GITHUB_SHA: 'f'.repeat(40) } });
       assert.ok(main.ok, main.output);
-      rmSync(home, { recursive: true, force: true });
+      assert.match(step(main, 'Sign and verify')!.output, /OK, anchored/);
+      keepCachedOnly(home);
       const pr = runJob(workflow.jobs.model!, { expressions: exp('pg-2-1'), set: { REPEATS: '2' }, github: { GITHUB_EVENT_NAME: 'pull_request', GITHUB_REF: 'refs/pull/3/merge', GITHUB_SHA: '1'.repeat(40) } });
       assert.ok(pr.ok, pr.output);
       assert.match(step(pr, 'Find the baseline')!.output, /baseline campaign: pg-1-1/);
       assert.match(step(pr, 'Gate')!.output, /verdict: PASS/);
+      assert.match(step(pr, 'Sign and verify')!.output, /a pull request does not sign the shared ledger[\s\S]*OK but NOT ANCHORED/);
       assert.match(step(pr, 'Promote the candidate to baseline')!.output, /not a push to main: the baseline stays pg-1-1/);
       const keyless = runJob(workflow.jobs.model!, { expressions: exp('pg-3-1', ''), set: { REPEATS: '2' }, github: { GITHUB_EVENT_NAME: 'pull_request', GITHUB_REF: 'refs/pull/4/merge', GITHUB_SHA: '2'.repeat(40) } });
       assert.equal(step(keyless, 'Open the ledger')!.code, 1);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { githubAnnotations } from '../../src/gates/annotations.js';
+import type { MultiGateReport } from '../../src/gates/multi.js';
 import type { GateReport } from '../../src/gates/report.js';
 
 function report(overrides: Partial<GateReport>): GateReport {
@@ -41,5 +42,19 @@ describe('gates/annotations (GitHub Actions)', () => {
     const [line] = githubAnnotations(report({ rules: [rule('acc,x:y', 'fail', 'hard', '100% worse\n::add-mask::secret\r\n::stop-commands::x')] }));
     assert.equal(line!.split('\n').length, 1);
     assert.ok(line!.startsWith('::error title=runledger gate%3A acc%2Cx%3Ay (hard)::100%25 worse%0A::add-mask::secret%0D%0A::stop-commands::x'), line);
+  });
+
+  it('names the candidate of each rule in a multi-candidate gate', () => {
+    const multi = {
+      comparisonId: 'm1',
+      baseline: { ref: 'base', kind: 'campaign', runs: ['b-1'] },
+      strict: false,
+      budgets: [],
+      results: [
+        { ref: 'c1', kind: 'campaign', runs: ['c1-1'], verdict: 'pass', hardBreaches: 0, softBreaches: 0, rules: [{ metric: 'testAccuracy', verdict: 'pass', severity: 'hard', reason: 'ok' }] },
+        { ref: 'c2', kind: 'campaign', runs: ['c2-1'], verdict: 'fail', hardBreaches: 1, softBreaches: 0, rules: [{ metric: 'testAccuracy', verdict: 'fail', severity: 'hard', reason: 'worse by 0.1' }] },
+      ],
+    } as unknown as MultiGateReport;
+    assert.deepEqual(githubAnnotations(multi), ['::error title=runledger gate%3A testAccuracy of c2 (hard)::worse by 0.1 (campaign c2 vs baseline campaign base, comparison m1)']);
   });
 });
