@@ -113,7 +113,7 @@ describe('replay verifier', function () {
       const other = await openTestLedger();
       try {
         const plan = { ...examplePlan.governance, description: 'not what was approved' };
-        await other.store.append(runStream('r9'), [{ type: 'GovernancePlanApproved', data: { runId: 'r9', plan, planHash: examplePlan.governancePlanHash, approver: 'alice@example.org' } }]);
+        await other.store.append(runStream('r9'), [{ type: 'GovernancePlanApproved', data: { runId: 'r9', plan, planHash: examplePlan.governancePlanHash, approver: 'alice@example.org', workerKeys: [] } }]);
         await other.checkpoint();
         const d = (await replayRun(other.store, 'r9', { verifierKeys: [other.verifierKey] })).firstDivergence;
         assert.equal(d?.check, 'plan-parity');

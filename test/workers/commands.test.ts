@@ -4,9 +4,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshHome, repoRoot, runCli, type CliResult } from '../support/cli.js';
 import { readPlanFile } from '../../src/governance/plan-file.js';
+import { guardedAppend } from '../../src/governance/guarded-append.js';
 import { approvePlan, recordStage } from '../../src/governance/recorder.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { campaignSeed } from '../../workers/campaign.js';
+import { homeWorkerKeys, signEvent } from '../../workers/keys.js';
 import { IRIS_DIGEST } from './fixture.js';
 
 const PLAN = join(repoRoot, 'docs', 'examples', 'train.yaml');
@@ -72,26 +74,31 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
   });
 
   it('retrain exits 1 naming the first checkpoint whose recorded digest the re-execution does not reproduce', async () => {
-    // A forged run that still replays cleanly: the example plan approved and staged as the commands
-    // would, then run a's training events up to its epoch-4 checkpoint, whose digest is replaced.
+    // A run that replays cleanly but whose worker lied: the example plan approved and staged as the
+    // commands would, then run a's training events up to its epoch-4 checkpoint, whose digest is
+    // replaced, each re-signed with the home's (trusted) worker key. Signatures say who recorded an
+    // event, not that it is true: re-execution is the evidence for that.
     const original = await streamEvents(home, 'run-a');
     const cut = original.findIndex((e) => e.type === 'CheckpointWritten' && e.data.epoch === 4);
+    const worker = homeWorkerKeys(home);
     const training = original
       .slice(0, cut + 1)
       .filter((e) => ['RunEnvironmentRecorded', 'TrainingStarted', 'TelemetrySample', 'CheckpointWritten'].includes(e.type))
+      .filter((e) => e.type !== 'TelemetrySample' || (e.data.tags as { stage: string }).stage === 'train')
       .map((e) => {
-        const data = JSON.parse(JSON.stringify(e.data).replaceAll('"runId":"a"', '"runId":"forged"')) as Record<string, unknown>;
+        const data = JSON.parse(JSON.stringify(e.data).replaceAll('"runId":"a"', '"runId":"forged"').replaceAll('"run":"a"', '"run":"forged"')) as Record<string, unknown>;
         if (e.type === 'CheckpointWritten' && data.epoch === 4) data.digest = 'f'.repeat(64);
-        return { type: e.type, data };
+        const { publicKey: _k, signature: _s, ...claims } = data;
+        return { type: e.type, data: signEvent<{ publicKey: string; signature: string }>(worker.signer, e.type, claims) as Record<string, unknown> };
       });
     const store = createSqliteStore({ path: join(home, 'ledger.db') });
     try {
       await store.init();
-      await approvePlan(store, readPlanFile(PLAN), 'forged');
+      await approvePlan(store, readPlanFile(PLAN), 'forged', { workerKeys: [worker.publicKey] });
       await recordStage(store, 'forged', 'prepare', 'start');
       await recordStage(store, 'forged', 'prepare', 'complete');
       await recordStage(store, 'forged', 'train', 'start');
-      await store.append('run-forged', training);
+      await guardedAppend(store, [{ stream: 'run-forged', events: training }]);
     } finally {
       await store.close();
     }

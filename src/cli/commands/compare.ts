@@ -9,11 +9,13 @@ import { fmt } from '../../gates/regression.js';
 import { gateExitCode, type GateReport } from '../../gates/report.js';
 import { runBudgets, runGate, type BudgetRun, type GateRun } from '../../gates/run-gate.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
+import { runTrust } from '../run-trust.js';
 
 interface CompareOptions {
   baseline: string;
   candidate: string;
   policy?: string;
+  key?: string[];
   json?: boolean;
 }
 
@@ -32,20 +34,22 @@ function humanReport(run: GateRun): string {
     ...r.rules.map((rule) => `  ${LABEL[rule.verdict]}  ${rule.metric} (${rule.direction}, ${rule.severity})${rule.delta === null ? '' : ` Δ ${fmt(rule.delta)}`}: ${rule.reason}`),
     ...r.budgets.map((b) => `  ${LABEL[b.verdict]}  budget ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
     `verdict: ${LABEL[r.verdict]} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}${r.strict ? ', strict' : ''})`,
+    `verified: ${run.verifiedRuns.length} run${run.verifiedRuns.length === 1 ? '' : 's'} replayed against the signed checkpoint before their metrics were used`,
     `recorded: ${run.recorded.stream}${run.recorded.duplicate ? ' (already recorded by an identical earlier evaluation)' : ''}`,
   ];
   return lines.join('\n');
 }
 
-function jsonReport(run: GateRun): GateReport & { recorded: GateRun['recorded'] } {
-  return { ...run.report, recorded: run.recorded };
+function jsonReport(run: GateRun): GateReport & { recorded: GateRun['recorded']; verifiedRuns: string[] } {
+  return { ...run.report, recorded: run.recorded, verifiedRuns: run.verifiedRuns };
 }
 
 function sides(command: Command): Command {
   return command
     .requiredOption('--baseline <ref>', 'baseline run id or campaign name')
     .requiredOption('--candidate <ref>', 'candidate run id or campaign name')
-    .option('--policy <file>', 'policy YAML (docs/gates.md); default: every shared metric, 1% relative tolerance');
+    .option('--policy <file>', 'policy YAML (docs/gates.md); default: every shared metric, 1% relative tolerance')
+    .option('--key <vkey...>', 'trusted verifier key(s) for replaying the runs (default: the home key)');
 }
 
 export function registerCompareCommands(program: Command, ctx: CliContext): void {
@@ -54,7 +58,8 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
     .description('compare a candidate run or campaign with a baseline under a policy; records ComparisonRecorded and RegressionGateEvaluated')
     .action(async (opts: CompareOptions) => {
       const store = await ctx.store();
-      const run = await runGate(store, ctx.home(), { baseline: opts.baseline, candidate: opts.candidate, policyFile: opts.policy });
+      const trust = await runTrust(ctx.home(), store, opts.key);
+      const run = await runGate(store, ctx.home(), { baseline: opts.baseline, candidate: opts.candidate, policyFile: opts.policy, trust });
       ctx.print(opts.json ?? false, jsonReport(run), () => humanReport(run));
     });
 
@@ -70,6 +75,7 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
         candidate: opts.candidate,
         policyFile: opts.policy,
         strict: opts.strict ?? false,
+        trust: await runTrust(ctx.home(), store, opts.key),
       });
       if (opts.junit) writeReport(opts.junit, gateJunit(run.report), '--junit');
       if (opts.markdown) writeReport(opts.markdown, gateMarkdown(run.report), '--markdown');
@@ -95,9 +101,10 @@ export function registerBudgetsCommand(program: Command, ctx: CliContext): void 
     .argument('<ref>', 'run id or campaign name')
     .option('--policy <file>', 'policy YAML whose budgets.severity applies (default hard)')
     .option('--strict', 'soft breaches and budgets without telemetry fail too')
-    .action(async (ref: string, opts: { policy?: string; strict?: boolean; json?: boolean }) => {
+    .option('--key <vkey...>', 'trusted verifier key(s) for replaying the runs (default: the home key)')
+    .action(async (ref: string, opts: { policy?: string; strict?: boolean; key?: string[]; json?: boolean }) => {
       const store = await ctx.store();
-      const result = await runBudgets(store, ctx.home(), { ref, policyFile: opts.policy, strict: opts.strict ?? false });
+      const result = await runBudgets(store, ctx.home(), { ref, policyFile: opts.policy, strict: opts.strict ?? false, trust: await runTrust(ctx.home(), store, opts.key) });
       ctx.print(opts.json ?? false, result, () => humanBudgets(result));
       if (result.verdict === 'fail') throw new ExitCode(1);
     });

@@ -14,6 +14,7 @@ import type { RunDivergence } from '../../replay/verify-run.js';
 import { exportBundle, verifyBundle } from '../../bundle/bundle.js';
 import { ExitCode } from '../main.js';
 import { withJson, type CliContext } from '../context.js';
+import { parseWorkerKeys } from '../worker-keys.js';
 
 interface JsonFlag {
   json?: boolean;
@@ -57,13 +58,16 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .argument('<file>', 'plan file')
     .requiredOption('--run <run>', 'run id (the run stream is run-<id>)')
     .option('--approver <name>', 'who approves (must be the plan\'s approver; default: the plan\'s approver)')
-    .action(async (file: string, opts: JsonFlag & { run: string; approver?: string }) => {
+    .option('--worker-key <key...>', 'worker keys trusted to sign the run\'s training events ("runledger keys show --worker"; text or a file); default: none')
+    .action(async (file: string, opts: JsonFlag & { run: string; approver?: string; workerKey?: string[] }) => {
       const parsed = readPlanFile(file);
+      const workerKeys = parseWorkerKeys(opts.workerKey ?? []);
       const store = await ctx.store();
-      const result = await approvePlan(store, parsed, opts.run, { actor: actor(ctx), ...(opts.approver ? { approver: opts.approver } : {}) });
+      const result = await approvePlan(store, parsed, opts.run, { actor: actor(ctx), workerKeys, ...(opts.approver ? { approver: opts.approver } : {}) });
       ctx.print(opts.json ?? false, { ...result, stages: parsed.execution.stages.map((s) => s.id) }, () =>
         [
           `${result.recorded ? 'Approved' : 'Already approved'}: plan "${parsed.governance.name}" for run ${result.runId} by ${result.approver}`,
+          `trusted worker keys: ${result.workerKeys.length ? result.workerKeys.join(', ') : 'none (no training event can be recorded)'}`,
           `governance plan ${result.governancePlanHash}`,
           `execution plan  ${result.executionPlanHash}`,
           `stages: ${parsed.execution.stages.map((s) => s.id).join(' → ')}`,
