@@ -94,6 +94,21 @@ export interface DoorOptions {
 }
 
 /**
+ * Plan and stage events are the recorder's: it decides them from the plan (`runledger plan approve`,
+ * `stage`, `run fail`). Every other door refuses them, before anything else is looked at.
+ */
+export function refuseRecorderTypes(requests: readonly AppendRequest[], options: Pick<DoorOptions, 'describe'> = {}): void {
+  requests.forEach((request, r) => {
+    const e = request.events.findIndex((event) => RECORDER_TYPES.has(event.type));
+    if (e < 0) return;
+    throw new InputError(
+      `${options.describe ? `${options.describe(r, e)}: ` : ''}${request.events[e]!.type} events are recorded by "runledger plan approve", "runledger stage" and "runledger run fail", which check the run's plan; they cannot be appended directly`,
+      { field: 'type', stream: request.stream },
+    );
+  });
+}
+
+/**
  * Checks a validated batch against the heads of its run streams, in order (each event against the
  * state its predecessors leave), and returns the requests with every run stream pinned to the
  * revision checked. Throws InputError naming the first event a rule refuses, or ConcurrencyError when
@@ -104,15 +119,6 @@ export function checkRequests(heads: ReadonlyMap<string, RunHead>, requests: rea
   return requests.map((request, r) => {
     const p = prepared[r]!;
     const where = (e: number): string => (options.describe ? `${options.describe(r, e)}: ` : '');
-    if (!options.allowGovernance) {
-      const e = p.events.findIndex((event) => RECORDER_TYPES.has(event.type));
-      if (e >= 0) {
-        throw new InputError(
-          `${where(e)}${p.events[e]!.type} events are recorded by "runledger plan approve", "runledger stage" and "runledger run fail", which check the run's plan; they cannot be appended directly`,
-          { field: 'type', stream: p.stream },
-        );
-      }
-    }
     const head = working.get(p.stream);
     if (!head) return request;
     if (request.expectedRevision !== undefined && !expectationHolds(p.expectedRevision, head.revision)) {
@@ -153,6 +159,7 @@ async function decideCheckAppend<S, T>(
     const { heads, snapshot } = await read();
     const decision = decide(snapshot);
     if ('done' in decision) return { result: decision.done, appended: null };
+    if (!options.allowGovernance) refuseRecorderTypes(decision.requests, options);
     const prepared = prepareBatch(decision.requests, { ...(options.describe ? { describe: options.describe } : {}), ...(options.actor ? { actor: options.actor } : {}) });
     const pinned = checkRequests(heads, decision.requests, prepared, options);
     try {
@@ -165,8 +172,7 @@ async function decideCheckAppend<S, T>(
 
 /** Appends a batch (atomic across its streams) through the write rules. Bad input writes nothing. */
 export async function guardedAppend(store: EventStore, requests: AppendRequest[], options: DoorOptions = {}): Promise<AppendResult> {
-  const prepared = prepareBatch(requests, { ...(options.describe ? { describe: options.describe } : {}), ...(options.actor ? { actor: options.actor } : {}) });
-  const streams = [...new Set(prepared.map((p) => p.stream).filter(isRunStream))];
+  const streams = [...new Set(requests.map((r) => r.stream).filter(isRunStream))];
   const heads = options.heads ?? new RunHeads();
   const read = async (): Promise<{ heads: Map<string, RunHead>; snapshot: null }> => ({
     heads: new Map(await Promise.all(streams.map(async (s) => [s, await heads.read(store, s)] as const))),

@@ -11,7 +11,7 @@ import { parseAppendInput } from '../../ledger/append-input.js';
 import { readLogPages } from '../../ledger/read.js';
 import { prepareBatch } from '../../store/seal.js';
 import type { EventStore, RecordedEvent } from '../../store/port.js';
-import { guardedAppend } from '../../governance/guarded-append.js';
+import { guardedAppend, refuseRecorderTypes } from '../../governance/guarded-append.js';
 import { CompactRange } from '../../integrity/compact-range.js';
 import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, verifyProofJson } from '../../integrity/proof.js';
 import { type VerifyLogReport } from '../../replay/verify-log.js';
@@ -54,7 +54,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
         for (const event of request.events) event.metadata = { actor, ...event.metadata };
       }
       const describe = (r: number, e: number): string => `${source} line ${input.lines[r]![e]}`;
-      // Validate with line numbers before the store sees anything.
+      // Refuse the recorder's types and validate, with line numbers, before the store sees anything.
+      refuseRecorderTypes(input.requests, { describe });
       prepareBatch(input.requests, { describe });
       const store = await ctx.store();
       let result;
