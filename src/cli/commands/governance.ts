@@ -123,7 +123,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     });
 
   withJson(program.command('replay'))
-    .description('re-read a run and verify chain, checkpoint inclusion, stage order, plan parity and run summary; writes the replay manifest')
+    .description('re-read a run and verify chain, checkpoint inclusion, plan parity, stage order, run summary and every write rule; writes the replay manifest')
     .argument('<run>', 'run id')
     .option('--out <file>', 'write the replay manifest (RFC 8785 JSON) here when the run verifies')
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key)')
@@ -158,7 +158,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
               `governance plan ${report.plans?.governance}`,
               `execution plan  ${report.plans?.execution}`,
               `checkpoint      size ${report.checkpoint?.size}, root ${report.checkpoint?.root}`,
-              `checks: chain, inclusion, stage order, plan parity, run summary${opts.full ? ', whole log' : ''}`,
+              `checks: chain, inclusion, plan parity, stage order, run summary, write rules${opts.full ? ', whole log' : ''}`,
               ...(opts.out ? [`manifest written to ${opts.out}`] : []),
             ].join('\n')
           : describeDivergence(`Run ${run} failed replay`, result.firstDivergence),
@@ -188,7 +188,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     });
 
   withJson(program.command('verify-bundle'))
-    .description('verify an audit bundle with no store: signature, inclusion proofs, chain, plan parity, stage order, manifest')
+    .description('verify an audit bundle with no store: signature, inclusion proofs, chain, plan parity, stage order, write rules, manifest')
     .argument('<file>', 'bundle file')
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key, if this home has one)')
     .action((file: string, opts: JsonFlag & { key?: string[] }) => {
