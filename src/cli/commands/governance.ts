@@ -315,6 +315,7 @@ function describeDivergence(title: string, d: RunDivergence | undefined): string
   return [
     `${title} at the first divergence:`,
     `  check:    ${d.check}`,
+    ...(d.rule ? [`  rule:     ${d.rule}`] : []),
     ...(d.section ? [`  section:  ${d.section}`] : []),
     ...(event ? [`  event:    ${event}`] : []),
     ...(d.expected !== undefined ? [`  expected: ${d.expected}`] : []),
