@@ -87,8 +87,6 @@ export interface DoorOptions {
   allowGovernance?: boolean;
   /** How errors name an event, e.g. `stdin line 3`; default: nothing (the rule's sentence names the run). */
   describe?: (request: number, event: number) => string;
-  /** Default actor for events whose metadata names none. */
-  actor?: string;
   /** Incremental heads of a long-lived writer. */
   heads?: RunHeads;
 }
@@ -160,7 +158,7 @@ async function decideCheckAppend<S, T>(
     const decision = decide(snapshot);
     if ('done' in decision) return { result: decision.done, appended: null };
     if (!options.allowGovernance) refuseRecorderTypes(decision.requests, options);
-    const prepared = prepareBatch(decision.requests, { ...(options.describe ? { describe: options.describe } : {}), ...(options.actor ? { actor: options.actor } : {}) });
+    const prepared = prepareBatch(decision.requests, options.describe ? { describe: options.describe } : {});
     const pinned = checkRequests(heads, decision.requests, prepared, options);
     try {
       return { result: decision.result, appended: await store.appendBatch(pinned) };
@@ -173,6 +171,11 @@ async function decideCheckAppend<S, T>(
 /** Appends a batch (atomic across its streams) through the write rules. Bad input writes nothing. */
 export async function guardedAppend(store: EventStore, requests: AppendRequest[], options: DoorOptions = {}): Promise<AppendResult> {
   const streams = [...new Set(requests.map((r) => r.stream).filter(isRunStream))];
+  if (streams.length === 0) {
+    // No run stream: nothing to check but the recorder's types; the store validates the rest.
+    if (!options.allowGovernance) refuseRecorderTypes(requests, options);
+    return store.appendBatch(requests);
+  }
   const heads = options.heads ?? new RunHeads();
   const read = async (): Promise<{ heads: Map<string, RunHead>; snapshot: null }> => ({
     heads: new Map(await Promise.all(streams.map(async (s) => [s, await heads.read(store, s)] as const))),
