@@ -6,6 +6,7 @@ import { catchUp } from '../../projections/catch-up.js';
 import { comparisonGraphProjection, graphArtifacts } from '../../projections/comparison-graph.js';
 import { budgetSubjects, runSummaryProjection } from '../../projections/run-summary.js';
 import { writeArtifacts } from '../../projections/snapshots.js';
+import { guardedAppend } from '../governance/guarded-append.js';
 import type { EventStore } from '../store/port.js';
 import { evaluateBudgets, type BudgetOutcome } from './budgets.js';
 import type { RunTrust } from '../replay/replay.js';
@@ -86,7 +87,8 @@ export async function runBudgets(store: EventStore, home: string, request: Budge
   const requests = budgetFindingRequests(budgets);
   let recorded: string[] = [];
   if (requests.length > 0) {
-    const result = await store.appendBatch(requests);
+    // Findings on run streams go through the run-stream door like every other write.
+    const result = await guardedAppend(store, requests);
     recorded = result.duplicate ? [] : requests.map((r) => r.stream);
     await catchUp(store, home, runSummaryProjection);
   }
