@@ -1,6 +1,6 @@
 // The training commands as a user drives them, end to end through bin/runledger.js in fresh homes.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshHome, repoRoot, runCli, type CliResult } from '../support/cli.js';
 import { readPlanFile } from '../../src/governance/plan-file.js';
@@ -60,6 +60,38 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
     for (const t of ['GovernancePlanApproved', 'RunEnvironmentRecorded', 'TrainingStarted', 'TelemetrySample', 'CheckpointWritten', 'TrainingCompleted', 'RunCompleted']) {
       assert.ok(types.includes(t), `run-a records ${t}`);
     }
+  });
+
+  it("approves the run trusting the home's worker key — its own 0600 file, not the ledger key — which signed every training event", async () => {
+    const file = join(home, 'keys', 'worker.key');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const shown = await ok<{ verifierKey: string; publicKey: string }>(home, ['keys', 'show', '--worker']);
+    assert.deepEqual(await ok<{ publicKey: string }>(home, ['keys', 'show', '--worker']), shown, 'created once, then the same key');
+    assert.notEqual(shown.verifierKey, (await ok<{ verifierKey: string }>(home, ['keys', 'show'])).verifierKey);
+    const events = await streamEvents(home, 'run-a');
+    assert.deepEqual(events[0]!.data.workerKeys, [shown.publicKey]);
+    const signed = events.filter((e) => ['RunEnvironmentRecorded', 'TrainingStarted', 'TelemetrySample', 'CheckpointWritten', 'TrainingCompleted'].includes(e.type));
+    assert.ok(signed.length > 5 && signed.every((e) => e.data.publicKey === shown.publicKey));
+  });
+
+  it('plan approve --worker-key records the keys given (verifier key, base64 or a file); train refuses a run whose approval does not trust its key, recording nothing', async () => {
+    const h = await initHome();
+    const shown = await ok<{ verifierKey: string; publicKey: string }>(h, ['keys', 'show', '--worker']);
+    const other = await ok<{ publicKey: string }>(await initHome(), ['keys', 'show', '--worker']);
+    const keyFile = join(h, 'other.key');
+    writeFileSync(keyFile, `${other.publicKey}\n`);
+    const approved = await ok<{ workerKeys: string[] }>(h, ['plan', 'approve', PLAN, '--run', 'k', '--worker-key', shown.verifierKey, keyFile]);
+    assert.deepEqual(approved.workerKeys, [shown.publicKey, other.publicKey]);
+    const bad = await cli(h, ['plan', 'approve', PLAN, '--run', 'k2', '--worker-key', 'AAAA=']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--worker-key "AAAA=" is neither a base64 Ed25519 public key/);
+
+    await ok(h, ['plan', 'approve', PLAN, '--run', 'untrusted', '--worker-key', other.publicKey]);
+    const before = (await streamEvents(h, 'run-untrusted')).length;
+    const refused = await cli(h, ['train', '--plan', PLAN, '--run', 'untrusted']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`run untrusted: its approval does not trust this worker's key ${shown.publicKey.replace(/[+/]/g, '\\$&')}`));
+    assert.equal((await streamEvents(h, 'run-untrusted')).length, before, 'nothing was recorded');
   });
 
   it('gives the same checkpoint digests in a fresh home and a fresh process', async () => {
