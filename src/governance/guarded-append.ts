@@ -5,7 +5,8 @@
 // appended in between makes the store refuse (ConcurrencyError); the door then re-reads and re-checks,
 // so a check and its append are atomic. Events on other streams pass through unchanged.
 import { ConcurrencyError, InputError } from '../errors.js';
-import { expectationHolds, prepareBatch, type PreparedRequest } from '../store/seal.js';
+import { expectationHolds } from '../store/append-plan.js';
+import { prepareBatch, type PreparedRequest } from '../store/seal.js';
 import { NO_STREAM, type AppendRequest, type AppendResult, type EventStore, type RecordedEvent } from '../store/port.js';
 import { checkRunId, isRunStream, runIdOf, runStream } from './run-stream.js';
 import type { RunSummary } from './run-state.js';
@@ -45,7 +46,7 @@ export class RunHeads {
 
   async read(store: EventStore, stream: string): Promise<RunHead> {
     const cached = this.heads.get(stream);
-    const events = await store.readStream(stream, { from: cached ? cached.revision + 1 : 0 });
+    const events = await store.readStream(stream, { fromRevision: cached ? cached.revision + 1 : 0 });
     const head = foldHead(cached ?? emptyHead(stream), events);
     this.heads.delete(stream);
     this.heads.set(stream, head);

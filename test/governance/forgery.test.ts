@@ -12,7 +12,8 @@ import type { CheckpointWritten, TrainingCompleted } from '../../events/training
 import { encodeBundle, readBundle } from '../../src/bundle/format.js';
 import { verifyBundle } from '../../src/bundle/bundle.js';
 import { createCheckpoint } from '../../src/ledger/checkpoint.js';
-import { loadSigner, loadVerifierKey } from '../../src/ledger/keys.js';
+import { loadVerifierKey } from '../../src/ledger/keys.js';
+import { loadLedgerSigner } from '../../src/ledger/signer-state.js';
 import { requireOrigin } from '../../src/ledger/origin.js';
 import { replayRun } from '../../src/replay/replay.js';
 import { openStore } from '../../src/store/open.js';
@@ -57,7 +58,7 @@ const line = (runId: string, event: ProposedEvent): string => `${JSON.stringify(
 
 /** Signs a ledger checkpoint over the (forged) store, as an honest operator's routine `runledger checkpoint` would. */
 async function checkpoint(home: string): Promise<void> {
-  await withStore(home, async (store) => void (await createCheckpoint(store, loadSigner(home), await requireOrigin(store))));
+  await withStore(home, async (store) => void (await createCheckpoint(store, loadLedgerSigner(home), await requireOrigin(store))));
 }
 
 describe('forged training results (adversarial, real trained runs)', function () {

@@ -2,14 +2,15 @@
 // Thin: the work is done by workers/ (execution, re-execution, campaigns, the claim queue).
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { readPlanFile } from '../../governance/plan-file.js';
 import { recordFinding } from '../../governance/recorder.js';
 import { createCheckpoint } from '../../ledger/checkpoint.js';
-import { ensureSigningKey, loadSigner, loadVerifierKey } from '../../ledger/keys.js';
+import { loadVerifierKey } from '../../ledger/keys.js';
+import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin } from '../../ledger/origin.js';
 import { runTrust } from '../run-trust.js';
 import { parseWorkerKeys } from '../worker-keys.js';
@@ -190,7 +191,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     });
 
   withJson(program.command('demo'))
-    .description('a guided tour on a fresh embedded store: baseline and candidate campaigns, signed checkpoints, a signed and verified ledger')
+    .description('a guided tour on a fresh embedded store: baseline, candidate and candidate-2 campaigns, signed checkpoints, a signed and verified ledger')
     .option('--dir <dir>', 'home for the demo (default: --home or RUNLEDGER_HOME if it holds no ledger yet, else a new temporary directory)')
     .option('--repeats <n>', 'runs per campaign', positiveInt('--repeats'), 5)
     .action(async (opts: JsonFlag & { dir?: string; repeats: number }) => {
@@ -311,7 +312,7 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
   const store = await openStore(storeUrl);
   try {
     const { origin } = await ensureOrigin(store);
-    ensureSigningKey(home, origin);
+    ensureLedgerSigner(home, origin);
     say(`runledger demo — home ${home}`);
     say(`store ${store.displayUrl}, verifier key ${loadVerifierKey(home)}`);
     const exec = await contextFor(ctx, store, home, json);
@@ -322,6 +323,7 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
       for (const [name, file] of [
         ['baseline', 'train.yaml'],
         ['candidate', 'train-regressed.yaml'],
+        ['candidate-2', 'train-candidate-2.yaml'],
       ] as const) {
         const path = exampleFile(file);
         say(`\n${name}: ${opts.repeats} runs of docs/examples/${file}`);
@@ -341,7 +343,7 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
     const first = campaigns[0]!.runs[0]!.runId;
     const retrain = await retrainRun(store, first, await runTrust(home, store));
     say(`\n${describeRetrain(retrain)}`);
-    const { checkpoint } = await createCheckpoint(store, loadSigner(home), origin);
+    const { checkpoint } = await createCheckpoint(store, loadLedgerSigner(home), origin);
     say(`ledger checkpoint signed: ${checkpoint.size} events, root ${checkpoint.root}`);
     const verification = await verifyLog(readLogPages(store), { checkpoints: await store.checkpoints(), verifierKeys: [loadVerifierKey(home)], origin });
     say(`ledger verified from raw events: ${verification.ok ? 'ok' : 'FAILED'}`);
@@ -353,6 +355,9 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
       [`runledger ${h} events --stream run-${first}`, 'every event of one run'],
       ...(available.has('compare') ? [[`runledger ${h} compare --baseline baseline --candidate candidate`, 'baseline vs candidate, metric by metric'] as [string, string]] : []),
       ...(available.has('gate') ? [[`runledger ${h} gate --baseline baseline --candidate candidate`, 'exits 1: the candidate regressed'] as [string, string]] : []),
+      ...(available.has('compare')
+        ? [[`runledger ${h} compare --baseline baseline --candidate candidate,candidate-2 --policy ${relative(process.cwd(), exampleFile('policy-multi.yaml')) || 'policy-multi.yaml'}`, 'both candidates at once: omnibus test, Holm, effect sizes, power'] as [string, string]]
+        : []),
       ...(available.has('serve') ? [[`runledger ${h} serve`, 'live dashboard on 127.0.0.1'] as [string, string]] : []),
       [`runledger ${h} export ${first} --out ${first}.bundle`, 'an offline audit bundle (check it with verify-bundle)'],
     ];
