@@ -1,8 +1,8 @@
 // A real ledger for the dashboard tests: a fresh home with its signing key, runs recorded through
 // the governance recorder, training events of the catalog's types signed by the home's worker key and
 // appended through the run-stream door (telemetry, signed checkpoints), a campaign, a recorded
-// comparison with its gate verdict, and a signed ledger checkpoint. One run (cand-1) carries a forged
-// checkpoint signature, written straight into the store as an attacker would: it fails replay.
+// comparison with its gate verdict, and a signed ledger checkpoint. `forgeCheckpoint` writes a
+// checkpoint whose metrics were changed after signing straight into the store, as an attacker would.
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -123,6 +123,11 @@ export function checkpointEvent(runId: string, epoch: number, step: number, tamp
   return { type: 'CheckpointWritten', data: tamper ? { ...data, metrics: { ...data.metrics, testAccuracy: 1 } } : data };
 }
 
+/** An attacker's CheckpointWritten (metrics changed after signing), written straight into the store: the door would refuse it. */
+export async function forgeCheckpoint(ledger: Ledger, runId: string, epoch: number, step: number): Promise<void> {
+  await ledger.store.append(runStream(runId), [checkpointEvent(runId, epoch, step, true)]);
+}
+
 /** Records telemetry and a checkpoint in the run's open training session. */
 export async function recordTraining(ledger: Ledger, runId: string, events: ProposedEvent[]): Promise<void> {
   await record(ledger, runId, events);
@@ -151,9 +156,7 @@ export async function populate(ledger: Ledger): Promise<void> {
     await finishRun(ledger, runId);
   }
   await startRun(ledger, 'cand-1');
-  await recordTraining(ledger, 'cand-1', telemetry('cand-1', 0, 10));
-  // The door refuses a checkpoint whose metrics no longer match its signature; an attacker with the store writes it anyway.
-  await store.append(runStream('cand-1'), [checkpointEvent('cand-1', 1, 9, true)]);
+  await recordTraining(ledger, 'cand-1', [...telemetry('cand-1', 0, 10), checkpointEvent('cand-1', 1, 9)]);
   const comparisonId = 'c'.repeat(32);
   await store.append(`comparison-${comparisonId}`, [
     {
