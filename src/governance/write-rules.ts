@@ -112,50 +112,21 @@ function namedRun(event: RuledEvent): unknown {
 /**
  * Why `event` may not be appended to the run in `state`, or null when it may. Assumes the event's
  * data already matches its schema (every door validates first; replay checks `schema` first).
+ * The checks run in the order docs/bundle-format.md §3 gives a verifier: plan parity, the write
+ * rules, stage order, run summary.
  */
 export function ruleViolation(state: RuleState, event: RuledEvent): RuleViolation | null {
   const run = state.run.runId;
-  const { type } = event;
   if (!isValidRunId(run)) {
     return writeRule('run-id', `stream "${RUN_STREAM_PREFIX}${run}" does not name a valid run id, so it can hold no run`);
   }
-  if (!RUN_STREAM_TYPES.has(type) && !isCustomType(type)) {
-    return writeRule('run-stream-type', `${type} events are not recorded on a run stream`, 'a governance, training, RunSubmitted, RunClaimed or custom.* event', type);
-  }
-  const named = namedRun(event);
-  if (named !== undefined && named !== run) {
-    const planEvent = type === 'GovernancePlanApproved' || type === 'ExecutionPlanRecorded';
-    const message = `${type} names run ${String(named)}, not ${run}`;
-    return planEvent ? parity('plan-run', message, run, String(named)) : writeRule('run-id', message, run, String(named));
-  }
-  if (RECORDER_TYPES.has(type)) return governanceViolation(state, event);
-
-  // Everything else — findings, training, queue and custom.* events — only after the two plan events.
-  if (state.run.status === 'empty') {
-    return { check: 'stage-order', rule: 'approval-first', message: `run ${run} has no approved plan: its first event must be GovernancePlanApproved`, expected: 'GovernancePlanApproved', actual: type };
-  }
-  if (state.run.status === 'approved') {
-    return { check: 'stage-order', rule: 'plan-next', message: `the event after the approval of run ${run} must be ExecutionPlanRecorded`, expected: 'ExecutionPlanRecorded', actual: type };
-  }
-  // Findings may follow the end (gates and retrain judge finished runs); they never change its results.
-  if (type === 'AuditFinding') return null;
-  if (isFinished(state.run)) {
-    return writeRule('run-ended', `run ${run} has already ${state.run.status}; only AuditFinding may follow its end`, 'a run that has not ended', `run status ${state.run.status}`);
-  }
-  if (type === 'RunSubmitted' || type === 'RunClaimed') {
-    const done = type === 'RunSubmitted' ? state.submitted : state.claimed;
-    return done ? writeRule('once', `run ${run} already has a ${type} event`, `no earlier ${type}`, `a second ${type}`) : null;
-  }
-  if (WORKER_SIGNED.has(type)) return trainingViolation(state, event);
-  return null;
-}
-
-/** Plan parity, stage order and the run summary: the events only the recorder writes. */
-function governanceViolation(state: RuleState, event: RuledEvent): RuleViolation | null {
   if (event.type === 'GovernancePlanApproved' || event.type === 'ExecutionPlanRecorded') {
     const divergence = planParity(state, event);
     if (divergence) return divergence;
   }
+  const rule = writeRuleViolation(state, event);
+  if (rule) return rule;
+  if (!RECORDER_TYPES.has(event.type)) return null;
   const order = orderViolation(state.run, event);
   if (order) return order;
   if (event.type === 'RunCompleted' || event.type === 'RunFailed') {
@@ -172,19 +143,65 @@ function governanceViolation(state: RuleState, event: RuledEvent): RuleViolation
       };
     }
   }
-  if (event.type === 'GovernancePlanApproved') {
-    const keys = (event.data as Partial<GovernancePlanApprovedData>).workerKeys ?? [];
-    const bad = keys.find((k) => decodeWorkerKey(k) === undefined);
-    if (bad !== undefined) return writeRule('worker-keys', `the approval trusts worker key "${bad}", which is not a base64 Ed25519 public key`);
-    const twice = keys.find((k, i) => keys.indexOf(k) !== i);
-    if (twice !== undefined) return writeRule('worker-keys', `the approval names worker key ${twice} twice`);
-  }
   return null;
 }
 
-/** Each plan's hash is the hash of its normalized body; the plans link; approver and budgets agree with them. */
+/** Who may write what: the rules of check `write-rule`. */
+function writeRuleViolation(state: RuleState, event: RuledEvent): RuleViolation | null {
+  const run = state.run.runId;
+  const { type } = event;
+  if (!RUN_STREAM_TYPES.has(type) && !isCustomType(type)) {
+    return writeRule('run-stream-type', `${type} events are not recorded on a run stream`, 'a governance, training, RunSubmitted, RunClaimed or custom.* event', type);
+  }
+  const named = namedRun(event);
+  if (named !== undefined && named !== run) return writeRule('run-id', `${type} names run ${String(named)}, not ${run}`, run, String(named));
+  // Revision 0 is the approval and revision 1 the execution plan, nothing before or between them.
+  const status = state.run.status;
+  const at = `${type} at revision ${state.run.lastRevision + 1}`;
+  if (status === 'empty' ? type !== 'GovernancePlanApproved' : type === 'GovernancePlanApproved') {
+    const message = status === 'empty' ? `run ${run} has no approved plan: its first event must be GovernancePlanApproved ("runledger plan approve" records it)` : `run ${run} already has an approved governance plan`;
+    return writeRule('approval-first', message, 'GovernancePlanApproved at revision 0 only', at);
+  }
+  if (status === 'approved' ? type !== 'ExecutionPlanRecorded' : type === 'ExecutionPlanRecorded') {
+    const message = status === 'approved' ? `the event after the approval of run ${run} must be ExecutionPlanRecorded` : `run ${run} already has an execution plan`;
+    return writeRule('plan-next', message, 'ExecutionPlanRecorded at revision 1 only', at);
+  }
+  if (type === 'GovernancePlanApproved') return approvalViolation(event.data as GovernancePlanApprovedData);
+  if (type === 'ExecutionPlanRecorded') {
+    const stages = new Set((event.data as ExecutionPlanRecordedData).plan.stages.map((s) => s.id));
+    const unplanned = state.budgetStages.find((id) => !stages.has(id));
+    if (unplanned === undefined) return null;
+    return writeRule('budget-stage', `the approved plan budgets stage ${unplanned}, which is not a stage of the execution plan`, [...stages].join(', '), unplanned);
+  }
+  // Findings may follow the end (gates and retrain judge finished runs); they never change its results.
+  if (type === 'AuditFinding') return null;
+  if (isFinished(state.run)) {
+    return writeRule('run-ended', `run ${run} has already ${state.run.status}; only AuditFinding may follow its end`, 'a run that has not ended', `run status ${state.run.status}`);
+  }
+  if (type === 'RunSubmitted' || type === 'RunClaimed') {
+    const done = type === 'RunSubmitted' ? state.submitted : state.claimed;
+    return done ? writeRule('once', `run ${run} already has a ${type} event`, `no earlier ${type}`, `a second ${type}`) : null;
+  }
+  if (WORKER_SIGNED.has(type)) return trainingViolation(state, event);
+  return null;
+}
+
+/** The approver is the plan's; the trusted worker keys are Ed25519 keys, each named once. */
+function approvalViolation(approval: GovernancePlanApprovedData): RuleViolation | null {
+  if (approval.approver !== approval.plan.approver) {
+    return writeRule('approver', `the approval is by ${approval.approver}, but the plan must be approved by ${approval.plan.approver}`, approval.plan.approver, approval.approver);
+  }
+  const keys = approval.workerKeys ?? [];
+  const bad = keys.find((k) => decodeWorkerKey(k) === undefined);
+  if (bad !== undefined) return writeRule('worker-keys', `the approval trusts worker key "${bad}", which is not a base64 Ed25519 public key`);
+  const twice = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (twice !== undefined) return writeRule('worker-keys', `the approval names worker key ${twice} twice`);
+  return null;
+}
+
+/** Plan parity: each plan's hash is the hash of its normalized body, the plans link, and they name this run. */
 function planParity(state: RuleState, event: RuledEvent): RuleViolation | null {
-  const data = event.data as { plan: unknown; planHash: string };
+  const data = event.data as { runId: string; plan: unknown; planHash: string };
   const recomputed = planHash(data.plan as GovernancePlan);
   if (recomputed !== data.planHash) {
     return parity('plan-hash', `${event.type} records plan hash ${short(data.planHash)}, but its plan body hashes to ${short(recomputed)}`, recomputed, data.planHash);
@@ -195,23 +212,14 @@ function planParity(state: RuleState, event: RuledEvent): RuleViolation | null {
   if (!normalized.success || canonicalize(normalized.data) !== canonicalize(data.plan)) {
     return parity('plan-normalized', `${event.type}: the recorded plan body is not a normalized plan, so its hash is not the hash an approver saw`);
   }
-  if (event.type === 'GovernancePlanApproved') {
-    const approval = event.data as GovernancePlanApprovedData;
-    if (approval.approver !== approval.plan.approver) {
-      return parity('approver', `the approval is by ${approval.approver}, but the plan must be approved by ${approval.plan.approver}`, approval.plan.approver, approval.approver);
+  if (event.type === 'ExecutionPlanRecorded') {
+    const linked = (event.data as ExecutionPlanRecordedData).governancePlanHash;
+    const approved = state.run.governancePlanHash ?? 'none';
+    if (linked !== approved) {
+      return parity('plan-link', `ExecutionPlanRecorded executes governance plan ${short(linked)}, but the approved plan is ${short(approved)}`, approved, linked);
     }
-    return null;
   }
-  const execution = event.data as ExecutionPlanRecordedData;
-  const approved = state.run.governancePlanHash ?? 'none';
-  if (execution.governancePlanHash !== approved) {
-    return parity('plan-link', `ExecutionPlanRecorded executes governance plan ${short(execution.governancePlanHash)}, but the approved plan is ${short(approved)}`, approved, execution.governancePlanHash);
-  }
-  const stages = new Set(execution.plan.stages.map((s) => s.id));
-  const unplanned = state.budgetStages.find((id) => !stages.has(id));
-  if (unplanned !== undefined) {
-    return parity('budget-stage', `the approved plan budgets stage ${unplanned}, which is not a stage of the execution plan`, [...stages].join(', '), unplanned);
-  }
+  if (data.runId !== state.run.runId) return parity('plan-run', `${event.type} names run ${data.runId}, not ${state.run.runId}`, state.run.runId, data.runId);
   return null;
 }
 

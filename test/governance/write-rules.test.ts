@@ -71,17 +71,23 @@ describe('write rules (who may write what)', () => {
     it('refuse any event before the approval (approval-first)', () => {
       for (const event of [telemetry(1), { type: 'custom.note', data: {} }, { type: 'AuditFinding', data: { runId: 'r', severity: 'info', check: 'c', message: 'm', subject: null, details: {} } }]) {
         const v = refusal([], event);
-        assert.deepEqual([v.check, v.rule], ['stage-order', 'approval-first'], event.type);
+        assert.deepEqual([v.check, v.rule], ['write-rule', 'approval-first'], event.type);
       }
     });
 
     it('refuse an event between the approval and the execution plan: "directly after" is the next revision (plan-next)', () => {
       const v = refusal(run.slice(0, 1), { type: 'custom.note', data: {} });
-      assert.deepEqual([v.check, v.rule], ['stage-order', 'plan-next']);
+      assert.deepEqual([v.check, v.rule], ['write-rule', 'plan-next']);
+    });
+
+    it('refuse a second approval or execution plan later in the run (approval-first, plan-next)', () => {
+      assert.equal(refusal(running, run[0]!).rule, 'approval-first');
+      assert.equal(refusal(running, run[1]!).rule, 'plan-next');
     });
 
     it('refuse everything but AuditFinding after the run ended (run-ended), custom.* events included', () => {
-      for (const event of [trainingCompleted({ metrics: { ...checkpoint.metrics, testAccuracy: 1 } }), telemetry(99), nextCheckpoint(), { type: 'custom.note', data: {} }]) {
+      const stage = { type: 'StageStarted', data: { runId: 'r', stageId: 'train', attempt: 2, inputs: {} } };
+      for (const event of [trainingCompleted({ metrics: { ...checkpoint.metrics, testAccuracy: 1 } }), telemetry(99), nextCheckpoint(), { type: 'custom.note', data: {} }, stage]) {
         const v = refusal(completed, event);
         assert.deepEqual([v.check, v.rule], ['write-rule', 'run-ended'], event.type);
       }
@@ -104,7 +110,7 @@ describe('write rules (who may write what)', () => {
 
     it('refuse an approval by someone other than the plan names (approver)', () => {
       const v = refusal([], { ...run[0]!, data: { ...run[0]!.data, approver: 'mallory' } });
-      assert.deepEqual([v.check, v.rule, v.expected, v.actual], ['plan-parity', 'approver', approval.plan.approver, 'mallory']);
+      assert.deepEqual([v.check, v.rule, v.expected, v.actual], ['write-rule', 'approver', approval.plan.approver, 'mallory']);
     });
 
     it('refuse an execution plan without a stage the approved plan budgets (budget-stage)', () => {
@@ -112,7 +118,7 @@ describe('write rules (who may write what)', () => {
       const approved = { ...run[0]!, data: { ...run[0]!.data, plan, planHash: planHash(plan as never) } };
       const execution = { ...run[1]!, data: { ...run[1]!.data, governancePlanHash: planHash(plan as never) } };
       const v = refusal([approved], execution);
-      assert.deepEqual([v.check, v.rule, v.actual], ['plan-parity', 'budget-stage', 'deploy']);
+      assert.deepEqual([v.check, v.rule, v.actual], ['write-rule', 'budget-stage', 'deploy']);
     });
 
     it('refuse an approval whose worker keys are not Ed25519 keys, or repeat one (worker-keys)', () => {

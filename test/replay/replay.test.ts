@@ -132,20 +132,20 @@ describe('replay verifier', function () {
       assert.deepEqual([d?.check, d?.rule, d?.revision, d?.expected, d?.actual], ['write-rule', 'run-id', 2, 'r1', 'r2']);
     });
 
-    it('names an event between the approval and the execution plan: "directly after" is the next revision (stage-order, rule plan-next)', async () => {
+    it('names an event between the approval and the execution plan: "directly after" is the next revision (write-rule, rule plan-next)', async () => {
       const other = await openTestLedger();
       try {
         const [approval, execution] = (await ledger.store.readStream(runStream('r1'))).map((e) => ({ type: e.envelope.type, data: e.envelope.data }));
         await other.store.append(runStream('r1'), [approval!, { type: 'custom.note', data: { text: 'in between' } }, execution!]);
         await other.checkpoint();
         const d = (await replayRun(other.store, 'r1', { verifierKeys: [other.verifierKey] })).firstDivergence;
-        assert.deepEqual([d?.check, d?.rule, d?.revision, d?.type], ['stage-order', 'plan-next', 1, 'custom.note']);
+        assert.deepEqual([d?.check, d?.rule, d?.revision, d?.type], ['write-rule', 'plan-next', 1, 'custom.note']);
       } finally {
         await other.close();
       }
     });
 
-    it("names an approval whose approver is not the plan's, and a budget for a stage the execution plan lacks (plan-parity)", async () => {
+    it("names an approval whose approver is not the plan's, and a budget for a stage the execution plan lacks (write-rule)", async () => {
       const other = await openTestLedger();
       try {
         const approval = (await ledger.store.readStream(runStream('r1')))[0]!.envelope.data as { plan: { budgets: object } & Record<string, unknown> };
@@ -158,9 +158,9 @@ describe('replay verifier', function () {
         ]);
         await other.checkpoint();
         const approver = (await replayRun(other.store, 'a1', { verifierKeys: [other.verifierKey] })).firstDivergence;
-        assert.deepEqual([approver?.check, approver?.rule, approver?.revision, approver?.actual], ['plan-parity', 'approver', 0, 'mallory']);
+        assert.deepEqual([approver?.check, approver?.rule, approver?.revision, approver?.actual], ['write-rule', 'approver', 0, 'mallory']);
         const budget = (await replayRun(other.store, 'b1', { verifierKeys: [other.verifierKey] })).firstDivergence;
-        assert.deepEqual([budget?.check, budget?.rule, budget?.revision, budget?.actual], ['plan-parity', 'budget-stage', 1, 'deploy']);
+        assert.deepEqual([budget?.check, budget?.rule, budget?.revision, budget?.actual], ['write-rule', 'budget-stage', 1, 'deploy']);
       } finally {
         await other.close();
       }
