@@ -10,7 +10,7 @@ import { replayRun } from '../replay/replay.js';
 import type { EventStore } from '../store/port.js';
 import { runledgerVersion } from '../version.js';
 import { verifyWorkerSignature, workerEventMessage } from '../integrity/worker-signature.js';
-import { hasWorkerKey, homeWorkerKeys } from '../../workers/keys.js';
+import { hasWorkerKey, homeWorkerKeys } from '../ledger/worker-keys.js';
 import type { ReplayView, ServerInfo, VerificationBadge } from './api-types.js';
 import { defaultAssetsDir, registerAssets } from './assets.js';
 import { registerEventStream } from './event-stream.js';

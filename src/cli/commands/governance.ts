@@ -12,8 +12,7 @@ import { manifestBytes } from '../../replay/manifest.js';
 import { replayRun } from '../../replay/replay.js';
 import type { RunDivergence } from '../../replay/verify-run.js';
 import { exportBundle, verifyBundle } from '../../bundle/bundle.js';
-import { ExitCode } from '../main.js';
-import { withJson, type CliContext } from '../context.js';
+import { ExitCode, withJson, type CliContext } from '../context.js';
 import { count } from '../style.js';
 import { parseWorkerKeys } from '../worker-keys.js';
 

@@ -257,7 +257,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--worker', "this home's worker key (created on first use), which signs checkpoints and training events")
     .action(async (opts: JsonFlag & { worker?: boolean }) => {
       if (opts.worker) {
-        const { homeWorkerKeys } = await import('../../../workers/keys.js');
+        const { homeWorkerKeys } = await import('../../ledger/worker-keys.js');
         const key = homeWorkerKeys(ctx.home());
         ctx.print(opts.json ?? false, { verifierKey: key.verifierKey, publicKey: key.publicKey }, () => key.verifierKey);
         return;

@@ -18,7 +18,7 @@ import { readLogPages } from '../../ledger/read.js';
 import { verifyLog } from '../../replay/verify-log.js';
 import { defaultStoreUrl, openStore } from '../../store/open.js';
 import type { EventStore } from '../../store/port.js';
-import { BACKENDS, type Backend } from '../../../workers/config.js';
+import { BACKENDS, type Backend } from '../../../events/training-config.js';
 import type { ExecuteContext, RunOutcome } from '../../../workers/execute.js';
 import type { CampaignReport } from '../../../workers/campaign.js';
 import type { RetrainReport } from '../../../workers/retrain.js';
@@ -36,7 +36,7 @@ const load = {
   campaign: () => import('../../../workers/campaign.js'),
   queue: () => import('../../../workers/queue.js'),
   retrain: () => import('../../../workers/retrain.js'),
-  keys: () => import('../../../workers/keys.js'),
+  keys: () => import('../../ledger/worker-keys.js'),
   environment: () => import('../../../workers/environment.js'),
 };
 
