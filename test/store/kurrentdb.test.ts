@@ -80,7 +80,7 @@ describe('kurrentdb store', function () {
     });
 
     it('rejects malformed URLs, credentials without a password and bad ledger names as InputErrors', function () {
-      for (const url of ['kurrentdb://', 'http://host:2113', 'kurrentdb://host:2113?ledger=a:b', 'kurrentdb://host:2113?ledger=', 'kurrentdb://user@host:2113']) {
+      for (const url of ['kurrentdb://', 'http://host:2113', 'kurrentdb://host:2113?ledger=a:b', 'kurrentdb://host:2113?ledger=', 'kurrentdb://user@host:2113', 'kurrentdb://host:2113?throwOnAppendFailure=false']) {
         assert.throws(() => parseKurrentUrl(url, {}), InputError, url);
       }
       assert.throws(() => parseKurrentUrl('kurrentdb://u:topsecret@host?ledger=$x', {}), (err: Error) => !err.message.includes('topsecret'));
@@ -204,6 +204,7 @@ describe('kurrentdb store', function () {
       assert.match(kurrentFailure(Object.assign(new Error('x'), { type: 'unsupported' }), at).message, /25\.1 or newer/);
       assert.ok(kurrentFailure(Object.assign(new Error('x'), { type: 'transaction-max-size-exceeded' }), at) instanceof InputError);
       assert.ok(kurrentFailure(Object.assign(new Error('x'), { type: 'stream-deleted' }), at) instanceof IntegrityError);
+      assert.ok(kurrentFailure(Object.assign(new Error('boom\nstack'), { type: 'unknown' }), at) instanceof UnavailableError);
     });
 
     it('refuses to append on a server without multi-stream append, writing nothing', async function () {

@@ -123,6 +123,8 @@ export function kurrentFailure(err: unknown, settings: Pick<KurrentSettings, 'wh
     case 'stream-deleted':
     case 'stream-tombstoned':
       return new IntegrityError(`a stream of this ledger was deleted in ${at}: ${firstLine(err)}; ledger streams must never be deleted or truncated`);
+    case 'unknown':
+      return new UnavailableError(`${at} failed: ${firstLine(err)}`);
     default:
       return err instanceof Error ? err : new Error(String(err));
   }

@@ -57,6 +57,10 @@ export function parseKurrentUrl(url: string, env: NodeJS.ProcessEnv = process.en
       ledger = decodeURIComponent(value);
       continue;
     }
+    // A failed conditional append must throw: the fence and the append loop depend on it.
+    if (key.toLowerCase() === 'throwonappendfailure') {
+      throw new InputError('store URL parameter throwOnAppendFailure is not supported: runledger relies on failed appends throwing', { field: 'store' });
+    }
     if (key.toLowerCase() === 'tls') tls = value.toLowerCase() !== 'false';
     params.push([key, value]);
   }
