@@ -397,10 +397,10 @@ class KurrentStore implements EventStore {
     return this.run(async () => {
       const out: RecordedEvent[] = [];
       for (let cursor = after; out.length < limit; ) {
-        const want = Math.min(PAGE, limit - out.length);
-        const page = await this.readAllPage(cursor, want);
+        // Until an empty page, not a short one: a filtered read may return fewer than asked.
+        const page = await this.readAllPage(cursor, Math.min(PAGE, limit - out.length));
+        if (page.length === 0) break;
         out.push(...page);
-        if (page.length < want) break;
         cursor = page.at(-1)!.position;
       }
       return this.withIndex(out, await this.refreshTree());
@@ -508,8 +508,8 @@ class KurrentStore implements EventStore {
       let count = 0;
       for (let cursor = tree.lastPosition; ; ) {
         const page = await this.readAllPage(cursor, PAGE);
+        if (page.length === 0) return count;
         count += page.length;
-        if (page.length < PAGE) return count;
         cursor = page.at(-1)!.position;
       }
     });

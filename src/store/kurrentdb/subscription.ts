@@ -114,7 +114,8 @@ class Session {
     for (;;) {
       const page = await this.source.readPage(this.cursor, this.options.pageSize);
       for (const event of page) this.deliver(event);
-      if (page.length < this.options.pageSize || this.stopped) return;
+      // Until an empty page: a filtered read may return fewer than asked before the end.
+      if (page.length === 0 || this.stopped) return;
     }
   }
 
