@@ -38,6 +38,7 @@ import type {
   SubscribeOptions,
   TreeState,
 } from '../port.js';
+import { PositionWrites } from '../position-writes.js';
 import { nowIso, prepareBatch, type PreparedRequest, type PrepareOptions } from '../seal.js';
 import {
   CHECKPOINT_TYPE,
@@ -157,7 +158,7 @@ class KurrentStore implements EventStore {
   private readonly subscriberBackoffMs: number;
   private readonly appendAttempts: number;
   private readonly subscriptions = new Set<() => void>();
-  private readonly positionWrites = new Map<string, Promise<void>>();
+  private readonly positionWrites = new PositionWrites();
   private tree = new TreeIndex();
   private treeReads: Promise<void> = Promise.resolve();
   private integrating: Promise<unknown> = Promise.resolve();
@@ -569,8 +570,7 @@ class KurrentStore implements EventStore {
   }
 
   async getPosition(consumer: string): Promise<number | undefined> {
-    // Read-your-writes within this process: a position set before is visible here.
-    await this.positionWrites.get(consumer)?.catch(() => undefined);
+    await this.positionWrites.settled(consumer);
     return this.run(async () => {
       const last = await this.lastRecord(this.streams.position(consumer));
       return last ? recordValue(last, POSITION_TYPE, 'number') : undefined;
@@ -578,27 +578,15 @@ class KurrentStore implements EventStore {
   }
 
   async setPosition(consumer: string, position: number): Promise<void> {
-    if (!Number.isSafeInteger(position) || position < -1) {
-      throw new InputError(`position of consumer "${consumer}" must be an integer >= -1, got ${position}`, { field: 'position' });
-    }
-    // One consumer's writes land in call order, so the last one set is the one stored.
-    const previous = this.positionWrites.get(consumer) ?? Promise.resolve();
-    const write = previous
-      .catch(() => undefined)
-      .then(() => this.run(() => this.client.appendToStream(this.streams.position(consumer), jsonEvent({ type: POSITION_TYPE, data: { value: position } }))))
-      .then(() => undefined);
-    this.positionWrites.set(consumer, write);
-    try {
-      await write;
-    } finally {
-      if (this.positionWrites.get(consumer) === write) this.positionWrites.delete(consumer);
-    }
+    await this.positionWrites.write(consumer, position, () =>
+      this.run(() => this.client.appendToStream(this.streams.position(consumer), jsonEvent({ type: POSITION_TYPE, data: { value: position } }))),
+    );
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     for (const complete of [...this.subscriptions]) complete();
-    await Promise.allSettled([...this.positionWrites.values()]);
+    await this.positionWrites.drain();
     this.closed = true;
     await this.client.dispose().catch(() => undefined);
   }
