@@ -126,16 +126,18 @@ class Session {
       let strikes = 0;
       let struckAt = this.cursor;
       let probing = false;
+      // Declared before the source opens: it may report an error while still being opened.
+      const opened: { feed?: { close(): Promise<void> }; timer?: NodeJS.Timeout } = {};
       const finish = (err?: unknown): void => {
         if (done) return;
         done = true;
-        clearInterval(timer);
+        clearInterval(opened.timer);
         this.interrupt = undefined;
-        void feed.close().catch(() => undefined);
+        void opened.feed?.close().catch(() => undefined);
         if (err === undefined) resolve();
         else reject(err);
       };
-      const feed = this.source.open(this.cursor, {
+      opened.feed = this.source.open(this.cursor, {
         event: (event) => {
           if (done) return;
           this.failures = 0;
@@ -149,7 +151,11 @@ class Session {
         error: (err) => finish(err ?? new UnavailableError(`subscription to KurrentDB at ${this.source.where} failed`)),
         end: () => finish(new UnavailableError(`KurrentDB at ${this.source.where} ended the $all subscription`)),
       });
-      const timer = setInterval(() => {
+      if (done) {
+        void opened.feed.close().catch(() => undefined);
+        return;
+      }
+      opened.timer = setInterval(() => {
         if (probing || done) return;
         probing = true;
         const at = this.cursor;
