@@ -11,7 +11,8 @@ import { registerCompareCommands } from './compare.js';
 import { registerBenchCompareCommand } from './bench-compare.js';
 import { registerKafkaCommands } from './kafka.js';
 import { registerRunsCommand } from './runs.js';
+import { registerMigrateCommand } from './migrate.js';
 
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
-export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerRunsCommand, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand, registerKafkaCommands];
+export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerRunsCommand, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand, registerKafkaCommands, registerMigrateCommand];
