@@ -106,7 +106,7 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
 }
 
 /** Opens the latest checkpoint under the trusted keys and checks it against its stored columns. */
-function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, keys: readonly string[]): TrustedCheckpoint | RunDivergence {
+export function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, keys: readonly string[]): TrustedCheckpoint | RunDivergence {
   const label = `Checkpoint ${ordinal} (tree size ${stored.size})`;
   try {
     const checkpoint = openCheckpoint(stored.note, keys);

@@ -10,7 +10,9 @@ import { registerProjectCommands } from './project.js';
 import { registerCompareCommands } from './compare.js';
 import { registerBenchCompareCommand } from './bench-compare.js';
 import { registerKafkaCommands } from './kafka.js';
+import { registerModelCommands } from './model.js';
+import { registerBackupCommands } from './backup.js';
 
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
-export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand, registerKafkaCommands];
+export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand, registerKafkaCommands, registerModelCommands, registerBackupCommands];
