@@ -33,7 +33,7 @@ export class ServerMetrics {
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'runledger_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'runledger_' });
     this.appended = new Counter({ name: 'runledger_events_appended_total', help: 'Events this server process appended to the store (duplicate retries excluded).', registers });
     this.appendSeconds = new Histogram({
       name: 'runledger_append_duration_seconds',
