@@ -8,7 +8,7 @@ import { InputError } from '../errors.js';
 import { inclusionProofJson, type InclusionProofJson } from '../integrity/proof.js';
 import { requireOrigin } from '../ledger/origin.js';
 import { openLatest, replayRun } from '../replay/replay.js';
-import { checkStreamEvent, streamCursor, type StreamCheck } from '../replay/stream-evidence.js';
+import { checkStreamEvent, streamCursor, type StreamCheck, type StreamDivergence } from '../replay/stream-evidence.js';
 import { TreeProofs } from '../replay/tree-proofs.js';
 import type { EventEvidence, TrustedCheckpoint } from '../replay/verify-run.js';
 import type { EventStore } from '../store/port.js';
@@ -18,17 +18,7 @@ import { registrationViolation, type RunReplay } from './model-registry.js';
 
 export type ModelCheck = StreamCheck | 'checkpoint' | 'schema' | 'rule' | 'registration';
 
-export interface ModelDivergence {
-  check: ModelCheck;
-  message: string;
-  stream?: string;
-  revision?: number;
-  eventId?: string;
-  type?: string;
-  index?: number;
-  expected?: string;
-  actual?: string;
-}
+export type ModelDivergence = Omit<StreamDivergence, 'check'> & { check: ModelCheck };
 
 export type ModelChangeKind = 'registered' | 'alias-set' | 'alias-moved' | 'alias-deleted';
 

@@ -6,21 +6,12 @@ import { Envelope } from '../../events/envelope.js';
 import { canonicalBytes, CanonicalizationError } from '../integrity/canonical.js';
 import { leafHash } from '../integrity/hasher.js';
 import { ProofError, verifyInclusion } from '../integrity/proof.js';
-import type { EventEvidence, TrustedCheckpoint } from './verify-run.js';
+import type { EventEvidence, RunDivergence, TrustedCheckpoint } from './verify-run.js';
 
 export type StreamCheck = 'bytes' | 'chain' | 'inclusion';
 
-export interface StreamDivergence {
-  check: StreamCheck;
-  message: string;
-  stream?: string;
-  revision?: number;
-  eventId?: string;
-  type?: string;
-  index?: number;
-  expected?: string;
-  actual?: string;
-}
+/** A divergence of the stream checks: the fields of a run divergence, for the checks this file makes. */
+export type StreamDivergence = Omit<RunDivergence, 'check' | 'section'> & { check: StreamCheck };
 
 /** Where the stream's verification stands after its previous event. */
 export interface StreamCursor {

@@ -9,6 +9,7 @@ import { modelAt, readModelHistory, type ModelHistory } from '../registry/model-
 import { isModelStream, modelStream } from '../registry/model-rules.js';
 import { InputError } from '../errors.js';
 import type { EventStore } from '../store/port.js';
+import type { ModelSummary } from './api-types.js';
 import { HttpError, requireToken } from './security.js';
 
 const NAME = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$';
@@ -20,16 +21,6 @@ const DeleteBody = z.object({ reason: z.string().min(1).max(1000), actor: Actor 
 
 /** Default actor of API writes: the token holder asserts who they are with `actor`. */
 const API_ACTOR = 'serve';
-
-export interface ModelSummary {
-  model: string;
-  ok: boolean;
-  anchored: boolean;
-  versions: number;
-  aliases: Record<string, number>;
-  lastChange: string | null;
-  divergence: string | null;
-}
 
 export function registerModelRoutes(app: FastifyInstance, options: { store: EventStore; home: string; token: string | undefined }): void {
   const { store, home } = options;

@@ -1,22 +1,13 @@
 // Model registry pages: the list of models, and one model's versions, alias timeline and every
 // change with who, when, why and whether its inclusion proof verified under the signed checkpoint.
 // Everything shown comes from GET /api/models…, which re-verifies the history from the log.
+import type { ModelSummary } from '../../api-types.js';
 import { getJson } from '../api.js';
 import { el, replaceChildren, section, table } from '../dom.js';
 import { digest, percent, when } from '../format.js';
 import { coalesce, errorMessage, type Page } from '../page.js';
 
-// The fields of the model API these pages read (src/registry/model-history.ts is the full contract).
-interface ModelSummary {
-  model: string;
-  ok: boolean;
-  anchored: boolean;
-  versions: number;
-  aliases: Record<string, number>;
-  lastChange: string | null;
-  divergence: string | null;
-}
-
+// The fields of GET /api/models/NAME these pages read (src/registry/model-history.ts is the full contract).
 interface HistoryEntry {
   revision: number;
   change: 'registered' | 'alias-set' | 'alias-moved' | 'alias-deleted';
