@@ -154,9 +154,16 @@ async function restoreInto(file: string, lines: Lines, header: BackupHeader, che
   const batchSize = options.batchSize ?? 5000;
   let batch: AppendRequest[] = [];
   let batched = 0;
+  let firstLine = 0;
   const flush = async (): Promise<void> => {
     if (batched === 0) return;
-    await target.appendBatch(batch);
+    try {
+      await target.appendBatch(batch);
+    } catch (err) {
+      // The target's own validation (a schema this build no longer accepts, say): name the lines.
+      if (!(err instanceof InputError)) throw err;
+      throw new InputError(`backup ${file}: the target store refused the events of lines ${firstLine}–${firstLine + batched - 1}, nothing was restored: ${err.message}`, { file, line: firstLine });
+    }
     batch = [];
     batched = 0;
   };
@@ -174,6 +181,7 @@ async function restoreInto(file: string, lines: Lines, header: BackupHeader, che
     const env = envelope!;
     const last = batch.at(-1);
     const event = { id: env.id, type: env.type, schemaVersion: env.schemaVersion, data: env.data, metadata: env.metadata };
+    if (batched === 0) firstLine = at.line;
     if (last?.stream === env.stream) last.events.push(event);
     else batch.push({ stream: env.stream, events: [event], expectedRevision: env.revision === 0 ? NO_STREAM : env.revision - 1 });
     if (++batched >= batchSize) await flush();

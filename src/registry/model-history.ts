@@ -219,7 +219,9 @@ export interface ModelAtTime {
 
 /** The registry as it stood at time `at` (inclusive), from a verified history. Pure. */
 export function modelAt(history: ModelHistory, at: string): ModelAtTime {
-  const time = Date.parse(at);
+  // RFC 3339 (a date alone means its midnight UTC); Date.parse alone would take "2026" or "May 1".
+  const rfc3339 = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2}))?$/.test(at);
+  const time = rfc3339 ? Date.parse(at.replace(' ', 'T')) : NaN;
   if (!Number.isFinite(time)) throw new InputError(`--at "${at}" is not a date and time (use RFC 3339, e.g. 2026-01-01T12:00:00Z)`, { field: '--at' });
   const aliases = new Map<string, ModelHistoryEntry>();
   const versions: number[] = [];

@@ -172,7 +172,13 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   registerModelRoutes(app, { store, home, token: options.token });
 
   // Prometheus text exposition; read-only, no token (docs/operations.md, "Metrics").
-  app.get('/metrics', async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metrics.exposition()));
+  // Like the API, it refuses requests another site's page makes the browser send (Fetch Metadata):
+  // a scrape can cost replays. Prometheus sends no Sec-Fetch-Site header.
+  app.get('/metrics', async (request, reply) => {
+    const site = request.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'cross-site requests for /metrics are refused');
+    return reply.type(METRICS_CONTENT_TYPE).send(await metrics.exposition());
+  });
 
   registerEventStream(app, live);
   await registerAssets(app, options.assetsDir ?? defaultAssetsDir());

@@ -97,7 +97,8 @@ describe('model registry (store)', function () {
     assert.deepEqual(modelAt(history, t(2)).aliases.map((a) => [a.alias, a.version]), [['production', 1]]);
     assert.deepEqual(modelAt(history, t(4)).aliases.map((a) => [a.alias, a.version]), [['production', 2], ['staging', 1]]);
     assert.deepEqual(modelAt(history, t(5)).aliases.map((a) => [a.alias, a.version, a.setBy.actor]), [['production', 2, 'bob']]);
-    assert.throws(() => modelAt(history, 'yesterday'), InputError);
+    for (const bad of ['yesterday', '2026', 'May 1, 2026', '2026-13-01T00:00:00Z']) assert.throws(() => modelAt(history, bad), InputError, bad);
+    assert.deepEqual(modelAt(history, '2000-01-01').aliases, [], 'a date alone is its midnight UTC');
   });
 
   it('lists changes after the latest signed checkpoint as not anchored, never as proven', async () => {

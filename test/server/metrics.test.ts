@@ -128,9 +128,12 @@ describe('GET /metrics', function () {
     assert.equal(sampleValue(after, 'runledger_append_duration_seconds_count'), 1);
   });
 
-  it('follows the Host check: another site\'s name gets 421 (DNS rebinding), no token needed', async () => {
+  it('follows the Host check (421 for another site\'s name: DNS rebinding) and refuses cross-site requests (403), no token needed', async () => {
     const reply = await raw(server, '/metrics', { headers: { host: 'attacker.example:8787' } });
     assert.equal(reply.status, 421);
+    // Another site's <img> or fetch: refused before it costs a scrape (replays), like the API.
+    assert.equal((await raw(server, '/metrics', { headers: { 'sec-fetch-site': 'cross-site' } })).status, 403);
+    assert.equal((await raw(server, '/metrics', { headers: { 'sec-fetch-site': 'same-origin' } })).status, 200);
   });
 
   it('has a parser that rejects what the format forbids', () => {
