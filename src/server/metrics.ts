@@ -33,17 +33,6 @@ export class ServerMetrics {
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'runledger_' });
-    this.appended = new Counter({ name: 'runledger_events_appended_total', help: 'Events this server process appended to the store (duplicate retries excluded).', registers });
-    this.appendSeconds = new Histogram({
-      name: 'runledger_append_duration_seconds',
-      help: 'Duration of this server process\'s store appends: validate, seal, integrate, durable commit.',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
-    this.httpRequests = new Counter({ name: 'runledger_http_requests_total', help: 'HTTP requests answered, by method, route template and status code.', labelNames: ['method', 'route', 'status'], registers });
-    this.httpSeconds = new Histogram({ name: 'runledger_http_request_duration_seconds', help: 'HTTP request duration, by method and route template.', labelNames: ['method', 'route'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers });
-
     const { store } = sources;
     // One store read per scrape, shared by the gauges below.
     let snapshot: Promise<LedgerSnapshot> | undefined;
@@ -108,6 +97,19 @@ export class ServerMetrics {
         }
       },
     });
+
+    // This process's own work, then prom-client's process metrics: the ledger's state reads first.
+    this.appended = new Counter({ name: 'runledger_events_appended_total', help: 'Events this server process appended to the store (duplicate retries excluded).', registers });
+    this.appendSeconds = new Histogram({
+      name: 'runledger_append_duration_seconds',
+      help: 'Duration of this server process\'s store appends: validate, seal, integrate, durable commit.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.httpRequests = new Counter({ name: 'runledger_http_requests_total', help: 'HTTP requests answered, by method, route template and status code.', labelNames: ['method', 'route', 'status'], registers });
+    this.httpSeconds = new Histogram({ name: 'runledger_http_request_duration_seconds', help: 'HTTP request duration, by method and route template.', labelNames: ['method', 'route'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers });
+
+    collectDefaultMetrics({ register: this.registry, prefix: 'runledger_' });
   }
 
   /** The store with its appends timed and counted; every other call passes through unchanged. */
