@@ -18,6 +18,8 @@ import { LiveView } from './live-view.js';
 import { replayView } from './replay-view.js';
 import { frameworkError, HttpError, installSecurity, requireToken } from './security.js';
 import { VerificationCache } from './verification.js';
+import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
+import { registerModelRoutes } from './model-routes.js';
 import { chartStage, comparisonView, gateView, graphView, runDetail, runRow, telemetryView, type CheckpointSignatureCheck } from './views.js';
 
 export interface ServerOptions {
@@ -35,6 +37,8 @@ export interface ServerOptions {
   pollMs?: number;
   /** Where 5xx details go; the client only ever sees `{error}`. */
   log?: (message: string) => void;
+  /** Stored consumer positions /metrics reports beside the projections' (e.g. `relay:<topic>`). */
+  consumers?: readonly string[];
 }
 
 export interface DashboardServer {
@@ -50,9 +54,17 @@ const RUN_ID = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$';
 
 export async function buildApp(options: ServerOptions): Promise<{ app: FastifyInstance; live: LiveView }> {
   const host = options.host ?? '127.0.0.1';
-  const { store, home } = options;
-  const live = await LiveView.open(store, { pollMs: options.pollMs ?? 100 });
-  const verification = new VerificationCache(store, home);
+  const { home } = options;
+  const live = await LiveView.open(options.store, { pollMs: options.pollMs ?? 100 });
+  const metrics: ServerMetrics = new ServerMetrics({
+    store: options.store,
+    livePosition: () => live.position,
+    badges: async (): Promise<VerificationBadge[]> => (await verification.runs(live.runIds().map(revisionOf))).map((r) => r.badge),
+    consumers: options.consumers,
+  });
+  // Appends this process makes (the model API, checkpoints) are timed and counted for /metrics.
+  const store: EventStore = metrics.instrument(options.store);
+  const verification: VerificationCache = new VerificationCache(store, home);
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
 
   const app = Fastify({
@@ -71,6 +83,10 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     }
   });
   app.addHook('onClose', async () => live.close());
+  // Route templates, never raw URLs, label the request metrics: their cardinality stays bounded.
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeHttp(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000);
+  });
   // A read model that stopped following the store would show stale truth: say so instead.
   app.addHook('preHandler', async (request) => {
     if (live.error && request.url.startsWith('/api')) throw new HttpError(503, `the store subscription failed (${live.error.message}); restart "runledger serve"`);
@@ -151,6 +167,17 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     if (!hasSigningKey(home)) throw new HttpError(409, `no signing key in ${home}: run "runledger init" with this home`);
     const outcome = await createCheckpoint(store, loadLedgerSigner(home), await requireOrigin(store));
     return { created: outcome.created, size: outcome.checkpoint.size, root: outcome.checkpoint.root };
+  });
+
+  registerModelRoutes(app, { store, home, token: options.token });
+
+  // Prometheus text exposition; read-only, no token (docs/operations.md, "Metrics").
+  // Like the API, it refuses requests another site's page makes the browser send (Fetch Metadata):
+  // a scrape can cost replays. Prometheus sends no Sec-Fetch-Site header.
+  app.get('/metrics', async (request, reply) => {
+    const site = request.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'cross-site requests for /metrics are refused');
+    return reply.type(METRICS_CONTENT_TYPE).send(await metrics.exposition());
   });
 
   registerEventStream(app, live);

@@ -18,7 +18,8 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--port <port>', 'TCP port (0 picks a free one)', parsePort, 8787)
     .option('--host <host>', 'address to listen on; anything but loopback exposes the ledger to the network', '127.0.0.1')
     .option('--token <token>', 'allow mutating endpoints for requests with "Authorization: Bearer <token>" (env RUNLEDGER_TOKEN); read-only without')
-    .action(async (opts: { port: number; host: string; token?: string }) => {
+    .option('--consumer <name...>', 'stored consumer positions to report on /metrics besides the projections\' (e.g. relay:<topic>)')
+    .action(async (opts: { port: number; host: string; token?: string; consumer?: string[] }) => {
       const store = await ctx.store();
       const token = opts.token ?? ctx.env.RUNLEDGER_TOKEN;
       if (token !== undefined && token.length < 16) {
@@ -27,7 +28,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       if (listAssets(defaultAssetsDir()).size === 0) ctx.note('runledger: dashboard pages are not built (run "npm run build"); serving the JSON API only');
       let server;
       try {
-        server = await startServer({ store, home: ctx.home(), host: opts.host, port: opts.port, token });
+        server = await startServer({ store, home: ctx.home(), host: opts.host, port: opts.port, token, consumers: opts.consumer ?? [] });
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {

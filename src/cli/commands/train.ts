@@ -242,7 +242,7 @@ async function contextFor(
 }
 
 /** A progress bar created on the first update, when the total is known. */
-function lazyProgress(ctx: CliContext, label: string, quiet: boolean): { update(done: number, total: number): void; stop(): void } {
+export function lazyProgress(ctx: CliContext, label: string, quiet: boolean): { update(done: number, total: number): void; stop(): void } {
   let bar: Progress | null = null;
   return {
     update: (done, total) => {
