@@ -2,19 +2,22 @@
 // re-serializing a value: the verifier checks every stored event this way. It accepts exactly
 // the texts t for which canonicalize(JSON.parse(t)) === t (a property test holds it to that).
 //   - no whitespace outside strings (§3.2.1);
-//   - strings escaped as ECMAScript JSON.stringify does (§3.2.2.2): only \" \\ \b \f \n \r \t,
-//     \u00xx (lowercase) for other controls, and \udxxx for unpaired surrogates;
+//   - strings escaped as ECMAScript JSON.stringify does (§3.2.2.2): only \" \\ \b \f \n \r \t
+//     and \u00xx (lowercase) for other controls; no surrogate escapes, since a lone surrogate is
+//     an error (§3.2.2.2) and a paired one is written raw;
 //   - numbers spelled as ECMAScript Number-to-String spells them (§3.2.2.3), so no -0;
-//   - members strictly ascending by UTF-16 code units, hence no duplicates (§3.2.3).
+//   - members strictly ascending by UTF-16 code units, hence no duplicates (§3.2.3);
+//   - nesting at most `maxDepth` levels and no member named "__proto__" (canonicalize's limits, docs/limits.md).
+import { MAX_CANONICAL_DEPTH } from './canonical.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 
-/** True when `text` is the RFC 8785 serialization of the JSON value it denotes. */
-export function isCanonicalJson(text: string): boolean {
-  return value(text, 0) === text.length;
+/** True when `text` is the RFC 8785 serialization of the JSON value it denotes, nested at most `maxDepth` levels. */
+export function isCanonicalJson(text: string, maxDepth: number = MAX_CANONICAL_DEPTH): boolean {
+  return value(text, 0, maxDepth) === text.length;
 }
 
 function isHighSurrogate(c: number): boolean {
@@ -25,13 +28,13 @@ function isLowSurrogate(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
 
-/** Index after the value starting at i, or -1. */
-function value(t: string, i: number): number {
+/** Index after the value starting at i, or -1; `room` is how many more levels of nesting are allowed. */
+function value(t: string, i: number, room: number): number {
   switch (t.charCodeAt(i)) {
     case 0x7b: // {
-      return object(t, i + 1);
+      return room > 0 ? object(t, i + 1, room - 1) : -1;
     case 0x5b: // [
-      return array(t, i + 1);
+      return room > 0 ? array(t, i + 1, room - 1) : -1;
     case QUOTE:
       return string(t, i + 1);
     case 0x74: // t
@@ -58,7 +61,7 @@ function compareInPlace(t: string, a: number, aEnd: number, b: number, bEnd: num
   return aEnd - a - (bEnd - b);
 }
 
-function object(t: string, i: number): number {
+function object(t: string, i: number, room: number): number {
   if (t.charCodeAt(i) === 0x7d) return i + 1;
   // The previous member name, as raw text bounds (decoded only when it holds an escape).
   let prevStart = -1;
@@ -69,6 +72,7 @@ function object(t: string, i: number): number {
     const end = string(t, i + 1);
     if (end < 0) return -1;
     const keyEscaped = escaped;
+    if (!keyEscaped && end - i === 11 && t.startsWith('__proto__', i + 1)) return -1;
     // RFC 8785 §3.2.3: names strictly ascending by UTF-16 code units (so no duplicates either).
     if (prevStart >= 0) {
       const order =
@@ -81,7 +85,7 @@ function object(t: string, i: number): number {
     prevEnd = end - 1;
     prevEscaped = keyEscaped;
     if (t.charCodeAt(end) !== COLON) return -1;
-    i = value(t, end + 1);
+    i = value(t, end + 1, room);
     if (i < 0) return -1;
     const next = t.charCodeAt(i);
     if (next === 0x7d) return i + 1;
@@ -90,10 +94,10 @@ function object(t: string, i: number): number {
   }
 }
 
-function array(t: string, i: number): number {
+function array(t: string, i: number, room: number): number {
   if (t.charCodeAt(i) === 0x5d) return i + 1;
   for (;;) {
-    i = value(t, i);
+    i = value(t, i, room);
     if (i < 0) return -1;
     const next = t.charCodeAt(i);
     if (next === 0x5d) return i + 1;
@@ -151,18 +155,9 @@ function string(t: string, i: number): number {
       i += 2;
       continue;
     }
+    // Only controls are written as \u00xx, and only those without a short escape.
     const code = lowerHex4(t, i + 2);
-    if (code < 0) return -1;
-    if (code < 0x20) {
-      if (SHORT_ESCAPED_CONTROLS.has(code)) return -1;
-    } else if (isHighSurrogate(code)) {
-      // Escaped only when unpaired: the next code unit, raw or escaped, must not be a low surrogate.
-      const next = t.charCodeAt(i + 6);
-      if (isLowSurrogate(next)) return -1;
-      if (next === BACKSLASH && t.charCodeAt(i + 7) === 0x75 && isLowSurrogate(lowerHex4(t, i + 8))) return -1;
-    } else if (!isLowSurrogate(code)) {
-      return -1;
-    }
+    if (code < 0 || code >= 0x20 || SHORT_ESCAPED_CONTROLS.has(code)) return -1;
     i += 6;
   }
   return -1;

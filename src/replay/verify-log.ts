@@ -5,6 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Envelope } from '../../events/envelope.js';
 import { IntegrityError, InputError, type ErrorLocation } from '../errors.js';
+import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
 import { isCanonicalJson } from '../integrity/canonical-check.js';
 import { openCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
 import { CompactRange } from '../integrity/compact-range.js';
@@ -137,7 +138,7 @@ export function contentDivergence(event: EventContent, index: number): Divergenc
     return { check: 'bytes', ...where(), message: `${label()}: stored canonical bytes are not valid JSON.` };
   }
   if (!isCanonicalJson(text)) {
-    return { check: 'bytes', ...where(), message: `${label()}: stored bytes are not in RFC 8785 canonical form, so they were not written by a runledger store.` };
+    return { check: 'bytes', ...where(), message: `${label()}: stored bytes are not in RFC 8785 canonical form${whyNotCanonical(parsed)}, so they were not written by a runledger store.` };
   }
   const envelope = Envelope.safeParse(parsed);
   if (!envelope.success) {
@@ -157,6 +158,17 @@ export function contentDivergence(event: EventContent, index: number): Divergenc
     };
   }
   return undefined;
+}
+
+/** Why a parsed value has no canonical form (a lone surrogate, nesting too deep, …), or '' when it has one. Failure path only. */
+function whyNotCanonical(parsed: unknown): string {
+  try {
+    canonicalize(parsed);
+    return '';
+  } catch (err) {
+    if (err instanceof CanonicalizationError) return ` (${err.message})`;
+    throw err;
+  }
 }
 
 /** Streaming verifier: feed events in leaf order with `push`, then `finish`. Stops at the first divergence. */

@@ -1,5 +1,4 @@
 // Ledger commands: init, append, events, checkpoint, verify, proof, keys.
-import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -8,6 +7,8 @@ import { createCheckpoint, latestCheckpoint, treeRoot } from '../../ledger/check
 import { ensureSigningKey, hasSigningKey, loadSigner, loadVerifierKey } from '../../ledger/keys.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { parseAppendInput } from '../../ledger/append-input.js';
+import { readBoundedFile, readBoundedStream } from '../../input/decode.js';
+import { LIMITS } from '../../input/limits.js';
 import { readLogPages } from '../../ledger/read.js';
 import { prepareBatch } from '../../store/seal.js';
 import type { AppendRequest, EventStore, RecordedEvent } from '../../store/port.js';
@@ -263,18 +264,13 @@ function parsePositive(flag: string) {
   };
 }
 
-function readInputFile(file: string): string {
-  try {
-    return readFileSync(resolve(file), 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file });
-  }
+// Bytes, not text: parseAppendInput checks sizes and UTF-8 line by line before parsing (docs/limits.md).
+function readInputFile(file: string): Buffer {
+  return readBoundedFile(resolve(file), LIMITS.appendBytes, 'NDJSON input');
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+async function readStdin(): Promise<Buffer> {
+  return readBoundedStream(process.stdin, LIMITS.appendBytes, 'stdin', 'the input');
 }
 
 function safeUser(): string {
