@@ -17,10 +17,14 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 export class CanonicalizationError extends Error {
   constructor(
-    message: string,
+    /** What was refused, e.g. `non-finite number`. */
+    readonly reason: string,
+    /** Where, as text (`a.b[0]`, shortened when long). */
     readonly path: string,
+    /** Where, as member names and array indices from the root. */
+    readonly steps: readonly (string | number)[] = [],
   ) {
-    super(`${message} at ${path || '(root)'}`);
+    super(`${reason} at ${path || '(root)'}`);
   }
 }
 
@@ -53,7 +57,10 @@ export function canonicalize(value: unknown, options: CanonicalizeOptions = {}):
   try {
     return write(value, [], options.maxDepth ?? MAX_CANONICAL_DEPTH);
   } catch (err) {
-    if (err instanceof Refusal) throw new CanonicalizationError(err.reason, err.path());
+    if (err instanceof Refusal) {
+      const steps = [...err.trail].reverse();
+      throw new CanonicalizationError(err.reason, steps.length === 0 ? '' : fieldPath(steps), steps);
+    }
     throw err;
   }
 }
@@ -69,10 +76,6 @@ class Refusal {
   /** Innermost last: member names and array indices from the refused value up to the root. */
   readonly trail: (string | number)[] = [];
   constructor(readonly reason: string) {}
-
-  path(): string {
-    return this.trail.length === 0 ? '' : fieldPath([...this.trail].reverse());
-  }
 }
 
 function refuse(err: unknown, step: string | number): unknown {

@@ -7,7 +7,7 @@ import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
 import { IdempotencyError, InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
-import { count, LIMITS, overLimit } from '../input/limits.js';
+import { count, fieldPath, LIMITS, overLimit } from '../input/limits.js';
 import { leafHash, sha256Hex } from '../integrity/hasher.js';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
 
@@ -107,9 +107,8 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
 /** A canonicalization refusal as the InputError that names the event and the field (`root` prefixes its path). */
 function unrecordable(err: unknown, root: string, at: string, stream: string): unknown {
   if (!(err instanceof CanonicalizationError)) return err;
-  const field = root && err.path ? `${root}.${err.path}` : root || err.path;
-  const reason = err.message.slice(0, err.message.length - ` at ${err.path || '(root)'}`.length);
-  return new InputError(`${at}: field ${field} cannot be recorded as RFC 8785 JSON: ${reason} (docs/limits.md)`, { field, stream });
+  const field = fieldPath(err.steps, root);
+  return new InputError(`${at}: field ${field} cannot be recorded as RFC 8785 JSON: ${err.reason} (docs/limits.md)`, { field, stream });
 }
 
 /** Fixes an event's place in its stream and computes its bytes and leaf hash. Pure. */
