@@ -1,7 +1,7 @@
 // npm run bench [-- NAME ...] [--out FILE] [--scale X]
 // Runs the named benchmarks (default: every core benchmark) and prints one JSON document:
 // { results: BenchResult[], goals: [{ name, ratio, goal, met }] }. Progress goes to stderr.
-import { writeFileSync } from 'node:fs';
+import { openOutput, type OutputFile } from '../src/cli/output-path.js';
 import type { BenchOptions, BenchResult } from './result.js';
 
 type BenchModule = { run(options: BenchOptions): Promise<BenchResult[]> };
@@ -39,6 +39,14 @@ async function main(): Promise<void> {
       usage();
     }
   }
+  // Checked before minutes of benchmarking, not after (src/cli/output-path.ts).
+  let output: OutputFile | undefined;
+  try {
+    output = out === undefined ? undefined : openOutput(out, '--out');
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const selected = names.length > 0 ? names : Object.keys(BENCHMARKS).filter((n) => BENCHMARKS[n]!.default);
   const results: BenchResult[] = [];
   for (const name of selected) {
@@ -57,7 +65,7 @@ async function main(): Promise<void> {
     .filter((r) => r.ratio !== undefined && r.goal !== undefined)
     .map((r) => ({ name: r.name, ratio: r.ratio!, goal: r.goal!, met: meets(r) }));
   const doc = `${JSON.stringify({ results, goals }, null, 2)}\n`;
-  if (out) writeFileSync(out, doc);
+  output?.write(doc);
   process.stdout.write(doc);
 }
 

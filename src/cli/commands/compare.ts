@@ -1,14 +1,13 @@
 // compare and gate: a baseline and a candidate (runs or campaigns) judged by a policy; both record
 // the decision as events. `gate` is the CI form: exit 1 on a hard breach, JUnit and Markdown files.
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { InputError } from '../../errors.js';
 import { gateJunit } from '../../gates/junit.js';
 import { gateMarkdown } from '../../gates/markdown.js';
 import { fmt } from '../../gates/regression.js';
 import { gateExitCode, type GateReport } from '../../gates/report.js';
 import { runBudgets, runGate, type BudgetRun, type GateRun } from '../../gates/run-gate.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
+import { openOutputs } from '../output-path.js';
 
 interface CompareOptions {
   baseline: string;
@@ -64,15 +63,26 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
     .option('--markdown <file>', 'write a Markdown summary')
     .option('--strict', 'soft breaches fail the gate too')
     .action(async (opts: GateOptions) => {
-      const store = await ctx.store();
-      const run = await runGate(store, ctx.home(), {
-        baseline: opts.baseline,
-        candidate: opts.candidate,
-        policyFile: opts.policy,
-        strict: opts.strict ?? false,
-      });
-      if (opts.junit) writeReport(opts.junit, gateJunit(run.report), '--junit');
-      if (opts.markdown) writeReport(opts.markdown, gateMarkdown(run.report), '--markdown');
+      // Checked before the gate records anything: a report that cannot be written must not cost an append.
+      const [junit, markdown] = openOutputs([
+        [opts.junit, '--junit'],
+        [opts.markdown, '--markdown'],
+      ]);
+      let run: GateRun;
+      try {
+        const store = await ctx.store();
+        run = await runGate(store, ctx.home(), {
+          baseline: opts.baseline,
+          candidate: opts.candidate,
+          policyFile: opts.policy,
+          strict: opts.strict ?? false,
+        });
+        junit?.write(gateJunit(run.report));
+        markdown?.write(gateMarkdown(run.report));
+      } finally {
+        junit?.discard();
+        markdown?.discard();
+      }
       ctx.print(opts.json ?? false, jsonReport(run), () => humanReport(run));
       if (run.report.verdict === 'warn') ctx.note(`runledger: gate passed with ${run.report.softBreaches} soft breach(es); --strict would fail it`);
       const code = gateExitCode(run.report);
@@ -101,12 +111,4 @@ export function registerBudgetsCommand(program: Command, ctx: CliContext): void 
       ctx.print(opts.json ?? false, result, () => humanBudgets(result));
       if (result.verdict === 'fail') throw new ExitCode(1);
     });
-}
-
-function writeReport(file: string, text: string, option: string): void {
-  try {
-    writeFileSync(file, text);
-  } catch (err) {
-    throw new InputError(`${option} ${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { file });
-  }
 }
