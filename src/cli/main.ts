@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { LedgerError } from '../errors.js';
 import { CliContext, ExitCode } from './context.js';
 import { commandGroups } from './commands/index.js';
+import { requireSubcommands } from './usage.js';
 import { runledgerVersion } from '../version.js';
 
 export { ExitCode };
@@ -21,6 +22,7 @@ export function buildProgram(ctx?: CliContext): { program: Command; ctx: CliCont
   const context = ctx ?? new CliContext(program);
   for (const register of commandGroups) register(program, context);
   for (const sub of program.commands) sub.exitOverride();
+  requireSubcommands(program);
   return { program, ctx: context };
 }
 
