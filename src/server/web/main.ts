@@ -9,6 +9,7 @@ import { graphPage } from './pages/graph.js';
 import { runPage } from './pages/run.js';
 import { runsPage } from './pages/runs.js';
 import { verificationPage } from './pages/verification.js';
+import { ensureSession } from './session.js';
 
 interface Route {
   nav: string;
@@ -74,8 +75,9 @@ async function route(main: HTMLElement, focus: boolean): Promise<void> {
   }
 }
 
-function start(): void {
+async function start(): Promise<void> {
   const main = document.getElementById('main')!;
+  await ensureSession(main);
   const live = new LiveChanges(document.getElementById('live-status')!);
   live.subscribe((change) => current?.onChange?.(change));
   document.getElementById('skip-link')!.addEventListener('click', (event) => {
@@ -87,5 +89,5 @@ function start(): void {
   live.connect();
 }
 
-if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
-else start();
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => void start());
+else void start();
