@@ -89,7 +89,7 @@ export function parseJson(text: string, where: string, location: ErrorLocation =
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new InputError(`${where}: not valid JSON (${(err as Error).message})`, location);
+    throw new InputError(`${where} is not JSON (${(err as Error).message})`, location);
   }
   if (text.includes('"__proto__"')) {
     const path = protoMember(value);

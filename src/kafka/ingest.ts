@@ -17,6 +17,8 @@ import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { GOVERNANCE_TYPES } from '../../events/governance.js';
 import { ConcurrencyError, InputError, LedgerError, UnavailableError } from '../errors.js';
 import { NO_STREAM, type EventStore, type ExpectedRevision } from '../store/port.js';
+import { decodeUtf8, parseJson } from '../input/decode.js';
+import { count, LIMITS, overLimit } from '../input/limits.js';
 import { brokerUnavailable, isKafkaError, kafkaClient, type BrokerOptions } from './connection.js';
 import { EVENT_ID_HEADER } from './relay.js';
 
@@ -73,9 +75,12 @@ export function decodeMessage(message: Pick<KafkaMessage, 'key' | 'value' | 'hea
   if (!message.value || message.value.length === 0) return 'empty value (expected a JSON event)';
   let json: unknown;
   try {
-    json = JSON.parse(message.value.toString('utf8'));
+    // The input-limits policy of every decoder (docs/limits.md): size, fatal UTF-8, no __proto__.
+    if (message.value.length > LIMITS.lineBytes) throw overLimit('value', 'the message', count(message.value.length, 'bytes'), count(LIMITS.lineBytes, 'bytes'));
+    json = parseJson(decodeUtf8(message.value, 'value'), 'value');
   } catch (err) {
-    return `value is not JSON: ${(err as Error).message}`;
+    if (err instanceof InputError) return err.message;
+    throw err;
   }
   let decoded: Decoded;
   const envelope = Envelope.safeParse(json);

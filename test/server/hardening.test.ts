@@ -235,7 +235,7 @@ describe('dashboard hardening', function () {
     const post = (type: string, body: Buffer): (string | Buffer)[] => [`POST /api/checkpoints HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`, body];
     const cases: [string, string, Buffer, number, RegExp][] = [
       ['invalid UTF-8', 'application/json', Buffer.from('{"a":"\xff"}', 'latin1'), 400, /not valid UTF-8/],
-      ['not JSON', 'application/json', Buffer.from('{'), 400, /not valid JSON/],
+      ['not JSON', 'application/json', Buffer.from('{'), 400, /^request body is not JSON/],
       ['a __proto__ member', 'application/json', Buffer.from('{"__proto__":{"x":1}}'), 400, /"__proto__" is refused/],
       ['nesting beyond the limit', 'application/json', Buffer.from('['.repeat(100) + ']'.repeat(100)), 400, /nests deeper than the limit of 64 levels/],
       ['a body over the limit', 'application/json', Buffer.alloc(LIMITS.requestBodyBytes + 1, 0x20), 413, /./],
