@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { InputError } from '../src/errors.js';
 import { canonicalize, CanonicalizationError } from '../src/integrity/canonical.js';
+import { describeIssue } from '../src/input/limits.js';
 
 export interface EventDefinition {
   type: string;
@@ -95,9 +96,8 @@ export class EventRegistry {
     if (!def) throw new InputError(`${at}event type "${type}" has no schema version ${version}`, { field: 'schemaVersion' });
     const parsed = def.schema.safeParse(data);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = ['data', ...issue.path.map(String)].join('.');
-      throw new InputError(`${at}${type} field ${field}: ${issue.message}`, { field });
+      const { field, message } = describeIssue(parsed.error.issues[0]!, 'data');
+      throw new InputError(`${at}${type} field ${field}: ${message}`, { field });
     }
     if (options.normalized) {
       const field = unnormalizedField(data as Record<string, unknown>, parsed.data);

@@ -137,7 +137,9 @@ function fail(file: string, line: number | undefined, field: string, message: st
 
 
 function fieldName(path: readonly (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+  // Names come from the file: clipped, so a hostile key cannot make the message huge.
+  const name = (p: string): string => (p.length > 60 ? `${p.slice(0, 60)}…` : p);
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${name(p)}` : name(p)), '');
 }
 
 /** The line of the deepest node of `path` present in the document (the map holding a missing key). */

@@ -4,7 +4,7 @@ import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } fr
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { decodeUtf8, readBoundedFile } from '../input/decode.js';
-import { LIMITS } from '../input/limits.js';
+import { LIMITS, quote } from '../input/limits.js';
 import { parseYaml } from '../input/yaml.js';
 import { hashPlan, PlanFile, type Plan } from './plan.js';
 
@@ -32,11 +32,12 @@ function issueError(issue: z.core.$ZodIssue, doc: Document, lineCounter: LineCou
     // Point at the unknown key itself, not at the mapping holding it.
     const key = issue.keys[0]!;
     path = [...path, key];
-    message = `unknown field "${key}"${expectedFields(issue.path)}`;
+    message = `unknown field ${quote(key)}${expectedFields(issue.path)}`;
   } else if (issue.code === 'invalid_type' && issue.input === undefined) {
     message = 'is required';
   }
-  const field = path.length ? path.join('.') : '(plan)';
+  // Names come from the file: clipped, so a hostile key cannot make the message huge.
+  const field = path.length ? path.map((p) => (typeof p === 'string' && p.length > 60 ? `${p.slice(0, 60)}…` : String(p))).join('.') : '(plan)';
   const line = lineOf(doc, path, lineCounter);
   return new InputError(`${file}:${line}: field ${field}: ${message}`, { file, line, field });
 }

@@ -89,13 +89,20 @@ export function parseJson(text: string, where: string, location: ErrorLocation =
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new InputError(`${where} is not JSON (${(err as Error).message})`, location);
+    throw new InputError(`${where} is not JSON (${printable((err as Error).message)})`, location);
   }
   if (text.includes('"__proto__"')) {
     const path = protoMember(value);
     if (path !== undefined) throw new InputError(`${where}: field ${fieldPath(path)}: the member name "__proto__" is refused (docs/limits.md)`, { ...location, field: fieldPath(path) });
   }
   return value;
+}
+
+/** A message that may quote the input (V8's JSON errors do), as one clipped line: controls become escapes. */
+export function printable(message: string, max = 200): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
+  const line = message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 
 /**

@@ -80,8 +80,35 @@ export function fieldPath(path: readonly (string | number)[], root = ''): string
   let out = root;
   for (const step of shown) {
     if (typeof step === 'number') out = `${out}[${step}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(step)) out = out ? `${out}.${step}` : step;
-    else out = `${out}[${JSON.stringify(step)}]`;
+    else if (/^[A-Za-z_$][\w$-]{0,59}$/.test(step)) out = out ? `${out}.${step}` : step;
+    else out = `${out}[${quote(step)}]`;
   }
   return path.length > shown.length ? `${out}…` : out || '(root)';
+}
+
+/** Text an attacker chose (a member name, a value), JSON-quoted and clipped for an error message. */
+export function quote(text: string, max = 60): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
+/** The parts of a zod issue a message needs (structural, so this module does not depend on zod). */
+export interface SchemaIssue {
+  code: string;
+  message: string;
+  path: readonly PropertyKey[];
+  keys?: readonly string[];
+}
+
+/**
+ * A schema issue as `{ field, message }`, safe to print in one sentence: names and echoed values
+ * are clipped, an unknown member is named as such. `root` prefixes the field (e.g. `data`).
+ */
+export function describeIssue(issue: SchemaIssue, root = ''): { field: string; message: string } {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys' && issue.keys && issue.keys.length > 0) {
+    const [first, ...more] = issue.keys;
+    return { field: fieldPath([...path, first!], root), message: `unknown field ${quote(first!)}${more.length ? ` (and ${more.length} more)` : ''}` };
+  }
+  const message = issue.message.length > 300 ? `${issue.message.slice(0, 300)}…` : issue.message;
+  return { field: path.length || root ? fieldPath(path, root) : '', message };
 }

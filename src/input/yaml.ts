@@ -3,9 +3,10 @@
 // `!!binary`, `!!timestamp`, `!!set`), bounded alias expansion, bounded nesting checked while the
 // text is still being parsed, and a value canonicalize accepts. Every refusal is an InputError
 // naming the file and line and citing the limit (docs/limits.md).
-import { Composer, isAlias, isNode, Lexer, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
+import { Composer, isAlias, isNode, isPair, isScalar, Lexer, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
 import { InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
+import { printable } from './decode.js';
 import { count, LIMITS, overLimit } from './limits.js';
 
 /** The core schema's tags (YAML 1.2 §10.3): anything else could build a value that is not JSON. */
@@ -59,23 +60,30 @@ export function parseYaml(text: string, options: YamlOptions): ParsedYaml {
   const doc = docs[0]!;
   const line = (offset: number | undefined): number => lineCounter.linePos(offset ?? 0).line;
   const syntax = doc.errors[0];
-  if (syntax) throw refuse(firstLine(syntax.message), line(syntax.pos[0]));
+  if (syntax) throw refuse(printable(firstLine(syntax.message)), line(syntax.pos[0]));
   if (doc.directives.yaml.explicit && doc.directives.yaml.version !== '1.2') {
     throw refuse(`%YAML ${doc.directives.yaml.version} documents are refused; runledger reads YAML 1.2 (core schema) only`, 1);
   }
   // Composing is recursive, but the nesting is bounded above.
   let tagged: Node | undefined;
+  let complexKey: Node | undefined;
   visit(doc, (_key, node) => {
     if (isNode(node) && !isAlias(node) && node.tag !== undefined && !CORE_TAGS.has(node.tag)) {
       tagged = node;
+      return visit.BREAK;
+    }
+    // JSON member names are strings: `? [a, b]` or `{x: 1}: v` would be stringified behind the author's back.
+    if (isPair(node) && isNode(node.key) && !isScalar(node.key)) {
+      complexKey = node.key;
       return visit.BREAK;
     }
     return undefined;
   });
   if (tagged) {
     const tag = tagged.tag!.replace(/^tag:yaml\.org,2002:/, '!!');
-    throw refuse(`the YAML tag ${tag} is refused; a ${what} uses plain values only (core tags such as !!str at most)`, line(tagged.range?.[0]));
+    throw refuse(`the YAML tag ${printable(tag, 60)} is refused; a ${what} uses plain values only (core tags such as !!str at most)`, line(tagged.range?.[0]));
   }
+  if (complexKey) throw refuse(`a mapping key must be a plain value, not a ${isAlias(complexKey) ? 'YAML alias' : 'mapping or sequence'}`, line(complexKey.range?.[0]));
 
   let value: unknown;
   try {

@@ -18,7 +18,7 @@ import { GOVERNANCE_TYPES } from '../../events/governance.js';
 import { ConcurrencyError, InputError, LedgerError, UnavailableError } from '../errors.js';
 import { NO_STREAM, type EventStore, type ExpectedRevision } from '../store/port.js';
 import { decodeUtf8, parseJson } from '../input/decode.js';
-import { count, LIMITS, overLimit } from '../input/limits.js';
+import { count, describeIssue, LIMITS, overLimit, quote } from '../input/limits.js';
 import { brokerUnavailable, isKafkaError, kafkaClient, type BrokerOptions } from './connection.js';
 import { EVENT_ID_HEADER } from './relay.js';
 
@@ -90,19 +90,19 @@ export function decodeMessage(message: Pick<KafkaMessage, 'key' | 'value' | 'hea
   } else {
     const proposed = IngestMessage.safeParse(json);
     if (!proposed.success) {
-      const issue = proposed.error.issues[0]!;
-      return `field ${issue.path.map(String).join('.') || '(event)'}: ${issue.message}`;
+      const { field, message } = describeIssue(proposed.error.issues[0]!);
+      return `field ${field || '(event)'}: ${message}`;
     }
     const { stream, ...event } = proposed.data;
     if (RULED_TYPES.has(event.type)) return `${event.type} events are recorded by the governance commands, not ingested`;
     decoded = { stream, event };
   }
   const key = message.key?.toString('utf8');
-  if (key !== undefined && key !== decoded.stream) return `key "${key}" is not the event's stream "${decoded.stream}"`;
+  if (key !== undefined && key !== decoded.stream) return `key ${quote(key)} is not the event's stream "${decoded.stream}"`;
   const header = message.headers?.[EVENT_ID_HEADER];
   const headerId = Array.isArray(header) ? header[0] : header;
   if (headerId !== undefined && headerId.toString() !== decoded.event.id) {
-    return `header ${EVENT_ID_HEADER} "${headerId.toString()}" is not the event's id "${decoded.event.id}"`;
+    return `header ${EVENT_ID_HEADER} ${quote(headerId.toString())} is not the event's id "${decoded.event.id}"`;
   }
   return decoded;
 }

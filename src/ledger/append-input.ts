@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { decodeUtf8, parseJson } from '../input/decode.js';
-import { count, LIMITS, overLimit } from '../input/limits.js';
+import { count, describeIssue, LIMITS, overLimit } from '../input/limits.js';
 import type { AppendRequest } from '../store/port.js';
 
 const Line = z
@@ -54,9 +54,9 @@ export function parseAppendInput(input: Buffer | string, source: string): Append
     const parsed = Line.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      const field = issue.path.map(String).join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(line)');
-      const what = issue.code === 'unrecognized_keys' ? `unknown field ${field}` : `field ${field}: ${issue.message}`;
-      throw new InputError(`${where}: ${what}`, { file: source, line: lineNo, field });
+      const { field, message } = describeIssue(issue);
+      const what = issue.code === 'unrecognized_keys' ? message : `field ${field || '(line)'}: ${message}`;
+      throw new InputError(`${where}: ${what}`, { file: source, line: lineNo, field: field || '(line)' });
     }
     const { stream, expectedRevision, ...event } = parsed.data;
     const last = requests[requests.length - 1];

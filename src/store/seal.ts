@@ -7,7 +7,7 @@ import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
 import { IdempotencyError, InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
-import { count, fieldPath, LIMITS, overLimit } from '../input/limits.js';
+import { count, describeIssue, fieldPath, LIMITS, overLimit } from '../input/limits.js';
 import { leafHash, sha256Hex } from '../integrity/hasher.js';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
 
@@ -72,9 +72,8 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       const at = options.describe ? options.describe(r, e) : `${where} event ${e + 1}`;
       const parsed = ProposedEvent.safeParse(raw);
       if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const field = issue.path.map(String).join('.') || '(event)';
-        throw new InputError(`${at}: field ${field}: ${issue.message}`, { field, stream: request.stream });
+        const { field, message } = describeIssue(parsed.error.issues[0]!);
+        throw new InputError(`${at}: field ${field || '(event)'}: ${message}`, { field: field || '(event)', stream: request.stream });
       }
       const event = parsed.data;
       // What is recorded is the data as its schema parsed it (defaults filled in), so parsing it again changes nothing.

@@ -15,6 +15,8 @@ import { exportBundle, verifyBundle } from '../../bundle/bundle.js';
 import { ExitCode } from '../main.js';
 import { withJson, type CliContext } from '../context.js';
 import { openOutput } from '../output-path.js';
+import { readBoundedFile } from '../../input/decode.js';
+import { LIMITS } from '../../input/limits.js';
 
 interface JsonFlag {
   json?: boolean;
@@ -200,14 +202,8 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key, if this home has one)')
     .action((file: string, opts: JsonFlag & { key?: string[] }) => {
       const keys = verifierKeys(ctx, opts.key, true);
-      let bytes: Buffer;
-      try {
-        if (!statSync(file).isFile()) throw new InputError(`${file} is not a file`, { file });
-        bytes = readFileSync(file);
-      } catch (err) {
-        if (err instanceof InputError) throw err;
-        throw new InputError(`cannot read bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
-      }
+      // At most LIMITS.bundleBytes, checked before reading (docs/limits.md).
+      const bytes = readBoundedFile(file, LIMITS.bundleBytes, 'bundle');
       let result;
       try {
         result = verifyBundle(bytes, keys);
