@@ -6,8 +6,11 @@
 #
 #   infra/kafka/start.sh          start (jars are cached, so only the first run downloads)
 #   infra/kafka/start.sh stop     stop the broker named by the pid file and delete its data
+#   infra/kafka/start.sh cached   exit 0 when the jars for KAFKA_VERSION are cached (start would
+#                                 not download), 1 otherwise; prints the jar directory either way
 #
 # Environment:
+#   KAFKA_VERSION            broker version, 3.x (KRaft) or 4.x (default: kafka.version in pom.xml)
 #   RUNLEDGER_KAFKA_CACHE    jar cache and default pid file (default ~/.cache/runledger-kafka)
 #   RUNLEDGER_KAFKA_PIDFILE  pid file (default $RUNLEDGER_KAFKA_CACHE/broker.pid)
 #   RUNLEDGER_KAFKA_TIMEOUT  seconds to wait for the broker (default 90)
@@ -40,7 +43,21 @@ stop_broker() {
 }
 
 if [ "${1:-}" = "stop" ]; then stop_broker; exit 0; fi
-[ $# -eq 0 ] || die "usage: infra/kafka/start.sh [stop]"
+
+# One default, in pom.xml; KAFKA_VERSION overrides it.
+version="${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")}"
+[[ "$version" =~ ^([0-9]+)\.[0-9]+\.[0-9]+$ ]] || die "KAFKA_VERSION=$version is not a release version like 3.9.1 or 4.1.1"
+major="${BASH_REMATCH[1]}"
+# 3.x still has ZooKeeper mode, but only KRaft is started here; 4.0 removed ZooKeeper (KIP-833).
+[ "$major" -ge 3 ] || die "KAFKA_VERSION=$version: only Kafka 3.x (KRaft) and 4.x brokers can be started"
+if [ "$major" -ge 4 ]; then profile=kafka4; else profile=kafka3; fi
+
+# The jar set is keyed by the pom's content and the version, so changing either refetches.
+pomsum="$(sha256sum "$here/pom.xml" | cut -c1-16)"
+libs="$cache/libs-$pomsum-$version"
+
+if [ "${1:-}" = "cached" ]; then echo "$libs"; [ -f "$libs/.complete" ]; exit; fi
+[ $# -eq 0 ] || die "usage: infra/kafka/start.sh [stop|cached]"
 
 command -v java >/dev/null || die "java not found: install a Java 17+ runtime"
 
@@ -48,19 +65,17 @@ if [ -f "$pidfile" ] && kill -0 "$(sed -n 1p "$pidfile")" 2>/dev/null; then
   die "a broker is already running (pid $(sed -n 1p "$pidfile"), pid file $pidfile): run 'infra/kafka/start.sh stop' first"
 fi
 
-# The jar set is keyed by the pom's content, so changing the Kafka version refetches.
-pomsum="$(sha256sum "$here/pom.xml" | cut -c1-16)"
-libs="$cache/libs-$pomsum"
 if [ ! -f "$libs/.complete" ]; then
-  command -v mvn >/dev/null || die "Kafka jars are not cached at $libs and mvn is not installed"
-  say "fetching the Kafka broker jars from Maven Central into $libs"
+  command -v mvn >/dev/null || die "Kafka $version jars are not cached at $libs and mvn is not installed"
+  say "fetching the Kafka $version broker jars from Maven Central into $libs"
   mkdir -p "$cache"
   rm -rf "$libs.tmp"
   # Bounded, so a network that silently drops packets cannot hang CI; colour codes stripped.
   timeout "${RUNLEDGER_KAFKA_FETCH_TIMEOUT:-300}" \
-    mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs.tmp" 2>&1 \
+    mvn -q -B -f "$here/pom.xml" -P "$profile" -Dkafka.version="$version" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs.tmp" 2>&1 \
     | sed 's/\x1b\[[0-9;]*m//g' >&2 \
-    || die "mvn could not fetch the Kafka jars within ${RUNLEDGER_KAFKA_FETCH_TIMEOUT:-300}s (is Maven Central reachable?)"
+    || die "mvn could not fetch the Kafka $version jars within ${RUNLEDGER_KAFKA_FETCH_TIMEOUT:-300}s (is Maven Central reachable?)"
   rm -rf "$libs"
   mv "$libs.tmp" "$libs"
   touch "$libs/.complete"
@@ -93,7 +108,25 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
-cat > "$data/log4j.properties" <<'PROPS'
+if [ "$major" -ge 4 ]; then
+  # Kafka 4.x logs through log4j 2 (KIP-653).
+  cat > "$data/log4j2.properties" <<'PROPS'
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = ${sys:kafka.logs.dir}/broker.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+logger.log.name = kafka.log
+logger.log.level = warn
+logger.storage.name = org.apache.kafka.storage
+logger.storage.level = warn
+PROPS
+  logging=("-Dlog4j2.configurationFile=$data/log4j2.properties")
+else
+  cat > "$data/log4j.properties" <<'PROPS'
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.FileAppender
 log4j.appender.file.File=${kafka.logs.dir}/broker.log
@@ -102,9 +135,11 @@ log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.log=WARN
 log4j.logger.org.apache.kafka.storage=WARN
 PROPS
+  logging=("-Dlog4j.configuration=file:$data/log4j.properties")
+fi
 
 jvm=(-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
-     "-Dkafka.logs.dir=$data" "-Dlog4j.configuration=file:$data/log4j.properties")
+     "-Dkafka.logs.dir=$data" "${logging[@]}")
 
 # KRaft needs its storage formatted with a cluster id (16 random bytes, base64url without padding).
 cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
@@ -135,5 +170,5 @@ until grep -q 'Kafka Server started' "$data/broker.log" 2>/dev/null \
   sleep 0.3
 done
 
-say "broker pid $pid, data $data, log $data/broker.log; stop with: infra/kafka/start.sh stop"
+say "Kafka $version broker pid $pid, data $data, log $data/broker.log; stop with: infra/kafka/start.sh stop"
 echo "KAFKA_BROKERS=127.0.0.1:$port"

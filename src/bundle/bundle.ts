@@ -165,6 +165,9 @@ function verifySections(sections: BundleSections, verifierKeys: readonly string[
     report.status = run.summary.status;
     if (run.governance && run.execution) report.plans = { governance: run.governance.planHash, execution: run.execution.planHash };
     if (!run.ok) return fail({ section: 'events', ...run.firstDivergence! });
+    if (run.governance === null || run.execution === null) {
+      return fail({ check: 'plan-parity', section: 'events', message: `Run ${manifest.runId} has no GovernancePlanApproved and ExecutionPlanRecorded, so the bundle proves no approved run.` });
+    }
 
     if (!plansBytes(run).equals(sections.plans)) {
       return fail({ check: 'plan-parity', section: 'plans', message: 'Bundle section "plans" differs from the plans recorded in the run\'s events.' });

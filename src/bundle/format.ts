@@ -16,6 +16,8 @@ const NEWLINE = 0x0a;
 const MAX_HEADER = 100;
 const HEADER = /^([a-z]+) (0|[1-9][0-9]{0,15}) ([0-9a-f]{64})$/;
 const END = /^end ([0-9a-f]{64})$/;
+/** `end ` + 64 hex digits + `\n`. */
+const END_LINE_LENGTH = 69;
 
 /** The bundle's bytes do not frame or do not match their digests; names the section (exit 1). */
 export class BundleIntegrityError extends IntegrityError {
@@ -39,9 +41,12 @@ export function encodeBundle(sections: BundleSections): Buffer {
   return Buffer.concat([body, Buffer.from(`end ${sha256Hex(body)}\n`, 'ascii')]);
 }
 
+/** `runledger-bundle/<N>`: the magic line of some version of the format. */
+const VERSION_LINE = /^runledger-bundle\/[0-9]+$/;
+
 /**
- * A file whose first line differs from the magic line in one or two bytes, and goes on like a bundle,
- * is a bundle with a changed byte (exit 1), not some other file (exit 2).
+ * A file whose first bytes differ from `runledger-bundle/1\nmanifest ` in one or two bytes, and goes
+ * on like a bundle, is a bundle with a changed byte (exit 1), not some other file (exit 2).
  */
 function looksLikeAlteredMagic(bytes: Buffer): boolean {
   const expected = Buffer.from(`${BUNDLE_MAGIC}\nmanifest `, 'ascii');
@@ -49,6 +54,19 @@ function looksLikeAlteredMagic(bytes: Buffer): boolean {
   let differences = 0;
   for (let i = 0; i < expected.length; i++) if (bytes[i] !== expected[i]) differences++;
   return differences > 0 && differences <= 2;
+}
+
+/**
+ * Every version of the format ends with `end <sha256 of every byte before it>\n`. A file that does,
+ * intact, was written as it is: another version, not an altered version 1 (a changed byte in the
+ * magic line would fail that digest).
+ */
+function hasIntactEndLine(bytes: Buffer): boolean {
+  const start = bytes.length - END_LINE_LENGTH;
+  if (start < 1 || bytes[bytes.length - 1] !== NEWLINE) return false;
+  if (bytes[start - 1] !== NEWLINE) return false;
+  const match = END.exec(bytes.subarray(start, bytes.length - 1).toString('latin1'));
+  return match !== null && sha256(bytes.subarray(0, start)).equals(Buffer.from(match[1]!, 'hex'));
 }
 
 /** Reads one line (without its newline) starting at `offset`, at most `max` bytes; undefined when there is none. */
@@ -88,42 +106,50 @@ export interface ReadBundle {
  */
 export function readBundle(bytes: Buffer): ReadBundle {
   const altered: BundleIntegrityError[] = [];
-  const magic = readLine(bytes, 0, BUNDLE_MAGIC.length);
+  const magic = readLine(bytes, 0, 40);
   if (magic === undefined || magic.text !== BUNDLE_MAGIC) {
+    const otherVersion = magic !== undefined && VERSION_LINE.test(magic.text);
+    if (otherVersion && hasIntactEndLine(bytes)) {
+      throw new InputError(`unsupported bundle version "${magic.text}"; this runledger reads ${BUNDLE_MAGIC}`, { field: 'bundle' });
+    }
     if (looksLikeAlteredMagic(bytes)) {
       throw new BundleIntegrityError(`bundle header line (byte 0) is not "${BUNDLE_MAGIC}": the bundle was altered`, 'header', 0);
     }
-    if (magic !== undefined && /^runledger-bundle\/[0-9]+$/.test(magic.text)) {
+    if (otherVersion) {
       throw new InputError(`unsupported bundle version "${magic.text}"; this runledger reads ${BUNDLE_MAGIC}`, { field: 'bundle' });
     }
     throw new InputError(`not a runledger bundle: the first line is not "${BUNDLE_MAGIC}"`, { field: 'bundle' });
   }
+  // The first failure in file order names the section: a header whose length was lowered leaves its
+  // payload failing its digest before the next header fails to frame, and it is that section's byte.
+  const framing = (message: string, section: SectionName | 'end', at: number): BundleIntegrityError =>
+    altered[0] ?? new BundleIntegrityError(message, section, at);
   let offset = magic.next;
   const sections: Partial<BundleSections> = {};
   for (const name of SECTION_NAMES) {
     const header = readLine(bytes, offset, MAX_HEADER);
     if (header === undefined) {
       const why = offset >= bytes.length ? 'the bundle ends before it' : 'its header line is missing or too long';
-      throw new BundleIntegrityError(`bundle section "${name}" at byte ${offset}: ${why}`, name, offset);
+      throw framing(`bundle section "${name}" at byte ${offset}: ${why}`, name, offset);
     }
     const match = HEADER.exec(header.text);
     if (!match) {
-      throw new BundleIntegrityError(`bundle section "${name}" at byte ${offset}: header line is not "<name> <length> <sha256>"`, name, offset);
+      throw framing(`bundle section "${name}" at byte ${offset}: header line is not "<name> <length> <sha256>"`, name, offset);
     }
     if (match[1] !== name) {
-      throw new BundleIntegrityError(`bundle section "${name}" at byte ${offset}: found section "${match[1]}" where "${name}" belongs`, name, offset);
+      throw framing(`bundle section "${name}" at byte ${offset}: found section "${match[1]}" where "${name}" belongs`, name, offset);
     }
     const length = Number(match[2]);
     const start = header.next;
     if (start + length + 1 > bytes.length) {
-      throw new BundleIntegrityError(`bundle section "${name}" at byte ${offset}: declares ${length} bytes, but the bundle ends first`, name, offset);
+      throw framing(`bundle section "${name}" at byte ${offset}: declares ${length} bytes, but the bundle ends first`, name, offset);
     }
     const payload = bytes.subarray(start, start + length);
     if (bytes[start + length] !== NEWLINE) {
-      throw new BundleIntegrityError(`bundle section "${name}" at byte ${offset}: its payload is not ${length} bytes followed by a newline`, name, offset);
+      throw framing(`bundle section "${name}" at byte ${offset}: its payload is not ${length} bytes followed by a newline`, name, offset);
     }
     if (sha256Hex(payload) !== match[3]) {
-      altered.push(new BundleIntegrityError(`bundle section "${name}" (bytes ${start}–${start + length}): content does not match its SHA-256 digest; the section was altered`, name, start));
+      altered.push(new BundleIntegrityError(`bundle section "${name}" (bytes ${start}–${start + length}): content does not match its SHA-256 digest: the section (its payload or its header's length) was altered`, name, start));
     }
     sections[name] = Buffer.from(payload);
     offset = start + length + 1;
@@ -131,10 +157,10 @@ export function readBundle(bytes: Buffer): ReadBundle {
   const end = readLine(bytes, offset, 68);
   const match = end === undefined ? null : END.exec(end.text);
   if (end === undefined || match === null) {
-    throw new BundleIntegrityError(`bundle end line at byte ${offset} is missing or is not "end <sha256>"`, 'end', offset);
+    throw framing(`bundle end line at byte ${offset} is missing or is not "end <sha256>"`, 'end', offset);
   }
   if (end.next !== bytes.length) {
-    throw new BundleIntegrityError(`bundle has ${bytes.length - end.next} bytes after its end line`, 'end', end.next);
+    throw framing(`bundle has ${bytes.length - end.next} bytes after its end line`, 'end', end.next);
   }
   if (!sha256(bytes.subarray(0, offset)).equals(Buffer.from(match[1]!, 'hex'))) {
     altered.push(new BundleIntegrityError(`bundle end line at byte ${offset}: the digest of the bundle does not match; the bundle was altered`, 'end', offset));

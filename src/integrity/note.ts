@@ -226,8 +226,13 @@ export function parseNote(note: string): ParsedNote {
 }
 
 /**
- * Opens a signed note against trusted verifier keys: signatures from other keys are ignored, a
- * signature from a known key that fails rejects the note, and at least one must verify.
+ * Opens a signed note against trusted verifier keys: signatures from other keys are ignored, every
+ * signature line from a known key is verified — repeated lines too — and any that fails rejects the
+ * note; at least one must verify.
+ *
+ * signed-note §Signatures: "If the key name and ID match a known key, verifiers MUST verify the
+ * signature." golang.org/x/mod/sumdb/note's Open skips a known key's lines after its first, so it
+ * accepts a valid line followed by a garbage one; that needs no key to forge, so runledger does not.
  */
 export function openNote(note: string, verifiers: readonly (NoteVerifier | string)[]): OpenedNote {
   const known = verifiers.map((v) => (typeof v === 'string' ? parseVerifierKey(v) : v));
@@ -236,17 +241,20 @@ export function openNote(note: string, verifiers: readonly (NoteVerifier | strin
   const verified: NoteSignature[] = [];
   const unverified: NoteSignature[] = [];
   const seen = new Set<string>();
-  for (const { name, keyId: id, base64, signature } of parsed.signatures) {
+  for (const [i, { name, keyId: id, base64, signature }] of parsed.signatures.entries()) {
     const verifier = known.find((v) => v.name === name && v.keyId === id);
     const entry = { name, keyId: id, base64 };
     if (verifier === undefined) {
       unverified.push(entry);
       continue;
     }
+    if (!verifier.verify(body, signature)) {
+      throw new NoteError(`signature by key "${name}" (${hex8(id)}, a trusted key) on signature line ${i + 1} does not verify: the note was altered or the line forged`, 'bad-signature');
+    }
+    // A key that signed twice is listed once.
     const tag = `${name}+${id}`;
     if (seen.has(tag)) continue;
     seen.add(tag);
-    if (!verifier.verify(body, signature)) throw new NoteError(`signature by key "${name}" (${hex8(id)}) does not verify: the note was altered or signed by another key`, 'bad-signature');
     verified.push(entry);
   }
   if (verified.length === 0) {

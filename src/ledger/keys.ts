@@ -1,6 +1,9 @@
 // The home's Ed25519 signing key, kept as C2SP signer-key text in a 0600 file, and its verifier key.
-import { constants, existsSync, mkdirSync, openSync, readFileSync, writeSync, closeSync, chmodSync } from 'node:fs';
-import { join } from 'node:path';
+// Key files are written atomically (temp file, fsync, link into place, fsync the directory), so a
+// crash leaves either no key or a whole one — never an empty file that blocks every later `init`.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { generateNoteKey, parseSignerKey, verifierKeyOf, type NoteSigner } from '../integrity/note.js';
 
@@ -15,35 +18,94 @@ export function keyPaths(home: string): KeyPaths {
   return { dir, signer: join(dir, 'signing.key'), verifier: join(dir, 'signing.vkey') };
 }
 
-/** Creates the signing key named `name` unless one exists. Returns the verifier key either way. */
-export function ensureSigningKey(home: string, name: string): { created: boolean; verifierKey: string } {
-  const paths = keyPaths(home);
-  if (existsSync(paths.signer)) return { created: false, verifierKey: loadVerifierKey(home) };
-  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  const pair = generateNoteKey(name);
-  // O_EXCL: never overwrite a key another process created a moment ago; 0600 from the first byte.
-  const fd = openSync(paths.signer, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+/** A directory only its owner can enter, whatever the umask. */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY);
   try {
-    writeSync(fd, `${pair.signerKey}\n`);
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  chmodSync(paths.signer, 0o600);
-  const vfd = openSync(paths.verifier, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+}
+
+/**
+ * Writes `text` to `path` atomically with `mode`, refusing to replace an existing file: the bytes go
+ * to a temp file that is fsynced and then hard-linked into place (link fails if `path` exists, so two
+ * racing writers cannot overwrite each other's key). Returns false when `path` already existed.
+ */
+export function writeNewFileAtomically(path: string, text: string, mode = 0o600): boolean {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
-    writeSync(vfd, `${pair.verifierKey}\n`);
+    writeSync(fd, text);
+    fsyncSync(fd);
   } finally {
-    closeSync(vfd);
+    closeSync(fd);
   }
-  return { created: true, verifierKey: pair.verifierKey };
+  try {
+    chmodSync(tmp, mode);
+    linkSync(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    unlinkSync(tmp);
+  }
+  fsyncDir(dir);
+  return true;
+}
+
+/** A key file that exists but cannot be used: names the file and what to do. */
+export class KeyFileError extends InputError {
+  constructor(file: string, why: string) {
+    super(`key file ${file} is unusable (${why}): restore it from a backup; only if the key is lost, move it aside and run "runledger init" to create a new one (checkpoints signed by the old key then need its verifier key)`, { file });
+  }
+}
+
+/**
+ * Creates an Ed25519 signer key named `name` at `file` (0600, atomically) unless one exists, and
+ * returns its verifier key either way. An existing file that is not a valid key is a KeyFileError.
+ */
+export function ensureKeyFile(file: string, name: string): { created: boolean; verifierKey: string } {
+  if (!existsSync(file)) {
+    ensurePrivateDir(dirname(file));
+    const pair = generateNoteKey(name);
+    if (writeNewFileAtomically(file, `${pair.signerKey}\n`)) return { created: true, verifierKey: pair.verifierKey };
+  }
+  return { created: false, verifierKey: verifierKeyOf(readKeyFile(file)) };
+}
+
+/** The signer-key text of `file`, checked to parse; a missing file is an InputError, a broken one a KeyFileError. */
+export function readKeyFile(file: string, missing = `no key at ${file}`): string {
+  if (!existsSync(file)) throw new InputError(missing, { file });
+  const text = readFileSync(file, 'utf8');
+  if (text.trim() === '') throw new KeyFileError(file, 'it is empty');
+  try {
+    parseSignerKey(text);
+  } catch (err) {
+    throw new KeyFileError(file, (err as Error).message);
+  }
+  return text;
+}
+
+/** Creates the signing key named `name` unless one exists. Returns the verifier key either way. */
+export function ensureSigningKey(home: string, name: string): { created: boolean; verifierKey: string } {
+  const paths = keyPaths(home);
+  const key = ensureKeyFile(paths.signer, name);
+  // A convenience copy for auditors; the signing key is the source of truth.
+  if (key.created || !existsSync(paths.verifier)) writeNewFileAtomically(paths.verifier, `${key.verifierKey}\n`, 0o644);
+  return key;
 }
 
 function readSignerText(home: string): string {
   const { signer } = keyPaths(home);
-  if (!existsSync(signer)) {
-    throw new InputError(`no signing key at ${signer}: run "runledger init" with this home (or pass --home)`, { file: signer });
-  }
-  return readFileSync(signer, 'utf8');
+  return readKeyFile(signer, `no signing key at ${signer}: run "runledger init" with this home (or pass --home)`);
 }
 
 export function loadSigner(home: string): NoteSigner {

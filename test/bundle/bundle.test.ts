@@ -1,6 +1,7 @@
 // Offline audit bundles: export, verification with no store, determinism, a tamper matrix over
 // every section and every event type, every single-byte change of a small bundle, and fuzzing.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { InputError } from '../../src/errors.js';
 import { exportBundle, verifyBundle, type BundleReport } from '../../src/bundle/bundle.js';
@@ -25,6 +26,35 @@ function sectionOffsets(bundle: Buffer): Record<SectionName, { start: number; le
     offset = eol + 1 + Number(length) + 1;
   }
   return out;
+}
+
+/** For each byte of a bundle, the section a report must name when that byte alone changes. */
+function sectionOfEveryByte(bundle: Buffer): string[] {
+  const owner: string[] = [];
+  const magicEnd = bundle.indexOf(0x0a) + 1;
+  for (let i = 0; i < magicEnd; i++) owner.push('header');
+  const offsets = sectionOffsets(bundle);
+  for (const name of SECTION_NAMES) {
+    const { start, length } = offsets[name];
+    while (owner.length < start + length + 1) owner.push(name); // header line, payload, separator
+  }
+  while (owner.length < bundle.length) owner.push('end');
+  return owner;
+}
+
+/** The bundle with one section's declared length changed by `delta` (digests left as they were). */
+function withLength(bundle: Buffer, name: SectionName, delta: number): Buffer {
+  const { start, length } = sectionOffsets(bundle)[name];
+  const headerStart = bundle.lastIndexOf(0x0a, start - 2) + 1;
+  const header = bundle.subarray(headerStart, start - 1).toString('ascii');
+  const changed = header.replace(` ${length} `, ` ${length + delta} `);
+  return Buffer.concat([bundle.subarray(0, headerStart), Buffer.from(changed, 'ascii'), bundle.subarray(start - 1)]);
+}
+
+/** Recomputes the end line over everything before it, as a forger (or a newer runledger) would. */
+function reseal(bundle: Buffer): Buffer {
+  const endAt = bundle.length - 69;
+  return Buffer.concat([bundle.subarray(0, endAt), Buffer.from(`end ${createHash('sha256').update(bundle.subarray(0, endAt)).digest('hex')}\n`)]);
 }
 
 function flip(bundle: Buffer, at: number, mask = 0x01): Buffer {
@@ -92,6 +122,10 @@ describe('offline audit bundles', function () {
     assert.notEqual(JSON.parse(plansOf(p)).governance.planHash, JSON.parse(plansOf(a)).governance.planHash);
   });
 
+  it('refuses to export a run with no events (exit 2), so no bundle is ever empty', async () => {
+    await assert.rejects(exportBundle(ledger.store, 'nothing-here', [key]), (err: unknown) => err instanceof InputError && /run nothing-here has no events/.test(err.message));
+  });
+
   it('refuses to export a run whose events are not covered by a checkpoint', async () => {
     await approvePlan(ledger.store, parsePlan(smallPlanText()), 'late');
     await assert.rejects(exportBundle(ledger.store, 'late', [key]), /run `runledger checkpoint` first/);
@@ -146,15 +180,37 @@ describe('offline audit bundles', function () {
     assert.deepEqual([...types].filter((t) => (GOVERNANCE_TYPES as readonly string[]).includes(t)).sort(), [...GOVERNANCE_TYPES].sort());
   });
 
-  it('fails, naming an item, for a change of every single byte of a small bundle', () => {
+  it('fails for a change of every single byte of a small bundle, naming the section the byte belongs to', () => {
     assert.equal(verifyBundle(small, [key]).ok, true);
+    const owner = sectionOfEveryByte(small);
     const named = new Set<string>();
-    for (let at = 0; at < small.length; at++) {
-      const d = failed(verifyBundle(flip(small, at), [key]));
-      assert.ok(d.section, `byte ${at}: no section named (${d.message})`);
-      named.add(d.section);
+    for (const mask of [0x01, 0x02, 0x80]) {
+      for (let at = 0; at < small.length; at++) {
+        const d = failed(verifyBundle(flip(small, at, mask), [key]));
+        assert.equal(d.section, owner[at]!, `byte ${at} ^ ${mask}: ${d.message}`);
+        named.add(d.section);
+      }
     }
     assert.deepEqual([...named].sort(), ['checkpoint', 'end', 'events', 'header', 'manifest', 'plans', 'proofs']);
+  });
+
+  it('names the section whose header length was lowered or raised by one (payloads ending in a newline included)', () => {
+    for (const name of SECTION_NAMES) {
+      for (const delta of [-1, 1]) {
+        const d = failed(verifyBundle(withLength(small, name, delta), [key]));
+        assert.equal(d.section, name, `${name} length ${delta > 0 ? '+' : ''}${delta}: ${d.message}`);
+      }
+    }
+  });
+
+  it('tells an unsupported version (exit 2) from an altered magic line (exit 1) by the end digest', () => {
+    const v2 = Buffer.from(small);
+    v2.write('2', BUNDLE_MAGIC.length - 1, 'ascii'); // runledger-bundle/2
+    assert.equal(failed(verifyBundle(v2, [key])).section, 'header');
+    const resealed = reseal(v2);
+    assert.throws(() => verifyBundle(resealed, [key]), (err: unknown) => err instanceof InputError && /unsupported bundle version "runledger-bundle\/2"/.test(err.message));
+    const v10 = reseal(Buffer.concat([Buffer.from('runledger-bundle/10'), small.subarray(BUNDLE_MAGIC.length)]));
+    assert.throws(() => verifyBundle(v10, [key]), (err: unknown) => err instanceof InputError && /unsupported bundle version "runledger-bundle\/10"/.test(err.message));
   });
 
   describe('a forger who recomputes every digest', () => {
@@ -214,6 +270,42 @@ describe('offline audit bundles', function () {
       const d = failed(verifyBundle(encodeBundle({ ...s, proofs: canonicalBytes(proofs) }), [key]));
       assert.equal(d.check, 'inclusion');
       assert.equal(d.revision, 2);
+    });
+
+    it('is caught emptying the events (a bundle has at least one event), with check bundle', () => {
+      const s = sections(small);
+      const d = failed(verifyBundle(encodeBundle({ ...s, events: Buffer.alloc(0), proofs: Buffer.from('[]') }), [key]));
+      assert.equal(d.check, 'bundle');
+      assert.equal(d.section, 'events');
+      assert.match(d.message, /section "events" is empty/);
+    });
+
+    it('reports a malformed proofs entry as check bundle, section proofs; a well-formed wrong one as check inclusion', () => {
+      const s = sections(small);
+      const proofs = JSON.parse(s.proofs.toString('utf8')) as { index: number; proof: string[] }[];
+      const variants: [string, unknown][] = [
+        ['negative index', [{ ...proofs[0]!, index: -1 }, ...proofs.slice(1)]],
+        ['fractional index', [{ ...proofs[0]!, index: 0.5 }, ...proofs.slice(1)]],
+        ['uppercase hex', [{ ...proofs[0]!, proof: proofs[0]!.proof.map((h) => h.toUpperCase()) }, ...proofs.slice(1)]],
+        ['extra member', [{ ...proofs[0]!, size: 9 }, ...proofs.slice(1)]],
+        ['missing member', [{ index: proofs[0]!.index }, ...proofs.slice(1)]],
+        ['not an array', { 0: proofs[0] }],
+        ['one entry too few', proofs.slice(1)],
+        ['65 hashes', [{ ...proofs[0]!, proof: Array.from({ length: 65 }, () => '0'.repeat(64)) }, ...proofs.slice(1)]],
+      ];
+      for (const [what, value] of variants) {
+        const d = failed(verifyBundle(encodeBundle({ ...s, proofs: canonicalBytes(value) }), [key]));
+        assert.deepEqual([d.check, d.section], ['bundle', 'proofs'], `${what}: ${d.message}`);
+      }
+      for (const [what, value] of [
+        ['one hash too few', [{ ...proofs[0]!, proof: proofs[0]!.proof.slice(1) }, ...proofs.slice(1)]],
+        ['one hash too many', [{ ...proofs[0]!, proof: [...proofs[0]!.proof, '0'.repeat(64)] }, ...proofs.slice(1)]],
+        ['index beyond the tree', [{ ...proofs[0]!, index: 1e9 }, ...proofs.slice(1)]],
+        ['indices not increasing', [proofs[0]!, { ...proofs[1]!, index: proofs[0]!.index }, ...proofs.slice(2)]],
+      ] as [string, unknown][]) {
+        const d = failed(verifyBundle(encodeBundle({ ...s, proofs: canonicalBytes(value) }), [key]));
+        assert.deepEqual([d.check, d.section], ['inclusion', 'events'], `${what}: ${d.message}`);
+      }
     });
 
     it('is caught re-signing the checkpoint with another key', () => {

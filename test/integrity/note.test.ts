@@ -129,6 +129,24 @@ describe('signed notes (C2SP signed-note, Ed25519)', () => {
       assert.throws(() => openNote(forged, [alice.verifierKey, bob.verifierKey]), reasonIs('bad-signature'));
     });
 
+    it('rejects a valid note with a second, garbage signature line by the same trusted key (no key needed to forge)', () => {
+      const single = signNote('tree\n42\n', [parseSignerKey(alice.signerKey)]);
+      const id = Buffer.alloc(4);
+      id.writeUInt32BE(parseVerifierKey(alice.verifierKey).keyId, 0);
+      const garbage = `\u2014 alice.example/log ${Buffer.concat([id, Buffer.alloc(64, 7)]).toString('base64')}\n`;
+      assert.equal(openNote(single, [alice.verifierKey]).verified.length, 1);
+      assert.throws(() => openNote(single + garbage, [alice.verifierKey]), (err: unknown) => reasonIs('bad-signature')(err) && /on signature line 2 /.test((err as Error).message));
+      // The garbage line first and the valid line second is rejected too.
+      const [text, line] = [single.slice(0, single.lastIndexOf('\n\n') + 2), single.slice(single.lastIndexOf('\n\n') + 2)];
+      assert.throws(() => openNote(text + garbage + line, [alice.verifierKey]), reasonIs('bad-signature'));
+    });
+
+    it('accepts a trusted key that signed twice, listing it once', () => {
+      const single = signNote('tree\n42\n', [parseSignerKey(alice.signerKey)]);
+      const line = single.slice(single.lastIndexOf('\n\n') + 2);
+      assert.deepEqual(openNote(single + line, [alice.verifierKey]).verified.map((s) => s.name), ['alice.example/log']);
+    });
+
     it('rejects an altered body', () => {
       assert.throws(() => openNote(note.replace('42', '43'), [alice.verifierKey]), reasonIs('bad-signature'));
     });

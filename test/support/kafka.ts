@@ -1,18 +1,19 @@
-// A real Apache Kafka broker for tests: the one named by KAFKA_BROKERS (CI starts one with
-// infra/kafka/start.sh and exports it), else — when the broker jars are already cached from an
-// earlier infra/kafka/start.sh — one started here (~5 s) and stopped when mocha's root suite ends.
-// Otherwise suites skip with one line saying how to enable them.
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+// A real Apache Kafka broker for tests, chosen by services.ts: the one named by KAFKA_BROKERS (CI
+// starts one with infra/kafka/start.sh and exports it), else a Testcontainers container where a
+// container runtime answers, else — when the broker jars are already cached from an earlier
+// infra/kafka/start.sh — one started here (~5 s). Either is stopped when mocha's root suite ends.
+// Otherwise suites skip with one line saying how to enable them. KAFKA_VERSION picks the broker
+// version for the local jars and the container image alike (default: infra/kafka/pom.xml's).
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { repoRoot } from './cli.js';
+import { freePort, optionalModule, selectService, startContainer, type ContainerRuntime, type ServicePlan, type Skip, type Unavailable } from './services.js';
 
-export interface Skip {
-  skip: string;
-}
+export type { Skip };
 
 export interface KafkaBroker {
   brokers: string[];
@@ -20,11 +21,11 @@ export interface KafkaBroker {
   list: string;
 }
 
-const HOW_TO_ENABLE = 'run infra/kafka/start.sh and set the KAFKA_BROKERS=127.0.0.1:<port> it prints';
 const startScript = join(repoRoot, 'infra', 'kafka', 'start.sh');
 
 let broker: Promise<KafkaBroker | Skip> | undefined;
 let pidDir: string | undefined;
+let stopContainer: (() => Promise<void>) | undefined;
 
 function client(brokers: string[]): Kafka {
   return new Kafka({ clientId: 'runledger-test', brokers, logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 3, initialRetryTime: 200 } });
@@ -43,11 +44,13 @@ async function reachable(brokers: string[]): Promise<string | undefined> {
   }
 }
 
-/** True when start.sh would not download anything: the jar set for this pom is cached. */
-function jarsCached(): boolean {
-  const cache = process.env.RUNLEDGER_KAFKA_CACHE ?? join(homedir(), '.cache', 'runledger-kafka');
-  const pomHash = createHash('sha256').update(readFileSync(join(repoRoot, 'infra', 'kafka', 'pom.xml'))).digest('hex').slice(0, 16);
-  return existsSync(join(cache, `libs-${pomHash}`, '.complete'));
+/** Undefined when start.sh would not download anything (`start.sh cached`), else why it would. */
+function jarsMissing(): string | undefined {
+  if (!existsSync(startScript)) return `${startScript} is missing`;
+  const probe = spawnSync('bash', [startScript, 'cached'], { encoding: 'utf8', timeout: 10_000 });
+  if (probe.status === 0) return undefined;
+  const why = probe.stderr.trim().split('\n').slice(-1)[0]?.replace(/^kafka: /, '');
+  return why || `the Kafka broker jars are not cached (${probe.stdout.trim() || 'infra/kafka/start.sh cached'})`;
 }
 
 function runScript(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -62,35 +65,100 @@ function scriptEnv(): NodeJS.ProcessEnv {
   return { ...process.env, RUNLEDGER_KAFKA_PIDFILE: join(pidDir!, 'broker.pid') };
 }
 
-async function startLocal(): Promise<KafkaBroker | Skip> {
+async function startLocal(): Promise<KafkaBroker | Unavailable> {
+  const missing = jarsMissing();
+  if (missing) return { unavailable: missing };
   pidDir = mkdtempSync(join(tmpdir(), 'runledger-kafka-test-'));
   const started = await runScript([], scriptEnv());
   const line = /^KAFKA_BROKERS=(\S+)$/m.exec(started.stdout)?.[1];
   if (started.code !== 0 || !line) {
     const why = started.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${started.code}`;
-    return { skip: `the cached Kafka broker did not start (${why}); ${HOW_TO_ENABLE}` };
+    return { unavailable: `the cached Kafka broker did not start (${why})` };
   }
   return { brokers: line.split(','), list: line };
 }
 
+interface KafkaModule {
+  KafkaContainer: new (image: string) => {
+    withKraft(): { start(): Promise<import('testcontainers').StartedTestContainer> };
+  };
+}
+
+/** The version start.sh would run: KAFKA_VERSION, else the pom's default. */
+function kafkaVersion(): string {
+  const pom = readFileSync(join(repoRoot, 'infra', 'kafka', 'pom.xml'), 'utf8');
+  return process.env.KAFKA_VERSION ?? /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)?.[1] ?? '3.9.1';
+}
+
+/**
+ * @testcontainers/kafka when it is installed (a Confluent image: cp-kafka 7.9 is Kafka 3.9, 8.1 is
+ * Kafka 4.1), else the apache/kafka image of the same version as the local jars, in KRaft mode,
+ * with its client port published on the same number so the advertised address works on both sides.
+ */
+async function startContainerBroker(runtime: ContainerRuntime): Promise<KafkaBroker> {
+  const version = kafkaVersion();
+  const module = await optionalModule<KafkaModule>('@testcontainers/kafka');
+  let list = '';
+  const started = await startContainer(runtime, async (tc) => {
+    if (module) {
+      const image = process.env.RUNLEDGER_KAFKA_IMAGE ?? (Number(version.split('.')[0]) >= 4 ? 'confluentinc/cp-kafka:8.1.0' : 'confluentinc/cp-kafka:7.9.1');
+      const container = await new module.KafkaContainer(image).withKraft().start();
+      list = `${container.getHost()}:${container.getMappedPort(9093)}`;
+      return container;
+    }
+    const port = await freePort();
+    const container = await new tc.GenericContainer(process.env.RUNLEDGER_KAFKA_IMAGE ?? `apache/kafka:${version}`)
+      .withEnvironment({
+        KAFKA_NODE_ID: '1',
+        KAFKA_PROCESS_ROLES: 'broker,controller',
+        KAFKA_LISTENERS: `PLAINTEXT://:${port},CONTROLLER://:9093`,
+        KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://${runtime.host}:${port}`,
+        KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+        KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+        KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
+        KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+        KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+        KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+        KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      })
+      .withExposedPorts({ container: port, host: port })
+      .withWaitStrategy(tc.Wait.forLogMessage(/Kafka Server started/))
+      .withStartupTimeout(120_000)
+      .start();
+    list = `${runtime.host}:${port}`;
+    return container;
+  });
+  stopContainer = started.stop;
+  return { brokers: [list], list };
+}
+
+/** KAFKA_BROKERS → container → the cached infra/kafka jars, as services.ts orders every service. */
+export const kafkaPlan: ServicePlan<KafkaBroker> = {
+  name: 'Kafka broker',
+  envVar: 'KAFKA_BROKERS',
+  envExample: '127.0.0.1:<port>',
+  fromEnv: async (given) => {
+    const brokers = given.split(',').map((b) => b.trim());
+    const problem = await reachable(brokers);
+    return problem ? { unavailable: problem } : { brokers, list: given };
+  },
+  fromContainer: startContainerBroker,
+  fromLocal: startLocal,
+  localHint: 'run infra/kafka/start.sh once (Java 17+, Maven) to cache the broker jars',
+};
+
 /** The shared broker, or `{ skip }` with one line saying why there is none and how to enable it. */
 export function kafkaBroker(): Promise<KafkaBroker | Skip> {
-  broker ??= (async (): Promise<KafkaBroker | Skip> => {
-    const given = process.env.KAFKA_BROKERS;
-    if (given) {
-      const brokers = given.split(',').map((b) => b.trim());
-      const problem = await reachable(brokers);
-      return problem ? { skip: `KAFKA_BROKERS=${given} is set but the broker cannot be reached (${problem})` } : { brokers, list: given };
-    }
-    if (jarsCached() && existsSync(startScript)) return startLocal();
-    return { skip: `no Kafka broker: ${HOW_TO_ENABLE}` };
-  })();
+  broker ??= selectService(kafkaPlan).then((selected) => ('skip' in selected ? selected : selected.service));
   return broker;
 }
 
 /** Stops the broker this process started, if any (never one named by KAFKA_BROKERS). */
 export async function stopKafkaBroker(): Promise<void> {
   broker = undefined;
+  const container = stopContainer;
+  stopContainer = undefined;
+  if (container) await container();
   if (!pidDir) return;
   await runScript(['stop'], scriptEnv());
   rmSync(pidDir, { recursive: true, force: true });

