@@ -15,9 +15,13 @@ const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 
+/** Levels of nesting still allowed below the value being scanned (a module variable: cheaper than a parameter on this hot path). */
+let room = 0;
+
 /** True when `text` is the RFC 8785 serialization of the JSON value it denotes, nested at most `maxDepth` levels. */
 export function isCanonicalJson(text: string, maxDepth: number = MAX_CANONICAL_DEPTH): boolean {
-  return value(text, 0, maxDepth) === text.length;
+  room = maxDepth;
+  return value(text, 0) === text.length;
 }
 
 function isHighSurrogate(c: number): boolean {
@@ -28,13 +32,25 @@ function isLowSurrogate(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
 
-/** Index after the value starting at i, or -1; `room` is how many more levels of nesting are allowed. */
-function value(t: string, i: number, room: number): number {
+/** Index after the value starting at i, or -1. */
+function value(t: string, i: number): number {
   switch (t.charCodeAt(i)) {
-    case 0x7b: // {
-      return room > 0 ? object(t, i + 1, room - 1) : -1;
-    case 0x5b: // [
-      return room > 0 ? array(t, i + 1, room - 1) : -1;
+    case 0x7b: {
+      // {
+      if (room === 0) return -1;
+      room--;
+      const end = object(t, i + 1);
+      room++;
+      return end;
+    }
+    case 0x5b: {
+      // [
+      if (room === 0) return -1;
+      room--;
+      const end = array(t, i + 1);
+      room++;
+      return end;
+    }
     case QUOTE:
       return string(t, i + 1);
     case 0x74: // t
@@ -61,7 +77,7 @@ function compareInPlace(t: string, a: number, aEnd: number, b: number, bEnd: num
   return aEnd - a - (bEnd - b);
 }
 
-function object(t: string, i: number, room: number): number {
+function object(t: string, i: number): number {
   if (t.charCodeAt(i) === 0x7d) return i + 1;
   // The previous member name, as raw text bounds (decoded only when it holds an escape).
   let prevStart = -1;
@@ -85,7 +101,7 @@ function object(t: string, i: number, room: number): number {
     prevEnd = end - 1;
     prevEscaped = keyEscaped;
     if (t.charCodeAt(end) !== COLON) return -1;
-    i = value(t, end + 1, room);
+    i = value(t, end + 1);
     if (i < 0) return -1;
     const next = t.charCodeAt(i);
     if (next === 0x7d) return i + 1;
@@ -94,10 +110,10 @@ function object(t: string, i: number, room: number): number {
   }
 }
 
-function array(t: string, i: number, room: number): number {
+function array(t: string, i: number): number {
   if (t.charCodeAt(i) === 0x5d) return i + 1;
   for (;;) {
-    i = value(t, i, room);
+    i = value(t, i);
     if (i < 0) return -1;
     const next = t.charCodeAt(i);
     if (next === 0x5d) return i + 1;
