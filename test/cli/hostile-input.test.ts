@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseAppendInput } from '../../src/ledger/append-input.js';
+import { decodeMessage } from '../../src/kafka/ingest.js';
 import { InputError } from '../../src/errors.js';
 import { LIMITS } from '../../src/input/limits.js';
 import { envelopeText } from '../../src/store/seal.js';
@@ -65,6 +66,14 @@ describe('hostile input through the CLI', function () {
 
   it('refuses an append input over 64 MiB before parsing a line of it', () => {
     assert.throws(() => parseAppendInput(Buffer.alloc(LIMITS.appendBytes + 1, 0x20), 'big.ndjson'), (err: unknown) => err instanceof InputError && /^big\.ndjson: the input is 67,108,865 bytes, over the limit of 67,108,864 bytes/.test(err.message));
+  });
+
+  it('Kafka ingest rejects a message value that is not UTF-8, over 1 MiB or holds a __proto__ member', () => {
+    const value = (text: string): Buffer => Buffer.from(text, 'latin1');
+    assert.match(String(decodeMessage({ key: null, value: value('{"stream":"k","type":"custom.k","data":{"a":"\xff"}}'), headers: {} })), /^value line 1: not valid UTF-8/);
+    assert.match(String(decodeMessage({ key: null, value: Buffer.alloc(LIMITS.lineBytes + 1, 0x20), headers: {} })), /^value: the message is 1,048,577 bytes, over the limit of 1,048,576 bytes/);
+    assert.match(String(decodeMessage({ key: null, value: value('{"stream":"k","type":"custom.k","data":{"__proto__":{}}}'), headers: {} })), /"__proto__" is refused/);
+    assert.equal(typeof decodeMessage({ key: null, value: value('{"stream":"k","type":"custom.k","id":"3f2a7c1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b","data":{"a":1}}'), headers: {} }), 'object');
   });
 
   it('project link refuses a run or campaign the ledger does not have, recording nothing', async function () {
