@@ -98,13 +98,25 @@ async function rawAppend(url: string, schema: string, writers: number): Promise<
   return timing;
 }
 
+/** The integrator's pass over everything appended: leaf indices, the compact range, leaf hashes re-checked. */
+async function ledgerIntegrate(url: string, expected: number): Promise<Timing> {
+  const store = createPostgresStore({ url, poolSize: 1 });
+  let size = 0;
+  const timing = await timed(async () => {
+    size = (await store.integrate()).size;
+  });
+  await store.close();
+  if (size !== expected) throw new Error(`integrated ${size} events, expected ${expected}`);
+  return timing;
+}
+
 async function ledgerRead(url: string, expected: number): Promise<Timing> {
   const store = createPostgresStore({ url, poolSize: 1 });
   const timing = await timed(async () => {
     let after = -1;
     let seen = 0;
     for (;;) {
-      const page = await store.readAll({ from: after, limit: PAGE_SIZE });
+      const page = await store.readAll({ after, limit: PAGE_SIZE });
       if (page.length === 0) break;
       seen += page.length;
       after = page.at(-1)!.position;
@@ -123,7 +135,7 @@ async function rawRead(url: string, schema: string, expected: number): Promise<n
     let seen = 0;
     for (;;) {
       const { rows } = await client.query<{ position: string }>(
-        `SELECT position, leaf_index, leaf_hash, canonical FROM "${schema}".raw_events WHERE position > $1 ORDER BY position LIMIT $2`,
+        `SELECT position, leaf_hash, canonical FROM "${schema}".raw_events WHERE position > $1 ORDER BY position LIMIT $2`,
         [after, PAGE_SIZE],
       );
       if (rows.length === 0) break;
@@ -171,6 +183,17 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
           s.memory.push(ledger.memoryDelta);
         }
         if (writers === 1) {
+          const integrated = await ledgerIntegrate(url, count);
+          if (r >= 0) {
+            const s = sample('integrate.postgres');
+            s.ledger.push(integrated.ms);
+            s.raw.push(raw.ms);
+            s.memory.push(integrated.memoryDelta);
+            const both = sample('append-integrate.postgres.single-writer');
+            both.ledger.push(ledger.ms + integrated.ms);
+            both.raw.push(raw.ms);
+            both.memory.push(ledger.memoryDelta);
+          }
           const read = await ledgerRead(url, count);
           const rawMs = await rawRead(db.url, schema, count);
           if (r >= 0) {
@@ -198,6 +221,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     'append.postgres.single-writer': 'raw pg: BEGIN, one multi-row INSERT of the same rows, COMMIT per batch',
     [`append.postgres.${WRITERS}-writers`]: `raw pg: the same, ${WRITERS} connections in parallel`,
     'read.postgres': 'raw pg: SELECT pages of the same rows, no decoding',
+    'integrate.postgres': 'raw pg: the single-writer INSERT of the same rows (integration as a share of a plain append)',
+    'append-integrate.postgres.single-writer': 'raw pg: the single-writer INSERT of the same rows',
   };
   return [...samples.entries()].map(([name, s]) => {
     const wallMs = summarizeRuns(s.ledger);

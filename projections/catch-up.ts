@@ -12,7 +12,7 @@ const PAGE = 5000;
 async function* pagesAfter(store: Pick<EventStore, 'readAll'>, after: number, pageSize: number): AsyncGenerator<RecordedEvent[]> {
   let position = after;
   for (;;) {
-    const page = await store.readAll({ from: position, limit: pageSize });
+    const page = await store.readAll({ after: position, limit: pageSize });
     if (page.length > 0) yield page;
     if (page.length < pageSize) return;
     position = page[page.length - 1]!.position;

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import type { Envelope } from '../events/envelope.js';
 import { RunEnvironmentRecorded, type BackendInfo, type CheckpointWritten } from '../events/training.js';
 import { InputError, IntegrityError, UnavailableError } from '../src/errors.js';
-import type { NoteSigner } from '../src/integrity/note.js';
 import { checkRunId, runStream } from '../src/governance/recorder.js';
 import { createCheckpoint, latestCheckpoint } from '../src/ledger/checkpoint.js';
+import type { LedgerSigner } from '../src/ledger/signer-state.js';
 import { replayRun } from '../src/replay/replay.js';
 import type { ReplayManifest } from '../src/replay/manifest.js';
 import type { EventStore } from '../src/store/port.js';
@@ -42,7 +42,7 @@ export interface RetrainOptions {
   /** Trusted verifier keys (C2SP vkey text) for the ledger checkpoint. */
   verifierKeys: readonly string[];
   /** When no signed checkpoint covers the run yet, sign one first (what `runledger checkpoint` does). */
-  checkpointWith?: { signer: NoteSigner; origin: string };
+  checkpointWith?: { signer: LedgerSigner; origin: string };
   onProgress?: (done: number, total: number) => void;
 }
 

@@ -36,7 +36,8 @@ export interface BudgetOutcome {
   reason: string;
 }
 
-const CHECKS: { budget: BudgetName; observed: keyof StageObservation; kind: 'max' | 'min'; unit: string }[] = [
+/** Which observation each budget is checked against. */
+export const BUDGET_CHECKS: readonly { budget: BudgetName; observed: keyof StageObservation; kind: 'max' | 'min'; unit: string }[] = [
   { budget: 'maxWallMs', observed: 'wallMs', kind: 'max', unit: 'ms' },
   { budget: 'maxMemoryDeltaBytes', observed: 'memoryDeltaBytes', kind: 'max', unit: 'bytes' },
   { budget: 'minThroughput', observed: 'throughputPerSec', kind: 'min', unit: 'examples/s' },
@@ -49,7 +50,7 @@ const CHECKS: { budget: BudgetName; observed: keyof StageObservation; kind: 'max
 export function evaluateBudgets(subjects: readonly BudgetSubject[], severity: Severity): BudgetOutcome[] {
   const outcomes: BudgetOutcome[] = [];
   for (const subject of subjects) {
-    for (const check of CHECKS) {
+    for (const check of BUDGET_CHECKS) {
       const limit = subject.budget[check.budget];
       if (limit === undefined) continue;
       const actual = subject.observed[check.observed];
@@ -68,7 +69,7 @@ export function evaluateBudgets(subjects: readonly BudgetSubject[], severity: Se
       });
     }
   }
-  const order = CHECKS.map((c) => c.budget);
+  const order = BUDGET_CHECKS.map((c) => c.budget);
   return outcomes.sort(
     (a, b) => cmp(a.run, b.run) || cmp(a.stage, b.stage) || order.indexOf(a.budget) - order.indexOf(b.budget),
   );

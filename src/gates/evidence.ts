@@ -12,7 +12,7 @@ import { runStream } from '../governance/recorder.js';
 import { ANY, type AppendRequest, type EventStore } from '../store/port.js';
 import type { BudgetOutcome } from './budgets.js';
 import type { Policy } from './policy.js';
-import type { SampleSet } from './regression.js';
+import type { RuleOutcome, SampleSet } from './regression.js';
 import type { GateReport } from './report.js';
 
 /** A campaign name wins over a run id of the same name: campaigns are what repeats are compared by. */
@@ -22,15 +22,22 @@ export function sampleSet(state: RunSummaries, ref: string, role: 'baseline' | '
   if (!runs) {
     throw new InputError(`--${role} ${ref}: no run or campaign named "${ref}" in the ledger`, { field: role });
   }
+  return { ref, kind: campaign ? 'campaign' : 'run', runs, metrics: finalMetricsOf(state, runs) };
+}
+
+/** Final metric values per metric, one per run that recorded it, in `runs` order. */
+export function finalMetricsOf(state: RunSummaries, runs: readonly string[]): Record<string, number[]> {
   const metrics: Record<string, number[]> = {};
   for (const runId of runs) {
     const final = state.runs.get(runId)?.finalMetrics;
     if (!final) continue;
     for (const [metric, value] of Object.entries(final).sort(([a], [b]) => (a < b ? -1 : 1))) {
-      (metrics[metric] ??= []).push(value);
+      // Own properties only: a metric named "__proto__" or "constructor" is a metric like any other.
+      if (!Object.hasOwn(metrics, metric)) Object.defineProperty(metrics, metric, { value: [], enumerable: true, writable: true, configurable: true });
+      metrics[metric]!.push(value);
     }
   }
-  return { ref, kind: campaign ? 'campaign' : 'run', runs, metrics };
+  return metrics;
 }
 
 export function comparisonStream(comparisonId: string): string {
@@ -63,13 +70,8 @@ export function gateEvents(report: GateReport, policy: Policy): ProposedEvent[] 
     })),
   };
   const evaluated: RegressionGateEvaluatedData = {
-    comparisonId: report.comparisonId,
-    policyHash: report.policyHash,
-    strict: report.strict,
-    verdict: report.verdict,
-    hardBreaches: report.hardBreaches,
-    softBreaches: report.softBreaches,
-    rules: report.rules.map((r) => ({ metric: r.metric, severity: r.severity, breached: r.breached, verdict: r.verdict, reason: r.reason })),
+    ...verdictHeader(report),
+    rules: report.rules.map(ruleVerdict),
     budgets: report.budgets.map((b) => ({ ...b })),
   };
   const findings: AuditFindingData[] = [
@@ -85,23 +87,38 @@ export function gateEvents(report: GateReport, policy: Policy): ProposedEvent[] 
       })),
     ...report.budgets.filter((b) => b.breached).map((b) => budgetFinding(b, report.comparisonId)),
   ];
-  // One key for the whole batch: re-running an identical gate is an idempotent retry of the same
-  // events; any difference (strictness, a new budget observation) makes every id new.
-  const batchKey = sha256Hex(canonicalize({ comparison, evaluated, findings }));
-  const event = (type: string, data: Record<string, unknown>, index: number): ProposedEvent => ({
-    id: contentUuid(type, { batchKey, index }),
-    type,
-    data,
-    metadata: { correlationId: report.comparisonId },
-  });
-  return [
-    event('ComparisonRecorded', comparison, 0),
-    event('RegressionGateEvaluated', evaluated, 1),
-    ...findings.map((f, i) => event('AuditFinding', f as unknown as Record<string, unknown>, 2 + i)),
-  ];
+  return evidenceBatch(sha256Hex(canonicalize({ comparison, evaluated, findings })), report.comparisonId, [
+    ['ComparisonRecorded', comparison],
+    ['RegressionGateEvaluated', evaluated],
+    ...findings.map((f): [string, object] => ['AuditFinding', f]),
+  ]);
 }
 
-function budgetFinding(b: BudgetOutcome, comparisonId: string | null): AuditFindingData {
+/** The fields every gate verdict event starts with. */
+export function verdictHeader(report: Pick<GateReport, 'comparisonId' | 'policyHash' | 'strict' | 'verdict' | 'hardBreaches' | 'softBreaches'>) {
+  const { comparisonId, policyHash, strict, verdict, hardBreaches, softBreaches } = report;
+  return { comparisonId, policyHash, strict, verdict, hardBreaches, softBreaches };
+}
+
+export function ruleVerdict(r: Pick<RuleOutcome, 'metric' | 'severity' | 'breached' | 'verdict' | 'reason'>): RegressionGateEvaluatedData['rules'][number] {
+  return { metric: r.metric, severity: r.severity, breached: r.breached, verdict: r.verdict, reason: r.reason };
+}
+
+/**
+ * A gate's evidence as events whose ids derive from one key for the whole batch: re-running an
+ * identical gate is an idempotent retry of the same events; any difference (strictness, a new
+ * budget observation) makes every id new.
+ */
+export function evidenceBatch(batchKey: string, comparisonId: string, entries: readonly [type: string, data: object][]): ProposedEvent[] {
+  return entries.map(([type, data], index) => ({
+    id: contentUuid(type, { batchKey, index }),
+    type,
+    data: data as Record<string, unknown>,
+    metadata: { correlationId: comparisonId },
+  }));
+}
+
+export function budgetFinding(b: BudgetOutcome, comparisonId: string | null): AuditFindingData {
   return {
     runId: b.run,
     severity: b.severity,
@@ -131,7 +148,11 @@ export function budgetFindingRequests(outcomes: readonly BudgetOutcome[]): Appen
 
 /** Appends the gate's evidence on its comparison stream; re-running the same gate appends nothing. */
 export async function recordGate(store: Pick<EventStore, 'append'>, report: GateReport, policy: Policy): Promise<{ stream: string; duplicate: boolean }> {
-  const stream = comparisonStream(report.comparisonId);
-  const result = await store.append(stream, gateEvents(report, policy), { expectedRevision: ANY });
+  return recordEvidence(store, report.comparisonId, gateEvents(report, policy));
+}
+
+export async function recordEvidence(store: Pick<EventStore, 'append'>, comparisonId: string, events: ProposedEvent[]): Promise<{ stream: string; duplicate: boolean }> {
+  const stream = comparisonStream(comparisonId);
+  const result = await store.append(stream, events, { expectedRevision: ANY });
   return { stream, duplicate: result.duplicate };
 }

@@ -59,6 +59,26 @@ export const PolicyRule = z
   .strict();
 export type PolicyRule = z.infer<typeof PolicyRule>;
 
+export const CompareMode = oneOf(['baseline', 'all-pairs']);
+export type CompareMode = z.infer<typeof CompareMode>;
+export const OmnibusKind = oneOf(['kruskal-wallis', 'anova']);
+export type OmnibusKind = z.infer<typeof OmnibusKind>;
+
+/** How two or more candidates are judged together (docs/gates.md "More than one candidate"). */
+export const CandidatesSettings = z
+  .object({
+    /** baseline: each candidate against the baseline (one-sided); all-pairs: every pair of groups (two-sided). */
+    compare: CompareMode.default('baseline'),
+    /** kruskal-wallis (pairwise Mann–Whitney) or anova (Tukey HSD, pairwise t on the pooled variance). */
+    omnibus: OmnibusKind.default('kruskal-wallis'),
+    /** Family-wise error rate, held by Holm's procedure over every tested rule and pair. */
+    alpha: Probability.default(0.05),
+    /** 1 - β of the power note. */
+    power: Probability.default(0.8),
+  })
+  .strict();
+export type CandidatesSettings = z.infer<typeof CandidatesSettings>;
+
 export const Policy = z
   .object({
     version: z.literal(POLICY_VERSION, `must be ${POLICY_VERSION}`),
@@ -73,6 +93,8 @@ export const Policy = z
       .object({ severity: Severity.default('hard'), enabled: z.boolean().default(true) })
       .strict()
       .default({ severity: 'hard', enabled: true }),
+    /** Used only when --candidate names two or more; absent, the defaults of CandidatesSettings apply. */
+    candidates: CandidatesSettings.optional(),
   })
   .strict()
   .superRefine((policy, ctx) => {
@@ -97,6 +119,14 @@ export function defaultPolicy(metrics: readonly string[]): Policy {
       relative: 0.01,
     })),
   });
+}
+
+/**
+ * The policy a multi-candidate comparison applies: `candidates` with its defaults filled in, so the
+ * recorded policy (and its hash) states the settings used even when the file left them out.
+ */
+export function withCandidatesSettings(policy: Policy): Policy & { candidates: CandidatesSettings } {
+  return { ...policy, candidates: CandidatesSettings.parse(policy.candidates ?? {}) };
 }
 
 /** SHA-256 of the policy's JCS form (after defaults): recorded with every gate decision. */

@@ -66,12 +66,41 @@ export interface RuleOutcome {
 }
 
 export function evaluateRules(policy: Policy, baseline: SampleSet, candidate: SampleSet): RuleOutcome[] {
-  return policy.rules.map((rule) => evaluateRule(policy, rule, baseline.metrics[rule.metric] ?? [], candidate.metrics[rule.metric] ?? []));
+  return policy.rules.map((rule) => evaluateRule(policy, rule, metricValues(baseline, rule.metric), metricValues(candidate, rule.metric)));
 }
 
-function aggregateOf(values: readonly number[], how: Policy['aggregation']): number | null {
+/** A side's values of a metric: own entries only, so names like "constructor" or "__proto__" are just names. */
+export function metricValues(set: SampleSet, metric: string): number[] {
+  return Object.hasOwn(set.metrics, metric) ? set.metrics[metric]! : [];
+}
+
+export function aggregateOf(values: readonly number[], how: Policy['aggregation']): number | null {
   if (values.length === 0) return null;
   return how === 'median' ? median(values) : mean(values);
+}
+
+export interface PracticalSize {
+  delta: number;
+  relativeDelta: number | null;
+  /** How much worse the candidate is, in the metric's units (positive = worse). */
+  regression: number;
+  relativeRegression: number | null;
+  /** Beyond tolerance: the practical half of a breach (the statistical half is the test's). */
+  exceeds: boolean;
+}
+
+/** The point estimate of a rule: how much worse the candidate's aggregate is, and whether that exceeds the tolerance. */
+export function practicalSize(rule: PolicyRule, baseline: number, candidate: number): PracticalSize {
+  const delta = candidate - baseline;
+  const relativeDelta = baseline === 0 ? null : delta / Math.abs(baseline);
+  const sign = rule.direction === 'higher-is-better' ? -1 : 1;
+  const regression = sign * delta;
+  const relativeRegression = relativeDelta === null ? null : sign * relativeDelta;
+  // Practical size: beyond ANY given tolerance; with no tolerance, any worsening counts.
+  const overAbsolute = rule.absolute !== undefined && regression > rule.absolute;
+  const overRelative = rule.relative !== undefined && (relativeRegression === null ? regression > 0 : relativeRegression > rule.relative);
+  const exceeds = rule.absolute === undefined && rule.relative === undefined ? regression > 0 : overAbsolute || overRelative;
+  return { delta, relativeDelta, regression, relativeRegression, exceeds };
 }
 
 export function evaluateRule(policy: Policy, rule: PolicyRule, base: readonly number[], cand: readonly number[]): RuleOutcome {
@@ -94,18 +123,7 @@ export function evaluateRule(policy: Policy, rule: PolicyRule, base: readonly nu
       reason: `the ${side} recorded no final value for ${rule.metric}`,
     };
   }
-  const delta = candidate.aggregate - baseline.aggregate;
-  const relativeDelta = baseline.aggregate === 0 ? null : delta / Math.abs(baseline.aggregate);
-  const sign = rule.direction === 'higher-is-better' ? -1 : 1;
-  const regression = sign * delta;
-  const relativeRegression = relativeDelta === null ? null : sign * relativeDelta;
-
-  // Practical size: beyond ANY given tolerance; with no tolerance, any worsening counts.
-  const overAbsolute = thresholds.absolute !== null && regression > thresholds.absolute;
-  const overRelative =
-    thresholds.relative !== null &&
-    (relativeRegression === null ? regression > 0 : relativeRegression > thresholds.relative);
-  const exceeds = thresholds.absolute === null && thresholds.relative === null ? regression > 0 : overAbsolute || overRelative;
+  const { delta, relativeDelta, regression, relativeRegression, exceeds } = practicalSize(rule, baseline.aggregate, candidate.aggregate);
 
   const testApplies = rule.test !== 'none' && base.length >= policy.minRepeats && cand.length >= policy.minRepeats;
   let test: TestOutcome | null = null;
@@ -154,14 +172,7 @@ function explain(
   n: number,
   minRepeats: number,
 ): string {
-  const worse = regression > 0 ? `worse by ${fmt(regression)}${relativeRegression === null ? '' : ` (${fmt(relativeRegression * 100)}%)`}` : 'not worse';
-  const tolerance = [
-    rule.absolute !== undefined ? `absolute ${fmt(rule.absolute)}` : null,
-    rule.relative !== undefined ? `relative ${fmt(rule.relative * 100)}%` : null,
-  ]
-    .filter(Boolean)
-    .join(', ');
-  const limit = tolerance ? `tolerance ${tolerance}` : 'no tolerance';
+  const { worse, limit } = describePractical(rule, regression, relativeRegression);
   let statistical = '';
   if (test?.kind === 'bootstrap') {
     statistical = `; ${Math.round(test.confidence * 100)}% bootstrap CI of the difference [${fmt(test.low)}, ${fmt(test.high)}] ${test.significant ? 'excludes' : 'includes'} 0`;
@@ -172,6 +183,18 @@ function explain(
   }
   const verdict = exceeds ? (test && !test.significant ? 'beyond tolerance but within noise' : 'beyond tolerance') : 'within tolerance';
   return `${worse}, ${verdict} (${limit})${statistical}`;
+}
+
+/** "worse by 0.02 (2.2%)" / "not worse", and the rule's tolerance, for reasons. */
+export function describePractical(rule: PolicyRule, regression: number, relativeRegression: number | null): { worse: string; limit: string } {
+  const worse = regression > 0 ? `worse by ${fmt(regression)}${relativeRegression === null ? '' : ` (${fmt(relativeRegression * 100)}%)`}` : 'not worse';
+  const tolerance = [
+    rule.absolute !== undefined ? `absolute ${fmt(rule.absolute)}` : null,
+    rule.relative !== undefined ? `relative ${fmt(rule.relative * 100)}%` : null,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return { worse, limit: tolerance ? `tolerance ${tolerance}` : 'no tolerance' };
 }
 
 /** Compact number formatting for human-readable reasons and reports (never used in digests). */

@@ -7,8 +7,12 @@ import { budgetSubjects, runSummaryProjection } from '../../projections/run-summ
 import { writeArtifacts } from '../../projections/snapshots.js';
 import type { EventStore } from '../store/port.js';
 import { evaluateBudgets, type BudgetOutcome } from './budgets.js';
-import { budgetFindingRequests, recordGate, sampleSet } from './evidence.js';
-import { defaultPolicy, loadPolicy, type Policy } from './policy.js';
+import { InputError } from '../errors.js';
+import { budgetFindingRequests, comparisonStream, recordEvidence, recordGate, sampleSet } from './evidence.js';
+import { checkAgainstLedger, rederiveEvidence, type ComparisonDivergence, type RederivedBatch } from './rederive.js';
+import { multiGateEvents } from './multi-evidence.js';
+import { evaluateMultiGate, type MultiGateReport } from './multi.js';
+import { defaultPolicy, loadPolicy, withCandidatesSettings, type Policy } from './policy.js';
 import type { Verdict } from './regression.js';
 import { evaluateGate, type GateReport } from './report.js';
 
@@ -32,13 +36,57 @@ export async function runGate(store: EventStore, home: string, request: GateRequ
   const { state } = await catchUp(store, home, runSummaryProjection);
   const baseline = sampleSet(state, request.baseline, 'baseline');
   const candidate = sampleSet(state, request.candidate, 'candidate');
-  const policy = explicit ?? defaultPolicy(Object.keys(baseline.metrics).filter((m) => m in candidate.metrics));
+  const policy = explicit ?? defaultPolicy(Object.keys(baseline.metrics).filter((m) => Object.hasOwn(candidate.metrics, m)));
   const report = evaluateGate({ policy, baseline, candidate, budgets: budgetSubjects(state, candidate.runs), strict: request.strict });
   const recorded = await recordGate(store, report, policy);
   await catchUp(store, home, runSummaryProjection);
   const graph = await catchUp(store, home, comparisonGraphProjection);
   writeArtifacts(home, graphArtifacts(graph.state));
   return { report, policy, recorded };
+}
+
+export interface MultiGateRequest {
+  baseline: string;
+  /** Two or more run ids or campaign names, in the order the report lists them. */
+  candidates: string[];
+  policyFile?: string;
+  strict?: boolean;
+}
+
+export interface MultiGateRun {
+  report: MultiGateReport;
+  policy: Policy;
+  recorded: { stream: string; duplicate: boolean };
+}
+
+/** The gate for two or more candidates: the same steps as runGate, every candidate resolved alike. */
+export async function runMultiGate(store: EventStore, home: string, request: MultiGateRequest): Promise<MultiGateRun> {
+  checkSides(request.baseline, request.candidates);
+  const explicit = request.policyFile === undefined ? undefined : loadPolicy(request.policyFile);
+  const { state } = await catchUp(store, home, runSummaryProjection);
+  // Where the multi-candidate path gathers run metrics: one sampleSet per side, as runGate does.
+  const baseline = sampleSet(state, request.baseline, 'baseline');
+  const candidates = request.candidates.map((ref) => sampleSet(state, ref, 'candidate'));
+  const shared = Object.keys(baseline.metrics).filter((m) => candidates.every((c) => Object.hasOwn(c.metrics, m)));
+  const policy = withCandidatesSettings(explicit ?? defaultPolicy(shared));
+  const runs = [...new Set(candidates.flatMap((c) => c.runs))];
+  const budgets = policy.budgets.enabled ? evaluateBudgets(budgetSubjects(state, runs), policy.budgets.severity) : [];
+  const report = evaluateMultiGate({ policy, baseline, candidates, budgets, strict: request.strict });
+  const recorded = await recordEvidence(store, report.comparisonId, multiGateEvents(report, policy));
+  await catchUp(store, home, runSummaryProjection);
+  const graph = await catchUp(store, home, comparisonGraphProjection);
+  writeArtifacts(home, graphArtifacts(graph.state));
+  return { report, policy, recorded };
+}
+
+/** Each side named once: a repeated candidate (or the baseline among them) would be compared with itself. */
+function checkSides(baseline: string, candidates: readonly string[]): void {
+  const seen = new Set<string>([baseline]);
+  for (const ref of candidates) {
+    if (ref === baseline) throw new InputError(`--candidate ${ref}: "${ref}" is the baseline; name each side once`, { field: 'candidate' });
+    if (seen.has(ref)) throw new InputError(`--candidate names "${ref}" twice; name each candidate once`, { field: 'candidate' });
+    seen.add(ref);
+  }
 }
 
 export interface BudgetRequest {
@@ -84,4 +132,33 @@ export async function runBudgets(store: EventStore, home: string, request: Budge
   const warnings = softBreaches + unproven;
   const verdict: Verdict = hardBreaches > 0 || (request.strict && warnings > 0) ? 'fail' : warnings > 0 ? 'warn' : 'pass';
   return { ref: side.ref, kind: side.kind, runs: side.runs, budgets, hardBreaches, softBreaches, unproven, verdict, recorded };
+}
+
+export interface ComparisonRederivation {
+  comparisonId: string;
+  stream: string;
+  /** Every batch re-derived identically from its own events, and its values are the runs' in the ledger. */
+  ok: boolean;
+  batches: RederivedBatch[];
+  /** Runs whose recorded final metrics and budgets were checked against the ledger. */
+  runsChecked: number;
+  firstDivergence?: ComparisonDivergence;
+}
+
+/** `runledger rederive`: re-derives a recorded comparison (src/gates/rederive.ts) and checks it against the ledger. */
+export async function rederiveComparison(store: EventStore, home: string, comparisonId: string): Promise<ComparisonRederivation> {
+  if (!/^[0-9a-f]{32}$/.test(comparisonId)) {
+    throw new InputError(`comparison id "${comparisonId}" must be 32 lowercase hex digits (as printed by compare and gate)`, { field: 'comparison' });
+  }
+  const stream = comparisonStream(comparisonId);
+  const events = await store.readStream(stream);
+  if (events.length === 0) throw new InputError(`no comparison ${comparisonId} in this ledger (stream "${stream}" is empty)`, { stream });
+  const { batches, divergence } = rederiveEvidence(stream, events);
+  const summary = batches.map(({ revision, kind, strict, verdict, events: n }) => ({ revision, kind, strict, verdict, events: n }));
+  const runs = new Set(batches.flatMap((b) => b.sides.flatMap((s) => s.runs)));
+  if (divergence) return { comparisonId, stream, ok: false, batches: summary, runsChecked: 0, firstDivergence: divergence };
+  // An auditor's check: the run summaries rebuilt from the log, not resumed from a snapshot in the home.
+  const { state } = await catchUp(store, home, runSummaryProjection, { rebuild: true, persist: false });
+  const ledger = checkAgainstLedger(stream, batches, state);
+  return { comparisonId, stream, ok: ledger === undefined, batches: summary, runsChecked: ledger ? 0 : runs.size, ...(ledger ? { firstDivergence: ledger } : {}) };
 }

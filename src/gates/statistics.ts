@@ -49,7 +49,7 @@ export interface Interval {
 }
 
 export interface BootstrapResult extends Interval {
-  /** Observed mean(candidate) - mean(baseline). */
+  /** The statistic on the observed values, e.g. mean(candidate) - mean(baseline). */
   estimate: number;
   resamples: number;
   seed: number;
@@ -65,30 +65,41 @@ export function bootstrapMeanDifference(
   candidate: readonly number[],
   options: BootstrapOptions,
 ): BootstrapResult {
+  return bootstrapInterval(baseline, candidate, (b, c) => mean(c) - mean(b), options);
+}
+
+/**
+ * Percentile bootstrap CI of any two-sample statistic(baseline, candidate), drawn exactly as
+ * bootstrapMeanDifference draws (one seeded stream; per resample the baseline's |B| indices, then
+ * the candidate's |C|), so every interval runledger records is recomputable from its inputs.
+ */
+export function bootstrapInterval(
+  baseline: readonly number[],
+  candidate: readonly number[],
+  statistic: (baseline: readonly number[], candidate: readonly number[]) => number,
+  options: BootstrapOptions,
+): BootstrapResult {
   if (baseline.length === 0 || candidate.length === 0) throw new RangeError('bootstrap needs values on both sides');
   const random = seededRandom(options.seed);
-  const diffs = new Float64Array(options.resamples);
+  const values = new Float64Array(options.resamples);
+  const b = new Array<number>(baseline.length);
+  const c = new Array<number>(candidate.length);
   for (let r = 0; r < options.resamples; r++) {
-    const b = resampledMean(baseline, random);
-    diffs[r] = resampledMean(candidate, random) - b;
+    for (let i = 0; i < b.length; i++) b[i] = baseline[Math.floor(random() * baseline.length)]!;
+    for (let i = 0; i < c.length; i++) c[i] = candidate[Math.floor(random() * candidate.length)]!;
+    values[r] = statistic(b, c);
   }
-  diffs.sort();
-  const sorted = Array.from(diffs);
+  values.sort();
+  const sorted = Array.from(values);
   const tail = (1 - options.confidence) / 2;
   return {
-    estimate: mean(candidate) - mean(baseline),
+    estimate: statistic(baseline, candidate),
     low: quantile(sorted, tail),
     high: quantile(sorted, 1 - tail),
     confidence: options.confidence,
     resamples: options.resamples,
     seed: options.seed,
   };
-}
-
-function resampledMean(values: readonly number[], random: () => number): number {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[Math.floor(random() * values.length)]!;
-  return sum / values.length;
 }
 
 export type Alternative = 'two-sided' | 'less' | 'greater';
@@ -122,14 +133,7 @@ export function mannWhitneyU(
   const n1 = candidate.length;
   const n2 = baseline.length;
   if (n1 === 0 || n2 === 0) throw new RangeError('Mann–Whitney needs values on both sides');
-  let greater = 0;
-  let less = 0;
-  for (const c of candidate) {
-    for (const b of baseline) {
-      if (c > b) greater++;
-      else if (c < b) less++;
-    }
-  }
+  const { greater, less } = pairCounts(baseline, candidate);
   const pairs = n1 * n2;
   const u = greater + (pairs - greater - less) / 2;
   const effectSize = (greater - less) / pairs;
@@ -155,6 +159,26 @@ export function mannWhitneyU(
   else if (alternative === 'greater') pValue = 1 - normalCdf((u - 0.5 - mu) / sigma);
   else pValue = Math.min(1, 2 * (1 - normalCdf((Math.abs(u - mu) - 0.5) / sigma)));
   return { u, pValue, method: 'asymptotic', alternative, effectSize };
+}
+
+/** Candidate–baseline pairs (c, b) with c > b and with c < b. */
+function pairCounts(baseline: readonly number[], candidate: readonly number[]): { greater: number; less: number } {
+  let greater = 0;
+  let less = 0;
+  for (const c of candidate) {
+    for (const b of baseline) {
+      if (c > b) greater++;
+      else if (c < b) less++;
+    }
+  }
+  return { greater, less };
+}
+
+/** Cliff's delta P(c > b) - P(c < b) over all candidate–baseline pairs (Cliff 1993), in [-1, 1]. */
+export function cliffsDelta(baseline: readonly number[], candidate: readonly number[]): number {
+  if (baseline.length === 0 || candidate.length === 0) throw new RangeError("Cliff's delta needs values on both sides");
+  const { greater, less } = pairCounts(baseline, candidate);
+  return (greater - less) / (baseline.length * candidate.length);
 }
 
 function sumRange(counts: readonly number[], from: number, to: number): number {

@@ -253,7 +253,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
  */
 async function forkOf(store: EventStore, stream: string, copy: { revision: number; prevHash: string | null }): Promise<string | undefined> {
   if (copy.revision === 0) return undefined;
-  const [previous] = await store.readStream(stream, { from: copy.revision - 1, limit: 1 });
+  const [previous] = await store.readStream(stream, { fromRevision: copy.revision - 1, limit: 1 });
   if (!previous || previous.leafHash === copy.prevHash) return undefined;
   return (
     `stream "${stream}" revision ${copy.revision - 1} here has leaf hash ${previous.leafHash}, ` +

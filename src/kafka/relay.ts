@@ -76,7 +76,7 @@ export async function runRelay(options: RelayOptions): Promise<RelayReport> {
     if (options.once) {
       // Drain: exactly what is recorded now, page by page, in store order.
       for (;;) {
-        const page = await store.readAll({ from: report.position, limit: batchSize });
+        const page = await store.readAll({ after: report.position, limit: batchSize });
         if (page.length === 0) break;
         await send(page);
         if (options.signal?.aborted) break;

@@ -2,7 +2,7 @@
 // Key files are written atomically (temp file, fsync, link into place, fsync the directory), so a
 // crash leaves either no key or a whole one — never an empty file that blocks every later `init`.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { generateNoteKey, parseSignerKey, verifierKeyOf, type NoteSigner } from '../integrity/note.js';
@@ -11,11 +11,13 @@ export interface KeyPaths {
   dir: string;
   signer: string;
   verifier: string;
+  /** The last checkpoint the signing key signed (src/ledger/signer-state.ts). */
+  state: string;
 }
 
 export function keyPaths(home: string): KeyPaths {
   const dir = join(home, 'keys');
-  return { dir, signer: join(dir, 'signing.key'), verifier: join(dir, 'signing.vkey') };
+  return { dir, signer: join(dir, 'signing.key'), verifier: join(dir, 'signing.vkey'), state: join(dir, 'signing.state') };
 }
 
 /** A directory only its owner can enter, whatever the umask. */
@@ -40,16 +42,8 @@ function fsyncDir(dir: string): void {
  */
 export function writeNewFileAtomically(path: string, text: string, mode = 0o600): boolean {
   const dir = dirname(path);
-  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  const tmp = writeTempFile(dir, text, mode);
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    chmodSync(tmp, mode);
     linkSync(tmp, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -59,6 +53,39 @@ export function writeNewFileAtomically(path: string, text: string, mode = 0o600)
   }
   fsyncDir(dir);
   return true;
+}
+
+/**
+ * Replaces `path` atomically with `text` (`mode`): temp file, fsync, rename over `path`, fsync the
+ * directory. A crash leaves the old file or the new one, whole.
+ */
+export function replaceFileAtomically(path: string, text: string, mode = 0o600): void {
+  const dir = dirname(path);
+  const tmp = writeTempFile(dir, text, mode);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    unlinkSync(tmp);
+    throw err;
+  }
+  fsyncDir(dir);
+}
+
+/** `text` in a new, fsynced temp file of `dir` with exactly `mode` (whatever the umask). */
+function writeTempFile(dir: string, text: string, mode: number): string {
+  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+    chmodSync(tmp, mode);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  return tmp;
 }
 
 /** A key file that exists but cannot be used: names the file and what to do. */

@@ -3,15 +3,14 @@
 // runs the whole-log verifier first (verify-log.ts) so every byte of the ledger is checked too.
 import { InputError } from '../errors.js';
 import { openCheckpoint } from '../integrity/checkpoint.js';
-import { CompactRange } from '../integrity/compact-range.js';
 import { NoteError } from '../integrity/note.js';
-import { inclusionRanges } from '../integrity/proof.js';
 import { readLogPages } from '../ledger/read.js';
 import { requireOrigin } from '../ledger/origin.js';
 import { checkRunId, runStream } from '../governance/recorder.js';
 import type { EventStore, StoredCheckpoint } from '../store/port.js';
 import { runledgerVersion } from '../version.js';
 import { buildManifest, type ReplayManifest } from './manifest.js';
+import { TreeProofs } from './tree-proofs.js';
 import { verifyLog } from './verify-log.js';
 import { verifyRun, type EventEvidence, type RunDivergence, type RunVerification, type TrustedCheckpoint } from './verify-run.js';
 
@@ -22,6 +21,8 @@ export interface ReplayOptions {
   fullLog?: boolean;
   /** Called as evidence is gathered: `done` of `total` events (the whole log first, with fullLog). */
   onProgress?: (done: number, total: number) => void;
+  /** Proofs for the tree of the checkpoint's size, shared by many replays (the dashboard); default: read for this replay. */
+  proofs?: (size: number) => Promise<TreeProofs>;
 }
 
 export interface ReplayResult {
@@ -85,10 +86,10 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
     }
   }
 
-  const proofs = await proofSource(store, trusted.size);
+  const proofs = await (options.proofs ?? ((size: number) => TreeProofs.read(store, size)))(trusted.size);
   const evidence: EventEvidence[] = [];
   for (const e of events) {
-    const proof = e.index !== null && e.index < trusted.size ? await proofs(e.index) : null;
+    const proof = e.index !== null && e.index < trusted.size ? proofs.proof(e.index) : null;
     evidence.push({ canonical: e.canonical, index: e.index, proof, envelope: e.envelope });
     options.onProgress?.(evidence.length, events.length);
   }
@@ -120,33 +121,4 @@ function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, k
     if (!(err instanceof NoteError)) throw err;
     return { check: 'checkpoint', message: `${label}: ${err.message}.` };
   }
-}
-
-/**
- * Inclusion proofs for many leaves of one tree. Each proof node is the root of a leaf range, hashed
- * from stored leaf hashes read page by page; ranges are memoized, so the proofs of a run's events
- * share their work and memory stays at one page plus the memoized roots.
- */
-async function proofSource(store: EventStore, size: number): Promise<(index: number) => Promise<Buffer[]>> {
-  const PAGE = 65_536;
-  const memo = new Map<string, Buffer>();
-  const rangeRoot = async (begin: number, end: number): Promise<Buffer> => {
-    const key = `${begin}:${end}`;
-    let root = memo.get(key);
-    if (root === undefined) {
-      const range = CompactRange.empty();
-      for (let from = begin; from < end; from += PAGE) {
-        // A short read leaves the range incomplete; the proof then fails against the signed root.
-        for (const hex of await store.leafHashes(from, Math.min(end, from + PAGE))) range.append(Buffer.from(hex, 'hex'));
-      }
-      root = range.root();
-      memo.set(key, root);
-    }
-    return root;
-  };
-  return async (index) => {
-    const proof: Buffer[] = [];
-    for (const r of inclusionRanges(index, size)) proof.push(await rangeRoot(r.begin, r.end));
-    return proof;
-  };
 }

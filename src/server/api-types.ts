@@ -5,10 +5,10 @@ export type RunStatus = 'empty' | 'approved' | 'planned' | 'completed' | 'failed
 export type StageStatus = 'pending' | 'running' | 'completed' | 'failed';
 
 /**
- * How far the latest signed checkpoint vouches for a run:
- * verified — every event of the run is inside the checkpoint and an inclusion proof of its last event checks;
- * pending — some events came after the latest checkpoint; unsigned — no checkpoint yet;
- * failed — the checkpoint signature or an inclusion proof did not check.
+ * What the run replay (`runledger replay RUN`'s checks) says against the latest signed checkpoint:
+ * verified — every check passed for every event; pending — the events inside the checkpoint passed,
+ * later ones are not signed yet; unsigned — no checkpoint yet, or no verifier key to open it;
+ * failed — a check failed (the first divergence is in the detail).
  */
 export type VerificationBadge = 'verified' | 'pending' | 'unsigned' | 'failed';
 
@@ -192,8 +192,10 @@ export interface VerificationRun {
   /** Events with a leaf index below the checkpoint size. */
   included: number;
   badge: VerificationBadge;
-  /** Leaf index of the run's last event checked with an RFC 9162 inclusion proof. */
-  provenIndex: number | null;
+  /** Events the replay verified before it stopped (all of them when verified). */
+  verifiedEvents: number;
+  /** The replay's first divergence; null when verified or not replayed. */
+  divergence: { check: string; message: string; revision?: number } | null;
   detail: string;
 }
 

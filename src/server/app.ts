@@ -3,7 +3,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { LedgerError } from '../errors.js';
 import { createCheckpoint } from '../ledger/checkpoint.js';
-import { hasSigningKey, loadSigner, loadVerifierKey } from '../ledger/keys.js';
+import { hasSigningKey, loadVerifierKey } from '../ledger/keys.js';
+import { loadLedgerSigner } from '../ledger/signer-state.js';
 import { requireOrigin } from '../ledger/origin.js';
 import { replayRun } from '../replay/replay.js';
 import type { EventStore } from '../store/port.js';
@@ -166,7 +167,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   // The one mutating endpoint: sign a checkpoint of the ledger now (needs the token and the home's key).
   app.post('/api/checkpoints', { preHandler: requireToken(options.token) }, async () => {
     if (!hasSigningKey(home)) throw new HttpError(409, `no signing key in ${home}: run "runledger init" with this home`);
-    const outcome = await createCheckpoint(store, loadSigner(home), await requireOrigin(store));
+    const outcome = await createCheckpoint(store, loadLedgerSigner(home), await requireOrigin(store));
     return { created: outcome.created, size: outcome.checkpoint.size, root: outcome.checkpoint.root };
   });
 

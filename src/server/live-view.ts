@@ -80,7 +80,7 @@ export class LiveView {
   static async open(store: EventStore, options: LiveViewOptions = {}): Promise<LiveView> {
     const view = new LiveView(store, options);
     for (;;) {
-      const page = await store.readAll({ from: view.position, limit: PAGE });
+      const page = await store.readAll({ after: view.position, limit: PAGE });
       for (const event of page) view.apply(event);
       if (page.length < PAGE) break;
     }

@@ -1,13 +1,14 @@
-// Verification status for the dashboard: what the latest signed checkpoint vouches for. The
-// signature is opened with the home's verifier key and a run counts as verified only when an
-// RFC 9162 inclusion proof of its last event, recomputed from the event's stored bytes, reaches the
-// signed root — the page never takes the store's word for it.
+// Verification status for the dashboard. A run's badge is the run replay itself (`replayRun`, the
+// checks of `runledger replay RUN`) against the latest signed checkpoint, opened with the home's
+// verifier key: "verified" only when every check passes, "failed" with the first divergence
+// otherwise. Results are cached per (checkpoint, verifier key, run revision), and the inclusion
+// proofs of all runs under one checkpoint share one proof source (src/replay/tree-proofs.ts).
+import { InputError } from '../errors.js';
 import { openCheckpoint, parseCheckpoint } from '../integrity/checkpoint.js';
-import { leafHash, nodeHash } from '../integrity/hasher.js';
 import { parseNote } from '../integrity/note.js';
-import { inclusionRanges, ProofError, verifyInclusion } from '../integrity/proof.js';
 import { hasSigningKey, loadVerifierKey } from '../ledger/keys.js';
-import { runStream } from '../governance/recorder.js';
+import { replayRun, type ReplayResult } from '../replay/replay.js';
+import { TreeProofs } from '../replay/tree-proofs.js';
 import type { EventStore, StoredCheckpoint } from '../store/port.js';
 import type { VerificationRun, VerificationView } from './api-types.js';
 
@@ -16,57 +17,14 @@ interface CheckpointTrust {
   origin: string;
   signers: string[];
   signatureValid: boolean | null;
-  /** Proof source for this checkpoint's tree, built on first use. */
-  proofs?: Promise<TreeProofs>;
 }
 
-const LEAF_PAGE = 65_536;
-/** Subtrees at most this wide are hashed directly instead of memoized (bounds the memo to ~2n/32 entries). */
-const MEMO_MIN_WIDTH = 32;
-
-/**
- * Inclusion proofs for many leaves of one tree. The stored leaf hashes are read once and subtree
- * roots follow the MTH recursion (RFC 9162 §2.1.1) with memoization, so proving the last event of
- * every run costs O(n) hashing in total instead of O(n) per run.
- */
-class TreeProofs {
-  private readonly memo = new Map<string, Buffer>();
-
-  private constructor(
-    private readonly leaves: Buffer[],
-    readonly size: number,
-  ) {}
-
-  static async read(store: EventStore, size: number): Promise<TreeProofs> {
-    const leaves: Buffer[] = [];
-    for (let from = 0; from < size; from += LEAF_PAGE) {
-      for (const hex of await store.leafHashes(from, Math.min(size, from + LEAF_PAGE))) leaves.push(Buffer.from(hex, 'hex'));
-    }
-    return new TreeProofs(leaves, size);
-  }
-
-  /** RFC 9162 §2.1.3.1 PATH(index, D[0:size]). A short leaf read yields a proof that fails against the signed root. */
-  proof(index: number): Buffer[] {
-    return inclusionRanges(index, this.size).map((r) => this.root(r.begin, r.end));
-  }
-
-  private root(begin: number, end: number): Buffer {
-    if (end - begin === 1) return this.leaves[begin] ?? Buffer.alloc(32);
-    const key = `${begin}:${end}`;
-    const known = this.memo.get(key);
-    if (known) return known;
-    let k = 1;
-    while (k * 2 < end - begin) k *= 2;
-    const root = nodeHash(this.root(begin, begin + k), this.root(begin + k, end));
-    if (end - begin > MEMO_MIN_WIDTH) this.memo.set(key, root);
-    return root;
-  }
-}
-
-/** Checks the latest checkpoint once per checkpoint and each run once per (checkpoint, run revision). */
+/** Checks the latest checkpoint once per checkpoint and replays each run once per (checkpoint, key, run revision). */
 export class VerificationCache {
   private trust: CheckpointTrust | null = null;
   private readonly byRun = new Map<string, { key: string; result: VerificationRun }>();
+  /** The proof source of the latest checkpoint's tree, shared by every run's replay. */
+  private proofs: { size: number; root: string; source: Promise<TreeProofs> } | null = null;
 
   constructor(
     private readonly store: EventStore,
@@ -85,21 +43,50 @@ export class VerificationCache {
     return { count: all.length, trust: this.trust };
   }
 
-  /** The badges of runs; `revision` is each run stream's last revision (the cache key). */
+  /** The badges of runs; `revision` is each run stream's last revision (part of the cache key). */
   async runs(runs: { runId: string; revision: number }[]): Promise<VerificationRun[]> {
     const { trust } = await this.latest();
+    const vkey = this.verifierKey();
     const results: VerificationRun[] = [];
-    for (const r of runs) results.push(await this.runWith(r.runId, r.revision, trust));
+    for (const r of runs) {
+      const key = `${trust?.checkpoint.note ?? ''}\n${vkey ?? ''}\n${r.revision}`;
+      const cached = this.byRun.get(r.runId);
+      if (cached?.key === key) {
+        results.push(cached.result);
+        continue;
+      }
+      const result = await this.verify(r.runId, r.revision + 1, trust, vkey);
+      this.byRun.set(r.runId, { key, result });
+      results.push(result);
+    }
     return results;
   }
 
-  private async runWith(runId: string, revision: number, trust: CheckpointTrust | null): Promise<VerificationRun> {
-    const key = `${trust?.checkpoint.size ?? -1}:${trust?.checkpoint.root ?? ''}:${trust?.signatureValid}:${revision}`;
-    const cached = this.byRun.get(runId);
-    if (cached?.key === key) return cached.result;
-    const result = await verifyRunInclusion(this.store, runId, trust);
-    this.byRun.set(runId, { key, result });
-    return result;
+  private async verify(runId: string, events: number, trust: CheckpointTrust | null, vkey: string | null): Promise<VerificationRun> {
+    const base = { runId, events, included: 0, verifiedEvents: 0, divergence: null };
+    if (!trust) return { ...base, badge: 'unsigned', detail: 'no signed checkpoint yet: run "runledger checkpoint"' };
+    if (vkey === null) return { ...base, badge: 'unsigned', detail: `no verifier key in ${this.home}: the checkpoint signature, and so the run, cannot be checked` };
+    let result: ReplayResult;
+    try {
+      result = await replayRun(this.store, runId, { verifierKeys: [vkey], proofs: (size) => this.proofSource(size, trust.checkpoint.root) });
+    } catch (err) {
+      // A run the replay refuses to read (no events, an invalid id) is not verified; an unavailable store stays a 503.
+      if (!(err instanceof InputError)) throw err;
+      return { ...base, badge: 'failed', divergence: { check: 'run', message: err.message }, detail: err.message };
+    }
+    return badgeOf(result, events);
+  }
+
+  private proofSource(size: number, root: string): Promise<TreeProofs> {
+    if (this.proofs?.size !== size || this.proofs.root !== root) {
+      const source = TreeProofs.read(this.store, size);
+      this.proofs = { size, root, source };
+      // A failed read is not cached: the next request tries again.
+      source.catch(() => {
+        if (this.proofs?.source === source) this.proofs = null;
+      });
+    }
+    return this.proofs.source;
   }
 
   async view(runs: { runId: string; revision: number }[]): Promise<VerificationView> {
@@ -125,6 +112,33 @@ export class VerificationCache {
   }
 }
 
+/**
+ * The badge a replay earns. Events after the checkpoint make a run `pending` — the replay stopped at
+ * the first event the checkpoint does not cover, every event before it passed — never `verified`.
+ */
+export function badgeOf(result: ReplayResult, events: number): VerificationRun {
+  const size = result.checkpoint?.size ?? 0;
+  const included = result.evidence.filter((e) => e.index !== null && e.index < size).length;
+  const base = { runId: result.runId, events, included };
+  if (result.ok) {
+    return { ...base, verifiedEvents: events, badge: 'verified', divergence: null, detail: `replay passed: all ${events} events verified against signed checkpoint ${size}` };
+  }
+  const d = result.firstDivergence!;
+  const divergence = { check: d.check, message: d.message, ...(d.revision !== undefined ? { revision: d.revision } : {}) };
+  const first = d.revision !== undefined ? result.evidence[d.revision] : undefined;
+  if (d.check === 'inclusion' && first !== undefined && (first.index === null || first.index >= size)) {
+    const r = d.revision!;
+    return {
+      ...base,
+      verifiedEvents: r,
+      badge: 'pending',
+      divergence,
+      detail: `${r === 0 ? 'no event' : `revisions 0–${r - 1}`} verified against signed checkpoint ${size}; ${events - r} later events are not inside a signed checkpoint yet`,
+    };
+  }
+  return { ...base, verifiedEvents: d.revision ?? 0, badge: 'failed', divergence, detail: `${d.check}: ${d.message}` };
+}
+
 function checkTrust(checkpoint: StoredCheckpoint, verifierKey: string | null): CheckpointTrust {
   let origin = '';
   let signers: string[] = [];
@@ -144,50 +158,4 @@ function checkTrust(checkpoint: StoredCheckpoint, verifierKey: string | null): C
   } catch {
     return { checkpoint, origin, signers, signatureValid: false };
   }
-}
-
-async function verifyRunInclusion(store: EventStore, runId: string, trust: CheckpointTrust | null): Promise<VerificationRun> {
-  const events = await store.readStream(runStream(runId));
-  const base = { runId, events: events.length, provenIndex: null };
-  if (!trust) return { ...base, included: 0, badge: 'unsigned', detail: 'no signed checkpoint yet: run "runledger checkpoint"' };
-  const size = trust.checkpoint.size;
-  const included = events.filter((e) => e.index !== null && e.index < size);
-  if (trust.signatureValid === false) {
-    return { ...base, included: included.length, badge: 'failed', detail: `checkpoint of size ${size} does not verify with the home's verifier key` };
-  }
-  const last = included.reduce<(typeof included)[number] | undefined>((a, e) => (a === undefined || e.index! > a.index! ? e : a), undefined);
-  if (!last) {
-    return { ...base, included: 0, badge: events.length ? 'pending' : 'unsigned', detail: `none of the run's ${events.length} events is inside checkpoint ${size}` };
-  }
-  const index = last.index!;
-  // A store that cannot be read is unavailable (503), not a failed verification: only the proof check is caught.
-  trust.proofs ??= TreeProofs.read(store, size).catch((err: unknown) => {
-    trust.proofs = undefined;
-    throw err;
-  });
-  const proof = (await trust.proofs).proof(index);
-  try {
-    // RFC 9162 §2.1.3.2, from a leaf hash recomputed over the stored canonical bytes.
-    verifyInclusion(index, size, leafHash(last.canonical), proof, Buffer.from(trust.checkpoint.root, 'hex'));
-  } catch (err) {
-    if (!(err instanceof ProofError)) throw err;
-    return {
-      ...base,
-      included: included.length,
-      provenIndex: index,
-      badge: 'failed',
-      detail: `inclusion proof of leaf ${index} (revision ${last.envelope.revision}) fails against checkpoint ${size}: ${(err as Error).message}`,
-    };
-  }
-  const signed = trust.signatureValid === null ? ' (no verifier key in this home: signature not checked)' : '';
-  if (included.length < events.length) {
-    return {
-      ...base,
-      included: included.length,
-      provenIndex: index,
-      badge: 'pending',
-      detail: `${events.length - included.length} of ${events.length} events came after checkpoint ${size}${signed}`,
-    };
-  }
-  return { ...base, included: included.length, provenIndex: index, badge: trust.signatureValid ? 'verified' : 'pending', detail: `all ${events.length} events inside checkpoint ${size}; leaf ${index} proven${signed}` };
 }

@@ -14,3 +14,10 @@ export function integerOption(value: number | undefined, name: string, fallback:
   if (!Number.isSafeInteger(value)) throw new InputError(`${name} must be an integer, got ${value}`, { field: name });
   return value;
 }
+
+/** A read's `limit`: undefined means none; otherwise a non-negative integer. */
+export function limitOption(limit: number | undefined): number | undefined {
+  if (limit === undefined) return undefined;
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new InputError(`limit must be a non-negative integer, got ${limit}`, { field: 'limit' });
+  return limit;
+}

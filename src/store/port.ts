@@ -1,7 +1,14 @@
 // The store port: one interface every adapter (sqlite, postgres, kurrentdb) implements.
-// Adapters seal events with `sealEvent` (src/store/seal.ts) inside their append transaction so the
-// per-stream prevHash chain is fixed at append time, and integrate committed events into the
-// RFC 9162 tree in commit order.
+// Adapters validate with `prepareBatch` (seal.ts) and run the one append algorithm, `planAppend`
+// (append-plan.ts), inside their append transaction, so the per-stream prevHash chain is fixed at
+// append time; they integrate committed events into the RFC 9162 tree in commit order.
+//
+// Two coordinates, kept apart by name (docs/stores.md, "The store port"):
+// - a *position* is the store's order, the cursor of readAll and subscribe (`after`). Increasing,
+//   opaque: compare positions and hand them back; never count with them — server stores leave gaps,
+//   and positions are not leaf indices (on SQLite they happen to be equal).
+// - a *leaf index* is an event's dense RFC 9162 index, 0..size-1, assigned by integration: readLog
+//   (`fromIndex`), leafHashes, treeState and checkpoints speak only leaf indices.
 import type { Observable } from 'rxjs';
 import type { Envelope, ProposedEvent } from '../../events/envelope.js';
 
@@ -32,7 +39,7 @@ export interface AppendResult {
 }
 
 export interface RecordedEvent {
-  /** Store order: the order subscribers see. Increasing; server stores may leave gaps. */
+  /** Store order, the cursor of readAll and subscribe: increasing, opaque, possibly with gaps. */
   position: number;
   /** Dense RFC 9162 leaf index, null until integrated. */
   index: number | null;
@@ -41,6 +48,11 @@ export interface RecordedEvent {
   canonical: Buffer;
   /** Leaf hash (hex) as recorded at append. Verification recomputes it and never trusts this. */
   leafHash: string;
+}
+
+/** An integrated event, as readLog hands it out: its leaf index is known. */
+export interface LoggedEvent extends RecordedEvent {
+  index: number;
 }
 
 /** Persisted O(log n) state of the tree: the compact range [0, size) as hex hashes, left to right. */
@@ -58,9 +70,24 @@ export interface StoredCheckpoint {
   createdAt: string;
 }
 
-export interface ReadOptions {
-  /** Exclusive lower bound on position (readAll) or inclusive first revision (readStream). */
-  from?: number;
+/** readAll: events after a position, in store order. */
+export interface ReadAllOptions {
+  /** Exclusive lower bound on position, as subscribe's `after`. Default -1: from the beginning. */
+  after?: number;
+  limit?: number;
+}
+
+/** readStream: one stream's events in revision order. */
+export interface ReadStreamOptions {
+  /** First revision (inclusive). Default 0. */
+  fromRevision?: number;
+  limit?: number;
+}
+
+/** readLog: integrated events in leaf order. */
+export interface ReadLogOptions {
+  /** First leaf index (inclusive). Default 0. */
+  fromIndex?: number;
   limit?: number;
 }
 
@@ -85,8 +112,8 @@ export interface EventStore {
 
   /** Current revision of a stream, -1 when it does not exist. */
   streamRevision(stream: string): Promise<number>;
-  readStream(stream: string, options?: ReadOptions): Promise<RecordedEvent[]>;
-  readAll(options?: ReadOptions): Promise<RecordedEvent[]>;
+  readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Catches up from `after`, then goes live. Completes only on unsubscribe; errors on store failure. */
   subscribe(options?: SubscribeOptions): Observable<RecordedEvent>;
   listStreams(): Promise<{ stream: string; revision: number }[]>;
@@ -94,8 +121,10 @@ export interface EventStore {
   /** Assigns dense leaf indices to committed, unintegrated events in commit order and extends the tree. */
   integrate(): Promise<TreeState>;
   treeState(): Promise<TreeState>;
-  /** Integrated events in leaf order, `from` = first leaf index (inclusive). */
-  readLog(options?: ReadOptions): Promise<RecordedEvent[]>;
+  /** Events committed but not yet integrated (always 0 on a store that integrates at commit). */
+  unintegrated(): Promise<number>;
+  /** Integrated events in leaf order. */
+  readLog(options?: ReadLogOptions): Promise<LoggedEvent[]>;
   /** Stored leaf hashes (hex) for leaf indices [from, to). For proof generation only. */
   leafHashes(from: number, to: number): Promise<string[]>;
 

@@ -1,14 +1,14 @@
 // Shared by every adapter: validating proposed events before a transaction, and sealing them
-// (revision, prevHash, canonical bytes, leaf hash) inside it. One code path, so every store
-// produces byte-identical envelopes for the same input.
-import { randomUUID } from 'node:crypto';
+// (revision, prevHash, canonical bytes, leaf hash) inside it — through the append planner
+// (append-plan.ts). One code path, so every store produces byte-identical envelopes for the same input.
 import { z } from 'zod';
 import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
-import { IdempotencyError, InputError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
 import { count, describeIssue, fieldPath, LIMITS, overLimit } from '../input/limits.js';
 import { leafHash, sha256Hex } from '../integrity/hasher.js';
+import { uuidv7 } from './event-id.js';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
 
 export interface PreparedEvent {
@@ -78,7 +78,7 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       const event = parsed.data;
       // What is recorded is the data as its schema parsed it (defaults filled in), so parsing it again changes nothing.
       const { schemaVersion, data } = registry.validate(event.type, event.data, event.schemaVersion, at);
-      const id = event.id ?? randomUUID();
+      const id = event.id ?? uuidv7();
       if (seen.has(id)) throw new InputError(`${at}: event id ${id} appears twice in one append`, { eventId: id });
       seen.add(id);
       const metadata = { ...event.metadata };
@@ -110,7 +110,11 @@ function unrecordable(err: unknown, root: string, at: string, stream: string): u
   return new InputError(`${at}: field ${field} cannot be recorded as RFC 8785 JSON: ${err.reason} (docs/limits.md)`, { field, stream });
 }
 
-/** Fixes an event's place in its stream and computes its bytes and leaf hash. Pure. */
+/**
+ * Fixes an event's place in its stream and computes its bytes and leaf hash. Pure. The bytes are
+ * `canonicalize(envelope)` — the one RFC 8785 writer, so every rule it enforces holds for every
+ * envelope member — with the data's JCS text, computed once during validation, spliced in verbatim.
+ */
 export function sealEvent(
   stream: string,
   revision: number,
@@ -133,86 +137,13 @@ export function sealEvent(
     },
     prevHash,
   };
-  const canonical = Buffer.from(envelopeText(envelope, event.canonicalData ?? canonicalize(event.data)), 'utf8');
+  const data = new CanonicalText(event.canonicalData ?? canonicalize(event.data));
+  const canonical = Buffer.from(canonicalize({ ...envelope, data }), 'utf8');
   const leaf = leafHash(canonical);
   return { envelope, canonical, leaf, leafHash: leaf.toString('hex'), contentDigest: event.contentDigest };
-}
-
-/**
- * RFC 8785 text of an envelope, written directly: its members are fixed, so their order is known
- * (§3.2.3: data, id, metadata, prevHash, revision, schemaVersion, stream, type; metadata: actor,
- * causationId, correlationId, recordedAt) and every string is serialised by JSON.stringify, which is
- * §3.2.2.2's form. Equal to canonicalize(envelope) — a property test holds it to that.
- */
-export function envelopeText(envelope: Envelope, canonicalData: string): string {
-  const m = envelope.metadata;
-  const str = JSON.stringify;
-  return (
-    `{"data":${canonicalData},"id":${str(envelope.id)},` +
-    `"metadata":{"actor":${str(m.actor)},"causationId":${m.causationId === null ? 'null' : str(m.causationId)},` +
-    `"correlationId":${m.correlationId === null ? 'null' : str(m.correlationId)},"recordedAt":${str(m.recordedAt)}},` +
-    `"prevHash":${envelope.prevHash === null ? 'null' : str(envelope.prevHash)},"revision":${envelope.revision},` +
-    `"schemaVersion":${envelope.schemaVersion},"stream":${str(envelope.stream)},"type":${str(envelope.type)}}`
-  );
-}
-
-/** Checks an expected revision against a stream's current revision (-1 = no stream). */
-export function expectationHolds(expected: ExpectedRevision, current: number): boolean {
-  switch (expected) {
-    case ANY:
-      return true;
-    case NO_STREAM:
-      return current === -1;
-    case STREAM_EXISTS:
-      return current >= 0;
-    default:
-      return current === expected;
-  }
 }
 
 /** RFC 3339 UTC timestamp with millisecond precision, the form `metadata.recordedAt` uses. */
 export function nowIso(): string {
   return new Date().toISOString();
-}
-
-/** What an adapter knows of an event id already recorded. */
-export interface RecordedIdentity {
-  id: string;
-  stream: string;
-  revision: number;
-  content_digest: string;
-}
-
-/**
- * Idempotent retry by event id: the recorded rows when every event of the request is already
- * recorded with the same content, undefined when none is. The same id with other content, or a
- * request mixing recorded and new events, is refused: a retry must repeat the original exactly.
- */
-export function recordedRetry<R extends RecordedIdentity>(request: PreparedRequest, lookup: (id: string) => R | undefined): R[] | undefined {
-  const rows: R[] = [];
-  let missing = 0;
-  for (const event of request.events) {
-    const row = lookup(event.id);
-    if (!row) {
-      missing += 1;
-      continue;
-    }
-    if (row.content_digest !== event.contentDigest) {
-      throw new IdempotencyError(
-        `event id ${event.id} was already recorded with different content (stream "${row.stream}", revision ${row.revision}); ` +
-          'a retry must repeat the original event exactly',
-        { eventId: event.id, stream: row.stream, revision: row.revision },
-      );
-    }
-    rows.push(row);
-  }
-  if (rows.length === 0) return undefined;
-  if (missing > 0) {
-    throw new InputError(
-      `append to stream "${request.stream}" mixes ${rows.length} already recorded event(s) (first: ${rows[0]!.id}) with ${missing} new one(s); ` +
-        'retry the original request unchanged and append the new events separately',
-      { stream: request.stream },
-    );
-  }
-  return rows;
 }

@@ -10,10 +10,12 @@ import { parseAppendInput } from '../../src/ledger/append-input.js';
 import { decodeMessage } from '../../src/kafka/ingest.js';
 import { InputError } from '../../src/errors.js';
 import { LIMITS } from '../../src/input/limits.js';
-import { envelopeText } from '../../src/store/seal.js';
+
 import { leafHash } from '../../src/integrity/hasher.js';
 import { defaultStoreUrl, openStore } from '../../src/store/open.js';
+import { withDataText } from '../replay/verify-log-fixtures.js';
 import { cliPath, freshHome, repoRoot, runCli } from '../support/cli.js';
+
 
 /** The stderr of a refusal: exactly one line, starting "runledger: ", no stack trace, no internal error. */
 function oneSentence(stderr: string): string {
@@ -31,7 +33,7 @@ describe('hostile input through the CLI', function () {
   const events = async (): Promise<number> => {
     const store = await openStore(defaultStoreUrl(home));
     try {
-      return (await store.readAll({ from: -1 })).length;
+      return (await store.readAll({ after: -1 })).length;
     } finally {
       await store.close();
     }
@@ -122,7 +124,7 @@ describe('hostile input through the CLI', function () {
           const row = db.prepare('SELECT position, canonical FROM events').get() as { position: number; canonical: Buffer };
           const envelope = JSON.parse(row.canonical.toString('utf8'));
           id = envelope.id;
-          const canonical = Buffer.from(envelopeText(envelope, dataText), 'utf8');
+          const canonical = Buffer.from(withDataText(envelope, dataText), 'utf8');
           db.prepare('UPDATE events SET canonical = ?, leaf_hash = ? WHERE position = ?').run(canonical, leafHash(canonical), row.position);
         } finally {
           db.close();

@@ -24,7 +24,7 @@ function unwritableDir(home: string): string {
 async function eventCount(home: string): Promise<number> {
   const store = await openStore(defaultStoreUrl(home));
   try {
-    return (await store.readAll({ from: -1 })).length;
+    return (await store.readAll({ after: -1 })).length;
   } finally {
     await store.close();
   }

@@ -48,7 +48,7 @@ async function outcome(name: string, decode: () => unknown, exitCodes: readonly 
 }
 
 async function eventCount(store: EventStore): Promise<number> {
-  return (await store.treeState()).size + (await store.readAll({ from: -1 })).filter((e) => e.index === null).length;
+  return (await store.treeState()).size + (await store.readAll({ after: -1 })).filter((e) => e.index === null).length;
 }
 
 const lines = (...events: unknown[]): Buffer => Buffer.from(events.map((e) => `${JSON.stringify(e)}\n`).join(''), 'utf8');

@@ -1,5 +1,6 @@
-// The acceptance path on real training: two 5-run campaigns (a plan and a plan that really
-// trains worse), the CI gate both ways, a rebuild matching the live projections, bench-compare.
+// The acceptance path on real training: three 5-run campaigns (a plan, a plan that really
+// trains worse, a wider variant), the CI gate both ways, both candidates at once, a rebuild matching
+// the live projections, bench-compare.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ describe('gates acceptance: real campaigns through the CI gate', function () {
     for (const [plan, name] of <[string, string][]>[
       ['docs/examples/train.yaml', 'base'],
       ['docs/examples/train-regressed.yaml', 'cand'],
+      ['docs/examples/train-candidate-2.yaml', 'cand-2'],
     ]) {
       const r = await runCli(['campaign', '--plan', plan, '--repeats', '5', '--name', name, '--json'], { env });
       assert.equal(r.code, 0, r.stderr);
@@ -39,6 +41,18 @@ describe('gates acceptance: real campaigns through the CI gate', function () {
     assert.match(readFileSync(markdown, 'utf8'), /\| testAccuracy \| higher-is-better \| .* \| ❌ fail \|/);
     const pass = await runCli(['gate', '--baseline', 'base', '--candidate', 'base', '--policy', policy], { env });
     assert.equal(pass.code, 0, pass.stdout + pass.stderr);
+  });
+
+  it('compares both candidates with the baseline at once under docs/examples/policy-multi.yaml, and the evidence re-derives', async () => {
+    const policy = join(repoRoot, 'docs', 'examples', 'policy-multi.yaml');
+    const r = await runCli(['compare', '--baseline', 'base', '--candidate', 'cand,cand-2', '--policy', policy, '--json'], { env });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(report.results.map((c: { ref: string; verdict: string }) => [c.ref, c.verdict]), [['cand', 'fail'], ['cand-2', 'pass']]);
+    assert.equal(report.metrics.length, 2);
+    assert.ok(report.metrics.every((m: { omnibus: unknown; power: unknown }) => m.omnibus !== null && m.power !== null));
+    const rederived = await runCli(['rederive', report.comparisonId], { env });
+    assert.equal(rederived.code, 0, rederived.stdout + rederived.stderr);
   });
 
   it('rebuilds every projection to the digest of the live one', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.js';
-import { loadPolicy, parsePolicy, policyHash } from '../../src/gates/policy.js';
+import { loadPolicy, parsePolicy, policyHash, withCandidatesSettings } from '../../src/gates/policy.js';
 import { repoRoot } from '../support/cli.js';
 
 function parseError(text: string): InputError {
@@ -59,5 +59,36 @@ describe('gates/policy', () => {
     const c = parsePolicy('version: 1\nrules:\n  - {metric: a, direction: lower-is-better, relative: 6%}\n');
     assert.equal(policyHash(a), policyHash(b));
     assert.notEqual(policyHash(a), policyHash(c));
+  });
+
+  describe('candidates (two or more)', () => {
+    it('loads docs/examples/policy-multi.yaml with its candidates settings', () => {
+      const policy = loadPolicy(join(repoRoot, 'docs/examples/policy-multi.yaml'));
+      assert.deepEqual(policy.candidates, { compare: 'baseline', omnibus: 'kruskal-wallis', alpha: 0.05, power: 0.8 });
+      assert.deepEqual(policy.rules.map((r) => r.metric), ['testAccuracy', 'testLoss']);
+    });
+
+    it('fills the defaults in for a multi-candidate comparison and leaves a two-sample policy (and its hash) as it was', () => {
+      const text = 'version: 1\nrules:\n  - {metric: a, direction: lower-is-better}\n';
+      const plain = parsePolicy(text);
+      assert.equal(plain.candidates, undefined);
+      assert.equal(policyHash(plain), policyHash(parsePolicy(text)));
+      assert.deepEqual(withCandidatesSettings(plain).candidates, { compare: 'baseline', omnibus: 'kruskal-wallis', alpha: 0.05, power: 0.8 });
+      assert.notEqual(policyHash(withCandidatesSettings(plain)), policyHash(plain), 'the settings used are part of the hash');
+      assert.equal(policyHash(withCandidatesSettings(plain)), policyHash(parsePolicy(`${text}candidates: {}\n`)));
+    });
+
+    it('names the line and field of a bad candidates setting', () => {
+      const base = 'version: 1\nrules:\n  - {metric: a, direction: lower-is-better}\ncandidates:\n';
+      const omnibus = parseError(`${base}  omnibus: friedman\n`);
+      assert.equal(omnibus.location.field, 'candidates.omnibus');
+      assert.equal(omnibus.location.line, 5);
+      assert.match(omnibus.message, /field candidates\.omnibus must be one of "kruskal-wallis", "anova"/);
+      assert.match(parseError(`${base}  compare: each-other\n`).message, /line 5: field candidates\.compare must be one of "baseline", "all-pairs"/);
+      assert.match(parseError(`${base}  alpha: 1.5\n`).message, /line 5: field candidates\.alpha must be between 0 and 1/);
+      const unknown = parseError(`${base}  correction: bonferroni\n`);
+      assert.equal(unknown.location.field, 'candidates.correction');
+      assert.equal(unknown.location.line, 5);
+    });
   });
 });

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCheckpoint } from '../../src/ledger/checkpoint.js';
 import { ensureOrigin } from '../../src/ledger/origin.js';
-import { generateNoteKey, parseSignerKey } from '../../src/integrity/note.js';
+import { generateNoteKey } from '../../src/integrity/note.js';
+import { ledgerSigner, startSignerState } from '../../src/ledger/signer-state.js';
 import { openStore } from '../../src/store/open.js';
 import type { EventStore } from '../../src/store/port.js';
 import { parsePlan } from '../../src/governance/plan-file.js';
@@ -28,7 +29,8 @@ export async function openTestLedger(): Promise<TestLedger> {
   await store.init();
   const { origin } = await ensureOrigin(store);
   const pair = generateNoteKey(origin);
-  const signer = parseSignerKey(pair.signerKey);
+  const signer = ledgerSigner(pair.signerKey, join(dir, 'signing.state'));
+  startSignerState(signer, origin);
   return {
     dir,
     store,

@@ -1,14 +1,20 @@
 // Logs sealed exactly as the stores seal them, and the tampered variants the log verifier must
 // pinpoint. Shared by the single-threaded and the parallel verifier tests.
 import type { Envelope } from '../../events/envelope.js';
-import { canonicalBytes } from '../../src/integrity/canonical.js';
+import { CanonicalText, canonicalBytes, canonicalize } from '../../src/integrity/canonical.js';
 import { signCheckpoint } from '../../src/integrity/checkpoint.js';
 import { rootOfLeaves } from '../../src/integrity/compact-range.js';
 import { leafHash } from '../../src/integrity/hasher.js';
 import { noteKeyFromSeed, parseSignerKey } from '../../src/integrity/note.js';
 import type { VerifyLogOptions } from '../../src/replay/verify-log.js';
 import type { RecordedEvent, StoredCheckpoint } from '../../src/store/port.js';
-import { envelopeText, sealEvent, type PreparedEvent } from '../../src/store/seal.js';
+import { sealEvent, type PreparedEvent } from '../../src/store/seal.js';
+
+/** The RFC 8785 text of an envelope whose data is the given raw JSON text (canonicalize splices CanonicalText verbatim). */
+export function withDataText(envelope: object, dataText: string): string {
+  return canonicalize({ ...envelope, data: new CanonicalText(dataText) });
+}
+
 
 export const ORIGIN = 'test.runledger/log';
 export const KEY = noteKeyFromSeed(ORIGIN, Buffer.alloc(32, 11));
@@ -71,7 +77,7 @@ export function withBytes(events: RecordedEvent[], i: number, text: string): voi
  * means), with bytes, returned envelope and leaf hash all recomputed to match.
  */
 export function withStoredData(events: RecordedEvent[], i: number, dataText: string): void {
-  const text = envelopeText(events[i]!.envelope, dataText);
+  const text = withDataText(events[i]!.envelope, dataText);
   const canonical = Buffer.from(text, 'utf8');
   events[i] = { ...events[i]!, envelope: JSON.parse(text) as Envelope, canonical, leafHash: leafHash(canonical).toString('hex') };
 }

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import type { Envelope } from '../../events/envelope.js';
 import { leafHash } from '../../src/integrity/hasher.js';
 import { verifyRun, type RunVerification } from '../../src/replay/verify-run.js';
-import { envelopeText } from '../../src/store/seal.js';
-import { HOSTILE_DATA } from './verify-log-fixtures.js';
+
+import { HOSTILE_DATA, withDataText } from './verify-log-fixtures.js';
+
 
 const ID = '00000000-0000-4000-8000-000000000001';
 
@@ -22,7 +23,7 @@ function replayOne(type: string, dataText: string): RunVerification {
     metadata: { recordedAt: '2026-11-23T10:00:00.000Z', actor: 'mallory', correlationId: null, causationId: null },
     prevHash: null,
   } satisfies Envelope;
-  const canonical = Buffer.from(envelopeText(envelope, dataText), 'utf8');
+  const canonical = Buffer.from(withDataText(envelope, dataText), 'utf8');
   const leaf = leafHash(canonical);
   return verifyRun('r1', [{ canonical, index: 0, proof: [] }], { origin: 'test/log', size: 1, root: leaf, note: '' });
 }

@@ -10,6 +10,7 @@ import { generateNoteKey, parseSignerKey } from '../../src/integrity/note.js';
 import { treeRoot } from '../../src/ledger/checkpoint.js';
 import { openStore } from '../../src/store/open.js';
 import { startServer, type DashboardServer } from '../../src/server/app.js';
+import { VerificationCache } from '../../src/server/verification.js';
 import type { ChangeMessage, ComparisonView, GraphView, ReplayView, RunDetail, RunRow, TelemetryView, VerificationView } from '../../src/server/api-types.js';
 import { checkpointLedger, freshLedger, populate, raw, startRun, telemetry, type Ledger } from './fixture.js';
 import { webAssets } from './web-assets.js';
@@ -102,13 +103,14 @@ describe('dashboard API', function () {
     assert.ok(graph.edges.some((e) => e.relation === 'baseline-of' && e.source === 'campaign:base' && e.target === 'run:cand-1'));
   });
 
-  it('reports the signed checkpoint and proves each run is inside it', async function () {
+  it('reports the signed checkpoint and badges each run by its full replay', async function () {
     const view = await json<VerificationView>(server, '/api/verification');
     assert.equal(view.checkpoint?.signatureValid, true);
     assert.equal(view.checkpoint?.size, view.treeSize);
     assert.ok(view.verifierKey?.startsWith(ledger.origin));
     assert.deepEqual(view.runs.map((r) => [r.runId, r.badge]), [['base-1', 'verified'], ['base-2', 'verified'], ['cand-1', 'verified']]);
-    assert.ok(view.runs.every((r) => r.events === r.included && r.provenIndex !== null));
+    assert.ok(view.runs.every((r) => r.events === r.included && r.verifiedEvents === r.events && r.divergence === null));
+    assert.match(view.runs[0]!.detail, /^replay passed: all \d+ events verified against signed checkpoint \d+$/);
   });
 
   it('runs the replay checks of a run and returns each one', async function () {
@@ -217,12 +219,77 @@ describe('dashboard API', function () {
       assert.equal(view.checkpoint?.signatureValid, true);
       const badges = Object.fromEntries(view.runs.map((r) => [r.runId, r.badge]));
       assert.deepEqual(badges, { 'base-1': 'failed', 'base-2': 'verified', 'cand-1': 'verified' });
-      assert.match(view.runs.find((r) => r.runId === 'base-1')!.detail, /inclusion proof of leaf \d+/);
+      const failed = view.runs.find((r) => r.runId === 'base-1')!;
+      assert.equal(failed.divergence?.check, 'inclusion');
+      assert.equal(failed.divergence?.revision, failed.events - 1);
+      assert.match(failed.detail, new RegExp(`^inclusion: Event .* revision ${failed.events - 1}\\) at leaf \\d+ is not proven included`));
       const replay = await json<ReplayView>(other, '/api/runs/base-1/replay');
       assert.equal(replay.ok, false);
     } finally {
       await other.close();
       await store.close();
+    }
+  });
+
+  it('never badges a run verified when any one of its events is altered in the store, and names the divergent revision', async function () {
+    this.timeout(120_000);
+    const tampered = await freshLedger();
+    await populate(tampered);
+    const db = new Database(join(tampered.home, 'ledger.db'));
+    try {
+      const rows = db.prepare('SELECT position, revision, canonical FROM events WHERE stream = ? ORDER BY revision').all('run-base-2') as { position: number; revision: number; canonical: Buffer }[];
+      const last = rows.length - 1;
+      const badge = async () => (await new VerificationCache(tampered.store, tampered.home).runs([{ runId: 'base-2', revision: last }]))[0]!;
+      assert.equal((await badge()).badge, 'verified', 'the untouched run verifies');
+      for (const row of rows) {
+        // One digit of metadata.recordedAt: the bytes stay canonical JSON of a valid envelope.
+        const bytes = Buffer.from(row.canonical);
+        const at = bytes.indexOf('Z"', bytes.indexOf('"recordedAt":"')) - 1;
+        bytes[at] = bytes[at] === 0x30 ? 0x31 : 0x30;
+        db.prepare('UPDATE events SET canonical = ? WHERE position = ?').run(bytes, row.position);
+        const result = await badge();
+        assert.equal(result.badge, 'failed', `revision ${row.revision}: ${result.badge} (${result.detail})`);
+        assert.equal(result.divergence?.revision, row.revision, result.detail);
+        assert.match(result.detail, new RegExp(`revision ${row.revision}\\b`));
+        assert.equal(result.verifiedEvents, row.revision);
+        db.prepare('UPDATE events SET canonical = ? WHERE position = ?').run(row.canonical, row.position);
+      }
+      assert.equal((await badge()).badge, 'verified', 'restored bytes verify again');
+    } finally {
+      db.close();
+      await tampered.close();
+    }
+  });
+
+  it('shares one proof source across the runs of a checkpoint and replays a run only when its revision or the checkpoint changes', async function () {
+    const fresh = await freshLedger();
+    await populate(fresh);
+    try {
+      const reads: [number, number][] = [];
+      const counting = new Proxy(fresh.store, {
+        get(target, prop, receiver) {
+          if (prop === 'leafHashes') return (from: number, to: number) => (reads.push([from, to]), target.leafHashes(from, to));
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const cache = new VerificationCache(counting, fresh.home);
+      const runs = await Promise.all(['base-1', 'base-2', 'cand-1'].map(async (runId) => ({ runId, revision: (await fresh.store.streamRevision(runStream(runId))) })));
+      const first = await cache.runs(runs);
+      assert.deepEqual(first.map((r) => r.badge), ['verified', 'verified', 'verified']);
+      const size = (await fresh.store.checkpoints()).at(-1)!.size;
+      assert.equal(reads.reduce((n, [from, to]) => n + (to - from), 0), size, 'every leaf hash read once for all runs together');
+      reads.length = 0;
+      assert.deepEqual(await cache.runs(runs), first);
+      assert.equal(reads.length, 0, 'cached: nothing read again');
+      // A new revision of one run replays that run (against the same checkpoint: pending), not the others.
+      await fresh.store.append(runStream('base-1'), telemetry('base-1', 40, 1));
+      const grown = await cache.runs(runs.map((r) => (r.runId === 'base-1' ? { ...r, revision: r.revision + 1 } : r)));
+      assert.deepEqual(grown.map((r) => r.badge), ['pending', 'verified', 'verified']);
+      assert.equal(grown[1], first[1], 'the other runs come from the cache');
+      assert.equal(reads.length, 0, 'the same checkpoint: the same proof source');
+    } finally {
+      await fresh.close();
     }
   });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { runStream } from '../../src/governance/recorder.js';
 import { startServer, type DashboardServer } from '../../src/server/app.js';
@@ -206,6 +207,32 @@ describe('dashboard in a browser', function () {
     } finally {
       await tab.close();
       await exposed.close();
+    }
+  });
+
+  it('shows a run with one altered stored event as failed, with the divergence, on the runs and verification pages', async function () {
+    // Another process rewrites one byte of base-2's first event; a dashboard started afterwards must not vouch for it.
+    const db = new Database(join(ledger.home, 'ledger.db'));
+    const row = db.prepare('SELECT position, canonical FROM events WHERE stream = ? AND revision = 0').get(runStream('base-2')) as { position: number; canonical: Buffer };
+    const bytes = Buffer.from(row.canonical);
+    const at = bytes.indexOf('Z"', bytes.indexOf('"recordedAt":"')) - 1;
+    bytes[at] = bytes[at] === 0x30 ? 0x31 : 0x30;
+    db.prepare('UPDATE events SET canonical = ? WHERE position = ?').run(bytes, row.position);
+    db.close();
+    const restarted = await startServer({ store: ledger.store, home: ledger.home, port: 0, assetsDir: await webAssets(), pollMs: 50 });
+    const other = await context.newPage();
+    try {
+      await other.goto(`${restarted.url}/`);
+      await other.waitForSelector('a[data-run="base-2"]');
+      assert.equal(await other.locator('tr:has(a[data-run="base-2"]) [data-badge]').getAttribute('data-badge'), 'failed');
+      assert.equal(await other.locator('tr:has(a[data-run="base-1"]) [data-badge]').getAttribute('data-badge'), 'verified');
+      await other.goto(`${restarted.url}/#/verification`);
+      const detail = other.locator('tr:has(a[href="#/runs/base-2"]) .detail');
+      await detail.waitFor();
+      assert.match((await detail.textContent()) ?? '', /^inclusion: Event .*revision 0\)/);
+    } finally {
+      await other.close();
+      await restarted.close();
     }
   });
 

@@ -9,7 +9,7 @@ import type { CheckpointWritten, Metrics, TelemetrySample } from '../../events/t
 import { parsePlan } from '../../src/governance/plan-file.js';
 import { approvePlan, recordFinding, recordStage, runStream } from '../../src/governance/recorder.js';
 import { createCheckpoint } from '../../src/ledger/checkpoint.js';
-import { ensureSigningKey, loadSigner } from '../../src/ledger/keys.js';
+import { ensureLedgerSigner, loadLedgerSigner } from '../../src/ledger/signer-state.js';
 import { ensureOrigin } from '../../src/ledger/origin.js';
 import { openStore } from '../../src/store/open.js';
 import type { EventStore } from '../../src/store/port.js';
@@ -43,7 +43,7 @@ export async function freshLedger(): Promise<Ledger> {
   const store = await openStore(`sqlite:${join(home, 'ledger.db')}`);
   await store.init();
   const { origin } = await ensureOrigin(store);
-  ensureSigningKey(home, origin);
+  ensureLedgerSigner(home, origin);
   return { home, store, origin, close: () => store.close() };
 }
 
@@ -125,7 +125,7 @@ export async function finishRun(ledger: Ledger, runId: string, steps = 40): Prom
 }
 
 export async function checkpointLedger(ledger: Ledger): Promise<void> {
-  await createCheckpoint(ledger.store, loadSigner(ledger.home), ledger.origin);
+  await createCheckpoint(ledger.store, loadLedgerSigner(ledger.home), ledger.origin);
 }
 
 /** Two completed runs in a campaign, one run in progress, a comparison with a failing gate and a finding. */

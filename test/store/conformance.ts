@@ -7,13 +7,20 @@ import type { Observable } from 'rxjs';
 import type { ProposedEvent } from '../../events/envelope.js';
 import { ConcurrencyError, IdempotencyError, InputError } from '../../src/errors.js';
 import { canonicalBytes } from '../../src/integrity/canonical.js';
+import { signCheckpoint } from '../../src/integrity/checkpoint.js';
 import { CompactRange, rootOfLeaves } from '../../src/integrity/compact-range.js';
 import { leafHash } from '../../src/integrity/hasher.js';
-import { ANY, NO_STREAM, STREAM_EXISTS, type EventStore, type RecordedEvent } from '../../src/store/port.js';
+import { noteKeyFromSeed, parseSignerKey } from '../../src/integrity/note.js';
+import { readLogPages } from '../../src/ledger/read.js';
+import { verifyLog } from '../../src/replay/verify-log.js';
+import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type EventStore, type RecordedEvent } from '../../src/store/port.js';
+import { runAppenders } from './appenders.js';
 
 export interface StoreHarness {
   /** A fresh, initialised, empty store. */
   store: EventStore;
+  /** The store's URL, for cases that open it from other processes (skipped when absent). */
+  url?: string;
   cleanup(): Promise<void>;
 }
 
@@ -31,18 +38,61 @@ export function events(count: number, tag: string): ProposedEvent[] {
   return Array.from({ length: count }, (_, i) => event({ tag, i }));
 }
 
-/** Recomputes every event's leaf hash from its stored bytes and checks the per-stream prevHash chains. */
-export function assertChainsValid(log: RecordedEvent[]): void {
+/**
+ * Checks events in the order given — the order the store handed them out, never re-sorted: each
+ * stored leaf hash is its bytes' hash, each envelope is its bytes, and each stream's events come
+ * revision 0, 1, 2, … with prevHash naming the previous one's leaf hash. So an event of revision
+ * n + 1 handed out before revision n fails here, as it fails the auditor's log verifier.
+ */
+export function assertChainsValid(log: readonly RecordedEvent[], order = 'store order'): void {
   const heads = new Map<string, { revision: number; leaf: string }>();
-  for (const e of [...log].sort((a, b) => a.envelope.stream.localeCompare(b.envelope.stream) || a.envelope.revision - b.envelope.revision)) {
+  for (const e of log) {
+    const at = `${e.envelope.stream}@${e.envelope.revision} (${order}, position ${e.position})`;
     const leaf = leafHash(e.canonical).toString('hex');
-    assert.equal(e.leafHash, leaf, `stored leaf hash of ${e.envelope.stream}@${e.envelope.revision} matches its bytes`);
-    assert.deepEqual(canonicalBytes(e.envelope), e.canonical, `envelope of ${e.envelope.stream}@${e.envelope.revision} is its bytes`);
+    assert.equal(e.leafHash, leaf, `stored leaf hash of ${at} matches its bytes`);
+    assert.deepEqual(canonicalBytes(e.envelope), e.canonical, `envelope of ${at} is its bytes`);
     const head = heads.get(e.envelope.stream);
-    assert.equal(e.envelope.revision, head ? head.revision + 1 : 0, `revisions of ${e.envelope.stream} are dense`);
-    assert.equal(e.envelope.prevHash, head ? head.leaf : null, `prevHash of ${e.envelope.stream}@${e.envelope.revision}`);
+    assert.equal(e.envelope.revision, head ? head.revision + 1 : 0, `${at} follows revision ${head?.revision ?? 'none'} of its stream in ${order}`);
+    assert.equal(e.envelope.prevHash, head ? head.leaf : null, `prevHash of ${at}`);
     heads.set(e.envelope.stream, { revision: e.envelope.revision, leaf });
   }
+}
+
+/** A signing key for test checkpoints; verification needs one even when the log has no checkpoint. */
+const testOrigin = 'runledger.test/conformance';
+const testKey = noteKeyFromSeed(testOrigin, Buffer.alloc(32, 11));
+
+/**
+ * The auditor's check of the whole store: integrate, sign a checkpoint of the tree, then run the
+ * log verifier (src/replay/verify-log.ts) over readLog, which recomputes every leaf, chain, root and
+ * signature from the raw bytes. Also holds readAll and readLog to per-stream order as handed out.
+ */
+export async function assertStoreVerifies(store: EventStore, expectedEvents: number): Promise<RecordedEvent[]> {
+  const state = await store.integrate();
+  assert.equal(state.size, expectedEvents, 'every event is integrated');
+  const root = CompactRange.fromState(state.size, state.range.map((h) => Buffer.from(h, 'hex'))).root();
+  await store.addCheckpoint({
+    size: state.size,
+    root: root.toString('hex'),
+    note: signCheckpoint(testOrigin, state.size, root, parseSignerKey(testKey.signerKey)),
+    createdAt: new Date().toISOString(),
+  });
+  const report = await verifyLog(readLogPages(store, 97), {
+    checkpoints: await store.checkpoints(),
+    verifierKeys: [testKey.verifierKey],
+    origin: testOrigin,
+  });
+  assert.equal(report.firstDivergence?.message, undefined, 'the log verifier finds no divergence');
+  assert.equal(report.ok, true);
+  assert.equal(report.events, expectedEvents);
+  const all = await store.readAll();
+  assert.equal(all.length, expectedEvents);
+  assertChainsValid(all, 'readAll order');
+  const log = await store.readLog();
+  assert.deepEqual(log.map((e) => e.index), [...log.keys()], 'leaf indices are dense in readLog order');
+  assertChainsValid(log, 'readLog order');
+  assert.deepEqual(log.map((e) => e.envelope.id), all.map((e) => e.envelope.id), 'leaf order is store order');
+  return log;
 }
 
 /** Collects `count` events from an observable, failing after `timeoutMs`. Unsubscribes when done. */
@@ -74,6 +124,19 @@ export function take(source: Observable<RecordedEvent>, count: number, timeoutMs
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `count` appends, all `expectedRevision: any`, into four shared streams: appender i writes
+ * 1 + i % 3 events to stream i % 4; every fifth one is an atomic batch that also writes to the next
+ * stream, listed first, so batches name their streams in both orders (deadlock bait).
+ */
+export function anyWorkload(tag: string, count: number): AppendRequest[][] {
+  return Array.from({ length: count }, (_, i) => {
+    const own: AppendRequest = { stream: `${tag}-shared-${i % 4}`, events: events(1 + (i % 3), `${tag}-a${i}`), expectedRevision: ANY };
+    if (i % 5 !== 4) return [own];
+    return [{ stream: `${tag}-shared-${(i + 1) % 4}`, events: events(1, `${tag}-b${i}`), expectedRevision: ANY }, own];
+  });
+}
 
 export function runConformance(name: string, factory: StoreFactory): void {
   describe(`store conformance: ${name}`, function () {
@@ -187,6 +250,7 @@ export function runConformance(name: string, factory: StoreFactory): void {
         assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
         for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof ConcurrencyError, String(o.reason));
         assert.equal(await store.streamRevision('race'), 2);
+        await assertStoreVerifies(store, 3);
       });
     });
 
@@ -314,10 +378,10 @@ export function runConformance(name: string, factory: StoreFactory): void {
       });
 
       it('readStream starts at an inclusive revision and honours the limit', async function () {
-        const page = await store.readStream('even', { from: 3, limit: 4 });
+        const page = await store.readStream('even', { fromRevision: 3, limit: 4 });
         assert.deepEqual(page.map((e) => e.envelope.revision), [3, 4, 5, 6]);
         assert.deepEqual(page.map((e) => e.envelope.data.i), [3, 4, 5, 6]);
-        assert.deepEqual((await store.readStream('odd', { from: 4 })).map((e) => e.envelope.revision), [4]);
+        assert.deepEqual((await store.readStream('odd', { fromRevision: 4 })).map((e) => e.envelope.revision), [4]);
       });
 
       it('readAll returns every event in append order after an exclusive position', async function () {
@@ -325,9 +389,9 @@ export function runConformance(name: string, factory: StoreFactory): void {
         assert.equal(all.length, 15);
         assert.deepEqual(all.slice(0, 3).map((e) => e.envelope.stream), ['even', 'even', 'odd']);
         for (let i = 1; i < all.length; i++) assert.ok(all[i]!.position > all[i - 1]!.position, 'positions increase');
-        const after = await store.readAll({ from: all[5]!.position, limit: 4 });
+        const after = await store.readAll({ after: all[5]!.position, limit: 4 });
         assert.deepEqual(after.map((e) => e.position), all.slice(6, 10).map((e) => e.position));
-        assert.deepEqual(await store.readAll({ from: all[14]!.position }), []);
+        assert.deepEqual(await store.readAll({ after: all[14]!.position }), []);
       });
 
       it('readLog returns integrated events by inclusive dense leaf index', async function () {
@@ -335,7 +399,7 @@ export function runConformance(name: string, factory: StoreFactory): void {
         const log = await store.readLog();
         assert.deepEqual(log.map((e) => e.index), [...Array(15).keys()]);
         assert.deepEqual(log.map((e) => e.envelope.id), (await store.readAll()).map((e) => e.envelope.id));
-        assert.deepEqual((await store.readLog({ from: 2, limit: 3 })).map((e) => e.index), [2, 3, 4]);
+        assert.deepEqual((await store.readLog({ fromIndex: 2, limit: 3 })).map((e) => e.index), [2, 3, 4]);
       });
 
       it('lists streams with their current revisions', async function () {
@@ -396,6 +460,35 @@ export function runConformance(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe('integration around failed appends', function () {
+      it('gives dense leaf indices, the same in readAll, readStream and readLog, when appends failed in between', async function () {
+        let ok = 0;
+        for (let i = 0; i < 12; i++) {
+          // Conflicts and refused retries fail inside the append transaction (a server store may
+          // already have drawn positions for them, which then stay empty).
+          if (i % 3 === 1) await assert.rejects(store.append(`s${i % 2}`, events(2, `bad${i}`), { expectedRevision: 99 }), ConcurrencyError);
+          if (i % 4 === 2) await assert.rejects(store.append('fresh', events(1, `x${i}`), { expectedRevision: STREAM_EXISTS }), ConcurrencyError);
+          await store.append(`s${i % 2}`, events(1 + (i % 2), `ok${i}`));
+          ok += 1 + (i % 2);
+          if (i === 5) await store.integrate();
+        }
+        assert.equal((await store.treeState()).size + (await store.unintegrated()), ok, 'integrated plus unintegrated is every event');
+        const log = await assertStoreVerifies(store, ok);
+        assert.equal(await store.unintegrated(), 0);
+        const indexOf = new Map(log.map((e) => [e.envelope.id, e.index]));
+        for (const e of await store.readAll()) assert.equal(e.index, indexOf.get(e.envelope.id), `readAll index of position ${e.position}`);
+        for (const stream of ['s0', 's1']) {
+          for (const e of await store.readStream(stream)) assert.equal(e.index, indexOf.get(e.envelope.id), `readStream index of ${stream}@${e.envelope.revision}`);
+        }
+        const leaves = log.map((e) => leafHash(e.canonical).toString('hex'));
+        assert.deepEqual(await store.leafHashes(0, ok), leaves);
+        assert.deepEqual(await store.leafHashes(3, 11), leaves.slice(3, 11));
+        for (const from of [0, 1, 5, 8, ok - 1]) {
+          assert.deepEqual((await store.readLog({ fromIndex: from, limit: 3 })).map((e) => e.index), log.slice(from, from + 3).map((e) => e.index));
+        }
+      });
+    });
+
     describe('subscriptions', function () {
       it('catches up, goes live, and resumes from a stored position without loss or duplicates', async function () {
         await store.append('a', events(5, 'catch-up'));
@@ -422,8 +515,10 @@ export function runConformance(name: string, factory: StoreFactory): void {
         const seen = await received;
         for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.position > seen[i - 1]!.position, 'in position order');
         assert.equal(new Set(seen.map((e) => e.envelope.id)).size, expected);
+        assertChainsValid(seen, 'subscription order');
         await pause(60);
         assert.equal((await store.readAll()).length, expected, 'nothing delivered that was not stored');
+        await assertStoreVerifies(store, expected);
       });
 
       it('stops delivering after unsubscribe', async function () {
@@ -449,9 +544,54 @@ export function runConformance(name: string, factory: StoreFactory): void {
         assert.equal(all.length, 120);
         assert.equal(new Set(all.map((e) => e.envelope.id)).size, 120);
         for (let s = 0; s < 4; s++) assert.equal(await store.streamRevision(`shared-${s}`), 29);
-        assertChainsValid(all);
+        assertChainsValid(all, 'readAll order');
         // Each append's events are contiguous in its stream.
         for (const r of results) assert.equal(r.streams[0]!.lastRevision - r.streams[0]!.firstRevision, 2);
+        await assertStoreVerifies(store, 120);
+      });
+
+      it('dozens of concurrent "any" appends into four shared streams keep each stream in order as the store hands it out (5 trials)', async function () {
+        this.timeout(60_000);
+        const trials = 5;
+        let total = 0;
+        const seen: RecordedEvent[] = [];
+        let failure: unknown;
+        const live = store.subscribe({ pollMs: 20 }).subscribe({ next: (e) => seen.push(e), error: (e) => (failure = e) });
+        try {
+          for (let trial = 0; trial < trials; trial++) {
+            const requests = anyWorkload(`t${trial}`, 40);
+            const results = await Promise.all(requests.map((batch) => store.appendBatch(batch)));
+            total += requests.flat().reduce((n, r) => n + r.events.length, 0);
+            assert.equal(results.filter((r) => r.duplicate).length, 0);
+            // After every trial, in store order: a revision handed out before its predecessor fails here.
+            assertChainsValid(await store.readAll(), `readAll order after trial ${trial + 1}`);
+          }
+          const deadline = Date.now() + 20_000;
+          while (seen.length < total && failure === undefined && Date.now() < deadline) await pause(20);
+        } finally {
+          live.unsubscribe();
+        }
+        assert.equal(failure, undefined);
+        assert.equal(seen.length, total, 'the subscriber saw every event once');
+        assertChainsValid(seen, 'subscription order');
+        const log = await assertStoreVerifies(store, total);
+        assert.deepEqual(seen.map((e) => e.envelope.id), log.map((e) => e.envelope.id), 'subscription order is leaf order');
+      });
+
+      it('dozens of concurrent "any" appends from four processes into four shared streams keep each stream in order (3 trials)', async function () {
+        if (!harness?.url) return this.skip();
+        this.timeout(120_000);
+        let total = 0;
+        for (let trial = 0; trial < 3; trial++) {
+          // 4 processes x 10 concurrent appenders; the processes start appending together.
+          const workload = anyWorkload(`p${trial}`, 40);
+          const perProcess = [0, 1, 2, 3].map((p) => workload.filter((_, i) => i % 4 === p));
+          const reports = await runAppenders(harness.url, perProcess);
+          assert.deepEqual(reports.map((r) => r.appended), perProcess.map((w) => w.flat().reduce((n, r) => n + r.events.length, 0)));
+          total += reports.reduce((n, r) => n + r.appended, 0);
+          assertChainsValid(await store.readAll(), `readAll order after trial ${trial + 1}`);
+        }
+        await assertStoreVerifies(store, total);
       });
     });
 

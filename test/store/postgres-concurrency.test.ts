@@ -8,7 +8,7 @@ import { leafHash } from '../../src/integrity/hasher.js';
 import { createPostgresStore, ledgerSql, writeBatch } from '../../src/store/postgres/index.js';
 import type { RecordedEvent, TreeState } from '../../src/store/port.js';
 import { nowIso, prepareBatch } from '../../src/store/seal.js';
-import { assertChainsValid, events, take } from './conformance.js';
+import { assertChainsValid, assertStoreVerifies, events, take } from './conformance.js';
 import { pgTestDatabase, type PgTestDatabase } from './pg-database.js';
 
 const database = pgTestDatabase('postgres concurrency suites');
@@ -161,6 +161,7 @@ describe('postgres store under concurrency and faults', function () {
     }
     assert.equal(range.size, total);
     assert.deepEqual(await store.treeState(), { size: total, range: range.hashes().map((h) => h.toString('hex')) });
+    await assertStoreVerifies(store, total);
     await cleanup();
   });
 
@@ -185,6 +186,7 @@ describe('postgres store under concurrency and faults', function () {
     assertChainsValid(all);
     const integrated = await store.integrate();
     assert.equal(integrated.size, all.length, 'the integrator takes over everything committed');
+    await assertStoreVerifies(store, all.length);
     await cleanup();
   });
 
@@ -216,6 +218,7 @@ describe('postgres store under concurrency and faults', function () {
 
     await store.integrate();
     assert.deepEqual((await store.readLog()).map((e) => e.envelope.id), received.map((e) => e.envelope.id));
+    await assertStoreVerifies(store, 4);
     await cleanup();
   });
 

@@ -2,10 +2,12 @@
 // connection failures, schema creation, the integrator's lease, tamper checks at integration).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { InputError, IntegrityError, UnavailableError } from '../../src/errors.js';
+import { ConcurrencyError, InputError, IntegrityError, UnavailableError } from '../../src/errors.js';
 import { CompactRange, rootOfLeaves } from '../../src/integrity/compact-range.js';
 import { leafHash } from '../../src/integrity/hasher.js';
 import { createPostgresStore, ledgerSql, parsePostgresUrl } from '../../src/store/postgres/index.js';
+import { noteKeyFromSeed } from '../../src/integrity/note.js';
+import { verifyLogSync } from '../../src/replay/verify-log.js';
 import { events, runConformance } from './conformance.js';
 import { pgTestDatabase, type PgTestDatabase } from './pg-database.js';
 
@@ -31,8 +33,8 @@ describe('postgres store', function () {
   runConformance('postgres', async () => {
     const db = await database();
     if (!db) return null;
-    const { store, cleanup } = await db.store();
-    return { store, cleanup };
+    const { store, url, cleanup } = await db.store();
+    return { store, url, cleanup };
   });
 
   describe('connection settings', function () {
@@ -108,6 +110,79 @@ describe('postgres store', function () {
       await b.cleanup();
     });
 
+    /** Polls pg_locks until `pid` waits for an advisory lock; returns the advisory locks it holds meanwhile. */
+    async function blockedOnAdvisoryLock(pid: number): Promise<number> {
+      const admin = await db.client();
+      try {
+        for (const deadline = Date.now() + 5_000; Date.now() < deadline; await pause(10)) {
+          const { rows } = await admin.query<{ waiting: string; held: string }>(
+            `SELECT count(*) FILTER (WHERE NOT granted) AS waiting, count(*) FILTER (WHERE granted) AS held
+               FROM pg_locks WHERE locktype = 'advisory' AND pid = $1`,
+            [pid],
+          );
+          if (Number(rows[0]!.waiting) > 0) return Number(rows[0]!.held);
+        }
+        throw new Error(`backend ${pid} never waited for an advisory lock`);
+      } finally {
+        await admin.end();
+      }
+    }
+
+    it('takes a stream lock before drawing positions and holds it to commit, so a stream\'s next writer draws higher positions', async function () {
+      const { store, schema, cleanup } = await db.store();
+      const sql = ledgerSql(schema);
+      const first = await db.client();
+      const second = await db.client();
+      await first.query('BEGIN');
+      const held = await first.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [['s'], ['id-1']]);
+      const pid = (await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await second.query('BEGIN');
+      const waiting = second.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [['s'], ['id-2']]);
+      await blockedOnAdvisoryLock(pid);
+      // While it waits for the stream, the second writer has no transaction id, so no positions.
+      const admin = await db.client();
+      const { rows } = await admin.query<{ xid: string | null }>('SELECT backend_xid::text AS xid FROM pg_stat_activity WHERE pid = $1', [pid]);
+      await admin.end();
+      assert.equal(rows[0]!.xid, null, 'a writer waiting for a stream lock has drawn no position yet');
+      // Another stream is not held up, and draws positions meanwhile.
+      const other = await store.append('t', events(1, 'other'));
+      await first.query('COMMIT');
+      const got = await waiting;
+      await second.query('ROLLBACK');
+      const [a, b, c] = [Number(held.rows[0]!.positions[0]), Number(got.rows[0]!.positions[0]), other.positions[0]!];
+      assert.ok(a < c && c < b, `stream s: the first writer's position ${a} is below the second's ${b}; the other stream's ${c} came in between`);
+      await Promise.all([first.end(), second.end()]);
+      await cleanup();
+    });
+
+    it('takes the stream locks of a batch in ascending key order, whatever order the batch names them in', async function () {
+      const { schema, cleanup } = await db.store();
+      const sql = ledgerSql(schema);
+      const names = ['s-0', 's-1', 's-2', 's-3', 's-4', 's-5'];
+      const admin = await db.client();
+      const { rows } = await admin.query<{ name: string }>(
+        `SELECT name FROM unnest($1::text[]) AS name ORDER BY hashtextextended(name, ${sql.streamLockSeed})`,
+        [names],
+      );
+      await admin.end();
+      const byKey = rows.map((r) => r.name);
+      const holder = await db.client();
+      await holder.query('BEGIN');
+      await holder.query(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [[byKey[0]], ['held']]);
+      // The batch names its streams in descending key order: a writer locking in the order given
+      // would hold five locks while it waits for the sixth, and two such writers can deadlock.
+      const writer = await db.client();
+      const pid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await writer.query('BEGIN');
+      const waiting = writer.query(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [[...byKey].reverse(), ['w']]);
+      assert.equal(await blockedOnAdvisoryLock(pid), 0, 'blocked on the lowest key, the writer holds none of the other stream locks');
+      await holder.query('ROLLBACK');
+      await waiting;
+      await writer.query('ROLLBACK');
+      await Promise.all([holder.end(), writer.end()]);
+      await cleanup();
+    });
+
     it('takes positions in transaction-id order, so a single position is a gap-free cursor', async function () {
       const { schema, cleanup } = await db.store();
       const sql = ledgerSql(schema);
@@ -150,8 +225,8 @@ describe('postgres store', function () {
       const hung = await db.client();
       await hung.query('BEGIN');
       await hung.query(`SELECT pg_advisory_xact_lock(${sql.integratorLock})`);
-      await hung.query(`UPDATE ${sql.events} SET leaf_index = 999 WHERE leaf_index IS NULL AND revision = 5`);
-      await hung.query(`UPDATE ${sql.tree} SET size = 1000`);
+      await hung.query(`INSERT INTO ${sql.gaps} (position, length, missing_after, next_index) VALUES (900, 99, 99, 900)`);
+      await hung.query(`UPDATE ${sql.tree} SET size = 1000, last_position = 1098`);
       const { rows } = await hung.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
 
       let finished = false;
@@ -171,6 +246,103 @@ describe('postgres store', function () {
       const root = CompactRange.fromState(after.size, after.range.map((h) => Buffer.from(h, 'hex'))).root();
       assert.deepEqual(root, rootOfLeaves(log.map((e) => leafHash(e.canonical))));
       assert.equal(before.size, 5);
+      await cleanup();
+    });
+
+    /** Appends with gaps: a conflict after begin_append has drawn positions leaves them empty. */
+    async function ledgerWithGaps(store: Awaited<ReturnType<PgTestDatabase['store']>>['store']): Promise<void> {
+      await assert.rejects(store.append('s', events(2, 'lost'), { expectedRevision: 3 }), ConcurrencyError); // positions 0, 1
+      await store.append('s', events(3, 'a'));
+      await assert.rejects(store.append('s', events(1, 'lost'), { expectedRevision: 0 }), ConcurrencyError);
+      await store.append('t', events(2, 'b'));
+      await store.integrate();
+      await assert.rejects(store.append('t', events(4, 'lost'), { expectedRevision: 0 }), ConcurrencyError);
+      await store.append('s', events(2, 'c'));
+    }
+
+    it('integrates without rewriting any event row, recording the empty positions as gap runs', async function () {
+      const { store, schema, cleanup } = await db.store();
+      const sql = ledgerSql(schema);
+      await ledgerWithGaps(store);
+      const client = await db.client();
+      const rows = async () => (await client.query<{ position: string; version: string }>(`SELECT position, xmin::text || ':' || ctid::text AS version FROM ${sql.events} ORDER BY position`)).rows;
+      const before = await rows();
+      await store.integrate();
+      assert.deepEqual(await rows(), before, 'every event row is the tuple its append wrote');
+      const gaps = await client.query(`SELECT position::int, length::int, missing_after::int, next_index::int FROM ${sql.gaps} ORDER BY position`);
+      assert.deepEqual(gaps.rows, [
+        { position: 0, length: 2, missing_after: 2, next_index: 0 },
+        { position: 5, length: 1, missing_after: 3, next_index: 3 },
+        { position: 8, length: 4, missing_after: 7, next_index: 5 },
+      ]);
+      assert.deepEqual(before.map((r) => Number(r.position)), [2, 3, 4, 6, 7, 12, 13]);
+      const log = await store.readLog();
+      assert.deepEqual(log.map((e) => [e.position, e.index]), [[2, 0], [3, 1], [4, 2], [6, 3], [7, 4], [12, 5], [13, 6]]);
+      await client.end();
+      await cleanup();
+    });
+
+    it('refuses to integrate past an event written into a recorded gap, and the log verifier names it', async function () {
+      const { store, schema, cleanup } = await db.store();
+      const sql = ledgerSql(schema);
+      await ledgerWithGaps(store);
+      await store.integrate();
+      // A writer around the sequencer: a copy of an integrated row, moved into the gap at 8..11.
+      const client = await db.client();
+      await client.query(
+        `INSERT INTO ${sql.events} (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical)
+         SELECT 9, 'forged', 'forged', 0, type, recorded_at, content_digest, leaf_hash, canonical FROM ${sql.events} WHERE position = 6`,
+      );
+      await client.end();
+      await assert.rejects(store.integrate(), (err: unknown) => {
+        assert.ok(err instanceof IntegrityError, String(err));
+        assert.match(err.message, /event at position 9 became visible after higher positions were integrated/);
+        return true;
+      });
+      const key = noteKeyFromSeed('runledger.test/gaps', Buffer.alloc(32, 3));
+      const report = verifyLogSync(await store.readLog(), { checkpoints: [], verifierKeys: [key.verifierKey], origin: 'runledger.test/gaps' });
+      assert.equal(report.ok, false);
+      assert.equal(report.firstDivergence?.check, 'index');
+      assert.equal(report.firstDivergence?.index, 5);
+      await assert.rejects(store.leafHashes(0, 7), /leaf 5 of ledger schema .* is missing or repeated \(found leaf index 2\)/);
+      await cleanup();
+    });
+
+    it('upgrades a schema 2 ledger, whose integrator wrote a leaf_index into every event row, to gap runs', async function () {
+      const { store, schema, url, cleanup } = await db.store();
+      const sql = ledgerSql(schema);
+      await ledgerWithGaps(store);
+      await store.integrate();
+      const expected = await store.readLog();
+      // Put the ledger back into the schema 2 layout, as an older runledger left it.
+      const client = await db.client();
+      await client.query(`ALTER TABLE ${sql.events} ADD COLUMN leaf_index bigint UNIQUE`);
+      await client.query(`CREATE INDEX events_unintegrated ON ${sql.events} (position) WHERE leaf_index IS NULL`);
+      await client.query(
+        `UPDATE ${sql.events} AS e SET leaf_index = v.i FROM unnest($1::bigint[], $2::bigint[]) AS v(p, i) WHERE e.position = v.p`,
+        [expected.map((e) => e.position), expected.map((e) => e.index)],
+      );
+      await client.query(`TRUNCATE ${sql.gaps}`);
+      await client.query(`ALTER TABLE ${sql.tree} DROP COLUMN last_position`);
+      await client.query(`UPDATE ${sql.meta} SET value = '2' WHERE key = 'schema_version'`);
+      await store.append('t', events(1, 'after'));
+      // The rows a schema 2 writer left unintegrated stay so; the upgrade keeps leaf order.
+      await client.query(`UPDATE ${sql.events} SET leaf_index = NULL WHERE id = (SELECT id FROM ${sql.events} ORDER BY position DESC LIMIT 1)`);
+
+      const upgraded = createPostgresStore({ url });
+      await upgraded.init();
+      assert.deepEqual((await upgraded.readLog()).map((e) => [e.position, e.index, e.envelope.id]), expected.map((e) => [e.position, e.index, e.envelope.id]));
+      assert.equal(await upgraded.unintegrated(), 1);
+      const state = await upgraded.integrate();
+      assert.equal(state.size, expected.length + 1);
+      const log = await upgraded.readLog();
+      assert.deepEqual(log.map((e) => e.index), [...log.keys()]);
+      const root = CompactRange.fromState(state.size, state.range.map((h) => Buffer.from(h, 'hex'))).root();
+      assert.deepEqual(root, rootOfLeaves(log.map((e) => leafHash(e.canonical))));
+      const columns = await client.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'events' AND column_name = 'leaf_index'`, [schema]);
+      assert.equal(columns.rowCount, 0, 'the leaf_index column is gone');
+      await client.end();
+      await upgraded.close();
       await cleanup();
     });
 

@@ -1,10 +1,11 @@
-// Sealing writes an envelope's RFC 8785 text directly (its members are fixed); it must equal the
-// generic canonicalizer's output for every envelope, including hostile strings.
+// Sealing writes an envelope's RFC 8785 text with the one canonicalizer, splicing in the data's JCS
+// text computed during validation; the bytes must equal canonicalize(envelope) for every envelope,
+// including hostile strings — a guard for any future fast path.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canonicalize } from '../../src/integrity/canonical.js';
 import { leafHash } from '../../src/integrity/hasher.js';
-import { envelopeText, prepareBatch, sealEvent } from '../../src/store/seal.js';
+import { prepareBatch, sealEvent } from '../../src/store/seal.js';
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
 const json = fc.jsonValue({ maxDepth: 3 });
@@ -24,17 +25,18 @@ describe('store/seal', () => {
           prevHash: fc.option(fc.stringMatching(/^[0-9a-f]{64}$/)),
         }),
         (r) => {
-          const envelope = {
+          const event = {
             id: '3f2a7c1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b',
-            stream: r.stream,
-            revision: r.revision,
             type: 'custom.any',
             schemaVersion: r.schemaVersion,
             data: r.data,
             metadata: { recordedAt: '2026-11-23T17:30:00.000Z', actor: r.actor, correlationId: r.correlationId, causationId: r.causationId },
-            prevHash: r.prevHash,
+            contentDigest: '',
+            canonicalData: canonicalize(r.data),
           };
-          assert.equal(envelopeText(envelope, canonicalize(r.data)), canonicalize(envelope));
+          const sealed = sealEvent(r.stream, r.revision, r.prevHash, event, '2026-11-24T00:00:00.000Z');
+          assert.equal(sealed.canonical.toString('utf8'), canonicalize(sealed.envelope));
+          assert.equal(sealed.envelope.metadata.recordedAt, '2026-11-23T17:30:00.000Z');
         },
       ),
       { numRuns: 500 },

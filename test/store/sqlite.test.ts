@@ -17,6 +17,7 @@ runConformance('sqlite', async () => {
   await store.init();
   return {
     store,
+    url: `sqlite:${join(dir, 'ledger.db')}`,
     async cleanup() {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -1,17 +1,20 @@
-// compare and gate: a baseline and a candidate (runs or campaigns) judged by a policy; both record
-// the decision as events. `gate` is the CI form: exit 1 on a hard breach, JUnit and Markdown files.
+// compare and gate: a baseline and one or more candidates (runs or campaigns) judged by a policy;
+// both record the decision as events. `gate` is the CI form: exit 1 on a hard breach, JUnit and
+// Markdown files. Two or more candidates take the multi-candidate path (src/gates/multi.ts).
 import type { Command } from 'commander';
-import { gateJunit } from '../../gates/junit.js';
-import { gateMarkdown } from '../../gates/markdown.js';
+import { InputError } from '../../errors.js';
+import { gateJunit, multiGateJunit } from '../../gates/junit.js';
+import { gateMarkdown, multiGateMarkdown } from '../../gates/markdown.js';
 import { fmt } from '../../gates/regression.js';
-import { gateExitCode, type GateReport } from '../../gates/report.js';
-import { runBudgets, runGate, type BudgetRun, type GateRun } from '../../gates/run-gate.js';
+import { gateExitCode } from '../../gates/report.js';
+import { rederiveComparison, runBudgets, runGate, runMultiGate, type BudgetRun, type ComparisonRederivation, type GateRun, type MultiGateRun } from '../../gates/run-gate.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { openOutputs } from '../output-path.js';
 
 interface CompareOptions {
   baseline: string;
-  candidate: string;
+  /** One or more refs: `--candidate a,b` and repeated `--candidate` both collect here. */
+  candidate: string[];
   policy?: string;
   json?: boolean;
 }
@@ -36,25 +39,80 @@ function humanReport(run: GateRun): string {
   return lines.join('\n');
 }
 
-function jsonReport(run: GateRun): GateReport & { recorded: GateRun['recorded'] } {
+function jsonReport<R>(run: { report: R; recorded: GateRun['recorded'] }): R & { recorded: GateRun['recorded'] } {
   return { ...run.report, recorded: run.recorded };
+}
+
+const OMNIBUS = { 'kruskal-wallis': 'Kruskal–Wallis', anova: 'one-way ANOVA' } as const;
+
+function humanMultiReport(run: MultiGateRun): string {
+  const r = run.report;
+  const count = (n: number): string => `${n} run${n === 1 ? '' : 's'}`;
+  const lines = [
+    `${r.candidates.length} candidates ${r.candidates.map((c) => `${c.ref} (${count(c.runs.length)})`).join(', ')} vs baseline ${r.baseline.kind} ${r.baseline.ref} (${count(r.baseline.runs.length)}), aggregation ${r.aggregation}`,
+    `${OMNIBUS[r.settings.omnibus]}; ${r.settings.compare === 'baseline' ? 'each candidate against the baseline' : 'every pair of groups'}; Holm over ${r.family.size} test${r.family.size === 1 ? '' : 's'} at family α ${fmt(r.family.alpha)}`,
+  ];
+  for (const m of r.metrics) {
+    const omnibus =
+      m.omnibus?.kind === 'kruskal-wallis'
+        ? `: Kruskal–Wallis H=${fmt(m.omnibus.h)}, p=${fmt(m.omnibus.pValue)}`
+        : m.omnibus?.kind === 'anova'
+          ? `: ANOVA F(${m.omnibus.dfBetween}, ${m.omnibus.dfWithin})=${fmt(m.omnibus.f)}, p=${fmt(m.omnibus.pValue)}`
+          : '';
+    lines.push(`${m.metric} (${m.direction})${omnibus}${m.note ? ` — ${m.note}` : ''}`);
+    if (m.power) lines.push(`  power: ${m.power.text}`);
+    for (const c of r.results) {
+      const rule = c.rules.find((x) => x.metric === m.metric)!;
+      lines.push(`  ${LABEL[rule.verdict]}  ${c.ref} (${rule.severity})${rule.delta === null ? '' : ` Δ ${fmt(rule.delta)}`}: ${rule.reason}`);
+    }
+  }
+  lines.push(
+    ...r.budgets.map((b) => `  ${LABEL[b.verdict]}  budget ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
+    ...r.results.map((c) => `${c.ref}: ${LABEL[c.verdict]} (${c.hardBreaches} hard, ${c.softBreaches} soft)`),
+    `verdict: ${LABEL[r.verdict]} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}${r.strict ? ', strict' : ''})`,
+    `recorded: ${run.recorded.stream}${run.recorded.duplicate ? ' (already recorded by an identical earlier evaluation)' : ''}`,
+  );
+  return lines.join('\n');
+}
+
+/** `--candidate a,b` and `--candidate a --candidate b` both give [a, b]; an empty name is refused. */
+function collectCandidates(value: string, previous: string[] = []): string[] {
+  const refs = value.split(',').map((r) => r.trim());
+  if (refs.some((r) => r === '')) throw new InputError(`--candidate "${value}": a candidate name is empty (use a,b,c without empty entries)`, { field: 'candidate' });
+  return [...previous, ...refs];
 }
 
 function sides(command: Command): Command {
   return command
     .requiredOption('--baseline <ref>', 'baseline run id or campaign name')
-    .requiredOption('--candidate <ref>', 'candidate run id or campaign name')
+    .requiredOption('--candidate <refs>', 'candidate run id or campaign name; two or more (a,b,c) compare all candidates together', collectCandidates)
     .option('--policy <file>', 'policy YAML (docs/gates.md); default: every shared metric, 1% relative tolerance');
+}
+
+type AnyGateRun = { multi: false; run: GateRun } | { multi: true; run: MultiGateRun };
+
+/** One candidate: the two-sample gate; two or more: the multi-candidate gate. */
+async function gateFor(ctx: CliContext, opts: CompareOptions & { strict?: boolean }): Promise<AnyGateRun> {
+  const store = await ctx.store();
+  const common = { baseline: opts.baseline, policyFile: opts.policy, strict: opts.strict ?? false };
+  if (opts.candidate.length === 1) return { multi: false, run: await runGate(store, ctx.home(), { ...common, candidate: opts.candidate[0]! }) };
+  return { multi: true, run: await runMultiGate(store, ctx.home(), { ...common, candidates: opts.candidate }) };
+}
+
+function printGate(ctx: CliContext, json: boolean, gate: AnyGateRun): void {
+  if (gate.multi) ctx.print(json, jsonReport(gate.run), () => humanMultiReport(gate.run));
+  else ctx.print(json, jsonReport(gate.run), () => humanReport(gate.run));
 }
 
 export function registerCompareCommands(program: Command, ctx: CliContext): void {
   registerBudgetsCommand(program, ctx);
+  registerRederiveCommand(program, ctx);
   withJson(sides(program.command('compare')))
-    .description('compare a candidate run or campaign with a baseline under a policy; records ComparisonRecorded and RegressionGateEvaluated')
+    .description(
+      'compare one or more candidate runs or campaigns with a baseline under a policy; records ComparisonRecorded and RegressionGateEvaluated (MultiComparisonRecorded and MultiGateEvaluated for two or more)',
+    )
     .action(async (opts: CompareOptions) => {
-      const store = await ctx.store();
-      const run = await runGate(store, ctx.home(), { baseline: opts.baseline, candidate: opts.candidate, policyFile: opts.policy });
-      ctx.print(opts.json ?? false, jsonReport(run), () => humanReport(run));
+      printGate(ctx, opts.json ?? false, await gateFor(ctx, { ...opts, strict: false }));
     });
 
   withJson(sides(program.command('gate')))
@@ -68,26 +126,31 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
         [opts.junit, '--junit'],
         [opts.markdown, '--markdown'],
       ]);
-      let run: GateRun;
+      let gate: AnyGateRun;
       try {
-        const store = await ctx.store();
-        run = await runGate(store, ctx.home(), {
-          baseline: opts.baseline,
-          candidate: opts.candidate,
-          policyFile: opts.policy,
-          strict: opts.strict ?? false,
-        });
-        junit?.write(gateJunit(run.report));
-        markdown?.write(gateMarkdown(run.report));
+        gate = await gateFor(ctx, opts);
+        junit?.write(gate.multi ? multiGateJunit(gate.run.report) : gateJunit(gate.run.report));
+        markdown?.write(gate.multi ? multiGateMarkdown(gate.run.report) : gateMarkdown(gate.run.report));
       } finally {
         junit?.discard();
         markdown?.discard();
       }
-      ctx.print(opts.json ?? false, jsonReport(run), () => humanReport(run));
-      if (run.report.verdict === 'warn') ctx.note(`runledger: gate passed with ${run.report.softBreaches} soft breach(es); --strict would fail it`);
-      const code = gateExitCode(run.report);
+      const report = gate.run.report;
+      printGate(ctx, opts.json ?? false, gate);
+      if (report.verdict === 'warn') ctx.note(`runledger: gate passed with ${report.softBreaches} soft breach(es); --strict would fail it`);
+      const code = gateExitCode(report);
       if (code !== 0) throw new ExitCode(code);
     });
+}
+
+function humanRederive(r: ComparisonRederivation): string {
+  const batches = r.batches.map((b) => `  ${r.stream}@${b.revision}: ${b.kind === 'multi' ? 'multi-candidate' : 'two-sample'} gate${b.strict ? ' (strict)' : ''}, verdict ${LABEL[b.verdict]}, ${b.events} events re-derived identically`);
+  if (!r.ok) return [...batches, `DIVERGED: ${r.firstDivergence!.message}`].join('\n');
+  return [
+    ...batches,
+    `re-derived: every number, verdict and finding matches its recorded evidence; the recorded values are the final metrics and budgets of ${r.runsChecked} run${r.runsChecked === 1 ? '' : 's'} in the ledger`,
+    'this does not verify the runs themselves: `runledger replay <run>` does',
+  ].join('\n');
 }
 
 function humanBudgets(r: BudgetRun): string {
@@ -97,6 +160,18 @@ function humanBudgets(r: BudgetRun): string {
     `verdict: ${LABEL[r.verdict]} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}, ${r.unproven} unproven)`,
     ...(r.recorded.length ? [`recorded AuditFinding events on ${r.recorded.join(', ')}`] : []),
   ].join('\n');
+}
+
+function registerRederiveCommand(program: Command, ctx: CliContext): void {
+  withJson(program.command('rederive'))
+    .description("re-derive a recorded comparison (compare/gate evidence) from its own events and check its values against the runs in the ledger; exit 1 on any divergence")
+    .argument('<comparison-id>', 'the id compare and gate print (the evidence stream is comparison-<id>)')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const store = await ctx.store();
+      const result = await rederiveComparison(store, ctx.home(), id.replace(/^comparison-/, ''));
+      ctx.print(opts.json ?? false, result, () => humanRederive(result));
+      if (!result.ok) throw new ExitCode(1);
+    });
 }
 
 export function registerBudgetsCommand(program: Command, ctx: CliContext): void {

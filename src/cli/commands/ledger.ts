@@ -2,19 +2,22 @@
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { ConcurrencyError, InputError } from '../../errors.js';
-import { createCheckpoint, latestCheckpoint, treeRoot } from '../../ledger/checkpoint.js';
-import { ensureSigningKey, hasSigningKey, loadSigner, loadVerifierKey } from '../../ledger/keys.js';
+import { ConcurrencyError, InputError, IntegrityError } from '../../errors.js';
+import { createCheckpoint, latestCheckpoint, signedCheckpointAt, treeRoot } from '../../ledger/checkpoint.js';
+import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
+import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { parseAppendInput } from '../../ledger/append-input.js';
-import { readBoundedFile, readBoundedStream } from '../../input/decode.js';
+import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
 import { readLogPages } from '../../ledger/read.js';
 import { prepareBatch } from '../../store/seal.js';
-import type { AppendRequest, EventStore, RecordedEvent } from '../../store/port.js';
+import type { AppendRequest, EventStore } from '../../store/port.js';
 import { GOVERNANCE_TYPES } from '../../../events/governance.js';
 import { CompactRange } from '../../integrity/compact-range.js';
-import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, verifyProofJson } from '../../integrity/proof.js';
+import { leafHash } from '../../integrity/hasher.js';
+import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, ProofError, verifyProofJson } from '../../integrity/proof.js';
+import { formatTlogProof } from '../../integrity/tlog-proof.js';
 import { type VerifyLogReport } from '../../replay/verify-log.js';
 import { defaultVerifyWorkers, verifyLogParallel } from '../../replay/verify-parallel.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
@@ -30,8 +33,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const store = await ctx.store({ create: true });
       await store.init();
       const { origin } = await ensureOrigin(store);
-      const key = ensureSigningKey(ctx.home(), origin);
-      const report = { home: ctx.home(), store: store.displayUrl, origin, verifierKey: key.verifierKey, keyCreated: key.created };
+      const key = ensureLedgerSigner(ctx.home(), origin);
+      const report = { home: ctx.home(), store: store.displayUrl, origin, verifierKey: key.verifierKey, keyCreated: key.created, signerState: key.state };
       ctx.print(opts.json ?? false, report, () =>
         [
           `${key.created ? 'Initialised' : 'Already initialised'}: ${store.displayUrl}`,
@@ -39,6 +42,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
           `origin: ${origin}`,
           `verifier key (give this to auditors):`,
           `  ${key.verifierKey}`,
+          ...(key.state === 'missing' ? [`the signer state (what this key last signed) is missing: the next checkpoint needs --adopt (docs/integrity.md, "The signer state")`] : []),
         ].join('\n'),
       );
     });
@@ -48,7 +52,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .argument('[file]', 'NDJSON file, or - for standard input', '-')
     .action(async (file: string, opts: JsonFlag) => {
       const source = file === '-' ? 'stdin' : file;
-      const text = file === '-' ? await readStdin() : readInputFile(file);
+      const text = file === '-' ? await readStdin() : readAppendFile(file);
       const input = parseAppendInput(text, source);
       refuseRuledTypes(input.requests, (r, e) => `${source} line ${input.lines[r]![e]}`);
       const actor = ctx.env.RUNLEDGER_ACTOR ?? safeUser();
@@ -91,8 +95,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .action(async (opts: JsonFlag & { stream?: string; from?: number; limit?: number }) => {
       const store = await ctx.store();
       const events = opts.stream
-        ? await store.readStream(opts.stream, { from: opts.from ?? 0, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) })
-        : await store.readAll({ from: (opts.from ?? 0) - 1, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) });
+        ? await store.readStream(opts.stream, { fromRevision: opts.from ?? 0, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) })
+        : await store.readAll({ after: (opts.from ?? 0) - 1, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) });
       const rows = events.map((e) => ({ position: e.position, index: e.index, leafHash: e.leafHash, ...e.envelope }));
       ctx.print(opts.json ?? false, { count: rows.length, events: rows }, () =>
         rows.length === 0
@@ -102,26 +106,46 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     });
 
   withJson(program.command('checkpoint'))
-    .description('integrate pending events, then sign and store a checkpoint of the tree')
-    .action(async (opts: JsonFlag) => {
+    .description('integrate pending events, prove the tree extends the last checkpoint this key signed (its signer state), then sign and store a checkpoint')
+    .option('--adopt [note-file]', 'only when the signer state is missing: take the store\'s latest checkpoint (or the signed note in FILE) as the last one this key signed')
+    .action(async (opts: JsonFlag & { adopt?: string | true }) => {
       const store = await ctx.store();
       const origin = await requireOrigin(store);
-      const outcome = await createCheckpoint(store, loadSigner(ctx.home()), origin);
+      const adopt = opts.adopt === undefined ? undefined : opts.adopt === true ? ('store' as const) : { note: readInputFile(opts.adopt), source: opts.adopt };
+      const outcome = await createCheckpoint(store, loadLedgerSigner(ctx.home()), origin, adopt ? { adopt } : {});
       const c = outcome.checkpoint;
-      const report = { created: outcome.created, size: c.size, root: c.root, note: c.note, previousSize: outcome.previous?.size ?? null };
+      const report = {
+        created: outcome.created,
+        size: c.size,
+        root: c.root,
+        note: c.note,
+        previousSize: outcome.previous.size,
+        previousRoot: outcome.previous.root,
+        restored: outcome.restored,
+        adopted: outcome.adopted ?? null,
+      };
       ctx.print(opts.json ?? false, report, () =>
-        `${outcome.created ? 'Signed checkpoint' : 'No new events; latest checkpoint'} of ${c.size} events, root ${c.root}\n\n${c.note}`,
+        [
+          ...(outcome.adopted ? [`Adopted ${outcome.adopted.from} as the last checkpoint this key signed: size ${outcome.adopted.size}, root ${outcome.adopted.root}`] : []),
+          ...(outcome.restored ? [`Stored checkpoint ${outcome.previous.size} again: the signer had signed it, the store had lost it`] : []),
+          outcome.created
+            ? `Signed checkpoint of ${c.size} events, root ${c.root} (extends checkpoint ${outcome.previous.size})`
+            : `No new events; latest checkpoint of ${c.size} events, root ${c.root}`,
+          '',
+          c.note,
+        ].join('\n'),
       );
     });
 
   withJson(program.command('verify'))
-    .description('recompute every hash, chain, root, signature and consistency proof from the raw events')
+    .description('recompute every hash, chain, root, signature and consistency proof from the raw events; say whether a signed checkpoint covers every event')
     .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
     .option('--workers <n>', 'worker threads for the per-event checks; 1 = single-threaded (default: cores - 1)', parsePositive('--workers'))
-    .action(async (opts: JsonFlag & { key?: string[]; workers?: number }) => {
+    .option('--strict', 'exit 1 also when some events are not covered by a signed checkpoint (anchored: false)')
+    .action(async (opts: JsonFlag & { key?: string[]; workers?: number; strict?: boolean }) => {
       const store = await ctx.store();
       const origin = await requireOrigin(store);
-      const keys = opts.key ?? (hasSigningKey(ctx.home()) ? [loadVerifierKey(ctx.home())] : []);
+      const keys = verifierKeysOf(ctx, opts.key);
       if (keys.length === 0) throw new InputError(`no verifier key: pass --key <vkey> (the signer's "runledger keys show")`, { field: '--key' });
       const checkpoints = await store.checkpoints();
       const tree = await store.treeState();
@@ -132,48 +156,94 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       } finally {
         bar.stop();
       }
-      const pending = await countPending(store, tree.size);
-      const full = { ...report, store: store.displayUrl, origin, pendingEvents: pending };
-      ctx.print(opts.json ?? false, full, () => describeVerify(full));
-      if (!report.ok) throw new ExitCode(1);
+      const pending = await store.unintegrated();
+      // Anchored: every recorded event lies inside the latest checkpoint, which verifyLog checked.
+      const signedSize = report.ok ? (checkpoints.at(-1)?.size ?? 0) : 0;
+      const unanchored = tree.size + pending - signedSize;
+      const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
+      const full = { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null };
+      ctx.print(opts.json ?? false, full, () => describeVerify(full, opts.strict ?? false));
+      if (!report.ok || (opts.strict && !anchored)) throw new ExitCode(1);
     });
 
-  const proof = program.command('proof').description('print RFC 9162 inclusion and consistency proofs');
+  const proof = program.command('proof').description('print RFC 9162 inclusion and consistency proofs, checked against the signed checkpoint of that size');
   withJson(proof.command('inclusion'))
-    .description('inclusion proof of leaf INDEX in the tree of SIZE leaves (default: latest checkpoint)')
+    .description('inclusion proof of leaf INDEX in the tree of SIZE leaves (default: latest checkpoint), checked from the event\'s canonical bytes to the signed root')
     .requiredOption('--index <i>', 'leaf index (0-based)', parseNonNegative('--index'))
     .option('--size <n>', 'tree size (default: latest checkpoint size)', parseNonNegative('--size'))
-    .action(async (opts: JsonFlag & { index: number; size?: number }) => {
+    .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
+    .addOption(new Option('--format <format>', 'tlog-proof: print the C2SP tlog-proof text (index, base64 hashes, the checkpoint note)').choices(['tlog-proof']))
+    .action(async (opts: JsonFlag & { index: number; size?: number; key?: string[]; format?: 'tlog-proof' }) => {
+      if (opts.format && opts.json) throw new InputError('--format tlog-proof and --json are alternatives: pass one', { field: '--format' });
       const store = await ctx.store();
+      const origin = await requireOrigin(store);
       const size = await proofSize(store, opts.size);
       if (opts.index >= size) throw new InputError(`--index ${opts.index} is outside the tree of size ${size}`, { field: '--index' });
+      const anchor = await signedCheckpointAt(store, size, verifierKeysOf(ctx, opts.key), origin);
+      if (opts.format === 'tlog-proof' && !anchor.anchored) throw new InputError(`--format tlog-proof needs a signed checkpoint of the tree: ${anchor.description}`, { field: '--format' });
       const read = leafReader(store);
-      const [leaf] = await read(opts.index, opts.index + 1);
+      const [event] = await store.readLog({ fromIndex: opts.index, limit: 1 });
+      if (event?.index !== opts.index) throw new IntegrityError(`the store has no event at leaf index ${opts.index} although its tree has ${size} leaves`, { index: opts.index });
+      // RFC 9162 §2.1.3.2 from the leaf hash of the event's canonical bytes, never the stored leaf hash alone.
+      const leaf = leafHash(event.canonical);
+      const [stored] = await read(opts.index, opts.index + 1);
       const path = await inclusionProofAsync(opts.index, size, read);
-      const root = await rootAt(store, size);
-      const json = inclusionProofJson(opts.index, size, leaf!, root, path);
-      verifyProofJson(json);
-      const checkpoint = (await store.checkpoints()).find((c) => c.size === size);
-      const report = { ...json, checkpoint: checkpoint?.note ?? null, verified: true };
+      const root = anchor.root ?? (await rootAt(store, size));
+      const json = inclusionProofJson(opts.index, size, leaf, root, path);
+      const failure = !stored!.equals(leaf)
+        ? `the stored leaf hash ${stored!.toString('hex')} of leaf ${opts.index} is not the hash of its canonical bytes (${leaf.toString('hex')})`
+        : proofFailure(() => verifyProofJson(json));
+      const report = { ...json, verified: failure === null, anchored: anchor.anchored, checkedAgainst: anchor.description, checkpoint: anchor.note, ...(failure ? { failure } : {}) };
+      if (opts.format === 'tlog-proof') {
+        if (failure) throw new IntegrityError(`inclusion proof of leaf ${opts.index} does not verify: ${failure}`, { index: opts.index });
+        ctx.stdout.write(formatTlogProof({ index: opts.index, proof: path, checkpoint: anchor.note! }));
+        return;
+      }
       ctx.print(opts.json ?? false, report, () =>
-        [`Inclusion of leaf ${opts.index} in tree of size ${size}`, `leaf ${json.leafHash}`, `root ${json.root}`, ...json.proof.map((h, i) => `  ${i}: ${h}`), checkpoint ? `signed by checkpoint:\n${checkpoint.note}` : '(no checkpoint of this size)'].join('\n'),
+        [
+          `Inclusion of leaf ${opts.index} in the tree of size ${size}: ${verdict(failure, anchor)}`,
+          `leaf ${json.leafHash} (hash of the event's canonical bytes)`,
+          `root ${json.root}`,
+          ...json.proof.map((h, i) => `  ${i}: ${h}`),
+          anchor.note ? `checked against:\n${anchor.note}` : `checked against: ${anchor.description}`,
+        ].join('\n'),
       );
+      if (failure) throw new ExitCode(1);
     });
   withJson(proof.command('consistency'))
-    .description('consistency proof between the trees of sizes FROM and TO (default: latest checkpoint)')
+    .description('consistency proof between the trees of sizes FROM and TO (default: latest checkpoint), checked against their signed roots')
     .requiredOption('--from <m>', 'older tree size', parseNonNegative('--from'))
     .option('--to <n>', 'newer tree size (default: latest checkpoint size)', parseNonNegative('--to'))
-    .action(async (opts: JsonFlag & { from: number; to?: number }) => {
+    .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
+    .action(async (opts: JsonFlag & { from: number; to?: number; key?: string[] }) => {
       const store = await ctx.store();
+      const origin = await requireOrigin(store);
       const to = await proofSize(store, opts.to);
       if (opts.from > to) throw new InputError(`--from ${opts.from} is larger than --to ${to}`, { field: '--from' });
+      const keys = verifierKeysOf(ctx, opts.key);
+      const fromAnchor = await signedCheckpointAt(store, opts.from, keys, origin);
+      const toAnchor = await signedCheckpointAt(store, to, keys, origin);
       const path = await consistencyProofAsync(opts.from, to, leafReader(store));
-      const json = consistencyProofJson(opts.from, to, await rootAt(store, opts.from), await rootAt(store, to), path);
-      verifyProofJson(json);
-      const report = { ...json, verified: true };
+      const json = consistencyProofJson(opts.from, to, fromAnchor.root ?? (await rootAt(store, opts.from)), toAnchor.root ?? (await rootAt(store, to)), path);
+      const failure = proofFailure(() => verifyProofJson(json));
+      const anchored = fromAnchor.anchored && toAnchor.anchored;
+      const report = {
+        ...json,
+        verified: failure === null,
+        anchored,
+        checkedAgainst: { from: fromAnchor.description, to: toAnchor.description },
+        checkpoints: { from: fromAnchor.note, to: toAnchor.note },
+        ...(failure ? { failure } : {}),
+      };
       ctx.print(opts.json ?? false, report, () =>
-        [`Consistency of tree ${opts.from} with tree ${to}`, `from root ${json.fromRoot}`, `to root   ${json.toRoot}`, ...json.proof.map((h, i) => `  ${i}: ${h}`)].join('\n'),
+        [
+          `Consistency of tree ${opts.from} with tree ${to}: ${verdict(failure, { anchored, description: anchored ? 'both roots are signed (or the empty tree)' : [fromAnchor, toAnchor].filter((a) => !a.anchored).map((a) => a.description).join('; ') })}`,
+          `from root ${json.fromRoot} (${fromAnchor.description})`,
+          `to root   ${json.toRoot} (${toAnchor.description})`,
+          ...json.proof.map((h, i) => `  ${i}: ${h}`),
+        ].join('\n'),
       );
+      if (failure) throw new ExitCode(1);
     });
 
   const keys = program.command('keys').description('signing keys');
@@ -204,6 +274,27 @@ function refuseRuledTypes(requests: AppendRequest[], where: (r: number, e: numbe
   );
 }
 
+/** The --key values, else the home's verifier key, else none (proofs then say they are not anchored). */
+function verifierKeysOf(ctx: CliContext, given: string[] | undefined): string[] {
+  return given ?? (hasSigningKey(ctx.home()) ? [loadVerifierKey(ctx.home())] : []);
+}
+
+/** Why a proof does not verify, or null when it does. */
+function proofFailure(check: () => void): string | null {
+  try {
+    check();
+    return null;
+  } catch (err) {
+    if (err instanceof ProofError) return err.message;
+    throw err;
+  }
+}
+
+function verdict(failure: string | null, anchor: { anchored: boolean; description: string }): string {
+  if (failure) return `NOT VERIFIED: ${failure}`;
+  return anchor.anchored ? `verified against ${anchor.description}` : `verified only against the store's own root, NOT ANCHORED: ${anchor.description}`;
+}
+
 function leafReader(store: EventStore) {
   return async (from: number, to: number): Promise<Buffer[]> => (await store.leafHashes(from, to)).map((h) => Buffer.from(h, 'hex'));
 }
@@ -229,25 +320,20 @@ async function rootAt(store: EventStore, size: number): Promise<Buffer> {
   return range.root();
 }
 
-/** Events recorded but not yet in the tree. Adapters integrate in position order, so only events
- * after the last integrated leaf's position need reading — not the whole log again. */
-async function countPending(store: EventStore, integrated: number): Promise<number> {
-  let pending = 0;
-  let after = integrated === 0 ? -1 : (await store.readLog({ from: integrated - 1, limit: 1 }))[0]?.position ?? -1;
-  for (;;) {
-    const page = await store.readAll({ from: after, limit: 10_000 });
-    if (page.length === 0) return pending;
-    pending += page.filter((e: RecordedEvent) => e.index === null || e.index >= integrated).length;
-    after = page[page.length - 1]!.position;
-  }
-}
-
-function describeVerify(r: VerifyLogReport & { store: string; pendingEvents: number }): string {
-  if (r.ok) {
-    const pending = r.pendingEvents > 0 ? `\n${r.pendingEvents} events are not integrated yet (run "runledger checkpoint").` : '';
-    return `OK: ${r.events} events in ${r.streams} streams, ${r.checkpoints} checkpoints verified; root ${r.root}${pending}`;
-  }
-  return `FAILED: ${r.firstDivergence?.message ?? 'verification failed'}`;
+function describeVerify(r: VerifyLogReport & { pendingEvents: number; anchored: boolean; anchoredEvents: number; unanchoredEvents: number | null }, strict: boolean): string {
+  if (!r.ok) return `FAILED: ${r.firstDivergence?.message ?? 'verification failed'}`;
+  const total = r.events + r.pendingEvents;
+  const counted = `${total} events in ${r.streams} streams`;
+  if (r.anchored) return `OK, anchored: ${counted}, every one inside signed checkpoint ${r.checkpoints} (size ${r.anchoredEvents}); ${r.checkpoints} checkpoints verified; root ${r.root}`;
+  const why =
+    r.checkpoints === 0
+      ? `the ledger has no signed checkpoint, so no key vouches for any of them`
+      : `${r.unanchoredEvents} of them came after the latest signed checkpoint (size ${r.anchoredEvents}), so no key vouches for those yet; ${r.checkpoints} checkpoints verified`;
+  const pending = r.pendingEvents > 0 ? ` (${r.pendingEvents} not integrated into the tree yet)` : '';
+  return [
+    `OK but NOT ANCHORED: ${counted}${pending} recompute consistently, but ${why}. Run "runledger checkpoint" to sign them.`,
+    ...(strict ? ['--strict: not anchored, exit 1'] : []),
+  ].join('\n');
 }
 
 function parseNonNegative(flag: string) {
@@ -265,12 +351,17 @@ function parsePositive(flag: string) {
 }
 
 // Bytes, not text: parseAppendInput checks sizes and UTF-8 line by line before parsing (docs/limits.md).
-function readInputFile(file: string): Buffer {
+function readAppendFile(file: string): Buffer {
   return readBoundedFile(resolve(file), LIMITS.appendBytes, 'NDJSON input');
 }
 
 async function readStdin(): Promise<Buffer> {
   return readBoundedStream(process.stdin, LIMITS.appendBytes, 'stdin', 'the input');
+}
+
+/** A small text file (a signed note): at most LIMITS.documentBytes of UTF-8, never repaired. */
+function readInputFile(file: string): string {
+  return decodeUtf8(readBoundedFile(resolve(file), LIMITS.documentBytes, 'file'), file);
 }
 
 function safeUser(): string {

@@ -2,16 +2,16 @@
 // Thin: the work is done by workers/ (execution, re-execution, campaigns, the claim queue).
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { readPlanFile } from '../../governance/plan-file.js';
 import { recordFinding } from '../../governance/recorder.js';
 import { createCheckpoint } from '../../ledger/checkpoint.js';
-import { ensureSigningKey, hasSigningKey, loadSigner, loadVerifierKey } from '../../ledger/keys.js';
+import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
+import { ensureLedgerSigner, loadLedgerSigner, type LedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
-import type { NoteSigner } from '../../integrity/note.js';
 import { readLogPages } from '../../ledger/read.js';
 import { verifyLog } from '../../replay/verify-log.js';
 import { defaultStoreUrl, openStore } from '../../store/open.js';
@@ -188,7 +188,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     });
 
   withJson(program.command('demo'))
-    .description('a guided tour on a fresh embedded store: baseline and candidate campaigns, signed checkpoints, a signed and verified ledger')
+    .description('a guided tour on a fresh embedded store: baseline, candidate and candidate-2 campaigns, signed checkpoints, a signed and verified ledger')
     .option('--dir <dir>', 'home for the demo (default: --home or RUNLEDGER_HOME if it holds no ledger yet, else a new temporary directory)')
     .option('--repeats <n>', `runs per campaign (at most ${LIMITS.repeats})`, repeats, 5)
     .action(async (opts: JsonFlag & { dir?: string; repeats: number }) => {
@@ -197,10 +197,10 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
 }
 
 /** Retrain trusts the home key, and signs a ledger checkpoint first if the run is not covered by one. */
-async function retrainTrust(ctx: CliContext, store: EventStore): Promise<{ verifierKeys: string[]; checkpointWith?: { signer: NoteSigner; origin: string } }> {
+async function retrainTrust(ctx: CliContext, store: EventStore): Promise<{ verifierKeys: string[]; checkpointWith?: { signer: LedgerSigner; origin: string } }> {
   const home = ctx.home();
   if (!hasSigningKey(home)) throw new InputError(`no signing key in ${home}: run "runledger init" with this home (or pass --home)`, { field: '--home' });
-  return { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadSigner(home), origin: await requireOrigin(store) } };
+  return { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadLedgerSigner(home), origin: await requireOrigin(store) } };
 }
 
 /** The execution context for the home and store, with a TTY progress bar that follows the stages. */
@@ -317,7 +317,7 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
   const store = await openStore(storeUrl);
   try {
     const { origin } = await ensureOrigin(store);
-    ensureSigningKey(home, origin);
+    ensureLedgerSigner(home, origin);
     say(`runledger demo — home ${home}`);
     say(`store ${store.displayUrl}, verifier key ${loadVerifierKey(home)}`);
     const exec = await contextFor(ctx, store, home, json);
@@ -328,6 +328,7 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
       for (const [name, file] of [
         ['baseline', 'train.yaml'],
         ['candidate', 'train-regressed.yaml'],
+        ['candidate-2', 'train-candidate-2.yaml'],
       ] as const) {
         const path = exampleFile(file);
         say(`\n${name}: ${opts.repeats} runs of docs/examples/${file}`);
@@ -345,9 +346,9 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
       exec.stop();
     }
     const first = campaigns[0]!.runs[0]!.runId;
-    const retrain = await retrainRun(store, first, { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadSigner(home), origin } });
+    const retrain = await retrainRun(store, first, { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadLedgerSigner(home), origin } });
     say(`\n${describeRetrain(retrain)}`);
-    const { checkpoint } = await createCheckpoint(store, loadSigner(home), origin);
+    const { checkpoint } = await createCheckpoint(store, loadLedgerSigner(home), origin);
     say(`ledger checkpoint signed: ${checkpoint.size} events, root ${checkpoint.root}`);
     const verification = await verifyLog(readLogPages(store), { checkpoints: await store.checkpoints(), verifierKeys: [loadVerifierKey(home)], origin });
     say(`ledger verified from raw events: ${verification.ok ? 'ok' : 'FAILED'}`);
@@ -359,6 +360,9 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
       [`runledger ${h} events --stream run-${first}`, 'every event of one run'],
       ...(available.has('compare') ? [[`runledger ${h} compare --baseline baseline --candidate candidate`, 'baseline vs candidate, metric by metric'] as [string, string]] : []),
       ...(available.has('gate') ? [[`runledger ${h} gate --baseline baseline --candidate candidate`, 'exits 1: the candidate regressed'] as [string, string]] : []),
+      ...(available.has('compare')
+        ? [[`runledger ${h} compare --baseline baseline --candidate candidate,candidate-2 --policy ${relative(process.cwd(), exampleFile('policy-multi.yaml')) || 'policy-multi.yaml'}`, 'both candidates at once: omnibus test, Holm, effect sizes, power'] as [string, string]]
+        : []),
       ...(available.has('serve') ? [[`runledger ${h} serve`, 'live dashboard on 127.0.0.1'] as [string, string]] : []),
       [`runledger ${h} export ${first} --out ${first}.bundle`, 'an offline audit bundle (check it with verify-bundle)'],
     ];

@@ -49,10 +49,10 @@ export function digest(hex: string | null | undefined, length = 12): HTMLElement
 }
 
 const BADGE_TEXT: Record<VerificationBadge, [string, string]> = {
-  verified: ['verified', 'every event is inside the latest signed checkpoint, proven by an inclusion proof'],
-  pending: ['pending', 'some events came after the latest signed checkpoint'],
-  unsigned: ['not checkpointed', 'the ledger has no signed checkpoint yet'],
-  failed: ['verification failed', 'the checkpoint signature or an inclusion proof does not verify'],
+  verified: ['verified', 'the full run replay passed against the latest signed checkpoint'],
+  pending: ['pending', 'the events inside the latest signed checkpoint passed replay; later ones are not signed yet'],
+  unsigned: ['not checkpointed', 'no signed checkpoint yet, or no verifier key to check it with'],
+  failed: ['verification failed', 'the run replay failed: see the first divergence'],
 };
 
 export function verificationBadge(badge: VerificationBadge): HTMLElement {

@@ -1,31 +1,24 @@
 // One append transaction's statements, run on a client the caller has already put in a
 // transaction (the store commits; a test can hold the transaction open to commit it late).
 import type pg from 'pg';
-import { ConcurrencyError } from '../../errors.js';
-import type { AppendResult, AppendedStream } from '../port.js';
-import { expectationHolds, recordedRetry, sealEvent, type PreparedRequest } from '../seal.js';
+import type { AppendResult } from '../port.js';
+import { appendReads, planAppend, type RecordedIdentity, type StreamHead } from '../append-plan.js';
+import type { PreparedRequest } from '../seal.js';
 import type { LedgerSql } from './schema.js';
 
-interface ExistingRow {
-  id: string;
-  position: number;
-  stream: string;
-  revision: number;
-  content_digest: string;
+interface BeginRow {
+  positions: string[];
+  recorded: (Omit<RecordedIdentity, 'position' | 'revision'> & { position: string | number; revision: string | number })[];
+  heads: { stream: string; revision: string | number; leafHash: string }[];
 }
-
-interface Head {
-  revision: number;
-  lastHash: string | null;
-}
-
 
 /**
  * Writes a validated batch inside the caller's open transaction, which must not have written
  * anything yet (the sequencer takes the transaction id together with the positions).
- * Order of work: reserve positions (the first thing the transaction does) and look up the ids →
- * lock stream heads in name order (no deadlock between writers) → check expectations → seal →
- * insert, advance heads and NOTIFY, which PostgreSQL delivers only when the transaction commits.
+ * Two statements: `begin_append` locks the batch's streams (advisory locks held to commit, in key
+ * order), reads their heads and the batch's recorded ids, and only then draws positions; the shared
+ * planner checks and seals; then one statement inserts the events, moves the heads and queues the
+ * NOTIFY, which PostgreSQL delivers only when the transaction commits.
  */
 export async function writeBatch(
   client: pg.ClientBase,
@@ -33,115 +26,47 @@ export async function writeBatch(
   requests: PreparedRequest[],
   recordedAt: string,
 ): Promise<AppendResult> {
-  const ids = requests.flatMap((r) => r.events.map((e) => e.id));
-  // One round trip for both: the id lookup (idempotent retries) and the positions. Positions are
-  // reserved for every event; a retried request leaves its share unused (gaps are allowed).
-  const first = await client.query<{ positions: string[]; existing: ExistingRow[] }>(
-    `SELECT ARRAY(SELECT p FROM ${sql.reservePositions}($2) AS p ORDER BY p) AS positions,
-            (SELECT coalesce(json_agg(json_build_object(
-                      'id', id, 'position', position, 'stream', stream, 'revision', revision, 'content_digest', content_digest)), '[]')
-               FROM ${sql.events} WHERE id = ANY($1::text[])) AS existing`,
-    [ids, ids.length],
+  const { streams, ids } = appendReads(requests);
+  const begun = await client.query<BeginRow>(`SELECT positions, recorded, heads FROM ${sql.beginAppend}($1::text[], $2::text[])`, [streams, ids]);
+  const read = begun.rows[0]!;
+  const heads = new Map<string, StreamHead>(read.heads.map((h) => [h.stream, { revision: Number(h.revision), leafHash: h.leafHash }]));
+  const recorded = new Map<string, RecordedIdentity>(
+    read.recorded.map((r) => [r.id, { ...r, position: Number(r.position), revision: Number(r.revision) }]),
   );
-  const reserved = first.rows[0]!.positions.map(Number);
-  const existing = new Map(first.rows[0]!.existing.map((row) => [row.id, row]));
-  const recorded = requests.map((request) => recordedRetry(request, (id) => existing.get(id)));
+  const plan = planAppend(requests, { heads, recorded }, recordedAt);
+  // begin_append drew one position per id it did not find, which is every planned row (checked here).
+  const positions = read.positions.map(Number);
+  const result = plan.result(plan.rows.length === 0 ? [] : positions);
+  if (plan.duplicate) return result;
 
-  const fresh = requests.filter((_, i) => recorded[i] === undefined);
-  const freshCount = fresh.reduce((n, r) => n + r.events.length, 0);
-  const heads = new Map<string, Head>();
-  if (freshCount > 0) {
-    // Creates missing heads at -1 and row-locks every head until commit, in one statement.
-    const names = [...new Set(fresh.map((r) => r.stream))].sort();
-    const locked = await client.query<{ stream: string; revision: string; last_hash: Buffer | null }>(
-      `INSERT INTO ${sql.streams} (stream, revision, last_hash)
-         SELECT name, -1, NULL FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ord) ORDER BY ord
-       ON CONFLICT (stream) DO UPDATE SET revision = ${sql.streams}.revision
-       RETURNING stream, revision, last_hash`,
-      [names],
-    );
-    for (const row of locked.rows) {
-      heads.set(row.stream, { revision: Number(row.revision), lastHash: row.last_hash ? row.last_hash.toString('hex') : null });
-    }
-  }
-
-  const columns = {
-    position: [] as number[],
-    id: [] as string[],
-    stream: [] as string[],
-    revision: [] as number[],
-    type: [] as string[],
-    recordedAt: [] as string[],
-    digest: [] as string[],
-    leafHash: [] as Buffer[],
-    canonical: [] as Buffer[],
-  };
-  const streams: AppendedStream[] = [];
-  const positions: number[] = [];
-  let next = 0;
-  requests.forEach((request, i) => {
-    const rows = recorded[i];
-    if (rows) {
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      const inOrder = request.events.map((e) => byId.get(e.id)!);
-      for (const row of inOrder) positions.push(Number(row.position));
-      streams.push({ stream: request.stream, firstRevision: Number(inOrder[0]!.revision), lastRevision: Number(inOrder.at(-1)!.revision) });
-      return;
-    }
-    const head = heads.get(request.stream)!;
-    if (!expectationHolds(request.expectedRevision, head.revision)) {
-      throw new ConcurrencyError(request.stream, request.expectedRevision, head.revision);
-    }
-    const firstRevision = head.revision + 1;
-    for (const event of request.events) {
-      const sealed = sealEvent(request.stream, head.revision + 1, head.lastHash, event, recordedAt);
-      const position = reserved[next++]!;
-      columns.position.push(position);
-      columns.id.push(event.id);
-      columns.stream.push(request.stream);
-      columns.revision.push(sealed.envelope.revision);
-      columns.type.push(event.type);
-      columns.recordedAt.push(sealed.envelope.metadata.recordedAt);
-      columns.digest.push(event.contentDigest);
-      columns.leafHash.push(Buffer.from(sealed.leafHash, 'hex'));
-      columns.canonical.push(sealed.canonical);
-      positions.push(position);
-      head.revision += 1;
-      head.lastHash = sealed.leafHash;
-    }
-    streams.push({ stream: request.stream, firstRevision, lastRevision: head.revision });
-  });
-
-  if (freshCount > 0) {
-    // Insert, advance the heads and queue the commit notification in one statement.
-    const touched = [...heads.entries()];
-    await client.query(
-      `WITH inserted AS (
-         INSERT INTO ${sql.events} (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])
-       ), moved AS (
-         UPDATE ${sql.streams} AS s SET revision = v.revision, last_hash = v.last_hash
-           FROM unnest($10::text[], $11::bigint[], $12::bytea[]) AS v(stream, revision, last_hash)
-          WHERE s.stream = v.stream
-       )
-       SELECT pg_notify($13, $14)`,
-      [
-        columns.position,
-        columns.id,
-        columns.stream,
-        columns.revision,
-        columns.type,
-        columns.recordedAt,
-        columns.digest,
-        columns.leafHash,
-        columns.canonical,
-        touched.map(([name]) => name),
-        touched.map(([, h]) => h.revision),
-        touched.map(([, h]) => (h.lastHash === null ? null : Buffer.from(h.lastHash, 'hex'))),
-        sql.channel,
-        String(columns.position.at(-1)),
-      ],
-    );
-  }
-  return { streams, positions, duplicate: freshCount === 0 };
+  const moved = [...plan.heads];
+  // Insert, advance the heads and queue the commit notification in one statement.
+  await client.query(
+    `WITH inserted AS (
+       INSERT INTO ${sql.events} (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical)
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])
+     ), moved AS (
+       INSERT INTO ${sql.streams} (stream, revision, last_hash)
+       SELECT * FROM unnest($10::text[], $11::bigint[], $12::bytea[])
+       ON CONFLICT (stream) DO UPDATE SET revision = EXCLUDED.revision, last_hash = EXCLUDED.last_hash
+     )
+     SELECT pg_notify($13, $14)`,
+    [
+      positions,
+      plan.rows.map((r) => r.envelope.id),
+      plan.rows.map((r) => r.envelope.stream),
+      plan.rows.map((r) => r.envelope.revision),
+      plan.rows.map((r) => r.envelope.type),
+      plan.rows.map((r) => r.envelope.metadata.recordedAt),
+      plan.rows.map((r) => r.contentDigest),
+      plan.rows.map((r) => r.leaf),
+      plan.rows.map((r) => r.canonical),
+      moved.map(([stream]) => stream),
+      moved.map(([, h]) => h.revision),
+      moved.map(([, h]) => Buffer.from(h.leafHash, 'hex')),
+      sql.channel,
+      String(positions.at(-1)),
+    ],
+  );
+  return result;
 }

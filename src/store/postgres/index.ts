@@ -4,7 +4,9 @@
 // transaction is older than the oldest one still running. So the global order has no holes that
 // fill later: a transaction that took a lower position but commits last is waited for, never
 // skipped. One integrator at a time (an advisory lock) gives committed events their dense
-// RFC 9162 leaf index in that order and extends the persisted compact range.
+// RFC 9162 leaf index in that order and extends the persisted compact range — without touching
+// event rows: integrated events are those up to tree.last_position, and an event's leaf index is
+// its position minus the positions missing below it (the gaps table).
 import pg from 'pg';
 import type { Observable } from 'rxjs';
 import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
@@ -16,7 +18,10 @@ import type {
   AppendResult,
   EventStore,
   ExpectedRevision,
-  ReadOptions,
+  LoggedEvent,
+  ReadAllOptions,
+  ReadLogOptions,
+  ReadStreamOptions,
   RecordedEvent,
   StoredCheckpoint,
   SubscribeOptions,
@@ -27,7 +32,7 @@ import { writeBatch } from './append.js';
 import { parsePostgresUrl, sqlState, storeFailure, type PostgresSettings } from './connection.js';
 import { ledgerSql, MIN_SERVER_VERSION, SCHEMA_VERSION, schemaStatements, type LedgerSql } from './schema.js';
 import { subscription } from './subscription.js';
-import { integerOption, splitRange } from '../columns.js';
+import { integerOption, limitOption, splitRange } from '../columns.js';
 
 export { writeBatch } from './append.js';
 export { ledgerSql, type LedgerSql } from './schema.js';
@@ -56,15 +61,41 @@ const INTEGRATE_CHUNK = 4_096;
 const APPEND_ATTEMPTS = 3;
 
 /**
+ * The leaf index of event row `e`, null when it is beyond the tree: its position minus the
+ * positions missing below it, from the last gap run under it (schema.ts, gaps). A gap run is rare,
+ * so the lookup is one probe of a small index.
+ */
+function leafIndexSql(sql: LedgerSql, e: string): string {
+  return `CASE WHEN ${e}.position <= (SELECT last_position FROM ${sql.tree}) THEN ${e}.position - coalesce(
+            (SELECT g.missing_after FROM ${sql.gaps} AS g WHERE g.position < ${e}.position ORDER BY g.position DESC LIMIT 1), 0) END`;
+}
+
+/**
+ * Integrated events in leaf order from leaf index $1, at most $2: the position of leaf $1 is $1 plus
+ * the positions missing below it; from there every event up to tree.last_position is a leaf. Each
+ * row's index is computed from its own position, so a row that appeared in a gap (written around
+ * the sequencer) shows up as a repeated index rather than silently shifting the leaves after it.
+ */
+function logPageSql(sql: LedgerSql, columns: string): string {
+  return `SELECT ${columns}, ${leafIndexSql(sql, 'e')} AS leaf_index
+            FROM ${sql.events} AS e
+           WHERE e.position >= $1::bigint + coalesce(
+                   (SELECT g.missing_after FROM ${sql.gaps} AS g WHERE g.next_index <= $1::bigint ORDER BY g.next_index DESC LIMIT 1), 0)
+             AND e.position <= (SELECT last_position FROM ${sql.tree})
+           ORDER BY e.position LIMIT $2`;
+}
+
+/**
  * A page of events in position order, each marked `safe` when its transaction is older than every
  * transaction still running (docs/stores.md, "Ordering guarantee"). Because positions follow
  * transaction ids, the safe rows are a prefix of the page; callers keep only that prefix. The
  * page is cut in an inner query so PostgreSQL walks the index in order and stops at the limit
  * (a plain WHERE on tx_id makes the planner sort everything after the cursor, on every page).
  */
-function safePageSql(columns: string, from: string, where: string, limit: string): string {
-  return `SELECT ${columns.split(', ').map((c) => `page.${c}`).join(', ')}, page.tx_id < snap.xmin AS safe
-            FROM (SELECT ${columns}, tx_id FROM ${from} WHERE ${where} ORDER BY position LIMIT ${limit}) AS page,
+function safePageSql(sql: LedgerSql, columns: string, where: string, limit: string, withIndex: boolean): string {
+  const index = withIndex ? `, ${leafIndexSql(sql, 'page')} AS leaf_index` : '';
+  return `SELECT ${columns.split(', ').map((c) => `page.${c}`).join(', ')}${index}, page.tx_id < snap.xmin AS safe
+            FROM (SELECT ${columns}, tx_id FROM ${sql.events} WHERE ${where} ORDER BY position LIMIT ${limit}) AS page,
                  (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snap
            ORDER BY page.position`;
 }
@@ -82,7 +113,7 @@ interface EventRow {
   canonical: Buffer;
 }
 
-const EVENT_COLUMNS = 'position, leaf_index, leaf_hash, canonical';
+const EVENT_COLUMNS = 'position, leaf_hash, canonical';
 
 function toRecorded(row: EventRow): RecordedEvent {
   const position = Number(row.position);
@@ -103,16 +134,12 @@ function toRecorded(row: EventRow): RecordedEvent {
 
 
 /** SQL LIMIT: null means none. */
-function limitOf(options: ReadOptions): number | null {
-  if (options.limit === undefined) return null;
-  if (!Number.isSafeInteger(options.limit) || options.limit < 0) {
-    throw new InputError(`limit must be a non-negative integer, got ${options.limit}`, { field: 'limit' });
-  }
-  return options.limit;
+function limitOf(options: { limit?: number }): number | null {
+  return limitOption(options.limit) ?? null;
 }
 
 export async function readSafePage(client: pg.ClientBase | pg.Pool, sql: LedgerSql, after: number, limit: number | null): Promise<RecordedEvent[]> {
-  const result = await client.query<EventRow & { safe: boolean }>(safePageSql(EVENT_COLUMNS, sql.events, 'position > $1', '$2'), [after, limit]);
+  const result = await client.query<EventRow & { safe: boolean }>(safePageSql(sql, EVENT_COLUMNS, 'position > $1', '$2', true), [after, limit]);
   return safePrefix(result.rows).map(toRecorded);
 }
 
@@ -164,7 +191,9 @@ class PostgresStore implements EventStore {
       const client = await this.pool.connect();
       let broken = false;
       try {
-        await client.query('BEGIN');
+        // READ COMMITTED whatever the server's default: the append reads heads after taking the
+        // stream locks and must see the previous holder's commit (docs/stores.md, "Appending").
+        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
         const result = await work(client);
         await client.query('COMMIT');
         return result;
@@ -222,7 +251,7 @@ class PostgresStore implements EventStore {
         const retryable = (state === '23505' && constraint === 'events_id_key') || state === '40P01' || state === '40001';
         if (retryable && attempt < APPEND_ATTEMPTS) continue;
         if (state === '23505' && constraint === 'events_stream_revision_key') {
-          // Defence in depth: the head row lock makes this unreachable for writers using this code.
+          // Defence in depth: the stream lock makes this unreachable for writers using this code.
           const stream = (err as { detail?: string }).detail?.match(/\(stream, revision\)=\((.*), \d+\)/)?.[1] ?? prepared[0]!.stream;
           throw new ConcurrencyError(stream, prepared.find((r) => r.stream === stream)?.expectedRevision ?? 'any', await this.streamRevision(stream));
         }
@@ -239,20 +268,21 @@ class PostgresStore implements EventStore {
     });
   }
 
-  async readStream(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
-    const from = Math.max(0, integerOption(options.from, 'from', 0));
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const from = Math.max(0, integerOption(options.fromRevision, 'fromRevision', 0));
     const limit = limitOf(options);
     return this.run(async () => {
       const result = await this.pool.query<EventRow>(
-        `SELECT ${EVENT_COLUMNS} FROM ${this.sql.events} WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+        `SELECT ${EVENT_COLUMNS}, ${leafIndexSql(this.sql, 'e')} AS leaf_index
+           FROM ${this.sql.events} AS e WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
         [stream, from, limit],
       );
       return result.rows.map(toRecorded);
     });
   }
 
-  async readAll(options: ReadOptions = {}): Promise<RecordedEvent[]> {
-    const after = integerOption(options.from, 'from', -1);
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const after = integerOption(options.after, 'after', -1);
     const limit = limitOf(options);
     return this.run(() => readSafePage(this.pool, this.sql, after, limit));
   }
@@ -299,54 +329,88 @@ class PostgresStore implements EventStore {
    * a crashed integrator's transaction rolls back and its lock dies with its connection.
    */
   async integrate(): Promise<TreeState> {
-    for (;;) {
+    for (let first = true; ; first = false) {
       const { state, more } = await this.transaction(async (client) => {
         await client.query(`SELECT pg_advisory_xact_lock(${this.sql.integratorLock})`);
         // The lease alone guards the tree row. No row lock: that would give this transaction an id
         // before it reads, and a running id holds back every subscriber (the ordering rule).
-        const tree = await client.query<{ size: string; range: Buffer }>(`SELECT size, range FROM ${this.sql.tree}`);
-        const size = Number(tree.rows[0]!.size);
-        const range = CompactRange.fromState(size, splitRange(tree.rows[0]!.range));
+        const tree = await client.query<{ size: string; range: Buffer; last_position: string; missing: string | null }>(
+          `SELECT size, range, last_position,
+                  (SELECT missing_after FROM ${this.sql.gaps} ORDER BY position DESC LIMIT 1) AS missing
+             FROM ${this.sql.tree}`,
+        );
+        const row = tree.rows[0]!;
+        const size = Number(row.size);
+        let lastPosition = Number(row.last_position);
+        let missing = Number(row.missing ?? 0);
+        if (lastPosition + 1 - missing !== size) {
+          throw new IntegrityError(
+            `ledger schema "${this.settings.schema}" is inconsistent: tree size ${size}, but positions up to ${lastPosition} less ${missing} recorded gaps hold ${lastPosition + 1 - missing} leaves`,
+            { index: size },
+          );
+        }
+        if (first) await this.refuseEventsInGaps(client);
+        const range = CompactRange.fromState(size, splitRange(row.range));
         const page = await client.query<{ position: string; leaf_hash: Buffer; canonical: Buffer; safe: boolean }>(
-          safePageSql('position, leaf_hash, canonical', this.sql.events, 'leaf_index IS NULL', String(INTEGRATE_CHUNK)),
+          safePageSql(this.sql, 'position, leaf_hash, canonical', 'position > $1', String(INTEGRATE_CHUNK), false),
+          [lastPosition],
         );
-        const pending = { rows: safePrefix(page.rows) };
-        if (pending.rows.length === 0) return { state: rangeState(range), more: false };
-        if (size > 0) {
-          // Tripwire for the ordering rule: integration order must be position order, always.
-          const last = await client.query<{ position: string }>(`SELECT position FROM ${this.sql.events} WHERE leaf_index = $1`, [size - 1]);
-          const lastPosition = Number(last.rows[0]?.position ?? -1);
-          const first = Number(pending.rows[0]!.position);
-          if (first < lastPosition) {
-            throw new IntegrityError(
-              `event at position ${first} became visible after position ${lastPosition} was integrated: a writer bypassed the sequencer`,
-              { index: size },
-            );
+        const pending = safePrefix(page.rows);
+        if (pending.length === 0) return { state: rangeState(range), more: false };
+        const gaps = { position: [] as number[], length: [] as number[], missingAfter: [] as number[], nextIndex: [] as number[] };
+        for (const event of pending) {
+          const position = Number(event.position);
+          // Positions below a safe row that hold no event were drawn by appends that rolled back:
+          // they stay empty for good (docs/stores.md, "Ordering guarantee").
+          if (position > lastPosition + 1) {
+            missing += position - lastPosition - 1;
+            gaps.position.push(lastPosition + 1);
+            gaps.length.push(position - lastPosition - 1);
+            gaps.missingAfter.push(missing);
+            gaps.nextIndex.push(range.size);
           }
-        }
-        const positions: number[] = [];
-        const indices: number[] = [];
-        for (const row of pending.rows) {
           // The tree commits to the stored bytes, never to a stored hash that could disagree with them.
-          const leaf = leafHash(row.canonical);
-          if (!leaf.equals(row.leaf_hash)) {
-            throw new IntegrityError(`event at position ${row.position} has a leaf hash that does not match its bytes`, {
-              index: range.size,
-            });
+          const leaf = leafHash(event.canonical);
+          if (!leaf.equals(event.leaf_hash)) {
+            throw new IntegrityError(`event at position ${position} has a leaf hash that does not match its bytes`, { index: range.size });
           }
-          positions.push(Number(row.position));
-          indices.push(range.size);
           range.append(leaf);
+          lastPosition = position;
         }
-        await client.query(
-          `UPDATE ${this.sql.events} AS e SET leaf_index = v.leaf_index
-             FROM unnest($1::bigint[], $2::bigint[]) AS v(position, leaf_index) WHERE e.position = v.position`,
-          [positions, indices],
-        );
-        await client.query(`UPDATE ${this.sql.tree} SET size = $1, range = $2`, [range.size, Buffer.concat(range.hashes())]);
-        return { state: rangeState(range), more: pending.rows.length === INTEGRATE_CHUNK };
+        if (gaps.position.length > 0) {
+          await client.query(
+            `INSERT INTO ${this.sql.gaps} (position, length, missing_after, next_index)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])`,
+            [gaps.position, gaps.length, gaps.missingAfter, gaps.nextIndex],
+          );
+        }
+        await client.query(`UPDATE ${this.sql.tree} SET size = $1, range = $2, last_position = $3`, [
+          range.size,
+          Buffer.concat(range.hashes()),
+          lastPosition,
+        ]);
+        return { state: rangeState(range), more: pending.length === INTEGRATE_CHUNK };
       });
       if (!more) return state;
+    }
+  }
+
+  /**
+   * Tripwire for the ordering rule: a position the integrator recorded as empty must stay empty. An
+   * event there was written around the sequencer (it became visible after a higher position was
+   * integrated); integrating on would give the leaves after it indices they do not have.
+   */
+  private async refuseEventsInGaps(client: pg.PoolClient): Promise<void> {
+    const found = await client.query<{ position: string }>(
+      `SELECT e.position FROM ${this.sql.gaps} AS g
+         CROSS JOIN LATERAL (SELECT position FROM ${this.sql.events} WHERE position >= g.position AND position < g.position + g.length LIMIT 1) AS e
+        LIMIT 1`,
+    );
+    const position = found.rows[0]?.position;
+    if (position !== undefined) {
+      throw new IntegrityError(
+        `event at position ${position} became visible after higher positions were integrated: a writer bypassed the sequencer`,
+      );
     }
   }
 
@@ -357,15 +421,21 @@ class PostgresStore implements EventStore {
     });
   }
 
-  async readLog(options: ReadOptions = {}): Promise<RecordedEvent[]> {
-    const from = Math.max(0, integerOption(options.from, 'from', 0));
+  async unintegrated(): Promise<number> {
+    return this.run(async () => {
+      const result = await this.pool.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${this.sql.events} WHERE position > (SELECT last_position FROM ${this.sql.tree})`,
+      );
+      return Number(result.rows[0]!.n);
+    });
+  }
+
+  async readLog(options: ReadLogOptions = {}): Promise<LoggedEvent[]> {
+    const from = Math.max(0, integerOption(options.fromIndex, 'fromIndex', 0));
     const limit = limitOf(options);
     return this.run(async () => {
-      const result = await this.pool.query<EventRow>(
-        `SELECT ${EVENT_COLUMNS} FROM ${this.sql.events} WHERE leaf_index >= $1 ORDER BY leaf_index LIMIT $2`,
-        [from, limit],
-      );
-      return result.rows.map(toRecorded);
+      const result = await this.pool.query<EventRow>(logPageSql(this.sql, EVENT_COLUMNS), [from, limit]);
+      return result.rows.map(toRecorded) as LoggedEvent[];
     });
   }
 
@@ -375,10 +445,17 @@ class PostgresStore implements EventStore {
       throw new InputError(`leaf range [${from}, ${to}) is outside the tree of size ${size}`, { index: to });
     }
     return this.run(async () => {
-      const result = await this.pool.query<{ leaf_hash: Buffer }>(
-        `SELECT leaf_hash FROM ${this.sql.events} WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index`,
-        [from, to],
-      );
+      const result = await this.pool.query<{ leaf_hash: Buffer; leaf_index: string }>(logPageSql(this.sql, 'leaf_hash'), [from, to - from]);
+      result.rows.forEach((row, k) => {
+        if (Number(row.leaf_index) !== from + k) {
+          throw new IntegrityError(`leaf ${from + k} of ledger schema "${this.settings.schema}" is missing or repeated (found leaf index ${row.leaf_index})`, {
+            index: from + k,
+          });
+        }
+      });
+      if (result.rows.length !== to - from) {
+        throw new IntegrityError(`ledger schema "${this.settings.schema}" holds ${result.rows.length} of the leaves [${from}, ${to}) its tree claims`, { index: to });
+      }
       return result.rows.map((r) => r.leaf_hash.toString('hex'));
     });
   }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 
 /** Bumped when the DDL changes; `init()` re-runs the DDL when the stored value differs. */
-export const SCHEMA_VERSION = '1';
+export const SCHEMA_VERSION = '3';
 
 /** PostgreSQL 13 added xid8, pg_current_xact_id() and pg_current_snapshot(), which ordering relies on. */
 export const MIN_SERVER_VERSION = 130000;
@@ -17,7 +17,10 @@ export interface LedgerSql {
   checkpoints: string;
   meta: string;
   positions: string;
+  gaps: string;
   reservePositions: string;
+  /** The append transaction's first statement: stream locks, then reads, then the sequencer. */
+  beginAppend: string;
   /** NOTIFY channel appends signal on commit. */
   channel: string;
   /** Advisory lock (bigint, as text) serializing xid assignment with position reservation. */
@@ -26,6 +29,8 @@ export interface LedgerSql {
   integratorLock: string;
   /** Advisory lock serializing concurrent `init()` DDL. */
   initLock: string;
+  /** Seed of the per-stream advisory-lock keys, `hashtextextended(stream, seed)`: one key space per ledger. */
+  streamLockSeed: string;
 }
 
 /** A stable signed 64-bit advisory-lock key per (schema, purpose), so ledgers sharing a database never contend. */
@@ -43,11 +48,14 @@ export function ledgerSql(schema: string): LedgerSql {
     checkpoints: q('checkpoints'),
     meta: q('meta'),
     positions: q('positions'),
+    gaps: q('gaps'),
     reservePositions: q('reserve_positions'),
+    beginAppend: q('begin_append'),
     channel: `runledger_${schema}`,
     sequencerLock: lockKey(schema, 'sequencer'),
     integratorLock: lockKey(schema, 'integrator'),
     initLock: lockKey(schema, 'init'),
+    streamLockSeed: lockKey(schema, 'stream'),
   };
 }
 
@@ -62,6 +70,9 @@ export function schemaStatements(sql: LedgerSql): string[] {
     `CREATE SEQUENCE IF NOT EXISTS ${s}.position_seq AS bigint MINVALUE 0 START 0 CACHE 1`,
     // tx_id: the writing transaction's 64-bit id. Readers only return rows whose transaction is
     // older than every transaction still running (see reserve_positions and docs/stores.md).
+    // No leaf index column: integration never rewrites an event row. Integrated events are exactly
+    // those at positions up to tree.last_position, in position order; the leaf index of one is its
+    // position minus the positions missing below it, which the gaps table records (below).
     `CREATE TABLE IF NOT EXISTS ${sql.events} (
        position bigint PRIMARY KEY,
        tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
@@ -73,25 +84,57 @@ export function schemaStatements(sql: LedgerSql): string[] {
        content_digest text NOT NULL,
        leaf_hash bytea NOT NULL,
        canonical bytea NOT NULL,
-       leaf_index bigint,
        CONSTRAINT events_id_key UNIQUE (id),
-       CONSTRAINT events_stream_revision_key UNIQUE (stream, revision),
-       CONSTRAINT events_leaf_index_key UNIQUE (leaf_index)
+       CONSTRAINT events_stream_revision_key UNIQUE (stream, revision)
      )`,
-    // The integrator's work queue: small, because integrated rows leave it.
-    `CREATE INDEX IF NOT EXISTS events_unintegrated ON ${sql.events} (position) WHERE leaf_index IS NULL`,
-    // One row per stream: its head, locked by every append to the stream (the prevHash chain).
+    // One row per stream: its head (the prevHash chain), read and moved only under the stream's lock.
     `CREATE TABLE IF NOT EXISTS ${sql.streams} (
        stream text PRIMARY KEY,
        revision bigint NOT NULL,
        last_hash bytea
      )`,
-    // The persisted compact range: one 32-byte hash per set bit of size, concatenated left to right.
+    // The persisted compact range: one 32-byte hash per set bit of size, concatenated left to right;
+    // last_position: the position of leaf size - 1 (-1 while the tree is empty).
     `CREATE TABLE IF NOT EXISTS ${sql.tree} (
        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
        size bigint NOT NULL,
-       range bytea NOT NULL
+       range bytea NOT NULL,
+       last_position bigint NOT NULL DEFAULT -1
      )`,
+    `ALTER TABLE ${sql.tree} ADD COLUMN IF NOT EXISTS last_position bigint NOT NULL DEFAULT -1`,
+    // Runs of positions below tree.last_position that hold no event (drawn by appends that rolled
+    // back), written by the integrator as it passes them: rare, so this table stays small.
+    // missing_after: positions missing below position + length, this run included;
+    // next_index: the leaf index of the first event after the run.
+    `CREATE TABLE IF NOT EXISTS ${sql.gaps} (
+       position bigint PRIMARY KEY,
+       length bigint NOT NULL CHECK (length > 0),
+       missing_after bigint NOT NULL,
+       next_index bigint NOT NULL UNIQUE
+     )`,
+    // Schema 1 and 2 kept a leaf_index column, written by an UPDATE of every integrated row. Its
+    // assignment followed positions, so it converts to gap runs; anything else is refused.
+    `DO $migrate$
+     BEGIN
+       IF EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = '${sql.schema}' AND table_name = 'events' AND column_name = 'leaf_index') THEN
+         IF EXISTS (SELECT 1 FROM (SELECT leaf_index, row_number() OVER (ORDER BY position) - 1 AS rank
+                                     FROM ${sql.events} WHERE leaf_index IS NOT NULL) AS x WHERE leaf_index <> rank)
+            OR EXISTS (SELECT 1 FROM ${sql.events} WHERE leaf_index IS NULL
+                        AND position < (SELECT max(position) FROM ${sql.events} WHERE leaf_index IS NOT NULL)) THEN
+           RAISE EXCEPTION 'cannot upgrade ledger schema "${sql.schema}": its leaf indices do not follow positions';
+         END IF;
+         INSERT INTO ${sql.gaps} (position, length, missing_after, next_index)
+           SELECT prev + 1, position - prev - 1, position - leaf_index, leaf_index
+             FROM (SELECT position, leaf_index, coalesce(lag(position) OVER (ORDER BY position), -1) AS prev
+                     FROM ${sql.events} WHERE leaf_index IS NOT NULL) AS x
+            WHERE position > prev + 1;
+         UPDATE ${sql.tree} SET last_position = coalesce((SELECT max(position) FROM ${sql.events} WHERE leaf_index IS NOT NULL), -1);
+         DROP INDEX IF EXISTS ${s}.events_unintegrated;
+         ALTER TABLE ${sql.events} DROP COLUMN leaf_index;
+       END IF;
+     END
+     $migrate$`,
     `INSERT INTO ${sql.tree} (singleton, size, range) VALUES (true, 0, '\\x') ON CONFLICT DO NOTHING`,
     `CREATE TABLE IF NOT EXISTS ${sql.checkpoints} (
        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -127,6 +170,43 @@ export function schemaStatements(sql: LedgerSql): string[] {
          RAISE;
        END;
        PERFORM pg_advisory_unlock(${sql.sequencerLock});
+     END
+     $fn$`,
+    // The first statement of every append (docs/stores.md, "Appending"). Per-stream order: the
+    // stream locks are transaction advisory locks, held to commit, taken before the positions are
+    // drawn. So the previous writer of a stream has drawn its positions and committed before this
+    // one draws, and position (hence leaf) order within a stream is revision order. Keys are taken
+    // in ascending order, so writers of overlapping stream sets never wait on each other in a cycle.
+    // Heads and recorded ids are read after the locks (READ COMMITTED: each statement here gets a
+    // fresh snapshot), so they are current. Positions are drawn only for the ids not yet recorded:
+    // a pure retry takes no positions and no transaction id.
+    `CREATE OR REPLACE FUNCTION ${sql.beginAppend}(stream_names text[], event_ids text[])
+       RETURNS TABLE (positions bigint[], recorded json, heads json)
+       LANGUAGE plpgsql AS $fn$
+     DECLARE
+       lock_key bigint;
+       known integer;
+     BEGIN
+       IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+         RAISE EXCEPTION 'begin_append must run before the transaction writes anything';
+       END IF;
+       FOR lock_key IN SELECT DISTINCT hashtextextended(name, ${sql.streamLockSeed}) FROM unnest(stream_names) AS name ORDER BY 1 LOOP
+         PERFORM pg_advisory_xact_lock(lock_key);
+       END LOOP;
+       SELECT coalesce(json_agg(json_build_object('id', e.id, 'position', e.position, 'stream', e.stream,
+                                                  'revision', e.revision, 'contentDigest', e.content_digest)), '[]'),
+              count(*)
+         INTO recorded, known
+         FROM ${sql.events} AS e WHERE e.id = ANY(event_ids);
+       SELECT coalesce(json_agg(json_build_object('stream', s.stream, 'revision', s.revision, 'leafHash', encode(s.last_hash, 'hex'))), '[]')
+         INTO heads
+         FROM ${sql.streams} AS s WHERE s.stream = ANY(stream_names) AND s.revision >= 0;
+       IF cardinality(event_ids) > known THEN
+         positions := ARRAY(SELECT p FROM ${sql.reservePositions}(cardinality(event_ids) - known) AS p ORDER BY p);
+       ELSE
+         positions := '{}';
+       END IF;
+       RETURN NEXT;
      END
      $fn$`,
     `INSERT INTO ${sql.meta} (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}')

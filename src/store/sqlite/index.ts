@@ -1,28 +1,32 @@
 // The embedded store: one SQLite file (better-sqlite3, WAL, synchronous=FULL). Each append is one
-// BEGIN IMMEDIATE transaction that checks expectations and idempotency, seals the events, inserts
-// them and extends the persisted compact range, so integration happens at commit: position is the
-// dense RFC 9162 leaf index and `integrate()` has nothing left to do.
+// BEGIN IMMEDIATE transaction: under the write lock it reads the batch's stream heads and recorded
+// ids, lets the shared planner (../append-plan.ts) check and seal, inserts the planned rows and
+// extends the persisted compact range, so integration happens at commit: position is the dense
+// RFC 9162 leaf index and `integrate()` has nothing left to do.
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { Observable } from 'rxjs';
 import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
-import { ConcurrencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
+import { InputError, IntegrityError, UnavailableError } from '../../errors.js';
 import { CompactRange, CompactRangeError } from '../../integrity/compact-range.js';
 import type {
   AppendRequest,
   AppendResult,
-  AppendedStream,
   EventStore,
   ExpectedRevision,
-  ReadOptions,
+  LoggedEvent,
+  ReadAllOptions,
+  ReadLogOptions,
+  ReadStreamOptions,
   RecordedEvent,
   StoredCheckpoint,
   SubscribeOptions,
   TreeState,
 } from '../port.js';
-import { expectationHolds, nowIso, prepareBatch, recordedRetry, sealEvent, type PrepareOptions, type PreparedRequest } from '../seal.js';
+import { appendReads, planAppend, type RecordedIdentity, type StreamHead } from '../append-plan.js';
+import { nowIso, prepareBatch, type PrepareOptions, type PreparedRequest } from '../seal.js';
 import { openLedgerDatabase, storeFailure } from './schema.js';
-import { integerOption, splitRange } from '../columns.js';
+import { integerOption, limitOption, splitRange } from '../columns.js';
 
 export interface SqliteStoreOptions {
   /** Database file; `:memory:` for a private in-memory ledger. */
@@ -40,13 +44,6 @@ interface EventRow {
   canonical: Buffer;
 }
 
-interface ExistingRow {
-  id: string;
-  position: number;
-  stream: string;
-  revision: number;
-  content_digest: string;
-}
 
 const SUBSCRIBE_PAGE = 512;
 const DEFAULT_POLL_MS = 50;
@@ -71,12 +68,8 @@ function listenLocal(path: string, wake: () => void): () => void {
 
 
 /** SQLite LIMIT: -1 means none. */
-function limitOf(options: ReadOptions): number {
-  if (options.limit === undefined) return -1;
-  if (!Number.isSafeInteger(options.limit) || options.limit < 0) {
-    throw new InputError(`limit must be a non-negative integer, got ${options.limit}`, { field: 'limit' });
-  }
-  return options.limit;
+function limitOf(options: { limit?: number }): number {
+  return limitOption(options.limit) ?? -1;
 }
 
 class SqliteStore implements EventStore {
@@ -134,14 +127,14 @@ class SqliteStore implements EventStore {
     return this.run((c) => c.streamRevision(stream));
   }
 
-  async readStream(stream: string, options: ReadOptions = {}): Promise<RecordedEvent[]> {
-    const from = Math.max(0, integerOption(options.from, 'from', 0));
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const from = Math.max(0, integerOption(options.fromRevision, 'fromRevision', 0));
     const limit = limitOf(options);
     return this.run((c) => c.readStream.all(stream, from, limit).map(toRecorded));
   }
 
-  async readAll(options: ReadOptions = {}): Promise<RecordedEvent[]> {
-    const after = integerOption(options.from, 'from', -1);
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const after = integerOption(options.after, 'after', -1);
     const limit = limitOf(options);
     return this.run((c) => c.readAfter.all(after, limit).map(toRecorded));
   }
@@ -219,8 +212,13 @@ class SqliteStore implements EventStore {
     });
   }
 
-  async readLog(options: ReadOptions = {}): Promise<RecordedEvent[]> {
-    const from = integerOption(options.from, 'from', 0);
+  /** Integration happens inside every append transaction. */
+  async unintegrated(): Promise<number> {
+    return 0;
+  }
+
+  async readLog(options: ReadLogOptions = {}): Promise<LoggedEvent[]> {
+    const from = Math.max(0, integerOption(options.fromIndex, 'fromIndex', 0));
     const limit = limitOf(options);
     // Leaf index = position, so the log from index i is the events after position i - 1.
     return this.run((c) => c.readAfter.all(from - 1, limit).map(toRecorded));
@@ -272,7 +270,7 @@ class SqliteStore implements EventStore {
   }
 }
 
-function toRecorded(row: unknown): RecordedEvent {
+function toRecorded(row: unknown): LoggedEvent {
   const { position, leaf_hash, canonical } = row as EventRow;
   let envelope: Envelope;
   try {
@@ -313,7 +311,7 @@ class Connection {
     this.getPosition = db.prepare('SELECT position FROM positions WHERE consumer = ?');
     this.selectTree = db.prepare('SELECT size, range FROM tree WHERE singleton = 0');
     this.selectHead = db.prepare('SELECT revision, leaf_hash FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1');
-    this.selectById = db.prepare('SELECT id, position, stream, revision, content_digest FROM events WHERE id = ?');
+    this.selectById = db.prepare('SELECT id, position, stream, revision, content_digest AS contentDigest FROM events WHERE id = ?');
     this.addCheckpoint = db.prepare('INSERT INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)');
     this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.setPosition = db.prepare(
@@ -353,55 +351,36 @@ class Connection {
   }
 
   private appendInTransaction(requests: PreparedRequest[], recordedAt: string): AppendResult {
-    const tree = this.readTree();
-    let range: CompactRange | undefined;
-    let position = tree.size;
-    const streams: AppendedStream[] = [];
-    const positions: number[] = [];
-    let duplicate = true;
-
-    for (const request of requests) {
-      const { stream, events } = request;
-      const existing = recordedRetry(request, (id) => this.selectById.get(id) as ExistingRow | undefined);
-      if (existing) {
-        for (const row of existing) positions.push(row.position);
-        streams.push({ stream, firstRevision: existing[0]!.revision, lastRevision: existing[existing.length - 1]!.revision });
-        continue;
-      }
-      duplicate = false;
+    // The write lock is held (BEGIN IMMEDIATE), so these reads stay current until commit.
+    const { streams, ids } = appendReads(requests);
+    const heads = new Map<string, StreamHead>();
+    for (const stream of streams) {
       const head = this.selectHead.get(stream) as { revision: number; leaf_hash: Buffer } | undefined;
-      const current = head?.revision ?? -1;
-      if (!expectationHolds(request.expectedRevision, current)) throw new ConcurrencyError(stream, request.expectedRevision, current);
-      range ??= this.compactRange(tree);
-      let prevHash = head ? head.leaf_hash.toString('hex') : null;
-      let revision = current + 1;
-      for (const event of events) {
-        const sealed = sealEvent(stream, revision, prevHash, event, recordedAt);
-        const leaf = sealed.leaf;
-        this.insertEvent.run(
-          position,
-          event.id,
-          stream,
-          revision,
-          event.type,
-          sealed.envelope.metadata.recordedAt,
-          event.contentDigest,
-          leaf,
-          sealed.canonical,
-        );
-        // RFC 9162 §2.1: leaf index = position, extended in commit order within the same transaction.
-        range.append(leaf);
-        positions.push(position);
-        prevHash = sealed.leafHash;
-        position += 1;
-        revision += 1;
-      }
-      streams.push({ stream, firstRevision: current + 1, lastRevision: revision - 1 });
+      if (head) heads.set(stream, { revision: head.revision, leafHash: head.leaf_hash.toString('hex') });
     }
-    if (range) this.updateTree.run(range.size, Buffer.concat(range.hashes()));
-    return { streams, positions, duplicate };
-  }
+    const recorded = new Map<string, RecordedIdentity>();
+    for (const id of ids) {
+      const row = this.selectById.get(id) as RecordedIdentity | undefined;
+      if (row) recorded.set(id, row);
+    }
+    const plan = planAppend(requests, { heads, recorded }, recordedAt);
+    if (plan.rows.length === 0) return plan.result([]);
 
+    const tree = this.readTree();
+    const range = this.compactRange(tree);
+    const positions: number[] = [];
+    let position = tree.size;
+    for (const row of plan.rows) {
+      const e = row.envelope;
+      this.insertEvent.run(position, e.id, e.stream, e.revision, e.type, e.metadata.recordedAt, row.contentDigest, row.leaf, row.canonical);
+      // RFC 9162 §2.1: leaf index = position, extended in commit order within the same transaction.
+      range.append(row.leaf);
+      positions.push(position);
+      position += 1;
+    }
+    this.updateTree.run(range.size, Buffer.concat(range.hashes()));
+    return plan.result(positions);
+  }
 }
 
 export function createSqliteStore(options: SqliteStoreOptions): EventStore {

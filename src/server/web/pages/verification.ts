@@ -37,14 +37,14 @@ export async function verificationPage(main: HTMLElement): Promise<Page> {
       replaceChildren(
         runs,
         table(
-          'Inclusion of each run in the latest checkpoint',
-          ['Run', 'Badge', 'Events', 'Included', 'Proven leaf', 'Detail', 'Replay'],
+          'Replay of each run against the latest checkpoint',
+          ['Run', 'Badge', 'Events', 'Included', 'Verified', 'Detail', 'Replay'],
           view.runs.map((r) => [
             el('a', { href: `#/runs/${encodeURIComponent(r.runId)}` }, r.runId),
             verificationBadge(r.badge),
             String(r.events),
             String(r.included),
-            r.provenIndex === null ? '—' : String(r.provenIndex),
+            String(r.verifiedEvents),
             el('span', { class: 'detail' }, r.detail),
             replayButton(r.runId, 'Replay', replayOutput),
           ]),

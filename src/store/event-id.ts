@@ -1,0 +1,32 @@
+// Event ids the ledger generates: RFC 9562 UUIDv7, time-ordered. Every store keeps a unique index
+// on the id; random (v4) ids land anywhere in it, so each append dirties index pages all over the
+// file, while v7 ids of one moment sort together and appends touch the index's right edge.
+import { randomFillSync } from 'node:crypto';
+
+const random = Buffer.alloc(10);
+let lastMs = -1;
+let sequence = 0;
+
+/**
+ * A UUIDv7 (RFC 9562 §5.7): 48-bit Unix time in ms, version 7, 12 bits `rand_a`, variant 10, 62 bits
+ * `rand_b`. Within one millisecond `rand_a` is a counter from a random start (§6.2, method 1), so ids
+ * of one process strictly increase; when the counter runs out or the clock steps back, the time field
+ * moves on from the last one used instead.
+ */
+export function uuidv7(now: number = Date.now()): string {
+  randomFillSync(random);
+  if (now > lastMs) {
+    lastMs = now;
+    // Start in the lower half so a burst within one millisecond has room to count.
+    sequence = random.readUInt16BE(0) & 0x7ff;
+  } else if (sequence < 0xfff) {
+    sequence += 1;
+  } else {
+    lastMs += 1;
+    sequence = random.readUInt16BE(0) & 0x7ff;
+  }
+  const hex = lastMs.toString(16).padStart(12, '0');
+  const randA = (0x7000 | sequence).toString(16);
+  const randB = ((random[2]! & 0x3f) | 0x80).toString(16).padStart(2, '0') + random.subarray(3, 10).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${randA}-${randB.slice(0, 4)}-${randB.slice(4)}`;
+}
