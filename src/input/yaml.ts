@@ -6,8 +6,8 @@
 import { Composer, isAlias, isNode, isPair, isScalar, Lexer, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
 import { InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
-import { printable } from './decode.js';
-import { count, LIMITS, overLimit } from './limits.js';
+import { printable, protoMember } from './decode.js';
+import { count, fieldPath, LIMITS, overLimit } from './limits.js';
 
 /** The core schema's tags (YAML 1.2 §10.3): anything else could build a value that is not JSON. */
 const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
@@ -93,8 +93,11 @@ export function parseYaml(text: string, options: YamlOptions): ParsedYaml {
     // `yaml` refuses excessive aliasing (billion laughs) with a ReferenceError.
     throw refuse(`the ${what} expands its YAML aliases beyond the limit of ${count(LIMITS.yamlAliases, 'alias expansions')} (docs/limits.md)`);
   }
+  // No "__proto__" member: JavaScript and zod would turn it into a prototype and drop it.
+  const proto = protoMember(value);
+  if (proto !== undefined) throw refuse(`field ${fieldPath(proto)}: the member name "__proto__" is refused (docs/limits.md)`, lineOfPath(doc, proto, lineCounter), fieldPath(proto));
   // The value must be JSON a ledger can record: no NaN or Infinity (.nan, .inf), lone surrogates
-  // ("\ud800"), "__proto__" members, cycles (recursive aliases) or nesting beyond the limit.
+  // ("\ud800"), cycles (recursive aliases) or nesting beyond the limit.
   try {
     canonicalize(value, { maxDepth: LIMITS.depth });
   } catch (err) {

@@ -7,7 +7,7 @@
 //     an error (§3.2.2.2) and a paired one is written raw;
 //   - numbers spelled as ECMAScript Number-to-String spells them (§3.2.2.3), so no -0;
 //   - members strictly ascending by UTF-16 code units, hence no duplicates (§3.2.3);
-//   - nesting at most `maxDepth` levels and no member named "__proto__" (canonicalize's limits, docs/limits.md).
+//   - nesting at most `maxDepth` levels (canonicalize's limit, docs/limits.md).
 import { MAX_CANONICAL_DEPTH } from './canonical.js';
 
 const QUOTE = 0x22;
@@ -88,7 +88,6 @@ function object(t: string, i: number): number {
     const end = string(t, i + 1);
     if (end < 0) return -1;
     const keyEscaped = escaped;
-    if (!keyEscaped && end - i === 11 && t.startsWith('__proto__', i + 1)) return -1;
     // RFC 8785 §3.2.3: names strictly ascending by UTF-16 code units (so no duplicates either).
     if (prevStart >= 0) {
       const order =

@@ -2,8 +2,7 @@
 // numbers (RFC 8785 §3.2.2.3) and strings (§3.2.2.2) exactly as JCS requires; what JCS adds is
 // member ordering by UTF-16 code units (§3.2.3) and the refusal of values JSON cannot carry.
 // Strict: a value is refused, never coerced — lone surrogates (§3.2.2.2 requires an error),
-// non-finite numbers, anything but plain objects and arrays, nesting beyond a fixed depth, and
-// the member name "__proto__" (which JavaScript and zod turn into a prototype instead of data).
+// non-finite numbers, anything but plain objects and arrays, and nesting beyond a fixed depth.
 import { fieldPath, LIMITS } from '../input/limits.js';
 
 declare global {
@@ -49,9 +48,10 @@ export class CanonicalText {
 /**
  * The JCS text of a JSON value. Throws CanonicalizationError (never a RangeError) on NaN and
  * Infinity, lone surrogates in strings or member names, bigint, functions, symbols, cycles,
- * objects that are not plain (Date, Map, Set, Buffer, typed arrays, class instances), a member
- * named "__proto__" and nesting deeper than `maxDepth`. An undefined array item is written as
- * null and an undefined member is left out, as JSON.stringify does.
+ * objects that are not plain (Date, Map, Set, Buffer, typed arrays, class instances) and nesting
+ * deeper than `maxDepth`. An undefined array item is written as null and an undefined member is
+ * left out, as JSON.stringify does. (An own member named "__proto__" is data like any other here;
+ * the decoders of untrusted text refuse it, src/input/decode.ts.)
  */
 export function canonicalize(value: unknown, options: CanonicalizeOptions = {}): string {
   try {
@@ -140,8 +140,6 @@ function write(value: unknown, open: object[], maxDepth: number): string {
     for (const key of keys) {
       const member = record[key];
       if (member === undefined) continue;
-      // JavaScript and zod treat this name as the prototype, not data: what is read back would differ.
-      if (key === '__proto__') throw refuse(new Refusal('the member name "__proto__" is refused'), key);
       try {
         out += (out.length === 1 ? '' : ',') + string(key) + ':' + write(member, open, maxDepth);
       } catch (err) {

@@ -7,7 +7,8 @@ import { Envelope } from '../../events/envelope.js';
 import { IntegrityError, InputError, type ErrorLocation } from '../errors.js';
 import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
 import { isCanonicalJson } from '../integrity/canonical-check.js';
-import { describeIssue } from '../input/limits.js';
+import { protoMember } from '../input/decode.js';
+import { describeIssue, fieldPath } from '../input/limits.js';
 import { openCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
 import { CompactRange } from '../integrity/compact-range.js';
 import { leafHash } from '../integrity/hasher.js';
@@ -141,6 +142,12 @@ export function contentDivergence(event: EventContent, index: number): Divergenc
   }
   if (!isCanonicalJson(text)) {
     return { check: 'bytes', ...where(), message: `${label()}: stored bytes are not in RFC 8785 canonical form${whyNotCanonical(parsed)}, so they were not written by a runledger store.` };
+  }
+  // A writer refuses "__proto__" members (zod and JavaScript would drop them); in canonical text a
+  // member name is always `"name":`, so one cheap scan finds every candidate, confirmed on the value.
+  if (text.includes('"__proto__":')) {
+    const path = protoMember(parsed);
+    if (path !== undefined) return { check: 'schema', ...where(), message: `${label()}: the stored bytes have a member named "__proto__" at ${fieldPath(path)}, which no runledger writer records.` };
   }
   const envelope = Envelope.safeParse(parsed);
   if (!envelope.success) {

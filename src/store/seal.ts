@@ -70,6 +70,11 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
     if (request.events.length === 0) throw new InputError(`${where}: no events to append`, { stream: request.stream });
     const events = request.events.map((raw, e) => {
       const at = options.describe ? options.describe(r, e) : `${where} event ${e + 1}`;
+      // zod (and any assignment) would turn an own "__proto__" member into a prototype and drop it.
+      const rawData = (raw as { data?: unknown } | null)?.data;
+      if (rawData !== null && typeof rawData === 'object' && Object.prototype.hasOwnProperty.call(rawData, '__proto__')) {
+        throw new InputError(`${at}: field data.__proto__: the member name "__proto__" is refused (docs/limits.md)`, { field: 'data.__proto__', stream: request.stream });
+      }
       const parsed = ProposedEvent.safeParse(raw);
       if (!parsed.success) {
         const { field, message } = describeIssue(parsed.error.issues[0]!);

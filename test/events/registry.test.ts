@@ -40,6 +40,13 @@ describe('event registry', () => {
     assert.doesNotThrow(() => registry.validate('custom.anything', { any: [1] }, 1, '', { normalized: true }));
   });
 
+  it('refuses an own "__proto__" member at the top of data, which zod would silently drop', () => {
+    assert.throws(
+      () => prepareBatch([{ stream: 's', events: [{ type: 'custom.x', data: JSON.parse('{"__proto__":{"admin":true},"a":1}') as Record<string, unknown> }] }]),
+      (err: unknown) => err instanceof InputError && /field data\.__proto__: the member name "__proto__" is refused/.test(err.message),
+    );
+  });
+
   it('names an unknown field without echoing a hostile name in full', () => {
     const name = 'x'.repeat(10_000);
     assert.throws(

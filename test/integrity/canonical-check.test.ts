@@ -18,8 +18,8 @@ function oracle(text: string): boolean {
   }
 }
 
-// Any code point (well-formed strings) and no "__proto__" member: values canonicalize accepts.
-const anyJson = fc.jsonValue({ stringUnit: 'binary', maxDepth: 4 }).filter((v) => !JSON.stringify(v).includes('"__proto__"'));
+// Any code point (well-formed strings): values canonicalize accepts.
+const anyJson = fc.jsonValue({ stringUnit: 'binary', maxDepth: 4 });
 // Any UTF-16 code units, lone surrogates included: what a hostile writer can put in a JS string.
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
 const anyCodeUnits = fc.jsonValue({ stringUnit: codeUnit, maxDepth: 4 });
@@ -103,9 +103,6 @@ describe('isCanonicalJson', () => {
     ['"\\ud800"', false],
     ['"a\\udc00"', false],
     ['{"\\ud800":1}', false],
-    ['{"__proto__":1}', false],
-    ['{"__proto_":1,"a":{"__proto__":[]}}', false],
-    ['{"__proto_":1,"__proto__x":2}', true],
     ['"\\ud83d\\ude00"', false],
     ['"\ud83d\ude00"', true],
     ['1.0', false],

@@ -126,6 +126,17 @@ describe('verifyLog', () => {
       });
     }
 
+    it('names the event whose stored data has a member named __proto__ (which writers refuse)', () => {
+      const events = buildLog();
+      withStoredData(events, 5, '{"a":{"__proto__":{"polluted":true}},"s":"\\"__proto__\\":"}');
+      const d = verifyLogSync(events, options()).firstDivergence!;
+      assert.deepEqual([d.check, d.index, d.eventId], ['schema', 5, eventId(5)]);
+      assert.match(d.message, /member named "__proto__" at data\.a\.__proto__, which no runledger writer records/);
+      const quoted = buildLog();
+      withStoredData(quoted, 9, '{"s":"\\"__proto__\\":"}');
+      assert.equal(verifyLogSync(quoted, options()).firstDivergence?.check, 'root', 'a string that only looks like the member passes the content checks');
+    });
+
     it('accepts stored data nested exactly as deep as the limit', () => {
       const events = buildLog();
       withStoredData(events, 9, `{"a":${nested(63)}}`);
