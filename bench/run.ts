@@ -1,6 +1,7 @@
 // npm run bench [-- NAME ...] [--out FILE] [--scale X]
-// Runs the named benchmarks (default: every core benchmark) and prints one JSON document:
-// { results: BenchResult[], goals: [{ name, ratio, goal, met }] }. Progress goes to stderr.
+// Runs the named benchmarks (default: every core benchmark) and writes one JSON document,
+// { results: BenchResult[], goals: [{ name, ratio, goal, met }] }, to FILE with --out (what the docs
+// use: `npm run bench > FILE` would capture npm's own banner too), else to stdout. Progress goes to stderr.
 import { openOutput, type OutputFile } from '../src/cli/output-path.js';
 import type { BenchOptions, BenchResult } from './result.js';
 
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
       usage();
     }
   }
-  // Checked before minutes of benchmarking, not after (src/cli/output-path.ts).
+  // Refuse an unwritable --out before minutes of measuring, not after (the check every command shares).
   let output: OutputFile | undefined;
   try {
     output = out === undefined ? undefined : openOutput(out, '--out');
@@ -65,8 +66,13 @@ async function main(): Promise<void> {
     .filter((r) => r.ratio !== undefined && r.goal !== undefined)
     .map((r) => ({ name: r.name, ratio: r.ratio!, goal: r.goal!, met: meets(r) }));
   const doc = `${JSON.stringify({ results, goals }, null, 2)}\n`;
-  output?.write(doc);
-  process.stdout.write(doc);
+  if (output === undefined) {
+    process.stdout.write(doc);
+    return;
+  }
+  output.write(doc);
+  const met = goals.filter((g) => g.met).length;
+  process.stderr.write(`bench: wrote ${results.length} results to ${out}; ${met} of ${goals.length} goals met\n`);
 }
 
 function meets(r: BenchResult): boolean {

@@ -3,6 +3,7 @@
 // name the offending event, and so must the docs-only verifier (docs/verify_bundle.py).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { PYTHON } from '../support/python.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,7 +152,7 @@ describe('run rules of docs/bundle-format.md §3.1, forged straight into the sto
   this.timeout(120_000);
   let ledger: TestLedger;
   const written = new Map<Forgery, { run: string; revisions: number[]; bundle: Buffer }>();
-  const python = spawnSync('python3', ['-c', 'import cryptography, jsonschema'], { encoding: 'utf8' }).status === 0;
+  const python = spawnSync(PYTHON, ['-c', 'import cryptography, jsonschema'], { encoding: 'utf8' }).status === 0;
 
   before(async () => {
     ledger = await openTestLedger();
@@ -194,7 +195,7 @@ describe('run rules of docs/bundle-format.md §3.1, forged straight into the sto
         const { revisions, bundle } = written.get(forgery)!;
         const file = join(mkdtempSync(join(tmpdir(), 'runledger-rules-')), 'forged.bundle');
         writeFileSync(file, bundle);
-        const res = spawnSync('python3', [join(repoRoot, 'docs', 'verify_bundle.py'), file, ledger.verifierKey], { encoding: 'utf8' });
+        const res = spawnSync(PYTHON, [join(repoRoot, 'docs', 'verify_bundle.py'), file, ledger.verifierKey], { encoding: 'utf8' });
         assert.equal(res.status, 1, res.stdout + res.stderr);
         assert.match(res.stdout, new RegExp(`FAILED write-rule \\[events\\]: event (${revisions.join('|')}): ${forgery.rule}:`));
       });

@@ -3,6 +3,7 @@
 // Markdown files. Two or more candidates take the multi-candidate path (src/gates/multi.ts).
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
+import { githubAnnotations } from '../../gates/annotations.js';
 import { gateJunit, multiGateJunit } from '../../gates/junit.js';
 import { gateMarkdown, multiGateMarkdown } from '../../gates/markdown.js';
 import { fmt } from '../../gates/regression.js';
@@ -10,6 +11,7 @@ import { gateExitCode } from '../../gates/report.js';
 import { rederiveComparison, runBudgets, runGate, runMultiGate, type BudgetRun, type ComparisonRederivation, type GateRun, type MultiGateRun } from '../../gates/run-gate.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { openOutputs } from '../output-path.js';
+import { count, VERDICT_TONE, type Style } from '../style.js';
 
 interface CompareOptions {
   baseline: string;
@@ -23,17 +25,19 @@ interface GateOptions extends CompareOptions {
   junit?: string;
   markdown?: string;
   strict?: boolean;
+  github?: boolean;
 }
 
 const LABEL = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
+const label = (style: Style, verdict: keyof typeof LABEL): string => style.status(VERDICT_TONE[verdict], LABEL[verdict]);
 
-function humanReport(run: GateRun): string {
+function humanReport(run: GateRun, style: Style): string {
   const r = run.report;
   const lines = [
     `${r.candidate.kind} ${r.candidate.ref} (${r.candidate.runs.length} run${r.candidate.runs.length === 1 ? '' : 's'}) vs baseline ${r.baseline.kind} ${r.baseline.ref} (${r.baseline.runs.length}), aggregation ${r.aggregation}`,
-    ...r.rules.map((rule) => `  ${LABEL[rule.verdict]}  ${rule.metric} (${rule.direction}, ${rule.severity})${rule.delta === null ? '' : ` Δ ${fmt(rule.delta)}`}: ${rule.reason}`),
-    ...r.budgets.map((b) => `  ${LABEL[b.verdict]}  budget ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
-    `verdict: ${LABEL[r.verdict]} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}${r.strict ? ', strict' : ''})`,
+    ...r.rules.map((rule) => `  ${label(style, rule.verdict)}  ${rule.metric} (${rule.direction}, ${rule.severity})${rule.delta === null ? '' : ` Δ ${fmt(rule.delta)}`}: ${rule.reason}`),
+    ...r.budgets.map((b) => `  ${label(style, b.verdict)}  budget ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
+    `verdict: ${label(style, r.verdict)} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}${r.strict ? ', strict' : ''})`,
     `recorded: ${run.recorded.stream}${run.recorded.duplicate ? ' (already recorded by an identical earlier evaluation)' : ''}`,
   ];
   return lines.join('\n');
@@ -45,7 +49,7 @@ function jsonReport<R>(run: { report: R; recorded: GateRun['recorded'] }): R & {
 
 const OMNIBUS = { 'kruskal-wallis': 'Kruskal–Wallis', anova: 'one-way ANOVA' } as const;
 
-function humanMultiReport(run: MultiGateRun): string {
+function humanMultiReport(run: MultiGateRun, style: Style): string {
   const r = run.report;
   const count = (n: number): string => `${n} run${n === 1 ? '' : 's'}`;
   const lines = [
@@ -63,13 +67,13 @@ function humanMultiReport(run: MultiGateRun): string {
     if (m.power) lines.push(`  power: ${m.power.text}`);
     for (const c of r.results) {
       const rule = c.rules.find((x) => x.metric === m.metric)!;
-      lines.push(`  ${LABEL[rule.verdict]}  ${c.ref} (${rule.severity})${rule.delta === null ? '' : ` Δ ${fmt(rule.delta)}`}: ${rule.reason}`);
+      lines.push(`  ${label(style, rule.verdict)}  ${c.ref} (${rule.severity})${rule.delta === null ? '' : ` Δ ${fmt(rule.delta)}`}: ${rule.reason}`);
     }
   }
   lines.push(
-    ...r.budgets.map((b) => `  ${LABEL[b.verdict]}  budget ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
-    ...r.results.map((c) => `${c.ref}: ${LABEL[c.verdict]} (${c.hardBreaches} hard, ${c.softBreaches} soft)`),
-    `verdict: ${LABEL[r.verdict]} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}${r.strict ? ', strict' : ''})`,
+    ...r.budgets.map((b) => `  ${label(style, b.verdict)}  budget ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
+    ...r.results.map((c) => `${c.ref}: ${label(style, c.verdict)} (${c.hardBreaches} hard, ${c.softBreaches} soft)`),
+    `verdict: ${label(style, r.verdict)} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}${r.strict ? ', strict' : ''})`,
     `recorded: ${run.recorded.stream}${run.recorded.duplicate ? ' (already recorded by an identical earlier evaluation)' : ''}`,
   );
   return lines.join('\n');
@@ -100,8 +104,8 @@ async function gateFor(ctx: CliContext, opts: CompareOptions & { strict?: boolea
 }
 
 function printGate(ctx: CliContext, json: boolean, gate: AnyGateRun): void {
-  if (gate.multi) ctx.print(json, jsonReport(gate.run), () => humanMultiReport(gate.run));
-  else ctx.print(json, jsonReport(gate.run), () => humanReport(gate.run));
+  if (gate.multi) ctx.print(json, jsonReport(gate.run), () => humanMultiReport(gate.run, ctx.style));
+  else ctx.print(json, jsonReport(gate.run), () => humanReport(gate.run, ctx.style));
 }
 
 export function registerCompareCommands(program: Command, ctx: CliContext): void {
@@ -120,6 +124,7 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
     .option('--junit <file>', 'write a JUnit XML report')
     .option('--markdown <file>', 'write a Markdown summary')
     .option('--strict', 'soft breaches fail the gate too')
+    .option('--github', 'also print GitHub Actions ::error/::warning annotations (stderr with --json); docs/ci.md')
     .action(async (opts: GateOptions) => {
       // Checked before the gate records anything: a report that cannot be written must not cost an append.
       const [junit, markdown] = openOutputs([
@@ -136,15 +141,16 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
         markdown?.discard();
       }
       const report = gate.run.report;
+      if (opts.github) for (const line of githubAnnotations(report)) (opts.json ? ctx.stderr : ctx.stdout).write(`${line}\n`);
       printGate(ctx, opts.json ?? false, gate);
-      if (report.verdict === 'warn') ctx.note(`runledger: gate passed with ${report.softBreaches} soft breach(es); --strict would fail it`);
+      if (report.verdict === 'warn') ctx.note(`runledger: gate passed with ${count(report.softBreaches, 'soft breach', 'soft breaches')}; --strict would fail it`);
       const code = gateExitCode(report);
       if (code !== 0) throw new ExitCode(code);
     });
 }
 
-function humanRederive(r: ComparisonRederivation): string {
-  const batches = r.batches.map((b) => `  ${r.stream}@${b.revision}: ${b.kind === 'multi' ? 'multi-candidate' : 'two-sample'} gate${b.strict ? ' (strict)' : ''}, verdict ${LABEL[b.verdict]}, ${b.events} events re-derived identically`);
+function humanRederive(r: ComparisonRederivation, style: Style): string {
+  const batches = r.batches.map((b) => `  ${r.stream}@${b.revision}: ${b.kind === 'multi' ? 'multi-candidate' : 'two-sample'} gate${b.strict ? ' (strict)' : ''}, verdict ${label(style, b.verdict)}, ${b.events} events re-derived identically`);
   if (!r.ok) return [...batches, `DIVERGED: ${r.firstDivergence!.message}`].join('\n');
   return [
     ...batches,
@@ -153,11 +159,11 @@ function humanRederive(r: ComparisonRederivation): string {
   ].join('\n');
 }
 
-function humanBudgets(r: BudgetRun): string {
+function humanBudgets(r: BudgetRun, style: Style): string {
   return [
     `${r.kind} ${r.ref}: ${r.budgets.length} budget check${r.budgets.length === 1 ? '' : 's'} over ${r.runs.length} run${r.runs.length === 1 ? '' : 's'}`,
-    ...r.budgets.map((b) => `  ${LABEL[b.verdict]}  ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
-    `verdict: ${LABEL[r.verdict]} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}, ${r.unproven} unproven)`,
+    ...r.budgets.map((b) => `  ${label(style, b.verdict)}  ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
+    `verdict: ${label(style, r.verdict)} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}, ${r.unproven} unproven)`,
     ...(r.recorded.length ? [`recorded AuditFinding events on ${r.recorded.join(', ')}`] : []),
   ].join('\n');
 }
@@ -169,7 +175,7 @@ function registerRederiveCommand(program: Command, ctx: CliContext): void {
     .action(async (id: string, opts: { json?: boolean }) => {
       const store = await ctx.store();
       const result = await rederiveComparison(store, ctx.home(), id.replace(/^comparison-/, ''));
-      ctx.print(opts.json ?? false, result, () => humanRederive(result));
+      ctx.print(opts.json ?? false, result, () => humanRederive(result, ctx.style));
       if (!result.ok) throw new ExitCode(1);
     });
 }
@@ -183,7 +189,7 @@ export function registerBudgetsCommand(program: Command, ctx: CliContext): void 
     .action(async (ref: string, opts: { policy?: string; strict?: boolean; json?: boolean }) => {
       const store = await ctx.store();
       const result = await runBudgets(store, ctx.home(), { ref, policyFile: opts.policy, strict: opts.strict ?? false });
-      ctx.print(opts.json ?? false, result, () => humanBudgets(result));
+      ctx.print(opts.json ?? false, result, () => humanBudgets(result, ctx.style));
       if (result.verdict === 'fail') throw new ExitCode(1);
     });
 }

@@ -17,6 +17,7 @@ import { withJson, type CliContext } from '../context.js';
 import { openOutput } from '../output-path.js';
 import { readBoundedFile } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
+import { count } from '../style.js';
 
 interface JsonFlag {
   json?: boolean;
@@ -158,14 +159,14 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
       ctx.print(opts.json ?? false, report, () =>
         result.ok
           ? [
-              `Run ${run} verified: ${report.events} events, status ${report.status}`,
+              `${ctx.style.status('ok', `Run ${run} verified`)}: ${count(report.events, 'event')}, status ${report.status}`,
               `governance plan ${report.plans?.governance}`,
               `execution plan  ${report.plans?.execution}`,
               `checkpoint      size ${report.checkpoint?.size}, root ${report.checkpoint?.root}`,
               `checks: chain, inclusion, stage order, plan parity, run summary${opts.full ? ', whole log' : ''}`,
               ...(opts.out ? [`manifest written to ${opts.out}`] : []),
             ].join('\n')
-          : describeDivergence(`Run ${run} failed replay`, result.firstDivergence),
+          : describeDivergence(ctx.style.status('fail', `Run ${run} failed replay`), result.firstDivergence),
       );
       if (!result.ok) throw new ExitCode(1);
     });
@@ -193,7 +194,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
       }
       const { bundle, manifest } = exported;
       const report = { runId: run, file: opts.out, bytes: bundle.length, sha256: sha256Hex(bundle), events: manifest.eventCount, checkpointSize: manifest.checkpoint.size, plans: manifest.plans };
-      ctx.print(opts.json ?? false, report, () => `Exported run ${run} (${report.events} events, checkpoint size ${report.checkpointSize}) to ${opts.out}, ${report.bytes} bytes, sha256 ${report.sha256}`);
+      ctx.print(opts.json ?? false, report, () => `Exported run ${run} (${count(report.events, 'event')}, checkpoint size ${report.checkpointSize}) to ${opts.out}, ${report.bytes} bytes, sha256 ${report.sha256}`);
     });
 
   withJson(program.command('verify-bundle'))
@@ -215,12 +216,12 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
       ctx.print(opts.json ?? false, report, () =>
         result.ok
           ? [
-              `Bundle ${file} verified: run ${result.runId}, ${result.events} events, status ${result.status}`,
+              `${ctx.style.status('ok', `Bundle ${file} verified`)}: run ${result.runId}, ${count(result.events, 'event')}, status ${result.status}`,
               `governance plan ${result.plans?.governance}`,
               `execution plan  ${result.plans?.execution}`,
               `checkpoint      ${result.checkpoint?.origin} size ${result.checkpoint?.size}, root ${result.checkpoint?.root}`,
             ].join('\n')
-          : describeDivergence(`Bundle ${file} failed verification`, result.firstDivergence),
+          : describeDivergence(ctx.style.status('fail', `Bundle ${file} failed verification`), result.firstDivergence),
       );
       if (!result.ok) throw new ExitCode(1);
     });

@@ -21,6 +21,7 @@ import { formatTlogProof } from '../../integrity/tlog-proof.js';
 import { type VerifyLogReport } from '../../replay/verify-log.js';
 import { defaultVerifyWorkers, verifyLogParallel } from '../../replay/verify-parallel.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
+import { count, type Style } from '../style.js';
 
 interface JsonFlag {
   json?: boolean;
@@ -82,8 +83,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       };
       ctx.print(opts.json ?? false, report, () =>
         result.duplicate
-          ? `Already recorded: ${input.events} events (idempotent retry), nothing appended`
-          : `Appended ${input.events} events to ${report.streams} streams (positions ${report.firstPosition}..${report.lastPosition})`,
+          ? `Already recorded: ${count(input.events, 'event')} (idempotent retry), nothing appended`
+          : `Appended ${count(input.events, 'event')} to ${count(report.streams, 'stream')} (positions ${report.firstPosition}..${report.lastPosition})`,
       );
     });
 
@@ -129,8 +130,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
           ...(outcome.adopted ? [`Adopted ${outcome.adopted.from} as the last checkpoint this key signed: size ${outcome.adopted.size}, root ${outcome.adopted.root}`] : []),
           ...(outcome.restored ? [`Stored checkpoint ${outcome.previous.size} again: the signer had signed it, the store had lost it`] : []),
           outcome.created
-            ? `Signed checkpoint of ${c.size} events, root ${c.root} (extends checkpoint ${outcome.previous.size})`
-            : `No new events; latest checkpoint of ${c.size} events, root ${c.root}`,
+            ? `${ctx.style.status('ok', 'Signed checkpoint')} of ${count(c.size, 'event')}, root ${c.root} (extends checkpoint ${outcome.previous.size})`
+            : `No new events; latest checkpoint of ${count(c.size, 'event')}, root ${c.root}`,
           '',
           c.note,
         ].join('\n'),
@@ -162,7 +163,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const unanchored = tree.size + pending - signedSize;
       const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
       const full = { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null };
-      ctx.print(opts.json ?? false, full, () => describeVerify(full, opts.strict ?? false));
+      ctx.print(opts.json ?? false, full, () => describeVerify(full, opts.strict ?? false, ctx.style));
       if (!report.ok || (opts.strict && !anchored)) throw new ExitCode(1);
     });
 
@@ -320,18 +321,19 @@ async function rootAt(store: EventStore, size: number): Promise<Buffer> {
   return range.root();
 }
 
-function describeVerify(r: VerifyLogReport & { pendingEvents: number; anchored: boolean; anchoredEvents: number; unanchoredEvents: number | null }, strict: boolean): string {
-  if (!r.ok) return `FAILED: ${r.firstDivergence?.message ?? 'verification failed'}`;
+function describeVerify(r: VerifyLogReport & { pendingEvents: number; anchored: boolean; anchoredEvents: number; unanchoredEvents: number | null }, strict: boolean, style: Style): string {
+  if (!r.ok) return `${style.status('fail', 'FAILED')}: ${r.firstDivergence?.message ?? 'verification failed'}`;
   const total = r.events + r.pendingEvents;
-  const counted = `${total} events in ${r.streams} streams`;
-  if (r.anchored) return `OK, anchored: ${counted}, every one inside signed checkpoint ${r.checkpoints} (size ${r.anchoredEvents}); ${r.checkpoints} checkpoints verified; root ${r.root}`;
+  const counted = `${count(total, 'event')} in ${count(r.streams, 'stream')}`;
+  const verified = `${count(r.checkpoints, 'checkpoint')} verified`;
+  if (r.anchored) return `${style.status('ok', 'OK, anchored')}: ${counted}, every one inside signed checkpoint ${r.checkpoints} (size ${r.anchoredEvents}); ${verified}; root ${r.root}`;
   const why =
     r.checkpoints === 0
       ? `the ledger has no signed checkpoint, so no key vouches for any of them`
-      : `${r.unanchoredEvents} of them came after the latest signed checkpoint (size ${r.anchoredEvents}), so no key vouches for those yet; ${r.checkpoints} checkpoints verified`;
+      : `${r.unanchoredEvents} of them came after the latest signed checkpoint (size ${r.anchoredEvents}), so no key vouches for those yet; ${verified}`;
   const pending = r.pendingEvents > 0 ? ` (${r.pendingEvents} not integrated into the tree yet)` : '';
   return [
-    `OK but NOT ANCHORED: ${counted}${pending} recompute consistently, but ${why}. Run "runledger checkpoint" to sign them.`,
+    `${style.status('warn', 'OK but NOT ANCHORED')}: ${counted}${pending} recompute consistently, but ${why}. Run "runledger checkpoint" to sign them.`,
     ...(strict ? ['--strict: not anchored, exit 1'] : []),
   ].join('\n');
 }

@@ -353,18 +353,20 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
     const verification = await verifyLog(readLogPages(store), { checkpoints: await store.checkpoints(), verifierKeys: [loadVerifierKey(home)], origin });
     say(`ledger verified from raw events: ${verification.ok ? 'ok' : 'FAILED'}`);
     const available = new Set(program.commands.map((c) => c.name()));
-    const h = `--home ${home}`;
+    // `npx runledger`: after `npm ci` the command is not on PATH (test/cli/demo.test.ts runs these lines).
+    const r = `npx runledger --home ${shellWord(home)}`;
     const steps: [string, string][] = [
-      [`runledger ${h} replay ${first}`, 're-verify one run: chain, inclusion, stage order, plan parity'],
-      [`runledger ${h} retrain candidate`, 're-execute a whole campaign and compare every checkpoint'],
-      [`runledger ${h} events --stream run-${first}`, 'every event of one run'],
-      ...(available.has('compare') ? [[`runledger ${h} compare --baseline baseline --candidate candidate`, 'baseline vs candidate, metric by metric'] as [string, string]] : []),
-      ...(available.has('gate') ? [[`runledger ${h} gate --baseline baseline --candidate candidate`, 'exits 1: the candidate regressed'] as [string, string]] : []),
+      [`${r} runs`, 'every run with its status, metrics and verification'],
+      [`${r} replay ${first}`, 're-verify one run: chain, inclusion, stage order, plan parity'],
+      [`${r} retrain candidate`, 're-execute a whole campaign and compare every checkpoint'],
+      [`${r} events --stream run-${first}`, 'every event of one run'],
+      ...(available.has('compare') ? [[`${r} compare --baseline baseline --candidate candidate`, 'baseline vs candidate, metric by metric'] as [string, string]] : []),
+      ...(available.has('gate') ? [[`${r} gate --baseline baseline --candidate candidate`, 'exits 1: the candidate regressed'] as [string, string]] : []),
       ...(available.has('compare')
-        ? [[`runledger ${h} compare --baseline baseline --candidate candidate,candidate-2 --policy ${relative(process.cwd(), exampleFile('policy-multi.yaml')) || 'policy-multi.yaml'}`, 'both candidates at once: omnibus test, Holm, effect sizes, power'] as [string, string]]
+        ? [[`${r} compare --baseline baseline --candidate candidate,candidate-2 --policy ${shellWord(relative(process.cwd(), exampleFile('policy-multi.yaml')) || 'policy-multi.yaml')}`, 'both candidates at once: omnibus test, Holm, effect sizes, power'] as [string, string]]
         : []),
-      ...(available.has('serve') ? [[`runledger ${h} serve`, 'live dashboard on 127.0.0.1'] as [string, string]] : []),
-      [`runledger ${h} export ${first} --out ${first}.bundle`, 'an offline audit bundle (check it with verify-bundle)'],
+      ...(available.has('serve') ? [[`${r} serve`, 'live dashboard on 127.0.0.1'] as [string, string]] : []),
+      [`${r} export ${first} --out ${shellWord(join(home, `${first}.bundle`))}`, 'an offline audit bundle (check it with verify-bundle)'],
     ];
     const width = Math.max(...steps.map(([c]) => c.length));
     const next = steps.map(([command, why]) => `${command.padEnd(width)}  # ${why}`);
@@ -385,6 +387,11 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
   } finally {
     await store.close();
   }
+}
+
+/** A path as one shell word, quoted only when it needs to be. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** docs/examples/<file> of this installation (the package ships docs/). */
