@@ -16,7 +16,7 @@ export const LIMITS = {
   /** Nesting of arrays and objects: an event's `data` is level 1; plans and policies count from their root. */
   depth: 64,
   /** Events in one append (one all-or-nothing store transaction). */
-  eventsPerAppend: 10_000,
+  eventsPerAppend: 100_000,
   /** Rules in a gate policy. */
   policyRules: 1_000,
   /** Runs in one campaign (`campaign --repeats`, `demo --repeats`). */

@@ -6,6 +6,7 @@ import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
 import { InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
+import { protoMember } from '../input/decode.js';
 import { count, describeIssue, fieldPath, LIMITS, overLimit } from '../input/limits.js';
 import { leafHash, sha256Hex } from '../integrity/hasher.js';
 import { uuidv7 } from './event-id.js';
@@ -94,6 +95,12 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
         canonicalData = canonicalize(data, { maxDepth: LIMITS.depth });
       } catch (err) {
         throw unrecordable(err, 'data', at, request.stream);
+      }
+      // The log verifier's rule, applied before writing: no "__proto__" member anywhere (in canonical
+      // text a member name is always `"name":`, so one scan finds every candidate).
+      const proto = canonicalData.includes('"__proto__":') ? protoMember(data) : undefined;
+      if (proto !== undefined) {
+        throw new InputError(`${at}: field ${fieldPath(proto, 'data')}: the member name "__proto__" is refused (docs/limits.md)`, { field: fieldPath(proto, 'data'), stream: request.stream });
       }
       try {
         // Also refuses a lone surrogate in the stream name or the metadata, which the envelope carries as text.

@@ -54,7 +54,7 @@ describe('hostile input through the CLI', function () {
     ['a lone surrogate in the stream name', '{"stream":"v\\udc00","type":"custom.sample","data":{}}\n', /^runledger: stdin line 1: field stream cannot be recorded/],
     ['a __proto__ member', '{"stream":"v","type":"custom.sample","data":{"__proto__":{"admin":true}}}\n', /^runledger: stdin line 1: field data\.__proto__: the member name "__proto__" is refused/],
     ['a line over 1 MiB', `{"stream":"v","type":"custom.x","data":{"s":"${'x'.repeat(LIMITS.lineBytes)}"}}\n`, /^runledger: stdin line 1: the line is 1,048,6\d\d bytes, over the limit of 1,048,576 bytes \(docs\/limits\.md\)$/],
-    ['more events than one append allows', '{"stream":"v","type":"custom.x","data":{}}\n'.repeat(LIMITS.eventsPerAppend + 1), /^runledger: stdin line 10001: the event count is more than 10,000 events, over the limit of 10,000 events per append/],
+    ['more events than one append allows', '{"stream":"v","type":"custom.x","data":{}}\n'.repeat(LIMITS.eventsPerAppend + 1), /^runledger: stdin line 100001: the event count is more than 100,000 events, over the limit of 100,000 events per append/],
   ];
   for (const [what, input, message] of refusals) {
     it(`append refuses ${what} with exit 2, one sentence, nothing appended`, async function () {
