@@ -16,6 +16,7 @@ import type { ProposedEvent } from '../../events/envelope.js';
 import { repoRoot } from '../support/cli.js';
 import { openTestLedger, smallPlanText, type TestLedger } from '../governance/fixture.js';
 import { forgeBundle } from './forge.js';
+import { signed, strangerWorker } from '../support/worker-key.js';
 
 /**
  * Rules whose replay check lands with the "rules" change of src/replay/verify-run.ts. While a rule is
@@ -23,7 +24,7 @@ import { forgeBundle } from './forge.js';
  * once verify-run.ts enforces it the full test runs. Remove a rule from this list when it lands: from
  * then on a regression fails instead of skipping.
  */
-const PENDING_RULES = new Set(['R1', 'R2', 'R3', 'R4', 'R5', 'R6']);
+const PENDING_RULES = new Set<string>();
 
 type Data = Record<string, unknown>;
 
@@ -36,10 +37,11 @@ interface Forgery {
 
 const raw = (ledger: TestLedger, runId: string, events: ProposedEvent[]): Promise<unknown> => ledger.store.append(runStream(runId), events);
 
+/** A forged sample: schema-valid (version 2), signed by a key no approval here trusts; the rule under test refuses it first. */
 function telemetry(run: string, stage: string): ProposedEvent {
   return {
     type: 'TelemetrySample',
-    data: { tags: { run, stage, worker: 'w1', backend: 'cpu', host: 'h' }, step: 1, epoch: 1, loss: 0.5, accuracy: 0.9, examplesPerSec: 10, stepWallMs: 1, memoryDeltaBytes: 0 },
+    data: signed('TelemetrySample', { tags: { run, stage, worker: 'w1', backend: 'cpu', host: 'h' }, step: 1, epoch: 1, loss: 0.5, accuracy: 0.9, examplesPerSec: 10, stepWallMs: 1, memoryDeltaBytes: 0 }, strangerWorker),
   };
 }
 

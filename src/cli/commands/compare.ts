@@ -12,12 +12,14 @@ import { rederiveComparison, runBudgets, runGate, runMultiGate, type BudgetRun, 
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { openOutputs } from '../output-path.js';
 import { count, VERDICT_TONE, type Style } from '../style.js';
+import { runTrust } from '../run-trust.js';
 
 interface CompareOptions {
   baseline: string;
   /** One or more refs: `--candidate a,b` and repeated `--candidate` both collect here. */
   candidate: string[];
   policy?: string;
+  key?: string[];
   json?: boolean;
 }
 
@@ -38,13 +40,14 @@ function humanReport(run: GateRun, style: Style): string {
     ...r.rules.map((rule) => `  ${label(style, rule.verdict)}  ${rule.metric} (${rule.direction}, ${rule.severity})${rule.delta === null ? '' : ` Δ ${fmt(rule.delta)}`}: ${rule.reason}`),
     ...r.budgets.map((b) => `  ${label(style, b.verdict)}  budget ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
     `verdict: ${label(style, r.verdict)} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}${r.strict ? ', strict' : ''})`,
+    `verified: ${run.verifiedRuns.length} run${run.verifiedRuns.length === 1 ? '' : 's'} replayed against the signed checkpoint before their metrics were used`,
     `recorded: ${run.recorded.stream}${run.recorded.duplicate ? ' (already recorded by an identical earlier evaluation)' : ''}`,
   ];
   return lines.join('\n');
 }
 
-function jsonReport<R>(run: { report: R; recorded: GateRun['recorded'] }): R & { recorded: GateRun['recorded'] } {
-  return { ...run.report, recorded: run.recorded };
+function jsonReport<R>(run: { report: R; recorded: GateRun['recorded']; verifiedRuns: string[] }): R & { recorded: GateRun['recorded']; verifiedRuns: string[] } {
+  return { ...run.report, recorded: run.recorded, verifiedRuns: run.verifiedRuns };
 }
 
 const OMNIBUS = { 'kruskal-wallis': 'Kruskal–Wallis', anova: 'one-way ANOVA' } as const;
@@ -74,6 +77,7 @@ function humanMultiReport(run: MultiGateRun, style: Style): string {
     ...r.budgets.map((b) => `  ${label(style, b.verdict)}  budget ${b.run}/${b.stage} ${b.budget} (${b.severity}): ${b.reason}`),
     ...r.results.map((c) => `${c.ref}: ${label(style, c.verdict)} (${c.hardBreaches} hard, ${c.softBreaches} soft)`),
     `verdict: ${label(style, r.verdict)} (${r.hardBreaches} hard, ${r.softBreaches} soft breach${r.softBreaches === 1 ? '' : 'es'}${r.strict ? ', strict' : ''})`,
+    `verified: ${run.verifiedRuns.length} run${run.verifiedRuns.length === 1 ? '' : 's'} replayed against the signed checkpoint before their metrics were used`,
     `recorded: ${run.recorded.stream}${run.recorded.duplicate ? ' (already recorded by an identical earlier evaluation)' : ''}`,
   );
   return lines.join('\n');
@@ -90,7 +94,8 @@ function sides(command: Command): Command {
   return command
     .requiredOption('--baseline <ref>', 'baseline run id or campaign name')
     .requiredOption('--candidate <refs>', 'candidate run id or campaign name; two or more (a,b,c) compare all candidates together', collectCandidates)
-    .option('--policy <file>', 'policy YAML (docs/gates.md); default: every shared metric, 1% relative tolerance');
+    .option('--policy <file>', 'policy YAML (docs/gates.md); default: every shared metric, 1% relative tolerance')
+    .option('--key <vkey...>', 'trusted verifier key(s) for replaying the runs (default: the home key)');
 }
 
 type AnyGateRun = { multi: false; run: GateRun } | { multi: true; run: MultiGateRun };
@@ -98,7 +103,8 @@ type AnyGateRun = { multi: false; run: GateRun } | { multi: true; run: MultiGate
 /** One candidate: the two-sample gate; two or more: the multi-candidate gate. */
 async function gateFor(ctx: CliContext, opts: CompareOptions & { strict?: boolean }): Promise<AnyGateRun> {
   const store = await ctx.store();
-  const common = { baseline: opts.baseline, policyFile: opts.policy, strict: opts.strict ?? false };
+  // Every run of every side is replayed before its metrics are used (docs/gates.md).
+  const common = { baseline: opts.baseline, policyFile: opts.policy, strict: opts.strict ?? false, trust: await runTrust(ctx.home(), store, opts.key) };
   if (opts.candidate.length === 1) return { multi: false, run: await runGate(store, ctx.home(), { ...common, candidate: opts.candidate[0]! }) };
   return { multi: true, run: await runMultiGate(store, ctx.home(), { ...common, candidates: opts.candidate }) };
 }
@@ -155,7 +161,7 @@ function humanRederive(r: ComparisonRederivation, style: Style): string {
   return [
     ...batches,
     `re-derived: every number, verdict and finding matches its recorded evidence; the recorded values are the final metrics and budgets of ${r.runsChecked} run${r.runsChecked === 1 ? '' : 's'} in the ledger`,
-    'this does not verify the runs themselves: `runledger replay <run>` does',
+    `and every one of those runs was replayed and verified first (runledger replay's checks)`,
   ].join('\n');
 }
 
@@ -172,9 +178,10 @@ function registerRederiveCommand(program: Command, ctx: CliContext): void {
   withJson(program.command('rederive'))
     .description("re-derive a recorded comparison (compare/gate evidence) from its own events and check its values against the runs in the ledger; exit 1 on any divergence")
     .argument('<comparison-id>', 'the id compare and gate print (the evidence stream is comparison-<id>)')
-    .action(async (id: string, opts: { json?: boolean }) => {
+    .option('--key <vkey...>', 'trusted verifier key(s) for replaying the runs (default: the home key)')
+    .action(async (id: string, opts: { key?: string[]; json?: boolean }) => {
       const store = await ctx.store();
-      const result = await rederiveComparison(store, ctx.home(), id.replace(/^comparison-/, ''));
+      const result = await rederiveComparison(store, ctx.home(), id.replace(/^comparison-/, ''), await runTrust(ctx.home(), store, opts.key));
       ctx.print(opts.json ?? false, result, () => humanRederive(result, ctx.style));
       if (!result.ok) throw new ExitCode(1);
     });
@@ -186,9 +193,10 @@ export function registerBudgetsCommand(program: Command, ctx: CliContext): void 
     .argument('<ref>', 'run id or campaign name')
     .option('--policy <file>', 'policy YAML whose budgets.severity applies (default hard)')
     .option('--strict', 'soft breaches and budgets without telemetry fail too')
-    .action(async (ref: string, opts: { policy?: string; strict?: boolean; json?: boolean }) => {
+    .option('--key <vkey...>', 'trusted verifier key(s) for replaying the runs (default: the home key)')
+    .action(async (ref: string, opts: { policy?: string; strict?: boolean; key?: string[]; json?: boolean }) => {
       const store = await ctx.store();
-      const result = await runBudgets(store, ctx.home(), { ref, policyFile: opts.policy, strict: opts.strict ?? false });
+      const result = await runBudgets(store, ctx.home(), { ref, policyFile: opts.policy, strict: opts.strict ?? false, trust: await runTrust(ctx.home(), store, opts.key) });
       ctx.print(opts.json ?? false, result, () => humanBudgets(result, ctx.style));
       if (result.verdict === 'fail') throw new ExitCode(1);
     });

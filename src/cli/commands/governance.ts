@@ -18,6 +18,7 @@ import { openOutput } from '../output-path.js';
 import { readBoundedFile } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
 import { count } from '../style.js';
+import { parseWorkerKeys } from '../worker-keys.js';
 
 interface JsonFlag {
   json?: boolean;
@@ -61,13 +62,16 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .argument('<file>', 'plan file')
     .requiredOption('--run <run>', 'run id (the run stream is run-<id>)')
     .option('--approver <name>', 'who approves (must be the plan\'s approver; default: the plan\'s approver)')
-    .action(async (file: string, opts: JsonFlag & { run: string; approver?: string }) => {
+    .option('--worker-key <key...>', 'worker keys trusted to sign the run\'s training events ("runledger keys show --worker"; text or a file); default: none')
+    .action(async (file: string, opts: JsonFlag & { run: string; approver?: string; workerKey?: string[] }) => {
       const parsed = readPlanFile(file);
+      const workerKeys = parseWorkerKeys(opts.workerKey ?? []);
       const store = await ctx.store();
-      const result = await approvePlan(store, parsed, opts.run, { actor: actor(ctx), ...(opts.approver ? { approver: opts.approver } : {}) });
+      const result = await approvePlan(store, parsed, opts.run, { actor: actor(ctx), workerKeys, ...(opts.approver ? { approver: opts.approver } : {}) });
       ctx.print(opts.json ?? false, { ...result, stages: parsed.execution.stages.map((s) => s.id) }, () =>
         [
           `${result.recorded ? 'Approved' : 'Already approved'}: plan "${parsed.governance.name}" for run ${result.runId} by ${result.approver}`,
+          `trusted worker keys: ${result.workerKeys.length ? result.workerKeys.join(', ') : 'none (no training event can be recorded)'}`,
           `governance plan ${result.governancePlanHash}`,
           `execution plan  ${result.executionPlanHash}`,
           `stages: ${parsed.execution.stages.map((s) => s.id).join(' → ')}`,
@@ -123,7 +127,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     });
 
   withJson(program.command('replay'))
-    .description('re-read a run and verify chain, checkpoint inclusion, stage order, plan parity and run summary; writes the replay manifest')
+    .description('re-read a run and verify chain, checkpoint inclusion, plan parity, stage order, run summary and every write rule; writes the replay manifest')
     .argument('<run>', 'run id')
     .option('--out <file>', 'write the replay manifest (RFC 8785 JSON) here when the run verifies')
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key)')
@@ -163,7 +167,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
               `governance plan ${report.plans?.governance}`,
               `execution plan  ${report.plans?.execution}`,
               `checkpoint      size ${report.checkpoint?.size}, root ${report.checkpoint?.root}`,
-              `checks: chain, inclusion, stage order, plan parity, run summary${opts.full ? ', whole log' : ''}`,
+              `checks: chain, inclusion, plan parity, stage order, run summary, write rules${opts.full ? ', whole log' : ''}`,
               ...(opts.out ? [`manifest written to ${opts.out}`] : []),
             ].join('\n')
           : describeDivergence(ctx.style.status('fail', `Run ${run} failed replay`), result.firstDivergence),
@@ -198,7 +202,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     });
 
   withJson(program.command('verify-bundle'))
-    .description('verify an audit bundle with no store: signature, inclusion proofs, chain, plan parity, stage order, manifest')
+    .description('verify an audit bundle with no store: signature, inclusion proofs, chain, plan parity, stage order, write rules, manifest')
     .argument('<file>', 'bundle file')
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key, if this home has one)')
     .action((file: string, opts: JsonFlag & { key?: string[] }) => {
@@ -319,6 +323,7 @@ function describeDivergence(title: string, d: RunDivergence | undefined): string
   return [
     `${title} at the first divergence:`,
     `  check:    ${d.check}`,
+    ...(d.rule ? [`  rule:     ${d.rule}`] : []),
     ...(d.section ? [`  section:  ${d.section}`] : []),
     ...(event ? [`  event:    ${event}`] : []),
     ...(d.expected !== undefined ? [`  expected: ${d.expected}`] : []),

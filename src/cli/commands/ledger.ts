@@ -12,8 +12,8 @@ import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/deco
 import { LIMITS } from '../../input/limits.js';
 import { readLogPages } from '../../ledger/read.js';
 import { prepareBatch } from '../../store/seal.js';
-import type { AppendRequest, EventStore } from '../../store/port.js';
-import { GOVERNANCE_TYPES } from '../../../events/governance.js';
+import type { EventStore } from '../../store/port.js';
+import { guardedAppend, refuseRecorderTypes } from '../../governance/guarded-append.js';
 import { CompactRange } from '../../integrity/compact-range.js';
 import { leafHash } from '../../integrity/hasher.js';
 import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, ProofError, verifyProofJson } from '../../integrity/proof.js';
@@ -49,23 +49,26 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     });
 
   withJson(program.command('append'))
-    .description('append NDJSON events, one per line: {"stream","type","data","id"?,"metadata"?,"expectedRevision"?}; all or nothing')
+    .description('append NDJSON events, one per line: {"stream","type","data","id"?,"metadata"?,"expectedRevision"?}; all or nothing; events on run streams must pass the write rules (docs/governance.md)')
     .argument('[file]', 'NDJSON file, or - for standard input', '-')
     .action(async (file: string, opts: JsonFlag) => {
       const source = file === '-' ? 'stdin' : file;
       const text = file === '-' ? await readStdin() : readAppendFile(file);
       const input = parseAppendInput(text, source);
-      refuseRuledTypes(input.requests, (r, e) => `${source} line ${input.lines[r]![e]}`);
       const actor = ctx.env.RUNLEDGER_ACTOR ?? safeUser();
       for (const request of input.requests) {
         for (const event of request.events) event.metadata = { actor, ...event.metadata };
       }
-      // Validate with line numbers before the store sees anything.
-      prepareBatch(input.requests, { describe: (r, e) => `${source} line ${input.lines[r]![e]}` });
+      const describe = (r: number, e: number): string => `${source} line ${input.lines[r]![e]}`;
+      // Refuse the recorder's types and validate, with line numbers, before the store sees anything.
+      refuseRecorderTypes(input.requests, { describe });
+      prepareBatch(input.requests, { describe });
       const store = await ctx.store();
       let result;
       try {
-        result = await store.appendBatch(input.requests);
+        // The run-stream door: plan and stage events are the recorder's; every other event on a run
+        // stream is checked against the run's state and appended at the revision checked.
+        result = await guardedAppend(store, input.requests, { describe });
       } catch (err) {
         if (err instanceof ConcurrencyError) {
           const r = input.requests.findIndex((q) => q.stream === err.stream && q.expectedRevision !== undefined);
@@ -250,29 +253,19 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
   const keys = program.command('keys').description('signing keys');
   keys
     .command('show')
-    .description('print the verifier key (C2SP signed-note vkey form)')
+    .description('print the verifier key (C2SP signed-note vkey form); --worker: the worker key approvals must trust')
     .addOption(new Option('--json', 'print JSON'))
-    .action((opts: JsonFlag) => {
+    .option('--worker', "this home's worker key (created on first use), which signs checkpoints and training events")
+    .action(async (opts: JsonFlag & { worker?: boolean }) => {
+      if (opts.worker) {
+        const { homeWorkerKeys } = await import('../../../workers/keys.js');
+        const key = homeWorkerKeys(ctx.home());
+        ctx.print(opts.json ?? false, { verifierKey: key.verifierKey, publicKey: key.publicKey }, () => key.verifierKey);
+        return;
+      }
       const vkey = loadVerifierKey(ctx.home());
       ctx.print(opts.json ?? false, { verifierKey: vkey }, () => vkey);
     });
-}
-
-// A run's plan and stage events are only recorded through the commands that enforce the plan
-// (`plan approve`, `stage`, `run fail`): the ledger refuses to record a lie. Findings are open to any checker.
-const RULED_TYPES = new Set<string>(GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'));
-
-function refuseRuledTypes(requests: AppendRequest[], where: (r: number, e: number) => string): void {
-  requests.forEach((request, r) =>
-    request.events.forEach((event, e) => {
-      if (RULED_TYPES.has(event.type)) {
-        throw new InputError(
-          `${where(r, e)}: ${event.type} events are recorded by "runledger plan approve", "runledger stage" and "runledger run fail", which check the run's plan; append refuses them`,
-          { field: 'type' },
-        );
-      }
-    }),
-  );
 }
 
 /** The --key values, else the home's verifier key, else none (proofs then say they are not anchored). */
