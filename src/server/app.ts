@@ -16,7 +16,8 @@ import { defaultAssetsDir, registerAssets } from './assets.js';
 import { registerEventStream } from './event-stream.js';
 import { LiveView } from './live-view.js';
 import { replayView } from './replay-view.js';
-import { frameworkError, HttpError, installSecurity, requireToken } from './security.js';
+import { checkExposure, frameworkError, HttpError, installJsonBodies, installSecurity, listenAddress, requireToken, SESSION_COOKIE, sessionValue } from './security.js';
+import { LIMITS } from '../input/limits.js';
 import { VerificationCache } from './verification.js';
 import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import { registerModelRoutes } from './model-routes.js';
@@ -29,8 +30,16 @@ export interface ServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Enables the mutating endpoints for requests that carry `Authorization: Bearer <token>`. */
+  /** Enables the mutating endpoints for requests that carry `Authorization: Bearer <token>`; beyond loopback, also needed to read. */
   token?: string;
+  /** Host names to answer besides loopback names (a name this server is reached by, e.g. behind a proxy). */
+  allowedHosts?: readonly string[];
+  /** Listen beyond loopback without a token: read-only, for anyone who can reach the port. */
+  insecurePublic?: boolean;
+  /** Concurrent Server-Sent-Events connections; default LIMITS.sseConnections. */
+  maxLiveConnections?: number;
+  /** Time to receive a whole request, headers and body; default LIMITS.requestMs. */
+  requestTimeoutMs?: number;
   /** Directory of the built pages; default dist/web. */
   assetsDir?: string;
   /** Store subscription poll interval, ms (other processes' appends). */
@@ -53,8 +62,12 @@ export interface DashboardServer {
 const RUN_ID = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$';
 
 export async function buildApp(options: ServerOptions): Promise<{ app: FastifyInstance; live: LiveView }> {
-  const host = options.host ?? '127.0.0.1';
+  const host = listenAddress(options.host ?? '127.0.0.1');
+  const security = { host, token: options.token, allowedHosts: options.allowedHosts, insecurePublic: options.insecurePublic };
+  // Refused before the store is subscribed to: nothing is started for a server that must not start.
+  checkExposure(security);
   const { home } = options;
+  const requestMs = options.requestTimeoutMs ?? LIMITS.requestMs;
   const live = await LiveView.open(options.store, { pollMs: options.pollMs ?? 100 });
   const metrics: ServerMetrics = new ServerMetrics({
     store: options.store,
@@ -71,11 +84,16 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     logger: false,
     forceCloseConnections: true,
     return503OnClosing: true,
-    bodyLimit: 64 * 1024,
+    bodyLimit: LIMITS.requestBodyBytes,
+    // Slowloris: a request (headers and body) not received in time is answered 408 and closed;
+    // Node checks its connections every connectionsCheckingInterval, so that is kept short.
+    requestTimeout: requestMs,
+    http: { requestTimeout: requestMs, headersTimeout: requestMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, requestMs / 4)) },
     routerOptions: { maxParamLength: 200 },
     frameworkErrors: frameworkError,
   });
-  installSecurity(app, { host, token: options.token });
+  installSecurity(app, security);
+  installJsonBodies(app);
   app.addHook('onError', async (request, _reply, error) => {
     const status = (error as { statusCode?: number }).statusCode ?? 500;
     if (!(error instanceof HttpError) && !(error instanceof LedgerError) && status >= 500) {
@@ -180,7 +198,16 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     return reply.type(METRICS_CONTENT_TYPE).send(await metrics.exposition());
   });
 
-  registerEventStream(app, live);
+
+  // A browser cannot put a bearer header on EventSource: it trades the token for an HttpOnly cookie once.
+  const token = options.token;
+  if (token !== undefined) {
+    app.post('/api/session', { preHandler: requireToken(token) }, async (_request, reply) =>
+      reply.header('set-cookie', `${SESSION_COOKIE}=${sessionValue(token)}; HttpOnly; SameSite=Strict; Path=/`).code(204).send(),
+    );
+  }
+
+  registerEventStream(app, live, options.maxLiveConnections ?? LIMITS.sseConnections);
   await registerAssets(app, options.assetsDir ?? defaultAssetsDir());
   return { app, live };
 }
@@ -188,7 +215,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
 /** Builds the app and listens; `port: 0` picks a free port. */
 export async function startServer(options: ServerOptions): Promise<DashboardServer> {
   const { app, live } = await buildApp(options);
-  const host = options.host ?? '127.0.0.1';
+  const host = listenAddress(options.host ?? '127.0.0.1');
   await app.listen({ host, port: options.port ?? 8787 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 8787);

@@ -64,9 +64,14 @@ describe('model registry (store)', function () {
   it('answers history with actor, time, reason and inclusion proofs that verify against the signed note', async () => {
     await register('base-1');
     await register('base-2');
+    // recordedAt has millisecond resolution: "at time T" includes every change recorded in T's
+    // millisecond, so the changes whose moments are asked about below are kept apart.
+    const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 3));
     await setAlias(ledger.store, { model: 'iris', alias: 'production', version: 1, reason: 'first', actor: 'alice' });
+    await tick();
     await setAlias(ledger.store, { model: 'iris', alias: 'production', version: 2, reason: 'better', actor: 'bob' });
     await setAlias(ledger.store, { model: 'iris', alias: 'staging', version: 1, reason: 'try', actor: 'carol' });
+    await tick();
     await deleteAlias(ledger.store, { model: 'iris', alias: 'staging', reason: 'done', actor: 'carol' });
     await anchorChange(ledger.store, ledger.home);
     const history = await readModelHistory(ledger.store, 'iris', { verifierKeys: keys });

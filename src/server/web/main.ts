@@ -10,6 +10,7 @@ import { runPage } from './pages/run.js';
 import { runsPage } from './pages/runs.js';
 import { verificationPage } from './pages/verification.js';
 import { modelPage, modelsPage } from './pages/models.js';
+import { ensureSession } from './session.js';
 
 interface Route {
   nav: string;
@@ -77,8 +78,9 @@ async function route(main: HTMLElement, focus: boolean): Promise<void> {
   }
 }
 
-function start(): void {
+async function start(): Promise<void> {
   const main = document.getElementById('main')!;
+  await ensureSession(main);
   const live = new LiveChanges(document.getElementById('live-status')!);
   live.subscribe((change) => current?.onChange?.(change));
   document.getElementById('skip-link')!.addEventListener('click', (event) => {
@@ -90,5 +92,5 @@ function start(): void {
   live.connect();
 }
 
-if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
-else start();
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => void start());
+else void start();
