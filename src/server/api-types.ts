@@ -1,7 +1,8 @@
 // The JSON shapes of the dashboard API, shared by the server and the browser bundle (type-only
 // imports on the web side, erased by esbuild). docs/dashboard.md documents them for users.
 
-export type RunStatus = 'empty' | 'approved' | 'planned' | 'completed' | 'failed';
+/** The governance status, except that a planned run with a stage in progress is `running` (RunRow.stage names it). */
+export type RunStatus = 'empty' | 'approved' | 'planned' | 'running' | 'completed' | 'failed';
 export type StageStatus = 'pending' | 'running' | 'completed' | 'failed';
 
 /**
@@ -19,9 +20,19 @@ export interface MetricsView {
   testAccuracy: number;
 }
 
+/** The newest values recorded so far, labelled with where they come from; never called final. */
+export interface LatestMetricsView {
+  /** Step and epoch of the checkpoint the values come from. */
+  step: number;
+  epoch: number;
+  values: Record<string, number>;
+}
+
 export interface RunRow {
   runId: string;
   status: RunStatus;
+  /** The stage in progress (status `running`); null otherwise. */
+  stage: string | null;
   /** Governance plan name; null before approval. */
   plan: string | null;
   backend: string | null;
@@ -30,9 +41,15 @@ export interface RunRow {
   /** Latest step sampled in the training stage, and the total the worker announced. */
   step: number | null;
   totalSteps: number | null;
+  /** Loss of the latest telemetry sample that has one (a latest value, not a final one). */
   lastLoss: number | null;
-  /** Final metrics, else those of the latest checkpoint. */
+  /** Final metrics: only once TrainingCompleted was recorded (and no training session opened after it). */
   metrics: MetricsView | null;
+  /** The latest checkpoint's metrics while training runs (and after): labelled latest, never final. */
+  latest: LatestMetricsView | null;
+  /** Params of the run (until logged params exist: the approved plan's training section and config, flattened). */
+  params: Record<string, string | number | boolean>;
+  tags: Record<string, string>;
   checkpoints: number;
   findings: { hard: number; soft: number; info: number };
   verification: VerificationBadge;
@@ -63,7 +80,7 @@ export interface CheckpointView {
   digest: string;
   bytes: number;
   publicKey: string;
-  /** Signature over the checkpoint digest checked against the home's verifier key; null when no key is known. */
+  /** The worker signature checked against the keys the run's approval trusts; null when the approval names none. */
   signatureValid: boolean | null;
   metrics: MetricsView;
   recordedAt: string;

@@ -5,7 +5,7 @@
 // recorded events a page lists verbatim (telemetry samples, checkpoint events with their signatures,
 // findings, comparison and gate records), keyed by the stream they were recorded on.
 import { Subject, type Observable, type Subscription } from 'rxjs';
-import type { AuditFindingData } from '../../events/governance.js';
+import type { AuditFindingData, GovernancePlanApprovedData } from '../../events/governance.js';
 import type { CheckpointWritten, TelemetrySample, TrainingStarted } from '../../events/training.js';
 import type { ComparisonRecordedData, RegressionGateEvaluatedData } from '../../events/comparison.js';
 import { project, start, type Projected } from '../../projections/projection.js';
@@ -14,6 +14,7 @@ import { eventData, RUN_STREAM_PREFIX, runSummaryProjection, type RunProvenance,
 import { runSummaryDigest } from '../governance/run-state.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';
 import type { ChangeMessage } from './api-types.js';
+import { planParams, type RunParams } from './run-params.js';
 
 type Topic = ChangeMessage['topics'][number];
 
@@ -27,6 +28,12 @@ export interface RunRecords {
   worker: string | null;
   totalSteps: number | null;
   updatedAt: string | null;
+  /** A TrainingStarted with no TrainingCompleted after it: the metrics so far are not final. */
+  trainingOpen: boolean;
+  /** The worker keys the run's approval trusts (what its checkpoint signatures are checked against). */
+  trustedKeys: string[];
+  /** Params of the approved plan: its `training` section and `config`, flattened (run-params.ts). */
+  params: RunParams;
 }
 
 /** A run as the API serves it: the projection's provenance plus the run's listed records. */
@@ -50,6 +57,10 @@ export interface LiveViewOptions {
 }
 
 const PAGE = 5_000;
+
+function emptyRecords(runId: string): RunRecords {
+  return { runId, telemetry: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null, trainingOpen: false, trustedKeys: [], params: {} };
+}
 
 export class LiveView {
   /** Store position of the last event folded in; -1 before any. */
@@ -117,7 +128,7 @@ export class LiveView {
   run(runId: string): RunRecord | undefined {
     const provenance = this.summaries.state.runs.get(runId);
     if (!provenance) return undefined;
-    const records = this.records.get(runId) ?? { runId, telemetry: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
+    const records = this.records.get(runId) ?? emptyRecords(runId);
     const campaign = [...this.summaries.state.campaigns.values()].find((c) => c.runs.some((r) => r.runId === runId))?.campaign ?? null;
     return { ...records, provenance, campaign };
   }
@@ -148,7 +159,7 @@ export class LiveView {
   private record(runId: string): RunRecords {
     let run = this.records.get(runId);
     if (!run) {
-      run = { runId, telemetry: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
+      run = emptyRecords(runId);
       this.records.set(runId, run);
     }
     return run;
@@ -174,6 +185,16 @@ export class LiveView {
           const started = eventData(event) as TrainingStarted;
           run.worker = started.worker;
           run.totalSteps = started.totalSteps;
+          run.trainingOpen = true;
+          break;
+        }
+        case 'TrainingCompleted':
+          run.trainingOpen = false;
+          break;
+        case 'GovernancePlanApproved': {
+          const approved = eventData(event) as GovernancePlanApprovedData;
+          run.trustedKeys = [...approved.workerKeys];
+          run.params = planParams(approved.plan);
           break;
         }
         case 'CheckpointWritten':

@@ -16,8 +16,24 @@ import type {
 import { buildGraph } from '../../projections/comparison-graph.js';
 import type { ComparisonRecord, LiveView, RunRecord } from './live-view.js';
 
-/** Checks a checkpoint's signature (the caller decides which key is trusted); null when it cannot tell. */
-export type CheckpointSignatureCheck = (checkpoint: CheckpointWritten) => boolean | null;
+/** Checks a checkpoint's signature against the keys the run's approval trusts; null when it names none. */
+export type CheckpointSignatureCheck = (checkpoint: CheckpointWritten, trustedKeys: readonly string[]) => boolean | null;
+
+/** What the run is doing now: a planned run with a stage started and not ended is running that stage. */
+export function liveStatus(governance: RunRecord['provenance']['governance']): { status: RunRow['status']; stage: string | null } {
+  const running = governance.status === 'planned' ? governance.stages.find((s) => s.status === 'running') : undefined;
+  return running ? { status: 'running', stage: running.id } : { status: governance.status, stage: null };
+}
+
+/** Final metrics only once training completed; while a session is open (a resume included) there are none. */
+export function finalMetrics(run: RunRecord): RunRow['metrics'] {
+  return run.trainingOpen ? null : run.provenance.finalMetrics;
+}
+
+export function latestMetrics(run: RunRecord): RunRow['latest'] {
+  const c = run.provenance.checkpoints[run.provenance.checkpoints.length - 1];
+  return c ? { step: c.step, epoch: c.epoch, values: { ...c.metrics } } : null;
+}
 
 export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
   const p = run.provenance;
@@ -28,7 +44,7 @@ export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
   for (let i = samples.length - 1; i >= 0 && lastLoss === null; i--) lastLoss = samples[i]!.sample.loss;
   return {
     runId: run.runId,
-    status: p.governance.status,
+    ...liveStatus(p.governance),
     plan: p.planName,
     backend: p.training?.backend.name ?? p.environment?.backend.name ?? null,
     campaign: run.campaign,
@@ -36,7 +52,10 @@ export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
     step: last?.step ?? null,
     totalSteps: run.totalSteps,
     lastLoss,
-    metrics: p.finalMetrics ?? p.checkpoints[p.checkpoints.length - 1]?.metrics ?? null,
+    metrics: finalMetrics(run),
+    latest: latestMetrics(run),
+    params: run.params,
+    tags: {},
     checkpoints: p.checkpoints.length,
     findings: p.findings,
     verification: badge,
@@ -87,7 +106,7 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
       digest: c.data.digest,
       bytes: c.data.bytes,
       publicKey: c.data.publicKey,
-      signatureValid: checkSignature(c.data),
+      signatureValid: checkSignature(c.data, run.trustedKeys),
       metrics: c.data.metrics,
       recordedAt: c.recordedAt,
     })),
