@@ -21,7 +21,7 @@ import { VerificationCache } from './verification.js';
 import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import { registerModelRoutes } from './model-routes.js';
 import { runPage } from './run-list.js';
-import { chartStage, comparisonView, gateView, graphView, runDetail, runRow, telemetryView, type CheckpointSignatureCheck } from './views.js';
+import { chartStage, comparisonView, gateView, graphView, runDetail, telemetryView, type CheckpointSignatureCheck } from './views.js';
 
 export interface ServerOptions {
   store: EventStore;
