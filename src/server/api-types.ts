@@ -274,3 +274,29 @@ export interface ModelSummary {
   lastChange: string | null;
   divergence: string | null;
 }
+
+/** One run in GET /api/compare: what the compare view puts side by side. */
+export interface CompareRun {
+  row: RunRow;
+  /** The verification detail behind the badge (first divergence, or what is not signed yet). */
+  verificationDetail: string;
+  plan: {
+    name: string | null;
+    governancePlanHash: string | null;
+    executionPlanHash: string | null;
+    configDigest: string | null;
+    seeds: Record<string, number>;
+    budgets: Record<string, StageBudgetView>;
+    gatePolicy: string | null;
+    stages: string[];
+  };
+  environment: Record<string, unknown> | null;
+  /** The training stage's loss and accuracy by step, with when each sample was recorded (ms since epoch). */
+  curves: Record<string, { step: number[]; time: number[]; value: number[] }>;
+}
+
+export interface CompareView {
+  runs: CompareRun[];
+  /** Requested run ids the ledger does not know. */
+  missing: string[];
+}

@@ -21,6 +21,7 @@ import { VerificationCache } from './verification.js';
 import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import { registerModelRoutes } from './model-routes.js';
 import { runPage } from './run-list.js';
+import { comparedRunIds, compareView, MAX_COMPARED } from './compare-view.js';
 import { chartStage, comparisonView, gateView, graphView, runDetail, telemetryView, type CheckpointSignatureCheck } from './views.js';
 
 export interface ServerOptions {
@@ -143,6 +144,18 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     '/api/runs',
     { schema: { querystring: RUNS_QUERY } },
     async (request) => runPage(live, verification, request.query),
+  );
+
+  app.get<{ Querystring: { runs: string } }>(
+    '/api/compare',
+    { schema: { querystring: { type: 'object', properties: { runs: { type: 'string', maxLength: 8192 } }, required: ['runs'], additionalProperties: false } } },
+    async (request) => {
+      const ids = comparedRunIds(live, request.query.runs.split(',').map((s) => s.trim()).filter(Boolean));
+      if (ids.length < 1 || ids.length > MAX_COMPARED) throw new HttpError(400, `runs: compare 1 to ${MAX_COMPARED} runs (got ${ids.length})`);
+      const known = ids.filter((id) => live.run(id));
+      const checks = await verification.runs(known.map(revisionOf));
+      return compareView(known.map((id, i) => ({ run: live.run(id)!, check: checks[i]! })), ids.filter((id) => !live.run(id)));
+    },
   );
 
   app.get<{ Params: { id: string } }>('/api/runs/:id', { schema: { params: runParams } }, async (request) => {
