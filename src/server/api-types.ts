@@ -22,9 +22,10 @@ export interface MetricsView {
 
 /** The newest values recorded so far, labelled with where they come from; never called final. */
 export interface LatestMetricsView {
-  /** Step and epoch of the checkpoint the values come from. */
+  /** The highest step any of the values was recorded at; the epoch of the latest checkpoint, if any. */
   step: number;
-  epoch: number;
+  epoch: number | null;
+  /** Latest checkpoint's metrics, then the last logged point of every metric (MetricsLogged). */
   values: Record<string, number>;
 }
 
@@ -45,6 +46,11 @@ export interface RunRow {
   lastLoss: number | null;
   /** Final metrics: only once TrainingCompleted was recorded (and no training session opened after it). */
   metrics: MetricsView | null;
+  /**
+   * Final values of every metric: the built-in trainer's TrainingCompleted metrics, or, for a run that
+   * ended (completed), the last logged point of each metric. Null while the run can still change them.
+   */
+  final: Record<string, number> | null;
   /** The latest checkpoint's metrics while training runs (and after): labelled latest, never final. */
   latest: LatestMetricsView | null;
   /** Params of the run (until logged params exist: the approved plan's training section and config, flattened). */

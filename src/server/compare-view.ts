@@ -17,19 +17,16 @@ export function comparedRunIds(live: LiveView, refs: string[]): string[] {
   return ids;
 }
 
+/** Every metric logged in the run's chart stage, by step, with the time each point was taken (ms since epoch). */
 function curves(run: RunRecord): CompareRun['curves'] {
   const stage = chartStage(run);
   const out: CompareRun['curves'] = {};
-  for (const key of ['loss', 'accuracy'] as const) {
-    const c = { step: [] as number[], time: [] as number[], value: [] as number[] };
-    for (const { sample, recordedAt } of run.telemetry) {
-      const v = sample[key];
-      if (sample.tags.stage !== stage || v === null || v === undefined) continue;
-      c.step.push(sample.step);
-      c.time.push(Date.parse(recordedAt));
-      c.value.push(v);
-    }
-    if (c.step.length) out[key] = c;
+  for (const { stage: s, point } of run.metrics) {
+    if (s !== stage) continue;
+    const c = (out[point.key] ??= { step: [], time: [], value: [] });
+    c.step.push(point.step);
+    c.time.push(point.timestamp);
+    c.value.push(point.value);
   }
   return out;
 }

@@ -6,7 +6,8 @@
 // findings, comparison and gate records), keyed by the stream they were recorded on.
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { AuditFindingData, GovernancePlanApprovedData } from '../../events/governance.js';
-import type { CheckpointWritten, TelemetrySample, TrainingStarted } from '../../events/training.js';
+import type { ArtifactRecorded, MetricPoint, MetricsLogged, ParamsLogged, TagDeleted, TagsSet } from '../../events/runs.js';
+import { TelemetrySampleV2Metrics, type CheckpointWritten, type TelemetrySample, type TrainingStarted } from '../../events/training.js';
 import type { ComparisonRecordedData, RegressionGateEvaluatedData } from '../../events/comparison.js';
 import { project, start, type Projected } from '../../projections/projection.js';
 import { comparisonGraphProjection, type GraphState } from '../../projections/comparison-graph.js';
@@ -22,6 +23,8 @@ type Topic = ChangeMessage['topics'][number];
 export interface RunRecords {
   runId: string;
   telemetry: { sample: TelemetrySample; recordedAt: string }[];
+  /** Metric points in log order (MetricsLogged, and the loss and accuracy of version 2 samples), with their stage. */
+  metrics: { stage: string; point: MetricPoint; recordedAt: string }[];
   checkpoints: { data: CheckpointWritten; recordedAt: string }[];
   findings: { data: AuditFindingData; recordedAt: string }[];
   /** As the latest TrainingStarted announced them (the projection keeps neither). */
@@ -32,8 +35,11 @@ export interface RunRecords {
   trainingOpen: boolean;
   /** The worker keys the run's approval trusts (what its checkpoint signatures are checked against). */
   trustedKeys: string[];
-  /** Params of the approved plan: its `training` section and `config`, flattened (run-params.ts). */
+  /** Params of the approved plan (its `training` section and `config`, flattened: run-params.ts), then those logged (ParamsLogged). */
   params: RunParams;
+  /** Tags as they stand now (TagsSet, TagDeleted); the log keeps their history. */
+  tags: Record<string, string>;
+  artifacts: { data: ArtifactRecorded; recordedAt: string }[];
 }
 
 /** A run as the API serves it: the projection's provenance plus the run's listed records. */
@@ -59,7 +65,7 @@ export interface LiveViewOptions {
 const PAGE = 5_000;
 
 function emptyRecords(runId: string): RunRecords {
-  return { runId, telemetry: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null, trainingOpen: false, trustedKeys: [], params: {} };
+  return { runId, telemetry: [], metrics: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null, trainingOpen: false, trustedKeys: [], params: {}, tags: {}, artifacts: [] };
 }
 
 export class LiveView {
@@ -177,10 +183,27 @@ export class LiveView {
       run.updatedAt = recordedAt;
       this.touch(run.runId, 'runs', 'graph');
       switch (envelope.type) {
-        case 'TelemetrySample':
-          run.telemetry.push({ sample: eventData(event) as TelemetrySample, recordedAt });
+        case 'TelemetrySample': {
+          const sample = eventData(event) as TelemetrySample;
+          run.telemetry.push({ sample, recordedAt });
+          // Version 2 samples carried the step's loss and accuracy, which version 3 leaves to MetricsLogged.
+          const old = envelope.schemaVersion < 3 ? TelemetrySampleV2Metrics.safeParse(envelope.data) : null;
+          if (old?.success) {
+            const timestamp = Date.parse(recordedAt);
+            for (const key of ['loss', 'accuracy'] as const) {
+              const value = old.data[key];
+              if (value !== null && Number.isFinite(value)) run.metrics.push({ stage: sample.tags.stage, point: { key, value, step: sample.step, timestamp }, recordedAt });
+            }
+          }
           this.touch(run.runId, 'telemetry');
           break;
+        }
+        case 'MetricsLogged': {
+          const logged = eventData(event) as MetricsLogged;
+          for (const point of logged.metrics) run.metrics.push({ stage: logged.stageId, point, recordedAt });
+          this.touch(run.runId, 'telemetry');
+          break;
+        }
         case 'TrainingStarted': {
           const started = eventData(event) as TrainingStarted;
           run.worker = started.worker;
@@ -194,9 +217,24 @@ export class LiveView {
         case 'GovernancePlanApproved': {
           const approved = eventData(event) as GovernancePlanApprovedData;
           run.trustedKeys = [...approved.workerKeys];
-          run.params = planParams(approved.plan);
+          run.params = { ...planParams(approved.plan), ...run.params };
           break;
         }
+        case 'ParamsLogged':
+          run.params = { ...run.params, ...(eventData(event) as ParamsLogged).params };
+          break;
+        case 'TagsSet':
+          run.tags = { ...run.tags, ...(eventData(event) as TagsSet).tags };
+          break;
+        case 'TagDeleted': {
+          const { [(eventData(event) as TagDeleted).key]: _deleted, ...rest } = run.tags;
+          run.tags = rest;
+          break;
+        }
+        case 'ArtifactRecorded':
+          run.artifacts.push({ data: eventData(event) as ArtifactRecorded, recordedAt });
+          this.touch(run.runId, 'checkpoints');
+          break;
         case 'CheckpointWritten':
           run.checkpoints.push({ data: eventData(event) as CheckpointWritten, recordedAt });
           this.touch(run.runId, 'checkpoints');

@@ -35,7 +35,7 @@ export function runQueryRecord(row: RunRow): RunQueryRecord {
       updated: row.updatedAt,
     },
     params: row.params,
-    metrics: { ...(row.metrics ?? {}) },
+    metrics: { ...(row.final ?? {}) },
     latest,
     tags: row.tags,
   };

@@ -30,9 +30,32 @@ export function finalMetrics(run: RunRecord): RunRow['metrics'] {
   return run.trainingOpen ? null : run.provenance.finalMetrics;
 }
 
+/** The last logged point of each metric, in log order (a later point wins over an earlier one). */
+function lastPoints(run: RunRecord): { values: Record<string, number>; step: number | null } {
+  const values: Record<string, number> = {};
+  let step: number | null = null;
+  for (const { point } of run.metrics) {
+    values[point.key] = point.value;
+    step = Math.max(step ?? 0, point.step);
+  }
+  return { values, step };
+}
+
 export function latestMetrics(run: RunRecord): RunRow['latest'] {
   const c = run.provenance.checkpoints[run.provenance.checkpoints.length - 1];
-  return c ? { step: c.step, epoch: c.epoch, values: { ...c.metrics } } : null;
+  const logged = lastPoints(run);
+  if (!c && logged.step === null) return null;
+  const step = Math.max(c?.step ?? 0, logged.step ?? 0);
+  return { step, epoch: c?.epoch ?? null, values: { ...(c?.metrics ?? {}), ...logged.values } };
+}
+
+/** Every metric's final value; null while the run may still change one (docs/dashboard.md "Live status"). */
+export function finalValues(run: RunRecord): RunRow['final'] {
+  const trained = finalMetrics(run);
+  if (trained) return { ...trained };
+  if (run.provenance.governance.status !== 'completed') return null;
+  const { values, step } = lastPoints(run);
+  return step === null ? null : values;
 }
 
 export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
@@ -40,22 +63,23 @@ export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
   const stage = chartStage(run);
   const samples = run.telemetry.filter((t) => t.sample.tags.stage === stage);
   const last = samples[samples.length - 1]?.sample;
-  let lastLoss: number | null = null;
-  for (let i = samples.length - 1; i >= 0 && lastLoss === null; i--) lastLoss = samples[i]!.sample.loss;
+  const losses = run.metrics.filter((m) => m.stage === stage && m.point.key === 'loss');
+  const lastLoss = losses[losses.length - 1]?.point.value ?? null;
   return {
     runId: run.runId,
     ...liveStatus(p.governance),
     plan: p.planName,
-    backend: p.training?.backend.name ?? p.environment?.backend.name ?? null,
+    backend: p.training?.backend.name ?? p.environment?.backend?.name ?? null,
     campaign: run.campaign,
     seed: p.training?.seed ?? null,
     step: last?.step ?? null,
     totalSteps: run.totalSteps,
     lastLoss,
     metrics: finalMetrics(run),
+    final: finalValues(run),
     latest: latestMetrics(run),
     params: run.params,
-    tags: {},
+    tags: run.tags,
     checkpoints: p.checkpoints.length,
     findings: p.findings,
     verification: badge,
@@ -131,6 +155,10 @@ export function chartStage(run: RunRecord): string | null {
 export function telemetryView(run: RunRecord, stage: string | null, afterStep = -1): TelemetryView {
   const budgets = stageBudgets(run);
   const stages = new Set(run.telemetry.map((t) => t.sample.tags.stage));
+  // Each sample's loss and accuracy: the metric points logged at its stage and step (the last one wins).
+  const valueAt = new Map<string, number>();
+  for (const { stage: s, point } of run.metrics) if (point.key === 'loss' || point.key === 'accuracy') valueAt.set(`${s}\u0000${point.step}\u0000${point.key}`, point.value);
+  const at = (s: string, step: number, key: string): number | null => valueAt.get(`${s}\u0000${step}\u0000${key}`) ?? null;
   return {
     runId: run.runId,
     stage,
@@ -141,8 +169,8 @@ export function telemetryView(run: RunRecord, stage: string | null, afterStep = 
         step: sample.step,
         epoch: sample.epoch,
         stage: sample.tags.stage,
-        loss: sample.loss,
-        accuracy: sample.accuracy,
+        loss: at(sample.tags.stage, sample.step, 'loss'),
+        accuracy: at(sample.tags.stage, sample.step, 'accuracy'),
         examplesPerSec: sample.examplesPerSec,
         stepWallMs: sample.stepWallMs,
         memoryDeltaBytes: sample.memoryDeltaBytes,

@@ -21,6 +21,8 @@ export interface RunListing {
   campaign: string | null;
   /** Final metrics: only once training completed; null for runs still training or that trained nothing. */
   metrics: RunRow['metrics'];
+  /** Final values of every metric (built-in training, or the last point of each once the run completed). */
+  final: RunRow['final'];
   /** The latest checkpoint's metrics, labelled latest (never final). */
   latest: LatestMetricsView | null;
   params: RunRow['params'];
@@ -63,6 +65,7 @@ export async function listRuns(store: EventStore, home: string, query: RunQuery 
       plan: r.plan,
       campaign: r.campaign,
       metrics: r.metrics,
+      final: r.final,
       latest: r.latest,
       params: r.params,
       tags: r.tags,

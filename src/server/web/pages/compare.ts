@@ -54,7 +54,8 @@ export function compareRows(runs: CompareRun[]): Row[] {
     { group: 'Plan', label: 'gate policy', values: runs.map((c) => c.plan.gatePolicy) },
     ...rowsOf('Plan', runs.map((c) => flatten('', { seeds: c.plan.seeds, budgets: c.plan.budgets }, {}))),
     ...rowsOf('Params', r.map((x) => x.params)),
-    ...rowsOf('Final metrics', r.map((x) => (x.metrics ? { ...x.metrics } : {})), (v) => (typeof v === 'number' ? num(v) : '—')),
+    ...rowsOf('Tags', r.map((x) => x.tags)),
+    ...rowsOf('Final metrics', r.map((x) => x.final ?? {}), (v) => (typeof v === 'number' ? num(v) : '—')),
     ...rowsOf('Latest metrics (not final)', r.map((x) => (x.latest ? { step: x.latest.step, ...x.latest.values } : {})), (v) => (typeof v === 'number' ? num(v) : '—')),
     ...rowsOf('Environment', runs.map((c) => flatten('', c.environment ?? {}, {}))),
   ];

@@ -47,8 +47,8 @@ export function liveStatusBadge(r: Pick<RunRow, 'status' | 'stage'>): HTMLElemen
 }
 
 /** A final value when training completed, else the latest checkpoint's, labelled so. */
-export function metricCell(r: RunRow, name: 'testAccuracy' | 'testLoss' | 'trainLoss' | 'trainAccuracy', format: (v: number) => string): Child {
-  const final = r.metrics?.[name];
+export function metricCell(r: RunRow, name: string, format: (v: number) => string): Child {
+  const final = r.final?.[name];
   if (final !== undefined) return el('span', { 'data-final': name }, format(final));
   const latest = r.latest?.values[name];
   if (latest === undefined) return '—';
@@ -71,6 +71,10 @@ const BASE_COLUMNS: Column[] = [
   { key: 'verification', label: 'Verification', sort: 'verification', initial: true, cell: (r) => verificationBadge(r.verification) },
   { key: 'updated', label: 'Updated', sort: 'updated', initial: true, cell: (r) => shortWhen(r.updatedAt) },
 ];
+
+function metricColumn(name: string): Column {
+  return { key: `metrics.${name}`, label: name, sort: `metrics.${name}`, initial: false, cell: (r) => metricCell(r, name, (v) => num(v)) };
+}
 
 function paramColumn(name: string): Column {
   return { key: `params.${name}`, label: name, sort: `params.${name}`, initial: false, cell: (r) => (r.params[name] === undefined ? '—' : String(r.params[name])) };
@@ -273,12 +277,20 @@ export async function runsPage(main: HTMLElement, query: URLSearchParams = new U
     }
   };
 
-  const discoverParams = (page: RunRow[]): void => {
+  // Columns for every param and metric the rows carry (open names: whatever user code logged).
+  const BUILT_IN = new Set(['testAccuracy', 'testLoss']);
+  const discoverColumns = (page: RunRow[]): void => {
     const known = new Set(columns.map((c) => c.key));
-    const fresh = [...new Set(page.flatMap((r) => Object.keys(r.params)))].filter((k) => !known.has(`params.${k}`)).sort();
-    if (fresh.length === 0) return;
-    columns = [...columns, ...fresh.map(paramColumn)];
+    const fresh = (keys: string[], prefix: string, make: (k: string) => Column): Column[] =>
+      [...new Set(keys)].filter((k) => !known.has(`${prefix}${k}`) && !(prefix === 'metrics.' && BUILT_IN.has(k))).sort().map(make);
+    const added = [
+      ...fresh(page.flatMap((r) => Object.keys(r.params)), 'params.', paramColumn),
+      ...fresh(page.flatMap((r) => [...Object.keys(r.final ?? {}), ...Object.keys(r.latest?.values ?? {})]), 'metrics.', metricColumn),
+    ];
+    if (added.length === 0) return;
+    columns = [...columns, ...added];
     renderChooser();
+    renderHead();
   };
 
   const fetchPage = async (offset: number): Promise<void> => {
@@ -295,7 +307,7 @@ export async function runsPage(main: HTMLElement, query: URLSearchParams = new U
       reply.runs.forEach((r, i) => (rows[offset + i] = r));
       tableEl.setAttribute('aria-rowcount', String(matched + 1));
       count.textContent = `${matched === total ? `${total} run${total === 1 ? '' : 's'}` : `${matched} of ${total} runs match`}${state.selected.length ? `; ${state.selected.length} selected` : ''}`;
-      discoverParams(reply.runs);
+      discoverColumns(reply.runs);
       renderRows();
     } catch (err) {
       if (mine === generation) {
