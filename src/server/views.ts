@@ -146,9 +146,9 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
   };
 }
 
-/** The stage whose samples a run's charts show: the training stage, else the stage sampled last. */
+/** The stage whose samples a run's charts show: the training stage, else the stage sampled (or logged a metric) last. */
 export function chartStage(run: RunRecord): string | null {
-  return run.provenance.training?.stageId ?? run.telemetry[run.telemetry.length - 1]?.sample.tags.stage ?? null;
+  return run.provenance.training?.stageId ?? run.telemetry[run.telemetry.length - 1]?.sample.tags.stage ?? run.metrics[run.metrics.length - 1]?.stage ?? null;
 }
 
 /** Samples of one stage (steps restart per stage), after `afterStep`. */

@@ -16,6 +16,8 @@ import { checkpointLedger, forgeCheckpoint, freshLedger, populate, raw, startRun
 import { webAssets } from './web-assets.js';
 import { signed, strangerWorker } from '../../bench/fixtures/worker-key.js';
 import type { CheckpointWritten } from '../../events/training.js';
+import { startRun as startApiRun } from '../../src/runs/run.js';
+import type { CompareView } from '../../src/server/api-types.js';
 
 
 function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<T> {
@@ -355,5 +357,32 @@ describe('dashboard API', function () {
     } finally {
       await fresh.close();
     }
+  });
+  it('shows a run logged through the run API: params, tags and open metrics, latest while it runs, final once it ends', async function () {
+    const ctx = { store: ledger.store, home: ledger.home, actor: 'alice@example.org' };
+    const handle = await startApiRun(ctx, { runId: 'api-1', external: { name: 'pytorch-mnist' }, params: { lr: 0.01 }, tags: { team: 'vision' } });
+    await handle.logMetrics({ loss: 0.9, 'val/f1': 0.5 }, { step: 0 });
+    await handle.logMetrics({ loss: 0.4, 'val/f1': 0.7 }, { step: 1 });
+    type Page = { runs: RunRow[] };
+    const find = async (filter: string): Promise<RunRow | undefined> => (await json<Page>(server, `/api/runs?${new URLSearchParams({ filter })}`)).runs.find((r) => r.runId === 'api-1');
+    const seen = async (filter: string): Promise<RunRow> => {
+      for (let i = 0; i < 100; i++) {
+        const row = await find(filter);
+        if (row) return row;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`api-1 never matched ${filter}`);
+    };
+    const running = await seen("params.lr = 0.01 and tags.team = vision and latest.val/f1 > 0.6 and status = running");
+    assert.equal(running.stage, 'train');
+    assert.equal(running.final, null, 'a running run has no final values');
+    assert.deepEqual(running.latest?.values, { loss: 0.4, 'val/f1': 0.7 });
+    assert.equal(await find('metrics.loss exists'), undefined);
+    await handle.end();
+    const ended = await seen('status = completed and metrics.loss < 0.5');
+    assert.deepEqual(ended.final, { loss: 0.4, 'val/f1': 0.7 });
+    const compared = await json<CompareView>(server, '/api/compare?runs=api-1,base-1');
+    assert.deepEqual(compared.runs[0]!.curves['val/f1']?.value, [0.5, 0.7]);
+    assert.deepEqual(compared.runs[0]!.row.params, { lr: 0.01 });
   });
 });
