@@ -92,6 +92,16 @@ export interface CheckpointView {
   recordedAt: string;
 }
 
+export interface ArtifactView {
+  /** The artifact's name inside the run (never a place on disk). */
+  path: string;
+  digest: string;
+  bytes: number;
+  mediaType: string | null;
+  signatureValid: boolean | null;
+  recordedAt: string;
+}
+
 export interface FindingView {
   severity: 'hard' | 'soft' | 'info';
   check: string;
@@ -117,6 +127,8 @@ export interface RunDetail extends RunRow {
   } | null;
   environment: Record<string, unknown> | null;
   checkpointList: CheckpointView[];
+  /** Download either by digest: GET /api/runs/:id/files/:digest (the file's SHA-256 re-checked before it is sent). */
+  artifactList: ArtifactView[];
   findingList: FindingView[];
   gates: GateView[];
   /** Digest of the run summary projection the page shows (SHA-256 of its JCS form). */

@@ -21,6 +21,7 @@ import { VerificationCache } from './verification.js';
 import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import { registerModelRoutes } from './model-routes.js';
 import { runPage } from './run-list.js';
+import { registerFileRoutes } from './file-routes.js';
 import { comparedRunIds, compareView, MAX_COMPARED } from './compare-view.js';
 import { chartStage, comparisonView, gateView, graphView, runDetail, telemetryView, type CheckpointSignatureCheck } from './views.js';
 
@@ -211,6 +212,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   });
 
   registerModelRoutes(app, { store, home, token: options.token });
+  registerFileRoutes(app, { live, home });
 
   // Prometheus text exposition; read-only, no token (docs/operations.md, "Metrics").
   // Like the API, it refuses requests another site's page makes the browser send (Fetch Metadata):
@@ -246,18 +248,18 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
   return { app, live, port, url: `http://${shown}:${port}`, close: () => app.close() };
 }
 
-/** Checkpoint event signatures checked against the keys the run's approval trusts (cached per signature). */
+/** Worker signatures (checkpoints, artifacts) checked against the keys the run's approval trusts (cached per signed message). */
 function checkpointSignatureCheck(): CheckpointSignatureCheck {
   const cache = new Map<string, boolean>();
-  return (checkpoint, trustedKeys) => {
+  return (event, trustedKeys, type = 'CheckpointWritten') => {
     if (trustedKeys.length === 0) return null;
-    if (!trustedKeys.includes(checkpoint.publicKey)) return false;
+    if (!trustedKeys.includes(event.publicKey)) return false;
     // Keyed by the whole signed message: a copy with the same signature but other metrics is checked afresh.
-    const message = workerEventMessage('CheckpointWritten', checkpoint);
-    const key = `${checkpoint.publicKey}:${checkpoint.signature}:${message.toString('base64')}`;
+    const message = workerEventMessage(type, event);
+    const key = `${type}:${event.publicKey}:${event.signature}:${message.toString('base64')}`;
     let ok = cache.get(key);
     if (ok === undefined) {
-      ok = verifyWorkerSignature(checkpoint.publicKey, message, checkpoint.signature);
+      ok = verifyWorkerSignature(event.publicKey, message, event.signature);
       cache.set(key, ok);
     }
     return ok;

@@ -1,5 +1,6 @@
 // Read-model records → the API's JSON shapes. Pure: the shapes are documented in api-types.ts.
 import type { CheckpointWritten } from '../../events/training.js';
+import type { ArtifactRecorded } from '../../events/runs.js';
 import type { ComparisonRecordedData, RegressionGateEvaluatedData } from '../../events/comparison.js';
 import type {
   CheckpointView,
@@ -16,8 +17,12 @@ import type {
 import { buildGraph } from '../../projections/comparison-graph.js';
 import type { ComparisonRecord, LiveView, RunRecord } from './live-view.js';
 
-/** Checks a checkpoint's signature against the keys the run's approval trusts; null when it names none. */
-export type CheckpointSignatureCheck = (checkpoint: CheckpointWritten, trustedKeys: readonly string[]) => boolean | null;
+/** Checks a worker-signed event's signature against the keys the run's approval trusts; null when it names none. */
+export type CheckpointSignatureCheck = (
+  event: (CheckpointWritten | ArtifactRecorded) & Record<string, unknown>,
+  trustedKeys: readonly string[],
+  type?: 'CheckpointWritten' | 'ArtifactRecorded',
+) => boolean | null;
 
 /** What the run is doing now: a planned run with a stage started and not ended is running that stage. */
 export function liveStatus(governance: RunRecord['provenance']['governance']): { status: RunRow['status']; stage: string | null } {
@@ -133,6 +138,14 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
       signatureValid: checkSignature(c.data, run.trustedKeys),
       metrics: c.data.metrics,
       recordedAt: c.recordedAt,
+    })),
+    artifactList: run.artifacts.map((a) => ({
+      path: a.data.path,
+      digest: a.data.digest,
+      bytes: a.data.bytes,
+      mediaType: a.data.mediaType,
+      signatureValid: checkSignature(a.data, run.trustedKeys, 'ArtifactRecorded'),
+      recordedAt: a.recordedAt,
     })),
     findingList: run.findings.map((f) => ({
       severity: f.data.severity,

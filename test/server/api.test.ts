@@ -1,5 +1,7 @@
 // The dashboard API against a real server on an ephemeral port over a real SQLite ledger.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -384,5 +386,46 @@ describe('dashboard API', function () {
     const compared = await json<CompareView>(server, '/api/compare?runs=api-1,base-1');
     assert.deepEqual(compared.runs[0]!.curves['val/f1']?.value, [0.5, 0.7]);
     assert.deepEqual(compared.runs[0]!.row.params, { lr: 0.01 });
+  });
+  it('downloads a checkpoint by the digest its run records, re-hashed first; never by path, never another run\'s, never an altered file', async function () {
+    const digest = createHash('sha256').update('base-1:2').digest('hex');
+    assert.ok((await json<RunDetail>(server, '/api/runs/base-1')).checkpointList.some((c) => c.digest === digest));
+    mkdirSync(join(ledger.home, 'checkpoints'), { recursive: true });
+    const file = join(ledger.home, 'checkpoints', `${digest}.ckpt`);
+    writeFileSync(file, 'base-1:2');
+    const ok = await raw(server, `/api/runs/base-1/files/${digest}`);
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(ok.body, 'base-1:2');
+    assert.equal(ok.headers['content-type'], 'application/octet-stream');
+    assert.equal(ok.headers['content-disposition'], `attachment; filename="${digest}.ckpt"`);
+    // The same digest through another run that does not record it: refused.
+    const other = await raw(server, `/api/runs/base-2/files/${digest}`);
+    assert.equal(other.status, 404);
+    assert.match(JSON.parse(other.body).error, /^run base-2 records no checkpoint or artifact with digest/);
+    for (const path of ['..%2F..%2Fetc%2Fpasswd', '..', digest.toUpperCase(), `${digest}.ckpt`, `../checkpoints/${digest}`]) {
+      const reply = await raw(server, `/api/runs/base-1/files/${path}`);
+      assert.ok(reply.status === 400 || reply.status === 404, `${path}: ${reply.status}`);
+      assert.ok(!reply.body.includes('root:'));
+    }
+    writeFileSync(file, 'base-1:2 with one more byte');
+    const altered = await raw(server, `/api/runs/base-1/files/${digest}`);
+    assert.equal(altered.status, 409);
+    assert.match(JSON.parse(altered.body).error, /^the stored checkpoint file of run base-1 was altered: its SHA-256 is [0-9a-f]{64}, the ledger records /);
+  });
+
+  it('lists a run API artifact with its signature status and serves its bytes by digest as a download', async function () {
+    const handle = await startApiRun({ store: ledger.store, home: ledger.home, actor: 'alice@example.org' }, { runId: 'api-2', external: { name: 'artifacts' } });
+    const { digest } = await handle.logArtifact({ path: 'report/index.html', bytes: new TextEncoder().encode('<script>alert(1)</script>'), mediaType: 'text/html' });
+    let detail: RunDetail | undefined;
+    for (let i = 0; i < 100 && !detail?.artifactList.length; i++) {
+      const reply = await raw(server, '/api/runs/api-2');
+      if (reply.status === 200) detail = JSON.parse(reply.body) as RunDetail;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(detail?.artifactList.map((a) => [a.path, a.digest, a.signatureValid]), [['report/index.html', digest, true]]);
+    const file = await raw(server, `/api/runs/api-2/files/${digest}`);
+    assert.equal(file.status, 200);
+    assert.equal(file.headers['content-type'], 'application/octet-stream', 'never rendered as the page it claims to be');
+    assert.equal(file.headers['content-disposition'], 'attachment; filename="index.html"');
   });
 });

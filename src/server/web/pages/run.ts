@@ -8,6 +8,7 @@ import { bytes, digest, ms, num, percent, statusBadge, verdictBadge, verificatio
 import { touchesRun } from '../live.js';
 import { coalesce, errorMessage, type Page } from '../page.js';
 import { replayPanel } from './verification.js';
+import { liveStatusBadge } from './runs.js';
 
 export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
   let detail: RunDetail;
@@ -32,7 +33,7 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     section('Provenance', 'provenance-title', provenance),
     section('Stages against the plan', 'stages-title', stages),
     section('Telemetry', 'telemetry-title', stageField, chartNote, el('div', { class: 'chart-grid' }, charts.map((c) => c.figure))),
-    section('Checkpoints', 'checkpoints-title', checkpoints),
+    section('Checkpoints and artifacts', 'checkpoints-title', checkpoints),
     section('Gates and findings', 'gates-title', gates),
     section('Replay', 'replay-title', replayPanel(runId)),
   );
@@ -40,7 +41,7 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
   const renderDetail = (d: RunDetail): void => {
     replaceChildren(
       heading,
-      el('h1', {}, `Run ${d.runId} `, statusBadge(d.status), ' ', verificationBadge(d.verification)),
+      el('h1', {}, `Run ${d.runId} `, liveStatusBadge(d), ' ', verificationBadge(d.verification)),
       d.failure ? el('p', { class: 'error', role: 'alert' }, d.failure) : null,
     );
     replaceChildren(provenance, provenanceList(d));
@@ -113,8 +114,11 @@ function provenanceList(d: RunDetail): HTMLElement {
     ['Worker', t?.worker ?? '—'],
     ['Resumed from', t?.resumedFrom ? el('span', {}, `epoch ${t.resumedFrom.epoch}, `, digest(t.resumedFrom.digest)) : 'no'],
     ['Training wall time', ms(t?.wallMs)],
-    ['Final test accuracy', percent(d.metrics?.testAccuracy)],
-    ['Final test loss', num(d.metrics?.testLoss)],
+    ['Final test accuracy', d.metrics ? percent(d.metrics.testAccuracy) : 'not final yet'],
+    ['Final test loss', d.metrics ? num(d.metrics.testLoss) : 'not final yet'],
+    ['Latest values', d.latest ? el('span', { 'data-latest-step': d.latest.step }, `step ${d.latest.step}: `, Object.entries(d.latest.values).map(([k, v]) => `${k} ${num(v)}`).join(', ')) : '—'],
+    ['Params', Object.keys(d.params).length ? Object.entries(d.params).map(([k, v]) => `${k}=${String(v)}`).join(', ') : '—'],
+    ['Tags', Object.keys(d.tags).length ? Object.entries(d.tags).map(([k, v]) => `${k}=${v}`).join(', ') : '—'],
     ['Run summary digest', digest(d.summaryDigest)],
   ]);
 }
@@ -154,25 +158,46 @@ function stageTimeline(stages: StageView[]): HTMLElement {
   );
 }
 
+function signatureBadge(valid: boolean | null): HTMLElement {
+  if (valid === null) return el('span', { class: 'badge badge-unsigned', 'data-signature': 'unchecked' }, 'not checked (the approval trusts no key)');
+  return valid
+    ? el('span', { class: 'badge badge-verified', 'data-signature': 'valid', title: 'signed by a worker key the run\'s approval trusts' }, 'valid')
+    : el('span', { class: 'badge badge-failed', 'data-signature': 'invalid', title: 'not signed by a key the approval trusts, or altered after signing' }, 'INVALID');
+}
+
+/** A download by digest: the server sends only files the run records, after re-hashing them. */
+function download(runId: string, digestHex: string, what: string): HTMLElement {
+  return el('a', { href: runPath(runId, `/files/${digestHex}`), download: '', 'data-download': digestHex, 'aria-label': `download ${what} ${digestHex.slice(0, 12)}` }, 'Download');
+}
+
 function checkpointTable(d: RunDetail): HTMLElement {
-  return table(
-    `${d.checkpointList.length} signed checkpoint${d.checkpointList.length === 1 ? '' : 's'}`,
-    ['Epoch', 'Step', 'Digest (SHA-256)', 'Size', 'Signature', 'Train loss', 'Test accuracy', 'Recorded'],
-    d.checkpointList.map((c) => [
-      String(c.epoch),
-      String(c.step),
-      digest(c.digest, 16),
-      bytes(c.bytes),
-      c.signatureValid === null
-        ? el('span', { class: 'badge badge-unsigned' }, 'not checked (no key)')
-        : c.signatureValid
-          ? el('span', { class: 'badge badge-verified' }, 'valid')
-          : el('span', { class: 'badge badge-failed' }, 'INVALID'),
-      num(c.metrics.trainLoss),
-      percent(c.metrics.testAccuracy),
-      when(c.recordedAt),
-    ]),
-    { rowHeaders: true },
+  return el(
+    'div',
+    {},
+    table(
+      `${d.checkpointList.length} signed checkpoint${d.checkpointList.length === 1 ? '' : 's'}`,
+      ['Epoch', 'Step', 'Digest (SHA-256)', 'Size', 'Signature', 'Train loss', 'Test accuracy', 'Recorded', 'File'],
+      d.checkpointList.map((c) => [
+        String(c.epoch),
+        String(c.step),
+        digest(c.digest, 16),
+        bytes(c.bytes),
+        signatureBadge(c.signatureValid),
+        num(c.metrics.trainLoss),
+        percent(c.metrics.testAccuracy),
+        when(c.recordedAt),
+        download(d.runId, c.digest, 'checkpoint'),
+      ]),
+      { rowHeaders: true, className: 'checkpoint-table' },
+    ),
+    d.artifactList.length
+      ? table(
+          `${d.artifactList.length} artifact${d.artifactList.length === 1 ? '' : 's'}`,
+          ['Path', 'Digest (SHA-256)', 'Size', 'Media type', 'Signature', 'Recorded', 'File'],
+          d.artifactList.map((a) => [a.path, digest(a.digest, 16), bytes(a.bytes), a.mediaType ?? '—', signatureBadge(a.signatureValid), when(a.recordedAt), download(d.runId, a.digest, `artifact ${a.path}`)]),
+          { rowHeaders: true, className: 'artifact-table' },
+        )
+      : null,
   );
 }
 
