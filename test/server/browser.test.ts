@@ -182,6 +182,15 @@ describe('dashboard in a browser', function () {
     assert.match((await page.locator('figure[data-chart="throughput"] .chart-summary').textContent()) ?? '', /budget: at least 100 examples\/s/);
     assert.equal(await page.locator('.timeline li').count(), 2);
     assert.equal(await page.locator('#checkpoints-title + * tbody tr').count(), 2);
+    assert.equal(await page.locator('.checkpoint-table [data-signature="valid"]').count(), 2);
+    assert.equal(await page.locator('.checkpoint-table a[data-download]').count(), 2);
+    // Lineage: plan → stages → checkpoints → gates, as a keyboard-driven graph and as a list of links.
+    await page.waitForSelector('#lineage canvas');
+    const kinds = await page.locator('#lineage-list [data-lineage]').evaluateAll((items) => items.map((i) => i.getAttribute('data-lineage')));
+    assert.deepEqual(kinds, ['plan', 'stage', 'stage', 'checkpoint', 'checkpoint']);
+    await page.focus('#lineage');
+    await page.keyboard.press('End');
+    assert.match((await page.locator('#lineage-focus').textContent()) ?? '', /^checkpoint epoch 4 .*node 5 of 5/);
     await shot(page, 'run.png', true);
   });
 
@@ -228,7 +237,25 @@ describe('dashboard in a browser', function () {
     const nodes = Number(await page.locator('#graph').getAttribute('data-nodes'));
     assert.ok(nodes >= 4, `${nodes} nodes`);
     assert.ok((await page.locator('#edges-title + * tbody tr').count()) >= 3);
+    // The canvas is keyboard-driven: Tab reaches it, arrows walk the nodes, a live region reads each out.
+    await page.focus('#graph');
+    await page.keyboard.press('Home');
+    const first = await page.locator('#graph').getAttribute('data-selected');
+    assert.ok(first);
+    await page.keyboard.press('ArrowRight');
+    const second = await page.locator('#graph').getAttribute('data-selected');
+    assert.notEqual(second, first);
+    assert.match((await page.locator('#graph-focus').textContent()) ?? '', /node 2 of \d+/);
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await page.locator('#graph').getAttribute('data-selected'), first);
     await shot(page, 'graph.png', true);
+    // Enter on a run node opens it.
+    while (!((await page.locator('#graph').getAttribute('data-selected')) ?? '').startsWith('run:')) await page.keyboard.press('ArrowRight');
+    const run = (await page.locator('#graph').getAttribute('data-selected'))!.slice(4);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((id) => location.hash === `#/runs/${id}`, run);
+    await page.goBack();
+    await page.waitForSelector('#graph canvas');
   });
 
   it('lists comparisons with their verdicts', async function () {

@@ -1,6 +1,7 @@
 // Run detail: provenance, stage timeline against the plan, telemetry charts with budget lines,
 // signed checkpoints, gate verdicts and findings. Live: new samples extend the charts in place.
-import type { RunDetail, StageView, TelemetryPoint, TelemetryView } from '../../api-types.js';
+import type { GraphView, RunDetail, StageView, TelemetryPoint, TelemetryView } from '../../api-types.js';
+import { lineageView } from '../lineage.js';
 import { getJson, runPath } from '../api.js';
 import { TELEMETRY_CHARTS, TelemetryChart } from '../charts.js';
 import { el, replaceChildren, section, table, type Child } from '../dom.js';
@@ -23,6 +24,9 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
   const stages = el('div');
   const checkpoints = el('div');
   const gates = el('div');
+  const lineageHost = el('div');
+  let lineageCy: { destroy(): void } | undefined;
+  let lineageKey = '';
   const charts = TELEMETRY_CHARTS.map((spec) => new TelemetryChart(spec));
   const chartNote = el('p', { class: 'chart-note' });
   const stagePicker = el('select', { id: 'telemetry-stage' });
@@ -34,6 +38,7 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     section('Stages against the plan', 'stages-title', stages),
     section('Telemetry', 'telemetry-title', stageField, chartNote, el('div', { class: 'chart-grid' }, charts.map((c) => c.figure))),
     section('Checkpoints and artifacts', 'checkpoints-title', checkpoints),
+    section('Lineage', 'lineage-title', lineageHost),
     section('Gates and findings', 'gates-title', gates),
     section('Replay', 'replay-title', replayPanel(runId)),
   );
@@ -48,6 +53,17 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     replaceChildren(stages, stageTimeline(d.stages));
     replaceChildren(checkpoints, checkpointTable(d));
     replaceChildren(gates, gateSection(d));
+    void drawLineage(d);
+  };
+  const drawLineage = async (d: RunDetail): Promise<void> => {
+    const graph = await getJson<GraphView>('/api/graph').catch(() => ({ nodes: [], edges: [] }) as GraphView);
+    const key = JSON.stringify([d.stages, d.checkpointList.map((c) => c.digest), d.gates.map((g) => g.comparisonId), graph.edges.length]);
+    if (key === lineageKey) return;
+    lineageKey = key;
+    const view = lineageView(d, graph);
+    lineageCy?.destroy();
+    replaceChildren(lineageHost, view.figure, el('h3', { class: 'small-heading' }, 'As a list'), view.list);
+    lineageCy = view.draw();
   };
   renderDetail(detail);
 
@@ -91,7 +107,10 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     onChange: (change) => {
       if (touchesRun(change, runId) || change.topics.includes('gates') || change.topics.includes('verification')) refresh();
     },
-    dispose: () => charts.forEach((c) => c.destroy()),
+    dispose: () => {
+      charts.forEach((c) => c.destroy());
+      lineageCy?.destroy();
+    },
   };
 }
 
