@@ -14,6 +14,7 @@ import { findChromium } from '../support/chromium.js';
 import { repoRoot, runCli } from '../support/cli.js';
 import { freshLedger, populate, telemetry, type Ledger } from './fixture.js';
 import { webAssets } from './web-assets.js';
+import { campaignStreamEvents, metrics as benchMetrics, runStreamEvents } from '../../bench/fixtures/projection-log.js';
 
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
 export const SCREENSHOTS = join(repoRoot, 'test-artifacts', 'dashboard');
@@ -171,6 +172,38 @@ describe('dashboard in a browser', function () {
     assert.match((await page.locator('#compare-curves-summary').textContent()) ?? '', /^loss of 2 runs by step, log scale, smoothed \(EMA 0\.6\)/);
     assert.match(page.url(), /#\/compare\?runs=base-2%2Ccand-1&diff=1&log=1&smooth=0\.6$/);
     await shot(page, 'compare.png', true);
+  });
+
+  it('scrolls a table of 450 runs with a bounded number of rows in the page, loading each page as it comes into view', async function () {
+    const big = await freshLedger();
+    const ids: string[] = [];
+    for (let c = 0; c < 45; c++) {
+      const campaign = Array.from({ length: 10 }, (_, i) => `c${String(c).padStart(2, '0')}-r${i}`);
+      for (const [i, runId] of campaign.entries()) await big.store.append(runStream(runId), runStreamEvents({ runId, seed: i + 1, metrics: benchMetrics(0.8 + i / 100) }));
+      await big.store.append(`campaign-c${c}`, campaignStreamEvents(`c${c}`, campaign));
+      ids.push(...campaign);
+    }
+    const bigServer = await startServer({ store: big.store, home: big.home, port: 0, assetsDir: await webAssets(), pollMs: 1000 });
+    const tab = await context.newPage();
+    watch(tab);
+    try {
+      await tab.goto(`${bigServer.url}/#/runs?sort=run`);
+      await tab.waitForSelector('tbody tr[data-row]');
+      assert.equal(await tab.locator('#runs-grid').getAttribute('aria-rowcount'), '451');
+      const rendered = await tab.locator('tbody tr').count();
+      assert.ok(rendered < 80, `${rendered} rows in the DOM for 450 runs`);
+      // To the bottom: rows 200–449 come from pages the first reply did not carry.
+      await tab.locator('.runs-scroller').evaluate((s) => (s.scrollTop = s.scrollHeight));
+      await tab.waitForSelector(`tbody tr[data-row="${ids.at(-1)}"]`);
+      assert.equal(await tab.locator('tbody tr.placeholder').count(), 0);
+      assert.ok((await tab.locator('tbody tr').count()) < 80);
+      await tab.locator('.runs-scroller').evaluate((s) => (s.scrollTop = s.scrollHeight / 2));
+      await tab.waitForSelector(`tbody tr[data-row="${ids[225]}"]`);
+    } finally {
+      await tab.close();
+      await bigServer.close();
+      await big.close();
+    }
   });
 
   it('opens a run and draws its telemetry chart with the budget line', async function () {

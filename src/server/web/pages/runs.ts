@@ -272,8 +272,14 @@ export async function runsPage(main: HTMLElement, query: URLSearchParams = new U
     replaceChildren(body, first > 0 ? before : null, slice, last < matched ? after : null);
     body.dataset.first = String(first);
     body.dataset.rendered = String(last - first);
+    // `rows` is sparse: look at each index (array methods skip holes, i.e. exactly the rows not loaded).
     for (let page = Math.floor(first / PAGE_SIZE) * PAGE_SIZE; page < last; page += PAGE_SIZE) {
-      if (rows.slice(page, Math.min(last, page + PAGE_SIZE)).some((r) => r === undefined)) void fetchPage(page);
+      for (let i = Math.max(page, first); i < Math.min(last, page + PAGE_SIZE); i++) {
+        if (rows[i] === undefined) {
+          void fetchPage(page);
+          break;
+        }
+      }
     }
   };
 
