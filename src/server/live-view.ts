@@ -83,6 +83,7 @@ export class LiveView {
   private pendingTopics = new Set<Topic>();
   private flushTimer: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
+  private campaignIndex: { of: RunSummaries['campaigns']; byRun: Map<string, string> } | undefined;
 
   private constructor(
     private readonly store: EventStore,
@@ -135,8 +136,18 @@ export class LiveView {
     const provenance = this.summaries.state.runs.get(runId);
     if (!provenance) return undefined;
     const records = this.records.get(runId) ?? emptyRecords(runId);
-    const campaign = [...this.summaries.state.campaigns.values()].find((c) => c.runs.some((r) => r.runId === runId))?.campaign ?? null;
-    return { ...records, provenance, campaign };
+    return { ...records, provenance, campaign: this.campaignOf(runId) };
+  }
+
+  /** The first campaign (in key order) that lists the run; an index rebuilt only when the campaigns change. */
+  private campaignOf(runId: string): string | null {
+    const campaigns = this.summaries.state.campaigns;
+    if (this.campaignIndex?.of !== campaigns) {
+      const byRun = new Map<string, string>();
+      for (const c of campaigns.values()) for (const r of c.runs) if (!byRun.has(r.runId)) byRun.set(r.runId, c.campaign);
+      this.campaignIndex = { of: campaigns, byRun };
+    }
+    return this.campaignIndex.byRun.get(runId) ?? null;
   }
 
   close(): void {
