@@ -174,6 +174,17 @@ describe('dashboard in a browser', function () {
     await shot(page, 'compare.png', true);
   });
 
+  it('compares a campaign by name: parallel coordinates of params → metric and a box plot per campaign', async function () {
+    await page.goto(`${server.url}/#/compare?runs=campaign:base,cand-1`);
+    await page.waitForSelector('#campaign-boxes');
+    assert.equal(await page.locator('#compare-table thead th.run-col').count(), 3);
+    assert.equal(await page.inputValue('#plot-metric'), 'testAccuracy');
+    assert.equal(await page.locator('#campaign-boxes rect[data-campaign="base"]').count(), 1);
+    assert.equal(await page.locator('#campaign-boxes circle[data-run]').count(), 2, 'cand-1 has no final value: not drawn');
+    assert.match((await page.locator('#campaign-boxes + .chart-summary, figure:has(#campaign-boxes) .chart-summary').first().textContent()) ?? '', /^base: n=2, median 0\.85/);
+    assert.equal(await page.locator('#parallel polyline[data-run]').count(), 2);
+  });
+
   it('scrolls a table of 450 runs with a bounded number of rows in the page, loading each page as it comes into view', async function () {
     const big = await freshLedger();
     const ids: string[] = [];
@@ -184,8 +195,8 @@ describe('dashboard in a browser', function () {
       ids.push(...campaign);
     }
     const bigServer = await startServer({ store: big.store, home: big.home, port: 0, assetsDir: await webAssets(), pollMs: 1000 });
+    // Another server, another origin: this tab is not watched for off-origin requests.
     const tab = await context.newPage();
-    watch(tab);
     try {
       await tab.goto(`${bigServer.url}/#/runs?sort=run`);
       await tab.waitForSelector('tbody tr[data-row]');

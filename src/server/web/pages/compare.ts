@@ -10,6 +10,7 @@ import { compact, digest, num, verificationBadge } from '../format.js';
 import { touchesRun } from '../live.js';
 import { coalesce, errorMessage, type Page } from '../page.js';
 import { liveStatusBadge } from './runs.js';
+import { campaignBoxes, parallelCoordinates, type PlotRun } from '../plots.js';
 
 /** Distinct colours with at least 3:1 contrast on white, cycled past ten runs. */
 const PALETTE = ['#1f5fa8', '#b3261e', '#2e7d32', '#6a3d9a', '#8a4b08', '#00695c', '#ad1457', '#37474f', '#5d4037', '#283593'];
@@ -194,6 +195,8 @@ export async function comparePage(main: HTMLElement, query: URLSearchParams): Pr
     log: query.get('log') === '1',
     smoothing: Math.min(0.99, Math.max(0, Number(query.get('smooth') ?? 0) || 0)),
     x: (query.get('x') === 'time' ? 'time' : 'step') as CurveOptions['x'],
+    /** The final metric the parallel coordinates and campaign boxes show. */
+    target: query.get('target') ?? 'testAccuracy',
   };
   if (refs.length < 2) {
     replaceChildren(main, el('h1', {}, 'Compare runs'), el('p', {}, 'Select at least two runs on the ', el('a', { href: '#/runs' }, 'runs page'), ' (or a campaign: ', el('code', {}, '#/compare?runs=campaign:NAME,…'), ') to compare them.'));
@@ -206,6 +209,7 @@ export async function comparePage(main: HTMLElement, query: URLSearchParams): Pr
     if (state.log) q.set('log', '1');
     if (state.smoothing > 0) q.set('smooth', String(state.smoothing));
     if (state.x !== 'step') q.set('x', state.x);
+    if (state.target !== 'testAccuracy') q.set('target', state.target);
     history.replaceState(null, '', `#/compare?${q}`);
   };
 
@@ -227,8 +231,19 @@ export async function comparePage(main: HTMLElement, query: URLSearchParams): Pr
   const smoothingValue = el('output', { id: 'curve-smoothing-value', for: 'curve-smoothing' }, String(state.smoothing));
   const xAxis = el('select', { id: 'curve-x' }, el('option', { value: 'step', selected: state.x === 'step' }, 'step'), el('option', { value: 'time', selected: state.x === 'time' }, 'wall time'));
 
+  const target = el('select', { id: 'plot-metric' });
+  const plots = el('div', { class: 'chart-grid' });
+  const drawPlots = (): void => {
+    const finals = [...new Set(view.runs.flatMap((c) => Object.keys(c.row.final ?? {})))].sort();
+    if (!finals.includes(state.target) && finals.length) state.target = finals[0]!;
+    replaceChildren(target, finals.map((m) => el('option', { value: m, selected: m === state.target }, m)));
+    const runs: PlotRun[] = view.runs.map((c, i) => ({ id: c.row.runId, colour: colour(i), campaign: c.row.campaign, params: c.row.params, metric: c.row.final?.[state.target] ?? null }));
+    replaceChildren(plots, finals.length ? [parallelCoordinates(runs, state.target), campaignBoxes(runs, state.target)] : el('p', {}, 'No run has final metrics yet: the plots use final values only.'));
+  };
+
   const render = (): void => {
     const runs = view.runs;
+    drawPlots();
     replaceChildren(
       summary,
       el(
@@ -287,6 +302,12 @@ export async function comparePage(main: HTMLElement, query: URLSearchParams): Pr
       ),
       chart.figure,
     ),
+    section(
+      'Params → metric, and campaigns',
+      'compare-plots-title',
+      el('p', { class: 'controls' }, el('label', { for: 'plot-metric' }, 'Final metric '), target),
+      plots,
+    ),
   );
   render();
   save();
@@ -306,6 +327,11 @@ export async function comparePage(main: HTMLElement, query: URLSearchParams): Pr
     save();
   };
   for (const control of [metric, log, xAxis]) control.addEventListener('change', redraw);
+  target.addEventListener('change', () => {
+    state.target = target.value;
+    drawPlots();
+    save();
+  });
   smoothing.addEventListener('input', redraw);
 
   const refresh = coalesce(async () => {
