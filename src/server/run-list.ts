@@ -52,17 +52,42 @@ export interface ListedRuns {
   total: number;
 }
 
+interface Snapshot {
+  position: number;
+  badges: string;
+  rows: RunRow[];
+  records: Map<RunRow, RunQueryRecord>;
+  checks: Map<string, VerificationRun>;
+}
+
+/** The last listing per live view: rows and their query records only change with the log or a badge. */
+const snapshots = new WeakMap<LiveView, Snapshot>();
+
+async function snapshot(live: LiveView, verification: VerificationCache): Promise<Snapshot> {
+  const ids = live.runIds();
+  const checks = await verification.runs(ids.map((runId) => ({ runId, revision: live.run(runId)!.provenance.governance.lastRevision })));
+  const badges = checks.map((c) => c.badge[0]).join('');
+  const last = snapshots.get(live);
+  if (last && last.position === live.position && last.badges === badges) return last;
+  const rows = ids.map((id, i) => runRow(live.run(id)!, checks[i]!.badge)).sort(byActivity);
+  const next: Snapshot = {
+    position: live.position,
+    badges,
+    rows,
+    records: new Map(rows.map((r) => [r, runQueryRecord(r)])),
+    checks: new Map(ids.map((id, i) => [id, checks[i]!])),
+  };
+  snapshots.set(live, next);
+  return next;
+}
+
 /** Every run matching the query, in order, with each one's verification (badge and detail). */
 export async function listRuns(live: LiveView, verification: VerificationCache, query: RunQuery, names: { filter?: string; sort?: string } = {}): Promise<ListedRuns> {
   // Parse errors answer before any replay runs: bad input costs nothing.
   queryRuns([], query, runQueryRecord, names);
-  const ids = live.runIds();
-  const runs = ids.map((runId) => live.run(runId)!);
-  const checks = await verification.runs(runs.map((r) => ({ runId: r.runId, revision: r.provenance.governance.lastRevision })));
-  const byId = new Map(ids.map((id, i) => [id, checks[i]!]));
-  const rows = runs.map((run, i) => runRow(run, checks[i]!.badge)).sort(byActivity);
-  const selected = queryRuns(rows, query, runQueryRecord, names);
-  return { rows: selected, verification: selected.map((r) => byId.get(r.runId)!), total: ids.length };
+  const snap = await snapshot(live, verification);
+  const selected = queryRuns(snap.rows, query, (r) => snap.records.get(r)!, names);
+  return { rows: selected, verification: selected.map((r) => snap.checks.get(r.runId)!), total: snap.rows.length };
 }
 
 export async function runPage(live: LiveView, verification: VerificationCache, query: RunQuery & { offset?: number; limit?: number }): Promise<RunPage> {
