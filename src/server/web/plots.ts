@@ -47,7 +47,7 @@ export function parallelCoordinates(runs: PlotRun[], metric: string): HTMLElemen
   const x = (i: number): number => (dims.length === 1 ? W / 2 : 50 + (i * (W - 100)) / (dims.length - 1));
   const y = (t: number): number => top + (1 - t) * (H - top - bottom);
   const axes = dims.map((d) => axis(d.values));
-  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img', 'aria-labelledby': 'parallel-title', class: 'svg-plot', id: 'parallel' });
+  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-labelledby': 'parallel-title', class: 'svg-plot', id: 'parallel' });
   dims.forEach((d, i) => {
     root.append(svg('line', { x1: x(i), x2: x(i), y1: y(0), y2: y(1), stroke: '#555', 'stroke-width': 1 }));
     root.append(svg('text', { x: x(i), y: H - 12, 'text-anchor': 'middle', 'font-size': 12, fill: '#1a1a1a' }, d.label));
@@ -81,7 +81,7 @@ export function campaignBoxes(runs: PlotRun[], metric: string): HTMLElement {
   const lo = Math.min(...all);
   const hi = Math.max(...all);
   const y = (v: number): number => 20 + (1 - (hi === lo ? 0.5 : (v - lo) / (hi - lo))) * (H - 60);
-  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img', 'aria-labelledby': 'boxes-title', class: 'svg-plot', id: 'campaign-boxes' });
+  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-labelledby': 'boxes-title', class: 'svg-plot', id: 'campaign-boxes' });
   if (all.length) {
     root.append(svg('text', { x: 4, y: y(hi) + 4, 'font-size': 10, fill: '#4d4d4d' }, num(hi)), svg('text', { x: 4, y: y(lo) + 4, 'font-size': 10, fill: '#4d4d4d' }, num(lo)));
   }

@@ -161,7 +161,8 @@ class CurveChart {
           { label: o.x === 'step' ? 'step' : 'seconds since the first sample', stroke: '#333' },
           { label: o.metric, stroke: '#333', size: 64, values: (_u, ticks) => ticks.map((t) => compact(t)) },
         ],
-        series: [{ label: o.x }, ...runs.map((c, i) => ({ label: c.row.runId, stroke: colour(i), width: 2, spanGaps: true, points: { show: false } }))],
+        // Sparse curves (a few logged points) get their points drawn: a single point has no line to show.
+        series: [{ label: o.x }, ...runs.map((c, i) => ({ label: c.row.runId, stroke: colour(i), fill: undefined, width: 2, spanGaps: true, points: { show: data[0].length <= 60, size: 6, fill: colour(i) } }))],
         legend: { live: true },
       },
       data,
