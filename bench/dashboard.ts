@@ -90,7 +90,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
       }
       // Let the last page arrive, then check the bottom row is the last run.
       for (let i = 0; i < 100 && !document.querySelector('tbody tr[data-row]:last-of-type, tbody tr[data-row] + tr.spacer'); i++) await new Promise((r) => setTimeout(r, 50));
-      for (let i = 0; i < 100 && document.querySelector('tbody tr.placeholder'); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 600 && document.querySelector('tbody tr.placeholder'); i++) await new Promise((r) => setTimeout(r, 50));
       const rows = document.querySelectorAll('tbody tr[data-row]');
       return { frames, maxRows, lastRowNumber: Number(rows[rows.length - 1]?.getAttribute('aria-rowindex') ?? 1) - 1 };
     });
