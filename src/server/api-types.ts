@@ -12,12 +12,11 @@ export type StageStatus = 'pending' | 'running' | 'completed' | 'failed';
  */
 export type VerificationBadge = 'verified' | 'pending' | 'unsigned' | 'failed';
 
-export interface MetricsView {
-  trainLoss: number;
-  trainAccuracy: number;
-  testLoss: number;
-  testAccuracy: number;
-}
+/**
+ * Final metrics by name: any name a run logged (docs/api.md "Names"); a built-in training run has
+ * trainLoss, trainAccuracy, testLoss and testAccuracy among them.
+ */
+export type MetricsView = Record<string, number>;
 
 export interface RunRow {
   runId: string;
