@@ -13,12 +13,11 @@ export type StageStatus = 'pending' | 'running' | 'completed' | 'failed';
  */
 export type VerificationBadge = 'verified' | 'pending' | 'unsigned' | 'failed';
 
-export interface MetricsView {
-  trainLoss: number;
-  trainAccuracy: number;
-  testLoss: number;
-  testAccuracy: number;
-}
+/**
+ * Final metrics by name: any name a run logged (docs/api.md "Names"); a built-in training run has
+ * trainLoss, trainAccuracy, testLoss and testAccuracy among them.
+ */
+export type MetricsView = Record<string, number>;
 
 /** The newest values recorded so far, labelled with where they come from; never called final. */
 export interface LatestMetricsView {
@@ -126,6 +125,12 @@ export interface RunDetail extends RunRow {
     wallMs: number | null;
   } | null;
   environment: Record<string, unknown> | null;
+  /** Params as logged (write-once). */
+  params: Record<string, string | number | boolean>;
+  /** Tags set and not deleted. */
+  tags: Record<string, string>;
+  /** The latest point of every metric name the run logged. */
+  latestMetrics: Record<string, { value: number; step: number; timestamp: number }>;
   checkpointList: CheckpointView[];
   /** Download either by digest: GET /api/runs/:id/files/:digest (the file's SHA-256 re-checked before it is sent). */
   artifactList: ArtifactView[];
@@ -147,6 +152,13 @@ export interface TelemetryPoint {
   recordedAt: string;
 }
 
+export interface MetricSeriesPoint {
+  step: number;
+  value: number;
+  timestamp: number;
+  stage: string;
+}
+
 export interface TelemetryView {
   runId: string;
   /** The stage these samples belong to (steps restart per stage); default the training stage. */
@@ -154,6 +166,8 @@ export interface TelemetryView {
   /** Every stage the run has samples for. */
   stages: string[];
   points: TelemetryPoint[];
+  /** The stage's logged metric points by name (any name), after the same step, in log order. */
+  metrics: Record<string, MetricSeriesPoint[]>;
   /** Budgets of the stages the samples belong to, from the approved plan. */
   budgets: Record<string, StageBudgetView>;
 }

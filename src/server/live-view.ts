@@ -6,7 +6,7 @@
 // findings, comparison and gate records), keyed by the stream they were recorded on.
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { AuditFindingData, GovernancePlanApprovedData } from '../../events/governance.js';
-import type { ArtifactRecorded, MetricPoint, MetricsLogged, ParamsLogged, TagDeleted, TagsSet } from '../../events/runs.js';
+import type { ArtifactRecorded, MetricPoint, MetricsLogged } from '../../events/runs.js';
 import { TelemetrySampleV2Metrics, type CheckpointWritten, type TelemetrySample, type TrainingStarted } from '../../events/training.js';
 import type { ComparisonRecordedData, RegressionGateEvaluatedData } from '../../events/comparison.js';
 import { project, start, type Projected } from '../../projections/projection.js';
@@ -35,10 +35,8 @@ export interface RunRecords {
   trainingOpen: boolean;
   /** The worker keys the run's approval trusts (what its checkpoint signatures are checked against). */
   trustedKeys: string[];
-  /** Params of the approved plan (its `training` section and `config`, flattened: run-params.ts), then those logged (ParamsLogged). */
+  /** Params of the approved plan: its `training` section and `config`, flattened (run-params.ts); logged ones are the projection's. */
   params: RunParams;
-  /** Tags as they stand now (TagsSet, TagDeleted); the log keeps their history. */
-  tags: Record<string, string>;
   artifacts: { data: ArtifactRecorded; recordedAt: string }[];
 }
 
@@ -65,7 +63,7 @@ export interface LiveViewOptions {
 const PAGE = 5_000;
 
 function emptyRecords(runId: string): RunRecords {
-  return { runId, telemetry: [], metrics: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null, trainingOpen: false, trustedKeys: [], params: {}, tags: {}, artifacts: [] };
+  return { runId, telemetry: [], metrics: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null, trainingOpen: false, trustedKeys: [], params: {}, artifacts: [] };
 }
 
 export class LiveView {
@@ -228,18 +226,7 @@ export class LiveView {
         case 'GovernancePlanApproved': {
           const approved = eventData(event) as GovernancePlanApprovedData;
           run.trustedKeys = [...approved.workerKeys];
-          run.params = { ...planParams(approved.plan), ...run.params };
-          break;
-        }
-        case 'ParamsLogged':
-          run.params = { ...run.params, ...(eventData(event) as ParamsLogged).params };
-          break;
-        case 'TagsSet':
-          run.tags = { ...run.tags, ...(eventData(event) as TagsSet).tags };
-          break;
-        case 'TagDeleted': {
-          const { [(eventData(event) as TagDeleted).key]: _deleted, ...rest } = run.tags;
-          run.tags = rest;
+          run.params = planParams(approved.plan);
           break;
         }
         case 'ArtifactRecorded':

@@ -7,6 +7,7 @@ import type {
   ComparisonView,
   GateView,
   GraphView,
+  MetricSeriesPoint,
   MetricComparisonView,
   RunDetail,
   RunRow,
@@ -30,9 +31,15 @@ export function liveStatus(governance: RunRecord['provenance']['governance']): {
   return running ? { status: 'running', stage: running.id } : { status: governance.status, stage: null };
 }
 
-/** Final metrics only once training completed; while a session is open (a resume included) there are none. */
+/**
+ * Final metrics only once they are: after TrainingCompleted (with no training session opened since,
+ * a resume included) or once the run completed. The projection's `finalMetrics` is every metric's
+ * latest value merged with the trainer's — mid-run those are latest values, never final ones.
+ */
 export function finalMetrics(run: RunRecord): RunRow['metrics'] {
-  return run.trainingOpen ? null : run.provenance.finalMetrics;
+  const p = run.provenance;
+  if (run.trainingOpen) return null;
+  return p.trainingMetrics !== null || p.governance.status === 'completed' ? p.finalMetrics : null;
 }
 
 /** The last logged point of each metric, in log order (a later point wins over an earlier one). */
@@ -54,15 +61,6 @@ export function latestMetrics(run: RunRecord): RunRow['latest'] {
   return { step, epoch: c?.epoch ?? null, values: { ...(c?.metrics ?? {}), ...logged.values } };
 }
 
-/** Every metric's final value; null while the run may still change one (docs/dashboard.md "Live status"). */
-export function finalValues(run: RunRecord): RunRow['final'] {
-  const trained = finalMetrics(run);
-  if (trained) return { ...trained };
-  if (run.provenance.governance.status !== 'completed') return null;
-  const { values, step } = lastPoints(run);
-  return step === null ? null : values;
-}
-
 export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
   const p = run.provenance;
   const stage = chartStage(run);
@@ -81,10 +79,11 @@ export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
     totalSteps: run.totalSteps,
     lastLoss,
     metrics: finalMetrics(run),
-    final: finalValues(run),
+    final: finalMetrics(run),
     latest: latestMetrics(run),
-    params: run.params,
-    tags: run.tags,
+    // The plan's hyperparameters, then what user code logged (the projection's, write-once).
+    params: { ...run.params, ...p.params },
+    tags: p.tags,
     checkpoints: p.checkpoints.length,
     findings: p.findings,
     verification: badge,
@@ -129,6 +128,7 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
         }
       : null,
     environment: (p.environment as Record<string, unknown> | null) ?? null,
+    latestMetrics: p.metrics,
     checkpointList: run.checkpoints.map((c): CheckpointView => ({
       epoch: c.data.epoch,
       step: c.data.step,
@@ -189,8 +189,21 @@ export function telemetryView(run: RunRecord, stage: string | null, afterStep = 
         memoryDeltaBytes: sample.memoryDeltaBytes,
         recordedAt,
       })),
+    metrics: metricSeries(run, stage, afterStep),
     budgets: Object.fromEntries(Object.entries(budgets).filter(([stage]) => stages.has(stage))),
   };
+}
+
+/** Logged metric points of one stage (any stage when null) after `afterStep`, grouped by name in log order. */
+function metricSeries(run: RunRecord, stage: string | null, afterStep: number): Record<string, MetricSeriesPoint[]> {
+  const series = new Map<string, MetricSeriesPoint[]>();
+  for (const { stage: s, point } of run.metrics) {
+    if ((stage !== null && s !== stage) || point.step <= afterStep) continue;
+    const list = series.get(point.key) ?? [];
+    list.push({ step: point.step, value: point.value, timestamp: point.timestamp, stage: s });
+    series.set(point.key, list);
+  }
+  return Object.fromEntries([...series].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 function ruleFor(gate: RegressionGateEvaluatedData | null, metric: string): RegressionGateEvaluatedData['rules'][number] | undefined {

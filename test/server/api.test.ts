@@ -60,7 +60,7 @@ describe('dashboard API', function () {
     assert.equal(byId['base-1']!.checkpoints, 2);
     assert.equal(byId['base-1']!.verification, 'verified');
     assert.equal(byId['cand-1']!.findings.hard, 1);
-    assert.ok(byId['base-1']!.metrics && byId['base-1']!.metrics.testAccuracy > 0);
+    assert.ok(byId['base-1']!.metrics && (byId['base-1']!.metrics.testAccuracy ?? 0) > 0);
   });
 
   it('calls a run in training "running" with its stage, and its checkpoint metrics latest, never final', async function () {
