@@ -46,13 +46,13 @@ export function liveStatusBadge(r: Pick<RunRow, 'status' | 'stage'>): HTMLElemen
   return el('span', { class: 'status-cell', 'data-status': r.status }, statusBadge(r.status), r.stage ? el('span', { class: 'muted small', 'data-stage': r.stage }, ` ${r.stage}`) : null);
 }
 
-/** A final value when training completed, else the latest checkpoint's, labelled so. */
+/** A final value once training completed, else the latest value, labelled so. */
 export function metricCell(r: RunRow, name: string, format: (v: number) => string): Child {
   const final = r.final?.[name];
   if (final !== undefined) return el('span', { 'data-final': name }, format(final));
   const latest = r.latest?.values[name];
   if (latest === undefined) return '—';
-  return el('span', { class: 'latest', 'data-latest': name, title: `latest checkpoint, step ${r.latest!.step}: not final` }, format(latest), el('span', { class: 'muted small' }, ' latest'));
+  return el('span', { class: 'latest', 'data-latest': name, title: `latest value (up to step ${r.latest!.step}): not final` }, format(latest), el('span', { class: 'muted small' }, ' latest'));
 }
 
 const BASE_COLUMNS: Column[] = [
