@@ -9,6 +9,7 @@ import { NoteError, signNote, type NoteSigner } from '../integrity/note.js';
 import { consistencyProofAsync, ProofError, verifyConsistency } from '../integrity/proof.js';
 import { InputError, IntegrityError } from '../errors.js';
 import type { EventStore, StoredCheckpoint, TreeState } from '../store/port.js';
+import { KeyHistoryError, loadKeyHistory } from '../replay/key-history.js';
 import { PAGE_SIZE } from './read.js';
 import { adoptSignerState, assertSignerCurrent, openSignedHead, readSignerState, recordSignerState, withSignerLock, type LedgerSigner, type SignedHead } from './signer-state.js';
 
@@ -205,19 +206,28 @@ export interface ProofAnchor {
  */
 export async function signedCheckpointAt(store: EventStore, size: number, verifierKeys: readonly string[], origin: string): Promise<ProofAnchor> {
   if (size === 0) return { anchored: true, size, root: EMPTY_ROOT, note: null, description: 'the empty tree, whose root RFC 9162 fixes' };
-  const stored = (await store.checkpoints()).map((c, i) => ({ c, ordinal: i + 1 })).filter(({ c }) => c.size === size);
+  const all = await store.checkpoints();
+  const stored = all.map((c, i) => ({ c, ordinal: i + 1 })).filter(({ c }) => c.size === size);
   if (stored.length === 0) {
     return { anchored: false, size, note: null, description: `no signed checkpoint has size ${size}: the root was recomputed from the store's leaf hashes and no key vouches for it` };
   }
   if (verifierKeys.length === 0) {
     return { anchored: false, size, note: null, description: `no verifier key (pass --key), so the signature of checkpoint ${stored[0]!.ordinal} (size ${size}) was not checked and the root was recomputed from the store's leaf hashes` };
   }
+  // After a key rotation, only the key valid at this size may have signed it (src/replay/key-history.ts).
+  let keys;
+  try {
+    keys = (await loadKeyHistory(store, verifierKeys, origin, all)).keysFor(size);
+  } catch (err) {
+    if (err instanceof KeyHistoryError) throw new IntegrityError(err.message);
+    throw err;
+  }
   let anchor: ProofAnchor | undefined;
   for (const { c, ordinal } of stored) {
     const label = `checkpoint ${ordinal} (size ${size})`;
     let opened;
     try {
-      opened = openCheckpoint(c.note, verifierKeys);
+      opened = openCheckpoint(c.note, keys);
     } catch (err) {
       if (!(err instanceof NoteError)) throw err;
       throw new IntegrityError(`${label} does not verify with the verifier key: ${err.message}`);

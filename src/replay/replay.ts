@@ -3,7 +3,8 @@
 // runs the whole-log verifier first (verify-log.ts) so every byte of the ledger is checked too.
 import { InputError } from '../errors.js';
 import { openCheckpoint } from '../integrity/checkpoint.js';
-import { NoteError } from '../integrity/note.js';
+import { NoteError, type NoteVerifier } from '../integrity/note.js';
+import { keyHistory, KeyHistoryError, readRotationStatements } from './key-history.js';
 import { readLogPages } from '../ledger/read.js';
 import { requireOrigin } from '../ledger/origin.js';
 import { checkRunId, runStream } from '../governance/recorder.js';
@@ -57,7 +58,16 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
     return fail({ check: 'checkpoint', stream, message: 'The ledger has no signed checkpoint: run `runledger checkpoint` first.' });
   }
   const origin = await requireOrigin(store);
-  const trusted = openLatest(latest, checkpoints.length, origin, options.verifierKeys);
+  // After key rotations the latest checkpoint must be signed by the key valid at its size.
+  const rotations = await readRotationStatements(store);
+  let history;
+  try {
+    history = keyHistory(rotations, checkpoints, options.verifierKeys, origin);
+  } catch (err) {
+    if (!(err instanceof KeyHistoryError)) throw err;
+    return fail({ check: 'checkpoint', stream, message: err.message });
+  }
+  const trusted = openLatest(latest, checkpoints.length, origin, history.keysFor(latest.size));
   if ('check' in trusted) return fail(trusted);
 
   if (options.fullLog) {
@@ -66,6 +76,7 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
       checkpoints,
       verifierKeys: options.verifierKeys,
       origin,
+      rotations,
       ...(options.onProgress ? { onProgress: (done: number) => options.onProgress?.(done, total) } : {}),
     });
     if (!log.ok && log.firstDivergence) {
@@ -106,7 +117,7 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
 }
 
 /** Opens the latest checkpoint under the trusted keys and checks it against its stored columns. */
-function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, keys: readonly string[]): TrustedCheckpoint | RunDivergence {
+function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, keys: readonly NoteVerifier[]): TrustedCheckpoint | RunDivergence {
   const label = `Checkpoint ${ordinal} (tree size ${stored.size})`;
   try {
     const checkpoint = openCheckpoint(stored.note, keys);

@@ -10,7 +10,8 @@ import { registerProjectCommands } from './project.js';
 import { registerCompareCommands } from './compare.js';
 import { registerBenchCompareCommand } from './bench-compare.js';
 import { registerKafkaCommands } from './kafka.js';
+import { registerWitnessCommands } from './witness.js';
 
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
-export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand, registerKafkaCommands];
+export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand, registerKafkaCommands, registerWitnessCommands];
