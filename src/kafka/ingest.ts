@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { Partitioners, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
 import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { GOVERNANCE_TYPES } from '../../events/governance.js';
+import { LEDGER_TYPES } from '../../events/ledger.js';
 import { ConcurrencyError, InputError, LedgerError, UnavailableError } from '../errors.js';
 import { NO_STREAM, type EventStore, type ExpectedRevision } from '../store/port.js';
 import { brokerUnavailable, isKafkaError, kafkaClient, type BrokerOptions } from './connection.js';
@@ -27,7 +28,7 @@ export const IngestMessage = ProposedEvent.extend({ stream: StreamName, id: z.uu
 export type IngestMessage = z.infer<typeof IngestMessage>;
 
 // Governance decisions are recorded by the commands that check the run's plan, never by a worker.
-const RULED_TYPES = new Set<string>(GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'));
+const RULED_TYPES = new Set<string>([...GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'), ...LEDGER_TYPES]);
 
 export interface Rejection {
   topic: string;

@@ -142,6 +142,10 @@ describe('ledger/rotation: keys rotate', function () {
     });
     const res = await runCli(['verify', '--key', oldKey], { env });
     assert.equal(res.code, 1, res.stdout);
+    // Through `append`, nobody records one at all.
+    const appended = await runCli(['append', '-'], { env, input: JSON.stringify({ stream: KEY_STREAM, type: 'LedgerKeyRotated', data: { previousKey: oldKey, key: oldKey, statement: 'x' } }) });
+    assert.equal(appended.code, 2);
+    assert.match(appended.stderr, /LedgerKeyRotated events are recorded by "runledger keys rotate"; append refuses them/);
 
     const second = await ledger();
     await withStore(second.db, async (store) => {

@@ -17,6 +17,7 @@ import { KeyHistoryError, loadKeyHistory, readRotationStatements } from '../../r
 import { witnessCheckpoint } from '../../witness/client.js';
 import { checkWitnessPolicy, witnessPolicy } from '../../witness/policy.js';
 import { GOVERNANCE_TYPES } from '../../../events/governance.js';
+import { LEDGER_TYPES } from '../../../events/ledger.js';
 import { CompactRange } from '../../integrity/compact-range.js';
 import { leafHash } from '../../integrity/hasher.js';
 import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, ProofError, verifyProofJson } from '../../integrity/proof.js';
@@ -357,14 +358,15 @@ function checkWitnessUrl(url: string): string {
 
 // A run's plan and stage events are only recorded through the commands that enforce the plan
 // (`plan approve`, `stage`, `run fail`): the ledger refuses to record a lie. Findings are open to any checker.
-const RULED_TYPES = new Set<string>(GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'));
+// LedgerKeyRotated: only `keys rotate` records it (a copy appended by hand would break the key history).
+const RULED_TYPES = new Set<string>([...GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'), ...LEDGER_TYPES]);
 
 function refuseRuledTypes(requests: AppendRequest[], where: (r: number, e: number) => string): void {
   requests.forEach((request, r) =>
     request.events.forEach((event, e) => {
       if (RULED_TYPES.has(event.type)) {
         throw new InputError(
-          `${where(r, e)}: ${event.type} events are recorded by "runledger plan approve", "runledger stage" and "runledger run fail", which check the run's plan; append refuses them`,
+          `${where(r, e)}: ${event.type} events are recorded by ${event.type === 'LedgerKeyRotated' ? '"runledger keys rotate"' : '"runledger plan approve", "runledger stage" and "runledger run fail", which check the run\'s plan'}; append refuses them`,
           { field: 'type' },
         );
       }
