@@ -14,6 +14,7 @@ import { ensureLedgerSigner, loadLedgerSigner, type LedgerSigner } from '../../l
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { readLogPages } from '../../ledger/read.js';
 import { verifyLog } from '../../replay/verify-log.js';
+import { readRotationStatements } from '../../replay/key-history.js';
 import { defaultStoreUrl, openStore } from '../../store/open.js';
 import type { EventStore } from '../../store/port.js';
 import { BACKENDS, type Backend } from '../../../workers/config.js';
@@ -347,7 +348,7 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
     say(`\n${describeRetrain(retrain)}`);
     const { checkpoint } = await createCheckpoint(store, loadLedgerSigner(home), origin);
     say(`ledger checkpoint signed: ${checkpoint.size} events, root ${checkpoint.root}`);
-    const verification = await verifyLog(readLogPages(store), { checkpoints: await store.checkpoints(), verifierKeys: [loadVerifierKey(home)], origin });
+    const verification = await verifyLog(readLogPages(store), { checkpoints: await store.checkpoints(), verifierKeys: [loadVerifierKey(home)], origin, rotations: await readRotationStatements(store) });
     say(`ledger verified from raw events: ${verification.ok ? 'ok' : 'FAILED'}`);
     const available = new Set(program.commands.map((c) => c.name()));
     const h = `--home ${home}`;
