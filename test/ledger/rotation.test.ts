@@ -18,7 +18,7 @@ import { readRotationStatements } from '../../src/replay/key-history.js';
 import { verifyLog } from '../../src/replay/verify-log.js';
 import { openStore } from '../../src/store/open.js';
 import type { EventStore, StoredCheckpoint } from '../../src/store/port.js';
-import { freshHome, runCli } from '../support/cli.js';
+import { freshHome, repoRoot, runCli } from '../support/cli.js';
 
 const events = (stream: string, n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ stream, type: 'custom.sample', data: { i } })).join('\n');
 
@@ -197,6 +197,30 @@ describe('ledger/rotation: keys rotate', function () {
       });
     });
   }
+
+  it('replays and exports a run across a rotation: replay trusts the old key, the bundle verifies with the new one', async () => {
+    const { home, env, oldKey } = await ledger(2);
+    const plan = join(repoRoot, 'docs', 'examples', 'plan.yaml');
+    assert.equal((await runCli(['plan', 'approve', plan, '--run', 'r1'], { env })).code, 0);
+    for (const stage of ['prepare', 'train', 'evaluate']) {
+      assert.equal((await runCli(['stage', 'start', 'r1', stage], { env })).code, 0);
+      assert.equal((await runCli(['stage', 'complete', 'r1', stage], { env })).code, 0);
+    }
+    assert.equal((await runCli(['checkpoint'], { env })).code, 0);
+    assert.equal((await runCli(['keys', 'rotate'], { env })).code, 0);
+    assert.equal((await runCli(['append', '-'], { env, input: events('later', 2) })).code, 0);
+    assert.equal((await runCli(['checkpoint'], { env })).code, 0);
+    const replay = await runCli(['replay', 'r1', '--key', oldKey, '--full'], { env });
+    assert.equal(replay.code, 0, replay.stdout + replay.stderr);
+    const bundle = join(home, 'r1.bundle');
+    assert.equal((await runCli(['export', 'r1', '--out', bundle], { env })).code, 0);
+    const newKey = readFileSync(keyPaths(home).verifier, 'utf8').trim();
+    assert.equal((await runCli(['verify-bundle', bundle, '--key', oldKey, '--key', newKey], { env })).code, 0);
+    // A bundle has no key history: the old key alone does not open a checkpoint the new key signed.
+    const oldOnly = await runCli(['verify-bundle', bundle, '--key', oldKey], { env });
+    assert.equal(oldOnly.code, 1);
+    assert.match(oldOnly.stdout, /signed only by unknown keys/);
+  });
 
   it('a signer loaded before the rotation cannot sign after it', async () => {
     const { home, db } = await ledger();
