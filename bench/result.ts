@@ -24,7 +24,10 @@ export const BenchResult = z.object({
   memoryDeltaBytes: z.number(),
   /** The reference implementation measured in the same run (e.g. a hand-written loop). */
   reference: z.object({ name: z.string(), wallMs: WallStats, throughputPerSec: z.number().nonnegative() }).optional(),
-  /** wallMs.p50 / reference.wallMs.p50 (lower is better unless the benchmark says otherwise). */
+  /**
+   * Against the same-run reference: "ours ÷ reference" of throughput (higher is better) for `goalIs`
+   * `min` or no goal, of wall time (lower is better) for `goalIs` `max`. What bench-compare gates on.
+   */
   ratio: z.number().nonnegative().optional(),
   /** The performance goal the ratio is held to, e.g. 1.3. */
   goal: z.number().positive().optional(),

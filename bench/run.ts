@@ -1,7 +1,9 @@
 // npm run bench [-- NAME ...] [--out FILE] [--scale X]
-// Runs the named benchmarks (default: every core benchmark) and prints one JSON document:
-// { results: BenchResult[], goals: [{ name, ratio, goal, met }] }. Progress goes to stderr.
-import { writeFileSync } from 'node:fs';
+// Runs the named benchmarks (default: every core benchmark) and writes one JSON document,
+// { results: BenchResult[], goals: [{ name, ratio, goal, met }] }, to FILE with --out (what the docs
+// use: `npm run bench > FILE` would capture npm's own banner too), else to stdout. Progress goes to stderr.
+import { statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { BenchOptions, BenchResult } from './result.js';
 
 type BenchModule = { run(options: BenchOptions): Promise<BenchResult[]> };
@@ -39,6 +41,11 @@ async function main(): Promise<void> {
       usage();
     }
   }
+  // Refuse an unwritable --out before minutes of measuring, not after.
+  if (out !== undefined && !isDirectory(dirname(resolve(out)))) {
+    process.stderr.write(`bench: --out ${out}: directory ${dirname(resolve(out))} does not exist\n`);
+    process.exit(2);
+  }
   const selected = names.length > 0 ? names : Object.keys(BENCHMARKS).filter((n) => BENCHMARKS[n]!.default);
   const results: BenchResult[] = [];
   for (const name of selected) {
@@ -57,8 +64,21 @@ async function main(): Promise<void> {
     .filter((r) => r.ratio !== undefined && r.goal !== undefined)
     .map((r) => ({ name: r.name, ratio: r.ratio!, goal: r.goal!, met: meets(r) }));
   const doc = `${JSON.stringify({ results, goals }, null, 2)}\n`;
-  if (out) writeFileSync(out, doc);
-  process.stdout.write(doc);
+  if (out === undefined) {
+    process.stdout.write(doc);
+    return;
+  }
+  writeFileSync(out, doc);
+  const met = goals.filter((g) => g.met).length;
+  process.stderr.write(`bench: wrote ${results.length} results to ${out}; ${met} of ${goals.length} goals met\n`);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function meets(r: BenchResult): boolean {

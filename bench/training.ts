@@ -1,14 +1,21 @@
 // Ledger overhead on a training run: the same training (same plan, seed, backend, signed
-// checkpoints) with and without recording its events in the embedded store, alternating in the
-// same process so both meet the same machine load. Goal (BRIEF.md): under 3% of wall time.
+// checkpoints) with and without recording its events in the embedded store — through the run-stream
+// door, as a worker does (signed events, the write rules checked against the run's state) —
+// alternating in the same process so both meet the same machine load. Goal (BRIEF.md): under 3% of
+// wall time.
 // Also: optimizer step time per available backend.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { guardedAppend, RunHeads } from '../src/governance/guarded-append.js';
+import { hashPlan, PlanFile } from '../src/governance/plan.js';
+import { approvePlan, recordStage } from '../src/governance/recorder.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { activateBackend } from '../workers/backend.js';
+import { asSigner } from '../workers/checkpoint.js';
+import { workerKeyOf } from '../workers/keys.js';
 import { TrainingConfig, type Backend } from '../workers/config.js';
 import { train, type TrainingSink } from '../workers/trainer.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
@@ -46,15 +53,22 @@ async function overhead(runs: number, scale: number): Promise<BenchResult> {
   await store.init();
   const signingKey = generateKeyPairSync('ed25519').privateKey;
   const config = benchConfig(scale, 'cpu');
+  const plan = hashPlan(PlanFile.parse({ governance: { name: 'bench', approver: 'bench', training: config }, execution: { stages: [{ id: 'train' }] } }));
   let events = 0;
-  const sinkFor = (run: string): TrainingSink => ({
-    append: async (batch) => {
-      events += batch.length;
-      const t0 = performance.now();
-      await store.append(`run-${run}`, batch.map((e) => ({ type: e.type, data: e.data, metadata: { actor: 'bench' } })));
-      appendMs.push(performance.now() - t0);
-    },
-  });
+  // Governed runs: approved trusting the worker key, the train stage running (untimed set-up).
+  const governed = async (run: string): Promise<TrainingSink> => {
+    await approvePlan(store, plan, run, { workerKeys: [workerKeyOf(asSigner(signingKey))] });
+    await recordStage(store, run, 'train', 'start');
+    const heads = new RunHeads();
+    return {
+      append: async (batch) => {
+        events += batch.length;
+        const t0 = performance.now();
+        await guardedAppend(store, [{ stream: `run-${run}`, events: batch.map((e) => ({ type: e.type, data: e.data, metadata: { actor: 'bench' } })) }], { heads });
+        appendMs.push(performance.now() - t0);
+      },
+    };
+  };
   const recorded: number[] = [];
   const plain: number[] = [];
   const pairRatios: number[] = [];
@@ -67,6 +81,7 @@ async function overhead(runs: number, scale: number): Promise<BenchResult> {
       const order = r % 2 === 0 ? (['plain', 'recorded'] as const) : (['recorded', 'plain'] as const);
       for (const variant of order) {
         const home = join(dir, `home-${r + 1}-${variant}`);
+        const sink = variant === 'recorded' ? await governed(`bench-${r + 1}`) : undefined;
         const heapBefore = process.memoryUsage().heapUsed;
         const t0 = performance.now();
         const result = await train({
@@ -76,7 +91,7 @@ async function overhead(runs: number, scale: number): Promise<BenchResult> {
           home,
           signingKey,
           worker: 'bench',
-          ...(variant === 'recorded' ? { sink: sinkFor(`bench-${r + 1}`) } : {}),
+          ...(sink ? { sink } : {}),
         });
         const ms = performance.now() - t0;
         steps = result.steps;

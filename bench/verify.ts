@@ -189,7 +189,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
       // CPU spent (all threads) per unit of single-threaded CPU: the price of cloning envelopes and batching.
       cpuOverhead: parallelCpu.p50 / singleCpu.p50,
       ratioToRawSha256: rawWall50(raw) / parallelWall.p50,
-      note: `${workers} worker threads started per run (start-up included); the main thread keeps the ordered checks; reports compared equal on every run`,
+      note: `${workers} worker thread${workers === 1 ? '' : 's'} started per run (start-up included); the main thread keeps the ordered checks; reports compared equal on every run`,
     },
   };
   return [

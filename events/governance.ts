@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { defineEvent, type EventDefinition } from './registry.js';
 import { ExecutionPlan, GovernancePlan, Identifier } from '../src/governance/plan.js';
+import { WorkerKey } from './training.js';
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');
 /** Named content digests, e.g. `{ "model.bin": "<sha256>" }`. */
@@ -12,7 +13,7 @@ const Attempt = z.number().int().min(1);
 const WallMs = z.number().nonnegative();
 const MemoryDelta = z.number().int().nullable();
 
-export const GovernancePlanApprovedData = z
+const GovernancePlanApprovedV1 = z
   .object({
     runId: Identifier,
     /** The normalized governance plan (defaults applied): the body the hash is computed from. */
@@ -22,6 +23,13 @@ export const GovernancePlanApprovedData = z
     approver: z.string().min(1).max(200),
   })
   .strict();
+export const GovernancePlanApprovedData = GovernancePlanApprovedV1.extend({
+  /**
+   * The worker keys this approval trusts to sign the run's training events (raw Ed25519 public keys,
+   * base64). Part of the approval, not of the plan body, so the plan hashes do not depend on them.
+   */
+  workerKeys: z.array(WorkerKey).max(64),
+}).strict();
 export type GovernancePlanApprovedData = z.infer<typeof GovernancePlanApprovedData>;
 
 export const ExecutionPlanRecordedData = z
@@ -115,7 +123,9 @@ export type AuditFindingData = z.infer<typeof AuditFindingData>;
 export type AuditFindingInput = z.input<typeof AuditFindingData>;
 
 export const governanceEvents: EventDefinition[] = [
-  defineEvent('GovernancePlanApproved', 1, GovernancePlanApprovedData, 'A governance plan approved for a run, with its canonical hash.'),
+  // Version 1 approvals trust no worker key: such a run can record no training event.
+  defineEvent('GovernancePlanApproved', 1, GovernancePlanApprovedV1, 'A governance plan approved for a run (no trusted worker keys; superseded by version 2).', (data) => ({ ...data, workerKeys: [] })),
+  defineEvent('GovernancePlanApproved', 2, GovernancePlanApprovedData, 'A governance plan approved for a run, with its canonical hash and the worker keys it trusts.'),
   defineEvent('ExecutionPlanRecorded', 1, ExecutionPlanRecordedData, 'The ordered stages that execute an approved governance plan.'),
   defineEvent('StageStarted', 1, StageStartedData, 'A stage of the execution plan started, with its input digests.'),
   defineEvent('StageCompleted', 1, StageCompletedData, 'A stage completed, with output digests, wall time and memory delta.'),

@@ -7,6 +7,22 @@ const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex char
 const Base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
 const Backend = z.enum(['cpu', 'wasm', 'tensorflow', 'tensorflow-gpu']);
 
+/** A raw 32-byte Ed25519 public key in standard padded base64 (44 characters): how worker keys are recorded. */
+export const WORKER_KEY_PATTERN = /^[A-Za-z0-9+/]{43}=$/;
+export const WorkerKey = z.string().regex(WORKER_KEY_PATTERN, 'expected a base64 Ed25519 public key (44 characters)');
+
+/**
+ * Version 2 of every training event is signed by a worker key the run's approval trusts: `publicKey`
+ * names the key, `signature` is Ed25519 (base64) over the worker-event message of the event's type
+ * and data without `signature` (src/integrity/worker-signature.ts, docs/training.md "Signatures").
+ */
+const WorkerSigned = {
+  publicKey: WorkerKey,
+  signature: Base64,
+};
+/** Version 1 data read as version 2 (projections only): it carries no signature, so no rule accepts it. */
+const unsigned = (data: Record<string, unknown>): Record<string, unknown> => ({ ...data, publicKey: '', signature: '' });
+
 /** The tag set every telemetry sample carries, whatever stage (execution, governance, training) emits it. */
 export const TelemetryTags = z
   .object({
@@ -42,7 +58,7 @@ export const BackendInfo = z
   .strict();
 export type BackendInfo = z.infer<typeof BackendInfo>;
 
-export const RunEnvironmentRecorded = z
+const RunEnvironmentRecordedV1 = z
   .object({
     runId: z.string().min(1),
     worker: z.string().min(1),
@@ -55,9 +71,10 @@ export const RunEnvironmentRecorded = z
     totalMemoryBytes: z.number().int().nonnegative(),
   })
   .strict();
+export const RunEnvironmentRecorded = RunEnvironmentRecordedV1.extend(WorkerSigned).strict();
 export type RunEnvironmentRecorded = z.infer<typeof RunEnvironmentRecorded>;
 
-export const TrainingStarted = z
+const TrainingStartedV1 = z
   .object({
     runId: z.string().min(1),
     stageId: z.string().min(1),
@@ -80,9 +97,11 @@ export const TrainingStarted = z
     resumedFrom: z.object({ digest: Hex64, epoch: z.number().int().nonnegative(), step: z.number().int().nonnegative() }).strict().nullable(),
   })
   .strict();
+/** Opens a training session: its key signs every later event of the session (docs/governance.md "Who may write what"). */
+export const TrainingStarted = TrainingStartedV1.extend(WorkerSigned).strict();
 export type TrainingStarted = z.infer<typeof TrainingStarted>;
 
-export const TelemetrySample = z
+const TelemetrySampleV1 = z
   .object({
     tags: TelemetryTags,
     step: z.number().int().nonnegative(),
@@ -94,9 +113,10 @@ export const TelemetrySample = z
     memoryDeltaBytes: z.number().int(),
   })
   .strict();
+export const TelemetrySample = TelemetrySampleV1.extend(WorkerSigned).strict();
 export type TelemetrySample = z.infer<typeof TelemetrySample>;
 
-export const CheckpointWritten = z
+const CheckpointWrittenV1 = z
   .object({
     runId: z.string().min(1),
     stageId: z.string().min(1),
@@ -105,16 +125,18 @@ export const CheckpointWritten = z
     /** SHA-256 (hex) of the checkpoint file; the file is `checkpoints/<digest>.ckpt` under the home. */
     digest: Hex64,
     bytes: z.number().int().positive(),
-    /** Ed25519 signature (base64) over the checkpoint signing message (docs/training.md). */
+    /** v1: Ed25519 signature (base64) over `runledger checkpoint v1\n<digest>\n` — it binds nothing else. */
     signature: Base64,
     /** Raw 32-byte Ed25519 public key (base64) that made the signature. */
     publicKey: Base64,
     metrics: Metrics,
   })
   .strict();
+/** v2: the same fields; `signature` is over the worker-event message, so it binds the metrics, epoch, step and run too. */
+export const CheckpointWritten = CheckpointWrittenV1.extend(WorkerSigned).strict();
 export type CheckpointWritten = z.infer<typeof CheckpointWritten>;
 
-export const TrainingCompleted = z
+const TrainingCompletedV1 = z
   .object({
     runId: z.string().min(1),
     stageId: z.string().min(1),
@@ -126,6 +148,7 @@ export const TrainingCompleted = z
     wallMs: z.number().nonnegative(),
   })
   .strict();
+export const TrainingCompleted = TrainingCompletedV1.extend(WorkerSigned).strict();
 export type TrainingCompleted = z.infer<typeof TrainingCompleted>;
 
 /** A run queued for any worker (`runledger submit`); recorded on the run stream and the queue stream. */
@@ -180,12 +203,21 @@ export const CampaignCompleted = z
   .strict();
 export type CampaignCompleted = z.infer<typeof CampaignCompleted>;
 
+/** The training events: on a run stream, each is signed by a worker key the run's approval trusts (version 2). */
+export const WORKER_SIGNED_TYPES = ['RunEnvironmentRecorded', 'TrainingStarted', 'TelemetrySample', 'CheckpointWritten', 'TrainingCompleted'] as const;
+export type WorkerSignedType = (typeof WORKER_SIGNED_TYPES)[number];
+
 export const trainingEvents: EventDefinition[] = [
-  defineEvent('RunEnvironmentRecorded', 1, RunEnvironmentRecorded, 'Where a run executed: node, tfjs and runledger versions, backend and threads, CPU, OS.'),
-  defineEvent('TrainingStarted', 1, TrainingStarted, 'A worker began (or resumed) training a run under its approved plan.'),
-  defineEvent('TelemetrySample', 1, TelemetrySample, 'Sampled step metrics (loss, accuracy, throughput, wall time, memory) with the run/stage/worker/backend/host tags.'),
-  defineEvent('CheckpointWritten', 1, CheckpointWritten, 'A signed, content-addressed checkpoint of model and optimizer state.'),
-  defineEvent('TrainingCompleted', 1, TrainingCompleted, 'Training finished; final metrics on the train and held-out splits.'),
+  defineEvent('RunEnvironmentRecorded', 1, RunEnvironmentRecordedV1, 'Where a run executed (unsigned; superseded by version 2).', unsigned),
+  defineEvent('RunEnvironmentRecorded', 2, RunEnvironmentRecorded, 'Where a run executed: node, tfjs and runledger versions, backend and threads, CPU, OS; signed by a trusted worker key.'),
+  defineEvent('TrainingStarted', 1, TrainingStartedV1, 'A worker began (or resumed) training (unsigned; superseded by version 2).', unsigned),
+  defineEvent('TrainingStarted', 2, TrainingStarted, 'A worker began (or resumed) training a run under its approved plan; its key signs the rest of the session.'),
+  defineEvent('TelemetrySample', 1, TelemetrySampleV1, 'Sampled step metrics (unsigned; superseded by version 2).', unsigned),
+  defineEvent('TelemetrySample', 2, TelemetrySample, 'Sampled step metrics (loss, accuracy, throughput, wall time, memory) with the run/stage/worker/backend/host tags; signed by the worker.'),
+  defineEvent('CheckpointWritten', 1, CheckpointWrittenV1, 'A checkpoint whose signature binds only its digest (superseded by version 2).', (data) => data),
+  defineEvent('CheckpointWritten', 2, CheckpointWritten, 'A content-addressed checkpoint of model and optimizer state; the worker signature binds its digest, epoch, step and metrics.'),
+  defineEvent('TrainingCompleted', 1, TrainingCompletedV1, 'Training finished (unsigned; superseded by version 2).', unsigned),
+  defineEvent('TrainingCompleted', 2, TrainingCompleted, 'Training finished; final metrics on the train and held-out splits, those of the last signed checkpoint.'),
   defineEvent('RunSubmitted', 1, RunSubmitted, 'A run was queued for execution by any worker.'),
   defineEvent('RunClaimed', 1, RunClaimed, 'A worker claimed a submitted run (optimistic concurrency: one winner).'),
   defineEvent('CampaignStarted', 1, CampaignStarted, 'A multi-run campaign with deterministic per-run seeds.'),

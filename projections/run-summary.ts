@@ -53,7 +53,7 @@ export interface RunProvenance {
     dataset: TrainingStarted['dataset'];
     resumedFrom: NonNullable<TrainingStarted['resumedFrom']>[];
   } | null;
-  environment: Omit<RunEnvironmentRecorded, 'runId'> | null;
+  environment: Omit<RunEnvironmentRecorded, 'runId' | 'publicKey' | 'signature'> | null;
   finalMetrics: Metrics | null;
   trainingWallMs: number | null;
   checkpoints: { stageId: string; epoch: number; step: number; digest: string; metrics: Metrics }[];
@@ -140,7 +140,8 @@ export function evolveRunProvenance(run: RunProvenance, event: RecordedEvent): R
       return { ...next, training: { stageId: d.stageId, seed: d.seed, backend: d.backend, configDigest: d.configDigest, dataset: d.dataset, resumedFrom } };
     }
     case 'RunEnvironmentRecorded': {
-      const { runId: _runId, ...environment } = data as RunEnvironmentRecorded;
+      // Where the run executed; the worker's signature over it is evidence, not environment.
+      const { runId: _runId, publicKey: _publicKey, signature: _signature, ...environment } = data as RunEnvironmentRecorded;
       return { ...next, environment };
     }
     case 'CheckpointWritten': {

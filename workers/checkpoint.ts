@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { IntegrityError } from '../src/errors.js';
 import { canonicalBytes, canonicalize } from '../src/integrity/canonical.js';
 import { sha256Hex } from '../src/integrity/hasher.js';
+import { checkpointFileMessage, publicKeyObject } from '../src/integrity/worker-signature.js';
 import type { NamedValues } from './model.js';
 
 const MAGIC = Buffer.from('RLCKPT01', 'ascii');
@@ -41,7 +42,7 @@ export interface CheckpointContent {
 export interface SignedCheckpoint {
   digest: string;
   bytes: number;
-  /** base64 Ed25519 signature over `signingMessage(digest)`. */
+  /** base64 Ed25519 signature over `checkpointFileMessage(digest)` (the .sig file's). */
   signature: string;
   /** base64 raw 32-byte Ed25519 public key. */
   publicKey: string;
@@ -52,11 +53,6 @@ export interface SignedCheckpoint {
 const SignatureFile = z
   .object({ algorithm: z.literal('Ed25519'), digest: z.string(), publicKey: z.string(), signature: z.string() })
   .strict();
-
-/** Domain-separated so a checkpoint signature can never be mistaken for a ledger checkpoint note signature. */
-export function signingMessage(digest: string): Buffer {
-  return Buffer.from(`runledger checkpoint v1\n${digest}\n`, 'utf8');
-}
 
 export function encodeCheckpoint(content: CheckpointContent): Buffer {
   const header: CheckpointHeader = {
@@ -137,9 +133,7 @@ export function asSigner(key: KeyObject | CheckpointSigner): CheckpointSigner {
 
 /** A verifier for a raw 32-byte Ed25519 public key. */
 export function publicKeyVerifier(raw: Buffer): CheckpointVerifier {
-  // RFC 8410 §4: SPKI DER = fixed prefix ‖ raw key.
-  const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]), format: 'der', type: 'spki' });
-  return asVerifier(key);
+  return asVerifier(publicKeyObject(raw));
 }
 
 export function asVerifier(key: KeyObject | CheckpointVerifier): CheckpointVerifier {
@@ -158,7 +152,7 @@ export function writeCheckpoint(home: string, content: CheckpointContent, signin
   const signer = asSigner(signingKey);
   const bytes = encodeCheckpoint(content);
   const digest = sha256Hex(bytes);
-  const signature = signer.sign(signingMessage(digest)).toString('base64');
+  const signature = signer.sign(checkpointFileMessage(digest)).toString('base64');
   const publicKey = signer.publicKey.toString('base64');
   const { ckpt, sig } = checkpointPaths(home, digest);
   mkdirSync(join(home, CHECKPOINT_DIR), { recursive: true });
@@ -196,7 +190,7 @@ export function loadCheckpoint(home: string, digest: string, trustedKey: KeyObje
       file: sig,
     });
   }
-  if (!asVerifier(trustedKey).verify(signingMessage(digest), signature)) {
+  if (!asVerifier(trustedKey).verify(checkpointFileMessage(digest), signature)) {
     throw new IntegrityError(`checkpoint ${ckpt} has an invalid signature (${sig}) for the trusted key`, { file: sig });
   }
   return decodeCheckpoint(bytes, ckpt);

@@ -8,7 +8,8 @@ export function defaultWorkerId(): string {
   return `${hostname()}:${process.pid}`;
 }
 
-export function describeEnvironment(run: string, worker: string, backend: BackendInfo): RunEnvironmentRecorded {
+/** Where a run executes, before the worker signs it. */
+export function describeEnvironment(run: string, worker: string, backend: BackendInfo): Omit<RunEnvironmentRecorded, 'publicKey' | 'signature'> {
   const cores = cpus();
   return {
     runId: run,

@@ -6,28 +6,33 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import type { ProposedEvent } from '../events/envelope.js';
 import type { GovernancePlanApprovedData } from '../events/governance.js';
-import type { BackendInfo, CheckpointWritten, Metrics, TelemetrySample, TrainingStarted } from '../events/training.js';
+import type { BackendInfo, CheckpointWritten, Metrics, RunEnvironmentRecorded, TelemetrySample, TrainingStarted } from '../events/training.js';
 import { InputError, IntegrityError } from '../src/errors.js';
 import { canonicalize } from '../src/integrity/canonical.js';
 import { sha256Hex } from '../src/integrity/hasher.js';
+import { guardedAppend, RunHeads } from '../src/governance/guarded-append.js';
 import { approvePlan, checkRunId, readRun, recordStage, runStream, type RunSnapshot } from '../src/governance/recorder.js';
 import { planHash, type Plan } from '../src/governance/plan.js';
+import { TRAINING_STAGE, trustsWorkerKey, type RuleState } from '../src/governance/write-rules.js';
+import { verifyWorkerSignature, workerEventMessage } from '../src/integrity/worker-signature.js';
 import type { EventStore } from '../src/store/port.js';
 import { activateBackend } from './backend.js';
-import { loadCheckpoint, signingMessage, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
+import { loadCheckpoint, publicKeyVerifier, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
 import { Backend, TrainingConfig } from './config.js';
 import { loadDataset, splitDataset } from './dataset.js';
 import { defaultWorkerId, describeEnvironment } from './environment.js';
+import { signEvent, workerKeyOf } from './keys.js';
 import { evaluateCheckpoint, train, type TrainingEvent } from './trainer.js';
 
 /** Stage ids a training worker knows how to execute; other stages are recorded by their own executors. */
-export const WORKER_STAGES = ['prepare', 'train', 'evaluate'] as const;
+export const WORKER_STAGES = ['prepare', TRAINING_STAGE, 'evaluate'] as const;
 export type WorkerStage = (typeof WORKER_STAGES)[number];
 
 export interface ExecuteContext {
   store: EventStore;
   home: string;
-  keys: { signer: CheckpointSigner; verifier: CheckpointVerifier };
+  /** The worker key (workers/keys.ts): signs checkpoint files and every event; the run's approval must trust it. */
+  keys: { signer: CheckpointSigner };
   worker?: string;
   onProgress?: (stageId: string, done: number, total: number) => void;
 }
@@ -98,7 +103,7 @@ export async function trainPlan(ctx: ExecuteContext, plan: Plan, runId: string, 
   const config = checkExecutable(plan, where);
   // An unavailable backend is refused before anything is recorded.
   await activateBackend(options.backend ?? config.backend);
-  await approvePlan(ctx.store, plan, runId, { actor: ctx.worker ?? defaultWorkerId() });
+  await approvePlan(ctx.store, plan, runId, { actor: ctx.worker ?? defaultWorkerId(), workerKeys: [workerKeyOf(ctx.keys.signer)] });
   return executeRun(ctx, runId, options);
 }
 
@@ -144,6 +149,14 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
   if (!begun && options.resume) {
     throw new InputError(`run ${runId} has not started, so there is nothing to resume: run "runledger train --run ${runId} --plan FILE"`, { stream: snapshot.stream });
   }
+  // Everything this worker records is signed with its key; an approval that does not trust it would refuse all of it.
+  const key = workerKeyOf(ctx.keys.signer);
+  if (!trustsWorkerKey(snapshot.rules, key)) {
+    throw new InputError(
+      `run ${runId}: its approval does not trust this worker's key ${key}, so nothing it signs could be recorded; approve the run with --worker-key naming it ("runledger keys show --worker")`,
+      { stream: snapshot.stream, field: 'workerKeys' },
+    );
+  }
   const started = eventsOf<TrainingStarted>(snapshot, 'TrainingStarted')[0];
   let backendName = options.backend ?? config.backend;
   if (started) {
@@ -160,21 +173,23 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
     );
   }
 
+  // Every append goes through the run-stream door, like any other writer's; the heads save re-reading the run.
+  const heads = new RunHeads();
   const append = async (events: ProposedEvent[]): Promise<void> => {
-    if (events.length) await ctx.store.append(runStream(runId), events);
+    if (events.length) await guardedAppend(ctx.store, [{ stream: runStream(runId), events }], { heads });
   };
   const asProposed = (events: TrainingEvent[]): ProposedEvent[] => events.map((e) => ({ type: e.type, data: e.data, metadata: { actor: worker } }));
+  const sampleEvent = (sample: Omit<TelemetrySample, 'publicKey' | 'signature'>): TrainingEvent => ({ type: 'TelemetrySample', data: signEvent<TelemetrySample>(ctx.keys.signer, 'TelemetrySample', sample) });
   const tags = (stageId: string): TelemetrySample['tags'] => ({ run: runId, stage: stageId, worker, backend: backendName, host: hostname() });
 
   // Resuming trusts nothing it has not checked: the last CheckpointWritten event's signature, then the
   // file's digest and signature — before anything is recorded, so a refusal leaves the run resumable.
   const lastCheckpoint = eventsOf<CheckpointWritten>(snapshot, 'CheckpointWritten').at(-1);
-  if (options.resume && lastCheckpoint) {
-    verifyCheckpointEvent(lastCheckpoint, ctx.keys.verifier, runId);
-    loadCheckpoint(ctx.home, lastCheckpoint.digest, ctx.keys.verifier);
-  }
+  if (options.resume && lastCheckpoint) loadCheckpoint(ctx.home, lastCheckpoint.digest, checkpointKey(lastCheckpoint, snapshot.rules, runId));
 
-  await append(asProposed([{ type: 'RunEnvironmentRecorded', data: describeEnvironment(runId, worker, backend) }]));
+  await append(
+    asProposed([{ type: 'RunEnvironmentRecorded', data: signEvent<RunEnvironmentRecorded>(ctx.keys.signer, 'RunEnvironmentRecorded', describeEnvironment(runId, worker, backend)) }]),
+  );
 
   const datasetRef = { dataset: config.dataset.digest };
   let status: RunOutcome['status'] = 'completed';
@@ -199,7 +214,6 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
       } else if (id === 'train') {
         const current = await readRun(ctx.store, runId);
         const resumeFrom = eventsOf<CheckpointWritten>(current, 'CheckpointWritten').at(-1);
-        if (resumeFrom) verifyCheckpointEvent(resumeFrom, ctx.keys.verifier, runId);
         const result = await train({
           run: runId,
           stage: id,
@@ -207,7 +221,7 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
           backend: backendName,
           home: ctx.home,
           signingKey: ctx.keys.signer,
-          trustedKey: ctx.keys.verifier,
+          ...(resumeFrom ? { trustedKey: checkpointKey(resumeFrom, current.rules, runId) } : {}),
           worker,
           sink: { append: (events) => append(asProposed(events)) },
           recordEnvironment: false,
@@ -222,11 +236,14 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
         outputs = { checkpoint: result.completed.finalCheckpoint };
         throughput = result.wallMs > 0 ? (result.examples * 1000) / result.wallMs : null;
       } else {
-        const final = finalCheckpointOf(await readRun(ctx.store, runId));
-        const metrics = evaluateCheckpoint(ctx.home, final, ctx.keys.verifier, config);
+        const current = await readRun(ctx.store, runId);
+        const final = finalCheckpointOf(current);
+        const written = eventsOf<CheckpointWritten>(current, 'CheckpointWritten').findLast((c) => c.digest === final);
+        if (!written) throw new IntegrityError(`run ${runId}: its final checkpoint ${final} has no CheckpointWritten event`, { stream: current.stream });
+        const metrics = evaluateCheckpoint(ctx.home, final, checkpointKey(written, current.rules, runId), config);
         outputs = { checkpoint: final, metrics: sha256Hex(canonicalize(metrics)) };
         const wallMs = performance.now() - t0;
-        const sample: TelemetrySample = {
+        const sample = {
           tags: tags(id),
           step: 0,
           epoch: config.epochs,
@@ -236,7 +253,7 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
           stepWallMs: wallMs,
           memoryDeltaBytes: memoryDelta(m0),
         };
-        await append(asProposed([{ type: 'TelemetrySample', data: sample }]));
+        await append(asProposed([sampleEvent(sample)]));
       }
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -247,7 +264,7 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
     }
     const wallMs = performance.now() - t0;
     if (id === 'prepare') {
-      const sample: TelemetrySample = {
+      const sample = {
         tags: tags(id),
         step: 0,
         epoch: 0,
@@ -257,7 +274,7 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
         stepWallMs: wallMs,
         memoryDeltaBytes: memoryDelta(m0),
       };
-      await append(asProposed([{ type: 'TelemetrySample', data: sample }]));
+      await append(asProposed([sampleEvent(sample)]));
     }
     await recordStage(ctx.store, runId, id, 'complete', { outputs, wallMs, memoryDeltaBytes: memoryDelta(m0), throughput, actor: worker });
   }
@@ -290,13 +307,17 @@ export async function completedOutcome(store: EventStore, runId: string): Promis
   return outcomeOf(snapshot, approval.planHash, started.backend, config.seed, 'completed');
 }
 
-/** The recorded checkpoint event must itself carry a valid signature by the trusted key. */
-function verifyCheckpointEvent(event: CheckpointWritten, verifier: CheckpointVerifier, runId: string): void {
-  if (!verifier.verify(signingMessage(event.digest), Buffer.from(event.signature, 'base64'))) {
-    throw new IntegrityError(`run ${runId}: CheckpointWritten for epoch ${event.epoch} (${event.digest}) is not signed by this home's key`, {
+/**
+ * The key a recorded checkpoint's file must verify with: the worker key that signed its event, once
+ * the event's signature is checked and the run's approval is seen to trust that key.
+ */
+function checkpointKey(event: CheckpointWritten, rules: RuleState, runId: string): CheckpointVerifier {
+  if (!trustsWorkerKey(rules, event.publicKey) || !verifyWorkerSignature(event.publicKey, workerEventMessage('CheckpointWritten', event), event.signature)) {
+    throw new IntegrityError(`run ${runId}: CheckpointWritten for epoch ${event.epoch} (${event.digest}) is not signed by a worker key the run's approval trusts`, {
       field: 'signature',
     });
   }
+  return publicKeyVerifier(Buffer.from(event.publicKey, 'base64'));
 }
 
 function finalCheckpointOf(snapshot: RunSnapshot): string {

@@ -4,13 +4,16 @@
 import { hostname, userInfo } from 'node:os';
 import type { RunClaimed, RunSubmitted } from '../events/training.js';
 import { ConcurrencyError } from '../src/errors.js';
+import { guardedAppend } from '../src/governance/guarded-append.js';
 import { approvePlan, failRun, readRun, runStream } from '../src/governance/recorder.js';
+import { trustsWorkerKey } from '../src/governance/write-rules.js';
 import type { Plan } from '../src/governance/plan.js';
 import { ANY, type EventStore } from '../src/store/port.js';
 import type { Backend } from './config.js';
 import { activateBackend } from './backend.js';
 import { defaultWorkerId } from './environment.js';
 import { checkExecutable, executeRun, type ExecuteContext, type RunOutcome } from './execute.js';
+import { workerKeyOf } from './keys.js';
 
 export const QUEUE_STREAM = 'training-queue';
 
@@ -21,16 +24,24 @@ export interface SubmitResult {
   backend: Backend;
 }
 
-/** Approves the plan for `runId` and queues the run; nothing is written if the plan cannot be executed. */
-export async function submitRun(store: EventStore, plan: Plan, runId: string, options: { backend?: Backend; planFile?: string; actor?: string } = {}): Promise<SubmitResult> {
+/**
+ * Approves the plan for `runId`, trusting `workerKeys` (the keys of the workers that may execute it),
+ * and queues the run; nothing is written if the plan cannot be executed.
+ */
+export async function submitRun(
+  store: EventStore,
+  plan: Plan,
+  runId: string,
+  options: { backend?: Backend; planFile?: string; actor?: string; workerKeys?: readonly string[] } = {},
+): Promise<SubmitResult> {
   const config = checkExecutable(plan, options.planFile ?? 'plan');
   const backend = options.backend ?? config.backend;
   const actor = options.actor ?? safeUser();
-  const approval = await approvePlan(store, plan, runId, { actor });
+  const approval = await approvePlan(store, plan, runId, { actor, workerKeys: options.workerKeys ?? [] });
   const data: RunSubmitted = { runId, planFile: options.planFile ?? null, backend, submittedBy: actor };
   const snapshot = await readRun(store, runId);
   // Atomic across both streams: a run is never queued without its submission on its own stream.
-  await store.appendBatch([
+  await guardedAppend(store, [
     { stream: runStream(runId), events: [{ type: 'RunSubmitted', data, metadata: { actor } }], expectedRevision: snapshot.revision },
     { stream: QUEUE_STREAM, events: [{ type: 'RunSubmitted', data, metadata: { actor } }], expectedRevision: ANY },
   ]);
@@ -38,19 +49,20 @@ export async function submitRun(store: EventStore, plan: Plan, runId: string, op
 }
 
 /**
- * Claims the first queued run nobody has claimed. Returns null when there is none. A lost race
+ * Claims the first queued run nobody has claimed whose approval trusts `workerKey` (a worker whose
+ * key is not trusted could record nothing of it). Returns null when there is none. A lost race
  * (another worker appended first) re-reads the run and moves on if it was claimed.
  */
-export async function claimNext(store: EventStore, worker: string): Promise<{ runId: string; backend: Backend } | null> {
+export async function claimNext(store: EventStore, worker: string, workerKey: string): Promise<{ runId: string; backend: Backend } | null> {
   const queued = (await store.readStream(QUEUE_STREAM)).map((e) => e.envelope.data as RunSubmitted);
   for (const submitted of queued) {
     for (;;) {
       const snapshot = await readRun(store, submitted.runId);
-      if (snapshot.events.some((e) => e.envelope.type === 'RunClaimed')) break;
+      if (snapshot.rules.claimed || !trustsWorkerKey(snapshot.rules, workerKey)) break;
       if (snapshot.state.status === 'completed' || snapshot.state.status === 'failed') break;
       const claim: RunClaimed = { runId: submitted.runId, worker, host: hostname() };
       try {
-        await store.append(snapshot.stream, [{ type: 'RunClaimed', data: claim, metadata: { actor: worker } }], { expectedRevision: snapshot.revision });
+        await guardedAppend(store, [{ stream: snapshot.stream, events: [{ type: 'RunClaimed', data: claim, metadata: { actor: worker } }], expectedRevision: snapshot.revision }]);
         return { runId: submitted.runId, backend: submitted.backend };
       } catch (err) {
         if (!(err instanceof ConcurrencyError)) throw err;
@@ -77,7 +89,7 @@ export async function runWorker(ctx: ExecuteContext, options: WorkerOptions = {}
   const worker = ctx.worker ?? defaultWorkerId();
   const executed: string[] = [];
   while (!options.signal?.aborted && (options.maxRuns === undefined || executed.length < options.maxRuns)) {
-    const claimed = await claimNext(ctx.store, worker);
+    const claimed = await claimNext(ctx.store, worker, workerKeyOf(ctx.keys.signer));
     if (!claimed) {
       if (options.untilIdle) break;
       await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000));

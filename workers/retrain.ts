@@ -8,10 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { Envelope } from '../events/envelope.js';
 import { RunEnvironmentRecorded, type BackendInfo, type CheckpointWritten } from '../events/training.js';
 import { InputError, IntegrityError, UnavailableError } from '../src/errors.js';
-import { checkRunId, runStream } from '../src/governance/recorder.js';
-import { createCheckpoint, latestCheckpoint } from '../src/ledger/checkpoint.js';
-import type { LedgerSigner } from '../src/ledger/signer-state.js';
-import { replayRun } from '../src/replay/replay.js';
+import { checkRunId, runStream } from '../src/governance/run-stream.js';
+import { coverRuns, replayRun, type RunTrust } from '../src/replay/replay.js';
 import type { ReplayManifest } from '../src/replay/manifest.js';
 import type { EventStore } from '../src/store/port.js';
 import { TrainingConfig, type Backend } from './config.js';
@@ -38,27 +36,20 @@ export interface RetrainReport {
   wallMs: number;
 }
 
-export interface RetrainOptions {
-  /** Trusted verifier keys (C2SP vkey text) for the ledger checkpoint. */
-  verifierKeys: readonly string[];
-  /** When no signed checkpoint covers the run yet, sign one first (what `runledger checkpoint` does). */
-  checkpointWith?: { signer: LedgerSigner; origin: string };
+/** The verifier keys the replay trusts; with `signCheckpoint`, a checkpoint is signed first when none covers the run yet. */
+export interface RetrainOptions extends RunTrust {
   onProgress?: (done: number, total: number) => void;
 }
 
 export async function retrainRun(store: EventStore, runId: string, options: RetrainOptions): Promise<RetrainReport> {
   checkRunId(runId);
-  const events = await store.readStream(runStream(runId));
-  if (events.length === 0) throw new InputError(`run ${runId} has no events in this ledger`, { stream: runStream(runId) });
-  const lastIndex = events.at(-1)!.index;
-  const latest = await latestCheckpoint(store);
-  if (options.checkpointWith && (lastIndex === null || !latest || latest.size <= lastIndex)) {
-    await createCheckpoint(store, options.checkpointWith.signer, options.checkpointWith.origin);
-  }
+  if ((await store.streamRevision(runStream(runId))) < 0) throw new InputError(`run ${runId} has no events in this ledger`, { stream: runStream(runId) });
+  if (options.signCheckpoint) await coverRuns(store, [runId], options.signCheckpoint);
+  // Nothing is said to match before the run passes replay: every write rule re-checked from its log.
   const replay = await replayRun(store, runId, { verifierKeys: options.verifierKeys });
   if (!replay.ok || !replay.manifest || !replay.verification) {
     const d = replay.firstDivergence;
-    throw new IntegrityError(`run ${runId} failed replay, so it is not re-executed: ${d?.message ?? 'unknown divergence'}`, {
+    throw new IntegrityError(`run ${runId} failed replay (check ${d?.check ?? 'unknown'}), so it is not re-executed: ${d?.message ?? 'unknown divergence'}`, {
       stream: runStream(runId),
       ...(d?.revision !== undefined ? { revision: d.revision } : {}),
     });

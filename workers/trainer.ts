@@ -23,15 +23,21 @@ import { asSigner, loadCheckpoint, publicKeyVerifier, writeCheckpoint, type Chec
 import type { Backend, TrainingConfig } from './config.js';
 import { loadDataset, splitDataset, type Split } from './dataset.js';
 import { defaultWorkerId, describeEnvironment } from './environment.js';
+import { signEvent } from './keys.js';
 import { disposeModel, evaluate, initModel, restoreTensors, stateTensors, trainStep, type ModelState } from './model.js';
 import { deriveSeed, seededPermutation } from './seeds.js';
 
+/** What a worker records, each signed with its key (worker-event v2, docs/training.md "Signatures"). */
 export type TrainingEvent =
   | { type: 'RunEnvironmentRecorded'; data: RunEnvironmentRecorded }
   | { type: 'TrainingStarted'; data: TrainingStarted }
   | { type: 'TelemetrySample'; data: TelemetrySample }
   | { type: 'CheckpointWritten'; data: CheckpointWritten }
   | { type: 'TrainingCompleted'; data: TrainingCompleted };
+
+/** An event's data before the worker signs it. */
+export type Unsigned<T> = Omit<T, 'publicKey' | 'signature'>;
+type DataOf<K extends TrainingEvent['type']> = Extract<TrainingEvent, { type: K }>['data'];
 
 /** Where a worker records what it does; `append` receives batches in order and must be durable on return. */
 export interface TrainingSink {
@@ -46,6 +52,7 @@ export interface TrainOptions {
   backend?: Backend;
   /** Home directory: checkpoints go to `<home>/checkpoints/`. */
   home: string;
+  /** The worker key: signs checkpoint files and every recorded event. */
   signingKey: KeyObject | CheckpointSigner;
   /** Key checkpoints must verify with when resuming; defaults to the signing key's public half. */
   trustedKey?: KeyObject | CheckpointVerifier;
@@ -91,10 +98,11 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   const stepsPerEpoch = Math.ceil(trainN / config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
   const tags: TelemetryTags = { run: options.run, stage: options.stage, worker, backend: backendName, host };
+  const signer = asSigner(options.signingKey);
 
   // Every load verifies digest and signature first (checkpoint.ts).
   const content = options.resumeFrom
-    ? loadCheckpoint(options.home, options.resumeFrom, options.trustedKey ?? publicKeyVerifier(asSigner(options.signingKey).publicKey))
+    ? loadCheckpoint(options.home, options.resumeFrom, options.trustedKey ?? publicKeyVerifier(signer.publicKey))
     : null;
   if (content && content.optimizer !== config.optimizer) {
     throw new InputError(`checkpoint ${options.resumeFrom} was written by ${content.optimizer}, the plan trains with ${config.optimizer}`, {
@@ -117,24 +125,21 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   const flush = async (): Promise<void> => {
     if (options.sink && pending.length) await options.sink.append(pending.splice(0));
   };
-  const record = (event: TrainingEvent): void => {
-    if (options.sink) pending.push(event);
+  const record = <K extends TrainingEvent['type']>(type: K, data: Unsigned<DataOf<K>>): void => {
+    if (options.sink) pending.push({ type, data: signEvent<DataOf<K>>(signer, type, data) } as TrainingEvent);
   };
 
-  if (options.recordEnvironment ?? true) record({ type: 'RunEnvironmentRecorded', data: describeEnvironment(options.run, worker, backend) });
-  record({
-    type: 'TrainingStarted',
-    data: {
-      runId: options.run,
-      stageId: options.stage,
-      worker,
-      backend,
-      configDigest: configDigest(config),
-      dataset: { package: dataset.package, version: dataset.version, digest: dataset.digest, trainSize: trainN, testSize: split.testY.length },
-      seed: config.seed,
-      totalSteps,
-      resumedFrom,
-    },
+  if (options.recordEnvironment ?? true) record('RunEnvironmentRecorded', describeEnvironment(options.run, worker, backend));
+  record('TrainingStarted', {
+    runId: options.run,
+    stageId: options.stage,
+    worker,
+    backend,
+    configDigest: configDigest(config),
+    dataset: { package: dataset.package, version: dataset.version, digest: dataset.digest, trainSize: trainN, testSize: split.testY.length },
+    seed: config.seed,
+    totalSteps,
+    resumedFrom,
   });
   await flush();
 
@@ -154,7 +159,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
         sampler.observe(rows.length, wallMs);
         examples += rows.length;
         if (sampleThis) {
-          record({ type: 'TelemetrySample', data: sampler.sample(state.step, epoch, loss, accuracy, wallMs) });
+          record('TelemetrySample', sampler.sample(state.step, epoch, loss, accuracy, wallMs));
           if (pending.length >= TELEMETRY_BATCH) await flush();
         }
         options.onProgress?.(state.step, totalSteps);
@@ -167,19 +172,18 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
           { epoch, step: state.step, optimizer: config.optimizer, tensors: stateTensors(state) },
           options.signingKey,
         );
-        const event: CheckpointWritten = {
+        // The event's signature binds what it claims (digest, epoch, step, metrics), not only the file.
+        const event = signEvent<CheckpointWritten>(signer, 'CheckpointWritten', {
           runId: options.run,
           stageId: options.stage,
           epoch,
           step: state.step,
           digest: signed.digest,
           bytes: signed.bytes,
-          signature: signed.signature,
-          publicKey: signed.publicKey,
           metrics,
-        };
+        });
         checkpoints.push(event);
-        record({ type: 'CheckpointWritten', data: event });
+        if (options.sink) pending.push({ type: 'CheckpointWritten', data: event });
         // The last checkpoint is committed together with TrainingCompleted: one durable write fewer.
         if (epoch !== config.epochs) await flush();
       }
@@ -187,7 +191,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
     let completed: TrainingCompleted | null = null;
     if (state.epoch === config.epochs) {
       const last = checkpoints.at(-1);
-      completed = {
+      completed = signEvent<TrainingCompleted>(signer, 'TrainingCompleted', {
         runId: options.run,
         stageId: options.stage,
         epochs: config.epochs,
@@ -195,8 +199,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
         finalCheckpoint: last?.digest ?? options.resumeFrom!,
         metrics: last?.metrics ?? measure(state, config, split),
         wallMs: performance.now() - started,
-      };
-      record({ type: 'TrainingCompleted', data: completed });
+      });
+      if (options.sink) pending.push({ type: 'TrainingCompleted', data: completed });
     }
     await flush();
     return { backend, checkpoints, completed, steps: state.step, examples, wallMs: performance.now() - started };
@@ -274,9 +278,9 @@ class TelemetrySampler {
     this.busyMs += wallMs;
   }
 
-  sample(step: number, epoch: number, loss: number | null, accuracy: number | null, stepWallMs: number): TelemetrySample {
+  sample(step: number, epoch: number, loss: number | null, accuracy: number | null, stepWallMs: number): Unsigned<TelemetrySample> {
     const memory = memoryInUse();
-    const sample: TelemetrySample = {
+    const sample: Unsigned<TelemetrySample> = {
       tags: this.tags,
       step,
       epoch,

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { EventStore } from '../store/port.js';
 import { defaultStoreUrl, openStore, sqlitePath } from '../store/open.js';
 import { UnavailableError } from '../errors.js';
+import { styleFor, type Style } from './style.js';
 
 /** Thrown by actions to end with a given exit code after they have printed their report. */
 export class ExitCode extends Error {
@@ -40,14 +41,16 @@ export class CliContext {
     return this.program.opts<GlobalOptions>();
   }
 
+  // An empty variable counts as unset: CI systems expand a secret that is not configured to "".
+
   /** --home, else RUNLEDGER_HOME, else ./.runledger; always absolute. */
   home(): string {
-    return resolve(this.globals.home ?? this.env.RUNLEDGER_HOME ?? '.runledger');
+    return resolve(this.globals.home ?? (this.env.RUNLEDGER_HOME || '.runledger'));
   }
 
   /** --store, else RUNLEDGER_STORE, else the embedded store in the home. */
   storeUrl(): string {
-    return this.globals.store ?? this.env.RUNLEDGER_STORE ?? defaultStoreUrl(this.home());
+    return this.globals.store ?? (this.env.RUNLEDGER_STORE || defaultStoreUrl(this.home()));
   }
 
   /**
@@ -67,6 +70,16 @@ export class CliContext {
     return store;
   }
 
+  /** Colour and symbols for what goes to stdout: on a terminal only (NO_COLOR, FORCE_COLOR respected). */
+  get style(): Style {
+    return styleFor(this.stdout, this.env);
+  }
+
+  /** The same for stderr (notes, errors, progress). */
+  get errorStyle(): Style {
+    return styleFor(this.stderr, this.env);
+  }
+
   /** Writes one JSON document (--json) or human text to stdout. */
   print(json: boolean, value: unknown, human: () => string): void {
     this.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
@@ -81,7 +94,8 @@ export class CliContext {
   progress(label: string, total: number, json = false): Progress {
     if (json || !this.stderr.isTTY || this.env.CI) return { update() {}, stop() {} };
     const bar = new SingleBar(
-      { format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_value}s`, stream: this.stderr, hideCursor: true },
+      // cli-progress tokens: {eta} is seconds, {eta_formatted} reads "42s" / "1m05s".
+      { format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted}`, stream: this.stderr, hideCursor: true },
       Presets.shades_classic,
     );
     bar.start(total, 0);

@@ -1,28 +1,37 @@
-// Gates meet the ledger: resolving RUN|CAMPAIGN names to the final metrics the run-summary
-// projection holds, and turning a gate report into the events that make it replayable evidence
+// Gates meet the ledger: resolving RUN|CAMPAIGN names to runs, taking each run's final metrics from
+// its full replay (every write rule re-checked, against a signed checkpoint) — never from a stored
+// projection — and turning a gate report into the events that make it replayable evidence
 // (ComparisonRecorded, RegressionGateEvaluated, one AuditFinding per breach).
 import type { ProposedEvent } from '../../events/envelope.js';
 import type { ComparisonRecordedData, RegressionGateEvaluatedData } from '../../events/comparison.js';
 import type { AuditFindingData } from '../../events/governance.js';
-import type { RunSummaries } from '../../projections/run-summary.js';
-import { InputError } from '../errors.js';
+import { PersistentMap } from '../../projections/persistent-map.js';
+import type { RunProvenance, RunSummaries } from '../../projections/run-summary.js';
+import { InputError, IntegrityError } from '../errors.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { sha256Hex } from '../integrity/hasher.js';
-import { runStream } from '../governance/recorder.js';
+import { runStream } from '../governance/run-stream.js';
+import { coverRuns, replayRun, type RunTrust } from '../replay/replay.js';
 import { ANY, type AppendRequest, type EventStore } from '../store/port.js';
 import type { BudgetOutcome } from './budgets.js';
 import type { Policy } from './policy.js';
 import type { RuleOutcome, SampleSet } from './regression.js';
 import type { GateReport } from './report.js';
 
-/** A campaign name wins over a run id of the same name: campaigns are what repeats are compared by. */
-export function sampleSet(state: RunSummaries, ref: string, role: 'baseline' | 'candidate'): SampleSet {
+/** The runs a RUN|CAMPAIGN name stands for. A campaign name wins over a run id of the same name: campaigns are what repeats are compared by. */
+export function sideRuns(state: RunSummaries, ref: string, role: 'baseline' | 'candidate'): { kind: 'run' | 'campaign'; runs: string[] } {
   const campaign = state.campaigns.get(ref);
   const runs = campaign ? campaign.runs.map((r) => r.runId).sort() : state.runs.has(ref) ? [ref] : undefined;
   if (!runs) {
     throw new InputError(`--${role} ${ref}: no run or campaign named "${ref}" in the ledger`, { field: role });
   }
-  return { ref, kind: campaign ? 'campaign' : 'run', runs, metrics: finalMetricsOf(state, runs) };
+  return { kind: campaign ? 'campaign' : 'run', runs };
+}
+
+/** A side's runs and the final metrics `state` holds for them (the gates pass a state of verified runs). */
+export function sampleSet(state: RunSummaries, ref: string, role: 'baseline' | 'candidate'): SampleSet {
+  const { kind, runs } = sideRuns(state, ref, role);
+  return { ref, kind, runs, metrics: finalMetricsOf(state, runs) };
 }
 
 /** Final metric values per metric, one per run that recorded it, in `runs` order. */
@@ -38,6 +47,35 @@ export function finalMetricsOf(state: RunSummaries, runs: readonly string[]): Re
     }
   }
   return metrics;
+}
+
+/**
+ * Replays every run (runledger replay's checks, against the latest signed checkpoint) and returns
+ * their re-projected provenance: the only source a gate takes metrics and budgets from. A run that
+ * does not verify is an IntegrityError (exit 1) naming it and its first divergence.
+ */
+export async function verifiedRuns(store: EventStore, runIds: readonly string[], trust: RunTrust): Promise<PersistentMap<RunProvenance>> {
+  if (trust.signCheckpoint) await coverRuns(store, runIds, trust.signCheckpoint);
+  let verified = PersistentMap.empty<RunProvenance>();
+  for (const runId of [...new Set(runIds)]) {
+    const replay = await replayRun(store, runId, { verifierKeys: trust.verifierKeys });
+    const provenance = replay.verification?.provenance;
+    if (!replay.ok || !provenance) {
+      const d = replay.firstDivergence;
+      throw new IntegrityError(`run ${runId} does not verify (check ${d?.check ?? 'unknown'}), so the gate uses none of its metrics: ${d?.message ?? 'unknown divergence'}`, {
+        stream: runStream(runId),
+        ...(d?.revision !== undefined ? { revision: d.revision } : {}),
+        ...(d?.eventId !== undefined ? { eventId: d.eventId } : {}),
+      });
+    }
+    verified = verified.set(runId, provenance);
+  }
+  return verified;
+}
+
+/** `state` with its runs replaced by the verified replays of `runIds`: what every gate judges by. */
+export async function verifiedState(store: EventStore, state: RunSummaries, runIds: readonly string[], trust: RunTrust): Promise<RunSummaries> {
+  return { ...state, runs: await verifiedRuns(store, runIds, trust) };
 }
 
 export function comparisonStream(comparisonId: string): string {

@@ -1,14 +1,17 @@
-// The whole gate as the CLI runs it: bring the run summaries up to date, resolve both sides,
-// evaluate the policy and the candidate's budgets, record the evidence, refresh the projections
-// and the graph artifacts so they include the decision just recorded.
+// The whole gate as the CLI runs it: bring the run summaries up to date, resolve both sides, replay
+// every run they name (metrics and budgets come only from runs that verify), evaluate the policy and
+// the candidate's budgets, record the evidence, refresh the projections and the graph artifacts so
+// they include the decision just recorded.
 import { catchUp } from '../../projections/catch-up.js';
 import { comparisonGraphProjection, graphArtifacts } from '../../projections/comparison-graph.js';
-import { budgetSubjects, runSummaryProjection } from '../../projections/run-summary.js';
+import { budgetSubjects, runSummaryProjection, type RunSummaries } from '../../projections/run-summary.js';
 import { writeArtifacts } from '../../projections/snapshots.js';
+import { guardedAppend } from '../governance/guarded-append.js';
+import type { RunTrust } from '../replay/replay.js';
 import type { EventStore } from '../store/port.js';
 import { evaluateBudgets, type BudgetOutcome } from './budgets.js';
 import { InputError } from '../errors.js';
-import { budgetFindingRequests, comparisonStream, recordEvidence, recordGate, sampleSet } from './evidence.js';
+import { budgetFindingRequests, comparisonStream, recordEvidence, recordGate, sampleSet, sideRuns, verifiedState } from './evidence.js';
 import { checkAgainstLedger, rederiveEvidence, type ComparisonDivergence, type RederivedBatch } from './rederive.js';
 import { multiGateEvents } from './multi-evidence.js';
 import { evaluateMultiGate, type MultiGateReport } from './multi.js';
@@ -21,6 +24,8 @@ export interface GateRequest {
   candidate: string;
   policyFile?: string;
   strict?: boolean;
+  /** Keys the runs' replays trust; every run of every side must verify. */
+  trust: RunTrust;
 }
 
 export interface GateRun {
@@ -28,21 +33,31 @@ export interface GateRun {
   policy: Policy;
   /** Where the evidence was recorded, and whether it was already there (an identical earlier gate). */
   recorded: { stream: string; duplicate: boolean };
+  /** The runs replayed and verified before their metrics were used. */
+  verifiedRuns: string[];
+}
+
+/** The runs every side names, resolved on the projection (which only names them), then replayed: the state a gate judges by. */
+async function judgedState(store: EventStore, state: RunSummaries, sides: readonly { ref: string; role: 'baseline' | 'candidate' }[], trust: RunTrust): Promise<{ verified: RunSummaries; runs: string[] }> {
+  const runs = [...new Set(sides.flatMap((s) => sideRuns(state, s.ref, s.role).runs))].sort();
+  return { verified: await verifiedState(store, state, runs, trust), runs };
 }
 
 export async function runGate(store: EventStore, home: string, request: GateRequest): Promise<GateRun> {
   // Bad input is refused before anything is written (the policy is read first).
   const explicit = request.policyFile === undefined ? undefined : loadPolicy(request.policyFile);
   const { state } = await catchUp(store, home, runSummaryProjection);
-  const baseline = sampleSet(state, request.baseline, 'baseline');
-  const candidate = sampleSet(state, request.candidate, 'candidate');
+  const sides = [{ ref: request.baseline, role: 'baseline' as const }, { ref: request.candidate, role: 'candidate' as const }];
+  const { verified, runs } = await judgedState(store, state, sides, request.trust);
+  const baseline = sampleSet(verified, request.baseline, 'baseline');
+  const candidate = sampleSet(verified, request.candidate, 'candidate');
   const policy = explicit ?? defaultPolicy(Object.keys(baseline.metrics).filter((m) => Object.hasOwn(candidate.metrics, m)));
-  const report = evaluateGate({ policy, baseline, candidate, budgets: budgetSubjects(state, candidate.runs), strict: request.strict });
+  const report = evaluateGate({ policy, baseline, candidate, budgets: budgetSubjects(verified, candidate.runs), strict: request.strict });
   const recorded = await recordGate(store, report, policy);
   await catchUp(store, home, runSummaryProjection);
   const graph = await catchUp(store, home, comparisonGraphProjection);
   writeArtifacts(home, graphArtifacts(graph.state));
-  return { report, policy, recorded };
+  return { report, policy, recorded, verifiedRuns: runs };
 }
 
 export interface MultiGateRequest {
@@ -51,19 +66,25 @@ export interface MultiGateRequest {
   candidates: string[];
   policyFile?: string;
   strict?: boolean;
+  /** Keys the runs' replays trust; every run of every side must verify. */
+  trust: RunTrust;
 }
 
 export interface MultiGateRun {
   report: MultiGateReport;
   policy: Policy;
   recorded: { stream: string; duplicate: boolean };
+  /** The runs replayed and verified before their metrics were used. */
+  verifiedRuns: string[];
 }
 
 /** The gate for two or more candidates: the same steps as runGate, every candidate resolved alike. */
 export async function runMultiGate(store: EventStore, home: string, request: MultiGateRequest): Promise<MultiGateRun> {
   checkSides(request.baseline, request.candidates);
   const explicit = request.policyFile === undefined ? undefined : loadPolicy(request.policyFile);
-  const { state } = await catchUp(store, home, runSummaryProjection);
+  const { state: projected } = await catchUp(store, home, runSummaryProjection);
+  const sides = [{ ref: request.baseline, role: 'baseline' as const }, ...request.candidates.map((ref) => ({ ref, role: 'candidate' as const }))];
+  const { verified: state, runs: verifiedRuns } = await judgedState(store, projected, sides, request.trust);
   // Where the multi-candidate path gathers run metrics: one sampleSet per side, as runGate does.
   const baseline = sampleSet(state, request.baseline, 'baseline');
   const candidates = request.candidates.map((ref) => sampleSet(state, ref, 'candidate'));
@@ -76,7 +97,7 @@ export async function runMultiGate(store: EventStore, home: string, request: Mul
   await catchUp(store, home, runSummaryProjection);
   const graph = await catchUp(store, home, comparisonGraphProjection);
   writeArtifacts(home, graphArtifacts(graph.state));
-  return { report, policy, recorded };
+  return { report, policy, recorded, verifiedRuns };
 }
 
 /** Each side named once: a repeated candidate (or the baseline among them) would be compared with itself. */
@@ -93,6 +114,8 @@ export interface BudgetRequest {
   ref: string;
   policyFile?: string;
   strict?: boolean;
+  /** Keys the runs' replays trust; budgets are judged only on runs that verify. */
+  trust: RunTrust;
 }
 
 export interface BudgetRun {
@@ -116,13 +139,15 @@ export interface BudgetRun {
 export async function runBudgets(store: EventStore, home: string, request: BudgetRequest): Promise<BudgetRun> {
   const policy = request.policyFile === undefined ? undefined : loadPolicy(request.policyFile);
   const severity = policy?.budgets.severity ?? 'hard';
-  const { state } = await catchUp(store, home, runSummaryProjection);
+  const { state: projected } = await catchUp(store, home, runSummaryProjection);
+  const { verified: state } = await judgedState(store, projected, [{ ref: request.ref, role: 'candidate' }], request.trust);
   const side = sampleSet(state, request.ref, 'candidate');
   const budgets = evaluateBudgets(budgetSubjects(state, side.runs), severity);
   const requests = budgetFindingRequests(budgets);
   let recorded: string[] = [];
   if (requests.length > 0) {
-    const result = await store.appendBatch(requests);
+    // Findings on run streams go through the run-stream door like every other write.
+    const result = await guardedAppend(store, requests);
     recorded = result.duplicate ? [] : requests.map((r) => r.stream);
     await catchUp(store, home, runSummaryProjection);
   }
@@ -145,8 +170,11 @@ export interface ComparisonRederivation {
   firstDivergence?: ComparisonDivergence;
 }
 
-/** `runledger rederive`: re-derives a recorded comparison (src/gates/rederive.ts) and checks it against the ledger. */
-export async function rederiveComparison(store: EventStore, home: string, comparisonId: string): Promise<ComparisonRederivation> {
+/**
+ * `runledger rederive`: re-derives a recorded comparison (src/gates/rederive.ts) and checks it against
+ * the ledger — against the runs' verified replays, so a run forged since cannot vouch for it.
+ */
+export async function rederiveComparison(store: EventStore, home: string, comparisonId: string, trust: RunTrust): Promise<ComparisonRederivation> {
   if (!/^[0-9a-f]{32}$/.test(comparisonId)) {
     throw new InputError(`comparison id "${comparisonId}" must be 32 lowercase hex digits (as printed by compare and gate)`, { field: 'comparison' });
   }
@@ -157,8 +185,10 @@ export async function rederiveComparison(store: EventStore, home: string, compar
   const summary = batches.map(({ revision, kind, strict, verdict, events: n }) => ({ revision, kind, strict, verdict, events: n }));
   const runs = new Set(batches.flatMap((b) => b.sides.flatMap((s) => s.runs)));
   if (divergence) return { comparisonId, stream, ok: false, batches: summary, runsChecked: 0, firstDivergence: divergence };
-  // An auditor's check: the run summaries rebuilt from the log, not resumed from a snapshot in the home.
-  const { state } = await catchUp(store, home, runSummaryProjection, { rebuild: true, persist: false });
+  // An auditor's check: the run summaries rebuilt from the log, not resumed from a snapshot in the home,
+  // and every run they name replayed (its metrics and telemetry are what the comparison is checked against).
+  const { state: rebuilt } = await catchUp(store, home, runSummaryProjection, { rebuild: true, persist: false });
+  const state = await verifiedState(store, rebuilt, [...runs].filter((r) => rebuilt.runs.has(r)), trust);
   const ledger = checkAgainstLedger(stream, batches, state);
   return { comparisonId, stream, ok: ledger === undefined, batches: summary, runsChecked: ledger ? 0 : runs.size, ...(ledger ? { firstDivergence: ledger } : {}) };
 }

@@ -1,77 +1,24 @@
-// Recording a governed run: approving its plans and its stage transitions. Every write is checked
-// against the run state read in the same attempt and appended with expectedRevision = the revision
-// read, so two concurrent recorders cannot both pass the check; the loser re-reads and re-checks.
-import type { ProposedEvent } from '../../events/envelope.js';
+// Recording a governed run: approving its plans and its stage transitions. Every write goes through
+// the run-stream door (guarded-append.ts): the run state is read, the write rules check the events
+// decided from it, and they are appended with expectedRevision = the revision read, so two concurrent
+// recorders cannot both pass the check; the loser re-reads and re-checks.
 import type { AuditFindingInput, StageCompletedData, StageFailedData, StageStartedData } from '../../events/governance.js';
-import { ConcurrencyError, InputError } from '../errors.js';
-import { NO_STREAM, type EventStore, type RecordedEvent } from '../store/port.js';
-import { Identifier, type Plan } from './plan.js';
-import { evolveRun, initialRunState, orderViolation, runSummaryDigest, type RunEvent, type RunSummary } from './run-state.js';
+import { InputError } from '../errors.js';
+import type { EventStore } from '../store/port.js';
+import { decideRunAppend, guardedAppend } from './guarded-append.js';
+import type { Plan } from './plan.js';
+import { evolveRun, runSummaryDigest, type RunEvent, type RunSummary } from './run-state.js';
+import { checkRunId, runStream } from './run-stream.js';
 
-/** Each run is one stream. */
-export function runStream(runId: string): string {
-  return `run-${runId}`;
-}
+export { checkRunId, runStream } from './run-stream.js';
+export { readRun, type RunSnapshot } from './guarded-append.js';
 
-/** Rejects run ids that cannot name a stream or a file. */
-export function checkRunId(runId: string): string {
-  const parsed = Identifier.safeParse(runId);
-  if (!parsed.success) throw new InputError(`run id "${runId}" ${parsed.error.issues[0]!.message}`, { field: 'run' });
-  return runId;
-}
+/** The governance recorder writes plan and stage events; the door lets it. */
+const RECORDER = { allowGovernance: true } as const;
 
-export interface RunSnapshot {
-  runId: string;
-  stream: string;
-  events: RecordedEvent[];
-  /** Stream revision read, -1 when the run has no events. */
-  revision: number;
-  state: RunSummary;
-}
-
-/** Reads a run's stream and folds it into its state. */
-export async function readRun(store: EventStore, runId: string): Promise<RunSnapshot> {
-  checkRunId(runId);
-  const stream = runStream(runId);
-  const events = await store.readStream(stream);
-  let state = initialRunState(runId);
-  for (const e of events) state = evolveRun(state, e.envelope);
-  return { runId, stream, events, revision: events.length ? events[events.length - 1]!.envelope.revision : -1, state };
-}
-
-const MAX_ATTEMPTS = 20;
-
-/**
- * Reads the run, lets `decide` turn its state into events (or throw an InputError), and appends them
- * at exactly the revision read. Retries on a concurrent append until the decision holds or is refused.
- */
-async function decideAndAppend<T>(
-  store: EventStore,
-  runId: string,
-  decide: (snapshot: RunSnapshot) => { events: ProposedEvent[]; result: T } | { done: T },
-): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const snapshot = await readRun(store, runId);
-    const decision = decide(snapshot);
-    if ('done' in decision) return decision.done;
-    try {
-      await store.append(snapshot.stream, decision.events, {
-        expectedRevision: snapshot.revision < 0 ? NO_STREAM : snapshot.revision,
-      });
-      return decision.result;
-    } catch (err) {
-      if (!(err instanceof ConcurrencyError) || attempt >= MAX_ATTEMPTS) throw err;
-    }
-  }
-}
-
-/** Applies proposed events to a state, refusing the first that breaks the stage order. */
-function checkedState(state: RunSummary, events: RunEvent[]): RunSummary {
-  for (const event of events) {
-    const violation = orderViolation(state, event);
-    if (violation) throw new InputError(`${violation.message}; nothing was recorded`, { stream: runStream(state.runId) });
-    state = evolveRun(state, event);
-  }
+/** The state after proposed events (the door checks them before anything is appended). */
+function stateAfter(state: RunSummary, events: RunEvent[]): RunSummary {
+  for (const event of events) state = evolveRun(state, event);
   return state;
 }
 
@@ -81,6 +28,8 @@ export interface ApprovalResult {
   governancePlanHash: string;
   executionPlanHash: string;
   approver: string;
+  /** The worker keys the run's approval trusts (those recorded, when it was approved before). */
+  workerKeys: string[];
   /** False when the same plans were already approved for this run (an idempotent retry). */
   recorded: boolean;
 }
@@ -93,13 +42,14 @@ export async function approvePlan(
   store: EventStore,
   plan: Plan,
   runId: string,
-  options: { actor?: string; approver?: string } = {},
+  options: { actor?: string; approver?: string; workerKeys?: readonly string[] } = {},
 ): Promise<ApprovalResult> {
   const approver = options.approver ?? plan.governance.approver;
   if (approver !== plan.governance.approver) {
     throw new InputError(`plan ${plan.governance.name} must be approved by ${plan.governance.approver}, not ${approver}`, { field: 'approver' });
   }
   const actor = options.actor ?? approver;
+  const workerKeys = [...new Set(options.workerKeys ?? [])];
   const base = {
     runId,
     stream: runStream(runId),
@@ -107,20 +57,20 @@ export async function approvePlan(
     executionPlanHash: plan.executionPlanHash,
     approver,
   };
-  return decideAndAppend<ApprovalResult>(store, runId, ({ state }) => {
+  return decideRunAppend<ApprovalResult>(store, runId, ({ state, rules }) => {
     if (state.status !== 'empty') {
       if (state.governancePlanHash === plan.governancePlanHash && state.executionPlanHash === plan.executionPlanHash) {
-        return { done: { ...base, recorded: false } };
+        return { done: { ...base, workerKeys: rules.workerKeys, recorded: false } };
       }
       throw new InputError(
         `run ${runId} already has an approved plan (governance ${state.governancePlanHash ?? 'none'}); choose another run id`,
         { stream: runStream(runId) },
       );
     }
-    const events: ProposedEvent[] = [
+    const events = [
       {
         type: 'GovernancePlanApproved',
-        data: { runId, plan: plan.governance, planHash: plan.governancePlanHash, approver },
+        data: { runId, plan: plan.governance, planHash: plan.governancePlanHash, approver, workerKeys },
         metadata: { actor },
       },
       {
@@ -129,9 +79,8 @@ export async function approvePlan(
         metadata: { actor },
       },
     ];
-    checkedState(state, events);
-    return { events, result: { ...base, recorded: true } };
-  });
+    return { events, result: { ...base, workerKeys, recorded: true } };
+  }, RECORDER);
 }
 
 export type StageAction = 'start' | 'complete' | 'fail';
@@ -174,7 +123,7 @@ export async function recordStage(
   details: StageDetails = {},
 ): Promise<StageRecord> {
   const metadata = { actor: details.actor ?? 'runledger', ...(details.correlationId ? { correlationId: details.correlationId } : {}) };
-  return decideAndAppend<StageRecord>(store, runId, ({ state, events: recorded }) => {
+  return decideRunAppend<StageRecord>(store, runId, ({ state, events: recorded }) => {
     const stage = state.stages.find((s) => s.id === stageId);
     const attempt = action === 'start' ? (stage?.attempts ?? 0) + 1 : Math.max(stage?.attempts ?? 1, 1);
     const events: RunEvent[] = [];
@@ -209,38 +158,42 @@ export async function recordStage(
         events.push({ type: 'StageFailed', data });
       }
     }
-    let after = checkedState(state, events);
+    let after = stateAfter(state, events);
     // The run ends in the same atomic append as the stage event that ends it.
     if (action === 'complete' && after.stages.every((s) => s.status === 'completed')) {
       const end: RunEvent = { type: 'RunCompleted', data: { runId, summaryDigest: runSummaryDigest(after) } };
-      after = checkedState(after, [end]);
+      after = stateAfter(after, [end]);
       events.push(end);
     } else if (action === 'fail') {
       const end: RunEvent = {
         type: 'RunFailed',
         data: { runId, stageId, reason: `stage ${stageId} failed: ${details.reason ?? 'stage failed'}`, summaryDigest: runSummaryDigest(after) },
       };
-      after = checkedState(after, [end]);
+      after = stateAfter(after, [end]);
       events.push(end);
     }
     return {
       events: events.map((e) => ({ type: e.type, data: e.data, metadata })),
       result: { runId, stageId, action, attempt, recorded: events.map((e) => e.type), runStatus: after.status },
     };
-  });
+  }, RECORDER);
 }
 
 /** Ends a run that cannot go on (e.g. its executor crashed) with RunFailed. */
 export async function failRun(store: EventStore, runId: string, reason: string, actor = 'runledger'): Promise<void> {
-  await decideAndAppend<void>(store, runId, ({ state }) => {
-    const end: RunEvent = { type: 'RunFailed', data: { runId, stageId: null, reason, summaryDigest: runSummaryDigest(state) } };
-    checkedState(state, [end]);
-    return { events: [{ ...end, metadata: { actor } }], result: undefined };
-  });
+  await decideRunAppend<void>(
+    store,
+    runId,
+    ({ state }) => {
+      const end: RunEvent = { type: 'RunFailed', data: { runId, stageId: null, reason, summaryDigest: runSummaryDigest(state) } };
+      return { events: [{ ...end, metadata: { actor } }], result: undefined };
+    },
+    RECORDER,
+  );
 }
 
-/** Appends an AuditFinding to the run's stream (any position: findings are not ordered by the plan). */
+/** Appends an AuditFinding to the run's stream: any time after its plans, also after it ended (findings never change its results). */
 export async function recordFinding(store: EventStore, finding: AuditFindingInput, actor = 'runledger'): Promise<void> {
   checkRunId(finding.runId);
-  await store.append(runStream(finding.runId), [{ type: 'AuditFinding', data: { details: {}, ...finding }, metadata: { actor } }]);
+  await guardedAppend(store, [{ stream: runStream(finding.runId), events: [{ type: 'AuditFinding', data: { details: {}, ...finding }, metadata: { actor } }] }]);
 }

@@ -50,6 +50,8 @@ export type RunEvent = Pick<Envelope, 'type' | 'data'>;
 export interface OrderViolation {
   /** Always `stage-order`: the name of the check in reports. */
   check: 'stage-order';
+  /** Which stage-order rule (docs/governance.md "Rules"): the approval first, the execution plan next, stage transitions, the run's end. */
+  rule: 'approval-first' | 'plan-next' | 'stage-transition' | 'run-end';
   message: string;
   expected: string;
   actual: string;
@@ -90,15 +92,15 @@ export function nextStartableStages(state: RunSummary): string[] {
  * checkpoints, custom.*) and AuditFinding are not ordered by the execution plan.
  */
 export function orderViolation(state: RunSummary, event: RunEvent): OrderViolation | null {
-  const v = (message: string, expected: string, actual: string): OrderViolation => ({ check: 'stage-order', message, expected, actual });
   const run = state.runId;
   switch (event.type) {
     case 'GovernancePlanApproved':
       if (state.status !== 'empty') {
-        return v(`run ${run} already has an approved governance plan`, 'GovernancePlanApproved as the first event of the run', `event ${state.eventCount + 1} of the run`);
+        return violation('approval-first', `run ${run} already has an approved governance plan`, 'GovernancePlanApproved as the first event of the run', `event ${state.eventCount + 1} of the run`);
       }
       return null;
     case 'ExecutionPlanRecorded': {
+      const v = (message: string, expected: string, actual: string): OrderViolation => violation('plan-next', message, expected, actual);
       if (state.status !== 'approved') {
         return v(
           state.status === 'empty' ? `run ${run} has no approved governance plan` : `run ${run} already has an execution plan`,
@@ -121,7 +123,7 @@ export function orderViolation(state: RunSummary, event: RunEvent): OrderViolati
       if (unfinished) return unfinished;
       const open = state.stages.filter((s) => s.status !== 'completed').map((s) => s.id);
       if (open.length > 0) {
-        return v(`run ${run} cannot complete: stage${open.length > 1 ? 's' : ''} ${open.join(', ')} not completed`, 'every stage completed', `${open.join(', ')} not completed`);
+        return violation('run-end', `run ${run} cannot complete: stage${open.length > 1 ? 's' : ''} ${open.join(', ')} not completed`, 'every stage completed', `${open.join(', ')} not completed`);
       }
       return null;
     }
@@ -130,7 +132,7 @@ export function orderViolation(state: RunSummary, event: RunEvent): OrderViolati
       if (unfinished) return unfinished;
       const stageId = (event.data as RunFailedData).stageId;
       if (stageId !== null && state.stages.find((s) => s.id === stageId)?.status !== 'failed') {
-        return v(`run ${run} failed because of stage ${stageId}, which has not failed`, `stage ${stageId} failed`, `stage ${stageId} ${state.stages.find((s) => s.id === stageId)?.status ?? 'not in the plan'}`);
+        return violation('run-end', `run ${run} failed because of stage ${stageId}, which has not failed`, `stage ${stageId} failed`, `stage ${stageId} ${state.stages.find((s) => s.id === stageId)?.status ?? 'not in the plan'}`);
       }
       return null;
     }
@@ -139,11 +141,16 @@ export function orderViolation(state: RunSummary, event: RunEvent): OrderViolati
   }
 }
 
+function violation(rule: OrderViolation['rule'], message: string, expected: string, actual: string): OrderViolation {
+  return { check: 'stage-order', rule, message, expected, actual };
+}
+
 function runEndViolation(state: RunSummary): OrderViolation | null {
   if (state.status === 'planned') return null;
   const finished = isFinished(state);
   return {
     check: 'stage-order',
+    rule: 'run-end',
     message: finished ? `run ${state.runId} has already ${state.status}` : `run ${state.runId} has no execution plan`,
     expected: 'a planned run that has not ended',
     actual: `run status ${state.status}`,
@@ -152,7 +159,7 @@ function runEndViolation(state: RunSummary): OrderViolation | null {
 
 function stageViolation(state: RunSummary, type: string, data: { stageId: string; attempt: number }): OrderViolation | null {
   const run = state.runId;
-  const v = (message: string, expected: string, actual: string): OrderViolation => ({ check: 'stage-order', message, expected, actual });
+  const v = (message: string, expected: string, actual: string): OrderViolation => violation('stage-transition', message, expected, actual);
   if (state.status === 'empty' || state.status === 'approved') {
     return v(`run ${run} has no approved execution plan: run "runledger plan approve" first`, 'an approved execution plan', `run status ${state.status}`);
   }

@@ -1,6 +1,7 @@
 // Ingest: Kafka topic → ledger. Workers on other machines publish events; the ingester appends each
-// one with `store.append`, which is idempotent by event id, so a re-delivered message records
-// nothing twice. Producers key messages by stream, so a stream lives on one partition and its events
+// one through the run-stream door (src/governance/guarded-append.ts) — the same write rules as
+// `runledger append` — and the store's append is idempotent by event id, so a re-delivered message
+// records nothing twice. Producers key messages by stream, so a stream lives on one partition and its events
 // arrive, and are appended, in the order they were published. Offsets are committed only after the
 // append (and, for a rejected message, after it was reported and dead-lettered): a crash re-delivers,
 // it never loses.
@@ -10,13 +11,15 @@
 //     so that a producer's retry is idempotent;
 //   - a relayed envelope (what `runledger relay` publishes: the canonical bytes of a recorded event).
 //     It is appended at the same revision with the same metadata, so the copy is byte-identical and
-//     keeps its prevHash; a copy that would diverge is refused instead.
+//     keeps its prevHash; a copy that would diverge is refused instead. Copies may be governance
+//     events (the source ledger's recorder wrote them), and the write rules check them in full —
+//     plan parity, stage order, run summary — as replay would.
+// A proposed event may not be a governance event other than AuditFinding: those are the recorder's.
 import { z } from 'zod';
 import { Partitioners, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
 import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
-import { GOVERNANCE_TYPES } from '../../events/governance.js';
-import { LEDGER_TYPES } from '../../events/ledger.js';
 import { ConcurrencyError, InputError, LedgerError, UnavailableError } from '../errors.js';
+import { guardedAppend, RunHeads } from '../governance/guarded-append.js';
 import { NO_STREAM, type EventStore, type ExpectedRevision } from '../store/port.js';
 import { brokerUnavailable, isKafkaError, kafkaClient, type BrokerOptions } from './connection.js';
 import { EVENT_ID_HEADER } from './relay.js';
@@ -26,9 +29,6 @@ export const DEFAULT_GROUP = 'runledger-ingest';
 /** What a worker publishes. Like `runledger append` input, but the id is mandatory. */
 export const IngestMessage = ProposedEvent.extend({ stream: StreamName, id: z.uuid() }).strict();
 export type IngestMessage = z.infer<typeof IngestMessage>;
-
-// Governance decisions are recorded by the commands that check the run's plan, never by a worker.
-const RULED_TYPES = new Set<string>([...GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'), ...LEDGER_TYPES]);
 
 export interface Rejection {
   topic: string;
@@ -90,7 +90,6 @@ export function decodeMessage(message: Pick<KafkaMessage, 'key' | 'value' | 'hea
       return `field ${issue.path.map(String).join('.') || '(event)'}: ${issue.message}`;
     }
     const { stream, ...event } = proposed.data;
-    if (RULED_TYPES.has(event.type)) return `${event.type} events are recorded by the governance commands, not ingested`;
     decoded = { stream, event };
   }
   const key = message.key?.toString('utf8');
@@ -150,18 +149,21 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
     }
   };
 
+  // Run heads kept across messages: each append folds only what was recorded since the last.
+  const heads = new RunHeads();
   const handle = async (partition: number, message: KafkaMessage): Promise<void> => {
     const decoded = decodeMessage(message);
     if (typeof decoded === 'string') return reject(partition, message, decoded);
     const fork = decoded.copyOf && (await forkOf(store, decoded.stream, decoded.copyOf));
     if (fork) return reject(partition, message, fork);
     try {
-      const result = await store.append(decoded.stream, [decoded.event], { expectedRevision: decoded.expectedRevision });
+      const request = { stream: decoded.stream, events: [decoded.event], ...(decoded.expectedRevision !== undefined ? { expectedRevision: decoded.expectedRevision } : {}) };
+      const result = await guardedAppend(store, [request], { allowGovernance: decoded.copyOf !== undefined, heads });
       if (result.duplicate) report.duplicates += 1;
       else report.appended += 1;
     } catch (err) {
-      // Bad input (schema, idempotency conflict, a diverging copy) is this message's fault: report it
-      // and go on. Anything else (store down, integrity failure) is not: stop without committing.
+      // Bad input (schema, a write rule, idempotency conflict, a diverging copy) is this message's fault:
+      // report it and go on. Anything else (store down, integrity failure) is not: stop without committing.
       if (err instanceof InputError || err instanceof ConcurrencyError) return reject(partition, message, err.message);
       throw err;
     }

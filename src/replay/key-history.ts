@@ -26,6 +26,8 @@ export interface KeyHistory {
   /** Empty when the ledger never rotated: then `trusted` alone decides. */
   epochs: KeyEpoch[];
   rotations: KeyRotation[];
+  /** Statements of other origins (events relayed from another ledger): inert, they change no key here. */
+  foreign: ReadonlySet<string>;
   /** A rotation recorded whose transition checkpoint does not exist yet (its key signs nothing yet). */
   pending: KeyRotation | null;
   /** The verifiers a checkpoint of `size` must be signed by one of. */
@@ -65,20 +67,19 @@ function signedByBoth(note: string, a: NoteVerifier, b: NoteVerifier): boolean {
  */
 export function keyHistory(statements: readonly string[], checkpoints: readonly StoredCheckpoint[], trusted: readonly (string | NoteVerifier)[], origin: string): KeyHistory {
   const trustedVerifiers = parseKeys(trusted);
-  if (statements.length === 0) {
-    return { epochs: [], rotations: [], pending: null, keysFor: () => trustedVerifiers, retiredFor: () => [] };
-  }
-  const rotations: KeyRotation[] = statements.map((statement, i) => {
-    let rotation: KeyRotation;
+  const opened: KeyRotation[] = statements.map((statement, i) => {
     try {
-      rotation = openRotationStatement(statement);
+      return openRotationStatement(statement);
     } catch (err) {
       if (!(err instanceof NoteError)) throw err;
       throw new KeyHistoryError(`Key rotation ${i + 1}: ${err.message}.`, i + 1);
     }
-    if (rotation.origin !== origin) throw new KeyHistoryError(`Key rotation ${i + 1} is for log origin "${rotation.origin}", not "${origin}".`, i + 1);
-    return rotation;
   });
+  const rotations = opened.filter((r) => r.origin === origin);
+  const foreign = new Set(opened.filter((r) => r.origin !== origin).map((r) => r.statement));
+  if (rotations.length === 0) {
+    return { epochs: [], rotations: [], foreign, pending: null, keysFor: () => trustedVerifiers, retiredFor: () => [] };
+  }
   rotations.forEach((r, i) => {
     const before = rotations[i - 1];
     if (before !== undefined && before.key !== r.previousKey) {
@@ -116,6 +117,7 @@ export function keyHistory(statements: readonly string[], checkpoints: readonly 
   return {
     epochs,
     rotations,
+    foreign,
     pending,
     keysFor: (size) => epochs.filter((e) => valid(e, size)).map((e) => e.verifier),
     retiredFor: (size) => epochs.filter((e) => !valid(e, size)),

@@ -7,7 +7,7 @@ import { NoteError, type NoteVerifier } from '../integrity/note.js';
 import { keyHistory, KeyHistoryError, readRotationStatements } from './key-history.js';
 import { readLogPages } from '../ledger/read.js';
 import { requireOrigin } from '../ledger/origin.js';
-import { checkRunId, runStream } from '../governance/recorder.js';
+import { checkRunId, runStream } from '../governance/run-stream.js';
 import type { EventStore, StoredCheckpoint } from '../store/port.js';
 import { runledgerVersion } from '../version.js';
 import { buildManifest, type ReplayManifest } from './manifest.js';
@@ -114,6 +114,34 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
     manifest: verification.ok ? buildManifest(verification, trusted, runledgerVersion()) : null,
     ...(verification.firstDivergence ? { firstDivergence: verification.firstDivergence } : {}),
   };
+}
+
+/** What judging runs by their replay trusts: verifier keys, and optionally a way to sign a checkpoint covering them first. */
+export interface RunTrust {
+  /** Trusted verifier keys (C2SP vkey text). */
+  verifierKeys: readonly string[];
+  /** Signs a ledger checkpoint; absent when the caller cannot sign (then the runs must already be covered). */
+  signCheckpoint?: () => Promise<unknown>;
+}
+
+/**
+ * Signs a ledger checkpoint (with `sign`, which the caller binds to its signing key) when the latest
+ * one does not cover every event of `runIds`: what `retrain` and the gates do before they replay runs
+ * that were recorded since the last `runledger checkpoint`.
+ */
+export async function coverRuns(store: EventStore, runIds: readonly string[], sign: () => Promise<unknown>): Promise<void> {
+  const checkpoints = await store.checkpoints();
+  const size = checkpoints[checkpoints.length - 1]?.size ?? 0;
+  for (const runId of runIds) {
+    const stream = runStream(checkRunId(runId));
+    const revision = await store.streamRevision(stream);
+    if (revision < 0) continue;
+    const [last] = await store.readStream(stream, { fromRevision: revision, limit: 1 });
+    if (last && (last.index === null || last.index >= size)) {
+      await sign();
+      return;
+    }
+  }
 }
 
 /** Opens the latest checkpoint under the trusted keys and checks it against its stored columns. */

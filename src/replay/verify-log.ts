@@ -235,14 +235,15 @@ export class LogVerifier {
     const env = event.envelope;
     const named = { index, stream: env.stream, revision: env.revision, eventId: env.id };
     const at = `Leaf ${index} (event ${env.id}, stream "${env.stream}" revision ${env.revision})`;
-    const rotations = this.options.rotations ?? [];
-    const expected = rotations[this.rotationsSeen];
+    const rotations = this.history!.rotations;
+    const expected = rotations[this.rotationsSeen]?.statement;
     const data = env.data as { statement?: unknown; previousKey?: unknown; key?: unknown };
+    if (env.stream === KEY_STREAM && typeof data.statement === 'string' && this.history!.foreign.has(data.statement)) return true;
     if (env.stream !== KEY_STREAM) {
       return this.fail({ check: 'key', ...named, message: `${at}: a LedgerKeyRotated event outside the "${KEY_STREAM}" stream, where only "runledger keys rotate" records rotations.` }) ?? false;
     }
     if (expected === undefined || data.statement !== expected) {
-      return this.fail({ check: 'key', ...named, message: `${at}: LedgerKeyRotated is not rotation ${this.rotationsSeen + 1} of the ${rotations.length} rotation statements the "${KEY_STREAM}" stream holds.` }) ?? false;
+      return this.fail({ check: 'key', ...named, message: `${at}: LedgerKeyRotated is not rotation ${this.rotationsSeen + 1} of the ${rotations.length} rotations of this log the "${KEY_STREAM}" stream holds.` }) ?? false;
     }
     const rotation = this.history!.rotations[this.rotationsSeen]!;
     if (data.previousKey !== rotation.previousKey || data.key !== rotation.key) {
@@ -254,7 +255,7 @@ export class LogVerifier {
 
   /** Checks the checkpoints that claim more leaves than the log has, then reports. */
   finish(): VerifyLogReport {
-    const rotations = this.options.rotations?.length ?? 0;
+    const rotations = this.history?.rotations.length ?? 0;
     if (this.divergence === undefined && this.nextCheckpoint >= this.options.checkpoints.length && this.rotationsSeen < rotations) {
       this.fail({ check: 'key', message: `The "${KEY_STREAM}" stream holds ${rotations} key rotations, but the log's integrated events contain only ${this.rotationsSeen}.` });
     }

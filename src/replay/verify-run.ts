@@ -6,12 +6,12 @@ import { Envelope } from '../../events/envelope.js';
 import { ExecutionPlanRecordedData, GovernancePlanApprovedData } from '../../events/governance.js';
 import { registry } from '../../events/index.js';
 import { InputError } from '../errors.js';
-import { canonicalBytes, canonicalize, CanonicalizationError } from '../integrity/canonical.js';
+import { canonicalBytes, CanonicalizationError } from '../integrity/canonical.js';
 import { leafHash } from '../integrity/hasher.js';
 import { ProofError, rootFromInclusionProof, verifyInclusion } from '../integrity/proof.js';
-import { ExecutionPlan, GovernancePlan, planHash } from '../governance/plan.js';
-import { runStream } from '../governance/recorder.js';
-import { evolveRun, initialRunState, orderViolation, runSummaryDigest, type RunSummary } from '../governance/run-state.js';
+import { runStream } from '../governance/run-stream.js';
+import type { RunSummary } from '../governance/run-state.js';
+import { evolveRules, initialRuleState, ruleViolation } from '../governance/write-rules.js';
 import { runSummaryProjection, type RunProvenance, type RunSummaries } from '../../projections/run-summary.js';
 
 /** The checks of a replay, in the order a report names them. */
@@ -24,12 +24,14 @@ export type RunCheck =
   | 'chain'
   /** The event has no leaf index under the checkpoint, or its inclusion proof fails. */
   | 'inclusion'
-  /** A plan's hash is not the hash of its body, its body is not normalized, or the plans do not link. */
+  /** A plan's hash is not the hash of its body, its body is not normalized, or the plans, approver and budgets do not agree. */
   | 'plan-parity'
-  /** A stage transition the execution plan does not allow. */
+  /** An event out of the plan's order: before the plans, or a stage transition the execution plan does not allow. */
   | 'stage-order'
   /** A run-summary digest recorded at the run's end differs from the re-projected one. */
   | 'run-summary'
+  /** An event nobody may have written where it is: who may write what (docs/governance.md), e.g. an unsigned or out-of-stage training event, or anything after the run ended. */
+  | 'write-rule'
   /** The checkpoint cannot be trusted or does not cover the run. */
   | 'checkpoint'
   /** A bundle's framing, section digest or derived section does not match. */
@@ -39,6 +41,8 @@ export type RunCheck =
 
 export interface RunDivergence {
   check: RunCheck;
+  /** For plan-parity, stage-order, run-summary and write-rule: the stable name of the rule broken (docs/governance.md). */
+  rule?: string;
   /** One sentence naming the item and what differed. */
   message: string;
   stream?: string;
@@ -96,7 +100,7 @@ function short(hex: string): string {
 /** Replays a run's evidence; stops at the first divergence. */
 export function verifyRun(runId: string, events: readonly EventEvidence[], checkpoint: TrustedCheckpoint): RunVerification {
   const stream = runStream(runId);
-  let state = initialRunState(runId);
+  let rules = initialRuleState(runId);
   let head: RunVerification['head'] = null;
   let governance: GovernancePlanApprovedData | null = null;
   let execution: ExecutionPlanRecordedData | null = null;
@@ -110,7 +114,7 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
     stream,
     events: checked,
     ...(firstDivergence ? { firstDivergence } : {}),
-    summary: state,
+    summary: rules.run,
     head,
     governance,
     execution,
@@ -210,39 +214,23 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
       return report(i, { check: 'schema', ...where, message: `${label}: ${err.message}.` });
     }
 
-    // Plan parity: each plan hash is recomputed from the recorded body, and the plans link.
-    if (env.type === 'GovernancePlanApproved' || env.type === 'ExecutionPlanRecorded') {
-      const divergence = planParity(env, governance, label, where);
-      if (divergence) return report(i, divergence);
-      if (env.type === 'GovernancePlanApproved') governance = env.data as GovernancePlanApprovedData;
-      else execution = env.data as ExecutionPlanRecordedData;
-      if ((env.data as { runId: string }).runId !== runId) {
-        return report(i, { check: 'plan-parity', ...where, expected: runId, actual: String((env.data as { runId: string }).runId), message: `${label} approves a plan for run ${(env.data as { runId: string }).runId}, not ${runId}.` });
-      }
-    }
-
-    // Stage order: the same rules the recorder enforced when it appended the event.
-    const violation = orderViolation(state, env);
+    // Who may write what: plan parity, stage order, run summary and the write rules — the very check
+    // every door ran when it appended the event (src/governance/write-rules.ts).
+    const violation = ruleViolation(rules, env);
     if (violation) {
-      return report(i, { check: 'stage-order', ...where, expected: violation.expected, actual: violation.actual, message: `${label}: ${violation.message}.` });
+      return report(i, {
+        check: violation.check,
+        rule: violation.rule,
+        ...where,
+        ...(violation.expected !== undefined ? { expected: violation.expected } : {}),
+        ...(violation.actual !== undefined ? { actual: violation.actual } : {}),
+        message: `${label}: ${violation.message} (rule ${violation.rule}).`,
+      });
     }
-
-    // Run summary: the digest recorded at the run's end is the re-projected state just before it.
-    if (env.type === 'RunCompleted' || env.type === 'RunFailed') {
-      const recorded = (env.data as { summaryDigest: string }).summaryDigest;
-      const recomputed = runSummaryDigest(state);
-      if (recorded !== recomputed) {
-        return report(i, {
-          check: 'run-summary',
-          ...where,
-          expected: recomputed,
-          actual: recorded,
-          message: `${label} records run-summary digest ${short(recorded)}, but re-projecting the run gives ${short(recomputed)}.`,
-        });
-      }
-    }
+    if (env.type === 'GovernancePlanApproved') governance = env.data as GovernancePlanApprovedData;
+    if (env.type === 'ExecutionPlanRecorded') execution = env.data as ExecutionPlanRecordedData;
     if (env.type === 'RunEnvironmentRecorded') environment = env.data;
-    state = evolveRun(state, env);
+    rules = evolveRules(rules, env);
     summaries = runSummaryProjection.evolve(summaries, { position: evidence.index, index: evidence.index, envelope: env, canonical: evidence.canonical, leafHash: leafHex });
     head = { revision: env.revision, leafHash: leafHex };
   }
@@ -265,30 +253,4 @@ function canonicalOf(value: unknown): Buffer | undefined {
   } catch {
     return undefined;
   }
-}
-
-function planParity(
-  env: Envelope,
-  governance: GovernancePlanApprovedData | null,
-  label: string,
-  where: Omit<RunDivergence, 'check' | 'message'>,
-): RunDivergence | undefined {
-  const data = env.data as { plan: unknown; planHash: string; governancePlanHash?: string };
-  const recomputed = planHash(data.plan as GovernancePlan);
-  if (recomputed !== data.planHash) {
-    return { check: 'plan-parity', ...where, expected: recomputed, actual: data.planHash, message: `${label} records plan hash ${short(data.planHash)}, but its plan body hashes to ${short(recomputed)}.` };
-  }
-  // The body must be the normalized plan: parsing it again changes nothing.
-  const schema = env.type === 'GovernancePlanApproved' ? GovernancePlan : ExecutionPlan;
-  const normalized = schema.safeParse(data.plan);
-  if (!normalized.success || canonicalize(normalized.data) !== canonicalize(data.plan)) {
-    return { check: 'plan-parity', ...where, message: `${label}: the recorded plan body is not a normalized plan, so its hash is not the hash an approver saw.` };
-  }
-  if (env.type === 'ExecutionPlanRecorded') {
-    const approved = governance?.planHash ?? 'none';
-    if (data.governancePlanHash !== approved) {
-      return { check: 'plan-parity', ...where, expected: approved, actual: String(data.governancePlanHash), message: `${label} executes governance plan ${short(String(data.governancePlanHash))}, but the approved plan is ${short(approved)}.` };
-    }
-  }
-  return undefined;
 }

@@ -9,8 +9,8 @@ import { requireOrigin } from '../ledger/origin.js';
 import { replayRun } from '../replay/replay.js';
 import type { EventStore } from '../store/port.js';
 import { runledgerVersion } from '../version.js';
-import { signingMessage } from '../../workers/checkpoint.js';
-import { homeCheckpointKeys } from '../../workers/keys.js';
+import { verifyWorkerSignature, workerEventMessage } from '../integrity/worker-signature.js';
+import { hasWorkerKey, homeWorkerKeys } from '../../workers/keys.js';
 import type { ReplayView, ServerInfo, VerificationBadge } from './api-types.js';
 import { defaultAssetsDir, registerAssets } from './assets.js';
 import { registerEventStream } from './event-stream.js';
@@ -169,17 +169,17 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
   return { app, live, port, url: `http://${shown}:${port}`, close: () => app.close() };
 }
 
-/** Checkpoint signatures checked with the home's key (the one workers sign with); null without a key. */
+/** Checkpoint event signatures checked against the home's worker key (the one its workers sign with); null without one. */
 function checkpointSignatureCheck(home: string): CheckpointSignatureCheck {
-  let keys: ReturnType<typeof homeCheckpointKeys> | null | undefined;
+  let trusted: string | null | undefined;
   const cache = new Map<string, boolean>();
   return (checkpoint) => {
-    if (keys === undefined) keys = hasSigningKey(home) ? homeCheckpointKeys(home) : null;
-    if (keys === null) return null;
+    if (trusted === undefined) trusted = hasWorkerKey(home) ? homeWorkerKeys(home).publicKey : null;
+    if (trusted === null) return null;
     const key = `${checkpoint.digest}:${checkpoint.signature}`;
     let ok = cache.get(key);
     if (ok === undefined) {
-      ok = keys.verifier.verify(signingMessage(checkpoint.digest), Buffer.from(checkpoint.signature, 'base64'));
+      ok = checkpoint.publicKey === trusted && verifyWorkerSignature(checkpoint.publicKey, workerEventMessage('CheckpointWritten', checkpoint), checkpoint.signature);
       cache.set(key, ok);
     }
     return ok;

@@ -4,6 +4,7 @@
 // reject, with the same exit code, check and section, every tampered bundle `verify-bundle` rejects.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { PYTHON } from '../support/python.js';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,7 +56,7 @@ function pyVerifyAll(cases: { bytes: Buffer; keys: string[] }[]): PyResult[] {
     '    except v.NotABundle as e: out.append({"code": 2, "message": str(e)})',
     'print(json.dumps(out))',
   ].join('\n');
-  const res = spawnSync('python3', ['-c', driver, input], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const res = spawnSync(PYTHON, ['-c', driver, input], { encoding: 'utf8', maxBuffer: 1 << 28 });
   assert.equal(res.status, 0, res.stderr);
   return JSON.parse(res.stdout) as PyResult[];
 }
@@ -95,7 +96,7 @@ describe('the independent bundle verifier (docs/verify_bundle.py, written from t
   const genuine = new Map<string, Buffer>();
 
   before(async function () {
-    const probe = spawnSync('python3', ['-c', 'import cryptography, jsonschema'], { encoding: 'utf8' });
+    const probe = spawnSync(PYTHON, ['-c', 'import cryptography, jsonschema'], { encoding: 'utf8' });
     if (probe.status !== 0) {
       console.log('    skipped: needs python3 with the "cryptography" and "jsonschema" packages (pip install cryptography jsonschema)');
       this.skip();
@@ -138,7 +139,7 @@ describe('the independent bundle verifier (docs/verify_bundle.py, written from t
       'bad = [t for t in json.load(open(sys.argv[1])) if jcs_text(json.loads(t)) != t]',
       'print(json.dumps(bad[:5])); sys.exit(1 if bad else 0)',
     ].join('\n');
-    const res = spawnSync('python3', ['-c', driver, file], { encoding: 'utf8' });
+    const res = spawnSync(PYTHON, ['-c', driver, file], { encoding: 'utf8' });
     assert.equal(res.status, 0, `texts the docs verifier writes differently: ${res.stdout}${res.stderr}`);
   });
 
@@ -150,7 +151,7 @@ describe('the independent bundle verifier (docs/verify_bundle.py, written from t
     for (const [run, bundle] of genuine) {
       const file = join(dir, `${run}.bundle`);
       writeFileSync(file, bundle);
-      const res = spawnSync('python3', [SCRIPT, file, key], { encoding: 'utf8' });
+      const res = spawnSync(PYTHON, [SCRIPT, file, key], { encoding: 'utf8' });
       assert.equal(res.status, 0, `${run}: ${res.stdout}${res.stderr}`);
       assert.match(res.stdout, new RegExp(`independent verifier: OK ${run} `));
     }
@@ -167,7 +168,7 @@ describe('the independent bundle verifier (docs/verify_bundle.py, written from t
     const bundle = readFileSync(join(home, 't1.bundle'));
     const types = new Set(readBundle(bundle).sections.events.toString('utf8').split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { type: string }).type));
     for (const t of ['TrainingStarted', 'TelemetrySample', 'CheckpointWritten', 'TrainingCompleted', 'RunEnvironmentRecorded']) assert.ok(types.has(t), `no ${t}`);
-    const res = spawnSync('python3', [SCRIPT, join(home, 't1.bundle'), vkey], { encoding: 'utf8' });
+    const res = spawnSync(PYTHON, [SCRIPT, join(home, 't1.bundle'), vkey], { encoding: 'utf8' });
     assert.equal(res.status, 0, res.stdout + res.stderr);
     // The schema step is real: one value out of its schema's range fails it.
     const s = readBundle(bundle).sections;

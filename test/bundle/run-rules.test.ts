@@ -3,6 +3,7 @@
 // name the offending event, and so must the docs-only verifier (docs/verify_bundle.py).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { PYTHON } from '../support/python.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import type { ProposedEvent } from '../../events/envelope.js';
 import { repoRoot } from '../support/cli.js';
 import { openTestLedger, smallPlanText, type TestLedger } from '../governance/fixture.js';
 import { forgeBundle } from './forge.js';
+import { signed, strangerWorker } from '../support/worker-key.js';
 
 /**
  * Rules whose replay check lands with the "rules" change of src/replay/verify-run.ts. While a rule is
@@ -22,7 +24,7 @@ import { forgeBundle } from './forge.js';
  * once verify-run.ts enforces it the full test runs. Remove a rule from this list when it lands: from
  * then on a regression fails instead of skipping.
  */
-const PENDING_RULES = new Set(['R1', 'R2', 'R3', 'R4', 'R5', 'R6']);
+const PENDING_RULES = new Set<string>();
 
 type Data = Record<string, unknown>;
 
@@ -35,10 +37,11 @@ interface Forgery {
 
 const raw = (ledger: TestLedger, runId: string, events: ProposedEvent[]): Promise<unknown> => ledger.store.append(runStream(runId), events);
 
+/** A forged sample: schema-valid (version 2), signed by a key no approval here trusts; the rule under test refuses it first. */
 function telemetry(run: string, stage: string): ProposedEvent {
   return {
     type: 'TelemetrySample',
-    data: { tags: { run, stage, worker: 'w1', backend: 'cpu', host: 'h' }, step: 1, epoch: 1, loss: 0.5, accuracy: 0.9, examplesPerSec: 10, stepWallMs: 1, memoryDeltaBytes: 0 },
+    data: signed('TelemetrySample', { tags: { run, stage, worker: 'w1', backend: 'cpu', host: 'h' }, step: 1, epoch: 1, loss: 0.5, accuracy: 0.9, examplesPerSec: 10, stepWallMs: 1, memoryDeltaBytes: 0 }, strangerWorker),
   };
 }
 
@@ -151,7 +154,7 @@ describe('run rules of docs/bundle-format.md §3.1, forged straight into the sto
   this.timeout(120_000);
   let ledger: TestLedger;
   const written = new Map<Forgery, { run: string; revisions: number[]; bundle: Buffer }>();
-  const python = spawnSync('python3', ['-c', 'import cryptography, jsonschema'], { encoding: 'utf8' }).status === 0;
+  const python = spawnSync(PYTHON, ['-c', 'import cryptography, jsonschema'], { encoding: 'utf8' }).status === 0;
 
   before(async () => {
     ledger = await openTestLedger();
@@ -194,7 +197,7 @@ describe('run rules of docs/bundle-format.md §3.1, forged straight into the sto
         const { revisions, bundle } = written.get(forgery)!;
         const file = join(mkdtempSync(join(tmpdir(), 'runledger-rules-')), 'forged.bundle');
         writeFileSync(file, bundle);
-        const res = spawnSync('python3', [join(repoRoot, 'docs', 'verify_bundle.py'), file, ledger.verifierKey], { encoding: 'utf8' });
+        const res = spawnSync(PYTHON, [join(repoRoot, 'docs', 'verify_bundle.py'), file, ledger.verifierKey], { encoding: 'utf8' });
         assert.equal(res.status, 1, res.stdout + res.stderr);
         assert.match(res.stdout, new RegExp(`FAILED write-rule \\[events\\]: event (${revisions.join('|')}): ${forgery.rule}:`));
       });

@@ -79,6 +79,20 @@ describe('gates/cli (end to end)', function () {
     assert.match(readFileSync(markdown, 'utf8'), /\| testAccuracy \| higher-is-better \| 0.9026 \(n=5\) \| 0.816 \(n=5\) \|/);
   });
 
+  it('gate --github prints ::error annotations for hard breaches and ::warning for soft ones (stderr with --json)', async () => {
+    const r = await runCli(['gate', '--baseline', 'base', '--candidate', 'worse', '--policy', policy, '--github'], { env });
+    assert.equal(r.code, 1, r.stderr);
+    const annotations = r.stdout.split('\n').filter((l) => l.startsWith('::'));
+    assert.ok(annotations.some((l) => /^::error title=runledger gate%3A testAccuracy \(hard\)::worse by /.test(l)), annotations.join('\n'));
+    assert.ok(annotations.some((l) => /^::error title=runledger gate%3A budget worse-1\/train maxWallMs \(hard\)::/.test(l)));
+    const json = await runCli(['gate', '--baseline', 'base', '--candidate', 'worse', '--policy', policy, '--github', '--json'], { env });
+    assert.equal(json.code, 1);
+    assert.equal(JSON.parse(json.stdout).verdict, 'fail', 'stdout stays one JSON document');
+    assert.match(json.stderr, /^::error title=runledger gate%3A testAccuracy/m);
+    const plain = await runCli(['gate', '--baseline', 'base', '--candidate', 'worse', '--policy', policy], { env });
+    assert.doesNotMatch(plain.stdout + plain.stderr, /^::/m, 'no annotations unless asked');
+  });
+
   it('passes noise within the interval (exit 0) and a candidate equal to its baseline', async () => {
     const noisy = await runCli(['gate', '--baseline', 'base', '--candidate', 'noisy', '--policy', policy, '--json'], { env });
     assert.equal(noisy.code, 0, noisy.stderr);
@@ -183,7 +197,7 @@ describe('gates/cli (end to end)', function () {
     assert.equal(recorded.projections.runState, summary.summaryDigest);
   });
 
-  it('bench-compare exits 0 for identical files, 1 beyond the threshold, 2 on a malformed file', async () => {
+  it('bench-compare exits 0 for identical files or a slower machine, 1 when a ratio regressed, 2 on a malformed file', async () => {
     const baseline = join(repoRoot, 'bench', 'baseline.json');
     assert.equal((await runCli(['bench-compare', baseline, baseline, '--max-regression', '10%'])).code, 0);
     const doc = JSON.parse(readFileSync(baseline, 'utf8'));
@@ -194,9 +208,19 @@ describe('gates/cli (end to end)', function () {
     }));
     const slower = join(home, 'slower.json');
     writeFileSync(slower, JSON.stringify({ results }));
-    const r = await runCli(['bench-compare', baseline, slower, '--max-regression', '10%', '--json'], { env });
+    // Everything 1.5× slower, same-run ratios unchanged: a loaded machine, not a regression.
+    const loaded = await runCli(['bench-compare', baseline, slower, '--max-regression', '10%', '--json'], { env });
+    assert.equal(loaded.code, 0, loaded.stdout);
+    assert.equal(JSON.parse(loaded.stdout).mode, 'ratio');
+    const r = await runCli(['bench-compare', baseline, slower, '--max-regression', '10%', '--absolute', '--json'], { env });
     assert.equal(r.code, 1);
     assert.equal(JSON.parse(r.stdout).verdict, 'fail');
+    // Ratios three times worse: beyond the threshold and beyond the baseline's measurement noise.
+    const worse = (results as { ratio?: number; goal?: number; goalIs?: string }[]).map((x) => (x.ratio === undefined ? x : { ...x, ratio: x.goalIs === 'max' ? x.ratio * 3 : x.ratio / 3 }));
+    writeFileSync(slower, JSON.stringify({ results: worse }));
+    const regressed = await runCli(['bench-compare', baseline, slower, '--json'], { env });
+    assert.equal(regressed.code, 1);
+    assert.equal(JSON.parse(regressed.stdout).regressions, worse.filter((x) => x.ratio !== undefined && x.goal !== undefined).length);
     writeFileSync(slower, '[{"name": 1}]');
     const bad = await runCli(['bench-compare', baseline, slower], { env });
     assert.equal(bad.code, 2);

@@ -86,7 +86,7 @@ describe('governance recorder', function () {
   });
 
   it('refuses stages of a run without an approved plan', async () => {
-    await refused(recordStage(ledger.store, 'nope', 'prepare', 'start'), /run nope has no approved execution plan/);
+    await refused(recordStage(ledger.store, 'nope', 'prepare', 'start'), /run nope has no approved plan: its first event must be GovernancePlanApproved \("runledger plan approve" records it\); nothing was recorded \(rule approval-first\)/);
   });
 
   it('refuses completing a stage that never started, and starting one twice', async () => {

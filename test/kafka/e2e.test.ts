@@ -5,11 +5,11 @@ import { freshHome, runCli } from '../support/cli.js';
 import { createTopic, kafkaBroker, uniqueTopic, type KafkaBroker } from '../support/kafka.js';
 
 const events = [
-  { stream: 'run-1', type: 'custom.sample', data: { step: 1, loss: 0.9 } },
-  { stream: 'run-2', type: 'custom.sample', data: { step: 1, loss: 0.8 } },
-  { stream: 'run-1', type: 'custom.sample', data: { step: 2, loss: 0.5 } },
-  { stream: 'run-1', type: 'custom.sample', data: { step: 3, loss: 0.25 } },
-  { stream: 'run-2', type: 'custom.sample', data: { step: 2, loss: 0.4 } },
+  { stream: 'w-1', type: 'custom.sample', data: { step: 1, loss: 0.9 } },
+  { stream: 'w-2', type: 'custom.sample', data: { step: 1, loss: 0.8 } },
+  { stream: 'w-1', type: 'custom.sample', data: { step: 2, loss: 0.5 } },
+  { stream: 'w-1', type: 'custom.sample', data: { step: 3, loss: 0.25 } },
+  { stream: 'w-2', type: 'custom.sample', data: { step: 2, loss: 0.4 } },
 ];
 const ndjson = events.map((e) => JSON.stringify(e)).join('\n') + '\n';
 
@@ -85,18 +85,18 @@ describe('kafka end to end (CLI)', function () {
       assert.equal(verified.code, 0, verified.stdout + verified.stderr);
       assert.equal((JSON.parse(verified.stdout) as { ok: boolean }).ok, true);
 
-      // Ledger C already holds its own run-1 history: copying A's run-1 there would fork the chain.
+      // Ledger C already holds its own w-1 history: copying A's w-1 there would fork the chain.
       const c = home();
       assert.equal((await runCli(['--home', c, 'init'], { env })).code, 0);
       await runCli(['--home', c, 'append', '-'], { input: `${JSON.stringify(events[0])}\n`, env });
       const forked = await runCli(['--home', c, 'ingest', '--topic', topic, '--group', uniqueTopic('c'), '--once', '--json'], { env });
       assert.equal(forked.code, 0, forked.stderr);
       const refused = JSON.parse(forked.stdout) as { appended: number; rejected: { key: string; reason: string }[] };
-      assert.equal(refused.appended, 2, 'run-2 copies over');
-      assert.deepEqual(refused.rejected.map((r) => r.key), ['run-1', 'run-1', 'run-1']);
-      assert.match(refused.rejected[0]!.reason, /stream "run-1" is at revision 0, expected no_stream/);
-      assert.match(refused.rejected[1]!.reason, /stream "run-1" revision 0 here has leaf hash [0-9a-f]{64}, but the relayed event chains to [0-9a-f]{64}: copying it would fork the stream/);
-      assert.match(forked.stderr, /runledger: rejected .*@\d+: stream "run-1"/);
+      assert.equal(refused.appended, 2, 'w-2 copies over');
+      assert.deepEqual(refused.rejected.map((r) => r.key), ['w-1', 'w-1', 'w-1']);
+      assert.match(refused.rejected[0]!.reason, /stream "w-1" is at revision 0, expected no_stream/);
+      assert.match(refused.rejected[1]!.reason, /stream "w-1" revision 0 here has leaf hash [0-9a-f]{64}, but the relayed event chains to [0-9a-f]{64}: copying it would fork the stream/);
+      assert.match(forked.stderr, /runledger: rejected .*@\d+: stream "w-1"/);
     });
   });
 });

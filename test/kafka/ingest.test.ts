@@ -5,7 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { guardedAppend, readRun } from '../../src/governance/guarded-append.js';
 import { decodeMessage, runIngest } from '../../src/kafka/ingest.js';
+import { relayMessage } from '../../src/kafka/relay.js';
+import { prepareBatch, sealEvent } from '../../src/store/seal.js';
+import { runStreamEvents } from '../projections/fixtures.js';
+import { forgeries } from '../support/forge.js';
+import { fixtureWorker } from '../support/worker-key.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import type { EventStore } from '../../src/store/port.js';
 import { createTopic, kafkaBroker, readTopic, uniqueTopic, type KafkaBroker } from '../support/kafka.js';
@@ -55,10 +61,9 @@ describe('kafka ingest: message decoding', () => {
     assert.match(String(decodeMessage(message(noId))), /field id/);
   });
 
-  it('refuses a value that is not JSON, a key that is not the stream, and governance events', () => {
+  it('refuses a value that is not JSON and a key that is not the stream', () => {
     assert.match(String(decodeMessage(message('{"stream":'))), /not JSON/);
     assert.match(String(decodeMessage(message(good, 'other'))), /key "other" is not the event's stream "s"/);
-    assert.match(String(decodeMessage(message({ ...good, type: 'StageStarted' }))), /governance commands/);
   });
 });
 
@@ -193,5 +198,77 @@ describe('kafka ingest (real broker)', function () {
     assert.deepEqual(dead.map((m) => m.value.toString()), bad.map((m) => m.value));
     assert.deepEqual(dead.map((m) => m.headers['source-offset']), ['1', '3', '4']);
     assert.ok(dead.every((m) => m.headers['runledger-error'] && m.headers['source-topic'] === topic));
+  });
+
+  describe('forged events: the same write rules as runledger append', () => {
+    // Run a: a completed, genuinely signed run; run b: the same cut before TrainingCompleted (training).
+    const runA = runStreamEvents({ runId: 'a' });
+    const runB = runStreamEvents({ runId: 'b' }).filter((e) => !['TrainingCompleted', 'StageCompleted', 'RunCompleted'].includes(e.type) || (e.type === 'StageCompleted' && e.data.stageId === 'prepare'));
+    const checkpointOf = (events: typeof runA) => events.find((e) => e.type === 'CheckpointWritten')!.data as { digest: string; epoch: number; step: number; metrics: { trainLoss: number; trainAccuracy: number; testLoss: number; testAccuracy: number } };
+    const proposed = (stream: string, event: { id: string; type: string; data: unknown; metadata?: unknown }): Outgoing => ({ key: stream, value: JSON.stringify({ stream, ...event }) });
+
+    beforeEach(async () => {
+      // Whole runs, plans included, as a relayed copy brings them: every event checked.
+      await guardedAppend(store, [{ stream: 'run-a', events: runA }], { allowGovernance: true });
+      await guardedAppend(store, [{ stream: 'run-b', events: runB }], { allowGovernance: true });
+    });
+
+    it('rejects and dead-letters every forged training event type on a running and on a completed run, and governance events proposed by a worker', async () => {
+      const topic = uniqueTopic('ingest-forged');
+      const deadLetterTopic = `${topic}-dlq`;
+      await createTopic(kafka.brokers, topic, 1);
+      await createTopic(kafka.brokers, deadLetterTopic, 1);
+      const forged = [
+        ...forgeries({ runId: 'a', trustedKey: fixtureWorker.publicKey, checkpoint: checkpointOf(runA) }).map((f) => proposed('run-a', f.event)),
+        ...forgeries({ runId: 'b', trustedKey: fixtureWorker.publicKey, checkpoint: checkpointOf(runB) }).map((f) => proposed('run-b', f.event)),
+        proposed('run-b', { id: randomUUID(), type: 'StageCompleted', data: { runId: 'b', stageId: 'train', attempt: 1, outputs: {}, wallMs: 1, memoryDeltaBytes: null, throughput: null } }),
+      ];
+      const before = [(await readRun(store, 'a')).revision, (await readRun(store, 'b')).revision];
+      await publish(kafka.list, topic, forged);
+
+      const report = await runIngest({ store, brokers: kafka.brokers, topic, group: uniqueTopic('g'), deadLetterTopic, once: true });
+      assert.equal(report.appended, 0);
+      assert.equal(report.rejected.length, forged.length);
+      assert.ok(report.rejected.slice(0, 5).every((r) => /\(rule run-ended\)$/.test(r.reason)), JSON.stringify(report.rejected.slice(0, 5)));
+      assert.ok(report.rejected.slice(5, 10).every((r) => /\(rule worker-signature\)$/.test(r.reason)), JSON.stringify(report.rejected.slice(5, 10)));
+      assert.match(report.rejected[10]!.reason, /StageCompleted events are recorded by "runledger plan approve"/);
+      assert.deepEqual([(await readRun(store, 'a')).revision, (await readRun(store, 'b')).revision], before, 'nothing was written');
+
+      const dead = await readTopic(kafka.brokers, deadLetterTopic);
+      assert.deepEqual(dead.map((m) => m.value.toString()), forged.map((m) => m.value));
+    });
+
+    it('checks relayed envelopes in full: a genuine run copies over, a forged copy chained to its head is rejected', async () => {
+      const topic = uniqueTopic('ingest-relayed');
+      await createTopic(kafka.brokers, topic, 1);
+      // An attacker seals a TrainingCompleted for run a at its next revision, chained to its real head.
+      const head = (await store.readStream('run-a')).at(-1)!;
+      const forgery = forgeries({ runId: 'a', trustedKey: fixtureWorker.publicKey, checkpoint: checkpointOf(runA) }).find((f) => f.event.type === 'TrainingCompleted')!.event;
+      // And a relayed plan event that names another run: a stage of run zz started on run a's stream.
+      const stage = { id: randomUUID(), type: 'StageStarted', data: { runId: 'zz', stageId: 'train', attempt: 2, inputs: {} } };
+      const sealed = prepareBatch([{ stream: 'run-a', events: [forgery, stage] }], { actor: 'mallory' })[0]!.events.map((e) =>
+        sealEvent('run-a', head.envelope.revision + 1, head.leafHash, e, new Date().toISOString()),
+      );
+      const genuine = await store.readStream('run-a');
+      const messages = [...genuine.map(relayMessage), ...sealed.map((e) => ({ key: 'run-a', value: e.canonical, headers: { 'event-id': e.envelope.id } }))];
+      await publish(
+        kafka.list,
+        topic,
+        messages.map((m) => ({ key: m.key, value: m.value.toString('utf8'), headers: m.headers })),
+      );
+
+      const copy = createSqliteStore({ path: join(dir, 'copy.db') });
+      await copy.init();
+      try {
+        const report = await runIngest({ store: copy, brokers: kafka.brokers, topic, group: uniqueTopic('g'), once: true });
+        assert.equal(report.appended, genuine.length, JSON.stringify(report.rejected));
+        assert.equal(report.rejected.length, 2);
+        assert.match(report.rejected[0]!.reason, /run a has already completed; only AuditFinding may follow its end; nothing was recorded \(rule run-ended\)/);
+        assert.match(report.rejected[1]!.reason, /StageStarted names run zz, not a; nothing was recorded \(rule run-id\)/);
+        assert.deepEqual((await copy.readStream('run-a')).map((e) => e.leafHash), genuine.map((e) => e.leafHash), 'the genuine copy is byte-identical');
+      } finally {
+        await copy.close();
+      }
+    });
   });
 });

@@ -1,5 +1,7 @@
 // Constructed ledgers for projection tests: schema-valid events (checked by prepareBatch, the same
 // validation the stores run), sealed per stream with sealEvent, and delivered in any interleaving.
+// A run built by runStreamEvents is a valid governed run: its approval trusts the fixtures' worker key,
+// which signs its training events, so the gates (which replay every run) accept it.
 import type { ProposedEvent } from '../../events/envelope.js';
 import { planHash, type GovernancePlan, type ExecutionPlan } from '../../src/governance/plan.js';
 import { evolveRun, initialRunState, runSummaryDigest } from '../../src/governance/run-state.js';
@@ -7,10 +9,10 @@ import { prepareBatch, sealEvent } from '../../src/store/seal.js';
 import type { RecordedEvent } from '../../src/store/port.js';
 import { seededRandom } from '../../src/gates/statistics.js';
 import { sha256Hex } from '../../src/integrity/hasher.js';
-import type { Metrics } from '../../events/training.js';
+import type { CheckpointWritten, Metrics, RunEnvironmentRecorded, TelemetrySample, TrainingCompleted, TrainingStarted } from '../../events/training.js';
+import { fixtureWorker, signed } from '../support/worker-key.js';
 
 const HEX = (seed: string): string => sha256Hex(seed);
-const B64 = Buffer.from('signature').toString('base64');
 
 export { HEX as fakeDigest };
 
@@ -51,18 +53,18 @@ export function runStreamEvents(spec: RunSpec): ProposedEvent[] {
   const digest = spec.checkpointDigest ?? HEX(`ckpt-${runId}`);
   const m = spec.metrics ?? metrics(0.9);
   const body: ProposedEvent[] = [
-    { type: 'GovernancePlanApproved', data: { runId, plan, planHash: gHash, approver: 'alice' } },
+    { type: 'GovernancePlanApproved', data: { runId, plan, planHash: gHash, approver: 'alice', workerKeys: [fixtureWorker.publicKey] } },
     { type: 'ExecutionPlanRecorded', data: { runId, plan: execution, planHash: planHash(execution as never), governancePlanHash: gHash } },
     {
       type: 'RunEnvironmentRecorded',
-      data: { runId, worker: 'w1', host: 'h1', node: 'v20', runledgerVersion: '0.1.0', backend, os: { platform: 'linux', release: '6', arch: 'x64' }, cpu: { model: 'cpu', count: 2 }, totalMemoryBytes: 1024 },
+      data: signed<RunEnvironmentRecorded>('RunEnvironmentRecorded', { runId, worker: 'w1', host: 'h1', node: 'v20', runledgerVersion: '0.1.0', backend, os: { platform: 'linux', release: '6', arch: 'x64' }, cpu: { model: 'cpu', count: 2 }, totalMemoryBytes: 1024 }),
     },
     { type: 'StageStarted', data: { runId, stageId: 'prepare', attempt: 1, inputs: {} } },
     { type: 'StageCompleted', data: { runId, stageId: 'prepare', attempt: 1, outputs: {}, wallMs: 5, memoryDeltaBytes: 10, throughput: null } },
     { type: 'StageStarted', data: { runId, stageId: 'train', attempt: 1, inputs: {} } },
     {
       type: 'TrainingStarted',
-      data: {
+      data: signed<TrainingStarted>('TrainingStarted', {
         runId,
         stageId: 'train',
         worker: 'w1',
@@ -72,12 +74,12 @@ export function runStreamEvents(spec: RunSpec): ProposedEvent[] {
         seed,
         totalSteps: 20,
         resumedFrom: spec.resumedFromDigest ? { digest: spec.resumedFromDigest, epoch: 1, step: 10 } : null,
-      },
+      }),
     },
-    { type: 'TelemetrySample', data: { tags, step: 10, epoch: 1, loss: 0.5, accuracy: 0.8, examplesPerSec: spec.throughput === undefined ? 1000 : spec.throughput, stepWallMs: 2, memoryDeltaBytes: 100 } },
-    { type: 'TelemetrySample', data: { tags, step: 20, epoch: 2, loss: 0.4, accuracy: 0.85, examplesPerSec: spec.throughput === undefined ? 1200 : spec.throughput, stepWallMs: 2, memoryDeltaBytes: 300 } },
-    { type: 'CheckpointWritten', data: { runId, stageId: 'train', epoch: 2, step: 20, digest, bytes: 100, signature: B64, publicKey: B64, metrics: m } },
-    { type: 'TrainingCompleted', data: { runId, stageId: 'train', epochs: 2, steps: 20, finalCheckpoint: digest, metrics: m, wallMs: spec.trainWallMs ?? 50 } },
+    { type: 'TelemetrySample', data: signed<TelemetrySample>('TelemetrySample', { tags, step: 10, epoch: 1, loss: 0.5, accuracy: 0.8, examplesPerSec: spec.throughput === undefined ? 1000 : spec.throughput, stepWallMs: 2, memoryDeltaBytes: 100 }) },
+    { type: 'TelemetrySample', data: signed<TelemetrySample>('TelemetrySample', { tags, step: 20, epoch: 2, loss: 0.4, accuracy: 0.85, examplesPerSec: spec.throughput === undefined ? 1200 : spec.throughput, stepWallMs: 2, memoryDeltaBytes: 300 }) },
+    { type: 'CheckpointWritten', data: signed<CheckpointWritten>('CheckpointWritten', { runId, stageId: 'train', epoch: 2, step: 20, digest, bytes: 100, metrics: m }) },
+    { type: 'TrainingCompleted', data: signed<TrainingCompleted>('TrainingCompleted', { runId, stageId: 'train', epochs: 2, steps: 20, finalCheckpoint: digest, metrics: m, wallMs: spec.trainWallMs ?? 50 }) },
     {
       type: 'StageCompleted',
       data: { runId, stageId: 'train', attempt: 1, outputs: { 'model.ckpt': digest }, wallMs: spec.trainWallMs ?? 50, memoryDeltaBytes: spec.memoryDeltaBytes === undefined ? null : spec.memoryDeltaBytes, throughput: null },

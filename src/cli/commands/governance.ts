@@ -15,6 +15,8 @@ import { exportBundle, verifyBundle } from '../../bundle/bundle.js';
 import { witnessPolicy } from '../../witness/policy.js';
 import { ExitCode } from '../main.js';
 import { withJson, type CliContext } from '../context.js';
+import { count } from '../style.js';
+import { parseWorkerKeys } from '../worker-keys.js';
 
 interface JsonFlag {
   json?: boolean;
@@ -58,13 +60,16 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .argument('<file>', 'plan file')
     .requiredOption('--run <run>', 'run id (the run stream is run-<id>)')
     .option('--approver <name>', 'who approves (must be the plan\'s approver; default: the plan\'s approver)')
-    .action(async (file: string, opts: JsonFlag & { run: string; approver?: string }) => {
+    .option('--worker-key <key...>', 'worker keys trusted to sign the run\'s training events ("runledger keys show --worker"; text or a file); default: none')
+    .action(async (file: string, opts: JsonFlag & { run: string; approver?: string; workerKey?: string[] }) => {
       const parsed = readPlanFile(file);
+      const workerKeys = parseWorkerKeys(opts.workerKey ?? []);
       const store = await ctx.store();
-      const result = await approvePlan(store, parsed, opts.run, { actor: actor(ctx), ...(opts.approver ? { approver: opts.approver } : {}) });
+      const result = await approvePlan(store, parsed, opts.run, { actor: actor(ctx), workerKeys, ...(opts.approver ? { approver: opts.approver } : {}) });
       ctx.print(opts.json ?? false, { ...result, stages: parsed.execution.stages.map((s) => s.id) }, () =>
         [
           `${result.recorded ? 'Approved' : 'Already approved'}: plan "${parsed.governance.name}" for run ${result.runId} by ${result.approver}`,
+          `trusted worker keys: ${result.workerKeys.length ? result.workerKeys.join(', ') : 'none (no training event can be recorded)'}`,
           `governance plan ${result.governancePlanHash}`,
           `execution plan  ${result.executionPlanHash}`,
           `stages: ${parsed.execution.stages.map((s) => s.id).join(' → ')}`,
@@ -120,7 +125,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     });
 
   withJson(program.command('replay'))
-    .description('re-read a run and verify chain, checkpoint inclusion, stage order, plan parity and run summary; writes the replay manifest')
+    .description('re-read a run and verify chain, checkpoint inclusion, plan parity, stage order, run summary and every write rule; writes the replay manifest')
     .argument('<run>', 'run id')
     .option('--out <file>', 'write the replay manifest (RFC 8785 JSON) here when the run verifies')
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key)')
@@ -151,14 +156,14 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
       ctx.print(opts.json ?? false, report, () =>
         result.ok
           ? [
-              `Run ${run} verified: ${report.events} events, status ${report.status}`,
+              `${ctx.style.status('ok', `Run ${run} verified`)}: ${count(report.events, 'event')}, status ${report.status}`,
               `governance plan ${report.plans?.governance}`,
               `execution plan  ${report.plans?.execution}`,
               `checkpoint      size ${report.checkpoint?.size}, root ${report.checkpoint?.root}`,
-              `checks: chain, inclusion, stage order, plan parity, run summary${opts.full ? ', whole log' : ''}`,
+              `checks: chain, inclusion, plan parity, stage order, run summary, write rules${opts.full ? ', whole log' : ''}`,
               ...(opts.out ? [`manifest written to ${opts.out}`] : []),
             ].join('\n')
-          : describeDivergence(`Run ${run} failed replay`, result.firstDivergence),
+          : describeDivergence(ctx.style.status('fail', `Run ${run} failed replay`), result.firstDivergence),
       );
       if (!result.ok) throw new ExitCode(1);
     });
@@ -181,11 +186,11 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
       const { bundle, manifest } = exported;
       writeFileSync(opts.out, bundle);
       const report = { runId: run, file: opts.out, bytes: bundle.length, sha256: sha256Hex(bundle), events: manifest.eventCount, checkpointSize: manifest.checkpoint.size, plans: manifest.plans };
-      ctx.print(opts.json ?? false, report, () => `Exported run ${run} (${report.events} events, checkpoint size ${report.checkpointSize}) to ${opts.out}, ${report.bytes} bytes, sha256 ${report.sha256}`);
+      ctx.print(opts.json ?? false, report, () => `Exported run ${run} (${count(report.events, 'event')}, checkpoint size ${report.checkpointSize}) to ${opts.out}, ${report.bytes} bytes, sha256 ${report.sha256}`);
     });
 
   withJson(program.command('verify-bundle'))
-    .description('verify an audit bundle with no store: signature, inclusion proofs, chain, plan parity, stage order, manifest')
+    .description('verify an audit bundle with no store: signature, inclusion proofs, chain, plan parity, stage order, write rules, manifest')
     .argument('<file>', 'bundle file')
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key, if this home has one)')
     .option('--witness-key <vkey...>', 'require the bundle\'s checkpoint to be cosigned by these witnesses (C2SP tlog-cosignature)')
@@ -215,13 +220,13 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
       ctx.print(opts.json ?? false, report, () =>
         result.ok
           ? [
-              `Bundle ${file} verified: run ${result.runId}, ${result.events} events, status ${result.status}`,
+              `${ctx.style.status('ok', `Bundle ${file} verified`)}: run ${result.runId}, ${count(result.events, 'event')}, status ${result.status}`,
               `governance plan ${result.plans?.governance}`,
               `execution plan  ${result.plans?.execution}`,
               `checkpoint      ${result.checkpoint?.origin} size ${result.checkpoint?.size}, root ${result.checkpoint?.root}`,
               ...(result.witnesses ? [`witnessed       ${result.witnesses.message}`] : []),
             ].join('\n')
-          : describeDivergence(`Bundle ${file} failed verification`, result.firstDivergence),
+          : describeDivergence(ctx.style.status('fail', `Bundle ${file} failed verification`), result.firstDivergence),
       );
       if (!result.ok) throw new ExitCode(1);
     });
@@ -319,6 +324,7 @@ function describeDivergence(title: string, d: RunDivergence | undefined): string
   return [
     `${title} at the first divergence:`,
     `  check:    ${d.check}`,
+    ...(d.rule ? [`  rule:     ${d.rule}`] : []),
     ...(d.section ? [`  section:  ${d.section}`] : []),
     ...(event ? [`  event:    ${event}`] : []),
     ...(d.expected !== undefined ? [`  expected: ${d.expected}`] : []),

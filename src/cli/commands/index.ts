@@ -1,4 +1,4 @@
-// Every command group registers itself here, one line each.
+// Every command group registers itself here, one line each; src/cli/help.ts groups them for --help.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerLedgerCommands } from './ledger.js';
@@ -10,8 +10,9 @@ import { registerProjectCommands } from './project.js';
 import { registerCompareCommands } from './compare.js';
 import { registerBenchCompareCommand } from './bench-compare.js';
 import { registerKafkaCommands } from './kafka.js';
+import { registerRunsCommand } from './runs.js';
 import { registerWitnessCommands } from './witness.js';
 
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
-export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand, registerKafkaCommands, registerWitnessCommands];
+export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerRunsCommand, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand, registerKafkaCommands, registerWitnessCommands];

@@ -11,13 +11,12 @@ import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { parseAppendInput } from '../../ledger/append-input.js';
 import { readLogPages } from '../../ledger/read.js';
 import { prepareBatch } from '../../store/seal.js';
-import type { AppendRequest, EventStore, StoredCheckpoint } from '../../store/port.js';
+import type { EventStore, StoredCheckpoint } from '../../store/port.js';
+import { guardedAppend, refuseRecorderTypes } from '../../governance/guarded-append.js';
 import { rotateKey } from '../../ledger/rotation.js';
 import { KeyHistoryError, loadKeyHistory, readRotationStatements } from '../../replay/key-history.js';
 import { witnessCheckpoint } from '../../witness/client.js';
 import { checkWitnessPolicy, witnessPolicy } from '../../witness/policy.js';
-import { GOVERNANCE_TYPES } from '../../../events/governance.js';
-import { LEDGER_TYPES } from '../../../events/ledger.js';
 import { CompactRange } from '../../integrity/compact-range.js';
 import { leafHash } from '../../integrity/hasher.js';
 import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, ProofError, verifyProofJson } from '../../integrity/proof.js';
@@ -25,6 +24,7 @@ import { formatTlogProof } from '../../integrity/tlog-proof.js';
 import { type VerifyLogReport } from '../../replay/verify-log.js';
 import { defaultVerifyWorkers, verifyLogParallel } from '../../replay/verify-parallel.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
+import { count, type Style } from '../style.js';
 
 interface JsonFlag {
   json?: boolean;
@@ -52,23 +52,26 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     });
 
   withJson(program.command('append'))
-    .description('append NDJSON events, one per line: {"stream","type","data","id"?,"metadata"?,"expectedRevision"?}; all or nothing')
+    .description('append NDJSON events, one per line: {"stream","type","data","id"?,"metadata"?,"expectedRevision"?}; all or nothing; events on run streams must pass the write rules (docs/governance.md)')
     .argument('[file]', 'NDJSON file, or - for standard input', '-')
     .action(async (file: string, opts: JsonFlag) => {
       const source = file === '-' ? 'stdin' : file;
       const text = file === '-' ? await readStdin() : readInputFile(file);
       const input = parseAppendInput(text, source);
-      refuseRuledTypes(input.requests, (r, e) => `${source} line ${input.lines[r]![e]}`);
       const actor = ctx.env.RUNLEDGER_ACTOR ?? safeUser();
       for (const request of input.requests) {
         for (const event of request.events) event.metadata = { actor, ...event.metadata };
       }
-      // Validate with line numbers before the store sees anything.
-      prepareBatch(input.requests, { describe: (r, e) => `${source} line ${input.lines[r]![e]}` });
+      const describe = (r: number, e: number): string => `${source} line ${input.lines[r]![e]}`;
+      // Refuse the recorder's types and validate, with line numbers, before the store sees anything.
+      refuseRecorderTypes(input.requests, { describe });
+      prepareBatch(input.requests, { describe });
       const store = await ctx.store();
       let result;
       try {
-        result = await store.appendBatch(input.requests);
+        // The run-stream door: plan and stage events are the recorder's; every other event on a run
+        // stream is checked against the run's state and appended at the revision checked.
+        result = await guardedAppend(store, input.requests, { describe });
       } catch (err) {
         if (err instanceof ConcurrencyError) {
           const r = input.requests.findIndex((q) => q.stream === err.stream && q.expectedRevision !== undefined);
@@ -86,8 +89,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       };
       ctx.print(opts.json ?? false, report, () =>
         result.duplicate
-          ? `Already recorded: ${input.events} events (idempotent retry), nothing appended`
-          : `Appended ${input.events} events to ${report.streams} streams (positions ${report.firstPosition}..${report.lastPosition})`,
+          ? `Already recorded: ${count(input.events, 'event')} (idempotent retry), nothing appended`
+          : `Appended ${count(input.events, 'event')} to ${count(report.streams, 'stream')} (positions ${report.firstPosition}..${report.lastPosition})`,
       );
     });
 
@@ -145,8 +148,8 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
           ...(outcome.adopted ? [`Adopted ${outcome.adopted.from} as the last checkpoint this key signed: size ${outcome.adopted.size}, root ${outcome.adopted.root}`] : []),
           ...(outcome.restored ? [`Stored checkpoint ${outcome.previous.size} again: the signer had signed it, the store had lost it`] : []),
           outcome.created
-            ? `Signed checkpoint of ${c.size} events, root ${c.root} (extends checkpoint ${outcome.previous.size})`
-            : `No new events; latest checkpoint of ${c.size} events, root ${c.root}`,
+            ? `${ctx.style.status('ok', 'Signed checkpoint')} of ${count(c.size, 'event')}, root ${c.root} (extends checkpoint ${outcome.previous.size})`
+            : `No new events; latest checkpoint of ${count(c.size, 'event')}, root ${c.root}`,
           '',
           c.note,
         ].join('\n'),
@@ -201,7 +204,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
         keyRotations: rotations.length,
         ...(witnesses ? { witnesses } : {}),
       };
-      ctx.print(opts.json ?? false, full, () => [describeVerify(full, opts.strict ?? false), ...(witnesses ? [`${witnesses.ok ? 'Witnessed' : 'NOT WITNESSED'}: ${witnesses.message}`] : [])].join('\n'));
+      ctx.print(opts.json ?? false, full, () => [describeVerify(full, opts.strict ?? false, ctx.style), ...(witnesses ? [`${witnesses.ok ? 'Witnessed' : 'NOT WITNESSED'}: ${witnesses.message}`] : [])].join('\n'));
       if (!report.ok || (opts.strict && !anchored) || (witnesses && !witnesses.ok)) throw new ExitCode(1);
     });
 
@@ -288,9 +291,16 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
   const keys = program.command('keys').description('signing keys');
   keys
     .command('show')
-    .description('print the verifier key (C2SP signed-note vkey form)')
+    .description('print the verifier key (C2SP signed-note vkey form); --worker: the worker key approvals must trust')
     .addOption(new Option('--json', 'print JSON'))
-    .action((opts: JsonFlag) => {
+    .option('--worker', "this home's worker key (created on first use), which signs checkpoints and training events")
+    .action(async (opts: JsonFlag & { worker?: boolean }) => {
+      if (opts.worker) {
+        const { homeWorkerKeys } = await import('../../../workers/keys.js');
+        const key = homeWorkerKeys(ctx.home());
+        ctx.print(opts.json ?? false, { verifierKey: key.verifierKey, publicKey: key.publicKey }, () => key.verifierKey);
+        return;
+      }
       const vkey = loadVerifierKey(ctx.home());
       ctx.print(opts.json ?? false, { verifierKey: vkey }, () => vkey);
     });
@@ -356,24 +366,6 @@ function checkWitnessUrl(url: string): string {
   return url;
 }
 
-// A run's plan and stage events are only recorded through the commands that enforce the plan
-// (`plan approve`, `stage`, `run fail`): the ledger refuses to record a lie. Findings are open to any checker.
-// LedgerKeyRotated: only `keys rotate` records it (a copy appended by hand would break the key history).
-const RULED_TYPES = new Set<string>([...GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'), ...LEDGER_TYPES]);
-
-function refuseRuledTypes(requests: AppendRequest[], where: (r: number, e: number) => string): void {
-  requests.forEach((request, r) =>
-    request.events.forEach((event, e) => {
-      if (RULED_TYPES.has(event.type)) {
-        throw new InputError(
-          `${where(r, e)}: ${event.type} events are recorded by ${event.type === 'LedgerKeyRotated' ? '"runledger keys rotate"' : '"runledger plan approve", "runledger stage" and "runledger run fail", which check the run\'s plan'}; append refuses them`,
-          { field: 'type' },
-        );
-      }
-    }),
-  );
-}
-
 /** The --key values, else the home's verifier key, else none (proofs then say they are not anchored). */
 function verifierKeysOf(ctx: CliContext, given: string[] | undefined): string[] {
   return given ?? (hasSigningKey(ctx.home()) ? [loadVerifierKey(ctx.home())] : []);
@@ -420,18 +412,19 @@ async function rootAt(store: EventStore, size: number): Promise<Buffer> {
   return range.root();
 }
 
-function describeVerify(r: VerifyLogReport & { pendingEvents: number; anchored: boolean; anchoredEvents: number; unanchoredEvents: number | null }, strict: boolean): string {
-  if (!r.ok) return `FAILED: ${r.firstDivergence?.message ?? 'verification failed'}`;
+function describeVerify(r: VerifyLogReport & { pendingEvents: number; anchored: boolean; anchoredEvents: number; unanchoredEvents: number | null }, strict: boolean, style: Style): string {
+  if (!r.ok) return `${style.status('fail', 'FAILED')}: ${r.firstDivergence?.message ?? 'verification failed'}`;
   const total = r.events + r.pendingEvents;
-  const counted = `${total} events in ${r.streams} streams`;
-  if (r.anchored) return `OK, anchored: ${counted}, every one inside signed checkpoint ${r.checkpoints} (size ${r.anchoredEvents}); ${r.checkpoints} checkpoints verified; root ${r.root}`;
+  const counted = `${count(total, 'event')} in ${count(r.streams, 'stream')}`;
+  const verified = `${count(r.checkpoints, 'checkpoint')} verified`;
+  if (r.anchored) return `${style.status('ok', 'OK, anchored')}: ${counted}, every one inside signed checkpoint ${r.checkpoints} (size ${r.anchoredEvents}); ${verified}; root ${r.root}`;
   const why =
     r.checkpoints === 0
       ? `the ledger has no signed checkpoint, so no key vouches for any of them`
-      : `${r.unanchoredEvents} of them came after the latest signed checkpoint (size ${r.anchoredEvents}), so no key vouches for those yet; ${r.checkpoints} checkpoints verified`;
+      : `${r.unanchoredEvents} of them came after the latest signed checkpoint (size ${r.anchoredEvents}), so no key vouches for those yet; ${verified}`;
   const pending = r.pendingEvents > 0 ? ` (${r.pendingEvents} not integrated into the tree yet)` : '';
   return [
-    `OK but NOT ANCHORED: ${counted}${pending} recompute consistently, but ${why}. Run "runledger checkpoint" to sign them.`,
+    `${style.status('warn', 'OK but NOT ANCHORED')}: ${counted}${pending} recompute consistently, but ${why}. Run "runledger checkpoint" to sign them.`,
     ...(strict ? ['--strict: not anchored, exit 1'] : []),
   ].join('\n');
 }

@@ -11,6 +11,7 @@ import { InputError } from '../../errors.js';
 import { contentUuid } from '../../gates/evidence.js';
 import { fmt } from '../../gates/regression.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
+import { count } from '../style.js';
 
 interface RebuiltProjection {
   name: string;
@@ -52,8 +53,8 @@ export function registerProjectCommands(program: Command, ctx: CliContext): void
       const mismatched = results.filter((r) => !r.matchesLive);
       ctx.print(opts.json ?? false, { projections: results, artifacts }, () =>
         [
-          ...results.map((r) => `${r.matchesLive ? 'ok      ' : 'MISMATCH'} ${r.name} v${r.version}: ${r.events} events to position ${r.position}, digest ${r.digest}${r.matchesLive ? '' : ` (live ${r.live.digest})`}`),
-          ...(artifacts ? [`artifacts: ${artifacts.files} files under runs/, ${artifacts.unchanged} byte-identical to the previous build, digest ${artifacts.digest}`] : []),
+          ...results.map((r) => `${r.matchesLive ? ctx.style.status('ok', 'ok      ') : ctx.style.status('fail', 'MISMATCH')} ${r.name} v${r.version}: ${count(r.events, 'event')} to position ${r.position}, digest ${r.digest}${r.matchesLive ? '' : ` (live ${r.live.digest})`}`),
+          ...(artifacts ? [`artifacts: ${count(artifacts.files, 'file')} under runs/, ${artifacts.unchanged} byte-identical to the previous build, digest ${artifacts.digest}`] : []),
         ].join('\n'),
       );
       if (mismatched.length > 0) {
@@ -109,7 +110,7 @@ export function registerProjectCommands(program: Command, ctx: CliContext): void
       }
       ctx.print(opts.json ?? false, graph, () =>
         [
-          `${graph.nodes.length} nodes, ${graph.edges.length} edges`,
+          `${count(graph.nodes.length, 'node')}, ${count(graph.edges.length, 'edge')}`,
           ...graph.edges.map((e) => {
             const d = Object.entries(e.deltas).map(([m, v]) => `${m} ${v.delta >= 0 ? '+' : ''}${fmt(v.delta)}`);
             return `  ${e.from} ${e.type} ${e.to}${e.verdict ? ` [${e.verdict}]` : ''}${d.length ? `  ${d.join(', ')}` : ''}`;

@@ -9,9 +9,11 @@ import { InputError } from '../../errors.js';
 import { readPlanFile } from '../../governance/plan-file.js';
 import { recordFinding } from '../../governance/recorder.js';
 import { createCheckpoint } from '../../ledger/checkpoint.js';
-import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
-import { ensureLedgerSigner, loadLedgerSigner, type LedgerSigner } from '../../ledger/signer-state.js';
-import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
+import { loadVerifierKey } from '../../ledger/keys.js';
+import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.js';
+import { ensureOrigin } from '../../ledger/origin.js';
+import { runTrust } from '../run-trust.js';
+import { parseWorkerKeys } from '../worker-keys.js';
 import { readLogPages } from '../../ledger/read.js';
 import { verifyLog } from '../../replay/verify-log.js';
 import { readRotationStatements } from '../../replay/key-history.js';
@@ -41,7 +43,7 @@ const load = {
 
 export function registerTrainingCommands(program: Command, ctx: CliContext): void {
   withJson(program.command('train'))
-    .description('approve a training plan for a run and execute it (or continue one with --resume); checkpoints are signed with the home key')
+    .description("approve a training plan for a run, trusting this home's worker key, and execute it (or continue one with --resume); the worker key signs every checkpoint and training event")
     .option('--plan <file>', 'plan file with a governance.training section (docs/training.md)')
     .option('--run <run>', 'run id (default: <plan name>-<random>)')
     .option('--resume <run>', 'continue an interrupted run (or campaign) from its last verified checkpoint')
@@ -81,7 +83,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
       const { campaignRuns } = await load.campaign();
       const { retrainRun } = await load.retrain();
       const store = await ctx.store();
-      const trust = await retrainTrust(ctx, store);
+      const trust = await runTrust(ctx.home(), store);
       const runs = (await campaignRuns(store, target)) ?? [target];
       const reports: RetrainReport[] = [];
       for (const runId of runs) {
@@ -130,18 +132,21 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     });
 
   withJson(program.command('submit'))
-    .description('approve a training plan for a run and queue it for any "runledger worker" sharing this store')
+    .description('approve a training plan for a run and queue it for any "runledger worker" sharing this store whose worker key the approval trusts')
     .requiredOption('--plan <file>', 'plan file')
     .option('--run <run>', 'run id (default: <plan name>-<random>)')
+    .option('--worker-key <key...>', 'worker keys the approval trusts ("runledger keys show --worker" on each worker; default: this home\'s)')
     .addOption(backendOption())
-    .action(async (opts: JsonFlag & { plan: string; run?: string; backend?: Backend }) => {
+    .action(async (opts: JsonFlag & { plan: string; run?: string; backend?: Backend; workerKey?: string[] }) => {
       const plan = readPlanFile(opts.plan);
       const { submitRun } = await load.queue();
       const { newRunId } = await load.execute();
+      const workerKeys = opts.workerKey ? parseWorkerKeys(opts.workerKey) : [(await load.keys()).homeWorkerKeys(ctx.home()).publicKey];
       const store = await ctx.store();
       const result = await submitRun(store, plan, opts.run ?? newRunId(plan), {
         planFile: opts.plan,
         actor: actorName(ctx),
+        workerKeys,
         ...(opts.backend ? { backend: opts.backend } : {}),
       });
       ctx.print(opts.json ?? false, result, () => `Submitted run ${result.runId} (${result.backend}); governance plan ${result.governancePlanHash}`);
@@ -195,13 +200,6 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     });
 }
 
-/** Retrain trusts the home key, and signs a ledger checkpoint first if the run is not covered by one. */
-async function retrainTrust(ctx: CliContext, store: EventStore): Promise<{ verifierKeys: string[]; checkpointWith?: { signer: LedgerSigner; origin: string } }> {
-  const home = ctx.home();
-  if (!hasSigningKey(home)) throw new InputError(`no signing key in ${home}: run "runledger init" with this home (or pass --home)`, { field: '--home' });
-  return { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadLedgerSigner(home), origin: await requireOrigin(store) } };
-}
-
 /** The execution context for the home and store, with a TTY progress bar that follows the stages. */
 async function executeContext(
   ctx: CliContext,
@@ -220,7 +218,7 @@ async function contextFor(
   quiet: boolean,
   worker?: string,
 ): Promise<{ context: ExecuteContext; label(text: string): void; stop(): void }> {
-  const { homeCheckpointKeys } = await load.keys();
+  const { homeWorkerKeys } = await load.keys();
   let prefix = '';
   let bar: { key: string; progress: Progress } | null = null;
   const stop = (): void => {
@@ -230,7 +228,7 @@ async function contextFor(
   const context: ExecuteContext = {
     store,
     home,
-    keys: homeCheckpointKeys(home),
+    keys: { signer: homeWorkerKeys(home).signer },
     ...(worker ? { worker } : {}),
     onProgress: (stageId, done, total) => {
       const key = `${prefix}${stageId}`;
@@ -344,25 +342,27 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
       exec.stop();
     }
     const first = campaigns[0]!.runs[0]!.runId;
-    const retrain = await retrainRun(store, first, { verifierKeys: [loadVerifierKey(home)], checkpointWith: { signer: loadLedgerSigner(home), origin } });
+    const retrain = await retrainRun(store, first, await runTrust(home, store));
     say(`\n${describeRetrain(retrain)}`);
     const { checkpoint } = await createCheckpoint(store, loadLedgerSigner(home), origin);
     say(`ledger checkpoint signed: ${checkpoint.size} events, root ${checkpoint.root}`);
     const verification = await verifyLog(readLogPages(store), { checkpoints: await store.checkpoints(), verifierKeys: [loadVerifierKey(home)], origin, rotations: await readRotationStatements(store) });
     say(`ledger verified from raw events: ${verification.ok ? 'ok' : 'FAILED'}`);
     const available = new Set(program.commands.map((c) => c.name()));
-    const h = `--home ${home}`;
+    // `npx runledger`: after `npm ci` the command is not on PATH (test/cli/demo.test.ts runs these lines).
+    const r = `npx runledger --home ${shellWord(home)}`;
     const steps: [string, string][] = [
-      [`runledger ${h} replay ${first}`, 're-verify one run: chain, inclusion, stage order, plan parity'],
-      [`runledger ${h} retrain candidate`, 're-execute a whole campaign and compare every checkpoint'],
-      [`runledger ${h} events --stream run-${first}`, 'every event of one run'],
-      ...(available.has('compare') ? [[`runledger ${h} compare --baseline baseline --candidate candidate`, 'baseline vs candidate, metric by metric'] as [string, string]] : []),
-      ...(available.has('gate') ? [[`runledger ${h} gate --baseline baseline --candidate candidate`, 'exits 1: the candidate regressed'] as [string, string]] : []),
+      [`${r} runs`, 'every run with its status, metrics and verification'],
+      [`${r} replay ${first}`, 're-verify one run: chain, inclusion, stage order, plan parity'],
+      [`${r} retrain candidate`, 're-execute a whole campaign and compare every checkpoint'],
+      [`${r} events --stream run-${first}`, 'every event of one run'],
+      ...(available.has('compare') ? [[`${r} compare --baseline baseline --candidate candidate`, 'baseline vs candidate, metric by metric'] as [string, string]] : []),
+      ...(available.has('gate') ? [[`${r} gate --baseline baseline --candidate candidate`, 'exits 1: the candidate regressed'] as [string, string]] : []),
       ...(available.has('compare')
-        ? [[`runledger ${h} compare --baseline baseline --candidate candidate,candidate-2 --policy ${relative(process.cwd(), exampleFile('policy-multi.yaml')) || 'policy-multi.yaml'}`, 'both candidates at once: omnibus test, Holm, effect sizes, power'] as [string, string]]
+        ? [[`${r} compare --baseline baseline --candidate candidate,candidate-2 --policy ${shellWord(relative(process.cwd(), exampleFile('policy-multi.yaml')) || 'policy-multi.yaml')}`, 'both candidates at once: omnibus test, Holm, effect sizes, power'] as [string, string]]
         : []),
-      ...(available.has('serve') ? [[`runledger ${h} serve`, 'live dashboard on 127.0.0.1'] as [string, string]] : []),
-      [`runledger ${h} export ${first} --out ${first}.bundle`, 'an offline audit bundle (check it with verify-bundle)'],
+      ...(available.has('serve') ? [[`${r} serve`, 'live dashboard on 127.0.0.1'] as [string, string]] : []),
+      [`${r} export ${first} --out ${shellWord(join(home, `${first}.bundle`))}`, 'an offline audit bundle (check it with verify-bundle)'],
     ];
     const width = Math.max(...steps.map(([c]) => c.length));
     const next = steps.map(([command, why]) => `${command.padEnd(width)}  # ${why}`);
@@ -383,6 +383,11 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
   } finally {
     await store.close();
   }
+}
+
+/** A path as one shell word, quoted only when it needs to be. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** docs/examples/<file> of this installation (the package ships docs/). */

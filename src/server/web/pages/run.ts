@@ -106,7 +106,7 @@ function provenanceList(d: RunDetail): HTMLElement {
     ['Governance plan hash', digest(d.governancePlanHash)],
     ['Execution plan hash', digest(d.executionPlanHash)],
     ['Campaign', d.campaign ?? '—'],
-    ['Backend', t ? `${t.backend.name} (tfjs ${t.backend.tfjsVersion}, ${t.backend.threads ?? '?'} threads${t.backend.simd ? ', SIMD' : ''})` : (d.backend ?? '—')],
+    ['Backend', t ? `${t.backend.name} (tfjs ${t.backend.tfjsVersion}, ${t.backend.threads ?? '?'} thread${t.backend.threads === 1 ? '' : 's'}${t.backend.simd ? ', SIMD' : ''})` : (d.backend ?? '—')],
     ['Seed', d.seed === null ? '—' : String(d.seed)],
     ['Dataset', t ? el('span', {}, `${t.dataset.package}@${t.dataset.version} (${t.dataset.trainSize} train / ${t.dataset.testSize} test) `, digest(t.dataset.digest)) : '—'],
     ['Config digest', digest(t?.configDigest)],

@@ -1,0 +1,223 @@
+// The one door to run streams. Every writer — `runledger append`, Kafka ingest, the governance
+// recorder, the training workers, the HTTP API — appends through here: the run's state is folded from
+// its log, every proposed event is checked with the write rules (write-rules.ts), and the batch is
+// appended with expectedRevision = the revision the state was folded at. A concurrent writer that
+// appended in between makes the store refuse (ConcurrencyError); the door then re-reads and re-checks,
+// so a check and its append are atomic. Events on other streams pass through unchanged.
+import { LEDGER_TYPES } from '../../events/ledger.js';
+import { ConcurrencyError, InputError } from '../errors.js';
+import { expectationHolds } from '../store/append-plan.js';
+import { prepareBatch, type PreparedRequest } from '../store/seal.js';
+import { NO_STREAM, type AppendRequest, type AppendResult, type EventStore, type RecordedEvent } from '../store/port.js';
+import { checkRunId, isRunStream, runIdOf, runStream } from './run-stream.js';
+import type { RunSummary } from './run-state.js';
+import { evolveRules, initialRuleState, RECORDER_TYPES, ruleViolation, type RuleState } from './write-rules.js';
+
+/** What the door knows of a run stream: its revision, the rule state at that revision, the ids recorded. */
+export interface RunHead {
+  stream: string;
+  /** Revision of the last event, -1 for an empty stream. */
+  revision: number;
+  rules: RuleState;
+  ids: Set<string>;
+}
+
+function emptyHead(stream: string): RunHead {
+  return { stream, revision: -1, rules: initialRuleState(runIdOf(stream)), ids: new Set() };
+}
+
+/** Folds events read after `head` into it (the Set of ids is extended in place). */
+function foldHead(head: RunHead, events: readonly RecordedEvent[]): RunHead {
+  let { rules, revision } = head;
+  for (const e of events) {
+    rules = evolveRules(rules, e.envelope);
+    revision = e.envelope.revision;
+    head.ids.add(e.envelope.id);
+  }
+  return { stream: head.stream, revision, rules, ids: head.ids };
+}
+
+/**
+ * Run heads kept between appends by a long-lived writer (a worker, an ingester): each read folds only
+ * the events recorded since the last one, since a stream's recorded prefix never changes.
+ */
+export class RunHeads {
+  private readonly heads = new Map<string, RunHead>();
+  constructor(private readonly limit = 1000) {}
+
+  async read(store: EventStore, stream: string): Promise<RunHead> {
+    const cached = this.heads.get(stream);
+    const events = await store.readStream(stream, { fromRevision: cached ? cached.revision + 1 : 0 });
+    const head = foldHead(cached ?? emptyHead(stream), events);
+    this.heads.delete(stream);
+    this.heads.set(stream, head);
+    if (this.heads.size > this.limit) this.heads.delete(this.heads.keys().next().value!);
+    return head;
+  }
+}
+
+export interface RunSnapshot {
+  runId: string;
+  stream: string;
+  events: RecordedEvent[];
+  /** Stream revision read, -1 when the run has no events. */
+  revision: number;
+  /** The governance run state (src/governance/run-state.ts). */
+  state: RunSummary;
+  /** The write rules' state, of which `state` is a part. */
+  rules: RuleState;
+}
+
+/** Reads a run's stream and folds it into its state. */
+export async function readRun(store: EventStore, runId: string): Promise<RunSnapshot> {
+  checkRunId(runId);
+  const stream = runStream(runId);
+  const events = await store.readStream(stream);
+  const head = foldHead(emptyHead(stream), events);
+  return { runId, stream, events, revision: head.revision, state: head.rules.run, rules: head.rules };
+}
+
+function headOf(snapshot: RunSnapshot): RunHead {
+  return { stream: snapshot.stream, revision: snapshot.revision, rules: snapshot.rules, ids: new Set(snapshot.events.map((e) => e.envelope.id)) };
+}
+
+const LEDGER_TYPE_SET: ReadonlySet<string> = new Set(LEDGER_TYPES);
+
+export interface DoorOptions {
+  /**
+   * Whether governance events other than AuditFinding may pass. Only the recorder (which decides them
+   * from the plan) and relayed copies of another ledger's events (which the rules check in full) do.
+   */
+  allowGovernance?: boolean;
+  /** How errors name an event, e.g. `stdin line 3`; default: nothing (the rule's sentence names the run). */
+  describe?: (request: number, event: number) => string;
+  /** Incremental heads of a long-lived writer. */
+  heads?: RunHeads;
+}
+
+/**
+ * Plan and stage events are the recorder's: it decides them from the plan (`runledger plan approve`,
+ * `stage`, `run fail`). Every other door refuses them, before anything else is looked at.
+ */
+export function refuseRecorderTypes(requests: readonly AppendRequest[], options: Pick<DoorOptions, 'describe'> = {}): void {
+  requests.forEach((request, r) => {
+    // Key rotations are `runledger keys rotate`'s alone (src/ledger/rotation.ts): a copy appended by any other door would break the key history.
+    const k = request.events.findIndex((event) => LEDGER_TYPE_SET.has(event.type));
+    if (k >= 0) {
+      throw new InputError(`${options.describe ? `${options.describe(r, k)}: ` : ''}${request.events[k]!.type} events are recorded by "runledger keys rotate"; they cannot be appended directly`, { field: 'type', stream: request.stream });
+    }
+    const e = request.events.findIndex((event) => RECORDER_TYPES.has(event.type));
+    if (e < 0) return;
+    throw new InputError(
+      `${options.describe ? `${options.describe(r, e)}: ` : ''}${request.events[e]!.type} events are recorded by "runledger plan approve", "runledger stage" and "runledger run fail", which check the run's plan; they cannot be appended directly`,
+      { field: 'type', stream: request.stream },
+    );
+  });
+}
+
+/**
+ * Checks a validated batch against the heads of its run streams, in order (each event against the
+ * state its predecessors leave), and returns the requests with every run stream pinned to the
+ * revision checked. Throws InputError naming the first event a rule refuses, or ConcurrencyError when
+ * the caller's own expectedRevision does not hold. Pure.
+ */
+export function checkRequests(heads: ReadonlyMap<string, RunHead>, requests: readonly AppendRequest[], prepared: readonly PreparedRequest[], options: DoorOptions = {}): AppendRequest[] {
+  const working = new Map([...heads].map(([stream, head]) => [stream, { ...head }]));
+  return requests.map((request, r) => {
+    const p = prepared[r]!;
+    const where = (e: number): string => (options.describe ? `${options.describe(r, e)}: ` : '');
+    const head = working.get(p.stream);
+    if (!head) return request;
+    if (request.expectedRevision !== undefined && !expectationHolds(p.expectedRevision, head.revision)) {
+      throw new ConcurrencyError(p.stream, p.expectedRevision, head.revision);
+    }
+    // A retry of recorded events is the store's to answer: identical, nothing new; different, refused.
+    if (p.events.some((e) => head.ids.has(e.id))) return request;
+    p.events.forEach((event, e) => {
+      const revision = head.revision + 1 + e;
+      const violation = ruleViolation(head.rules, event);
+      if (violation) {
+        throw new InputError(`${where(e)}${violation.message}; nothing was recorded (rule ${violation.rule})`, { stream: p.stream, revision });
+      }
+      head.rules = evolveRules(head.rules, { type: event.type, data: event.data, revision });
+    });
+    const pinned = head.revision < 0 ? NO_STREAM : head.revision;
+    head.revision += p.events.length;
+    return { ...request, expectedRevision: pinned };
+  });
+}
+
+const MAX_ATTEMPTS = 20;
+
+type Decision<T> = { requests: AppendRequest[]; result: T } | { done: T };
+
+/**
+ * The door's loop: read the run streams' heads, decide, check, append with every run stream pinned.
+ * When a concurrent writer appended to one of them first, everything is read, decided and checked again.
+ */
+async function decideCheckAppend<S, T>(
+  store: EventStore,
+  streams: readonly string[],
+  read: () => Promise<{ heads: Map<string, RunHead>; snapshot: S }>,
+  decide: (snapshot: S) => Decision<T>,
+  options: DoorOptions,
+): Promise<{ result: T; appended: AppendResult | null }> {
+  for (let attempt = 1; ; attempt++) {
+    const { heads, snapshot } = await read();
+    const decision = decide(snapshot);
+    if ('done' in decision) return { result: decision.done, appended: null };
+    if (!options.allowGovernance) refuseRecorderTypes(decision.requests, options);
+    const prepared = prepareBatch(decision.requests, options.describe ? { describe: options.describe } : {});
+    const pinned = checkRequests(heads, decision.requests, prepared, options);
+    try {
+      return { result: decision.result, appended: await store.appendBatch(pinned) };
+    } catch (err) {
+      if (!(err instanceof ConcurrencyError) || !streams.includes(err.stream) || attempt >= MAX_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Appends a batch (atomic across its streams) through the write rules. Bad input writes nothing. */
+export async function guardedAppend(store: EventStore, requests: AppendRequest[], options: DoorOptions = {}): Promise<AppendResult> {
+  const streams = [...new Set(requests.map((r) => r.stream).filter(isRunStream))];
+  if (streams.length === 0) {
+    // No run stream: nothing to check but the recorder's types; the store validates the rest.
+    if (!options.allowGovernance) refuseRecorderTypes(requests, options);
+    return store.appendBatch(requests);
+  }
+  const heads = options.heads ?? new RunHeads();
+  const read = async (): Promise<{ heads: Map<string, RunHead>; snapshot: null }> => ({
+    heads: new Map(await Promise.all(streams.map(async (s) => [s, await heads.read(store, s)] as const))),
+    snapshot: null,
+  });
+  const { appended } = await decideCheckAppend(store, streams, read, () => ({ requests, result: undefined }), options);
+  return appended!;
+}
+
+/**
+ * Reads one run, lets `decide` turn it into events (or refuse with an InputError), checks them with
+ * the write rules and appends them at exactly the revision read: the recorder's door.
+ */
+export async function decideRunAppend<T>(
+  store: EventStore,
+  runId: string,
+  decide: (snapshot: RunSnapshot) => { events: AppendRequest['events']; result: T } | { done: T },
+  options: DoorOptions = {},
+): Promise<T> {
+  const stream = runStream(checkRunId(runId));
+  const read = async (): Promise<{ heads: Map<string, RunHead>; snapshot: RunSnapshot }> => {
+    const snapshot = await readRun(store, runId);
+    return { heads: new Map([[stream, headOf(snapshot)]]), snapshot };
+  };
+  const { result } = await decideCheckAppend(
+    store,
+    [stream],
+    read,
+    (snapshot) => {
+      const decision = decide(snapshot);
+      return 'done' in decision ? decision : { requests: [{ stream, events: decision.events }], result: decision.result };
+    },
+    options,
+  );
+  return result;
+}

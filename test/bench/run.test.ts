@@ -1,0 +1,36 @@
+// `npm run bench -- --out FILE`: the document goes to FILE only, so npm's banner (which `npm run`
+// prints on stdout) can never end up in what bench-compare reads.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseBenchFile } from '../../src/gates/bench-compare.js';
+import { freshHome, repoRoot } from '../support/cli.js';
+
+const runJs = join(repoRoot, 'dist', 'bench', 'run.js');
+
+describe('bench/run.ts', function () {
+  this.timeout(120_000);
+
+  it('--out writes exactly one bench document to the file and nothing to stdout', () => {
+    const dir = freshHome('runledger-bench-out-');
+    try {
+      const out = join(dir, 'new.json');
+      const res = spawnSync(process.execPath, [runJs, 'merkle', '--scale', '0.001', '--runs', '1', '--out', out], { cwd: repoRoot, encoding: 'utf8' });
+      assert.equal(res.status, 0, res.stderr);
+      assert.equal(res.stdout, '', 'stdout stays free for whatever wraps the command (npm prints its banner there)');
+      assert.match(res.stderr, /bench: wrote 1 results to .*new\.json/);
+      const [result] = parseBenchFile(readFileSync(out, 'utf8'), out);
+      assert.equal(result!.name, 'merkle-root');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an --out in a directory that does not exist before measuring anything', () => {
+    const res = spawnSync(process.execPath, [runJs, 'merkle', '--out', '/nonexistent-dir/new.json'], { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(res.status, 2);
+    assert.match(res.stderr, /--out \/nonexistent-dir\/new\.json: directory \/nonexistent-dir does not exist/);
+    assert.doesNotMatch(res.stderr, /bench: merkle/, 'nothing was measured');
+  });
+});

@@ -1,0 +1,66 @@
+// The run-stream door against a real embedded store: a rule check and its append are atomic
+// against concurrent writers, retries of recorded events stay idempotent, other streams pass.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { ConcurrencyError, InputError } from '../../src/errors.js';
+import { guardedAppend, readRun } from '../../src/governance/guarded-append.js';
+import { runStreamEvents } from '../projections/fixtures.js';
+import { openTestLedger, type TestLedger } from './fixture.js';
+
+describe('the run-stream door (guardedAppend)', function () {
+  this.timeout(30_000);
+  let ledger: TestLedger;
+  const run = runStreamEvents({ runId: 'r' });
+  const planned = run.slice(0, 2);
+
+  beforeEach(async () => {
+    ledger = await openTestLedger();
+  });
+  afterEach(async () => {
+    await ledger.close();
+  });
+
+  it('lets exactly one of many concurrent writers pass a rule that the first append makes false (once)', async () => {
+    await guardedAppend(ledger.store, [{ stream: 'run-r', events: planned }], { allowGovernance: true });
+    const claim = (worker: string) => guardedAppend(ledger.store, [{ stream: 'run-r', events: [{ type: 'RunClaimed', data: { runId: 'r', worker, host: 'h' } }] }]);
+    // Every claimant reads the run before any appends; each append is pinned to the revision read.
+    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => claim(`w${i}`)));
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+    for (const o of outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected')) {
+      assert.ok(o.reason instanceof InputError, String(o.reason));
+      assert.match(o.reason.message, /already has a RunClaimed event; nothing was recorded \(rule once\)/);
+    }
+    assert.equal((await readRun(ledger.store, 'r')).events.filter((e) => e.envelope.type === 'RunClaimed').length, 1);
+  });
+
+  it("holds the caller's own expectedRevision against the revision the rules read", async () => {
+    await guardedAppend(ledger.store, [{ stream: 'run-r', events: planned }], { allowGovernance: true });
+    await assert.rejects(
+      guardedAppend(ledger.store, [{ stream: 'run-r', events: [{ type: 'custom.note', data: {} }], expectedRevision: 0 }]),
+      (err: unknown) => err instanceof ConcurrencyError && /is at revision 1, expected 0/.test(err.message),
+    );
+  });
+
+  it('answers a retry of recorded events as the store does, even once the run has ended (no new event, no rule refusal)', async () => {
+    const events = run.map((e) => ({ ...e, id: randomUUID() }));
+    await guardedAppend(ledger.store, [{ stream: 'run-r', events }], { allowGovernance: true });
+    const last = events.at(-3)!; // TrainingCompleted, recorded before the run ended
+    const retry = await guardedAppend(ledger.store, [{ stream: 'run-r', events: [last] }]);
+    assert.equal(retry.duplicate, true);
+    await assert.rejects(guardedAppend(ledger.store, [{ stream: 'run-r', events: [{ ...last, id: randomUUID() }] }]), /\(rule run-ended\)/);
+  });
+
+  it('passes events on other streams unchanged, in the same atomic batch, and writes nothing when one run event is refused', async () => {
+    await guardedAppend(ledger.store, [{ stream: 'run-r', events: planned }], { allowGovernance: true });
+    await assert.rejects(
+      guardedAppend(ledger.store, [
+        { stream: 'notes', events: [{ type: 'custom.note', data: {} }] },
+        { stream: 'run-r', events: [{ type: 'custom.note', data: { runId: 'other' } }] },
+      ]),
+      /custom\.note names run other, not r; nothing was recorded \(rule run-id\)/,
+    );
+    assert.equal(await ledger.store.streamRevision('notes'), -1);
+    await guardedAppend(ledger.store, [{ stream: 'notes', events: [{ type: 'CampaignCompleted', data: { campaign: 'c', runs: [] } }] }]);
+    assert.equal(await ledger.store.streamRevision('notes'), 0);
+  });
+});
