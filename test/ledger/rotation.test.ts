@@ -160,6 +160,20 @@ describe('ledger/rotation: keys rotate', function () {
     });
   });
 
+  it('ignores a rotation statement of another origin (a rotation relayed from another ledger changes no key here)', async () => {
+    const { db, oldKey } = await ledger();
+    await withStore(db, async (store) => {
+      const a = generateNoteKey('example.com/elsewhere');
+      const b = generateNoteKey('example.com/elsewhere');
+      const statement = signRotationStatement('example.com/elsewhere', { signer: parseSignerKey(a.signerKey), verifierKey: a.verifierKey }, { signer: parseSignerKey(b.signerKey), verifierKey: b.verifierKey });
+      await store.appendBatch([{ stream: KEY_STREAM, events: [{ type: 'LedgerKeyRotated', data: { previousKey: a.verifierKey, key: b.verifierKey, statement } }] }]);
+      await store.integrate();
+      const report = await verifyWith(store, [oldKey]);
+      assert.equal(report.ok, true, report.firstDivergence?.message);
+      assert.equal(report.events, 7);
+    });
+  });
+
   for (const crashAt of ['pending', 'appended', 'signed', 'switched'] as RotationStep[]) {
     it(`resumes a rotation that crashed after step "${crashAt}": one transition, every size signed once, verify passes`, async () => {
       const { home, env, db, oldKey } = await ledger();
