@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { ProposedEvent } from '../events/envelope.js';
 import { UnavailableError } from '../src/errors.js';
 import { createPostgresStore, ledgerSql } from '../src/store/postgres/index.js';
-import { startPostgres, stopPostgresServer } from '../test/support/postgres.js';
+import { startPostgres, stopPostgresServer } from '../infra/services/postgres.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
 import { proposedEvents } from './workload.js';
 

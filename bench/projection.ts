@@ -5,7 +5,7 @@ import { comparisonGraphProjection } from '../projections/comparison-graph.js';
 import { foldAll, projectionDigest, stateDigest, type Projection } from '../projections/projection.js';
 import { emptyRunSummaries, evolveRunProvenance, RUN_STREAM_PREFIX, runSummaryProjection, type RunProvenance, type RunSummaries } from '../projections/run-summary.js';
 import type { RecordedEvent } from '../src/store/port.js';
-import { campaignStreamEvents, interleave, metrics, runStreamEvents, sealStreams, type Streams } from '../test/projections/fixtures.js';
+import { campaignStreamEvents, interleave, metrics, runStreamEvents, sealStreams, type Streams } from './fixtures/projection-log.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
 
 const GOAL = 1.3;

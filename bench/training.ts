@@ -15,8 +15,8 @@ import { approvePlan, recordStage } from '../src/governance/recorder.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { activateBackend } from '../workers/backend.js';
 import { asSigner } from '../workers/checkpoint.js';
-import { workerKeyOf } from '../workers/keys.js';
-import { TrainingConfig, type Backend } from '../workers/config.js';
+import { workerKeyOf } from '../src/ledger/worker-keys.js';
+import { TrainingConfig, type Backend } from '../events/training-config.js';
 import { train, type TrainingSink } from '../workers/trainer.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
 

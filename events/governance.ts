@@ -3,7 +3,7 @@
 // plan, the execution plan, every stage transition and the run's end, in that order.
 import { z } from 'zod';
 import { defineEvent, type EventDefinition } from './registry.js';
-import { ExecutionPlan, GovernancePlan, Identifier } from '../src/governance/plan.js';
+import { ExecutionPlan, GovernancePlan, Identifier } from './plan.js';
 import { WorkerKey } from './training.js';
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');

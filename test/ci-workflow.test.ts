@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { freshHome, repoRoot, runCli } from './support/cli.js';
 import { codeBlocks } from './support/markdown.js';
-import { startPostgres, type PostgresDatabase } from './support/postgres.js';
+import { startPostgres, type PostgresDatabase } from '../infra/services/postgres.js';
 
 interface Step {
   name?: string;

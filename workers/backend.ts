@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { InputError, UnavailableError } from '../src/errors.js';
 import type { BackendInfo } from '../events/training.js';
-import type { Backend } from './config.js';
+import type { Backend } from '../events/training-config.js';
 
 const require = createRequire(import.meta.url);
 

@@ -5,7 +5,7 @@ import type { CampaignStarted, CampaignRunCompleted, CheckpointWritten } from '.
 import { ConcurrencyError, InputError } from '../src/errors.js';
 import { hashPlan, Identifier, type Plan } from '../src/governance/plan.js';
 import { NO_STREAM, type EventStore } from '../src/store/port.js';
-import type { Backend } from './config.js';
+import type { Backend } from '../events/training-config.js';
 import { checkExecutable, completedOutcome, executeRun, readApprovedRun, trainPlan, type ExecuteContext, type RunOutcome } from './execute.js';
 import { deriveSeed } from './seeds.js';
 

@@ -108,17 +108,9 @@ export function decodeCheckpoint(bytes: Buffer, file: string): CheckpointContent
   return { epoch: header.epoch, step: header.step, optimizer: header.optimizer, tensors };
 }
 
-/** Signs checkpoint messages; the home's key (workers/keys.ts) or a bare node:crypto KeyObject. */
-export interface CheckpointSigner {
-  sign(message: Buffer): Buffer;
-  /** Raw 32-byte Ed25519 public key. */
-  readonly publicKey: Buffer;
-}
-
-/** Verifies checkpoint signatures with a key the caller trusts. */
-export interface CheckpointVerifier {
-  verify(message: Buffer, signature: Buffer): boolean;
-}
+// The signer and verifier interfaces are the integrity layer's (src/integrity/worker-signature.ts).
+export type { CheckpointSigner, CheckpointVerifier } from '../src/integrity/worker-signature.js';
+import type { CheckpointSigner, CheckpointVerifier } from '../src/integrity/worker-signature.js';
 
 export function rawPublicKey(key: KeyObject): Buffer {
   const publicKey = key.type === 'private' ? createPublicKey(key) : key;

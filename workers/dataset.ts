@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { InputError } from '../src/errors.js';
 import { canonicalize } from '../src/integrity/canonical.js';
 import { sha256Hex } from '../src/integrity/hasher.js';
-import type { DatasetRef } from './config.js';
+import type { DatasetRef } from '../events/training-config.js';
 import { deriveSeed, seededPermutation } from './seeds.js';
 
 export interface Dataset {

@@ -18,10 +18,10 @@ import { verifyWorkerSignature, workerEventMessage } from '../src/integrity/work
 import type { EventStore } from '../src/store/port.js';
 import { activateBackend } from './backend.js';
 import { loadCheckpoint, publicKeyVerifier, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
-import { Backend, TrainingConfig } from './config.js';
+import { Backend, TrainingConfig } from '../events/training-config.js';
 import { loadDataset, splitDataset } from './dataset.js';
 import { defaultWorkerId, describeEnvironment } from './environment.js';
-import { signEvent, workerKeyOf } from './keys.js';
+import { signEvent, workerKeyOf } from '../src/ledger/worker-keys.js';
 import { evaluateCheckpoint, train, type TrainingEvent } from './trainer.js';
 
 /** Stage ids a training worker knows how to execute; other stages are recorded by their own executors. */
@@ -31,7 +31,7 @@ export type WorkerStage = (typeof WORKER_STAGES)[number];
 export interface ExecuteContext {
   store: EventStore;
   home: string;
-  /** The worker key (workers/keys.ts): signs checkpoint files and every event; the run's approval must trust it. */
+  /** The worker key (src/ledger/worker-keys.ts): signs checkpoint files and every event; the run's approval must trust it. */
   keys: { signer: CheckpointSigner };
   worker?: string;
   onProgress?: (stageId: string, done: number, total: number) => void;

@@ -2,7 +2,7 @@
 // nondeterminism is ours to control: seeded initializers, our own batch order, our own optimizer
 // arithmetic (bias corrections computed from the step number, so a resumed run continues exactly).
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, TrainingConfig } from './config.js';
+import type { Activation, TrainingConfig } from '../events/training-config.js';
 import { deriveSeed } from './seeds.js';
 
 export interface NamedValues {

@@ -9,11 +9,11 @@ import { approvePlan, failRun, readRun, runStream } from '../src/governance/reco
 import { trustsWorkerKey } from '../src/governance/write-rules.js';
 import type { Plan } from '../src/governance/plan.js';
 import { ANY, type EventStore } from '../src/store/port.js';
-import type { Backend } from './config.js';
+import type { Backend } from '../events/training-config.js';
 import { activateBackend } from './backend.js';
 import { defaultWorkerId } from './environment.js';
 import { checkExecutable, executeRun, type ExecuteContext, type RunOutcome } from './execute.js';
-import { workerKeyOf } from './keys.js';
+import { workerKeyOf } from '../src/ledger/worker-keys.js';
 
 export const QUEUE_STREAM = 'training-queue';
 

@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Backend, TrainingConfig } from './config.js';
+import { Backend, TrainingConfig } from '../events/training-config.js';
 import { train } from './trainer.js';
 
 async function main(): Promise<void> {

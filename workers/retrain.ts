@@ -12,7 +12,7 @@ import { checkRunId, runStream } from '../src/governance/run-stream.js';
 import { coverRuns, replayRun, type RunTrust } from '../src/replay/replay.js';
 import type { ReplayManifest } from '../src/replay/manifest.js';
 import type { EventStore } from '../src/store/port.js';
-import { TrainingConfig, type Backend } from './config.js';
+import { TrainingConfig, type Backend } from '../events/training-config.js';
 
 export interface CheckpointComparison {
   epoch: number;

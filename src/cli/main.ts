@@ -7,8 +7,6 @@ import { commandGroups } from './commands/index.js';
 import { allCommands, applyHelp, commandPath, registerHelpCommand } from './help.js';
 import { runledgerVersion } from '../version.js';
 
-export { ExitCode };
-
 export function buildProgram(ctx?: CliContext): { program: Command; ctx: CliContext } {
   const program = new Command('runledger')
     .description('Event-sourced, tamper-evident ledger for ML governance and training')

@@ -1,10 +1,10 @@
-// Perf-regression gate over the bench JSON shape (bench/result.ts): each benchmark in NEW is
+// Perf-regression gate over the bench JSON shape (src/gates/bench-file.ts): each benchmark in NEW is
 // matched by name with BASE and fails when its same-run ratio (against the reference measured in
 // the same process, e.g. raw better-sqlite3 inserts) got worse by more than the allowed fraction;
 // with `absolute`, when its median wall time rose or its throughput fell by more than that.
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
-import { BenchFile, type BenchResult } from '../../bench/result.js';
+import { BenchFile, type BenchResult } from './bench-file.js';
 import { InputError } from '../errors.js';
 import { fmt } from './regression.js';
 

@@ -97,3 +97,15 @@ export function parseWorkerKey(text: string, what = '--worker-key'): string {
   }
   throw new InputError(`${what} "${trimmed}" is neither a base64 Ed25519 public key (44 characters) nor a verifier key <name>+<id>+<key>`, { field: what });
 }
+
+/** Signs checkpoint messages; a worker key (src/ledger/worker-keys.ts) or a bare node:crypto KeyObject. */
+export interface CheckpointSigner {
+  sign(message: Buffer): Buffer;
+  /** Raw 32-byte Ed25519 public key. */
+  readonly publicKey: Buffer;
+}
+
+/** Verifies checkpoint signatures with a key the caller trusts. */
+export interface CheckpointVerifier {
+  verify(message: Buffer, signature: Buffer): boolean;
+}

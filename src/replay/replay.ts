@@ -57,26 +57,16 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   if (latest === undefined) {
     return fail({ check: 'checkpoint', stream, message: 'The ledger has no signed checkpoint: run `runledger checkpoint` first.' });
   }
-  const origin = await requireOrigin(store);
-  // After key rotations the latest checkpoint must be signed by the key valid at its size.
-  const rotations = await readRotationStatements(store);
-  let history;
-  try {
-    history = keyHistory(rotations, checkpoints, options.verifierKeys, origin);
-  } catch (err) {
-    if (!(err instanceof KeyHistoryError)) throw err;
-    return fail({ check: 'checkpoint', stream, message: err.message });
-  }
-  const trusted = openLatest(latest, checkpoints.length, origin, history.keysFor(latest.size));
-  if ('check' in trusted) return fail(trusted);
+  const trusted = await openLatestCheckpoint(store, checkpoints, options.verifierKeys);
+  if ('check' in trusted) return fail({ ...trusted, stream });
 
   if (options.fullLog) {
     const total = latest.size;
     const log = await verifyLog(readLogPages(store), {
       checkpoints,
       verifierKeys: options.verifierKeys,
-      origin,
-      rotations,
+      origin: trusted.origin,
+      rotations: await readRotationStatements(store),
       ...(options.onProgress ? { onProgress: (done: number) => options.onProgress?.(done, total) } : {}),
     });
     if (!log.ok && log.firstDivergence) {
@@ -144,7 +134,25 @@ export async function coverRuns(store: EventStore, runIds: readonly string[], si
   }
 }
 
-/** Opens the latest checkpoint under the trusted keys and checks it against its stored columns. */
+/**
+ * Opens the latest of `checkpoints` under the trusted keys, after key rotations under the key valid
+ * at its tree size (the key history in the log), and checks it against its stored columns.
+ */
+export async function openLatestCheckpoint(store: EventStore, checkpoints: readonly StoredCheckpoint[], verifierKeys: readonly string[]): Promise<TrustedCheckpoint | RunDivergence> {
+  const latest = checkpoints[checkpoints.length - 1];
+  if (latest === undefined) return { check: 'checkpoint', message: 'The ledger has no signed checkpoint: run `runledger checkpoint` first.' };
+  const origin = await requireOrigin(store);
+  let history;
+  try {
+    history = keyHistory(await readRotationStatements(store), checkpoints, verifierKeys, origin);
+  } catch (err) {
+    if (!(err instanceof KeyHistoryError)) throw err;
+    return { check: 'checkpoint', message: err.message };
+  }
+  return openLatest(latest, checkpoints.length, origin, history.keysFor(latest.size));
+}
+
+/** Opens one stored checkpoint under the given keys and checks it against its stored columns. */
 function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, keys: readonly NoteVerifier[]): TrustedCheckpoint | RunDivergence {
   const label = `Checkpoint ${ordinal} (tree size ${stored.size})`;
   try {

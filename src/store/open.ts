@@ -62,7 +62,9 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       break;
     }
     case 'kurrentdb':
-    case 'esdb': {
+    case 'kurrentdb+discover':
+    case 'esdb':
+    case 'esdb+discover': {
       const adapter = await importAdapter('kurrentdb');
       if (!adapter?.createKurrentStore) throw new UnavailableError('the kurrentdb adapter is not available in this build');
       store = adapter.createKurrentStore({ url });

@@ -16,7 +16,7 @@ import type { ProposedEvent } from '../../events/envelope.js';
 import { repoRoot } from '../support/cli.js';
 import { openTestLedger, smallPlanText, type TestLedger } from '../governance/fixture.js';
 import { forgeBundle } from './forge.js';
-import { signed, strangerWorker } from '../support/worker-key.js';
+import { signed, strangerWorker } from '../../bench/fixtures/worker-key.js';
 
 /**
  * Rules whose replay check lands with the "rules" change of src/replay/verify-run.ts. While a rule is

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { repoRoot, runCli } from '../support/cli.js';
-import { optionalModule } from '../support/services.js';
+import { optionalModule } from '../../infra/services/services.js';
 import { lintCompose, parseCompose, runledgerCommands, type ComposeFile } from './lint.js';
 
 const composePath = join(repoRoot, 'docker-compose.yml');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { InputError } from '../../src/errors.js';
 import { compareBench, parseBenchFile, parseFraction } from '../../src/gates/bench-compare.js';
-import type { BenchResult } from '../../bench/result.js';
+import type { BenchResult } from '../../src/gates/bench-file.js';
 
 function result(name: string, p50: number, throughputPerSec: number, ratio?: number): BenchResult {
   return {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, freshHome, repoRoot, runCli } from '../support/cli.js';
-import { campaignStreamEvents, metrics, runStreamEvents } from '../projections/fixtures.js';
+import { campaignStreamEvents, metrics, runStreamEvents } from '../../bench/fixtures/projection-log.js';
 import { defaultStoreUrl, openStore } from '../../src/store/open.js';
 
 // Fixture runs go straight into the store: `runledger append` refuses plan and stage events, which

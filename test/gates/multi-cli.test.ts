@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, freshHome, repoRoot, runCli } from '../support/cli.js';
-import { campaignStreamEvents, metrics, runStreamEvents } from '../projections/fixtures.js';
+import { campaignStreamEvents, metrics, runStreamEvents } from '../../bench/fixtures/projection-log.js';
 import { defaultStoreUrl, openStore } from '../../src/store/open.js';
 import * as ref from './multi-reference.js';
 

@@ -13,7 +13,7 @@ import { checkAgainstLedger, firstDifference, rederiveEvidence } from '../../src
 import type { SampleSet } from '../../src/gates/regression.js';
 import { evaluateGate } from '../../src/gates/report.js';
 import type { RecordedEvent } from '../../src/store/port.js';
-import { campaignStreamEvents, interleave, metrics, runStreamEvents, sealStreams, type Streams } from '../projections/fixtures.js';
+import { campaignStreamEvents, interleave, metrics, runStreamEvents, sealStreams, type Streams } from '../../bench/fixtures/projection-log.js';
 import * as ref from './multi-reference.js';
 
 type Group = keyof typeof ref.ACC;

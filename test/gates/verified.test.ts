@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { stateDigest } from '../../projections/projection.js';
 import { snapshotPath } from '../../projections/snapshots.js';
 import { defaultStoreUrl, openStore } from '../../src/store/open.js';
-import { campaignStreamEvents, metrics, runStreamEvents } from '../projections/fixtures.js';
+import { campaignStreamEvents, metrics, runStreamEvents } from '../../bench/fixtures/projection-log.js';
 import { freshHome, runCli } from '../support/cli.js';
 import { forgeIntoSqlite, forgeries } from '../support/forge.js';
-import { fixtureWorker } from '../support/worker-key.js';
+import { fixtureWorker } from '../../bench/fixtures/worker-key.js';
 
 const accuracies = { base: [0.9, 0.91, 0.92], cand: [0.8, 0.81, 0.82] };
 

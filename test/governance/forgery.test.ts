@@ -18,7 +18,7 @@ import { requireOrigin } from '../../src/ledger/origin.js';
 import { replayRun } from '../../src/replay/replay.js';
 import { openStore } from '../../src/store/open.js';
 import type { EventStore } from '../../src/store/port.js';
-import { homeWorkerKeys, signEvent } from '../../workers/keys.js';
+import { homeWorkerKeys, signEvent } from '../../src/ledger/worker-keys.js';
 import { freshHome, repoRoot, runCli, type CliResult } from '../support/cli.js';
 import { forgeIntoSqlite, forgeries, type RunFacts } from '../support/forge.js';
 

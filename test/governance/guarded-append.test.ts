@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ConcurrencyError, InputError } from '../../src/errors.js';
 import { guardedAppend, readRun } from '../../src/governance/guarded-append.js';
-import { runStreamEvents } from '../projections/fixtures.js';
+import { runStreamEvents } from '../../bench/fixtures/projection-log.js';
 import { openTestLedger, type TestLedger } from './fixture.js';
 
 describe('the run-stream door (guardedAppend)', function () {

@@ -9,8 +9,8 @@ import { planHash } from '../../src/governance/plan.js';
 import { evolveRules, initialRuleState, ruleViolation, type RuleState, type RuleViolation } from '../../src/governance/write-rules.js';
 import { canonicalize } from '../../src/integrity/canonical.js';
 import { sha256Hex } from '../../src/integrity/hasher.js';
-import { metrics, runStreamEvents } from '../projections/fixtures.js';
-import { fixtureWorker, signed, strangerWorker } from '../support/worker-key.js';
+import { metrics, runStreamEvents } from '../../bench/fixtures/projection-log.js';
+import { fixtureWorker, signed, strangerWorker } from '../../bench/fixtures/worker-key.js';
 
 type Ruled = { type: string; schemaVersion: number; data: Record<string, unknown> };
 

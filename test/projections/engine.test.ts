@@ -11,7 +11,7 @@ import { snapshotPath } from '../../projections/snapshots.js';
 import { canonicalize } from '../../src/integrity/canonical.js';
 import { openStore } from '../../src/store/open.js';
 import type { EventStore, RecordedEvent } from '../../src/store/port.js';
-import { campaignStreamEvents, metrics, runStreamEvents } from './fixtures.js';
+import { campaignStreamEvents, metrics, runStreamEvents } from '../../bench/fixtures/projection-log.js';
 
 const counter: Projection<{ count: number; byType: Record<string, number> }> = {
   name: 'counter',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { buildGraph, comparisonGraphProjection, graphArtifacts, nodeId } from '../../projections/comparison-graph.js';
 import { foldAll } from '../../projections/projection.js';
 import { runSummaryProjection } from '../../projections/run-summary.js';
-import { campaignStreamEvents, fakeDigest, interleave, metrics, runStreamEvents, sealStreams, type Streams } from './fixtures.js';
+import { campaignStreamEvents, fakeDigest, interleave, metrics, runStreamEvents, sealStreams, type Streams } from '../../bench/fixtures/projection-log.js';
 
 function ledger(overrides: { candidateAccuracy?: number } = {}): Streams {
   const streams: Streams = {};

@@ -12,7 +12,7 @@ import { runReport, runSummaryProjection } from '../../projections/run-summary.j
 import { snapshotPath, writeArtifacts } from '../../projections/snapshots.js';
 import { sha256Hex } from '../../src/integrity/hasher.js';
 import { openStore } from '../../src/store/open.js';
-import { campaignStreamEvents, fakeDigest, interleave, metrics, runStreamEvents, sealStreams, type Streams } from './fixtures.js';
+import { campaignStreamEvents, fakeDigest, interleave, metrics, runStreamEvents, sealStreams, type Streams } from '../../bench/fixtures/projection-log.js';
 
 /** Every kind of fact both projections keep: runs, campaigns with completions, links, a comparison and its gates, findings. */
 export function pinnedLedger(): Streams {

@@ -3,7 +3,7 @@ import { foldAll } from '../../projections/projection.js';
 import { budgetSubjects, runReport, runSummaryProjection } from '../../projections/run-summary.js';
 import { evaluateBudgets } from '../../src/gates/budgets.js';
 import { sampleSet } from '../../src/gates/evidence.js';
-import { campaignStreamEvents, interleave, metrics, runStreamEvents, sealStreams } from './fixtures.js';
+import { campaignStreamEvents, interleave, metrics, runStreamEvents, sealStreams } from '../../bench/fixtures/projection-log.js';
 
 describe('projections/run-summary', () => {
   const sealed = sealStreams({

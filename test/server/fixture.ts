@@ -18,7 +18,7 @@ import { ensureOrigin } from '../../src/ledger/origin.js';
 import { openStore } from '../../src/store/open.js';
 import type { EventStore } from '../../src/store/port.js';
 import { freshHome } from '../support/cli.js';
-import { fixtureWorker, installWorkerKey, signed } from '../support/worker-key.js';
+import { fixtureWorker, installWorkerKey, signed } from '../../bench/fixtures/worker-key.js';
 import type { DashboardServer } from '../../src/server/app.js';
 
 export const PLAN_YAML = `

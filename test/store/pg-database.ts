@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/index.js';
 import type { EventStore } from '../../src/store/port.js';
-import { startPostgres, type PostgresDatabase } from '../support/postgres.js';
+import { startPostgres, type PostgresDatabase } from '../../infra/services/postgres.js';
 
 export interface PgTestDatabase {
   url: string;

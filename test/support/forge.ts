@@ -7,7 +7,7 @@ import type { ProposedEvent } from '../../events/envelope.js';
 import type { CheckpointWritten, Metrics, RunEnvironmentRecorded, TelemetrySample, TrainingCompleted, TrainingStarted } from '../../events/training.js';
 import { CompactRange } from '../../src/integrity/compact-range.js';
 import { prepareBatch, sealEvent } from '../../src/store/seal.js';
-import { signed, strangerWorker } from './worker-key.js';
+import { signed, strangerWorker } from '../../bench/fixtures/worker-key.js';
 
 export interface Forgery {
   /** What is forged, for test names and messages. */

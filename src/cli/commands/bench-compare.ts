@@ -1,4 +1,4 @@
-// bench-compare: the perf-regression gate over bench JSON files (bench/result.ts).
+// bench-compare: the perf-regression gate over bench JSON files (src/gates/bench-file.ts).
 import type { Command } from 'commander';
 import { compareBench, loadBenchFile, parseFraction, type BenchComparison, type BenchDelta } from '../../gates/bench-compare.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';

@@ -1,5 +1,4 @@
 // Ledger commands: init, append, events, checkpoint, verify, proof, keys.
-import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -9,6 +8,8 @@ import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
 import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { parseAppendInput } from '../../ledger/append-input.js';
+import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/decode.js';
+import { LIMITS } from '../../input/limits.js';
 import { readLogPages } from '../../ledger/read.js';
 import { prepareBatch } from '../../store/seal.js';
 import type { EventStore, StoredCheckpoint } from '../../store/port.js';
@@ -56,7 +57,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .argument('[file]', 'NDJSON file, or - for standard input', '-')
     .action(async (file: string, opts: JsonFlag) => {
       const source = file === '-' ? 'stdin' : file;
-      const text = file === '-' ? await readStdin() : readInputFile(file);
+      const text = file === '-' ? await readStdin() : readAppendFile(file);
       const input = parseAppendInput(text, source);
       const actor = ctx.env.RUNLEDGER_ACTOR ?? safeUser();
       for (const request of input.requests) {
@@ -296,7 +297,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--worker', "this home's worker key (created on first use), which signs checkpoints and training events")
     .action(async (opts: JsonFlag & { worker?: boolean }) => {
       if (opts.worker) {
-        const { homeWorkerKeys } = await import('../../../workers/keys.js');
+        const { homeWorkerKeys } = await import('../../ledger/worker-keys.js');
         const key = homeWorkerKeys(ctx.home());
         ctx.print(opts.json ?? false, { verifierKey: key.verifierKey, publicKey: key.publicKey }, () => key.verifierKey);
         return;
@@ -443,18 +444,18 @@ function parsePositive(flag: string) {
   };
 }
 
-function readInputFile(file: string): string {
-  try {
-    return readFileSync(resolve(file), 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file });
-  }
+// Bytes, not text: parseAppendInput checks sizes and UTF-8 line by line before parsing (docs/limits.md).
+function readAppendFile(file: string): Buffer {
+  return readBoundedFile(resolve(file), LIMITS.appendBytes, 'NDJSON input');
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+async function readStdin(): Promise<Buffer> {
+  return readBoundedStream(process.stdin, LIMITS.appendBytes, 'stdin', 'the input');
+}
+
+/** A small text file (a signed note): at most LIMITS.documentBytes of UTF-8, never repaired. */
+function readInputFile(file: string): string {
+  return decodeUtf8(readBoundedFile(resolve(file), LIMITS.documentBytes, 'file'), file);
 }
 
 function safeUser(): string {

@@ -33,6 +33,7 @@ import { parsePostgresUrl, sqlState, storeFailure, type PostgresSettings } from 
 import { ledgerSql, MIN_SERVER_VERSION, SCHEMA_VERSION, schemaStatements, type LedgerSql } from './schema.js';
 import { subscription } from './subscription.js';
 import { integerOption, limitOption, splitRange } from '../columns.js';
+import { PositionWrites } from '../position-writes.js';
 
 export { writeBatch } from './append.js';
 export { ledgerSql, type LedgerSql } from './schema.js';
@@ -153,7 +154,7 @@ class PostgresStore implements EventStore {
   private readonly subscriberMaxFailures: number;
   private readonly subscriberBackoffMs: number;
   private readonly subscriptions = new Set<() => void>();
-  private readonly positionWrites = new Map<string, Promise<void>>();
+  private readonly positionWrites = new PositionWrites();
   private closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -189,6 +190,11 @@ class PostgresStore implements EventStore {
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return this.run(async () => {
       const client = await this.pool.connect();
+      // A checked-out connection that dies (server killed, pg_terminate_backend) also emits 'error';
+      // the pool listens only while it is idle, and an unheard 'error' would crash the process. The
+      // failed query rejects as well, so the caller sees the failure.
+      const ignore = (): void => undefined;
+      client.on('error', ignore);
       let broken = false;
       try {
         // READ COMMITTED whatever the server's default: the append reads heads after taking the
@@ -205,6 +211,7 @@ class PostgresStore implements EventStore {
         }
         throw err;
       } finally {
+        client.off('error', ignore);
         client.release(broken);
       }
     });
@@ -497,8 +504,7 @@ class PostgresStore implements EventStore {
   }
 
   async getPosition(consumer: string): Promise<number | undefined> {
-    // Read-your-writes within this process: a position set before is visible here.
-    await this.positionWrites.get(consumer)?.catch(() => undefined);
+    await this.positionWrites.settled(consumer);
     return this.run(async () => {
       const result = await this.pool.query<{ position: string }>(`SELECT position FROM ${this.sql.positions} WHERE consumer = $1`, [consumer]);
       const row = result.rows[0];
@@ -507,37 +513,21 @@ class PostgresStore implements EventStore {
   }
 
   async setPosition(consumer: string, position: number): Promise<void> {
-    if (!Number.isSafeInteger(position) || position < -1) {
-      throw new InputError(`position of consumer "${consumer}" must be an integer >= -1, got ${position}`, { field: 'position' });
-    }
-    // One consumer's writes are applied in call order: on a pool, two in flight could otherwise
-    // commit out of order and leave an older position stored (a relay would then redeliver).
-    const previous = this.positionWrites.get(consumer) ?? Promise.resolve();
-    const write = previous
-      .catch(() => undefined)
-      .then(() =>
-        this.run(() =>
-          this.pool.query(
-            `INSERT INTO ${this.sql.positions} (consumer, position, updated_at) VALUES ($1, $2, now())
-             ON CONFLICT (consumer) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at`,
-            [consumer, position],
-          ),
+    await this.positionWrites.write(consumer, position, () =>
+      this.run(() =>
+        this.pool.query(
+          `INSERT INTO ${this.sql.positions} (consumer, position, updated_at) VALUES ($1, $2, now())
+           ON CONFLICT (consumer) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at`,
+          [consumer, position],
         ),
-      )
-      .then(() => undefined);
-    this.positionWrites.set(consumer, write);
-    try {
-      await write;
-    } finally {
-      if (this.positionWrites.get(consumer) === write) this.positionWrites.delete(consumer);
-    }
+      ),
+    );
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     for (const complete of [...this.subscriptions]) complete();
-    // Position writes already issued (often fire-and-forget from a subscriber) still land.
-    await Promise.allSettled([...this.positionWrites.values()]);
+    await this.positionWrites.drain();
     this.closed = true;
     await this.pool.end();
   }

@@ -6,10 +6,10 @@
 // when one of them signed it.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeWorkerKey, parseWorkerKey, workerEventMessage } from '../src/integrity/worker-signature.js';
-import { parseSignerKey } from '../src/integrity/note.js';
-import { ensureKeyFile, readKeyFile } from '../src/ledger/keys.js';
-import type { CheckpointSigner } from './checkpoint.js';
+import { encodeWorkerKey, parseWorkerKey, workerEventMessage } from '../integrity/worker-signature.js';
+import { parseSignerKey } from '../integrity/note.js';
+import { ensureKeyFile, readKeyFile } from './keys.js';
+import type { CheckpointSigner } from '../integrity/worker-signature.js';
 
 /** The worker key's name in its C2SP key texts. */
 export const WORKER_KEY_NAME = 'runledger-worker';

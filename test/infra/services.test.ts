@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kurrentdbPlan } from './kurrentdb.js';
+import { kurrentdbPlan } from '../support/kurrentdb.js';
 import {
   detectContainerRuntime,
   runtimeCandidates,
@@ -13,7 +13,7 @@ import {
   type SelectionEnvironment,
   type ServicePlan,
   type Unavailable,
-} from './services.js';
+} from '../../infra/services/services.js';
 
 const RUNTIME: ContainerRuntime = { dockerHost: 'unix:///fake/docker.sock', host: 'localhost' };
 
