@@ -132,10 +132,10 @@ function safeNormalize(vkey: string): string {
   }
 }
 
-/** The statements of the integrated rotation events on the `ledger.keys` stream, in order. */
-export async function readRotationStatements(store: EventStore): Promise<string[]> {
+/** The statements of the integrated rotation events on the `ledger.keys` stream, in order (below leaf index `treeSize`, if given). */
+export async function readRotationStatements(store: EventStore, treeSize = Infinity): Promise<string[]> {
   const events = await store.readStream(KEY_STREAM);
-  return events.filter((e) => e.index !== null && e.envelope.type === 'LedgerKeyRotated').map((e) => String((e.envelope.data as { statement?: unknown }).statement ?? ''));
+  return events.filter((e) => e.index !== null && e.index < treeSize && e.envelope.type === 'LedgerKeyRotated').map((e) => String((e.envelope.data as { statement?: unknown }).statement ?? ''));
 }
 
 /** The key history of a store for the trusted keys (a malformed trusted key is an InputError). */
