@@ -10,6 +10,8 @@ import { formatAddCheckpoint } from './witness.js';
 /** key ID (4) ‖ timestamp (8) ‖ Ed25519 signature (64): an Ed25519 cosignature/v1 line's bytes. */
 const COSIGNATURE_V1_BYTES = 76;
 const MAX_ATTEMPTS = 3;
+/** A witness's answer is a few cosignature lines; a longer one is not read to its end. */
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 export interface WitnessOutcome {
   url: string;
@@ -28,6 +30,8 @@ export interface WitnessOutcome {
 export interface WitnessOptions {
   /** Witness verifier keys: lines of these keys are verified before they are kept. */
   witnessKeys?: readonly string[];
+  /** Sent as "Authorization: Bearer <token>" to every witness (one run with --token). */
+  token?: string;
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
@@ -72,10 +76,10 @@ async function askWitness(store: EventStore, checkpoint: StoredCheckpoint, url: 
       res = await doFetch(endpoint, {
         method: 'POST',
         body: formatAddCheckpoint(oldSize, proof, checkpoint.note),
-        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        headers: { 'content-type': 'text/plain; charset=utf-8', ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}) },
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });
-      body = await res.text();
+      body = await boundedText(res, MAX_ANSWER_BYTES);
     } catch (err) {
       return { result: 'unavailable', reason: `witness ${url} did not answer: ${(err as Error).message}` };
     }
@@ -100,11 +104,35 @@ async function askWitness(store: EventStore, checkpoint: StoredCheckpoint, url: 
         return refused(`${said || 'it does not witness this log origin'} (404)`);
       case 400:
         return refused(`${said || 'bad request'} (400)`);
+      case 401:
+        return refused(`it needs its token (401; pass --witness-token or set RUNLEDGER_WITNESS_TOKEN)`);
+      case 413:
+      case 421:
+        return refused(`${said || `HTTP ${res.status}`} (${res.status})`);
       default:
         return { result: 'unavailable', status: res.status, reason: `witness ${url} answered HTTP ${res.status}${said ? `: ${said}` : ''}` };
     }
   }
   return { result: 'unavailable', reason: `witness ${url} kept answering 409 with a moving size after ${MAX_ATTEMPTS} attempts` };
+}
+
+/** The answer's text, failing once it passes `limit` bytes (a witness cannot make the log buffer without end). */
+async function boundedText(res: Response, limit: number): Promise<string> {
+  if (res.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.byteLength;
+    if (length > limit) {
+      await reader.cancel();
+      throw new Error(`its answer is longer than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function firstLine(body: string): string {

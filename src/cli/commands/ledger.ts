@@ -118,16 +118,20 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--adopt [note-file]', 'only when the signer state is missing: take the store\'s latest checkpoint (or the signed note in FILE) as the last one this key signed')
     .option('--witness <url...>', 'then ask each C2SP tlog-witness at URL to cosign the checkpoint, and store the cosigned note')
     .option('--witness-key <vkey...>', 'with --witness: keep only cosignatures of these witness keys, verified')
-    .action(async (opts: JsonFlag & { adopt?: string | true; witness?: string[]; witnessKey?: string[] }) => {
+    .option('--witness-token <token>', 'with --witness: bearer token sent to every witness URL (env RUNLEDGER_WITNESS_TOKEN; for witnesses you run with --token)')
+    .action(async (opts: JsonFlag & { adopt?: string | true; witness?: string[]; witnessKey?: string[]; witnessToken?: string }) => {
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const adopt = opts.adopt === undefined ? undefined : opts.adopt === true ? ('store' as const) : { note: readInputFile(opts.adopt), source: opts.adopt };
       if (opts.witnessKey && !opts.witness) throw new InputError('--witness-key needs --witness URL', { field: '--witness-key' });
       const urls = (opts.witness ?? []).map(checkWitnessUrl);
       witnessPolicy(opts.witnessKey, undefined);
+      const witnessToken = opts.witnessToken ?? ctx.env.RUNLEDGER_WITNESS_TOKEN;
+      if (opts.witnessToken !== undefined && !opts.witness) throw new InputError('--witness-token needs --witness URL', { field: '--witness-token' });
+      if (witnessToken !== undefined && !/^[\x21-\x7e]+$/.test(witnessToken)) throw new InputError('--witness-token must be printable ASCII without spaces (it is sent in an HTTP header)', { field: '--witness-token' });
       const outcome = await createCheckpoint(store, loadLedgerSigner(ctx.home()), origin, adopt ? { adopt } : {});
       let c = outcome.checkpoint;
-      const witnessed = urls.length > 0 ? await witnessCheckpoint(store, c, urls, opts.witnessKey ? { witnessKeys: opts.witnessKey } : {}) : undefined;
+      const witnessed = urls.length > 0 ? await witnessCheckpoint(store, c, urls, { ...(opts.witnessKey ? { witnessKeys: opts.witnessKey } : {}), ...(witnessToken !== undefined ? { token: witnessToken } : {}) }) : undefined;
       if (witnessed && witnessed.note !== c.note) {
         c = { ...c, note: witnessed.note, createdAt: new Date().toISOString() };
         await store.addCheckpoint(c);

@@ -6,8 +6,9 @@ import { InputError, UnavailableError } from '../../errors.js';
 import { parseVerifierKey } from '../../integrity/note.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
 import { claimWitnessHome, openWitnessHome } from '../../witness/home.js';
-import { startWitnessServer } from '../../witness/server.js';
+import { checkWitnessExposure, startWitnessServer } from '../../witness/server.js';
 import { Witness } from '../../witness/witness.js';
+import { allowedHostName, isLoopbackBind, listenAddress } from '../../input/http-host.js';
 import { withJson, type CliContext } from '../context.js';
 
 function parsePort(value: string): number {
@@ -47,19 +48,29 @@ export function registerWitnessCommands(program: Command, ctx: CliContext): void
   withJson(witness.command('serve'))
     .description('serve POST /add-checkpoint (C2SP tlog-witness); state and key in --home')
     .option('--port <port>', 'TCP port (0 picks a free one)', parsePort, 8790)
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--host <host>', 'address to listen on; beyond loopback it needs --token (or --insecure-public)', '127.0.0.1')
+    .option('--token <token>', 'require "Authorization: Bearer <token>" on add-checkpoint (env RUNLEDGER_WITNESS_TOKEN)')
+    .option('--allowed-host <name...>', 'also answer requests whose Host header is this name (e.g. behind a reverse proxy)')
+    .option('--insecure-public', 'listen beyond loopback without a token: anyone who can reach the port may submit checkpoints (each still verified against the log key)')
     .option('--log <vkey...>', "a log's checkpoint verifier key; its name is the log origin (default: the key of the ledger home in RUNLEDGER_HOME)")
     .option('--name <name>', 'name of a new witness key (default witness.runledger.local/<random>)')
-    .action(async (opts: { port: number; host: string; log?: string[]; name?: string; json?: boolean }) => {
+    .action(async (opts: { port: number; host: string; token?: string; allowedHost?: string[]; insecurePublic?: boolean; log?: string[]; name?: string; json?: boolean }) => {
+      const token = opts.token ?? ctx.env.RUNLEDGER_WITNESS_TOKEN;
+      if (token !== undefined && token.length < 16) throw new InputError('--token must be at least 16 characters (a guessable token protects nothing)', { field: '--token' });
+      // Checked before the home is touched: a witness that must not start writes nothing.
+      const host = listenAddress(opts.host);
+      const allowedHosts = (opts.allowedHost ?? []).map(allowedHostName);
+      checkWitnessExposure(host, token, opts.insecurePublic);
       const { logs, source } = logsOf(ctx, opts.log);
       const home = openWitnessHome(ctx.home(), opts.name);
       const release = claimWitnessHome(home.dir);
       let server;
       try {
-        server = await startWitnessServer(new Witness({ cosigner: home.cosigner, logs, state: home.state }), { port: opts.port, host: opts.host, onError: (err) => ctx.note(`runledger witness: ${(err as Error).message}`) });
+        server = await startWitnessServer(new Witness({ cosigner: home.cosigner, logs, state: home.state }), { port: opts.port, host, token, allowedHosts, insecurePublic: opts.insecurePublic, onError: (err) => ctx.note(`runledger witness: ${(err as Error).message}`) });
       } catch (err) {
         release();
         const code = (err as { code?: string }).code;
+        if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') throw new InputError(`--host ${opts.host}: no such host name (${code})`, { field: '--host' });
         if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new UnavailableError(`cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
         throw err;
       }
@@ -67,6 +78,7 @@ export function registerWitnessCommands(program: Command, ctx: CliContext): void
       ctx.print(opts.json ?? false, report, () =>
         [`witness ${home.cosigner.name} on ${server.url}/add-checkpoint (Ctrl-C stops it)`, `witness key (give this to auditors): ${home.verifierKey}`, ...[...logs].map(([origin, keys]) => `witnessing ${origin} with ${keys.length} key(s), from ${source}`)].join('\n'),
       );
+      if (!isLoopbackBind(host) && token === undefined) ctx.note(`runledger: WARNING: --insecure-public: anyone who can reach ${server.url} may submit checkpoints, with no token; use --token instead`);
       await new Promise<void>((done) => {
         const stop = (): void => {
           process.off('SIGINT', stop);
