@@ -33,6 +33,8 @@ export interface WitnessOptions {
   /** Sent as "Authorization: Bearer <token>" to every witness (one run with --token). */
   token?: string;
   timeoutMs?: number;
+  /** How long a refused connection is retried (a witness still starting); default 3 s. */
+  connectWaitMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -68,6 +70,7 @@ async function askWitness(store: EventStore, checkpoint: StoredCheckpoint, url: 
   const doFetch = options.fetch ?? fetch;
   const leaves = async (from: number, to: number) => (await store.leafHashes(from, to)).map((h) => Buffer.from(h, 'hex'));
   let oldSize = 0;
+  const connectUntil = Date.now() + (options.connectWaitMs ?? 3000);
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const proof = oldSize === 0 ? [] : await consistencyProofAsync(oldSize, checkpoint.size, leaves);
     let res: Response;
@@ -81,6 +84,12 @@ async function askWitness(store: EventStore, checkpoint: StoredCheckpoint, url: 
       });
       body = await boundedText(res, MAX_ANSWER_BYTES);
     } catch (err) {
+      // A witness started a moment ago (`witness serve … & checkpoint --witness …`) may not listen yet.
+      if (connectionRefused(err) && Date.now() < connectUntil) {
+        await new Promise((r) => setTimeout(r, 200));
+        attempt--;
+        continue;
+      }
       return { result: 'unavailable', reason: `witness ${url} did not answer: ${(err as Error).message}` };
     }
     const said = firstLine(body);
@@ -133,6 +142,10 @@ async function boundedText(res: Response, limit: number): Promise<string> {
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+function connectionRefused(err: unknown): boolean {
+  return (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
 }
 
 function firstLine(body: string): string {

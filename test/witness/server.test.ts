@@ -3,6 +3,8 @@
 // when not UTF-8, slow requests closed, the token checked in constant time. Probed with raw sockets.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signCheckpoint } from '../../src/integrity/checkpoint.js';
@@ -10,6 +12,8 @@ import { cosignerKeyFromSeed, parseCosignerKey } from '../../src/integrity/cosig
 import { leafHash } from '../../src/integrity/hasher.js';
 import { noteKeyFromSeed, parseSignerKey } from '../../src/integrity/note.js';
 import { LIMITS } from '../../src/input/limits.js';
+import { openStore } from '../../src/store/open.js';
+import { witnessCheckpoint } from '../../src/witness/client.js';
 import { startWitnessServer, type WitnessServer } from '../../src/witness/server.js';
 import { formatAddCheckpoint, Witness, type WitnessedHead } from '../../src/witness/witness.js';
 import { freshHome, runCli } from '../support/cli.js';
@@ -123,5 +127,29 @@ describe('witness serve: hostile-input rules', function () {
     const withEnv = await runCli(['checkpoint', '--witness', server.url], { env: { ...env, RUNLEDGER_WITNESS_TOKEN: TOKEN } });
     assert.equal(withEnv.code, 0, withEnv.stderr);
     assert.equal(heads.get(vkey.split('+')[0]!)?.size, 2);
+  });
+
+  it('checkpoint --witness retries a refused connection briefly, for a witness still starting (witness serve … & checkpoint --witness …)', async () => {
+    const home = freshHome('rl-witness-late-');
+    const env = { RUNLEDGER_HOME: home };
+    assert.equal((await runCli(['init'], { env })).code, 0);
+    const vkey = (await runCli(['keys', 'show'], { env })).stdout.trim();
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    heads = new Map();
+    const witness = new Witness({ cosigner: parseCosignerKey(cosigner.signerKey), logs: new Map([[vkey.split('+')[0]!, [vkey]]]), state: { read: (o) => heads.get(o), write: (h) => void heads.set(h.origin, h) } });
+    assert.equal((await runCli(['checkpoint'], { env })).code, 0);
+    const store = await openStore(`sqlite:${join(home, 'ledger.db')}`);
+    try {
+      const [checkpoint] = await store.checkpoints();
+      const late = new Promise<void>((r) => setTimeout(r, 1000)).then(async () => void servers.push(await startWitnessServer(witness, { port })));
+      const [asked] = await Promise.all([witnessCheckpoint(store, checkpoint!, [`http://127.0.0.1:${port}`]), late]);
+      assert.deepEqual(asked.outcomes.map((o) => o.result), ['cosigned']);
+    } finally {
+      await store.close();
+    }
+    assert.equal(heads.size, 1);
   });
 });
