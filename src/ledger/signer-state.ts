@@ -194,7 +194,8 @@ function readHolder(lock: string): { pid: number; host: string } | undefined {
   }
 }
 
-function processRuns(pid: number): boolean {
+/** Whether a process of this machine runs (a lock holder that died leaves its lock behind). */
+export function processRuns(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

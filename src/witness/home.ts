@@ -13,6 +13,7 @@ import { canonicalize } from '../integrity/canonical.js';
 import { cosignerVerifierKeyOf, generateCosignerKey, parseCosignerKey, type Cosigner } from '../integrity/cosignature.js';
 import { HASH_SIZE } from '../integrity/hasher.js';
 import { ensurePrivateDir, KeyFileError, replaceFileAtomically, writeNewFileAtomically } from '../ledger/keys.js';
+import { processRuns } from '../ledger/signer-state.js';
 import type { WitnessedHead, WitnessState } from './witness.js';
 
 const Head = z
@@ -99,20 +100,11 @@ export function claimWitnessHome(dir: string): () => void {
       };
     }
     const [pid, host] = readFileSync(file, 'utf8').trim().split(' ');
-    if (host === hostname() && pid !== undefined && /^\d+$/.test(pid) && !alive(Number(pid))) {
+    if (host === hostname() && pid !== undefined && /^\d+$/.test(pid) && !processRuns(Number(pid))) {
       unlinkSync(file);
       continue;
     }
     throw new UnavailableError(`witness home ${dir} is in use by process ${pid ?? '?'} on ${host ?? '?'} (${file}): one witness per home`, { file });
   }
   throw new UnavailableError(`cannot claim witness home ${dir}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
