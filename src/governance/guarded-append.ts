@@ -4,13 +4,15 @@
 // appended with expectedRevision = the revision the state was folded at. A concurrent writer that
 // appended in between makes the store refuse (ConcurrencyError); the door then re-reads and re-checks,
 // so a check and its append are atomic. Events on other streams pass through unchanged.
-import { LEDGER_TYPES } from '../../events/ledger.js';
+import { KEY_STREAM, LEDGER_TYPES } from '../../events/ledger.js';
 import { ConcurrencyError, InputError } from '../errors.js';
 import { expectationHolds } from '../store/append-plan.js';
 import { prepareBatch, type PreparedRequest } from '../store/seal.js';
 import { NO_STREAM, type AppendRequest, type AppendResult, type EventStore, type RecordedEvent } from '../store/port.js';
 import { checkRunId, isRunStream, runIdOf, runStream } from './run-stream.js';
 import type { RunSummary } from './run-state.js';
+import { MODEL_TYPES } from '../../events/model.js';
+import { isModelStream } from '../registry/model-rules.js';
 import { evolveRules, initialRuleState, RECORDER_TYPES, ruleViolation, type RuleState } from './write-rules.js';
 
 /** What the door knows of a run stream: its revision, the rule state at that revision, the ids recorded. */
@@ -102,9 +104,18 @@ export interface DoorOptions {
 export function refuseRecorderTypes(requests: readonly AppendRequest[], options: Pick<DoorOptions, 'describe'> = {}): void {
   requests.forEach((request, r) => {
     // Key rotations are `runledger keys rotate`'s alone (src/ledger/rotation.ts): a copy appended by any other door would break the key history.
-    const k = request.events.findIndex((event) => LEDGER_TYPE_SET.has(event.type));
+    const k = request.stream === KEY_STREAM ? 0 : request.events.findIndex((event) => LEDGER_TYPE_SET.has(event.type));
     if (k >= 0) {
-      throw new InputError(`${options.describe ? `${options.describe(r, k)}: ` : ''}${request.events[k]!.type} events are recorded by "runledger keys rotate"; they cannot be appended directly`, { field: 'type', stream: request.stream });
+      throw new InputError(`${options.describe ? `${options.describe(r, k)}: ` : ''}the key history (stream "${request.stream}", ${request.events[k]?.type ?? 'no event'}) is recorded by "runledger keys rotate"; it cannot be appended directly`, { field: 'type', stream: request.stream });
+    }
+    // The model registry is recorded by `runledger model register|alias` (src/registry/model-registry.ts),
+    // which replays the run and checks the registry's rules; no other door writes a model stream.
+    const m = isModelStream(request.stream) ? 0 : request.events.findIndex((event) => MODEL_EVENT_TYPES.has(event.type));
+    if (m >= 0) {
+      throw new InputError(
+        `${options.describe ? `${options.describe(r, m)}: ` : ''}model registry events (stream "${request.stream}", ${request.events[m]?.type ?? 'no event'}) are recorded by "runledger model register" and "runledger model alias", which check the registry's rules; they cannot be appended directly`,
+        { field: 'type', stream: request.stream },
+      );
     }
     const e = request.events.findIndex((event) => RECORDER_TYPES.has(event.type));
     if (e < 0) return;
@@ -148,6 +159,7 @@ export function checkRequests(heads: ReadonlyMap<string, RunHead>, requests: rea
 }
 
 const MAX_ATTEMPTS = 20;
+const MODEL_EVENT_TYPES: ReadonlySet<string> = new Set(MODEL_TYPES);
 
 type Decision<T> = { requests: AppendRequest[]; result: T } | { done: T };
 

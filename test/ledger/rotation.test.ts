@@ -145,7 +145,12 @@ describe('ledger/rotation: keys rotate', function () {
     // Through `append`, nobody records one at all.
     const appended = await runCli(['append', '-'], { env, input: JSON.stringify({ stream: KEY_STREAM, type: 'LedgerKeyRotated', data: { previousKey: oldKey, key: oldKey, statement: 'x' } }) });
     assert.equal(appended.code, 2);
-    assert.match(appended.stderr, /LedgerKeyRotated events are recorded by "runledger keys rotate"; they cannot be appended directly/);
+    assert.match(appended.stderr, /the key history \(stream "ledger\.keys", LedgerKeyRotated\) is recorded by "runledger keys rotate"; it cannot be appended directly/);
+    const elsewhere = await runCli(['append', '-'], { env, input: JSON.stringify({ stream: 'lab-x', type: 'LedgerKeyRotated', data: { previousKey: oldKey, key: oldKey, statement: 'x' } }) });
+    assert.equal(elsewhere.code, 2, 'nor on another stream');
+    const onKeyStream = await runCli(['append', '-'], { env, input: JSON.stringify({ stream: KEY_STREAM, type: 'custom.note', data: { x: 1 } }) });
+    assert.equal(onKeyStream.code, 2, 'nor any other event on the key stream');
+    assert.match(onKeyStream.stderr, /the key history \(stream "ledger\.keys", custom\.note\)/);
 
     const second = await ledger();
     await withStore(second.db, async (store) => {
