@@ -298,8 +298,6 @@ describe('dashboard in a browser', function () {
     const run = (await page.locator('#graph').getAttribute('data-selected'))!.slice(4);
     await page.keyboard.press('Enter');
     await page.waitForFunction((id) => location.hash === `#/runs/${id}`, run);
-    await page.goBack();
-    await page.waitForSelector('#graph canvas');
   });
 
   it('lists comparisons with their verdicts', async function () {
