@@ -201,8 +201,6 @@ function provenanceList(d: RunDetail): HTMLElement {
     ['Final test accuracy', d.metrics ? percent(d.metrics.testAccuracy) : 'not final yet'],
     ['Final test loss', d.metrics ? num(d.metrics.testLoss) : 'not final yet'],
     ['Latest values', d.latest ? el('span', { 'data-latest-step': d.latest.step }, `step ${d.latest.step}: `, Object.entries(d.latest.values).map(([k, v]) => `${k} ${num(v)}`).join(', ')) : '—'],
-    ['Params', Object.keys(d.params).length ? Object.entries(d.params).map(([k, v]) => `${k}=${String(v)}`).join(', ') : '—'],
-    ['Tags', Object.keys(d.tags).length ? Object.entries(d.tags).map(([k, v]) => `${k}=${v}`).join(', ') : '—'],
     ['Run summary digest', digest(d.summaryDigest)],
   ]);
 }
