@@ -33,15 +33,17 @@ describe('workers/queue', function () {
   it('hands a submitted run to exactly one claimant, then reports the queue empty', async () => {
     const key = workerKeyOf(ctx.keys.signer);
     await submitRun(store, readPlanFile(PLAN), 'r1', { workerKeys: [key] });
-    assert.deepEqual(await claimNext(store, 'w1', key), { runId: 'r1', backend: 'cpu' });
-    assert.equal(await claimNext(store, 'w2', key), null);
+    assert.deepEqual(await claimNext(store, 'w1', ctx.keys.signer), { runId: 'r1', backend: 'cpu' });
+    assert.equal(await claimNext(store, 'w2', ctx.keys.signer), null);
+    const claims = (await readRun(store, 'r1')).events.filter((e) => e.envelope.type === 'RunClaimed');
+    assert.deepEqual(claims.map((e) => [e.envelope.schemaVersion, e.envelope.data.worker, e.envelope.data.publicKey]), [[2, 'w1', key]], 'one claim, signed by the claimant');
   });
 
   it('leaves a run to the workers its approval trusts: another worker key does not claim it', async () => {
     const key = workerKeyOf(ctx.keys.signer);
     await submitRun(store, readPlanFile(PLAN), 'r1', { workerKeys: [key] });
-    assert.equal(await claimNext(store, 'w9', workerKeyOf(asSigner(signingKey()))), null);
-    assert.deepEqual(await claimNext(store, 'w1', key), { runId: 'r1', backend: 'cpu' });
+    assert.equal(await claimNext(store, 'w9', asSigner(signingKey())), null);
+    assert.deepEqual(await claimNext(store, 'w1', ctx.keys.signer), { runId: 'r1', backend: 'cpu' });
   });
 
   it('ends a claimed run with RunFailed when its backend is not installed on the worker, instead of leaving it claimed', async function () {
@@ -59,6 +61,6 @@ describe('workers/queue', function () {
     assert.match(JSON.stringify(finished), /npm install @tensorflow\/tfjs-node-gpu/);
     const run = await readRun(store, 'g');
     assert.equal(run.state.status, 'failed');
-    assert.equal(await claimNext(store, 'w2', workerKeyOf(ctx.keys.signer)), null);
+    assert.equal(await claimNext(store, 'w2', ctx.keys.signer), null);
   });
 });
