@@ -39,9 +39,9 @@ module.exports = {
     {
       name: 'catalog-and-integrity-are-the-base',
       severity: 'error',
-      comment: 'Event schemas and integrity primitives depend only on each other and on src/errors.ts.',
+      comment: 'Event schemas and integrity primitives depend only on each other, src/errors.ts and the limits policy (src/input/limits.ts, itself a leaf).',
       from: { path: '^(events|src/integrity)/' },
-      to: { path: '^(src|projections|workers)/', pathNot: '^src/(integrity/|errors\\.ts$)' },
+      to: { path: '^(src|projections|workers)/', pathNot: '^src/(integrity/|errors\\.ts$|input/limits\\.ts$)' },
     },
     {
       name: 'projections-never-import-stores',

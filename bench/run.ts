@@ -2,8 +2,7 @@
 // Runs the named benchmarks (default: every core benchmark) and writes one JSON document,
 // { results: BenchResult[], goals: [{ name, ratio, goal, met }] }, to FILE with --out (what the docs
 // use: `npm run bench > FILE` would capture npm's own banner too), else to stdout. Progress goes to stderr.
-import { statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { openOutput, type OutputFile } from '../src/cli/output-path.js';
 import type { BenchOptions, BenchResult } from './result.js';
 
 type BenchModule = { run(options: BenchOptions): Promise<BenchResult[]> };
@@ -41,9 +40,12 @@ async function main(): Promise<void> {
       usage();
     }
   }
-  // Refuse an unwritable --out before minutes of measuring, not after.
-  if (out !== undefined && !isDirectory(dirname(resolve(out)))) {
-    process.stderr.write(`bench: --out ${out}: directory ${dirname(resolve(out))} does not exist\n`);
+  // Refuse an unwritable --out before minutes of measuring, not after (the check every command shares).
+  let output: OutputFile | undefined;
+  try {
+    output = out === undefined ? undefined : openOutput(out, '--out');
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
     process.exit(2);
   }
   const selected = names.length > 0 ? names : Object.keys(BENCHMARKS).filter((n) => BENCHMARKS[n]!.default);
@@ -64,21 +66,13 @@ async function main(): Promise<void> {
     .filter((r) => r.ratio !== undefined && r.goal !== undefined)
     .map((r) => ({ name: r.name, ratio: r.ratio!, goal: r.goal!, met: meets(r) }));
   const doc = `${JSON.stringify({ results, goals }, null, 2)}\n`;
-  if (out === undefined) {
+  if (output === undefined) {
     process.stdout.write(doc);
     return;
   }
-  writeFileSync(out, doc);
+  output.write(doc);
   const met = goals.filter((g) => g.met).length;
   process.stderr.write(`bench: wrote ${results.length} results to ${out}; ${met} of ${goals.length} goals met\n`);
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 function meets(r: BenchResult): boolean {

@@ -2,6 +2,8 @@
 // upcasters that lift data one version at a time; stored bytes are never rewritten.
 import { z } from 'zod';
 import { InputError } from '../src/errors.js';
+import { canonicalize, CanonicalizationError } from '../src/integrity/canonical.js';
+import { describeIssue } from '../src/input/limits.js';
 
 export interface EventDefinition {
   type: string;
@@ -27,6 +29,21 @@ export const CUSTOM_PREFIX = 'custom.';
 
 export function isCustomType(type: string): boolean {
   return type.startsWith(CUSTOM_PREFIX) && type.length > CUSTOM_PREFIX.length;
+}
+
+export interface ValidateOptions {
+  /**
+   * Also require `data` to be in normalized form already: parsing it again changes nothing (every
+   * default written out, nothing to strip or transform). Verifiers use this on stored events, so
+   * data a runledger writer would have normalized cannot be slipped into the log by other means.
+   */
+  normalized?: boolean;
+}
+
+export interface Validated {
+  schemaVersion: number;
+  /** The data as the schema parsed it (defaults filled in): what a store records. */
+  data: Record<string, unknown>;
 }
 
 export class EventRegistry {
@@ -56,16 +73,17 @@ export class EventRegistry {
   }
 
   /**
-   * Checks `data` against the schema of (type, schemaVersion) and returns the version to record.
-   * Unknown types and schema violations are InputErrors naming the field.
+   * Checks `data` against the schema of (type, schemaVersion) and returns the version to record
+   * with the parsed data. Unknown types, schema violations and (with `normalized`) data that is
+   * not normalized are InputErrors naming the field.
    */
-  validate(type: string, data: unknown, schemaVersion?: number, where = ''): { schemaVersion: number } {
+  validate(type: string, data: unknown, schemaVersion?: number, where = '', options: ValidateOptions = {}): Validated {
     const at = where ? `${where}: ` : '';
     if (isCustomType(type)) {
       if (data === null || typeof data !== 'object' || Array.isArray(data)) {
         throw new InputError(`${at}data of a ${CUSTOM_PREFIX}* event must be a JSON object`, { field: 'data' });
       }
-      return { schemaVersion: schemaVersion ?? 1 };
+      return { schemaVersion: schemaVersion ?? 1, data: data as Record<string, unknown> };
     }
     const version = schemaVersion ?? this.latest.get(type);
     if (version === undefined) {
@@ -78,11 +96,16 @@ export class EventRegistry {
     if (!def) throw new InputError(`${at}event type "${type}" has no schema version ${version}`, { field: 'schemaVersion' });
     const parsed = def.schema.safeParse(data);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = ['data', ...issue.path.map(String)].join('.');
-      throw new InputError(`${at}${type} field ${field}: ${issue.message}`, { field });
+      const { field, message } = describeIssue(parsed.error.issues[0]!, 'data');
+      throw new InputError(`${at}${type} field ${field}: ${message}`, { field });
     }
-    return { schemaVersion: version };
+    if (options.normalized) {
+      const field = unnormalizedField(data as Record<string, unknown>, parsed.data);
+      if (field !== undefined) {
+        throw new InputError(`${at}${type} field ${field} is not in normalized form (parsing the data again changes it), so no runledger writer recorded it`, { field });
+      }
+    }
+    return { schemaVersion: version, data: parsed.data };
   }
 
   /** Data lifted to the latest schema version of its type (custom types pass through). */
@@ -98,3 +121,21 @@ export class EventRegistry {
     return current;
   }
 }
+
+/** The first top-level member (as `data.<name>`) whose canonical form parsing changed, or undefined. */
+function unnormalizedField(stored: Record<string, unknown>, parsed: Record<string, unknown>): string | undefined {
+  const text = (value: unknown): string | undefined => {
+    try {
+      return canonicalize(value);
+    } catch (err) {
+      if (err instanceof CanonicalizationError) return undefined;
+      throw err;
+    }
+  };
+  const whole = text(stored);
+  if (whole !== undefined && whole === text(parsed)) return undefined;
+  const names = [...new Set([...Object.keys(stored), ...Object.keys(parsed)])].sort();
+  const changed = names.find((name) => text(stored[name]) !== text(parsed[name]) || text(stored[name]) === undefined);
+  return changed === undefined ? 'data' : `data.${changed}`;
+}
+

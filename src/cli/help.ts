@@ -7,10 +7,11 @@ import { InputError } from '../errors.js';
 import type { CliContext } from './context.js';
 
 export const HELP_GROUPS: readonly { heading: string; commands: readonly string[] }[] = [
-  { heading: 'Ledger', commands: ['init', 'append', 'events', 'checkpoint', 'verify', 'proof', 'keys', 'catalog'] },
+  { heading: 'Ledger', commands: ['init', 'append', 'events', 'checkpoint', 'verify', 'proof', 'keys', 'catalog', 'migrate', 'backup', 'restore'] },
   { heading: 'Governance', commands: ['plan', 'stage', 'run', 'runs', 'replay', 'export', 'verify-bundle'] },
   { heading: 'Training', commands: ['train', 'retrain', 'campaign', 'submit', 'worker', 'demo'] },
   { heading: 'Comparison', commands: ['compare', 'gate', 'budgets', 'rederive', 'project', 'bench-compare'] },
+  { heading: 'Registry', commands: ['model'] },
   { heading: 'Serving', commands: ['serve'] },
   { heading: 'Kafka', commands: ['relay', 'ingest'] },
   { heading: 'Help', commands: ['help'] },
@@ -28,6 +29,14 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'proof consistency': ['npx runledger proof consistency --from 1000', 'npx runledger proof consistency --from 1000 --to 5000 --json'],
   keys: ['npx runledger keys show'],
   'keys show': ['npx runledger keys show > auditor.vkey'],
+  migrate: ['npx runledger migrate --to postgres://runledger@db/ledgers', 'npx runledger migrate --from sqlite:old/ledger.db --to sqlite:new/ledger.db --json'],
+  backup: ['npx runledger backup --out ledger.backup', 'npx runledger backup --out ledger.backup --verify --json'],
+  restore: ['npx runledger restore ledger.backup --to sqlite:restored/ledger.db', 'npx runledger restore ledger.backup --to postgres://runledger@db/ledgers --json'],
+  model: ['npx runledger model register iris --run a && npx runledger model alias iris production 1'],
+  'model register': ['npx runledger model register iris --run a', 'npx runledger model register iris --run a --description "first baseline" --json'],
+  'model alias': ['npx runledger model alias iris production 1 --reason "passed the gate"', 'npx runledger model alias iris staging --delete'],
+  'model history': ['npx runledger model history iris', 'npx runledger model history iris --json'],
+  'model show': ['npx runledger model show iris', 'npx runledger model show iris --at 2026-01-01T12:00:00Z --json'],
   catalog: ['npx runledger catalog', 'npx runledger catalog --markdown > docs/events.md'],
   plan: ['npx runledger plan validate docs/examples/plan.yaml'],
   'plan validate': ['npx runledger plan validate docs/examples/plan.yaml', 'npx runledger plan validate plan.json --json'],
@@ -134,7 +143,9 @@ More: docs/gates.md, docs/ci.md`,
   postgres://USER@HOST:PORT/DB?schema=runledger&pool=10
                            PostgreSQL 13+: many writers on many machines, gap-free subscribers,
                            one integrator; put the password in PGPASSWORD, not the URL
-  kurrentdb://…, esdb://…  reserved for the KurrentDB adapter (not in this build: exit 3)
+  kurrentdb://HOST:2113?tls=false, esdb://…
+                           KurrentDB / EventStoreDB 22+: credentials in the URL or
+                           KURRENTDB_USERNAME / KURRENTDB_PASSWORD (docs/stores.md)
 
 Keys, checkpoints and projection snapshots live in the home directory whatever the store.
 A store that cannot be reached is exit 3; "runledger init" creates the ledger (idempotent).

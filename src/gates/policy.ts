@@ -1,10 +1,12 @@
 // Regression-gate policy: a YAML (or JSON) file naming metrics, their direction, tolerated
 // regressions, the statistical test for repeated runs and each rule's severity. Parsed with the
 // `yaml` document API so every error names the field and the line it is on.
-import { readFileSync } from 'node:fs';
-import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, type Document, type LineCounter } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { decodeUtf8, readBoundedFile } from '../input/decode.js';
+import { checkCount, LIMITS } from '../input/limits.js';
+import { parseYaml } from '../input/yaml.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { sha256Hex } from '../integrity/hasher.js';
 
@@ -132,26 +134,21 @@ export function policyHash(policy: Policy): string {
   return sha256Hex(canonicalize(policy));
 }
 
+/** Reads a policy file: at most LIMITS.documentBytes of UTF-8 (docs/limits.md). */
 export function loadPolicy(file: string): Policy {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
-  }
-  return parsePolicy(text, file);
+  return parsePolicy(decodeUtf8(readBoundedFile(file, LIMITS.documentBytes, 'policy file'), file), file);
 }
 
-/** Parses policy text; any problem is an InputError naming file, line and field. */
+/** Parses policy text (safe YAML mode, src/input/yaml.ts); any problem is an InputError naming file, line and field. */
 export function parsePolicy(text: string, file = '(policy)'): Policy {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const syntax = doc.errors[0];
-  if (syntax) {
-    const line = lineCounter.linePos(syntax.pos[0]).line;
-    throw new InputError(`${file} line ${line}: ${firstLine(syntax.message)}`, { file, line });
+  const { value, doc, lineCounter } = parseYaml(text, { file, at: (line) => (line === undefined ? file : `${file} line ${line}`), what: 'policy' });
+  // Counted on the document, before zod builds 100,000 rule objects.
+  const rules = doc.get('rules', true);
+  if (isSeq(rules)) {
+    const line = rules.range ? lineCounter.linePos(rules.range[0]).line : undefined;
+    checkCount(line === undefined ? file : `${file} line ${line}`, 'field rules', rules.items.length, LIMITS.policyRules, 'rules', { file, line, field: 'rules' });
   }
-  const parsed = Policy.safeParse(doc.toJS());
+  const parsed = Policy.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
@@ -170,7 +167,9 @@ function fail(file: string, line: number | undefined, field: string, message: st
 
 
 function fieldName(path: readonly (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+  // Names come from the file: clipped, so a hostile key cannot make the message huge.
+  const name = (p: string): string => (p.length > 60 ? `${p.slice(0, 60)}…` : p);
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${name(p)}` : name(p)), '');
 }
 
 /** The line of the deepest node of `path` present in the document (the map holding a missing key). */
@@ -188,8 +187,4 @@ function lineOf(doc: Document, path: readonly (string | number)[], lineCounter: 
     if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
   }
   return undefined;
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
 }

@@ -2,18 +2,25 @@
 // re-serializing a value: the verifier checks every stored event this way. It accepts exactly
 // the texts t for which canonicalize(JSON.parse(t)) === t (a property test holds it to that).
 //   - no whitespace outside strings (§3.2.1);
-//   - strings escaped as ECMAScript JSON.stringify does (§3.2.2.2): only \" \\ \b \f \n \r \t,
-//     \u00xx (lowercase) for other controls, and \udxxx for unpaired surrogates;
+//   - strings escaped as ECMAScript JSON.stringify does (§3.2.2.2): only \" \\ \b \f \n \r \t
+//     and \u00xx (lowercase) for other controls; no surrogate escapes, since a lone surrogate is
+//     an error (§3.2.2.2) and a paired one is written raw;
 //   - numbers spelled as ECMAScript Number-to-String spells them (§3.2.2.3), so no -0;
-//   - members strictly ascending by UTF-16 code units, hence no duplicates (§3.2.3).
+//   - members strictly ascending by UTF-16 code units, hence no duplicates (§3.2.3);
+//   - nesting at most `maxDepth` levels (canonicalize's limit, docs/limits.md).
+import { MAX_CANONICAL_DEPTH } from './canonical.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 
-/** True when `text` is the RFC 8785 serialization of the JSON value it denotes. */
-export function isCanonicalJson(text: string): boolean {
+/** Levels of nesting still allowed below the value being scanned (a module variable: cheaper than a parameter on this hot path). */
+let room = 0;
+
+/** True when `text` is the RFC 8785 serialization of the JSON value it denotes, nested at most `maxDepth` levels. */
+export function isCanonicalJson(text: string, maxDepth: number = MAX_CANONICAL_DEPTH): boolean {
+  room = maxDepth;
   return value(text, 0) === text.length;
 }
 
@@ -28,10 +35,22 @@ function isLowSurrogate(c: number): boolean {
 /** Index after the value starting at i, or -1. */
 function value(t: string, i: number): number {
   switch (t.charCodeAt(i)) {
-    case 0x7b: // {
-      return object(t, i + 1);
-    case 0x5b: // [
-      return array(t, i + 1);
+    case 0x7b: {
+      // {
+      if (room === 0) return -1;
+      room--;
+      const end = object(t, i + 1);
+      room++;
+      return end;
+    }
+    case 0x5b: {
+      // [
+      if (room === 0) return -1;
+      room--;
+      const end = array(t, i + 1);
+      room++;
+      return end;
+    }
     case QUOTE:
       return string(t, i + 1);
     case 0x74: // t
@@ -151,18 +170,9 @@ function string(t: string, i: number): number {
       i += 2;
       continue;
     }
+    // Only controls are written as \u00xx, and only those without a short escape.
     const code = lowerHex4(t, i + 2);
-    if (code < 0) return -1;
-    if (code < 0x20) {
-      if (SHORT_ESCAPED_CONTROLS.has(code)) return -1;
-    } else if (isHighSurrogate(code)) {
-      // Escaped only when unpaired: the next code unit, raw or escaped, must not be a low surrogate.
-      const next = t.charCodeAt(i + 6);
-      if (isLowSurrogate(next)) return -1;
-      if (next === BACKSLASH && t.charCodeAt(i + 7) === 0x75 && isLowSurrogate(lowerHex4(t, i + 8))) return -1;
-    } else if (!isLowSurrogate(code)) {
-      return -1;
-    }
+    if (code < 0 || code >= 0x20 || SHORT_ESCAPED_CONTROLS.has(code)) return -1;
     i += 6;
   }
   return -1;

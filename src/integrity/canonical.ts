@@ -1,16 +1,42 @@
 // RFC 8785 JSON Canonicalization Scheme (JCS). ECMAScript's JSON.stringify already serialises
 // numbers (RFC 8785 §3.2.2.3) and strings (§3.2.2.2) exactly as JCS requires; what JCS adds is
 // member ordering by UTF-16 code units (§3.2.3) and the refusal of values JSON cannot carry.
+// Strict: a value is refused, never coerced — lone surrogates (§3.2.2.2 requires an error),
+// non-finite numbers, anything but plain objects and arrays, and nesting beyond a fixed depth.
+import { fieldPath, LIMITS } from '../input/limits.js';
+
+declare global {
+  interface String {
+    /** ES2024 (Node ≥ 20); TypeScript's ES2023 lib lacks it. */
+    isWellFormed(): boolean;
+  }
+}
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export class CanonicalizationError extends Error {
   constructor(
-    message: string,
+    /** What was refused, e.g. `non-finite number`. */
+    readonly reason: string,
+    /** Where, as text (`a.b[0]`, shortened when long). */
     readonly path: string,
+    /** Where, as member names and array indices from the root. */
+    readonly steps: readonly (string | number)[] = [],
   ) {
-    super(`${message} at ${path || '(root)'}`);
+    super(`${reason} at ${path || '(root)'}`);
   }
+}
+
+/**
+ * Deepest nesting of arrays and objects canonicalize accepts by default (docs/limits.md): an
+ * event's data may nest LIMITS.depth levels and its envelope adds one. RFC 8785 sets no limit; a
+ * bound keeps every hostile value an error instead of a stack overflow.
+ */
+export const MAX_CANONICAL_DEPTH = LIMITS.depth + 1;
+
+export interface CanonicalizeOptions {
+  /** Deepest nesting accepted; the value itself is level 1. Default MAX_CANONICAL_DEPTH. */
+  maxDepth?: number;
 }
 
 /** Text already in JCS form, written verbatim when it appears as a value: lets a caller that has
@@ -19,19 +45,29 @@ export class CanonicalText {
   constructor(readonly text: string) {}
 }
 
-/** The JCS text of a JSON value. Throws on NaN, Infinity, undefined members in arrays, functions, bigint, cycles. */
-export function canonicalize(value: unknown): string {
+/**
+ * The JCS text of a JSON value. Throws CanonicalizationError (never a RangeError) on NaN and
+ * Infinity, lone surrogates in strings or member names, bigint, functions, symbols, cycles,
+ * objects that are not plain (Date, Map, Set, Buffer, typed arrays, class instances) and nesting
+ * deeper than `maxDepth`. An undefined array item is written as null and an undefined member is
+ * left out, as JSON.stringify does. (An own member named "__proto__" is data like any other here;
+ * the decoders of untrusted text refuse it, src/input/decode.ts.)
+ */
+export function canonicalize(value: unknown, options: CanonicalizeOptions = {}): string {
   try {
-    return write(value, []);
+    return write(value, [], options.maxDepth ?? MAX_CANONICAL_DEPTH);
   } catch (err) {
-    if (err instanceof Refusal) throw new CanonicalizationError(err.reason, err.path());
+    if (err instanceof Refusal) {
+      const steps = [...err.trail].reverse();
+      throw new CanonicalizationError(err.reason, steps.length === 0 ? '' : fieldPath(steps), steps);
+    }
     throw err;
   }
 }
 
 /** The JCS bytes (UTF-8) of a JSON value. */
-export function canonicalBytes(value: unknown): Buffer {
-  return Buffer.from(canonicalize(value), 'utf8');
+export function canonicalBytes(value: unknown, options: CanonicalizeOptions = {}): Buffer {
+  return Buffer.from(canonicalize(value, options), 'utf8');
 }
 
 // Hot path (every append and every verified event): no path strings are built while writing;
@@ -40,15 +76,6 @@ class Refusal {
   /** Innermost last: member names and array indices from the refused value up to the root. */
   readonly trail: (string | number)[] = [];
   constructor(readonly reason: string) {}
-
-  path(): string {
-    let path = '';
-    for (let i = this.trail.length - 1; i >= 0; i--) {
-      const step = this.trail[i]!;
-      path = typeof step === 'number' ? `${path}[${step}]` : path ? `${path}.${step}` : step;
-    }
-    return path;
-  }
 }
 
 function refuse(err: unknown, step: string | number): unknown {
@@ -56,7 +83,20 @@ function refuse(err: unknown, step: string | number): unknown {
   return err;
 }
 
-function write(value: unknown, open: object[]): string {
+/** What a non-plain object is, for the refusal: `Date`, `Map`, `Buffer`, a class name. */
+function kindOf(value: object): string {
+  const constructor = (Object.getPrototypeOf(value) as { constructor?: unknown } | null)?.constructor;
+  const name = typeof constructor === 'function' && constructor !== Object ? constructor.name : '';
+  return name !== '' ? name : 'an object with a custom prototype';
+}
+
+function string(value: string): string {
+  // RFC 8785 §3.2.2.2: a lone surrogate cannot be serialised as UTF-8, so it is an error.
+  if (!value.isWellFormed()) throw new Refusal('lone surrogate (not Unicode text) in a string');
+  return JSON.stringify(value);
+}
+
+function write(value: unknown, open: object[], maxDepth: number): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
@@ -65,23 +105,28 @@ function write(value: unknown, open: object[]): string {
       if (!Number.isFinite(value)) throw new Refusal('non-finite number');
       return JSON.stringify(value);
     case 'string':
-      return JSON.stringify(value);
+      return string(value);
     case 'object':
       break;
     default:
       throw new Refusal(`${typeof value} is not JSON`);
   }
   if (value instanceof CanonicalText) return value.text;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  const array = prototype === Array.prototype;
+  if (!array && prototype !== Object.prototype && prototype !== null) throw new Refusal(`${kindOf(value)} is not a plain JSON object or array`);
   // `open` holds the objects being written above this one: depth is small, a scan is cheapest.
   if (open.includes(value)) throw new Refusal('cycle');
+  if (open.length >= maxDepth) throw new Refusal(`nesting deeper than ${maxDepth} levels`);
   open.push(value);
   let out: string;
-  if (Array.isArray(value)) {
+  if (array) {
+    const list = value as unknown[];
     out = '[';
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
+    for (let i = 0; i < list.length; i++) {
+      const item: unknown = list[i];
       try {
-        out += (i === 0 ? '' : ',') + write(item === undefined ? null : item, open);
+        out += (i === 0 ? '' : ',') + write(item === undefined ? null : item, open, maxDepth);
       } catch (err) {
         throw refuse(err, i);
       }
@@ -96,7 +141,7 @@ function write(value: unknown, open: object[]): string {
       const member = record[key];
       if (member === undefined) continue;
       try {
-        out += (out.length === 1 ? '' : ',') + JSON.stringify(key) + ':' + write(member, open);
+        out += (out.length === 1 ? '' : ',') + string(key) + ':' + write(member, open, maxDepth);
       } catch (err) {
         throw refuse(err, key);
       }

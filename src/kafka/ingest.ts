@@ -21,6 +21,8 @@ import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { ConcurrencyError, InputError, LedgerError, UnavailableError } from '../errors.js';
 import { guardedAppend, RunHeads } from '../governance/guarded-append.js';
 import { NO_STREAM, type EventStore, type ExpectedRevision } from '../store/port.js';
+import { decodeUtf8, parseJson } from '../input/decode.js';
+import { count, describeIssue, LIMITS, overLimit, quote } from '../input/limits.js';
 import { brokerUnavailable, isKafkaError, kafkaClient, type BrokerOptions } from './connection.js';
 import { EVENT_ID_HEADER } from './relay.js';
 
@@ -74,9 +76,12 @@ export function decodeMessage(message: Pick<KafkaMessage, 'key' | 'value' | 'hea
   if (!message.value || message.value.length === 0) return 'empty value (expected a JSON event)';
   let json: unknown;
   try {
-    json = JSON.parse(message.value.toString('utf8'));
+    // The input-limits policy of every decoder (docs/limits.md): size, fatal UTF-8, no __proto__.
+    if (message.value.length > LIMITS.lineBytes) throw overLimit('value', 'the message', count(message.value.length, 'bytes'), count(LIMITS.lineBytes, 'bytes'));
+    json = parseJson(decodeUtf8(message.value, 'value'), 'value');
   } catch (err) {
-    return `value is not JSON: ${(err as Error).message}`;
+    if (err instanceof InputError) return err.message;
+    throw err;
   }
   let decoded: Decoded;
   const envelope = Envelope.safeParse(json);
@@ -86,18 +91,18 @@ export function decodeMessage(message: Pick<KafkaMessage, 'key' | 'value' | 'hea
   } else {
     const proposed = IngestMessage.safeParse(json);
     if (!proposed.success) {
-      const issue = proposed.error.issues[0]!;
-      return `field ${issue.path.map(String).join('.') || '(event)'}: ${issue.message}`;
+      const { field, message } = describeIssue(proposed.error.issues[0]!);
+      return `field ${field || '(event)'}: ${message}`;
     }
     const { stream, ...event } = proposed.data;
     decoded = { stream, event };
   }
   const key = message.key?.toString('utf8');
-  if (key !== undefined && key !== decoded.stream) return `key "${key}" is not the event's stream "${decoded.stream}"`;
+  if (key !== undefined && key !== decoded.stream) return `key ${quote(key)} is not the event's stream "${decoded.stream}"`;
   const header = message.headers?.[EVENT_ID_HEADER];
   const headerId = Array.isArray(header) ? header[0] : header;
   if (headerId !== undefined && headerId.toString() !== decoded.event.id) {
-    return `header ${EVENT_ID_HEADER} "${headerId.toString()}" is not the event's id "${decoded.event.id}"`;
+    return `header ${EVENT_ID_HEADER} ${quote(headerId.toString())} is not the event's id "${decoded.event.id}"`;
   }
   return decoded;
 }

@@ -1,7 +1,10 @@
 // NDJSON append input: one event per line, grouped into store requests without losing the line
-// each event came from, so every error can name it.
+// each event came from, so every error can name it. Bytes come in, and each line is checked
+// against the input limits (size, UTF-8, event count) before it is parsed.
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { decodeUtf8, parseJson } from '../input/decode.js';
+import { count, describeIssue, LIMITS, overLimit } from '../input/limits.js';
 import type { AppendRequest } from '../store/port.js';
 
 const Line = z
@@ -24,30 +27,36 @@ export interface AppendInput {
 }
 
 /**
- * Parses NDJSON. Consecutive lines of one stream share a request; a line that names an
+ * Parses NDJSON bytes. Consecutive lines of one stream share a request; a line that names an
  * expectedRevision starts a new request, so the expectation applies just before that event.
  */
-export function parseAppendInput(text: string, source: string): AppendInput {
+export function parseAppendInput(input: Buffer | string, source: string): AppendInput {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  if (bytes.length > LIMITS.appendBytes) {
+    throw overLimit(source, 'the input', count(bytes.length, 'bytes'), count(LIMITS.appendBytes, 'bytes'), { file: source });
+  }
   const requests: AppendRequest[] = [];
   const lines: number[][] = [];
   let events = 0;
-  const rows = text.split('\n');
-  for (let i = 0; i < rows.length; i++) {
-    const raw = rows[i]!.trim();
+  for (let start = 0, lineNo = 1; start < bytes.length; lineNo++) {
+    const newline = bytes.indexOf(0x0a, start);
+    const end = newline < 0 ? bytes.length : newline;
+    const row = bytes.subarray(start, end);
+    start = end + 1;
+    const where = `${source} line ${lineNo}`;
+    if (row.length > LIMITS.lineBytes) throw overLimit(where, 'the line', count(row.length, 'bytes'), count(LIMITS.lineBytes, 'bytes'), { file: source, line: lineNo });
+    const raw = decodeUtf8(row, source, lineNo).trim();
     if (raw === '') continue;
-    const lineNo = i + 1;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (err) {
-      throw new InputError(`${source} line ${lineNo}: not valid JSON (${(err as Error).message})`, { file: source, line: lineNo });
+    if (events === LIMITS.eventsPerAppend) {
+      throw overLimit(where, 'the event count', `more than ${count(LIMITS.eventsPerAppend, 'events')}`, `${count(LIMITS.eventsPerAppend, 'events')} per append`, { file: source, line: lineNo });
     }
+    const value = parseJson(raw, where, { file: source, line: lineNo });
     const parsed = Line.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      const field = issue.path.map(String).join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(line)');
-      const what = issue.code === 'unrecognized_keys' ? `unknown field ${field}` : `field ${field}: ${issue.message}`;
-      throw new InputError(`${source} line ${lineNo}: ${what}`, { file: source, line: lineNo, field });
+      const { field, message } = describeIssue(issue);
+      const what = issue.code === 'unrecognized_keys' ? message : `field ${field || '(line)'}: ${message}`;
+      throw new InputError(`${where}: ${what}`, { file: source, line: lineNo, field: field || '(line)' });
     }
     const { stream, expectedRevision, ...event } = parsed.data;
     const last = requests[requests.length - 1];

@@ -134,7 +134,7 @@ export async function coverRuns(store: EventStore, runIds: readonly string[], si
 }
 
 /** Opens the latest checkpoint under the trusted keys and checks it against its stored columns. */
-function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, keys: readonly string[]): TrustedCheckpoint | RunDivergence {
+export function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, keys: readonly string[]): TrustedCheckpoint | RunDivergence {
   const label = `Checkpoint ${ordinal} (tree size ${stored.size})`;
   try {
     const checkpoint = openCheckpoint(stored.note, keys);

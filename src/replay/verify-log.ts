@@ -5,7 +5,10 @@
 import { isUtf8 } from 'node:buffer';
 import { Envelope } from '../../events/envelope.js';
 import { IntegrityError, InputError, type ErrorLocation } from '../errors.js';
+import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
 import { isCanonicalJson } from '../integrity/canonical-check.js';
+import { protoMember } from '../input/decode.js';
+import { describeIssue, fieldPath } from '../input/limits.js';
 import { openCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
 import { CompactRange } from '../integrity/compact-range.js';
 import { leafHash } from '../integrity/hasher.js';
@@ -123,7 +126,8 @@ export interface EventContent {
 export function contentDivergence(event: EventContent, index: number): Divergence | undefined {
   const stored = event.envelope as Partial<Envelope> | undefined;
   const where = (): Pick<Divergence, 'index' | 'stream' | 'revision' | 'eventId'> => ({ index, stream: stored?.stream, revision: stored?.revision, eventId: stored?.id });
-  const label = (): string => `Leaf ${index} (event ${stored?.id ?? '?'}, stream "${stored?.stream ?? '?'}" revision ${stored?.revision ?? '?'})`;
+  // What the store hands out is not validated yet: clip it, a hostile row must not make the message huge.
+  const label = (): string => `Leaf ${index} (event ${clip(stored?.id)}, stream "${clip(stored?.stream)}" revision ${clip(stored?.revision)})`;
   const bytes = event.canonical;
   // Valid UTF-8 decodes one-to-one, so comparing text afterwards compares the bytes.
   if (!isUtf8(bytes)) {
@@ -137,13 +141,18 @@ export function contentDivergence(event: EventContent, index: number): Divergenc
     return { check: 'bytes', ...where(), message: `${label()}: stored canonical bytes are not valid JSON.` };
   }
   if (!isCanonicalJson(text)) {
-    return { check: 'bytes', ...where(), message: `${label()}: stored bytes are not in RFC 8785 canonical form, so they were not written by a runledger store.` };
+    return { check: 'bytes', ...where(), message: `${label()}: stored bytes are not in RFC 8785 canonical form${whyNotCanonical(parsed)}, so they were not written by a runledger store.` };
+  }
+  // A writer refuses "__proto__" members (zod and JavaScript would drop them); in canonical text a
+  // member name is always `"name":`, so one cheap scan finds every candidate, confirmed on the value.
+  if (text.includes('"__proto__":')) {
+    const path = protoMember(parsed);
+    if (path !== undefined) return { check: 'schema', ...where(), message: `${label()}: the stored bytes have a member named "__proto__" at ${fieldPath(path)}, which no runledger writer records.` };
   }
   const envelope = Envelope.safeParse(parsed);
   if (!envelope.success) {
-    const issue = envelope.error.issues[0]!;
-    const field = issue.path.map(String).join('.') || '(envelope)';
-    return { check: 'schema', ...where(), message: `${label()}: envelope field ${field} in the stored bytes is invalid: ${issue.message}.` };
+    const { field, message } = describeIssue(envelope.error.issues[0]!);
+    return { check: 'schema', ...where(), message: `${label()}: envelope field ${field || '(envelope)'} in the stored bytes is invalid: ${message}.` };
   }
   if (!sameJson(parsed, event.envelope)) {
     const env = envelope.data;
@@ -157,6 +166,22 @@ export function contentDivergence(event: EventContent, index: number): Divergenc
     };
   }
   return undefined;
+}
+
+function clip(value: unknown): string {
+  const text = String(value ?? '?');
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** Why a parsed value has no canonical form (a lone surrogate, nesting too deep, …), or '' when it has one. Failure path only. */
+function whyNotCanonical(parsed: unknown): string {
+  try {
+    canonicalize(parsed);
+    return '';
+  } catch (err) {
+    if (err instanceof CanonicalizationError) return ` (${err.message})`;
+    throw err;
+  }
 }
 
 /** Streaming verifier: feed events in leaf order with `push`, then `finish`. Stops at the first divergence. */

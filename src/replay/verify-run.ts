@@ -208,7 +208,7 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
 
     // Schema: the data is what the catalog says this type carries.
     try {
-      registry.validate(env.type, env.data, env.schemaVersion);
+      registry.validate(env.type, env.data, env.schemaVersion, '', { normalized: true });
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       return report(i, { check: 'schema', ...where, message: `${label}: ${err.message}.` });

@@ -246,3 +246,14 @@ export interface ServerInfo {
   readOnly: boolean;
   position: number;
 }
+
+/** One row of GET /api/models: a model as its verified history stands. */
+export interface ModelSummary {
+  model: string;
+  ok: boolean;
+  anchored: boolean;
+  versions: number;
+  aliases: Record<string, number>;
+  lastChange: string | null;
+  divergence: string | null;
+}

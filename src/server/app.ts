@@ -16,8 +16,11 @@ import { defaultAssetsDir, registerAssets } from './assets.js';
 import { registerEventStream } from './event-stream.js';
 import { LiveView } from './live-view.js';
 import { replayView } from './replay-view.js';
-import { frameworkError, HttpError, installSecurity, requireToken } from './security.js';
+import { checkExposure, frameworkError, HttpError, installJsonBodies, installSecurity, listenAddress, requireToken, SESSION_COOKIE, sessionValue } from './security.js';
+import { LIMITS } from '../input/limits.js';
 import { VerificationCache } from './verification.js';
+import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
+import { registerModelRoutes } from './model-routes.js';
 import { chartStage, comparisonView, gateView, graphView, runDetail, runRow, telemetryView, type CheckpointSignatureCheck } from './views.js';
 
 export interface ServerOptions {
@@ -27,14 +30,24 @@ export interface ServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Enables the mutating endpoints for requests that carry `Authorization: Bearer <token>`. */
+  /** Enables the mutating endpoints for requests that carry `Authorization: Bearer <token>`; beyond loopback, also needed to read. */
   token?: string;
+  /** Host names to answer besides loopback names (a name this server is reached by, e.g. behind a proxy). */
+  allowedHosts?: readonly string[];
+  /** Listen beyond loopback without a token: read-only, for anyone who can reach the port. */
+  insecurePublic?: boolean;
+  /** Concurrent Server-Sent-Events connections; default LIMITS.sseConnections. */
+  maxLiveConnections?: number;
+  /** Time to receive a whole request, headers and body; default LIMITS.requestMs. */
+  requestTimeoutMs?: number;
   /** Directory of the built pages; default dist/web. */
   assetsDir?: string;
   /** Store subscription poll interval, ms (other processes' appends). */
   pollMs?: number;
   /** Where 5xx details go; the client only ever sees `{error}`. */
   log?: (message: string) => void;
+  /** Stored consumer positions /metrics reports beside the projections' (e.g. `relay:<topic>`). */
+  consumers?: readonly string[];
 }
 
 export interface DashboardServer {
@@ -49,21 +62,38 @@ export interface DashboardServer {
 const RUN_ID = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$';
 
 export async function buildApp(options: ServerOptions): Promise<{ app: FastifyInstance; live: LiveView }> {
-  const host = options.host ?? '127.0.0.1';
-  const { store, home } = options;
-  const live = await LiveView.open(store, { pollMs: options.pollMs ?? 100 });
-  const verification = new VerificationCache(store, home);
+  const host = listenAddress(options.host ?? '127.0.0.1');
+  const security = { host, token: options.token, allowedHosts: options.allowedHosts, insecurePublic: options.insecurePublic };
+  // Refused before the store is subscribed to: nothing is started for a server that must not start.
+  checkExposure(security);
+  const { home } = options;
+  const requestMs = options.requestTimeoutMs ?? LIMITS.requestMs;
+  const live = await LiveView.open(options.store, { pollMs: options.pollMs ?? 100 });
+  const metrics: ServerMetrics = new ServerMetrics({
+    store: options.store,
+    livePosition: () => live.position,
+    badges: async (): Promise<VerificationBadge[]> => (await verification.runs(live.runIds().map(revisionOf))).map((r) => r.badge),
+    consumers: options.consumers,
+  });
+  // Appends this process makes (the model API, checkpoints) are timed and counted for /metrics.
+  const store: EventStore = metrics.instrument(options.store);
+  const verification: VerificationCache = new VerificationCache(store, home);
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
 
   const app = Fastify({
     logger: false,
     forceCloseConnections: true,
     return503OnClosing: true,
-    bodyLimit: 64 * 1024,
+    bodyLimit: LIMITS.requestBodyBytes,
+    // Slowloris: a request (headers and body) not received in time is answered 408 and closed;
+    // Node checks its connections every connectionsCheckingInterval, so that is kept short.
+    requestTimeout: requestMs,
+    http: { requestTimeout: requestMs, headersTimeout: requestMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, requestMs / 4)) },
     routerOptions: { maxParamLength: 200 },
     frameworkErrors: frameworkError,
   });
-  installSecurity(app, { host, token: options.token });
+  installSecurity(app, security);
+  installJsonBodies(app);
   app.addHook('onError', async (request, _reply, error) => {
     const status = (error as { statusCode?: number }).statusCode ?? 500;
     if (!(error instanceof HttpError) && !(error instanceof LedgerError) && status >= 500) {
@@ -71,6 +101,10 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     }
   });
   app.addHook('onClose', async () => live.close());
+  // Route templates, never raw URLs, label the request metrics: their cardinality stays bounded.
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeHttp(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000);
+  });
   // A read model that stopped following the store would show stale truth: say so instead.
   app.addHook('preHandler', async (request) => {
     if (live.error && request.url.startsWith('/api')) throw new HttpError(503, `the store subscription failed (${live.error.message}); restart "runledger serve"`);
@@ -153,7 +187,27 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     return { created: outcome.created, size: outcome.checkpoint.size, root: outcome.checkpoint.root };
   });
 
-  registerEventStream(app, live);
+  registerModelRoutes(app, { store, home, token: options.token });
+
+  // Prometheus text exposition; read-only, no token (docs/operations.md, "Metrics").
+  // Like the API, it refuses requests another site's page makes the browser send (Fetch Metadata):
+  // a scrape can cost replays. Prometheus sends no Sec-Fetch-Site header.
+  app.get('/metrics', async (request, reply) => {
+    const site = request.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'cross-site requests for /metrics are refused');
+    return reply.type(METRICS_CONTENT_TYPE).send(await metrics.exposition());
+  });
+
+
+  // A browser cannot put a bearer header on EventSource: it trades the token for an HttpOnly cookie once.
+  const token = options.token;
+  if (token !== undefined) {
+    app.post('/api/session', { preHandler: requireToken(token) }, async (_request, reply) =>
+      reply.header('set-cookie', `${SESSION_COOKIE}=${sessionValue(token)}; HttpOnly; SameSite=Strict; Path=/`).code(204).send(),
+    );
+  }
+
+  registerEventStream(app, live, options.maxLiveConnections ?? LIMITS.sseConnections);
   await registerAssets(app, options.assetsDir ?? defaultAssetsDir());
   return { app, live };
 }
@@ -161,7 +215,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
 /** Builds the app and listens; `port: 0` picks a free port. */
 export async function startServer(options: ServerOptions): Promise<DashboardServer> {
   const { app, live } = await buildApp(options);
-  const host = options.host ?? '127.0.0.1';
+  const host = listenAddress(options.host ?? '127.0.0.1');
   await app.listen({ host, port: options.port ?? 8787 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 8787);

@@ -12,7 +12,8 @@ function frame(event: string, data: unknown, id?: number): string {
   return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-export function registerEventStream(app: FastifyInstance, live: LiveView): void {
+/** `maxConnections`: concurrent streams; one more is refused with 503 (each holds a socket and a subscription). */
+export function registerEventStream(app: FastifyInstance, live: LiveView, maxConnections: number): void {
   const open = new Set<() => void>();
   app.addHook('preClose', async () => {
     for (const end of [...open]) end();
@@ -20,6 +21,9 @@ export function registerEventStream(app: FastifyInstance, live: LiveView): void 
 
   app.get('/api/events', async (request, reply) => {
     if (live.error) return reply.code(503).send({ error: `the store subscription failed: ${live.error.message}` });
+    if (open.size >= maxConnections) {
+      return reply.code(503).header('retry-after', '10').send({ error: `this dashboard already serves ${maxConnections} live connections, its limit (docs/limits.md); try again later` });
+    }
     // Hijacked: the onSend hook does not run, so the security headers are written here.
     reply.hijack();
     const res = reply.raw;

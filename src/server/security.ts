@@ -1,9 +1,14 @@
-// What keeps a local dashboard from becoming a way into the machine: strict response headers,
-// a Host check against DNS rebinding, bearer-token auth for the few mutating endpoints, and
-// errors that say what went wrong in one sentence without a stack trace.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// What keeps a dashboard from becoming a way into the machine (threat model: docs/security.md):
+// strict response headers; a Host check against DNS rebinding on every bind, duplicate Host
+// headers refused; no bind beyond loopback without a token (or an explicit --insecure-public);
+// on such a bind with a token, the API's reads need the token too; bearer-token auth for the few
+// mutating endpoints; and errors that say what went wrong in one sentence without a stack trace.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LedgerError } from '../errors.js';
+import { InputError, LedgerError } from '../errors.js';
+import { decodeUtf8, parseJson } from '../input/decode.js';
+import { fieldPath, LIMITS, tooDeep } from '../input/limits.js';
 
 /** No inline script or style anywhere: the bundle is two files served from this origin. */
 export const CONTENT_SECURITY_POLICY = [
@@ -35,6 +40,32 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK_NAMES.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** RFC 1123 host name whose last label is not all digits (WHATWG URL would read that as IPv4). */
+const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * The address `serve --host` listens on: an IPv4 or IPv6 address (brackets optional) or a host
+ * name. Empty text (which Node would take as every interface) and `999.1.1.1` are InputErrors.
+ */
+export function listenAddress(host: string, option = '--host'): string {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare.trim() === '') throw new InputError(`${option} is empty: name the address to listen on (127.0.0.1 unless told otherwise)`, { field: option });
+  if (isIP(bare) !== 0) return bare;
+  if (HOST_NAME.test(bare) && !/^\d+$/.test(bare.slice(bare.lastIndexOf('.') + 1))) return bare;
+  throw new InputError(`${option} ${JSON.stringify(host)} is neither an IP address nor a host name`, { field: option });
+}
+
+/** An allowed Host name (--allowed-host): a host name or address, compared without port, case-insensitively. */
+export function allowedHostName(name: string): string {
+  const address = listenAddress(name, '--allowed-host');
+  return isIP(address) === 6 ? `[${address.toLowerCase()}]` : address.toLowerCase();
+}
+
+/** True when a listen address reaches only this machine. */
+export function isLoopbackBind(host: string): boolean {
+  return isLoopback(host) || host === '::1' || /^::ffff:127\./i.test(host);
+}
+
 /** The host name of a Host header value, without the port. */
 export function hostName(header: string): string {
   const value = header.trim().toLowerCase();
@@ -53,8 +84,44 @@ function sameSecret(given: string, expected: string): boolean {
 export interface SecurityOptions {
   /** Bearer token that unlocks mutating endpoints; undefined = read-only server. */
   token?: string;
-  /** The address the server listens on: a loopback bind only answers loopback Host names. */
+  /** The address the server listens on. */
   host: string;
+  /** Host names answered besides loopback names (and, on a bind beyond loopback, IP addresses). */
+  allowedHosts?: readonly string[];
+  /** Listen beyond loopback without a token, read-only, for anyone who can reach the port. */
+  insecurePublic?: boolean;
+}
+
+/** Cookie a browser presents instead of the bearer header (EventSource cannot send headers). */
+export const SESSION_COOKIE = 'runledger_session';
+
+/** The session cookie's value for a token: a MAC of it, so the cookie is not the token itself. */
+export function sessionValue(token: string): string {
+  return createHmac('sha256', token).update('runledger dashboard session').digest('base64url');
+}
+
+function cookie(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** Whether a request carries the token, as `Authorization: Bearer` or (for reads) the session cookie. */
+function bearer(request: FastifyRequest): string | undefined {
+  return /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+}
+
+/** Refuses a bind beyond loopback that has no token, unless --insecure-public says it is meant. */
+export function checkExposure(options: SecurityOptions): void {
+  if (isLoopbackBind(options.host) || options.token !== undefined || options.insecurePublic) return;
+  throw new InputError(
+    `--host ${options.host} listens beyond loopback: pass --token (or RUNLEDGER_TOKEN) so the API requires it, or --insecure-public to serve the ledger read-only to anyone who can reach the port`,
+    { field: '--host' },
+  );
 }
 
 export class HttpError extends Error {
@@ -67,15 +134,35 @@ export class HttpError extends Error {
   }
 }
 
-/** Installs headers, the Host check, JSON errors and the 404 handler on an app. */
+/** Installs headers, the Host check, read protection, JSON errors and the 404 handler on an app. */
 export function installSecurity(app: FastifyInstance, options: SecurityOptions): void {
-  const loopbackOnly = isLoopback(options.host);
+  checkExposure(options);
+  const loopbackOnly = isLoopbackBind(options.host);
+  const allowed = new Set((options.allowedHosts ?? []).map(allowedHostName));
+  // Beyond loopback with a token, reading the ledger needs the token as well as changing it.
+  const protectReads = !loopbackOnly && options.token !== undefined;
+  const session = options.token === undefined ? undefined : sessionValue(options.token);
 
   app.addHook('onRequest', async (request) => {
-    // A page on another site that resolves its own name to 127.0.0.1 (DNS rebinding) sends its own
-    // name as Host: a loopback-bound dashboard answers only loopback names.
-    if (loopbackOnly && !isLoopback(hostName(request.headers.host ?? ''))) {
-      throw new HttpError(421, `this dashboard only answers requests for localhost, not "${request.headers.host ?? ''}"`);
+    // Node keeps the first of several Host headers; a proxy may have routed by another one.
+    let hosts = 0;
+    for (let i = 0; i < request.raw.rawHeaders.length; i += 2) if (request.raw.rawHeaders[i]!.toLowerCase() === 'host') hosts++;
+    if (hosts > 1) throw new HttpError(400, 'a request must carry exactly one Host header');
+    // Origin form only (RFC 9112 §3.2.1): an absolute URL would name a host of its own.
+    if (!request.url.startsWith('/')) throw new HttpError(400, 'the request target must be a path');
+    // A page on another site that resolves its own name to this server (DNS rebinding) sends its
+    // own name as Host: only loopback names, --allowed-host names and, beyond loopback, IP
+    // addresses (which no rebinding can forge) are answered.
+    const name = hostName(request.headers.host ?? '');
+    const address = name.startsWith('[') ? name.slice(1, -1) : name;
+    if (!isLoopback(name) && !allowed.has(name) && (loopbackOnly || isIP(address) === 0)) {
+      const which = loopbackOnly ? 'localhost' : 'its own addresses';
+      throw new HttpError(421, `this dashboard only answers requests for ${which}${allowed.size ? ` and ${[...allowed].join(', ')}` : ''}, not "${request.headers.host ?? ''}" (serve --allowed-host adds names)`);
+    }
+    if (protectReads && (request.url.startsWith('/api') || request.url.startsWith('/metrics')) && !request.url.startsWith('/api/session')) {
+      const given = bearer(request);
+      const ok = given !== undefined ? sameSecret(given, options.token!) : sameSecret(cookie(request, SESSION_COOKIE) ?? '', session!);
+      if (!ok) throw new HttpError(401, 'this dashboard needs its token (send "Authorization: Bearer <token>", or sign in on the page)', { 'www-authenticate': 'Bearer realm="runledger"' });
     }
     // Fetch Metadata (W3C): another site's page may make the browser send requests here (an <img>,
     // a form) even though it cannot read the answers; refuse them before they cost a replay.
@@ -117,6 +204,25 @@ function describeError(error: Error): { status: number; message: string; headers
 }
 
 /**
+ * Request bodies: JSON only, at most LIMITS.requestBodyBytes (fastify's bodyLimit), invalid UTF-8
+ * refused rather than repaired, no "__proto__" members, nesting bounded (docs/limits.md). Any other
+ * content type is 415. Each refusal is a 400 with one sentence.
+ */
+export function installJsonBodies(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      const value = parseJson(decodeUtf8(body as Buffer, 'request body'), 'request body');
+      const deep = tooDeep(value, LIMITS.depth);
+      if (deep) throw new InputError(`request body: field ${fieldPath(deep)} nests deeper than the limit of ${LIMITS.depth} levels (docs/limits.md)`);
+      done(null, value);
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+}
+
+/**
  * Errors fastify raises before routing (malformed percent-encoding, over-long parameters): a URL
  * that cannot be decoded names no asset, so it is the same JSON 404 as any other unknown path.
  */
@@ -134,9 +240,8 @@ export function requireToken(token: string | undefined) {
     if (token === undefined) {
       throw new HttpError(403, 'this dashboard is read-only: restart "runledger serve" with --token to allow changes');
     }
-    const header = request.headers.authorization ?? '';
-    const match = /^Bearer (.+)$/.exec(header);
-    if (!match || !sameSecret(match[1]!, token)) {
+    const given = bearer(request);
+    if (given === undefined || !sameSecret(given, token)) {
       throw new HttpError(401, 'missing or wrong bearer token (send "Authorization: Bearer <token>")', { 'www-authenticate': 'Bearer realm="runledger"' });
     }
   };

@@ -6,6 +6,8 @@ import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
 import { InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
+import { protoMember } from '../input/decode.js';
+import { count, describeIssue, fieldPath, LIMITS, overLimit } from '../input/limits.js';
 import { leafHash, sha256Hex } from '../integrity/hasher.js';
 import { uuidv7 } from './event-id.js';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
@@ -16,7 +18,7 @@ export interface PreparedEvent {
   schemaVersion: number;
   data: Record<string, unknown>;
   metadata: Partial<Envelope['metadata']>;
-  /** SHA-256 of what the caller asked for: an idempotent retry must match it exactly. */
+  /** SHA-256 of the event as it will be recorded (normalized data): an idempotent retry must match it exactly. */
   contentDigest: string;
   /** JCS text of `data`, computed once during validation and spliced into the digest and the envelope. */
   canonicalData?: string;
@@ -51,6 +53,10 @@ export interface PrepareOptions {
 export function prepareBatch(requests: AppendRequest[], options: PrepareOptions = {}): PreparedRequest[] {
   const registry = options.registry ?? defaultRegistry;
   const seen = new Set<string>();
+  const events = requests.reduce((n, request) => n + (Array.isArray(request.events) ? request.events.length : 0), 0);
+  if (events > LIMITS.eventsPerAppend) {
+    throw overLimit('append', 'one append of', count(events, 'events'), count(LIMITS.eventsPerAppend, 'events'), { field: 'events' });
+  }
   return requests.map((request, r) => {
     const where = options.describe ? options.describe(r, 0) : requests.length > 1 ? `request ${r + 1}` : 'request';
     const stream = StreamName.safeParse(request.stream);
@@ -65,32 +71,55 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
     if (request.events.length === 0) throw new InputError(`${where}: no events to append`, { stream: request.stream });
     const events = request.events.map((raw, e) => {
       const at = options.describe ? options.describe(r, e) : `${where} event ${e + 1}`;
+      // zod (and any assignment) would turn an own "__proto__" member into a prototype and drop it.
+      const rawData = (raw as { data?: unknown } | null)?.data;
+      if (rawData !== null && typeof rawData === 'object' && Object.prototype.hasOwnProperty.call(rawData, '__proto__')) {
+        throw new InputError(`${at}: field data.__proto__: the member name "__proto__" is refused (docs/limits.md)`, { field: 'data.__proto__', stream: request.stream });
+      }
       const parsed = ProposedEvent.safeParse(raw);
       if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const field = issue.path.map(String).join('.') || '(event)';
-        throw new InputError(`${at}: field ${field}: ${issue.message}`, { field, stream: request.stream });
+        const { field, message } = describeIssue(parsed.error.issues[0]!);
+        throw new InputError(`${at}: field ${field || '(event)'}: ${message}`, { field: field || '(event)', stream: request.stream });
       }
       const event = parsed.data;
-      const { schemaVersion } = registry.validate(event.type, event.data, event.schemaVersion, at);
-      let canonicalData: string;
-      try {
-        canonicalData = canonicalize(event.data);
-      } catch (err) {
-        if (err instanceof CanonicalizationError) throw new InputError(`${at}: data is not canonical JSON: ${err.message}`, { field: 'data' });
-        throw err;
-      }
+      // What is recorded is the data as its schema parsed it (defaults filled in), so parsing it again changes nothing.
+      const { schemaVersion, data } = registry.validate(event.type, event.data, event.schemaVersion, at);
       const id = event.id ?? uuidv7();
       if (seen.has(id)) throw new InputError(`${at}: event id ${id} appears twice in one append`, { eventId: id });
       seen.add(id);
       const metadata = { ...event.metadata };
       if (metadata.actor === undefined && options.actor !== undefined) metadata.actor = options.actor;
-      const data = new CanonicalText(canonicalData);
-      const contentDigest = sha256Hex(canonicalize({ stream: request.stream, type: event.type, schemaVersion, data, metadata }));
-      return { id, type: event.type, schemaVersion, data: event.data, metadata, contentDigest, canonicalData };
+      let canonicalData: string;
+      let digested: string;
+      try {
+        canonicalData = canonicalize(data, { maxDepth: LIMITS.depth });
+      } catch (err) {
+        throw unrecordable(err, 'data', at, request.stream);
+      }
+      // The log verifier's rule, applied before writing: no "__proto__" member anywhere (in canonical
+      // text a member name is always `"name":`, so one scan finds every candidate).
+      const proto = canonicalData.includes('"__proto__":') ? protoMember(data) : undefined;
+      if (proto !== undefined) {
+        throw new InputError(`${at}: field ${fieldPath(proto, 'data')}: the member name "__proto__" is refused (docs/limits.md)`, { field: fieldPath(proto, 'data'), stream: request.stream });
+      }
+      try {
+        // Also refuses a lone surrogate in the stream name or the metadata, which the envelope carries as text.
+        digested = canonicalize({ stream: request.stream, type: event.type, schemaVersion, data: new CanonicalText(canonicalData), metadata });
+      } catch (err) {
+        throw unrecordable(err, '', at, request.stream);
+      }
+      const contentDigest = sha256Hex(digested);
+      return { id, type: event.type, schemaVersion, data, metadata, contentDigest, canonicalData };
     });
     return { stream: request.stream, expectedRevision: expected.data as ExpectedRevision, events };
   });
+}
+
+/** A canonicalization refusal as the InputError that names the event and the field (`root` prefixes its path). */
+function unrecordable(err: unknown, root: string, at: string, stream: string): unknown {
+  if (!(err instanceof CanonicalizationError)) return err;
+  const field = fieldPath(err.steps, root);
+  return new InputError(`${at}: field ${field} cannot be recorded as RFC 8785 JSON: ${err.reason} (docs/limits.md)`, { field, stream });
 }
 
 /**

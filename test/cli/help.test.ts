@@ -69,7 +69,7 @@ describe('runledger help', function () {
     assert.deepEqual(grouped.filter((n) => !top.includes(n)), [], 'grouped names that are not commands');
     assert.deepEqual(
       HELP_GROUPS.map((g) => g.heading),
-      ['Ledger', 'Governance', 'Training', 'Comparison', 'Serving', 'Kafka', 'Help'],
+      ['Ledger', 'Governance', 'Training', 'Comparison', 'Registry', 'Serving', 'Kafka', 'Help'],
     );
   });
 
@@ -101,7 +101,7 @@ describe('runledger help', function () {
     const res = await runCli(['--help']);
     assert.equal(res.code, 0);
     const headings = [...res.stdout.matchAll(/^(\w+):$/gm)].map((m) => m[1]);
-    assert.deepEqual(headings, ['Options', 'Ledger', 'Governance', 'Training', 'Comparison', 'Serving', 'Kafka', 'Help']);
+    assert.deepEqual(headings, ['Options', 'Ledger', 'Governance', 'Training', 'Comparison', 'Registry', 'Serving', 'Kafka', 'Help']);
     assert.match(res.stdout, /Governance:\n(?:.*\n)*?\s+runs \[options\]/);
     assert.match(res.stdout, /Exit codes: 0 ok, 1 verification or hard gate failed, 2 bad input or usage, 3 store or service unavailable/);
     assert.match(res.stdout, /runledger help plans/);

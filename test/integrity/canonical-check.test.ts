@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { canonicalize } from '../../src/integrity/canonical.js';
+import { canonicalize, MAX_CANONICAL_DEPTH } from '../../src/integrity/canonical.js';
 import { isCanonicalJson } from '../../src/integrity/canonical-check.js';
 
 /** The definition the fast check must agree with: the text re-serializes to itself. */
@@ -18,16 +18,41 @@ function oracle(text: string): boolean {
   }
 }
 
+// Any code point (well-formed strings): values canonicalize accepts.
 const anyJson = fc.jsonValue({ stringUnit: 'binary', maxDepth: 4 });
+// Any UTF-16 code units, lone surrogates included: what a hostile writer can put in a JS string.
+const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+const anyCodeUnits = fc.jsonValue({ stringUnit: codeUnit, maxDepth: 4 });
 
 describe('isCanonicalJson', () => {
-  it('accepts the canonical form of any JSON value, including unpaired surrogates and -0', () => {
+  it('accepts the canonical form of any JSON value, including -0', () => {
     fc.assert(
       fc.property(anyJson, (value) => {
         assert.equal(isCanonicalJson(canonicalize(value)), true);
       }),
       { numRuns: 400 },
     );
+  });
+
+  it('agrees with re-serialization on JSON.stringify text of any code units, lone surrogates included', () => {
+    fc.assert(
+      fc.property(anyCodeUnits, (value) => {
+        const text = JSON.stringify(value);
+        assert.equal(isCanonicalJson(text), oracle(text), text);
+      }),
+      { numRuns: 400, seed: 8785 },
+    );
+  });
+
+  it(`rejects nesting deeper than ${MAX_CANONICAL_DEPTH} levels and accepts exactly that many, without overflowing the stack`, () => {
+    const nested = (d: number, open: string, close: string): string => open.repeat(d) + close.repeat(d);
+    assert.equal(isCanonicalJson(nested(MAX_CANONICAL_DEPTH, '[', ']')), true);
+    assert.equal(isCanonicalJson(nested(MAX_CANONICAL_DEPTH + 1, '[', ']')), false);
+    assert.equal(isCanonicalJson('{"a":'.repeat(MAX_CANONICAL_DEPTH) + '1' + '}'.repeat(MAX_CANONICAL_DEPTH)), true);
+    assert.equal(isCanonicalJson('{"a":'.repeat(MAX_CANONICAL_DEPTH + 1) + '1' + '}'.repeat(MAX_CANONICAL_DEPTH + 1)), false);
+    assert.equal(isCanonicalJson(nested(200_000, '[', ']')), false);
+    assert.equal(isCanonicalJson(nested(3, '[', ']'), 2), false);
+    assert.equal(oracle(nested(MAX_CANONICAL_DEPTH + 1, '[', ']')), false, 'the oracle agrees');
   });
 
   it('agrees with re-serialization on non-canonical spellings of the same values', () => {
@@ -75,7 +100,9 @@ describe('isCanonicalJson', () => {
     ['"\\u000a"', false],
     ['"\\n"', true],
     ['"\\/"', false],
-    ['"\\ud800"', true],
+    ['"\\ud800"', false],
+    ['"a\\udc00"', false],
+    ['{"\\ud800":1}', false],
     ['"\\ud83d\\ude00"', false],
     ['"\ud83d\ude00"', true],
     ['1.0', false],

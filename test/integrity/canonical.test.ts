@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { canonicalBytes, canonicalize, CanonicalizationError } from '../../src/integrity/canonical.js';
+import fc from 'fast-check';
+import { canonicalBytes, canonicalize, CanonicalizationError, MAX_CANONICAL_DEPTH } from '../../src/integrity/canonical.js';
 
 /** IEEE 754 double from its 16-hex-digit bit pattern. */
 function double(bits: string): number {
@@ -86,5 +87,66 @@ describe('canonicalize (RFC 8785 JCS)', () => {
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;
     assert.throws(() => canonicalize(cycle), /cycle at self/);
+  });
+
+  it('refuses lone surrogates in strings and member names (RFC 8785 §3.2.2.2), accepts pairs', () => {
+    assert.throws(() => canonicalize({ s: '\ud800x' }), /lone surrogate.* at s$/);
+    assert.throws(() => canonicalize(['ok', 'x\udc00']), /lone surrogate.* at \[1\]$/);
+    assert.throws(() => canonicalize({ ['k\ud83d']: 1 }), CanonicalizationError);
+    assert.equal(canonicalize({ e: '\ud83d\ude00' }), '{"e":"\ud83d\ude00"}');
+  });
+
+  it('refuses objects that are not plain instead of writing them as {}', () => {
+    class Point {
+      x = 1;
+    }
+    const refused: [string, unknown][] = [
+      ['Date', new Date(0)],
+      ['Map', new Map([['a', 1]])],
+      ['Set', new Set([1])],
+      ['Uint8Array', new Uint8Array([1, 2])],
+      ['Float64Array', new Float64Array(2)],
+      ['Buffer', Buffer.from('hi')],
+      ['Point', new Point()],
+      ['RegExp', /x/],
+      ['Number', Object(1)],
+      ['an object with a custom prototype', Object.create({ inherited: 1 }) as object],
+    ];
+    for (const [kind, value] of refused) {
+      assert.throws(() => canonicalize({ data: { v: value } }), new RegExp(`: ${kind} is not a plain JSON object or array at data\\.v$`), kind);
+    }
+    class List extends Array {}
+    assert.throws(() => canonicalize(List.from([1])), /List is not a plain/);
+    assert.equal(canonicalize(Object.assign(Object.create(null), { b: 1, a: 2 })), '{"a":2,"b":1}', 'a null-prototype record is plain');
+  });
+
+  it(`refuses nesting deeper than ${MAX_CANONICAL_DEPTH} levels (or maxDepth) with a CanonicalizationError, never a RangeError`, () => {
+    const nest = (d: number): unknown => {
+      let v: unknown = 1;
+      for (let i = 0; i < d; i++) v = [v];
+      return v;
+    };
+    assert.equal(canonicalize(nest(MAX_CANONICAL_DEPTH)), '['.repeat(MAX_CANONICAL_DEPTH) + '1' + ']'.repeat(MAX_CANONICAL_DEPTH));
+    assert.throws(() => canonicalize(nest(MAX_CANONICAL_DEPTH + 1)), new RegExp(`nesting deeper than ${MAX_CANONICAL_DEPTH} levels at \\[0\\]`));
+    assert.throws(() => canonicalize(nest(200_000)), CanonicalizationError);
+    assert.throws(() => canonicalize({ a: { b: {} } }, { maxDepth: 2 }), /nesting deeper than 2 levels at a\.b$/);
+    assert.equal(canonicalize({ a: { b: 1 } }, { maxDepth: 2 }), '{"a":{"b":1}}');
+  });
+
+  it('writes an own member named __proto__ as data (the decoders of untrusted text refuse it)', () => {
+    assert.equal(canonicalize(JSON.parse('{"b":1,"a":{"__proto__":{"x":1}}}')), '{"a":{"__proto__":{"x":1}},"b":1}');
+  });
+
+  it('never throws anything but a CanonicalizationError on any value (property)', () => {
+    fc.assert(
+      fc.property(fc.anything({ stringUnit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), withDate: true, withMap: true, withSet: true, withTypedArray: true, withBigInt: true, withNullPrototype: true, withSparseArray: true, maxDepth: 5 }), (value) => {
+        try {
+          canonicalize(value);
+        } catch (err) {
+          assert.ok(err instanceof CanonicalizationError, String(err));
+        }
+      }),
+      { seed: 17, numRuns: 500 },
+    );
   });
 });

@@ -1,7 +1,7 @@
 // Logs sealed exactly as the stores seal them, and the tampered variants the log verifier must
 // pinpoint. Shared by the single-threaded and the parallel verifier tests.
 import type { Envelope } from '../../events/envelope.js';
-import { canonicalBytes } from '../../src/integrity/canonical.js';
+import { CanonicalText, canonicalBytes, canonicalize } from '../../src/integrity/canonical.js';
 import { signCheckpoint } from '../../src/integrity/checkpoint.js';
 import { rootOfLeaves } from '../../src/integrity/compact-range.js';
 import { leafHash } from '../../src/integrity/hasher.js';
@@ -9,6 +9,12 @@ import { noteKeyFromSeed, parseSignerKey } from '../../src/integrity/note.js';
 import type { VerifyLogOptions } from '../../src/replay/verify-log.js';
 import type { RecordedEvent, StoredCheckpoint } from '../../src/store/port.js';
 import { sealEvent, type PreparedEvent } from '../../src/store/seal.js';
+
+/** The RFC 8785 text of an envelope whose data is the given raw JSON text (canonicalize splices CanonicalText verbatim). */
+export function withDataText(envelope: object, dataText: string): string {
+  return canonicalize({ ...envelope, data: new CanonicalText(dataText) });
+}
+
 
 export const ORIGIN = 'test.runledger/log';
 export const KEY = noteKeyFromSeed(ORIGIN, Buffer.alloc(32, 11));
@@ -65,6 +71,26 @@ export function reseal(events: RecordedEvent[], i: number, change: (envelope: En
 export function withBytes(events: RecordedEvent[], i: number, text: string): void {
   events[i] = { ...events[i]!, canonical: Buffer.from(text, 'utf8') };
 }
+
+/**
+ * Replaces event i's data by raw JSON text no runledger writer records (a store written by other
+ * means), with bytes, returned envelope and leaf hash all recomputed to match.
+ */
+export function withStoredData(events: RecordedEvent[], i: number, dataText: string): void {
+  const text = withDataText(events[i]!.envelope, dataText);
+  const canonical = Buffer.from(text, 'utf8');
+  events[i] = { ...events[i]!, envelope: JSON.parse(text) as Envelope, canonical, leafHash: leafHash(canonical).toString('hex') };
+}
+
+export const nested = (levels: number): string => '['.repeat(levels) + ']'.repeat(levels);
+
+/** Stored data canonicalize refuses: each must be a `bytes` divergence at its leaf, never an exception. */
+export const HOSTILE_DATA: [string, string, RegExp][] = [
+  ['a lone surrogate', '{"s":"\\ud800x"}', /lone surrogate/],
+  ['a lone low surrogate in a member name', '{"\\udc00":1}', /lone surrogate/],
+  ['data nested 20,000 levels', `{"a":${nested(20_000)}}`, /nesting deeper than 65 levels/],
+  ['data nested one level deeper than the limit', `{"a":${nested(64)}}`, /nesting deeper than 65 levels/],
+];
 
 /** Every change to an envelope field the verifier must notice. */
 export const ENVELOPE_CHANGES: [string, (e: Envelope) => void][] = [
@@ -148,6 +174,8 @@ export function tamperCases(): TamperCase[] {
     tampered('checkpoints out of order', () => undefined, (ev) => ({ checkpoints: [checkpointAt(ev, 7), checkpointAt(ev, 3)] })),
     tampered('a checkpoint beyond the end of the log', () => undefined, (ev) => ({ checkpoints: [checkpointAt(ev, 10), checkpointAt(buildLog([...PLAN, 'run-a', 'run-b']), 12)] })),
     tampered('a malformed checkpoint note', () => undefined, (ev) => ({ checkpoints: [{ ...checkpointAt(ev, 3), note: 'garbage' }] })),
+    ...HOSTILE_DATA.map(([name, text]) => tampered(`stored data with ${name}`, (ev) => withStoredData(ev, 5, text))),
+    tampered('stored data with a __proto__ member', (ev) => withStoredData(ev, 5, '{"a":{"__proto__":{"polluted":true}}}')),
   ];
   for (const [field, change] of ENVELOPE_CHANGES) {
     cases.push(

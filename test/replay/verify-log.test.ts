@@ -5,7 +5,7 @@ import { leafHash } from '../../src/integrity/hasher.js';
 import { noteKeyFromSeed, parseSignerKey } from '../../src/integrity/note.js';
 import { assertLogVerified, verifyLog, verifyLogSync } from '../../src/replay/verify-log.js';
 import type { RecordedEvent } from '../../src/store/port.js';
-import { ENVELOPE_CHANGES, ORIGIN, PLAN, buildLog, checkpointAt, eventId, options, reseal, withBytes } from './verify-log-fixtures.js';
+import { ENVELOPE_CHANGES, HOSTILE_DATA, ORIGIN, PLAN, buildLog, checkpointAt, eventId, nested, options, reseal, withBytes, withStoredData } from './verify-log-fixtures.js';
 
 describe('verifyLog', () => {
   it('accepts an untampered log and reports its size, streams, checkpoints and recomputed root', () => {
@@ -113,6 +113,35 @@ describe('verifyLog', () => {
       bytes[bytes.indexOf('tester')] = 0xff;
       events[3] = { ...events[3]!, canonical: bytes };
       assert.equal(verifyLogSync(events, options()).firstDivergence?.check, 'bytes');
+    });
+
+    for (const [name, text, reason] of HOSTILE_DATA) {
+      it(`names the event whose stored data holds ${name} (a bytes divergence, never an exception)`, () => {
+        const events = buildLog();
+        withStoredData(events, 5, text);
+        const d = verifyLogSync(events, options()).firstDivergence!;
+        assert.deepEqual([d.check, d.index, d.eventId], ['bytes', 5, eventId(5)]);
+        assert.match(d.message, /^Leaf 5 \(event 00000000-0000-4000-8000-000000000005, stream "run-a" revision 2\): stored bytes are not in RFC 8785 canonical form \(/);
+        assert.match(d.message, reason);
+      });
+    }
+
+    it('names the event whose stored data has a member named __proto__ (which writers refuse)', () => {
+      const events = buildLog();
+      withStoredData(events, 5, '{"a":{"__proto__":{"polluted":true}},"s":"\\"__proto__\\":"}');
+      const d = verifyLogSync(events, options()).firstDivergence!;
+      assert.deepEqual([d.check, d.index, d.eventId], ['schema', 5, eventId(5)]);
+      assert.match(d.message, /member named "__proto__" at data\.a\.__proto__, which no runledger writer records/);
+      const quoted = buildLog();
+      withStoredData(quoted, 9, '{"s":"\\"__proto__\\":"}');
+      assert.equal(verifyLogSync(quoted, options()).firstDivergence?.check, 'root', 'a string that only looks like the member passes the content checks');
+    });
+
+    it('accepts stored data nested exactly as deep as the limit', () => {
+      const events = buildLog();
+      withStoredData(events, 9, `{"a":${nested(63)}}`);
+      const d = verifyLogSync(events, options()).firstDivergence!;
+      assert.equal(d.check, 'root', 'the bytes pass; only the signed root no longer matches the rewritten event');
     });
 
     it('rejects canonical bytes whose envelope breaks the Envelope schema', () => {

@@ -188,6 +188,29 @@ describe('dashboard in a browser', function () {
     assert.deepEqual(audit, { header: 1, nav: 1, main: 1, h1: 1, unscopedHeaders: 0, tablesWithoutCaption: 0, unlabelledCharts: 0, unlabelledButtons: 0, lang: 'en' });
   });
 
+  it('beyond loopback, asks for the token once, then shows the runs and goes live (session cookie)', async function () {
+    const token = 'correct-horse-battery-staple';
+    const exposed = await startServer({ store: ledger.store, home: ledger.home, host: '0.0.0.0', port: 0, token, assetsDir: await webAssets(), pollMs: 50 });
+    const tab = await context.newPage();
+    try {
+      await tab.goto(`http://127.0.0.1:${exposed.port}/`);
+      await tab.waitForSelector('main h1:text("Sign in")');
+      await tab.fill('#session-token', 'not-the-token-at-all');
+      await tab.click('button:text("Sign in")');
+      await tab.waitForSelector('p:text("Wrong token.")');
+      await tab.fill('#session-token', token);
+      await tab.click('button:text("Sign in")');
+      await tab.waitForSelector('a[data-run="base-1"]');
+      await tab.waitForSelector('#live-status[data-state="live-on"]');
+      const cookies = await context.cookies(`http://127.0.0.1:${exposed.port}`);
+      assert.equal(cookies.find((c) => c.name === 'runledger_session')?.httpOnly, true);
+      assert.ok(!cookies.some((c) => c.value.includes(token)), 'the token itself is not stored');
+    } finally {
+      await tab.close();
+      await exposed.close();
+    }
+  });
+
   it('shows a run with one altered stored event as failed, with the divergence, on the runs and verification pages', async function () {
     // Another process rewrites one byte of base-2's first event; a dashboard started afterwards must not vouch for it.
     const db = new Database(join(ledger.home, 'ledger.db'));

@@ -35,7 +35,7 @@ interface VerifyJson {
 /** Interleaved appends into several streams with two checkpoints between them. */
 async function seedLedger(env: Record<string, string>): Promise<void> {
   assert.equal((await runCli(['init'], { env })).code, 0);
-  const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ stream: `run-${(from + i) % 3}`, type: 'custom.sample', data: { i: from + i } })).join('\n');
+  const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ stream: `lab-${(from + i) % 3}`, type: 'custom.sample', data: { i: from + i } })).join('\n');
   for (const [from, n] of [[0, 10], [10, 7]] as const) {
     const appended = await runCli(['append', '-'], { env, input: `${lines(from, n)}\n` });
     assert.equal(appended.code, 0, appended.stderr);
@@ -126,14 +126,14 @@ describe('runledger migrate', function () {
       const env = { RUNLEDGER_HOME: home, RUNLEDGER_STORE: sqliteUrl };
       await seedLedger(env);
       const raw = new Database(join(home, 'ledger.db'));
-      const row = raw.prepare('SELECT position, canonical FROM events WHERE stream = ? AND revision = ?').get('run-1', 2) as { position: number; canonical: Buffer };
+      const row = raw.prepare('SELECT position, canonical FROM events WHERE stream = ? AND revision = ?').get('lab-1', 2) as { position: number; canonical: Buffer };
       const tampered = Buffer.from(row.canonical.toString('utf8').replace('"i":7', '"i":8'));
       assert.notDeepEqual(tampered, row.canonical);
       raw.prepare('UPDATE events SET canonical = ? WHERE position = ?').run(tampered, row.position);
       raw.close();
       const res = await runCli(['migrate', '--to', pgUrl], { env });
       assert.equal(res.code, 1, res.stderr);
-      assert.match(res.stderr, /does not verify, nothing was copied: Leaf 7 \(event [0-9a-f-]+, stream "run-1" revision 2\): .*altered/);
+      assert.match(res.stderr, /does not verify, nothing was copied: Leaf 7 \(event [0-9a-f-]+, stream "lab-1" revision 2\): .*altered/);
       const target = await openStore(pgUrl);
       assert.equal((await target.treeState()).size + (await target.unintegrated()), 0);
       assert.deepEqual(await target.listStreams(), []);

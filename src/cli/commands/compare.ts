@@ -1,7 +1,6 @@
 // compare and gate: a baseline and one or more candidates (runs or campaigns) judged by a policy;
 // both record the decision as events. `gate` is the CI form: exit 1 on a hard breach, JUnit and
 // Markdown files. Two or more candidates take the multi-candidate path (src/gates/multi.ts).
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { githubAnnotations } from '../../gates/annotations.js';
@@ -11,6 +10,7 @@ import { fmt } from '../../gates/regression.js';
 import { gateExitCode } from '../../gates/report.js';
 import { rederiveComparison, runBudgets, runGate, runMultiGate, type BudgetRun, type ComparisonRederivation, type GateRun, type MultiGateRun } from '../../gates/run-gate.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
+import { openOutputs } from '../output-path.js';
 import { count, VERDICT_TONE, type Style } from '../style.js';
 import { runTrust } from '../run-trust.js';
 
@@ -132,10 +132,21 @@ export function registerCompareCommands(program: Command, ctx: CliContext): void
     .option('--strict', 'soft breaches fail the gate too')
     .option('--github', 'also print GitHub Actions ::error/::warning annotations (stderr with --json); docs/ci.md')
     .action(async (opts: GateOptions) => {
-      const gate = await gateFor(ctx, opts);
+      // Checked before the gate records anything: a report that cannot be written must not cost an append.
+      const [junit, markdown] = openOutputs([
+        [opts.junit, '--junit'],
+        [opts.markdown, '--markdown'],
+      ]);
+      let gate: AnyGateRun;
+      try {
+        gate = await gateFor(ctx, opts);
+        junit?.write(gate.multi ? multiGateJunit(gate.run.report) : gateJunit(gate.run.report));
+        markdown?.write(gate.multi ? multiGateMarkdown(gate.run.report) : gateMarkdown(gate.run.report));
+      } finally {
+        junit?.discard();
+        markdown?.discard();
+      }
       const report = gate.run.report;
-      if (opts.junit) writeReport(opts.junit, gate.multi ? multiGateJunit(gate.run.report) : gateJunit(gate.run.report), '--junit');
-      if (opts.markdown) writeReport(opts.markdown, gate.multi ? multiGateMarkdown(gate.run.report) : gateMarkdown(gate.run.report), '--markdown');
       if (opts.github) for (const line of githubAnnotations(report)) (opts.json ? ctx.stderr : ctx.stdout).write(`${line}\n`);
       printGate(ctx, opts.json ?? false, gate);
       if (report.verdict === 'warn') ctx.note(`runledger: gate passed with ${count(report.softBreaches, 'soft breach', 'soft breaches')}; --strict would fail it`);
@@ -189,12 +200,4 @@ export function registerBudgetsCommand(program: Command, ctx: CliContext): void 
       ctx.print(opts.json ?? false, result, () => humanBudgets(result, ctx.style));
       if (result.verdict === 'fail') throw new ExitCode(1);
     });
-}
-
-function writeReport(file: string, text: string, option: string): void {
-  try {
-    writeFileSync(file, text);
-  } catch (err) {
-    throw new InputError(`${option} ${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { file });
-  }
 }

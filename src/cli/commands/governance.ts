@@ -1,6 +1,6 @@
 // Governance commands: plan validate|approve, stage start|complete|fail, replay, export, verify-bundle.
 // Thin: the work is done by src/governance (plans, recording), src/replay and src/bundle.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
@@ -13,6 +13,9 @@ import { replayRun } from '../../replay/replay.js';
 import type { RunDivergence } from '../../replay/verify-run.js';
 import { exportBundle, verifyBundle } from '../../bundle/bundle.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
+import { openOutput } from '../output-path.js';
+import { readBoundedFile } from '../../input/decode.js';
+import { LIMITS } from '../../input/limits.js';
 import { count } from '../style.js';
 import { parseWorkerKeys } from '../worker-keys.js';
 
@@ -130,15 +133,20 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .option('--full', 'also verify the whole log (every event and checkpoint) first')
     .action(async (run: string, opts: JsonFlag & { out?: string; key?: string[]; full?: boolean }) => {
       const keys = verifierKeys(ctx, opts.key, false);
-      const store = await ctx.store();
-      const progress = progressBar(ctx, 'replay', opts.json ?? false);
+      const out = opts.out === undefined ? undefined : openOutput(opts.out, '--out');
       let result;
       try {
-        result = await replayRun(store, run, { verifierKeys: keys, fullLog: opts.full ?? false, onProgress: progress.update });
+        const store = await ctx.store();
+        const progress = progressBar(ctx, 'replay', opts.json ?? false);
+        try {
+          result = await replayRun(store, run, { verifierKeys: keys, fullLog: opts.full ?? false, onProgress: progress.update });
+        } finally {
+          progress.stop();
+        }
+        if (result.ok && result.manifest) out?.write(manifestBytes(result.manifest));
       } finally {
-        progress.stop();
+        out?.discard();
       }
-      if (result.ok && opts.out && result.manifest) writeFileSync(opts.out, manifestBytes(result.manifest));
       const v = result.verification;
       const report = {
         ok: result.ok,
@@ -173,16 +181,21 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key)')
     .action(async (run: string, opts: JsonFlag & { out: string; key?: string[] }) => {
       const keys = verifierKeys(ctx, opts.key, false);
-      const store = await ctx.store();
-      const progress = progressBar(ctx, 'export', opts.json ?? false);
+      const out = openOutput(opts.out, '--out');
       let exported;
       try {
-        exported = await exportBundle(store, run, keys, progress.update);
+        const store = await ctx.store();
+        const progress = progressBar(ctx, 'export', opts.json ?? false);
+        try {
+          exported = await exportBundle(store, run, keys, progress.update);
+        } finally {
+          progress.stop();
+        }
+        out.write(exported.bundle);
       } finally {
-        progress.stop();
+        out.discard();
       }
       const { bundle, manifest } = exported;
-      writeFileSync(opts.out, bundle);
       const report = { runId: run, file: opts.out, bytes: bundle.length, sha256: sha256Hex(bundle), events: manifest.eventCount, checkpointSize: manifest.checkpoint.size, plans: manifest.plans };
       ctx.print(opts.json ?? false, report, () => `Exported run ${run} (${count(report.events, 'event')}, checkpoint size ${report.checkpointSize}) to ${opts.out}, ${report.bytes} bytes, sha256 ${report.sha256}`);
     });
@@ -193,14 +206,8 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key, if this home has one)')
     .action((file: string, opts: JsonFlag & { key?: string[] }) => {
       const keys = verifierKeys(ctx, opts.key, true);
-      let bytes: Buffer;
-      try {
-        if (!statSync(file).isFile()) throw new InputError(`${file} is not a file`, { file });
-        bytes = readFileSync(file);
-      } catch (err) {
-        if (err instanceof InputError) throw err;
-        throw new InputError(`cannot read bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
-      }
+      // At most LIMITS.bundleBytes, checked before reading (docs/limits.md).
+      const bytes = readBoundedFile(file, LIMITS.bundleBytes, 'bundle');
       let result;
       try {
         result = verifyBundle(bytes, keys);

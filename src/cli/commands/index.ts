@@ -12,7 +12,23 @@ import { registerBenchCompareCommand } from './bench-compare.js';
 import { registerKafkaCommands } from './kafka.js';
 import { registerRunsCommand } from './runs.js';
 import { registerMigrateCommand } from './migrate.js';
+import { registerModelCommands } from './model.js';
+import { registerBackupCommands } from './backup.js';
 
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
-export const commandGroups: RegisterCommands[] = [registerLedgerCommands, registerCatalogCommand, registerServeCommand, registerGovernanceCommands, registerRunsCommand, registerTrainingCommands, registerProjectCommands, registerCompareCommands, registerBenchCompareCommand, registerKafkaCommands, registerMigrateCommand];
+export const commandGroups: RegisterCommands[] = [
+  registerLedgerCommands,
+  registerCatalogCommand,
+  registerServeCommand,
+  registerGovernanceCommands,
+  registerRunsCommand,
+  registerTrainingCommands,
+  registerProjectCommands,
+  registerCompareCommands,
+  registerBenchCompareCommand,
+  registerKafkaCommands,
+  registerMigrateCommand,
+  registerModelCommands,
+  registerBackupCommands,
+];

@@ -1,5 +1,4 @@
 // Ledger commands: init, append, events, checkpoint, verify, proof, keys.
-import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -9,6 +8,8 @@ import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
 import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { parseAppendInput } from '../../ledger/append-input.js';
+import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/decode.js';
+import { LIMITS } from '../../input/limits.js';
 import { readLogPages } from '../../ledger/read.js';
 import { prepareBatch } from '../../store/seal.js';
 import type { EventStore } from '../../store/port.js';
@@ -52,7 +53,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .argument('[file]', 'NDJSON file, or - for standard input', '-')
     .action(async (file: string, opts: JsonFlag) => {
       const source = file === '-' ? 'stdin' : file;
-      const text = file === '-' ? await readStdin() : readInputFile(file);
+      const text = file === '-' ? await readStdin() : readAppendFile(file);
       const input = parseAppendInput(text, source);
       const actor = ctx.env.RUNLEDGER_ACTOR ?? safeUser();
       for (const request of input.requests) {
@@ -344,18 +345,18 @@ function parsePositive(flag: string) {
   };
 }
 
-function readInputFile(file: string): string {
-  try {
-    return readFileSync(resolve(file), 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file });
-  }
+// Bytes, not text: parseAppendInput checks sizes and UTF-8 line by line before parsing (docs/limits.md).
+function readAppendFile(file: string): Buffer {
+  return readBoundedFile(resolve(file), LIMITS.appendBytes, 'NDJSON input');
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+async function readStdin(): Promise<Buffer> {
+  return readBoundedStream(process.stdin, LIMITS.appendBytes, 'stdin', 'the input');
+}
+
+/** A small text file (a signed note): at most LIMITS.documentBytes of UTF-8, never repaired. */
+function readInputFile(file: string): string {
+  return decodeUtf8(readBoundedFile(resolve(file), LIMITS.documentBytes, 'file'), file);
 }
 
 function safeUser(): string {

@@ -87,6 +87,13 @@ export function registerProjectCommands(program: Command, ctx: CliContext): void
       const data = { relation, from: nodeRef(fromText, 'from'), to: nodeRef(toText, 'to'), note: opts.note };
       const stream = `links-${data.from.kind}-${data.from.id}`;
       const store = await ctx.store();
+      // A link must join things the ledger has: a typo would otherwise draw an edge to nothing.
+      const known = (await catchUp(store, ctx.home(), comparisonGraphProjection)).state;
+      for (const [field, ref, text] of [['from', data.from, fromText], ['to', data.to, toText]] as const) {
+        if (!(ref.kind === 'run' ? known.runs : known.campaigns).has(ref.id)) {
+          throw new InputError(`${field} "${text}": no ${ref.kind} "${ref.id}" in the ledger; nothing was recorded`, { field });
+        }
+      }
       // Content-derived id: recording the same link twice is an idempotent retry.
       const result = await store.append(stream, [{ id: contentUuid('RunLinked', data), type: 'RunLinked', data }]);
       const { state } = await catchUp(store, ctx.home(), comparisonGraphProjection);

@@ -2,7 +2,7 @@
 // Thin: the work is done by workers/ (execution, re-execution, campaigns, the claim queue).
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { InputError } from '../../errors.js';
@@ -23,6 +23,8 @@ import type { ExecuteContext, RunOutcome } from '../../../workers/execute.js';
 import type { CampaignReport } from '../../../workers/campaign.js';
 import type { RetrainReport } from '../../../workers/retrain.js';
 import { ExitCode, withJson, type CliContext, type Progress } from '../context.js';
+import { checkCount, LIMITS } from '../../input/limits.js';
+import { prepareOutputDirectory } from '../output-path.js';
 
 interface JsonFlag {
   json?: boolean;
@@ -104,7 +106,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
   withJson(program.command('campaign'))
     .description('run a plan N times with per-run seeds derived from its seed; records campaign stream campaign-<name> linking the runs')
     .requiredOption('--plan <file>', 'plan file')
-    .requiredOption('--repeats <n>', 'number of runs', positiveInt('--repeats'))
+    .requiredOption('--repeats <n>', `number of runs (at most ${LIMITS.repeats})`, repeats)
     .option('--name <name>', 'campaign name (default: the plan name); runs are <name>-1 … <name>-N')
     .addOption(backendOption())
     .action(async (opts: JsonFlag & { plan: string; repeats: number; name?: string; backend?: Backend }) => {
@@ -193,7 +195,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
   withJson(program.command('demo'))
     .description('a guided tour on a fresh embedded store: baseline, candidate and candidate-2 campaigns, signed checkpoints, a signed and verified ledger')
     .option('--dir <dir>', 'home for the demo (default: --home or RUNLEDGER_HOME if it holds no ledger yet, else a new temporary directory)')
-    .option('--repeats <n>', 'runs per campaign', positiveInt('--repeats'), 5)
+    .option('--repeats <n>', `runs per campaign (at most ${LIMITS.repeats})`, repeats, 5)
     .action(async (opts: JsonFlag & { dir?: string; repeats: number }) => {
       await runDemo(ctx, program, opts);
     });
@@ -242,7 +244,7 @@ async function contextFor(
 }
 
 /** A progress bar created on the first update, when the total is known. */
-function lazyProgress(ctx: CliContext, label: string, quiet: boolean): { update(done: number, total: number): void; stop(): void } {
+export function lazyProgress(ctx: CliContext, label: string, quiet: boolean): { update(done: number, total: number): void; stop(): void } {
   let bar: Progress | null = null;
   return {
     update: (done, total) => {
@@ -300,7 +302,8 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
   // with the same home shows it), else a temporary directory. RUNLEDGER_STORE may name a real ledger
   // and is ignored; a home that already holds a ledger is refused rather than mixed with demo runs.
   const chosenHome = opts.dir ?? ctx.globals.home ?? ctx.env.RUNLEDGER_HOME;
-  const home = chosenHome ? resolve(chosenHome) : mkdtempSync(join(tmpdir(), 'runledger-demo-'));
+  const option = opts.dir !== undefined ? '--dir' : ctx.globals.home !== undefined ? '--home' : 'RUNLEDGER_HOME';
+  const home = chosenHome !== undefined ? prepareOutputDirectory(chosenHome, option) : mkdtempSync(join(tmpdir(), 'runledger-demo-'));
   const storeUrl = ctx.globals.store ?? defaultStoreUrl(home);
   if (!ctx.globals.store && existsSync(join(home, 'ledger.db'))) {
     throw new InputError(`${home} already holds a ledger; the demo needs a fresh home: pass --dir <new directory> or unset RUNLEDGER_HOME`, { field: '--dir' });
@@ -408,6 +411,13 @@ function actorName(ctx: CliContext): string {
   } catch {
     return 'runledger';
   }
+}
+
+/** --repeats: a positive integer within the input limits (docs/limits.md), so `1e9` is refused before any run. */
+function repeats(value: string): number {
+  const n = positiveInt('--repeats')(value);
+  checkCount(`--repeats ${value}`, 'the campaign', n, LIMITS.repeats, 'runs', { field: '--repeats' });
+  return n;
 }
 
 function positiveInt(flag: string): (value: string) => number {

@@ -1,4 +1,4 @@
-// The dashboard's entry point: a hash router over five pages and one live connection.
+// The dashboard's entry point: a hash router over the pages and one live connection.
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
 import { LiveChanges } from './live.js';
@@ -9,6 +9,8 @@ import { graphPage } from './pages/graph.js';
 import { runPage } from './pages/run.js';
 import { runsPage } from './pages/runs.js';
 import { verificationPage } from './pages/verification.js';
+import { modelPage, modelsPage } from './pages/models.js';
+import { ensureSession } from './session.js';
 
 interface Route {
   nav: string;
@@ -21,6 +23,8 @@ const ROUTES: [RegExp, Route][] = [
   [/^#\/(?:runs)?$/, { nav: 'runs', title: () => 'Runs', render: (m) => runsPage(m) }],
   [/^#\/comparisons(?:\/(.+))?$/, { nav: 'comparisons', title: () => 'Comparisons', render: (m, id) => comparisonsPage(m, id || undefined) }],
   [/^#\/graph$/, { nav: 'graph', title: () => 'Experiment graph', render: (m) => graphPage(m) }],
+  [/^#\/models\/(.+)$/, { nav: 'models', title: (name) => `Model ${name}`, render: (m, name) => modelPage(m, name) }],
+  [/^#\/models$/, { nav: 'models', title: () => 'Models', render: (m) => modelsPage(m) }],
   [/^#\/verification$/, { nav: 'verification', title: () => 'Verification', render: (m) => verificationPage(m) }],
 ];
 
@@ -74,8 +78,9 @@ async function route(main: HTMLElement, focus: boolean): Promise<void> {
   }
 }
 
-function start(): void {
+async function start(): Promise<void> {
   const main = document.getElementById('main')!;
+  await ensureSession(main);
   const live = new LiveChanges(document.getElementById('live-status')!);
   live.subscribe((change) => current?.onChange?.(change));
   document.getElementById('skip-link')!.addEventListener('click', (event) => {
@@ -87,5 +92,5 @@ function start(): void {
   live.connect();
 }
 
-if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
-else start();
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => void start());
+else void start();

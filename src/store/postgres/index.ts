@@ -190,6 +190,11 @@ class PostgresStore implements EventStore {
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return this.run(async () => {
       const client = await this.pool.connect();
+      // A checked-out connection that dies (server killed, pg_terminate_backend) also emits 'error';
+      // the pool listens only while it is idle, and an unheard 'error' would crash the process. The
+      // failed query rejects as well, so the caller sees the failure.
+      const ignore = (): void => undefined;
+      client.on('error', ignore);
       let broken = false;
       try {
         // READ COMMITTED whatever the server's default: the append reads heads after taking the
@@ -206,6 +211,7 @@ class PostgresStore implements EventStore {
         }
         throw err;
       } finally {
+        client.off('error', ignore);
         client.release(broken);
       }
     });

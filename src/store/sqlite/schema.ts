@@ -1,6 +1,6 @@
 // Opening an embedded ledger file: recognising it as a runledger database, creating the schema on
 // first use, and setting the pragmas that make an acknowledged append durable.
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { IntegrityError, UnavailableError } from '../../errors.js';
@@ -91,9 +91,12 @@ export function openLedgerDatabase(options: OpenOptions): Database.Database {
     if (readonly && !existsSync(path)) throw new UnavailableError(`no ledger at ${path}`);
     if (!readonly) {
       try {
-        mkdirSync(dirname(path), { recursive: true });
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        // 0600 whatever the umask (a mode only ever loses bits to it); SQLite gives the -wal and
+        // -shm files it creates the database file's mode.
+        closeSync(openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600));
       } catch (err) {
-        throw new UnavailableError(`cannot create the directory of ledger database ${path}: ${(err as Error).message}`);
+        throw new UnavailableError(`cannot create ledger database ${path} or its directory: ${(err as Error).message}`);
       }
     }
   }

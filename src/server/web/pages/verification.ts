@@ -5,6 +5,7 @@ import { getJson, runPath } from '../api.js';
 import { el, replaceChildren, section, table } from '../dom.js';
 import { digest, num, verificationBadge, when } from '../format.js';
 import { coalesce, errorMessage, type Page } from '../page.js';
+import { tokenForm } from '../session.js';
 
 export async function verificationPage(main: HTMLElement): Promise<Page> {
   const checkpoint = el('div');
@@ -132,26 +133,14 @@ function replayResult(view: ReplayView): HTMLElement {
 }
 
 function signForm(reload: () => Promise<void>): HTMLElement {
-  const input = el('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', required: true });
-  const output = el('p', { 'aria-live': 'polite' });
-  const form = el(
-    'form',
-    { class: 'sign-form' },
-    el('p', {}, 'This server accepts changes with its token. Signing integrates pending events and signs a checkpoint with the home key.'),
-    el('label', { for: 'token' }, 'Server token'),
-    input,
-    el('button', { type: 'submit', class: 'button' }, 'Sign checkpoint'),
-    output,
-  );
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  const intro = 'This server accepts changes with its token. Signing integrates pending events and signs a checkpoint with the home key.';
+  return tokenForm('token', intro, 'Sign checkpoint', async (token, output) => {
     try {
-      const result = await getJson<{ created: boolean; size: number }>('/api/checkpoints', { method: 'POST', headers: { authorization: `Bearer ${input.value}` } });
+      const result = await getJson<{ created: boolean; size: number }>('/api/checkpoints', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
       output.textContent = result.created ? `Signed checkpoint of ${result.size} events.` : `No new events; checkpoint ${result.size} stands.`;
       await reload();
     } catch (err) {
       output.textContent = err instanceof Error ? err.message : String(err);
     }
-  });
-  return form;
+  }).form;
 }

@@ -1,0 +1,125 @@
+// runledger model register|alias|history|show: the model registry (src/registry/), every change an
+// event on the model's stream, anchored by a signed checkpoint right after it is recorded.
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
+import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
+import { anchorChange, deleteAlias, registerVersion, setAlias, type ModelChange } from '../../registry/model-registry.js';
+import { modelAt, readModelHistory, type ModelHistory, type ModelHistoryEntry } from '../../registry/model-history.js';
+import { ExitCode, withJson, type CliContext } from '../context.js';
+
+interface Common {
+  json?: boolean;
+  key?: string[];
+}
+
+export function registerModelCommands(program: Command, ctx: CliContext): void {
+  const model = program.command('model').description('model registry: versions from verified runs, aliases with actor and reason, history with inclusion proofs');
+  const keysOf = (given: string[] | undefined): string[] => given ?? (hasSigningKey(ctx.home()) ? [loadVerifierKey(ctx.home())] : []);
+  const actor = (): string => ctx.env.RUNLEDGER_ACTOR ?? safeUser();
+
+  const written = async (change: ModelChange, json: boolean, human: string): Promise<void> => {
+    const store = await ctx.store();
+    const anchor = await anchorChange(store, ctx.home());
+    if (anchor.reason) ctx.note(`runledger: not anchored yet: ${anchor.reason}`);
+    ctx.print(json, { ...change, anchoredBy: anchor.size === null ? null : { size: anchor.size, note: anchor.note } }, () =>
+      anchor.size === null ? human : `${human}; anchored by signed checkpoint of ${anchor.size} events`,
+    );
+  };
+
+  withJson(model.command('register'))
+    .description('replay a run against the latest signed checkpoint and register its signed model checkpoint as the next version of NAME')
+    .argument('<name>', 'model name')
+    .requiredOption('--run <id>', 'the run whose checkpoint becomes the version')
+    .option('--checkpoint <digest>', 'one of the run\'s checkpoints (default: its final checkpoint)')
+    .option('--description <text>', 'what this version is')
+    .option('--key <vkey...>', 'trusted verifier key(s) for the replay (default: the home key)')
+    .action(async (name: string, opts: Common & { run: string; checkpoint?: string; description?: string }) => {
+      const store = await ctx.store();
+      const change = await registerVersion(store, { model: name, runId: opts.run, checkpoint: opts.checkpoint, description: opts.description ?? null, actor: actor(), verifierKeys: keysOf(opts.key) });
+      await written(change, opts.json ?? false, `Registered run ${opts.run} as model ${name} version ${(change.data as { version: number }).version} (event ${change.eventId})`);
+    });
+
+  withJson(model.command('alias'))
+    .description('set or move alias ALIAS of model NAME to VERSION, or delete it with --delete; --reason is required')
+    .argument('<name>', 'model name')
+    .argument('<alias>', 'alias, e.g. production, staging')
+    .argument('[version]', 'version number (omit with --delete)')
+    .option('--delete', 'delete the alias')
+    .requiredOption('--reason <text>', 'why: recorded with the change')
+    .action(async (name: string, alias: string, version: string | undefined, opts: Common & { delete?: boolean; reason: string }) => {
+      const store = await ctx.store();
+      if (opts.delete) {
+        if (version !== undefined) throw new InputError('--delete takes no version: pass either a version or --delete', { field: 'version' });
+        const change = await deleteAlias(store, { model: name, alias, reason: opts.reason, actor: actor() });
+        await written(change, opts.json ?? false, `Deleted alias ${alias} of model ${name} (was version ${(change.data as { previousVersion: number }).previousVersion})`);
+        return;
+      }
+      if (version === undefined || !/^[1-9]\d{0,8}$/.test(version)) throw new InputError(`version must be a positive integer, got "${version ?? ''}" (or pass --delete)`, { field: 'version' });
+      const change = await setAlias(store, { model: name, alias, version: Number(version), reason: opts.reason, actor: actor() });
+      const previous = (change.data as { previousVersion: number | null }).previousVersion;
+      await written(change, opts.json ?? false, `Alias ${alias} of model ${name} -> version ${version}${previous === null ? '' : ` (was ${previous})`}`);
+    });
+
+  withJson(model.command('history'))
+    .description('every version and alias change of NAME with actor, time, reason and its RFC 9162 inclusion proof, re-verified from the log')
+    .argument('<name>', 'model name')
+    .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key)')
+    .action(async (name: string, opts: Common) => {
+      const store = await ctx.store();
+      const history = await readModelHistory(store, name, { verifierKeys: keysOf(opts.key) });
+      ctx.print(opts.json ?? false, history, () => describeHistory(history));
+      if (!history.ok) throw new ExitCode(1);
+    });
+
+  withJson(model.command('show'))
+    .description('versions and aliases of NAME, now or as they stood at time T (--at), answered with inclusion proofs')
+    .argument('<name>', 'model name')
+    .option('--at <time>', 'RFC 3339 time, e.g. 2026-01-01T12:00:00Z (default: now)')
+    .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key)')
+    .action(async (name: string, opts: Common & { at?: string }) => {
+      const store = await ctx.store();
+      const history = await readModelHistory(store, name, { verifierKeys: keysOf(opts.key) });
+      if (!history.ok) {
+        ctx.print(opts.json ?? false, { model: name, ok: false, firstDivergence: history.firstDivergence }, () => `NOT VERIFIED: ${history.firstDivergence?.message ?? 'verification failed'}`);
+        throw new ExitCode(1);
+      }
+      const at = modelAt(history, opts.at ?? new Date().toISOString());
+      const report = { ok: true, ...at, checkpoint: history.checkpoint, versionDetails: history.versions.filter((v) => at.versions.includes(v.version)) };
+      ctx.print(opts.json ?? false, report, () =>
+        [
+          `Model ${name} at ${at.at}: ${at.versions.length === 0 ? 'no versions yet' : `versions 1..${at.versions.length}`}${at.anchored ? '' : ' (NOT ANCHORED: some changes are after the latest signed checkpoint)'}`,
+          ...at.aliases.map((a) => `  ${a.alias.padEnd(12)} -> version ${a.version}  (set ${a.setBy.recordedAt} by ${a.setBy.actor}: ${a.setBy.reason ?? ''}; leaf ${a.setBy.inclusion?.index ?? '-'} ${a.setBy.anchored ? 'proven under the signed checkpoint' : 'not anchored'})`),
+          ...(at.aliases.length === 0 ? ['  no aliases'] : []),
+        ].join('\n'),
+      );
+    });
+}
+
+function describeHistory(h: ModelHistory): string {
+  const lines = h.entries.map(describeEntry);
+  if (!h.ok) return [...lines, `NOT VERIFIED: ${h.firstDivergence?.message ?? 'verification failed'}`].join('\n');
+  const aliases = Object.entries(h.aliases).map(([a, v]) => `${a}=${v}`).join(', ') || 'none';
+  return [
+    `Model ${h.model}: ${h.versions.length} version(s); aliases ${aliases}; ${h.anchored ? `every change proven under signed checkpoint of ${h.checkpoint!.size} events` : 'some changes NOT ANCHORED yet (run "runledger checkpoint")'}`,
+    ...lines,
+  ].join('\n');
+}
+
+function describeEntry(e: ModelHistoryEntry): string {
+  const what =
+    e.change === 'registered'
+      ? `registered version ${e.version} from run ${e.runId} (checkpoint ${e.checkpointDigest!.slice(0, 16)}…)`
+      : e.change === 'alias-deleted'
+        ? `deleted alias ${e.alias} (was version ${e.previousVersion}): ${e.reason}`
+        : `${e.change === 'alias-moved' ? 'moved' : 'set'} alias ${e.alias} -> version ${e.version}${e.previousVersion === null ? '' : ` (was ${e.previousVersion})`}: ${e.reason}`;
+  return `  ${e.recordedAt}  ${e.actor.padEnd(10)}  ${what}  [leaf ${e.inclusion?.index ?? '-'}${e.anchored ? ', proven' : ', not anchored'}]`;
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

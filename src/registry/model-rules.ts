@@ -1,0 +1,136 @@
+// The model registry's state and rules: a pure reducer over one model's stream. The same rule check
+// refuses a write (src/registry/model-registry.ts) and re-checks every event when the history is read
+// (model-history.ts), so a store written by other means cannot make `model history` say what the
+// rules forbid: versions are 1, 2, 3, …; an alias names an existing version; a move or delete names
+// the version the alias held; only model events on a model stream; time never runs backwards.
+import type { Envelope } from '../../events/envelope.js';
+import {
+  AliasName,
+  MODEL_TYPES,
+  ModelAliasDeletedData,
+  ModelAliasSetData,
+  ModelName,
+  ModelVersionRegisteredData,
+} from '../../events/model.js';
+import { InputError } from '../errors.js';
+
+const PREFIX = 'model-';
+
+/** Each model is one stream. */
+export function modelStream(model: string): string {
+  return `${PREFIX}${model}`;
+}
+
+export function isModelStream(stream: string): boolean {
+  return stream.startsWith(PREFIX);
+}
+
+/** Rejects model names that cannot name a stream. */
+export function checkModelName(model: string): string {
+  const parsed = ModelName.safeParse(model);
+  if (!parsed.success) throw new InputError(`model name "${model}" ${parsed.error.issues[0]!.message}`, { field: 'model' });
+  return model;
+}
+
+export function checkAliasName(alias: string): string {
+  const parsed = AliasName.safeParse(alias);
+  if (!parsed.success) throw new InputError(`alias "${alias}" ${parsed.error.issues[0]!.message}`, { field: 'alias' });
+  return alias;
+}
+
+export interface ModelState {
+  model: string;
+  /** versions[k] is version k + 1. */
+  versions: ModelVersionRegisteredData[];
+  /** alias → version. */
+  aliases: Record<string, number>;
+  /** Revision of the last applied event, -1 before any. */
+  revision: number;
+  lastRecordedAt: string | null;
+}
+
+export function initialModelState(model: string): ModelState {
+  return { model, versions: [], aliases: {}, revision: -1, lastRecordedAt: null };
+}
+
+/** The part of an envelope the rules read. */
+export type ModelEvent = Pick<Envelope, 'type' | 'data' | 'stream'> & { metadata: Pick<Envelope['metadata'], 'recordedAt'> };
+
+export interface ModelViolation {
+  message: string;
+  expected: string;
+  actual: string;
+}
+
+const v = (message: string, expected: string, actual: string): ModelViolation => ({ message, expected, actual });
+
+/** Why `event` may not follow `state`, or null when the rules allow it. Data is schema-checked here too. */
+export function modelViolation(state: ModelState, event: ModelEvent): ModelViolation | null {
+  const stream = modelStream(state.model);
+  if (event.stream !== stream) return v(`the event belongs to stream "${event.stream}", not "${stream}"`, stream, event.stream);
+  if (!(MODEL_TYPES as readonly string[]).includes(event.type)) {
+    return v(`a model stream holds only ${MODEL_TYPES.join(', ')} events, not ${event.type}`, MODEL_TYPES.join(' | '), event.type);
+  }
+  if (state.lastRecordedAt !== null && event.metadata.recordedAt < state.lastRecordedAt) {
+    return v(`it is recorded at ${event.metadata.recordedAt}, before the event preceding it (${state.lastRecordedAt})`, `at or after ${state.lastRecordedAt}`, event.metadata.recordedAt);
+  }
+  const schema = event.type === 'ModelVersionRegistered' ? ModelVersionRegisteredData : event.type === 'ModelAliasSet' ? ModelAliasSetData : ModelAliasDeletedData;
+  const parsed = schema.safeParse(event.data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return v(`field data.${issue.path.map(String).join('.')}: ${issue.message}`, 'data valid for its type', 'invalid data');
+  }
+  const data = parsed.data as { model: string };
+  if (data.model !== state.model) return v(`it names model "${data.model}" on the stream of model "${state.model}"`, state.model, data.model);
+  const versions = state.versions.length;
+  switch (event.type) {
+    case 'ModelVersionRegistered': {
+      const d = parsed.data as ModelVersionRegisteredData;
+      if (d.version !== versions + 1) return v(`it registers version ${d.version}, but the next version of model ${state.model} is ${versions + 1} (versions are dense)`, String(versions + 1), String(d.version));
+      return null;
+    }
+    case 'ModelAliasSet': {
+      const d = parsed.data as ModelAliasSetData;
+      if (d.version > versions) return v(`alias "${d.alias}" is set to version ${d.version}, but model ${state.model} has ${versions === 0 ? 'no versions' : `only versions 1..${versions}`}`, `a version in 1..${versions}`, String(d.version));
+      const current = state.aliases[d.alias] ?? null;
+      if (d.previousVersion !== current) {
+        return v(`it says alias "${d.alias}" pointed at ${describe(d.previousVersion)}, but it pointed at ${describe(current)}`, describe(current), describe(d.previousVersion));
+      }
+      if (current === d.version) return v(`alias "${d.alias}" already points at version ${d.version}`, `a version other than ${d.version}`, String(d.version));
+      return null;
+    }
+    default: {
+      const d = parsed.data as ModelAliasDeletedData;
+      const current = state.aliases[d.alias];
+      if (current === undefined) return v(`it deletes alias "${d.alias}", which model ${state.model} does not have`, 'an existing alias', d.alias);
+      if (d.previousVersion !== current) return v(`it says alias "${d.alias}" pointed at version ${d.previousVersion}, but it pointed at version ${current}`, `version ${current}`, `version ${d.previousVersion}`);
+      return null;
+    }
+  }
+}
+
+function describe(version: number | null): string {
+  return version === null ? 'no version (a new alias)' : `version ${version}`;
+}
+
+/** Applies an event the rules allowed. */
+export function evolveModel(state: ModelState, event: ModelEvent): ModelState {
+  const next: ModelState = { ...state, revision: state.revision + 1, lastRecordedAt: event.metadata.recordedAt };
+  switch (event.type) {
+    case 'ModelVersionRegistered':
+      next.versions = [...state.versions, event.data as ModelVersionRegisteredData];
+      break;
+    case 'ModelAliasSet': {
+      const d = event.data as ModelAliasSetData;
+      next.aliases = { ...state.aliases, [d.alias]: d.version };
+      break;
+    }
+    case 'ModelAliasDeleted': {
+      const d = event.data as ModelAliasDeletedData;
+      const { [d.alias]: _removed, ...rest } = state.aliases;
+      next.aliases = rest;
+      break;
+    }
+  }
+  return next;
+}

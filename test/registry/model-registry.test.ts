@@ -1,0 +1,161 @@
+// The model registry over a real ledger: versions only from verified runs, optimistic concurrency,
+// history with inclusion proofs an outsider can check, and a history that will not lie about a store
+// written by other means (forged events through the port, bytes changed by SQL).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ConcurrencyError, InputError, IntegrityError } from '../../src/errors.js';
+import { openCheckpoint } from '../../src/integrity/checkpoint.js';
+import { leafHash } from '../../src/integrity/hasher.js';
+import { verifyInclusion } from '../../src/integrity/proof.js';
+import { loadVerifierKey } from '../../src/ledger/keys.js';
+import { anchorChange, deleteAlias, readModel, registerVersion, setAlias } from '../../src/registry/model-registry.js';
+import { modelAt, readModelHistory } from '../../src/registry/model-history.js';
+import { modelStream } from '../../src/registry/model-rules.js';
+import { openStore } from '../../src/store/open.js';
+import { checkpointLedger, freshLedger, populate, type Ledger } from '../server/fixture.js';
+
+describe('model registry (store)', function () {
+  this.timeout(60_000);
+  let ledger: Ledger;
+  let keys: string[];
+
+  beforeEach(async () => {
+    ledger = await freshLedger();
+    await populate(ledger);
+    keys = [loadVerifierKey(ledger.home)];
+  });
+  afterEach(async () => ledger.close());
+
+  const register = (runId: string, model = 'iris') => registerVersion(ledger.store, { model, runId, actor: 'alice', verifierKeys: keys });
+
+  it('registers a verified, completed run\'s final signed checkpoint as version 1, 2, … and refuses an unfinished run', async () => {
+    const v1 = await register('base-1');
+    const v2 = await register('base-2');
+    assert.deepEqual([v1.data, v2.data].map((d) => (d as { version: number }).version), [1, 2]);
+    const d = v1.data as { checkpoint: { digest: string }; source: { stream: string; revision: number }; verifiedAgainst: { treeSize: number } };
+    assert.equal(d.source.stream, 'run-base-1');
+    assert.ok(d.verifiedAgainst.treeSize > 0);
+    await assert.rejects(register('cand-1'), (err: Error) => err instanceof IntegrityError && /has not completed/.test(err.message));
+    await assert.rejects(register('no-such-run'), InputError);
+    assert.equal((await readModel(ledger.store, 'iris')).versions.length, 2);
+  });
+
+  it('refuses to register a run whose replay fails (an event altered by SQL)', async () => {
+    await ledger.close();
+    const db = new Database(join(ledger.home, 'ledger.db'));
+    const row = db.prepare(`SELECT position, canonical FROM events WHERE stream = 'run-base-2' AND type = 'TelemetrySample' LIMIT 1`).get() as { position: number; canonical: Buffer };
+    db.prepare('UPDATE events SET canonical = ? WHERE position = ?').run(Buffer.from(row.canonical.toString('utf8').replace('"step":', '"step": ')), row.position);
+    db.close();
+    ledger.store = await openStore(`sqlite:${join(ledger.home, 'ledger.db')}`);
+    await assert.rejects(register('base-2'), (err: Error) => err instanceof IntegrityError && /run base-2 is not verified/.test(err.message));
+    await assert.rejects(readModelHistory(ledger.store, 'iris', { verifierKeys: keys }), InputError, 'nothing was registered');
+  });
+
+  it('lets only one of two concurrent writers of the same version win', async () => {
+    const results = await Promise.allSettled([register('base-1'), register('base-2')]);
+    const rejected = results.filter((r) => r.status === 'rejected');
+    assert.equal(rejected.length, 1);
+    assert.ok((rejected[0] as PromiseRejectedResult).reason instanceof ConcurrencyError);
+    const events = await ledger.store.readStream(modelStream('iris'));
+    assert.deepEqual(events.map((e) => [e.envelope.revision, (e.envelope.data as { version: number }).version]), [[0, 1]]);
+  });
+
+  it('answers history with actor, time, reason and inclusion proofs that verify against the signed note', async () => {
+    await register('base-1');
+    await register('base-2');
+    // recordedAt has millisecond resolution: "at time T" includes every change recorded in T's
+    // millisecond, so the changes whose moments are asked about below are kept apart.
+    const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 3));
+    await setAlias(ledger.store, { model: 'iris', alias: 'production', version: 1, reason: 'first', actor: 'alice' });
+    await tick();
+    await setAlias(ledger.store, { model: 'iris', alias: 'production', version: 2, reason: 'better', actor: 'bob' });
+    await setAlias(ledger.store, { model: 'iris', alias: 'staging', version: 1, reason: 'try', actor: 'carol' });
+    await tick();
+    await deleteAlias(ledger.store, { model: 'iris', alias: 'staging', reason: 'done', actor: 'carol' });
+    await anchorChange(ledger.store, ledger.home);
+    const history = await readModelHistory(ledger.store, 'iris', { verifierKeys: keys });
+    assert.equal(history.ok, true, history.firstDivergence?.message);
+    assert.equal(history.anchored, true);
+    // Order as the store hands it out: revisions 0..5.
+    assert.deepEqual(history.entries.map((e) => [e.revision, e.change, e.actor, e.reason]), [
+      [0, 'registered', 'alice', null],
+      [1, 'registered', 'alice', null],
+      [2, 'alias-set', 'alice', 'first'],
+      [3, 'alias-moved', 'bob', 'better'],
+      [4, 'alias-set', 'carol', 'try'],
+      [5, 'alias-deleted', 'carol', 'done'],
+    ]);
+    assert.deepEqual(history.aliases, { production: 2 });
+    const signed = openCheckpoint(history.checkpoint!.note, keys);
+    const events = await ledger.store.readStream(modelStream('iris'));
+    for (const [i, entry] of history.entries.entries()) {
+      const proof = entry.inclusion!;
+      // Independently: the leaf is the hash of the stored bytes, and the path leads to the signed root.
+      assert.equal(proof.leafHash, leafHash(events[i]!.canonical).toString('hex'));
+      assert.equal(proof.root, signed.root.toString('hex'));
+      verifyInclusion(proof.index, proof.size, Buffer.from(proof.leafHash, 'hex'), proof.proof.map((h) => Buffer.from(h, 'hex')), signed.root);
+    }
+    // Which version was production at each moment.
+    const t = (i: number): string => history.entries[i]!.recordedAt;
+    assert.deepEqual(modelAt(history, '2000-01-01T00:00:00Z').aliases, []);
+    assert.deepEqual(modelAt(history, t(2)).aliases.map((a) => [a.alias, a.version]), [['production', 1]]);
+    assert.deepEqual(modelAt(history, t(4)).aliases.map((a) => [a.alias, a.version]), [['production', 2], ['staging', 1]]);
+    assert.deepEqual(modelAt(history, t(5)).aliases.map((a) => [a.alias, a.version, a.setBy.actor]), [['production', 2, 'bob']]);
+    for (const bad of ['yesterday', '2026', 'May 1, 2026', '2026-13-01T00:00:00Z']) assert.throws(() => modelAt(history, bad), InputError, bad);
+    assert.deepEqual(modelAt(history, '2000-01-01').aliases, [], 'a date alone is its midnight UTC');
+  });
+
+  it('lists changes after the latest signed checkpoint as not anchored, never as proven', async () => {
+    await register('base-1');
+    await anchorChange(ledger.store, ledger.home);
+    await setAlias(ledger.store, { model: 'iris', alias: 'production', version: 1, reason: 'first', actor: 'alice' });
+    const history = await readModelHistory(ledger.store, 'iris', { verifierKeys: keys });
+    assert.equal(history.ok, true);
+    assert.equal(history.anchored, false);
+    assert.deepEqual(history.entries.map((e) => [e.anchored, e.inclusion === null]), [[true, false], [false, true]]);
+    assert.equal(modelAt(history, new Date().toISOString()).anchored, false);
+  });
+
+  it('catches an alias to a missing version appended through the port, naming the event', async () => {
+    await register('base-1');
+    // A writer that skips the registry rules (append, SQL, another tool): schema-valid, rule-breaking.
+    await ledger.store.append(modelStream('iris'), [{ type: 'ModelAliasSet', data: { model: 'iris', alias: 'production', version: 7, previousVersion: null, reason: 'forged' } }]);
+    await checkpointLedger(ledger);
+    const history = await readModelHistory(ledger.store, 'iris', { verifierKeys: keys });
+    assert.equal(history.ok, false);
+    assert.equal(history.firstDivergence?.check, 'rule');
+    assert.equal(history.firstDivergence?.revision, 1);
+    assert.match(history.firstDivergence!.message, /version 7, but model iris has only versions 1\.\.1/);
+    assert.equal(history.entries.length, 1, 'only the events before the divergence are reported');
+    await assert.rejects(setAlias(ledger.store, { model: 'iris', alias: 'staging', version: 1, reason: 'x', actor: 'a' }), IntegrityError);
+  });
+
+  it('catches a forged registration of a run that never wrote that checkpoint', async () => {
+    const real = await register('base-1');
+    const forged = { ...(real.data as Record<string, unknown>), version: 2, runId: 'base-2' };
+    await ledger.store.append(modelStream('iris'), [{ type: 'ModelVersionRegistered', data: forged }]);
+    await checkpointLedger(ledger);
+    const history = await readModelHistory(ledger.store, 'iris', { verifierKeys: keys });
+    assert.equal(history.firstDivergence?.check, 'registration');
+    assert.equal(history.firstDivergence?.revision, 1);
+    assert.match(history.firstDivergence!.message, /registers version 2 from run base-2, but/);
+  });
+
+  it('catches a model event whose bytes were changed by SQL', async () => {
+    await register('base-1');
+    await setAlias(ledger.store, { model: 'iris', alias: 'production', version: 1, reason: 'first', actor: 'alice' });
+    await anchorChange(ledger.store, ledger.home);
+    await ledger.close();
+    const db = new Database(join(ledger.home, 'ledger.db'));
+    const row = db.prepare(`SELECT position, canonical FROM events WHERE stream = 'model-iris' AND revision = 1`).get() as { position: number; canonical: Buffer };
+    db.prepare('UPDATE events SET canonical = ? WHERE position = ?').run(Buffer.from(row.canonical.toString('utf8').replace('"reason":"first"', '"reason":"audit"')), row.position);
+    db.close();
+    ledger.store = await openStore(`sqlite:${join(ledger.home, 'ledger.db')}`);
+    const history = await readModelHistory(ledger.store, 'iris', { verifierKeys: keys });
+    assert.equal(history.ok, false);
+    assert.equal(history.firstDivergence?.check, 'inclusion');
+    assert.equal(history.firstDivergence?.revision, 1);
+    assert.equal(history.entries.length, 1);
+  });
+});
