@@ -3,6 +3,7 @@
 // read. The store's optimistic concurrency lets exactly one such append succeed, so two workers never
 // execute the same run, and the claim binds the run's training events to the winner's key (rule
 // `claimant`). Workers on other machines claim through Kafka instead (src/kafka/remote-worker.ts).
+import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { ProposedEvent } from '../events/envelope.js';
 import type { RunClaimed, RunSubmitted } from '../events/training.js';
@@ -68,10 +69,9 @@ export function claimEvent(runId: string, worker: string, signer: CheckpointSign
  * whose key is not trusted could record nothing of it). Returns null when there is none. A lost race
  * (another worker appended first) re-reads the run and moves on if it was claimed.
  */
-export async function claimNext(store: EventStore, worker: string, signer: CheckpointSigner): Promise<{ runId: string; backend: Backend } | null> {
-  const queued = (await store.readStream(QUEUE_STREAM)).map((e) => e.envelope.data as RunSubmitted);
+export async function claimNext(store: EventStore, worker: string, signer: CheckpointSigner): Promise<Claimed | null> {
   const workerKey = workerKeyOf(signer);
-  for (const submitted of queued) {
+  for (const submitted of await queuedRuns(store)) {
     for (;;) {
       const snapshot = await readRun(store, submitted.runId);
       if (!claimable(snapshot.rules, workerKey)) break;
@@ -87,6 +87,45 @@ export async function claimNext(store: EventStore, worker: string, signer: Check
   return null;
 }
 
+export interface Claimed {
+  runId: string;
+  backend: Backend;
+}
+
+async function queuedRuns(store: EventStore): Promise<RunSubmitted[]> {
+  return (await store.readStream(QUEUE_STREAM)).map((e) => e.envelope.data as RunSubmitted);
+}
+
+/**
+ * A ledger this worker reaches only through messages (src/kafka/remote-ledger.ts): `store` is its
+ * verified mirror, whose appends are published to the ledger; the ledger decides claims.
+ */
+export interface LedgerLink {
+  readonly store: EventStore;
+  /** Brings the mirror up to what the ledger had published when called. */
+  sync(): Promise<void>;
+  /** Proposes a claim; true when the ledger recorded this one (false: another worker's won). */
+  claim(stream: string, event: ProposedEvent & { id: string }): Promise<boolean>;
+  /** Waits until the ledger recorded everything this worker recorded on the stream; throws if it refused any. */
+  settle(stream: string): Promise<void>;
+}
+
+/**
+ * Claims the first run of the mirrored queue that the worker may claim, through the ledger. A claim
+ * another worker won is reported to `onLost` and the worker moves on.
+ */
+export async function claimThrough(link: LedgerLink, worker: string, signer: CheckpointSigner, onLost?: (runId: string) => void): Promise<Claimed | null> {
+  await link.sync();
+  const workerKey = workerKeyOf(signer);
+  for (const submitted of await queuedRuns(link.store)) {
+    const snapshot = await readRun(link.store, submitted.runId);
+    if (!claimable(snapshot.rules, workerKey)) continue;
+    if (await link.claim(snapshot.stream, { id: randomUUID(), ...claimEvent(submitted.runId, worker, signer) })) return { runId: submitted.runId, backend: submitted.backend };
+    onLost?.(submitted.runId);
+  }
+  return null;
+}
+
 export interface WorkerOptions {
   /** Stop when the queue has no unclaimed run instead of polling. */
   untilIdle?: boolean;
@@ -95,7 +134,11 @@ export interface WorkerOptions {
   pollMs?: number;
   signal?: AbortSignal;
   onClaimed?: (runId: string) => void;
+  /** A claim another worker won (remote workers only: locally a lost race is just re-read). */
+  onLost?: (runId: string) => void;
   onFinished?: (outcome: ClaimedOutcome) => void;
+  /** Claim and record through this link instead of the context's store (`worker --brokers`). */
+  link?: LedgerLink;
 }
 
 /** Claims and executes queued runs one at a time. Returns the runs this worker executed. */
@@ -103,7 +146,8 @@ export async function runWorker(ctx: ExecuteContext, options: WorkerOptions = {}
   const worker = ctx.worker ?? defaultWorkerId();
   const executed: string[] = [];
   while (!options.signal?.aborted && (options.maxRuns === undefined || executed.length < options.maxRuns)) {
-    const claimed = await claimNext(ctx.store, worker, ctx.keys.signer);
+    const { link } = options;
+    const claimed = link ? await claimThrough(link, worker, ctx.keys.signer, options.onLost) : await claimNext(ctx.store, worker, ctx.keys.signer);
     if (!claimed) {
       if (options.untilIdle) break;
       await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000));
@@ -111,7 +155,15 @@ export async function runWorker(ctx: ExecuteContext, options: WorkerOptions = {}
     }
     options.onClaimed?.(claimed.runId);
     executed.push(claimed.runId);
-    options.onFinished?.(await executeClaimed({ ...ctx, worker }, claimed.runId, claimed.backend));
+    let outcome = await executeClaimed({ ...ctx, ...(link ? { store: link.store } : {}), worker }, claimed.runId, claimed.backend);
+    if (link) {
+      // Done only when the ledger holds it all; a refusal there (the run was ended meanwhile) is this run's failure.
+      outcome = await link.settle(runStream(claimed.runId)).then(
+        () => outcome,
+        (err: unknown) => ({ runId: claimed.runId, error: err instanceof Error ? err.message : String(err) }),
+      );
+    }
+    options.onFinished?.(outcome);
   }
   return executed;
 }
