@@ -56,6 +56,7 @@ export interface RemoteLedger {
 }
 
 const MIRRORED = /^(run-.+|training-queue)$/;
+const RUN_END: ReadonlySet<string> = new Set(['RunCompleted', 'RunFailed']);
 
 export async function openRemoteLedger(options: RemoteLedgerOptions): Promise<RemoteLedger> {
   const { mirror, relayTopic, ingestTopic } = options;
@@ -178,9 +179,10 @@ export async function openRemoteLedger(options: RemoteLedgerOptions): Promise<Re
       await publish([{ key: stream, value: Buffer.from(JSON.stringify({ stream, ...event })) }]);
       let winner: string | undefined;
       await waitFor(`no ingester answered the claim of "${stream}" (is \`runledger ingest --topic ${ingestTopic}\` running beside \`runledger relay --topic ${relayTopic}\`?)`, async () => {
-        const claims = (await mirror.readStream(stream)).filter((e) => e.envelope.type === 'RunClaimed');
-        winner = claims[0]?.envelope.id;
-        return winner !== undefined || diverged.has(stream);
+        const events = await mirror.readStream(stream);
+        winner = events.find((e) => e.envelope.type === 'RunClaimed')?.envelope.id;
+        // No claim will come for a run that ended meanwhile (`run fail` before any claim).
+        return winner !== undefined || diverged.has(stream) || events.some((e) => RUN_END.has(e.envelope.type));
       });
       return winner === event.id;
     },
