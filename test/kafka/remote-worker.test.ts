@@ -66,6 +66,17 @@ describe('remote workers through Kafka (worker --brokers)', function () {
     return dir;
   };
 
+  it('exits 3 with one sentence when the broker is unreachable, and 2 for a bad topic name, before claiming anything', async () => {
+    const h = home();
+    const down = await runCli(['--home', h, 'worker', '--brokers', '127.0.0.1:1', '--until-idle'], { env: { KAFKA_BROKERS: undefined } });
+    assert.equal(down.code, 3, down.stderr);
+    assert.match(down.stderr, /^runledger: Kafka broker 127\.0\.0\.1:1 is unavailable/);
+    assert.equal(down.stderr.trim().split('\n').length, 1);
+    const bad = await runCli(['--home', h, 'worker', '--brokers', '127.0.0.1:1', '--relay-topic', 'no/such', '--until-idle']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--relay-topic: "no\/such" is not a valid Kafka topic name/);
+  });
+
   it('two worker processes with homes and keys of their own execute four runs into one ledger, which verifies and replays every run', async () => {
     const env = { KAFKA_BROKERS: kafka.list };
     const relayTopic = uniqueTopic('rw-events');
