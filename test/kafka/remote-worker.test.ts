@@ -5,7 +5,7 @@
 // run, and the dashboard's badge logic (replayRun).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, freshHome, repoRoot, runCli, type CliResult } from '../support/cli.js';
 import { kafkaBroker, uniqueTopic, type KafkaBroker } from '../support/kafka.js';
@@ -89,6 +89,8 @@ describe('remote workers through Kafka (worker --brokers)', function () {
     for (const run of RUNS) ok(await runCli(['--home', ledger, 'submit', '--plan', PLAN, '--run', run, '--worker-key', ...keys], { env }), `submit ${run}`);
 
     const deadLetter = uniqueTopic('rw-dead');
+    // What is queued is on the relay topic before any worker looks (--until-idle: idle is an empty queue there).
+    ok(await runCli(['--home', ledger, 'relay', '--topic', relayTopic, '--once'], { env }), 'relay --once');
     const relay = serve(['--home', ledger, 'relay', '--topic', relayTopic], env);
     const ingest = serve(['--home', ledger, 'ingest', '--topic', ingestTopic, '--group', uniqueTopic('rw-group'), '--dead-letter', deadLetter], env);
     services.push(relay, ingest);
@@ -135,5 +137,61 @@ describe('remote workers through Kafka (worker --brokers)', function () {
     } finally {
       await store.close();
     }
+  });
+
+  it('a worker process killed mid-run: the run stays claimed until `run fail` on the ledger; then no worker claims it, and the ledger verifies and replays it', async () => {
+    const env = { KAFKA_BROKERS: kafka.list };
+    const relayTopic = uniqueTopic('rw-events');
+    const ingestTopic = uniqueTopic('rw-ingest');
+    const ledger = home();
+    const [h1, h2] = [home(), home()];
+    ok(await runCli(['--home', ledger, 'init'], { env }), 'init');
+    const keys = await Promise.all([h1, h2].map(async (h) => (JSON.parse(ok(await runCli(['--home', h!, 'keys', 'show', '--worker', '--json'], { env }), 'keys show')) as { publicKey: string }).publicKey));
+    // A long run (minutes), so the worker is surely killed in the middle of it.
+    const plan = join(ledger, 'long.yaml');
+    writeFileSync(plan, readFileSync(PLAN, 'utf8').replace('epochs: 6', 'epochs: 20000').replace('maxWallMs: 120000', 'maxWallMs: 3600000'));
+    ok(await runCli(['--home', ledger, 'submit', '--plan', plan, '--run', 'dies', '--worker-key', ...keys], { env }), 'submit');
+    ok(await runCli(['--home', ledger, 'relay', '--topic', relayTopic, '--once'], { env }), 'relay --once');
+    const relay = serve(['--home', ledger, 'relay', '--topic', relayTopic], env);
+    const ingest = serve(['--home', ledger, 'ingest', '--topic', ingestTopic, '--group', uniqueTopic('rw-group')], env);
+    services.push(relay, ingest);
+    const workerArgs = (h: string, id: string) => ['--home', h, 'worker', '--brokers', kafka.list, '--relay-topic', relayTopic, '--ingest-topic', ingestTopic, '--id', id, '--until-idle', '--json'];
+    const victim = serve(workerArgs(h1!, 'victim'), env);
+    services.push(victim);
+
+    const types = async (): Promise<string[]> => {
+      const store = createSqliteStore({ path: join(ledger, 'ledger.db'), readonly: true });
+      try {
+        return (await store.readStream('run-dies')).map((e) => e.envelope.type);
+      } finally {
+        await store.close();
+      }
+    };
+    const deadline = Date.now() + 120_000;
+    while (!(await types()).includes('CheckpointWritten')) {
+      assert.ok(Date.now() < deadline, `the victim never recorded a checkpoint: ${victim.stderr()}`);
+      assert.equal(victim.child.exitCode, null, `the victim exited early: ${victim.stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    victim.child.kill('SIGKILL');
+    await victim.stop();
+    const atDeath = await types();
+    assert.ok(!atDeath.includes('RunFailed') && !atDeath.includes('RunCompleted'), 'the run is left claimed and running');
+
+    // Another worker does not take a claimed run, however long it has been silent.
+    const idle = JSON.parse(ok(await runCli(workerArgs(h2!, 'survivor'), { env, timeoutMs: 120_000 }), 'survivor')) as { executed: unknown[] };
+    assert.deepEqual(idle.executed, []);
+
+    // The operator ends it; the ledger then verifies, and the run replays as failed.
+    ok(await runCli(['--home', ledger, 'run', 'fail', 'dies', '--reason', 'worker victim was killed'], { env }), 'run fail');
+    const after = JSON.parse(ok(await runCli(workerArgs(h2!, 'survivor'), { env, timeoutMs: 120_000 }), 'survivor again')) as { executed: unknown[] };
+    assert.deepEqual(after.executed, [], 'nobody claims a failed run');
+    await relay.stop();
+    assert.equal(await ingest.stop(), 0, ingest.stderr());
+    ok(await runCli(['--home', ledger, 'checkpoint'], { env }), 'checkpoint');
+    assert.equal((JSON.parse(ok(await runCli(['--home', ledger, 'verify', '--json'], { env }), 'verify')) as { ok: boolean }).ok, true);
+    const replayed = JSON.parse(ok(await runCli(['--home', ledger, 'replay', 'dies', '--json'], { env }), 'replay')) as { ok: boolean };
+    assert.equal(replayed.ok, true);
+    assert.equal((await types()).at(-1), 'RunFailed');
   });
 });
