@@ -85,7 +85,16 @@ export async function openRemoteLedger(options: RemoteLedgerOptions): Promise<Re
   let failure: unknown;
   const heads = new RunHeads();
 
-  await consumer.subscribe({ topic: relayTopic, fromBeginning: true });
+  // A consumer that gives up (broker gone past its retries) fails the next wait instead of hanging it.
+  consumer.on(consumer.events.CRASH, (e) => {
+    if (!e.payload.restart) failure ??= brokerUnavailable(options.brokers, e.payload.error);
+  });
+  try {
+    await consumer.subscribe({ topic: relayTopic, fromBeginning: true });
+  } catch (err) {
+    await Promise.allSettled([admin.disconnect(), consumer.disconnect(), producer.disconnect()]);
+    throw brokerUnavailable(options.brokers, err);
+  }
   await consumer.run({
     autoCommit: false,
     eachMessage: async ({ partition, message }) => {
