@@ -104,8 +104,8 @@ export interface LedgerLink {
   readonly store: EventStore;
   /** Brings the mirror up to what the ledger had published when called. */
   sync(): Promise<void>;
-  /** Proposes a claim; true when the ledger recorded this one (false: another worker's won). */
-  claim(stream: string, event: ProposedEvent & { id: string }): Promise<boolean>;
+  /** Proposes a claim: `won` when the ledger recorded this one, `lost` when another worker's, `gone` when the run ended or cannot be checked. */
+  claim(stream: string, event: ProposedEvent & { id: string }): Promise<'won' | 'lost' | 'gone'>;
   /** Waits until the ledger recorded everything this worker recorded on the stream; throws if it refused any. */
   settle(stream: string): Promise<void>;
 }
@@ -120,8 +120,9 @@ export async function claimThrough(link: LedgerLink, worker: string, signer: Che
   for (const submitted of await queuedRuns(link.store)) {
     const snapshot = await readRun(link.store, submitted.runId);
     if (!claimable(snapshot.rules, workerKey)) continue;
-    if (await link.claim(snapshot.stream, { id: randomUUID(), ...claimEvent(submitted.runId, worker, signer) })) return { runId: submitted.runId, backend: submitted.backend };
-    onLost?.(submitted.runId);
+    const answer = await link.claim(snapshot.stream, { id: randomUUID(), ...claimEvent(submitted.runId, worker, signer) });
+    if (answer === 'won') return { runId: submitted.runId, backend: submitted.backend };
+    if (answer === 'lost') onLost?.(submitted.runId);
   }
   return null;
 }

@@ -43,13 +43,18 @@ export interface RemoteLedgerOptions extends BrokerOptions {
   onRefused?: (stream: string, reason: string) => void;
 }
 
+export type ClaimAnswer = 'won' | 'lost' | 'gone';
+
 export interface RemoteLedger {
   /** The mirror, whose appends are published to the ledger. */
   readonly store: EventStore;
   /** Resolves once the mirror holds everything the relay topic held when called. */
   sync(): Promise<void>;
-  /** Publishes a claim and waits for the ledger's answer: true when its RunClaimed is the one recorded. */
-  claim(stream: string, event: ProposedEvent & { id: string }): Promise<boolean>;
+  /**
+   * Publishes a claim and waits for the ledger's answer: `won` when its RunClaimed is the one recorded,
+   * `lost` when another is; `gone` when the run ended first or its mirror stopped matching the ledger.
+   */
+  claim(stream: string, event: ProposedEvent & { id: string }): Promise<ClaimAnswer>;
   /** Waits until the ledger holds every event the mirror holds on `stream`; throws if it diverged. */
   settle(stream: string): Promise<void>;
   close(): Promise<void>;
@@ -193,7 +198,7 @@ export async function openRemoteLedger(options: RemoteLedgerOptions): Promise<Re
         // No claim will come for a run that ended meanwhile (`run fail` before any claim).
         return winner !== undefined || diverged.has(stream) || events.some((e) => RUN_END.has(e.envelope.type));
       });
-      return winner === event.id;
+      return winner === undefined ? 'gone' : winner === event.id ? 'won' : 'lost';
     },
     async settle(stream) {
       const head = await mirror.streamRevision(stream);

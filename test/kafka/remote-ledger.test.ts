@@ -124,13 +124,15 @@ describe('remote ledger link (Kafka), adversarial', function () {
 
     // Lost claim: both trusted workers claim the run at once; the ledger records one, and each learns which.
     await Promise.all([a.link.sync(), b.link.sync()]);
+    const lost: string[] = [];
     const claims = await Promise.all(
       [
         [a, signerA, 'worker-a'],
         [b, signerB, 'worker-b'],
-      ].map(([w, signer, name]) => claimThrough((w as typeof a).link, name as string, signer as CheckpointSigner)),
+      ].map(([w, signer, name]) => claimThrough((w as typeof a).link, name as string, signer as CheckpointSigner, (runId) => lost.push(`${name as string}:${runId}`))),
     );
     assert.deepEqual(claims.map((c) => c !== null).sort(), [false, true], `exactly one claim won: ${JSON.stringify(claims)}`);
+    assert.deepEqual(lost, [claims[0] ? 'worker-b:race' : 'worker-a:race'], 'the loser learned it lost');
     const [winner, loser] = claims[0] ? [{ ...a, signer: signerA, name: 'worker-a' }, { ...b, signer: signerB }] : [{ ...b, signer: signerB, name: 'worker-b' }, { ...a, signer: signerA }];
     const recordedClaims = (await ledger.store.readStream('run-race')).filter((e) => e.envelope.type === 'RunClaimed');
     assert.equal(recordedClaims.length, 1);
