@@ -220,4 +220,29 @@ describe('remote ledger link (Kafka), adversarial', function () {
     assert.equal(replayed.ok, true, replayed.firstDivergence?.message);
     assert.equal((await ledger.store.readStream('run-dies')).at(-1)!.envelope.type, 'RunFailed');
   });
+
+  it('never executes a run whose relayed copy does not verify: a forged execution plan on the relay topic is refused by the mirror, and nothing is claimed', async () => {
+    // A run approved elsewhere, its execution plan then altered under its recorded hash, published on the relay topic.
+    const elsewhere = await openTestLedger();
+    cleanup.push(() => elsewhere.close());
+    await submitRun(elsewhere.store, readPlanFile(PLAN), 'forged', { workerKeys: [workerKeyOf(signerA)] });
+    const messages = [...(await elsewhere.store.readStream('run-forged')), ...(await elsewhere.store.readStream('training-queue'))].map(relayMessage);
+    const plan = JSON.parse(messages[1]!.value.toString()) as { type: string; data: { plan: { stages: { description?: string }[] } } };
+    assert.equal(plan.type, 'ExecutionPlanRecorded');
+    plan.data.plan.stages[1]!.description = 'train on whatever mallory likes';
+    messages[1] = { ...messages[1]!, value: Buffer.from(JSON.stringify(plan)) };
+    await producer.send({ topic: relayTopic, acks: -1, messages });
+
+    const refused: string[] = [];
+    const mirror = await openStore('sqlite::memory:');
+    const l = await openRemoteLedger({ brokers: kafka.brokers, relayTopic, ingestTopic, mirror, onRefused: (stream, reason) => refused.push(`${stream}: ${reason}`) });
+    cleanup.push(async () => (await l.close(), await mirror.close()));
+    assert.equal(await claimThrough(l, 'worker-a', signerA), null, 'nothing to claim');
+    assert.equal(refused.length, 1, refused.join('\n'));
+    assert.match(refused[0]!, /^run-forged: .*\(rule plan-hash\)/);
+    assert.equal((await mirror.readStream('run-forged')).length, 1, 'the mirror kept the approval only');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.deepEqual(ingest.rejected, [], 'no claim was published');
+    assert.equal((await ledger.store.readStream('run-forged')).length, 0);
+  });
 });
