@@ -65,6 +65,15 @@ describe('remote workers through Kafka (worker --brokers)', function () {
     homes.push(dir);
     return dir;
   };
+  /** A ledger home and two worker homes (each with its worker key), and fresh topics. */
+  const setup = async () => {
+    const env = { KAFKA_BROKERS: kafka.list };
+    const ledger = home();
+    const workerHomes = [home(), home()] as const;
+    ok(await runCli(['--home', ledger, 'init'], { env }), 'init');
+    const keys = await Promise.all(workerHomes.map(async (h) => (JSON.parse(ok(await runCli(['--home', h, 'keys', 'show', '--worker', '--json'], { env }), 'keys show')) as { publicKey: string }).publicKey));
+    return { env, relayTopic: uniqueTopic('rw-events'), ingestTopic: uniqueTopic('rw-ingest'), ledger, workerHomes, keys };
+  };
 
   it('exits 3 with one sentence when the broker is unreachable, and 2 for a bad topic name, before claiming anything', async () => {
     const h = home();
@@ -78,13 +87,7 @@ describe('remote workers through Kafka (worker --brokers)', function () {
   });
 
   it('two worker processes with homes and keys of their own execute four runs into one ledger, which verifies and replays every run', async () => {
-    const env = { KAFKA_BROKERS: kafka.list };
-    const relayTopic = uniqueTopic('rw-events');
-    const ingestTopic = uniqueTopic('rw-ingest');
-    const ledger = home();
-    const [h1, h2] = [home(), home()];
-    ok(await runCli(['--home', ledger, 'init'], { env }), 'init');
-    const keys = await Promise.all([h1, h2].map(async (h) => (JSON.parse(ok(await runCli(['--home', h!, 'keys', 'show', '--worker', '--json'], { env }), 'keys show')) as { publicKey: string }).publicKey));
+    const { env, relayTopic, ingestTopic, ledger, workerHomes: [h1, h2], keys } = await setup();
     assert.notEqual(keys[0], keys[1], 'separate homes, separate worker keys');
     for (const run of RUNS) ok(await runCli(['--home', ledger, 'submit', '--plan', PLAN, '--run', run, '--worker-key', ...keys], { env }), `submit ${run}`);
 
@@ -98,7 +101,7 @@ describe('remote workers through Kafka (worker --brokers)', function () {
     // Each worker stops after two runs: four runs, two workers, so each executes exactly two.
     const worker = (h: string, id: string) =>
       runCli(['--home', h, 'worker', '--brokers', kafka.list, '--relay-topic', relayTopic, '--ingest-topic', ingestTopic, '--id', id, '--until-idle', '--max-runs', '2', '--json'], { env, timeoutMs: 240_000 });
-    const results = await Promise.all([worker(h1!, 'remote-1'), worker(h2!, 'remote-2')]);
+    const results = await Promise.all([worker(h1, 'remote-1'), worker(h2, 'remote-2')]);
     const reports = results.map((r, i) => JSON.parse(ok(r, `worker ${i + 1}`)) as { worker: string; executed: { runId: string; status?: string; error?: string }[] });
     for (const r of reports) {
       assert.equal(r.executed.length, 2, `${r.worker} executed two runs: ${JSON.stringify(r.executed)}`);
@@ -140,13 +143,7 @@ describe('remote workers through Kafka (worker --brokers)', function () {
   });
 
   it('a worker process killed mid-run: the run stays claimed until `run fail` on the ledger; then no worker claims it, and the ledger verifies and replays it', async () => {
-    const env = { KAFKA_BROKERS: kafka.list };
-    const relayTopic = uniqueTopic('rw-events');
-    const ingestTopic = uniqueTopic('rw-ingest');
-    const ledger = home();
-    const [h1, h2] = [home(), home()];
-    ok(await runCli(['--home', ledger, 'init'], { env }), 'init');
-    const keys = await Promise.all([h1, h2].map(async (h) => (JSON.parse(ok(await runCli(['--home', h!, 'keys', 'show', '--worker', '--json'], { env }), 'keys show')) as { publicKey: string }).publicKey));
+    const { env, relayTopic, ingestTopic, ledger, workerHomes: [h1, h2], keys } = await setup();
     // A long run (minutes), so the worker is surely killed in the middle of it.
     const plan = join(ledger, 'long.yaml');
     writeFileSync(plan, readFileSync(PLAN, 'utf8').replace('epochs: 6', 'epochs: 20000').replace('maxWallMs: 120000', 'maxWallMs: 3600000'));
@@ -156,7 +153,7 @@ describe('remote workers through Kafka (worker --brokers)', function () {
     const ingest = serve(['--home', ledger, 'ingest', '--topic', ingestTopic, '--group', uniqueTopic('rw-group')], env);
     services.push(relay, ingest);
     const workerArgs = (h: string, id: string) => ['--home', h, 'worker', '--brokers', kafka.list, '--relay-topic', relayTopic, '--ingest-topic', ingestTopic, '--id', id, '--until-idle', '--json'];
-    const victim = serve(workerArgs(h1!, 'victim'), env);
+    const victim = serve(workerArgs(h1, 'victim'), env);
     services.push(victim);
 
     const types = async (): Promise<string[]> => {
@@ -179,12 +176,12 @@ describe('remote workers through Kafka (worker --brokers)', function () {
     assert.ok(!atDeath.includes('RunFailed') && !atDeath.includes('RunCompleted'), 'the run is left claimed and running');
 
     // Another worker does not take a claimed run, however long it has been silent.
-    const idle = JSON.parse(ok(await runCli(workerArgs(h2!, 'survivor'), { env, timeoutMs: 120_000 }), 'survivor')) as { executed: unknown[] };
+    const idle = JSON.parse(ok(await runCli(workerArgs(h2, 'survivor'), { env, timeoutMs: 120_000 }), 'survivor')) as { executed: unknown[] };
     assert.deepEqual(idle.executed, []);
 
     // The operator ends it; the ledger then verifies, and the run replays as failed.
     ok(await runCli(['--home', ledger, 'run', 'fail', 'dies', '--reason', 'worker victim was killed'], { env }), 'run fail');
-    const after = JSON.parse(ok(await runCli(workerArgs(h2!, 'survivor'), { env, timeoutMs: 120_000 }), 'survivor again')) as { executed: unknown[] };
+    const after = JSON.parse(ok(await runCli(workerArgs(h2, 'survivor'), { env, timeoutMs: 120_000 }), 'survivor again')) as { executed: unknown[] };
     assert.deepEqual(after.executed, [], 'nobody claims a failed run');
     await relay.stop();
     assert.equal(await ingest.stop(), 0, ingest.stderr());
