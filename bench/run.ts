@@ -15,6 +15,7 @@ const BENCHMARKS: Record<string, { load: () => Promise<BenchModule>; default: bo
   projection: { load: () => import('./projection.js'), default: true, what: 'projection rebuild: RxJS wiring vs a hand-written loop' },
   training: { load: () => import('./training.js'), default: true, what: 'ledger overhead on a training run' },
   postgres: { load: () => import('./postgres.js'), default: false, what: 'PostgreSQL append and read throughput vs raw pg inserts' },
+  dashboard: { load: () => import('./dashboard.js'), default: false, what: 'runs table with 10,000 runs in Chromium: first page, sort, filter, scroll (budgets)' },
 };
 
 function usage(): never {

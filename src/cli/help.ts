@@ -52,7 +52,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'stage fail': ['npx runledger stage fail r1 train --reason "out of memory"'],
   run: ['npx runledger run fail r1 --reason "executor crashed"'],
   'run fail': ['npx runledger run fail r1 --reason "executor crashed"'],
-  runs: ['npx runledger runs', 'npx runledger runs --json'],
+  runs: ['npx runledger runs', 'npx runledger runs --filter "campaign = candidate and metrics.testAccuracy > 0.9" --sort -metrics.testAccuracy --json'],
   replay: ['npx runledger replay r1', 'npx runledger replay r1 --full --out manifest.json --json'],
   export: ['npx runledger export r1 --out r1.bundle'],
   'verify-bundle': ['npx runledger verify-bundle r1.bundle --key "$(cat auditor.vkey)"'],

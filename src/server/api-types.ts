@@ -1,7 +1,8 @@
 // The JSON shapes of the dashboard API, shared by the server and the browser bundle (type-only
 // imports on the web side, erased by esbuild). docs/dashboard.md documents them for users.
 
-export type RunStatus = 'empty' | 'approved' | 'planned' | 'completed' | 'failed';
+/** The governance status, except that a planned run with a stage in progress is `running` (RunRow.stage names it). */
+export type RunStatus = 'empty' | 'approved' | 'planned' | 'running' | 'completed' | 'failed';
 export type StageStatus = 'pending' | 'running' | 'completed' | 'failed';
 
 /**
@@ -18,9 +19,20 @@ export type VerificationBadge = 'verified' | 'pending' | 'unsigned' | 'failed';
  */
 export type MetricsView = Record<string, number>;
 
+/** The newest values recorded so far, labelled with where they come from; never called final. */
+export interface LatestMetricsView {
+  /** The highest step any of the values was recorded at; the epoch of the latest checkpoint, if any. */
+  step: number;
+  epoch: number | null;
+  /** Latest checkpoint's metrics, then the last logged point of every metric (MetricsLogged). */
+  values: Record<string, number>;
+}
+
 export interface RunRow {
   runId: string;
   status: RunStatus;
+  /** The stage in progress (status `running`); null otherwise. */
+  stage: string | null;
   /** Governance plan name; null before approval. */
   plan: string | null;
   backend: string | null;
@@ -29,9 +41,20 @@ export interface RunRow {
   /** Latest step sampled in the training stage, and the total the worker announced. */
   step: number | null;
   totalSteps: number | null;
+  /** Loss of the latest telemetry sample that has one (a latest value, not a final one). */
   lastLoss: number | null;
-  /** Final metrics, else those of the latest checkpoint. */
+  /** Final metrics: only once TrainingCompleted was recorded (and no training session opened after it). */
   metrics: MetricsView | null;
+  /**
+   * Final values of every metric: the built-in trainer's TrainingCompleted metrics, or, for a run that
+   * ended (completed), the last logged point of each metric. Null while the run can still change them.
+   */
+  final: Record<string, number> | null;
+  /** The latest checkpoint's metrics while training runs (and after): labelled latest, never final. */
+  latest: LatestMetricsView | null;
+  /** Params of the run (until logged params exist: the approved plan's training section and config, flattened). */
+  params: Record<string, string | number | boolean>;
+  tags: Record<string, string>;
   checkpoints: number;
   findings: { hard: number; soft: number; info: number };
   verification: VerificationBadge;
@@ -62,9 +85,19 @@ export interface CheckpointView {
   digest: string;
   bytes: number;
   publicKey: string;
-  /** Signature over the checkpoint digest checked against the home's verifier key; null when no key is known. */
+  /** The worker signature checked against the keys the run's approval trusts; null when the approval names none. */
   signatureValid: boolean | null;
   metrics: MetricsView;
+  recordedAt: string;
+}
+
+export interface ArtifactView {
+  /** The artifact's name inside the run (never a place on disk). */
+  path: string;
+  digest: string;
+  bytes: number;
+  mediaType: string | null;
+  signatureValid: boolean | null;
   recordedAt: string;
 }
 
@@ -99,6 +132,8 @@ export interface RunDetail extends RunRow {
   /** The latest point of every metric name the run logged. */
   latestMetrics: Record<string, { value: number; step: number; timestamp: number }>;
   checkpointList: CheckpointView[];
+  /** Download either by digest: GET /api/runs/:id/files/:digest (the file's SHA-256 re-checked before it is sent). */
+  artifactList: ArtifactView[];
   findingList: FindingView[];
   gates: GateView[];
   /** Digest of the run summary projection the page shows (SHA-256 of its JCS form). */
@@ -270,4 +305,30 @@ export interface ModelSummary {
   aliases: Record<string, number>;
   lastChange: string | null;
   divergence: string | null;
+}
+
+/** One run in GET /api/compare: what the compare view puts side by side. */
+export interface CompareRun {
+  row: RunRow;
+  /** The verification detail behind the badge (first divergence, or what is not signed yet). */
+  verificationDetail: string;
+  plan: {
+    name: string | null;
+    governancePlanHash: string | null;
+    executionPlanHash: string | null;
+    configDigest: string | null;
+    seeds: Record<string, number>;
+    budgets: Record<string, StageBudgetView>;
+    gatePolicy: string | null;
+    stages: string[];
+  };
+  environment: Record<string, unknown> | null;
+  /** The training stage's loss and accuracy by step, with when each sample was recorded (ms since epoch). */
+  curves: Record<string, { step: number[]; time: number[]; value: number[] }>;
+}
+
+export interface CompareView {
+  runs: CompareRun[];
+  /** Requested run ids the ledger does not know. */
+  missing: string[];
 }

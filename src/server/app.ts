@@ -10,7 +10,6 @@ import { replayRun } from '../replay/replay.js';
 import type { EventStore } from '../store/port.js';
 import { runledgerVersion } from '../version.js';
 import { verifyWorkerSignature, workerEventMessage } from '../integrity/worker-signature.js';
-import { hasWorkerKey, homeWorkerKeys } from '../ledger/worker-keys.js';
 import type { ReplayView, ServerInfo, VerificationBadge } from './api-types.js';
 import { defaultAssetsDir, registerAssets } from './assets.js';
 import { registerEventStream } from './event-stream.js';
@@ -21,7 +20,10 @@ import { LIMITS } from '../input/limits.js';
 import { VerificationCache } from './verification.js';
 import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import { registerModelRoutes } from './model-routes.js';
-import { chartStage, comparisonView, gateView, graphView, runDetail, runRow, telemetryView, type CheckpointSignatureCheck } from './views.js';
+import { runPage } from './run-list.js';
+import { registerFileRoutes } from './file-routes.js';
+import { comparedRunIds, compareView, MAX_COMPARED } from './compare-view.js';
+import { chartStage, comparisonView, gateView, graphView, runDetail, telemetryView, type CheckpointSignatureCheck } from './views.js';
 
 export interface ServerOptions {
   store: EventStore;
@@ -60,6 +62,17 @@ export interface DashboardServer {
 }
 
 const RUN_ID = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$';
+const RUNS_QUERY = {
+  type: 'object',
+  properties: {
+    filter: { type: 'string', maxLength: 4096 },
+    sort: { type: 'string', maxLength: 300 },
+    q: { type: 'string', maxLength: 1000 },
+    offset: { type: 'integer', minimum: 0 },
+    limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+  },
+  additionalProperties: false,
+} as const;
 
 export async function buildApp(options: ServerOptions): Promise<{ app: FastifyInstance; live: LiveView }> {
   const host = listenAddress(options.host ?? '127.0.0.1');
@@ -117,7 +130,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     if (!run) throw new HttpError(404, `no run "${id}" in this ledger`);
     return run;
   };
-  const checkSignature = checkpointSignatureCheck(home);
+  const checkSignature = checkpointSignatureCheck();
   const runParams = { type: 'object', properties: { id: { type: 'string', pattern: RUN_ID } }, required: ['id'] } as const;
 
   app.get('/api', async (): Promise<ServerInfo> => ({
@@ -127,13 +140,24 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     position: live.position,
   }));
 
-  app.get('/api/runs', async () => {
-    const ids = live.runIds();
-    const badges = await verification.runs(ids.map(revisionOf));
-    const rows = ids.map((runId, i) => runRow(live.run(runId)!, badges[i]!.badge));
-    rows.sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? '') || a.runId.localeCompare(b.runId));
-    return { position: live.position, runs: rows };
-  });
+  // Paged, filtered, searched and sorted on the server (run-list.ts; grammar in docs/dashboard.md).
+  app.get<{ Querystring: { filter?: string; sort?: string; q?: string; offset?: number; limit?: number } }>(
+    '/api/runs',
+    { schema: { querystring: RUNS_QUERY } },
+    async (request) => runPage(live, verification, request.query),
+  );
+
+  app.get<{ Querystring: { runs: string } }>(
+    '/api/compare',
+    { schema: { querystring: { type: 'object', properties: { runs: { type: 'string', maxLength: 8192 } }, required: ['runs'], additionalProperties: false } } },
+    async (request) => {
+      const ids = comparedRunIds(live, request.query.runs.split(',').map((s) => s.trim()).filter(Boolean));
+      if (ids.length < 1 || ids.length > MAX_COMPARED) throw new HttpError(400, `runs: compare 1 to ${MAX_COMPARED} runs (got ${ids.length})`);
+      const known = ids.filter((id) => live.run(id));
+      const checks = await verification.runs(known.map(revisionOf));
+      return compareView(known.map((id, i) => ({ run: live.run(id)!, check: checks[i]! })), ids.filter((id) => !live.run(id)));
+    },
+  );
 
   app.get<{ Params: { id: string } }>('/api/runs/:id', { schema: { params: runParams } }, async (request) => {
     const run = findRun(request.params.id);
@@ -188,6 +212,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   });
 
   registerModelRoutes(app, { store, home, token: options.token });
+  registerFileRoutes(app, { live, home });
 
   // Prometheus text exposition; read-only, no token (docs/operations.md, "Metrics").
   // Like the API, it refuses requests another site's page makes the browser send (Fetch Metadata):
@@ -223,17 +248,18 @@ export async function startServer(options: ServerOptions): Promise<DashboardServ
   return { app, live, port, url: `http://${shown}:${port}`, close: () => app.close() };
 }
 
-/** Checkpoint event signatures checked against the home's worker key (the one its workers sign with); null without one. */
-function checkpointSignatureCheck(home: string): CheckpointSignatureCheck {
-  let trusted: string | null | undefined;
+/** Worker signatures (checkpoints, artifacts) checked against the keys the run's approval trusts (cached per signed message). */
+function checkpointSignatureCheck(): CheckpointSignatureCheck {
   const cache = new Map<string, boolean>();
-  return (checkpoint) => {
-    if (trusted === undefined) trusted = hasWorkerKey(home) ? homeWorkerKeys(home).publicKey : null;
-    if (trusted === null) return null;
-    const key = `${checkpoint.digest}:${checkpoint.signature}`;
+  return (event, trustedKeys, type = 'CheckpointWritten') => {
+    if (trustedKeys.length === 0) return null;
+    if (!trustedKeys.includes(event.publicKey)) return false;
+    // Keyed by the whole signed message: a copy with the same signature but other metrics is checked afresh.
+    const message = workerEventMessage(type, event);
+    const key = `${type}:${event.publicKey}:${event.signature}:${message.toString('base64')}`;
     let ok = cache.get(key);
     if (ok === undefined) {
-      ok = checkpoint.publicKey === trusted && verifyWorkerSignature(checkpoint.publicKey, workerEventMessage('CheckpointWritten', checkpoint), checkpoint.signature);
+      ok = verifyWorkerSignature(event.publicKey, message, event.signature);
       cache.set(key, ok);
     }
     return ok;

@@ -5,8 +5,8 @@
 // recorded events a page lists verbatim (telemetry samples, checkpoint events with their signatures,
 // findings, comparison and gate records), keyed by the stream they were recorded on.
 import { Subject, type Observable, type Subscription } from 'rxjs';
-import type { AuditFindingData } from '../../events/governance.js';
-import type { MetricPoint, MetricsLogged } from '../../events/runs.js';
+import type { AuditFindingData, GovernancePlanApprovedData } from '../../events/governance.js';
+import type { ArtifactRecorded, MetricPoint, MetricsLogged } from '../../events/runs.js';
 import { TelemetrySampleV2Metrics, type CheckpointWritten, type TelemetrySample, type TrainingStarted } from '../../events/training.js';
 import type { ComparisonRecordedData, RegressionGateEvaluatedData } from '../../events/comparison.js';
 import { project, start, type Projected } from '../../projections/projection.js';
@@ -15,6 +15,7 @@ import { eventData, RUN_STREAM_PREFIX, runSummaryProjection, type RunProvenance,
 import { runSummaryDigest } from '../governance/run-state.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';
 import type { ChangeMessage } from './api-types.js';
+import { planParams, type RunParams } from './run-params.js';
 
 type Topic = ChangeMessage['topics'][number];
 
@@ -30,6 +31,13 @@ export interface RunRecords {
   worker: string | null;
   totalSteps: number | null;
   updatedAt: string | null;
+  /** A TrainingStarted with no TrainingCompleted after it: the metrics so far are not final. */
+  trainingOpen: boolean;
+  /** The worker keys the run's approval trusts (what its checkpoint signatures are checked against). */
+  trustedKeys: string[];
+  /** Params of the approved plan: its `training` section and `config`, flattened (run-params.ts); logged ones are the projection's. */
+  params: RunParams;
+  artifacts: { data: ArtifactRecorded; recordedAt: string }[];
 }
 
 /** A run as the API serves it: the projection's provenance plus the run's listed records. */
@@ -54,6 +62,10 @@ export interface LiveViewOptions {
 
 const PAGE = 5_000;
 
+function emptyRecords(runId: string): RunRecords {
+  return { runId, telemetry: [], metrics: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null, trainingOpen: false, trustedKeys: [], params: {}, artifacts: [] };
+}
+
 export class LiveView {
   /** Store position of the last event folded in; -1 before any. */
   position = -1;
@@ -69,6 +81,7 @@ export class LiveView {
   private pendingTopics = new Set<Topic>();
   private flushTimer: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
+  private campaignIndex: { of: RunSummaries['campaigns']; byRun: Map<string, string> } | undefined;
 
   private constructor(
     private readonly store: EventStore,
@@ -120,9 +133,19 @@ export class LiveView {
   run(runId: string): RunRecord | undefined {
     const provenance = this.summaries.state.runs.get(runId);
     if (!provenance) return undefined;
-    const records = this.records.get(runId) ?? { runId, telemetry: [], metrics: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
-    const campaign = [...this.summaries.state.campaigns.values()].find((c) => c.runs.some((r) => r.runId === runId))?.campaign ?? null;
-    return { ...records, provenance, campaign };
+    const records = this.records.get(runId) ?? emptyRecords(runId);
+    return { ...records, provenance, campaign: this.campaignOf(runId) };
+  }
+
+  /** The first campaign (in key order) that lists the run; an index rebuilt only when the campaigns change. */
+  private campaignOf(runId: string): string | null {
+    const campaigns = this.summaries.state.campaigns;
+    if (this.campaignIndex?.of !== campaigns) {
+      const byRun = new Map<string, string>();
+      for (const c of campaigns.values()) for (const r of c.runs) if (!byRun.has(r.runId)) byRun.set(r.runId, c.campaign);
+      this.campaignIndex = { of: campaigns, byRun };
+    }
+    return this.campaignIndex.byRun.get(runId) ?? null;
   }
 
   close(): void {
@@ -151,7 +174,7 @@ export class LiveView {
   private record(runId: string): RunRecords {
     let run = this.records.get(runId);
     if (!run) {
-      run = { runId, telemetry: [], metrics: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
+      run = emptyRecords(runId);
       this.records.set(runId, run);
     }
     return run;
@@ -194,8 +217,22 @@ export class LiveView {
           const started = eventData(event) as TrainingStarted;
           run.worker = started.worker;
           run.totalSteps = started.totalSteps;
+          run.trainingOpen = true;
           break;
         }
+        case 'TrainingCompleted':
+          run.trainingOpen = false;
+          break;
+        case 'GovernancePlanApproved': {
+          const approved = eventData(event) as GovernancePlanApprovedData;
+          run.trustedKeys = [...approved.workerKeys];
+          run.params = planParams(approved.plan);
+          break;
+        }
+        case 'ArtifactRecorded':
+          run.artifacts.push({ data: eventData(event) as ArtifactRecorded, recordedAt });
+          this.touch(run.runId, 'checkpoints');
+          break;
         case 'CheckpointWritten':
           run.checkpoints.push({ data: eventData(event) as CheckpointWritten, recordedAt });
           this.touch(run.runId, 'checkpoints');

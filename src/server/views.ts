@@ -1,5 +1,6 @@
 // Read-model records → the API's JSON shapes. Pure: the shapes are documented in api-types.ts.
 import type { CheckpointWritten } from '../../events/training.js';
+import type { ArtifactRecorded } from '../../events/runs.js';
 import type { ComparisonRecordedData, RegressionGateEvaluatedData } from '../../events/comparison.js';
 import type {
   CheckpointView,
@@ -17,8 +18,48 @@ import type {
 import { buildGraph } from '../../projections/comparison-graph.js';
 import type { ComparisonRecord, LiveView, RunRecord } from './live-view.js';
 
-/** Checks a checkpoint's signature (the caller decides which key is trusted); null when it cannot tell. */
-export type CheckpointSignatureCheck = (checkpoint: CheckpointWritten) => boolean | null;
+/** Checks a worker-signed event's signature against the keys the run's approval trusts; null when it names none. */
+export type CheckpointSignatureCheck = (
+  event: (CheckpointWritten | ArtifactRecorded) & Record<string, unknown>,
+  trustedKeys: readonly string[],
+  type?: 'CheckpointWritten' | 'ArtifactRecorded',
+) => boolean | null;
+
+/** What the run is doing now: a planned run with a stage started and not ended is running that stage. */
+export function liveStatus(governance: RunRecord['provenance']['governance']): { status: RunRow['status']; stage: string | null } {
+  const running = governance.status === 'planned' ? governance.stages.find((s) => s.status === 'running') : undefined;
+  return running ? { status: 'running', stage: running.id } : { status: governance.status, stage: null };
+}
+
+/**
+ * Final metrics only once they are: after TrainingCompleted (with no training session opened since,
+ * a resume included) or once the run completed. The projection's `finalMetrics` is every metric's
+ * latest value merged with the trainer's — mid-run those are latest values, never final ones.
+ */
+export function finalMetrics(run: RunRecord): RunRow['metrics'] {
+  const p = run.provenance;
+  if (run.trainingOpen) return null;
+  return p.trainingMetrics !== null || p.governance.status === 'completed' ? p.finalMetrics : null;
+}
+
+/** The last logged point of each metric, in log order (a later point wins over an earlier one). */
+function lastPoints(run: RunRecord): { values: Record<string, number>; step: number | null } {
+  const values: Record<string, number> = {};
+  let step: number | null = null;
+  for (const { point } of run.metrics) {
+    values[point.key] = point.value;
+    step = Math.max(step ?? 0, point.step);
+  }
+  return { values, step };
+}
+
+export function latestMetrics(run: RunRecord): RunRow['latest'] {
+  const c = run.provenance.checkpoints[run.provenance.checkpoints.length - 1];
+  const logged = lastPoints(run);
+  if (!c && logged.step === null) return null;
+  const step = Math.max(c?.step ?? 0, logged.step ?? 0);
+  return { step, epoch: c?.epoch ?? null, values: { ...(c?.metrics ?? {}), ...logged.values } };
+}
 
 export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
   const p = run.provenance;
@@ -29,7 +70,7 @@ export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
   const lastLoss = losses[losses.length - 1]?.point.value ?? null;
   return {
     runId: run.runId,
-    status: p.governance.status,
+    ...liveStatus(p.governance),
     plan: p.planName,
     backend: p.training?.backend.name ?? p.environment?.backend?.name ?? null,
     campaign: run.campaign,
@@ -37,7 +78,12 @@ export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
     step: last?.step ?? null,
     totalSteps: run.totalSteps,
     lastLoss,
-    metrics: p.finalMetrics ?? p.checkpoints[p.checkpoints.length - 1]?.metrics ?? null,
+    metrics: finalMetrics(run),
+    final: finalMetrics(run),
+    latest: latestMetrics(run),
+    // The plan's hyperparameters, then what user code logged (the projection's, write-once).
+    params: { ...run.params, ...p.params },
+    tags: p.tags,
     checkpoints: p.checkpoints.length,
     findings: p.findings,
     verification: badge,
@@ -82,8 +128,6 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
         }
       : null,
     environment: (p.environment as Record<string, unknown> | null) ?? null,
-    params: p.params,
-    tags: p.tags,
     latestMetrics: p.metrics,
     checkpointList: run.checkpoints.map((c): CheckpointView => ({
       epoch: c.data.epoch,
@@ -91,9 +135,17 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
       digest: c.data.digest,
       bytes: c.data.bytes,
       publicKey: c.data.publicKey,
-      signatureValid: checkSignature(c.data),
+      signatureValid: checkSignature(c.data, run.trustedKeys),
       metrics: c.data.metrics,
       recordedAt: c.recordedAt,
+    })),
+    artifactList: run.artifacts.map((a) => ({
+      path: a.data.path,
+      digest: a.data.digest,
+      bytes: a.data.bytes,
+      mediaType: a.data.mediaType,
+      signatureValid: checkSignature(a.data, run.trustedKeys, 'ArtifactRecorded'),
+      recordedAt: a.recordedAt,
     })),
     findingList: run.findings.map((f) => ({
       severity: f.data.severity,
@@ -107,9 +159,9 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
   };
 }
 
-/** The stage whose samples a run's charts show: the training stage, else the stage sampled last. */
+/** The stage whose samples a run's charts show: the training stage, else the stage sampled (or logged a metric) last. */
 export function chartStage(run: RunRecord): string | null {
-  return run.provenance.training?.stageId ?? run.telemetry[run.telemetry.length - 1]?.sample.tags.stage ?? null;
+  return run.provenance.training?.stageId ?? run.telemetry[run.telemetry.length - 1]?.sample.tags.stage ?? run.metrics[run.metrics.length - 1]?.stage ?? null;
 }
 
 /** Samples of one stage (steps restart per stage), after `afterStep`. */

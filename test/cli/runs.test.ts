@@ -65,6 +65,20 @@ describe('runledger runs', function () {
     assert.ok(text.some((l) => /^2 runs;/.test(l)));
   });
 
+  it('filters and sorts with the runs table\'s grammar, and names the column of a bad filter (exit 2)', async () => {
+    const only = JSON.parse((await cli('runs', '--filter', 'status = planned', '--json')).stdout) as Listing;
+    assert.deepEqual(only.runs.map((r) => r.runId), ['r2']);
+    const sorted = JSON.parse((await cli('runs', '--sort', 'run', '--json')).stdout) as Listing;
+    assert.deepEqual(sorted.runs.map((r) => r.runId), ['r1', 'r2']);
+    assert.match((await cli('runs', '--filter', 'plan = nope')).stdout, /^No run matches the filter and search\.$/m);
+    const bad = await runCli(['runs', '--filter', 'status = planned and'], { env });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--filter, column 21: expected a field such as status/);
+    const badSort = await runCli(['runs', '--sort', '-acc'], { env });
+    assert.equal(badSort.code, 2);
+    assert.match(badSort.stderr, /--sort, column 2: unknown field "acc"/);
+  });
+
   it('shows "failed" once a stored byte of the run no longer matches the signed checkpoint', async () => {
     const db = new Database(join(home, 'ledger.db'));
     // The run's last event: what the badge proves included (and what a full replay re-checks too).

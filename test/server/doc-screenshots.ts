@@ -25,8 +25,17 @@ async function main(home: string, outDir: string): Promise<void> {
       await page.waitForSelector(ready);
       await page.waitForSelector('#live-status[data-state="live-on"]');
     };
-    await go('#/runs', '.runs-table a[data-run]');
+    // The acceptance walk: sort by test accuracy, filter to campaign candidate (campaign = candidate), select 3, compare (only differences, log-scale loss).
+    await go('#/runs?sort=-metrics.testAccuracy&filter=campaign%20%3D%20candidate', '.runs-table a[data-run]');
+    const picked = (await page.locator('.runs-table a[data-run]').evaluateAll((links) => links.map((a) => a.getAttribute('data-run')!))).slice(0, 3);
+    for (const id of picked) await page.check(`input[data-select="${id}"]`);
     await page.screenshot({ path: join(outDir, 'dashboard-runs.png') });
+    // The demo's candidate campaign samples its loss once per run; candidate-2's runs have curves worth overlaying.
+    await go('#/runs?sort=-metrics.testAccuracy&filter=campaign%20%3D%20candidate-2', '.runs-table a[data-run]');
+    const curved = (await page.locator('.runs-table a[data-run]').evaluateAll((links) => links.map((a) => a.getAttribute('data-run')!))).slice(0, 3);
+    await go(`#/compare?runs=${[...curved, picked[0]!].map(encodeURIComponent).join(',')}&diff=1&log=1&smooth=0.6`, '#compare-curves canvas');
+    await page.screenshot({ path: join(outDir, 'dashboard-compare.png'), fullPage: true });
+    await go('#/runs', '.runs-table a[data-run]');
     const first = await page.locator('.runs-table a[data-run]').last().getAttribute('data-run');
     await go(`#/runs/${first}`, 'figure[data-chart="loss"] canvas');
     await page.screenshot({ path: join(outDir, 'dashboard-run.png'), fullPage: true });

@@ -30,10 +30,12 @@ describe('dashboard API: runs logged through the run API', function () {
     await ledger?.close();
   });
 
-  it('lists the run with its final metrics by name', async () => {
+  it('lists the run, still running, with the latest value of every metric by name and nothing final', async () => {
     const rows = await json<RunRow[] | { runs: RunRow[] }>(server, '/api/runs');
     const row = (Array.isArray(rows) ? rows : rows.runs).find((r) => r.runId === 'ext')!;
-    assert.deepEqual(row.metrics, { f1: 0.8, 'val/loss': 0.4 });
+    assert.equal(row.status, 'running');
+    assert.equal(row.metrics, null, 'the run has not ended: its metrics are latest, not final');
+    assert.deepEqual(row.latest?.values, { f1: 0.8, 'val/loss': 0.4 });
   });
 
   it('serves params, tags, the latest point of every metric and the environment with its source', async () => {

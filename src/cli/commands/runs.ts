@@ -1,12 +1,12 @@
 // `runledger runs`: every run in the ledger with its status, plan, metrics and verification badge.
-// Status, plan and metrics are the run-summary projection folded afresh from the log (no snapshot
-// is trusted); the badge is the dashboard's (src/server/verification.ts), so the CLI and the page
-// can never disagree about what "verified" means.
+// The listing is the dashboard's (src/server/run-list.ts over a live view folded afresh from the
+// log, no snapshot trusted; badges from src/server/verification.ts; --filter is the same grammar as
+// the runs table), so the CLI and the page can never disagree about what a run is or what "verified" means.
 import type { Command } from 'commander';
-import { catchUp } from '../../../projections/catch-up.js';
-import { runSummaryProjection, type RunProvenance, type RunSummaries } from '../../../projections/run-summary.js';
-import { runStream } from '../../governance/recorder.js';
-import type { VerificationBadge } from '../../server/api-types.js';
+import type { LatestMetricsView, RunRow, RunStatus, VerificationBadge } from '../../server/api-types.js';
+import { LiveView } from '../../server/live-view.js';
+import { listRuns as listRunRows } from '../../server/run-list.js';
+import type { RunQuery } from '../../server/run-query.js';
 import { VerificationCache } from '../../server/verification.js';
 import type { EventStore } from '../../store/port.js';
 import { count, type Style, type Tone } from '../style.js';
@@ -14,11 +14,19 @@ import { withJson, type CliContext } from '../context.js';
 
 export interface RunListing {
   runId: string;
-  status: RunProvenance['governance']['status'];
+  /** The governance status, or `running` while a stage is in progress (`stage` names it). */
+  status: RunStatus;
+  stage: string | null;
   plan: string | null;
   campaign: string | null;
-  /** Final metrics, else those of the latest checkpoint; null for runs that trained nothing. */
-  metrics: RunProvenance['finalMetrics'];
+  /** Final metrics: only once training completed; null for runs still training or that trained nothing. */
+  metrics: RunRow['metrics'];
+  /** Final values of every metric (built-in training, or the last point of each once the run completed). */
+  final: RunRow['final'];
+  /** The latest checkpoint's metrics, labelled latest (never final). */
+  latest: LatestMetricsView | null;
+  params: RunRow['params'];
+  tags: RunRow['tags'];
   checkpoints: number;
   events: number;
   verification: VerificationBadge;
@@ -32,44 +40,44 @@ const BADGE_TONE: Record<VerificationBadge, Tone> = { verified: 'ok', pending: '
 export function registerRunsCommand(program: Command, ctx: CliContext): void {
   withJson(program.command('runs'))
     .description('list runs: status, plan, metrics and verification badge (as the dashboard shows them), most recent first')
-    .action(async (opts: { json?: boolean }) => {
+    .option('--filter <expr>', 'only runs matching a filter expression, e.g. "metrics.testAccuracy > 0.9 and campaign = candidate" (docs/dashboard.md)')
+    .option('--sort <field>', 'sort by a field, "-" first for descending, e.g. -metrics.testAccuracy')
+    .option('--search <words>', 'only runs whose id, plan, campaign, status, params or tags contain every word')
+    .action(async (opts: { json?: boolean; filter?: string; sort?: string; search?: string }) => {
       const store = await ctx.store();
-      const runs = await listRuns(store, ctx.home());
-      ctx.print(opts.json ?? false, { count: runs.length, runs }, () => describeRuns(runs, ctx.style));
+      const runs = await listRuns(store, ctx.home(), { filter: opts.filter, sort: opts.sort, q: opts.search });
+      const narrowed = Boolean(opts.filter || opts.search);
+      ctx.print(opts.json ?? false, { count: runs.length, runs }, () =>
+        runs.length === 0 && narrowed ? 'No run matches the filter and search.' : describeRuns(runs, ctx.style),
+      );
     });
 }
 
-export async function listRuns(store: EventStore, home: string): Promise<RunListing[]> {
-  const { state } = await catchUp(store, home, runSummaryProjection, { rebuild: true, persist: false });
-  const ids = state.runs.sortedKeys();
-  const provenance = ids.map((id) => state.runs.get(id)!);
-  const badges = await new VerificationCache(store, home).runs(provenance.map((p) => ({ runId: p.runId, revision: p.governance.lastRevision })));
-  const listing = await Promise.all(
-    provenance.map(async (p, i): Promise<RunListing> => ({
-      runId: p.runId,
-      status: p.governance.status,
-      plan: p.planName,
-      campaign: campaignOf(state, p.runId),
-      metrics: p.finalMetrics ?? p.checkpoints.at(-1)?.metrics ?? null,
-      checkpoints: p.checkpoints.length,
-      events: p.governance.eventCount,
-      verification: badges[i]!.badge,
-      verificationDetail: badges[i]!.detail,
-      updatedAt: await lastRecordedAt(store, p),
-    })),
-  );
-  // The dashboard's order: most recently updated first, then by run id.
-  return listing.sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? '') || a.runId.localeCompare(b.runId));
-}
-
-function campaignOf(state: RunSummaries, runId: string): string | null {
-  return [...state.campaigns.values()].find((c) => c.runs.some((r) => r.runId === runId))?.campaign ?? null;
-}
-
-async function lastRecordedAt(store: EventStore, p: RunProvenance): Promise<string | null> {
-  if (p.governance.lastRevision < 0) return null;
-  const [last] = await store.readStream(runStream(p.runId), { fromRevision: p.governance.lastRevision, limit: 1 });
-  return last?.envelope.metadata.recordedAt ?? null;
+/** The dashboard's own listing (run-list.ts), folded afresh from the log: the CLI and the page cannot disagree. */
+export async function listRuns(store: EventStore, home: string, query: RunQuery = {}): Promise<RunListing[]> {
+  const live = await LiveView.open(store, { pollMs: 60_000 });
+  try {
+    const { rows, verification } = await listRunRows(live, new VerificationCache(store, home), query, { filter: '--filter', sort: '--sort' });
+    return rows.map((r, i): RunListing => ({
+      runId: r.runId,
+      status: r.status,
+      stage: r.stage,
+      plan: r.plan,
+      campaign: r.campaign,
+      metrics: r.metrics,
+      final: r.final,
+      latest: r.latest,
+      params: r.params,
+      tags: r.tags,
+      checkpoints: r.checkpoints,
+      events: live.run(r.runId)!.provenance.governance.eventCount,
+      verification: verification[i]!.badge,
+      verificationDetail: verification[i]!.detail,
+      updatedAt: r.updatedAt,
+    }));
+  } finally {
+    live.close();
+  }
 }
 
 /** The held-out accuracy and loss of a built-in training run, else the first few metrics by name. */
@@ -85,9 +93,13 @@ export function describeRuns(runs: RunListing[], style: Style): string {
   if (runs.length === 0) return 'No runs yet: "runledger plan approve", "runledger train" or "runledger demo" record one.';
   const rows = runs.map((r) => [
     r.runId,
-    r.status,
+    r.stage ? `${r.status} (${r.stage})` : r.status,
     r.plan ?? '-',
-    r.metrics ? describeMetrics(r.metrics) : '-',
+    r.metrics
+      ? describeMetrics(r.metrics)
+      : r.latest
+        ? `latest (step ${r.latest.step}): ${describeMetrics(r.latest.values)}`
+        : '-',
     `${style.symbol(BADGE_TONE[r.verification])}${r.verification}`,
     r.updatedAt ?? '-',
   ]);

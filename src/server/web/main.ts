@@ -8,6 +8,7 @@ import { comparisonsPage } from './pages/comparisons.js';
 import { graphPage } from './pages/graph.js';
 import { runPage } from './pages/run.js';
 import { runsPage } from './pages/runs.js';
+import { comparePage } from './pages/compare.js';
 import { verificationPage } from './pages/verification.js';
 import { modelPage, modelsPage } from './pages/models.js';
 import { ensureSession } from './session.js';
@@ -15,12 +16,14 @@ import { ensureSession } from './session.js';
 interface Route {
   nav: string;
   title: (param: string) => string;
-  render: (main: HTMLElement, param: string) => Promise<Page>;
+  /** `query`: the part of the hash after "?" (page state kept in the URL: filters, sort, selection). */
+  render: (main: HTMLElement, param: string, query: URLSearchParams) => Promise<Page>;
 }
 
 const ROUTES: [RegExp, Route][] = [
   [/^#\/runs\/(.+)$/, { nav: 'runs', title: (id) => `Run ${id}`, render: (m, id) => runPage(m, id) }],
-  [/^#\/(?:runs)?$/, { nav: 'runs', title: () => 'Runs', render: (m) => runsPage(m) }],
+  [/^#\/(?:runs)?$/, { nav: 'runs', title: () => 'Runs', render: (m, _p, q) => runsPage(m, q) }],
+  [/^#\/compare$/, { nav: 'runs', title: () => 'Compare runs', render: (m, _p, q) => comparePage(m, q) }],
   [/^#\/comparisons(?:\/(.+))?$/, { nav: 'comparisons', title: () => 'Comparisons', render: (m, id) => comparisonsPage(m, id || undefined) }],
   [/^#\/graph$/, { nav: 'graph', title: () => 'Experiment graph', render: (m) => graphPage(m) }],
   [/^#\/models\/(.+)$/, { nav: 'models', title: (name) => `Model ${name}`, render: (m, name) => modelPage(m, name) }],
@@ -32,9 +35,12 @@ let current: Page | undefined;
 let generation = 0;
 
 async function route(main: HTMLElement, focus: boolean): Promise<void> {
-  const hash = location.hash || '#/runs';
+  const full = location.hash || '#/runs';
   // In-page anchors (the skip link) are not routes.
-  if (!hash.startsWith('#/')) return;
+  if (!full.startsWith('#/')) return;
+  const cut = full.indexOf('?');
+  const hash = cut < 0 ? full : full.slice(0, cut);
+  const query = new URLSearchParams(cut < 0 ? '' : full.slice(cut + 1));
   const found = ROUTES.map(([pattern, r]) => [pattern.exec(hash), r] as const).find(([m]) => m !== null);
   current?.dispose?.();
   current = undefined;
@@ -60,7 +66,7 @@ async function route(main: HTMLElement, focus: boolean): Promise<void> {
   main.setAttribute('aria-busy', 'true');
   let page: Page;
   try {
-    page = await r.render(main, param);
+    page = await r.render(main, param, query);
   } catch (err) {
     replaceChildren(main, el('h1', {}, r.title(param)), errorMessage(err));
     page = {};

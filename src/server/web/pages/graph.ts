@@ -23,7 +23,16 @@ const EDGE_COLORS: Record<string, string> = {
 };
 
 export async function graphPage(main: HTMLElement): Promise<Page> {
-  const canvas = el('div', { class: 'graph-canvas', id: 'graph', role: 'img', 'aria-label': 'Experiment graph; the same nodes and edges are listed in the table below.' });
+  const canvas = el('div', {
+    class: 'graph-canvas',
+    id: 'graph',
+    role: 'application',
+    tabindex: 0,
+    'aria-roledescription': 'graph',
+    'aria-label': 'Experiment graph. Arrow keys move between nodes, Enter opens the run; the same nodes and edges are listed in the table below.',
+    'aria-describedby': 'graph-focus',
+  });
+  const focusNote = el('p', { id: 'graph-focus', class: 'muted', 'aria-live': 'polite' }, 'Focus the graph and use the arrow keys to walk its nodes.');
   const listing = el('div');
   const legend = el(
     'ul',
@@ -36,7 +45,7 @@ export async function graphPage(main: HTMLElement): Promise<Page> {
     main,
     el('h1', {}, 'Experiment graph'),
     el('p', { class: 'lede' }, 'Campaigns group their runs; comparisons link baselines to candidates with metric deltas. Select a run to open it.'),
-    section('Graph', 'graph-title', legend, canvas),
+    section('Graph', 'graph-title', legend, canvas, focusNote),
     section('Edges', 'edges-title', listing),
   );
   let cy: cytoscape.Core | undefined;
@@ -46,6 +55,7 @@ export async function graphPage(main: HTMLElement): Promise<Page> {
       canvas.dataset.nodes = String(graph.nodes.length);
       cy?.destroy();
       cy = draw(canvas, graph);
+      keyboard(canvas, cy, graph, focusNote);
       replaceChildren(listing, edgeTable(graph));
     } catch (err) {
       replaceChildren(listing, errorMessage(err));
@@ -88,6 +98,7 @@ function draw(container: HTMLElement, graph: GraphView): cytoscape.Core {
           height: 22,
         },
       },
+      { selector: 'node:selected', style: { 'border-width': 4, 'border-color': '#f9a825' } },
       { selector: 'node[kind = "campaign"]', style: { shape: 'round-rectangle', width: (node: cytoscape.NodeSingular) => Math.max(46, String(node.data('label')).length * 8 + 16), height: 26, 'text-valign': 'center', color: '#ffffff', 'font-weight': 'bold' } },
       {
         selector: 'edge',
@@ -114,6 +125,52 @@ function draw(container: HTMLElement, graph: GraphView): cytoscape.Core {
     location.hash = `#/runs/${encodeURIComponent(String(event.target.data('label')))}`;
   });
   return cy;
+}
+
+/**
+ * The canvas is not a DOM tree, so the keyboard drives cytoscape's selection: arrows step through the
+ * nodes in the projection's order (Home/End: first/last), Enter opens the selected run, and a live
+ * region reads out the node with its edges.
+ */
+export function keyboard(container: HTMLElement, cy: cytoscape.Core, graph: GraphView, note: HTMLElement, open?: (id: string) => void): void {
+  const ids = graph.nodes.map((n) => n.id);
+  let at = -1;
+  const describe = (id: string): string => {
+    const node = graph.nodes.find((n) => n.id === id)!;
+    const edges = graph.edges.filter((e) => e.source === id || e.target === id).map((e) => (e.source === id ? `${e.relation} ${e.target}` : `${e.source} ${e.relation} this`));
+    const name = node.label.startsWith(`${node.kind} `) || open ? node.label : `${node.kind} ${node.label}`;
+    return `${name}${node.status ? ` (${node.status})` : ''}, node ${ids.indexOf(id) + 1} of ${ids.length}${edges.length ? `: ${edges.join('; ')}` : ''}.`;
+  };
+  const select = (i: number): void => {
+    at = (i + ids.length) % ids.length;
+    cy.$(':selected').unselect();
+    const node = cy.getElementById(ids[at]!);
+    node.select();
+    cy.animate({ center: { eles: node } }, { duration: 0 });
+    container.dataset.selected = ids[at];
+    note.textContent = describe(ids[at]!);
+  };
+  container.addEventListener('keydown', (event) => {
+    if (ids.length === 0) return;
+    const moves: Record<string, () => number> = {
+      ArrowRight: () => at + 1,
+      ArrowDown: () => at + 1,
+      ArrowLeft: () => (at < 0 ? ids.length - 1 : at - 1),
+      ArrowUp: () => (at < 0 ? ids.length - 1 : at - 1),
+      Home: () => 0,
+      End: () => ids.length - 1,
+    };
+    const move = moves[event.key];
+    if (move) {
+      event.preventDefault();
+      select(move());
+    } else if (event.key === 'Enter' && at >= 0) {
+      event.preventDefault();
+      const id = ids[at]!;
+      if (open) open(id);
+      else if (id.startsWith('run:')) location.hash = `#/runs/${encodeURIComponent(id.slice(4))}`;
+    }
+  });
 }
 
 function deltaText(deltas: Record<string, number>): string {

@@ -1,6 +1,7 @@
 // Run detail: provenance, stage timeline against the plan, telemetry charts with budget lines,
 // signed checkpoints, gate verdicts and findings. Live: new samples extend the charts in place.
-import type { MetricSeriesPoint, RunDetail, StageView, TelemetryPoint, TelemetryView } from '../../api-types.js';
+import type { GraphView, MetricSeriesPoint, RunDetail, StageView, TelemetryPoint, TelemetryView } from '../../api-types.js';
+import { lineageView } from '../lineage.js';
 import { getJson, runPath } from '../api.js';
 import { TELEMETRY_CHARTS, TelemetryChart } from '../charts.js';
 import { el, replaceChildren, section, table, type Child } from '../dom.js';
@@ -8,6 +9,7 @@ import { bytes, digest, ms, num, percent, statusBadge, verdictBadge, verificatio
 import { touchesRun } from '../live.js';
 import { coalesce, errorMessage, type Page } from '../page.js';
 import { replayPanel } from './verification.js';
+import { liveStatusBadge } from './runs.js';
 
 export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
   let detail: RunDetail;
@@ -22,6 +24,9 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
   const stages = el('div');
   const checkpoints = el('div');
   const gates = el('div');
+  const lineageHost = el('div');
+  let lineageCy: { destroy(): void } | undefined;
+  let lineageKey = '';
   const metricsTable = el('div');
   const metricCharts = el('div', { class: 'chart-grid' });
   const paramsAndTags = el('div');
@@ -38,7 +43,8 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     section('Metrics', 'metrics-title', metricsTable, metricCharts),
     section('Stages against the plan', 'stages-title', stages),
     section('Telemetry', 'telemetry-title', stageField, chartNote, el('div', { class: 'chart-grid' }, charts.map((c) => c.figure))),
-    section('Checkpoints', 'checkpoints-title', checkpoints),
+    section('Checkpoints and artifacts', 'checkpoints-title', checkpoints),
+    section('Lineage', 'lineage-title', lineageHost),
     section('Gates and findings', 'gates-title', gates),
     section('Environment', 'environment-title', environment),
     section('Replay', 'replay-title', replayPanel(runId)),
@@ -47,7 +53,7 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
   const renderDetail = (d: RunDetail): void => {
     replaceChildren(
       heading,
-      el('h1', {}, `Run ${d.runId} `, statusBadge(d.status), ' ', verificationBadge(d.verification)),
+      el('h1', {}, `Run ${d.runId} `, liveStatusBadge(d), ' ', verificationBadge(d.verification)),
       d.failure ? el('p', { class: 'error', role: 'alert' }, d.failure) : null,
     );
     replaceChildren(provenance, provenanceList(d));
@@ -57,6 +63,17 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     replaceChildren(paramsAndTags, paramsSection(d));
     replaceChildren(metricsTable, latestMetricsTable(d));
     replaceChildren(environment, environmentList(d.environment));
+    void drawLineage(d);
+  };
+  const drawLineage = async (d: RunDetail): Promise<void> => {
+    const graph = await getJson<GraphView>('/api/graph').catch(() => ({ nodes: [], edges: [] }) as GraphView);
+    const key = JSON.stringify([d.stages, d.checkpointList.map((c) => c.digest), d.gates.map((g) => g.comparisonId), graph.edges.length]);
+    if (key === lineageKey) return;
+    lineageKey = key;
+    const view = lineageView(d, graph);
+    lineageCy?.destroy();
+    replaceChildren(lineageHost, view.figure, el('h3', { class: 'small-heading' }, 'As a list'), view.list);
+    lineageCy = view.draw();
   };
   renderDetail(detail);
 
@@ -119,7 +136,10 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     onChange: (change) => {
       if (touchesRun(change, runId) || change.topics.includes('gates') || change.topics.includes('verification')) refresh();
     },
-    dispose: () => [...charts, ...metricChart.values()].forEach((c) => c.destroy()),
+    dispose: () => {
+      [...charts, ...metricChart.values()].forEach((c) => c.destroy());
+      lineageCy?.destroy();
+    },
   };
 }
 
@@ -178,8 +198,9 @@ function provenanceList(d: RunDetail): HTMLElement {
     ['Worker', t?.worker ?? '—'],
     ['Resumed from', t?.resumedFrom ? el('span', {}, `epoch ${t.resumedFrom.epoch}, `, digest(t.resumedFrom.digest)) : 'no'],
     ['Training wall time', ms(t?.wallMs)],
-    ['Final test accuracy', percent(d.metrics?.testAccuracy)],
-    ['Final test loss', num(d.metrics?.testLoss)],
+    ['Final test accuracy', d.metrics ? percent(d.metrics.testAccuracy) : 'not final yet'],
+    ['Final test loss', d.metrics ? num(d.metrics.testLoss) : 'not final yet'],
+    ['Latest values', d.latest ? el('span', { 'data-latest-step': d.latest.step }, `step ${d.latest.step}: `, Object.entries(d.latest.values).map(([k, v]) => `${k} ${num(v)}`).join(', ')) : '—'],
     ['Run summary digest', digest(d.summaryDigest)],
   ]);
 }
@@ -219,25 +240,46 @@ function stageTimeline(stages: StageView[]): HTMLElement {
   );
 }
 
+function signatureBadge(valid: boolean | null): HTMLElement {
+  if (valid === null) return el('span', { class: 'badge badge-unsigned', 'data-signature': 'unchecked' }, 'not checked (the approval trusts no key)');
+  return valid
+    ? el('span', { class: 'badge badge-verified', 'data-signature': 'valid', title: 'signed by a worker key the run\'s approval trusts' }, 'valid')
+    : el('span', { class: 'badge badge-failed', 'data-signature': 'invalid', title: 'not signed by a key the approval trusts, or altered after signing' }, 'INVALID');
+}
+
+/** A download by digest: the server sends only files the run records, after re-hashing them. */
+function download(runId: string, digestHex: string, what: string): HTMLElement {
+  return el('a', { href: runPath(runId, `/files/${digestHex}`), download: '', 'data-download': digestHex, 'aria-label': `download ${what} ${digestHex.slice(0, 12)}` }, 'Download');
+}
+
 function checkpointTable(d: RunDetail): HTMLElement {
-  return table(
-    `${d.checkpointList.length} signed checkpoint${d.checkpointList.length === 1 ? '' : 's'}`,
-    ['Epoch', 'Step', 'Digest (SHA-256)', 'Size', 'Signature', 'Train loss', 'Test accuracy', 'Recorded'],
-    d.checkpointList.map((c) => [
-      String(c.epoch),
-      String(c.step),
-      digest(c.digest, 16),
-      bytes(c.bytes),
-      c.signatureValid === null
-        ? el('span', { class: 'badge badge-unsigned' }, 'not checked (no key)')
-        : c.signatureValid
-          ? el('span', { class: 'badge badge-verified' }, 'valid')
-          : el('span', { class: 'badge badge-failed' }, 'INVALID'),
-      num(c.metrics.trainLoss),
-      percent(c.metrics.testAccuracy),
-      when(c.recordedAt),
-    ]),
-    { rowHeaders: true },
+  return el(
+    'div',
+    {},
+    table(
+      `${d.checkpointList.length} signed checkpoint${d.checkpointList.length === 1 ? '' : 's'}`,
+      ['Epoch', 'Step', 'Digest (SHA-256)', 'Size', 'Signature', 'Train loss', 'Test accuracy', 'Recorded', 'File'],
+      d.checkpointList.map((c) => [
+        String(c.epoch),
+        String(c.step),
+        digest(c.digest, 16),
+        bytes(c.bytes),
+        signatureBadge(c.signatureValid),
+        num(c.metrics.trainLoss),
+        percent(c.metrics.testAccuracy),
+        when(c.recordedAt),
+        download(d.runId, c.digest, 'checkpoint'),
+      ]),
+      { rowHeaders: true, className: 'checkpoint-table' },
+    ),
+    d.artifactList.length
+      ? table(
+          `${d.artifactList.length} artifact${d.artifactList.length === 1 ? '' : 's'}`,
+          ['Path', 'Digest (SHA-256)', 'Size', 'Media type', 'Signature', 'Recorded', 'File'],
+          d.artifactList.map((a) => [a.path, digest(a.digest, 16), bytes(a.bytes), a.mediaType ?? '—', signatureBadge(a.signatureValid), when(a.recordedAt), download(d.runId, a.digest, `artifact ${a.path}`)]),
+          { rowHeaders: true, className: 'artifact-table' },
+        )
+      : null,
   );
 }
 
