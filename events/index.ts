@@ -5,8 +5,9 @@ import { governanceEvents } from './governance.js';
 import { trainingEvents } from './training.js';
 import { comparisonEvents } from './comparison.js';
 import { modelEvents } from './model.js';
+import { experimentEvents } from './experiments.js';
 
 export * from './envelope.js';
 export { EventRegistry, defineEvent, isCustomType, CUSTOM_PREFIX, type EventDefinition } from './registry.js';
 
-export const registry = new EventRegistry([...governanceEvents, ...trainingEvents, ...comparisonEvents, ...modelEvents]);
+export const registry = new EventRegistry([...governanceEvents, ...trainingEvents, ...comparisonEvents, ...modelEvents, ...experimentEvents]);

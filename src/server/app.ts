@@ -21,6 +21,10 @@ import { LIMITS } from '../input/limits.js';
 import { VerificationCache } from './verification.js';
 import { METRICS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import { registerModelRoutes } from './model-routes.js';
+import { collectRoutes, registerOpenApi } from './openapi.js';
+import { DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimit } from './rate-limit.js';
+import { registerWriteApi } from './write-api.js';
+import { RunHeads } from '../governance/guarded-append.js';
 import { chartStage, comparisonView, gateView, graphView, runDetail, runRow, telemetryView, type CheckpointSignatureCheck } from './views.js';
 
 export interface ServerOptions {
@@ -48,6 +52,10 @@ export interface ServerOptions {
   log?: (message: string) => void;
   /** Stored consumer positions /metrics reports beside the projections' (e.g. `relay:<topic>`). */
   consumers?: readonly string[];
+  /** Requests per client address to the write and MLflow APIs; default DEFAULT_RATE_LIMIT. */
+  rateLimit?: RateLimit;
+  /** Largest POST /api/events body; default LIMITS.appendBytes. */
+  eventsBodyBytes?: number;
 }
 
 export interface DashboardServer {
@@ -60,6 +68,8 @@ export interface DashboardServer {
 }
 
 const RUN_ID = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$';
+/** `metadata.actor` of what the HTTP APIs record unless an event names its own: the token holder. */
+const API_ACTOR = 'serve';
 
 export async function buildApp(options: ServerOptions): Promise<{ app: FastifyInstance; live: LiveView }> {
   const host = listenAddress(options.host ?? '127.0.0.1');
@@ -92,6 +102,8 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     routerOptions: { maxParamLength: 200 },
     frameworkErrors: frameworkError,
   });
+  // Before any route: the OpenAPI document is built from the routes registered from here on.
+  const routes = collectRoutes(app);
   installSecurity(app, security);
   installJsonBodies(app);
   app.addHook('onError', async (request, _reply, error) => {
@@ -188,6 +200,11 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   });
 
   registerModelRoutes(app, { store, home, token: options.token });
+
+  // The write API (docs/http-api.md): rate limited per client address, token required.
+  const buckets = new TokenBuckets(options.rateLimit ?? DEFAULT_RATE_LIMIT);
+  registerWriteApi(app, { store, home, token: options.token, buckets, actor: API_ACTOR, heads: new RunHeads(), eventsBodyBytes: options.eventsBodyBytes ?? LIMITS.appendBytes });
+  registerOpenApi(app, routes, runledgerVersion());
 
   // Prometheus text exposition; read-only, no token (docs/operations.md, "Metrics").
   // Like the API, it refuses requests another site's page makes the browser send (Fetch Metadata):
