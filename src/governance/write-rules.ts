@@ -13,6 +13,7 @@ import {
   type StageStartedData,
 } from '../../events/governance.js';
 import { isCustomType } from '../../events/registry.js';
+import { RUN_DATA_TYPES, type ParamsLogged, type ParamValue, type TagDeleted, type TagsSet } from '../../events/runs.js';
 import { WORKER_SIGNED_TYPES, type CheckpointWritten, type Metrics, type TelemetrySample, type TrainingCompleted, type TrainingStarted } from '../../events/training.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { sha256Hex } from '../integrity/hasher.js';
@@ -28,8 +29,11 @@ export const TRAINING_STAGE = 'train';
 export const RECORDER_TYPES: ReadonlySet<string> = new Set(GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'));
 
 /** Every type a run stream may hold besides `custom.*`; anything else (campaign, comparison events) belongs elsewhere. */
-const RUN_STREAM_TYPES: ReadonlySet<string> = new Set<string>([...GOVERNANCE_TYPES, ...WORKER_SIGNED_TYPES, 'RunSubmitted', 'RunClaimed']);
-const WORKER_SIGNED: ReadonlySet<string> = new Set(WORKER_SIGNED_TYPES);
+const RUN_STREAM_TYPES: ReadonlySet<string> = new Set<string>([...GOVERNANCE_TYPES, ...WORKER_SIGNED_TYPES, ...RUN_DATA_TYPES, 'RunSubmitted', 'RunClaimed']);
+const WORKER_SIGNED: ReadonlySet<string> = new Set<string>([...WORKER_SIGNED_TYPES, ...RUN_DATA_TYPES]);
+const RUN_DATA: ReadonlySet<string> = new Set<string>(RUN_DATA_TYPES);
+/** The first schema version of each signed type that carries a worker signature: 2 for the training events, 1 for the run-data events. */
+const SIGNED_SINCE: Readonly<Record<string, number>> = Object.fromEntries([...WORKER_SIGNED_TYPES.map((t) => [t, 2] as const), ...RUN_DATA_TYPES.map((t) => [t, 1] as const)]);
 /** The training events that only the plan's training stage may record. */
 const TRAINING_STAGE_TYPES: ReadonlySet<string> = new Set(['TrainingStarted', 'CheckpointWritten', 'TrainingCompleted']);
 
@@ -70,6 +74,10 @@ export interface RuleState {
   checkpoint: CheckpointRef | null;
   /** Step of the last TelemetrySample per stage, since the stage (or its training session) started. */
   telemetrySteps: Record<string, number>;
+  /** Params logged so far (write-once). */
+  params: Record<string, ParamValue>;
+  /** Tags set and not deleted. */
+  tags: Record<string, string>;
   submitted: boolean;
   claimed: boolean;
 }
@@ -83,6 +91,8 @@ export function initialRuleState(runId: string): RuleState {
     session: null,
     checkpoint: null,
     telemetrySteps: {},
+    params: {},
+    tags: {},
     submitted: false,
     claimed: false,
   };
@@ -151,7 +161,7 @@ function writeRuleViolation(state: RuleState, event: RuledEvent): RuleViolation 
   const run = state.run.runId;
   const { type } = event;
   if (!RUN_STREAM_TYPES.has(type) && !isCustomType(type)) {
-    return writeRule('run-stream-type', `${type} events are not recorded on a run stream`, 'a governance, training, RunSubmitted, RunClaimed or custom.* event', type);
+    return writeRule('run-stream-type', `${type} events are not recorded on a run stream`, 'a governance, training, run-data, RunSubmitted, RunClaimed or custom.* event', type);
   }
   const named = namedRun(event);
   if (named !== undefined && named !== run) return writeRule('run-id', `${type} names run ${String(named)}, not ${run}`, run, String(named));
@@ -229,7 +239,7 @@ function stageOf(event: RuledEvent): string | undefined {
   return typeof event.data.stageId === 'string' ? event.data.stageId : undefined;
 }
 
-/** Training events: signed by a trusted worker key, in a running stage, by the worker of the open session. */
+/** Training and run-data events: signed by a trusted worker key, in a running stage, by the worker of the open session. */
 function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation | null {
   const run = state.run.runId;
   const { type } = event;
@@ -245,8 +255,9 @@ function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation |
   }
 
   // Authentication: a trusted worker key signed exactly this type and data.
-  if (event.schemaVersion < 2) {
-    return writeRule('worker-signature', `${type} version ${event.schemaVersion} carries no worker signature over its data; version 2 is required`, 'schemaVersion 2', `schemaVersion ${event.schemaVersion}`);
+  const signedSince = SIGNED_SINCE[type]!;
+  if (event.schemaVersion < signedSince) {
+    return writeRule('worker-signature', `${type} version ${event.schemaVersion} carries no worker signature over its data; version ${signedSince} or later is required`, `schemaVersion ${signedSince}`, `schemaVersion ${event.schemaVersion}`);
   }
   const { publicKey, signature } = event.data as { publicKey: string; signature: string };
   if (!trustsWorkerKey(state, publicKey)) {
@@ -262,7 +273,9 @@ function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation |
   }
 
   // The session: TrainingStarted opens it; every later training-stage event is signed by its key.
-  if (stageId === TRAINING_STAGE && type !== 'TrainingStarted') {
+  // Run data may also be logged where no session is open (code runledger does not execute), but
+  // inside a session only by the worker executing it.
+  if (stageId === TRAINING_STAGE && type !== 'TrainingStarted' && !(RUN_DATA.has(type) && state.session === null)) {
     const session = state.session;
     if (session === null) {
       return writeRule('training-session', `${type} in stage ${TRAINING_STAGE} of run ${run} has no open training session: TrainingStarted must come first`, 'an open training session', 'none');
@@ -297,9 +310,26 @@ function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation |
     }
     case 'TrainingCompleted':
       return finalCheckpointViolation(state, event.data as TrainingCompleted);
+    case 'ParamsLogged':
+      return paramViolation(state, event.data as ParamsLogged);
+    case 'TagDeleted': {
+      const { key } = event.data as TagDeleted;
+      if (Object.hasOwn(state.tags, key)) return null;
+      return writeRule('tag-set', `TagDeleted deletes tag ${key} of run ${run}, which is not set`, `tag ${key} set`, `tag ${key} not set`);
+    }
     default:
       return null;
   }
+}
+
+/** Params are write-once: logging a key again is allowed only with the value it already has. */
+function paramViolation(state: RuleState, data: ParamsLogged): RuleViolation | null {
+  for (const [key, value] of Object.entries(data.params)) {
+    if (!Object.hasOwn(state.params, key) || state.params[key] === value) continue;
+    const before = JSON.stringify(state.params[key]);
+    return writeRule('param-once', `ParamsLogged sets param ${key} of run ${state.run.runId} to ${JSON.stringify(value)}, but it was logged as ${before}: params are write-once`, before, JSON.stringify(value));
+  }
+  return null;
 }
 
 function trainingStartViolation(state: RuleState, data: TrainingStarted): RuleViolation | null {
@@ -380,6 +410,14 @@ export function evolveRules(state: RuleState, event: Pick<Envelope, 'type' | 'da
     }
     case 'TrainingCompleted':
       return { ...next, session: null };
+    case 'ParamsLogged':
+      return { ...next, params: { ...state.params, ...(event.data as ParamsLogged).params } };
+    case 'TagsSet':
+      return { ...next, tags: { ...state.tags, ...(event.data as TagsSet).tags } };
+    case 'TagDeleted': {
+      const { [(event.data as TagDeleted).key]: _deleted, ...tags } = state.tags;
+      return { ...next, tags };
+    }
     case 'RunSubmitted':
       return { ...next, submitted: true };
     case 'RunClaimed':

@@ -45,7 +45,7 @@ const tags = (run[at('TelemetrySample')]!.data as TelemetrySample).tags;
 
 const telemetry = (step: number, over: Partial<TelemetrySample['tags']> = {}, key = fixtureWorker): ProposedEvent => ({
   type: 'TelemetrySample',
-  data: signed<TelemetrySample>('TelemetrySample', { tags: { ...tags, ...over }, step, epoch: 3, loss: 0.3, accuracy: 0.9, examplesPerSec: 100, stepWallMs: 1, memoryDeltaBytes: 0 }, key),
+  data: signed<TelemetrySample>('TelemetrySample', { tags: { ...tags, ...over }, step, epoch: 3, examplesPerSec: 100, stepWallMs: 1, memoryDeltaBytes: 0 }, key),
 });
 const trainingCompleted = (over: Partial<TrainingCompleted> = {}, key = fixtureWorker): ProposedEvent => ({
   type: 'TrainingCompleted',

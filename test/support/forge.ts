@@ -36,7 +36,23 @@ export function forgeries(run: RunFacts): Forgery[] {
   const event = (label: string, type: string, data: Record<string, unknown>): Forgery => ({ label, event: { id: randomUUID(), type, data, metadata: { actor: 'mallory' } } });
   const environment = signed<RunEnvironmentRecorded>(
     'RunEnvironmentRecorded',
-    { runId, worker: 'mallory', host: 'h', node: 'v22', runledgerVersion: '0.1.0', backend: BACKEND, os: { platform: 'linux', release: '6', arch: 'x64' }, cpu: { model: 'c', count: 1 }, totalMemoryBytes: 1 },
+    {
+      runId,
+      worker: 'mallory',
+      host: 'h',
+      node: 'v22',
+      runledgerVersion: '0.1.0',
+      backend: BACKEND,
+      os: { platform: 'linux', release: '6', arch: 'x64' },
+      cpu: { model: 'c', count: 1 },
+      totalMemoryBytes: 1,
+      source: 'runledger',
+      tfjsVersion: '4.22.0',
+      python: null,
+      git: null,
+      gpus: [],
+      client: {},
+    },
     strangerWorker,
   );
   const started = signed<TrainingStarted>(
@@ -55,7 +71,7 @@ export function forgeries(run: RunFacts): Forgery[] {
     strangerWorker,
   );
   const sample: TelemetrySample = {
-    ...signed<TelemetrySample>('TelemetrySample', { tags: { run: runId, stage: 'train', worker: 'w', backend: 'cpu', host: 'h' }, step: 1_000_000, epoch: 99, loss: 0, accuracy: 1, examplesPerSec: 1e9, stepWallMs: 0, memoryDeltaBytes: 0 }, strangerWorker),
+    ...signed<TelemetrySample>('TelemetrySample', { tags: { run: runId, stage: 'train', worker: 'w', backend: 'cpu', host: 'h' }, step: 1_000_000, epoch: 99, examplesPerSec: 1e9, stepWallMs: 0, memoryDeltaBytes: 0 }, strangerWorker),
     publicKey: trustedKey,
     signature: 'AAAA',
   };
