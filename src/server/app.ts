@@ -24,6 +24,7 @@ import { registerModelRoutes } from './model-routes.js';
 import { collectRoutes, registerOpenApi } from './openapi.js';
 import { DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimit } from './rate-limit.js';
 import { registerWriteApi } from './write-api.js';
+import { registerMlflowApi } from './mlflow/tracking.js';
 import { RunHeads } from '../governance/guarded-append.js';
 import { chartStage, comparisonView, gateView, graphView, runDetail, runRow, telemetryView, type CheckpointSignatureCheck } from './views.js';
 
@@ -56,6 +57,8 @@ export interface ServerOptions {
   rateLimit?: RateLimit;
   /** Largest POST /api/events body; default LIMITS.appendBytes. */
   eventsBodyBytes?: number;
+  /** Largest MLflow artifact upload; default 64 MiB. */
+  artifactBytes?: number;
 }
 
 export interface DashboardServer {
@@ -204,6 +207,8 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   // The write API (docs/http-api.md): rate limited per client address, token required.
   const buckets = new TokenBuckets(options.rateLimit ?? DEFAULT_RATE_LIMIT);
   registerWriteApi(app, { store, home, token: options.token, buckets, actor: API_ACTOR, heads: new RunHeads(), eventsBodyBytes: options.eventsBodyBytes ?? LIMITS.appendBytes });
+  // MLflow's tracking API and artifact proxy over the run API (docs/mlflow.md), same token and limits.
+  registerMlflowApi(app, { ctx: { store, home, actor: API_ACTOR }, token: options.token, buckets, artifactBytes: options.artifactBytes ?? 64 * 1024 * 1024 });
   registerOpenApi(app, routes, runledgerVersion());
 
   // Prometheus text exposition; read-only, no token (docs/operations.md, "Metrics").

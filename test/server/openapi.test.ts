@@ -25,7 +25,9 @@ export function routeTable(tree: string): string[] {
     const m = /^([│ ]*)[├└]── (\S+)(?: \(([A-Z, ]+)\))?$/.exec(line.replace(/\u00a0/g, ' '));
     if (!m) continue;
     const depth = m[1]!.length / 4;
-    const path = (stack[depth - 1] ?? '') + m[2]!;
+    const parent = stack[depth - 1] ?? '';
+    // printRoutes shows a wildcard under a static node without the slash between them.
+    const path = parent + (m[2] === '*' && !parent.endsWith('/') ? '/*' : m[2]!);
     stack[depth] = path;
     stack.length = depth + 1;
     for (const method of (m[3] ?? '').split(', ').filter((x) => x && x !== 'HEAD')) out.push(`${method} ${path}`);

@@ -4,7 +4,7 @@
 // (expectedRevision no_stream) — no index to keep consistent. MLflow's "Default" experiment, id 0,
 // exists on every server without having been created.
 import { createHash } from 'node:crypto';
-import { ExperimentCreated } from '../../../events/experiments.js';
+import { ExperimentCreated, ExperimentRunAdded } from '../../../events/experiments.js';
 import { ConcurrencyError } from '../../errors.js';
 import { guardedAppend } from '../../governance/guarded-append.js';
 import { NO_STREAM, type EventStore } from '../../store/port.js';
@@ -44,8 +44,10 @@ const DEFAULT_EXPERIMENT: Experiment = {
 
 /** The experiment with this id, or undefined. A stream whose first event is not a matching ExperimentCreated holds none. */
 export async function findExperiment(store: EventStore, experimentId: string): Promise<Experiment | undefined> {
+  // Default is never created: its stream, if any, only indexes its runs.
+  if (experimentId === DEFAULT_EXPERIMENT_ID) return DEFAULT_EXPERIMENT;
   const [first] = await store.readStream(experimentStream(experimentId), { limit: 1 });
-  if (!first) return experimentId === DEFAULT_EXPERIMENT_ID ? DEFAULT_EXPERIMENT : undefined;
+  if (!first) return undefined;
   const parsed = ExperimentCreated.safeParse(first.envelope.data);
   if (first.envelope.type !== 'ExperimentCreated' || !parsed.success) return undefined;
   const data = parsed.data;
@@ -91,4 +93,20 @@ export async function listExperiments(store: EventStore): Promise<Experiment[]> 
   const found = (await Promise.all(ids.map((id) => findExperiment(store, id)))).filter((e): e is Experiment => e !== undefined);
   const all = found.some((e) => e.experimentId === DEFAULT_EXPERIMENT_ID) ? found : [DEFAULT_EXPERIMENT, ...found];
   return all.sort((a, b) => (a.createdAt ?? -1) - (b.createdAt ?? -1) || a.experimentId.localeCompare(b.experimentId));
+}
+
+/** Records that `runId` was created in the experiment (its index of runs). */
+export async function addExperimentRun(store: EventStore, experimentId: string, runId: string, actor: string): Promise<void> {
+  await guardedAppend(store, [{ stream: experimentStream(experimentId), events: [{ type: 'ExperimentRunAdded', data: { experimentId, runId }, metadata: { actor } }] }]);
+}
+
+/** The run ids an experiment's stream indexes, in creation order (to be checked against each run's own environment). */
+export async function experimentRunIds(store: EventStore, experimentId: string): Promise<string[]> {
+  const events = await store.readStream(experimentStream(experimentId));
+  const ids: string[] = [];
+  for (const { envelope } of events) {
+    const parsed = ExperimentRunAdded.safeParse(envelope.data);
+    if (envelope.type === 'ExperimentRunAdded' && parsed.success && parsed.data.experimentId === experimentId) ids.push(parsed.data.runId);
+  }
+  return ids;
 }
