@@ -96,7 +96,8 @@ export function foldRunEvent(view: MlflowRunView, event: Pick<Envelope, 'type' |
     case 'StageFailed':
     case 'RunFailed': {
       const reason = (event.data as { reason?: unknown }).reason;
-      view.status = reason === KILLED_REASON ? 'KILLED' : 'FAILED';
+      // A stage failing fails the run too (RunFailed follows, with its own reason): the first reason tells.
+      if (view.status !== 'KILLED' && view.status !== 'FAILED') view.status = reason === KILLED_REASON ? 'KILLED' : 'FAILED';
       view.endTime ??= at;
       break;
     }
