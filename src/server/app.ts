@@ -59,6 +59,8 @@ export interface ServerOptions {
   eventsBodyBytes?: number;
   /** Largest MLflow artifact upload; default 64 MiB. */
   artifactBytes?: number;
+  /** Told of every route as fastify registers it (the OpenAPI test compares them with the document). */
+  onRoute?: (method: string, url: string) => void;
 }
 
 export interface DashboardServer {
@@ -107,6 +109,8 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   });
   // Before any route: the OpenAPI document is built from the routes registered from here on.
   const routes = collectRoutes(app);
+  const onRoute = options.onRoute;
+  if (onRoute) app.addHook('onRoute', (route) => [route.method].flat().forEach((method) => onRoute(method, route.url)));
   installSecurity(app, security);
   installJsonBodies(app);
   app.addHook('onError', async (request, _reply, error) => {

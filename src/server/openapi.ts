@@ -40,7 +40,7 @@ export function openApiPath(url: string): string {
   return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\*$/, '{path}');
 }
 
-function parameters(route: CatalogRoute): JsonSchema[] {
+function parameters(route: CatalogRoute, doc: RouteDoc): JsonSchema[] {
   const out: JsonSchema[] = [];
   const params = route.schema.params as { properties?: Record<string, JsonSchema> } | undefined;
   for (const [name, schema] of Object.entries(params?.properties ?? {})) {
@@ -49,7 +49,7 @@ function parameters(route: CatalogRoute): JsonSchema[] {
   if (route.url.endsWith('*') && !params?.properties?.['*']) {
     out.push({ name: 'path', in: 'path', required: true, description: 'the rest of the path, slashes included', schema: { type: 'string' } });
   }
-  const query = route.schema.querystring as { properties?: Record<string, JsonSchema>; required?: string[] } | undefined;
+  const query = (route.schema.querystring ?? doc.query) as { properties?: Record<string, JsonSchema>; required?: string[] } | undefined;
   for (const [name, schema] of Object.entries(query?.properties ?? {})) {
     out.push({ name, in: 'query', required: (query?.required ?? []).includes(name), schema });
   }
@@ -88,10 +88,11 @@ export function openApiDocument(routes: readonly CatalogRoute[], info: { version
       ...(doc.description ? { description: doc.description } : {}),
       tags: [doc.tag],
       security: doc.auth ? [{ bearer: [] }] : [],
-      parameters: parameters(route),
+      parameters: parameters(route, doc),
       responses: responses(doc),
     };
-    if (route.schema.body) operation.requestBody = { required: true, content: { 'application/json': { schema: route.schema.body } } };
+    const body = route.schema.body ?? doc.body;
+    if (body) operation.requestBody = { required: true, content: { 'application/json': { schema: body } } };
     else if (doc.rawBody) operation.requestBody = { required: true, description: doc.rawBody.description, content: { [doc.rawBody.contentType]: { schema: { type: 'string', format: 'binary' } } } };
     (paths[openApiPath(route.url)] ??= {})[route.method.toLowerCase()] = operation;
   }

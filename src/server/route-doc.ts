@@ -17,6 +17,10 @@ export interface RouteDoc {
   tag: string;
   /** Whether the route needs `Authorization: Bearer <token>`. */
   auth: boolean;
+  /** JSON Schema of a JSON body the handler checks itself (when the route has no `schema.body`). */
+  body?: JsonSchema;
+  /** JSON Schema (an object's) of a query the handler checks itself (when the route has no `schema.querystring`). */
+  query?: JsonSchema;
   /** A request body other than JSON (NDJSON events, raw artifact bytes). */
   rawBody?: { contentType: string; description: string };
   responses: Record<string, ResponseDoc>;

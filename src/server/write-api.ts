@@ -4,6 +4,7 @@
 // tags, record artifacts, end or fail it. Every route needs the bearer token and is rate limited
 // per client; the write rules decide what is recorded, exactly as for every other writer.
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { appendInput, checkAppendInput } from '../governance/append-events.js';
 import type { RunHeads } from '../governance/guarded-append.js';
 import { parseAppendInput } from '../ledger/append-input.js';
@@ -11,6 +12,7 @@ import type { EventStore } from '../store/port.js';
 import type { DocumentedConfig, RouteDoc } from './openapi.js';
 import { rateLimitHook, type TokenBuckets } from './rate-limit.js';
 import { HttpError, requireToken } from './security.js';
+import { logBatch, openRun, startRun, type RunApiContext } from '../runs/run.js';
 
 export interface WriteApiOptions {
   store: EventStore;
@@ -51,6 +53,111 @@ const APPEND_REPORT = {
   },
 } as const;
 
+const RUN_ID = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' } as const;
+const RUN_PARAMS = { type: 'object', required: ['id'], properties: { id: RUN_ID } } as const;
+const RUN_REPORT = { type: 'object', required: ['runId'], properties: { runId: { type: 'string' } } } as const;
+
+// Bodies are checked strictly (an unknown field is refused, never dropped; no type coercion), by
+// these schemas; the OpenAPI document shows their JSON Schema. Names and values are the run API's to check.
+const Params = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+const Tags = z.record(z.string(), z.string());
+const Metrics = z.array(z.object({ key: z.string(), value: z.number(), step: z.number().int().min(0).optional(), timestamp: z.number().int().min(0).optional() }).strict()).max(10_000);
+const LogBody = z.object({ params: Params.optional(), metrics: Metrics.optional(), tags: Tags.optional() }).strict();
+const StartBody = z
+  .object({
+    runId: z.string().optional(),
+    external: z.object({ name: z.string(), approver: z.string().optional(), description: z.string().optional(), stages: z.array(z.string()).min(1).max(100).optional() }).strict(),
+    params: Params.optional(),
+    tags: Tags.optional(),
+    environment: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+const FailBody = z.object({ reason: z.string().min(1).max(10_000) }).strict();
+
+/** A body checked against `schema`: a 400 naming the field otherwise. */
+function body<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new HttpError(400, `request body${issue.path.length ? ` field ${issue.path.map(String).join('.')}` : ''}: ${issue.message}`);
+}
+const jsonSchema = (schema: z.ZodType): Record<string, unknown> => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+
+/** The run API (src/runs/) over HTTP: start a run with an open plan, log to it, record artifacts, end or fail it. */
+function registerRunRoutes(scope: FastifyInstance, ctx: RunApiContext): void {
+  const doc = (summary: string, description: string, schema?: z.ZodType): DocumentedConfig => ({
+    doc: { summary, description, tag: 'runs', auth: true, ...(schema ? { body: jsonSchema(schema) } : {}), responses: { '200': { description: 'recorded', schema: RUN_REPORT }, ...writeErrors() } },
+  });
+  scope.post(
+    '/api/runs',
+    { config: doc('Start a run with an open plan', 'Approves the plan (trusting this server\'s worker key, which signs every event of the run on behalf of the token holder), starts its first stage, records the environment, params and tags.', StartBody) },
+    async (request) => {
+      const run = await startRun(ctx, { ...body(StartBody, request.body), source: 'http' });
+      return { runId: run.runId };
+    },
+  );
+  scope.post<{ Params: { id: string } }>(
+    '/api/runs/:id/log',
+    { schema: { params: RUN_PARAMS }, config: doc('Log params, metrics and tags in one atomic append', 'Params are write-once (the same value again is a no-op, another value is refused); metrics append (step default 0, timestamp default now); tags change, their history stays in the log.', LogBody) },
+    async (request) => {
+      await logBatch(ctx, request.params.id, body(LogBody, request.body));
+      return { runId: request.params.id };
+    },
+  );
+  scope.delete<{ Params: { id: string; key: string } }>(
+    '/api/runs/:id/tags/:key',
+    { schema: { params: { type: 'object', required: ['id', 'key'], properties: { id: RUN_ID, key: { type: 'string', maxLength: 250 } } } }, config: doc('Delete a tag: a TagDeleted event, never an erasure', 'The earlier value stays in the log.') },
+    async (request) => {
+      await (await openRun(ctx, request.params.id)).deleteTag(request.params.key);
+      return { runId: request.params.id };
+    },
+  );
+  scope.post<{ Params: { id: string } }>(
+    '/api/runs/:id/end',
+    { schema: { params: RUN_PARAMS }, config: doc('End a run: its open stages complete, then the run', 'Nothing can be logged to it afterwards.') },
+    async (request) => {
+      await (await openRun(ctx, request.params.id)).end();
+      return { runId: request.params.id };
+    },
+  );
+  scope.post<{ Params: { id: string } }>(
+    '/api/runs/:id/fail',
+    { schema: { params: RUN_PARAMS }, config: doc('Fail a run with a reason', 'Nothing can be logged to it afterwards.', FailBody) },
+    async (request) => {
+      await (await openRun(ctx, request.params.id)).fail(body(FailBody, request.body).reason);
+      return { runId: request.params.id };
+    },
+  );
+  void scope.register(async (bytes) => {
+    bytes.removeAllContentTypeParsers();
+    bytes.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ARTIFACT_BYTES }, (_request, body, done) => done(null, body));
+    bytes.put<{ Params: { id: string; '*': string } }>(
+      '/api/runs/:id/artifacts/*',
+      {
+        bodyLimit: ARTIFACT_BYTES,
+        config: {
+          doc: {
+            summary: 'Record an artifact of a run: stored by its SHA-256 under the home, the digest in the run\'s stream',
+            tag: 'runs',
+            auth: true,
+            rawBody: { contentType: 'application/octet-stream', description: 'the bytes; Content-Type is recorded as the media type' },
+            responses: { '200': { description: 'recorded', schema: { type: 'object', required: ['digest', 'bytes'], properties: { digest: { type: 'string' }, bytes: { type: 'integer' } } } }, ...writeErrors() },
+          },
+        } satisfies DocumentedConfig,
+      },
+      async (request) => {
+        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const handle = await openRun(ctx, request.params.id);
+        return handle.logArtifact({ path: request.params['*'], bytes: body, ...(type && type !== 'application/octet-stream' ? { mediaType: type } : {}) });
+      },
+    );
+  });
+}
+
+/** Largest artifact PUT /api/runs/:id/artifacts/* takes. */
+export const ARTIFACT_BYTES = 64 * 1024 * 1024;
+
 export function registerWriteApi(app: FastifyInstance, options: WriteApiOptions): void {
   void app.register(async (scope) => {
     scope.addHook('onRequest', rateLimitHook(options.buckets));
@@ -81,5 +188,7 @@ export function registerWriteApi(app: FastifyInstance, options: WriteApiOptions)
         return appendInput(options.store, input, source, { heads: options.heads });
       },
     );
+
+    registerRunRoutes(scope, { store: options.store, home: options.home, actor: options.actor });
   });
 }

@@ -3,6 +3,7 @@
 // the write rules applied, bad input refused naming its line with nothing written, bodies bounded
 // (413), requests per client rate limited (429 with Retry-After). Every error is a one-sentence JSON body.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { startServer, type DashboardServer } from '../../src/server/app.js';
 import { TokenBuckets } from '../../src/server/rate-limit.js';
 import { freshLedger, populate, type Ledger } from './fixture.js';
@@ -163,5 +164,67 @@ describe('TokenBuckets', () => {
     buckets.take('c');
     assert.equal(buckets.take('a'), 0, 'a was forgotten, so it starts with a full bucket');
     assert.ok(buckets.take('c') > 0);
+  });
+});
+
+describe('HTTP write API: the run routes', function () {
+  this.timeout(60_000);
+  let ledger: Ledger;
+  let server: DashboardServer;
+  const send = async (method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<Answer> => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  before(async () => {
+    ledger = await freshLedger();
+    server = await startServer({ store: ledger.store, home: ledger.home, port: 0, pollMs: 20, token: TOKEN });
+  });
+  after(async () => {
+    await server?.close();
+    await ledger?.close();
+  });
+
+  it('starts a run, logs to it atomically, records an artifact by digest and ends it; replay of its events sees every write', async () => {
+    const started = await send('POST', '/api/runs', { runId: 'http-1', external: { name: 'curl-run' }, params: { lr: 0.01 }, tags: { team: 'x' }, environment: { python: '3.12.1' } });
+    assert.equal(started.status, 200, JSON.stringify(started.json));
+    assert.equal(started.json.runId, 'http-1');
+    const logged = await send('POST', '/api/runs/http-1/log', { metrics: [{ key: 'f1', value: 0.91, step: 3 }], tags: { team: 'y' } });
+    assert.equal(logged.status, 200, JSON.stringify(logged.json));
+    const put = await fetch(`${server.url}/api/runs/http-1/artifacts/out/model.txt`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' }, body: 'weights' });
+    const artifact = (await put.json()) as { digest: string; bytes: number };
+    assert.equal(put.status, 200, JSON.stringify(artifact));
+    assert.deepEqual(artifact, { digest: createHash('sha256').update('weights').digest('hex'), bytes: 7 });
+    assert.equal((await send('DELETE', '/api/runs/http-1/tags/team')).status, 200);
+    assert.equal((await send('POST', '/api/runs/http-1/end')).status, 200);
+    const types = (await ledger.store.readStream('run-http-1')).map((e) => e.envelope.type);
+    for (const t of ['GovernancePlanApproved', 'RunEnvironmentRecorded', 'ParamsLogged', 'MetricsLogged', 'TagsSet', 'ArtifactRecorded', 'TagDeleted', 'RunCompleted']) assert.ok(types.includes(t), `${t} in ${types.join(', ')}`);
+    const environment = (await ledger.store.readStream('run-http-1')).find((e) => e.envelope.type === 'RunEnvironmentRecorded')!.envelope.data as { source: string; client: Record<string, unknown> };
+    assert.equal(environment.source, 'http');
+    assert.deepEqual(environment.client, { python: '3.12.1' });
+  });
+
+  it('refuses unknown fields, type-coerced values, a changed param and writes after the end, recording nothing', async () => {
+    assert.equal((await send('POST', '/api/runs', { runId: 'http-2', external: { name: 'curl-run' }, params: { lr: 0.1 } })).status, 200);
+    const at = await ledger.store.streamRevision('run-http-2');
+    const unknown = await send('POST', '/api/runs/http-2/log', { metrics: [], colour: 'red' });
+    assert.equal(unknown.status, 400);
+    assert.match(oneSentence(unknown), /colour/);
+    const coerced = await send('POST', '/api/runs/http-2/log', { metrics: [{ key: 'f1', value: '0.5' }] });
+    assert.equal(coerced.status, 400);
+    assert.match(oneSentence(coerced), /metrics\.0\.value/);
+    const changed = await send('POST', '/api/runs/http-2/log', { params: { lr: 0.2 }, metrics: [{ key: 'f1', value: 0.5 }] });
+    assert.equal(changed.status, 400);
+    oneSentence(changed);
+    assert.equal(await ledger.store.streamRevision('run-http-2'), at, 'nothing of the refused batches was recorded');
+    assert.equal((await send('POST', '/api/runs/http-2/fail', { reason: 'diverged' })).status, 200);
+    const late = await send('POST', '/api/runs/http-2/log', { metrics: [{ key: 'f1', value: 0.5 }] });
+    assert.equal(late.status, 400);
+    assert.match(oneSentence(late), /failed/);
+    assert.equal((await send('POST', '/api/runs', { external: { name: 'x' } }, null)).status, 401);
   });
 });

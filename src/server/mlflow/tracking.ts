@@ -149,7 +149,9 @@ function refuseSearchSyntax(request: { filter?: string | undefined; order_by?: s
 }
 
 const OK = { '200': { description: 'done', schema: { type: 'object' } } };
-function doc(summary: string, description?: string, extra: RouteDoc['responses'] = {}, ok: RouteDoc['responses'] = OK): DocumentedConfig {
+const jsonSchema = (schema: z.ZodType): Record<string, unknown> => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+
+function doc(input: { body?: z.ZodType; query?: z.ZodType }, summary: string, description?: string, extra: RouteDoc['responses'] = {}, ok: RouteDoc['responses'] = OK): DocumentedConfig {
   const errors = Object.fromEntries(
     [
       ['400', 'INVALID_PARAMETER_VALUE (bad field, write-once param changed, write rule refused) or RESOURCE_ALREADY_EXISTS'],
@@ -159,7 +161,8 @@ function doc(summary: string, description?: string, extra: RouteDoc['responses']
       ['429', 'REQUEST_LIMIT_EXCEEDED; Retry-After says when to retry'],
     ].map(([status, d]) => [status!, { description: d!, schema: MLFLOW_ERROR_SCHEMA }]),
   );
-  return { doc: { summary, ...(description ? { description } : {}), tag: 'mlflow', auth: true, responses: { ...ok, ...errors, ...extra } } };
+  const schemas = { ...(input.body ? { body: jsonSchema(input.body) } : {}), ...(input.query ? { query: jsonSchema(input.query) } : {}) };
+  return { doc: { summary, ...(description ? { description } : {}), ...schemas, tag: 'mlflow', auth: true, responses: { ...ok, ...errors, ...extra } } };
 }
 
 /** Endpoints of MLflow's API that exist there and are refused here, with why. */
@@ -186,19 +189,19 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
     const p = (path: string) => `/mlflow/${path}`;
     const getRunView = (c: RunApiContext, runId: string) => readRequiredRun(c.store, runId);
 
-    scope.get(p('experiments/get-by-name'), { config: doc('Get an experiment by name', 'Query: experiment_name.') }, async (request) => {
+    scope.get(p('experiments/get-by-name'), { config: doc({ query: queries.experimentByName }, 'Get an experiment by name', 'Query: experiment_name.') }, async (request) => {
       const { experiment_name } = q(queries.experimentByName, request, 'experiments/get-by-name');
       return { experiment: experimentJson(await getExperimentByName(ctx.store, experiment_name)) };
     });
 
-    scope.post(p('experiments/create'), { config: doc('Create an experiment (an ExperimentCreated event on its own stream)', 'Body: name, tags. artifact_location is always this server\'s mlflow-artifacts proxy.') }, async (request) => {
+    scope.post(p('experiments/create'), { config: doc({ body: bodies.createExperiment }, 'Create an experiment (an ExperimentCreated event on its own stream)', 'Body: name, tags. artifact_location is always this server\'s mlflow-artifacts proxy.') }, async (request) => {
       const body = b(bodies.createExperiment, request, 'experiments/create');
       if (body.artifact_location !== undefined && body.artifact_location !== '') throw invalid('experiments/create: field artifact_location is not supported: artifacts are kept content-addressed by this server (mlflow-artifacts)');
       const experiment = await createExperiment(ctx.store, { name: body.name, tags: tagsRecord(body.tags), actor: ctx.actor });
       return { experiment_id: experiment.experimentId };
     });
 
-    scope.get(p('experiments/get'), { config: doc('Get an experiment by id', 'Query: experiment_id.') }, async (request) => {
+    scope.get(p('experiments/get'), { config: doc({ query: queries.experiment }, 'Get an experiment by id', 'Query: experiment_id.') }, async (request) => {
       const { experiment_id } = q(queries.experiment, request, 'experiments/get');
       return { experiment: experimentJson(await getExperiment(ctx.store, experiment_id)) };
     });
@@ -210,10 +213,10 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
       const { items, next } = page(all, pageOffset(body.page_token, 'experiments/search'), Math.min(body.max_results ?? 1000, 50_000));
       return { experiments: items.map(experimentJson), ...(next ? { next_page_token: next } : {}) };
     };
-    scope.post(p('experiments/search'), { config: doc('List experiments', 'Body: max_results, page_token. No filter or order_by.') }, async (request) => searchExperiments(request.body));
-    scope.get(p('experiments/search'), { config: doc('List experiments', 'Query: max_results, page_token. No filter or order_by.') }, async (request) => searchExperiments(request.query));
+    scope.post(p('experiments/search'), { config: doc({ body: bodies.searchExperiments }, 'List experiments', 'Body: max_results, page_token. No filter or order_by.') }, async (request) => searchExperiments(request.body));
+    scope.get(p('experiments/search'), { config: doc({ query: bodies.searchExperiments }, 'List experiments', 'Query: max_results, page_token. No filter or order_by.') }, async (request) => searchExperiments(request.query));
 
-    scope.post(p('runs/create'), { config: doc('Create a run: a ledger run with an open plan, its environment, tags', 'Body: experiment_id, user_id, start_time, tags, run_name. The run id is generated; start_time is kept as the client\'s fact, the run\'s start is when the ledger recorded it.') }, async (request) => {
+    scope.post(p('runs/create'), { config: doc({ body: bodies.createRun }, 'Create a run: a ledger run with an open plan, its environment, tags', 'Body: experiment_id, user_id, start_time, tags, run_name. The run id is generated; start_time is kept as the client\'s fact, the run\'s start is when the ledger recorded it.') }, async (request) => {
       const body = b(bodies.createRun, request, 'runs/create');
       const experiment = await getExperiment(ctx.store, body.experiment_id ?? DEFAULT_EXPERIMENT_ID);
       const runId = randomUUID().replace(/-/g, '');
@@ -232,7 +235,7 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
       return { run: runJson(await getRunView(ctx, runId)) };
     });
 
-    scope.post(p('runs/update'), { config: doc('Update a run: end it (FINISHED), fail it (FAILED, KILLED) or rename it', 'Body: run_id, status, end_time, run_name. A finished run cannot change status; end_time is the ledger\'s.') }, async (request) => {
+    scope.post(p('runs/update'), { config: doc({ body: bodies.updateRun }, 'Update a run: end it (FINISHED), fail it (FAILED, KILLED) or rename it', 'Body: run_id, status, end_time, run_name. A finished run cannot change status; end_time is the ledger\'s.') }, async (request) => {
       const body = b(bodies.updateRun, request, 'runs/update');
       const runId = runIdOf(body, 'runs/update');
       const view = await getRunView(ctx, runId);
@@ -247,7 +250,7 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
       return { run_info: runInfoJson(await getRunView(ctx, runId)) };
     });
 
-    scope.get(p('runs/get'), { config: doc('Get a run: info, latest metrics, params and tags', 'Query: run_id.') }, async (request) => {
+    scope.get(p('runs/get'), { config: doc({ query: queries.run }, 'Get a run: info, latest metrics, params and tags', 'Query: run_id.') }, async (request) => {
       const query = q(queries.run, request, 'runs/get');
       return { run: runJson(await getRunView(ctx, runIdOf(query, 'runs/get'))) };
     });
@@ -271,21 +274,21 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
       const { items, next } = page(views, pageOffset(body.page_token, 'runs/search'), Math.min(body.max_results ?? 1000, 50_000));
       return { runs: items.map(runJson), ...(next ? { next_page_token: next } : {}) };
     };
-    scope.post(p('runs/search'), { config: doc('Runs of experiments, newest first', 'Body: experiment_ids, max_results, page_token. No filter or order_by.') }, async (request) => searchRuns(request.body));
+    scope.post(p('runs/search'), { config: doc({ body: bodies.searchRuns }, 'Runs of experiments, newest first', 'Body: experiment_ids, max_results, page_token. No filter or order_by.') }, async (request) => searchRuns(request.body));
 
-    scope.post(p('runs/log-parameter'), { config: doc('Log a param (write-once: the same value again is a no-op, another value is refused)', 'Body: run_id, key, value.') }, async (request) => {
+    scope.post(p('runs/log-parameter'), { config: doc({ body: bodies.logParam }, 'Log a param (write-once: the same value again is a no-op, another value is refused)', 'Body: run_id, key, value.') }, async (request) => {
       const body = b(bodies.logParam, request, 'runs/log-parameter');
       await logBatch(ctx, runIdOf(body, 'runs/log-parameter'), { params: { [body.key]: body.value } });
       return {};
     });
 
-    scope.post(p('runs/log-metric'), { config: doc('Log a metric point (appended; never replaced)', 'Body: run_id, key, value (finite), timestamp (ms), step.') }, async (request) => {
+    scope.post(p('runs/log-metric'), { config: doc({ body: bodies.logMetric }, 'Log a metric point (appended; never replaced)', 'Body: run_id, key, value (finite), timestamp (ms), step.') }, async (request) => {
       const body = b(bodies.logMetric, request, 'runs/log-metric');
       await logBatch(ctx, runIdOf(body, 'runs/log-metric'), { metrics: [{ key: body.key, value: body.value, step: body.step ?? 0, ...(body.timestamp !== undefined ? { timestamp: body.timestamp } : {}) }] });
       return {};
     });
 
-    scope.post(p('runs/log-batch'), { config: doc('Log metrics, params and tags in one atomic append (all or nothing)', 'Body: run_id, metrics (at most 1000), params and tags (at most 100 each).') }, async (request) => {
+    scope.post(p('runs/log-batch'), { config: doc({ body: bodies.logBatch }, 'Log metrics, params and tags in one atomic append (all or nothing)', 'Body: run_id, metrics (at most 1000), params and tags (at most 100 each).') }, async (request) => {
       const body = b(bodies.logBatch, request, 'runs/log-batch');
       const params: Record<string, string> = {};
       for (const { key, value } of body.params ?? []) {
@@ -300,13 +303,13 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
       return {};
     });
 
-    scope.post(p('runs/set-tag'), { config: doc('Set a tag (its earlier value stays in the log)', 'Body: run_id, key, value.') }, async (request) => {
+    scope.post(p('runs/set-tag'), { config: doc({ body: bodies.setTag }, 'Set a tag (its earlier value stays in the log)', 'Body: run_id, key, value.') }, async (request) => {
       const body = b(bodies.setTag, request, 'runs/set-tag');
       await logBatch(ctx, runIdOf(body, 'runs/set-tag'), { tags: { [body.key]: body.value } });
       return {};
     });
 
-    scope.post(p('runs/delete-tag'), { config: doc('Delete a tag: a TagDeleted event, never an erasure', 'Body: run_id, key.') }, async (request) => {
+    scope.post(p('runs/delete-tag'), { config: doc({ body: bodies.deleteTag }, 'Delete a tag: a TagDeleted event, never an erasure', 'Body: run_id, key.') }, async (request) => {
       const body = b(bodies.deleteTag, request, 'runs/delete-tag');
       const view = await getRunView(ctx, body.run_id);
       if (!Object.hasOwn(view.tags, body.key)) throw notFound(`runs/delete-tag: run ${body.run_id} has no tag ${JSON.stringify(body.key)}`);
@@ -314,7 +317,7 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
       return {};
     });
 
-    scope.get(p('metrics/get-history'), { config: doc('Every point of a metric, in log order', 'Query: run_id, metric_key, max_results, page_token.') }, async (request) => {
+    scope.get(p('metrics/get-history'), { config: doc({ query: queries.history }, 'Every point of a metric, in log order', 'Query: run_id, metric_key, max_results, page_token.') }, async (request) => {
       const query = q(queries.history, request, 'metrics/get-history');
       const view = await getRunView(ctx, runIdOf(query, 'metrics/get-history'));
       const points = view.metrics.get(query.metric_key) ?? [];
@@ -326,7 +329,7 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
       scope.route({
         method,
         url: p(path),
-        config: doc(`Not supported: ${why}`, undefined, { '501': { description: `NOT_IMPLEMENTED: ${why}`, schema: MLFLOW_ERROR_SCHEMA } }, {}),
+        config: doc({}, `Not supported: ${why}`, undefined, { '501': { description: `NOT_IMPLEMENTED: ${why}`, schema: MLFLOW_ERROR_SCHEMA } }, {}),
         handler: async () => {
           throw new MlflowError('NOT_IMPLEMENTED', 501, `${path} is not supported by runledger's MLflow API: ${why} (docs/mlflow.md "Not supported")`);
         },
