@@ -3,22 +3,17 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { InputError, IntegrityError } from '../../errors.js';
-import { createCheckpoint, latestCheckpoint, signedCheckpointAt, treeRoot } from '../../ledger/checkpoint.js';
+import { createCheckpoint } from '../../ledger/checkpoint.js';
+import { proveConsistency, proveInclusion } from '../../ledger/proofs.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
 import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { parseAppendInput } from '../../ledger/append-input.js';
 import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
-import { readLogPages } from '../../ledger/read.js';
-import type { EventStore } from '../../store/port.js';
 import { appendInput, checkAppendInput } from '../../governance/append-events.js';
-import { CompactRange } from '../../integrity/compact-range.js';
-import { leafHash } from '../../integrity/hasher.js';
-import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, ProofError, verifyProofJson } from '../../integrity/proof.js';
 import { formatTlogProof } from '../../integrity/tlog-proof.js';
-import { type VerifyLogReport } from '../../replay/verify-log.js';
-import { defaultVerifyWorkers, verifyLogParallel } from '../../replay/verify-parallel.js';
+import { verifyLedger, type LedgerVerification } from '../../replay/ledger-verification.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { count, type Style } from '../style.js';
 
@@ -121,26 +116,18 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--strict', 'exit 1 also when some events are not covered by a signed checkpoint (anchored: false)')
     .action(async (opts: JsonFlag & { key?: string[]; workers?: number; strict?: boolean }) => {
       const store = await ctx.store();
-      const origin = await requireOrigin(store);
+      await requireOrigin(store); // an uninitialised ledger says so before anything else
       const keys = verifierKeysOf(ctx, opts.key);
       if (keys.length === 0) throw new InputError(`no verifier key: pass --key <vkey> (the signer's "runledger keys show")`, { field: '--key' });
-      const checkpoints = await store.checkpoints();
-      const tree = await store.treeState();
-      const bar = ctx.progress('verify', tree.size, opts.json ?? false);
-      let report: VerifyLogReport;
+      const bar = ctx.progress('verify', (await store.treeState()).size, opts.json ?? false);
+      let full: LedgerVerification;
       try {
-        report = await verifyLogParallel(readLogPages(store), { checkpoints, verifierKeys: keys, origin, onProgress: (n) => bar.update(n) }, { workers: opts.workers ?? defaultVerifyWorkers() });
+        full = await verifyLedger(store, { verifierKeys: keys, onProgress: (n) => bar.update(n), ...(opts.workers !== undefined ? { workers: opts.workers } : {}) });
       } finally {
         bar.stop();
       }
-      const pending = await store.unintegrated();
-      // Anchored: every recorded event lies inside the latest checkpoint, which verifyLog checked.
-      const signedSize = report.ok ? (checkpoints.at(-1)?.size ?? 0) : 0;
-      const unanchored = tree.size + pending - signedSize;
-      const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
-      const full = { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null };
       ctx.print(opts.json ?? false, full, () => describeVerify(full, opts.strict ?? false, ctx.style));
-      if (!report.ok || (opts.strict && !anchored)) throw new ExitCode(1);
+      if (!full.ok || (opts.strict && !full.anchored)) throw new ExitCode(1);
     });
 
   const proof = program.command('proof').description('print RFC 9162 inclusion and consistency proofs, checked against the signed checkpoint of that size');
@@ -154,26 +141,15 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       if (opts.format && opts.json) throw new InputError('--format tlog-proof and --json are alternatives: pass one', { field: '--format' });
       const store = await ctx.store();
       const origin = await requireOrigin(store);
-      const size = await proofSize(store, opts.size);
-      if (opts.index >= size) throw new InputError(`--index ${opts.index} is outside the tree of size ${size}`, { field: '--index' });
-      const anchor = await signedCheckpointAt(store, size, verifierKeysOf(ctx, opts.key), origin);
+      const report = await proveInclusion(store, { index: opts.index, ...(opts.size !== undefined ? { size: opts.size } : {}), verifierKeys: verifierKeysOf(ctx, opts.key), origin });
+      const failure = report.failure ?? null;
+      const anchor = { anchored: report.anchored, description: report.checkedAgainst };
       if (opts.format === 'tlog-proof' && !anchor.anchored) throw new InputError(`--format tlog-proof needs a signed checkpoint of the tree: ${anchor.description}`, { field: '--format' });
-      const read = leafReader(store);
-      const [event] = await store.readLog({ fromIndex: opts.index, limit: 1 });
-      if (event?.index !== opts.index) throw new IntegrityError(`the store has no event at leaf index ${opts.index} although its tree has ${size} leaves`, { index: opts.index });
-      // RFC 9162 §2.1.3.2 from the leaf hash of the event's canonical bytes, never the stored leaf hash alone.
-      const leaf = leafHash(event.canonical);
-      const [stored] = await read(opts.index, opts.index + 1);
-      const path = await inclusionProofAsync(opts.index, size, read);
-      const root = anchor.root ?? (await rootAt(store, size));
-      const json = inclusionProofJson(opts.index, size, leaf, root, path);
-      const failure = !stored!.equals(leaf)
-        ? `the stored leaf hash ${stored!.toString('hex')} of leaf ${opts.index} is not the hash of its canonical bytes (${leaf.toString('hex')})`
-        : proofFailure(() => verifyProofJson(json));
-      const report = { ...json, verified: failure === null, anchored: anchor.anchored, checkedAgainst: anchor.description, checkpoint: anchor.note, ...(failure ? { failure } : {}) };
+      const json = report;
+      const size = report.size;
       if (opts.format === 'tlog-proof') {
         if (failure) throw new IntegrityError(`inclusion proof of leaf ${opts.index} does not verify: ${failure}`, { index: opts.index });
-        ctx.stdout.write(formatTlogProof({ index: opts.index, proof: path, checkpoint: anchor.note! }));
+        ctx.stdout.write(formatTlogProof({ index: opts.index, proof: report.proof.map((h) => Buffer.from(h, 'hex')), checkpoint: report.checkpoint! }));
         return;
       }
       ctx.print(opts.json ?? false, report, () =>
@@ -182,7 +158,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
           `leaf ${json.leafHash} (hash of the event's canonical bytes)`,
           `root ${json.root}`,
           ...json.proof.map((h, i) => `  ${i}: ${h}`),
-          anchor.note ? `checked against:\n${anchor.note}` : `checked against: ${anchor.description}`,
+          report.checkpoint ? `checked against:\n${report.checkpoint}` : `checked against: ${anchor.description}`,
         ].join('\n'),
       );
       if (failure) throw new ExitCode(1);
@@ -195,23 +171,11 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .action(async (opts: JsonFlag & { from: number; to?: number; key?: string[] }) => {
       const store = await ctx.store();
       const origin = await requireOrigin(store);
-      const to = await proofSize(store, opts.to);
-      if (opts.from > to) throw new InputError(`--from ${opts.from} is larger than --to ${to}`, { field: '--from' });
-      const keys = verifierKeysOf(ctx, opts.key);
-      const fromAnchor = await signedCheckpointAt(store, opts.from, keys, origin);
-      const toAnchor = await signedCheckpointAt(store, to, keys, origin);
-      const path = await consistencyProofAsync(opts.from, to, leafReader(store));
-      const json = consistencyProofJson(opts.from, to, fromAnchor.root ?? (await rootAt(store, opts.from)), toAnchor.root ?? (await rootAt(store, to)), path);
-      const failure = proofFailure(() => verifyProofJson(json));
-      const anchored = fromAnchor.anchored && toAnchor.anchored;
-      const report = {
-        ...json,
-        verified: failure === null,
-        anchored,
-        checkedAgainst: { from: fromAnchor.description, to: toAnchor.description },
-        checkpoints: { from: fromAnchor.note, to: toAnchor.note },
-        ...(failure ? { failure } : {}),
-      };
+      const { report, anchors } = await proveConsistency(store, { from: opts.from, ...(opts.to !== undefined ? { to: opts.to } : {}), verifierKeys: verifierKeysOf(ctx, opts.key), origin });
+      const { failure = null, anchored } = report;
+      const json = report;
+      const to = report.to;
+      const [fromAnchor, toAnchor] = [anchors.from, anchors.to];
       ctx.print(opts.json ?? false, report, () =>
         [
           `Consistency of tree ${opts.from} with tree ${to}: ${verdict(failure, { anchored, description: anchored ? 'both roots are signed (or the empty tree)' : [fromAnchor, toAnchor].filter((a) => !a.anchored).map((a) => a.description).join('; ') })}`,
@@ -246,48 +210,12 @@ function verifierKeysOf(ctx: CliContext, given: string[] | undefined): string[] 
   return given ?? (hasSigningKey(ctx.home()) ? [loadVerifierKey(ctx.home())] : []);
 }
 
-/** Why a proof does not verify, or null when it does. */
-function proofFailure(check: () => void): string | null {
-  try {
-    check();
-    return null;
-  } catch (err) {
-    if (err instanceof ProofError) return err.message;
-    throw err;
-  }
-}
-
 function verdict(failure: string | null, anchor: { anchored: boolean; description: string }): string {
   if (failure) return `NOT VERIFIED: ${failure}`;
   return anchor.anchored ? `verified against ${anchor.description}` : `verified only against the store's own root, NOT ANCHORED: ${anchor.description}`;
 }
 
-function leafReader(store: EventStore) {
-  return async (from: number, to: number): Promise<Buffer[]> => (await store.leafHashes(from, to)).map((h) => Buffer.from(h, 'hex'));
-}
-
-async function proofSize(store: EventStore, requested: number | undefined): Promise<number> {
-  const tree = await store.treeState();
-  if (requested !== undefined) {
-    if (requested > tree.size) throw new InputError(`size ${requested} is larger than the integrated tree (${tree.size} leaves)`, { field: '--size' });
-    return requested;
-  }
-  const latest = await latestCheckpoint(store);
-  if (!latest) throw new InputError('no checkpoint yet: run "runledger checkpoint" or pass a size', { field: '--size' });
-  return latest.size;
-}
-
-async function rootAt(store: EventStore, size: number): Promise<Buffer> {
-  const tree = await store.treeState();
-  if (size === tree.size) return treeRoot(tree);
-  const range = CompactRange.empty();
-  for (let from = 0; from < size; from += 10_000) {
-    for (const h of await store.leafHashes(from, Math.min(size, from + 10_000))) range.append(Buffer.from(h, 'hex'));
-  }
-  return range.root();
-}
-
-function describeVerify(r: VerifyLogReport & { pendingEvents: number; anchored: boolean; anchoredEvents: number; unanchoredEvents: number | null }, strict: boolean, style: Style): string {
+function describeVerify(r: LedgerVerification, strict: boolean, style: Style): string {
   if (!r.ok) return `${style.status('fail', 'FAILED')}: ${r.firstDivergence?.message ?? 'verification failed'}`;
   const total = r.events + r.pendingEvents;
   const counted = `${count(total, 'event')} in ${count(r.streams, 'stream')}`;
