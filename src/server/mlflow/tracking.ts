@@ -96,6 +96,12 @@ function runIdOf(request: { run_id?: string | undefined; run_uuid?: string | und
 /** The run's plan name: `mlflow.<experiment name>` in the plan grammar (other characters become "-"). */
 const planName = (e: Experiment): string => `mlflow.${e.name.replace(/[^A-Za-z0-9_.-]+/g, '-')}`.slice(0, 128).replace(/[^A-Za-z0-9]+$/, '') || `mlflow.${e.experimentId}`;
 
+/** A header value as a bounded, printable fact (null when absent). */
+const printableHeader = (value: string | undefined): string | null => (value === undefined ? null : value.replace(/[^\x20-\x7e]/g, '?').slice(0, 200));
+
+/** An MLflow metric as the run API takes it: step 0 when absent (MLflow's default), the timestamp only when given. */
+const metricInput = (m: { key: string; value: number; step?: number | undefined; timestamp?: number | undefined }) => ({ key: m.key, value: m.value, step: m.step ?? 0, ...(m.timestamp !== undefined ? { timestamp: m.timestamp } : {}) });
+
 const tagsRecord = (tags: readonly { key: string; value: string }[] | undefined): Record<string, string> => Object.fromEntries((tags ?? []).map((t) => [t.key, t.value]));
 
 // JSON shapes of MLflow's protos (mlflow/protos/service.proto).
@@ -228,7 +234,13 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
         runId,
         external: { name: planName(experiment), description: `MLflow run ${runName} in experiment ${experiment.experimentId}`.slice(0, 1000) },
         tags,
-        environment: { mlflow: { experimentId: experiment.experimentId, runName, userId: body.user_id ?? tags['mlflow.user'] ?? '', startTime: body.start_time ?? null } },
+        // What the client says of itself: its User-Agent (the MLflow client names its version there), the git
+        // commit MLflow tags the source with, and its start time. Facts reported, not verified.
+        environment: {
+          mlflow: { experimentId: experiment.experimentId, runName, userId: body.user_id ?? tags['mlflow.user'] ?? '', startTime: body.start_time ?? null },
+          userAgent: printableHeader(request.headers['user-agent']),
+          gitCommit: tags['mlflow.source.git.commit'] ?? null,
+        },
         source: 'mlflow',
       });
       await addExperimentRun(ctx.store, experiment.experimentId, runId, ctx.actor);
@@ -284,7 +296,7 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
 
     scope.post(p('runs/log-metric'), { config: doc({ body: bodies.logMetric }, 'Log a metric point (appended; never replaced)', 'Body: run_id, key, value (finite), timestamp (ms), step.') }, async (request) => {
       const body = b(bodies.logMetric, request, 'runs/log-metric');
-      await logBatch(ctx, runIdOf(body, 'runs/log-metric'), { metrics: [{ key: body.key, value: body.value, step: body.step ?? 0, ...(body.timestamp !== undefined ? { timestamp: body.timestamp } : {}) }] });
+      await logBatch(ctx, runIdOf(body, 'runs/log-metric'), { metrics: [metricInput(body)] });
       return {};
     });
 
@@ -297,7 +309,7 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
       }
       await logBatch(ctx, body.run_id, {
         ...(body.params?.length ? { params } : {}),
-        ...(body.metrics?.length ? { metrics: body.metrics.map((m) => ({ key: m.key, value: m.value, step: m.step ?? 0, ...(m.timestamp !== undefined ? { timestamp: m.timestamp } : {}) })) } : {}),
+        ...(body.metrics?.length ? { metrics: body.metrics.map(metricInput) } : {}),
         ...(body.tags?.length ? { tags: tagsRecord(body.tags) } : {}),
       });
       return {};
