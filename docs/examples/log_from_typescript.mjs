@@ -4,6 +4,7 @@
 //   node docs/examples/log_from_typescript.mjs [home]     (default: a fresh temporary directory)
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Buffer } from 'node:buffer';
 import { join } from 'node:path';
 import { openLedger } from 'runledger';
 
@@ -20,7 +21,7 @@ try {
     await run.logMetrics({ loss: 1 / (step + 1), f1: 0.5 + step / 10 }, { step });
   }
   await run.setTags({ stage: 'candidate' });
-  const model = await run.logArtifact({ path: 'model.json', bytes: new TextEncoder().encode('{"weights":[1,2,3]}'), mediaType: 'application/json' });
+  const model = await run.logArtifact({ path: 'model.json', bytes: Buffer.from('{"weights":[1,2,3]}'), mediaType: 'application/json' });
   await run.end();
 
   await ledger.checkpoint();

@@ -6,6 +6,7 @@ import type {
   ComparisonView,
   GateView,
   GraphView,
+  MetricSeriesPoint,
   MetricComparisonView,
   RunDetail,
   RunRow,
@@ -81,6 +82,9 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
         }
       : null,
     environment: (p.environment as Record<string, unknown> | null) ?? null,
+    params: p.params,
+    tags: p.tags,
+    latestMetrics: p.metrics,
     checkpointList: run.checkpoints.map((c): CheckpointView => ({
       epoch: c.data.epoch,
       step: c.data.step,
@@ -133,8 +137,21 @@ export function telemetryView(run: RunRecord, stage: string | null, afterStep = 
         memoryDeltaBytes: sample.memoryDeltaBytes,
         recordedAt,
       })),
+    metrics: metricSeries(run, stage, afterStep),
     budgets: Object.fromEntries(Object.entries(budgets).filter(([stage]) => stages.has(stage))),
   };
+}
+
+/** Logged metric points of one stage (any stage when null) after `afterStep`, grouped by name in log order. */
+function metricSeries(run: RunRecord, stage: string | null, afterStep: number): Record<string, MetricSeriesPoint[]> {
+  const series = new Map<string, MetricSeriesPoint[]>();
+  for (const { stage: s, point } of run.metrics) {
+    if ((stage !== null && s !== stage) || point.step <= afterStep) continue;
+    const list = series.get(point.key) ?? [];
+    list.push({ step: point.step, value: point.value, timestamp: point.timestamp, stage: s });
+    series.set(point.key, list);
+  }
+  return Object.fromEntries([...series].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 function ruleFor(gate: RegressionGateEvaluatedData | null, metric: string): RegressionGateEvaluatedData['rules'][number] | undefined {
