@@ -160,6 +160,16 @@ describe('the stock MLflow client against serve', function () {
     assert.match(worse.stdout, /"f1"/);
   });
 
+  it("the dashboard's run page shows the MLflow run: its params, tags and the latest value of every metric", async () => {
+    const res = await fetch(`${server!.url}/api/runs/${baseline.run_id}`);
+    assert.equal(res.status, 200);
+    const detail = (await res.json()) as { params: Record<string, unknown>; tags: Record<string, string>; latestMetrics: Record<string, { value: number; step: number }> };
+    assert.deepEqual(detail.params, baseline.params);
+    for (const [k, v] of Object.entries(baseline.tags)) assert.equal(detail.tags[k], v, `tag ${k}`);
+    assert.equal(detail.latestMetrics.f1?.value, baseline.metrics.f1);
+    assert.deepEqual(detail.latestMetrics.loss, { ...detail.latestMetrics.loss, value: baseline.metrics.loss.at(-1), step: 999 });
+  });
+
   it('refuses a write without the token: 401 and one sentence in MLflow\'s error shape', async () => {
     const res = await fetch(`${server!.url}/api/2.0/mlflow/runs/log-metric`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(res.status, 401);
