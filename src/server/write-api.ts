@@ -85,6 +85,10 @@ const jsonSchema = (schema: z.ZodType): Record<string, unknown> => z.toJSONSchem
 
 /** The run API (src/runs/) over HTTP: start a run with an open plan, log to it, record artifacts, end or fail it. */
 function registerRunRoutes(scope: FastifyInstance, ctx: RunApiContext): void {
+  // A log of many metrics is larger than the dashboard's 64 KiB bodies; artifacts set their own limit.
+  scope.addHook('onRoute', (route) => {
+    route.bodyLimit ??= RUN_BODY_BYTES;
+  });
   const doc = (summary: string, description: string, schema?: z.ZodType): DocumentedConfig => ({
     doc: { summary, description, tag: 'runs', auth: true, ...(schema ? { body: jsonSchema(schema) } : {}), responses: { '200': { description: 'recorded', schema: RUN_REPORT }, ...writeErrors() } },
   });
@@ -154,6 +158,9 @@ function registerRunRoutes(scope: FastifyInstance, ctx: RunApiContext): void {
     );
   });
 }
+
+/** Largest JSON body of the run routes. */
+export const RUN_BODY_BYTES = 1024 * 1024;
 
 /** Largest artifact PUT /api/runs/:id/artifacts/* takes. */
 export const ARTIFACT_BYTES = 64 * 1024 * 1024;

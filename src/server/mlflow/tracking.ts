@@ -29,6 +29,8 @@ import { registerArtifactRoutes } from './artifacts.js';
 
 /** The scope's prefix: MLflow's tracking API lives under <prefix>/mlflow, its artifact proxy under <prefix>/mlflow-artifacts. */
 export const MLFLOW_PREFIX = '/api/2.0';
+/** Largest JSON body of an MLflow request: MLflow's MAX_BATCH_LOG_REQUEST_SIZE. */
+export const MLFLOW_BODY_BYTES = 1_000_000;
 
 export interface MlflowApiOptions {
   ctx: RunApiContext;
@@ -188,6 +190,11 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
   void app.register(
     async (scope) => {
     installMlflowErrors(scope, MLFLOW_PREFIX);
+    // MLflow's own request limit (mlflow/utils/validation.py MAX_BATCH_LOG_REQUEST_SIZE): a log-batch of
+    // 1,000 metrics or 100 long params is larger than the dashboard's 64 KiB. Artifacts set their own.
+    scope.addHook('onRoute', (route) => {
+      route.bodyLimit ??= MLFLOW_BODY_BYTES;
+    });
     scope.addHook('onRequest', rateLimitHook(options.buckets));
     scope.addHook('onRequest', requireToken(options.token));
     const q = <T>(schema: z.ZodType<T>, request: FastifyRequest, where: string) => parseRequest(schema, request.query, where);

@@ -107,6 +107,18 @@ describe('MLflow tracking API on serve', function () {
     assert.equal(await revision(runId), at);
   });
 
+  it("takes a log-batch as large as MLflow's own limit (1,000 metrics, over 64 KiB) and refuses a larger body with 413", async () => {
+    const runId = await newRun();
+    const metrics = Array.from({ length: 1000 }, (_, i) => ({ key: `validation/per_class_accuracy_${i % 10}`, value: i / 1000, timestamp: 1_700_000_000_000 + i, step: i }));
+    assert.ok(JSON.stringify({ run_id: runId, metrics }).length > 64 * 1024);
+    await ok('POST', 'runs/log-batch', { run_id: runId, metrics });
+    const history = (await ok('GET', `metrics/get-history?run_id=${runId}&metric_key=validation/per_class_accuracy_3`)) as { metrics: unknown[] };
+    assert.equal(history.metrics.length, 100);
+    const at = await revision(runId);
+    refused(await call('POST', 'runs/log-batch', { run_id: runId, params: [{ key: 'big', value: 'x'.repeat(1_000_001) }] }), 413, 'BAD_REQUEST');
+    assert.equal(await revision(runId), at);
+  });
+
   it('appends metrics (history by step, latest by step), accepts int64 as strings, and pages the history', async () => {
     const runId = await newRun();
     for (const [step, value] of [[0, 0.5], [2, 0.3], [1, 0.4]] as const) await ok('POST', 'runs/log-metric', { run_id: runId, key: 'loss', value, timestamp: String(1000 + step), step: String(step) });
