@@ -52,7 +52,9 @@ export async function findExperiment(store: EventStore, experimentId: string): P
   if (first.envelope.type !== 'ExperimentCreated' || !parsed.success) return undefined;
   const data = parsed.data;
   if (data.experimentId !== experimentId || experimentIdFor(data.name) !== experimentId) return undefined;
-  return { experimentId, name: data.name, artifactLocation: data.artifactLocation, tags: data.tags, createdAt: Date.parse(first.envelope.metadata.recordedAt) };
+  // The artifact location is always this server's proxy, whatever the event says: an event appended
+  // by other means must not send a client's uploads elsewhere.
+  return { experimentId, name: data.name, artifactLocation: artifactLocationFor(experimentId), tags: data.tags, createdAt: Date.parse(first.envelope.metadata.recordedAt) };
 }
 
 export async function getExperiment(store: EventStore, experimentId: string): Promise<Experiment> {

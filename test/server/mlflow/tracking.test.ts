@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, type DashboardServer } from '../../../src/server/app.js';
 import { runStream } from '../../../src/governance/run-stream.js';
-import { experimentStream } from '../../../src/server/mlflow/experiments.js';
+import { experimentIdFor, experimentStream } from '../../../src/server/mlflow/experiments.js';
 import { freshLedger, type Ledger } from '../fixture.js';
 
 const TOKEN = 'mlflow-api-test-token-0123456789';
@@ -83,6 +83,18 @@ describe('MLflow tracking API on serve', function () {
     const search = (await ok('POST', 'experiments/search', { max_results: 10 })) as { experiments: { experiment_id: string }[] };
     assert.deepEqual(search.experiments.map((e) => e.experiment_id), ['0', experimentId]);
     refused(await call('POST', 'experiments/search', { filter: "name = 'x'" }), 400, 'INVALID_PARAMETER_VALUE');
+  });
+
+  it('answers its own artifact location for an experiment whose stored event names another (written by other means)', async () => {
+    const name = 'forged-location';
+    const res = await fetch(`${server.url}/api/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson' },
+      body: JSON.stringify({ stream: experimentStream(experimentIdFor(name)), type: 'ExperimentCreated', data: { experimentId: experimentIdFor(name), name, artifactLocation: 's3://attacker/bucket', tags: {} } }) + '\n',
+    });
+    assert.equal(res.status, 200, await res.text());
+    const got = (await ok('GET', `experiments/get-by-name?experiment_name=${name}`)) as { experiment: { artifact_location: string } };
+    assert.equal(got.experiment.artifact_location, `mlflow-artifacts:/${experimentIdFor(name)}`);
   });
 
   it('keeps params write-once: the same value again is a no-op, another value is refused and not recorded', async () => {
