@@ -58,6 +58,12 @@ describe('open metrics: a custom metric through projections, compare and gate', 
     assert.equal(typeof project, 'function');
   });
 
+  it('runledger runs lists the final metrics by name', async () => {
+    const res = await cli(['runs']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /^base\s+completed\s+f1-model\s+f1 0\.8 val\/loss 0\.2\s/m);
+  });
+
   it('gate on f1: a regressed candidate fails (exit 1), a better one passes (exit 0)', async () => {
     const worse = await cli(['gate', '--baseline', 'base', '--candidate', 'worse', '--policy', join(home, 'f1.yaml'), '--json']);
     assert.equal(worse.code, 1, worse.stderr + worse.stdout);

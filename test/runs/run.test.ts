@@ -17,21 +17,12 @@ import type { EventStore, RecordedEvent } from '../../src/store/port.js';
 import { sha256Hex } from '../../src/integrity/hasher.js';
 import { signed, strangerWorker } from '../../bench/fixtures/worker-key.js';
 import { freshHome, runCli, type CliResult } from '../support/cli.js';
-import { forgeIntoSqlite } from '../support/forge.js';
+import { forgeIntoSqlite, withStore } from '../support/forge.js';
 
 const homes: string[] = [];
 const cli = (home: string, args: string[], input?: string): Promise<CliResult> =>
   runCli(['--home', home, ...args], { env: { RUNLEDGER_HOME: undefined, RUNLEDGER_STORE: undefined, CI: '1' }, ...(input !== undefined ? { input } : {}) });
 const line = (runId: string, event: ProposedEvent): string => `${JSON.stringify({ stream: `run-${runId}`, ...event })}\n`;
-
-async function withStore<T>(home: string, use: (store: EventStore) => Promise<T>): Promise<T> {
-  const store = await openStore(`sqlite:${join(home, 'ledger.db')}`);
-  try {
-    return await use(store);
-  } finally {
-    await store.close();
-  }
-}
 
 const types = (events: RecordedEvent[]): string[] => events.map((e) => e.envelope.type);
 

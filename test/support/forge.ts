@@ -7,6 +7,9 @@ import type { ProposedEvent } from '../../events/envelope.js';
 import type { CheckpointWritten, Metrics, RunEnvironmentRecorded, TelemetrySample, TrainingCompleted, TrainingStarted } from '../../events/training.js';
 import { CompactRange } from '../../src/integrity/compact-range.js';
 import { prepareBatch, sealEvent } from '../../src/store/seal.js';
+import { join } from 'node:path';
+import { openStore } from '../../src/store/open.js';
+import type { EventStore } from '../../src/store/port.js';
 import { signed, strangerWorker } from '../../bench/fixtures/worker-key.js';
 
 export interface Forgery {
@@ -128,5 +131,15 @@ export function forgeIntoSqlite(dbFile: string, stream: string, event: ProposedE
     return sealed.envelope.id;
   } finally {
     db.close();
+  }
+}
+
+/** Opens the embedded ledger of `home` for `use`, then closes it (a forger's copy, or the honest one). */
+export async function withStore<T>(home: string, use: (store: EventStore) => Promise<T>): Promise<T> {
+  const store = await openStore(`sqlite:${join(home, 'ledger.db')}`);
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
   }
 }
