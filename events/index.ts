@@ -4,6 +4,7 @@ import { EventRegistry } from './registry.js';
 import { governanceEvents } from './governance.js';
 import { trainingEvents } from './training.js';
 import { comparisonEvents } from './comparison.js';
+import { ledgerEvents } from './ledger.js';
 import { modelEvents } from './model.js';
 import { runDataEvents } from './runs.js';
 import { experimentEvents } from './experiments.js';
@@ -11,4 +12,4 @@ import { experimentEvents } from './experiments.js';
 export * from './envelope.js';
 export { EventRegistry, defineEvent, isCustomType, CUSTOM_PREFIX, type EventDefinition } from './registry.js';
 
-export const registry = new EventRegistry([...governanceEvents, ...trainingEvents, ...runDataEvents, ...comparisonEvents, ...modelEvents, ...experimentEvents]);
+export const registry = new EventRegistry([...governanceEvents, ...trainingEvents, ...runDataEvents, ...comparisonEvents, ...modelEvents, ...ledgerEvents, ...experimentEvents]);

@@ -7,10 +7,10 @@ import { defineEvent, type EventDefinition } from './registry.js';
 import { Identifier } from './plan.js';
 import { WorkerSigned } from './training.js';
 
+import { MetricName, NAME_PATTERN, NAME_RULE } from './names.js';
+
 /** Metric, param and tag names (MLflow-compatible subset): docs/api.md "Names". */
-export const NAME_PATTERN = /^(?!__proto__$)[A-Za-z0-9_./-]{1,250}$/;
-const NAME_RULE = 'must be 1 to 250 letters, digits, "_", ".", "/" or "-" (and not "__proto__")';
-export const MetricName = z.string().regex(NAME_PATTERN, NAME_RULE);
+export { MetricName, NAME_PATTERN };
 export const ParamKey = z.string().regex(NAME_PATTERN, NAME_RULE);
 export const TagKey = z.string().regex(NAME_PATTERN, NAME_RULE);
 

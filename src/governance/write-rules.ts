@@ -13,7 +13,7 @@ import {
   type StageStartedData,
 } from '../../events/governance.js';
 import { isCustomType } from '../../events/registry.js';
-import { RUN_DATA_TYPES, type ParamsLogged, type ParamValue, type TagDeleted, type TagsSet } from '../../events/runs.js';
+import { RUN_DATA_TYPES, type MetricsLogged, type ParamsLogged, type ParamValue, type TagDeleted, type TagsSet } from '../../events/runs.js';
 import { WORKER_SIGNED_TYPES, type CheckpointWritten, type Metrics, type TelemetrySample, type TrainingCompleted, type TrainingStarted } from '../../events/training.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { sha256Hex } from '../integrity/hasher.js';
@@ -66,6 +66,8 @@ export interface RuleState {
   workerKeys: string[];
   /** Budgeted stage ids of the approved governance plan. */
   budgetStages: string[];
+  /** The metric names the approved plan declares; null when it declares none (any name may be logged). */
+  declaredMetrics: string[] | null;
   /** What TrainingStarted must match: the approved training section (null when the plan has none). */
   training: { configDigest: string; seed: number; datasetDigest: string } | null;
   /** The open training session: opened by TrainingStarted, closed by TrainingCompleted or the stage's end. */
@@ -87,6 +89,7 @@ export function initialRuleState(runId: string): RuleState {
     run: initialRunState(runId),
     workerKeys: [],
     budgetStages: [],
+    declaredMetrics: null,
     training: null,
     session: null,
     checkpoint: null,
@@ -312,6 +315,12 @@ function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation |
       return finalCheckpointViolation(state, event.data as TrainingCompleted);
     case 'ParamsLogged':
       return paramViolation(state, event.data as ParamsLogged);
+    case 'MetricsLogged': {
+      const declared = state.declaredMetrics;
+      const undeclared = declared && (event.data as MetricsLogged).metrics.find((m) => !declared.includes(m.key));
+      if (!undeclared) return null;
+      return writeRule('metric-declared', `MetricsLogged logs metric ${undeclared.key} of run ${run}, which its approved plan does not declare`, `one of ${declared.join(', ')}`, undeclared.key);
+    }
     case 'TagDeleted': {
       const { key } = event.data as TagDeleted;
       if (Object.hasOwn(state.tags, key)) return null;
@@ -386,6 +395,7 @@ export function evolveRules(state: RuleState, event: Pick<Envelope, 'type' | 'da
         ...next,
         workerKeys: [...(data.workerKeys ?? [])],
         budgetStages: Object.keys(data.plan.budgets ?? {}),
+        declaredMetrics: data.plan.metrics ? [...data.plan.metrics] : null,
         training: training ? { configDigest: sha256Hex(canonicalize(training)), seed: training.seed, datasetDigest: training.dataset.digest } : null,
       };
     }

@@ -4,6 +4,7 @@
 import { readLogPages } from '../ledger/read.js';
 import { requireOrigin } from '../ledger/origin.js';
 import type { EventStore } from '../store/port.js';
+import { readRotationStatements } from './key-history.js';
 import type { VerifyLogReport } from './verify-log.js';
 import { defaultVerifyWorkers, verifyLogParallel } from './verify-parallel.js';
 
@@ -17,6 +18,8 @@ export interface LedgerVerification extends VerifyLogReport {
   anchoredEvents: number;
   /** Events no signed checkpoint covers; null when verification failed. */
   unanchoredEvents: number | null;
+  /** Ledger key rotations (LedgerKeyRotated) the verification followed. */
+  keyRotations: number;
 }
 
 export interface LedgerVerificationOptions {
@@ -30,11 +33,12 @@ export interface LedgerVerificationOptions {
 
 export async function verifyLedger(store: EventStore, options: LedgerVerificationOptions): Promise<LedgerVerification> {
   const origin = await requireOrigin(store);
+  const rotations = await readRotationStatements(store);
   const checkpoints = await store.checkpoints();
   const tree = await store.treeState();
   const report = await verifyLogParallel(
     readLogPages(store),
-    { checkpoints, verifierKeys: options.verifierKeys, origin, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+    { checkpoints, verifierKeys: options.verifierKeys, origin, rotations, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
     { workers: options.workers ?? defaultVerifyWorkers() },
   );
   const pending = await store.unintegrated();
@@ -42,5 +46,5 @@ export async function verifyLedger(store: EventStore, options: LedgerVerificatio
   const signedSize = report.ok ? (checkpoints.at(-1)?.size ?? 0) : 0;
   const unanchored = tree.size + pending - signedSize;
   const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
-  return { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null };
+  return { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null, keyRotations: rotations.length };
 }

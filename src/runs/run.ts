@@ -58,6 +58,8 @@ export interface ExternalPlan {
   description?: string;
   /** Stage ids in order, each depending on the one before; default `['train']`. */
   stages?: string[];
+  /** The metric names the run may log; the approval records them and the write rules hold the run to them. Default: any name. */
+  metrics?: string[];
 }
 
 export interface StartRunOptions {
@@ -165,7 +167,7 @@ export async function logBatch(ctx: RunApiContext, runId: string, batch: RunBatc
 export function externalPlan(external: ExternalPlan, actor: string): Plan {
   const stages = external.stages ?? [...DEFAULT_EXTERNAL_STAGES];
   const parsed = PlanFile.safeParse({
-    governance: { name: external.name, approver: external.approver ?? actor, description: external.description ?? '' },
+    governance: { name: external.name, approver: external.approver ?? actor, description: external.description ?? '', ...(external.metrics ? { metrics: external.metrics } : {}) },
     execution: { stages: stages.map((id, i) => ({ id, dependsOn: i === 0 ? [] : [stages[i - 1]] })) },
   });
   if (!parsed.success) {

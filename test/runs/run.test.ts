@@ -146,6 +146,27 @@ describe('run API (src/runs)', function () {
     await rejects(startRun(ctx, { runId: 'bad id', external: { name: 'x' } }), /run id/i);
   });
 
+  it('holds a run to the metrics its plan declares, at the door and at replay', async () => {
+    const run = await startRun(ctx, { runId: 'd1', external: { name: 'declared', metrics: ['loss', 'val/f1'] } });
+    await run.logMetrics({ loss: 1, 'val/f1': 0.5 });
+    const before = (await store.readStream('run-d1')).length;
+    await rejects(run.logMetric('accuracy', 0.9), /MetricsLogged logs metric accuracy of run d1, which its approved plan does not declare; nothing was recorded \(rule metric-declared\)/);
+    assert.equal((await store.readStream('run-d1')).length, before, 'nothing was written');
+    await rejects(startRun(ctx, { runId: 'd2', external: { name: 'declared', metrics: ['loss', 'loss'] } }), /names a metric twice/);
+    await rejects(startRun(ctx, { runId: 'd3', external: { name: 'declared', metrics: ['has space'] } }), /must be 1 to 250/);
+
+    // Signed by the trusted key, written straight into SQLite: replay names it.
+    const copy = freshHome('runledger-runs-declared-');
+    homes.push(copy);
+    cpSync(home, copy, { recursive: true });
+    const forged = { type: 'MetricsLogged', data: signEvent<MetricsLogged>(homeWorkerKeys(home).signer, 'MetricsLogged', { runId: 'd1', stageId: 'train', metrics: [{ key: 'accuracy', value: 1, step: 1, timestamp: 1 }] }) } as ProposedEvent;
+    const id = forgeIntoSqlite(join(copy, 'ledger.db'), 'run-d1', forged);
+    assert.equal((await cli(copy, ['checkpoint'])).code, 0);
+    const result = await withStore(copy, (s) => replayRun(s, 'd1', { verifierKeys: [loadVerifierKey(copy)] }));
+    assert.equal(result.ok, false);
+    assert.deepEqual([result.firstDivergence!.check, result.firstDivergence!.rule, result.firstDivergence!.eventId], ['write-rule', 'metric-declared', id]);
+  });
+
   describe('forged run data (adversarial)', () => {
     let base: string;
     let revision: number;

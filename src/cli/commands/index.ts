@@ -14,6 +14,7 @@ import { registerRunsCommand } from './runs.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerModelCommands } from './model.js';
 import { registerBackupCommands } from './backup.js';
+import { registerWitnessCommands } from './witness.js';
 
 export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
@@ -31,4 +32,5 @@ export const commandGroups: RegisterCommands[] = [
   registerMigrateCommand,
   registerModelCommands,
   registerBackupCommands,
+  registerWitnessCommands,
 ];
