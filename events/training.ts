@@ -213,14 +213,19 @@ export const RunSubmitted = z
   .strict();
 export type RunSubmitted = z.infer<typeof RunSubmitted>;
 
-/** A worker took a submitted run; appended with an expected revision so only one claim can win. */
-export const RunClaimed = z
+const RunClaimedV1 = z
   .object({
     runId: z.string().min(1),
     worker: z.string().min(1),
     host: z.string().min(1),
   })
   .strict();
+/**
+ * A worker took a submitted run; appended with an expected revision so only one claim can win.
+ * Version 2 is signed by the claiming worker's key, and every later training event of the run must be
+ * signed by that key (rule `claimant`): a losing worker trusted by the same approval records nothing.
+ */
+export const RunClaimed = RunClaimedV1.extend(WorkerSigned).strict();
 export type RunClaimed = z.infer<typeof RunClaimed>;
 
 export const CampaignStarted = z
@@ -254,8 +259,8 @@ export const CampaignCompleted = z
   .strict();
 export type CampaignCompleted = z.infer<typeof CampaignCompleted>;
 
-/** The training events: on a run stream, each is signed by a worker key the run's approval trusts (version 2). */
-export const WORKER_SIGNED_TYPES = ['RunEnvironmentRecorded', 'TrainingStarted', 'TelemetrySample', 'CheckpointWritten', 'TrainingCompleted'] as const;
+/** The worker-signed events: on a run stream, each is signed by a worker key the run's approval trusts (version 2). */
+export const WORKER_SIGNED_TYPES = ['RunEnvironmentRecorded', 'TrainingStarted', 'TelemetrySample', 'CheckpointWritten', 'TrainingCompleted', 'RunClaimed'] as const;
 export type WorkerSignedType = (typeof WORKER_SIGNED_TYPES)[number];
 
 export const trainingEvents: EventDefinition[] = [
@@ -272,7 +277,8 @@ export const trainingEvents: EventDefinition[] = [
   defineEvent('TrainingCompleted', 1, TrainingCompletedV1, 'Training finished (unsigned; superseded by version 2).', unsigned),
   defineEvent('TrainingCompleted', 2, TrainingCompleted, 'Training finished; final metrics on the train and held-out splits, those of the last signed checkpoint.'),
   defineEvent('RunSubmitted', 1, RunSubmitted, 'A run was queued for execution by any worker.'),
-  defineEvent('RunClaimed', 1, RunClaimed, 'A worker claimed a submitted run (optimistic concurrency: one winner).'),
+  defineEvent('RunClaimed', 1, RunClaimedV1, 'A worker claimed a submitted run (unsigned; superseded by version 2).', unsigned),
+  defineEvent('RunClaimed', 2, RunClaimed, "A worker claimed a submitted run (optimistic concurrency: one winner), signed by its worker key, which must sign the run's every later training event."),
   defineEvent('CampaignStarted', 1, CampaignStarted, 'A multi-run campaign with deterministic per-run seeds.'),
   defineEvent('CampaignRunCompleted', 1, CampaignRunCompleted, 'One run of a campaign finished.'),
   defineEvent('CampaignCompleted', 1, CampaignCompleted, 'Every run of a campaign finished.'),

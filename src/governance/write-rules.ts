@@ -82,6 +82,8 @@ export interface RuleState {
   tags: Record<string, string>;
   submitted: boolean;
   claimed: boolean;
+  /** The worker key that signed the run's RunClaimed: it alone signs the run's later training events. */
+  claimant: string | null;
 }
 
 export function initialRuleState(runId: string): RuleState {
@@ -98,6 +100,7 @@ export function initialRuleState(runId: string): RuleState {
     tags: {},
     submitted: false,
     claimed: false,
+    claimant: null,
   };
 }
 
@@ -193,7 +196,8 @@ function writeRuleViolation(state: RuleState, event: RuledEvent): RuleViolation 
   }
   if (type === 'RunSubmitted' || type === 'RunClaimed') {
     const done = type === 'RunSubmitted' ? state.submitted : state.claimed;
-    return done ? writeRule('once', `run ${run} already has a ${type} event`, `no earlier ${type}`, `a second ${type}`) : null;
+    if (done) return writeRule('once', `run ${run} already has a ${type} event`, `no earlier ${type}`, `a second ${type}`);
+    if (type === 'RunSubmitted') return null;
   }
   if (WORKER_SIGNED.has(type)) return trainingViolation(state, event);
   return null;
@@ -273,6 +277,10 @@ function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation |
   }
   if (!verifyWorkerSignature(publicKey, workerEventMessage(type, event.data), signature)) {
     return writeRule('worker-signature', `${type} has a signature that does not verify under worker key ${publicKey} for the data it carries`, 'a valid Ed25519 signature of the worker-event message', signature);
+  }
+  // A claimed run is its claimant's: another key the approval trusts (the worker that lost the claim) records nothing.
+  if (state.claimant !== null && publicKey !== state.claimant) {
+    return writeRule('claimant', `${type} is signed by worker key ${publicKey}, but run ${run} was claimed by worker key ${state.claimant}`, state.claimant, publicKey);
   }
 
   // The session: TrainingStarted opens it; every later training-stage event is signed by its key.
@@ -431,7 +439,7 @@ export function evolveRules(state: RuleState, event: Pick<Envelope, 'type' | 'da
     case 'RunSubmitted':
       return { ...next, submitted: true };
     case 'RunClaimed':
-      return { ...next, claimed: true };
+      return { ...next, claimed: true, claimant: (event.data as { publicKey?: string }).publicKey ?? null };
     default:
       return next;
   }
