@@ -24,6 +24,11 @@ import { runPage } from './run-list.js';
 import { registerFileRoutes } from './file-routes.js';
 import { comparedRunIds, compareView, MAX_COMPARED } from './compare-view.js';
 import { chartStage, comparisonView, gateView, graphView, runDetail, telemetryView, type CheckpointSignatureCheck } from './views.js';
+import { collectRoutes, registerOpenApi } from './openapi.js';
+import { DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimit } from './rate-limit.js';
+import { registerWriteApi } from './write-api.js';
+import { registerMlflowApi } from './mlflow/tracking.js';
+import { RunHeads } from '../governance/guarded-append.js';
 
 export interface ServerOptions {
   store: EventStore;
@@ -50,6 +55,14 @@ export interface ServerOptions {
   log?: (message: string) => void;
   /** Stored consumer positions /metrics reports beside the projections' (e.g. `relay:<topic>`). */
   consumers?: readonly string[];
+  /** Requests per client address to the write and MLflow APIs; default DEFAULT_RATE_LIMIT. */
+  rateLimit?: RateLimit;
+  /** Largest POST /api/events body; default LIMITS.appendBytes. */
+  eventsBodyBytes?: number;
+  /** Largest MLflow artifact upload; default 64 MiB. */
+  artifactBytes?: number;
+  /** Told of every route as fastify registers it (the OpenAPI test compares them with the document). */
+  onRoute?: (method: string, url: string) => void;
 }
 
 export interface DashboardServer {
@@ -73,6 +86,8 @@ const RUNS_QUERY = {
   },
   additionalProperties: false,
 } as const;
+/** `metadata.actor` of what the HTTP APIs record unless an event names its own: the token holder. */
+const API_ACTOR = 'serve';
 
 export async function buildApp(options: ServerOptions): Promise<{ app: FastifyInstance; live: LiveView }> {
   const host = listenAddress(options.host ?? '127.0.0.1');
@@ -105,6 +120,10 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     routerOptions: { maxParamLength: 200 },
     frameworkErrors: frameworkError,
   });
+  // Before any route: the OpenAPI document is built from the routes registered from here on.
+  const routes = collectRoutes(app);
+  const onRoute = options.onRoute;
+  if (onRoute) app.addHook('onRoute', (route) => [route.method].flat().forEach((method) => onRoute(method, route.url)));
   installSecurity(app, security);
   installJsonBodies(app);
   app.addHook('onError', async (request, _reply, error) => {
@@ -213,6 +232,13 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
 
   registerModelRoutes(app, { store, home, token: options.token });
   registerFileRoutes(app, { live, home });
+
+  // The write API (docs/http-api.md): rate limited per client address, token required.
+  const buckets = new TokenBuckets(options.rateLimit ?? DEFAULT_RATE_LIMIT);
+  registerWriteApi(app, { store, home, token: options.token, buckets, actor: API_ACTOR, heads: new RunHeads(), eventsBodyBytes: options.eventsBodyBytes ?? LIMITS.appendBytes });
+  // MLflow's tracking API and artifact proxy over the run API (docs/mlflow.md), same token and limits.
+  registerMlflowApi(app, { ctx: { store, home, actor: API_ACTOR }, token: options.token, buckets, artifactBytes: options.artifactBytes ?? 64 * 1024 * 1024 });
+  registerOpenApi(app, routes, runledgerVersion());
 
   // Prometheus text exposition; read-only, no token (docs/operations.md, "Metrics").
   // Like the API, it refuses requests another site's page makes the browser send (Fetch Metadata):

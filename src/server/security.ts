@@ -132,7 +132,8 @@ export function installSecurity(app: FastifyInstance, options: SecurityOptions):
   });
 }
 
-function describeError(error: Error): { status: number; message: string; headers: Record<string, string> } {
+/** The status, one-sentence message and headers every error handler answers an error with. */
+export function describeError(error: Error): { status: number; message: string; headers: Record<string, string> } {
   if (error instanceof HttpError) return { status: error.statusCode, message: error.message, headers: error.headers };
   if (error instanceof LedgerError) {
     const status = error.exitCode === 2 ? 400 : error.exitCode === 3 ? 503 : 409;

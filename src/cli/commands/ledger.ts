@@ -2,7 +2,7 @@
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { ConcurrencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
+import { InputError, IntegrityError, UnavailableError } from '../../errors.js';
 import { createCheckpoint } from '../../ledger/checkpoint.js';
 import { proveConsistency, proveInclusion } from '../../ledger/proofs.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
@@ -11,9 +11,8 @@ import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { parseAppendInput } from '../../ledger/append-input.js';
 import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
-import { prepareBatch } from '../../store/seal.js';
+import { appendInput, checkAppendInput } from '../../governance/append-events.js';
 import type { StoredCheckpoint } from '../../store/port.js';
-import { guardedAppend, refuseRecorderTypes } from '../../governance/guarded-append.js';
 import { rotateKey } from '../../ledger/rotation.js';
 import { KeyHistoryError, loadKeyHistory } from '../../replay/key-history.js';
 import { witnessCheckpoint } from '../../witness/client.js';
@@ -55,37 +54,11 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const source = file === '-' ? 'stdin' : file;
       const text = file === '-' ? await readStdin() : readAppendFile(file);
       const input = parseAppendInput(text, source);
-      const actor = ctx.env.RUNLEDGER_ACTOR ?? safeUser();
-      for (const request of input.requests) {
-        for (const event of request.events) event.metadata = { actor, ...event.metadata };
-      }
-      const describe = (r: number, e: number): string => `${source} line ${input.lines[r]![e]}`;
       // Refuse the recorder's types and validate, with line numbers, before the store sees anything.
-      refuseRecorderTypes(input.requests, { describe });
-      prepareBatch(input.requests, { describe });
-      const store = await ctx.store();
-      let result;
-      try {
-        // The run-stream door: plan and stage events are the recorder's; every other event on a run
-        // stream is checked against the run's state and appended at the revision checked.
-        result = await guardedAppend(store, input.requests, { describe });
-      } catch (err) {
-        if (err instanceof ConcurrencyError) {
-          const r = input.requests.findIndex((q) => q.stream === err.stream && q.expectedRevision !== undefined);
-          const line = r >= 0 ? input.lines[r]![0] : undefined;
-          throw new InputError(`${line !== undefined ? `${source} line ${line}: ` : ''}${err.message}; nothing was appended`, { stream: err.stream, ...(line !== undefined ? { line } : {}) });
-        }
-        throw err;
-      }
-      const report = {
-        appended: result.duplicate ? 0 : input.events,
-        duplicate: result.duplicate,
-        streams: new Set(result.streams.map((st) => st.stream)).size,
-        firstPosition: result.positions[0],
-        lastPosition: result.positions[result.positions.length - 1],
-      };
+      checkAppendInput(input, source, ctx.env.RUNLEDGER_ACTOR ?? safeUser());
+      const report = await appendInput(await ctx.store(), input, source);
       ctx.print(opts.json ?? false, report, () =>
-        result.duplicate
+        report.duplicate
           ? `Already recorded: ${count(input.events, 'event')} (idempotent retry), nothing appended`
           : `Appended ${count(input.events, 'event')} to ${count(report.streams, 'stream')} (positions ${report.firstPosition}..${report.lastPosition})`,
       );

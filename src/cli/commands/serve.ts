@@ -18,7 +18,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .description('serve the dashboard (runs, telemetry, checkpoints, comparisons, graph, verification) and its JSON API')
     .option('--port <port>', 'TCP port (0 picks a free one)', parsePort, 8787)
     .option('--host <host>', 'address to listen on; beyond loopback it needs --token (or --insecure-public)', '127.0.0.1')
-    .option('--token <token>', 'allow mutating endpoints for requests with "Authorization: Bearer <token>" (env RUNLEDGER_TOKEN); read-only without; beyond loopback, reads need it too')
+    .option('--token <token>', 'allow writes — checkpoints, models, the write API and MLflow\'s tracking API (docs/http-api.md, docs/mlflow.md) — for requests with "Authorization: Bearer <token>" (env RUNLEDGER_TOKEN); read-only without; beyond loopback, reads need it too')
     .option('--allowed-host <name...>', 'also answer requests whose Host header is this name (e.g. behind a reverse proxy)')
     .option('--insecure-public', 'listen beyond loopback without a token: anyone who can reach the port reads the whole ledger')
     .option('--consumer <name...>', 'stored consumer positions to report on /metrics besides the projections\' (e.g. relay:<topic>)')
