@@ -9,6 +9,7 @@ type BenchModule = { run(options: BenchOptions): Promise<BenchResult[]> };
 
 /** Benchmarks by name; `default` ones run when no name is given. */
 const BENCHMARKS: Record<string, { load: () => Promise<BenchModule>; default: boolean; what: string }> = {
+  startup: { load: () => import('./startup.js'), default: true, what: 'CLI start-up: --version and events --limit 1 vs node -e 0' },
   append: { load: () => import('./append.js'), default: true, what: 'embedded append vs raw better-sqlite3 inserts' },
   merkle: { load: () => import('./merkle.js'), default: true, what: 'Merkle root of 1M leaves vs merkletreejs' },
   verify: { load: () => import('./verify.js'), default: true, what: 'full-log verification vs raw SHA-256' },

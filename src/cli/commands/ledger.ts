@@ -3,25 +3,23 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ConcurrencyError, InputError, IntegrityError } from '../../errors.js';
-import { createCheckpoint, latestCheckpoint, signedCheckpointAt, treeRoot } from '../../ledger/checkpoint.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
 import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
-import { parseAppendInput } from '../../ledger/append-input.js';
 import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
 import { readLogPages } from '../../ledger/read.js';
-import { prepareBatch } from '../../store/seal.js';
 import type { EventStore } from '../../store/port.js';
-import { guardedAppend, refuseRecorderTypes } from '../../governance/guarded-append.js';
 import { CompactRange } from '../../integrity/compact-range.js';
 import { leafHash } from '../../integrity/hasher.js';
-import { consistencyProofAsync, inclusionProofAsync, consistencyProofJson, inclusionProofJson, ProofError, verifyProofJson } from '../../integrity/proof.js';
-import { formatTlogProof } from '../../integrity/tlog-proof.js';
-import { type VerifyLogReport } from '../../replay/verify-log.js';
-import { defaultVerifyWorkers, verifyLogParallel } from '../../replay/verify-parallel.js';
+import type { VerifyLogReport } from '../../replay/verify-log.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { count, type Style } from '../style.js';
+
+// Modules that load the event schemas (zod) or worker threads are imported inside the actions that
+// use them, so `events` and `--help` start fast (docs/benchmarks.md, "CLI start-up").
+const checkpointModule = () => import('../../ledger/checkpoint.js');
+const proofModule = () => import('../../integrity/proof.js');
 
 interface JsonFlag {
   json?: boolean;
@@ -52,6 +50,11 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .description('append NDJSON events, one per line: {"stream","type","data","id"?,"metadata"?,"expectedRevision"?}; all or nothing; events on run streams must pass the write rules (docs/governance.md)')
     .argument('[file]', 'NDJSON file, or - for standard input', '-')
     .action(async (file: string, opts: JsonFlag) => {
+      const [{ parseAppendInput }, { prepareBatch }, { guardedAppend, refuseRecorderTypes }] = await Promise.all([
+        import('../../ledger/append-input.js'),
+        import('../../store/seal.js'),
+        import('../../governance/guarded-append.js'),
+      ]);
       const source = file === '-' ? 'stdin' : file;
       const text = file === '-' ? await readStdin() : readAppendFile(file);
       const input = parseAppendInput(text, source);
@@ -113,6 +116,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .description('integrate pending events, prove the tree extends the last checkpoint this key signed (its signer state), then sign and store a checkpoint')
     .option('--adopt [note-file]', 'only when the signer state is missing: take the store\'s latest checkpoint (or the signed note in FILE) as the last one this key signed')
     .action(async (opts: JsonFlag & { adopt?: string | true }) => {
+      const { createCheckpoint } = await checkpointModule();
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const adopt = opts.adopt === undefined ? undefined : opts.adopt === true ? ('store' as const) : { note: readInputFile(opts.adopt), source: opts.adopt };
@@ -147,6 +151,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--workers <n>', 'worker threads for the per-event checks; 1 = single-threaded (default: cores - 1)', parsePositive('--workers'))
     .option('--strict', 'exit 1 also when some events are not covered by a signed checkpoint (anchored: false)')
     .action(async (opts: JsonFlag & { key?: string[]; workers?: number; strict?: boolean }) => {
+      const { defaultVerifyWorkers, verifyLogParallel } = await import('../../replay/verify-parallel.js');
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const keys = verifierKeysOf(ctx, opts.key);
@@ -179,6 +184,11 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .addOption(new Option('--format <format>', 'tlog-proof: print the C2SP tlog-proof text (index, base64 hashes, the checkpoint note)').choices(['tlog-proof']))
     .action(async (opts: JsonFlag & { index: number; size?: number; key?: string[]; format?: 'tlog-proof' }) => {
       if (opts.format && opts.json) throw new InputError('--format tlog-proof and --json are alternatives: pass one', { field: '--format' });
+      const [{ signedCheckpointAt }, { inclusionProofAsync, inclusionProofJson, ProofError, verifyProofJson }, { formatTlogProof }] = await Promise.all([
+        checkpointModule(),
+        proofModule(),
+        import('../../integrity/tlog-proof.js'),
+      ]);
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const size = await proofSize(store, opts.size);
@@ -196,7 +206,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const json = inclusionProofJson(opts.index, size, leaf, root, path);
       const failure = !stored!.equals(leaf)
         ? `the stored leaf hash ${stored!.toString('hex')} of leaf ${opts.index} is not the hash of its canonical bytes (${leaf.toString('hex')})`
-        : proofFailure(() => verifyProofJson(json));
+        : proofFailure(() => verifyProofJson(json), ProofError);
       const report = { ...json, verified: failure === null, anchored: anchor.anchored, checkedAgainst: anchor.description, checkpoint: anchor.note, ...(failure ? { failure } : {}) };
       if (opts.format === 'tlog-proof') {
         if (failure) throw new IntegrityError(`inclusion proof of leaf ${opts.index} does not verify: ${failure}`, { index: opts.index });
@@ -220,6 +230,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--to <n>', 'newer tree size (default: latest checkpoint size)', parseNonNegative('--to'))
     .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
     .action(async (opts: JsonFlag & { from: number; to?: number; key?: string[] }) => {
+      const [{ signedCheckpointAt }, { consistencyProofAsync, consistencyProofJson, ProofError, verifyProofJson }] = await Promise.all([checkpointModule(), proofModule()]);
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const to = await proofSize(store, opts.to);
@@ -229,7 +240,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const toAnchor = await signedCheckpointAt(store, to, keys, origin);
       const path = await consistencyProofAsync(opts.from, to, leafReader(store));
       const json = consistencyProofJson(opts.from, to, fromAnchor.root ?? (await rootAt(store, opts.from)), toAnchor.root ?? (await rootAt(store, to)), path);
-      const failure = proofFailure(() => verifyProofJson(json));
+      const failure = proofFailure(() => verifyProofJson(json), ProofError);
       const anchored = fromAnchor.anchored && toAnchor.anchored;
       const report = {
         ...json,
@@ -274,7 +285,7 @@ function verifierKeysOf(ctx: CliContext, given: string[] | undefined): string[] 
 }
 
 /** Why a proof does not verify, or null when it does. */
-function proofFailure(check: () => void): string | null {
+function proofFailure(check: () => void, ProofError: abstract new (...args: never[]) => Error): string | null {
   try {
     check();
     return null;
@@ -299,6 +310,7 @@ async function proofSize(store: EventStore, requested: number | undefined): Prom
     if (requested > tree.size) throw new InputError(`size ${requested} is larger than the integrated tree (${tree.size} leaves)`, { field: '--size' });
     return requested;
   }
+  const { latestCheckpoint } = await checkpointModule();
   const latest = await latestCheckpoint(store);
   if (!latest) throw new InputError('no checkpoint yet: run "runledger checkpoint" or pass a size', { field: '--size' });
   return latest.size;
@@ -306,7 +318,7 @@ async function proofSize(store: EventStore, requested: number | undefined): Prom
 
 async function rootAt(store: EventStore, size: number): Promise<Buffer> {
   const tree = await store.treeState();
-  if (size === tree.size) return treeRoot(tree);
+  if (size === tree.size) return (await checkpointModule()).treeRoot(tree);
   const range = CompactRange.empty();
   for (let from = 0; from < size; from += 10_000) {
     for (const h of await store.leafHashes(from, Math.min(size, from + 10_000))) range.append(Buffer.from(h, 'hex'));
