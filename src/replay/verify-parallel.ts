@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { HASH_SIZE } from '../integrity/hasher.js';
 import type { RecordedEvent } from '../store/port.js';
 import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } from './verify-log.js';
+import { envelopeIsFromBytes } from '../store/recorded.js';
 import type { VerifiedBatch, VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
@@ -86,10 +87,13 @@ export class VerifyPool {
       ends[k] = at;
     });
     const seq = this.seq++;
-    const batch: VerifyBatch = { seq, base, bytes, ends, envelopes: events.map((e) => e.envelope) };
+    // An envelope the store decodes from these bytes on demand is not decoded (nor cloned) here: the worker decodes the bytes.
+    const fromBytes = new Uint8Array(events.length);
+    const envelopes = events.map((e, k) => (envelopeIsFromBytes(e) ? ((fromBytes[k] = 1), null) : e.envelope));
+    const batch: VerifyBatch = { seq, base, bytes, ends, envelopes, fromBytes };
     const worker = this.workers[this.next]!;
     try {
-      worker.postMessage(batch, [bytes, ends.buffer]);
+      worker.postMessage(batch, [bytes, ends.buffer, fromBytes.buffer]);
     } catch {
       return undefined; // DataCloneError: an envelope that is not plain data
     }

@@ -27,6 +27,7 @@ import type {
 import type { RecordedIdentity, StreamHead } from '../append-plan.js';
 import type { PrepareOptions, PreparedRequest } from '../seal.js';
 import { openLedgerDatabase, storeFailure } from './schema.js';
+import { recordFromCanonical } from '../recorded.js';
 import { integerOption, limitOption, splitRange } from '../columns.js';
 
 export interface SqliteStoreOptions {
@@ -287,13 +288,7 @@ function loadSealing(): Promise<Sealing> {
 
 function toRecorded(row: unknown): LoggedEvent {
   const { position, leaf_hash, canonical } = row as EventRow;
-  let envelope: Envelope;
-  try {
-    envelope = JSON.parse(canonical.toString('utf8')) as Envelope;
-  } catch {
-    throw new IntegrityError(`event at position ${position} is not valid JSON`, { index: position });
-  }
-  return { position, index: position, envelope, canonical, leafHash: leaf_hash.toString('hex') };
+  return recordFromCanonical(position, position, canonical, leaf_hash.toString('hex'));
 }
 
 /** An open database with its statements prepared once: the append hot path never re-parses SQL. */
