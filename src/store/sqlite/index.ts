@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import type { Observable } from 'rxjs';
-import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
+import type { ProposedEvent } from '../../../events/envelope.js';
 import { InputError, IntegrityError, UnavailableError } from '../../errors.js';
 import { CompactRange, CompactRangeError } from '../../integrity/compact-range.js';
 import type {
