@@ -18,6 +18,15 @@ const BENCHMARKS: Record<string, { load: () => Promise<BenchModule>; default: bo
   postgres: { load: () => import('./postgres.js'), default: false, what: 'PostgreSQL append and read throughput vs raw pg inserts' },
 };
 
+/** Goals (issue 13) without a benchmark in this build. */
+const UNMEASURED: { name: string; goal: string; note: string }[] = [
+  { name: 'verify-sqlite-vs-emmett-read', goal: '>= 1 (verify of the SQLite ledger vs Emmett reading the same workload)', note: 'needs the peer script (bench/peers), not written yet' },
+  { name: 'verify-10m-events', goal: '< 60 s on 2 cores, memory O(streams) + O(log n)', note: 'no 10 M-event bulk generator yet' },
+  { name: 'export-verify-bundle-1m-rss', goal: 'bounded RSS for a 1 M-event bundle', note: 'not measured yet' },
+  { name: 'append.sqlite-vs-emmett', goal: '>= 2 (vs Emmett SQLite, kept connection)', note: 'needs the peer script (bench/peers), not written yet' },
+  { name: 'append-integrate.postgres-vs-emmett', goal: '>= 1 (vs Emmett PostgreSQL append)', note: 'needs the peer script; integrate still rewrites rows' },
+];
+
 function usage(): never {
   const names = Object.entries(BENCHMARKS).map(([n, b]) => `  ${n.padEnd(11)} ${b.what}${b.default ? '' : ' (only when named)'}`);
   process.stderr.write(`usage: npm run bench [-- NAME ...] [--out FILE] [--scale X] [--runs N]\n${names.join('\n')}\n`);
@@ -63,9 +72,11 @@ async function main(): Promise<void> {
     }
     results.push(...(await mod.run(options)));
   }
-  const goals = results
+  const goals: { name: string; ratio: number | null; goal: number | string; met: boolean; note?: string }[] = results
     .filter((r) => r.ratio !== undefined && r.goal !== undefined)
     .map((r) => ({ name: r.name, ratio: r.ratio!, goal: r.goal!, met: meets(r) }));
+  // Goals of issue 13 this bench does not measure yet: listed, never counted as met (docs/benchmarks.md says why).
+  if (names.length === 0) goals.push(...UNMEASURED.map((g) => ({ ...g, ratio: null, met: false })));
   const doc = `${JSON.stringify({ results, goals }, null, 2)}\n`;
   if (output === undefined) {
     process.stdout.write(doc);

@@ -1,7 +1,7 @@
 // Full-log verification on one core: verify-log over N sealed events held in memory (parse,
 // RFC 8785 form check, Envelope schema, leaf hash, stream chains, tree, signed checkpoints) vs
 // raw SHA-256 of the same event bytes, one hash per event. Runs alternate so machine load hits
-// both alike. Goal: verification throughput at least 0.6 of the raw hashing throughput.
+// both alike. Goal: verification throughput at least 0.3 of the raw hashing throughput (issue 13).
 // A third result runs the same verification across worker threads (verify-parallel.ts, fresh
 // threads per run as the CLI starts them) against the single-threaded runs: the scaling ratio.
 // A second result isolates the Merkle work (leaf hash + tree append) to show the ceiling the
@@ -183,6 +183,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     reference: { name: 'verify-log on one thread (--workers 1), same runs', wallMs: singleWall, throughputPerSec: n / (singleWall.p50 / 1000) },
     // Speed-up (single-threaded time / parallel time): higher is better; bounded by the cores.
     ratio: singleWall.p50 / parallelWall.p50,
+    goal: 1.7,
+    goalIs: 'min',
     environment: {
       ...benchEnvironment(),
       events: n,
@@ -198,7 +200,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     },
   };
   return [
-    result('verify-log', n, verify, raw, memoryDeltaBytes, shared, 0.6),
+    result('verify-log', n, verify, raw, memoryDeltaBytes, shared, 0.3),
     parallelResult,
     result('verify-log-merkle-only', n, merkle, raw, 0, {
       ...shared,
