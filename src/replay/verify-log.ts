@@ -238,14 +238,14 @@ export class LogVerifier {
    * (a worker thread) and whose leaf hash was recomputed there from the same bytes. The
    * order-dependent checks (index, recorded leaf hash, chain, tree, checkpoints) still run here.
    */
-  pushChecked(event: RecordedEvent, leaf: Buffer): boolean {
-    return this.pushEvent(event, leaf);
+  pushChecked(event: RecordedEvent, leaf: Buffer, chain?: readonly [id: string, stream: string, revision: number, prevHash: string | null]): boolean {
+    return this.pushEvent(event, leaf, chain);
   }
 
-  private pushEvent(event: RecordedEvent, checkedLeaf: Buffer | undefined): boolean {
+  private pushEvent(event: RecordedEvent, checkedLeaf: Buffer | undefined, chain?: readonly [string, string, number, string | null]): boolean {
     if (this.divergence !== undefined) return false;
     const index = this.range.size;
-    const leaf = this.verifyEvent(event, index, checkedLeaf);
+    const leaf = this.verifyEvent(event, index, checkedLeaf, chain);
     if (leaf === undefined) return false;
     this.range.append(leaf);
     this.builder?.append(leaf);
@@ -293,7 +293,7 @@ export class LogVerifier {
   }
 
   /** Checks one event; returns its recomputed leaf hash, or undefined after recording a divergence. */
-  private verifyEvent(event: RecordedEvent, index: number, checkedLeaf: Buffer | undefined): Buffer | undefined {
+  private verifyEvent(event: RecordedEvent, index: number, checkedLeaf: Buffer | undefined, chain?: readonly [string, string, number, string | null]): Buffer | undefined {
     // (d) RFC 9162 leaf indices are dense and in input order.
     if (event.index !== index) {
       const stored = storedEnvelope(event);
@@ -307,8 +307,9 @@ export class LogVerifier {
       const divergence = contentDivergence(event, index);
       if (divergence !== undefined) return this.fail(divergence);
     }
-    // The content checks passed, so the store's envelope is the one in the bytes.
-    const env = event.envelope;
+    // The content checks passed, so the store's envelope is the one in the bytes; a worker that decoded
+    // the bytes of a record the store decodes on demand sends the fields read here instead.
+    const env: Pick<Envelope, 'id' | 'stream' | 'revision' | 'prevHash'> = chain === undefined ? event.envelope : { id: chain[0], stream: chain[1], revision: chain[2], prevHash: chain[3] };
     const named = { index, stream: env.stream, revision: env.revision, eventId: env.id };
     const at = (): string => `Leaf ${index} (event ${env.id}, stream "${env.stream}" revision ${env.revision})`;
 
