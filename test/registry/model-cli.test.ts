@@ -1,6 +1,8 @@
 // `runledger model …` as a user drives it on a ledger with completed runs: register, alias, history
 // with proofs, show --at, bad input (exit 2) and a history the store's writer falsified (exit 1).
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { runCli } from '../support/cli.js';
 import { freshLedger, populate } from '../server/fixture.js';
 
@@ -85,6 +87,16 @@ describe('runledger model (end to end)', function () {
       assert.ok(res.code === 2 || res.code === 1, `${args.join(' ')}: exit ${res.code}`);
       assert.match(res.stderr, message, args.join(' '));
     }
+    // The registry's own commands are its only door: append refuses its events and its streams.
+    for (const line of [
+      '{"stream":"model-iris","type":"ModelAliasSet","data":{"model":"iris","alias":"production","version":2,"previousVersion":1,"reason":"x"}}',
+      '{"stream":"model-iris","type":"custom.note","data":{"a":1}}',
+      '{"stream":"lab-1","type":"ModelAliasDeleted","data":{"model":"iris","alias":"production","previousVersion":1,"reason":"x"}}',
+    ]) {
+      const appended = await runCli(['append', '-'], { env, input: `${line}\n` });
+      assert.equal(appended.code, 2, line);
+      assert.match(appended.stderr, /model registry events .* are recorded by "runledger model register" and "runledger model alias"/);
+    }
     const res = await runCli(['model', 'register', 'iris', '--run', 'cand-1'], { env });
     assert.equal(res.code, 1, 'an unverifiable run is a verification failure');
     const history = JSON.parse((await runCli(['model', 'history', 'iris', '--json'], { env })).stdout) as { entries: Entry[] };
@@ -92,8 +104,13 @@ describe('runledger model (end to end)', function () {
   });
 
   it('exits 1 naming the event when the store holds a change the rules forbid', async () => {
-    const forged = JSON.stringify({ stream: 'model-iris', type: 'ModelAliasDeleted', data: { model: 'iris', alias: 'staging', previousVersion: 1, reason: 'forged' } });
-    assert.equal((await runCli(['append', '-'], { env, input: forged })).code, 0);
+    // Written past every door, straight through the store port (as SQL or a modified binary could).
+    const store = createSqliteStore({ path: join(env.RUNLEDGER_HOME!, 'ledger.db') });
+    try {
+      await store.append('model-iris', [{ type: 'ModelAliasDeleted', data: { model: 'iris', alias: 'staging', previousVersion: 1, reason: 'forged' } }]);
+    } finally {
+      await store.close();
+    }
     assert.equal((await runCli(['checkpoint'], { env })).code, 0);
     const res = await runCli(['model', 'history', 'iris'], { env });
     assert.equal(res.code, 1);

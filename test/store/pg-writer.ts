@@ -3,6 +3,9 @@
 // revisions, retrying on ConcurrencyError with the same event ids. Prints one JSON line per
 // acknowledged batch (its ids and its range of `i`), as soon as the store acknowledged it, so a
 // test that kills the process knows exactly what was acknowledged; then a closing summary line.
+// With PG_WRITER_RETRY=1 it also rides out a server that goes away (killed, restarting): any other
+// error is retried with the same event ids after a pause, as a client that must not lose work does;
+// the store answers a retry of a batch that did commit as a duplicate, so nothing is written twice.
 import { randomUUID } from 'node:crypto';
 import { ConcurrencyError } from '../../src/errors.js';
 import { createPostgresStore } from '../../src/store/postgres/index.js';
@@ -12,6 +15,9 @@ const url = process.env.PG_WRITER_URL;
 const writer = Number(process.env.PG_WRITER_ID);
 const total = Number(process.env.PG_WRITER_EVENTS ?? 1000);
 const batchSize = 25;
+const retryOutages = process.env.PG_WRITER_RETRY === '1';
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+let outageRetries = 0;
 if (!url || !Number.isInteger(writer)) throw new Error('PG_WRITER_URL and PG_WRITER_ID are required');
 
 const store = createPostgresStore({ url, poolSize: 2 });
@@ -42,13 +48,18 @@ for (let batch = 0; written < total; batch++) {
     return request;
   });
   for (let attempt = 0; ; attempt++) {
-    const expected = await Promise.all(requests.map((r) => store.streamRevision(r.stream)));
     try {
+      const expected = await Promise.all(requests.map((r) => store.streamRevision(r.stream)));
       await store.appendBatch(requests.map((r, i) => ({ ...r, expectedRevision: expected[i]! })));
       break;
     } catch (err) {
-      if (!(err instanceof ConcurrencyError) || attempt > 500) throw err;
-      conflicts += 1;
+      if (err instanceof ConcurrencyError && attempt <= 500) {
+        conflicts += 1;
+        continue;
+      }
+      if (!retryOutages || err instanceof ConcurrencyError || outageRetries > 2_000) throw err;
+      outageRetries += 1;
+      await pause(50);
     }
   }
   const ids = requests.flatMap((r) => r.events.map((e) => e.id!));
@@ -57,4 +68,4 @@ for (let batch = 0; written < total; batch++) {
   written += size;
 }
 await store.close();
-process.stdout.write(`${JSON.stringify({ writer, conflicts, acknowledged: acknowledged.length })}\n`);
+process.stdout.write(`${JSON.stringify({ writer, conflicts, outageRetries, acknowledged: acknowledged.length })}\n`);

@@ -1,8 +1,6 @@
 // Concurrency and faults against a real PostgreSQL: many writer processes, a transaction that takes
 // its position first but commits last, a subscriber whose connection is killed, integrators racing.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { CompactRange } from '../../src/integrity/compact-range.js';
 import { leafHash } from '../../src/integrity/hasher.js';
 import { createPostgresStore, ledgerSql, writeBatch } from '../../src/store/postgres/index.js';
@@ -10,9 +8,9 @@ import type { RecordedEvent, TreeState } from '../../src/store/port.js';
 import { nowIso, prepareBatch } from '../../src/store/seal.js';
 import { assertChainsValid, assertStoreVerifies, events, take } from './conformance.js';
 import { pgTestDatabase, type PgTestDatabase } from './pg-database.js';
+import { runWriter, type WriterReport } from './pg-writer-process.js';
 
 const database = pgTestDatabase('postgres concurrency suites');
-const writerScript = fileURLToPath(new URL('./pg-writer.js', import.meta.url));
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -21,58 +19,6 @@ async function waitUntil(condition: () => boolean, timeoutMs: number, what: stri
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await pause(20);
   }
-}
-
-interface WriterReport {
-  writer: number;
-  conflicts: number;
-  /** Ids of every batch the store acknowledged, in order. */
-  acknowledged: string[];
-  /** Highest `i` acknowledged + 1: batches cover `i` contiguously from 0. */
-  acknowledgedUpTo: number;
-  finished: boolean;
-}
-
-function parseWriterOutput(writer: number, stdout: string): WriterReport {
-  const report: WriterReport = { writer, conflicts: 0, acknowledged: [], acknowledgedUpTo: 0, finished: false };
-  for (const line of stdout.split('\n')) {
-    // A killed writer may leave a torn last line; it acknowledged nothing we can rely on.
-    let parsed: { ack?: string[]; from?: number; count?: number; conflicts?: number };
-    try {
-      parsed = JSON.parse(line) as typeof parsed;
-    } catch {
-      continue;
-    }
-    if (parsed.ack) {
-      report.acknowledged.push(...parsed.ack);
-      report.acknowledgedUpTo = parsed.from! + parsed.count!;
-    } else if (parsed.conflicts !== undefined) {
-      report.conflicts = parsed.conflicts;
-      report.finished = true;
-    }
-  }
-  return report;
-}
-
-/** Runs a writer process; `killAfterMs` sends it SIGKILL mid-run, as a crash would. */
-function runWriter(url: string, writer: number, count: number, killAfterMs?: number): Promise<WriterReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [writerScript], {
-      env: { ...process.env, PG_WRITER_URL: url, PG_WRITER_ID: String(writer), PG_WRITER_EVENTS: String(count) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const killer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (killer) clearTimeout(killer);
-      if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`writer ${writer} exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
-      else resolve(parseWriterOutput(writer, stdout));
-    });
-  });
 }
 
 const tagOf = (e: RecordedEvent) => e.envelope.data.tag;
