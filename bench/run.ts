@@ -13,6 +13,7 @@ const BENCHMARKS: Record<string, { load: () => Promise<BenchModule>; default: bo
   append: { load: () => import('./append.js'), default: true, what: 'embedded append vs raw better-sqlite3 inserts' },
   merkle: { load: () => import('./merkle.js'), default: true, what: 'Merkle root of 1M leaves vs merkletreejs' },
   verify: { load: () => import('./verify.js'), default: true, what: 'full-log verification vs raw SHA-256' },
+  'verify-sqlite': { load: () => import('./verify-sqlite.js'), default: true, what: 'verification of an SQLite ledger end to end vs a plain read of its rows' },
   projection: { load: () => import('./projection.js'), default: true, what: 'projection rebuild: RxJS wiring vs a hand-written loop' },
   training: { load: () => import('./training.js'), default: true, what: 'ledger overhead on a training run' },
   postgres: { load: () => import('./postgres.js'), default: false, what: 'PostgreSQL append and read throughput vs raw pg inserts' },
