@@ -101,14 +101,12 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
   const perLeaf = wallMs.p50 / n;
   const refPerLeaf = refWall.p50 / refN;
   const max = (samples: Sample[], key: 'heapDelta' | 'rssDelta'): number => Math.max(...samples.map((s) => s[key]));
+  // What both results say of runledger's own runs.
+  const oursMeasured = { unit: 'leaves', runs, wallMs, throughputPerSec: n / (wallMs.p50 / 1000), memoryDeltaBytes: max(ours, 'heapDelta') };
   return [
     {
       name: 'merkle-root-vs-sha256',
-      unit: 'leaves',
-      runs,
-      wallMs,
-      throughputPerSec: n / (wallMs.p50 / 1000),
-      memoryDeltaBytes: max(ours, 'heapDelta'),
+      ...oursMeasured,
       reference: { name: 'raw SHA-256 of the n - 1 interior-node inputs (65 bytes each, node:crypto one-shot)', wallMs: rawWall, throughputPerSec: n / (rawWall.p50 / 1000) },
       // Throughput ratio (raw hashing time / ours): at most 1, the tree's own overhead; at least 0.85 required.
       ratio: rawWall.p50 / wallMs.p50,
@@ -126,11 +124,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     },
     {
       name: 'merkle-root',
-      unit: 'leaves',
-      runs,
-      wallMs,
-      throughputPerSec: n / (wallMs.p50 / 1000),
-      memoryDeltaBytes: max(ours, 'heapDelta'),
+      ...oursMeasured,
       reference: { name: 'merkletreejs (RFC 6962 configuration, node:crypto SHA-256)', wallMs: refWall, throughputPerSec: refN / (refWall.p50 / 1000) },
       // Speed-up per leaf (reference time / ours): higher is better, at least 3 required.
       ratio: refPerLeaf / perLeaf,
