@@ -4,9 +4,10 @@ import { EventRegistry } from './registry.js';
 import { governanceEvents } from './governance.js';
 import { trainingEvents } from './training.js';
 import { comparisonEvents } from './comparison.js';
+import { ledgerEvents } from './ledger.js';
 import { modelEvents } from './model.js';
 
 export * from './envelope.js';
 export { EventRegistry, defineEvent, isCustomType, CUSTOM_PREFIX, type EventDefinition } from './registry.js';
 
-export const registry = new EventRegistry([...governanceEvents, ...trainingEvents, ...comparisonEvents, ...modelEvents]);
+export const registry = new EventRegistry([...governanceEvents, ...trainingEvents, ...comparisonEvents, ...modelEvents, ...ledgerEvents]);

@@ -14,6 +14,7 @@ import { createGzip, constants as zlib } from 'node:zlib';
 import { InputError, IntegrityError, UnavailableError } from '../errors.js';
 import { requireOrigin } from '../ledger/origin.js';
 import { PAGE_SIZE } from '../ledger/read.js';
+import { readRotationStatements } from '../replay/key-history.js';
 import { LogVerifier, type VerifyLogReport } from '../replay/verify-log.js';
 import type { EventStore } from '../store/port.js';
 import { BACKUP_FORMAT, BACKUP_VERSION, type BackupHeader } from './format.js';
@@ -51,7 +52,9 @@ export async function writeBackup(store: EventStore, out: string, options: Backu
   const size = (await store.treeState()).size;
   const pendingEvents = await store.unintegrated();
   const keys = options.verifierKeys ?? [];
-  const verifier = keys.length > 0 ? new LogVerifier({ checkpoints, verifierKeys: keys, origin }) : undefined;
+  // A rotated ledger's checkpoints verify only with its key history, which travels in the header.
+  const rotations = await readRotationStatements(store, size);
+  const verifier = keys.length > 0 ? new LogVerifier({ checkpoints, verifierKeys: keys, origin, rotations }) : undefined;
   const header: BackupHeader = {
     format: BACKUP_FORMAT,
     version: BACKUP_VERSION,
@@ -60,6 +63,7 @@ export async function writeBackup(store: EventStore, out: string, options: Backu
     origin,
     treeSize: size,
     checkpoints: checkpoints.length,
+    ...(rotations.length > 0 ? { keyRotations: rotations } : {}),
   };
   const hash = createHash('sha256');
   let bytes = 0;

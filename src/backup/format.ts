@@ -1,6 +1,7 @@
 // The portable backup format, `runledger-backup` version 1 (docs/operations.md, "Backup format"):
 // gzip of UTF-8 text, one JSON document per line —
-//   line 1            header: format, version, origin, tree size, event and checkpoint counts
+//   line 1            header: format, version, origin, tree size, event and checkpoint counts, and
+//                     (after a key rotation) the rotation statements of the key stream, oldest first
 //   next K lines      {"checkpoint": {size, root, note, createdAt}}, oldest first
 //   next N lines      each event's stored RFC 8785 bytes verbatim, in leaf order 0..N-1
 //   last line         {"end": {"events": N, "sha256": hex of every byte before this line}}
@@ -27,6 +28,11 @@ export const BackupHeader = z
     /** Leaves in the backup: the integrated tree when the backup began. */
     treeSize: Count,
     checkpoints: Count,
+    /**
+     * The signed rotation statements of the `ledger.keys` stream inside the tree, oldest first;
+     * absent when the key never rotated. Not trusted: restore checks them against the events.
+     */
+    keyRotations: z.array(z.string().min(1).max(16 * 1024)).max(10_000).optional(),
   })
   .strict();
 export type BackupHeader = z.infer<typeof BackupHeader>;

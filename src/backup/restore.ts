@@ -14,6 +14,7 @@ import { InputError, IntegrityError, LedgerError, UnavailableError } from '../er
 import { leafHash } from '../integrity/hasher.js';
 import { ORIGIN_KEY } from '../ledger/origin.js';
 import { readLogPages } from '../ledger/read.js';
+import { readRotationStatements } from '../replay/key-history.js';
 import { LogVerifier, type Divergence, type VerifyLogReport } from '../replay/verify-log.js';
 import { defaultVerifyWorkers, verifyLogParallel } from '../replay/verify-parallel.js';
 import { openStore, sqlitePath } from '../store/open.js';
@@ -147,7 +148,8 @@ async function readCheckpoints(file: string, lines: Lines, count: number): Promi
 }
 
 async function restoreInto(file: string, lines: Lines, header: BackupHeader, checkpoints: StoredCheckpoint[], target: EventStore, options: RestoreOptions): Promise<Omit<RestoreReport, 'target'>> {
-  const verifier = new LogVerifier({ checkpoints, verifierKeys: options.verifierKeys, origin: header.origin });
+  // The header's rotation statements are checked against the LedgerKeyRotated events as they stream.
+  const verifier = new LogVerifier({ checkpoints, verifierKeys: options.verifierKeys, origin: header.origin, rotations: header.keyRotations ?? [] });
   const diverged = (d: Divergence | undefined): never => {
     throw new IntegrityError(`backup ${file} does not verify, nothing was restored: ${d?.message ?? 'verification failed'}`, locationOf(d));
   };
@@ -200,7 +202,7 @@ async function restoreInto(file: string, lines: Lines, header: BackupHeader, che
   for (const c of checkpoints) await target.addCheckpoint(c);
 
   // Read back: the same verifier `runledger verify` runs, over what the target now holds.
-  const readBack = await verifyLogParallel(readLogPages(target), { checkpoints: await target.checkpoints(), verifierKeys: options.verifierKeys, origin: header.origin }, { workers: options.workers ?? defaultVerifyWorkers() });
+  const readBack = await verifyLogParallel(readLogPages(target), { checkpoints: await target.checkpoints(), verifierKeys: options.verifierKeys, origin: header.origin, rotations: await readRotationStatements(target) }, { workers: options.workers ?? defaultVerifyWorkers() });
   if (!readBack.ok) throw new IntegrityError(`the restored store does not verify, so the restore failed: ${readBack.firstDivergence?.message ?? 'verification failed'}`, locationOf(readBack.firstDivergence));
   if (!sameLog(readBack, streamed)) {
     throw new IntegrityError(`the restored store holds ${readBack.treeSize} events with root ${readBack.root.slice(0, 16)}…, but the backup verified ${streamed.treeSize} events with root ${streamed.root.slice(0, 16)}…`);

@@ -9,6 +9,7 @@ import { canonicalBytes, canonicalize } from '../integrity/canonical.js';
 import { openCheckpoint } from '../integrity/checkpoint.js';
 import { NoteError, parseVerifierKey } from '../integrity/note.js';
 import type { EventStore } from '../store/port.js';
+import { checkWitnessPolicy, type WitnessPolicy, type WitnessVerdict } from '../witness/policy.js';
 import { buildManifest, manifestBytes, ReplayManifest } from '../replay/manifest.js';
 import { replayRun } from '../replay/replay.js';
 import { verifyRun, type EventEvidence, type RunDivergence, type RunVerification, type TrustedCheckpoint } from '../replay/verify-run.js';
@@ -59,6 +60,8 @@ export interface BundleReport {
   checkpoint: { origin: string; size: number; root: string } | null;
   plans: { governance: string; execution: string } | null;
   status: string | null;
+  /** Set when a witness policy was given: whether the bundle's checkpoint carries K of N cosignatures. */
+  witnesses?: WitnessVerdict;
   firstDivergence?: RunDivergence;
 }
 
@@ -101,7 +104,7 @@ function parseSection<T>(section: SectionName, schema: z.ZodType<T>, payload: Bu
  * InputError). A file that is not a bundle is an InputError; every other failure is reported as
  * the first divergence, naming the bundle section and, within the events, the event.
  */
-export function verifyBundle(bytes: Buffer, verifierKeys: readonly string[]): BundleReport {
+export function verifyBundle(bytes: Buffer, verifierKeys: readonly string[], options: { witnesses?: WitnessPolicy } = {}): BundleReport {
   if (verifierKeys.length === 0) throw new InputError('verify-bundle needs a trusted verifier key (--key)', { field: 'key' });
   for (const key of verifierKeys) {
     try {
@@ -118,7 +121,12 @@ export function verifyBundle(bytes: Buffer, verifierKeys: readonly string[]): Bu
     if (!(err instanceof BundleIntegrityError)) throw err;
     return fail({ check: 'bundle', section: err.section, message: `${err.message}.` });
   }
-  const verdict = verifySections(read.sections, verifierKeys);
+  let verdict = verifySections(read.sections, verifierKeys);
+  if (verdict.ok && options.witnesses && verdict.checkpoint) {
+    // The checkpoint section's note opened with the log key above; now the cosignatures on it.
+    const witnesses = checkWitnessPolicy([{ note: read.sections.checkpoint.toString('utf8'), label: 'Bundle section "checkpoint"' }], verdict.checkpoint.size, options.witnesses);
+    verdict = witnesses.ok ? { ...verdict, witnesses } : { ...verdict, ok: false, witnesses, firstDivergence: { check: 'checkpoint', section: 'checkpoint', message: `Witness policy not met: ${witnesses.message}` } };
+  }
   const altered = read.altered[0];
   if (altered === undefined) return verdict;
   // A section failed its digest: name it (the bytes that changed are there), plus the first item that

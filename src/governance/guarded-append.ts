@@ -4,6 +4,7 @@
 // appended with expectedRevision = the revision the state was folded at. A concurrent writer that
 // appended in between makes the store refuse (ConcurrencyError); the door then re-reads and re-checks,
 // so a check and its append are atomic. Events on other streams pass through unchanged.
+import { KEY_STREAM, LEDGER_TYPES } from '../../events/ledger.js';
 import { ConcurrencyError, InputError } from '../errors.js';
 import { expectationHolds } from '../store/append-plan.js';
 import { prepareBatch, type PreparedRequest } from '../store/seal.js';
@@ -82,6 +83,8 @@ function headOf(snapshot: RunSnapshot): RunHead {
   return { stream: snapshot.stream, revision: snapshot.revision, rules: snapshot.rules, ids: new Set(snapshot.events.map((e) => e.envelope.id)) };
 }
 
+const LEDGER_TYPE_SET: ReadonlySet<string> = new Set(LEDGER_TYPES);
+
 export interface DoorOptions {
   /**
    * Whether governance events other than AuditFinding may pass. Only the recorder (which decides them
@@ -100,6 +103,11 @@ export interface DoorOptions {
  */
 export function refuseRecorderTypes(requests: readonly AppendRequest[], options: Pick<DoorOptions, 'describe'> = {}): void {
   requests.forEach((request, r) => {
+    // Key rotations are `runledger keys rotate`'s alone (src/ledger/rotation.ts): a copy appended by any other door would break the key history.
+    const k = request.stream === KEY_STREAM ? 0 : request.events.findIndex((event) => LEDGER_TYPE_SET.has(event.type));
+    if (k >= 0) {
+      throw new InputError(`${options.describe ? `${options.describe(r, k)}: ` : ''}the key history (stream "${request.stream}", ${request.events[k]?.type ?? 'no event'}) is recorded by "runledger keys rotate"; it cannot be appended directly`, { field: 'type', stream: request.stream });
+    }
     // The model registry is recorded by `runledger model register|alias` (src/registry/model-registry.ts),
     // which replays the run and checks the registry's rules; no other door writes a model stream.
     const m = isModelStream(request.stream) ? 0 : request.events.findIndex((event) => MODEL_EVENT_TYPES.has(event.type));

@@ -7,7 +7,10 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { InputError, IntegrityError } from '../errors.js';
 
-const ALG_ED25519 = 0x01;
+/** signed-note signature types: Ed25519 (0x01); tlog-cosignature/v1 Ed25519 (0x04). */
+export const ALG_ED25519 = 0x01;
+export const ALG_COSIGNATURE_V1 = 0x04;
+const ALG_NAMES: Record<number, string> = { [ALG_ED25519]: 'Ed25519', [ALG_COSIGNATURE_V1]: 'Ed25519 cosignature/v1' };
 const SIGNATURE_PREFIX = '\u2014 '; // EM DASH, SPACE
 const SIGNER_KEY_PREFIX = 'PRIVATE+KEY+';
 /** Go's limit; the spec requires accepting at least 16. */
@@ -80,7 +83,7 @@ export function keyId(name: string, typeAndKey: Buffer): number {
   return createHash('sha256').update(name, 'utf8').update('\n').update(typeAndKey).digest().readUInt32BE(0);
 }
 
-function hex8(id: number): string {
+export function hex8(id: number): string {
   return id.toString(16).padStart(8, '0');
 }
 
@@ -117,24 +120,16 @@ export function formatVerifierKey(name: string, publicKey: Buffer): string {
 
 /** Both key texts for a 32-byte Ed25519 seed (deterministic; tests and fixed examples use this). */
 export function noteKeyFromSeed(name: string, seed: Buffer): NoteKeyPair {
-  checkName(name, 'key');
-  if (seed.length !== 32) throw new InputError(`an Ed25519 seed is 32 bytes, got ${seed.length}`, { field: 'key' });
-  const publicKey = rawPublicKey(privateKeyObject(seed));
-  const verifierKey = formatVerifierKey(name, publicKey);
-  const id = verifierKey.split('+')[1]!;
-  const signerKey = `${SIGNER_KEY_PREFIX}${name}+${id}+${Buffer.concat([Buffer.from([ALG_ED25519]), seed]).toString('base64')}`;
-  return { signerKey, verifierKey };
+  return ed25519KeyPair(name, seed, ALG_ED25519);
 }
 
 /** A fresh random Ed25519 key pair named `name`. */
 export function generateNoteKey(name: string): NoteKeyPair {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-  return noteKeyFromSeed(name, der.subarray(PKCS8_ED25519_PREFIX.length));
+  return noteKeyFromSeed(name, randomEd25519Seed());
 }
 
-/** Splits `<name>+<hex id>+<base64>`; the base64 may itself contain '+'. */
-function splitKey(text: string, what: string): { name: string; id: number; material: Buffer } {
+/** Splits `<name>+<hex id>+<base64>`; the base64 may itself contain '+'. `alg` is the signature type the key must have. */
+function splitKey(text: string, what: string, alg: number): { name: string; id: number; material: Buffer } {
   const first = text.indexOf('+');
   const second = first < 0 ? -1 : text.indexOf('+', first + 1);
   if (second < 0) throw new InputError(`${what} is not of the form <name>+<key id>+<key>`, { field: 'key' });
@@ -144,16 +139,54 @@ function splitKey(text: string, what: string): { name: string; id: number; mater
   if (!/^[0-9a-fA-F]{8}$/.test(idText)) throw new InputError(`${what} "${name}" has key id "${idText}", expected 8 hex digits`, { field: 'key' });
   const material = strictBase64(text.slice(second + 1));
   if (material === undefined || material.length === 0) throw new InputError(`${what} "${name}" key material is not base64`, { field: 'key' });
-  if (material[0] !== ALG_ED25519) throw new InputError(`${what} "${name}" has signature type 0x${material[0]!.toString(16).padStart(2, '0')}; only Ed25519 (0x01) is supported`, { field: 'key' });
+  if (material[0] !== alg) throw new InputError(`${what} "${name}" has signature type 0x${hex2(material[0]!)}; only ${ALG_NAMES[alg] ?? 'Ed25519'} (0x${hex2(alg)}) is supported here`, { field: 'key' });
   if (material.length !== 33) throw new InputError(`${what} "${name}" Ed25519 key is ${material.length - 1} bytes, expected 32`, { field: 'key' });
   return { name, id: Number.parseInt(idText, 16), material };
 }
 
+function hex2(byte: number): string {
+  return byte.toString(16).padStart(2, '0');
+}
+
+/** An Ed25519 verifier key of signature type `alg` (0x01 signed-note, 0x04 tlog-cosignature/v1), its key ID checked. */
+export function parseEd25519VerifierKey(text: string, alg: number, what = 'verifier key'): { name: string; keyId: number; publicKey: KeyObject } {
+  const { name, id, material } = splitKey(text.trim(), what, alg);
+  if (keyId(name, material) !== id) throw new InputError(`${what} "${name}" has key id ${hex8(id)}, which does not match its key`, { field: 'key' });
+  return { name, keyId: id, publicKey: publicKeyObject(material.subarray(1)) };
+}
+
+/** An Ed25519 signer key (`PRIVATE+KEY+…`) of signature type `alg`, its key ID checked against the derived public key. */
+export function parseEd25519SignerKey(text: string, alg: number, what = 'signer key'): { name: string; keyId: number; privateKey: KeyObject; seed: Buffer } {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith(SIGNER_KEY_PREFIX)) throw new InputError(`${what} must start with ${SIGNER_KEY_PREFIX}`, { field: 'key' });
+  const { name, id, material } = splitKey(trimmed.slice(SIGNER_KEY_PREFIX.length), what, alg);
+  const privateKey = privateKeyObject(material.subarray(1));
+  const typeAndKey = Buffer.concat([Buffer.from([alg]), rawPublicKey(privateKey)]);
+  if (keyId(name, typeAndKey) !== id) throw new InputError(`${what} "${name}" has key id ${hex8(id)}, which does not match its key`, { field: 'key' });
+  return { name, keyId: id, privateKey, seed: material.subarray(1) };
+}
+
+/** Both key texts of signature type `alg` for a 32-byte Ed25519 seed. */
+export function ed25519KeyPair(name: string, seed: Buffer, alg: number): NoteKeyPair {
+  checkName(name, 'key');
+  if (seed.length !== 32) throw new InputError(`an Ed25519 seed is 32 bytes, got ${seed.length}`, { field: 'key' });
+  const typeAndKey = Buffer.concat([Buffer.from([alg]), rawPublicKey(privateKeyObject(seed))]);
+  const id = hex8(keyId(name, typeAndKey));
+  return {
+    signerKey: `${SIGNER_KEY_PREFIX}${name}+${id}+${Buffer.concat([Buffer.from([alg]), seed]).toString('base64')}`,
+    verifierKey: `${name}+${id}+${typeAndKey.toString('base64')}`,
+  };
+}
+
+/** A fresh random 32-byte Ed25519 seed. */
+export function randomEd25519Seed(): Buffer {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_ED25519_PREFIX.length);
+}
+
 /** Parses a verifier key text; checks its key ID against its name and key. */
 export function parseVerifierKey(text: string): NoteVerifier {
-  const { name, id, material } = splitKey(text.trim(), 'verifier key');
-  if (keyId(name, material) !== id) throw new InputError(`verifier key "${name}" has key id ${hex8(id)}, which does not match its key`, { field: 'key' });
-  const publicKey = publicKeyObject(material.subarray(1));
+  const { name, keyId: id, publicKey } = parseEd25519VerifierKey(text, ALG_ED25519);
   return {
     name,
     keyId: id,
@@ -163,21 +196,14 @@ export function parseVerifierKey(text: string): NoteVerifier {
 
 /** Parses a signer key text (`PRIVATE+KEY+…`); checks its key ID against the derived public key. */
 export function parseSignerKey(text: string): NoteSigner {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith(SIGNER_KEY_PREFIX)) throw new InputError(`signer key must start with ${SIGNER_KEY_PREFIX}`, { field: 'key' });
-  const { name, id, material } = splitKey(trimmed.slice(SIGNER_KEY_PREFIX.length), 'signer key');
-  const privateKey = privateKeyObject(material.subarray(1));
-  const typeAndKey = Buffer.concat([Buffer.from([ALG_ED25519]), rawPublicKey(privateKey)]);
-  if (keyId(name, typeAndKey) !== id) throw new InputError(`signer key "${name}" has key id ${hex8(id)}, which does not match its key`, { field: 'key' });
+  const { name, keyId: id, privateKey } = parseEd25519SignerKey(text, ALG_ED25519);
   return { name, keyId: id, sign: (body: Buffer) => sign(null, body, privateKey) };
 }
 
 /** The verifier key text matching a signer key text. */
 export function verifierKeyOf(signerKey: string): string {
-  const trimmed = signerKey.trim();
-  if (!trimmed.startsWith(SIGNER_KEY_PREFIX)) throw new InputError(`signer key must start with ${SIGNER_KEY_PREFIX}`, { field: 'key' });
-  const { name, material } = splitKey(trimmed.slice(SIGNER_KEY_PREFIX.length), 'signer key');
-  return noteKeyFromSeed(name, material.subarray(1)).verifierKey;
+  const { name, seed } = parseEd25519SignerKey(signerKey, ALG_ED25519);
+  return noteKeyFromSeed(name, seed).verifierKey;
 }
 
 /** signed-note §Format: valid UTF-8 (a JS string from UTF-8 text), no control characters but newline. */

@@ -3,14 +3,15 @@
 // remembers it. The store's own checkpoint rows are never the reference: whoever can write the store
 // can wipe or rewrite them, with the events, leaf hashes and tree row to match.
 import { CompactRange } from '../integrity/compact-range.js';
-import { openCheckpoint, signCheckpoint } from '../integrity/checkpoint.js';
+import { formatCheckpoint, openCheckpoint, signCheckpoint } from '../integrity/checkpoint.js';
 import { EMPTY_ROOT, leafHash } from '../integrity/hasher.js';
-import { NoteError } from '../integrity/note.js';
+import { NoteError, signNote, type NoteSigner } from '../integrity/note.js';
 import { consistencyProofAsync, ProofError, verifyConsistency } from '../integrity/proof.js';
 import { InputError, IntegrityError } from '../errors.js';
 import type { EventStore, StoredCheckpoint, TreeState } from '../store/port.js';
+import { KeyHistoryError, loadKeyHistory } from '../replay/key-history.js';
 import { PAGE_SIZE } from './read.js';
-import { adoptSignerState, openSignedHead, readSignerState, recordSignerState, withSignerLock, type LedgerSigner, type SignedHead } from './signer-state.js';
+import { adoptSignerState, assertSignerCurrent, openSignedHead, readSignerState, recordSignerState, withSignerLock, type LedgerSigner, type SignedHead } from './signer-state.js';
 
 export interface CheckpointOptions {
   /**
@@ -19,6 +20,13 @@ export interface CheckpointOptions {
    * checkpoint. Either must verify with the key. Never implied.
    */
   adopt?: 'store' | { note: string; source: string };
+  /**
+   * Only for `keys rotate`: the successor key, which signs the new checkpoint too — the transition
+   * checkpoint, one note with both keys' signature lines (docs/integrity.md, "Key rotation").
+   */
+  transition?: NoteSigner;
+  /** Called after the signer state records a new note and before the store has it (tests stop here to simulate a crash). */
+  onSigned?: () => void;
 }
 
 export interface CheckpointOutcome {
@@ -55,6 +63,7 @@ const hex = (b: Buffer): string => b.toString('hex');
  */
 export async function createCheckpoint(store: EventStore, signer: LedgerSigner, origin: string, options: CheckpointOptions = {}): Promise<CheckpointOutcome> {
   return withSignerLock(signer, async () => {
+    assertSignerCurrent(signer, options.transition !== undefined);
     const tree = await store.integrate();
     const root = treeRoot(tree);
     const latest = await latestCheckpoint(store);
@@ -107,8 +116,9 @@ export async function createCheckpoint(store: EventStore, signer: LedgerSigner, 
       const checkpoint = latest === undefined || restored ? remembered : latest;
       return { checkpoint, created: false, previous, restored, ...(adopted ? { adopted } : {}) };
     }
-    const note = signCheckpoint(origin, tree.size, root, signer.note);
+    const note = options.transition ? signNote(formatCheckpoint(origin, tree.size, root), [signer.note, options.transition]) : signCheckpoint(origin, tree.size, root, signer.note);
     recordSignerState(signer, note);
+    options.onSigned?.();
     const checkpoint: StoredCheckpoint = { size: tree.size, root: hex(root), note, createdAt: new Date().toISOString() };
     await store.addCheckpoint(checkpoint);
     return { checkpoint, created: true, previous, restored, ...(adopted ? { adopted } : {}) };
@@ -196,19 +206,28 @@ export interface ProofAnchor {
  */
 export async function signedCheckpointAt(store: EventStore, size: number, verifierKeys: readonly string[], origin: string): Promise<ProofAnchor> {
   if (size === 0) return { anchored: true, size, root: EMPTY_ROOT, note: null, description: 'the empty tree, whose root RFC 9162 fixes' };
-  const stored = (await store.checkpoints()).map((c, i) => ({ c, ordinal: i + 1 })).filter(({ c }) => c.size === size);
+  const all = await store.checkpoints();
+  const stored = all.map((c, i) => ({ c, ordinal: i + 1 })).filter(({ c }) => c.size === size);
   if (stored.length === 0) {
     return { anchored: false, size, note: null, description: `no signed checkpoint has size ${size}: the root was recomputed from the store's leaf hashes and no key vouches for it` };
   }
   if (verifierKeys.length === 0) {
     return { anchored: false, size, note: null, description: `no verifier key (pass --key), so the signature of checkpoint ${stored[0]!.ordinal} (size ${size}) was not checked and the root was recomputed from the store's leaf hashes` };
   }
+  // After a key rotation, only the key valid at this size may have signed it (src/replay/key-history.ts).
+  let keys;
+  try {
+    keys = (await loadKeyHistory(store, verifierKeys, origin, all)).keysFor(size);
+  } catch (err) {
+    if (err instanceof KeyHistoryError) throw new IntegrityError(err.message);
+    throw err;
+  }
   let anchor: ProofAnchor | undefined;
   for (const { c, ordinal } of stored) {
     const label = `checkpoint ${ordinal} (size ${size})`;
     let opened;
     try {
-      opened = openCheckpoint(c.note, verifierKeys);
+      opened = openCheckpoint(c.note, keys);
     } catch (err) {
       if (!(err instanceof NoteError)) throw err;
       throw new IntegrityError(`${label} does not verify with the verifier key: ${err.message}`);

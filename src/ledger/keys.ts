@@ -13,11 +13,13 @@ export interface KeyPaths {
   verifier: string;
   /** The last checkpoint the signing key signed (src/ledger/signer-state.ts). */
   state: string;
+  /** A key rotation under way: the new key and its event, until the rotation completes (src/ledger/rotation.ts). */
+  rotation: string;
 }
 
 export function keyPaths(home: string): KeyPaths {
   const dir = join(home, 'keys');
-  return { dir, signer: join(dir, 'signing.key'), verifier: join(dir, 'signing.vkey'), state: join(dir, 'signing.state') };
+  return { dir, signer: join(dir, 'signing.key'), verifier: join(dir, 'signing.vkey'), state: join(dir, 'signing.state'), rotation: join(dir, 'rotation.pending') };
 }
 
 /** A directory only its owner can enter, whatever the umask. */

@@ -9,6 +9,7 @@
 // against the source: the first leaf whose bytes differ is named. A failure after writing began
 // leaves the target marked (meta `migration`, state "failed") for the operator to discard.
 import { InputError, IntegrityError } from '../errors.js';
+import { readRotationStatements } from '../replay/key-history.js';
 import { LogVerifier, verifyLog, type VerifyLogReport } from '../replay/verify-log.js';
 import type { AppendRequest, EventStore, RecordedEvent } from '../store/port.js';
 import { ORIGIN_KEY, requireOrigin } from './origin.js';
@@ -129,7 +130,7 @@ export async function migrateLedger(source: EventStore, target: EventStore, opti
   const checkpoints = await source.checkpoints();
   const [tree, pending] = await Promise.all([source.treeState(), source.unintegrated()]);
   const total = tree.size + pending;
-  const verifyOptions = { checkpoints, verifierKeys: options.verifierKeys, origin };
+  const verifyOptions = { checkpoints, verifierKeys: options.verifierKeys, origin, rotations: await readRotationStatements(source) };
   const sourceReport = await verifyLog(readLogPages(source), { ...verifyOptions, onProgress: (n) => progress('verify source', n, total), progressEvery: 1000 });
   if (!sourceReport.ok) {
     throw new IntegrityError(`source ${source.displayUrl} does not verify, nothing was copied: ${divergenceMessage(sourceReport)}`, {
@@ -165,7 +166,7 @@ export async function migrateLedger(source: EventStore, target: EventStore, opti
 
     // 3. The target verifies, leaf by leaf the same as the source.
     const targetCheckpoints = await target.checkpoints();
-    const verifier = new LogVerifier({ checkpoints: targetCheckpoints, verifierKeys: options.verifierKeys, origin });
+    const verifier = new LogVerifier({ checkpoints: targetCheckpoints, verifierKeys: options.verifierKeys, origin, rotations: await readRotationStatements(target) });
     const sourceLog = sourceEvents(source, 5_000);
     let index = 0;
     for await (const copy of readLogPages(target)) {

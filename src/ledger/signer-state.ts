@@ -19,6 +19,11 @@ export interface LedgerSigner {
   readonly verifierKey: string;
   /** The signer state: the last checkpoint note this key signed, verbatim. */
   readonly statePath: string;
+  /**
+   * The home key file this signer was loaded from. When set, signing re-checks under the lock that the
+   * file still holds this key and no rotation is under way (a signer loaded before `keys rotate`).
+   */
+  readonly keyFile?: string;
 }
 
 /** A checkpoint this key signed, as its state file (or an adopted note) records it. */
@@ -30,14 +35,35 @@ export interface SignedHead {
   note: string;
 }
 
-export function ledgerSigner(signerKey: string, statePath: string): LedgerSigner {
-  return { note: parseSignerKey(signerKey), verifierKey: verifierKeyOf(signerKey), statePath };
+export function ledgerSigner(signerKey: string, statePath: string, keyFile?: string): LedgerSigner {
+  return { note: parseSignerKey(signerKey), verifierKey: verifierKeyOf(signerKey), statePath, ...(keyFile !== undefined ? { keyFile } : {}) };
 }
 
-/** The home's signing key and its state file `<home>/keys/signing.state`. */
+/** The home's signing key and its state file `<home>/keys/signing.state`. Refuses while a key rotation is under way. */
 export function loadLedgerSigner(home: string): LedgerSigner {
   const paths = keyPaths(home);
-  return ledgerSigner(readKeyFile(paths.signer, `no signing key at ${paths.signer}: run "runledger init" with this home (or pass --home)`), paths.state);
+  refuseDuringRotation(paths.rotation);
+  return ledgerSigner(readKeyFile(paths.signer, `no signing key at ${paths.signer}: run "runledger init" with this home (or pass --home)`), paths.state, paths.signer);
+}
+
+function refuseDuringRotation(pending: string): void {
+  if (existsSync(pending)) {
+    throw new InputError(`a key rotation is under way (${pending} exists): run "runledger keys rotate" to finish it before signing`, { file: pending });
+  }
+}
+
+/**
+ * Under the signer lock: the signer's key file still holds its key and no rotation is under way —
+ * else a signer loaded before a rotation would sign with the retired key. `rotating` skips the
+ * second check for the rotation's own transition checkpoint.
+ */
+export function assertSignerCurrent(signer: LedgerSigner, rotating: boolean): void {
+  if (signer.keyFile === undefined) return;
+  if (!rotating) refuseDuringRotation(keyPaths(dirname(dirname(signer.keyFile))).rotation);
+  const current = parseSignerKey(readKeyFile(signer.keyFile));
+  if (current.name !== signer.note.name || current.keyId !== signer.note.keyId) {
+    throw new InputError(`the signing key in ${signer.keyFile} changed (rotated) after this signer was loaded: run the command again`, { file: signer.keyFile });
+  }
 }
 
 export type SignerStateStatus = 'created' | 'present' | 'missing';
@@ -99,7 +125,7 @@ export function recordSignerState(signer: LedgerSigner, note: string): void {
 
 const LOCK_WAIT_MS = 30_000;
 const LOCK_POLL_MS = 25;
-/** Per state file, the tail of this process's queue of signers (the server may sign concurrently). */
+/** Per lock file, the tail of this process's queue of holders (the server may sign concurrently). */
 const queues = new Map<string, Promise<unknown>>();
 
 /**
@@ -108,10 +134,15 @@ const queues = new Map<string, Promise<unknown>>();
  * left by a process that no longer runs on this host is removed; a live holder is waited for.
  */
 export async function withSignerLock<T>(signer: LedgerSigner, work: () => Promise<T>): Promise<T> {
-  const path = signer.statePath;
+  return withFileLock(`${signer.statePath}.lock`, work);
+}
+
+/** Runs `work` holding `lockPath` (see withSignerLock): a queue in this process, an exclusive file across processes. */
+export async function withFileLock<T>(lockPath: string, work: () => Promise<T>): Promise<T> {
+  const path = lockPath;
   const previous = queues.get(path) ?? Promise.resolve();
   const run = previous.catch(() => undefined).then(async () => {
-    const lock = await acquireLock(`${path}.lock`);
+    const lock = await acquireLock(path);
     try {
       return await work();
     } finally {
@@ -146,7 +177,7 @@ async function acquireLock(lock: string): Promise<string> {
     }
     if (Date.now() > deadline) {
       throw new UnavailableError(
-        `signer state lock ${lock} has been held for more than ${LOCK_WAIT_MS / 1000} s by ${holder ? `process ${holder.pid} on ${holder.host}` : 'another process'}; if no runledger process is signing, remove the lock file`,
+        `lock ${lock} has been held for more than ${LOCK_WAIT_MS / 1000} s by ${holder ? `process ${holder.pid} on ${holder.host}` : 'another process'}; if no runledger process is signing, remove the lock file`,
         { file: lock },
       );
     }
@@ -163,7 +194,8 @@ function readHolder(lock: string): { pid: number; host: string } | undefined {
   }
 }
 
-function processRuns(pid: number): boolean {
+/** Whether a process of this machine runs (a lock holder that died leaves its lock behind). */
+export function processRuns(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -6,8 +6,7 @@ import type { ModelAliasDeletedData, ModelAliasSetData, ModelVersionRegisteredDa
 import { registry } from '../../events/index.js';
 import { InputError } from '../errors.js';
 import { inclusionProofJson, type InclusionProofJson } from '../integrity/proof.js';
-import { requireOrigin } from '../ledger/origin.js';
-import { openLatest, replayRun } from '../replay/replay.js';
+import { openLatestCheckpoint, replayRun } from '../replay/replay.js';
 import { checkStreamEvent, streamCursor, type StreamCheck, type StreamDivergence } from '../replay/stream-evidence.js';
 import { TreeProofs } from '../replay/tree-proofs.js';
 import type { EventEvidence, TrustedCheckpoint } from '../replay/verify-run.js';
@@ -169,7 +168,7 @@ export async function readModelHistory(store: EventStore, model: string, options
   const checkpoints = await store.checkpoints();
   const latest = checkpoints.at(-1);
   if (latest === undefined) return unverified({ check: 'checkpoint', stream, message: 'The ledger has no signed checkpoint: run `runledger checkpoint` first.' });
-  const trusted = openLatest(latest, checkpoints.length, await requireOrigin(store), options.verifierKeys);
+  const trusted = await openLatestCheckpoint(store, checkpoints, options.verifierKeys);
   if ('check' in trusted) return unverified({ ...trusted, check: 'checkpoint' });
 
   let tree: Promise<TreeProofs> | undefined;

@@ -3,7 +3,8 @@
 // runs the whole-log verifier first (verify-log.ts) so every byte of the ledger is checked too.
 import { InputError } from '../errors.js';
 import { openCheckpoint } from '../integrity/checkpoint.js';
-import { NoteError } from '../integrity/note.js';
+import { NoteError, type NoteVerifier } from '../integrity/note.js';
+import { keyHistory, KeyHistoryError, readRotationStatements } from './key-history.js';
 import { readLogPages } from '../ledger/read.js';
 import { requireOrigin } from '../ledger/origin.js';
 import { checkRunId, runStream } from '../governance/run-stream.js';
@@ -56,16 +57,16 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   if (latest === undefined) {
     return fail({ check: 'checkpoint', stream, message: 'The ledger has no signed checkpoint: run `runledger checkpoint` first.' });
   }
-  const origin = await requireOrigin(store);
-  const trusted = openLatest(latest, checkpoints.length, origin, options.verifierKeys);
-  if ('check' in trusted) return fail(trusted);
+  const trusted = await openLatestCheckpoint(store, checkpoints, options.verifierKeys);
+  if ('check' in trusted) return fail({ ...trusted, stream });
 
   if (options.fullLog) {
     const total = latest.size;
     const log = await verifyLog(readLogPages(store), {
       checkpoints,
       verifierKeys: options.verifierKeys,
-      origin,
+      origin: trusted.origin,
+      rotations: await readRotationStatements(store),
       ...(options.onProgress ? { onProgress: (done: number) => options.onProgress?.(done, total) } : {}),
     });
     if (!log.ok && log.firstDivergence) {
@@ -133,8 +134,26 @@ export async function coverRuns(store: EventStore, runIds: readonly string[], si
   }
 }
 
-/** Opens the latest checkpoint under the trusted keys and checks it against its stored columns. */
-export function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, keys: readonly string[]): TrustedCheckpoint | RunDivergence {
+/**
+ * Opens the latest of `checkpoints` under the trusted keys, after key rotations under the key valid
+ * at its tree size (the key history in the log), and checks it against its stored columns.
+ */
+export async function openLatestCheckpoint(store: EventStore, checkpoints: readonly StoredCheckpoint[], verifierKeys: readonly string[]): Promise<TrustedCheckpoint | RunDivergence> {
+  const latest = checkpoints[checkpoints.length - 1];
+  if (latest === undefined) return { check: 'checkpoint', message: 'The ledger has no signed checkpoint: run `runledger checkpoint` first.' };
+  const origin = await requireOrigin(store);
+  let history;
+  try {
+    history = keyHistory(await readRotationStatements(store), checkpoints, verifierKeys, origin);
+  } catch (err) {
+    if (!(err instanceof KeyHistoryError)) throw err;
+    return { check: 'checkpoint', message: err.message };
+  }
+  return openLatest(latest, checkpoints.length, origin, history.keysFor(latest.size));
+}
+
+/** Opens one stored checkpoint under the given keys and checks it against its stored columns. */
+function openLatest(stored: StoredCheckpoint, ordinal: number, origin: string, keys: readonly NoteVerifier[]): TrustedCheckpoint | RunDivergence {
   const label = `Checkpoint ${ordinal} (tree size ${stored.size})`;
   try {
     const checkpoint = openCheckpoint(stored.note, keys);

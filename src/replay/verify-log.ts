@@ -17,6 +17,8 @@ import { leafHash } from '../integrity/hasher.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from '../integrity/note.js';
 import { ConsistencyProofBuilder, ProofError, verifyConsistency } from '../integrity/proof.js';
 import type { RecordedEvent, StoredCheckpoint } from '../store/port.js';
+import { KEY_STREAM } from '../../events/ledger.js';
+import { describeEpoch, keyHistory, KeyHistoryError, type KeyHistory } from './key-history.js';
 
 export type DivergenceCheck =
   /** Leaf indices are not 0, 1, 2, … in input order. */
@@ -36,7 +38,9 @@ export type DivergenceCheck =
   /** The recomputed tree root differs from a signed checkpoint's root. */
   | 'root'
   /** A checkpoint is not an extension of the one before it (RFC 9162 §2.1.4). */
-  | 'consistency';
+  | 'consistency'
+  /** A key rotation record is not signed by both its keys, does not link, is missing from the log, or a checkpoint is signed by a key outside its valid tree sizes. */
+  | 'key';
 
 export interface Divergence {
   check: DivergenceCheck;
@@ -72,6 +76,12 @@ export interface VerifyLogOptions {
   verifierKeys: readonly (string | NoteVerifier)[];
   /** The log origin every checkpoint must name. */
   origin: string;
+  /**
+   * The rotation statements of the `ledger.keys` stream, oldest first (`readRotationStatements`).
+   * Every LedgerKeyRotated event of the log must be one of them, in order, and each checkpoint must
+   * be signed by a key valid at its size (src/replay/key-history.ts). Default: none.
+   */
+  rotations?: readonly string[];
   /** Called with the number of events verified so far, every `progressEvery` events and at the end. */
   onProgress?: (eventsDone: number) => void;
   progressEvery?: number;
@@ -216,11 +226,21 @@ export class LogVerifier {
   private builder: ConsistencyProofBuilder | undefined;
   private divergence: Divergence | undefined;
   private events = 0;
+  private readonly history: KeyHistory | undefined;
+  /** LedgerKeyRotated events seen so far. */
+  private rotationsSeen = 0;
 
   constructor(private readonly options: VerifyLogOptions) {
     // A bad key is the caller's input error, not a verification failure.
     this.verifiers = options.verifierKeys.map((key) => (typeof key === 'string' ? parseVerifierKey(key) : key));
     if (this.verifiers.length === 0) throw new InputError('log verification needs at least one verifier key', { field: 'key' });
+    try {
+      this.history = keyHistory(options.rotations ?? [], options.checkpoints, options.verifierKeys, options.origin);
+    } catch (err) {
+      if (!(err instanceof KeyHistoryError)) throw err;
+      this.fail({ check: 'key', message: err.message });
+      return;
+    }
     this.checkpointsAtCurrentSize();
   }
 
@@ -247,6 +267,7 @@ export class LogVerifier {
     const index = this.range.size;
     const leaf = this.verifyEvent(event, index, checkedLeaf, chain);
     if (leaf === undefined) return false;
+    if (event.envelope.type === 'LedgerKeyRotated' && !this.checkRotationEvent(event, index)) return false;
     this.range.append(leaf);
     this.builder?.append(leaf);
     this.events++;
@@ -255,8 +276,35 @@ export class LogVerifier {
     return this.checkpointsAtCurrentSize();
   }
 
+  /** A LedgerKeyRotated event must be the next rotation of the key history, on the key stream. */
+  private checkRotationEvent(event: RecordedEvent, index: number): boolean {
+    const env = event.envelope;
+    const named = { index, stream: env.stream, revision: env.revision, eventId: env.id };
+    const at = `Leaf ${index} (event ${env.id}, stream "${env.stream}" revision ${env.revision})`;
+    const rotations = this.history!.rotations;
+    const expected = rotations[this.rotationsSeen]?.statement;
+    const data = env.data as { statement?: unknown; previousKey?: unknown; key?: unknown };
+    if (env.stream === KEY_STREAM && typeof data.statement === 'string' && this.history!.foreign.has(data.statement)) return true;
+    if (env.stream !== KEY_STREAM) {
+      return this.fail({ check: 'key', ...named, message: `${at}: a LedgerKeyRotated event outside the "${KEY_STREAM}" stream, where only "runledger keys rotate" records rotations.` }) ?? false;
+    }
+    if (expected === undefined || data.statement !== expected) {
+      return this.fail({ check: 'key', ...named, message: `${at}: LedgerKeyRotated is not rotation ${this.rotationsSeen + 1} of the ${rotations.length} rotations of this log the "${KEY_STREAM}" stream holds.` }) ?? false;
+    }
+    const rotation = this.history!.rotations[this.rotationsSeen]!;
+    if (data.previousKey !== rotation.previousKey || data.key !== rotation.key) {
+      return this.fail({ check: 'key', ...named, message: `${at}: LedgerKeyRotated names keys ${String(data.previousKey)} → ${String(data.key)}, but its signed statement names ${rotation.previousKey} → ${rotation.key}.` }) ?? false;
+    }
+    this.rotationsSeen++;
+    return true;
+  }
+
   /** Checks the checkpoints that claim more leaves than the log has, then reports. */
   finish(): VerifyLogReport {
+    const rotations = this.history?.rotations.length ?? 0;
+    if (this.divergence === undefined && this.nextCheckpoint >= this.options.checkpoints.length && this.rotationsSeen < rotations) {
+      this.fail({ check: 'key', message: `The "${KEY_STREAM}" stream holds ${rotations} key rotations, but the log's integrated events contain only ${this.rotationsSeen}.` });
+    }
     if (this.divergence === undefined) {
       const pending = this.options.checkpoints[this.nextCheckpoint];
       if (pending !== undefined) {
@@ -350,10 +398,18 @@ export class LogVerifier {
     if (!HEX64.test(stored.root)) return this.fail({ ...base, message: `${label}: stored root "${stored.root}" is not 64 lowercase hex characters.` });
     let checkpoint: Checkpoint;
     try {
-      checkpoint = openCheckpoint(stored.note, this.verifiers);
+      checkpoint = openCheckpoint(stored.note, this.history!.keysFor(stored.size));
     } catch (err) {
       if (!(err instanceof NoteError)) throw err;
+      const retired = err.reason === 'unknown-key' ? this.history!.retiredFor(stored.size).find((e) => opensWith(stored.note, e)) : undefined;
+      if (retired !== undefined) {
+        return this.fail({ ...base, check: 'key', message: `${label} is signed by ${describeEpoch(retired)}, not by a key valid at size ${stored.size}.` });
+      }
       return this.fail({ ...base, message: `${label}: ${err.message}.` });
+    }
+    const epoch = this.history!.epochs.findIndex((e) => e.transition === ordinal);
+    if (epoch > 0 && this.rotationsSeen < epoch) {
+      return this.fail({ ...base, check: 'key', message: `${label} is the transition checkpoint of key rotation ${epoch}, but the log before it does not contain that rotation's LedgerKeyRotated event.` });
     }
     if (checkpoint.origin !== this.options.origin) {
       return this.fail({ ...base, expected: this.options.origin, actual: checkpoint.origin, message: `${label} is for log origin "${checkpoint.origin}", not "${this.options.origin}".` });
@@ -412,6 +468,16 @@ export class LogVerifier {
           ? new ConsistencyProofBuilder(this.range.clone(), following.size)
           : undefined;
     }
+  }
+}
+
+function opensWith(note: string, epoch: { verifier: NoteVerifier }): boolean {
+  try {
+    openCheckpoint(note, [epoch.verifier]);
+    return true;
+  } catch (err) {
+    if (err instanceof NoteError) return false;
+    throw err;
   }
 }
 

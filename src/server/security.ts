@@ -3,12 +3,15 @@
 // headers refused; no bind beyond loopback without a token (or an explicit --insecure-public);
 // on such a bind with a token, the API's reads need the token too; bearer-token auth for the few
 // mutating endpoints; and errors that say what went wrong in one sentence without a stack trace.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
+import { createHmac } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InputError, LedgerError } from '../errors.js';
 import { decodeUtf8, parseJson } from '../input/decode.js';
 import { fieldPath, LIMITS, tooDeep } from '../input/limits.js';
+import { allowedHostName, bearerToken, isLoopbackBind, requestRefusal, sameSecret } from '../input/http-host.js';
+
+// The listen-address and Host rules live in src/input/http-host.ts (the witness shares them).
+export { allowedHostName, hostName, isLoopback, isLoopbackBind, listenAddress } from '../input/http-host.js';
 
 /** No inline script or style anywhere: the bundle is two files served from this origin. */
 export const CONTENT_SECURITY_POLICY = [
@@ -33,53 +36,6 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cross-origin-resource-policy': 'same-origin',
   'permissions-policy': 'camera=(), microphone=(), geolocation=(), interest-cohort=()',
 };
-
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK_NAMES.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** RFC 1123 host name whose last label is not all digits (WHATWG URL would read that as IPv4). */
-const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
-/**
- * The address `serve --host` listens on: an IPv4 or IPv6 address (brackets optional) or a host
- * name. Empty text (which Node would take as every interface) and `999.1.1.1` are InputErrors.
- */
-export function listenAddress(host: string, option = '--host'): string {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (bare.trim() === '') throw new InputError(`${option} is empty: name the address to listen on (127.0.0.1 unless told otherwise)`, { field: option });
-  if (isIP(bare) !== 0) return bare;
-  if (HOST_NAME.test(bare) && !/^\d+$/.test(bare.slice(bare.lastIndexOf('.') + 1))) return bare;
-  throw new InputError(`${option} ${JSON.stringify(host)} is neither an IP address nor a host name`, { field: option });
-}
-
-/** An allowed Host name (--allowed-host): a host name or address, compared without port, case-insensitively. */
-export function allowedHostName(name: string): string {
-  const address = listenAddress(name, '--allowed-host');
-  return isIP(address) === 6 ? `[${address.toLowerCase()}]` : address.toLowerCase();
-}
-
-/** True when a listen address reaches only this machine. */
-export function isLoopbackBind(host: string): boolean {
-  return isLoopback(host) || host === '::1' || /^::ffff:127\./i.test(host);
-}
-
-/** The host name of a Host header value, without the port. */
-export function hostName(header: string): string {
-  const value = header.trim().toLowerCase();
-  if (value.startsWith('[')) return value.slice(0, value.indexOf(']') + 1);
-  const colon = value.lastIndexOf(':');
-  return colon < 0 ? value : value.slice(0, colon);
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  // Compare digests so neither the length nor the content leaks through timing.
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
 
 export interface SecurityOptions {
   /** Bearer token that unlocks mutating endpoints; undefined = read-only server. */
@@ -112,7 +68,7 @@ function cookie(request: FastifyRequest, name: string): string | undefined {
 
 /** Whether a request carries the token, as `Authorization: Bearer` or (for reads) the session cookie. */
 function bearer(request: FastifyRequest): string | undefined {
-  return /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+  return bearerToken(request.headers.authorization);
 }
 
 /** Refuses a bind beyond loopback that has no token, unless --insecure-public says it is meant. */
@@ -144,21 +100,8 @@ export function installSecurity(app: FastifyInstance, options: SecurityOptions):
   const session = options.token === undefined ? undefined : sessionValue(options.token);
 
   app.addHook('onRequest', async (request) => {
-    // Node keeps the first of several Host headers; a proxy may have routed by another one.
-    let hosts = 0;
-    for (let i = 0; i < request.raw.rawHeaders.length; i += 2) if (request.raw.rawHeaders[i]!.toLowerCase() === 'host') hosts++;
-    if (hosts > 1) throw new HttpError(400, 'a request must carry exactly one Host header');
-    // Origin form only (RFC 9112 §3.2.1): an absolute URL would name a host of its own.
-    if (!request.url.startsWith('/')) throw new HttpError(400, 'the request target must be a path');
-    // A page on another site that resolves its own name to this server (DNS rebinding) sends its
-    // own name as Host: only loopback names, --allowed-host names and, beyond loopback, IP
-    // addresses (which no rebinding can forge) are answered.
-    const name = hostName(request.headers.host ?? '');
-    const address = name.startsWith('[') ? name.slice(1, -1) : name;
-    if (!isLoopback(name) && !allowed.has(name) && (loopbackOnly || isIP(address) === 0)) {
-      const which = loopbackOnly ? 'localhost' : 'its own addresses';
-      throw new HttpError(421, `this dashboard only answers requests for ${which}${allowed.size ? ` and ${[...allowed].join(', ')}` : ''}, not "${request.headers.host ?? ''}" (serve --allowed-host adds names)`);
-    }
+    const refusal = requestRefusal(request.raw.rawHeaders, request.url, request.headers.host, { loopbackOnly, allowed, who: 'this dashboard', command: 'serve' });
+    if (refusal) throw new HttpError(refusal.status, refusal.message);
     if (protectReads && (request.url.startsWith('/api') || request.url.startsWith('/metrics')) && !request.url.startsWith('/api/session')) {
       const given = bearer(request);
       const ok = given !== undefined ? sameSecret(given, options.token!) : sameSecret(cookie(request, SESSION_COOKIE) ?? '', session!);

@@ -187,7 +187,7 @@ describe('command groups without a subcommand', function () {
 
   it('exit 2 with one line naming the subcommands', async () => {
     for (const [group, subs] of [
-      ['keys', 'show'],
+      ['keys', 'show, rotate, history'],
       ['proof', 'inclusion, consistency'],
       ['stage', 'start, complete, fail'],
       ['project', 'rebuild, summary, link, graph'],

@@ -12,6 +12,7 @@ import { manifestBytes } from '../../replay/manifest.js';
 import { replayRun } from '../../replay/replay.js';
 import type { RunDivergence } from '../../replay/verify-run.js';
 import { exportBundle, verifyBundle } from '../../bundle/bundle.js';
+import { witnessPolicy } from '../../witness/policy.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { openOutput } from '../output-path.js';
 import { readBoundedFile } from '../../input/decode.js';
@@ -204,13 +205,19 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .description('verify an audit bundle with no store: signature, inclusion proofs, chain, plan parity, stage order, write rules, manifest')
     .argument('<file>', 'bundle file')
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key, if this home has one)')
-    .action((file: string, opts: JsonFlag & { key?: string[] }) => {
+    .option('--witness-key <vkey...>', 'require the bundle\'s checkpoint to be cosigned by these witnesses (C2SP tlog-cosignature)')
+    .option('--witness-threshold <k>', 'with --witness-key: how many must have cosigned (default: all)', (v: string) => {
+      if (!/^[1-9]\d{0,3}$/.test(v)) throw new InputError(`--witness-threshold must be an integer from 1 to 9999, got "${v}"`, { field: '--witness-threshold' });
+      return Number(v);
+    })
+    .action((file: string, opts: JsonFlag & { key?: string[]; witnessKey?: string[]; witnessThreshold?: number }) => {
       const keys = verifierKeys(ctx, opts.key, true);
+      const witnesses = witnessPolicy(opts.witnessKey, opts.witnessThreshold);
       // At most LIMITS.bundleBytes, checked before reading (docs/limits.md).
       const bytes = readBoundedFile(file, LIMITS.bundleBytes, 'bundle');
       let result;
       try {
-        result = verifyBundle(bytes, keys);
+        result = verifyBundle(bytes, keys, witnesses ? { witnesses } : {});
       } catch (err) {
         if (err instanceof InputError) throw new InputError(`${file}: ${err.message}`, { ...err.location, file });
         throw err;
@@ -223,6 +230,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
               `governance plan ${result.plans?.governance}`,
               `execution plan  ${result.plans?.execution}`,
               `checkpoint      ${result.checkpoint?.origin} size ${result.checkpoint?.size}, root ${result.checkpoint?.root}`,
+              ...(result.witnesses ? [`witnessed       ${result.witnesses.message}`] : []),
             ].join('\n')
           : describeDivergence(ctx.style.status('fail', `Bundle ${file} failed verification`), result.firstDivergence),
       );

@@ -28,6 +28,7 @@ export const commandGroups: readonly CommandGroup[] = [
   { commands: ['migrate'], load: async () => (await import('./migrate.js')).registerMigrateCommand },
   { commands: ['model'], load: async () => (await import('./model.js')).registerModelCommands },
   { commands: ['backup', 'restore'], load: async () => (await import('./backup.js')).registerBackupCommands },
+  { commands: ['witness'], load: async () => (await import('./witness.js')).registerWitnessCommands },
 ];
 
 /**

@@ -2,14 +2,14 @@
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { ConcurrencyError, InputError, IntegrityError } from '../../errors.js';
+import { ConcurrencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
 import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
 import { readLogPages } from '../../ledger/read.js';
-import type { EventStore } from '../../store/port.js';
+import type { EventStore, StoredCheckpoint } from '../../store/port.js';
 import { CompactRange } from '../../integrity/compact-range.js';
 import { leafHash } from '../../integrity/hasher.js';
 import type { VerifyLogReport } from '../../replay/verify-log.js';
@@ -115,13 +115,27 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
   withJson(program.command('checkpoint'))
     .description('integrate pending events, prove the tree extends the last checkpoint this key signed (its signer state), then sign and store a checkpoint')
     .option('--adopt [note-file]', 'only when the signer state is missing: take the store\'s latest checkpoint (or the signed note in FILE) as the last one this key signed')
-    .action(async (opts: JsonFlag & { adopt?: string | true }) => {
-      const { createCheckpoint } = await checkpointModule();
+    .option('--witness <url...>', 'then ask each C2SP tlog-witness at URL to cosign the checkpoint, and store the cosigned note')
+    .option('--witness-key <vkey...>', 'with --witness: keep only cosignatures of these witness keys, verified')
+    .option('--witness-token <token>', 'with --witness: bearer token sent to every witness URL (env RUNLEDGER_WITNESS_TOKEN; for witnesses you run with --token)')
+    .action(async (opts: JsonFlag & { adopt?: string | true; witness?: string[]; witnessKey?: string[]; witnessToken?: string }) => {
+      const [{ createCheckpoint }, { witnessCheckpoint }, { witnessPolicy }] = await Promise.all([checkpointModule(), import('../../witness/client.js'), import('../../witness/policy.js')]);
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const adopt = opts.adopt === undefined ? undefined : opts.adopt === true ? ('store' as const) : { note: readInputFile(opts.adopt), source: opts.adopt };
+      if (opts.witnessKey && !opts.witness) throw new InputError('--witness-key needs --witness URL', { field: '--witness-key' });
+      const urls = (opts.witness ?? []).map(checkWitnessUrl);
+      witnessPolicy(opts.witnessKey, undefined);
+      const witnessToken = opts.witnessToken ?? ctx.env.RUNLEDGER_WITNESS_TOKEN;
+      if (opts.witnessToken !== undefined && !opts.witness) throw new InputError('--witness-token needs --witness URL', { field: '--witness-token' });
+      if (witnessToken !== undefined && !/^[\x21-\x7e]+$/.test(witnessToken)) throw new InputError('--witness-token must be printable ASCII without spaces (it is sent in an HTTP header)', { field: '--witness-token' });
       const outcome = await createCheckpoint(store, loadLedgerSigner(ctx.home()), origin, adopt ? { adopt } : {});
-      const c = outcome.checkpoint;
+      let c = outcome.checkpoint;
+      const witnessed = urls.length > 0 ? await witnessCheckpoint(store, c, urls, { ...(opts.witnessKey ? { witnessKeys: opts.witnessKey } : {}), ...(witnessToken !== undefined ? { token: witnessToken } : {}) }) : undefined;
+      if (witnessed && witnessed.note !== c.note) {
+        c = { ...c, note: witnessed.note, createdAt: new Date().toISOString() };
+        await store.addCheckpoint(c);
+      }
       const report = {
         created: outcome.created,
         size: c.size,
@@ -131,9 +145,11 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
         previousRoot: outcome.previous.root,
         restored: outcome.restored,
         adopted: outcome.adopted ?? null,
+        ...(witnessed ? { witnesses: witnessed.outcomes } : {}),
       };
       ctx.print(opts.json ?? false, report, () =>
         [
+          ...(witnessed?.outcomes.map((w) => (w.result === 'cosigned' ? `Cosigned by witness ${w.url}: ${w.cosigners.join(', ') || 'no new cosignature'} (from its size ${w.oldSize})` : `NOT cosigned: ${w.reason}`)) ?? []),
           ...(outcome.adopted ? [`Adopted ${outcome.adopted.from} as the last checkpoint this key signed: size ${outcome.adopted.size}, root ${outcome.adopted.root}`] : []),
           ...(outcome.restored ? [`Stored checkpoint ${outcome.previous.size} again: the signer had signed it, the store had lost it`] : []),
           outcome.created
@@ -143,6 +159,13 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
           c.note,
         ].join('\n'),
       );
+      const failed = witnessed?.outcomes.filter((w) => w.result !== 'cosigned') ?? [];
+      if (failed.length > 0) {
+        // The checkpoint is signed and stored either way; the witness's refusal is the operator's to act on.
+        const refused = failed.find((w) => w.result === 'refused');
+        if (refused) throw new IntegrityError(refused.reason!);
+        throw new UnavailableError(failed[0]!.reason!);
+      }
     });
 
   withJson(program.command('verify'))
@@ -150,18 +173,26 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
     .option('--workers <n>', 'worker threads for the per-event checks; 1 = single-threaded (default: cores - 1)', parsePositive('--workers'))
     .option('--strict', 'exit 1 also when some events are not covered by a signed checkpoint (anchored: false)')
-    .action(async (opts: JsonFlag & { key?: string[]; workers?: number; strict?: boolean }) => {
-      const { defaultVerifyWorkers, verifyLogParallel } = await import('../../replay/verify-parallel.js');
+    .option('--witness-key <vkey...>', 'require the latest checkpoint to be cosigned by these witnesses (C2SP tlog-cosignature)')
+    .option('--witness-threshold <k>', 'with --witness-key: how many of them must have cosigned (default: all)', parsePositive('--witness-threshold'))
+    .action(async (opts: JsonFlag & { key?: string[]; workers?: number; strict?: boolean; witnessKey?: string[]; witnessThreshold?: number }) => {
+      const [{ defaultVerifyWorkers, verifyLogParallel }, { readRotationStatements }, { checkWitnessPolicy, witnessPolicy }] = await Promise.all([
+        import('../../replay/verify-parallel.js'),
+        import('../../replay/key-history.js'),
+        import('../../witness/policy.js'),
+      ]);
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const keys = verifierKeysOf(ctx, opts.key);
       if (keys.length === 0) throw new InputError(`no verifier key: pass --key <vkey> (the signer's "runledger keys show")`, { field: '--key' });
+      const policy = witnessPolicy(opts.witnessKey, opts.witnessThreshold);
+      const rotations = await readRotationStatements(store);
       const checkpoints = await store.checkpoints();
       const tree = await store.treeState();
       const bar = ctx.progress('verify', tree.size, opts.json ?? false);
       let report: VerifyLogReport;
       try {
-        report = await verifyLogParallel(readLogPages(store), { checkpoints, verifierKeys: keys, origin, onProgress: (n) => bar.update(n) }, { workers: opts.workers ?? defaultVerifyWorkers() });
+        report = await verifyLogParallel(readLogPages(store), { checkpoints, verifierKeys: keys, origin, rotations, onProgress: (n) => bar.update(n) }, { workers: opts.workers ?? defaultVerifyWorkers() });
       } finally {
         bar.stop();
       }
@@ -170,9 +201,21 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const signedSize = report.ok ? (checkpoints.at(-1)?.size ?? 0) : 0;
       const unanchored = tree.size + pending - signedSize;
       const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
-      const full = { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null };
-      ctx.print(opts.json ?? false, full, () => describeVerify(full, opts.strict ?? false, ctx.style));
-      if (!report.ok || (opts.strict && !anchored)) throw new ExitCode(1);
+      const latestSize = checkpoints.at(-1)?.size ?? null;
+      const witnesses = policy && report.ok ? checkWitnessPolicy(checkpointCopies(checkpoints, latestSize), latestSize, policy) : undefined;
+      const full = {
+        ...report,
+        store: store.displayUrl,
+        origin,
+        pendingEvents: pending,
+        anchored,
+        anchoredEvents: signedSize,
+        unanchoredEvents: report.ok ? unanchored : null,
+        keyRotations: rotations.length,
+        ...(witnesses ? { witnesses } : {}),
+      };
+      ctx.print(opts.json ?? false, full, () => [describeVerify(full, opts.strict ?? false, ctx.style), ...(witnesses ? [`${witnesses.ok ? 'Witnessed' : 'NOT WITNESSED'}: ${witnesses.message}`] : [])].join('\n'));
+      if (!report.ok || (opts.strict && !anchored) || (witnesses && !witnesses.ok)) throw new ExitCode(1);
     });
 
   const proof = program.command('proof').description('print RFC 9162 inclusion and consistency proofs, checked against the signed checkpoint of that size');
@@ -277,6 +320,68 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const vkey = loadVerifierKey(ctx.home());
       ctx.print(opts.json ?? false, { verifierKey: vkey }, () => vkey);
     });
+  withJson(keys.command('rotate'))
+    .description('replace the signing key: a new key, a LedgerKeyRotated event signed by both keys, and a transition checkpoint signed by both; finishes an interrupted rotation')
+    .action(async (opts: JsonFlag) => {
+      const { rotateKey } = await import('../../ledger/rotation.js');
+      const store = await ctx.store();
+      const origin = await requireOrigin(store);
+      const outcome = await rotateKey(ctx.home(), store, origin, { actor: ctx.env.RUNLEDGER_ACTOR ?? safeUser() });
+      const t = outcome.transition;
+      const report = { previousKey: outcome.previousKey, key: outcome.key, eventId: outcome.eventId, resumed: outcome.resumed, transition: { size: t.size, root: t.root, note: t.note } };
+      ctx.print(opts.json ?? false, report, () =>
+        [
+          `${outcome.resumed ? 'Finished the interrupted key rotation' : 'Rotated the ledger signing key'}: checkpoints up to and including size ${t.size} verify with the old key, from size ${t.size} on with the new one.`,
+          `old key: ${outcome.previousKey}`,
+          `new key (give this to auditors and witnesses): ${outcome.key}`,
+          `transition checkpoint, signed by both keys:`,
+          '',
+          t.note,
+        ].join('\n'),
+      );
+    });
+  withJson(keys.command('history'))
+    .description('the ledger\'s signing keys and the tree sizes each may sign, from the LedgerKeyRotated events and transition checkpoints')
+    .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key)')
+    .action(async (opts: JsonFlag & { key?: string[] }) => {
+      const { KeyHistoryError, loadKeyHistory } = await import('../../replay/key-history.js');
+      const store = await ctx.store();
+      const origin = await requireOrigin(store);
+      let history;
+      try {
+        history = await loadKeyHistory(store, verifierKeysOf(ctx, opts.key), origin);
+      } catch (err) {
+        if (err instanceof KeyHistoryError) throw new IntegrityError(err.message);
+        throw err;
+      }
+      const epochs = history.epochs.map((e) => ({ key: e.key, fromSize: e.from, toSize: e.to, transitionCheckpoint: e.transition }));
+      const report = { origin, rotations: history.rotations.length, keys: epochs, pending: history.pending ? history.pending.key : null };
+      ctx.print(opts.json ?? false, report, () =>
+        history.epochs.length === 0
+          ? 'No key rotation recorded: the trusted key signs every checkpoint.'
+          : [
+              ...history.epochs.map((e, i) => `${i}: ${e.key}\n   signs tree sizes ${e.from}${e.to === null ? ' and later (current)' : `–${e.to}`}${e.transition ? ` (from transition checkpoint ${e.transition})` : ''}`),
+              ...(history.pending ? [`pending: ${history.pending.key} (rotation recorded, no transition checkpoint yet: run "runledger keys rotate")`] : []),
+            ].join('\n'),
+      );
+    });
+}
+
+/** The stored copies of the checkpoint of `size` (one signed tree, each copy with the cosignatures collected then). */
+function checkpointCopies(checkpoints: readonly StoredCheckpoint[], size: number | null): { note: string; label: string }[] {
+  return checkpoints.flatMap((c, i) => (c.size === size ? [{ note: c.note, label: `Checkpoint ${i + 1} (tree size ${c.size})` }] : []));
+}
+
+/** A witness URL: http(s), absolute. */
+function checkWitnessUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InputError(`--witness ${url} is not a URL (e.g. http://127.0.0.1:8790)`, { field: '--witness' });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InputError(`--witness ${url} must be an http:// or https:// URL`, { field: '--witness' });
+  return url;
 }
 
 /** The --key values, else the home's verifier key, else none (proofs then say they are not anchored). */

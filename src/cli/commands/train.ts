@@ -16,6 +16,7 @@ import { runTrust } from '../run-trust.js';
 import { parseWorkerKeys } from '../worker-keys.js';
 import { readLogPages } from '../../ledger/read.js';
 import { verifyLog } from '../../replay/verify-log.js';
+import { readRotationStatements } from '../../replay/key-history.js';
 import { defaultStoreUrl, openStore } from '../../store/open.js';
 import type { EventStore } from '../../store/port.js';
 import { BACKENDS, type Backend } from '../../../events/training-config.js';
@@ -348,7 +349,7 @@ async function runDemo(ctx: CliContext, program: Command, opts: JsonFlag & { dir
     say(`\n${describeRetrain(retrain)}`);
     const { checkpoint } = await createCheckpoint(store, loadLedgerSigner(home), origin);
     say(`ledger checkpoint signed: ${checkpoint.size} events, root ${checkpoint.root}`);
-    const verification = await verifyLog(readLogPages(store), { checkpoints: await store.checkpoints(), verifierKeys: [loadVerifierKey(home)], origin });
+    const verification = await verifyLog(readLogPages(store), { checkpoints: await store.checkpoints(), verifierKeys: [loadVerifierKey(home)], origin, rotations: await readRotationStatements(store) });
     say(`ledger verified from raw events: ${verification.ok ? 'ok' : 'FAILED'}`);
     const available = new Set(program.commands.map((c) => c.name()));
     // `npx runledger`: after `npm ci` the command is not on PATH (test/cli/demo.test.ts runs these lines).
