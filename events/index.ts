@@ -6,8 +6,9 @@ import { trainingEvents } from './training.js';
 import { comparisonEvents } from './comparison.js';
 import { ledgerEvents } from './ledger.js';
 import { modelEvents } from './model.js';
+import { runDataEvents } from './runs.js';
 
 export * from './envelope.js';
 export { EventRegistry, defineEvent, isCustomType, CUSTOM_PREFIX, type EventDefinition } from './registry.js';
 
-export const registry = new EventRegistry([...governanceEvents, ...trainingEvents, ...comparisonEvents, ...modelEvents, ...ledgerEvents]);
+export const registry = new EventRegistry([...governanceEvents, ...trainingEvents, ...runDataEvents, ...comparisonEvents, ...modelEvents, ...ledgerEvents]);

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { canonicalize, CanonicalizationError } from '../src/integrity/canonical.js';
 import { TrainingConfig, Seed } from './training-config.js';
+import { MetricName } from './names.js';
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 digest: 64 lowercase hex characters');
 
@@ -57,6 +58,12 @@ export const GovernancePlan = z
     /** Reference to the gate policy that judges the run (path or name); null when none. */
     gatePolicy: z.string().min(1).max(1000).nullable().default(null),
     training: TrainingConfig.optional(),
+    /** The metric names the run may log (MetricsLogged); absent: any name. */
+    metrics: z
+      .array(MetricName)
+      .max(1000)
+      .refine((names) => new Set(names).size === names.length, 'names a metric twice')
+      .optional(),
   })
   .strict();
 export type GovernancePlan = z.infer<typeof GovernancePlan>;

@@ -4,10 +4,11 @@
 // artifact is rendered, so neither depends on which stream's events arrived first.
 import type { ComparisonRecordedData, RegressionGateEvaluatedData, RunLinkedData } from '../events/comparison.js';
 import type { CampaignStarted, CheckpointWritten, Metrics, TrainingCompleted, TrainingStarted } from '../events/training.js';
+import type { MetricsLogged } from '../events/runs.js';
 import { canonicalBytes } from '../src/integrity/canonical.js';
 import { PersistentMap } from './persistent-map.js';
 import type { Projection } from './projection.js';
-import { eventData, RUN_STREAM_PREFIX } from './run-summary.js';
+import { eventData, finalMetrics, latestMetrics, RUN_STREAM_PREFIX, type LatestMetric } from './run-summary.js';
 
 export const GRAPH_SCHEMA = 'runledger.comparison-graph/v1';
 export const DELTA_INDEX_SCHEMA = 'runledger.delta-index/v1';
@@ -17,8 +18,12 @@ export type NodeKind = 'run' | 'campaign';
 
 export interface GraphRun {
   status: string;
-  metrics: Metrics | null;
+  /** Final metrics, as the run summary's finalMetrics: logged metrics' latest values, the trainer's TrainingCompleted metrics over them. */
+  metrics: Record<string, number> | null;
   resumedFromCheckpoints: string[];
+  /** Set once the run logged metrics (MetricsLogged): the latest point per name, and the trainer's metrics they merge with. */
+  logged?: Record<string, LatestMetric>;
+  training?: Metrics | null;
 }
 
 export interface GraphComparison {
@@ -77,8 +82,16 @@ export const comparisonGraphProjection: Projection<GraphState> = {
       const known = state.runs.get(runId);
       const run = known ?? { status: 'recorded', metrics: null, resumedFromCheckpoints: [] };
       switch (type) {
-        case 'TrainingCompleted':
-          return { ...state, runs: state.runs.set(runId, { ...run, metrics: (eventData(event) as TrainingCompleted).metrics }) };
+        case 'TrainingCompleted': {
+          const training = (eventData(event) as TrainingCompleted).metrics;
+          const next: GraphRun = run.logged ? { ...run, training, metrics: finalMetrics(run.logged, training) } : { ...run, metrics: training };
+          return { ...state, runs: state.runs.set(runId, next) };
+        }
+        case 'MetricsLogged': {
+          const training = run.logged ? (run.training ?? null) : (run.metrics as Metrics | null);
+          const logged = latestMetrics(run.logged ?? {}, (eventData(event) as MetricsLogged).metrics);
+          return { ...state, runs: state.runs.set(runId, { ...run, logged, training, metrics: finalMetrics(logged, training) }) };
+        }
         case 'TrainingStarted': {
           const from = (eventData(event) as TrainingStarted).resumedFrom;
           const next = from ? { ...run, resumedFromCheckpoints: [...run.resumedFromCheckpoints, from.digest] } : run;
@@ -190,7 +203,7 @@ export interface Graph {
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-function metricsOf(m: Metrics | null): Record<string, number> {
+function metricsOf(m: Record<string, number> | null): Record<string, number> {
   return m ? { ...m } : {};
 }
 
@@ -203,7 +216,7 @@ export function buildGraph(state: GraphState): Graph {
   }
   for (const name of state.campaigns.sortedKeys()) {
     const runs = [...state.campaigns.get(name)!.runs].sort(byString);
-    const withMetrics = runs.map((r) => state.runs.get(r)?.metrics).filter((m): m is Metrics => !!m);
+    const withMetrics = runs.map((r) => state.runs.get(r)?.metrics).filter((m): m is Record<string, number> => !!m);
     const metrics: Record<string, number> = {};
     if (withMetrics.length > 0) {
       for (const key of Object.keys(withMetrics[0]!).sort(byString)) {

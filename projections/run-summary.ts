@@ -18,6 +18,7 @@ import type {
   TrainingStarted,
 } from '../events/training.js';
 import type { GovernancePlanApprovedData } from '../events/governance.js';
+import type { ArtifactRecorded, MetricsLogged, ParamsLogged, ParamValue, TagDeleted, TagsSet } from '../events/runs.js';
 import { registry } from '../events/index.js';
 import type { StageBudget } from '../src/governance/plan.js';
 import { evolveRun, initialRunState, runSummaryDigest, type RunSummary } from '../src/governance/run-state.js';
@@ -27,6 +28,12 @@ import { stateDigest, type Projection } from './projection.js';
 
 /** Run streams are `run-<runId>` (src/governance/recorder.ts runStream). */
 export const RUN_STREAM_PREFIX = 'run-';
+
+export interface LatestMetric {
+  value: number;
+  step: number;
+  timestamp: number;
+}
 
 export interface StageTelemetry {
   samples: number;
@@ -54,7 +61,22 @@ export interface RunProvenance {
     resumedFrom: NonNullable<TrainingStarted['resumedFrom']>[];
   } | null;
   environment: Omit<RunEnvironmentRecorded, 'runId' | 'publicKey' | 'signature'> | null;
-  finalMetrics: Metrics | null;
+  /**
+   * Each metric's final value, what gates and comparisons judge: the latest logged point of every
+   * MetricsLogged name (highest step, then latest timestamp, then log order), overridden by the
+   * built-in trainer's TrainingCompleted metrics (those of its last signed checkpoint). Null when none.
+   */
+  finalMetrics: Record<string, number> | null;
+  /** The built-in trainer's TrainingCompleted metrics, null when it recorded none. */
+  trainingMetrics: Metrics | null;
+  /** Latest point per metric name (MetricsLogged). */
+  metrics: Record<string, LatestMetric>;
+  /** Params as logged (write-once). */
+  params: Record<string, ParamValue>;
+  /** Tags set and not deleted (the log keeps every earlier value). */
+  tags: Record<string, string>;
+  /** Artifacts recorded, in log order. */
+  artifacts: { stageId: string; path: string; digest: string; bytes: number; mediaType: string | null }[];
   trainingWallMs: number | null;
   checkpoints: { stageId: string; epoch: number; step: number; digest: string; metrics: Metrics }[];
   telemetry: Record<string, StageTelemetry>;
@@ -116,11 +138,36 @@ function newRun(runId: string): RunProvenance {
     training: null,
     environment: null,
     finalMetrics: null,
+    trainingMetrics: null,
+    metrics: {},
+    params: {},
+    tags: {},
+    artifacts: [],
     trainingWallMs: null,
     checkpoints: [],
     telemetry: {},
     findings: { hard: 0, soft: 0, info: 0 },
   };
+}
+
+/** Own-property records in key order (JCS sorts them anyway; this keeps JSON output stable too). */
+function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** A point replaces the latest of its name when its step is higher, or equal with a timestamp as late or later (MLflow's "latest"). */
+export function latestMetrics(latest: Record<string, LatestMetric>, points: MetricsLogged['metrics']): Record<string, LatestMetric> {
+  const next = { ...latest };
+  for (const { key, value, step, timestamp } of points) {
+    const current = Object.hasOwn(next, key) ? next[key] : undefined;
+    if (!current || step > current.step || (step === current.step && timestamp >= current.timestamp)) next[key] = { value, step, timestamp };
+  }
+  return sortedRecord(next);
+}
+
+export function finalMetrics(latest: Record<string, LatestMetric>, training: Metrics | null): Record<string, number> | null {
+  const merged = sortedRecord({ ...Object.fromEntries(Object.entries(latest).map(([k, m]) => [k, m.value])), ...(training ?? {}) });
+  return Object.keys(merged).length > 0 ? merged : null;
 }
 
 const emptyTelemetry: StageTelemetry = { samples: 0, examplesPerSecSum: 0, examplesPerSecCount: 0, maxMemoryDeltaBytes: null, stepWallMsSum: 0 };
@@ -150,7 +197,23 @@ export function evolveRunProvenance(run: RunProvenance, event: RecordedEvent): R
     }
     case 'TrainingCompleted': {
       const d = data as TrainingCompleted;
-      return { ...next, finalMetrics: d.metrics, trainingWallMs: d.wallMs };
+      return { ...next, trainingMetrics: d.metrics, finalMetrics: finalMetrics(run.metrics, d.metrics), trainingWallMs: d.wallMs };
+    }
+    case 'MetricsLogged': {
+      const metrics = latestMetrics(run.metrics, (data as MetricsLogged).metrics);
+      return { ...next, metrics, finalMetrics: finalMetrics(metrics, run.trainingMetrics) };
+    }
+    case 'ParamsLogged':
+      return { ...next, params: sortedRecord({ ...run.params, ...(data as ParamsLogged).params }) };
+    case 'TagsSet':
+      return { ...next, tags: sortedRecord({ ...run.tags, ...(data as TagsSet).tags }) };
+    case 'TagDeleted': {
+      const { [(data as TagDeleted).key]: _deleted, ...tags } = run.tags;
+      return { ...next, tags };
+    }
+    case 'ArtifactRecorded': {
+      const d = data as ArtifactRecorded;
+      return { ...next, artifacts: [...run.artifacts, { stageId: d.stageId, path: d.path, digest: d.digest, bytes: d.bytes, mediaType: d.mediaType }] };
     }
     case 'TelemetrySample': {
       const d = data as TelemetrySample;
@@ -265,7 +328,9 @@ export interface RunReport {
   trainingSeed: number | null;
   backend: TrainingStarted['backend'] | null;
   environment: RunProvenance['environment'];
-  finalMetrics: Metrics | null;
+  finalMetrics: RunProvenance['finalMetrics'];
+  params: RunProvenance['params'];
+  tags: RunProvenance['tags'];
   checkpoints: RunProvenance['checkpoints'];
   campaigns: string[];
   comparisons: {
@@ -312,6 +377,8 @@ export function runReport(state: RunSummaries, runId: string): RunReport | undef
     backend: run.training?.backend ?? null,
     environment: run.environment,
     finalMetrics: run.finalMetrics,
+    params: run.params,
+    tags: run.tags,
     checkpoints: run.checkpoints,
     campaigns,
     comparisons: comparisons.map((c) => ({ ...c })),

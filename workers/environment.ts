@@ -1,25 +1,12 @@
 // Where a run executed, recorded at start: what a reproduction has to match (backend, tfjs,
-// threads) and what explains a difference when it does not (CPU, OS, versions).
-import { arch, cpus, hostname, platform, release, totalmem } from 'node:os';
-import type { BackendInfo, RunEnvironmentRecorded } from '../events/training.js';
-import { runledgerVersion } from '../src/version.js';
+// threads) and what explains a difference when it does not (CPU, OS, versions, git commit, GPUs).
+// The built-in worker records the same RunEnvironmentRecorded as every other door (src/runs/environment.ts).
+import type { BackendInfo } from '../events/training.js';
+import { defaultWorkerId, describeEnvironment as describeRunEnvironment, type EnvironmentData } from '../src/runs/environment.js';
 
-export function defaultWorkerId(): string {
-  return `${hostname()}:${process.pid}`;
-}
+export { defaultWorkerId };
 
-/** Where a run executes, before the worker signs it. */
-export function describeEnvironment(run: string, worker: string, backend: BackendInfo): Omit<RunEnvironmentRecorded, 'publicKey' | 'signature'> {
-  const cores = cpus();
-  return {
-    runId: run,
-    worker,
-    host: hostname(),
-    node: process.version,
-    runledgerVersion: runledgerVersion(),
-    backend,
-    os: { platform: platform(), release: release(), arch: arch() },
-    cpu: { model: cores[0]?.model.trim() || 'unknown', count: cores.length },
-    totalMemoryBytes: totalmem(),
-  };
+/** Where a built-in worker executes a run, before it signs it. */
+export function describeEnvironment(run: string, worker: string, backend: BackendInfo): EnvironmentData {
+  return describeRunEnvironment({ runId: run, worker, source: 'runledger', backend });
 }

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { ProposedEvent } from '../events/envelope.js';
 import type { GovernancePlanApprovedData } from '../events/governance.js';
 import type { BackendInfo, CheckpointWritten, Metrics, RunEnvironmentRecorded, TelemetrySample, TrainingStarted } from '../events/training.js';
+import type { MetricsLogged } from '../events/runs.js';
 import { InputError, IntegrityError } from '../src/errors.js';
 import { canonicalize } from '../src/integrity/canonical.js';
 import { sha256Hex } from '../src/integrity/hasher.js';
@@ -243,17 +244,12 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
         const metrics = evaluateCheckpoint(ctx.home, final, checkpointKey(written, current.rules, runId), config);
         outputs = { checkpoint: final, metrics: sha256Hex(canonicalize(metrics)) };
         const wallMs = performance.now() - t0;
-        const sample = {
-          tags: tags(id),
-          step: 0,
-          epoch: config.epochs,
-          loss: metrics.testLoss,
-          accuracy: metrics.testAccuracy,
-          examplesPerSec: null,
-          stepWallMs: wallMs,
-          memoryDeltaBytes: memoryDelta(m0),
-        };
-        await append(asProposed([sampleEvent(sample)]));
+        const sample = { tags: tags(id), step: 0, epoch: config.epochs, examplesPerSec: null, stepWallMs: wallMs, memoryDeltaBytes: memoryDelta(m0) };
+        // The held-out evaluation is logged like every metric, at the step of the checkpoint it evaluated.
+        const timestamp = Date.now();
+        const points = Object.entries(metrics).map(([key, value]) => ({ key, value, step: written.step, timestamp }));
+        const logged: TrainingEvent = { type: 'MetricsLogged', data: signEvent<MetricsLogged>(ctx.keys.signer, 'MetricsLogged', { runId, stageId: id, metrics: points }) };
+        await append(asProposed([sampleEvent(sample), logged]));
       }
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -268,8 +264,6 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
         tags: tags(id),
         step: 0,
         epoch: 0,
-        loss: null,
-        accuracy: null,
         examplesPerSec: throughput,
         stepWallMs: wallMs,
         memoryDeltaBytes: memoryDelta(m0),

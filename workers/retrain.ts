@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Envelope } from '../events/envelope.js';
-import { RunEnvironmentRecorded, type BackendInfo, type CheckpointWritten } from '../events/training.js';
+import { BackendInfo, type CheckpointWritten } from '../events/training.js';
 import { InputError, IntegrityError, UnavailableError } from '../src/errors.js';
 import { checkRunId, runStream } from '../src/governance/run-stream.js';
 import { coverRuns, replayRun, type RunTrust } from '../src/replay/replay.js';
@@ -57,9 +57,10 @@ export async function retrainRun(store: EventStore, runId: string, options: Retr
   const manifest = replay.manifest;
   const config = TrainingConfig.safeParse(manifest.training);
   if (!config.success) throw new InputError(`run ${runId}: its replay manifest has no training section to re-execute`, { stream: manifest.stream });
-  const environment = RunEnvironmentRecorded.safeParse(manifest.environment);
+  // The last RunEnvironmentRecorded of any version names the backend (null when runledger did not train the run).
+  const environment = BackendInfo.safeParse((manifest.environment as { backend?: unknown } | null)?.backend);
   if (!environment.success) throw new InputError(`run ${runId}: its replay manifest records no training environment (backend)`, { stream: manifest.stream });
-  const backend = environment.data.backend;
+  const backend = environment.data;
   // The digests compared are read from the verified bytes, not from any decoded copy.
   const recorded = replay.evidence
     .map((e) => JSON.parse(e.canonical.toString('utf8')) as Envelope)

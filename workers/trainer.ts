@@ -18,6 +18,7 @@ import type {
   TrainingCompleted,
   TrainingStarted,
 } from '../events/training.js';
+import type { MetricPoint, MetricsLogged } from '../events/runs.js';
 import { activateBackend } from './backend.js';
 import { asSigner, loadCheckpoint, publicKeyVerifier, writeCheckpoint, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
 import type { Backend, TrainingConfig } from '../events/training-config.js';
@@ -33,7 +34,8 @@ export type TrainingEvent =
   | { type: 'TrainingStarted'; data: TrainingStarted }
   | { type: 'TelemetrySample'; data: TelemetrySample }
   | { type: 'CheckpointWritten'; data: CheckpointWritten }
-  | { type: 'TrainingCompleted'; data: TrainingCompleted };
+  | { type: 'TrainingCompleted'; data: TrainingCompleted }
+  | { type: 'MetricsLogged'; data: MetricsLogged };
 
 /** An event's data before the worker signs it. */
 export type Unsigned<T> = Omit<T, 'publicKey' | 'signature'>;
@@ -122,11 +124,24 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   }
 
   const pending: TrainingEvent[] = [];
-  const flush = async (): Promise<void> => {
-    if (options.sink && pending.length) await options.sink.append(pending.splice(0));
-  };
   const record = <K extends TrainingEvent['type']>(type: K, data: Unsigned<DataOf<K>>): void => {
     if (options.sink) pending.push({ type, data: signEvent<DataOf<K>>(signer, type, data) } as TrainingEvent);
+  };
+  // Metrics go where every run's metrics go (MetricsLogged): the sampled steps' loss and accuracy,
+  // and each checkpoint's train and held-out metrics, gathered into one signed event per batch.
+  let points: MetricPoint[] = [];
+  const logMetrics = (step: number, values: Record<string, number | null>): void => {
+    if (!options.sink) return;
+    const timestamp = Date.now();
+    for (const [key, value] of Object.entries(values)) if (value !== null && Number.isFinite(value)) points.push({ key, value, step, timestamp });
+  };
+  const sealMetrics = (): void => {
+    if (points.length) record('MetricsLogged', { runId: options.run, stageId: options.stage, metrics: points });
+    points = [];
+  };
+  const flush = async (): Promise<void> => {
+    sealMetrics();
+    if (options.sink && pending.length) await options.sink.append(pending.splice(0));
   };
 
   if (options.recordEnvironment ?? true) record('RunEnvironmentRecorded', describeEnvironment(options.run, worker, backend));
@@ -159,7 +174,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
         sampler.observe(rows.length, wallMs);
         examples += rows.length;
         if (sampleThis) {
-          record('TelemetrySample', sampler.sample(state.step, epoch, loss, accuracy, wallMs));
+          record('TelemetrySample', sampler.sample(state.step, epoch, wallMs));
+          logMetrics(state.step, { loss, accuracy });
           if (pending.length >= TELEMETRY_BATCH) await flush();
         }
         options.onProgress?.(state.step, totalSteps);
@@ -183,6 +199,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
           metrics,
         });
         checkpoints.push(event);
+        logMetrics(state.step, metrics);
+        sealMetrics();
         if (options.sink) pending.push({ type: 'CheckpointWritten', data: event });
         // The last checkpoint is committed together with TrainingCompleted: one durable write fewer.
         if (epoch !== config.epochs) await flush();
@@ -278,14 +296,12 @@ class TelemetrySampler {
     this.busyMs += wallMs;
   }
 
-  sample(step: number, epoch: number, loss: number | null, accuracy: number | null, stepWallMs: number): Unsigned<TelemetrySample> {
+  sample(step: number, epoch: number, stepWallMs: number): Unsigned<TelemetrySample> {
     const memory = memoryInUse();
     const sample: Unsigned<TelemetrySample> = {
       tags: this.tags,
       step,
       epoch,
-      loss: loss !== null && Number.isFinite(loss) ? loss : null,
-      accuracy,
       examplesPerSec: this.busyMs > 0 ? (this.examples * 1000) / this.busyMs : null,
       stepWallMs,
       memoryDeltaBytes: memory - this.lastMemory,

@@ -60,7 +60,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   retrain: ['npx runledger retrain a', 'npx runledger retrain base --no-record --json'],
   campaign: ['npx runledger campaign --plan docs/examples/train.yaml --repeats 5 --name base'],
   submit: ['npx runledger submit --plan docs/examples/train.yaml --run q1'],
-  worker: ['npx runledger worker --until-idle', 'npx runledger worker --id gpu-box-1 --max-runs 10'],
+  worker: ['npx runledger worker --until-idle', 'npx runledger worker --id gpu-box-1 --max-runs 10', 'npx runledger worker --brokers kafka:9092 --id gpu-box-2   # a ledger on another machine: its relay and ingest topics'],
   demo: ['npx runledger demo', 'npx runledger demo --dir /tmp/demo --repeats 2'],
   compare: [
     'npx runledger compare --baseline base --candidate cand --policy docs/examples/policy.yaml',

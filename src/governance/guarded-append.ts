@@ -139,11 +139,12 @@ export function checkRequests(heads: ReadonlyMap<string, RunHead>, requests: rea
     const where = (e: number): string => (options.describe ? `${options.describe(r, e)}: ` : '');
     const head = working.get(p.stream);
     if (!head) return request;
+    // A retry of recorded events is the store's to answer (before its expectation, as the store does):
+    // identical, nothing new; different, refused.
+    if (p.events.some((e) => head.ids.has(e.id))) return request;
     if (request.expectedRevision !== undefined && !expectationHolds(p.expectedRevision, head.revision)) {
       throw new ConcurrencyError(p.stream, p.expectedRevision, head.revision);
     }
-    // A retry of recorded events is the store's to answer: identical, nothing new; different, refused.
-    if (p.events.some((e) => head.ids.has(e.id))) return request;
     p.events.forEach((event, e) => {
       const revision = head.revision + 1 + e;
       const violation = ruleViolation(head.rules, event);

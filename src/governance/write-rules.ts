@@ -13,6 +13,7 @@ import {
   type StageStartedData,
 } from '../../events/governance.js';
 import { isCustomType } from '../../events/registry.js';
+import { RUN_DATA_TYPES, type MetricsLogged, type ParamsLogged, type ParamValue, type TagDeleted, type TagsSet } from '../../events/runs.js';
 import { WORKER_SIGNED_TYPES, type CheckpointWritten, type Metrics, type TelemetrySample, type TrainingCompleted, type TrainingStarted } from '../../events/training.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { sha256Hex } from '../integrity/hasher.js';
@@ -28,8 +29,11 @@ export const TRAINING_STAGE = 'train';
 export const RECORDER_TYPES: ReadonlySet<string> = new Set(GOVERNANCE_TYPES.filter((t) => t !== 'AuditFinding'));
 
 /** Every type a run stream may hold besides `custom.*`; anything else (campaign, comparison events) belongs elsewhere. */
-const RUN_STREAM_TYPES: ReadonlySet<string> = new Set<string>([...GOVERNANCE_TYPES, ...WORKER_SIGNED_TYPES, 'RunSubmitted', 'RunClaimed']);
-const WORKER_SIGNED: ReadonlySet<string> = new Set(WORKER_SIGNED_TYPES);
+const RUN_STREAM_TYPES: ReadonlySet<string> = new Set<string>([...GOVERNANCE_TYPES, ...WORKER_SIGNED_TYPES, ...RUN_DATA_TYPES, 'RunSubmitted', 'RunClaimed']);
+const WORKER_SIGNED: ReadonlySet<string> = new Set<string>([...WORKER_SIGNED_TYPES, ...RUN_DATA_TYPES]);
+const RUN_DATA: ReadonlySet<string> = new Set<string>(RUN_DATA_TYPES);
+/** The first schema version of each signed type that carries a worker signature: 2 for the training events, 1 for the run-data events. */
+const SIGNED_SINCE: Readonly<Record<string, number>> = Object.fromEntries([...WORKER_SIGNED_TYPES.map((t) => [t, 2] as const), ...RUN_DATA_TYPES.map((t) => [t, 1] as const)]);
 /** The training events that only the plan's training stage may record. */
 const TRAINING_STAGE_TYPES: ReadonlySet<string> = new Set(['TrainingStarted', 'CheckpointWritten', 'TrainingCompleted']);
 
@@ -62,6 +66,8 @@ export interface RuleState {
   workerKeys: string[];
   /** Budgeted stage ids of the approved governance plan. */
   budgetStages: string[];
+  /** The metric names the approved plan declares; null when it declares none (any name may be logged). */
+  declaredMetrics: string[] | null;
   /** What TrainingStarted must match: the approved training section (null when the plan has none). */
   training: { configDigest: string; seed: number; datasetDigest: string } | null;
   /** The open training session: opened by TrainingStarted, closed by TrainingCompleted or the stage's end. */
@@ -70,8 +76,14 @@ export interface RuleState {
   checkpoint: CheckpointRef | null;
   /** Step of the last TelemetrySample per stage, since the stage (or its training session) started. */
   telemetrySteps: Record<string, number>;
+  /** Params logged so far (write-once). */
+  params: Record<string, ParamValue>;
+  /** Tags set and not deleted. */
+  tags: Record<string, string>;
   submitted: boolean;
   claimed: boolean;
+  /** The worker key that signed the run's RunClaimed: it alone signs the run's later training events. */
+  claimant: string | null;
 }
 
 export function initialRuleState(runId: string): RuleState {
@@ -79,12 +91,16 @@ export function initialRuleState(runId: string): RuleState {
     run: initialRunState(runId),
     workerKeys: [],
     budgetStages: [],
+    declaredMetrics: null,
     training: null,
     session: null,
     checkpoint: null,
     telemetrySteps: {},
+    params: {},
+    tags: {},
     submitted: false,
     claimed: false,
+    claimant: null,
   };
 }
 
@@ -151,7 +167,7 @@ function writeRuleViolation(state: RuleState, event: RuledEvent): RuleViolation 
   const run = state.run.runId;
   const { type } = event;
   if (!RUN_STREAM_TYPES.has(type) && !isCustomType(type)) {
-    return writeRule('run-stream-type', `${type} events are not recorded on a run stream`, 'a governance, training, RunSubmitted, RunClaimed or custom.* event', type);
+    return writeRule('run-stream-type', `${type} events are not recorded on a run stream`, 'a governance, training, run-data, RunSubmitted, RunClaimed or custom.* event', type);
   }
   const named = namedRun(event);
   if (named !== undefined && named !== run) return writeRule('run-id', `${type} names run ${String(named)}, not ${run}`, run, String(named));
@@ -180,7 +196,8 @@ function writeRuleViolation(state: RuleState, event: RuledEvent): RuleViolation 
   }
   if (type === 'RunSubmitted' || type === 'RunClaimed') {
     const done = type === 'RunSubmitted' ? state.submitted : state.claimed;
-    return done ? writeRule('once', `run ${run} already has a ${type} event`, `no earlier ${type}`, `a second ${type}`) : null;
+    if (done) return writeRule('once', `run ${run} already has a ${type} event`, `no earlier ${type}`, `a second ${type}`);
+    if (type === 'RunSubmitted') return null;
   }
   if (WORKER_SIGNED.has(type)) return trainingViolation(state, event);
   return null;
@@ -229,7 +246,7 @@ function stageOf(event: RuledEvent): string | undefined {
   return typeof event.data.stageId === 'string' ? event.data.stageId : undefined;
 }
 
-/** Training events: signed by a trusted worker key, in a running stage, by the worker of the open session. */
+/** Training and run-data events: signed by a trusted worker key, in a running stage, by the worker of the open session. */
 function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation | null {
   const run = state.run.runId;
   const { type } = event;
@@ -245,8 +262,9 @@ function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation |
   }
 
   // Authentication: a trusted worker key signed exactly this type and data.
-  if (event.schemaVersion < 2) {
-    return writeRule('worker-signature', `${type} version ${event.schemaVersion} carries no worker signature over its data; version 2 is required`, 'schemaVersion 2', `schemaVersion ${event.schemaVersion}`);
+  const signedSince = SIGNED_SINCE[type]!;
+  if (event.schemaVersion < signedSince) {
+    return writeRule('worker-signature', `${type} version ${event.schemaVersion} carries no worker signature over its data; version ${signedSince} or later is required`, `schemaVersion ${signedSince}`, `schemaVersion ${event.schemaVersion}`);
   }
   const { publicKey, signature } = event.data as { publicKey: string; signature: string };
   if (!trustsWorkerKey(state, publicKey)) {
@@ -260,9 +278,15 @@ function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation |
   if (!verifyWorkerSignature(publicKey, workerEventMessage(type, event.data), signature)) {
     return writeRule('worker-signature', `${type} has a signature that does not verify under worker key ${publicKey} for the data it carries`, 'a valid Ed25519 signature of the worker-event message', signature);
   }
+  // A claimed run is its claimant's: another key the approval trusts (the worker that lost the claim) records nothing.
+  if (state.claimant !== null && publicKey !== state.claimant) {
+    return writeRule('claimant', `${type} is signed by worker key ${publicKey}, but run ${run} was claimed by worker key ${state.claimant}`, state.claimant, publicKey);
+  }
 
   // The session: TrainingStarted opens it; every later training-stage event is signed by its key.
-  if (stageId === TRAINING_STAGE && type !== 'TrainingStarted') {
+  // Run data may also be logged where no session is open (code runledger does not execute), but
+  // inside a session only by the worker executing it.
+  if (stageId === TRAINING_STAGE && type !== 'TrainingStarted' && !(RUN_DATA.has(type) && state.session === null)) {
     const session = state.session;
     if (session === null) {
       return writeRule('training-session', `${type} in stage ${TRAINING_STAGE} of run ${run} has no open training session: TrainingStarted must come first`, 'an open training session', 'none');
@@ -297,9 +321,32 @@ function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation |
     }
     case 'TrainingCompleted':
       return finalCheckpointViolation(state, event.data as TrainingCompleted);
+    case 'ParamsLogged':
+      return paramViolation(state, event.data as ParamsLogged);
+    case 'MetricsLogged': {
+      const declared = state.declaredMetrics;
+      const undeclared = declared && (event.data as MetricsLogged).metrics.find((m) => !declared.includes(m.key));
+      if (!undeclared) return null;
+      return writeRule('metric-declared', `MetricsLogged logs metric ${undeclared.key} of run ${run}, which its approved plan does not declare`, `one of ${declared.join(', ')}`, undeclared.key);
+    }
+    case 'TagDeleted': {
+      const { key } = event.data as TagDeleted;
+      if (Object.hasOwn(state.tags, key)) return null;
+      return writeRule('tag-set', `TagDeleted deletes tag ${key} of run ${run}, which is not set`, `tag ${key} set`, `tag ${key} not set`);
+    }
     default:
       return null;
   }
+}
+
+/** Params are write-once: logging a key again is allowed only with the value it already has. */
+function paramViolation(state: RuleState, data: ParamsLogged): RuleViolation | null {
+  for (const [key, value] of Object.entries(data.params)) {
+    if (!Object.hasOwn(state.params, key) || state.params[key] === value) continue;
+    const before = JSON.stringify(state.params[key]);
+    return writeRule('param-once', `ParamsLogged sets param ${key} of run ${state.run.runId} to ${JSON.stringify(value)}, but it was logged as ${before}: params are write-once`, before, JSON.stringify(value));
+  }
+  return null;
 }
 
 function trainingStartViolation(state: RuleState, data: TrainingStarted): RuleViolation | null {
@@ -356,6 +403,7 @@ export function evolveRules(state: RuleState, event: Pick<Envelope, 'type' | 'da
         ...next,
         workerKeys: [...(data.workerKeys ?? [])],
         budgetStages: Object.keys(data.plan.budgets ?? {}),
+        declaredMetrics: data.plan.metrics ? [...data.plan.metrics] : null,
         training: training ? { configDigest: sha256Hex(canonicalize(training)), seed: training.seed, datasetDigest: training.dataset.digest } : null,
       };
     }
@@ -380,10 +428,18 @@ export function evolveRules(state: RuleState, event: Pick<Envelope, 'type' | 'da
     }
     case 'TrainingCompleted':
       return { ...next, session: null };
+    case 'ParamsLogged':
+      return { ...next, params: { ...state.params, ...(event.data as ParamsLogged).params } };
+    case 'TagsSet':
+      return { ...next, tags: { ...state.tags, ...(event.data as TagsSet).tags } };
+    case 'TagDeleted': {
+      const { [(event.data as TagDeleted).key]: _deleted, ...tags } = state.tags;
+      return { ...next, tags };
+    }
     case 'RunSubmitted':
       return { ...next, submitted: true };
     case 'RunClaimed':
-      return { ...next, claimed: true };
+      return { ...next, claimed: true, claimant: (event.data as { publicKey?: string }).publicKey ?? null };
     default:
       return next;
   }

@@ -63,7 +63,7 @@ export interface IngestReport {
   rejected: Rejection[];
 }
 
-interface Decoded {
+export interface Decoded {
   stream: string;
   event: ProposedEvent;
   expectedRevision?: ExpectedRevision;
@@ -159,19 +159,10 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
   const handle = async (partition: number, message: KafkaMessage): Promise<void> => {
     const decoded = decodeMessage(message);
     if (typeof decoded === 'string') return reject(partition, message, decoded);
-    const fork = decoded.copyOf && (await forkOf(store, decoded.stream, decoded.copyOf));
-    if (fork) return reject(partition, message, fork);
-    try {
-      const request = { stream: decoded.stream, events: [decoded.event], ...(decoded.expectedRevision !== undefined ? { expectedRevision: decoded.expectedRevision } : {}) };
-      const result = await guardedAppend(store, [request], { allowGovernance: decoded.copyOf !== undefined, heads });
-      if (result.duplicate) report.duplicates += 1;
-      else report.appended += 1;
-    } catch (err) {
-      // Bad input (schema, a write rule, idempotency conflict, a diverging copy) is this message's fault:
-      // report it and go on. Anything else (store down, integrity failure) is not: stop without committing.
-      if (err instanceof InputError || err instanceof ConcurrencyError) return reject(partition, message, err.message);
-      throw err;
-    }
+    const outcome = await appendDecoded(store, decoded, heads);
+    if ('refused' in outcome) return reject(partition, message, outcome.refused);
+    if (outcome.duplicate) report.duplicates += 1;
+    else report.appended += 1;
   };
 
   try {
@@ -248,6 +239,24 @@ export async function runIngest(options: IngestOptions): Promise<IngestReport> {
     await deadLetters?.disconnect().catch(() => undefined);
   }
   return report;
+}
+
+/**
+ * Appends one decoded message through the run-stream door (a relayed envelope as a byte-identical copy
+ * at its revision). Bad input (schema, a write rule, an idempotency conflict, a diverging copy) is the
+ * message's fault and comes back as `refused`; anything else (store down, integrity failure) throws.
+ */
+export async function appendDecoded(store: EventStore, decoded: Decoded, heads: RunHeads): Promise<{ duplicate: boolean } | { refused: string }> {
+  const fork = decoded.copyOf && (await forkOf(store, decoded.stream, decoded.copyOf));
+  if (fork) return { refused: fork };
+  try {
+    const request = { stream: decoded.stream, events: [decoded.event], ...(decoded.expectedRevision !== undefined ? { expectedRevision: decoded.expectedRevision } : {}) };
+    const result = await guardedAppend(store, [request], { allowGovernance: decoded.copyOf !== undefined, heads });
+    return { duplicate: result.duplicate };
+  } catch (err) {
+    if (err instanceof InputError || err instanceof ConcurrencyError) return { refused: err.message };
+    throw err;
+  }
 }
 
 /**

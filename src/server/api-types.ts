@@ -12,12 +12,11 @@ export type StageStatus = 'pending' | 'running' | 'completed' | 'failed';
  */
 export type VerificationBadge = 'verified' | 'pending' | 'unsigned' | 'failed';
 
-export interface MetricsView {
-  trainLoss: number;
-  trainAccuracy: number;
-  testLoss: number;
-  testAccuracy: number;
-}
+/**
+ * Final metrics by name: any name a run logged (docs/api.md "Names"); a built-in training run has
+ * trainLoss, trainAccuracy, testLoss and testAccuracy among them.
+ */
+export type MetricsView = Record<string, number>;
 
 export interface RunRow {
   runId: string;
@@ -93,6 +92,12 @@ export interface RunDetail extends RunRow {
     wallMs: number | null;
   } | null;
   environment: Record<string, unknown> | null;
+  /** Params as logged (write-once). */
+  params: Record<string, string | number | boolean>;
+  /** Tags set and not deleted. */
+  tags: Record<string, string>;
+  /** The latest point of every metric name the run logged. */
+  latestMetrics: Record<string, { value: number; step: number; timestamp: number }>;
   checkpointList: CheckpointView[];
   findingList: FindingView[];
   gates: GateView[];
@@ -112,6 +117,13 @@ export interface TelemetryPoint {
   recordedAt: string;
 }
 
+export interface MetricSeriesPoint {
+  step: number;
+  value: number;
+  timestamp: number;
+  stage: string;
+}
+
 export interface TelemetryView {
   runId: string;
   /** The stage these samples belong to (steps restart per stage); default the training stage. */
@@ -119,6 +131,8 @@ export interface TelemetryView {
   /** Every stage the run has samples for. */
   stages: string[];
   points: TelemetryPoint[];
+  /** The stage's logged metric points by name (any name), after the same step, in log order. */
+  metrics: Record<string, MetricSeriesPoint[]>;
   /** Budgets of the stages the samples belong to, from the approved plan. */
   budgets: Record<string, StageBudgetView>;
 }

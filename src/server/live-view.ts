@@ -6,7 +6,8 @@
 // findings, comparison and gate records), keyed by the stream they were recorded on.
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { AuditFindingData } from '../../events/governance.js';
-import type { CheckpointWritten, TelemetrySample, TrainingStarted } from '../../events/training.js';
+import type { MetricPoint, MetricsLogged } from '../../events/runs.js';
+import { TelemetrySampleV2Metrics, type CheckpointWritten, type TelemetrySample, type TrainingStarted } from '../../events/training.js';
 import type { ComparisonRecordedData, RegressionGateEvaluatedData } from '../../events/comparison.js';
 import { project, start, type Projected } from '../../projections/projection.js';
 import { comparisonGraphProjection, type GraphState } from '../../projections/comparison-graph.js';
@@ -21,6 +22,8 @@ type Topic = ChangeMessage['topics'][number];
 export interface RunRecords {
   runId: string;
   telemetry: { sample: TelemetrySample; recordedAt: string }[];
+  /** Metric points in log order (MetricsLogged, and the loss and accuracy of version 2 samples), with their stage. */
+  metrics: { stage: string; point: MetricPoint; recordedAt: string }[];
   checkpoints: { data: CheckpointWritten; recordedAt: string }[];
   findings: { data: AuditFindingData; recordedAt: string }[];
   /** As the latest TrainingStarted announced them (the projection keeps neither). */
@@ -117,7 +120,7 @@ export class LiveView {
   run(runId: string): RunRecord | undefined {
     const provenance = this.summaries.state.runs.get(runId);
     if (!provenance) return undefined;
-    const records = this.records.get(runId) ?? { runId, telemetry: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
+    const records = this.records.get(runId) ?? { runId, telemetry: [], metrics: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
     const campaign = [...this.summaries.state.campaigns.values()].find((c) => c.runs.some((r) => r.runId === runId))?.campaign ?? null;
     return { ...records, provenance, campaign };
   }
@@ -148,7 +151,7 @@ export class LiveView {
   private record(runId: string): RunRecords {
     let run = this.records.get(runId);
     if (!run) {
-      run = { runId, telemetry: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
+      run = { runId, telemetry: [], metrics: [], checkpoints: [], findings: [], worker: null, totalSteps: null, updatedAt: null };
       this.records.set(runId, run);
     }
     return run;
@@ -166,10 +169,27 @@ export class LiveView {
       run.updatedAt = recordedAt;
       this.touch(run.runId, 'runs', 'graph');
       switch (envelope.type) {
-        case 'TelemetrySample':
-          run.telemetry.push({ sample: eventData(event) as TelemetrySample, recordedAt });
+        case 'TelemetrySample': {
+          const sample = eventData(event) as TelemetrySample;
+          run.telemetry.push({ sample, recordedAt });
+          // Version 2 samples carried the step's loss and accuracy, which version 3 leaves to MetricsLogged.
+          const old = envelope.schemaVersion < 3 ? TelemetrySampleV2Metrics.safeParse(envelope.data) : null;
+          if (old?.success) {
+            const timestamp = Date.parse(recordedAt);
+            for (const key of ['loss', 'accuracy'] as const) {
+              const value = old.data[key];
+              if (value !== null && Number.isFinite(value)) run.metrics.push({ stage: sample.tags.stage, point: { key, value, step: sample.step, timestamp }, recordedAt });
+            }
+          }
           this.touch(run.runId, 'telemetry');
           break;
+        }
+        case 'MetricsLogged': {
+          const logged = eventData(event) as MetricsLogged;
+          for (const point of logged.metrics) run.metrics.push({ stage: logged.stageId, point, recordedAt });
+          this.touch(run.runId, 'telemetry');
+          break;
+        }
         case 'TrainingStarted': {
           const started = eventData(event) as TrainingStarted;
           run.worker = started.worker;

@@ -6,6 +6,7 @@ import type {
   ComparisonView,
   GateView,
   GraphView,
+  MetricSeriesPoint,
   MetricComparisonView,
   RunDetail,
   RunRow,
@@ -24,13 +25,13 @@ export function runRow(run: RunRecord, badge: VerificationBadge): RunRow {
   const stage = chartStage(run);
   const samples = run.telemetry.filter((t) => t.sample.tags.stage === stage);
   const last = samples[samples.length - 1]?.sample;
-  let lastLoss: number | null = null;
-  for (let i = samples.length - 1; i >= 0 && lastLoss === null; i--) lastLoss = samples[i]!.sample.loss;
+  const losses = run.metrics.filter((m) => m.stage === stage && m.point.key === 'loss');
+  const lastLoss = losses[losses.length - 1]?.point.value ?? null;
   return {
     runId: run.runId,
     status: p.governance.status,
     plan: p.planName,
-    backend: p.training?.backend.name ?? p.environment?.backend.name ?? null,
+    backend: p.training?.backend.name ?? p.environment?.backend?.name ?? null,
     campaign: run.campaign,
     seed: p.training?.seed ?? null,
     step: last?.step ?? null,
@@ -81,6 +82,9 @@ export function runDetail(run: RunRecord, badge: VerificationBadge, checkSignatu
         }
       : null,
     environment: (p.environment as Record<string, unknown> | null) ?? null,
+    params: p.params,
+    tags: p.tags,
+    latestMetrics: p.metrics,
     checkpointList: run.checkpoints.map((c): CheckpointView => ({
       epoch: c.data.epoch,
       step: c.data.step,
@@ -112,6 +116,10 @@ export function chartStage(run: RunRecord): string | null {
 export function telemetryView(run: RunRecord, stage: string | null, afterStep = -1): TelemetryView {
   const budgets = stageBudgets(run);
   const stages = new Set(run.telemetry.map((t) => t.sample.tags.stage));
+  // Each sample's loss and accuracy: the metric points logged at its stage and step (the last one wins).
+  const valueAt = new Map<string, number>();
+  for (const { stage: s, point } of run.metrics) if (point.key === 'loss' || point.key === 'accuracy') valueAt.set(`${s}\u0000${point.step}\u0000${point.key}`, point.value);
+  const at = (s: string, step: number, key: string): number | null => valueAt.get(`${s}\u0000${step}\u0000${key}`) ?? null;
   return {
     runId: run.runId,
     stage,
@@ -122,15 +130,28 @@ export function telemetryView(run: RunRecord, stage: string | null, afterStep = 
         step: sample.step,
         epoch: sample.epoch,
         stage: sample.tags.stage,
-        loss: sample.loss,
-        accuracy: sample.accuracy,
+        loss: at(sample.tags.stage, sample.step, 'loss'),
+        accuracy: at(sample.tags.stage, sample.step, 'accuracy'),
         examplesPerSec: sample.examplesPerSec,
         stepWallMs: sample.stepWallMs,
         memoryDeltaBytes: sample.memoryDeltaBytes,
         recordedAt,
       })),
+    metrics: metricSeries(run, stage, afterStep),
     budgets: Object.fromEntries(Object.entries(budgets).filter(([stage]) => stages.has(stage))),
   };
+}
+
+/** Logged metric points of one stage (any stage when null) after `afterStep`, grouped by name in log order. */
+function metricSeries(run: RunRecord, stage: string | null, afterStep: number): Record<string, MetricSeriesPoint[]> {
+  const series = new Map<string, MetricSeriesPoint[]>();
+  for (const { stage: s, point } of run.metrics) {
+    if ((stage !== null && s !== stage) || point.step <= afterStep) continue;
+    const list = series.get(point.key) ?? [];
+    list.push({ step: point.step, value: point.value, timestamp: point.timestamp, stage: s });
+    series.set(point.key, list);
+  }
+  return Object.fromEntries([...series].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 function ruleFor(gate: RegressionGateEvaluatedData | null, metric: string): RegressionGateEvaluatedData['rules'][number] | undefined {

@@ -41,6 +41,7 @@ const raw = (ledger: TestLedger, runId: string, events: ProposedEvent[]): Promis
 function telemetry(run: string, stage: string): ProposedEvent {
   return {
     type: 'TelemetrySample',
+    schemaVersion: 2,
     data: signed('TelemetrySample', { tags: { run, stage, worker: 'w1', backend: 'cpu', host: 'h' }, step: 1, epoch: 1, loss: 0.5, accuracy: 0.9, examplesPerSec: 10, stepWallMs: 1, memoryDeltaBytes: 0 }, strangerWorker),
   };
 }

@@ -59,7 +59,7 @@ describe('runledger runs', function () {
     assert.equal(listing.runs[0]!.status, 'planned');
     assert.notEqual(listing.runs[0]!.verification, 'verified', 'r2 came after the checkpoint');
     const text = (await cli('runs')).stdout.split('\n');
-    assert.match(text[0]!, /^RUN\s+STATUS\s+PLAN\s+METRICS \(held-out\)\s+VERIFICATION\s+UPDATED$/);
+    assert.match(text[0]!, /^RUN\s+STATUS\s+PLAN\s+METRICS\s+VERIFICATION\s+UPDATED$/);
     assert.match(text[1]!, /^r2\s+planned\s+iris-baseline\s+-\s+\w+/);
     assert.match(text[2]!, /^r1\s+completed\s+iris-baseline\s+-\s+verified\s/);
     assert.ok(text.some((l) => /^2 runs;/.test(l)));

@@ -16,11 +16,9 @@ import { loadVerifierKey } from '../../src/ledger/keys.js';
 import { loadLedgerSigner } from '../../src/ledger/signer-state.js';
 import { requireOrigin } from '../../src/ledger/origin.js';
 import { replayRun } from '../../src/replay/replay.js';
-import { openStore } from '../../src/store/open.js';
-import type { EventStore } from '../../src/store/port.js';
 import { homeWorkerKeys, signEvent } from '../../src/ledger/worker-keys.js';
 import { freshHome, repoRoot, runCli, type CliResult } from '../support/cli.js';
-import { forgeIntoSqlite, forgeries, type RunFacts } from '../support/forge.js';
+import { forgeIntoSqlite, forgeries, withStore, type RunFacts } from '../support/forge.js';
 
 const PLAN = join(repoRoot, 'docs', 'examples', 'train.yaml');
 const homes: string[] = [];
@@ -34,15 +32,6 @@ function copyHome(from: string): string {
   homes.push(to);
   cpSync(from, to, { recursive: true });
   return to;
-}
-
-async function withStore<T>(home: string, use: (store: EventStore) => Promise<T>): Promise<T> {
-  const store = await openStore(`sqlite:${join(home, 'ledger.db')}`);
-  try {
-    return await use(store);
-  } finally {
-    await store.close();
-  }
 }
 
 async function facts(home: string, runId: string): Promise<RunFacts & { revision: number }> {

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ConcurrencyError, InputError } from '../../src/errors.js';
 import { guardedAppend, readRun } from '../../src/governance/guarded-append.js';
+import type { RunClaimed } from '../../events/training.js';
 import { runStreamEvents } from '../../bench/fixtures/projection-log.js';
+import { signed } from '../../bench/fixtures/worker-key.js';
 import { openTestLedger, type TestLedger } from './fixture.js';
 
 describe('the run-stream door (guardedAppend)', function () {
@@ -22,7 +24,7 @@ describe('the run-stream door (guardedAppend)', function () {
 
   it('lets exactly one of many concurrent writers pass a rule that the first append makes false (once)', async () => {
     await guardedAppend(ledger.store, [{ stream: 'run-r', events: planned }], { allowGovernance: true });
-    const claim = (worker: string) => guardedAppend(ledger.store, [{ stream: 'run-r', events: [{ type: 'RunClaimed', data: { runId: 'r', worker, host: 'h' } }] }]);
+    const claim = (worker: string) => guardedAppend(ledger.store, [{ stream: 'run-r', events: [{ type: 'RunClaimed', data: signed<RunClaimed>('RunClaimed', { runId: 'r', worker, host: 'h' }) }] }]);
     // Every claimant reads the run before any appends; each append is pinned to the revision read.
     const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => claim(`w${i}`)));
     assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
@@ -47,6 +49,9 @@ describe('the run-stream door (guardedAppend)', function () {
     const last = events.at(-3)!; // TrainingCompleted, recorded before the run ended
     const retry = await guardedAppend(ledger.store, [{ stream: 'run-r', events: [last] }]);
     assert.equal(retry.duplicate, true);
+    // Re-delivered with the expectation it was first appended under (a Kafka copy pinned to its revision).
+    const pinned = await guardedAppend(ledger.store, [{ stream: 'run-r', events: [last], expectedRevision: events.length - 4 }]);
+    assert.equal(pinned.duplicate, true);
     await assert.rejects(guardedAppend(ledger.store, [{ stream: 'run-r', events: [{ ...last, id: randomUUID() }] }]), /\(rule run-ended\)/);
   });
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { ProposedEvent } from '../../events/envelope.js';
 import { registry } from '../../events/index.js';
-import type { CheckpointWritten, TelemetrySample, TrainingCompleted, TrainingStarted } from '../../events/training.js';
+import type { CheckpointWritten, RunClaimed, TelemetrySample, TrainingCompleted, TrainingStarted } from '../../events/training.js';
 import { parsePlan } from '../../src/governance/plan-file.js';
 import { planHash } from '../../src/governance/plan.js';
 import { evolveRules, initialRuleState, ruleViolation, type RuleState, type RuleViolation } from '../../src/governance/write-rules.js';
@@ -45,7 +45,7 @@ const tags = (run[at('TelemetrySample')]!.data as TelemetrySample).tags;
 
 const telemetry = (step: number, over: Partial<TelemetrySample['tags']> = {}, key = fixtureWorker): ProposedEvent => ({
   type: 'TelemetrySample',
-  data: signed<TelemetrySample>('TelemetrySample', { tags: { ...tags, ...over }, step, epoch: 3, loss: 0.3, accuracy: 0.9, examplesPerSec: 100, stepWallMs: 1, memoryDeltaBytes: 0 }, key),
+  data: signed<TelemetrySample>('TelemetrySample', { tags: { ...tags, ...over }, step, epoch: 3, examplesPerSec: 100, stepWallMs: 1, memoryDeltaBytes: 0 }, key),
 });
 const trainingCompleted = (over: Partial<TrainingCompleted> = {}, key = fixtureWorker): ProposedEvent => ({
   type: 'TrainingCompleted',
@@ -55,6 +55,7 @@ const trainingCompleted = (over: Partial<TrainingCompleted> = {}, key = fixtureW
     key,
   ),
 });
+const claimBy = (key: typeof fixtureWorker): ProposedEvent => ({ type: 'RunClaimed', data: signed<RunClaimed>('RunClaimed', { runId: 'r', worker: 'w', host: 'h' }, key) });
 const nextCheckpoint = (over: Partial<CheckpointWritten> = {}, key = fixtureWorker): ProposedEvent => ({
   type: 'CheckpointWritten',
   data: signed<CheckpointWritten>('CheckpointWritten', { runId: 'r', stageId: 'train', epoch: 3, step: 30, digest: 'c'.repeat(64), bytes: 10, metrics: metrics(0.95), ...over }, key),
@@ -99,7 +100,7 @@ describe('write rules (who may write what)', () => {
     });
 
     it('refuse a second RunClaimed (once)', () => {
-      const claim = { type: 'RunClaimed', data: { runId: 'r', worker: 'w', host: 'h' } };
+      const claim = claimBy(fixtureWorker);
       const v = refusal([...run.slice(0, 2), claim], claim);
       assert.deepEqual([v.check, v.rule], ['write-rule', 'once']);
     });
@@ -132,6 +133,31 @@ describe('write rules (who may write what)', () => {
       const stage = { type: 'StageStarted', data: { runId: 'other', stageId: 'prepare', attempt: 1, inputs: {} } };
       assert.deepEqual([refusal(run.slice(0, 2), stage).rule, refusal(running, telemetry(30, { run: 'other' })).rule], ['run-id', 'run-id']);
       assert.equal(refusal(running, { type: 'custom.metric', data: { runId: 'other' } }).rule, 'run-id');
+    });
+  });
+
+  describe('claims', () => {
+    // The approval trusts two workers; the stranger wins the claim.
+    const approval = { ...run[0]!, data: { ...run[0]!.data, workerKeys: [fixtureWorker.publicKey, strangerWorker.publicKey] } };
+    const twoTrusted = [approval, ...run.slice(1)];
+
+    it('accept a run whose training events are all signed by the worker that claimed it', () => {
+      // Up to TrainingCompleted: the fixture's RunCompleted digest covers the run without a claim.
+      const claimed = fold([...twoTrusted.slice(0, 2), claimBy(fixtureWorker), ...twoTrusted.slice(2, at('TrainingCompleted') + 1)]);
+      assert.equal(claimed.claimant, fixtureWorker.publicKey);
+    });
+
+    it('refuse a training event signed by another trusted key than the claimant (claimant)', () => {
+      const v = refusal([...twoTrusted.slice(0, 2), claimBy(strangerWorker)], twoTrusted[2]!);
+      assert.deepEqual([v.check, v.rule, v.expected, v.actual], ['write-rule', 'claimant', strangerWorker.publicKey, fixtureWorker.publicKey]);
+    });
+
+    it('refuse an unsigned (version 1) claim, a claim by a key the approval does not trust, and one whose signature covers other data (worker-signature)', () => {
+      const unsigned = { type: 'RunClaimed', schemaVersion: 1, data: { runId: 'r', worker: 'w', host: 'h' } };
+      assert.match(refusal(run.slice(0, 2), unsigned).message, /RunClaimed version 1 carries no worker signature/);
+      assert.match(refusal(run.slice(0, 2), claimBy(strangerWorker)).message, /does not trust/);
+      const genuine = claimBy(fixtureWorker);
+      assert.equal(refusal(run.slice(0, 2), { ...genuine, data: { ...genuine.data, worker: 'mallory' } }).rule, 'worker-signature');
     });
   });
 

@@ -68,14 +68,14 @@ export function pinnedLedger(): Streams {
 }
 
 const PINNED = {
-  runSummary: '88c3cc341395b31ec445157415341ed3e971dd6be18a0c744dce545298c6b553',
+  runSummary: 'ce90c8c5b63b6938c0aa51af2f10da784c17c0cc269b57d466061d88258d4402',
   comparisonGraph: 'd35ae0db13fca9098a0151a4477f88401d42df5f3cd24e17756b663eb16181bc',
   /** SHA-256 over the sorted "path sha256" lines of the graph artifacts (what `project rebuild` reports). */
   artifacts: '9885deee59fdfc067909783d5a4e58185fe9ab33f4f1845c3831cec653b963fe',
   /** What a replay manifest records as projections.runSummary for run b1. */
-  provenanceB1: '46dc734e0eaeb9d4c777aef1f19426baca3507f2205b9d96b4e4fc042f94168b',
+  provenanceB1: 'fb119b1edc0f72039664eab58068f62e299aaa3aee3015ad5f8aa71e97c5912b',
   /** SHA-256 of the snapshot files `catchUp` writes. */
-  runSummarySnapshot: '187f10bb8b01ff450f16437a01d293993a487b686b35f6670687bdffb7a61e5b',
+  runSummarySnapshot: '5090e18fb76f2b7e6298f42148161cee68d3e1081a5a082c1633f184ccf7d700',
   comparisonGraphSnapshot: 'e7fb10bea772badb9f504567dc1c76db7af50149ca5adf21818dcf49f826dee6',
 };
 

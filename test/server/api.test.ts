@@ -49,7 +49,7 @@ describe('dashboard API', function () {
     assert.equal(byId['base-1']!.checkpoints, 2);
     assert.equal(byId['base-1']!.verification, 'verified');
     assert.equal(byId['cand-1']!.findings.hard, 1);
-    assert.ok(byId['base-1']!.metrics && byId['base-1']!.metrics.testAccuracy > 0);
+    assert.ok(byId['base-1']!.metrics && (byId['base-1']!.metrics.testAccuracy ?? 0) > 0);
   });
 
   it('serves run detail whose summary digest is the governance projection digest of the stream', async function () {

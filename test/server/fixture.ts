@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import type { ProposedEvent } from '../../events/envelope.js';
 import type { CheckpointWritten, Metrics, TelemetrySample, TrainingCompleted, TrainingStarted } from '../../events/training.js';
+import type { MetricsLogged } from '../../events/runs.js';
 import { guardedAppend } from '../../src/governance/guarded-append.js';
 import { parsePlan } from '../../src/governance/plan-file.js';
 import { approvePlan, recordFinding, recordStage, runStream } from '../../src/governance/recorder.js';
@@ -66,21 +67,26 @@ function metricsAt(step: number): Metrics {
   return { trainLoss: loss, trainAccuracy: Math.min(0.99, 0.5 + step / 100), testLoss: loss * 1.1, testAccuracy: Math.min(0.97, 0.45 + step / 100) };
 }
 
+/** Telemetry samples of `count` steps and, as the trainer logs them, one MetricsLogged with each step's loss and accuracy. */
 export function telemetry(runId: string, from: number, count: number): ProposedEvent[] {
-  return Array.from({ length: count }, (_, i) => {
-    const step = from + i;
+  const steps = Array.from({ length: count }, (_, i) => from + i);
+  const samples = steps.map((step): ProposedEvent => {
     const data = signed<TelemetrySample>('TelemetrySample', {
       tags: { run: runId, stage: 'train', worker: 'w1', backend: 'cpu', host: 'test-host' },
       step,
       epoch: Math.floor(step / 10) + 1,
-      loss: metricsAt(step).trainLoss,
-      accuracy: metricsAt(step).trainAccuracy,
       examplesPerSec: 400 + (step % 7) * 10,
       stepWallMs: 2 + (step % 3),
       memoryDeltaBytes: 1000 * (step % 5),
     });
     return { type: 'TelemetrySample', data };
   });
+  const timestamp = Date.parse('2026-01-01T00:00:00.000Z');
+  const points = steps.flatMap((step) => [
+    { key: 'loss', value: metricsAt(step).trainLoss, step, timestamp: timestamp + step },
+    { key: 'accuracy', value: metricsAt(step).trainAccuracy, step, timestamp: timestamp + step },
+  ]);
+  return [...samples, { type: 'MetricsLogged', data: signed<MetricsLogged>('MetricsLogged', { runId, stageId: 'train', metrics: points }) }];
 }
 
 /** Approves the plan, runs `prepare`, starts `train` and records its start; returns when training is "in progress". */

@@ -7,6 +7,9 @@ import type { ProposedEvent } from '../../events/envelope.js';
 import type { CheckpointWritten, Metrics, RunEnvironmentRecorded, TelemetrySample, TrainingCompleted, TrainingStarted } from '../../events/training.js';
 import { CompactRange } from '../../src/integrity/compact-range.js';
 import { prepareBatch, sealEvent } from '../../src/store/seal.js';
+import { join } from 'node:path';
+import { openStore } from '../../src/store/open.js';
+import type { EventStore } from '../../src/store/port.js';
 import { signed, strangerWorker } from '../../bench/fixtures/worker-key.js';
 
 export interface Forgery {
@@ -36,7 +39,23 @@ export function forgeries(run: RunFacts): Forgery[] {
   const event = (label: string, type: string, data: Record<string, unknown>): Forgery => ({ label, event: { id: randomUUID(), type, data, metadata: { actor: 'mallory' } } });
   const environment = signed<RunEnvironmentRecorded>(
     'RunEnvironmentRecorded',
-    { runId, worker: 'mallory', host: 'h', node: 'v22', runledgerVersion: '0.1.0', backend: BACKEND, os: { platform: 'linux', release: '6', arch: 'x64' }, cpu: { model: 'c', count: 1 }, totalMemoryBytes: 1 },
+    {
+      runId,
+      worker: 'mallory',
+      host: 'h',
+      node: 'v22',
+      runledgerVersion: '0.1.0',
+      backend: BACKEND,
+      os: { platform: 'linux', release: '6', arch: 'x64' },
+      cpu: { model: 'c', count: 1 },
+      totalMemoryBytes: 1,
+      source: 'runledger',
+      tfjsVersion: '4.22.0',
+      python: null,
+      git: null,
+      gpus: [],
+      client: {},
+    },
     strangerWorker,
   );
   const started = signed<TrainingStarted>(
@@ -55,7 +74,7 @@ export function forgeries(run: RunFacts): Forgery[] {
     strangerWorker,
   );
   const sample: TelemetrySample = {
-    ...signed<TelemetrySample>('TelemetrySample', { tags: { run: runId, stage: 'train', worker: 'w', backend: 'cpu', host: 'h' }, step: 1_000_000, epoch: 99, loss: 0, accuracy: 1, examplesPerSec: 1e9, stepWallMs: 0, memoryDeltaBytes: 0 }, strangerWorker),
+    ...signed<TelemetrySample>('TelemetrySample', { tags: { run: runId, stage: 'train', worker: 'w', backend: 'cpu', host: 'h' }, step: 1_000_000, epoch: 99, examplesPerSec: 1e9, stepWallMs: 0, memoryDeltaBytes: 0 }, strangerWorker),
     publicKey: trustedKey,
     signature: 'AAAA',
   };
@@ -112,5 +131,15 @@ export function forgeIntoSqlite(dbFile: string, stream: string, event: ProposedE
     return sealed.envelope.id;
   } finally {
     db.close();
+  }
+}
+
+/** Opens the embedded ledger of `home` for `use`, then closes it (a forger's copy, or the honest one). */
+export async function withStore<T>(home: string, use: (store: EventStore) => Promise<T>): Promise<T> {
+  const store = await openStore(`sqlite:${join(home, 'ledger.db')}`);
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
   }
 }

@@ -10,7 +10,15 @@ import { workerKeyOf } from '../../src/ledger/worker-keys.js';
 import type { ExecuteContext } from '../../workers/execute.js';
 import { claimNext, runWorker, submitRun } from '../../workers/queue.js';
 import { repoRoot } from '../support/cli.js';
+import { forgeIntoSqlite } from '../support/forge.js';
+import { openTestLedger } from '../governance/fixture.js';
+import { fixtureWorker } from '../../bench/fixtures/worker-key.js';
+import type { RunEnvironmentRecorded } from '../../events/training.js';
+import { signEvent } from '../../src/ledger/worker-keys.js';
+import { replayRun } from '../../src/replay/replay.js';
+import { executeRun } from '../../workers/execute.js';
 import { signingKey, tempHome } from './fixture.js';
+import { rmSync } from 'node:fs';
 
 const PLAN = join(repoRoot, 'docs', 'examples', 'train.yaml');
 
@@ -33,15 +41,42 @@ describe('workers/queue', function () {
   it('hands a submitted run to exactly one claimant, then reports the queue empty', async () => {
     const key = workerKeyOf(ctx.keys.signer);
     await submitRun(store, readPlanFile(PLAN), 'r1', { workerKeys: [key] });
-    assert.deepEqual(await claimNext(store, 'w1', key), { runId: 'r1', backend: 'cpu' });
-    assert.equal(await claimNext(store, 'w2', key), null);
+    assert.deepEqual(await claimNext(store, 'w1', ctx.keys.signer), { runId: 'r1', backend: 'cpu' });
+    assert.equal(await claimNext(store, 'w2', ctx.keys.signer), null);
+    const claims = (await readRun(store, 'r1')).events.filter((e) => e.envelope.type === 'RunClaimed');
+    assert.deepEqual(claims.map((e) => [e.envelope.schemaVersion, e.envelope.data.worker, e.envelope.data.publicKey]), [[2, 'w1', key]], 'one claim, signed by the claimant');
   });
 
   it('leaves a run to the workers its approval trusts: another worker key does not claim it', async () => {
     const key = workerKeyOf(ctx.keys.signer);
     await submitRun(store, readPlanFile(PLAN), 'r1', { workerKeys: [key] });
-    assert.equal(await claimNext(store, 'w9', workerKeyOf(asSigner(signingKey()))), null);
-    assert.deepEqual(await claimNext(store, 'w1', key), { runId: 'r1', backend: 'cpu' });
+    assert.equal(await claimNext(store, 'w9', asSigner(signingKey())), null);
+    assert.deepEqual(await claimNext(store, 'w1', ctx.keys.signer), { runId: 'r1', backend: 'cpu' });
+  });
+
+  it('replay refuses a training event of a claimed run signed by another trusted key than the claimant, written straight into the file (rule claimant)', async function () {
+    this.timeout(120_000);
+    const ledger = await openTestLedger();
+    const home = tempHome();
+    try {
+      const claimant = ctx.keys.signer;
+      await submitRun(ledger.store, readPlanFile(PLAN), 'c', { workerKeys: [workerKeyOf(claimant), fixtureWorker.publicKey] });
+      assert.ok(await claimNext(ledger.store, 'wa', claimant));
+      await executeRun({ store: ledger.store, home, keys: { signer: claimant }, worker: 'wa' }, 'c', { stopAfterEpoch: 2 });
+      await ledger.checkpoint();
+      assert.equal((await replayRun(ledger.store, 'c', { verifierKeys: [ledger.verifierKey] })).ok, true, 'the genuine run replays');
+      // The other trusted worker (it lost the claim) records its environment, bypassing every door.
+      const environment = (await ledger.store.readStream('run-c')).find((e) => e.envelope.type === 'RunEnvironmentRecorded')!;
+      const { publicKey: _p, signature: _s, ...data } = environment.envelope.data as RunEnvironmentRecorded;
+      forgeIntoSqlite(join(ledger.dir, 'ledger.db'), 'run-c', { type: 'RunEnvironmentRecorded', data: signEvent<RunEnvironmentRecorded>(fixtureWorker.signer, 'RunEnvironmentRecorded', data) });
+      await ledger.checkpoint();
+      const replayed = await replayRun(ledger.store, 'c', { verifierKeys: [ledger.verifierKey] });
+      assert.equal(replayed.ok, false);
+      assert.deepEqual([replayed.firstDivergence?.check, replayed.firstDivergence?.rule], ['write-rule', 'claimant'], replayed.firstDivergence?.message);
+    } finally {
+      await ledger.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('ends a claimed run with RunFailed when its backend is not installed on the worker, instead of leaving it claimed', async function () {
@@ -59,6 +94,6 @@ describe('workers/queue', function () {
     assert.match(JSON.stringify(finished), /npm install @tensorflow\/tfjs-node-gpu/);
     const run = await readRun(store, 'g');
     assert.equal(run.state.status, 'failed');
-    assert.equal(await claimNext(store, 'w2', workerKeyOf(ctx.keys.signer)), null);
+    assert.equal(await claimNext(store, 'w2', ctx.keys.signer), null);
   });
 });

@@ -114,6 +114,14 @@ describe('workers/trainer', function () {
     assert.equal(steps.at(-1), result.steps);
     assert.deepEqual(samples[0]!.tags, { run: 'r1', stage: 'train', worker: samples[0]!.tags.worker, backend: 'cpu', host: samples[0]!.tags.host });
     assert.ok(batches.some((n) => n > 1), 'telemetry is appended in batches');
+    // Metrics are MetricsLogged points like every run's: each sampled step's loss and accuracy, each checkpoint's metrics at its step.
+    assert.ok(samples.every((s) => !('loss' in s) && !('accuracy' in s)), 'samples are system telemetry only (version 3)');
+    const points = events.filter((e) => e.type === 'MetricsLogged').flatMap((e) => (e.data as { metrics: { key: string; value: number; step: number }[] }).metrics);
+    assert.deepEqual([...new Set(points.filter((p) => p.key === 'loss').map((p) => p.step))], steps, 'a loss point at every sampled step');
+    const checkpoints = events.filter((e) => e.type === 'CheckpointWritten').map((e) => e.data as { step: number; metrics: Record<string, number> });
+    for (const c of checkpoints) {
+      for (const [key, value] of Object.entries(c.metrics)) assert.ok(points.some((p) => p.key === key && p.step === c.step && p.value === value), `${key} of the checkpoint at step ${c.step}`);
+    }
   });
 
   it('trains a model that beats chance on the held-out split, and a regressed plan trains worse', async () => {

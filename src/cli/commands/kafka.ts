@@ -66,9 +66,9 @@ function brokersOf(opts: KafkaFlags, ctx: CliContext): string[] {
 }
 
 // Kafka topic names: 1–249 characters of [a-zA-Z0-9._-] (org.apache.kafka.common.internals.Topic).
-function checkTopic(topic: string): string {
+export function checkTopic(topic: string, field = '--topic'): string {
   if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic === '.' || topic === '..') {
-    throw new InputError(`topic "${topic}" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)`, { field: '--topic' });
+    throw new InputError(`${field}: "${topic}" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)`, { field });
   }
   return topic;
 }

@@ -8,18 +8,13 @@ import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
-import { readLogPages } from '../../ledger/read.js';
-import type { EventStore, StoredCheckpoint } from '../../store/port.js';
-import { CompactRange } from '../../integrity/compact-range.js';
-import { leafHash } from '../../integrity/hasher.js';
-import type { VerifyLogReport } from '../../replay/verify-log.js';
+import type { StoredCheckpoint } from '../../store/port.js';
+import { type LedgerVerification } from '../../replay/ledger-verification.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { count, type Style } from '../style.js';
 
-// Modules that load the event schemas (zod) or worker threads are imported inside the actions that
-// use them, so `events` and `--help` start fast (docs/benchmarks.md, "CLI start-up").
-const checkpointModule = () => import('../../ledger/checkpoint.js');
-const proofModule = () => import('../../integrity/proof.js');
+// Modules that load the event schemas (zod), proofs, witnesses or worker threads are imported inside
+// the actions that use them, so `events` and `--help` start fast (docs/benchmarks.md, "CLI start-up").
 
 interface JsonFlag {
   json?: boolean;
@@ -50,13 +45,10 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .description('append NDJSON events, one per line: {"stream","type","data","id"?,"metadata"?,"expectedRevision"?}; all or nothing; events on run streams must pass the write rules (docs/governance.md)')
     .argument('[file]', 'NDJSON file, or - for standard input', '-')
     .action(async (file: string, opts: JsonFlag) => {
-      const [{ parseAppendInput }, { prepareBatch }, { guardedAppend, refuseRecorderTypes }] = await Promise.all([
-        import('../../ledger/append-input.js'),
-        import('../../store/seal.js'),
-        import('../../governance/guarded-append.js'),
-      ]);
+      const [{ prepareBatch }, { guardedAppend, refuseRecorderTypes }] = await Promise.all([import('../../store/seal.js'), import('../../governance/guarded-append.js')]);
       const source = file === '-' ? 'stdin' : file;
       const text = file === '-' ? await readStdin() : readAppendFile(file);
+      const { parseAppendInput } = await import('../../ledger/append-input.js');
       const input = parseAppendInput(text, source);
       const actor = ctx.env.RUNLEDGER_ACTOR ?? safeUser();
       for (const request of input.requests) {
@@ -119,7 +111,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--witness-key <vkey...>', 'with --witness: keep only cosignatures of these witness keys, verified')
     .option('--witness-token <token>', 'with --witness: bearer token sent to every witness URL (env RUNLEDGER_WITNESS_TOKEN; for witnesses you run with --token)')
     .action(async (opts: JsonFlag & { adopt?: string | true; witness?: string[]; witnessKey?: string[]; witnessToken?: string }) => {
-      const [{ createCheckpoint }, { witnessCheckpoint }, { witnessPolicy }] = await Promise.all([checkpointModule(), import('../../witness/client.js'), import('../../witness/policy.js')]);
+      const [{ createCheckpoint }, { witnessCheckpoint }, { witnessPolicy }] = await Promise.all([import('../../ledger/checkpoint.js'), import('../../witness/client.js'), import('../../witness/policy.js')]);
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const adopt = opts.adopt === undefined ? undefined : opts.adopt === true ? ('store' as const) : { note: readInputFile(opts.adopt), source: opts.adopt };
@@ -176,46 +168,25 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--witness-key <vkey...>', 'require the latest checkpoint to be cosigned by these witnesses (C2SP tlog-cosignature)')
     .option('--witness-threshold <k>', 'with --witness-key: how many of them must have cosigned (default: all)', parsePositive('--witness-threshold'))
     .action(async (opts: JsonFlag & { key?: string[]; workers?: number; strict?: boolean; witnessKey?: string[]; witnessThreshold?: number }) => {
-      const [{ defaultVerifyWorkers, verifyLogParallel }, { readRotationStatements }, { checkWitnessPolicy, witnessPolicy }] = await Promise.all([
-        import('../../replay/verify-parallel.js'),
-        import('../../replay/key-history.js'),
-        import('../../witness/policy.js'),
-      ]);
+      const [{ checkWitnessPolicy, witnessPolicy }, { verifyLedger }] = await Promise.all([import('../../witness/policy.js'), import('../../replay/ledger-verification.js')]);
       const store = await ctx.store();
-      const origin = await requireOrigin(store);
+      await requireOrigin(store); // an uninitialised ledger says so before anything else
       const keys = verifierKeysOf(ctx, opts.key);
       if (keys.length === 0) throw new InputError(`no verifier key: pass --key <vkey> (the signer's "runledger keys show")`, { field: '--key' });
       const policy = witnessPolicy(opts.witnessKey, opts.witnessThreshold);
-      const rotations = await readRotationStatements(store);
-      const checkpoints = await store.checkpoints();
-      const tree = await store.treeState();
-      const bar = ctx.progress('verify', tree.size, opts.json ?? false);
-      let report: VerifyLogReport;
+      const bar = ctx.progress('verify', (await store.treeState()).size, opts.json ?? false);
+      let verified: LedgerVerification;
       try {
-        report = await verifyLogParallel(readLogPages(store), { checkpoints, verifierKeys: keys, origin, rotations, onProgress: (n) => bar.update(n) }, { workers: opts.workers ?? defaultVerifyWorkers() });
+        verified = await verifyLedger(store, { verifierKeys: keys, onProgress: (n) => bar.update(n), ...(opts.workers !== undefined ? { workers: opts.workers } : {}) });
       } finally {
         bar.stop();
       }
-      const pending = await store.unintegrated();
-      // Anchored: every recorded event lies inside the latest checkpoint, which verifyLog checked.
-      const signedSize = report.ok ? (checkpoints.at(-1)?.size ?? 0) : 0;
-      const unanchored = tree.size + pending - signedSize;
-      const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
+      const checkpoints = await store.checkpoints();
       const latestSize = checkpoints.at(-1)?.size ?? null;
-      const witnesses = policy && report.ok ? checkWitnessPolicy(checkpointCopies(checkpoints, latestSize), latestSize, policy) : undefined;
-      const full = {
-        ...report,
-        store: store.displayUrl,
-        origin,
-        pendingEvents: pending,
-        anchored,
-        anchoredEvents: signedSize,
-        unanchoredEvents: report.ok ? unanchored : null,
-        keyRotations: rotations.length,
-        ...(witnesses ? { witnesses } : {}),
-      };
+      const witnesses = policy && verified.ok ? checkWitnessPolicy(checkpointCopies(checkpoints, latestSize), latestSize, policy) : undefined;
+      const full = { ...verified, ...(witnesses ? { witnesses } : {}) };
       ctx.print(opts.json ?? false, full, () => [describeVerify(full, opts.strict ?? false, ctx.style), ...(witnesses ? [`${witnesses.ok ? 'Witnessed' : 'NOT WITNESSED'}: ${witnesses.message}`] : [])].join('\n'));
-      if (!report.ok || (opts.strict && !anchored) || (witnesses && !witnesses.ok)) throw new ExitCode(1);
+      if (!full.ok || (opts.strict && !full.anchored) || (witnesses && !witnesses.ok)) throw new ExitCode(1);
     });
 
   const proof = program.command('proof').description('print RFC 9162 inclusion and consistency proofs, checked against the signed checkpoint of that size');
@@ -226,34 +197,19 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
     .addOption(new Option('--format <format>', 'tlog-proof: print the C2SP tlog-proof text (index, base64 hashes, the checkpoint note)').choices(['tlog-proof']))
     .action(async (opts: JsonFlag & { index: number; size?: number; key?: string[]; format?: 'tlog-proof' }) => {
+      const [{ proveInclusion }, { formatTlogProof }] = await Promise.all([import('../../ledger/proofs.js'), import('../../integrity/tlog-proof.js')]);
       if (opts.format && opts.json) throw new InputError('--format tlog-proof and --json are alternatives: pass one', { field: '--format' });
-      const [{ signedCheckpointAt }, { inclusionProofAsync, inclusionProofJson, ProofError, verifyProofJson }, { formatTlogProof }] = await Promise.all([
-        checkpointModule(),
-        proofModule(),
-        import('../../integrity/tlog-proof.js'),
-      ]);
       const store = await ctx.store();
       const origin = await requireOrigin(store);
-      const size = await proofSize(store, opts.size);
-      if (opts.index >= size) throw new InputError(`--index ${opts.index} is outside the tree of size ${size}`, { field: '--index' });
-      const anchor = await signedCheckpointAt(store, size, verifierKeysOf(ctx, opts.key), origin);
+      const report = await proveInclusion(store, { index: opts.index, ...(opts.size !== undefined ? { size: opts.size } : {}), verifierKeys: verifierKeysOf(ctx, opts.key), origin });
+      const failure = report.failure ?? null;
+      const anchor = { anchored: report.anchored, description: report.checkedAgainst };
       if (opts.format === 'tlog-proof' && !anchor.anchored) throw new InputError(`--format tlog-proof needs a signed checkpoint of the tree: ${anchor.description}`, { field: '--format' });
-      const read = leafReader(store);
-      const [event] = await store.readLog({ fromIndex: opts.index, limit: 1 });
-      if (event?.index !== opts.index) throw new IntegrityError(`the store has no event at leaf index ${opts.index} although its tree has ${size} leaves`, { index: opts.index });
-      // RFC 9162 §2.1.3.2 from the leaf hash of the event's canonical bytes, never the stored leaf hash alone.
-      const leaf = leafHash(event.canonical);
-      const [stored] = await read(opts.index, opts.index + 1);
-      const path = await inclusionProofAsync(opts.index, size, read);
-      const root = anchor.root ?? (await rootAt(store, size));
-      const json = inclusionProofJson(opts.index, size, leaf, root, path);
-      const failure = !stored!.equals(leaf)
-        ? `the stored leaf hash ${stored!.toString('hex')} of leaf ${opts.index} is not the hash of its canonical bytes (${leaf.toString('hex')})`
-        : proofFailure(() => verifyProofJson(json), ProofError);
-      const report = { ...json, verified: failure === null, anchored: anchor.anchored, checkedAgainst: anchor.description, checkpoint: anchor.note, ...(failure ? { failure } : {}) };
+      const json = report;
+      const size = report.size;
       if (opts.format === 'tlog-proof') {
         if (failure) throw new IntegrityError(`inclusion proof of leaf ${opts.index} does not verify: ${failure}`, { index: opts.index });
-        ctx.stdout.write(formatTlogProof({ index: opts.index, proof: path, checkpoint: anchor.note! }));
+        ctx.stdout.write(formatTlogProof({ index: opts.index, proof: report.proof.map((h) => Buffer.from(h, 'hex')), checkpoint: report.checkpoint! }));
         return;
       }
       ctx.print(opts.json ?? false, report, () =>
@@ -262,7 +218,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
           `leaf ${json.leafHash} (hash of the event's canonical bytes)`,
           `root ${json.root}`,
           ...json.proof.map((h, i) => `  ${i}: ${h}`),
-          anchor.note ? `checked against:\n${anchor.note}` : `checked against: ${anchor.description}`,
+          report.checkpoint ? `checked against:\n${report.checkpoint}` : `checked against: ${anchor.description}`,
         ].join('\n'),
       );
       if (failure) throw new ExitCode(1);
@@ -273,26 +229,14 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--to <n>', 'newer tree size (default: latest checkpoint size)', parseNonNegative('--to'))
     .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
     .action(async (opts: JsonFlag & { from: number; to?: number; key?: string[] }) => {
-      const [{ signedCheckpointAt }, { consistencyProofAsync, consistencyProofJson, ProofError, verifyProofJson }] = await Promise.all([checkpointModule(), proofModule()]);
+      const { proveConsistency } = await import('../../ledger/proofs.js');
       const store = await ctx.store();
       const origin = await requireOrigin(store);
-      const to = await proofSize(store, opts.to);
-      if (opts.from > to) throw new InputError(`--from ${opts.from} is larger than --to ${to}`, { field: '--from' });
-      const keys = verifierKeysOf(ctx, opts.key);
-      const fromAnchor = await signedCheckpointAt(store, opts.from, keys, origin);
-      const toAnchor = await signedCheckpointAt(store, to, keys, origin);
-      const path = await consistencyProofAsync(opts.from, to, leafReader(store));
-      const json = consistencyProofJson(opts.from, to, fromAnchor.root ?? (await rootAt(store, opts.from)), toAnchor.root ?? (await rootAt(store, to)), path);
-      const failure = proofFailure(() => verifyProofJson(json), ProofError);
-      const anchored = fromAnchor.anchored && toAnchor.anchored;
-      const report = {
-        ...json,
-        verified: failure === null,
-        anchored,
-        checkedAgainst: { from: fromAnchor.description, to: toAnchor.description },
-        checkpoints: { from: fromAnchor.note, to: toAnchor.note },
-        ...(failure ? { failure } : {}),
-      };
+      const { report, anchors } = await proveConsistency(store, { from: opts.from, ...(opts.to !== undefined ? { to: opts.to } : {}), verifierKeys: verifierKeysOf(ctx, opts.key), origin });
+      const { failure = null, anchored } = report;
+      const json = report;
+      const to = report.to;
+      const [fromAnchor, toAnchor] = [anchors.from, anchors.to];
       ctx.print(opts.json ?? false, report, () =>
         [
           `Consistency of tree ${opts.from} with tree ${to}: ${verdict(failure, { anchored, description: anchored ? 'both roots are signed (or the empty tree)' : [fromAnchor, toAnchor].filter((a) => !a.anchored).map((a) => a.description).join('; ') })}`,
@@ -389,49 +333,12 @@ function verifierKeysOf(ctx: CliContext, given: string[] | undefined): string[] 
   return given ?? (hasSigningKey(ctx.home()) ? [loadVerifierKey(ctx.home())] : []);
 }
 
-/** Why a proof does not verify, or null when it does. */
-function proofFailure(check: () => void, ProofError: abstract new (...args: never[]) => Error): string | null {
-  try {
-    check();
-    return null;
-  } catch (err) {
-    if (err instanceof ProofError) return err.message;
-    throw err;
-  }
-}
-
 function verdict(failure: string | null, anchor: { anchored: boolean; description: string }): string {
   if (failure) return `NOT VERIFIED: ${failure}`;
   return anchor.anchored ? `verified against ${anchor.description}` : `verified only against the store's own root, NOT ANCHORED: ${anchor.description}`;
 }
 
-function leafReader(store: EventStore) {
-  return async (from: number, to: number): Promise<Buffer[]> => (await store.leafHashes(from, to)).map((h) => Buffer.from(h, 'hex'));
-}
-
-async function proofSize(store: EventStore, requested: number | undefined): Promise<number> {
-  const tree = await store.treeState();
-  if (requested !== undefined) {
-    if (requested > tree.size) throw new InputError(`size ${requested} is larger than the integrated tree (${tree.size} leaves)`, { field: '--size' });
-    return requested;
-  }
-  const { latestCheckpoint } = await checkpointModule();
-  const latest = await latestCheckpoint(store);
-  if (!latest) throw new InputError('no checkpoint yet: run "runledger checkpoint" or pass a size', { field: '--size' });
-  return latest.size;
-}
-
-async function rootAt(store: EventStore, size: number): Promise<Buffer> {
-  const tree = await store.treeState();
-  if (size === tree.size) return (await checkpointModule()).treeRoot(tree);
-  const range = CompactRange.empty();
-  for (let from = 0; from < size; from += 10_000) {
-    for (const h of await store.leafHashes(from, Math.min(size, from + 10_000))) range.append(Buffer.from(h, 'hex'));
-  }
-  return range.root();
-}
-
-function describeVerify(r: VerifyLogReport & { pendingEvents: number; anchored: boolean; anchoredEvents: number; unanchoredEvents: number | null }, strict: boolean, style: Style): string {
+function describeVerify(r: LedgerVerification, strict: boolean, style: Style): string {
   if (!r.ok) return `${style.status('fail', 'FAILED')}: ${r.firstDivergence?.message ?? 'verification failed'}`;
   const total = r.events + r.pendingEvents;
   const counted = `${count(total, 'event')} in ${count(r.streams, 'stream')}`;

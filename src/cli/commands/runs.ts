@@ -72,17 +72,26 @@ async function lastRecordedAt(store: EventStore, p: RunProvenance): Promise<stri
   return last?.envelope.metadata.recordedAt ?? null;
 }
 
+/** The held-out accuracy and loss of a built-in training run, else the first few metrics by name. */
+function describeMetrics(metrics: Record<string, number>): string {
+  const { testAccuracy, testLoss } = metrics;
+  if (testAccuracy !== undefined && testLoss !== undefined) return `acc ${testAccuracy.toFixed(4)} loss ${testLoss.toFixed(4)}`;
+  const names = Object.keys(metrics).sort();
+  const shown = names.slice(0, 3).map((k) => `${k} ${Number(metrics[k]!.toPrecision(4))}`);
+  return names.length > 3 ? `${shown.join(' ')} (+${names.length - 3})` : shown.join(' ') || '-';
+}
+
 export function describeRuns(runs: RunListing[], style: Style): string {
   if (runs.length === 0) return 'No runs yet: "runledger plan approve", "runledger train" or "runledger demo" record one.';
   const rows = runs.map((r) => [
     r.runId,
     r.status,
     r.plan ?? '-',
-    r.metrics ? `acc ${r.metrics.testAccuracy.toFixed(4)} loss ${r.metrics.testLoss.toFixed(4)}` : '-',
+    r.metrics ? describeMetrics(r.metrics) : '-',
     `${style.symbol(BADGE_TONE[r.verification])}${r.verification}`,
     r.updatedAt ?? '-',
   ]);
-  const header = ['RUN', 'STATUS', 'PLAN', 'METRICS (held-out)', 'VERIFICATION', 'UPDATED'];
+  const header = ['RUN', 'STATUS', 'PLAN', 'METRICS', 'VERIFICATION', 'UPDATED'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
   // Pad before colouring: escape codes have no width on screen.
   const line = (cells: string[], paint: (cell: string, c: number) => string = (cell) => cell): string =>

@@ -155,15 +155,19 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     });
 
   withJson(program.command('worker'))
-    .description('claim submitted runs from the ledger and execute them; two workers never execute the same run')
+    .description('claim submitted runs from the ledger and execute them; two workers never execute the same run (--brokers: a ledger on another machine, through Kafka)')
     .option('--until-idle', 'exit when no unclaimed run is left instead of polling')
     .option('--max-runs <n>', 'exit after executing this many runs', positiveInt('--max-runs'))
     .option('--poll-ms <ms>', 'how often to look for new runs', positiveInt('--poll-ms'), 1000)
     .option('--id <worker>', 'worker id recorded in claims and telemetry (default: <host>:<pid>, env RUNLEDGER_WORKER)')
-    .action(async (opts: JsonFlag & { untilIdle?: boolean; maxRuns?: number; pollMs: number; id?: string }) => {
+    .option('--brokers <list>', 'reach the ledger through Kafka at host:port[,host:port…] instead of its store: read its relay topic, publish to its ingest topic')
+    .option('--relay-topic <topic>', 'with --brokers: the topic "runledger relay" publishes the ledger on', 'runledger.events')
+    .option('--ingest-topic <topic>', 'with --brokers: the topic "runledger ingest" appends from', 'runledger.ingest')
+    .action(async (opts: JsonFlag & { untilIdle?: boolean; maxRuns?: number; pollMs: number; id?: string; brokers?: string; relayTopic: string; ingestTopic: string }) => {
       const { runWorker } = await load.queue();
       const worker = opts.id ?? ctx.env.RUNLEDGER_WORKER ?? (await load.environment()).defaultWorkerId();
-      const exec = await executeContext(ctx, true, worker);
+      const remote = opts.brokers !== undefined ? await openRemote(ctx, worker, opts as typeof opts & { brokers: string }) : undefined;
+      const exec = remote ? await contextFor(ctx, remote.link.store, ctx.home(), true, worker) : await executeContext(ctx, true, worker);
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       process.once('SIGINT', onSignal);
@@ -175,14 +179,19 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
           pollMs: opts.pollMs,
           signal: stop.signal,
           ...(opts.maxRuns ? { maxRuns: opts.maxRuns } : {}),
+          ...(remote ? { link: remote.link } : {}),
           onClaimed: (runId) => {
             if (!opts.json) ctx.note(`${worker}: claimed run ${runId}`);
+          },
+          onLost: (runId) => {
+            if (!opts.json) ctx.note(`${worker}: another worker's claim of run ${runId} was recorded first`);
           },
           onFinished: (outcome) => finished.push(outcome),
         });
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        await remote?.close();
       }
       const failed = finished.filter((f) => 'error' in f);
       ctx.print(opts.json ?? false, { worker, executed: finished }, () =>
@@ -200,6 +209,28 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     .action(async (opts: JsonFlag & { dir?: string; repeats: number }) => {
       await runDemo(ctx, program, opts);
     });
+}
+
+/** `worker --brokers`: the ledger through Kafka, mirrored in memory (src/kafka/remote-ledger.ts). */
+async function openRemote(
+  ctx: CliContext,
+  worker: string,
+  opts: { brokers: string; relayTopic: string; ingestTopic: string },
+): Promise<{ link: import('../../../workers/queue.js').LedgerLink; close(): Promise<void> }> {
+  const { parseBrokers } = await import('../../kafka/connection.js');
+  const { openRemoteLedger } = await import('../../kafka/remote-ledger.js');
+  const { checkTopic } = await import('./kafka.js');
+  const brokers = parseBrokers(opts.brokers);
+  const relayTopic = checkTopic(opts.relayTopic, '--relay-topic');
+  const ingestTopic = checkTopic(opts.ingestTopic, '--ingest-topic');
+  const mirror = await openStore('sqlite::memory:');
+  try {
+    const link = await openRemoteLedger({ brokers, relayTopic, ingestTopic, mirror, clientId: `runledger-worker-${worker}`, onRefused: (stream, reason) => ctx.note(`${worker}: not executing ${stream}: its relayed copy was refused: ${reason}`) });
+    return { link, close: async () => (await link.close(), await mirror.close()) };
+  } catch (err) {
+    await mirror.close();
+    throw err;
+  }
 }
 
 /** The execution context for the home and store, with a TTY progress bar that follows the stages. */

@@ -5,18 +5,24 @@ import type { StageBudgetView, TelemetryPoint } from '../api-types.js';
 import { el, replaceChildren, table } from './dom.js';
 import { compact, num } from './format.js';
 
-export interface SeriesSpec {
+/** What a chart plots: points by step, of one stage (telemetry samples, or a logged metric's points). */
+export interface StepPoint {
+  step: number;
+  stage?: string;
+}
+
+export interface SeriesSpec<P extends StepPoint = TelemetryPoint> {
   label: string;
-  value: (p: TelemetryPoint) => number | null;
+  value: (p: P) => number | null;
   color: string;
   /** Right-hand axis (e.g. accuracy next to loss). */
   right?: boolean;
 }
 
-export interface ChartSpec {
+export interface ChartSpec<P extends StepPoint = TelemetryPoint> {
   key: string;
   title: string;
-  series: SeriesSpec[];
+  series: SeriesSpec<P>[];
   /** The stage budget drawn as a horizontal line, if the plan sets one. */
   budget?: (budget: StageBudgetView) => { label: string; value: number } | null;
   format?: (value: number) => string;
@@ -25,18 +31,18 @@ export interface ChartSpec {
 const BUDGET_COLOR = '#b3261e';
 const TABLE_ROWS = 8;
 
-export class TelemetryChart {
+export class TelemetryChart<P extends StepPoint = TelemetryPoint> {
   readonly figure: HTMLElement;
   private readonly plotHost: HTMLElement;
   private readonly summary: HTMLElement;
   private readonly tableHost: HTMLElement;
   private plot: uPlot | undefined;
   private budgetLine: { label: string; value: number } | null = null;
-  private points: TelemetryPoint[] = [];
+  private points: P[] = [];
   private readonly resize: ResizeObserver;
 
-  constructor(private readonly spec: ChartSpec) {
-    const titleId = `chart-${spec.key}-title`;
+  constructor(private readonly spec: ChartSpec<P>) {
+    const titleId = `chart-${spec.key.replace(/[^A-Za-z0-9_-]/g, '_')}-title`;
     this.plotHost = el('div', { class: 'plot', role: 'img', 'aria-labelledby': titleId });
     this.summary = el('p', { class: 'chart-summary' });
     this.tableHost = el('div');
@@ -53,7 +59,7 @@ export class TelemetryChart {
   }
 
   /** Replaces the series with `points` (sorted by step); budgets come from the approved plan. */
-  setPoints(points: TelemetryPoint[], budgets: Record<string, StageBudgetView>): void {
+  setPoints(points: P[], budgets: Record<string, StageBudgetView>): void {
     this.points = points;
     const stage = points[points.length - 1]?.stage;
     const budget = stage ? budgets[stage] : undefined;

@@ -1,6 +1,6 @@
 // Run detail: provenance, stage timeline against the plan, telemetry charts with budget lines,
 // signed checkpoints, gate verdicts and findings. Live: new samples extend the charts in place.
-import type { RunDetail, StageView, TelemetryPoint, TelemetryView } from '../../api-types.js';
+import type { MetricSeriesPoint, RunDetail, StageView, TelemetryPoint, TelemetryView } from '../../api-types.js';
 import { getJson, runPath } from '../api.js';
 import { TELEMETRY_CHARTS, TelemetryChart } from '../charts.js';
 import { el, replaceChildren, section, table, type Child } from '../dom.js';
@@ -22,6 +22,10 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
   const stages = el('div');
   const checkpoints = el('div');
   const gates = el('div');
+  const metricsTable = el('div');
+  const metricCharts = el('div', { class: 'chart-grid' });
+  const paramsAndTags = el('div');
+  const environment = el('div');
   const charts = TELEMETRY_CHARTS.map((spec) => new TelemetryChart(spec));
   const chartNote = el('p', { class: 'chart-note' });
   const stagePicker = el('select', { id: 'telemetry-stage' });
@@ -30,10 +34,13 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     main,
     heading,
     section('Provenance', 'provenance-title', provenance),
+    section('Params and tags', 'params-title', paramsAndTags),
+    section('Metrics', 'metrics-title', metricsTable, metricCharts),
     section('Stages against the plan', 'stages-title', stages),
     section('Telemetry', 'telemetry-title', stageField, chartNote, el('div', { class: 'chart-grid' }, charts.map((c) => c.figure))),
     section('Checkpoints', 'checkpoints-title', checkpoints),
     section('Gates and findings', 'gates-title', gates),
+    section('Environment', 'environment-title', environment),
     section('Replay', 'replay-title', replayPanel(runId)),
   );
 
@@ -47,8 +54,26 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     replaceChildren(stages, stageTimeline(d.stages));
     replaceChildren(checkpoints, checkpointTable(d));
     replaceChildren(gates, gateSection(d));
+    replaceChildren(paramsAndTags, paramsSection(d));
+    replaceChildren(metricsTable, latestMetricsTable(d));
+    replaceChildren(environment, environmentList(d.environment));
   };
   renderDetail(detail);
+
+  // One chart per logged metric name (any name), in name order; the series grow as points arrive.
+  const series = new Map<string, MetricSeriesPoint[]>();
+  const metricChart = new Map<string, TelemetryChart<MetricSeriesPoint>>();
+  const drawMetrics = (): void => {
+    for (const [name, pts] of [...series].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, MAX_METRIC_CHARTS)) {
+      let chart = metricChart.get(name);
+      if (!chart) {
+        chart = new TelemetryChart<MetricSeriesPoint>({ key: `metric-${name}`, title: `${name} by step`, series: [{ label: name, value: (p) => p.value, color: '#1f5fa8' }] });
+        metricChart.set(name, chart);
+        metricCharts.append(chart.figure);
+      }
+      chart.setPoints([...pts].sort((a, b) => a.step - b.step), {});
+    }
+  };
 
   let points: TelemetryPoint[] = [];
   let budgets: TelemetryView['budgets'] = {};
@@ -65,6 +90,9 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     const view = await getJson<TelemetryView>(`${runPath(runId, '/telemetry')}?${query}`);
     budgets = view.budgets;
     stage = view.stage;
+    if (after < 0) series.clear();
+    for (const [name, pts] of Object.entries(view.metrics)) series.set(name, [...(series.get(name) ?? []), ...pts]);
+    drawMetrics();
     if (view.stages.length > 1 && stagePicker.options.length !== view.stages.length) {
       replaceChildren(stagePicker, view.stages.map((s) => el('option', { value: s, selected: s === stage }, s)));
       stageField.hidden = false;
@@ -77,6 +105,7 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
   stagePicker.addEventListener('change', () => {
     stage = stagePicker.value;
     points = [];
+    series.clear();
     void loadTelemetry();
   });
   await loadTelemetry().catch(() => drawCharts());
@@ -90,8 +119,44 @@ export async function runPage(main: HTMLElement, runId: string): Promise<Page> {
     onChange: (change) => {
       if (touchesRun(change, runId) || change.topics.includes('gates') || change.topics.includes('verification')) refresh();
     },
-    dispose: () => charts.forEach((c) => c.destroy()),
+    dispose: () => [...charts, ...metricChart.values()].forEach((c) => c.destroy()),
   };
+}
+
+const MAX_METRIC_CHARTS = 24;
+
+function paramsSection(d: RunDetail): HTMLElement {
+  const params = Object.entries(d.params);
+  const tags = Object.entries(d.tags);
+  return el(
+    'div',
+    {},
+    table(`${params.length} param${params.length === 1 ? '' : 's'} (write-once)`, ['Param', 'Value'], params.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]), { rowHeaders: true }),
+    table(`${tags.length} tag${tags.length === 1 ? '' : 's'}`, ['Tag', 'Value'], tags.map(([k, v]) => [k, v]), { rowHeaders: true }),
+  );
+}
+
+function latestMetricsTable(d: RunDetail): HTMLElement {
+  const names = Object.keys(d.latestMetrics).sort();
+  const finals = Object.keys(d.metrics ?? {}).filter((k) => !Object.hasOwn(d.latestMetrics, k)).sort();
+  return table(
+    'Final metrics (the latest point of each name; a trained run\'s held-out metrics)',
+    ['Metric', 'Value', 'Step', 'Logged'],
+    [
+      ...names.map((k) => {
+        const m = d.latestMetrics[k]!;
+        return [k, num(d.metrics?.[k] ?? m.value), String(m.step), when(new Date(m.timestamp).toISOString())];
+      }),
+      ...finals.map((k) => [k, num(d.metrics![k]), '—', '—']),
+    ],
+    { rowHeaders: true },
+  );
+}
+
+/** The environment as recorded: scalar facts in a list, nested ones (OS, CPU, git, GPUs, client facts) as JSON. */
+function environmentList(env: Record<string, unknown> | null): HTMLElement {
+  if (!env) return el('p', {}, 'No environment recorded for this run.');
+  return dl(Object.entries(env).map(([k, v]): [string, Child] => [k, v === null ? '—' : typeof v === 'object' ? el('code', {}, JSON.stringify(v)) : String(v)]));
 }
 
 function dl(entries: [string, Child][]): HTMLElement {

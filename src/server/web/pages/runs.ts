@@ -37,10 +37,19 @@ function progress(run: RunRow): HTMLElement | string {
   );
 }
 
+/** A trained run's held-out accuracy; otherwise the first metrics by name, whatever they are called. */
+function finalMetrics(metrics: RunRow['metrics']): string {
+  if (!metrics) return '—';
+  if (metrics.testAccuracy !== undefined) return `test accuracy ${percent(metrics.testAccuracy)}`;
+  const names = Object.keys(metrics).sort();
+  const shown = names.slice(0, 2).map((k) => `${k} ${num(metrics[k])}`).join(', ');
+  return names.length > 2 ? `${shown} (+${names.length - 2})` : shown || '—';
+}
+
 export function runsTable(runs: RunRow[]): HTMLElement {
   return table(
     `${runs.length} run${runs.length === 1 ? '' : 's'}`,
-    ['Run', 'Status', 'Plan', 'Backend', 'Training step', 'Latest loss', 'Test accuracy', 'Check\u00adpoints', 'Findings', 'Verification', 'Updated'],
+    ['Run', 'Status', 'Plan', 'Backend', 'Training step', 'Latest loss', 'Final metrics', 'Check\u00adpoints', 'Findings', 'Verification', 'Updated'],
     runs.map((r) => [
       el(
         'span',
@@ -53,7 +62,7 @@ export function runsTable(runs: RunRow[]): HTMLElement {
       r.backend ?? '—',
       progress(r),
       el('span', { 'data-field': 'loss' }, num(r.lastLoss)),
-      percent(r.metrics?.testAccuracy),
+      finalMetrics(r.metrics),
       String(r.checkpoints),
       r.findings.hard + r.findings.soft > 0 ? `${r.findings.hard} hard, ${r.findings.soft} soft` : '—',
       verificationBadge(r.verification),
