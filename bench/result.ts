@@ -1,6 +1,6 @@
 // What every benchmark shares: the result shape (declared with the gate that reads it,
 // src/gates/bench-file.ts), `summarizeRuns` turning raw wall times into it, and the environment.
-import { cpus, platform, arch, totalmem } from 'node:os';
+import { cpus, platform, arch, totalmem, loadavg } from 'node:os';
 
 export { BenchEnvironment, BenchFile, BenchResult, WallStats } from '../src/gates/bench-file.js';
 import type { WallStats } from '../src/gates/bench-file.js';
@@ -34,5 +34,7 @@ export function benchEnvironment(): Record<string, unknown> {
     cpuModel: cpu[0]?.model ?? 'unknown',
     cpus: cpu.length,
     totalMemBytes: totalmem(),
+    // The machine is shared: the 1, 5 and 15 minute load averages when the result was taken.
+    loadAverage: loadavg(),
   };
 }

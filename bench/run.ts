@@ -9,14 +9,25 @@ type BenchModule = { run(options: BenchOptions): Promise<BenchResult[]> };
 
 /** Benchmarks by name; `default` ones run when no name is given. */
 const BENCHMARKS: Record<string, { load: () => Promise<BenchModule>; default: boolean; what: string }> = {
+  startup: { load: () => import('./startup.js'), default: true, what: 'CLI start-up: --version and events --limit 1 vs node -e 0' },
   append: { load: () => import('./append.js'), default: true, what: 'embedded append vs raw better-sqlite3 inserts' },
   merkle: { load: () => import('./merkle.js'), default: true, what: 'Merkle root of 1M leaves vs merkletreejs' },
   verify: { load: () => import('./verify.js'), default: true, what: 'full-log verification vs raw SHA-256' },
+  'verify-sqlite': { load: () => import('./verify-sqlite.js'), default: true, what: 'verification of an SQLite ledger end to end vs a plain read of its rows' },
   projection: { load: () => import('./projection.js'), default: true, what: 'projection rebuild: RxJS wiring vs a hand-written loop' },
   training: { load: () => import('./training.js'), default: true, what: 'ledger overhead on a training run' },
   postgres: { load: () => import('./postgres.js'), default: false, what: 'PostgreSQL append and read throughput vs raw pg inserts' },
   dashboard: { load: () => import('./dashboard.js'), default: false, what: 'runs table with 10,000 runs in Chromium: first page, sort, filter, scroll (budgets)' },
 };
+
+/** Goals (issue 13) without a benchmark in this build. */
+const UNMEASURED: { name: string; goal: string; note: string }[] = [
+  { name: 'verify-sqlite-vs-emmett-read', goal: '>= 1 (verify of the SQLite ledger vs Emmett reading the same workload)', note: 'needs the peer script (bench/peers), not written yet' },
+  { name: 'verify-10m-events', goal: '< 60 s on 2 cores, memory O(streams) + O(log n)', note: 'no 10 M-event bulk generator yet' },
+  { name: 'export-verify-bundle-1m-rss', goal: 'bounded RSS for a 1 M-event bundle', note: 'not measured yet' },
+  { name: 'append.sqlite-vs-emmett', goal: '>= 2 (vs Emmett SQLite, kept connection)', note: 'needs the peer script (bench/peers), not written yet' },
+  { name: 'append-integrate.postgres-vs-emmett', goal: '>= 1 (vs Emmett PostgreSQL append)', note: 'needs the peer script; integrate still rewrites rows' },
+];
 
 function usage(): never {
   const names = Object.entries(BENCHMARKS).map(([n, b]) => `  ${n.padEnd(11)} ${b.what}${b.default ? '' : ' (only when named)'}`);
@@ -63,9 +74,11 @@ async function main(): Promise<void> {
     }
     results.push(...(await mod.run(options)));
   }
-  const goals = results
+  const goals: { name: string; ratio: number | null; goal: number | string; met: boolean; note?: string }[] = results
     .filter((r) => r.ratio !== undefined && r.goal !== undefined)
     .map((r) => ({ name: r.name, ratio: r.ratio!, goal: r.goal!, met: meets(r) }));
+  // Goals of issue 13 this bench does not measure yet: listed, never counted as met (docs/benchmarks.md says why).
+  if (names.length === 0) goals.push(...UNMEASURED.map((g) => ({ ...g, ratio: null, met: false })));
   const doc = `${JSON.stringify({ results, goals }, null, 2)}\n`;
   if (output === undefined) {
     process.stdout.write(doc);

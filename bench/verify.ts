@@ -1,7 +1,7 @@
 // Full-log verification on one core: verify-log over N sealed events held in memory (parse,
 // RFC 8785 form check, Envelope schema, leaf hash, stream chains, tree, signed checkpoints) vs
 // raw SHA-256 of the same event bytes, one hash per event. Runs alternate so machine load hits
-// both alike. Goal: verification throughput at least 0.6 of the raw hashing throughput.
+// both alike. Goal: verification throughput at least 0.3 of the raw hashing throughput (issue 13).
 // A third result runs the same verification across worker threads (verify-parallel.ts, fresh
 // threads per run as the CLI starts them) against the single-threaded runs: the scaling ratio.
 // A second result isolates the Merkle work (leaf hash + tree append) to show the ceiling the
@@ -18,6 +18,7 @@ import { verifyLogSync, type VerifyLogOptions, type VerifyLogReport } from '../s
 import { verifyLogParallel } from '../src/replay/verify-parallel.js';
 import type { RecordedEvent, StoredCheckpoint } from '../src/store/port.js';
 import { sealEvent } from '../src/store/seal.js';
+import { recordFromCanonical } from '../src/store/recorded.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult, type WallStats } from './result.js';
 
 const ORIGIN = 'bench.runledger/log';
@@ -46,7 +47,8 @@ function sealedLog(n: number): RecordedEvent[] {
       new Date(1_700_000_000_000 + i).toISOString(),
     );
     heads.set(stream, { revision: sealed.envelope.revision, leafHash: sealed.leafHash });
-    events.push({ position: i + 1, index: i, envelope: sealed.envelope, canonical: sealed.canonical, leafHash: sealed.leafHash });
+    // As the embedded store hands events out: bytes and recorded leaf hash, the envelope decoded on first read.
+    events.push(recordFromCanonical(i + 1, i, Buffer.from(sealed.canonical), sealed.leafHash));
   }
   return events;
 }
@@ -140,14 +142,17 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     gc();
     const before = process.memoryUsage().heapUsed;
     let report: ReturnType<typeof verifyLogSync> | undefined;
-    verify.push(timed(() => (report = verifyLogSync(events, verifyOptions))));
+    // Fresh records each run, as each read of the store hands out (decoded once, by the verifier).
+    const read = events.map((e) => recordFromCanonical(e.position, e.index!, e.canonical, e.leafHash));
+    verify.push(timed(() => (report = verifyLogSync(read, verifyOptions))));
     if (!report?.ok || report.checkpoints !== CHECKPOINTS) throw new Error(`verification failed in the benchmark: ${report?.firstDivergence?.message}`);
     gc();
     memoryDeltaBytes = Math.max(memoryDeltaBytes, process.memoryUsage().heapUsed - before);
     raw.push(timed(rawHash));
     merkle.push(timed(merkleOnly));
     let parallelReport: VerifyLogReport | undefined;
-    parallel.push(await timedAsync(async () => void (parallelReport = await verifyLogParallel(events, verifyOptions, { workers }))));
+    const readAgain = events.map((e) => recordFromCanonical(e.position, e.index!, e.canonical, e.leafHash));
+    parallel.push(await timedAsync(async () => void (parallelReport = await verifyLogParallel(readAgain, verifyOptions, { workers }))));
     if (JSON.stringify(parallelReport) !== JSON.stringify(report)) throw new Error('parallel verification reported differently from single-threaded verification');
   }
 
@@ -178,6 +183,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     reference: { name: 'verify-log on one thread (--workers 1), same runs', wallMs: singleWall, throughputPerSec: n / (singleWall.p50 / 1000) },
     // Speed-up (single-threaded time / parallel time): higher is better; bounded by the cores.
     ratio: singleWall.p50 / parallelWall.p50,
+    goal: 1.7,
+    goalIs: 'min',
     environment: {
       ...benchEnvironment(),
       events: n,
@@ -193,7 +200,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     },
   };
   return [
-    result('verify-log', n, verify, raw, memoryDeltaBytes, shared, 0.6),
+    result('verify-log', n, verify, raw, memoryDeltaBytes, shared, 0.3),
     parallelResult,
     result('verify-log-merkle-only', n, merkle, raw, 0, {
       ...shared,

@@ -2,7 +2,7 @@
 // Commands stay thin; the work is done by src/ledger, src/replay and the store adapters.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
+import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import type { EventStore } from '../store/port.js';
 import { defaultStoreUrl, openStore, sqlitePath } from '../store/open.js';
@@ -93,6 +93,8 @@ export class CliContext {
   /** A progress bar on an interactive terminal; silent in pipes, CI and --json runs. */
   progress(label: string, total: number, json = false): Progress {
     if (json || !this.stderr.isTTY || this.env.CI) return { update() {}, stop() {} };
+    // Loaded only when a bar is drawn: start-up stays cheap (docs/benchmarks.md, "CLI start-up").
+    const { SingleBar, Presets } = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
     const bar = new SingleBar(
       // cli-progress tokens: {eta} is seconds, {eta_formatted} reads "42s" / "1m05s".
       { format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted}`, stream: this.stderr, hideCursor: true },

@@ -3,11 +3,15 @@
 import { Command, CommanderError } from 'commander';
 import { InputError, LedgerError, type ErrorLocation } from '../errors.js';
 import { CliContext, ExitCode } from './context.js';
-import { commandGroups } from './commands/index.js';
+import { groupsFor } from './commands/index.js';
 import { allCommands, applyHelp, commandPath, registerHelpCommand } from './help.js';
 import { runledgerVersion } from '../version.js';
 
-export function buildProgram(ctx?: CliContext): { program: Command; ctx: CliContext } {
+/**
+ * The program with the commands `argv` needs (all of them without `argv`): the root and its global
+ * options are cheap; each command group loads its module only when needed (src/cli/commands/index.ts).
+ */
+export async function buildProgram(ctx?: CliContext, argv?: readonly string[]): Promise<{ program: Command; ctx: CliContext }> {
   const program = new Command('runledger')
     .description('Event-sourced, tamper-evident ledger for ML governance and training')
     .version(runledgerVersion(), '-V, --version')
@@ -18,7 +22,11 @@ export function buildProgram(ctx?: CliContext): { program: Command; ctx: CliCont
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'runledger: ')) });
   const context = ctx ?? new CliContext(program);
-  for (const register of commandGroups) register(program, context);
+  const wanted = argv ? commandLine(program, argv) : { command: undefined, versionOnly: false };
+  const groups = groupsFor(wanted.command, wanted.versionOnly);
+  // Loaded together, registered in table order: the same program whichever modules load first.
+  const registers = await Promise.all(groups.map((g) => g.load()));
+  for (const register of registers) register(program, context);
   registerHelpCommand(program, context);
   applyHelp(program);
   for (const { command } of allCommands(program)) {
@@ -26,6 +34,24 @@ export function buildProgram(ctx?: CliContext): { program: Command; ctx: CliCont
     requireSubcommand(command);
   }
   return { program, ctx: context };
+}
+
+/**
+ * The command a command line names (its first word after the root's own options and their values)
+ * and whether the root's --version comes first. A root --help before any command means every command.
+ */
+function commandLine(program: Command, argv: readonly string[]): { command: string | undefined; versionOnly: boolean } {
+  const args = argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return { command: args[i + 1], versionOnly: false };
+    if (!arg.startsWith('-')) return { command: arg, versionOnly: false };
+    if (arg === '-V' || arg === '--version') return { command: undefined, versionOnly: true };
+    if (arg === '-h' || arg === '--help') return { command: undefined, versionOnly: false };
+    const option = program.options.find((o) => o.long === arg || o.short === arg);
+    if (option && (option.required || option.optional)) i++;
+  }
+  return { command: undefined, versionOnly: false };
 }
 
 /**
@@ -47,7 +73,7 @@ function requireSubcommand(command: Command): void {
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe(process.stdout);
   quietOnClosedPipe(process.stderr);
-  const { program, ctx } = buildProgram();
+  const { program, ctx } = await buildProgram(undefined, argv);
   let action: Command | undefined;
   program.hook('preAction', (_root, actionCommand) => void (action = actionCommand));
   try {

@@ -33,11 +33,12 @@ export const LIMITS = {
 
 export type LimitName = keyof typeof LIMITS;
 
-const number = new Intl.NumberFormat('en-US');
+// Created on first use: building an Intl formatter costs milliseconds every command would pay at start-up.
+let number: Intl.NumberFormat | undefined;
 
 /** "N bytes", "N events": counts with thousands separators so a limit reads at a glance. */
 export function count(n: number, unit: string): string {
-  return `${number.format(n)} ${unit}`;
+  return `${(number ??= new Intl.NumberFormat('en-US')).format(n)} ${unit}`;
 }
 
 /** The refusal every limit shares: `<where>: <what> is <actual>, over the limit of <limit> (docs/limits.md)`. */

@@ -198,8 +198,40 @@ function number(t: string, i: number): number {
     if (first !== 0x30) return j;
     return digits === 1 && j - i === 1 ? j : -1; // "0" is canonical; "-0" and "01" are not
   }
+  if (!plain && isMinimalFixedDecimal(t, i, j)) return j;
   const token = t.slice(i, j);
   const n = Number(token);
   // Number-to-String never yields "-0", "Infinity" spellings only for non-finite values.
   return Number.isFinite(n) && String(n) === token ? j : -1;
+}
+
+const MAX_EXACT_DIGITS = 15;
+
+/**
+ * Fast path for t[i, j): `-?I.F` with I "0" or without a leading zero, F ending in a non-zero
+ * digit, at most 15 significant digits, and at most 5 zeros between "0." and the first significant
+ * digit. Such a decimal is its own Number-to-String: binary64 round-trips every decimal of at most
+ * 15 significant digits, so no shorter decimal names the same value and ECMA-262 Number::toString
+ * picks exactly these digits, laid out in fixed notation for 1e-6 <= |x| < 1e21 (§6.1.6.1.20).
+ * Spares String(Number(token)) for most telemetry values; anything else takes that path.
+ */
+function isMinimalFixedDecimal(t: string, i: number, j: number): boolean {
+  let k = t.charCodeAt(i) === 0x2d ? i + 1 : i;
+  const intStart = k;
+  while (k < j && t.charCodeAt(k) >= 0x30 && t.charCodeAt(k) <= 0x39) k++;
+  const intDigits = k - intStart;
+  if (intDigits === 0 || k >= j || t.charCodeAt(k) !== 0x2e) return false;
+  const zeroInt = t.charCodeAt(intStart) === 0x30;
+  if (zeroInt && intDigits !== 1) return false; // "01.5"
+  const fracStart = k + 1;
+  for (k = fracStart; k < j; k++) {
+    const c = t.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return false; // an exponent, a second point or sign
+  }
+  const fracDigits = j - fracStart;
+  if (fracDigits === 0 || t.charCodeAt(j - 1) === 0x30) return false; // "1." or a trailing zero
+  if (!zeroInt) return intDigits + fracDigits <= MAX_EXACT_DIGITS;
+  let zeros = 0;
+  while (t.charCodeAt(fracStart + zeros) === 0x30) zeros++;
+  return zeros <= 5 && fracDigits - zeros <= MAX_EXACT_DIGITS;
 }

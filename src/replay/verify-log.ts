@@ -4,6 +4,8 @@
 // event; `verifyLog` only adds iteration over an async source.
 import { isUtf8 } from 'node:buffer';
 import { Envelope } from '../../events/envelope.js';
+import { adoptParsedEnvelope } from '../store/recorded.js';
+import { isEnvelope } from './envelope-check.js';
 import { IntegrityError, InputError, type ErrorLocation } from '../errors.js';
 import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
 import { isCanonicalJson } from '../integrity/canonical-check.js';
@@ -134,10 +136,16 @@ export interface EventContent {
  * event in the message. Returns the divergence, or undefined when the content is sound.
  */
 export function contentDivergence(event: EventContent, index: number): Divergence | undefined {
-  const stored = event.envelope as Partial<Envelope> | undefined;
-  const where = (): Pick<Divergence, 'index' | 'stream' | 'revision' | 'eventId'> => ({ index, stream: stored?.stream, revision: stored?.revision, eventId: stored?.id });
+  // Read only on the failure paths: a store may decode its envelope from the bytes on first read.
+  const where = (): Pick<Divergence, 'index' | 'stream' | 'revision' | 'eventId'> => {
+    const stored = storedEnvelope(event);
+    return { index, stream: stored?.stream, revision: stored?.revision, eventId: stored?.id };
+  };
   // What the store hands out is not validated yet: clip it, a hostile row must not make the message huge.
-  const label = (): string => `Leaf ${index} (event ${clip(stored?.id)}, stream "${clip(stored?.stream)}" revision ${clip(stored?.revision)})`;
+  const label = (): string => {
+    const stored = storedEnvelope(event);
+    return `Leaf ${index} (event ${clip(stored?.id)}, stream "${clip(stored?.stream)}" revision ${clip(stored?.revision)})`;
+  };
   const bytes = event.canonical;
   // Valid UTF-8 decodes one-to-one, so comparing text afterwards compares the bytes.
   if (!isUtf8(bytes)) {
@@ -159,13 +167,17 @@ export function contentDivergence(event: EventContent, index: number): Divergenc
     const path = protoMember(parsed);
     if (path !== undefined) return { check: 'schema', ...where(), message: `${label()}: the stored bytes have a member named "__proto__" at ${fieldPath(path)}, which no runledger writer records.` };
   }
-  const envelope = Envelope.safeParse(parsed);
-  if (!envelope.success) {
-    const { field, message } = describeIssue(envelope.error.issues[0]!);
-    return { check: 'schema', ...where(), message: `${label()}: envelope field ${field || '(envelope)'} in the stored bytes is invalid: ${message}.` };
+  // The hand-written check accepts only what the schema accepts; anything else gets zod's verdict and message.
+  if (!isEnvelope(parsed)) {
+    const envelope = Envelope.safeParse(parsed);
+    if (!envelope.success) {
+      const { field, message } = describeIssue(envelope.error.issues[0]!);
+      return { check: 'schema', ...where(), message: `${label()}: envelope field ${field || '(envelope)'} in the stored bytes is invalid: ${message}.` };
+    }
   }
-  if (!sameJson(parsed, event.envelope)) {
-    const env = envelope.data;
+  const env = parsed as Envelope;
+  // An envelope the store decodes from these very bytes on demand takes this parse: nothing to compare.
+  if (!adoptParsedEnvelope(event as RecordedEvent, env, bytes) && !sameJson(parsed, event.envelope)) {
     return {
       check: 'envelope',
       index,
@@ -176,6 +188,15 @@ export function contentDivergence(event: EventContent, index: number): Divergenc
     };
   }
   return undefined;
+}
+
+/** The envelope the store hands out, for naming an event that failed a check; undefined when it has none or cannot decode one. */
+function storedEnvelope(event: { envelope: unknown }): Partial<Envelope> | undefined {
+  try {
+    return event.envelope as Partial<Envelope> | undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function clip(value: unknown): string {
@@ -237,14 +258,14 @@ export class LogVerifier {
    * (a worker thread) and whose leaf hash was recomputed there from the same bytes. The
    * order-dependent checks (index, recorded leaf hash, chain, tree, checkpoints) still run here.
    */
-  pushChecked(event: RecordedEvent, leaf: Buffer): boolean {
-    return this.pushEvent(event, leaf);
+  pushChecked(event: RecordedEvent, leaf: Buffer, chain?: readonly [id: string, stream: string, revision: number, prevHash: string | null]): boolean {
+    return this.pushEvent(event, leaf, chain);
   }
 
-  private pushEvent(event: RecordedEvent, checkedLeaf: Buffer | undefined): boolean {
+  private pushEvent(event: RecordedEvent, checkedLeaf: Buffer | undefined, chain?: readonly [string, string, number, string | null]): boolean {
     if (this.divergence !== undefined) return false;
     const index = this.range.size;
-    const leaf = this.verifyEvent(event, index, checkedLeaf);
+    const leaf = this.verifyEvent(event, index, checkedLeaf, chain);
     if (leaf === undefined) return false;
     if (event.envelope.type === 'LedgerKeyRotated' && !this.checkRotationEvent(event, index)) return false;
     this.range.append(leaf);
@@ -320,10 +341,10 @@ export class LogVerifier {
   }
 
   /** Checks one event; returns its recomputed leaf hash, or undefined after recording a divergence. */
-  private verifyEvent(event: RecordedEvent, index: number, checkedLeaf: Buffer | undefined): Buffer | undefined {
+  private verifyEvent(event: RecordedEvent, index: number, checkedLeaf: Buffer | undefined, chain?: readonly [string, string, number, string | null]): Buffer | undefined {
     // (d) RFC 9162 leaf indices are dense and in input order.
     if (event.index !== index) {
-      const stored = event.envelope as Partial<Envelope> | undefined;
+      const stored = storedEnvelope(event);
       const label = `Leaf ${index} (event ${stored?.id ?? '?'}, stream "${stored?.stream ?? '?'}" revision ${stored?.revision ?? '?'})`;
       // JSON.stringify shows a string or null index for what it is (an adapter bug, not a gap).
       const actual = JSON.stringify(event.index);
@@ -334,8 +355,9 @@ export class LogVerifier {
       const divergence = contentDivergence(event, index);
       if (divergence !== undefined) return this.fail(divergence);
     }
-    // The content checks passed, so the store's envelope is the one in the bytes.
-    const env = event.envelope;
+    // The content checks passed, so the store's envelope is the one in the bytes; a worker that decoded
+    // the bytes of a record the store decodes on demand sends the fields read here instead.
+    const env: Pick<Envelope, 'id' | 'stream' | 'revision' | 'prevHash'> = chain === undefined ? event.envelope : { id: chain[0], stream: chain[1], revision: chain[2], prevHash: chain[3] };
     const named = { index, stream: env.stream, revision: env.revision, eventId: env.id };
     const at = (): string => `Leaf ${index} (event ${env.id}, stream "${env.stream}" revision ${env.revision})`;
 

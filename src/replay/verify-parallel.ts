@@ -10,7 +10,8 @@ import { Worker } from 'node:worker_threads';
 import { HASH_SIZE } from '../integrity/hasher.js';
 import type { RecordedEvent } from '../store/port.js';
 import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } from './verify-log.js';
-import type { VerifiedBatch, VerifyBatch } from './verify-worker.js';
+import { envelopeIsFromBytes } from '../store/recorded.js';
+import type { ChainFields, VerifiedBatch, VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -86,10 +87,13 @@ export class VerifyPool {
       ends[k] = at;
     });
     const seq = this.seq++;
-    const batch: VerifyBatch = { seq, base, bytes, ends, envelopes: events.map((e) => e.envelope) };
+    // An envelope the store decodes from these bytes on demand is not decoded (nor cloned) here: the worker decodes the bytes.
+    const fromBytes = new Uint8Array(events.length);
+    const envelopes = events.map((e, k) => (envelopeIsFromBytes(e) ? ((fromBytes[k] = 1), null) : e.envelope));
+    const batch: VerifyBatch = { seq, base, bytes, ends, envelopes, fromBytes };
     const worker = this.workers[this.next]!;
     try {
-      worker.postMessage(batch, [bytes, ends.buffer]);
+      worker.postMessage(batch, [bytes, ends.buffer, fromBytes.buffer]);
     } catch {
       return undefined; // DataCloneError: an envelope that is not plain data
     }
@@ -110,9 +114,10 @@ export class VerifyPool {
 function apply(verifier: LogVerifier, events: readonly RecordedEvent[], result: VerifiedBatch | undefined): boolean {
   const passed = result?.passed ?? 0;
   const leaves = result === undefined ? undefined : Buffer.from(result.leaves);
+  const chain = result === undefined ? [] : (JSON.parse(result.chain) as (ChainFields | null)[]);
   for (let k = 0; k < events.length; k++) {
     const event = events[k]!;
-    const ok = k < passed ? verifier.pushChecked(event, leaves!.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE)) : verifier.push(event);
+    const ok = k < passed ? verifier.pushChecked(event, leaves!.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE), chain[k] ?? undefined) : verifier.push(event);
     if (!ok) return false;
   }
   return true;

@@ -1,9 +1,9 @@
 // Store selection by URL (docs/stores.md): `sqlite:<path>`, `postgres://…`, `kurrentdb://…`.
-// Server adapters are imported on demand so the embedded path never loads a network driver.
+// Adapters are imported on demand: the embedded path never loads a network driver, and commands
+// that open no store (--help, --version) load no adapter at all.
 import { join, resolve } from 'node:path';
 import { InputError, UnavailableError } from '../errors.js';
 import type { EventStore } from './port.js';
-import { createSqliteStore } from './sqlite/index.js';
 
 export interface OpenStoreOptions {
   /** Open without writing: the embedded store refuses appends and never creates a file. */
@@ -51,9 +51,11 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   let store: EventStore;
   switch (scheme) {
-    case 'sqlite':
+    case 'sqlite': {
+      const { createSqliteStore } = await import('./sqlite/index.js');
       store = createSqliteStore({ path: sqlitePath(url, options.cwd), readonly: options.readonly });
       break;
+    }
     case 'postgres':
     case 'postgresql': {
       const adapter = await importAdapter('postgres');

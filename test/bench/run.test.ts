@@ -19,9 +19,9 @@ describe('bench/run.ts', function () {
       const res = spawnSync(process.execPath, [runJs, 'merkle', '--scale', '0.001', '--runs', '1', '--out', out], { cwd: repoRoot, encoding: 'utf8' });
       assert.equal(res.status, 0, res.stderr);
       assert.equal(res.stdout, '', 'stdout stays free for whatever wraps the command (npm prints its banner there)');
-      assert.match(res.stderr, /bench: wrote 1 results to .*new\.json/);
-      const [result] = parseBenchFile(readFileSync(out, 'utf8'), out);
-      assert.equal(result!.name, 'merkle-root');
+      assert.match(res.stderr, /bench: wrote 2 results to .*new\.json/);
+      const results = parseBenchFile(readFileSync(out, 'utf8'), out);
+      assert.deepEqual(results.map((r) => r.name), ['merkle-root-vs-sha256', 'merkle-root']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

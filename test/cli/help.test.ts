@@ -59,8 +59,12 @@ function resolve(program: Command, args: string[]): { path: string; unknown: str
 
 describe('runledger help', function () {
   this.timeout(60_000);
-  const { program } = buildProgram();
-  const commands = allCommands(program);
+  let program: Command;
+  let commands: { path: string; command: Command }[];
+  before(async () => {
+    ({ program } = await buildProgram());
+    commands = allCommands(program);
+  });
 
   it('puts every command in one of the groups, and every grouped name is a command', () => {
     const grouped = HELP_GROUPS.flatMap((g) => g.commands);

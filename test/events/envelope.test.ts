@@ -1,7 +1,8 @@
 // The envelope grammars docs/integrity.md §1 states, one by one: what is accepted, what is refused,
 // at append (InputError, nothing written) and in stored bytes (the verifier's `bytes` check).
 import assert from 'node:assert/strict';
-import { Envelope, EventId, EventType, RecordedAt, StreamName } from '../../events/envelope.js';
+import fc from 'fast-check';
+import { Envelope, EventId, EventType, isRealRecordedAt, RecordedAt, StreamName } from '../../events/envelope.js';
 import { InputError } from '../../src/errors.js';
 import { prepareBatch } from '../../src/store/seal.js';
 
@@ -55,6 +56,18 @@ describe('event envelope grammars (docs/integrity.md §1)', () => {
       '+002026-01-01T00:00:00.000Z',
     ]) {
       assert.equal(ok(RecordedAt, bad), false, bad);
+    }
+  });
+
+  it('decides a real date and time by arithmetic exactly as the Date round trip does', () => {
+    const roundTrip = (t: string): boolean => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(t) && Number.isFinite(Date.parse(t)) && new Date(Date.parse(t)).toISOString() === t;
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    const shaped = fc
+      .tuple(fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(1900, 2000, 2024, 2100, 0)), two(14), two(32), two(25), two(61), two(61), fc.integer({ min: 0, max: 999 }))
+      .map(([y, mo, d, h, mi, s, ms]) => `${String(y).padStart(4, '0')}-${mo}-${d}T${h}:${mi}:${s}.${String(ms).padStart(3, '0')}Z`);
+    fc.assert(fc.property(fc.oneof(shaped, fc.string()), (t) => assert.equal(isRealRecordedAt(t), roundTrip(t), t)), { numRuns: 20_000 });
+    for (const t of ['2024-02-29T00:00:00.000Z', '2023-02-29T00:00:00.000Z', '1900-02-29T00:00:00.000Z', '2000-02-29T23:59:59.999Z', '2026-04-31T00:00:00.000Z', '2026-01-01T24:00:00.000Z']) {
+      assert.equal(isRealRecordedAt(t), roundTrip(t), t);
     }
   });
 

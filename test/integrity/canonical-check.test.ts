@@ -75,6 +75,26 @@ describe('isCanonicalJson', () => {
     );
   });
 
+  it('spells decimals as Number-to-String does, on its fast path and off it', () => {
+    const digits = (min: number, max: number) => fc.array(fc.integer({ min: 0, max: 9 }), { minLength: min, maxLength: max }).map((d) => d.join(''));
+    const decimal = fc
+      .tuple(fc.constantFrom('', '-'), fc.oneof(fc.constant('0'), digits(1, 17)), fc.oneof(digits(0, 3).map((z) => z.replace(/./g, '0')), fc.constant('00000'), fc.constant('000000')), digits(0, 18))
+      .map(([sign, int, zeros, frac]) => `${sign}${int}.${zeros}${frac}`);
+    const doubles = fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => String(x));
+    fc.assert(
+      fc.property(fc.oneof(decimal, doubles), (token) => {
+        const n = Number(token);
+        const expected = Number.isFinite(n) && String(n) === token;
+        assert.equal(isCanonicalJson(token), expected, token);
+        assert.equal(isCanonicalJson(`[${token}]`), expected, token);
+      }),
+      { numRuns: 50_000 },
+    );
+    for (const token of ['0.000001', '0.0000001', '123456789012345.6', '12345678901234.5', '0.1', '0.10', '1.5', '01.5', '-0.5', '0.30000000000000004', '1e-7', '1.', '.5']) {
+      assert.equal(isCanonicalJson(token), String(Number(token)) === token && /^-?\d/.test(token), token);
+    }
+  });
+
   it('agrees with re-serialization on random single-character edits of canonical text', () => {
     const alphabet = fc.constantFrom(' ', '\\', '"', 'u', '0', '1', 'e', 'E', '+', '-', '.', ',', ':', '{', '}', '[', ']', 'a', 'F', '\ud800', '\udc00', '\n');
     fc.assert(

@@ -5,6 +5,7 @@ import { VerifyPool, verifyLogParallel, type ParallelOptions } from '../../src/r
 import { verifyLogSync, type VerifyLogOptions, type VerifyLogReport } from '../../src/replay/verify-log.js';
 import { verifyBatch } from '../../src/replay/verify-worker.js';
 import type { RecordedEvent } from '../../src/store/port.js';
+import { recordFromCanonical } from '../../src/store/recorded.js';
 import { PLAN, buildLog, checkpointAt, options, tamperCases, withBytes } from './verify-log-fixtures.js';
 
 interface Run {
@@ -74,6 +75,24 @@ describe('verifyLogParallel', function () {
     }
   });
 
+  describe('reports identically over records as the embedded store hands them out (envelope decoded from the bytes on demand)', () => {
+    let pool: VerifyPool;
+    before(() => (pool = new VerifyPool(2)));
+    after(() => pool.close());
+    const asRecords = (events: readonly RecordedEvent[]) => events.map((e) => recordFromCanonical(e.position, e.index as number, e.canonical, e.leafHash));
+    for (const c of tamperCases()) {
+      it(c.name, async () => {
+        const expected = single(asRecords(c.events), c.options);
+        for (const batchEvents of [1, 3]) {
+          const got = await parallel(asRecords(c.events), c.options, { pool, batchEvents });
+          assert.deepEqual({ report: got.report, progress: got.progress }, expected, `batchEvents ${batchEvents}`);
+        }
+        // Only a change to the envelope the store returns, apart from its bytes, cannot happen to such records.
+        if (expected.report.ok) assert.equal(single(c.events, c.options).report.firstDivergence?.check, 'envelope');
+      });
+    }
+  });
+
   it('checks on the main thread a batch whose envelope cannot be sent to a worker, with the same report', async () => {
     const events = buildLog();
     const envelope = { ...events[4]!.envelope, data: { ...events[4]!.envelope.data, hook: () => 1 } } as unknown as Envelope;
@@ -139,7 +158,7 @@ describe('verifyBatch (worker side)', () => {
     const bytes = Buffer.concat(events.map((e) => e.canonical));
     let at = 0;
     const ends = Uint32Array.from(events.map((e) => (at += e.canonical.length)));
-    const result = verifyBatch({ seq: 7, base: 0, bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), ends, envelopes: events.map((e) => e.envelope) });
+    const result = verifyBatch({ seq: 7, base: 0, bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), ends, envelopes: events.map((e) => e.envelope), fromBytes: new Uint8Array(events.length) });
     assert.equal(result.seq, 7);
     assert.equal(result.passed, 3);
     const leaves = Buffer.from(result.leaves);

@@ -3,24 +3,18 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { InputError, IntegrityError, UnavailableError } from '../../errors.js';
-import { createCheckpoint } from '../../ledger/checkpoint.js';
-import { proveConsistency, proveInclusion } from '../../ledger/proofs.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
 import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.js';
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
-import { parseAppendInput } from '../../ledger/append-input.js';
 import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
-import { appendInput, checkAppendInput } from '../../governance/append-events.js';
 import type { StoredCheckpoint } from '../../store/port.js';
-import { rotateKey } from '../../ledger/rotation.js';
-import { KeyHistoryError, loadKeyHistory } from '../../replay/key-history.js';
-import { witnessCheckpoint } from '../../witness/client.js';
-import { checkWitnessPolicy, witnessPolicy } from '../../witness/policy.js';
-import { formatTlogProof } from '../../integrity/tlog-proof.js';
-import { verifyLedger, type LedgerVerification } from '../../replay/ledger-verification.js';
+import { type LedgerVerification } from '../../replay/ledger-verification.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { count, type Style } from '../style.js';
+
+// Modules that load the event schemas (zod), proofs, witnesses or worker threads are imported inside
+// the actions that use them, so `events` and `--help` start fast (docs/benchmarks.md, "CLI start-up").
 
 interface JsonFlag {
   json?: boolean;
@@ -51,8 +45,10 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .description('append NDJSON events, one per line: {"stream","type","data","id"?,"metadata"?,"expectedRevision"?}; all or nothing; events on run streams must pass the write rules (docs/governance.md)')
     .argument('[file]', 'NDJSON file, or - for standard input', '-')
     .action(async (file: string, opts: JsonFlag) => {
+      const { appendInput, checkAppendInput } = await import('../../governance/append-events.js');
       const source = file === '-' ? 'stdin' : file;
       const text = file === '-' ? await readStdin() : readAppendFile(file);
+      const { parseAppendInput } = await import('../../ledger/append-input.js');
       const input = parseAppendInput(text, source);
       // Refuse the recorder's types and validate, with line numbers, before the store sees anything.
       checkAppendInput(input, source, ctx.env.RUNLEDGER_ACTOR ?? safeUser());
@@ -89,6 +85,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--witness-key <vkey...>', 'with --witness: keep only cosignatures of these witness keys, verified')
     .option('--witness-token <token>', 'with --witness: bearer token sent to every witness URL (env RUNLEDGER_WITNESS_TOKEN; for witnesses you run with --token)')
     .action(async (opts: JsonFlag & { adopt?: string | true; witness?: string[]; witnessKey?: string[]; witnessToken?: string }) => {
+      const [{ createCheckpoint }, { witnessCheckpoint }, { witnessPolicy }] = await Promise.all([import('../../ledger/checkpoint.js'), import('../../witness/client.js'), import('../../witness/policy.js')]);
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const adopt = opts.adopt === undefined ? undefined : opts.adopt === true ? ('store' as const) : { note: readInputFile(opts.adopt), source: opts.adopt };
@@ -145,6 +142,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--witness-key <vkey...>', 'require the latest checkpoint to be cosigned by these witnesses (C2SP tlog-cosignature)')
     .option('--witness-threshold <k>', 'with --witness-key: how many of them must have cosigned (default: all)', parsePositive('--witness-threshold'))
     .action(async (opts: JsonFlag & { key?: string[]; workers?: number; strict?: boolean; witnessKey?: string[]; witnessThreshold?: number }) => {
+      const [{ checkWitnessPolicy, witnessPolicy }, { verifyLedger }] = await Promise.all([import('../../witness/policy.js'), import('../../replay/ledger-verification.js')]);
       const store = await ctx.store();
       await requireOrigin(store); // an uninitialised ledger says so before anything else
       const keys = verifierKeysOf(ctx, opts.key);
@@ -173,6 +171,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
     .addOption(new Option('--format <format>', 'tlog-proof: print the C2SP tlog-proof text (index, base64 hashes, the checkpoint note)').choices(['tlog-proof']))
     .action(async (opts: JsonFlag & { index: number; size?: number; key?: string[]; format?: 'tlog-proof' }) => {
+      const [{ proveInclusion }, { formatTlogProof }] = await Promise.all([import('../../ledger/proofs.js'), import('../../integrity/tlog-proof.js')]);
       if (opts.format && opts.json) throw new InputError('--format tlog-proof and --json are alternatives: pass one', { field: '--format' });
       const store = await ctx.store();
       const origin = await requireOrigin(store);
@@ -204,6 +203,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--to <n>', 'newer tree size (default: latest checkpoint size)', parseNonNegative('--to'))
     .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
     .action(async (opts: JsonFlag & { from: number; to?: number; key?: string[] }) => {
+      const { proveConsistency } = await import('../../ledger/proofs.js');
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const { report, anchors } = await proveConsistency(store, { from: opts.from, ...(opts.to !== undefined ? { to: opts.to } : {}), verifierKeys: verifierKeysOf(ctx, opts.key), origin });
@@ -241,6 +241,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
   withJson(keys.command('rotate'))
     .description('replace the signing key: a new key, a LedgerKeyRotated event signed by both keys, and a transition checkpoint signed by both; finishes an interrupted rotation')
     .action(async (opts: JsonFlag) => {
+      const { rotateKey } = await import('../../ledger/rotation.js');
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       const outcome = await rotateKey(ctx.home(), store, origin, { actor: ctx.env.RUNLEDGER_ACTOR ?? safeUser() });
@@ -261,6 +262,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .description('the ledger\'s signing keys and the tree sizes each may sign, from the LedgerKeyRotated events and transition checkpoints')
     .option('--key <vkey...>', 'trusted verifier key(s) (default: the home key)')
     .action(async (opts: JsonFlag & { key?: string[] }) => {
+      const { KeyHistoryError, loadKeyHistory } = await import('../../replay/key-history.js');
       const store = await ctx.store();
       const origin = await requireOrigin(store);
       let history;

@@ -5,8 +5,9 @@
 // RFC 9162 leaf index and `integrate()` has nothing left to do.
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
-import { Observable } from 'rxjs';
-import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
+import { createRequire } from 'node:module';
+import type { Observable } from 'rxjs';
+import type { ProposedEvent } from '../../../events/envelope.js';
 import { InputError, IntegrityError, UnavailableError } from '../../errors.js';
 import { CompactRange, CompactRangeError } from '../../integrity/compact-range.js';
 import type {
@@ -23,9 +24,10 @@ import type {
   SubscribeOptions,
   TreeState,
 } from '../port.js';
-import { appendReads, planAppend, type RecordedIdentity, type StreamHead } from '../append-plan.js';
-import { nowIso, prepareBatch, type PrepareOptions, type PreparedRequest } from '../seal.js';
+import type { RecordedIdentity, StreamHead } from '../append-plan.js';
+import type { PrepareOptions, PreparedRequest } from '../seal.js';
 import { openLedgerDatabase, storeFailure } from './schema.js';
+import { recordFromCanonical } from '../recorded.js';
 import { integerOption, limitOption, splitRange } from '../columns.js';
 
 export interface SqliteStoreOptions {
@@ -107,18 +109,18 @@ class SqliteStore implements EventStore {
   }
 
   async append(stream: string, events: ProposedEvent[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
-    return this.appendSync([{ stream, events, expectedRevision: options.expectedRevision }]);
+    return this.appendSync([{ stream, events, expectedRevision: options.expectedRevision }], await loadSealing());
   }
 
   async appendBatch(requests: AppendRequest[]): Promise<AppendResult> {
-    return this.appendSync(requests);
+    return this.appendSync(requests, await loadSealing());
   }
 
-  private appendSync(requests: AppendRequest[]): AppendResult {
+  private appendSync(requests: AppendRequest[], sealing: Sealing): AppendResult {
     if (this.readonly) throw new UnavailableError(`store ${this.displayUrl} was opened read-only`);
     // Validation happens before the write lock is taken: a bad event never blocks other writers.
-    const prepared = prepareBatch(requests, this.prepareOptions);
-    const result = this.run((c) => c.append(prepared, nowIso()));
+    const prepared = sealing.seal.prepareBatch(requests, this.prepareOptions);
+    const result = this.run((c) => c.append(prepared, sealing.seal.nowIso(), sealing.plan));
     if (!result.duplicate) notifyLocal(this.path);
     return result;
   }
@@ -140,6 +142,7 @@ class SqliteStore implements EventStore {
   }
 
   subscribe(options: SubscribeOptions = {}): Observable<RecordedEvent> {
+    const { Observable } = createRequire(import.meta.url)('rxjs') as typeof import('rxjs');
     return new Observable<RecordedEvent>((subscriber) => {
       let cursor = options.after ?? -1;
       const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
@@ -258,7 +261,7 @@ class SqliteStore implements EventStore {
     if (!Number.isSafeInteger(position) || position < -1) {
       throw new InputError(`position of consumer "${consumer}" must be an integer >= -1, got ${position}`, { field: 'position' });
     }
-    this.run((c) => c.setPosition.run(consumer, position, nowIso()));
+    this.run((c) => c.setPosition.run(consumer, position, new Date().toISOString()));
   }
 
   async close(): Promise<void> {
@@ -270,15 +273,22 @@ class SqliteStore implements EventStore {
   }
 }
 
+type AppendPlanner = typeof import('../append-plan.js');
+interface Sealing {
+  seal: typeof import('../seal.js');
+  plan: AppendPlanner;
+}
+let sealing: Promise<Sealing> | undefined;
+
+// Sealing validates against the schema of every event type (zod): it loads on the first append, so
+// commands that only read (events, verify) start without it (docs/benchmarks.md, "CLI start-up").
+function loadSealing(): Promise<Sealing> {
+  return (sealing ??= Promise.all([import('../seal.js'), import('../append-plan.js')]).then(([seal, plan]) => ({ seal, plan })));
+}
+
 function toRecorded(row: unknown): LoggedEvent {
   const { position, leaf_hash, canonical } = row as EventRow;
-  let envelope: Envelope;
-  try {
-    envelope = JSON.parse(canonical.toString('utf8')) as Envelope;
-  } catch {
-    throw new IntegrityError(`event at position ${position} is not valid JSON`, { index: position });
-  }
-  return { position, index: position, envelope, canonical, leafHash: leaf_hash.toString('hex') };
+  return recordFromCanonical(position, position, canonical, leaf_hash.toString('hex'));
 }
 
 /** An open database with its statements prepared once: the append hot path never re-parses SQL. */
@@ -298,7 +308,7 @@ class Connection {
   private readonly selectById: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly updateTree: Database.Statement;
-  private readonly appendTx: (requests: PreparedRequest[], recordedAt: string) => AppendResult;
+  private readonly appendTx: (requests: PreparedRequest[], recordedAt: string, plan: AppendPlanner) => AppendResult;
 
   constructor(readonly db: Database.Database) {
     const columns = 'position, leaf_hash, canonical';
@@ -323,9 +333,9 @@ class Connection {
         'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.updateTree = db.prepare('UPDATE tree SET size = ?, range = ? WHERE singleton = 0');
-    const tx = db.transaction((requests: PreparedRequest[], recordedAt: string) => this.appendInTransaction(requests, recordedAt));
+    const tx = db.transaction((requests: PreparedRequest[], recordedAt: string, plan: AppendPlanner) => this.appendInTransaction(requests, recordedAt, plan));
     // BEGIN IMMEDIATE takes the write lock up front, so the reads below (heads, tree) cannot go stale.
-    this.appendTx = (requests, recordedAt) => tx.immediate(requests, recordedAt);
+    this.appendTx = (requests, recordedAt, plan) => tx.immediate(requests, recordedAt, plan);
   }
 
   readTree(): { size: number; range: Buffer } {
@@ -346,13 +356,13 @@ class Connection {
     return (this.selectHead.get(stream) as { revision: number } | undefined)?.revision ?? -1;
   }
 
-  append(requests: PreparedRequest[], recordedAt: string): AppendResult {
-    return this.appendTx(requests, recordedAt);
+  append(requests: PreparedRequest[], recordedAt: string, plan: AppendPlanner): AppendResult {
+    return this.appendTx(requests, recordedAt, plan);
   }
 
-  private appendInTransaction(requests: PreparedRequest[], recordedAt: string): AppendResult {
+  private appendInTransaction(requests: PreparedRequest[], recordedAt: string, planner: AppendPlanner): AppendResult {
     // The write lock is held (BEGIN IMMEDIATE), so these reads stay current until commit.
-    const { streams, ids } = appendReads(requests);
+    const { streams, ids } = planner.appendReads(requests);
     const heads = new Map<string, StreamHead>();
     for (const stream of streams) {
       const head = this.selectHead.get(stream) as { revision: number; leaf_hash: Buffer } | undefined;
@@ -363,7 +373,7 @@ class Connection {
       const row = this.selectById.get(id) as RecordedIdentity | undefined;
       if (row) recorded.set(id, row);
     }
-    const plan = planAppend(requests, { heads, recorded }, recordedAt);
+    const plan = planner.planAppend(requests, { heads, recorded }, recordedAt);
     if (plan.rows.length === 0) return plan.result([]);
 
     const tree = this.readTree();
