@@ -26,6 +26,7 @@ import {
 } from './experiments.js';
 import { getRunView as readRequiredRun, KILLED_REASON, latestPoint, readRunView, type MlflowRunView } from './run-view.js';
 import { registerArtifactRoutes } from './artifacts.js';
+import { registerMlflowRegistryRoutes } from './registry.js';
 
 /** The scope's prefix: MLflow's tracking API lives under <prefix>/mlflow, its artifact proxy under <prefix>/mlflow-artifacts. */
 export const MLFLOW_PREFIX = '/api/2.0';
@@ -139,19 +140,19 @@ export function runJson(view: MlflowRunView) {
 }
 
 /** A page token: the offset of the next item, as MLflow clients pass it back unchanged. */
-function pageOffset(token: string | undefined, where: string): number {
+export function pageOffset(token: string | undefined, where: string): number {
   if (token === undefined || token === '') return 0;
   if (!/^\d{1,9}$/.test(token)) throw invalid(`${where}: page_token ${JSON.stringify(token.slice(0, 40))} is not a token this server gave`);
   return Number(token);
 }
 
-function page<T>(items: readonly T[], offset: number, max: number): { items: T[]; next?: string } {
+export function page<T>(items: readonly T[], offset: number, max: number): { items: T[]; next?: string } {
   const slice = items.slice(offset, offset + max);
   return offset + max < items.length ? { items: slice, next: String(offset + max) } : { items: slice };
 }
 
 /** Filters and orderings are not evaluated here: say so rather than answer as if they were. */
-function refuseSearchSyntax(request: { filter?: string | undefined; order_by?: string[] | undefined }, where: string): void {
+export function refuseSearchSyntax(request: { filter?: string | undefined; order_by?: string[] | undefined }, where: string): void {
   if (request.filter !== undefined && request.filter.trim() !== '') throw new MlflowError('INVALID_PARAMETER_VALUE', 400, `${where}: filter ${JSON.stringify(request.filter.slice(0, 80))} is not supported by runledger's MLflow API (docs/mlflow.md "Not supported")`);
   if (request.order_by !== undefined && request.order_by.length > 0) throw new MlflowError('INVALID_PARAMETER_VALUE', 400, `${where}: order_by is not supported by runledger's MLflow API (docs/mlflow.md "Not supported")`);
 }
@@ -159,7 +160,7 @@ function refuseSearchSyntax(request: { filter?: string | undefined; order_by?: s
 const OK = { '200': { description: 'done', schema: { type: 'object' } } };
 const jsonSchema = (schema: z.ZodType): Record<string, unknown> => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 
-function doc(input: { body?: z.ZodType; query?: z.ZodType }, summary: string, description?: string, extra: RouteDoc['responses'] = {}, ok: RouteDoc['responses'] = OK): DocumentedConfig {
+export function doc(input: { body?: z.ZodType; query?: z.ZodType }, summary: string, description?: string, extra: RouteDoc['responses'] = {}, ok: RouteDoc['responses'] = OK): DocumentedConfig {
   const errors = Object.fromEntries(
     [
       ['400', 'INVALID_PARAMETER_VALUE (bad field, write-once param changed, write rule refused) or RESOURCE_ALREADY_EXISTS'],
@@ -356,6 +357,7 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
     }
 
     registerArtifactRoutes(scope, { ctx, artifactBytes: options.artifactBytes });
+    registerMlflowRegistryRoutes(scope, { ctx });
     },
     { prefix: MLFLOW_PREFIX },
   );
