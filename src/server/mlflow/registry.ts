@@ -138,6 +138,9 @@ export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { 
     const body = b(bodies.createVersion, request, where);
     if (body.run_id === undefined || body.run_id === '') throw invalid(`${where}: field run_id is required: a version stands on a verified run's signed checkpoint`);
     if ((body.tags?.length ?? 0) > 0) throw invalid(`${where}: field tags is not supported: model-version tags are not recorded (docs/mlflow.md "Model registry")`);
+    // The run's latest events (an MLflow client ends the run and registers it at once) must be under a signed
+    // checkpoint for the replay to verify them: sign the log as it stands first, as `runledger checkpoint` would.
+    await anchorChange(store, home);
     const change = await registerVersion(store, { model: checked(where, () => checkModelName(body.name)), runId: body.run_id, description: body.description || null, actor, verifierKeys: keys(where) }).catch((err: unknown) => {
       if (err instanceof InputError) throw invalid(`${where}: ${err.message}`);
       throw err;
