@@ -14,7 +14,7 @@ import { readModelHistory, type ModelHistory, type ModelVersionView } from '../.
 import { checkAliasName, checkModelName, isModelStream, modelStream } from '../../registry/model-rules.js';
 import { InputError } from '../../errors.js';
 import { invalid, MlflowError, notFound } from './errors.js';
-import { doc, pageOffset, page, parseRequest, refuseSearchSyntax } from './tracking.js';
+import { doc, page, pageOffset, parseRequest, refuseSearchSyntax } from './request.js';
 
 /** The reason runledger records with an alias change made through MLflow's API (which carries none). */
 export const MLFLOW_ALIAS_REASON = 'set through the MLflow API (registered-models/alias)';
@@ -182,12 +182,14 @@ export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { 
     return {};
   });
 
-  scope.get(p('registered-models/get-model-version-by-alias'), { config: doc({ query: queries.byAlias }, 'The version an alias points at, from the verified history', 'Query: name, alias.') }, async (request) => {
-    const where = 'registered-models/get-model-version-by-alias';
-    const query = q(queries.byAlias, request, where);
-    const h = await history(query.name, where);
-    const version = h.aliases[query.alias];
-    if (version === undefined) throw notFound(`${where}: model ${h.model} has no alias ${JSON.stringify(query.alias)}`);
-    return { model_version: versionJson(h, versionOf(h, version, where)) };
-  });
+  // MLflow's proto serves it as GET registered-models/alias (what the client calls); the longer name is an alias of it.
+  for (const where of ['registered-models/alias', 'registered-models/get-model-version-by-alias']) {
+    scope.get(p(where), { config: doc({ query: queries.byAlias }, 'The version an alias points at, from the verified history', 'Query: name, alias.') }, async (request) => {
+      const query = q(queries.byAlias, request, where);
+      const h = await history(query.name, where);
+      const version = h.aliases[query.alias];
+      if (version === undefined) throw notFound(`${where}: model ${h.model} has no alias ${JSON.stringify(query.alias)}`);
+      return { model_version: versionJson(h, versionOf(h, version, where)) };
+    });
+  }
 }

@@ -120,6 +120,7 @@ describe('MLflow model registry API on serve', function () {
     const byAlias = (await ok('GET', 'registered-models/get-model-version-by-alias?name=iris&alias=production')).model_version as VersionJson;
     assert.equal(byAlias.version, '1');
     assert.deepEqual(byAlias.aliases, ['production']);
+    assert.deepEqual((await ok('GET', 'registered-models/alias?name=iris&alias=production')).model_version, byAlias, 'GET registered-models/alias is the path the client calls');
     const revision = await ledger.store.streamRevision(modelStream('iris'));
     await ok('POST', 'registered-models/alias', { name: 'iris', alias: 'production', version: 1 });
     assert.equal(await ledger.store.streamRevision(modelStream('iris')), revision, 'setting an alias to the version it holds records nothing');
