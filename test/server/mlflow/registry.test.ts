@@ -65,10 +65,17 @@ describe('MLflow model registry API on serve', function () {
     await ledger?.close();
   });
 
-  it('refuses every registry endpoint without the token, in MLflow\'s shape, and writes nothing', async () => {
+  it('refuses registry endpoints without the token (401) and on a read-only server (403), in MLflow\'s shape, and writes nothing', async () => {
     refused(await call('POST', 'model-versions/create', { name: 'iris', run_id: 'base-1', source: 's' }, null), 401, 'UNAUTHENTICATED');
     refused(await call('GET', 'registered-models/get?name=iris', undefined, null), 401, 'UNAUTHENTICATED');
     refused(await call('POST', 'registered-models/alias', { name: 'iris', alias: 'production', version: '1' }, 'wrong-token-wrong-token-wrong-token'), 401, 'UNAUTHENTICATED');
+    const readOnly = await startServer({ store: ledger.store, home: ledger.home, port: 0, pollMs: 20 });
+    try {
+      const res = await fetch(`${readOnly.url}/api/2.0/mlflow/model-versions/create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'iris', run_id: 'base-1', source: 's' }) });
+      refused({ status: res.status, json: (await res.json()) as Record<string, unknown> }, 403, 'PERMISSION_DENIED');
+    } finally {
+      await readOnly.close();
+    }
     assert.equal(await ledger.store.streamRevision(modelStream('iris')), -1);
   });
 
