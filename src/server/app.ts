@@ -236,7 +236,7 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
   // The write API (docs/http-api.md): rate limited per client address, token required.
   const buckets = new TokenBuckets(options.rateLimit ?? DEFAULT_RATE_LIMIT);
   registerWriteApi(app, { store, home, token: options.token, buckets, actor: API_ACTOR, heads: new RunHeads(), eventsBodyBytes: options.eventsBodyBytes ?? LIMITS.appendBytes });
-  // MLflow's tracking API and artifact proxy over the run API (docs/mlflow.md), same token and limits.
+  // MLflow's tracking API and artifact proxy over the run API, its model registry API over src/registry (docs/mlflow.md), same token and limits.
   registerMlflowApi(app, { ctx: { store, home, actor: API_ACTOR }, token: options.token, buckets, artifactBytes: options.artifactBytes ?? 64 * 1024 * 1024 });
   registerOpenApi(app, routes, runledgerVersion());
 

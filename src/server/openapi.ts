@@ -102,7 +102,7 @@ export function openApiDocument(routes: readonly CatalogRoute[], info: { version
       title: 'runledger',
       version: info.version,
       description:
-        'The dashboard read API, the write API (events and runs, docs/http-api.md) and the MLflow tracking API subset (docs/mlflow.md) of `runledger serve`. Writes need the bearer token `serve --token` was started with.',
+        'The dashboard read API, the write API (events and runs, docs/http-api.md) and the MLflow tracking and model registry API subset (docs/mlflow.md) of `runledger serve`. Writes need the bearer token `serve --token` was started with.',
     },
     servers: [{ url: '/' }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the token given to `runledger serve --token` (env RUNLEDGER_TOKEN)' } } },

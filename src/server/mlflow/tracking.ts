@@ -9,7 +9,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { logBatch, openRun, startRun, type RunApiContext } from '../../runs/run.js';
 import type { MetricPoint } from '../../../events/runs.js';
-import type { DocumentedConfig, RouteDoc } from '../route-doc.js';
 import { requireToken } from '../security.js';
 import { rateLimitHook, type TokenBuckets } from '../rate-limit.js';
 import { installMlflowErrors, invalid, MLFLOW_ERROR_SCHEMA, MlflowError, notFound } from './errors.js';
@@ -26,6 +25,8 @@ import {
 } from './experiments.js';
 import { getRunView as readRequiredRun, KILLED_REASON, latestPoint, readRunView, type MlflowRunView } from './run-view.js';
 import { registerArtifactRoutes } from './artifacts.js';
+import { registerMlflowRegistryRoutes } from './registry.js';
+import { doc, page, pageOffset, parseRequest, refuseSearchSyntax } from './request.js';
 
 /** The scope's prefix: MLflow's tracking API lives under <prefix>/mlflow, its artifact proxy under <prefix>/mlflow-artifacts. */
 export const MLFLOW_PREFIX = '/api/2.0';
@@ -79,15 +80,6 @@ const queries = {
   history: z.object({ run_id: RunId.optional(), run_uuid: RunId.optional(), metric_key: z.string().min(1).max(250), max_results: Int64.optional(), page_token: z.string().optional() }),
 };
 
-/** Parses a body or query with `schema`: INVALID_PARAMETER_VALUE naming the field on failure. */
-export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const parsed = schema.safeParse(value ?? {});
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const field = issue.path.map(String).join('.');
-  throw invalid(`${where}: ${field ? `field ${field}: ` : ''}${issue.message}`);
-}
-
 /** MLflow accepts the run id as run_id or (older clients) run_uuid. */
 function runIdOf(request: { run_id?: string | undefined; run_uuid?: string | undefined }, where: string): string {
   const id = request.run_id ?? request.run_uuid;
@@ -138,41 +130,6 @@ export function runJson(view: MlflowRunView) {
   return { info: runInfoJson(view), data: { metrics: latest, params: keyValues(view.params), tags: keyValues(view.tags) }, inputs: {} };
 }
 
-/** A page token: the offset of the next item, as MLflow clients pass it back unchanged. */
-function pageOffset(token: string | undefined, where: string): number {
-  if (token === undefined || token === '') return 0;
-  if (!/^\d{1,9}$/.test(token)) throw invalid(`${where}: page_token ${JSON.stringify(token.slice(0, 40))} is not a token this server gave`);
-  return Number(token);
-}
-
-function page<T>(items: readonly T[], offset: number, max: number): { items: T[]; next?: string } {
-  const slice = items.slice(offset, offset + max);
-  return offset + max < items.length ? { items: slice, next: String(offset + max) } : { items: slice };
-}
-
-/** Filters and orderings are not evaluated here: say so rather than answer as if they were. */
-function refuseSearchSyntax(request: { filter?: string | undefined; order_by?: string[] | undefined }, where: string): void {
-  if (request.filter !== undefined && request.filter.trim() !== '') throw new MlflowError('INVALID_PARAMETER_VALUE', 400, `${where}: filter ${JSON.stringify(request.filter.slice(0, 80))} is not supported by runledger's MLflow API (docs/mlflow.md "Not supported")`);
-  if (request.order_by !== undefined && request.order_by.length > 0) throw new MlflowError('INVALID_PARAMETER_VALUE', 400, `${where}: order_by is not supported by runledger's MLflow API (docs/mlflow.md "Not supported")`);
-}
-
-const OK = { '200': { description: 'done', schema: { type: 'object' } } };
-const jsonSchema = (schema: z.ZodType): Record<string, unknown> => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-
-function doc(input: { body?: z.ZodType; query?: z.ZodType }, summary: string, description?: string, extra: RouteDoc['responses'] = {}, ok: RouteDoc['responses'] = OK): DocumentedConfig {
-  const errors = Object.fromEntries(
-    [
-      ['400', 'INVALID_PARAMETER_VALUE (bad field, write-once param changed, write rule refused) or RESOURCE_ALREADY_EXISTS'],
-      ['401', 'UNAUTHENTICATED: missing or wrong bearer token'],
-      ['403', 'PERMISSION_DENIED: the server is read-only (started without --token)'],
-      ['404', 'RESOURCE_DOES_NOT_EXIST'],
-      ['429', 'REQUEST_LIMIT_EXCEEDED; Retry-After says when to retry'],
-    ].map(([status, d]) => [status!, { description: d!, schema: MLFLOW_ERROR_SCHEMA }]),
-  );
-  const schemas = { ...(input.body ? { body: jsonSchema(input.body) } : {}), ...(input.query ? { query: jsonSchema(input.query) } : {}) };
-  return { doc: { summary, ...(description ? { description } : {}), ...schemas, tag: 'mlflow', auth: true, responses: { ...ok, ...errors, ...extra } } };
-}
-
 /** Endpoints of MLflow's API that exist there and are refused here, with why. */
 const NOT_SUPPORTED: readonly [string, string, string][] = [
   ['POST', 'runs/delete', 'runs are never deleted from the ledger'],
@@ -183,6 +140,14 @@ const NOT_SUPPORTED: readonly [string, string, string][] = [
   ['POST', 'experiments/set-experiment-tag', 'experiment tags are recorded only when the experiment is created'],
   ['POST', 'runs/log-inputs', 'dataset inputs are not recorded'],
   ['POST', 'runs/log-model', 'models are registered with `runledger model register`'],
+  ['DELETE', 'registered-models/delete', 'a model and its history are never deleted from the ledger'],
+  ['DELETE', 'model-versions/delete', 'a model version is never deleted from the ledger (move or delete its aliases)'],
+  ['POST', 'registered-models/rename', 'a model keeps the name its stream was created with'],
+  ['PATCH', 'registered-models/update', 'registered-model descriptions are not recorded'],
+  ['PATCH', 'model-versions/update', 'a version\'s description is recorded once, when it is registered'],
+  ['POST', 'model-versions/transition-stage', 'stages are not recorded (MLflow deprecated them): use aliases'],
+  ['POST', 'registered-models/set-tag', 'registry tags are not recorded'],
+  ['POST', 'model-versions/set-tag', 'registry tags are not recorded'],
 ];
 
 export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOptions): void {
@@ -356,6 +321,7 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
     }
 
     registerArtifactRoutes(scope, { ctx, artifactBytes: options.artifactBytes });
+    registerMlflowRegistryRoutes(scope, { ctx });
     },
     { prefix: MLFLOW_PREFIX },
   );

@@ -5,15 +5,15 @@
 // MLflow's metrics/get-history and from the run's events in the exported bundle. Skips loudly,
 // with the reason and the command that enables it, where the virtualenv with mlflow is missing.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeBundle } from '../../../src/bundle/format.js';
-import { cliPath, freshHome, repoRoot, runCli } from '../../support/cli.js';
-import { MLFLOW_VERSION, PYTHON, pythonWith } from '../../support/python.js';
+import { freshHome, repoRoot, runCli } from '../../support/cli.js';
+import { MLFLOW_VERSION, pythonWith } from '../../support/python.js';
+import { MLFLOW_TEST_TOKEN as TOKEN, python, serve } from '../../support/mlflow-serve.js';
 
-const TOKEN = 'mlflow-client-test-token-0123456789';
 const SCRIPT = join(repoRoot, 'docs', 'examples', 'mlflow_log.py');
 
 interface Summary {
@@ -22,32 +22,6 @@ interface Summary {
   tags: Record<string, string>;
   metrics: { loss: number[]; f1: number; accuracy: number };
   artifact: { path: string; bytes: number };
-}
-
-/** Starts `runledger serve` as a user would and resolves once it prints where it listens. */
-function serve(home: string): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, 'serve', '--port', '0', '--token', TOKEN], { env: { ...process.env, RUNLEDGER_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      const m = /dashboard on (http:\/\/127\.0\.0\.1:\d+)\//.exec(err);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
-
-function python(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
 }
 
 describe('the stock MLflow client against serve', function () {

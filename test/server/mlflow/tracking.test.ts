@@ -209,7 +209,7 @@ describe('MLflow tracking API on serve', function () {
     const runId = await newRun();
     assert.match(refused(await call('POST', 'runs/delete', { run_id: runId }), 501, 'NOT_IMPLEMENTED'), /never deleted/);
     refused(await call('POST', 'experiments/delete', { experiment_id: experimentId }), 501, 'NOT_IMPLEMENTED');
-    refused(await call('GET', 'registered-models/search'), 404, 'ENDPOINT_NOT_FOUND');
+    refused(await call('GET', 'model-versions/search'), 404, 'ENDPOINT_NOT_FOUND');
     assert.equal((await getRun(runId)).info.status, 'RUNNING');
   });
 });

@@ -1,0 +1,195 @@
+// MLflow's Model Registry REST API 2.0 (registered models, versions, aliases; docs/mlflow.md) mapped
+// onto runledger's one registry (src/registry/): a version is registered exactly as `runledger model
+// register` does it — the run is replayed against the signed checkpoint and its signed model-state
+// checkpoint (CheckpointWritten) becomes the version — and every read answers from the verified
+// model history. What MLflow has and the ledger does not record is said, not faked: a registered
+// model exists from its first version (create records nothing), the client's `source` URI is not the
+// evidence (the run's checkpoint is), and an MLflow run that logged only artifacts is refused.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { RunApiContext } from '../../runs/run.js';
+import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
+import { anchorChange, deleteAlias, readModel, registerVersion, setAlias } from '../../registry/model-registry.js';
+import { readModelHistory, type ModelHistory, type ModelVersionView } from '../../registry/model-history.js';
+import { checkAliasName, checkModelName, isModelStream, modelStream } from '../../registry/model-rules.js';
+import { InputError } from '../../errors.js';
+import { invalid, MlflowError, notFound } from './errors.js';
+import { doc, page, pageOffset, parseRequest, refuseSearchSyntax } from './request.js';
+
+/** The reason runledger records with an alias change made through MLflow's API (which carries none). */
+export const MLFLOW_ALIAS_REASON = 'set through the MLflow API (registered-models/alias)';
+const DELETE_REASON = 'deleted through the MLflow API (registered-models/alias)';
+
+const Int64 = z.union([z.number().int(), z.string().regex(/^\d{1,15}$/).transform(Number)]).pipe(z.number().int().min(1).max(Number.MAX_SAFE_INTEGER));
+const Name = z.string().min(1).max(128);
+const Alias = z.string().min(1).max(64);
+const Tags = z.array(z.object({ key: z.string(), value: z.string() })).max(100);
+
+const bodies = {
+  createModel: z.object({ name: Name, tags: Tags.optional(), description: z.string().optional(), deployment_job_id: z.string().optional() }),
+  searchModels: z.object({ filter: z.string().optional(), max_results: Int64.optional(), order_by: z.array(z.string()).optional(), page_token: z.string().optional() }),
+  createVersion: z.object({ name: Name, source: z.string().max(4000).optional(), run_id: z.string().min(1).max(128).optional(), tags: Tags.optional(), run_link: z.string().optional(), description: z.string().max(1000).optional(), model_id: z.string().optional() }),
+  setAlias: z.object({ name: Name, alias: Alias, version: Int64 }),
+  deleteAlias: z.object({ name: Name, alias: Alias }),
+};
+const queries = {
+  model: z.object({ name: Name }),
+  version: z.object({ name: Name, version: Int64 }),
+  byAlias: z.object({ name: Name, alias: Alias }),
+};
+
+const millis = (iso: string): number => Date.parse(iso);
+
+// JSON shapes of MLflow's protos (mlflow/protos/model_registry.proto).
+function versionJson(h: ModelHistory, v: ModelVersionView) {
+  const time = millis(v.registeredAt);
+  return {
+    name: h.model,
+    version: String(v.version),
+    creation_timestamp: time,
+    last_updated_timestamp: time,
+    user_id: v.registeredBy,
+    current_stage: 'None',
+    description: v.description ?? '',
+    // The evidence of the version: the run's signed checkpoint, named by its digest.
+    source: `runledger:checkpoint/${v.checkpointDigest}`,
+    run_id: v.runId,
+    status: 'READY',
+    tags: [],
+    aliases: v.aliases,
+  };
+}
+
+function modelJson(h: ModelHistory) {
+  const first = h.entries[0]?.recordedAt;
+  const last = h.entries.at(-1)?.recordedAt;
+  const latest = h.versions.at(-1);
+  return {
+    name: h.model,
+    creation_timestamp: first ? millis(first) : 0,
+    last_updated_timestamp: last ? millis(last) : 0,
+    description: '',
+    latest_versions: latest ? [versionJson(h, latest)] : [],
+    tags: [],
+    aliases: Object.entries(h.aliases).map(([alias, version]) => ({ alias, version: String(version) })),
+  };
+}
+
+/** Names and refusals in MLflow's shape: a bad model or alias name is INVALID_PARAMETER_VALUE. */
+function checked<T>(where: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof InputError) throw invalid(`${where}: ${err.message}`);
+    throw err;
+  }
+}
+
+export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { ctx: RunApiContext }): void {
+  const { store, home, actor } = options.ctx;
+  const p = (path: string) => `/mlflow/${path}`;
+  const q = <T>(schema: z.ZodType<T>, request: FastifyRequest, where: string) => parseRequest(schema, request.query, where);
+  const b = <T>(schema: z.ZodType<T>, request: FastifyRequest, where: string) => parseRequest(schema, request.body, where);
+  const keys = (where: string): string[] => {
+    if (!hasSigningKey(home)) throw new MlflowError('INVALID_STATE', 409, `${where}: no verifier key in ${home}: the model registry is verified with the key that signed the checkpoints`);
+    return [loadVerifierKey(home)];
+  };
+  /** The model's verified history; 404 when no version was ever registered, 409 when it does not verify. */
+  const history = async (name: string, where: string): Promise<ModelHistory> => {
+    checked(where, () => checkModelName(name));
+    if ((await store.streamRevision(modelStream(name))) < 0) throw notFound(`${where}: registered model ${JSON.stringify(name)} has no versions in this ledger (a model exists from its first version)`);
+    const h = await readModelHistory(store, name, { verifierKeys: keys(where) });
+    if (!h.ok) throw new MlflowError('INVALID_STATE', 409, `${where}: model ${name} does not verify: ${h.firstDivergence?.message ?? 'verification failed'} (run "runledger model history ${name}")`);
+    return h;
+  };
+  const versionOf = (h: ModelHistory, version: number, where: string): ModelVersionView => {
+    const v = h.versions.find((x) => x.version === version);
+    if (!v) throw notFound(`${where}: model ${h.model} has no version ${version}`);
+    return v;
+  };
+
+  scope.post(p('registered-models/create'), { config: doc({ body: bodies.createModel }, 'Create a registered model: records nothing (a model exists from its first version)', 'Body: name. Answers the model with no versions; RESOURCE_ALREADY_EXISTS when it has versions. Tags and description are refused (the ledger would not keep them).') }, async (request) => {
+    const body = b(bodies.createModel, request, 'registered-models/create');
+    checked('registered-models/create', () => checkModelName(body.name));
+    if ((body.tags?.length ?? 0) > 0) throw invalid('registered-models/create: field tags is not supported: registered-model tags are not recorded (docs/mlflow.md "Model registry")');
+    if (body.description !== undefined && body.description !== '') throw invalid('registered-models/create: field description is not supported: describe a version (model-versions/create description) instead');
+    if ((await store.streamRevision(modelStream(body.name))) >= 0) throw new MlflowError('RESOURCE_ALREADY_EXISTS', 400, `registered-models/create: registered model ${JSON.stringify(body.name)} already exists`);
+    const now = Date.now();
+    return { registered_model: { name: body.name, creation_timestamp: now, last_updated_timestamp: now, description: '', latest_versions: [], tags: [], aliases: [] } };
+  });
+
+  scope.get(p('registered-models/get'), { config: doc({ query: queries.model }, 'Get a registered model from its verified history', 'Query: name.') }, async (request) => {
+    const { name } = q(queries.model, request, 'registered-models/get');
+    return { registered_model: modelJson(await history(name, 'registered-models/get')) };
+  });
+
+  scope.get(p('registered-models/search'), { config: doc({ query: bodies.searchModels }, 'List registered models (each from its verified history), by name', 'Query: max_results, page_token. No filter or order_by.') }, async (request) => {
+    const body = q(bodies.searchModels, request, 'registered-models/search');
+    refuseSearchSyntax(body, 'registered-models/search');
+    const names = (await store.listStreams()).filter((s) => isModelStream(s.stream)).map((s) => s.stream.slice(modelStream('').length)).sort();
+    const { items, next } = page(names, pageOffset(body.page_token, 'registered-models/search'), Math.min(body.max_results ?? 100, 1000));
+    const models = [];
+    for (const name of items) models.push(modelJson(await history(name, 'registered-models/search')));
+    return { registered_models: models, ...(next ? { next_page_token: next } : {}) };
+  });
+
+  scope.post(p('model-versions/create'), { config: doc({ body: bodies.createVersion }, 'Register the run\'s signed checkpoint as the next version (as `runledger model register`)', 'Body: name, run_id, description. The run must verify and have completed; its final CheckpointWritten is the version (source is not recorded). A run with no signed checkpoint (an MLflow run that logged only artifacts) is refused.') }, async (request) => {
+    const where = 'model-versions/create';
+    const body = b(bodies.createVersion, request, where);
+    if (body.run_id === undefined || body.run_id === '') throw invalid(`${where}: field run_id is required: a version stands on a verified run's signed checkpoint`);
+    if ((body.tags?.length ?? 0) > 0) throw invalid(`${where}: field tags is not supported: model-version tags are not recorded (docs/mlflow.md "Model registry")`);
+    // The run's latest events (an MLflow client ends the run and registers it at once) must be under a signed
+    // checkpoint for the replay to verify them: sign the log as it stands first, as `runledger checkpoint` would.
+    await anchorChange(store, home);
+    const change = await registerVersion(store, { model: checked(where, () => checkModelName(body.name)), runId: body.run_id, description: body.description || null, actor, verifierKeys: keys(where) }).catch((err: unknown) => {
+      if (err instanceof InputError) throw invalid(`${where}: ${err.message}`);
+      throw err;
+    });
+    await anchorChange(store, home);
+    const h = await history(body.name, where);
+    return { model_version: versionJson(h, versionOf(h, (change.data as { version: number }).version, where)) };
+  });
+
+  scope.get(p('model-versions/get'), { config: doc({ query: queries.version }, 'Get a model version from the verified history', 'Query: name, version.') }, async (request) => {
+    const query = q(queries.version, request, 'model-versions/get');
+    const h = await history(query.name, 'model-versions/get');
+    return { model_version: versionJson(h, versionOf(h, query.version, 'model-versions/get')) };
+  });
+
+  scope.post(p('registered-models/alias'), { config: doc({ body: bodies.setAlias }, 'Set or move an alias (a ModelAliasSet event; the reason says it came through MLflow)', 'Body: name, alias, version. Setting an alias to the version it holds records nothing.') }, async (request) => {
+    const where = 'registered-models/alias';
+    const body = b(bodies.setAlias, request, where);
+    checked(where, () => checkAliasName(body.alias));
+    const h = await history(body.name, where);
+    versionOf(h, body.version, where);
+    if (h.aliases[body.alias] === body.version) return {};
+    await setAlias(store, { model: body.name, alias: body.alias, version: body.version, reason: MLFLOW_ALIAS_REASON, actor }).catch((err: unknown) => {
+      if (err instanceof InputError) throw invalid(`${where}: ${err.message}`);
+      throw err;
+    });
+    await anchorChange(store, home);
+    return {};
+  });
+
+  scope.delete(p('registered-models/alias'), { config: doc({ body: bodies.deleteAlias }, 'Delete an alias (a ModelAliasDeleted event; its history stays)', 'Body (or query): name, alias.') }, async (request) => {
+    const where = 'registered-models/alias';
+    const body = parseRequest(bodies.deleteAlias, request.body ?? request.query, where);
+    checked(where, () => checkAliasName(body.alias));
+    const state = await readModel(store, checked(where, () => checkModelName(body.name)));
+    if (state.aliases[body.alias] === undefined) throw notFound(`${where}: model ${body.name} has no alias ${JSON.stringify(body.alias)}`);
+    await deleteAlias(store, { model: body.name, alias: body.alias, reason: DELETE_REASON, actor });
+    await anchorChange(store, home);
+    return {};
+  });
+
+  // MLflow's proto serves it as GET registered-models/alias (what the client calls); the longer name is an alias of it.
+  for (const where of ['registered-models/alias', 'registered-models/get-model-version-by-alias']) {
+    scope.get(p(where), { config: doc({ query: queries.byAlias }, 'The version an alias points at, from the verified history', 'Query: name, alias.') }, async (request) => {
+      const query = q(queries.byAlias, request, where);
+      const h = await history(query.name, where);
+      const version = h.aliases[query.alias];
+      if (version === undefined) throw notFound(`${where}: model ${h.model} has no alias ${JSON.stringify(query.alias)}`);
+      return { model_version: versionJson(h, versionOf(h, version, where)) };
+    });
+  }
+}

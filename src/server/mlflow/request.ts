@@ -1,0 +1,49 @@
+// Request and route plumbing shared by MLflow's tracking and registry routes: request parsing with
+// MLflow's error shape, page tokens, the refusal of search syntax, and each route's OpenAPI doc.
+import { z } from 'zod';
+import type { DocumentedConfig, RouteDoc } from '../route-doc.js';
+import { invalid, MLFLOW_ERROR_SCHEMA, MlflowError } from './errors.js';
+
+/** Parses a body or query with `schema`: INVALID_PARAMETER_VALUE naming the field on failure. */
+export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.map(String).join('.');
+  throw invalid(`${where}: ${field ? `field ${field}: ` : ''}${issue.message}`);
+}
+
+/** A page token: the offset of the next item, as MLflow clients pass it back unchanged. */
+export function pageOffset(token: string | undefined, where: string): number {
+  if (token === undefined || token === '') return 0;
+  if (!/^\d{1,9}$/.test(token)) throw invalid(`${where}: page_token ${JSON.stringify(token.slice(0, 40))} is not a token this server gave`);
+  return Number(token);
+}
+
+export function page<T>(items: readonly T[], offset: number, max: number): { items: T[]; next?: string } {
+  const slice = items.slice(offset, offset + max);
+  return offset + max < items.length ? { items: slice, next: String(offset + max) } : { items: slice };
+}
+
+/** Filters and orderings are not evaluated here: say so rather than answer as if they were. */
+export function refuseSearchSyntax(request: { filter?: string | undefined; order_by?: string[] | undefined }, where: string): void {
+  if (request.filter !== undefined && request.filter.trim() !== '') throw new MlflowError('INVALID_PARAMETER_VALUE', 400, `${where}: filter ${JSON.stringify(request.filter.slice(0, 80))} is not supported by runledger's MLflow API (docs/mlflow.md "Not supported")`);
+  if (request.order_by !== undefined && request.order_by.length > 0) throw new MlflowError('INVALID_PARAMETER_VALUE', 400, `${where}: order_by is not supported by runledger's MLflow API (docs/mlflow.md "Not supported")`);
+}
+
+const OK = { '200': { description: 'done', schema: { type: 'object' } } };
+const jsonSchema = (schema: z.ZodType): Record<string, unknown> => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+
+export function doc(input: { body?: z.ZodType; query?: z.ZodType }, summary: string, description?: string, extra: RouteDoc['responses'] = {}, ok: RouteDoc['responses'] = OK): DocumentedConfig {
+  const errors = Object.fromEntries(
+    [
+      ['400', 'INVALID_PARAMETER_VALUE (bad field, write-once param changed, write rule refused) or RESOURCE_ALREADY_EXISTS'],
+      ['401', 'UNAUTHENTICATED: missing or wrong bearer token'],
+      ['403', 'PERMISSION_DENIED: the server is read-only (started without --token)'],
+      ['404', 'RESOURCE_DOES_NOT_EXIST'],
+      ['429', 'REQUEST_LIMIT_EXCEEDED; Retry-After says when to retry'],
+    ].map(([status, d]) => [status!, { description: d!, schema: MLFLOW_ERROR_SCHEMA }]),
+  );
+  const schemas = { ...(input.body ? { body: jsonSchema(input.body) } : {}), ...(input.query ? { query: jsonSchema(input.query) } : {}) };
+  return { doc: { summary, ...(description ? { description } : {}), ...schemas, tag: 'mlflow', auth: true, responses: { ...ok, ...errors, ...extra } } };
+}

@@ -1,0 +1,69 @@
+// The stock MLflow client (mlflow-skinny, pinned), unchanged, against `runledger serve --token`'s
+// model registry: create a registered model, register a completed run as a version, set an alias
+// and read it back by alias; then `runledger checkpoint` and `runledger model history --json` show
+// the alias change with its actor, the MLflow reason and an inclusion proof. Skips loudly where the
+// virtualenv with mlflow is missing.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { runCli } from '../../support/cli.js';
+import { MLFLOW_VERSION, pythonWith } from '../../support/python.js';
+import { MLFLOW_TEST_TOKEN, python, serve } from '../../support/mlflow-serve.js';
+import { MLFLOW_ALIAS_REASON } from '../../../src/server/mlflow/registry.js';
+import { freshLedger, populate } from '../fixture.js';
+
+const SNIPPET = `
+import json
+from mlflow import MlflowClient
+c = MlflowClient()
+created = c.create_registered_model("iris")
+mv = c.create_model_version("iris", "runs:/base-1/model", "base-1")
+c.set_registered_model_alias("iris", "production", mv.version)
+got = c.get_model_version_by_alias("iris", "production")
+print(json.dumps({"created": created.name, "version": mv.version, "run_id": mv.run_id, "status": mv.status, "by_alias": got.version, "aliases": list(got.aliases)}))
+`;
+
+describe('the stock MLflow client against serve\'s model registry', function () {
+  this.timeout(300_000);
+  const probe = pythonWith(['mlflow'], `assert mlflow.__version__ == ${JSON.stringify(MLFLOW_VERSION)}, "mlflow " + mlflow.__version__ + " is not the pinned ${MLFLOW_VERSION}"`);
+  let home: string;
+  let server: { child: ChildProcess; url: string } | undefined;
+
+  before(async function () {
+    if (!probe.ok) {
+      console.log(`      SKIPPED: the MLflow registry client suite needs mlflow-skinny ${MLFLOW_VERSION}: ${probe.reason}`);
+      this.skip();
+    }
+    const ledger = await freshLedger();
+    await populate(ledger);
+    await ledger.close();
+    home = ledger.home;
+    server = await serve(home);
+  });
+  after(() => {
+    server?.child.kill('SIGTERM');
+  });
+
+  it('creates a model, registers a version, sets an alias and reads it back through MlflowClient', async () => {
+    const res = await python(['-c', SNIPPET], { MLFLOW_TRACKING_URI: server!.url, MLFLOW_TRACKING_TOKEN: MLFLOW_TEST_TOKEN, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' });
+    assert.equal(res.code, 0, res.stderr.slice(-3000));
+    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.deepEqual(out, { created: 'iris', version: '1', run_id: 'base-1', status: 'READY', by_alias: '1', aliases: ['production'] });
+  });
+
+  it('model history --json shows the alias change with actor, reason and an inclusion proof after checkpoint', async () => {
+    const env = { RUNLEDGER_HOME: home };
+    const checkpoint = await runCli(['checkpoint'], { env });
+    assert.equal(checkpoint.code, 0, checkpoint.stderr);
+    const res = await runCli(['model', 'history', 'iris', '--json'], { env });
+    assert.equal(res.code, 0, res.stderr);
+    const history = JSON.parse(res.stdout) as { ok: boolean; anchored: boolean; aliases: Record<string, number>; entries: { change: string; actor: string; reason: string | null; inclusion: { proof: string[] } | null }[] };
+    assert.equal(history.ok, true);
+    assert.equal(history.anchored, true);
+    assert.deepEqual(history.aliases, { production: 1 });
+    assert.deepEqual(history.entries.map((e) => [e.change, e.actor, e.reason]), [
+      ['registered', 'serve', null],
+      ['alias-set', 'serve', MLFLOW_ALIAS_REASON],
+    ]);
+    assert.ok(history.entries.every((e) => e.inclusion !== null && Array.isArray(e.inclusion.proof)));
+  });
+});

@@ -1,0 +1,185 @@
+// MLflow's Model Registry API on serve, request by request: MLflow's shapes and error shape, the
+// token, versions only from verified runs with a signed checkpoint (an MLflow run that logged no
+// checkpoint is refused), aliases recorded with actor and reason, and reads that answer from the
+// verified history — so a registration forged straight into the store is refused on read.
+import assert from 'node:assert/strict';
+import { startServer, type DashboardServer } from '../../../src/server/app.js';
+import { readModelHistory } from '../../../src/registry/model-history.js';
+import { modelStream } from '../../../src/registry/model-rules.js';
+import { runStream } from '../../../src/governance/run-stream.js';
+import { loadVerifierKey } from '../../../src/ledger/keys.js';
+import { MLFLOW_ALIAS_REASON } from '../../../src/server/mlflow/registry.js';
+import { freshLedger, populate, type Ledger } from '../fixture.js';
+
+const TOKEN = 'mlflow-registry-test-token-0123456789';
+
+interface Answer {
+  status: number;
+  json: Record<string, unknown>;
+}
+interface VersionJson {
+  name: string;
+  version: string;
+  run_id: string;
+  status: string;
+  source: string;
+  user_id: string;
+  aliases: string[];
+  creation_timestamp: number;
+}
+
+describe('MLflow model registry API on serve', function () {
+  this.timeout(120_000);
+  let ledger: Ledger;
+  let server: DashboardServer;
+
+  const call = async (method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<Answer> => {
+    const res = await fetch(`${server.url}/api/2.0/mlflow/${path}`, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+  const ok = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+    const answer = await call(method, path, body);
+    assert.equal(answer.status, 200, `${path}: ${JSON.stringify(answer.json)}`);
+    return answer.json;
+  };
+  const refused = (answer: Answer, status: number, code: string): string => {
+    assert.equal(answer.status, status, JSON.stringify(answer.json));
+    assert.deepEqual(Object.keys(answer.json).sort(), ['error_code', 'message']);
+    assert.equal(answer.json.error_code, code, JSON.stringify(answer.json));
+    const message = answer.json.message as string;
+    assert.ok(message.length > 0 && !message.includes('\n'));
+    return message;
+  };
+
+  before(async () => {
+    ledger = await freshLedger();
+    await populate(ledger);
+    server = await startServer({ store: ledger.store, home: ledger.home, port: 0, pollMs: 20, token: TOKEN });
+  });
+  after(async () => {
+    await server?.close();
+    await ledger?.close();
+  });
+
+  it('refuses registry endpoints without the token (401) and on a read-only server (403), in MLflow\'s shape, and writes nothing', async () => {
+    refused(await call('POST', 'model-versions/create', { name: 'iris', run_id: 'base-1', source: 's' }, null), 401, 'UNAUTHENTICATED');
+    refused(await call('GET', 'registered-models/get?name=iris', undefined, null), 401, 'UNAUTHENTICATED');
+    refused(await call('POST', 'registered-models/alias', { name: 'iris', alias: 'production', version: '1' }, 'wrong-token-wrong-token-wrong-token'), 401, 'UNAUTHENTICATED');
+    const readOnly = await startServer({ store: ledger.store, home: ledger.home, port: 0, pollMs: 20 });
+    try {
+      const res = await fetch(`${readOnly.url}/api/2.0/mlflow/model-versions/create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'iris', run_id: 'base-1', source: 's' }) });
+      refused({ status: res.status, json: (await res.json()) as Record<string, unknown> }, 403, 'PERMISSION_DENIED');
+    } finally {
+      await readOnly.close();
+    }
+    assert.equal(await ledger.store.streamRevision(modelStream('iris')), -1);
+  });
+
+  it('creates a registered model without recording anything, and refuses a second create once it has versions', async () => {
+    const created = (await ok('POST', 'registered-models/create', { name: 'iris' })).registered_model as { name: string; latest_versions: unknown[] };
+    assert.equal(created.name, 'iris');
+    assert.deepEqual(created.latest_versions, []);
+    assert.equal(await ledger.store.streamRevision(modelStream('iris')), -1);
+    refused(await call('GET', 'registered-models/get?name=iris'), 404, 'RESOURCE_DOES_NOT_EXIST');
+    refused(await call('POST', 'registered-models/create', { name: 'iris', tags: [{ key: 'team', value: 'x' }] }), 400, 'INVALID_PARAMETER_VALUE');
+    refused(await call('POST', 'registered-models/create', { name: 'no spaces allowed' }), 400, 'INVALID_PARAMETER_VALUE');
+  });
+
+  it('registers a verified run\'s signed checkpoint as version 1 and answers it in MLflow\'s ModelVersion shape', async () => {
+    const v = (await ok('POST', 'model-versions/create', { name: 'iris', source: 'runs:/base-1/model', run_id: 'base-1' })).model_version as VersionJson;
+    assert.equal(v.name, 'iris');
+    assert.equal(v.version, '1');
+    assert.equal(v.run_id, 'base-1');
+    assert.equal(v.status, 'READY');
+    assert.match(v.source, /^runledger:checkpoint\/[0-9a-f]{64}$/);
+    assert.equal(v.user_id, 'serve');
+    assert.ok(v.creation_timestamp > 0);
+    const got = (await ok('GET', 'model-versions/get?name=iris&version=1')).model_version as VersionJson;
+    assert.deepEqual(got, v);
+    refused(await call('POST', 'registered-models/create', { name: 'iris' }), 400, 'RESOURCE_ALREADY_EXISTS');
+    refused(await call('GET', 'model-versions/get?name=iris&version=2'), 404, 'RESOURCE_DOES_NOT_EXIST');
+  });
+
+  it('refuses a version of a run that has not completed, or does not exist, and writes nothing', async () => {
+    const before = await ledger.store.streamRevision(modelStream('iris'));
+    refused(await call('POST', 'model-versions/create', { name: 'iris', source: 's', run_id: 'cand-1' }), 409, 'RESOURCE_CONFLICT');
+    refused(await call('POST', 'model-versions/create', { name: 'iris', source: 's', run_id: 'no-such-run' }), 400, 'INVALID_PARAMETER_VALUE');
+    refused(await call('POST', 'model-versions/create', { name: 'iris', source: 's' }), 400, 'INVALID_PARAMETER_VALUE');
+    assert.equal(await ledger.store.streamRevision(modelStream('iris')), before);
+  });
+
+  it('refuses a version of an MLflow run, which has no signed checkpoint, with a message that says so', async () => {
+    const experimentId = (await ok('POST', 'experiments/create', { name: 'reg' })).experiment_id as string;
+    const runId = ((await ok('POST', 'runs/create', { experiment_id: experimentId })).run as { info: { run_id: string } }).info.run_id;
+    await ok('POST', 'runs/update', { run_id: runId, status: 'FINISHED' });
+    const message = refused(await call('POST', 'model-versions/create', { name: 'mlflow-model', source: `runs:/${runId}/model`, run_id: runId }), 400, 'INVALID_PARAMETER_VALUE');
+    assert.match(message, /no signed checkpoint/);
+    assert.equal(await ledger.store.streamRevision(modelStream('mlflow-model')), -1);
+  });
+
+  it('sets, moves and deletes an alias, each an event with actor serve and the MLflow reason, in store order', async () => {
+    await ok('POST', 'model-versions/create', { name: 'iris', source: 's', run_id: 'base-2' });
+    assert.deepEqual(await ok('POST', 'registered-models/alias', { name: 'iris', alias: 'production', version: '1' }), {});
+    const byAlias = (await ok('GET', 'registered-models/get-model-version-by-alias?name=iris&alias=production')).model_version as VersionJson;
+    assert.equal(byAlias.version, '1');
+    assert.deepEqual(byAlias.aliases, ['production']);
+    assert.deepEqual((await ok('GET', 'registered-models/alias?name=iris&alias=production')).model_version, byAlias, 'GET registered-models/alias is the path the client calls');
+    const revision = await ledger.store.streamRevision(modelStream('iris'));
+    await ok('POST', 'registered-models/alias', { name: 'iris', alias: 'production', version: 1 });
+    assert.equal(await ledger.store.streamRevision(modelStream('iris')), revision, 'setting an alias to the version it holds records nothing');
+    await ok('POST', 'registered-models/alias', { name: 'iris', alias: 'production', version: '2' });
+    await ok('POST', 'registered-models/alias', { name: 'iris', alias: 'staging', version: '1' });
+    assert.deepEqual(await ok('DELETE', 'registered-models/alias', { name: 'iris', alias: 'staging' }), {});
+    refused(await call('DELETE', 'registered-models/alias', { name: 'iris', alias: 'staging' }), 404, 'RESOURCE_DOES_NOT_EXIST');
+    refused(await call('POST', 'registered-models/alias', { name: 'iris', alias: 'production', version: '9' }), 404, 'RESOURCE_DOES_NOT_EXIST');
+    refused(await call('POST', 'registered-models/alias', { name: 'iris', alias: 'latest', version: '1' }), 400, 'INVALID_PARAMETER_VALUE');
+    refused(await call('GET', 'registered-models/get-model-version-by-alias?name=iris&alias=staging'), 404, 'RESOURCE_DOES_NOT_EXIST');
+    const events = await ledger.store.readStream(modelStream('iris'));
+    assert.deepEqual(
+      events.map((e) => [e.envelope.type, e.envelope.metadata.actor, (e.envelope.data as { reason?: string }).reason ?? null]),
+      [
+        ['ModelVersionRegistered', 'serve', null],
+        ['ModelVersionRegistered', 'serve', null],
+        ['ModelAliasSet', 'serve', MLFLOW_ALIAS_REASON],
+        ['ModelAliasSet', 'serve', MLFLOW_ALIAS_REASON],
+        ['ModelAliasSet', 'serve', MLFLOW_ALIAS_REASON],
+        ['ModelAliasDeleted', 'serve', 'deleted through the MLflow API (registered-models/alias)'],
+      ],
+    );
+    const model = (await ok('GET', 'registered-models/get?name=iris')).registered_model as { aliases: unknown; latest_versions: VersionJson[] };
+    assert.deepEqual(model.aliases, [{ alias: 'production', version: '2' }]);
+    assert.equal(model.latest_versions[0]!.version, '2');
+  });
+
+  it('lists registered models by name and refuses a filter as the tracking search does', async () => {
+    const listed = (await ok('GET', 'registered-models/search')).registered_models as { name: string }[];
+    assert.deepEqual(listed.map((m) => m.name), ['iris']);
+    refused(await call('GET', `registered-models/search?filter=${encodeURIComponent("name='iris'")}`), 400, 'INVALID_PARAMETER_VALUE');
+  });
+
+  it('refuses to read a model whose registration was forged straight into the store (an MLflow run\'s event as the evidence)', async () => {
+    const experimentId = (await ok('POST', 'experiments/create', { name: 'forge' })).experiment_id as string;
+    const runId = ((await ok('POST', 'runs/create', { experiment_id: experimentId })).run as { info: { run_id: string } }).info.run_id;
+    await ok('POST', 'runs/update', { run_id: runId, status: 'FINISHED' });
+    const [real] = await ledger.store.readStream(modelStream('iris'), { limit: 1 });
+    const [runEvent] = await ledger.store.readStream(runStream(runId), { limit: 1 });
+    const forged = {
+      ...(real!.envelope.data as Record<string, unknown>),
+      model: 'forged',
+      version: 1,
+      runId,
+      source: { stream: runEvent!.envelope.stream, revision: 0, eventId: runEvent!.envelope.id, index: 0 },
+    };
+    await ledger.store.append(modelStream('forged'), [{ type: 'ModelVersionRegistered', data: forged, metadata: { actor: 'attacker' } }]);
+    const history = await readModelHistory(ledger.store, 'forged', { verifierKeys: [loadVerifierKey(ledger.home)] });
+    assert.equal(history.ok, false);
+    assert.equal(history.firstDivergence?.check, 'registration');
+    const message = refused(await call('GET', 'model-versions/get?name=forged&version=1'), 409, 'INVALID_STATE');
+    assert.match(message, /does not verify/);
+    refused(await call('GET', 'registered-models/get-model-version-by-alias?name=forged&alias=production'), 409, 'INVALID_STATE');
+  });
+});
