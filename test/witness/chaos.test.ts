@@ -67,7 +67,9 @@ function checkpointRun(env: Record<string, string>, url: string, killAfterMs?: n
 }
 
 function witnessSize(home: string): number {
-  const files = readdirSync(join(home, 'logs'));
+  // Per-log state files are named by the SHA-256 of the origin; a witness killed mid-write may leave
+  // its temporary file (.<random>.tmp) beside them, which the witness itself never reads.
+  const files = readdirSync(join(home, 'logs')).filter((name) => /^[0-9a-f]{64}$/.test(name));
   return files.length === 0 ? 0 : (JSON.parse(readFileSync(join(home, 'logs', files[0]!), 'utf8')) as { size: number }).size;
 }
 
