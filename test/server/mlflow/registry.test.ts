@@ -10,13 +10,10 @@ import { runStream } from '../../../src/governance/run-stream.js';
 import { loadVerifierKey } from '../../../src/ledger/keys.js';
 import { MLFLOW_ALIAS_REASON } from '../../../src/server/mlflow/registry.js';
 import { freshLedger, populate, type Ledger } from '../fixture.js';
+import { answered, mlflowCall, refused, type Answer } from './http.js';
 
 const TOKEN = 'mlflow-registry-test-token-0123456789';
 
-interface Answer {
-  status: number;
-  json: Record<string, unknown>;
-}
 interface VersionJson {
   name: string;
   version: string;
@@ -33,27 +30,8 @@ describe('MLflow model registry API on serve', function () {
   let ledger: Ledger;
   let server: DashboardServer;
 
-  const call = async (method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<Answer> => {
-    const res = await fetch(`${server.url}/api/2.0/mlflow/${path}`, {
-      method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-  };
-  const ok = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-    const answer = await call(method, path, body);
-    assert.equal(answer.status, 200, `${path}: ${JSON.stringify(answer.json)}`);
-    return answer.json;
-  };
-  const refused = (answer: Answer, status: number, code: string): string => {
-    assert.equal(answer.status, status, JSON.stringify(answer.json));
-    assert.deepEqual(Object.keys(answer.json).sort(), ['error_code', 'message']);
-    assert.equal(answer.json.error_code, code, JSON.stringify(answer.json));
-    const message = answer.json.message as string;
-    assert.ok(message.length > 0 && !message.includes('\n'));
-    return message;
-  };
+  const call = (method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<Answer> => mlflowCall(server.url, method, path, body, token);
+  const ok = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => answered(await call(method, path, body), path);
 
   before(async () => {
     ledger = await freshLedger();

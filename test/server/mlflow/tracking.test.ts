@@ -10,13 +10,10 @@ import { startServer, type DashboardServer } from '../../../src/server/app.js';
 import { runStream } from '../../../src/governance/run-stream.js';
 import { experimentIdFor, experimentStream } from '../../../src/server/mlflow/experiments.js';
 import { freshLedger, type Ledger } from '../fixture.js';
+import { answered, mlflowCall, refused, type Answer } from './http.js';
 
 const TOKEN = 'mlflow-api-test-token-0123456789';
 
-interface Answer {
-  status: number;
-  json: Record<string, unknown>;
-}
 
 describe('MLflow tracking API on serve', function () {
   this.timeout(60_000);
@@ -24,29 +21,9 @@ describe('MLflow tracking API on serve', function () {
   let server: DashboardServer;
   let readOnly: DashboardServer;
 
-  const call = async (method: string, path: string, body?: unknown, options: { token?: string | null; target?: DashboardServer } = {}): Promise<Answer> => {
-    const token = options.token === undefined ? TOKEN : options.token;
-    const res = await fetch(`${(options.target ?? server).url}/api/2.0/mlflow/${path}`, {
-      method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-  };
-  const ok = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-    const answer = await call(method, path, body);
-    assert.equal(answer.status, 200, `${path}: ${JSON.stringify(answer.json)}`);
-    return answer.json;
-  };
-  /** MLflow's error shape, exactly: error_code and a one-sentence message. */
-  const refused = (answer: Answer, status: number, code: string): string => {
-    assert.equal(answer.status, status, JSON.stringify(answer.json));
-    assert.deepEqual(Object.keys(answer.json).sort(), ['error_code', 'message']);
-    assert.equal(answer.json.error_code, code, JSON.stringify(answer.json));
-    const message = answer.json.message as string;
-    assert.ok(message.length > 0 && !message.includes('\n'));
-    return message;
-  };
+  const call = (method: string, path: string, body?: unknown, options: { token?: string | null; target?: DashboardServer } = {}): Promise<Answer> =>
+    mlflowCall((options.target ?? server).url, method, path, body, options.token === undefined ? TOKEN : options.token);
+  const ok = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => answered(await call(method, path, body), path);
   const revision = (runId: string) => ledger.store.streamRevision(runStream(runId));
   let experimentId: string;
   const newRun = async (name = 'r'): Promise<string> => {
