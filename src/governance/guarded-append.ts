@@ -58,16 +58,21 @@ export class RunHeads {
   }
 }
 
-export interface RunSnapshot {
+/** A run's state at a revision, as the door decides on it. */
+export interface RunView {
   runId: string;
   stream: string;
-  events: RecordedEvent[];
   /** Stream revision read, -1 when the run has no events. */
   revision: number;
   /** The governance run state (src/governance/run-state.ts). */
   state: RunSummary;
   /** The write rules' state, of which `state` is a part. */
   rules: RuleState;
+}
+
+/** A run's view together with every event it was folded from. */
+export interface RunSnapshot extends RunView {
+  events: RecordedEvent[];
 }
 
 /** Reads a run's stream and folds it into its state. */
@@ -207,25 +212,17 @@ export async function guardedAppend(store: EventStore, requests: AppendRequest[]
   return appended!;
 }
 
-/**
- * Reads one run, lets `decide` turn it into events (or refuse with an InputError), checks them with
- * the write rules and appends them at exactly the revision read: the recorder's door.
- */
-export async function decideRunAppend<T>(
-  store: EventStore,
-  runId: string,
-  decide: (snapshot: RunSnapshot) => { events: AppendRequest['events']; result: T } | { done: T },
-  options: DoorOptions = {},
-): Promise<T> {
-  const stream = runStream(checkRunId(runId));
-  const read = async (): Promise<{ heads: Map<string, RunHead>; snapshot: RunSnapshot }> => {
-    const snapshot = await readRun(store, runId);
-    return { heads: new Map([[stream, headOf(snapshot)]]), snapshot };
-  };
+type RunDecision<T> = { events: AppendRequest['events']; result: T } | { done: T };
+
+/** One run stream through the door's loop: `read` gives its head and what `decide` sees of it. */
+async function decideOneRun<S, T>(store: EventStore, stream: string, read: () => Promise<{ head: RunHead; snapshot: S }>, decide: (snapshot: S) => RunDecision<T>, options: DoorOptions): Promise<T> {
   const { result } = await decideCheckAppend(
     store,
     [stream],
-    read,
+    async () => {
+      const { head, snapshot } = await read();
+      return { heads: new Map([[stream, head]]), snapshot };
+    },
     (snapshot) => {
       const decision = decide(snapshot);
       return 'done' in decision ? decision : { requests: [{ stream, events: decision.events }], result: decision.result };
@@ -233,4 +230,29 @@ export async function decideRunAppend<T>(
     options,
   );
   return result;
+}
+
+/**
+ * Reads one run, lets `decide` turn it into events (or refuse with an InputError), checks them with
+ * the write rules and appends them at exactly the revision read: the recorder's door.
+ */
+export async function decideRunAppend<T>(store: EventStore, runId: string, decide: (snapshot: RunSnapshot) => RunDecision<T>, options: DoorOptions = {}): Promise<T> {
+  const stream = runStream(checkRunId(runId));
+  return decideOneRun(store, stream, async () => {
+    const snapshot = await readRun(store, runId);
+    return { head: headOf(snapshot), snapshot };
+  }, decide, options);
+}
+
+/**
+ * decideRunAppend for a long-lived writer that does not need the run's events, only its state: each
+ * call folds just the events recorded since `heads` last read the run (the run API, the HTTP door),
+ * so logging the n-th metric costs the same as the first.
+ */
+export async function decideRunViewAppend<T>(store: EventStore, runId: string, heads: RunHeads, decide: (view: RunView) => RunDecision<T>, options: DoorOptions = {}): Promise<T> {
+  const stream = runStream(checkRunId(runId));
+  return decideOneRun(store, stream, async () => {
+    const head = await heads.read(store, stream);
+    return { head, snapshot: { runId, stream, revision: head.revision, state: head.rules.run, rules: head.rules } };
+  }, decide, options);
 }

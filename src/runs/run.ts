@@ -30,7 +30,7 @@ import {
 import type { RunEnvironmentRecorded } from '../../events/training.js';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
-import { decideRunAppend, readRun, type RunSnapshot } from '../governance/guarded-append.js';
+import { decideRunViewAppend, readRun, RunHeads, type RunView } from '../governance/guarded-append.js';
 import { hashPlan, type Plan } from '../governance/plan.js';
 import { PlanFile } from '../governance/plan.js';
 import { approvePlan, failRun, recordStage } from '../governance/recorder.js';
@@ -48,6 +48,26 @@ export interface RunApiContext {
   store: EventStore;
   home: string;
   actor: string;
+  /** Run heads shared with another door of the same long-lived writer (the HTTP API); default: one per context. */
+  heads?: RunHeads;
+}
+
+/**
+ * What a context keeps between calls: the worker key (read and parsed once, not per metric) and the
+ * run heads, so each append folds only the events recorded since the last (the door still re-reads
+ * the stream's tail and the store still pins the revision, so a concurrent writer is caught).
+ */
+const contextState = new WeakMap<RunApiContext, { keys?: WorkerKeys; heads: RunHeads }>();
+
+function stateOf(ctx: RunApiContext): { keys?: WorkerKeys; heads: RunHeads } {
+  let state = contextState.get(ctx);
+  if (!state) contextState.set(ctx, (state = { heads: ctx.heads ?? new RunHeads() }));
+  return state;
+}
+
+function keysOf(ctx: RunApiContext): WorkerKeys {
+  const state = stateOf(ctx);
+  return (state.keys ??= homeWorkerKeys(ctx.home));
 }
 
 /** An open plan for code runledger does not execute (MLflow, PyTorch, a notebook…). */
@@ -130,7 +150,7 @@ export async function startRun(ctx: RunApiContext, options: StartRunOptions): Pr
     throw new InputError(`run ${runId}: give exactly one of "plan" (a governed plan) and "external" (an open plan for code runledger does not execute)`, { field: options.plan ? 'external' : 'plan' });
   }
   const plan = options.plan ?? externalPlan(options.external!, ctx.actor);
-  const keys = homeWorkerKeys(ctx.home);
+  const keys = keysOf(ctx);
   // Everything the start records is checked before anything is written (bad input writes nothing).
   const params = options.params ? checkParams(options.params) : undefined;
   const tags = options.tags ? checkTags(options.tags) : undefined;
@@ -154,12 +174,12 @@ export async function startRun(ctx: RunApiContext, options: StartRunOptions): Pr
 export async function openRun(ctx: RunApiContext, runId: string): Promise<RunHandle> {
   const snapshot = await readRun(ctx.store, checkRunId(runId));
   if (snapshot.state.status === 'empty') throw new InputError(`run ${runId} does not exist: start it with startRun`, { stream: snapshot.stream });
-  return new Run(ctx, runId, homeWorkerKeys(ctx.home));
+  return new Run(ctx, runId, keysOf(ctx));
 }
 
 /** One atomic append (MLflow log-batch): params, metrics and tags together, all or nothing. */
 export async function logBatch(ctx: RunApiContext, runId: string, batch: RunBatch): Promise<void> {
-  const run = new Run(ctx, checkRunId(runId), homeWorkerKeys(ctx.home));
+  const run = new Run(ctx, checkRunId(runId), keysOf(ctx));
   await run.logBatch(batch);
 }
 
@@ -185,9 +205,9 @@ class Run implements RunHandle {
   ) {}
 
   /** Reads the run, names its running stage, and appends what `build` makes of it, checked by the write rules. */
-  async append(build: (stageId: string, snapshot: RunSnapshot) => ProposedEvent[]): Promise<void> {
+  async append(build: (stageId: string, snapshot: RunView) => ProposedEvent[]): Promise<void> {
     const metadata = { actor: this.ctx.actor };
-    await decideRunAppend<void>(this.ctx.store, this.runId, (snapshot) => {
+    await decideRunViewAppend<void>(this.ctx.store, this.runId, stateOf(this.ctx).heads, (snapshot) => {
       const events = build(runningStage(snapshot), snapshot);
       return events.length ? { events: events.map((e) => ({ ...e, metadata })), result: undefined } : { done: undefined };
     });
@@ -264,7 +284,7 @@ class Run implements RunHandle {
 }
 
 /** The stage run data is logged into: the first running stage in plan order. */
-function runningStage(snapshot: RunSnapshot): string {
+function runningStage(snapshot: RunView): string {
   const { state } = snapshot;
   if (state.status === 'empty') throw new InputError(`run ${snapshot.runId} does not exist: start it with startRun`, { stream: snapshot.stream });
   if (isFinished(state)) throw new InputError(`run ${snapshot.runId} has already ${state.status}; nothing more can be logged to it`, { stream: snapshot.stream });

@@ -196,6 +196,6 @@ export function registerWriteApi(app: FastifyInstance, options: WriteApiOptions)
       },
     );
 
-    registerRunRoutes(scope, { store: options.store, home: options.home, actor: options.actor });
+    registerRunRoutes(scope, { store: options.store, home: options.home, actor: options.actor, heads: options.heads });
   });
 }

@@ -146,6 +146,37 @@ describe('run API (src/runs)', function () {
     await rejects(startRun(ctx, { runId: 'bad id', external: { name: 'x' } }), /run id/i);
   });
 
+  it('a context keeps run heads between calls, reads only the new tail, and still sees every other writer', async () => {
+    // The store as the door sees it, counting the events each readStream hands out.
+    let handedOut = 0;
+    const counting: EventStore = Object.create(store, {
+      readStream: { value: async (...args: Parameters<EventStore['readStream']>) => {
+        const events = await store.readStream(...args);
+        handedOut += events.length;
+        return events;
+      } },
+    }) as EventStore;
+    const mine: RunApiContext = { store: counting, home, actor: 'alice@example.org' };
+    const run = await startRun(mine, { runId: 'h1', external: { name: 'heads' } });
+    for (let step = 0; step < 50; step++) await run.logMetric('loss', 1 / (step + 1), { step });
+    handedOut = 0;
+    await run.logMetric('loss', 0.001, { step: 50 });
+    // Without kept heads each call re-reads the whole run (55 events by now).
+    assert.ok(handedOut <= 1, `the 51st metric read ${handedOut} events of the run; expected at most the one appended since`);
+
+    // Another context (a second server, another process) records a param and then fails the run:
+    // the first context's kept head folds both before it decides.
+    const other: RunApiContext = { store, home, actor: 'bob@example.org' };
+    await (await openRun(other, 'h1')).logParams({ lr: 0.1 });
+    await rejects(run.logParams({ lr: 0.2 }), /param lr of run h1 to 0\.2, but it was logged as 0\.1: params are write-once; nothing was recorded \(rule param-once\)/);
+    const failed = await cli(home, ['run', 'fail', 'h1', '--reason', 'operator stopped it']);
+    assert.equal(failed.code, 0, failed.stderr);
+    const before = (await store.readStream('run-h1')).length;
+    await rejects(run.logMetric('loss', 0.5, { step: 51 }), /run h1 has already failed; nothing more can be logged to it/);
+    await rejects(logBatch(mine, 'h1', { tags: { late: 'yes' } }), /already failed/);
+    assert.equal((await store.readStream('run-h1')).length, before, 'nothing was written after the other writer failed the run');
+  });
+
   it('holds a run to the metrics its plan declares, at the door and at replay', async () => {
     const run = await startRun(ctx, { runId: 'd1', external: { name: 'declared', metrics: ['loss', 'val/f1'] } });
     await run.logMetrics({ loss: 1, 'val/f1': 0.5 });
