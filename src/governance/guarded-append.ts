@@ -94,6 +94,7 @@ export interface DoorOptions {
   /**
    * Whether governance events other than AuditFinding may pass. Only the recorder (which decides them
    * from the plan) and relayed copies of another ledger's events (which the rules check in full) do.
+   * Key history and model registry events pass no door, whatever this says.
    */
   allowGovernance?: boolean;
   /** How errors name an event, e.g. `stdin line 3`; default: nothing (the rule's sentence names the run). */
@@ -106,7 +107,7 @@ export interface DoorOptions {
  * Plan and stage events are the recorder's: it decides them from the plan (`runledger plan approve`,
  * `stage`, `run fail`). Every other door refuses them, before anything else is looked at.
  */
-export function refuseRecorderTypes(requests: readonly AppendRequest[], options: Pick<DoorOptions, 'describe'> = {}): void {
+export function refuseRecorderTypes(requests: readonly AppendRequest[], options: Pick<DoorOptions, 'describe' | 'allowGovernance'> = {}): void {
   requests.forEach((request, r) => {
     // Key rotations are `runledger keys rotate`'s alone (src/ledger/rotation.ts): a copy appended by any other door would break the key history.
     const k = request.stream === KEY_STREAM ? 0 : request.events.findIndex((event) => LEDGER_TYPE_SET.has(event.type));
@@ -122,6 +123,9 @@ export function refuseRecorderTypes(requests: readonly AppendRequest[], options:
         { field: 'type', stream: request.stream },
       );
     }
+    // Plan and stage events: the recorder's, and relayed copies of another ledger's (checked in full by the rules).
+    // Key history and model registry: no door at all, relayed copies included — each ledger keeps its own.
+    if (options.allowGovernance) return;
     const e = request.events.findIndex((event) => RECORDER_TYPES.has(event.type));
     if (e < 0) return;
     throw new InputError(
@@ -184,7 +188,7 @@ async function decideCheckAppend<S, T>(
     const { heads, snapshot } = await read();
     const decision = decide(snapshot);
     if ('done' in decision) return { result: decision.done, appended: null };
-    if (!options.allowGovernance) refuseRecorderTypes(decision.requests, options);
+    refuseRecorderTypes(decision.requests, options);
     const prepared = prepareBatch(decision.requests, options.describe ? { describe: options.describe } : {});
     const pinned = checkRequests(heads, decision.requests, prepared, options);
     try {
@@ -200,7 +204,7 @@ export async function guardedAppend(store: EventStore, requests: AppendRequest[]
   const streams = [...new Set(requests.map((r) => r.stream).filter(isRunStream))];
   if (streams.length === 0) {
     // No run stream: nothing to check but the recorder's types; the store validates the rest.
-    if (!options.allowGovernance) refuseRecorderTypes(requests, options);
+    refuseRecorderTypes(requests, options);
     return store.appendBatch(requests);
   }
   const heads = options.heads ?? new RunHeads();

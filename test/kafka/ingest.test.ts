@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KEY_STREAM } from '../../events/ledger.js';
 import { guardedAppend, readRun } from '../../src/governance/guarded-append.js';
 import { decodeMessage, runIngest } from '../../src/kafka/ingest.js';
 import { relayMessage } from '../../src/kafka/relay.js';
@@ -269,6 +270,39 @@ describe('kafka ingest (real broker)', function () {
       } finally {
         await copy.close();
       }
+    });
+
+    it('refuses key history and model registry events, proposed or relayed: each ledger records its own', async () => {
+      const topic = uniqueTopic('ingest-keys-models');
+      await createTopic(kafka.brokers, topic, 1);
+      // Relay-shaped envelopes at revision 0 of the key stream and of a model stream (what an attacker
+      // with the topic, or another ledger's relay, would send), and the same as proposed events.
+      const rotation = { id: randomUUID(), type: 'LedgerKeyRotated', data: { previousKey: 'runledger+0123abcd+AAAA', key: 'runledger+4567cdef+BBBB', statement: 'runledger\n' } };
+      const version = { id: randomUUID(), type: 'ModelAliasSet', data: { model: 'm', alias: 'prod', version: 1, previousVersion: null, reason: 'promoted' } };
+      const relayed = [
+        { stream: KEY_STREAM, event: rotation },
+        { stream: 'model-m', event: version },
+      ].map(({ stream, event }) => {
+        const [e] = prepareBatch([{ stream, events: [event] }], { actor: 'mallory' })[0]!.events;
+        const sealedEvent = sealEvent(stream, 0, null, e!, new Date().toISOString());
+        return { key: stream, value: sealedEvent.canonical.toString('utf8'), headers: { 'event-id': sealedEvent.envelope.id } };
+      });
+      const messages = [
+        ...relayed,
+        proposed(KEY_STREAM, { ...rotation, id: randomUUID() }),
+        proposed('model-m', { ...version, id: randomUUID() }),
+        proposed('lab-x', { ...version, id: randomUUID() }),
+      ];
+      await publish(kafka.list, topic, messages);
+
+      const report = await runIngest({ store, brokers: kafka.brokers, topic, group: uniqueTopic('g'), once: true });
+      assert.equal(report.appended, 0, JSON.stringify(report));
+      assert.deepEqual(
+        report.rejected.map((r) => (/recorded by "runledger keys rotate"/.test(r.reason) ? 'keys' : /recorded by "runledger model register" and "runledger model alias"/.test(r.reason) ? 'model' : r.reason)),
+        ['keys', 'model', 'keys', 'model', 'model'],
+      );
+      assert.deepEqual(await store.readStream(KEY_STREAM), [], 'no key history was written');
+      assert.deepEqual(await store.readStream('model-m'), [], 'no model stream was written');
     });
   });
 });
