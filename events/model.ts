@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { defineEvent, type EventDefinition } from './registry.js';
 import { Identifier } from './plan.js';
 import { Metrics } from './training.js';
+import { ArtifactPath, MediaType } from './runs.js';
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');
 const Base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
@@ -26,38 +27,86 @@ export const AliasName = z
 const Version = z.number().int().min(1);
 const Reason = z.string().min(1, 'a reason is required').max(1000);
 
-export const ModelVersionRegisteredData = z
+/** Where a registration's evidence is in the ledger: an event of the run, at its leaf. */
+const EventLocation = z
   .object({
-    model: ModelName,
-    /** 1, 2, 3, … dense within the model. */
-    version: Version,
-    runId: Identifier,
-    /** The run's signed model-state checkpoint (a CheckpointWritten event of the run). */
-    checkpoint: z
-      .object({
-        digest: Hex64,
-        bytes: z.number().int().positive(),
-        epoch: z.number().int().positive(),
-        step: z.number().int().nonnegative(),
-        signature: Base64,
-        publicKey: Base64,
-        metrics: Metrics,
-      })
-      .strict(),
-    /** Where that CheckpointWritten event is in the ledger. */
-    source: z
-      .object({
-        stream: z.string().min(1),
-        revision: z.number().int().nonnegative(),
-        eventId: z.string().min(1),
-        index: z.number().int().nonnegative(),
-      })
-      .strict(),
-    /** The signed ledger checkpoint the run replay verified against when the version was registered. */
-    verifiedAgainst: z.object({ treeSize: z.number().int().positive(), root: Hex64 }).strict(),
-    description: z.string().max(1000).nullable(),
+    stream: z.string().min(1),
+    revision: z.number().int().nonnegative(),
+    eventId: z.string().min(1),
+    index: z.number().int().nonnegative(),
   })
   .strict();
+
+/** A run's signed model-state checkpoint (a CheckpointWritten event of the run), as a registration copies it. */
+const RegisteredCheckpoint = z
+  .object({
+    digest: Hex64,
+    bytes: z.number().int().positive(),
+    epoch: z.number().int().positive(),
+    step: z.number().int().nonnegative(),
+    signature: Base64,
+    publicKey: Base64,
+    metrics: Metrics,
+  })
+  .strict();
+
+const registrationFields = {
+  model: ModelName,
+  /** 1, 2, 3, … dense within the model. */
+  version: Version,
+  runId: Identifier,
+  /** The signed ledger checkpoint the run replay verified against when the version was registered. */
+  verifiedAgainst: z.object({ treeSize: z.number().int().positive(), root: Hex64 }).strict(),
+  description: z.string().max(1000).nullable(),
+};
+
+/** Version 1: the version is always a CheckpointWritten of the run. */
+export const ModelVersionRegisteredDataV1 = z
+  .object({
+    ...registrationFields,
+    checkpoint: RegisteredCheckpoint,
+    /** Where that CheckpointWritten event is in the ledger. */
+    source: EventLocation,
+  })
+  .strict();
+
+/** One file of an artifact version: an ArtifactRecorded event of the run, copied with its worker signature. */
+export const RegisteredArtifactFile = z
+  .object({
+    path: ArtifactPath,
+    digest: Hex64,
+    bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    mediaType: MediaType.nullable(),
+    signature: Base64,
+    publicKey: Base64,
+    source: EventLocation,
+  })
+  .strict();
+
+/**
+ * Version 2: the version is either a CheckpointWritten (`checkpoint` and `source`, as in version 1)
+ * or the artifacts a run logged under one path (`artifact`: the path and every file under it, each an
+ * ArtifactRecorded event of the run) — what an MLflow client registers as `runs:/<run>/<path>`.
+ */
+export const ModelVersionRegisteredData = z
+  .object({
+    ...registrationFields,
+    checkpoint: RegisteredCheckpoint.nullable(),
+    source: EventLocation.nullable(),
+    artifact: z
+      .object({
+        /** The artifact path registered: a file, or a directory prefix of the files below it. */
+        path: ArtifactPath,
+        files: z.array(RegisteredArtifactFile).min(1).max(10_000),
+      })
+      .strict()
+      .nullable(),
+  })
+  .strict()
+  .refine(
+    (d) => (d.checkpoint !== null && d.source !== null && d.artifact === null) || (d.checkpoint === null && d.source === null && d.artifact !== null),
+    { message: 'a version is either a checkpoint (checkpoint and source) or an artifact (artifact), not both or neither', path: ['artifact'] },
+  );
 export type ModelVersionRegisteredData = z.infer<typeof ModelVersionRegisteredData>;
 
 export const ModelAliasSetData = z
@@ -86,7 +135,8 @@ export const MODEL_TYPES = ['ModelVersionRegistered', 'ModelAliasSet', 'ModelAli
 export type ModelEventType = (typeof MODEL_TYPES)[number];
 
 export const modelEvents: EventDefinition[] = [
-  defineEvent('ModelVersionRegistered', 1, ModelVersionRegisteredData, 'A verified run\'s signed checkpoint became version N of a named model.'),
+  defineEvent('ModelVersionRegistered', 1, ModelVersionRegisteredDataV1, 'A verified run\'s signed checkpoint became version N of a named model (superseded by version 2).', (data) => ({ ...data, artifact: null })),
+  defineEvent('ModelVersionRegistered', 2, ModelVersionRegisteredData, 'A verified run\'s signed checkpoint, or the artifacts it logged under one path, became version N of a named model.'),
   defineEvent('ModelAliasSet', 1, ModelAliasSetData, 'A model alias (production, staging, …) was set or moved to a version, with a reason.'),
   defineEvent('ModelAliasDeleted', 1, ModelAliasDeletedData, 'A model alias was deleted, with a reason.'),
 ];

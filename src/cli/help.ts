@@ -38,7 +38,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   backup: ['npx runledger backup --out ledger.backup', 'npx runledger backup --out ledger.backup --verify --json'],
   restore: ['npx runledger restore ledger.backup --to sqlite:restored/ledger.db', 'npx runledger restore ledger.backup --to postgres://runledger@db/ledgers --json'],
   model: ['npx runledger model register iris --run a && npx runledger model alias iris production 1'],
-  'model register': ['npx runledger model register iris --run a', 'npx runledger model register iris --run a --description "first baseline" --json'],
+  'model register': ['npx runledger model register iris --run a', 'npx runledger model register iris --run a --description "first baseline" --json', 'npx runledger model register my-model --run my-script-7 --artifact model'],
   'model alias': ['npx runledger model alias iris production 1 --reason "passed the gate"', 'npx runledger model alias iris staging --delete'],
   'model history': ['npx runledger model history iris', 'npx runledger model history iris --json'],
   'model show': ['npx runledger model show iris', 'npx runledger model show iris --at 2026-01-01T12:00:00Z --json'],

@@ -12,7 +12,7 @@ import { TreeProofs } from '../replay/tree-proofs.js';
 import type { EventEvidence, TrustedCheckpoint } from '../replay/verify-run.js';
 import type { EventStore } from '../store/port.js';
 import { readStreamPages } from '../ledger/read.js';
-import { checkModelName, evolveModel, initialModelState, modelStream, modelViolation, type ModelState } from './model-rules.js';
+import { checkModelName, evolveModel, initialModelState, modelStream, modelViolation, registrationData, type ModelState } from './model-rules.js';
 import { registrationViolation, type RunReplay } from './model-registry.js';
 
 export type ModelCheck = StreamCheck | 'checkpoint' | 'schema' | 'rule' | 'registration';
@@ -35,6 +35,8 @@ export interface ModelHistoryEntry {
   reason: string | null;
   runId: string | null;
   checkpointDigest: string | null;
+  /** The artifact path a registration names (an artifact version); null otherwise. */
+  artifactPath: string | null;
   /** True when the event is inside the signed checkpoint and its inclusion proof verified. */
   anchored: boolean;
   /** RFC 9162 inclusion proof of the event's leaf under the signed checkpoint; null when not anchored. */
@@ -44,8 +46,14 @@ export interface ModelHistoryEntry {
 export interface ModelVersionView {
   version: number;
   runId: string;
-  checkpointDigest: string;
-  metrics: ModelVersionRegisteredData['checkpoint']['metrics'];
+  /** What the version is: the run's signed checkpoint, or the artifacts it logged under one path. */
+  kind: 'checkpoint' | 'artifact';
+  /** The checkpoint's digest (checkpoint versions); null for an artifact version. */
+  checkpointDigest: string | null;
+  /** The checkpoint's metrics (checkpoint versions); null for an artifact version. */
+  metrics: NonNullable<ModelVersionRegisteredData['checkpoint']>['metrics'] | null;
+  /** The artifact path and its files (artifact versions); null for a checkpoint version. */
+  artifact: { path: string; files: { path: string; digest: string; bytes: number }[] } | null;
   registeredAt: string;
   registeredBy: string;
   description: string | null;
@@ -103,7 +111,7 @@ export function verifyModelHistory(model: string, events: readonly EventEvidence
     const violation = modelViolation(state, env);
     if (violation) return report({ check: 'rule', ...where, expected: violation.expected, actual: violation.actual, message: `${label} breaks the registry rules: ${violation.message}.` });
     if (env.type === 'ModelVersionRegistered') {
-      const data = env.data as ModelVersionRegisteredData;
+      const data = registrationData(env);
       const replay = replays.get(data.runId);
       const refused = replay === undefined ? `run ${data.runId} was not replayed` : registrationViolation(data, replay);
       if (refused) return report({ check: 'registration', ...where, message: `${label} registers version ${data.version} from run ${data.runId}, but ${refused}.` });
@@ -117,10 +125,10 @@ export function verifyModelHistory(model: string, events: readonly EventEvidence
 
 function entryOf(before: ModelState, env: EventEvidenceEnvelope, anchored: boolean, inclusion: InclusionProofJson | null): ModelHistoryEntry {
   const base = { revision: env.revision, eventId: env.id, type: env.type, recordedAt: env.metadata.recordedAt, actor: env.metadata.actor, anchored, inclusion };
-  const none = { alias: null, previousVersion: null, reason: null, runId: null, checkpointDigest: null };
+  const none = { alias: null, previousVersion: null, reason: null, runId: null, checkpointDigest: null, artifactPath: null };
   if (env.type === 'ModelVersionRegistered') {
-    const d = env.data as ModelVersionRegisteredData;
-    return { ...base, ...none, change: 'registered', version: d.version, runId: d.runId, checkpointDigest: d.checkpoint.digest, reason: d.description };
+    const d = registrationData(env);
+    return { ...base, ...none, change: 'registered', version: d.version, runId: d.runId, checkpointDigest: d.checkpoint?.digest ?? null, artifactPath: d.artifact?.path ?? null, reason: d.description };
   }
   if (env.type === 'ModelAliasSet') {
     const d = env.data as ModelAliasSetData;
@@ -140,8 +148,10 @@ function view(state: ModelState): Pick<ModelHistory, 'versions' | 'aliases'> {
     versions: state.versions.map((d) => ({
       version: d.version,
       runId: d.runId,
-      checkpointDigest: d.checkpoint.digest,
-      metrics: d.checkpoint.metrics,
+      kind: d.artifact ? ('artifact' as const) : ('checkpoint' as const),
+      checkpointDigest: d.checkpoint?.digest ?? null,
+      metrics: d.checkpoint?.metrics ?? null,
+      artifact: d.artifact ? { path: d.artifact.path, files: d.artifact.files.map((f) => ({ path: f.path, digest: f.digest, bytes: f.bytes })) } : null,
       registeredAt: '',
       registeredBy: '',
       description: d.description,

@@ -5,6 +5,7 @@
 // The CLI (`runledger model`) and the HTTP API (src/server/model-routes.ts) are shells over this.
 import type { ProposedEvent } from '../../events/envelope.js';
 import type { CheckpointWritten, TrainingCompleted } from '../../events/training.js';
+import type { ArtifactRecorded } from '../../events/runs.js';
 import type { ModelAliasDeletedData, ModelAliasSetData, ModelVersionRegisteredData } from '../../events/model.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { InputError, IntegrityError } from '../errors.js';
@@ -43,30 +44,76 @@ export type RunReplay = Pick<ReplayResult, 'ok' | 'verification' | 'evidence' | 
 
 /**
  * Why a registration does not stand on its run, or null when it does: the run verifies against the
- * signed checkpoint, has completed, and its event at `source` is the CheckpointWritten the
- * registration copies, whose Ed25519 signature verifies under the key it names. Pure.
+ * signed checkpoint and has completed, and every event the registration copies — the CheckpointWritten
+ * at `source`, or each ArtifactRecorded of `artifact.files` — is the run's event at that place, copied
+ * exactly, with an Ed25519 signature that verifies under the key it names. Pure.
  */
 export function registrationViolation(data: ModelVersionRegisteredData, replay: RunReplay): string | null {
   if (!replay.ok) return `run ${data.runId} does not verify: ${replay.firstDivergence?.message ?? 'replay failed'}`;
   const status = replay.verification?.summary.status;
   if (status !== 'completed') return `run ${data.runId} has not completed (status ${status ?? 'unknown'})`;
-  const evidence = replay.evidence[data.source.revision];
-  const env = evidence?.envelope as { id?: string; type?: string; stream?: string; data?: CheckpointWritten } | undefined;
-  const at = `revision ${data.source.revision} of stream "${data.source.stream}"`;
-  if (env === undefined || env.stream !== data.source.stream) return `the run has no event at ${at}`;
-  if (env.id !== data.source.eventId || evidence!.index !== data.source.index) {
-    return `the event at ${at} is ${env.id ?? '?'} at leaf ${evidence!.index ?? 'none'}, not ${data.source.eventId} at leaf ${data.source.index}`;
+  if (data.checkpoint !== null && data.source !== null) {
+    const found = copiedEvent(replay, data.source, 'CheckpointWritten');
+    if (typeof found === 'string') return found;
+    const written = found.data as CheckpointWritten;
+    if (canonicalize(checkpointOf(written)) !== canonicalize(data.checkpoint)) return `the checkpoint recorded by the registration differs from CheckpointWritten ${found.id}`;
+    // The replay checked it against the run's trusted worker keys; the registration must copy a signature that verifies.
+    if (!verifyWorkerSignature(written.publicKey, workerEventMessage('CheckpointWritten', written), written.signature)) {
+      return `the signature of checkpoint ${data.checkpoint.digest} (CheckpointWritten ${found.id}) does not verify with the worker key it names`;
+    }
+    return null;
   }
-  if (env.type !== 'CheckpointWritten' || env.data === undefined) return `the event at ${at} is ${env.type ?? '?'}, not CheckpointWritten`;
-  if (canonicalize(checkpointOf(env.data)) !== canonicalize(data.checkpoint)) return `the checkpoint recorded by the registration differs from CheckpointWritten ${env.id}`;
-  // The replay checked it against the run's trusted worker keys; the registration must copy a signature that verifies.
-  if (!verifyWorkerSignature(env.data.publicKey, workerEventMessage('CheckpointWritten', env.data), env.data.signature)) {
-    return `the signature of checkpoint ${data.checkpoint.digest} (CheckpointWritten ${env.id}) does not verify with the worker key it names`;
+  if (data.artifact === null) return 'it names neither a checkpoint nor an artifact';
+  const { path, files } = data.artifact;
+  // The files are exactly the run's latest artifact at each path under `path`, in path order.
+  const expected = artifactFiles(replay, path);
+  if (expected.length !== files.length || expected.some((f, i) => f.path !== files[i]!.path)) {
+    return `artifact ${path} of run ${data.runId} holds ${expected.map((f) => f.path).join(', ') || 'no files'}, but the registration lists ${files.map((f) => f.path).join(', ')}`;
+  }
+  for (const file of files) {
+    const found = copiedEvent(replay, file.source, 'ArtifactRecorded');
+    if (typeof found === 'string') return found;
+    const recorded = found.data as ArtifactRecorded;
+    if (canonicalize(artifactFileOf(recorded, file.source)) !== canonicalize(file)) return `file ${file.path} recorded by the registration differs from ArtifactRecorded ${found.id}`;
+    if (!verifyWorkerSignature(recorded.publicKey, workerEventMessage('ArtifactRecorded', recorded), recorded.signature)) {
+      return `the signature of artifact file ${file.path} (ArtifactRecorded ${found.id}) does not verify with the worker key it names`;
+    }
   }
   return null;
 }
 
-function checkpointOf(d: CheckpointWritten): ModelVersionRegisteredData['checkpoint'] {
+type Location = NonNullable<ModelVersionRegisteredData['source']>;
+
+/** The run's event at `at`, when it is there (same id, same leaf) and of `type`; else why not. */
+function copiedEvent(replay: RunReplay, at: Location, type: string): { id: string; data: unknown } | string {
+  const evidence = replay.evidence[at.revision];
+  const env = evidence?.envelope as { id?: string; type?: string; stream?: string; data?: unknown } | undefined;
+  const where = `revision ${at.revision} of stream "${at.stream}"`;
+  if (env === undefined || env.stream !== at.stream) return `the run has no event at ${where}`;
+  if (env.id !== at.eventId || evidence!.index !== at.index) return `the event at ${where} is ${env.id ?? '?'} at leaf ${evidence!.index ?? 'none'}, not ${at.eventId} at leaf ${at.index}`;
+  if (env.type !== type || env.data === undefined) return `the event at ${where} is ${env.type ?? '?'}, not ${type}`;
+  return { id: env.id, data: env.data };
+}
+
+type ArtifactFile = NonNullable<ModelVersionRegisteredData['artifact']>['files'][number];
+
+function artifactFileOf(d: ArtifactRecorded, source: Location): ArtifactFile {
+  return { path: d.path, digest: d.digest, bytes: d.bytes, mediaType: d.mediaType, signature: d.signature, publicKey: d.publicKey, source };
+}
+
+/** The run's artifact files at `path` or below it (`path/…`): the latest ArtifactRecorded of each path, sorted by path. */
+function artifactFiles(replay: Pick<RunReplay, 'evidence'>, path: string): ArtifactFile[] {
+  const latest = new Map<string, ArtifactFile>();
+  for (const e of replay.evidence) {
+    const env = e.envelope as { id: string; stream: string; revision: number; type: string; data: ArtifactRecorded };
+    if (env.type !== 'ArtifactRecorded' || e.index === null) continue;
+    if (env.data.path !== path && !env.data.path.startsWith(`${path}/`)) continue;
+    latest.set(env.data.path, artifactFileOf(env.data, { stream: env.stream, revision: env.revision, eventId: env.id, index: e.index }));
+  }
+  return [...latest.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function checkpointOf(d: CheckpointWritten): NonNullable<ModelVersionRegisteredData['checkpoint']> {
   return { digest: d.digest, bytes: d.bytes, epoch: d.epoch, step: d.step, signature: d.signature, publicKey: d.publicKey, metrics: d.metrics };
 }
 
@@ -75,6 +122,8 @@ export interface RegisterOptions {
   runId: string;
   /** Digest of one of the run's checkpoints; default the run's final checkpoint. */
   checkpoint?: string;
+  /** Register the artifacts the run logged at this path (a file, or a directory of files) instead of a checkpoint. */
+  artifact?: string;
   description?: string | null;
   actor: string;
   verifierKeys: readonly string[];
@@ -96,18 +145,30 @@ export async function registerVersion(store: EventStore, options: RegisterOption
   if (options.verifierKeys.length === 0) throw new InputError('registering a model version needs a verifier key to replay the run: pass --key or use the signing home', { field: 'key' });
   const replay = await replayRun(store, options.runId, { verifierKeys: options.verifierKeys });
   if (!replay.ok) throw new IntegrityError(`run ${options.runId} is not verified, so it cannot become a model version: ${replay.firstDivergence?.message ?? 'replay failed'}`, { stream: replay.firstDivergence?.stream });
-  const source = chooseCheckpoint(replay, options.runId, options.checkpoint);
-  const written = source.envelope.data as CheckpointWritten;
   const state = await readModel(store, options.model);
-  const data: ModelVersionRegisteredData = {
+  const base = {
     model: options.model,
     version: state.versions.length + 1,
     runId: options.runId,
-    checkpoint: checkpointOf(written),
-    source: { stream: source.envelope.stream, revision: source.envelope.revision, eventId: source.envelope.id, index: source.index },
     verifiedAgainst: { treeSize: replay.checkpoint!.size, root: replay.checkpoint!.root.toString('hex') },
     description: options.description ?? null,
   };
+  let data: ModelVersionRegisteredData;
+  if (options.artifact !== undefined) {
+    if (options.checkpoint !== undefined) throw new InputError('give either a checkpoint or an artifact path to register, not both', { field: 'artifact' });
+    const files = artifactFiles(replay, options.artifact);
+    if (files.length === 0) throw new InputError(`run ${options.runId} logged no artifact at ${JSON.stringify(options.artifact)} (nor below it)`, { field: 'artifact' });
+    data = { ...base, checkpoint: null, source: null, artifact: { path: options.artifact, files } };
+  } else {
+    const source = chooseCheckpoint(replay, options.runId, options.checkpoint);
+    const written = source.envelope.data as CheckpointWritten;
+    data = {
+      ...base,
+      checkpoint: checkpointOf(written),
+      source: { stream: source.envelope.stream, revision: source.envelope.revision, eventId: source.envelope.id, index: source.index },
+      artifact: null,
+    };
+  }
   const refused = registrationViolation(data, replay);
   if (refused) throw new IntegrityError(`cannot register run ${options.runId} as model ${options.model}: ${refused}`);
   return appendChange(store, state, { type: 'ModelVersionRegistered', data }, options.actor);

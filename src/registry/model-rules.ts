@@ -11,6 +11,7 @@ import {
   ModelAliasSetData,
   ModelName,
   ModelVersionRegisteredData,
+  ModelVersionRegisteredDataV1,
 } from '../../events/model.js';
 import { InputError } from '../errors.js';
 
@@ -53,8 +54,19 @@ export function initialModelState(model: string): ModelState {
   return { model, versions: [], aliases: {}, revision: -1, lastRecordedAt: null };
 }
 
-/** The part of an envelope the rules read. */
-export type ModelEvent = Pick<Envelope, 'type' | 'data' | 'stream'> & { metadata: Pick<Envelope['metadata'], 'recordedAt'> };
+/** The part of an envelope the rules read (no schemaVersion: the latest). */
+export type ModelEvent = Pick<Envelope, 'type' | 'data' | 'stream'> & { schemaVersion?: number; metadata: Pick<Envelope['metadata'], 'recordedAt'> };
+
+/** A registration's data at the latest schema version (version 1 names a checkpoint: no artifact). */
+export function registrationData(event: Pick<ModelEvent, 'data' | 'schemaVersion'>): ModelVersionRegisteredData {
+  const data = event.data as Record<string, unknown>;
+  return (event.schemaVersion === 1 ? { ...data, artifact: null } : data) as ModelVersionRegisteredData;
+}
+
+function schemaOf(event: ModelEvent): { safeParse(data: unknown): { success: true; data: unknown } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } } {
+  if (event.type === 'ModelVersionRegistered') return event.schemaVersion === 1 ? ModelVersionRegisteredDataV1 : ModelVersionRegisteredData;
+  return event.type === 'ModelAliasSet' ? ModelAliasSetData : ModelAliasDeletedData;
+}
 
 export interface ModelViolation {
   message: string;
@@ -74,8 +86,7 @@ export function modelViolation(state: ModelState, event: ModelEvent): ModelViola
   if (state.lastRecordedAt !== null && event.metadata.recordedAt < state.lastRecordedAt) {
     return v(`it is recorded at ${event.metadata.recordedAt}, before the event preceding it (${state.lastRecordedAt})`, `at or after ${state.lastRecordedAt}`, event.metadata.recordedAt);
   }
-  const schema = event.type === 'ModelVersionRegistered' ? ModelVersionRegisteredData : event.type === 'ModelAliasSet' ? ModelAliasSetData : ModelAliasDeletedData;
-  const parsed = schema.safeParse(event.data);
+  const parsed = schemaOf(event).safeParse(event.data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     return v(`field data.${issue.path.map(String).join('.')}: ${issue.message}`, 'data valid for its type', 'invalid data');
@@ -85,7 +96,7 @@ export function modelViolation(state: ModelState, event: ModelEvent): ModelViola
   const versions = state.versions.length;
   switch (event.type) {
     case 'ModelVersionRegistered': {
-      const d = parsed.data as ModelVersionRegisteredData;
+      const d = parsed.data as { version: number };
       if (d.version !== versions + 1) return v(`it registers version ${d.version}, but the next version of model ${state.model} is ${versions + 1} (versions are dense)`, String(versions + 1), String(d.version));
       return null;
     }
@@ -118,7 +129,7 @@ export function evolveModel(state: ModelState, event: ModelEvent): ModelState {
   const next: ModelState = { ...state, revision: state.revision + 1, lastRecordedAt: event.metadata.recordedAt };
   switch (event.type) {
     case 'ModelVersionRegistered':
-      next.versions = [...state.versions, event.data as ModelVersionRegisteredData];
+      next.versions = [...state.versions, registrationData(event)];
       break;
     case 'ModelAliasSet': {
       const d = event.data as ModelAliasSetData;

@@ -13,6 +13,8 @@ import { anchorChange, deleteAlias, readModel, registerVersion, setAlias } from 
 import { modelAt, readModelHistory } from '../../src/registry/model-history.js';
 import { modelStream } from '../../src/registry/model-rules.js';
 import { openStore } from '../../src/store/open.js';
+import { startRun } from '../../src/runs/run.js';
+import { sha256Hex } from '../../src/integrity/hasher.js';
 import { checkpointLedger, freshLedger, populate, type Ledger } from '../server/fixture.js';
 
 describe('model registry (store)', function () {
@@ -157,5 +159,65 @@ describe('model registry (store)', function () {
     assert.equal(history.firstDivergence?.check, 'inclusion');
     assert.equal(history.firstDivergence?.revision, 1);
     assert.equal(history.entries.length, 1);
+  });
+
+  describe('artifact versions (what an MLflow client registers as runs:/<run>/<path>)', () => {
+    const ctx = () => ({ store: ledger.store, home: ledger.home, actor: 'alice' });
+    async function loggedRun(runId: string, end = true): Promise<void> {
+      const run = await startRun(ctx(), { runId, external: { name: 'user-code' } });
+      await run.logArtifact({ path: 'model/MLmodel', bytes: Buffer.from('flavors: {}\n') });
+      await run.logArtifact({ path: 'model/weights.bin', bytes: Buffer.from([1, 2, 3]) });
+      await run.logArtifact({ path: 'model/weights.bin', bytes: Buffer.from([4, 5, 6]) });
+      await run.logArtifact({ path: 'notes.txt', bytes: Buffer.from('not the model') });
+      if (end) await run.end();
+      await checkpointLedger(ledger);
+    }
+    const registerArtifact = (runId: string, artifact: string, model = 'iris') => registerVersion(ledger.store, { model, runId, artifact, actor: 'alice', verifierKeys: keys });
+
+    it('registers the latest file at each path under the artifact path, and history shows it as an artifact version', async () => {
+      await loggedRun('user-1');
+      const change = await registerArtifact('user-1', 'model');
+      const data = change.data as { checkpoint: unknown; source: unknown; artifact: { path: string; files: { path: string; digest: string }[] } };
+      assert.equal(data.checkpoint, null);
+      assert.equal(data.source, null);
+      assert.deepEqual(data.artifact.files.map((f) => f.path), ['model/MLmodel', 'model/weights.bin']);
+      assert.equal(data.artifact.files[1]!.digest, sha256Hex(Buffer.from([4, 5, 6])), 'the file logged last at a path is the one registered');
+      await anchorChange(ledger.store, ledger.home);
+      const history = await readModelHistory(ledger.store, 'iris', { verifierKeys: keys });
+      assert.equal(history.ok, true, history.firstDivergence?.message);
+      assert.equal(history.versions[0]!.kind, 'artifact');
+      assert.deepEqual(history.versions[0]!.artifact?.files.map((f) => f.path), ['model/MLmodel', 'model/weights.bin']);
+      assert.equal(history.entries[0]!.artifactPath, 'model');
+      // A single file registers too.
+      assert.deepEqual(((await registerArtifact('user-1', 'notes.txt')).data as typeof data).artifact.files.map((f) => f.path), ['notes.txt']);
+    });
+
+    it('refuses a path the run logged nothing under, both a checkpoint and an artifact, and a run that has not ended', async () => {
+      await loggedRun('user-2');
+      await assert.rejects(registerArtifact('user-2', 'mod'), (err: Error) => err instanceof InputError && /run user-2 logged no artifact at "mod"/.test(err.message), '"mod" is not a directory prefix of "model/..."');
+      await assert.rejects(registerVersion(ledger.store, { model: 'iris', runId: 'user-2', artifact: 'model', checkpoint: 'a'.repeat(64), actor: 'a', verifierKeys: keys }), /either a checkpoint or an artifact path/);
+      await assert.rejects(registerVersion(ledger.store, { model: 'iris', runId: 'user-2', actor: 'a', verifierKeys: keys }), /has no signed checkpoint/);
+      await loggedRun('user-3', false);
+      await assert.rejects(registerArtifact('user-3', 'model'), (err: Error) => err instanceof IntegrityError && /has not completed/.test(err.message));
+      await assert.rejects(readModelHistory(ledger.store, 'iris', { verifierKeys: keys }), InputError, 'nothing was registered');
+    });
+
+    it('catches forged artifact registrations appended by other means: a file swapped, a file left out, a digest changed', async () => {
+      await loggedRun('user-4');
+      const real = (await registerArtifact('user-4', 'model')).data as { artifact: { path: string; files: Record<string, unknown>[] } } & Record<string, unknown>;
+      const [mlmodel, weights] = real.artifact.files as [Record<string, unknown>, Record<string, unknown>];
+      const forgeries: [string, unknown, RegExp][] = [
+        ['a file left out', { path: 'model', files: [mlmodel] }, /artifact model of run user-4 holds model\/MLmodel, model\/weights\.bin, but the registration lists model\/MLmodel/],
+        ['a digest changed', { path: 'model', files: [mlmodel, { ...weights, digest: 'f'.repeat(64) }] }, /file model\/weights\.bin recorded by the registration differs from ArtifactRecorded/],
+        ['an older copy of a file', { path: 'model', files: [mlmodel, { ...weights, source: { ...(weights.source as object), revision: (weights.source as { revision: number }).revision - 1 } }] }, /differs from ArtifactRecorded|is .* not /],
+      ];
+      for (const [i, [what, artifact, message]] of forgeries.entries()) {
+        await ledger.store.append(modelStream(`forged-${i}`), [{ type: 'ModelVersionRegistered', data: { ...real, model: `forged-${i}`, artifact } }]);
+        await checkpointLedger(ledger);
+        const history = await readModelHistory(ledger.store, `forged-${i}`, { verifierKeys: keys });
+        assert.equal(history.firstDivergence?.check, 'registration', what);
+        assert.match(history.firstDivergence!.message, message, what);
+      }
+    });
   });
 });

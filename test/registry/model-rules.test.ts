@@ -19,6 +19,7 @@ function registered(version: number): ModelEvent {
       source: { stream: `run-run-${version}`, revision: 3, eventId: 'e', index: 3 },
       verifiedAgainst: { treeSize: 10, root: 'b'.repeat(64) },
       description: null,
+      artifact: null,
     },
   };
 }
@@ -36,6 +37,20 @@ function fold(events: ModelEvent[]): ModelState {
 }
 
 describe('model registry rules', () => {
+  it('reads version 1 registrations (a checkpoint, no artifact field) and holds version 2 to exactly one of checkpoint and artifact', () => {
+    const { artifact: _none, ...v1 } = registered(1).data as Record<string, unknown>;
+    const state = fold([{ ...registered(1), schemaVersion: 1, data: v1 }]);
+    assert.equal(state.versions[0]!.artifact, null, 'a version 1 registration is a checkpoint version');
+    const file = { path: 'model/MLmodel', digest: 'c'.repeat(64), bytes: 3, mediaType: null, signature: 'AA==', publicKey: 'AA==', source: { stream: 'run-run-2', revision: 4, eventId: 'f', index: 9 } };
+    const artifact = { path: 'model', files: [file] };
+    const asArtifact = { ...(registered(2).data as Record<string, unknown>), checkpoint: null, source: null, artifact };
+    assert.equal(modelViolation(state, { ...registered(2), data: asArtifact }), null);
+    const both = { ...(registered(2).data as Record<string, unknown>), artifact };
+    const neither = { ...asArtifact, artifact: null };
+    for (const data of [both, neither]) assert.match(modelViolation(state, { ...registered(2), data })!.message, /a version is either a checkpoint \(checkpoint and source\) or an artifact \(artifact\), not both or neither/);
+    assert.match(modelViolation(state, { ...registered(2), schemaVersion: 1, data: asArtifact })!.message, /field data\.checkpoint/, 'version 1 has no artifact versions');
+  });
+
   it('allows dense versions, setting, moving and deleting aliases', () => {
     const state = fold([registered(1), registered(2), aliasSet('production', 1, null), aliasSet('production', 2, 1), aliasSet('staging', 1, null), aliasDeleted('staging', 1)]);
     assert.equal(state.versions.length, 2);

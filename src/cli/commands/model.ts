@@ -28,15 +28,24 @@ export function registerModelCommands(program: Command, ctx: CliContext): void {
   };
 
   withJson(model.command('register'))
-    .description('replay a run against the latest signed checkpoint and register its signed model checkpoint as the next version of NAME')
+    .description('replay a run against the latest signed checkpoint and register its signed model checkpoint (or, with --artifact, the artifacts it logged at a path) as the next version of NAME')
     .argument('<name>', 'model name')
     .requiredOption('--run <id>', 'the run whose checkpoint becomes the version')
     .option('--checkpoint <digest>', 'one of the run\'s checkpoints (default: its final checkpoint)')
+    .option('--artifact <path>', 'register the run\'s logged artifact at this path (a file, or every file below a directory) instead of a checkpoint')
     .option('--description <text>', 'what this version is')
     .option('--key <vkey...>', 'trusted verifier key(s) for the replay (default: the home key)')
-    .action(async (name: string, opts: Common & { run: string; checkpoint?: string; description?: string }) => {
+    .action(async (name: string, opts: Common & { run: string; checkpoint?: string; artifact?: string; description?: string }) => {
       const store = await ctx.store();
-      const change = await registerVersion(store, { model: name, runId: opts.run, checkpoint: opts.checkpoint, description: opts.description ?? null, actor: actor(), verifierKeys: keysOf(opts.key) });
+      const change = await registerVersion(store, {
+        model: name,
+        runId: opts.run,
+        ...(opts.checkpoint !== undefined ? { checkpoint: opts.checkpoint } : {}),
+        ...(opts.artifact !== undefined ? { artifact: opts.artifact } : {}),
+        description: opts.description ?? null,
+        actor: actor(),
+        verifierKeys: keysOf(opts.key),
+      });
       await written(change, opts.json ?? false, `Registered run ${opts.run} as model ${name} version ${(change.data as { version: number }).version} (event ${change.eventId})`);
     });
 
@@ -109,7 +118,7 @@ function describeHistory(h: ModelHistory): string {
 function describeEntry(e: ModelHistoryEntry): string {
   const what =
     e.change === 'registered'
-      ? `registered version ${e.version} from run ${e.runId} (checkpoint ${e.checkpointDigest!.slice(0, 16)}…)`
+      ? `registered version ${e.version} from run ${e.runId} (${e.artifactPath !== null ? `artifact ${e.artifactPath}` : `checkpoint ${e.checkpointDigest!.slice(0, 16)}…`})`
       : e.change === 'alias-deleted'
         ? `deleted alias ${e.alias} (was version ${e.previousVersion}): ${e.reason}`
         : `${e.change === 'alias-moved' ? 'moved' : 'set'} alias ${e.alias} -> version ${e.version}${e.previousVersion === null ? '' : ` (was ${e.previousVersion})`}: ${e.reason}`;

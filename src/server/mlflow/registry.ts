@@ -1,10 +1,11 @@
 // MLflow's Model Registry REST API 2.0 (registered models, versions, aliases; docs/mlflow.md) mapped
 // onto runledger's one registry (src/registry/): a version is registered exactly as `runledger model
-// register` does it — the run is replayed against the signed checkpoint and its signed model-state
-// checkpoint (CheckpointWritten) becomes the version — and every read answers from the verified
-// model history. What MLflow has and the ledger does not record is said, not faked: a registered
-// model exists from its first version (create records nothing), the client's `source` URI is not the
-// evidence (the run's checkpoint is), and an MLflow run that logged only artifacts is refused.
+// register` does it — the run is replayed against the signed checkpoint, and the artifacts it logged
+// at the path the client's `source` names (ArtifactRecorded events, each worker-signed), or else its
+// signed model-state checkpoint (CheckpointWritten), become the version — and every read answers from
+// the verified model history. What MLflow has and the ledger does not record is said, not faked: a
+// registered model exists from its first version (create records nothing), and the evidence is the
+// run's events, never the URI itself.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RunApiContext } from '../../runs/run.js';
@@ -13,6 +14,8 @@ import { anchorChange, deleteAlias, readModel, registerVersion, setAlias } from 
 import { readModelHistory, type ModelHistory, type ModelVersionView } from '../../registry/model-history.js';
 import { checkAliasName, checkModelName, isModelStream, modelStream } from '../../registry/model-rules.js';
 import { InputError } from '../../errors.js';
+import { readRun } from '../../governance/guarded-append.js';
+import type { EventStore } from '../../store/port.js';
 import { invalid, MlflowError, notFound } from './errors.js';
 import { doc, page, pageOffset, parseRequest, refuseSearchSyntax } from './request.js';
 
@@ -51,8 +54,8 @@ function versionJson(h: ModelHistory, v: ModelVersionView) {
     user_id: v.registeredBy,
     current_stage: 'None',
     description: v.description ?? '',
-    // The evidence of the version: the run's signed checkpoint, named by its digest.
-    source: `runledger:checkpoint/${v.checkpointDigest}`,
+    // The evidence of the version: the run's artifacts at a path, or its signed checkpoint by digest.
+    source: v.artifact ? `runs:/${v.runId}/${v.artifact.path}` : `runledger:checkpoint/${v.checkpointDigest}`,
     run_id: v.runId,
     status: 'READY',
     tags: [],
@@ -133,7 +136,7 @@ export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { 
     return { registered_models: models, ...(next ? { next_page_token: next } : {}) };
   });
 
-  scope.post(p('model-versions/create'), { config: doc({ body: bodies.createVersion }, 'Register the run\'s signed checkpoint as the next version (as `runledger model register`)', 'Body: name, run_id, description. The run must verify and have completed; its final CheckpointWritten is the version (source is not recorded). A run with no signed checkpoint (an MLflow run that logged only artifacts) is refused.') }, async (request) => {
+  scope.post(p('model-versions/create'), { config: doc({ body: bodies.createVersion }, 'Register the run\'s logged artifacts at a path, or its signed checkpoint, as the next version (as `runledger model register`)', 'Body: name, run_id, source, description. The run must verify and have completed. A source `runs:/<run_id>/<path>` (or `mlflow-artifacts:/<experiment>/<run_id>/artifacts/<path>`) at which the run logged artifacts registers those files (ArtifactRecorded events); otherwise the run\'s final CheckpointWritten is the version. A run with neither is refused.') }, async (request) => {
     const where = 'model-versions/create';
     const body = b(bodies.createVersion, request, where);
     if (body.run_id === undefined || body.run_id === '') throw invalid(`${where}: field run_id is required: a version stands on a verified run's signed checkpoint`);
@@ -141,7 +144,9 @@ export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { 
     // The run's latest events (an MLflow client ends the run and registers it at once) must be under a signed
     // checkpoint for the replay to verify them: sign the log as it stands first, as `runledger checkpoint` would.
     await anchorChange(store, home);
-    const change = await registerVersion(store, { model: checked(where, () => checkModelName(body.name)), runId: body.run_id, description: body.description || null, actor, verifierKeys: keys(where) }).catch((err: unknown) => {
+    const model = checked(where, () => checkModelName(body.name));
+    const artifact = await artifactSource(store, body.run_id, body.source, where);
+    const change = await registerVersion(store, { model, runId: body.run_id, ...(artifact !== undefined ? { artifact } : {}), description: body.description || null, actor, verifierKeys: keys(where) }).catch((err: unknown) => {
       if (err instanceof InputError) throw invalid(`${where}: ${err.message}`);
       throw err;
     });
@@ -192,4 +197,25 @@ export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { 
       return { model_version: versionJson(h, versionOf(h, version, where)) };
     });
   }
+}
+
+/**
+ * The artifact path an MLflow `source` names in the run, when the run logged artifacts there:
+ * `runs:/<run>/<path>` or `mlflow-artifacts:/<experiment>/<run>/artifacts/<path>`. Undefined: the
+ * run's signed checkpoint is the version (the source names no logged artifact of this run).
+ */
+async function artifactSource(store: EventStore, runId: string, source: string | undefined, where: string): Promise<string | undefined> {
+  if (source === undefined) return undefined;
+  const match = /^runs:\/([^/]+)\/(.+)$/.exec(source) ?? /^mlflow-artifacts:\/[^/]+\/([^/]+)\/artifacts\/(.+)$/.exec(source);
+  if (!match) return undefined;
+  const [, named, rawPath] = match;
+  const path = rawPath!.replace(/\/+$/, '');
+  if (named !== runId) throw invalid(`${where}: source ${JSON.stringify(source)} names run ${named}, not run_id ${runId}`);
+  const { events } = await readRun(store, runId);
+  const logged = events.some((e) => {
+    if (e.envelope.type !== 'ArtifactRecorded') return false;
+    const p = (e.envelope.data as { path?: unknown }).path;
+    return typeof p === 'string' && (p === path || p.startsWith(`${path}/`));
+  });
+  return logged ? path : undefined;
 }

@@ -22,6 +22,22 @@ got = c.get_model_version_by_alias("iris", "production")
 print(json.dumps({"created": created.name, "version": mv.version, "run_id": mv.run_id, "status": mv.status, "by_alias": got.version, "aliases": list(got.aliases)}))
 `;
 
+// A user's own training script: log a model directory as artifacts, then register it the MLflow way.
+const ARTIFACT_SNIPPET = `
+import json, os, tempfile
+import mlflow
+from mlflow import MlflowClient
+mlflow.set_experiment("user-training")
+with mlflow.start_run() as run:
+    d = tempfile.mkdtemp()
+    with open(os.path.join(d, "MLmodel"), "w") as f: f.write("flavors: {}\\n")
+    with open(os.path.join(d, "model.pkl"), "wb") as f: f.write(b"weights")
+    mlflow.log_artifacts(d, artifact_path="model")
+run_id = run.info.run_id
+mv = MlflowClient().create_model_version("user-model", f"runs:/{run_id}/model", run_id)
+print(json.dumps({"version": mv.version, "run_id": mv.run_id == run_id, "source": mv.source == f"runs:/{run_id}/model"}))
+`;
+
 describe('the stock MLflow client against serve\'s model registry', function () {
   this.timeout(300_000);
   const probe = pythonWith(['mlflow'], `assert mlflow.__version__ == ${JSON.stringify(MLFLOW_VERSION)}, "mlflow " + mlflow.__version__ + " is not the pinned ${MLFLOW_VERSION}"`);
@@ -48,6 +64,19 @@ describe('the stock MLflow client against serve\'s model registry', function () 
     assert.equal(res.code, 0, res.stderr.slice(-3000));
     const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
     assert.deepEqual(out, { created: 'iris', version: '1', run_id: 'base-1', status: 'READY', by_alias: '1', aliases: ['production'] });
+  });
+
+  it('registers the model directory a user\'s MLflow run logged as artifacts (runs:/<run>/model), and model history verifies it', async () => {
+    const res = await python(['-c', ARTIFACT_SNIPPET], { MLFLOW_TRACKING_URI: server!.url, MLFLOW_TRACKING_TOKEN: MLFLOW_TEST_TOKEN, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' });
+    assert.equal(res.code, 0, res.stderr.slice(-3000));
+    assert.deepEqual(JSON.parse(res.stdout.trim().split('\n').pop()!), { version: '1', run_id: true, source: true });
+    const env = { RUNLEDGER_HOME: home };
+    assert.equal((await runCli(['checkpoint'], { env })).code, 0);
+    const history = await runCli(['model', 'history', 'user-model', '--json'], { env });
+    assert.equal(history.code, 0, history.stderr);
+    const parsed = JSON.parse(history.stdout) as { ok: boolean; versions: { kind: string; artifact: { path: string; files: { path: string }[] } | null }[] };
+    assert.equal(parsed.ok, true);
+    assert.deepEqual(parsed.versions.map((v) => [v.kind, v.artifact?.path, v.artifact?.files.map((f) => f.path)]), [['artifact', 'model', ['model/MLmodel', 'model/model.pkl']]]);
   });
 
   it('model history --json shows the alias change with actor, reason and an inclusion proof after checkpoint', async () => {

@@ -99,6 +99,26 @@ describe('MLflow model registry API on serve', function () {
     assert.equal(await ledger.store.streamRevision(modelStream('mlflow-model')), -1);
   });
 
+  it('registers the artifacts an MLflow run logged under the source path (runs:/<run>/<path>) as an artifact version', async () => {
+    const experimentId = (await ok('POST', 'experiments/create', { name: 'reg-artifacts' })).experiment_id as string;
+    const runId = ((await ok('POST', 'runs/create', { experiment_id: experimentId })).run as { info: { run_id: string } }).info.run_id;
+    const base = `${server.url}/api/2.0/mlflow-artifacts/artifacts/${experimentId}/${runId}/artifacts`;
+    for (const [path, body] of [['model/MLmodel', 'flavors: {}\n'], ['model/model.pkl', 'weights'], ['eval.txt', 'f1 0.9']] as const) {
+      const put = await fetch(`${base}/${path}`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream' }, body });
+      assert.equal(put.status, 200, await put.text());
+    }
+    await ok('POST', 'runs/update', { run_id: runId, status: 'FINISHED' });
+    // A source naming another run is refused; one naming a path the run logged nothing under finds no checkpoint either.
+    refused(await call('POST', 'model-versions/create', { name: 'user-model', source: `runs:/base-1/model`, run_id: runId }), 400, 'INVALID_PARAMETER_VALUE');
+    assert.match(refused(await call('POST', 'model-versions/create', { name: 'user-model', source: `runs:/${runId}/mod`, run_id: runId }), 400, 'INVALID_PARAMETER_VALUE'), /no signed checkpoint/);
+    const v = (await ok('POST', 'model-versions/create', { name: 'user-model', source: `mlflow-artifacts:/${experimentId}/${runId}/artifacts/model`, run_id: runId })).model_version as VersionJson;
+    assert.equal(v.version, '1');
+    assert.equal(v.source, `runs:/${runId}/model`);
+    const history = await readModelHistory(ledger.store, 'user-model', { verifierKeys: [loadVerifierKey(ledger.home)] });
+    assert.equal(history.ok, true, history.firstDivergence?.message);
+    assert.deepEqual(history.versions[0]!.artifact?.files.map((f) => f.path), ['model/MLmodel', 'model/model.pkl']);
+  });
+
   it('sets, moves and deletes an alias, each an event with actor serve and the MLflow reason, in store order', async () => {
     await ok('POST', 'model-versions/create', { name: 'iris', source: 's', run_id: 'base-2' });
     assert.deepEqual(await ok('POST', 'registered-models/alias', { name: 'iris', alias: 'production', version: '1' }), {});
@@ -135,7 +155,7 @@ describe('MLflow model registry API on serve', function () {
 
   it('lists registered models by name and refuses a filter as the tracking search does', async () => {
     const listed = (await ok('GET', 'registered-models/search')).registered_models as { name: string }[];
-    assert.deepEqual(listed.map((m) => m.name), ['iris']);
+    assert.deepEqual(listed.map((m) => m.name), ['iris', 'user-model'], 'in name order');
     refused(await call('GET', `registered-models/search?filter=${encodeURIComponent("name='iris'")}`), 400, 'INVALID_PARAMETER_VALUE');
   });
 

@@ -27,7 +27,7 @@ interface ModelHistoryView {
   ok: boolean;
   anchored: boolean;
   checkpoint: { size: number; root: string } | null;
-  versions: { version: number; runId: string; checkpointDigest: string; metrics: { testAccuracy: number }; registeredAt: string; registeredBy: string; aliases: string[] }[];
+  versions: { version: number; runId: string; checkpointDigest: string | null; metrics: { testAccuracy: number } | null; artifact: { path: string; files: unknown[] } | null; registeredAt: string; registeredBy: string; aliases: string[] }[];
   aliases: Record<string, number>;
   entries: HistoryEntry[];
   firstDivergence?: { message: string };
@@ -113,8 +113,16 @@ function modelSections(h: ModelHistoryView): HTMLElement[] {
       'model-versions',
       table(
         `${h.versions.length} version${h.versions.length === 1 ? '' : 's'}`,
-        ['Version', 'Run', 'Checkpoint', 'Test accuracy', 'Registered', 'By', 'Aliases'],
-        h.versions.map((v) => [`v${v.version}`, el('a', { href: `#/runs/${encodeURIComponent(v.runId)}` }, v.runId), digest(v.checkpointDigest), percent(v.metrics.testAccuracy), when(v.registeredAt), v.registeredBy, v.aliases.join(', ') || '—']),
+        ['Version', 'Run', 'Checkpoint or artifact', 'Test accuracy', 'Registered', 'By', 'Aliases'],
+        h.versions.map((v) => [
+          `v${v.version}`,
+          el('a', { href: `#/runs/${encodeURIComponent(v.runId)}` }, v.runId),
+          v.artifact ? `${v.artifact.path} (${v.artifact.files.length} file${v.artifact.files.length === 1 ? '' : 's'})` : digest(v.checkpointDigest),
+          percent(v.metrics?.testAccuracy),
+          when(v.registeredAt),
+          v.registeredBy,
+          v.aliases.join(', ') || '—',
+        ]),
         { rowHeaders: true },
       ),
     ),
