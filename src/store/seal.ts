@@ -124,8 +124,10 @@ function unrecordable(err: unknown, root: string, at: string, stream: string): u
 
 /**
  * Fixes an event's place in its stream and computes its bytes and leaf hash. Pure. The bytes are
- * `canonicalize(envelope)` — the one RFC 8785 writer, so every rule it enforces holds for every
- * envelope member — with the data's JCS text, computed once during validation, spliced in verbatim.
+ * RFC 8785 of the envelope: its members in JCS order (§3.2.3, fixed because the envelope schema is
+ * strict), each value written by the one canonicalizer, so every rule it enforces holds for every
+ * member, and the data's JCS text, computed once during validation, spliced in verbatim.
+ * test/store/seal.test.ts checks the text equals canonicalize(envelope) for arbitrary members.
  */
 export function sealEvent(
   stream: string,
@@ -134,23 +136,20 @@ export function sealEvent(
   event: PreparedEvent,
   recordedAt: string,
 ): SealedEvent {
-  const envelope: Envelope = {
-    id: event.id,
-    stream,
-    revision,
-    type: event.type,
-    schemaVersion: event.schemaVersion,
-    data: event.data,
-    metadata: {
-      recordedAt: event.metadata.recordedAt ?? recordedAt,
-      actor: event.metadata.actor ?? 'unknown',
-      correlationId: event.metadata.correlationId ?? null,
-      causationId: event.metadata.causationId ?? null,
-    },
-    prevHash,
+  const metadata = {
+    recordedAt: event.metadata.recordedAt ?? recordedAt,
+    actor: event.metadata.actor ?? 'unknown',
+    correlationId: event.metadata.correlationId ?? null,
+    causationId: event.metadata.causationId ?? null,
   };
-  const data = new CanonicalText(event.canonicalData ?? canonicalize(event.data));
-  const canonical = Buffer.from(canonicalize({ ...envelope, data }), 'utf8');
+  const envelope: Envelope = { id: event.id, stream, revision, type: event.type, schemaVersion: event.schemaVersion, data: event.data, metadata, prevHash };
+  const text =
+    `{"data":${event.canonicalData ?? canonicalize(event.data)},"id":${canonicalize(event.id)}` +
+    `,"metadata":{"actor":${canonicalize(metadata.actor)},"causationId":${canonicalize(metadata.causationId)}` +
+    `,"correlationId":${canonicalize(metadata.correlationId)},"recordedAt":${canonicalize(metadata.recordedAt)}}` +
+    `,"prevHash":${canonicalize(prevHash)},"revision":${canonicalize(revision)},"schemaVersion":${canonicalize(event.schemaVersion)}` +
+    `,"stream":${canonicalize(stream)},"type":${canonicalize(event.type)}}`;
+  const canonical = Buffer.from(text, 'utf8');
   const leaf = leafHash(canonical);
   return { envelope, canonical, leaf, leafHash: leaf.toString('hex'), contentDigest: event.contentDigest };
 }
