@@ -12,7 +12,6 @@ import type { Observable } from 'rxjs';
 import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
 import { ConcurrencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
 import { CompactRange } from '../../integrity/compact-range.js';
-import { leafHash } from '../../integrity/hasher.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -55,6 +54,9 @@ export interface PostgresStoreOptions {
 }
 
 const DEFAULT_POLL_MS = 1_000;
+// READ COMMITTED whatever the server's default: the append reads heads after taking the stream
+// locks and must see the previous holder's commit (docs/stores.md, "Appending").
+const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED';
 const SUBSCRIBE_PAGE = 500;
 const INTEGRATE_CHUNK = 4_096;
 // A unique violation on the id can only come from a concurrent append of the same event: the
@@ -93,9 +95,9 @@ function logPageSql(sql: LedgerSql, columns: string): string {
  * page is cut in an inner query so PostgreSQL walks the index in order and stops at the limit
  * (a plain WHERE on tx_id makes the planner sort everything after the cursor, on every page).
  */
-function safePageSql(sql: LedgerSql, columns: string, where: string, limit: string, withIndex: boolean): string {
+function safePageSql(sql: LedgerSql, columns: string, where: string, limit: string, withIndex: boolean, outer?: string): string {
   const index = withIndex ? `, ${leafIndexSql(sql, 'page')} AS leaf_index` : '';
-  return `SELECT ${columns.split(', ').map((c) => `page.${c}`).join(', ')}${index}, page.tx_id < snap.xmin AS safe
+  return `SELECT ${outer ?? columns.split(', ').map((c) => `page.${c}`).join(', ')}${index}, page.tx_id < snap.xmin AS safe
             FROM (SELECT ${columns}, tx_id FROM ${sql.events} WHERE ${where} ORDER BY position LIMIT ${limit}) AS page,
                  (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snap
            ORDER BY page.position`;
@@ -188,6 +190,19 @@ class PostgresStore implements EventStore {
 
   /** One transaction on one pooled connection; a connection in doubt is discarded, not reused. */
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.session(async (client) => {
+      await client.query(BEGIN);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    });
+  }
+
+  /**
+   * `work` on one pooled connection, which begins and commits its own transaction; on failure it is
+   * rolled back, and a connection in doubt is discarded, not reused.
+   */
+  private async session<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return this.run(async () => {
       const client = await this.pool.connect();
       // A checked-out connection that dies (server killed, pg_terminate_backend) also emits 'error';
@@ -197,12 +212,7 @@ class PostgresStore implements EventStore {
       client.on('error', ignore);
       let broken = false;
       try {
-        // READ COMMITTED whatever the server's default: the append reads heads after taking the
-        // stream locks and must see the previous holder's commit (docs/stores.md, "Appending").
-        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
+        return await work(client);
       } catch (err) {
         try {
           await client.query('ROLLBACK');
@@ -250,7 +260,8 @@ class PostgresStore implements EventStore {
     const recordedAt = nowIso();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transaction((client) => writeBatch(client, this.sql, prepared, recordedAt));
+        // Two round trips: BEGIN travels with the first statement, COMMIT with the second.
+        return await this.session((client) => writeBatch(client, this.sql, prepared, recordedAt, { begin: BEGIN, commit: true }));
       } catch (err) {
         const state = sqlState(err);
         const constraint = (err as { constraint?: string }).constraint;
@@ -358,8 +369,17 @@ class PostgresStore implements EventStore {
         }
         if (first) await this.refuseEventsInGaps(client);
         const range = CompactRange.fromState(size, splitRange(row.range));
-        const page = await client.query<{ position: string; leaf_hash: Buffer; canonical: Buffer; safe: boolean }>(
-          safePageSql(this.sql, 'position, leaf_hash, canonical', 'position > $1', String(INTEGRATE_CHUNK), false),
+        // The leaf hash of each row's stored bytes, SHA-256(0x00 || canonical) (RFC 9162 §2.1.1), is
+        // computed where the bytes are: only the two 32-byte hashes travel, not every event's bytes.
+        const page = await client.query<{ position: string; leaf_hash: Buffer; leaf_of_bytes: Buffer; safe: boolean }>(
+          safePageSql(
+            this.sql,
+            'position, leaf_hash, canonical',
+            'position > $1',
+            String(INTEGRATE_CHUNK),
+            false,
+            `page.position, page.leaf_hash, pg_catalog.sha256(pg_catalog.decode('00', 'hex') || page.canonical) AS leaf_of_bytes`,
+          ),
           [lastPosition],
         );
         const pending = safePrefix(page.rows);
@@ -377,7 +397,7 @@ class PostgresStore implements EventStore {
             gaps.nextIndex.push(range.size);
           }
           // The tree commits to the stored bytes, never to a stored hash that could disagree with them.
-          const leaf = leafHash(event.canonical);
+          const leaf = event.leaf_of_bytes;
           if (!leaf.equals(event.leaf_hash)) {
             throw new IntegrityError(`event at position ${position} has a leaf hash that does not match its bytes`, { index: range.size });
           }
