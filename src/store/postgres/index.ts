@@ -12,6 +12,7 @@ import type { Observable } from 'rxjs';
 import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
 import { ConcurrencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
 import { CompactRange } from '../../integrity/compact-range.js';
+import { leafHash } from '../../integrity/hasher.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -95,9 +96,9 @@ function logPageSql(sql: LedgerSql, columns: string): string {
  * page is cut in an inner query so PostgreSQL walks the index in order and stops at the limit
  * (a plain WHERE on tx_id makes the planner sort everything after the cursor, on every page).
  */
-function safePageSql(sql: LedgerSql, columns: string, where: string, limit: string, withIndex: boolean, outer?: string): string {
+function safePageSql(sql: LedgerSql, columns: string, where: string, limit: string, withIndex: boolean): string {
   const index = withIndex ? `, ${leafIndexSql(sql, 'page')} AS leaf_index` : '';
-  return `SELECT ${outer ?? columns.split(', ').map((c) => `page.${c}`).join(', ')}${index}, page.tx_id < snap.xmin AS safe
+  return `SELECT ${columns.split(', ').map((c) => `page.${c}`).join(', ')}${index}, page.tx_id < snap.xmin AS safe
             FROM (SELECT ${columns}, tx_id FROM ${sql.events} WHERE ${where} ORDER BY position LIMIT ${limit}) AS page,
                  (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snap
            ORDER BY page.position`;
@@ -369,17 +370,8 @@ class PostgresStore implements EventStore {
         }
         if (first) await this.refuseEventsInGaps(client);
         const range = CompactRange.fromState(size, splitRange(row.range));
-        // The leaf hash of each row's stored bytes, SHA-256(0x00 || canonical) (RFC 9162 §2.1.1), is
-        // computed where the bytes are: only the two 32-byte hashes travel, not every event's bytes.
-        const page = await client.query<{ position: string; leaf_hash: Buffer; leaf_of_bytes: Buffer; safe: boolean }>(
-          safePageSql(
-            this.sql,
-            'position, leaf_hash, canonical',
-            'position > $1',
-            String(INTEGRATE_CHUNK),
-            false,
-            `page.position, page.leaf_hash, pg_catalog.sha256(pg_catalog.decode('00', 'hex') || page.canonical) AS leaf_of_bytes`,
-          ),
+        const page = await client.query<{ position: string; leaf_hash: Buffer; canonical: Buffer; safe: boolean }>(
+          safePageSql(this.sql, 'position, leaf_hash, canonical', 'position > $1', String(INTEGRATE_CHUNK), false),
           [lastPosition],
         );
         const pending = safePrefix(page.rows);
@@ -397,7 +389,7 @@ class PostgresStore implements EventStore {
             gaps.nextIndex.push(range.size);
           }
           // The tree commits to the stored bytes, never to a stored hash that could disagree with them.
-          const leaf = event.leaf_of_bytes;
+          const leaf = leafHash(event.canonical);
           if (!leaf.equals(event.leaf_hash)) {
             throw new IntegrityError(`event at position ${position} has a leaf hash that does not match its bytes`, { index: range.size });
           }
