@@ -91,6 +91,19 @@ function kindOf(value: object): string {
 }
 
 function string(value: string): string {
+  // Fast path (most member names and values): nothing to escape and no surrogate at all, so the
+  // JCS text is the string in quotes, exactly what JSON.stringify writes for it.
+  if (value.length <= 64) {
+    let plain = true;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) return `"${value}"`;
+  }
   // RFC 8785 §3.2.2.2: a lone surrogate cannot be serialised as UTF-8, so it is an error.
   if (!value.isWellFormed()) throw new Refusal('lone surrogate (not Unicode text) in a string');
   return JSON.stringify(value);

@@ -3,7 +3,11 @@
 // file, while v7 ids of one moment sort together and appends touch the index's right edge.
 import { randomFillSync } from 'node:crypto';
 
-const random = Buffer.alloc(10);
+// Random bytes are drawn from the CSPRNG in blocks: one getrandom call per id cost more than the
+// rest of an append's validation (docs/benchmarks.md, "SQLite append"). Each id uses 10 fresh bytes.
+const ID_RANDOM = 10;
+const pool = Buffer.alloc(ID_RANDOM * 512);
+let poolAt = pool.length;
 let lastMs = -1;
 let sequence = 0;
 
@@ -14,19 +18,24 @@ let sequence = 0;
  * moves on from the last one used instead.
  */
 export function uuidv7(now: number = Date.now()): string {
-  randomFillSync(random);
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const at = poolAt;
+  poolAt += ID_RANDOM;
   if (now > lastMs) {
     lastMs = now;
     // Start in the lower half so a burst within one millisecond has room to count.
-    sequence = random.readUInt16BE(0) & 0x7ff;
+    sequence = pool.readUInt16BE(at) & 0x7ff;
   } else if (sequence < 0xfff) {
     sequence += 1;
   } else {
     lastMs += 1;
-    sequence = random.readUInt16BE(0) & 0x7ff;
+    sequence = pool.readUInt16BE(at) & 0x7ff;
   }
   const hex = lastMs.toString(16).padStart(12, '0');
   const randA = (0x7000 | sequence).toString(16);
-  const randB = ((random[2]! & 0x3f) | 0x80).toString(16).padStart(2, '0') + random.subarray(3, 10).toString('hex');
+  const randB = ((pool[at + 2]! & 0x3f) | 0x80).toString(16) + pool.toString('hex', at + 3, at + ID_RANDOM);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${randA}-${randB.slice(0, 4)}-${randB.slice(4)}`;
 }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
 import { InputError } from '../errors.js';
-import { canonicalize, CanonicalizationError, CanonicalText } from '../integrity/canonical.js';
+import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
 import { protoMember } from '../input/decode.js';
 import { count, describeIssue, fieldPath, LIMITS, overLimit } from '../input/limits.js';
 import { leafHash, sha256Hex } from '../integrity/hasher.js';
@@ -69,6 +69,7 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       });
     }
     if (request.events.length === 0) throw new InputError(`${where}: no events to append`, { stream: request.stream });
+    let streamText: string | undefined;
     const events = request.events.map((raw, e) => {
       const at = options.describe ? options.describe(r, e) : `${where} event ${e + 1}`;
       // zod (and any assignment) would turn an own "__proto__" member into a prototype and drop it.
@@ -90,7 +91,6 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       const metadata = { ...event.metadata };
       if (metadata.actor === undefined && options.actor !== undefined) metadata.actor = options.actor;
       let canonicalData: string;
-      let digested: string;
       try {
         canonicalData = canonicalize(data, { maxDepth: LIMITS.depth });
       } catch (err) {
@@ -102,17 +102,36 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       if (proto !== undefined) {
         throw new InputError(`${at}: field ${fieldPath(proto, 'data')}: the member name "__proto__" is refused (docs/limits.md)`, { field: fieldPath(proto, 'data'), stream: request.stream });
       }
-      try {
-        // Also refuses a lone surrogate in the stream name or the metadata, which the envelope carries as text.
-        digested = canonicalize({ stream: request.stream, type: event.type, schemaVersion, data: new CanonicalText(canonicalData), metadata });
-      } catch (err) {
-        throw unrecordable(err, '', at, request.stream);
+      // JCS of { stream, type, schemaVersion, data, metadata } with its members in JCS order, each
+      // through the canonicalizer, which also refuses a lone surrogate in the stream name or the
+      // metadata (the envelope carries them as text). Byte-identical to canonicalize(that object):
+      // recorded digests must keep matching retries (test/store/seal.test.ts).
+      let metadataText = '{';
+      for (const key of METADATA_KEYS) {
+        const value = metadata[key];
+        if (value !== undefined) metadataText += `${metadataText.length === 1 ? '' : ','}"${key}":${canonicalMember(value, `metadata.${key}`, at, request.stream)}`;
       }
+      streamText ??= canonicalMember(request.stream, 'stream', at, request.stream);
+      const digested =
+        `{"data":${canonicalData},"metadata":${metadataText}},"schemaVersion":${canonicalMember(schemaVersion, 'schemaVersion', at, request.stream)}` +
+        `,"stream":${streamText},"type":${canonicalMember(event.type, 'type', at, request.stream)}}`;
       const contentDigest = sha256Hex(digested);
       return { id, type: event.type, schemaVersion, data, metadata, contentDigest, canonicalData };
     });
     return { stream: request.stream, expectedRevision: expected.data as ExpectedRevision, events };
   });
+}
+
+/** Metadata members in JCS order (RFC 8785 §3.2.3: UTF-16 code units; EventMetadata is strict). */
+const METADATA_KEYS = ['actor', 'causationId', 'correlationId', 'recordedAt'] as const;
+
+/** The JCS text of one member's value; a refusal names the member (`field`) and the event. */
+function canonicalMember(value: unknown, field: string, at: string, stream: string): string {
+  try {
+    return canonicalize(value);
+  } catch (err) {
+    throw unrecordable(err, field, at, stream);
+  }
 }
 
 /** A canonicalization refusal as the InputError that names the event and the field (`root` prefixes its path). */
@@ -124,8 +143,10 @@ function unrecordable(err: unknown, root: string, at: string, stream: string): u
 
 /**
  * Fixes an event's place in its stream and computes its bytes and leaf hash. Pure. The bytes are
- * `canonicalize(envelope)` — the one RFC 8785 writer, so every rule it enforces holds for every
- * envelope member — with the data's JCS text, computed once during validation, spliced in verbatim.
+ * RFC 8785 of the envelope: its members in JCS order (§3.2.3, fixed because the envelope schema is
+ * strict), each value written by the one canonicalizer, so every rule it enforces holds for every
+ * member, and the data's JCS text, computed once during validation, spliced in verbatim.
+ * test/store/seal.test.ts checks the text equals canonicalize(envelope) for arbitrary members.
  */
 export function sealEvent(
   stream: string,
@@ -134,23 +155,20 @@ export function sealEvent(
   event: PreparedEvent,
   recordedAt: string,
 ): SealedEvent {
-  const envelope: Envelope = {
-    id: event.id,
-    stream,
-    revision,
-    type: event.type,
-    schemaVersion: event.schemaVersion,
-    data: event.data,
-    metadata: {
-      recordedAt: event.metadata.recordedAt ?? recordedAt,
-      actor: event.metadata.actor ?? 'unknown',
-      correlationId: event.metadata.correlationId ?? null,
-      causationId: event.metadata.causationId ?? null,
-    },
-    prevHash,
+  const metadata = {
+    recordedAt: event.metadata.recordedAt ?? recordedAt,
+    actor: event.metadata.actor ?? 'unknown',
+    correlationId: event.metadata.correlationId ?? null,
+    causationId: event.metadata.causationId ?? null,
   };
-  const data = new CanonicalText(event.canonicalData ?? canonicalize(event.data));
-  const canonical = Buffer.from(canonicalize({ ...envelope, data }), 'utf8');
+  const envelope: Envelope = { id: event.id, stream, revision, type: event.type, schemaVersion: event.schemaVersion, data: event.data, metadata, prevHash };
+  const text =
+    `{"data":${event.canonicalData ?? canonicalize(event.data)},"id":${canonicalize(event.id)}` +
+    `,"metadata":{"actor":${canonicalize(metadata.actor)},"causationId":${canonicalize(metadata.causationId)}` +
+    `,"correlationId":${canonicalize(metadata.correlationId)},"recordedAt":${canonicalize(metadata.recordedAt)}}` +
+    `,"prevHash":${canonicalize(prevHash)},"revision":${canonicalize(revision)},"schemaVersion":${canonicalize(event.schemaVersion)}` +
+    `,"stream":${canonicalize(stream)},"type":${canonicalize(event.type)}}`;
+  const canonical = Buffer.from(text, 'utf8');
   const leaf = leafHash(canonical);
   return { envelope, canonical, leaf, leafHash: leaf.toString('hex'), contentDigest: event.contentDigest };
 }

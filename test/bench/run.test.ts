@@ -33,4 +33,25 @@ describe('bench/run.ts', function () {
     assert.match(res.stderr, /--out \/nonexistent-dir\/new\.json: directory \/nonexistent-dir does not exist/);
     assert.doesNotMatch(res.stderr, /bench: merkle/, 'nothing was measured');
   });
+
+  it('peers without Emmett installed: says how to install it and lists its goals as not measured, with the reason, never a figure', () => {
+    const dir = freshHome('runledger-bench-peers-');
+    try {
+      const out = join(dir, 'peers.json');
+      const res = spawnSync(process.execPath, [runJs, 'peers', '--out', out], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, EMMETT_DIR: dir } });
+      assert.equal(res.status, 0, res.stderr);
+      assert.match(res.stderr, /bench: peers NOT MEASURED — Emmett is not installed/);
+      assert.match(res.stderr, /npm i --legacy-peer-deps @event-driven-io\/emmett@/);
+      const doc = JSON.parse(readFileSync(out, 'utf8')) as { results: unknown[]; goals: { name: string; ratio: number | null; met: boolean; note?: string }[] };
+      assert.deepEqual(doc.results, []);
+      assert.deepEqual(doc.goals.map((g) => g.name).sort(), ['append-integrate.postgres-vs-emmett', 'append.sqlite-vs-emmett', 'verify-sqlite-vs-emmett-read']);
+      for (const goal of doc.goals) {
+        assert.equal(goal.ratio, null);
+        assert.equal(goal.met, false);
+        assert.match(goal.note!, /Emmett is not installed \(no .*package\.json/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

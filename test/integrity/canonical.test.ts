@@ -149,4 +149,24 @@ describe('canonicalize (RFC 8785 JCS)', () => {
       { seed: 17, numRuns: 500 },
     );
   });
+
+  it('writes every well-formed string as JSON.stringify does and refuses every lone surrogate, short or long (property)', () => {
+    // Code units biased to the ones a fast path must not pass through unescaped: controls, quote,
+    // backslash, the surrogate range and its edges.
+    const unit = fc.oneof(
+      fc.constantFrom(0x00, 0x1f, 0x20, 0x22, 0x5c, 0x7f, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xffff),
+      fc.integer({ min: 0x20, max: 0x7e }),
+      fc.integer({ min: 0, max: 0xffff }),
+    );
+    const text = fc.array(unit, { maxLength: 80 }).map((units) => String.fromCharCode(...units));
+    fc.assert(
+      fc.property(text, (s) => {
+        for (const value of [s, { [s]: s }]) {
+          if (s.isWellFormed()) assert.equal(canonicalize(value), JSON.stringify(value));
+          else assert.throws(() => canonicalize(value), CanonicalizationError);
+        }
+      }),
+      { seed: 23, numRuns: 3000 },
+    );
+  });
 });

@@ -185,6 +185,23 @@ export function runConformance(name: string, factory: StoreFactory): void {
         assert.match(read[0]!.envelope.metadata.recordedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       });
 
+      it('keeps stream names and metadata with quotes, backslashes, braces, commas and non-ASCII text byte for byte', async function () {
+        // Stores that write values as SQL or array literals must escape them; none may alter them.
+        const streams = [`lab-q"uo\\te'{x},y`, 'lab-\\"', 'lab-ü€😀', 'lab-NULL'];
+        for (const [k, stream] of streams.entries()) {
+          const actor = `a'"\\{},${k}`;
+          await store.append(stream, [{ ...event({ k }), metadata: { actor, correlationId: 'c"\\', causationId: null } }], { expectedRevision: 'no_stream' });
+          const [read] = await store.readStream(stream);
+          assert.equal(read!.envelope.stream, stream);
+          assert.equal(read!.envelope.metadata.actor, actor);
+          assert.equal(read!.envelope.metadata.correlationId, 'c"\\');
+          assert.equal(await store.streamRevision(stream), 0);
+        }
+        await store.integrate();
+        assertChainsValid(await store.readAll());
+        assert.deepEqual((await store.listStreams()).map((s) => s.stream).sort(), [...streams].sort());
+      });
+
       it('reports a missing stream as revision -1 and reads it as empty', async function () {
         assert.equal(await store.streamRevision('nowhere'), -1);
         assert.deepEqual(await store.readStream('nowhere'), []);

@@ -24,6 +24,12 @@ describe('store/event-id', function () {
     for (const id of ids) assert.match(id, V7);
   });
 
+  it('draws fresh random bits for every id, also across refills of its random pool', function () {
+    const ids = Array.from({ length: 20_000 }, () => uuidv7());
+    const randB = new Set(ids.map((id) => id.slice(19)));
+    assert.equal(randB.size, ids.length, 'the 62 random bits of rand_b never repeat');
+  });
+
   it('keeps increasing when the clock steps back or one millisecond runs out of counter', function () {
     const base = Date.now() + 36_000_000;
     const later = uuidv7(base + 60_000);

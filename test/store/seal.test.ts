@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canonicalize } from '../../src/integrity/canonical.js';
-import { leafHash } from '../../src/integrity/hasher.js';
+import { leafHash, sha256Hex } from '../../src/integrity/hasher.js';
+import { InputError } from '../../src/errors.js';
 import { prepareBatch, sealEvent } from '../../src/store/seal.js';
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
@@ -50,5 +51,52 @@ describe('store/seal', () => {
     assert.equal(sealed.leafHash, leafHash(Buffer.from(canonicalize(sealed.envelope))).toString('hex'));
     const next = sealEvent('s', 1, sealed.leafHash, request!.events[0]!, '2026-11-23T17:30:00.000Z');
     assert.notEqual(next.leafHash, sealed.leafHash);
+  });
+
+  it('digests content as sha256(canonicalize({ stream, type, schemaVersion, data, metadata })) for any metadata subset, and names the refused member', () => {
+    // The digest is what an idempotent retry is matched against in every ledger already written: it may never change.
+    const unicode = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 });
+    fc.assert(
+      fc.property(
+        fc.record({
+          stream: unicode.filter((s) => !/[\s\p{Cc}]/u.test(s)),
+          data: fc.dictionary(unicode, fc.jsonValue({ maxDepth: 2 })).filter((d) => !JSON.stringify(d).includes('"__proto__"')),
+          schemaVersion: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+          metadata: fc.option(
+            fc.record(
+              {
+                actor: unicode,
+                correlationId: fc.option(unicode),
+                causationId: fc.option(unicode),
+                recordedAt: fc.constant('2026-11-23T17:30:00.000Z'),
+              },
+              { requiredKeys: [] },
+            ),
+            { nil: undefined },
+          ),
+        }),
+        fc.option(unicode, { nil: undefined }),
+        (r, defaultActor) => {
+          const event = { type: 'custom.any', data: r.data, ...(r.schemaVersion === undefined ? {} : { schemaVersion: r.schemaVersion }), ...(r.metadata === undefined ? {} : { metadata: r.metadata }) };
+          const [request] = prepareBatch([{ stream: r.stream, events: [event] }], defaultActor === undefined ? {} : { actor: defaultActor });
+          const prepared = request!.events[0]!;
+          const metadata: Record<string, unknown> = { ...r.metadata };
+          if (metadata.actor === undefined && defaultActor !== undefined) metadata.actor = defaultActor;
+          const expected = sha256Hex(canonicalize({ stream: r.stream, type: 'custom.any', schemaVersion: prepared.schemaVersion, data: prepared.data, metadata }));
+          assert.equal(prepared.contentDigest, expected);
+        },
+      ),
+      { numRuns: 400 },
+    );
+    for (const [events, stream, field] of [
+      [[{ type: 'custom.x', data: {}, metadata: { actor: 'a\ud800' } }], 's', 'metadata.actor'],
+      [[{ type: 'custom.x', data: {}, metadata: { causationId: '\udfff' } }], 's', 'metadata.causationId'],
+      [[{ type: 'custom.x', data: {} }], 's\ud800', 'stream'],
+    ] as const) {
+      assert.throws(
+        () => prepareBatch([{ stream, events: events as never }]),
+        (err: unknown) => err instanceof InputError && err.message.includes(`field ${field} cannot be recorded as RFC 8785 JSON: lone surrogate`),
+      );
+    }
   });
 });

@@ -1,6 +1,6 @@
 // One append transaction's statements, run on a client the caller has already put in a
 // transaction (the store commits; a test can hold the transaction open to commit it late).
-import type pg from 'pg';
+import pg from 'pg';
 import type { AppendResult } from '../port.js';
 import { appendReads, planAppend, type RecordedIdentity, type StreamHead } from '../append-plan.js';
 import type { PreparedRequest } from '../seal.js';
@@ -12,23 +12,52 @@ interface BeginRow {
   heads: { stream: string; revision: string | number; leafHash: string }[];
 }
 
+/** How writeBatch frames its statements: inside the caller's open transaction (the default), or its own. */
+export interface BatchFraming {
+  /** Sent in the first round trip, before begin_append: the transaction's BEGIN. */
+  begin?: string;
+  /** Commit in the second round trip, right after the insert. */
+  commit?: boolean;
+}
+
+/** A text[] literal, each element quoted (array syntax: backslash and double quote escaped), as one SQL string literal. */
+function textArray(values: readonly string[]): string {
+  return pg.escapeLiteral(`{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`);
+}
+
+/** A bigint[] literal of safe integers. */
+function integerArray(values: readonly number[]): string {
+  return `'{${values.join(',')}}'`;
+}
+
+/** A bytea[] as hex text (only [0-9a-f]: nothing to escape), decoded server-side. */
+function hexArray(values: readonly Buffer[]): string {
+  return `'{${values.map((v) => v.toString('hex')).join(',')}}'`;
+}
+
 /**
- * Writes a validated batch inside the caller's open transaction, which must not have written
- * anything yet (the sequencer takes the transaction id together with the positions).
+ * Writes a validated batch, in the caller's open transaction (which must not have written anything
+ * yet: the sequencer takes the transaction id together with the positions) or, with `framing`, in
+ * its own, which then costs two round trips instead of four: BEGIN travels with begin_append and
+ * COMMIT with the insert (simple-query protocol, several statements in one message; values are SQL
+ * literals — pg.escapeLiteral, array syntax escaped — as that protocol has no parameters).
  * Two statements: `begin_append` locks the batch's streams (advisory locks held to commit, in key
  * order), reads their heads and the batch's recorded ids, and only then draws positions; the shared
  * planner checks and seals; then one statement inserts the events, moves the heads and queues the
- * NOTIFY, which PostgreSQL delivers only when the transaction commits.
+ * NOTIFY, which PostgreSQL delivers only when the transaction commits. A failing statement stops
+ * the message there: nothing after it runs, and the caller rolls back.
  */
 export async function writeBatch(
   client: pg.ClientBase,
   sql: LedgerSql,
   requests: PreparedRequest[],
   recordedAt: string,
+  framing: BatchFraming = {},
 ): Promise<AppendResult> {
   const { streams, ids } = appendReads(requests);
-  const begun = await client.query<BeginRow>(`SELECT positions, recorded, heads FROM ${sql.beginAppend}($1::text[], $2::text[])`, [streams, ids]);
-  const read = begun.rows[0]!;
+  const begin = `SELECT positions, recorded, heads FROM ${sql.beginAppend}(${textArray(streams)}::text[], ${textArray(ids)}::text[])`;
+  const answers = (await client.query(framing.begin === undefined ? begin : `${framing.begin}; ${begin}`)) as unknown as pg.QueryResult<BeginRow> | pg.QueryResult[];
+  const read = (Array.isArray(answers) ? (answers.at(-1) as pg.QueryResult<BeginRow>) : answers).rows[0]!;
   const heads = new Map<string, StreamHead>(read.heads.map((h) => [h.stream, { revision: Number(h.revision), leafHash: h.leafHash }]));
   const recorded = new Map<string, RecordedIdentity>(
     read.recorded.map((r) => [r.id, { ...r, position: Number(r.position), revision: Number(r.revision) }]),
@@ -37,36 +66,30 @@ export async function writeBatch(
   // begin_append drew one position per id it did not find, which is every planned row (checked here).
   const positions = read.positions.map(Number);
   const result = plan.result(plan.rows.length === 0 ? [] : positions);
-  if (plan.duplicate) return result;
+  if (plan.duplicate) {
+    if (framing.commit) await client.query('COMMIT');
+    return result;
+  }
 
   const moved = [...plan.heads];
+  const rows = plan.rows;
   // Insert, advance the heads and queue the commit notification in one statement.
-  await client.query(
-    `WITH inserted AS (
+  const insert = `WITH inserted AS (
        INSERT INTO ${sql.events} (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical)
-       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])
+       SELECT p, i, s, r, t, at, d, decode(l, 'hex'), decode(c, 'hex')
+         FROM unnest(${integerArray(positions)}::bigint[], ${textArray(rows.map((r) => r.envelope.id))}::text[],
+                     ${textArray(rows.map((r) => r.envelope.stream))}::text[], ${integerArray(rows.map((r) => r.envelope.revision))}::bigint[],
+                     ${textArray(rows.map((r) => r.envelope.type))}::text[], ${textArray(rows.map((r) => r.envelope.metadata.recordedAt))}::text[],
+                     ${textArray(rows.map((r) => r.contentDigest))}::text[], ${hexArray(rows.map((r) => r.leaf))}::text[],
+                     ${hexArray(rows.map((r) => r.canonical))}::text[]) AS x (p, i, s, r, t, at, d, l, c)
      ), moved AS (
        INSERT INTO ${sql.streams} (stream, revision, last_hash)
-       SELECT * FROM unnest($10::text[], $11::bigint[], $12::bytea[])
+       SELECT s, r, decode(h, 'hex')
+         FROM unnest(${textArray(moved.map(([stream]) => stream))}::text[], ${integerArray(moved.map(([, h]) => h.revision))}::bigint[],
+                     ${textArray(moved.map(([, h]) => h.leafHash))}::text[]) AS y (s, r, h)
        ON CONFLICT (stream) DO UPDATE SET revision = EXCLUDED.revision, last_hash = EXCLUDED.last_hash
      )
-     SELECT pg_notify($13, $14)`,
-    [
-      positions,
-      plan.rows.map((r) => r.envelope.id),
-      plan.rows.map((r) => r.envelope.stream),
-      plan.rows.map((r) => r.envelope.revision),
-      plan.rows.map((r) => r.envelope.type),
-      plan.rows.map((r) => r.envelope.metadata.recordedAt),
-      plan.rows.map((r) => r.contentDigest),
-      plan.rows.map((r) => r.leaf),
-      plan.rows.map((r) => r.canonical),
-      moved.map(([stream]) => stream),
-      moved.map(([, h]) => h.revision),
-      moved.map(([, h]) => Buffer.from(h.leafHash, 'hex')),
-      sql.channel,
-      String(positions.at(-1)),
-    ],
-  );
+     SELECT pg_notify(${pg.escapeLiteral(sql.channel)}, ${pg.escapeLiteral(String(positions.at(-1)))})`;
+  await client.query(framing.commit ? `${insert}; COMMIT` : insert);
   return result;
 }

@@ -55,6 +55,9 @@ export interface PostgresStoreOptions {
 }
 
 const DEFAULT_POLL_MS = 1_000;
+// READ COMMITTED whatever the server's default: the append reads heads after taking the stream
+// locks and must see the previous holder's commit (docs/stores.md, "Appending").
+const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED';
 const SUBSCRIBE_PAGE = 500;
 const INTEGRATE_CHUNK = 4_096;
 // A unique violation on the id can only come from a concurrent append of the same event: the
@@ -188,6 +191,19 @@ class PostgresStore implements EventStore {
 
   /** One transaction on one pooled connection; a connection in doubt is discarded, not reused. */
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.session(async (client) => {
+      await client.query(BEGIN);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    });
+  }
+
+  /**
+   * `work` on one pooled connection, which begins and commits its own transaction; on failure it is
+   * rolled back, and a connection in doubt is discarded, not reused.
+   */
+  private async session<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return this.run(async () => {
       const client = await this.pool.connect();
       // A checked-out connection that dies (server killed, pg_terminate_backend) also emits 'error';
@@ -197,12 +213,7 @@ class PostgresStore implements EventStore {
       client.on('error', ignore);
       let broken = false;
       try {
-        // READ COMMITTED whatever the server's default: the append reads heads after taking the
-        // stream locks and must see the previous holder's commit (docs/stores.md, "Appending").
-        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
+        return await work(client);
       } catch (err) {
         try {
           await client.query('ROLLBACK');
@@ -250,7 +261,8 @@ class PostgresStore implements EventStore {
     const recordedAt = nowIso();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transaction((client) => writeBatch(client, this.sql, prepared, recordedAt));
+        // Two round trips: BEGIN travels with the first statement, COMMIT with the second.
+        return await this.session((client) => writeBatch(client, this.sql, prepared, recordedAt, { begin: BEGIN, commit: true }));
       } catch (err) {
         const state = sqlState(err);
         const constraint = (err as { constraint?: string }).constraint;
