@@ -69,6 +69,27 @@ export function stateTensors(state: ModelState): NamedValues[] {
   }));
 }
 
+/** One value of one state tensor (a name from `stateTensors`), e.g. to perturb it. */
+export interface Perturbation {
+  epoch: number;
+  tensor: string;
+  index: number;
+}
+
+/** Flips the lowest mantissa bit of one value of a state tensor: the smallest change a float32 can show. */
+export function flipLowestBit(state: ModelState, tensor: string, index: number): void {
+  const named = stateTensors(state);
+  const i = named.findIndex((t) => t.name === tensor);
+  const target = named[i];
+  if (!target || !Number.isInteger(index) || index < 0 || index >= target.values.length) {
+    throw new Error(`no value ${index} in state tensor "${tensor}" (tensors: ${named.map((t) => `${t.name}[${t.values.length}]`).join(', ')})`);
+  }
+  const bits = new Uint32Array(target.values.buffer, target.values.byteOffset, target.values.length);
+  bits[index] = bits[index]! ^ 1;
+  const variable = [...state.params, ...state.slots][i]!;
+  tf.tidy(() => variable.assign(tf.tensor(target.values, target.shape, 'float32')));
+}
+
 /** Restores tensors written by `stateTensors` into a model of the same architecture. */
 export function restoreTensors(state: ModelState, tensors: NamedValues[], step: number, epoch: number): void {
   const targets = [...state.params, ...state.slots];

@@ -25,7 +25,7 @@ import type { Backend, TrainingConfig } from '../events/training-config.js';
 import { loadDataset, splitDataset, type Split } from './dataset.js';
 import { defaultWorkerId, describeEnvironment } from './environment.js';
 import { signEvent } from '../src/ledger/worker-keys.js';
-import { disposeModel, evaluate, initModel, restoreTensors, stateTensors, trainStep, type ModelState } from './model.js';
+import { disposeModel, evaluate, flipLowestBit, initModel, restoreTensors, stateTensors, trainStep, type ModelState, type Perturbation } from './model.js';
 import { deriveSeed, seededPermutation } from './seeds.js';
 
 /** What a worker records, each signed with its key (worker-event v2, docs/training.md "Signatures"). */
@@ -67,6 +67,13 @@ export interface TrainOptions {
   onProgress?: (stepsDone: number, totalSteps: number) => void;
   /** Record RunEnvironmentRecorded before TrainingStarted (default true; the run executor records it at run start). */
   recordEnvironment?: boolean;
+  /** wasm only: the build to load (a re-execution loads the one the run recorded); default: the runtime's choice. */
+  simd?: boolean;
+  /**
+   * Test hook of `retrain` (workers/reexecute.ts): after `epoch`, flip the lowest bit of value `index`
+   * of tensor `tensor`, so a perturbed re-execution must be reported as diverging there.
+   */
+  perturb?: Perturbation;
 }
 
 export interface TrainingResult {
@@ -95,7 +102,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   const host = hostname();
   const dataset = loadDataset(config.dataset);
   const split = splitDataset(dataset, config.seed, config.dataset.testFraction);
-  const backend = await activateBackend(backendName);
+  const backend = await activateBackend(backendName, options.simd !== undefined ? { simd: options.simd } : {});
   const trainN = split.trainY.length;
   const stepsPerEpoch = Math.ceil(trainN / config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
@@ -181,6 +188,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
         options.onProgress?.(state.step, totalSteps);
       }
       state.epoch = epoch;
+      if (options.perturb?.epoch === epoch) flipLowestBit(state, options.perturb.tensor, options.perturb.index);
       if (epoch % config.checkpointEvery === 0 || epoch === config.epochs) {
         const metrics = measure(state, config, split);
         const signed = writeCheckpoint(
