@@ -61,17 +61,21 @@ export async function activateBackend(name: Backend, choice: BackendChoice = {})
       const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
       wasm.setWasmPaths(`${dist}/`);
       const wanted = choice.simd ?? wasmSimdFromEnv();
-      const supported = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
-      if (wanted === true && !supported) throw new UnavailableError('backend "wasm": the SIMD build was asked for but this runtime does not support WebAssembly SIMD');
-      // The flag decides which .wasm file the backend loads when it first initialises (tfjs-backend-wasm init()).
-      if (wanted === false && loadedWasmSimd === null) tf.env().set('WASM_HAS_SIMD_SUPPORT', false);
+      // A process loads one wasm build; asking for the other afterwards needs a fresh process.
+      if (loadedWasmSimd !== null && wanted !== undefined && wanted !== loadedWasmSimd) {
+        throw new UnavailableError(
+          `backend "wasm": this process already loaded the ${loadedWasmSimd ? 'SIMD' : 'plain'} build; the ${wanted ? 'SIMD' : 'plain'} build needs a fresh process`,
+        );
+      }
+      if (loadedWasmSimd === null) {
+        const supported = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+        if (wanted === true && !supported) throw new UnavailableError('backend "wasm": the SIMD build was asked for but this runtime does not support WebAssembly SIMD');
+        // The flag decides which .wasm file the backend loads when it first initialises (tfjs-backend-wasm init()).
+        if (wanted === false) tf.env().set('WASM_HAS_SIMD_SUPPORT', false);
+      }
       await setOrFail('wasm', name);
       loadedWasmSimd ??= Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
       const simd = loadedWasmSimd;
-      // A process loads one wasm build; asking for the other afterwards needs a fresh process.
-      if (wanted !== undefined && wanted !== simd) {
-        throw new UnavailableError(`backend "wasm": this process already loaded the ${simd ? 'SIMD' : 'plain'} build; the ${wanted ? 'SIMD' : 'plain'} build needs a fresh process`);
-      }
       return { name, tfjsVersion: tf.version.tfjs, threads: wasm.getThreadsCount(), simd };
     }
     case 'tensorflow':
