@@ -32,7 +32,7 @@ describe('workers/batches', function () {
     assert.deepEqual(seen, [[9, 2, 5, 0], [7, 1, 8, 3], [6, 4]]);
   });
 
-  it('allocates about one batch per epoch, not the dataset: ArrayBuffer memory over an epoch of a 4 MB split stays within a few batches', () => {
+  it('allocates about one batch per epoch, not the dataset: ArrayBuffer memory over an epoch of a 5 MB split grows by at most a few batches', () => {
     const rows = 250_000;
     const f = 4;
     const batchSize = 16;
@@ -51,8 +51,9 @@ describe('workers/batches', function () {
     }
     peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
     assert.ok(checksum > 0);
-    // A copy of the split (a permuted gather, or a fresh array per batch kept alive) would show megabytes here.
-    assert.ok(peak <= 64 * batchBytes, `epoch grew ArrayBuffer memory by ${peak} bytes; one batch is ${batchBytes}, the dataset ${datasetBytes}`);
+    // Measured here: 256 bytes, the one feature buffer (V8 keeps the 64-byte label buffer on its heap). A permuted
+    // copy of the split shows 4 MB, a fresh array per batch about 0.7 MB before the collector catches up.
+    assert.ok(peak <= 4 * batchBytes, `epoch grew ArrayBuffer memory by ${peak} bytes; one batch is ${batchBytes}, the dataset ${datasetBytes}`);
   });
 
   // Perturbations keep every row and every batch's rows: only the order of additions or of updates changes.
