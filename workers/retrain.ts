@@ -65,7 +65,7 @@ export interface RetrainReport {
   checkpoints: CheckpointComparison[];
   /** The first checkpoint whose digest differs in any repetition, null when all match. */
   firstDifference: Divergence | null;
-  /** Wall time of each repetition (each a fresh worker process, training included). */
+  /** Each repetition's wall time inside its worker: dataset, backend initialisation, training (not process start). */
   repetitionWallMs: number[];
   wallMs: number;
 }
