@@ -16,6 +16,7 @@ const BENCHMARKS: Record<string, { load: () => Promise<BenchModule>; default: bo
   'verify-sqlite': { load: () => import('./verify-sqlite.js'), default: true, what: 'verification of an SQLite ledger end to end vs a plain read of its rows' },
   projection: { load: () => import('./projection.js'), default: true, what: 'projection rebuild: RxJS wiring vs a hand-written loop' },
   training: { load: () => import('./training.js'), default: true, what: 'ledger overhead on a training run' },
+  kernels: { load: () => import('./kernels.js'), default: false, what: 'broadcast, matMul, batch iterator, Adam step per size on cpu/wasm vs plain loops' },
   postgres: { load: () => import('./postgres.js'), default: false, what: 'PostgreSQL append and read throughput vs raw pg inserts' },
   peers: { load: () => import('./peers/emmett.js'), default: false, what: 'the issue-13 workload through runledger and Emmett, SQLite and PostgreSQL (Emmett installed per bench/peers/README.md)' },
   dashboard: { load: () => import('./dashboard.js'), default: false, what: 'runs table with 10,000 runs in Chromium: first page, sort, filter, scroll (budgets)' },

@@ -27,8 +27,28 @@ const NATIVE: Record<'tensorflow' | 'tensorflow-gpu', { pkg: string; requirement
 // --json pipes; PROD mode silences them (core log.ts) without changing any kernel.
 tf.enableProdMode();
 
+/** Which wasm build this process loaded (null: not yet); the backend initialises once per process. */
+let loadedWasmSimd: boolean | null = null;
+
+/** wasm only: which build to load. Default: the SIMD build where the runtime supports it. */
+export interface BackendChoice {
+  /** true: the SIMD build or an error; false: the plain build even where SIMD is supported. */
+  simd?: boolean;
+}
+
+/**
+ * The wasm build asked for by the environment: RUNLEDGER_WASM_SIMD=0 loads the plain build, =1
+ * insists on SIMD; unset (or empty) lets the runtime decide. A run records which build it used.
+ */
+export function wasmSimdFromEnv(env: NodeJS.ProcessEnv = process.env): boolean | undefined {
+  const v = env.RUNLEDGER_WASM_SIMD;
+  if (v === undefined || v === '') return undefined;
+  if (v === '0' || v === '1') return v === '1';
+  throw new InputError(`environment variable RUNLEDGER_WASM_SIMD must be 0 or 1, not "${v}"`, { field: 'RUNLEDGER_WASM_SIMD' });
+}
+
 /** Makes `name` the active tfjs backend with pinned threads and reports what reproduction depends on. */
-export async function activateBackend(name: Backend): Promise<BackendInfo> {
+export async function activateBackend(name: Backend, choice: BackendChoice = {}): Promise<BackendInfo> {
   switch (name) {
     case 'cpu':
       await setOrFail('cpu', name);
@@ -40,8 +60,22 @@ export async function activateBackend(name: Backend): Promise<BackendInfo> {
       // Load the .wasm binaries from node_modules (a file path), never from a CDN: works offline.
       const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
       wasm.setWasmPaths(`${dist}/`);
+      const wanted = choice.simd ?? wasmSimdFromEnv();
+      // A process loads one wasm build; asking for the other afterwards needs a fresh process.
+      if (loadedWasmSimd !== null && wanted !== undefined && wanted !== loadedWasmSimd) {
+        throw new UnavailableError(
+          `backend "wasm": this process already loaded the ${loadedWasmSimd ? 'SIMD' : 'plain'} build; the ${wanted ? 'SIMD' : 'plain'} build needs a fresh process`,
+        );
+      }
+      if (loadedWasmSimd === null) {
+        const supported = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+        if (wanted === true && !supported) throw new UnavailableError('backend "wasm": the SIMD build was asked for but this runtime does not support WebAssembly SIMD');
+        // The flag decides which .wasm file the backend loads when it first initialises (tfjs-backend-wasm init()).
+        if (wanted === false) tf.env().set('WASM_HAS_SIMD_SUPPORT', false);
+      }
       await setOrFail('wasm', name);
-      const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+      loadedWasmSimd ??= Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+      const simd = loadedWasmSimd;
       return { name, tfjsVersion: tf.version.tfjs, threads: wasm.getThreadsCount(), simd };
     }
     case 'tensorflow':

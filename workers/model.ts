@@ -69,6 +69,27 @@ export function stateTensors(state: ModelState): NamedValues[] {
   }));
 }
 
+/** One value of one state tensor (a name from `stateTensors`), e.g. to perturb it. */
+export interface Perturbation {
+  epoch: number;
+  tensor: string;
+  index: number;
+}
+
+/** Flips the lowest mantissa bit of one value of a state tensor: the smallest change a float32 can show. */
+export function flipLowestBit(state: ModelState, tensor: string, index: number): void {
+  const named = stateTensors(state);
+  const i = named.findIndex((t) => t.name === tensor);
+  const target = named[i];
+  if (!target || !Number.isInteger(index) || index < 0 || index >= target.values.length) {
+    throw new Error(`no value ${index} in state tensor "${tensor}" (tensors: ${named.map((t) => `${t.name}[${t.values.length}]`).join(', ')})`);
+  }
+  const bits = new Uint32Array(target.values.buffer, target.values.byteOffset, target.values.length);
+  bits[index] = bits[index]! ^ 1;
+  const variable = [...state.params, ...state.slots][i]!;
+  tf.tidy(() => variable.assign(tf.tensor(target.values, target.shape, 'float32')));
+}
+
 /** Restores tensors written by `stateTensors` into a model of the same architecture. */
 export function restoreTensors(state: ModelState, tensors: NamedValues[], step: number, epoch: number): void {
   const targets = [...state.params, ...state.slots];
@@ -136,27 +157,26 @@ export function trainStep(
       const lr = tf.scalar(config.learningRate);
       state.params.forEach((p) => p.assign(tf.sub(p, tf.mul(lr, grads[p.name]!))));
     } else {
-      // Kingma & Ba 2015 §2: α_t = α·√(1−β2^t)/(1−β1^t), θ ← θ − α_t·m/(√v + ε̂); α_t in float64 from t.
-      const alphaT = tf.scalar((config.learningRate * Math.sqrt(1 - BETA2 ** t)) / (1 - BETA1 ** t));
-      const b1 = tf.scalar(BETA1);
-      const b2 = tf.scalar(BETA2);
-      const c1 = tf.scalar(1 - BETA1);
-      const c2 = tf.scalar(1 - BETA2);
-      const eps = tf.scalar(EPSILON);
       const n = state.params.length;
-      state.params.forEach((p, i) => {
-        const g = grads[p.name]!;
-        const m = state.slots[i]!;
-        const v = state.slots[n + i]!;
-        m.assign(tf.add(tf.mul(b1, m), tf.mul(c1, g)));
-        v.assign(tf.add(tf.mul(b2, v), tf.mul(c2, tf.square(g))));
-        p.assign(tf.sub(p, tf.div(tf.mul(alphaT, m), tf.add(tf.sqrt(v), eps))));
-      });
+      state.params.forEach((p, i) => adamUpdate(p, grads[p.name]!, state.slots[i]!, state.slots[n + i]!, t, config.learningRate));
     }
   });
   state.step += 1;
   return lossValue;
 }
+
+/**
+ * Adam's update of one parameter from its gradient, at step `t` (1-based), in place; call inside
+ * tf.tidy. Kingma & Ba 2015 §2: α_t = α·√(1−β2^t)/(1−β1^t), θ ← θ − α_t·m/(√v + ε̂), α_t in float64 from t.
+ */
+export function adamUpdate(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, t: number, learningRate: number): void {
+  const alphaT = tf.scalar((learningRate * Math.sqrt(1 - BETA2 ** t)) / (1 - BETA1 ** t));
+  m.assign(tf.add(tf.mul(tf.scalar(BETA1), m), tf.mul(tf.scalar(1 - BETA1), g)));
+  v.assign(tf.add(tf.mul(tf.scalar(BETA2), v), tf.mul(tf.scalar(1 - BETA2), tf.square(g))));
+  p.assign(tf.sub(p, tf.div(tf.mul(alphaT, m), tf.add(tf.sqrt(v), tf.scalar(EPSILON)))));
+}
+
+export const ADAM = { beta1: BETA1, beta2: BETA2, epsilon: EPSILON } as const;
 
 /** Mean cross-entropy and accuracy over a whole split. */
 export function evaluate(

@@ -2,7 +2,13 @@
 // signed checkpoint, stage order, plan parity — src/replay), then its approved training section is
 // trained again on the recorded backend in a fresh worker process (workers/reexecute.ts: a new
 // home, a throwaway key, no recording) and every checkpoint digest is compared with the recorded one.
+// `repeat` does that N times, each in its own process, and stops at the first divergence, naming
+// the repetition, the checkpoint and the first tensor value that differs.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Envelope } from '../events/envelope.js';
@@ -13,6 +19,8 @@ import { coverRuns, replayRun, type RunTrust } from '../src/replay/replay.js';
 import type { ReplayManifest } from '../src/replay/manifest.js';
 import type { EventStore } from '../src/store/port.js';
 import { TrainingConfig, type Backend } from '../events/training-config.js';
+import { loadCheckpoint, publicKeyVerifier, type CheckpointContent } from './checkpoint.js';
+import type { Perturbation } from './model.js';
 
 export interface CheckpointComparison {
   epoch: number;
@@ -23,22 +31,70 @@ export interface CheckpointComparison {
   match: boolean;
 }
 
+/** The first value of a checkpoint tensor that differs; float32 values with their bit patterns. */
+export interface TensorDifference {
+  name: string;
+  index: number;
+  /** The float32 value, or "NaN" / "Infinity" / "-Infinity" (not JSON numbers). */
+  recorded: number | string;
+  recomputed: number | string;
+  recordedBits: string;
+  recomputedBits: string;
+}
+
+/** Where a re-execution first left the recorded run: repetition, checkpoint and, where both files are at hand, tensor value. */
+export interface Divergence extends CheckpointComparison {
+  /** 1-based repetition of `--repeat` that diverged. */
+  repetition: number;
+  /** Null when the recorded checkpoint file is not in the home (or the re-execution wrote none). */
+  tensor: TensorDifference | null;
+}
+
 export interface RetrainReport {
   runId: string;
   /** The replay manifest the re-execution followed (hashes, seeds, training section, environment). */
   manifest: ReplayManifest;
   backend: string;
+  /** wasm: whether the SIMD build was loaded, as recorded and as re-executed; null on other backends. */
+  simd: boolean | null;
   tfjsVersion: { recorded: string; current: string };
   match: boolean;
+  /** Re-executions asked for (`--repeat`) and carried out (fewer when one diverged: it stops there). */
+  repeat: { requested: number; executed: number };
+  /** The first repetition's comparison, checkpoint by checkpoint. */
   checkpoints: CheckpointComparison[];
-  /** The first checkpoint whose digest differs, null when all match. */
-  firstDifference: CheckpointComparison | null;
+  /** The first checkpoint whose digest differs in any repetition, null when all match. */
+  firstDifference: Divergence | null;
+  /** Each repetition's wall time inside its worker: dataset, backend initialisation, training (not process start). */
+  repetitionWallMs: number[];
   wallMs: number;
 }
 
 /** The verifier keys the replay trusts; with `signCheckpoint`, a checkpoint is signed first when none covers the run yet. */
 export interface RetrainOptions extends RunTrust {
   onProgress?: (done: number, total: number) => void;
+  /** Re-executions, each in a fresh worker process (default 1). */
+  repeat?: number;
+  /** The home holding the recorded checkpoint files: a divergence is then named down to the tensor value. */
+  home?: string;
+  /** Test hook: flips one weight in one repetition (see `perturbationFromEnv`). */
+  perturb?: RepetitionPerturbation;
+}
+
+export interface RepetitionPerturbation extends Perturbation {
+  repetition: number;
+}
+
+/**
+ * RUNLEDGER_RETRAIN_PERTURB=<repetition>:<epoch>:<tensor>:<index> makes that repetition flip the
+ * lowest bit of one value after that epoch — the evidence that a divergence would be reported.
+ */
+export function perturbationFromEnv(env: NodeJS.ProcessEnv = process.env): RepetitionPerturbation | undefined {
+  const v = env.RUNLEDGER_RETRAIN_PERTURB;
+  if (!v) return undefined;
+  const m = /^(\d+):(\d+):([^:]+):(\d+)$/.exec(v);
+  if (!m) throw new InputError(`environment variable RUNLEDGER_RETRAIN_PERTURB must be <repetition>:<epoch>:<tensor>:<index>, not "${v}"`, { field: 'RUNLEDGER_RETRAIN_PERTURB' });
+  return { repetition: Number(m[1]), epoch: Number(m[2]), tensor: m[3]!, index: Number(m[4]) };
 }
 
 export async function retrainRun(store: EventStore, runId: string, options: RetrainOptions): Promise<RetrainReport> {
@@ -69,33 +125,120 @@ export async function retrainRun(store: EventStore, runId: string, options: Retr
   if (recorded.length === 0) {
     throw new InputError(`run ${runId} has recorded no checkpoints, so there is nothing to re-execute and compare`, { stream: manifest.stream });
   }
-  const result = await reexecute(
-    { config: config.data, backend: backend.name, stopAfterEpoch: Math.max(...recorded.map((r) => r.epoch)) },
-    options.onProgress,
-  );
-  // A resumed run may record an epoch twice (before and after the interruption): each must match.
-  const byEpoch = new Map(result.checkpoints.map((c) => [c.epoch, c.digest]));
-  const checkpoints = recorded.map((r): CheckpointComparison => {
-    const recomputed = byEpoch.get(r.epoch) ?? null;
-    return { epoch: r.epoch, step: r.step, recorded: r.digest, recomputed, match: recomputed === r.digest };
-  });
-  const firstDifference = checkpoints.find((c) => !c.match) ?? null;
-  return {
-    runId,
-    manifest,
-    backend: backend.name,
-    tfjsVersion: { recorded: backend.tfjsVersion, current: result.backend.tfjsVersion },
-    match: firstDifference === null,
-    checkpoints,
-    firstDifference,
-    wallMs: result.wallMs,
-  };
+  const repeat = options.repeat ?? 1;
+  const started = performance.now();
+  // Each repetition's checkpoints stay on disk until compared; the first to match every digest is
+  // kept as the recorded bytes (same SHA-256) when the home does not hold the recorded files.
+  const scratch = mkdtempSync(join(tmpdir(), 'runledger-retrain-'));
+  try {
+    let reference: { dir: string; key: string } | null = null;
+    let first: CheckpointComparison[] = [];
+    let firstDifference: Divergence | null = null;
+    let current = backend.tfjsVersion;
+    const repetitionWallMs: number[] = [];
+    for (let repetition = 1; repetition <= repeat && !firstDifference; repetition++) {
+      const dir = join(scratch, `repetition-${repetition}`);
+      const perturb = options.perturb?.repetition === repetition ? options.perturb : undefined;
+      const result = await reexecute(
+        {
+          config: config.data,
+          backend: backend.name,
+          simd: backend.simd,
+          stopAfterEpoch: Math.max(...recorded.map((r) => r.epoch)),
+          home: dir,
+          ...(perturb ? { perturb: { epoch: perturb.epoch, tensor: perturb.tensor, index: perturb.index } } : {}),
+        },
+        options.onProgress && ((done, total) => options.onProgress!((repetition - 1) * total + done, repeat * total)),
+      );
+      repetitionWallMs.push(result.wallMs);
+      current = result.backend.tfjsVersion;
+      // A resumed run may record an epoch twice (before and after the interruption): each must match.
+      const byEpoch = new Map(result.checkpoints.map((c) => [c.epoch, c.digest]));
+      const checkpoints = recorded.map((r): CheckpointComparison => {
+        const recomputed = byEpoch.get(r.epoch) ?? null;
+        return { epoch: r.epoch, step: r.step, recorded: r.digest, recomputed, match: recomputed === r.digest };
+      });
+      if (repetition === 1) first = checkpoints;
+      const diff = checkpoints.find((c) => !c.match);
+      if (diff) {
+        const event = recorded.find((r) => r.epoch === diff.epoch && r.digest === diff.recorded)!;
+        const recordedFile = recordedCheckpoint(options.home, event) ?? (reference ? readCheckpoint(reference.dir, diff.recorded, reference.key) : null);
+        const recomputedFile = diff.recomputed ? readCheckpoint(dir, diff.recomputed, result.publicKey) : null;
+        firstDifference = { ...diff, repetition, tensor: recordedFile && recomputedFile ? firstTensorDifference(recordedFile, recomputedFile) : null };
+      } else if (!reference) {
+        reference = { dir, key: result.publicKey };
+        continue;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return {
+      runId,
+      manifest,
+      backend: backend.name,
+      simd: backend.simd,
+      tfjsVersion: { recorded: backend.tfjsVersion, current },
+      match: firstDifference === null,
+      repeat: { requested: repeat, executed: repetitionWallMs.length },
+      checkpoints: first,
+      firstDifference,
+      repetitionWallMs,
+      wallMs: performance.now() - started,
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The recorded checkpoint file from the home, verified with the key that signed its (replayed) event; null when absent or not verifiable. */
+function recordedCheckpoint(home: string | undefined, event: CheckpointWritten): CheckpointContent | null {
+  if (!home) return null;
+  try {
+    return loadCheckpoint(home, event.digest, publicKeyVerifier(Buffer.from(event.publicKey, 'base64')));
+  } catch {
+    return null;
+  }
+}
+
+function readCheckpoint(home: string, digest: string, publicKey: string): CheckpointContent {
+  return loadCheckpoint(home, digest, publicKeyVerifier(Buffer.from(publicKey, 'base64')));
+}
+
+/** The first tensor value (tensor order, then index) whose float32 bits differ; null when only the header differs. */
+export function firstTensorDifference(recorded: CheckpointContent, recomputed: CheckpointContent): TensorDifference | null {
+  for (const [t, a] of recorded.tensors.entries()) {
+    const b = recomputed.tensors[t];
+    if (!b) return null;
+    const aBits = new Uint32Array(a.values.buffer, a.values.byteOffset, a.values.length);
+    const bBits = new Uint32Array(b.values.buffer, b.values.byteOffset, b.values.length);
+    for (let i = 0; i < Math.min(aBits.length, bBits.length); i++) {
+      if (aBits[i] !== bBits[i]) {
+        const hex = (x: number): string => `0x${x.toString(16).padStart(8, '0')}`;
+        const value = (x: number): number | string => (Number.isFinite(x) ? x : String(x));
+        return { name: a.name, index: i, recorded: value(a.values[i]!), recomputed: value(b.values[i]!), recordedBits: hex(aBits[i]!), recomputedBits: hex(bBits[i]!) };
+      }
+    }
+  }
+  return null;
 }
 
 export interface Reexecution {
   checkpoints: { epoch: number; step: number; digest: string }[];
   backend: BackendInfo;
   wallMs: number;
+  /** base64 raw Ed25519 key of the worker's throwaway signing key (its checkpoint files verify with it). */
+  publicKey: string;
+}
+
+/** What a re-execution worker is asked to do (workers/reexecute.ts). */
+export interface ReexecutionRequest {
+  config: TrainingConfig;
+  backend: Backend;
+  /** wasm: the build the run recorded; null/absent elsewhere. */
+  simd?: boolean | null;
+  stopAfterEpoch: number;
+  /** Where the worker writes its checkpoints (kept); default a temporary home it removes. */
+  home?: string;
+  perturb?: Perturbation;
 }
 
 /**
@@ -103,7 +246,7 @@ export interface Reexecution {
  * last epoch the ledger recorded — an interrupted run is compared up to where it stopped.
  */
 export function reexecute(
-  request: { config: TrainingConfig; backend: Backend; stopAfterEpoch: number },
+  request: ReexecutionRequest,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Reexecution> {
   return new Promise((resolve, reject) => {

@@ -25,8 +25,9 @@ import type { Backend, TrainingConfig } from '../events/training-config.js';
 import { loadDataset, splitDataset, type Split } from './dataset.js';
 import { defaultWorkerId, describeEnvironment } from './environment.js';
 import { signEvent } from '../src/ledger/worker-keys.js';
-import { disposeModel, evaluate, initModel, restoreTensors, stateTensors, trainStep, type ModelState } from './model.js';
+import { disposeModel, evaluate, flipLowestBit, initModel, restoreTensors, stateTensors, trainStep, type ModelState, type Perturbation } from './model.js';
 import { deriveSeed, seededPermutation } from './seeds.js';
+import { epochBatches, type Batch } from './batches.js';
 
 /** What a worker records, each signed with its key (worker-event v2, docs/training.md "Signatures"). */
 export type TrainingEvent =
@@ -67,6 +68,15 @@ export interface TrainOptions {
   onProgress?: (stepsDone: number, totalSteps: number) => void;
   /** Record RunEnvironmentRecorded before TrainingStarted (default true; the run executor records it at run start). */
   recordEnvironment?: boolean;
+  /** wasm only: the build to load (a re-execution loads the one the run recorded); default: the runtime's choice. */
+  simd?: boolean;
+  /**
+   * Test hook of `retrain` (workers/reexecute.ts): after `epoch`, flip the lowest bit of value `index`
+   * of tensor `tensor`, so a perturbed re-execution must be reported as diverging there.
+   */
+  perturb?: Perturbation;
+  /** Group-commit interval (default COMMIT_INTERVAL_MS); 0 commits at every sampled step and checkpoint. */
+  commitIntervalMs?: number;
 }
 
 export interface TrainingResult {
@@ -86,6 +96,15 @@ export function configDigest(config: TrainingConfig): string {
 }
 
 const TELEMETRY_BATCH = 64;
+/**
+ * Group commit: recorded events are held and committed together when 64 are pending, at the first
+ * sampled step or checkpoint once this long has passed since the last commit, and at the end (or
+ * stop). A run of a second or less makes one durable commit instead of one per checkpoint, and a
+ * longer one about one per second. Nothing is acknowledged early: `sink.append` is durable on return,
+ * and a crash loses only events never acknowledged — `train --resume` continues from the last
+ * recorded checkpoint, at most about this long (plus one epoch) behind.
+ */
+export const COMMIT_INTERVAL_MS = 1000;
 
 export async function train(options: TrainOptions): Promise<TrainingResult> {
   const started = performance.now();
@@ -95,7 +114,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   const host = hostname();
   const dataset = loadDataset(config.dataset);
   const split = splitDataset(dataset, config.seed, config.dataset.testFraction);
-  const backend = await activateBackend(backendName);
+  const backend = await activateBackend(backendName, options.simd !== undefined ? { simd: options.simd } : {});
   const trainN = split.trainY.length;
   const stepsPerEpoch = Math.ceil(trainN / config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
@@ -139,10 +158,13 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
     if (points.length) record('MetricsLogged', { runId: options.run, stageId: options.stage, metrics: points });
     points = [];
   };
+  let lastCommit = performance.now();
   const flush = async (): Promise<void> => {
     sealMetrics();
     if (options.sink && pending.length) await options.sink.append(pending.splice(0));
+    lastCommit = performance.now();
   };
+  const commitDue = (): boolean => pending.length >= TELEMETRY_BATCH || performance.now() - lastCommit >= (options.commitIntervalMs ?? COMMIT_INTERVAL_MS);
 
   if (options.recordEnvironment ?? true) record('RunEnvironmentRecorded', describeEnvironment(options.run, worker, backend));
   record('TrainingStarted', {
@@ -156,7 +178,6 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
     totalSteps,
     resumedFrom,
   });
-  await flush();
 
   const checkpoints: CheckpointWritten[] = [];
   const lastEpoch = Math.min(config.epochs, options.stopAfterEpoch ?? config.epochs);
@@ -165,22 +186,22 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   try {
     for (let epoch = state.epoch + 1; epoch <= lastEpoch; epoch++) {
       const order = seededPermutation(trainN, deriveSeed(config.seed, 'epoch', epoch));
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
+      for (const batch of epochBatches(split.trainX, split.trainY, split.featureCount, order, config.batchSize)) {
         const sampleThis = options.sink !== undefined && ((state.step + 1) % config.telemetryEvery === 0 || state.step + 1 === totalSteps);
         const t0 = performance.now();
-        const { loss, accuracy } = runBatch(state, config, split, rows, sampleThis);
+        const { loss, accuracy } = runBatch(state, config, split, batch, sampleThis);
         const wallMs = performance.now() - t0;
-        sampler.observe(rows.length, wallMs);
-        examples += rows.length;
+        sampler.observe(batch.rows, wallMs);
+        examples += batch.rows;
         if (sampleThis) {
           record('TelemetrySample', sampler.sample(state.step, epoch, wallMs));
           logMetrics(state.step, { loss, accuracy });
-          if (pending.length >= TELEMETRY_BATCH) await flush();
+          if (commitDue()) await flush();
         }
         options.onProgress?.(state.step, totalSteps);
       }
       state.epoch = epoch;
+      if (options.perturb?.epoch === epoch) flipLowestBit(state, options.perturb.tensor, options.perturb.index);
       if (epoch % config.checkpointEvery === 0 || epoch === config.epochs) {
         const metrics = measure(state, config, split);
         const signed = writeCheckpoint(
@@ -202,8 +223,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
         logMetrics(state.step, metrics);
         sealMetrics();
         if (options.sink) pending.push({ type: 'CheckpointWritten', data: event });
-        // The last checkpoint is committed together with TrainingCompleted: one durable write fewer.
-        if (epoch !== config.epochs) await flush();
+        // The last checkpoint is committed together with TrainingCompleted.
+        if (epoch !== config.epochs && commitDue()) await flush();
       }
     }
     let completed: TrainingCompleted | null = null;
@@ -250,22 +271,17 @@ function runBatch(
   state: ModelState,
   config: TrainingConfig,
   split: Split,
-  rows: number[],
+  batch: Batch,
   wantMetrics: boolean,
 ): { loss: number | null; accuracy: number | null } {
   const f = split.featureCount;
-  const xb = new Float32Array(rows.length * f);
-  const yb = new Int32Array(rows.length);
-  rows.forEach((r, i) => {
-    xb.set(split.trainX.subarray(r * f, (r + 1) * f), i * f);
-    yb[i] = split.trainY[r]!;
-  });
-  const x = tf.tensor2d(xb, [rows.length, f]);
-  const labels = tf.tensor1d(yb, 'int32');
+  // The batch's buffers are refilled for the next batch: every tensor made from them is disposed below.
+  const x = tf.tensor2d(batch.x, [batch.rows, f]);
+  const labels = tf.tensor1d(batch.y, 'int32');
   const y = tf.oneHot(labels, split.classCount) as tf.Tensor2D;
   try {
     // Batch accuracy is measured before the step, on the same weights as the loss.
-    const accuracy = wantMetrics ? evaluate(state, config.model.activation, xb, yb, f, split.classCount).accuracy : null;
+    const accuracy = wantMetrics ? evaluate(state, config.model.activation, batch.x, batch.y, f, split.classCount).accuracy : null;
     const loss = trainStep(state, config, x, y, wantMetrics);
     return { loss, accuracy };
   } finally {

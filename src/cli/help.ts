@@ -57,7 +57,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   export: ['npx runledger export r1 --out r1.bundle'],
   'verify-bundle': ['npx runledger verify-bundle r1.bundle --key "$(cat auditor.vkey)"'],
   train: ['npx runledger train --plan docs/examples/train.yaml --run a --backend cpu', 'npx runledger train --resume a'],
-  retrain: ['npx runledger retrain a', 'npx runledger retrain base --no-record --json'],
+  retrain: ['npx runledger retrain a', 'npx runledger retrain base --no-record --json', 'npx runledger retrain a --repeat 100 --no-record'],
   campaign: ['npx runledger campaign --plan docs/examples/train.yaml --repeats 5 --name base'],
   submit: ['npx runledger submit --plan docs/examples/train.yaml --run q1'],
   worker: ['npx runledger worker --until-idle', 'npx runledger worker --id gpu-box-1 --max-runs 10', 'npx runledger worker --brokers kafka:9092 --id gpu-box-2   # a ledger on another machine: its relay and ingest topics'],

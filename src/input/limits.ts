@@ -19,7 +19,7 @@ export const LIMITS = {
   eventsPerAppend: 100_000,
   /** Rules in a gate policy. */
   policyRules: 1_000,
-  /** Runs in one campaign (`campaign --repeats`, `demo --repeats`). */
+  /** Runs in one campaign (`campaign --repeats`, `demo --repeats`); re-executions of one `retrain --repeat`. */
   repeats: 1_000,
   /** Alias (`*name`) expansions in one YAML document (billion laughs). */
   yamlAliases: 100,

@@ -105,6 +105,58 @@ describe('runledger train, retrain, campaign, submit, worker', function () {
     assert.equal(report.checkpoints.length, 3);
   });
 
+  it('retrain --repeat 3 re-executes the run three times, each in a fresh worker process, and reports every checkpoint digest identical', async () => {
+    const report = await ok<{ match: boolean; repeat: { requested: number; executed: number }; repetitionWallMs: number[]; firstDifference: unknown }>(home, [
+      'retrain',
+      'a',
+      '--repeat',
+      '3',
+      '--no-record',
+    ]);
+    assert.equal(report.match, true);
+    assert.deepEqual(report.repeat, { requested: 3, executed: 3 });
+    assert.equal(report.repetitionWallMs.length, 3);
+    assert.equal(report.firstDifference, null);
+  });
+
+  it('retrain --repeat names the repetition, checkpoint and tensor value where a perturbed re-execution diverges, and exits 1', async () => {
+    // The test hook flips the lowest bit of layer0.kernel[5] after epoch 4 in repetition 2 only: epoch 2 still matches, epoch 4 must
+    // differ in exactly that value, by exactly that bit.
+    const res = await runCli(['--home', home, 'retrain', 'a', '--repeat', '3', '--no-record', '--json'], {
+      env: { RUNLEDGER_HOME: undefined, RUNLEDGER_STORE: undefined, CI: '1', RUNLEDGER_RETRAIN_PERTURB: '2:4:layer0.kernel:5' },
+    });
+    assert.equal(res.code, 1, res.stderr);
+    const report = JSON.parse(res.stdout) as {
+      match: boolean;
+      repeat: { executed: number };
+      firstDifference: { repetition: number; epoch: number; recorded: string; tensor: { name: string; index: number; recordedBits: string; recomputedBits: string } | null };
+    };
+    assert.equal(report.match, false);
+    assert.equal(report.repeat.executed, 2, 'stops at the divergent repetition');
+    const d = report.firstDifference;
+    assert.equal(d.repetition, 2);
+    assert.equal(d.epoch, 4);
+    assert.equal(d.recorded, reference.checkpoints[1]!.digest);
+    assert.ok(d.tensor, 'the recorded checkpoint file is in the home, so the tensor is named');
+    assert.equal(d.tensor.name, 'layer0.kernel');
+    assert.equal(d.tensor.index, 5);
+    assert.equal(Number(d.tensor.recordedBits) ^ 1, Number(d.tensor.recomputedBits));
+    const text = await runCli(['--home', home, 'retrain', 'a', '--repeat', '2', '--no-record'], {
+      env: { RUNLEDGER_HOME: undefined, RUNLEDGER_STORE: undefined, CI: '1', RUNLEDGER_RETRAIN_PERTURB: '1:6:adam.v.layer1.bias:0' },
+    });
+    assert.equal(text.code, 1, text.stderr);
+    assert.match(text.stdout, /repetition 1 of 2: checkpoint of epoch 6 \(step 48\) differs/);
+    assert.match(text.stdout, /first difference in tensor adam\.v\.layer1\.bias\[0\]: recorded \S+ \(0x[0-9a-f]{8}\), re-executed \S+ \(0x[0-9a-f]{8}\)/);
+  });
+
+  it('retrain --repeat refuses a count that is not a positive integer, before re-executing anything', async () => {
+    for (const bad of ['0', '1.5', 'x']) {
+      const res = await cli(home, ['retrain', 'a', '--repeat', bad, '--no-record']);
+      assert.equal(res.code, 2, `--repeat ${bad}: ${res.stderr}`);
+      assert.match(res.stderr, /--repeat/);
+    }
+  });
+
   it('retrain exits 1 naming the first checkpoint whose recorded digest the re-execution does not reproduce', async () => {
     // A run that replays cleanly but whose worker lied: the example plan approved and staged as the
     // commands would, then run a's training events up to its epoch-4 checkpoint, whose digest is

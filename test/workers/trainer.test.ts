@@ -85,6 +85,46 @@ describe('workers/trainer', function () {
     );
   });
 
+  it('group-commits: within the interval a run makes one durable commit of every event, with interval 0 one per sampled step and checkpoint, the same events in the same order', async () => {
+    const config = smallConfig({ telemetryEvery: 3 });
+    const recordWith = async (commitIntervalMs: number): Promise<{ batches: string[][] }> => {
+      const batches: string[][] = [];
+      await train({
+        run: 'g',
+        stage: 'train',
+        config,
+        home: tempHome(),
+        signingKey: signingKey(),
+        commitIntervalMs,
+        sink: {
+          // MetricsLogged gathers the points of one commit (it sits at a commit's end), so its points are compared on their own.
+          append: (batch) =>
+            Promise.resolve(
+              void batches.push(
+                batch.flatMap((e) => (e.type === 'MetricsLogged' ? e.data.metrics.map((p) => `metric ${p.key}:${p.step}`) : [`${e.type}:${'step' in e.data ? e.data.step : ''}`])),
+              ),
+            ),
+        },
+      });
+      return { batches };
+    };
+    const grouped = await recordWith(60_000);
+    const each = await recordWith(0);
+    assert.equal(grouped.batches.length, 1, 'one commit for a run shorter than the interval');
+    assert.ok(each.batches.length > config.epochs, `${each.batches.length} commits`);
+    const events = (b: string[][]): string[] => b.flat().filter((e) => !e.startsWith('metric '));
+    const points = (b: string[][]): string[] => b.flat().filter((e) => e.startsWith('metric '));
+    assert.deepEqual(events(each.batches), events(grouped.batches), 'batching changes when events are committed, never which or in what order');
+    assert.deepEqual(points(each.batches), points(grouped.batches), 'the same metric points in the same order (gathered into fewer MetricsLogged events)');
+  });
+
+  it('does not return when the sink fails to make a batch durable: the error propagates', async () => {
+    await assert.rejects(
+      train({ run: 'f', stage: 'train', config: smallConfig(), home: tempHome(), signingKey: signingKey(), sink: { append: () => Promise.reject(new Error('disk full')) } }),
+      /disk full/,
+    );
+  });
+
   it('emits events that validate against the catalog, with telemetry at the plan interval', async () => {
     const config = smallConfig({ telemetryEvery: 3 });
     const events: TrainingEvent[] = [];

@@ -81,9 +81,11 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     .description('re-execute a run (or every run of a campaign) from its ledger in a fresh worker and compare every checkpoint digest')
     .argument('<run>', 'run id or campaign name')
     .option('--no-record', 'do not record the result as an AuditFinding on the run')
-    .action(async (target: string, opts: JsonFlag & { record: boolean }) => {
+    .option('--repeat <n>', `re-execute N times, each in a fresh worker process, and stop at the first divergence (at most ${LIMITS.repeats})`, repeatCount)
+    .action(async (target: string, opts: JsonFlag & { record: boolean; repeat?: number }) => {
       const { campaignRuns } = await load.campaign();
-      const { retrainRun } = await load.retrain();
+      const { retrainRun, perturbationFromEnv } = await load.retrain();
+      const perturb = perturbationFromEnv();
       const store = await ctx.store();
       const trust = await runTrust(ctx.home(), store);
       const runs = (await campaignRuns(store, target)) ?? [target];
@@ -91,7 +93,9 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
       for (const runId of runs) {
         const bar = lazyProgress(ctx, `retrain ${runId}`, opts.json ?? false);
         try {
-          reports.push(await retrainRun(store, runId, { ...trust, onProgress: bar.update }));
+          reports.push(
+            await retrainRun(store, runId, { ...trust, home: ctx.home(), repeat: opts.repeat ?? 1, ...(perturb ? { perturb } : {}), onProgress: bar.update }),
+          );
         } finally {
           bar.stop();
         }
@@ -294,10 +298,10 @@ function retrainFinding(report: RetrainReport): Parameters<typeof recordFinding>
     severity: report.match ? 'info' : 'hard',
     check: 'retrain.checkpoints',
     message: report.match
-      ? `re-execution on ${report.backend} reproduced all ${report.checkpoints.length} checkpoint digests`
-      : `re-execution on ${report.backend} differs at the checkpoint of epoch ${diff!.epoch} (step ${diff!.step})`,
+      ? `${times(report)} on ${report.backend} reproduced all ${report.checkpoints.length} checkpoint digests`
+      : `re-execution ${diff!.repetition} of ${report.repeat.requested} on ${report.backend} differs at the checkpoint of epoch ${diff!.epoch} (step ${diff!.step})${diff!.tensor ? `, first in ${tensorAt(diff!.tensor)}` : ''}`,
     subject: diff ? `checkpoint:${diff.recorded}` : null,
-    details: { backend: report.backend, tfjsVersion: report.tfjsVersion, checkpoints: report.checkpoints },
+    details: { backend: report.backend, simd: report.simd, tfjsVersion: report.tfjsVersion, repeat: report.repeat, checkpoints: report.checkpoints, firstDifference: diff },
   };
 }
 
@@ -312,12 +316,28 @@ function describeOutcome(o: RunOutcome): string {
   ].join('\n');
 }
 
+function times(r: RetrainReport): string {
+  return r.repeat.executed === 1 ? 're-execution' : `${r.repeat.executed} re-executions (fresh worker processes)`;
+}
+
+function tensorAt(t: NonNullable<NonNullable<RetrainReport['firstDifference']>['tensor']>): string {
+  return `tensor ${t.name}[${t.index}]: recorded ${t.recorded} (${t.recordedBits}), re-executed ${t.recomputed} (${t.recomputedBits})`;
+}
+
 function describeRetrain(r: RetrainReport): string {
   const n = r.checkpoints.length;
-  if (r.match) return `Run ${r.runId}: re-executed on ${r.backend}; ${n === 1 ? 'its checkpoint digest matches' : `all ${n} checkpoint digests match`}`;
+  const on = `${r.backend}${r.simd === null ? '' : r.simd ? ' (SIMD)' : ' (no SIMD)'}`;
+  if (r.match) {
+    const all = n === 1 ? 'its checkpoint digest matches' : `all ${n} checkpoint digests match`;
+    return `Run ${r.runId}: re-executed on ${on}${r.repeat.executed > 1 ? ` ${r.repeat.executed} times, each in a fresh worker process` : ''}; ${all}${r.repeat.executed > 1 ? ' in every repetition' : ''}`;
+  }
   const d = r.firstDifference!;
   const versions = r.tfjsVersion.recorded !== r.tfjsVersion.current ? ` (recorded with tfjs ${r.tfjsVersion.recorded}, re-executed with ${r.tfjsVersion.current})` : '';
-  return `Run ${r.runId}: checkpoint of epoch ${d.epoch} (step ${d.step}) differs${versions}: recorded ${d.recorded}, re-executed ${d.recomputed ?? 'nothing'}`;
+  const which = r.repeat.requested > 1 ? `repetition ${d.repetition} of ${r.repeat.requested}: ` : '';
+  return [
+    `Run ${r.runId}: ${which}checkpoint of epoch ${d.epoch} (step ${d.step}) differs${versions}: recorded ${d.recorded}, re-executed ${d.recomputed ?? 'nothing'}`,
+    ...(d.tensor ? [`  first difference in ${tensorAt(d.tensor)}`] : []),
+  ].join('\n');
 }
 
 function describeCampaign(r: CampaignReport): string {
@@ -443,6 +463,13 @@ function actorName(ctx: CliContext): string {
   } catch {
     return 'runledger';
   }
+}
+
+/** retrain --repeat: a positive integer within the same limit as a campaign's runs. */
+function repeatCount(value: string): number {
+  const n = positiveInt('--repeat')(value);
+  checkCount(`--repeat ${value}`, 'a retrain', n, LIMITS.repeats, 're-executions', { field: '--repeat' });
+  return n;
 }
 
 /** --repeats: a positive integer within the input limits (docs/limits.md), so `1e9` is refused before any run. */
