@@ -5,7 +5,8 @@
 //   magic "RLCKPT01" (8 bytes) ‖ header length (uint32 LE) ‖ header (JCS, UTF-8) ‖ tensors
 // where tensors are the float32 values of every header tensor, in header order, little-endian.
 import { createPublicKey, KeyObject, sign, verify } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { replaceFileAtomically } from '../src/ledger/keys.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { IntegrityError } from '../src/errors.js';
@@ -153,10 +154,13 @@ export function writeCheckpoint(home: string, content: CheckpointContent, signin
   return { digest, bytes: bytes.length, signature, publicKey, path: ckpt };
 }
 
+/**
+ * Temp file, fsync, rename, fsync the directory: the file is on disk before the CheckpointWritten
+ * event that names it can be committed, so a power loss never leaves a durable event pointing at a
+ * file that is not there.
+ */
 function writeAtomically(path: string, bytes: Buffer): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes, { mode: 0o644 });
-  renameSync(tmp, path);
+  replaceFileAtomically(path, bytes, 0o644);
 }
 
 /**

@@ -61,7 +61,7 @@ export function writeNewFileAtomically(path: string, text: string, mode = 0o600)
  * Replaces `path` atomically with `text` (`mode`): temp file, fsync, rename over `path`, fsync the
  * directory. A crash leaves the old file or the new one, whole.
  */
-export function replaceFileAtomically(path: string, text: string, mode = 0o600): void {
+export function replaceFileAtomically(path: string, text: string | Uint8Array, mode = 0o600): void {
   const dir = dirname(path);
   const tmp = writeTempFile(dir, text, mode);
   try {
@@ -74,11 +74,12 @@ export function replaceFileAtomically(path: string, text: string, mode = 0o600):
 }
 
 /** `text` in a new, fsynced temp file of `dir` with exactly `mode` (whatever the umask). */
-function writeTempFile(dir: string, text: string, mode: number): string {
+function writeTempFile(dir: string, text: string | Uint8Array, mode: number): string {
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
-    writeSync(fd, text);
+    const data = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+    for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
     fsyncSync(fd);
     chmodSync(tmp, mode);
   } catch (err) {

@@ -8,7 +8,8 @@
 // holder of the home's worker key, in-process (over HTTP, the token holder, on whose behalf the
 // server's key signs). The approval of a run started here trusts that key and no other.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { replaceFileAtomically } from '../ledger/keys.js';
 import { join } from 'node:path';
 import type { ProposedEvent } from '../../events/envelope.js';
 import {
@@ -347,14 +348,13 @@ export function artifactFile(home: string, digest: string): string {
   return join(home, 'artifacts', digest);
 }
 
-/** Writes the bytes content-addressed (temp file, then rename: never a partial file under its digest); returns the digest. */
+/** Writes the bytes content-addressed (fsynced temp file, then rename: never a partial file under its digest); returns the digest. */
 export function storeArtifact(home: string, bytes: Buffer): string {
   const digest = sha256Hex(bytes);
   const file = artifactFile(home, digest);
   if (existsSync(file) && sha256Hex(readFileSync(file)) === digest) return digest;
   mkdirSync(join(home, 'artifacts'), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  writeFileSync(tmp, bytes, { mode: 0o644 });
-  renameSync(tmp, file);
+  // On disk (file and directory entry fsynced) before the ArtifactRecorded event that names it is appended.
+  replaceFileAtomically(file, bytes, 0o644);
   return digest;
 }
