@@ -11,7 +11,8 @@ import { HASH_SIZE } from '../integrity/hasher.js';
 import type { RecordedEvent } from '../store/port.js';
 import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } from './verify-log.js';
 import { envelopeIsFromBytes } from '../store/recorded.js';
-import type { ChainFields, VerifiedBatch, VerifyBatch } from './verify-worker.js';
+import { chainFromScan, SCAN_SLOTS } from './envelope-scan.js';
+import type { VerifiedBatch, VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -114,10 +115,11 @@ export class VerifyPool {
 function apply(verifier: LogVerifier, events: readonly RecordedEvent[], result: VerifiedBatch | undefined): boolean {
   const passed = result?.passed ?? 0;
   const leaves = result === undefined ? undefined : Buffer.from(result.leaves);
-  const chain = result === undefined ? [] : (JSON.parse(result.chain) as (ChainFields | null)[]);
+  const fields = result === undefined ? undefined : new Float64Array(result.fields);
   for (let k = 0; k < events.length; k++) {
     const event = events[k]!;
-    const ok = k < passed ? verifier.pushChecked(event, leaves!.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE), chain[k] ?? undefined) : verifier.push(event);
+    // The worker scanned a copy of these very bytes: the fields lie at the same offsets here.
+    const ok = k < passed ? verifier.pushChecked(event, leaves!.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS)) : verifier.push(event);
     if (!ok) return false;
   }
   return true;

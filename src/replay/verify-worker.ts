@@ -1,12 +1,14 @@
 // Worker thread of parallel log verification (verify-parallel.ts): runs the order-independent
-// content checks and leaf hashing over one batch of events and hands back the leaf hashes. It
-// stops at the first event whose content fails; the main thread re-checks that event itself, so
-// the divergence it reports is built exactly as the single-threaded verifier builds it.
+// content checks and leaf hashing over one batch of events and hands back the leaf hashes and,
+// for each event the byte scan decided, where its chain fields lie in its bytes. It stops at the
+// first event whose content fails; the main thread re-checks that event itself, so the divergence
+// it reports is built exactly as the single-threaded verifier builds it. Start-up loads only the
+// byte scan and the hasher: the text path (zod and the rest of verify-log) loads on the first
+// event the scan leaves undecided.
 import { parentPort } from 'node:worker_threads';
-import type { Envelope } from '../../events/envelope.js';
 import { HASH_SIZE, leafHash } from '../integrity/hasher.js';
 import { recordFromCanonical } from '../store/recorded.js';
-import { contentDivergence } from './verify-log.js';
+import { scanEnvelope, SCAN_ID, SCAN_SLOTS } from './envelope-scan.js';
 
 /** One batch: event k's canonical bytes are bytes[ends[k-1] ?? 0, ends[k]). */
 export interface VerifyBatch {
@@ -27,38 +29,39 @@ export interface VerifiedBatch {
   /** Number of leading events whose content checks passed; < batch length means event `passed` failed. */
   passed: number;
   /**
-   * JSON of, per passed event, [id, stream, revision, prevHash] for events marked `fromBytes` (else
-   * null): what the ordered checks read, so the main thread need not decode those envelopes again.
+   * Float64Array of SCAN_SLOTS per event: what `scanEnvelope` located in event k's bytes (offsets
+   * into them, revision, flags), or NaN in its first slot where the text path checked it: the
+   * main thread reads those fields from the envelope.
    */
-  chain: string;
+  fields: ArrayBuffer;
 }
 
-/** The envelope fields the ordered checks read. */
-export type ChainFields = [id: string, stream: string, revision: number, prevHash: string | null];
+type ContentDivergence = typeof import('./verify-log.js').contentDivergence;
+let textPath: ContentDivergence | undefined;
 
-export function verifyBatch(batch: VerifyBatch): VerifiedBatch {
+export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
   const count = batch.envelopes.length;
   const all = Buffer.from(batch.bytes);
   const leaves = new Uint8Array(new ArrayBuffer(count * HASH_SIZE));
+  const fields = new Float64Array(count * SCAN_SLOTS);
   let start = 0;
   let passed = 0;
-  const chain: (ChainFields | null)[] = [];
   for (; passed < count; passed++) {
     const end = batch.ends[passed]!;
     const canonical = all.subarray(start, end);
-    const event = batch.fromBytes[passed] === 1 ? recordFromCanonical(0, batch.base + passed, canonical, '') : { canonical, envelope: batch.envelopes[passed] };
-    if (contentDivergence(event, batch.base + passed) !== undefined) break;
-    if (batch.fromBytes[passed] === 1) {
-      const env = event.envelope as Envelope;
-      chain.push([env.id, env.stream, env.revision, env.prevHash]);
-    } else chain.push(null);
+    const fromBytes = batch.fromBytes[passed] === 1;
+    if (!fromBytes || !scanEnvelope(canonical, fields, passed * SCAN_SLOTS)) {
+      fields[passed * SCAN_SLOTS + SCAN_ID] = NaN;
+      textPath ??= (await import('./verify-log.js')).contentDivergence;
+      const event = fromBytes ? recordFromCanonical(0, batch.base + passed, canonical, '') : { canonical, envelope: batch.envelopes[passed] };
+      if (textPath(event, batch.base + passed) !== undefined) break;
+    }
     leaves.set(leafHash(canonical), passed * HASH_SIZE);
     start = end;
   }
-  return { seq: batch.seq, leaves: leaves.buffer, passed, chain: JSON.stringify(chain) };
+  return { seq: batch.seq, leaves: leaves.buffer, passed, fields: fields.buffer };
 }
 
 parentPort?.on('message', (batch: VerifyBatch) => {
-  const result = verifyBatch(batch);
-  parentPort!.postMessage(result, [result.leaves]);
+  void verifyBatch(batch).then((result) => parentPort!.postMessage(result, [result.leaves, result.fields]));
 });

@@ -4,6 +4,7 @@ import { HASH_SIZE, leafHash } from '../../src/integrity/hasher.js';
 import { VerifyPool, verifyLogParallel, type ParallelOptions } from '../../src/replay/verify-parallel.js';
 import { verifyLogSync, type VerifyLogOptions, type VerifyLogReport } from '../../src/replay/verify-log.js';
 import { verifyBatch } from '../../src/replay/verify-worker.js';
+import { chainFromScan, SCAN_SLOTS } from '../../src/replay/envelope-scan.js';
 import type { RecordedEvent } from '../../src/store/port.js';
 import { recordFromCanonical } from '../../src/store/recorded.js';
 import { PLAN, buildLog, checkpointAt, options, tamperCases, withBytes } from './verify-log-fixtures.js';
@@ -152,16 +153,27 @@ describe('verifyLogParallel', function () {
 });
 
 describe('verifyBatch (worker side)', () => {
-  it('returns the leaf hashes of the events before the first one whose content fails', () => {
-    const events = buildLog().slice(0, 5);
-    withBytes(events, 3, 'not json');
-    const bytes = Buffer.concat(events.map((e) => e.canonical));
-    let at = 0;
-    const ends = Uint32Array.from(events.map((e) => (at += e.canonical.length)));
-    const result = verifyBatch({ seq: 7, base: 0, bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), ends, envelopes: events.map((e) => e.envelope), fromBytes: new Uint8Array(events.length) });
-    assert.equal(result.seq, 7);
-    assert.equal(result.passed, 3);
-    const leaves = Buffer.from(result.leaves);
-    for (let k = 0; k < 3; k++) assert.deepEqual(leaves.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE), leafHash(events[k]!.canonical));
-  });
+  for (const fromBytes of [0, 1]) {
+    it(`returns the leaf hashes of the events before the first one whose content fails (${fromBytes === 1 ? 'byte scan' : 'envelopes compared'})`, async () => {
+      const events = buildLog().slice(0, 5);
+      withBytes(events, 3, 'not json');
+      const bytes = Buffer.concat(events.map((e) => e.canonical));
+      let at = 0;
+      const ends = Uint32Array.from(events.map((e) => (at += e.canonical.length)));
+      const envelopes = events.map((e) => (fromBytes === 1 ? null : e.envelope));
+      const result = await verifyBatch({ seq: 7, base: 0, bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), ends, envelopes, fromBytes: new Uint8Array(events.length).fill(fromBytes) });
+      assert.equal(result.seq, 7);
+      assert.equal(result.passed, 3);
+      const leaves = Buffer.from(result.leaves);
+      for (let k = 0; k < 3; k++) assert.deepEqual(leaves.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE), leafHash(events[k]!.canonical));
+      // Where the byte scan decided, the fields it located are the envelope's; elsewhere NaN (read from the envelope).
+      const fields = new Float64Array(result.fields);
+      for (let k = 0; k < 3; k++) {
+        const chain = chainFromScan(events[k]!.canonical, fields, k * SCAN_SLOTS);
+        const env = events[k]!.envelope;
+        if (fromBytes === 1) assert.deepEqual({ id: chain?.id, stream: chain?.stream, revision: chain?.revision, prevHash: chain?.prevHash, rotation: chain?.rotation }, { id: env.id, stream: env.stream, revision: env.revision, prevHash: env.prevHash, rotation: false });
+        else assert.equal(chain, undefined);
+      }
+    });
+  }
 });
