@@ -250,8 +250,8 @@ function isMinimalFixedDecimal(t: string, i: number, j: number): boolean {
 
 /** Levels of nesting still allowed (the byte scan's twin of `room`). */
 let byteRoom = 0;
-/** Set by `bytesString`: the UTF-16 length of the string just scanned, and whether it was plain ASCII without escapes. */
-let stringUnits = 0;
+/** Set by `bytesString`: the code points of the string just scanned (what zod's string min/max count), and whether it was plain ASCII without escapes. */
+let stringCodePoints = 0;
 let stringPlain = true;
 
 /**
@@ -263,13 +263,13 @@ export function canonicalBytesEnd(bytes: Buffer, i: number, depth = 1, maxDepth:
   return bytesValue(bytes, i);
 }
 
-/** Index after the string whose opening quote is at bytes[i], or -1; `lastStringUnits` and `lastStringPlain` describe it. */
+/** Index after the string whose opening quote is at bytes[i], or -1; `lastStringCodePoints` and `lastStringPlain` describe it. */
 export function canonicalStringEnd(bytes: Buffer, i: number): number {
   return bytes[i] === QUOTE ? bytesString(bytes, i + 1) : -1;
 }
 
-export function lastStringUnits(): number {
-  return stringUnits;
+export function lastStringCodePoints(): number {
+  return stringCodePoints;
 }
 
 export function lastStringPlain(): boolean {
@@ -366,19 +366,19 @@ function inRange(c: number | undefined, lo: number, hi: number): boolean {
 /** i is just after the opening quote; returns the index after the closing quote, or -1. */
 function bytesString(b: Buffer, i: number): number {
   const length = b.length;
-  let units = 0;
+  let codePoints = 0;
   let plain = true;
   while (i < length) {
     const c = b[i]!;
     if (c === QUOTE) {
-      stringUnits = units;
+      stringCodePoints = codePoints;
       stringPlain = plain;
       return i + 1;
     }
     if (c < 0x20) return -1;
     if (c === BACKSLASH) {
       plain = false;
-      units++;
+      codePoints++;
       const e = b[i + 1];
       if (e !== 0x75) {
         if (e === undefined || !SHORT_ESCAPES.has(e)) return -1;
@@ -391,7 +391,7 @@ function bytesString(b: Buffer, i: number): number {
       continue;
     }
     if (c < 0x80) {
-      units++;
+      codePoints++;
       i++;
       continue;
     }
@@ -399,15 +399,15 @@ function bytesString(b: Buffer, i: number): number {
     // RFC 3629 §4 well-formed sequences: no overlong forms, no surrogates (so no lone one), at most U+10FFFF.
     if (c >= 0xc2 && c <= 0xdf) {
       if (!isContinuation(b[i + 1])) return -1;
-      units++;
+      codePoints++;
       i += 2;
     } else if (c >= 0xe0 && c <= 0xef) {
       if (!inRange(b[i + 1], c === 0xe0 ? 0xa0 : 0x80, c === 0xed ? 0x9f : 0xbf) || !isContinuation(b[i + 2])) return -1;
-      units++;
+      codePoints++;
       i += 3;
     } else if (c >= 0xf0 && c <= 0xf4) {
       if (!inRange(b[i + 1], c === 0xf0 ? 0x90 : 0x80, c === 0xf4 ? 0x8f : 0xbf) || !isContinuation(b[i + 2]) || !isContinuation(b[i + 3])) return -1;
-      units += 2; // a surrogate pair in UTF-16
+      codePoints++;
       i += 4;
     } else return -1;
   }

@@ -5,7 +5,7 @@
 // canonical byte scan. It may only say "valid" where the text path (isUtf8, JSON.parse,
 // isCanonicalJson, "__proto__", isEnvelope / Envelope.safeParse) says so; anything else it leaves
 // to that path (test/replay/envelope-scan.test.ts). No zod here: worker threads load this alone.
-import { canonicalBytesEnd, canonicalStringEnd, lastStringPlain, lastStringUnits } from '../integrity/canonical-check.js';
+import { canonicalBytesEnd, canonicalStringEnd, lastStringPlain, lastStringCodePoints } from '../integrity/canonical-check.js';
 
 // Days per month of RECORDED_AT's isRealRecordedAt (events/envelope.ts), which this must equal.
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -38,7 +38,7 @@ const ROTATION_TYPE = latin1('LedgerKeyRotated');
 const UUID_LENGTH = 36;
 const HASH_HEX_LENGTH = 64;
 const RECORDED_AT_LENGTH = 24;
-const MAX_STRING_UNITS = 200;
+const MAX_STRING_CODE_POINTS = 200;
 
 /** Index after `literal` at b[i], or -1. */
 function literal(b: Buffer, i: number, lit: Buffer): number {
@@ -123,12 +123,12 @@ function integerAt(b: Buffer, i: number): number {
   return Number.isSafeInteger(integerValue) ? j : -1;
 }
 
-/** A string of at most `max` UTF-16 units, or null when `nullable`: index after it, or -1. */
+/** A string of `min` to 200 code points (zod's min/max count code points), or null when `nullable`: index after it, or -1. */
 function boundedStringAt(b: Buffer, i: number, min: number, nullable: boolean): number {
   if (nullable && b[i] === 0x6e) return literal(b, i, NULL);
   const end = canonicalStringEnd(b, i);
-  const units = lastStringUnits();
-  return end >= 0 && units >= min && units <= MAX_STRING_UNITS ? end : -1;
+  const codePoints = lastStringCodePoints();
+  return end >= 0 && codePoints >= min && codePoints <= MAX_STRING_CODE_POINTS ? end : -1;
 }
 
 const NULL = latin1('null');
@@ -203,12 +203,12 @@ export function scanEnvelope(b: Buffer, out: Float64Array, at: number): boolean 
   if (stream < 0) return false;
   const streamEnd = canonicalStringEnd(b, stream);
   // STREAM_NAME_PATTERN on plain ASCII: no space (the other whitespace and controls are not plain).
-  if (streamEnd < 0 || !lastStringPlain() || lastStringUnits() < 1 || lastStringUnits() > MAX_STRING_UNITS) return false;
+  if (streamEnd < 0 || !lastStringPlain() || lastStringCodePoints() < 1 || lastStringCodePoints() > MAX_STRING_CODE_POINTS) return false;
   for (let k = stream + 1; k < streamEnd - 1; k++) if (b[k] === 0x20) return false;
   const type = literal(b, streamEnd, TYPE);
   if (type < 0) return false;
   const typeEnd = eventTypeEnd(b, type);
-  if (typeEnd < 0 || typeEnd - type > MAX_STRING_UNITS || b[typeEnd + 1] !== 0x7d || typeEnd + 2 !== b.length) return false;
+  if (typeEnd < 0 || typeEnd - type > MAX_STRING_CODE_POINTS || b[typeEnd + 1] !== 0x7d || typeEnd + 2 !== b.length) return false;
   out[at + SCAN_ID] = id;
   out[at + SCAN_STREAM_START] = stream + 1;
   out[at + SCAN_STREAM_END] = streamEnd - 1;
