@@ -445,7 +445,27 @@ function bytesNumber(b: Buffer, i: number): number {
   // The common case, a short integer, without making a string (as isCanonicalNumber decides it).
   const digits = b[i] === 0x2d ? j - i - 1 : j - i;
   if (plain && digits >= 1 && digits <= 15 && b[j - digits] !== 0x30) return j;
+  if (!plain && isMinimalFixedDecimalBytes(b, i, j)) return j;
   // ASCII only, so latin1 is the text.
   const token = b.toString('latin1', i, j);
   return isCanonicalNumber(token, 0, token.length, plain) ? j : -1;
+}
+
+/** isMinimalFixedDecimal over bytes (its twin, without making the token a string; see there for why it holds). */
+function isMinimalFixedDecimalBytes(b: Buffer, i: number, j: number): boolean {
+  let k = b[i] === 0x2d ? i + 1 : i;
+  const intStart = k;
+  while (k < j && b[k]! >= 0x30 && b[k]! <= 0x39) k++;
+  const intDigits = k - intStart;
+  if (intDigits === 0 || k >= j || b[k] !== 0x2e) return false;
+  const zeroInt = b[intStart] === 0x30;
+  if (zeroInt && intDigits !== 1) return false;
+  const fracStart = k + 1;
+  for (k = fracStart; k < j; k++) if (b[k]! < 0x30 || b[k]! > 0x39) return false;
+  const fracDigits = j - fracStart;
+  if (fracDigits === 0 || b[j - 1] === 0x30) return false;
+  if (!zeroInt) return intDigits + fracDigits <= MAX_EXACT_DIGITS;
+  let zeros = 0;
+  while (b[fracStart + zeros] === 0x30) zeros++;
+  return zeros <= 5 && fracDigits - zeros <= MAX_EXACT_DIGITS;
 }

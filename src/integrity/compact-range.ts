@@ -2,7 +2,7 @@
 // the perfect subtrees the range decomposes into, largest (leftmost) first. This is the O(log n)
 // state a log persists so it can extend the tree and compute its root without rereading leaves
 // (the design of transparency-dev/merkle's `compact` package, restricted to ranges starting at 0).
-import { EMPTY_ROOT, HASH_SIZE, nodeHashPacked, nodeHashPairsInPlace, packHash, pairInputs, unpackHash, type PackedHash } from './hasher.js';
+import { EMPTY_ROOT, HASH_SIZE, nodeHashPacked, nodeHashPairsInPlace, packHash, packHex, pairInputs, unpackHash, type PackedHash } from './hasher.js';
 
 export class CompactRangeError extends Error {}
 
@@ -72,20 +72,29 @@ export class CompactRange {
   /** Adds leaf `size`. Each trailing 1 bit of the old size is a perfect subtree the new leaf completes. */
   append(leafHash: Buffer): void {
     checkLeaf(leafHash);
-    let n = this.count;
-    if (n % 2 === 0) {
-      this.stack.push(packHash(leafHash));
-    } else {
-      // RFC 9162 §2.1.1: a completed pair of equal-height subtrees becomes one node, left ‖ right.
-      let hash = nodeHashPacked(this.stack.pop()!, leafHash);
-      n = (n - 1) / 2;
-      while (n % 2 === 1) {
-        hash = nodeHashPacked(this.stack.pop()!, hash);
-        n = (n - 1) / 2;
-      }
-      this.stack.push(hash);
-    }
+    // RFC 9162 §2.1.1: a completed pair of equal-height subtrees becomes one node, left ‖ right.
+    if (this.count % 2 === 0) this.stack.push(packHash(leafHash));
+    else this.carry(nodeHashPacked(this.stack.pop()!, leafHash));
     this.count += 1;
+  }
+
+  /** `append` for a leaf hash given as 64 hex characters (the verifier's form: no Buffer per leaf). */
+  appendHex(leafHex: string): void {
+    const leaf = packHex(leafHex);
+    if (leaf === undefined) throw new CompactRangeError(`leaf hash "${leafHex.slice(0, 80)}" is not ${2 * HASH_SIZE} hex characters`);
+    if (this.count % 2 === 0) this.stack.push(leaf);
+    else this.carry(nodeHashPacked(this.stack.pop()!, leaf));
+    this.count += 1;
+  }
+
+  /** Pushes `hash`, the node over the last leaf and its left sibling, merging up the remaining trailing 1 bits of the size. */
+  private carry(hash: PackedHash): void {
+    let n = (this.count - 1) / 2;
+    while (n % 2 === 1) {
+      hash = nodeHashPacked(this.stack.pop()!, hash);
+      n = (n - 1) / 2;
+    }
+    this.stack.push(hash);
   }
 
   /**

@@ -14,7 +14,7 @@ import { protoMember } from '../input/decode.js';
 import { describeIssue, fieldPath } from '../input/limits.js';
 import { openCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
 import { CompactRange } from '../integrity/compact-range.js';
-import { leafHash } from '../integrity/hasher.js';
+import { leafHashHex } from '../integrity/hasher.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from '../integrity/note.js';
 import { ConsistencyProofBuilder, ProofError, verifyConsistency } from '../integrity/proof.js';
 import type { RecordedEvent, StoredCheckpoint } from '../store/port.js';
@@ -289,19 +289,19 @@ export class LogVerifier {
    * order-dependent checks (index, recorded leaf hash, chain, tree, checkpoints) still run here.
    * `chain`: the fields the worker located in the bytes, else they are read from the envelope.
    */
-  pushChecked(event: RecordedEvent, leaf: Buffer, chain?: ChainFields): boolean {
-    return this.pushEvent(event, leaf, chain);
+  pushChecked(event: RecordedEvent, leafHex: string, chain?: ChainFields): boolean {
+    return this.pushEvent(event, leafHex, chain);
   }
 
-  private pushEvent(event: RecordedEvent, checkedLeaf: Buffer | undefined, chain?: ChainFields): boolean {
+  private pushEvent(event: RecordedEvent, checkedLeaf: string | undefined, chain?: ChainFields): boolean {
     if (this.divergence !== undefined) return false;
     const index = this.range.size;
     const fields = this.verifyEvent(event, index, checkedLeaf, chain);
     if (fields === undefined) return false;
-    const leaf = this.lastLeaf;
+    const leafHex = this.lastLeaf;
     if (fields.rotation && !this.checkRotationEvent(event, index)) return false;
-    this.range.append(leaf);
-    this.builder?.append(leaf);
+    this.range.appendHex(leafHex);
+    this.builder?.appendHex(leafHex);
     this.events++;
     const every = this.options.progressEvery ?? 4096;
     if (this.options.onProgress !== undefined && this.events % every === 0) this.options.onProgress(this.events);
@@ -373,10 +373,10 @@ export class LogVerifier {
   }
 
   /** Leaf hash of the event `verifyEvent` last accepted. */
-  private lastLeaf: Buffer = Buffer.alloc(0);
+  private lastLeaf = '';
 
   /** Checks one event; returns its chain fields (its leaf hash in `lastLeaf`), or undefined after recording a divergence. */
-  private verifyEvent(event: RecordedEvent, index: number, checkedLeaf: Buffer | undefined, chain: ChainFields | undefined): ChainFields | undefined {
+  private verifyEvent(event: RecordedEvent, index: number, checkedLeaf: string | undefined, chain: ChainFields | undefined): ChainFields | undefined {
     // (d) RFC 9162 leaf indices are dense and in input order.
     if (event.index !== index) {
       const stored = storedEnvelope(event);
@@ -398,8 +398,7 @@ export class LogVerifier {
     }
 
     // (b) The leaf hash is recomputed, never read.
-    const leaf = checkedLeaf ?? leafHash(event.canonical);
-    const leafHex = leaf.toString('hex');
+    const leafHex = checkedLeaf ?? leafHashHex(event.canonical);
     if (leafHex !== event.leafHash) {
       return this.fail({ check: 'leafHash', ...named(index, env), expected: leafHex, actual: event.leafHash, message: `${at(index, env)}: canonical bytes hash to leaf ${short(leafHex)}, but the recorded leaf hash is ${short(String(event.leafHash))}: the event or its hash was altered.` });
     }
@@ -427,7 +426,7 @@ export class LogVerifier {
       head.revision = env.revision;
       head.leafHash = leafHex;
     }
-    this.lastLeaf = leaf;
+    this.lastLeaf = leafHex;
     return env;
   }
 

@@ -7,12 +7,11 @@
 // events itself, so every report, divergence message included, is the single-threaded one.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { HASH_SIZE } from '../integrity/hasher.js';
 import type { RecordedEvent } from '../store/port.js';
 import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } from './verify-log.js';
 import { envelopeIsFromBytes } from '../store/recorded.js';
 import { chainFromScan, SCAN_SLOTS } from './envelope-scan.js';
-import type { VerifiedBatch, VerifyBatch } from './verify-worker.js';
+import { LEAF_HEX, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -119,7 +118,7 @@ function apply(verifier: LogVerifier, events: readonly RecordedEvent[], result: 
   for (let k = 0; k < events.length; k++) {
     const event = events[k]!;
     // The worker scanned a copy of these very bytes: the fields lie at the same offsets here.
-    const ok = k < passed ? verifier.pushChecked(event, leaves!.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS)) : verifier.push(event);
+    const ok = k < passed ? verifier.pushChecked(event, leaves!.toString('latin1', k * LEAF_HEX, (k + 1) * LEAF_HEX), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS)) : verifier.push(event);
     if (!ok) return false;
   }
   return true;

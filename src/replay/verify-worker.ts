@@ -6,7 +6,7 @@
 // byte scan and the hasher: the text path (zod and the rest of verify-log) loads on the first
 // event the scan leaves undecided.
 import { parentPort } from 'node:worker_threads';
-import { HASH_SIZE, leafHash } from '../integrity/hasher.js';
+import { HASH_SIZE, leafHashHex } from '../integrity/hasher.js';
 import { recordFromCanonical } from '../store/recorded.js';
 import { scanEnvelope, SCAN_ID, SCAN_SLOTS } from './envelope-scan.js';
 
@@ -24,7 +24,7 @@ export interface VerifyBatch {
 
 export interface VerifiedBatch {
   seq: number;
-  /** Leaf hashes of events [0, passed), 32 bytes each. */
+  /** Leaf hashes of events [0, passed), 64 hex characters each (as latin1 bytes: no Buffer per leaf on either side). */
   leaves: ArrayBuffer;
   /** Number of leading events whose content checks passed; < batch length means event `passed` failed. */
   passed: number;
@@ -36,13 +36,16 @@ export interface VerifiedBatch {
   fields: ArrayBuffer;
 }
 
+/** Bytes per leaf hash in `VerifiedBatch.leaves`. */
+export const LEAF_HEX = 2 * HASH_SIZE;
+
 type ContentDivergence = typeof import('./verify-log.js').contentDivergence;
 let textPath: ContentDivergence | undefined;
 
 export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
   const count = batch.envelopes.length;
   const all = Buffer.from(batch.bytes);
-  const leaves = new Uint8Array(new ArrayBuffer(count * HASH_SIZE));
+  const leaves = Buffer.from(new ArrayBuffer(count * LEAF_HEX));
   const fields = new Float64Array(count * SCAN_SLOTS);
   let start = 0;
   let passed = 0;
@@ -56,10 +59,10 @@ export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
       const event = fromBytes ? recordFromCanonical(0, batch.base + passed, canonical, '') : { canonical, envelope: batch.envelopes[passed] };
       if (textPath(event, batch.base + passed) !== undefined) break;
     }
-    leaves.set(leafHash(canonical), passed * HASH_SIZE);
+    leaves.write(leafHashHex(canonical), passed * LEAF_HEX, LEAF_HEX, 'latin1');
     start = end;
   }
-  return { seq: batch.seq, leaves: leaves.buffer, passed, fields: fields.buffer };
+  return { seq: batch.seq, leaves: leaves.buffer as ArrayBuffer, passed, fields: fields.buffer };
 }
 
 parentPort?.on('message', (batch: VerifyBatch) => {
