@@ -10,30 +10,53 @@ import { HASH_SIZE, leafHashHex } from '../integrity/hasher.js';
 import { recordFromCanonical } from '../store/recorded.js';
 import { scanEnvelope, SCAN_ID, SCAN_SLOTS } from './envelope-scan.js';
 
-/** One batch: event k's canonical bytes are bytes[ends[k-1] ?? 0, ends[k]). */
+/**
+ * The shared memory of one batch in flight, reused batch after batch: the main thread copies the
+ * events' bytes in, the worker writes leaf hashes and chain-field offsets back. Nothing is allocated
+ * or transferred per batch on either side (per-batch buffers cost more in GC than the copy itself).
+ */
+export interface BatchSlot {
+  /** Event k's canonical bytes are bytes[ends[k-1] ?? 0, ends[k]); replaced by a larger one when a batch does not fit. */
+  bytes: SharedArrayBuffer;
+  /** Uint32 per event. */
+  ends: SharedArrayBuffer;
+  /** Uint8 per event: 1 where the store decodes event k's envelope from its bytes (nothing to compare). */
+  fromBytes: SharedArrayBuffer;
+  /** Out: leaf hashes, LEAF_HEX latin1 bytes (hex digits) per event. */
+  leaves: SharedArrayBuffer;
+  /**
+   * Out: Float64 × SCAN_SLOTS per event: what `scanEnvelope` located in event k's bytes (offsets
+   * into them, revision, flags), or NaN in its first slot where the text path checked it: the
+   * main thread reads those fields from the envelope.
+   */
+  fields: SharedArrayBuffer;
+}
+
+/** A slot for batches of up to `events` events and (to start with) `bytes` bytes. */
+export function batchSlot(events: number, bytes: number): BatchSlot {
+  return {
+    bytes: new SharedArrayBuffer(bytes),
+    ends: new SharedArrayBuffer(4 * events),
+    fromBytes: new SharedArrayBuffer(events),
+    leaves: new SharedArrayBuffer(LEAF_HEX * events),
+    fields: new SharedArrayBuffer(8 * SCAN_SLOTS * events),
+  };
+}
+
 export interface VerifyBatch {
   seq: number;
   /** Leaf index of the batch's first event (names events in messages only). */
   base: number;
-  bytes: ArrayBuffer;
-  ends: Uint32Array;
-  envelopes: unknown[];
-  /** 1 where the store decodes event k's envelope from its bytes (its envelopes[k] is null): nothing to compare. */
-  fromBytes: Uint8Array;
+  count: number;
+  slot: BatchSlot;
+  /** The store's envelopes where fromBytes is 0, by event; undefined when every envelope is from the bytes. */
+  envelopes: unknown[] | undefined;
 }
 
 export interface VerifiedBatch {
   seq: number;
-  /** Leaf hashes of events [0, passed), 64 hex characters each (as latin1 bytes: no Buffer per leaf on either side). */
-  leaves: ArrayBuffer;
-  /** Number of leading events whose content checks passed; < batch length means event `passed` failed. */
+  /** Number of leading events whose content checks passed (their results are in the slot); < count means event `passed` failed. */
   passed: number;
-  /**
-   * Float64Array of SCAN_SLOTS per event: what `scanEnvelope` located in event k's bytes (offsets
-   * into them, revision, flags), or NaN in its first slot where the text path checked it: the
-   * main thread reads those fields from the envelope.
-   */
-  fields: ArrayBuffer;
 }
 
 /** Bytes per leaf hash in `VerifiedBatch.leaves`. */
@@ -43,28 +66,32 @@ type ContentDivergence = typeof import('./verify-log.js').contentDivergence;
 let textPath: ContentDivergence | undefined;
 
 export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
-  const count = batch.envelopes.length;
-  const all = Buffer.from(batch.bytes);
-  const leaves = Buffer.from(new ArrayBuffer(count * LEAF_HEX));
-  const fields = new Float64Array(count * SCAN_SLOTS);
+  const { count, slot } = batch;
+  const all = Buffer.from(slot.bytes);
+  const ends = new Uint32Array(slot.ends, 0, count);
+  const fromBytes = new Uint8Array(slot.fromBytes, 0, count);
+  const leaves = Buffer.from(slot.leaves);
+  const fields = new Float64Array(slot.fields, 0, count * SCAN_SLOTS);
   let start = 0;
   let passed = 0;
   for (; passed < count; passed++) {
-    const end = batch.ends[passed]!;
+    const end = ends[passed]!;
     const canonical = all.subarray(start, end);
-    const fromBytes = batch.fromBytes[passed] === 1;
-    if (!fromBytes || !scanEnvelope(canonical, fields, passed * SCAN_SLOTS)) {
+    const decoded = fromBytes[passed] === 1;
+    if (!decoded || !scanEnvelope(canonical, fields, passed * SCAN_SLOTS)) {
       fields[passed * SCAN_SLOTS + SCAN_ID] = NaN;
       textPath ??= (await import('./verify-log.js')).contentDivergence;
-      const event = fromBytes ? recordFromCanonical(0, batch.base + passed, canonical, '') : { canonical, envelope: batch.envelopes[passed] };
+      // The text path may keep what it is given (a record adopts its parse): a private copy, not shared memory.
+      const own = Buffer.from(canonical);
+      const event = decoded ? recordFromCanonical(0, batch.base + passed, own, '') : { canonical: own, envelope: batch.envelopes?.[passed] };
       if (textPath(event, batch.base + passed) !== undefined) break;
     }
     leaves.write(leafHashHex(canonical), passed * LEAF_HEX, LEAF_HEX, 'latin1');
     start = end;
   }
-  return { seq: batch.seq, leaves: leaves.buffer as ArrayBuffer, passed, fields: fields.buffer };
+  return { seq: batch.seq, passed };
 }
 
 parentPort?.on('message', (batch: VerifyBatch) => {
-  void verifyBatch(batch).then((result) => parentPort!.postMessage(result, [result.leaves, result.fields]));
+  void verifyBatch(batch).then((result) => parentPort!.postMessage(result));
 });

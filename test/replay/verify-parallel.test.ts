@@ -3,7 +3,7 @@ import type { Envelope } from '../../events/envelope.js';
 import { leafHash } from '../../src/integrity/hasher.js';
 import { VerifyPool, verifyLogParallel, type ParallelOptions } from '../../src/replay/verify-parallel.js';
 import { verifyLogSync, type VerifyLogOptions, type VerifyLogReport } from '../../src/replay/verify-log.js';
-import { verifyBatch } from '../../src/replay/verify-worker.js';
+import { batchSlot, verifyBatch } from '../../src/replay/verify-worker.js';
 import { chainFromScan, SCAN_SLOTS } from '../../src/replay/envelope-scan.js';
 import type { RecordedEvent } from '../../src/store/port.js';
 import { recordFromCanonical } from '../../src/store/recorded.js';
@@ -158,16 +158,19 @@ describe('verifyBatch (worker side)', () => {
       const events = buildLog().slice(0, 5);
       withBytes(events, 3, 'not json');
       const bytes = Buffer.concat(events.map((e) => e.canonical));
+      const slot = batchSlot(events.length, bytes.length);
+      bytes.copy(Buffer.from(slot.bytes));
       let at = 0;
-      const ends = Uint32Array.from(events.map((e) => (at += e.canonical.length)));
-      const envelopes = events.map((e) => (fromBytes === 1 ? null : e.envelope));
-      const result = await verifyBatch({ seq: 7, base: 0, bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), ends, envelopes, fromBytes: new Uint8Array(events.length).fill(fromBytes) });
+      new Uint32Array(slot.ends).set(events.map((e) => (at += e.canonical.length)));
+      new Uint8Array(slot.fromBytes).fill(fromBytes);
+      const envelopes = fromBytes === 1 ? undefined : events.map((e) => e.envelope);
+      const result = await verifyBatch({ seq: 7, base: 0, count: events.length, slot, envelopes });
       assert.equal(result.seq, 7);
       assert.equal(result.passed, 3);
-      const leaves = Buffer.from(result.leaves);
+      const leaves = Buffer.from(slot.leaves);
       for (let k = 0; k < 3; k++) assert.equal(leaves.toString('latin1', k * 64, (k + 1) * 64), leafHash(events[k]!.canonical).toString('hex'));
       // Where the byte scan decided, the fields it located are the envelope's; elsewhere NaN (read from the envelope).
-      const fields = new Float64Array(result.fields);
+      const fields = new Float64Array(slot.fields);
       for (let k = 0; k < 3; k++) {
         const chain = chainFromScan(events[k]!.canonical, fields, k * SCAN_SLOTS);
         const env = events[k]!.envelope;
