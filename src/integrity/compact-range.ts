@@ -2,7 +2,7 @@
 // the perfect subtrees the range decomposes into, largest (leftmost) first. This is the O(log n)
 // state a log persists so it can extend the tree and compute its root without rereading leaves
 // (the design of transparency-dev/merkle's `compact` package, restricted to ranges starting at 0).
-import { EMPTY_ROOT, HASH_SIZE, nodeHashPacked, nodeHashPairsInPlace, packHash, packHex, pairInputs, unpackHash, type PackedHash } from './hasher.js';
+import { EMPTY_ROOT, HASH_SIZE, nodeHashPacked, nodeHashPairsInPlace, packHash, pairInputs, unpackHash, type PackedHash } from './hasher.js';
 
 export class CompactRangeError extends Error {}
 
@@ -78,10 +78,9 @@ export class CompactRange {
     this.count += 1;
   }
 
-  /** `append` for a leaf hash given as 64 hex characters (the verifier's form: no Buffer per leaf). */
-  appendHex(leafHex: string): void {
-    const leaf = packHex(leafHex);
-    if (leaf === undefined) throw new CompactRangeError(`leaf hash "${leafHex.slice(0, 80)}" is not ${2 * HASH_SIZE} hex characters`);
+  /** `append` for a packed leaf hash (the verifier's form: no Buffer per leaf). */
+  appendPacked(leaf: PackedHash): void {
+    if (leaf.length !== HASH_SIZE) throw new CompactRangeError(`packed leaf hash is ${leaf.length} characters, expected ${HASH_SIZE}`);
     if (this.count % 2 === 0) this.stack.push(leaf);
     else this.carry(nodeHashPacked(this.stack.pop()!, leaf));
     this.count += 1;

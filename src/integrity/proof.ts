@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { IntegrityError } from '../errors.js';
 import { CompactRange } from './compact-range.js';
-import { EMPTY_ROOT, HASH_SIZE, nodeHash } from './hasher.js';
+import { EMPTY_ROOT, HASH_SIZE, nodeHash, type PackedHash } from './hasher.js';
 
 /** Leaves [begin, end) of the tree; its MTH is one element of a proof. */
 export interface LeafRange {
@@ -194,11 +194,11 @@ export class ConsistencyProofBuilder {
     this.settle(target);
   }
 
-  /** `append` for a leaf hash given as 64 hex characters. */
-  appendHex(leafHex: string): void {
+  /** `append` for a packed leaf hash (hasher.ts `PackedHash`). */
+  appendPacked(leaf: PackedHash): void {
     const target = this.targetOfNext();
     if (target === undefined) return;
-    target.compact.appendHex(leafHex);
+    target.compact.appendPacked(leaf);
     this.settle(target);
   }
 

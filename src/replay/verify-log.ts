@@ -14,7 +14,7 @@ import { protoMember } from '../input/decode.js';
 import { describeIssue, fieldPath } from '../input/limits.js';
 import { openCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
 import { CompactRange } from '../integrity/compact-range.js';
-import { leafHashHex } from '../integrity/hasher.js';
+import { leafHashHex, packHex } from '../integrity/hasher.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from '../integrity/note.js';
 import { ConsistencyProofBuilder, ProofError, verifyConsistency } from '../integrity/proof.js';
 import type { RecordedEvent, StoredCheckpoint } from '../store/port.js';
@@ -300,8 +300,10 @@ export class LogVerifier {
     if (fields === undefined) return false;
     const leafHex = this.lastLeaf;
     if (fields.rotation && !this.checkRotationEvent(event, index)) return false;
-    this.range.appendHex(leafHex);
-    this.builder?.appendHex(leafHex);
+    // Packed once for the tree and the consistency proof (our own hash: always 64 hex digits).
+    const leaf = packHex(leafHex)!;
+    this.range.appendPacked(leaf);
+    this.builder?.appendPacked(leaf);
     this.events++;
     const every = this.options.progressEvery ?? 4096;
     if (this.options.onProgress !== undefined && this.events % every === 0) this.options.onProgress(this.events);
