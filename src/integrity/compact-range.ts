@@ -72,20 +72,28 @@ export class CompactRange {
   /** Adds leaf `size`. Each trailing 1 bit of the old size is a perfect subtree the new leaf completes. */
   append(leafHash: Buffer): void {
     checkLeaf(leafHash);
-    let n = this.count;
-    if (n % 2 === 0) {
-      this.stack.push(packHash(leafHash));
-    } else {
-      // RFC 9162 §2.1.1: a completed pair of equal-height subtrees becomes one node, left ‖ right.
-      let hash = nodeHashPacked(this.stack.pop()!, leafHash);
-      n = (n - 1) / 2;
-      while (n % 2 === 1) {
-        hash = nodeHashPacked(this.stack.pop()!, hash);
-        n = (n - 1) / 2;
-      }
-      this.stack.push(hash);
-    }
+    // RFC 9162 §2.1.1: a completed pair of equal-height subtrees becomes one node, left ‖ right.
+    if (this.count % 2 === 0) this.stack.push(packHash(leafHash));
+    else this.carry(nodeHashPacked(this.stack.pop()!, leafHash));
     this.count += 1;
+  }
+
+  /** `append` for a packed leaf hash (the verifier's form: no Buffer per leaf). */
+  appendPacked(leaf: PackedHash): void {
+    if (leaf.length !== HASH_SIZE) throw new CompactRangeError(`packed leaf hash is ${leaf.length} characters, expected ${HASH_SIZE}`);
+    if (this.count % 2 === 0) this.stack.push(leaf);
+    else this.carry(nodeHashPacked(this.stack.pop()!, leaf));
+    this.count += 1;
+  }
+
+  /** Pushes `hash`, the node over the last leaf and its left sibling, merging up the remaining trailing 1 bits of the size. */
+  private carry(hash: PackedHash): void {
+    let n = (this.count - 1) / 2;
+    while (n % 2 === 1) {
+      hash = nodeHashPacked(this.stack.pop()!, hash);
+      n = (n - 1) / 2;
+    }
+    this.stack.push(hash);
   }
 
   /**

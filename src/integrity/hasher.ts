@@ -24,6 +24,16 @@ export function leafHash(entry: Uint8Array): Buffer {
   return hash('sha256', leafInput.subarray(0, 1 + entry.length), 'buffer');
 }
 
+/**
+ * leafHash as 64 lowercase hex characters. Hashing into a string skips allocating a Buffer (with
+ * its own backing store) per leaf, which costs about as much as hashing a few hundred bytes.
+ */
+export function leafHashHex(entry: Uint8Array): string {
+  if (entry.length > LEAF_SCRATCH_MAX) return createHash('sha256').update(LEAF_PREFIX).update(entry).digest('hex');
+  leafInput.set(entry, 1);
+  return hash('sha256', leafInput.subarray(0, 1 + entry.length), 'hex');
+}
+
 /** SHA-256(0x01 ‖ left ‖ right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
@@ -64,6 +74,15 @@ export function nodeHashPacked(left: PackedHash, right: PackedHash | Uint8Array)
   else nodeInput.set(right, 1 + HASH_SIZE);
   // 'binary' is Node's alias of latin1: one character per byte.
   return hash('sha256', nodeInput, 'binary');
+}
+
+const hexScratch = Buffer.alloc(HASH_SIZE);
+
+/** A hash given as 64 hex characters, packed; undefined when it is not 64 hex characters. */
+export function packHex(hex: string): PackedHash | undefined {
+  // Hex decoding stops at the first character that is not hex (a regular expression costs more).
+  if (hex.length !== 2 * HASH_SIZE || hexScratch.write(hex, 0, HASH_SIZE, 'hex') !== HASH_SIZE) return undefined;
+  return hexScratch.toString('latin1');
 }
 
 /**

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { IntegrityError } from '../errors.js';
 import { CompactRange } from './compact-range.js';
-import { EMPTY_ROOT, HASH_SIZE, nodeHash } from './hasher.js';
+import { EMPTY_ROOT, HASH_SIZE, nodeHash, type PackedHash } from './hasher.js';
 
 /** Leaves [begin, end) of the tree; its MTH is one element of a proof. */
 export interface LeafRange {
@@ -188,11 +188,30 @@ export class ConsistencyProofBuilder {
 
   /** Next leaf, index = previous size. Leaves beyond size2 are ignored. */
   append(leafHash: Buffer): void {
+    const target = this.targetOfNext();
+    if (target === undefined) return;
+    target.compact.append(leafHash);
+    this.settle(target);
+  }
+
+  /** `append` for a packed leaf hash (hasher.ts `PackedHash`). */
+  appendPacked(leaf: PackedHash): void {
+    const target = this.targetOfNext();
+    if (target === undefined) return;
+    target.compact.appendPacked(leaf);
+    this.settle(target);
+  }
+
+  /** Counts the next leaf; the pending range it belongs to, if any. */
+  private targetOfNext(): { range: LeafRange; compact: CompactRange; slot: number } | undefined {
     const index = this.next++;
     const target = this.pending[this.cursor];
-    if (target === undefined || index < target.range.begin) return;
-    target.compact.append(leafHash);
-    if (index + 1 === target.range.end) {
+    return target === undefined || index < target.range.begin ? undefined : target;
+  }
+
+  /** Records a pending range's hash once its last leaf is in. */
+  private settle(target: { range: LeafRange; compact: CompactRange; slot: number }): void {
+    if (this.next === target.range.end) {
       this.hashes[target.slot] = target.compact.root();
       this.cursor++;
     }

@@ -4,8 +4,9 @@
 // event; `verifyLog` only adds iteration over an async source.
 import { isUtf8 } from 'node:buffer';
 import { Envelope } from '../../events/envelope.js';
-import { adoptParsedEnvelope } from '../store/recorded.js';
+import { adoptParsedEnvelope, envelopeIsFromBytes } from '../store/recorded.js';
 import { isEnvelope } from './envelope-check.js';
+import { chainFromEnvelope, chainFromScan, scanEnvelope, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
 import { IntegrityError, InputError, type ErrorLocation } from '../errors.js';
 import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
 import { isCanonicalJson } from '../integrity/canonical-check.js';
@@ -13,7 +14,7 @@ import { protoMember } from '../input/decode.js';
 import { describeIssue, fieldPath } from '../input/limits.js';
 import { openCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
 import { CompactRange } from '../integrity/compact-range.js';
-import { leafHash } from '../integrity/hasher.js';
+import { leafHashHex, packHex } from '../integrity/hasher.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from '../integrity/note.js';
 import { ConsistencyProofBuilder, ProofError, verifyConsistency } from '../integrity/proof.js';
 import type { RecordedEvent, StoredCheckpoint } from '../store/port.js';
@@ -94,6 +95,15 @@ interface StreamHead {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
+/** Where a divergence of an event with these fields is (built on failure only: no closure per event). */
+function named(index: number, env: ChainFields): Pick<Divergence, 'index' | 'stream' | 'revision' | 'eventId'> {
+  return { index, stream: env.stream, revision: env.revision, eventId: env.id };
+}
+
+function at(index: number, env: ChainFields): string {
+  return `Leaf ${index} (event ${env.id}, stream "${env.stream}" revision ${env.revision})`;
+}
+
 function short(hex: string): string {
   return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
 }
@@ -122,6 +132,26 @@ function sameJson(a: unknown, b: unknown): boolean {
   }
   for (const key of Object.keys(rb)) if (rb[key] !== undefined) count--;
   return count === 0;
+}
+
+export type { ChainFields } from './envelope-scan.js';
+
+/** Reused output of the single-threaded scan. */
+const scanned = new Float64Array(SCAN_SLOTS);
+
+/**
+ * (a) for one event, by the fastest path that decides it: the byte scan for a record whose envelope
+ * the store decodes from these very bytes on demand (nothing to compare, nothing decoded), else
+ * `contentDivergence`. Returns the chain fields, or the divergence.
+ */
+export function checkContent(event: RecordedEvent, index: number): ChainFields | Divergence {
+  const bytes = event.canonical;
+  if (envelopeIsFromBytes(event) && Buffer.isBuffer(bytes) && scanEnvelope(bytes, scanned, 0)) return chainFromScan(bytes, scanned, 0)!;
+  return contentDivergence(event, index) ?? chainFromEnvelope(event.envelope);
+}
+
+function isDivergence(value: ChainFields | Divergence): value is Divergence {
+  return 'check' in value;
 }
 
 /** The part of a stored event whose checks do not depend on its position in the log. */
@@ -254,22 +284,26 @@ export class LogVerifier {
   }
 
   /**
-   * Like `push`, for an event whose content checks (`contentDivergence`) already passed elsewhere
+   * Like `push`, for an event whose content checks (`checkContent`) already passed elsewhere
    * (a worker thread) and whose leaf hash was recomputed there from the same bytes. The
    * order-dependent checks (index, recorded leaf hash, chain, tree, checkpoints) still run here.
+   * `chain`: the fields the worker located in the bytes, else they are read from the envelope.
    */
-  pushChecked(event: RecordedEvent, leaf: Buffer, chain?: readonly [id: string, stream: string, revision: number, prevHash: string | null]): boolean {
-    return this.pushEvent(event, leaf, chain);
+  pushChecked(event: RecordedEvent, leafHex: string, chain?: ChainFields): boolean {
+    return this.pushEvent(event, leafHex, chain);
   }
 
-  private pushEvent(event: RecordedEvent, checkedLeaf: Buffer | undefined, chain?: readonly [string, string, number, string | null]): boolean {
+  private pushEvent(event: RecordedEvent, checkedLeaf: string | undefined, chain?: ChainFields): boolean {
     if (this.divergence !== undefined) return false;
     const index = this.range.size;
-    const leaf = this.verifyEvent(event, index, checkedLeaf, chain);
-    if (leaf === undefined) return false;
-    if (event.envelope.type === 'LedgerKeyRotated' && !this.checkRotationEvent(event, index)) return false;
-    this.range.append(leaf);
-    this.builder?.append(leaf);
+    const fields = this.verifyEvent(event, index, checkedLeaf, chain);
+    if (fields === undefined) return false;
+    const leafHex = this.lastLeaf;
+    if (fields.rotation && !this.checkRotationEvent(event, index)) return false;
+    // Packed once for the tree and the consistency proof (our own hash: always 64 hex digits).
+    const leaf = packHex(leafHex)!;
+    this.range.appendPacked(leaf);
+    this.builder?.appendPacked(leaf);
     this.events++;
     const every = this.options.progressEvery ?? 4096;
     if (this.options.onProgress !== undefined && this.events % every === 0) this.options.onProgress(this.events);
@@ -340,8 +374,11 @@ export class LogVerifier {
     return undefined;
   }
 
-  /** Checks one event; returns its recomputed leaf hash, or undefined after recording a divergence. */
-  private verifyEvent(event: RecordedEvent, index: number, checkedLeaf: Buffer | undefined, chain?: readonly [string, string, number, string | null]): Buffer | undefined {
+  /** Leaf hash of the event `verifyEvent` last accepted. */
+  private lastLeaf = '';
+
+  /** Checks one event; returns its chain fields (its leaf hash in `lastLeaf`), or undefined after recording a divergence. */
+  private verifyEvent(event: RecordedEvent, index: number, checkedLeaf: string | undefined, chain: ChainFields | undefined): ChainFields | undefined {
     // (d) RFC 9162 leaf indices are dense and in input order.
     if (event.index !== index) {
       const stored = storedEnvelope(event);
@@ -351,43 +388,48 @@ export class LogVerifier {
       return this.fail({ check: 'index', index, stream: stored?.stream, revision: stored?.revision, eventId: stored?.id, expected: String(index), actual, message: `${label} has leaf index ${actual}, expected ${index}: the log has a gap, a duplicate or is out of order.` });
     }
 
+    let env: ChainFields;
     if (checkedLeaf === undefined) {
-      const divergence = contentDivergence(event, index);
-      if (divergence !== undefined) return this.fail(divergence);
+      const content = checkContent(event, index);
+      if (isDivergence(content)) return this.fail(content);
+      env = content;
+    } else {
+      // The content checks passed, so the store's envelope is the one in the bytes; a worker that
+      // scanned the bytes of a record the store decodes on demand sends the fields read here instead.
+      env = chain ?? chainFromEnvelope(event.envelope);
     }
-    // The content checks passed, so the store's envelope is the one in the bytes; a worker that decoded
-    // the bytes of a record the store decodes on demand sends the fields read here instead.
-    const env: Pick<Envelope, 'id' | 'stream' | 'revision' | 'prevHash'> = chain === undefined ? event.envelope : { id: chain[0], stream: chain[1], revision: chain[2], prevHash: chain[3] };
-    const named = { index, stream: env.stream, revision: env.revision, eventId: env.id };
-    const at = (): string => `Leaf ${index} (event ${env.id}, stream "${env.stream}" revision ${env.revision})`;
 
     // (b) The leaf hash is recomputed, never read.
-    const leaf = checkedLeaf ?? leafHash(event.canonical);
-    const leafHex = leaf.toString('hex');
+    const leafHex = checkedLeaf ?? leafHashHex(event.canonical);
     if (leafHex !== event.leafHash) {
-      return this.fail({ check: 'leafHash', ...named, expected: leafHex, actual: event.leafHash, message: `${at()}: canonical bytes hash to leaf ${short(leafHex)}, but the recorded leaf hash is ${short(String(event.leafHash))}: the event or its hash was altered.` });
+      return this.fail({ check: 'leafHash', ...named(index, env), expected: leafHex, actual: event.leafHash, message: `${at(index, env)}: canonical bytes hash to leaf ${short(leafHex)}, but the recorded leaf hash is ${short(String(event.leafHash))}: the event or its hash was altered.` });
     }
 
     // (c) The per-stream chain fixed at append time.
     const head = this.heads.get(env.stream);
     const expectedRevision = head === undefined ? 0 : head.revision + 1;
     if (env.revision !== expectedRevision) {
-      return this.fail({ check: 'chain', ...named, expected: String(expectedRevision), actual: String(env.revision), message: `${at()}: stream "${env.stream}" continues at revision ${env.revision}, expected ${expectedRevision}.` });
+      return this.fail({ check: 'chain', ...named(index, env), expected: String(expectedRevision), actual: String(env.revision), message: `${at(index, env)}: stream "${env.stream}" continues at revision ${env.revision}, expected ${expectedRevision}.` });
     }
     const expectedPrev = head === undefined ? null : head.leafHash;
-    if (env.prevHash !== expectedPrev) {
+    if (!env.prevHashIs(expectedPrev)) {
       return this.fail({
         check: 'chain',
-        ...named,
+        ...named(index, env),
         expected: String(expectedPrev),
         actual: String(env.prevHash),
         message: head === undefined
-          ? `${at()}: first event of stream "${env.stream}" has prevHash ${short(String(env.prevHash))}, expected null.`
-          : `${at()}: prevHash ${short(String(env.prevHash))} is not the recomputed leaf hash ${short(head.leafHash)} of revision ${head.revision}.`,
+          ? `${at(index, env)}: first event of stream "${env.stream}" has prevHash ${short(String(env.prevHash))}, expected null.`
+          : `${at(index, env)}: prevHash ${short(String(env.prevHash))} is not the recomputed leaf hash ${short(head.leafHash)} of revision ${head.revision}.`,
       });
     }
-    this.heads.set(env.stream, { revision: env.revision, leafHash: leafHex });
-    return leaf;
+    if (head === undefined) this.heads.set(env.stream, { revision: env.revision, leafHash: leafHex });
+    else {
+      head.revision = env.revision;
+      head.leafHash = leafHex;
+    }
+    this.lastLeaf = leafHex;
+    return env;
   }
 
   /** (f) Signature, origin and stored columns of one checkpoint; undefined after recording a divergence. */

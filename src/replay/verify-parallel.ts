@@ -7,11 +7,11 @@
 // events itself, so every report, divergence message included, is the single-threaded one.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { HASH_SIZE } from '../integrity/hasher.js';
 import type { RecordedEvent } from '../store/port.js';
 import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } from './verify-log.js';
 import { envelopeIsFromBytes } from '../store/recorded.js';
-import type { ChainFields, VerifiedBatch, VerifyBatch } from './verify-worker.js';
+import { chainFromScan, SCAN_SLOTS } from './envelope-scan.js';
+import { batchSlot, LEAF_HEX, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -33,6 +33,8 @@ export function defaultVerifyWorkers(): number {
 
 interface Pending {
   events: RecordedEvent[];
+  /** Where the worker's results are; undefined for a batch checked here. */
+  slot?: BatchSlot;
   /** Undefined: the batch could not be shipped (non-Buffer bytes, uncloneable envelope) and is checked here. */
   result: Promise<VerifiedBatch> | undefined;
 }
@@ -69,31 +71,34 @@ export class VerifyPool {
     this.waiting.clear();
   }
 
-  /** Ships a batch round-robin; undefined when it cannot be shipped as is. */
-  submit(events: RecordedEvent[], base: number): Promise<VerifiedBatch> | undefined {
+  /** Ships a batch round-robin in `slot` (which must not be in flight); undefined when it cannot be shipped as is. */
+  submit(events: RecordedEvent[], base: number, slot: BatchSlot): Promise<VerifiedBatch> | undefined {
     let total = 0;
     for (const event of events) {
       if (!Buffer.isBuffer(event.canonical)) return undefined;
       total += event.canonical.length;
     }
-    // One buffer per batch, transferred rather than copied to the worker.
-    const bytes = new ArrayBuffer(total);
-    const view = new Uint8Array(bytes);
-    const ends = new Uint32Array(events.length);
+    if (total > slot.bytes.byteLength) slot.bytes = new SharedArrayBuffer(Math.max(total, 2 * slot.bytes.byteLength));
+    const view = Buffer.from(slot.bytes);
+    const ends = new Uint32Array(slot.ends, 0, events.length);
+    // An envelope the store decodes from these bytes on demand is not decoded (nor cloned) here: the worker scans the bytes.
+    const fromBytes = new Uint8Array(slot.fromBytes, 0, events.length);
+    let envelopes: unknown[] | undefined;
     let at = 0;
-    events.forEach((event, k) => {
+    for (let k = 0; k < events.length; k++) {
+      const event = events[k]!;
       view.set(event.canonical, at);
       at += event.canonical.length;
       ends[k] = at;
-    });
+      const decoded = envelopeIsFromBytes(event);
+      fromBytes[k] = decoded ? 1 : 0;
+      if (!decoded) (envelopes ??= new Array<unknown>(events.length))[k] = event.envelope;
+    }
     const seq = this.seq++;
-    // An envelope the store decodes from these bytes on demand is not decoded (nor cloned) here: the worker decodes the bytes.
-    const fromBytes = new Uint8Array(events.length);
-    const envelopes = events.map((e, k) => (envelopeIsFromBytes(e) ? ((fromBytes[k] = 1), null) : e.envelope));
-    const batch: VerifyBatch = { seq, base, bytes, ends, envelopes, fromBytes };
+    const batch: VerifyBatch = { seq, base, count: events.length, slot, envelopes };
     const worker = this.workers[this.next]!;
     try {
-      worker.postMessage(batch, [bytes, ends.buffer, fromBytes.buffer]);
+      worker.postMessage(batch);
     } catch {
       return undefined; // DataCloneError: an envelope that is not plain data
     }
@@ -111,13 +116,14 @@ export class VerifyPool {
 }
 
 /** Feeds one batch to the verifier in leaf order; false once a divergence has been found. */
-function apply(verifier: LogVerifier, events: readonly RecordedEvent[], result: VerifiedBatch | undefined): boolean {
-  const passed = result?.passed ?? 0;
-  const leaves = result === undefined ? undefined : Buffer.from(result.leaves);
-  const chain = result === undefined ? [] : (JSON.parse(result.chain) as (ChainFields | null)[]);
+function apply(verifier: LogVerifier, events: readonly RecordedEvent[], slot: BatchSlot | undefined, result: VerifiedBatch | undefined): boolean {
+  const passed = result === undefined || slot === undefined ? 0 : result.passed;
+  const leaves = slot === undefined ? undefined : Buffer.from(slot.leaves);
+  const fields = slot === undefined ? undefined : new Float64Array(slot.fields);
   for (let k = 0; k < events.length; k++) {
     const event = events[k]!;
-    const ok = k < passed ? verifier.pushChecked(event, leaves!.subarray(k * HASH_SIZE, (k + 1) * HASH_SIZE), chain[k] ?? undefined) : verifier.push(event);
+    // The worker scanned a copy of these very bytes: the fields lie at the same offsets here.
+    const ok = k < passed ? verifier.pushChecked(event, leaves!.toString('latin1', k * LEAF_HEX, (k + 1) * LEAF_HEX), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS)) : verifier.push(event);
     if (!ok) return false;
   }
   return true;
@@ -145,9 +151,13 @@ export async function verifyLogParallel(
   let batch: RecordedEvent[] = [];
   let batchSize = 0;
   let dispatched = 0;
+  // At most `window` batches are in flight, the last ones dispatched: slot d % window is free at dispatch d.
+  const slots: BatchSlot[] = [];
+  let batches = 0;
   const dispatch = (): void => {
     pool ??= new VerifyPool(workers);
-    inFlight.push({ events: batch, result: pool.submit(batch, dispatched) });
+    const slot = (slots[batches++ % window] ??= batchSlot(batchEvents, batchBytes + (batchBytes >> 2)));
+    inFlight.push({ events: batch, slot, result: pool.submit(batch, dispatched, slot) });
     dispatched += batch.length;
     batch = [];
     batchSize = 0;
@@ -156,7 +166,7 @@ export async function verifyLogParallel(
   const drainOne = async (): Promise<boolean> => {
     const pending = inFlight.shift()!;
     parallel.onBatch?.(pending.result === undefined ? 'main' : 'worker', pending.events.length);
-    return apply(verifier, pending.events, pending.result === undefined ? undefined : await pending.result);
+    return apply(verifier, pending.events, pending.slot, pending.result === undefined ? undefined : await pending.result);
   };
 
   // Only a failure of the source is weighed against divergences found so far; a failure of the

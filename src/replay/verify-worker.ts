@@ -1,64 +1,97 @@
 // Worker thread of parallel log verification (verify-parallel.ts): runs the order-independent
-// content checks and leaf hashing over one batch of events and hands back the leaf hashes. It
-// stops at the first event whose content fails; the main thread re-checks that event itself, so
-// the divergence it reports is built exactly as the single-threaded verifier builds it.
+// content checks and leaf hashing over one batch of events and hands back the leaf hashes and,
+// for each event the byte scan decided, where its chain fields lie in its bytes. It stops at the
+// first event whose content fails; the main thread re-checks that event itself, so the divergence
+// it reports is built exactly as the single-threaded verifier builds it. Start-up loads only the
+// byte scan and the hasher: the text path (zod and the rest of verify-log) loads on the first
+// event the scan leaves undecided.
 import { parentPort } from 'node:worker_threads';
-import type { Envelope } from '../../events/envelope.js';
-import { HASH_SIZE, leafHash } from '../integrity/hasher.js';
+import { HASH_SIZE, leafHashHex } from '../integrity/hasher.js';
 import { recordFromCanonical } from '../store/recorded.js';
-import { contentDivergence } from './verify-log.js';
+import { scanEnvelope, SCAN_ID, SCAN_SLOTS } from './envelope-scan.js';
 
-/** One batch: event k's canonical bytes are bytes[ends[k-1] ?? 0, ends[k]). */
+/**
+ * The shared memory of one batch in flight, reused batch after batch: the main thread copies the
+ * events' bytes in, the worker writes leaf hashes and chain-field offsets back. Nothing is allocated
+ * or transferred per batch on either side (per-batch buffers cost more in GC than the copy itself).
+ */
+export interface BatchSlot {
+  /** Event k's canonical bytes are bytes[ends[k-1] ?? 0, ends[k]); replaced by a larger one when a batch does not fit. */
+  bytes: SharedArrayBuffer;
+  /** Uint32 per event. */
+  ends: SharedArrayBuffer;
+  /** Uint8 per event: 1 where the store decodes event k's envelope from its bytes (nothing to compare). */
+  fromBytes: SharedArrayBuffer;
+  /** Out: leaf hashes, LEAF_HEX latin1 bytes (hex digits) per event. */
+  leaves: SharedArrayBuffer;
+  /**
+   * Out: Float64 × SCAN_SLOTS per event: what `scanEnvelope` located in event k's bytes (offsets
+   * into them, revision, flags), or NaN in its first slot where the text path checked it: the
+   * main thread reads those fields from the envelope.
+   */
+  fields: SharedArrayBuffer;
+}
+
+/** A slot for batches of up to `events` events and (to start with) `bytes` bytes. */
+export function batchSlot(events: number, bytes: number): BatchSlot {
+  return {
+    bytes: new SharedArrayBuffer(bytes),
+    ends: new SharedArrayBuffer(4 * events),
+    fromBytes: new SharedArrayBuffer(events),
+    leaves: new SharedArrayBuffer(LEAF_HEX * events),
+    fields: new SharedArrayBuffer(8 * SCAN_SLOTS * events),
+  };
+}
+
 export interface VerifyBatch {
   seq: number;
   /** Leaf index of the batch's first event (names events in messages only). */
   base: number;
-  bytes: ArrayBuffer;
-  ends: Uint32Array;
-  envelopes: unknown[];
-  /** 1 where the store decodes event k's envelope from its bytes (its envelopes[k] is null): nothing to compare. */
-  fromBytes: Uint8Array;
+  count: number;
+  slot: BatchSlot;
+  /** The store's envelopes where fromBytes is 0, by event; undefined when every envelope is from the bytes. */
+  envelopes: unknown[] | undefined;
 }
 
 export interface VerifiedBatch {
   seq: number;
-  /** Leaf hashes of events [0, passed), 32 bytes each. */
-  leaves: ArrayBuffer;
-  /** Number of leading events whose content checks passed; < batch length means event `passed` failed. */
+  /** Number of leading events whose content checks passed (their results are in the slot); < count means event `passed` failed. */
   passed: number;
-  /**
-   * JSON of, per passed event, [id, stream, revision, prevHash] for events marked `fromBytes` (else
-   * null): what the ordered checks read, so the main thread need not decode those envelopes again.
-   */
-  chain: string;
 }
 
-/** The envelope fields the ordered checks read. */
-export type ChainFields = [id: string, stream: string, revision: number, prevHash: string | null];
+/** Bytes per leaf hash in `VerifiedBatch.leaves`. */
+export const LEAF_HEX = 2 * HASH_SIZE;
 
-export function verifyBatch(batch: VerifyBatch): VerifiedBatch {
-  const count = batch.envelopes.length;
-  const all = Buffer.from(batch.bytes);
-  const leaves = new Uint8Array(new ArrayBuffer(count * HASH_SIZE));
+type ContentDivergence = typeof import('./verify-log.js').contentDivergence;
+let textPath: ContentDivergence | undefined;
+
+export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
+  const { count, slot } = batch;
+  const all = Buffer.from(slot.bytes);
+  const ends = new Uint32Array(slot.ends, 0, count);
+  const fromBytes = new Uint8Array(slot.fromBytes, 0, count);
+  const leaves = Buffer.from(slot.leaves);
+  const fields = new Float64Array(slot.fields, 0, count * SCAN_SLOTS);
   let start = 0;
   let passed = 0;
-  const chain: (ChainFields | null)[] = [];
   for (; passed < count; passed++) {
-    const end = batch.ends[passed]!;
+    const end = ends[passed]!;
     const canonical = all.subarray(start, end);
-    const event = batch.fromBytes[passed] === 1 ? recordFromCanonical(0, batch.base + passed, canonical, '') : { canonical, envelope: batch.envelopes[passed] };
-    if (contentDivergence(event, batch.base + passed) !== undefined) break;
-    if (batch.fromBytes[passed] === 1) {
-      const env = event.envelope as Envelope;
-      chain.push([env.id, env.stream, env.revision, env.prevHash]);
-    } else chain.push(null);
-    leaves.set(leafHash(canonical), passed * HASH_SIZE);
+    const decoded = fromBytes[passed] === 1;
+    if (!decoded || !scanEnvelope(canonical, fields, passed * SCAN_SLOTS)) {
+      fields[passed * SCAN_SLOTS + SCAN_ID] = NaN;
+      textPath ??= (await import('./verify-log.js')).contentDivergence;
+      // The text path may keep what it is given (a record adopts its parse): a private copy, not shared memory.
+      const own = Buffer.from(canonical);
+      const event = decoded ? recordFromCanonical(0, batch.base + passed, own, '') : { canonical: own, envelope: batch.envelopes?.[passed] };
+      if (textPath(event, batch.base + passed) !== undefined) break;
+    }
+    leaves.write(leafHashHex(canonical), passed * LEAF_HEX, LEAF_HEX, 'latin1');
     start = end;
   }
-  return { seq: batch.seq, leaves: leaves.buffer, passed, chain: JSON.stringify(chain) };
+  return { seq: batch.seq, passed };
 }
 
 parentPort?.on('message', (batch: VerifyBatch) => {
-  const result = verifyBatch(batch);
-  parentPort!.postMessage(result, [result.leaves]);
+  void verifyBatch(batch).then((result) => parentPort!.postMessage(result));
 });

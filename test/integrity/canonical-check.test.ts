@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { canonicalize, MAX_CANONICAL_DEPTH } from '../../src/integrity/canonical.js';
-import { isCanonicalJson } from '../../src/integrity/canonical-check.js';
+import { canonicalBytesEnd, isCanonicalJson } from '../../src/integrity/canonical-check.js';
 
 /** The definition the fast check must agree with: the text re-serializes to itself. */
 function oracle(text: string): boolean {
@@ -143,4 +144,41 @@ describe('isCanonicalJson', () => {
       assert.equal(oracle(text), expected, 'the oracle agrees');
     });
   }
+});
+
+describe('canonicalBytesEnd (the byte scan)', () => {
+  /** The scan vouches for the whole buffer. */
+  const vouches = (bytes: Buffer): boolean => canonicalBytesEnd(bytes, 0) === bytes.length;
+  /** What it must imply: valid UTF-8 whose text is canonical. */
+  const textAccepts = (bytes: Buffer): boolean => isUtf8(bytes) && isCanonicalJson(bytes.toString('utf8'));
+
+  it('vouches only for valid UTF-8 in canonical form: JSON.stringify text of any code units, and byte edits of it', () => {
+    const edit = fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }));
+    fc.assert(
+      fc.property(anyCodeUnits, fc.array(edit, { maxLength: 2 }), (value, edits) => {
+        const bytes = Buffer.from(JSON.stringify(value));
+        for (const [at, byte] of edits) if (bytes.length > 0) bytes[at % bytes.length] = byte;
+        if (vouches(bytes)) assert.equal(textAccepts(bytes), true, bytes.toString('latin1'));
+      }),
+      { numRuns: 2000, seed: 8785 },
+    );
+  });
+
+  it('vouches for the canonical form of any value whose member names are plain ASCII', () => {
+    fc.assert(
+      fc.property(anyJson, (value) => {
+        const text = canonicalize(value);
+        const names = [...text.matchAll(/"((?:[^"\\]|\\.)*)":/g)].map((m) => m[1]!);
+        if (names.every((n) => /^[\x20-\x7e]*$/.test(n) && !n.includes('\\') && n !== '__proto__')) assert.equal(vouches(Buffer.from(text)), true, text);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('refuses nesting deeper than the limit, as the text check does', () => {
+    const nested = (d: number): Buffer => Buffer.from('['.repeat(d) + ']'.repeat(d));
+    assert.equal(vouches(nested(MAX_CANONICAL_DEPTH)), true);
+    assert.equal(vouches(nested(MAX_CANONICAL_DEPTH + 1)), false);
+    assert.equal(vouches(nested(200_000)), false);
+  });
 });

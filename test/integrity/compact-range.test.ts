@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { MerkleTree } from 'merkletreejs';
 import { CompactRange, CompactRangeError, rootOfLeaves } from '../../src/integrity/compact-range.js';
-import { EMPTY_ROOT, leafHash, nodeHash } from '../../src/integrity/hasher.js';
+import { EMPTY_ROOT, leafHash, leafHashHex, nodeHash, packHash, packHex } from '../../src/integrity/hasher.js';
 import { LEAVES, ROOTS, referenceRoot } from './rfc6962-vectors.js';
 
 const sha256 = (data: Buffer): Buffer => createHash('sha256').update(data).digest();
@@ -26,6 +26,26 @@ function merkletreejsRoot(leaves: Buffer[], options: { complete?: boolean } = {}
 }
 
 describe('CompactRange', () => {
+  it('appends packed leaf hashes (the verifier\'s form) exactly as Buffers, and refuses a packed hash of the wrong length', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 70 }), (entries) => {
+        const buffers = CompactRange.empty();
+        const packed = CompactRange.empty();
+        for (const entry of entries) {
+          buffers.append(leafHash(entry));
+          packed.appendPacked(packHex(leafHashHex(entry))!);
+        }
+        assert.deepEqual(packed.root(), buffers.root());
+        assert.deepEqual(packed.hashes(), buffers.hashes());
+      }),
+      { numRuns: 200 },
+    );
+    assert.throws(() => CompactRange.empty().appendPacked(packHash(Buffer.alloc(31))), CompactRangeError);
+    assert.equal(packHex('ab'.repeat(31) + 'zz'), undefined);
+    assert.equal(packHex('ab'.repeat(33)), undefined);
+    assert.equal(packHex('AB'.repeat(32)), packHash(Buffer.alloc(32, 0xab)));
+  });
+
   it('computes the published RFC 6962 roots of the reference tree for sizes 0 to 8', () => {
     for (let size = 0; size <= 8; size++) {
       assert.equal(rootOfLeaves(LEAVES.slice(0, size)).toString('hex'), ROOTS[size]!.toString('hex'), `size ${size}`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { CompactRange, rootOfLeaves } from '../../src/integrity/compact-range.js';
-import { leafHash } from '../../src/integrity/hasher.js';
+import { leafHash, packHash } from '../../src/integrity/hasher.js';
 import {
   ConsistencyProofBuilder,
   consistencyProof,
@@ -237,6 +237,10 @@ describe('RFC 9162 proofs', () => {
           const builder = new ConsistencyProofBuilder(start, size2);
           leaves.slice(size1, size2).forEach((leaf) => builder.append(leaf));
           assert.deepEqual(builder.proof(), consistencyProof(size1, size2, leaves));
+          // The verifier's form: packed leaf hashes, same proof.
+          const packed = new ConsistencyProofBuilder(start.clone(), size2);
+          leaves.slice(size1, size2).forEach((leaf) => packed.appendPacked(packHash(leaf)));
+          assert.deepEqual(packed.proof(), consistencyProof(size1, size2, leaves));
         }),
         { numRuns: 200 },
       );

@@ -40,11 +40,8 @@ export interface SqliteStoreOptions {
   prepare?: PrepareOptions;
 }
 
-interface EventRow {
-  position: number;
-  leaf_hash: Buffer;
-  canonical: Buffer;
-}
+/** A row of the read statements, as an array (`.raw()`: no object with named keys per row). */
+type EventRow = [position: number, leafHex: string, canonical: Buffer];
 
 
 const SUBSCRIBE_PAGE = 512;
@@ -287,8 +284,8 @@ function loadSealing(): Promise<Sealing> {
 }
 
 function toRecorded(row: unknown): LoggedEvent {
-  const { position, leaf_hash, canonical } = row as EventRow;
-  return recordFromCanonical(position, position, canonical, leaf_hash.toString('hex'));
+  const [position, leafHex, canonical] = row as EventRow;
+  return recordFromCanonical(position, position, canonical, leafHex);
 }
 
 /** An open database with its statements prepared once: the append hot path never re-parses SQL. */
@@ -311,9 +308,10 @@ class Connection {
   private readonly appendTx: (requests: PreparedRequest[], recordedAt: string, plan: AppendPlanner) => AppendResult;
 
   constructor(readonly db: Database.Database) {
-    const columns = 'position, leaf_hash, canonical';
-    this.readAfter = db.prepare(`SELECT ${columns} FROM events WHERE position > ? ORDER BY position LIMIT ?`);
-    this.readStream = db.prepare(`SELECT ${columns} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`);
+    // The leaf hash as lowercase hex from SQLite itself: a string per row instead of a Buffer (each with its own backing store) plus its hex.
+    const columns = 'position, lower(hex(leaf_hash)), canonical';
+    this.readAfter = db.prepare(`SELECT ${columns} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw();
+    this.readStream = db.prepare(`SELECT ${columns} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw();
     this.leafHashes = db.prepare('SELECT leaf_hash FROM events WHERE position >= ? AND position < ? ORDER BY position');
     this.listStreams = db.prepare('SELECT stream, max(revision) AS revision FROM events GROUP BY stream ORDER BY stream');
     this.checkpoints = db.prepare('SELECT size, root, note, created_at AS createdAt FROM checkpoints ORDER BY seq');

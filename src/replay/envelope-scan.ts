@@ -1,0 +1,305 @@
+// The verifier's hot path over the stored bytes themselves: canonical form, UTF-8 validity and the
+// Envelope schema (events/envelope.ts) in one scan, with no decode and no JSON.parse. In RFC 8785
+// form an envelope's members come in one order (names ascend), so the scan expects their names
+// literally and checks each value by its rule; the free-form `data` object goes through the
+// canonical byte scan. It may only say "valid" where the text path (isUtf8, JSON.parse,
+// isCanonicalJson, "__proto__", isEnvelope / Envelope.safeParse) says so; anything else it leaves
+// to that path (test/replay/envelope-scan.test.ts). No zod here: worker threads load this alone.
+import { canonicalBytesEnd, canonicalStringEnd, lastStringPlain, lastStringCodePoints } from '../integrity/canonical-check.js';
+
+// Days per month of RECORDED_AT's isRealRecordedAt (events/envelope.ts), which this must equal.
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Slots per event in a `scanEnvelope` output array. */
+export const SCAN_SLOTS = 6;
+/** Slot offsets: byte offsets into the event's bytes, the revision, and flags. */
+export const SCAN_ID = 0;
+export const SCAN_STREAM_START = 1;
+export const SCAN_STREAM_END = 2;
+export const SCAN_REVISION = 3;
+/** Offset of the 64 hex characters of prevHash, or -1 for null. */
+export const SCAN_PREV_HASH = 4;
+/** 1 when the type is LedgerKeyRotated. */
+export const SCAN_ROTATION = 5;
+
+const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
+const OPEN_DATA = latin1('{"data":');
+const ID = latin1(',"id":"');
+const METADATA_ACTOR = latin1('","metadata":{"actor":');
+const CAUSATION_ID = latin1(',"causationId":');
+const CORRELATION_ID = latin1(',"correlationId":');
+const RECORDED_AT = latin1(',"recordedAt":"');
+const PREV_HASH = latin1('"},"prevHash":');
+const REVISION = latin1(',"revision":');
+const SCHEMA_VERSION = latin1(',"schemaVersion":');
+const STREAM = latin1(',"stream":');
+const TYPE = latin1(',"type":"');
+const ROTATION_TYPE = latin1('LedgerKeyRotated');
+const UUID_LENGTH = 36;
+const HASH_HEX_LENGTH = 64;
+const RECORDED_AT_LENGTH = 24;
+const MAX_STRING_CODE_POINTS = 200;
+
+/** Index after `literal` at b[i], or -1. */
+function literal(b: Buffer, i: number, lit: Buffer): number {
+  if (i < 0 || i + lit.length > b.length) return -1;
+  for (let k = 0; k < lit.length; k++) if (b[i + k] !== lit[k]) return -1;
+  return i + lit.length;
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x39;
+}
+
+/** 1 for the bytes of lowercase hex digits. */
+const LOWER_HEX = new Uint8Array(256);
+for (const c of Buffer.from('0123456789abcdef', 'latin1')) LOWER_HEX[c] = 1;
+
+function isLowerHex(c: number | undefined): boolean {
+  return c !== undefined && LOWER_HEX[c] === 1;
+}
+
+/** EVENT_ID_PATTERN over b[s, s + 36). */
+function isEventIdAt(b: Buffer, s: number): boolean {
+  let zeros = 0;
+  let fs = 0;
+  for (let k = 0; k < UUID_LENGTH; k++) {
+    const c = b[s + k];
+    if (k === 8 || k === 13 || k === 18 || k === 23) {
+      if (c !== 0x2d) return false;
+    } else if (!isLowerHex(c)) return false;
+    else if (c === 0x30) zeros++;
+    else if (c === 0x66) fs++;
+  }
+  if (zeros === 32 || fs === 32) return true; // the nil and max UUIDs (RFC 9562 §5.9, §5.10)
+  const version = b[s + 14]!;
+  const variant = b[s + 19]!;
+  return version >= 0x31 && version <= 0x38 && (variant === 0x38 || variant === 0x39 || variant === 0x61 || variant === 0x62);
+}
+
+/** HEX_HASH_PATTERN over b[s, s + 64). */
+function isHashHexAt(b: Buffer, s: number): boolean {
+  if (s + HASH_HEX_LENGTH > b.length) return false;
+  for (let k = 0; k < HASH_HEX_LENGTH; k++) if (LOWER_HEX[b[s + k]!] !== 1) return false;
+  return true;
+}
+
+/** Decimal value of the digits b[s, s + n), all digits. */
+function digitsAt(b: Buffer, s: number, n: number): number {
+  let v = 0;
+  for (let k = 0; k < n; k++) v = v * 10 + (b[s + k]! - 0x30);
+  return v;
+}
+
+/** RECORDED_AT_PATTERN and isRealRecordedAt over b[s, s + 24). */
+function isRecordedAtAt(b: Buffer, s: number): boolean {
+  // yyyy-mm-ddThh:mm:ss.sssZ
+  for (let k = 0; k < RECORDED_AT_LENGTH; k++) {
+    const c = b[s + k];
+    const expected = k === 4 || k === 7 ? 0x2d : k === 10 ? 0x54 : k === 13 || k === 16 ? 0x3a : k === 19 ? 0x2e : k === 23 ? 0x5a : -1;
+    if (expected === -1 ? !isDigit(c) : c !== expected) return false;
+  }
+  const year = digitsAt(b, s, 4);
+  const month = digitsAt(b, s + 5, 2);
+  const day = digitsAt(b, s + 8, 2);
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return false;
+  return digitsAt(b, s + 11, 2) <= 23 && digitsAt(b, s + 14, 2) <= 59 && digitsAt(b, s + 17, 2) <= 59;
+}
+
+/** Set by `integerAt`: the value of the integer just scanned. */
+let integerValue = 0;
+
+/** A non-negative safe integer in canonical spelling at b[i]: index after it, or -1 (a fraction, exponent or sign goes to the text path). */
+function integerAt(b: Buffer, i: number): number {
+  let j = i;
+  while (isDigit(b[j])) j++;
+  const n = j - i;
+  if (n === 0 || n > 16 || (n > 1 && b[i] === 0x30)) return -1;
+  const next = b[j];
+  if (next === 0x2e || next === 0x65 || next === 0x45 || next === 0x2d || next === 0x2b) return -1;
+  integerValue = digitsAt(b, i, n); // exact up to 2^53; a larger value is not safe either way
+  return Number.isSafeInteger(integerValue) ? j : -1;
+}
+
+/** A string of `min` to 200 code points (zod's min/max count code points), or null when `nullable`: index after it, or -1. */
+function boundedStringAt(b: Buffer, i: number, min: number, nullable: boolean): number {
+  if (nullable && b[i] === 0x6e) return literal(b, i, NULL);
+  const end = canonicalStringEnd(b, i);
+  const codePoints = lastStringCodePoints();
+  return end >= 0 && codePoints >= min && codePoints <= MAX_STRING_CODE_POINTS ? end : -1;
+}
+
+const NULL = latin1('null');
+
+function isLetter(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
+
+function isWord(c: number): boolean {
+  return isLetter(c) || isDigit(c) || c === 0x5f;
+}
+
+/** EVENT_TYPE_PATTERN over b[i, …) up to a quote: index of that quote, or -1. */
+function eventTypeEnd(b: Buffer, i: number): number {
+  const first = b[i];
+  if (first === undefined || !isLetter(first)) return -1;
+  let j = i + 1;
+  let segment = -1; // length of the current dotted segment, -1 before the first dot
+  for (;;) {
+    const c = b[j];
+    if (c === undefined) return -1;
+    if (c === QUOTE) return segment === 0 ? -1 : j;
+    if (c === 0x2e) {
+      if (segment === 0) return -1;
+      segment = 0;
+    } else if (segment < 0 ? isWord(c) : isWord(c) || c === 0x2d) {
+      if (segment >= 0) segment++;
+    } else return -1;
+    j++;
+  }
+}
+
+const QUOTE = 0x22;
+
+/**
+ * When the stored bytes b are, provably, the RFC 8785 form of a valid envelope: true, with the
+ * fields the ordered checks read written to out[at, at + SCAN_SLOTS). False means "not decided
+ * here" (invalid, or outside the subset: a non-ASCII or escaped stream name, a member named
+ * "__proto__", …): the caller must take the text path.
+ */
+export function scanEnvelope(b: Buffer, out: Float64Array, at: number): boolean {
+  let i = literal(b, 0, OPEN_DATA);
+  if (i < 0 || b[i] !== 0x7b) return false;
+  i = canonicalBytesEnd(b, i, 2); // the envelope is level 1, data level 2
+  const id = literal(b, i, ID);
+  if (id < 0 || !isEventIdAt(b, id)) return false;
+  i = literal(b, id + UUID_LENGTH, METADATA_ACTOR);
+  if (i < 0) return false;
+  i = boundedStringAt(b, i, 1, false);
+  i = literal(b, i, CAUSATION_ID);
+  if (i < 0) return false;
+  i = boundedStringAt(b, i, 0, true);
+  i = literal(b, i, CORRELATION_ID);
+  if (i < 0) return false;
+  i = boundedStringAt(b, i, 0, true);
+  i = literal(b, i, RECORDED_AT);
+  if (i < 0 || !isRecordedAtAt(b, i)) return false;
+  i = literal(b, i + RECORDED_AT_LENGTH, PREV_HASH);
+  if (i < 0) return false;
+  let prevHash = -1;
+  if (b[i] === QUOTE) {
+    if (!isHashHexAt(b, i + 1) || b[i + 1 + HASH_HEX_LENGTH] !== QUOTE) return false;
+    prevHash = i + 1;
+    i += HASH_HEX_LENGTH + 2;
+  } else i = literal(b, i, NULL);
+  i = integerAt(b, literal(b, i, REVISION));
+  if (i < 0) return false;
+  const revision = integerValue;
+  i = integerAt(b, literal(b, i, SCHEMA_VERSION));
+  if (i < 0 || integerValue === 0) return false;
+  const stream = literal(b, i, STREAM);
+  if (stream < 0) return false;
+  const streamEnd = canonicalStringEnd(b, stream);
+  // STREAM_NAME_PATTERN on plain ASCII: no space (the other whitespace and controls are not plain).
+  if (streamEnd < 0 || !lastStringPlain() || lastStringCodePoints() < 1 || lastStringCodePoints() > MAX_STRING_CODE_POINTS) return false;
+  for (let k = stream + 1; k < streamEnd - 1; k++) if (b[k] === 0x20) return false;
+  const type = literal(b, streamEnd, TYPE);
+  if (type < 0) return false;
+  const typeEnd = eventTypeEnd(b, type);
+  if (typeEnd < 0 || typeEnd - type > MAX_STRING_CODE_POINTS || b[typeEnd + 1] !== 0x7d || typeEnd + 2 !== b.length) return false;
+  out[at + SCAN_ID] = id;
+  out[at + SCAN_STREAM_START] = stream + 1;
+  out[at + SCAN_STREAM_END] = streamEnd - 1;
+  out[at + SCAN_REVISION] = revision;
+  out[at + SCAN_PREV_HASH] = prevHash;
+  out[at + SCAN_ROTATION] = typeEnd - type === ROTATION_TYPE.length && literal(b, type, ROTATION_TYPE) === typeEnd ? 1 : 0;
+  return true;
+}
+
+/** The envelope fields the ordered checks read: from the bytes by `scanEnvelope`, or from an envelope. */
+export interface ChainFields {
+  readonly id: string;
+  readonly stream: string;
+  readonly revision: number;
+  readonly prevHash: string | null;
+  /** The type is LedgerKeyRotated. */
+  readonly rotation: boolean;
+  /** prevHash === hex, without making the prevHash string where it can. */
+  prevHashIs(hex: string | null): boolean;
+}
+
+/** Chain fields located in the bytes: id and prevHash become strings only when a message needs them. */
+class ScannedFields implements ChainFields {
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly idAt: number,
+    readonly stream: string,
+    readonly revision: number,
+    private readonly prevHashAt: number,
+    readonly rotation: boolean,
+  ) {}
+
+  get id(): string {
+    return this.bytes.toString('latin1', this.idAt, this.idAt + UUID_LENGTH);
+  }
+
+  get prevHash(): string | null {
+    return this.prevHashAt < 0 ? null : this.bytes.toString('latin1', this.prevHashAt, this.prevHashAt + HASH_HEX_LENGTH);
+  }
+
+  prevHashIs(hex: string | null): boolean {
+    if (this.prevHashAt < 0 || hex === null) return hex === null && this.prevHashAt < 0;
+    if (hex.length !== HASH_HEX_LENGTH) return false;
+    const b = this.bytes;
+    const at = this.prevHashAt;
+    for (let k = 0; k < HASH_HEX_LENGTH; k++) if (b[at + k] !== hex.charCodeAt(k)) return false;
+    return true;
+  }
+}
+
+class EnvelopeFields implements ChainFields {
+  readonly id: string;
+  readonly stream: string;
+  readonly revision: number;
+  readonly prevHash: string | null;
+  readonly rotation: boolean;
+
+  constructor(env: EnvelopeChainSource) {
+    this.id = env.id;
+    this.stream = env.stream;
+    this.revision = env.revision;
+    this.prevHash = env.prevHash;
+    this.rotation = env.type === 'LedgerKeyRotated';
+  }
+
+  prevHashIs(hex: string | null): boolean {
+    return this.prevHash === hex;
+  }
+}
+
+/** What `chainFromEnvelope` reads of an envelope. */
+export interface EnvelopeChainSource {
+  id: string;
+  stream: string;
+  revision: number;
+  prevHash: string | null;
+  type: string;
+}
+
+/** The chain fields of an envelope that passed the content checks. */
+export function chainFromEnvelope(env: EnvelopeChainSource): ChainFields {
+  return new EnvelopeFields(env);
+}
+
+/**
+ * The fields `scanEnvelope` located in `bytes` (slots out[at, at + SCAN_SLOTS)), or undefined when
+ * the scan did not decide that event (NaN in its first slot). The stream name is plain ASCII.
+ */
+export function chainFromScan(bytes: Buffer, out: Float64Array, at: number): ChainFields | undefined {
+  const id = out[at + SCAN_ID]!;
+  if (Number.isNaN(id)) return undefined;
+  const stream = bytes.toString('latin1', out[at + SCAN_STREAM_START], out[at + SCAN_STREAM_END]);
+  return new ScannedFields(bytes, id, stream, out[at + SCAN_REVISION]!, out[at + SCAN_PREV_HASH]!, out[at + SCAN_ROTATION] === 1);
+}
