@@ -84,3 +84,39 @@ export async function generateLedger(home: string, total: number, options: Gener
     await store.close();
   }
 }
+
+const RUN_PLAN = ['governance:', '  name: scale', '  approver: alice', '  config: { lr: 0.001 }', '  seeds: { init: 42 }', 'execution:', '  stages:', '    - id: train', ''].join('\n');
+
+/**
+ * A ledger in `home` holding one completed governed run of `events` events: the approved plan, the
+ * stage start, `events - 5` custom.* telemetry events appended to the run stream in transactions of
+ * 10,000 (legal there while the run is open: the write rules every door and every replay apply),
+ * the stage completion, and a signed checkpoint covering them. What `runledger export` then bundles.
+ */
+export async function generateRun(home: string, runId: string, events: number): Promise<{ events: number }> {
+  const [{ parsePlan }, { approvePlan, recordStage }] = await Promise.all([import('../src/governance/plan-file.js'), import('../src/governance/recorder.js')]);
+  const store: EventStore = createSqliteStore({ path: storePath(home), prepare: { actor: 'bench' } });
+  try {
+    await store.init();
+    const { origin } = await ensureOrigin(store);
+    ensureLedgerSigner(home, origin);
+    const plan = parsePlan(RUN_PLAN, 'scale plan');
+    await approvePlan(store, plan, runId, { actor: 'alice' });
+    await recordStage(store, runId, 'train', 'start', { actor: 'executor' });
+    const stream = `run-${runId}`;
+    // Approval, execution plan and stage start are revisions 0-2; completion adds StageCompleted and RunCompleted.
+    const telemetryEvents = events - 5;
+    for (let done = 0; done < telemetryEvents; ) {
+      const revision = await store.streamRevision(stream);
+      const n = Math.min(10_000, telemetryEvents - done);
+      await store.appendBatch([{ stream, events: Array.from({ length: n }, (_, e) => telemetry(stream, done + e)), expectedRevision: revision }]);
+      done += n;
+    }
+    await recordStage(store, runId, 'train', 'complete', { actor: 'executor', wallMs: 1 });
+    const recorded = (await store.streamRevision(stream)) + 1;
+    await createCheckpoint(store, loadLedgerSigner(home), origin);
+    return { events: recorded };
+  } finally {
+    await store.close();
+  }
+}

@@ -7,13 +7,12 @@
 // /proc/PID/status (VmHWM). Both points have every stream, so a bounded verifier shows the same
 // peak at N/10 and at N. A plain read of the same rows (better-sqlite3, pages of 5,000) is
 // measured alongside, in a child process too, as the floor of what any verifier must do.
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { generateLedger, storePath } from './ledger-generator.js';
+import { CLI, runChild, type ChildRun } from './child.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
 
 const FULL = 10_000_000;
@@ -23,48 +22,6 @@ const STREAMS = 10_000;
 const PER_REQUEST = 100;
 /** Bytes per event on disk (row, canonical bytes, both unique indexes, WAL slack), rounded up. */
 const DISK_PER_EVENT = 1_100;
-const CLI = resolve(fileURLToPath(import.meta.url), '../../../bin/runledger.js');
-
-interface ChildRun {
-  ms: number;
-  /** Peak resident set (VmHWM) of the child, bytes; null where /proc is not available. */
-  peakRssBytes: number | null;
-  stdout: string;
-}
-
-/** Highest VmHWM seen while polling /proc/PID/status (the kernel's own peak, so polling misses nothing but the last interval). */
-function readHwm(pid: number): number | null {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return match ? Number(match[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-function runChild(args: string[]): Promise<ChildRun> {
-  return new Promise((resolveRun, reject) => {
-    const start = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let peak: number | null = null;
-    const poll = setInterval(() => {
-      const hwm = readHwm(child.pid!);
-      if (hwm !== null) peak = Math.max(peak ?? 0, hwm);
-    }, 50);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    // "exit" fires before the stdio pipes drain; "close" after both, so the JSON is complete.
-    child.on('exit', () => clearInterval(poll));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = performance.now() - start;
-      if (code !== 0) reject(new Error(`bench scale: ${args.slice(1).join(' ')} exited with ${code}: ${stderr.trim() || stdout.trim()}`));
-      else resolveRun({ ms, peakRssBytes: peak, stdout });
-    });
-  });
-}
 
 /** The floor: read every row's position, leaf hash and canonical bytes in pages, in a fresh process like the CLI. */
 const PLAIN_READ = `
