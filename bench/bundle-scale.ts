@@ -85,7 +85,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
       ratio: peakLarge / peakSmall,
       goal: 1.5,
       goalIs: 'max',
-      environment: { ...env, events: large, bundleBytes: p2.bundleBytes, peakRssBytes: peakLarge, smallEvents: small, smallBundleBytes: p1.bundleBytes, smallPeakRssBytes: peakSmall, rssSampledEveryMs: 50 },
+      environment: { ...env, events: large, cpuMs: of(p2).map((r) => r.cpuMs), smallCpuMs: of(p1).map((r) => r.cpuMs), bundleBytes: p2.bundleBytes, peakRssBytes: peakLarge, smallEvents: small, smallBundleBytes: p1.bundleBytes, smallPeakRssBytes: peakSmall, rssSampledEveryMs: 50 },
     });
   }
   return out;

@@ -12,7 +12,21 @@ export interface ChildRun {
   ms: number;
   /** Peak resident set (VmHWM) of the child, bytes; null where /proc is not available. */
   peakRssBytes: number | null;
+  /** CPU time of the child (user + system, all threads) at its last sample, ms; null where /proc is not available. On a shared machine, the figure that load does not inflate. */
+  cpuMs: number | null;
   stdout: string;
+}
+
+/** utime + stime of /proc/PID/stat, in ms (clock ticks of 10 ms, USER_HZ = 100 on Linux). */
+function readCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command name (which may contain spaces) start after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
 }
 
 /** Highest VmHWM seen while polling /proc/PID/status (the kernel's own peak, so polling misses nothing but the last interval). */
@@ -32,9 +46,11 @@ export function runChild(args: string[]): Promise<ChildRun> {
     let stdout = '';
     let stderr = '';
     let peak: number | null = null;
+    let cpu: number | null = null;
     const poll = setInterval(() => {
       const hwm = readHwm(child.pid!);
       if (hwm !== null) peak = Math.max(peak ?? 0, hwm);
+      cpu = readCpuMs(child.pid!) ?? cpu;
     }, 50);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
@@ -44,7 +60,7 @@ export function runChild(args: string[]): Promise<ChildRun> {
     child.on('close', (code) => {
       const ms = performance.now() - start;
       if (code !== 0) reject(new Error(`bench scale: ${args.slice(1).join(' ')} exited with ${code}: ${stderr.trim() || stdout.trim()}`));
-      else resolveRun({ ms, peakRssBytes: peak, stdout });
+      else resolveRun({ ms, peakRssBytes: peak, cpuMs: cpu, stdout });
     });
   });
 }

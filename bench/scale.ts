@@ -60,13 +60,17 @@ async function measurePoint(home: string, events: number, runs: number, generate
         throw new Error(`bench scale: verify --workers ${workers} of ${events} events did not verify the whole anchored ledger: ${run.stdout}`);
       }
       point.verify[workers].push(run);
-      process.stderr.write(`bench scale: ${events} events, --workers ${workers}: ${(run.ms / 1000).toFixed(1)} s, peak RSS ${mib(run.peakRssBytes)}, load ${loadavg()[0]!.toFixed(1)}\n`);
+      process.stderr.write(`bench scale: ${events} events, --workers ${workers}: ${(run.ms / 1000).toFixed(1)} s (CPU ${cpuSeconds(run)}), peak RSS ${mib(run.peakRssBytes)}, load ${loadavg()[0]!.toFixed(1)}\n`);
     }
     const read = await runChild(['-e', PLAIN_READ, storePath(home)]);
     if ((JSON.parse(read.stdout) as { events: number }).events !== events) throw new Error(`bench scale: the plain read did not read ${events} rows`);
     point.read.push(read);
   }
   return point;
+}
+
+function cpuSeconds(run: ChildRun): string {
+  return run.cpuMs === null ? 'n/a' : `${(run.cpuMs / 1000).toFixed(1)} s`;
 }
 
 function mib(bytes: number | null): string {
@@ -141,6 +145,8 @@ function results(points: readonly Point[], total: number): BenchResult[] {
         workers,
         cli: 'runledger verify --json --workers N, a child process per run',
         peakRssBytes: peakFull,
+        // CPU of the child (all threads), sampled every 50 ms: what machine load does not inflate.
+        cpuMs: full.verify[workers].map((r) => r.cpuMs),
         [`peakRssBytesAt${small.events}`]: peakSmall,
         // Bounded memory: the peak at N over the peak at N/10, the same 10,000 streams at both.
         rssGrowth: peakFull !== null && peakSmall !== null ? peakFull / peakSmall : null,
