@@ -3,17 +3,23 @@
 // `verifyBundle` checks that file with no store — only its bytes and a trusted verifier key.
 // Every section is either covered by the checkpoint signature through the inclusion proofs, or
 // rebuilt from what is covered and compared byte for byte, so no byte can change unnoticed.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { IntegrityError, InputError } from '../errors.js';
 import { canonicalBytes, canonicalize } from '../integrity/canonical.js';
 import { openCheckpoint } from '../integrity/checkpoint.js';
 import { NoteError, parseVerifierKey } from '../integrity/note.js';
-import type { EventStore } from '../store/port.js';
+import type { EventStore, RecordedEvent } from '../store/port.js';
+import { readStreamPages } from '../ledger/read.js';
+import { runStream } from '../governance/run-stream.js';
+import { sha256Hex } from '../integrity/hasher.js';
+import { TreeProofs } from '../replay/tree-proofs.js';
 import { checkWitnessPolicy, type WitnessPolicy, type WitnessVerdict } from '../witness/policy.js';
 import { buildManifest, manifestBytes, ReplayManifest } from '../replay/manifest.js';
 import { replayRun } from '../replay/replay.js';
 import { verifyRun, type EventEvidence, type RunDivergence, type RunVerification, type TrustedCheckpoint } from '../replay/verify-run.js';
-import { BundleIntegrityError, encodeBundle, readBundle, type BundleSections, type ReadBundle, type SectionName } from './format.js';
+import { BUNDLE_MAGIC, BundleIntegrityError, bufferSource, scanBundle, type BundleSections, type ByteSource, type ScannedBundle, type SectionName, type SectionRange } from './format.js';
+import { countEventLines, eventLines, EventsSectionError, proofItems, type ProofItem } from './sections.js';
 
 const Hex = z.string().regex(/^[0-9a-f]{64}$/);
 const ProofsSection = z.array(z.object({ index: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), proof: z.array(Hex).max(64) }).strict());
@@ -28,14 +34,74 @@ export interface ExportResult {
   manifest: ReplayManifest;
 }
 
-/** Replays the run against the store and packs it. Refuses a run that does not verify. */
+/** Replays the run against the store and packs it in memory (tests, the API). Refuses a run that does not verify. */
 export async function exportBundle(
   store: EventStore,
   runId: string,
   verifierKeys: readonly string[],
   onProgress?: (done: number, total: number) => void,
 ): Promise<ExportResult> {
-  const replay = await replayRun(store, runId, { verifierKeys, ...(onProgress ? { onProgress } : {}) });
+  const chunks: Buffer[] = [];
+  const written = await writeBundle(store, runId, verifierKeys, (chunk) => chunks.push(Buffer.from(chunk)), onProgress);
+  return { bundle: Buffer.concat(chunks), manifest: written.manifest };
+}
+
+export interface WrittenBundle {
+  manifest: ReplayManifest;
+  bytes: number;
+  sha256: string;
+}
+
+/** The proofs section's item for one event: its part of the RFC 8785 array (`canonicalBytes` of the whole array joins these with commas). */
+function proofItem(e: EventEvidence): string {
+  return canonicalize({ index: e.index, proof: (e.proof ?? []).map((p) => p.toString('hex')) });
+}
+
+/** Length and SHA-256 of a section written piece by piece. */
+class SectionDigest {
+  length = 0;
+  private readonly hash = createHash('sha256');
+  add(piece: Buffer | string): void {
+    const bytes = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
+    this.length += bytes.length;
+    this.hash.update(bytes);
+  }
+  hex(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+/**
+ * Streaming export: replays the run against the store page by page (keeping no event), measuring
+ * the events and proofs sections as it goes; then writes the bundle to `sink` in file order, reading
+ * the run a second time for those two sections, whose bytes must hash to what was verified. Memory:
+ * one page of events and the tree's proofs (64 bytes per leaf), never the run. Refuses a run that
+ * does not verify, or that changes while it is written (nothing then counts as a bundle).
+ */
+export async function writeBundle(
+  store: EventStore,
+  runId: string,
+  verifierKeys: readonly string[],
+  sink: (chunk: Buffer) => void,
+  onProgress?: (done: number, total: number) => void,
+): Promise<WrittenBundle> {
+  const events = new SectionDigest();
+  const proofs = new SectionDigest();
+  let proofsOpen = false;
+  const measure = (e: EventEvidence): void => {
+    events.add(e.canonical);
+    events.add('\n');
+    proofs.add(`${proofsOpen ? ',' : '['}${proofItem(e)}`);
+    proofsOpen = true;
+  };
+  let trees: TreeProofs | undefined;
+  const replay = await replayRun(store, runId, {
+    verifierKeys,
+    onEvidence: measure,
+    // The second pass needs the same proofs: the tree's subtrees are hashed once.
+    proofs: async (size) => (trees = await TreeProofs.read(store, size)),
+    ...(onProgress ? { onProgress } : {}),
+  });
   if (!replay.ok || replay.manifest === null || replay.verification === null || replay.checkpoint === null) {
     const d = replay.firstDivergence;
     throw new IntegrityError(`run ${runId} does not verify, so no bundle was written: ${d?.message ?? 'unknown divergence'}`, {
@@ -43,15 +109,52 @@ export async function exportBundle(
       ...(d?.revision !== undefined ? { revision: d.revision } : {}),
     });
   }
-  const sections: BundleSections = {
-    manifest: manifestBytes(replay.manifest),
-    checkpoint: Buffer.from(replay.checkpoint.note, 'utf8'),
-    plans: plansBytes(replay.verification),
-    events: Buffer.concat(replay.evidence.flatMap((e) => [e.canonical, Buffer.from('\n')])),
-    proofs: canonicalBytes(replay.evidence.map((e) => ({ index: e.index, proof: (e.proof ?? []).map((p) => p.toString('hex')) }))),
-  };
-  return { bundle: encodeBundle(sections), manifest: replay.manifest };
+  proofs.add(proofsOpen ? ']' : '[]');
+  const checkpoint = replay.checkpoint;
+  const out = new BundleWriter(sink);
+  out.section('manifest', manifestBytes(replay.manifest));
+  out.section('checkpoint', Buffer.from(checkpoint.note, 'utf8'));
+  out.section('plans', plansBytes(replay.verification));
+  // Second pass: the verified events, their number and bytes checked against the first.
+  const stream = runStream(runId);
+  const again = (): AsyncGenerator<RecordedEvent> => readStreamPages(store, stream);
+  const changed = (section: string): IntegrityError =>
+    new IntegrityError(`run ${runId} changed while it was exported (section "${section}" differs from the verified events), so no bundle was written`, { stream });
+  const eventsDigest = events.hex();
+  const rewritten = new SectionDigest();
+  out.header('events', events.length, eventsDigest);
+  let count = 0;
+  for await (const e of again()) {
+    if (count === replay.verification.events) break;
+    out.payload(e.canonical);
+    out.payload(NEWLINE);
+    rewritten.add(e.canonical);
+    rewritten.add(NEWLINE);
+    count++;
+  }
+  out.endSection();
+  if (rewritten.length !== events.length || rewritten.hex() !== eventsDigest) throw changed('events');
+  const proofsDigest = proofs.hex();
+  const reproved = new SectionDigest();
+  out.header('proofs', proofs.length, proofsDigest);
+  count = 0;
+  for await (const e of again()) {
+    if (count === replay.verification.events) break;
+    const proof = e.index !== null && e.index < checkpoint.size ? trees!.proof(e.index) : null;
+    const piece = Buffer.from(`${count === 0 ? '[' : ','}${proofItem({ canonical: e.canonical, index: e.index, proof })}`, 'utf8');
+    out.payload(piece);
+    reproved.add(piece);
+    count++;
+  }
+  const close = Buffer.from(count === 0 ? '[]' : ']', 'utf8');
+  out.payload(close);
+  reproved.add(close);
+  out.endSection();
+  if (reproved.length !== proofs.length || reproved.hex() !== proofsDigest) throw changed('proofs');
+  return { manifest: replay.manifest, ...out.end() };
 }
+
+const NEWLINE = Buffer.from('\n', 'ascii');
 
 export interface BundleReport {
   ok: boolean;
@@ -104,7 +207,8 @@ function parseSection<T>(section: SectionName, schema: z.ZodType<T>, payload: Bu
  * InputError). A file that is not a bundle is an InputError; every other failure is reported as
  * the first divergence, naming the bundle section and, within the events, the event.
  */
-export function verifyBundle(bytes: Buffer, verifierKeys: readonly string[], options: { witnesses?: WitnessPolicy } = {}): BundleReport {
+export function verifyBundle(bytes: Buffer | ByteSource, verifierKeys: readonly string[], options: { witnesses?: WitnessPolicy } = {}): BundleReport {
+  const source = Buffer.isBuffer(bytes) ? bufferSource(bytes) : bytes;
   if (verifierKeys.length === 0) throw new InputError('verify-bundle needs a trusted verifier key (--key)', { field: 'key' });
   for (const key of verifierKeys) {
     try {
@@ -114,17 +218,17 @@ export function verifyBundle(bytes: Buffer, verifierKeys: readonly string[], opt
     }
   }
   const fail = (d: RunDivergence): BundleReport => ({ ok: false, runId: null, events: 0, checkpoint: null, plans: null, status: null, firstDivergence: d });
-  let read: ReadBundle;
+  let read: ScannedBundle;
   try {
-    read = readBundle(bytes);
+    read = scanBundle(source);
   } catch (err) {
     if (!(err instanceof BundleIntegrityError)) throw err;
     return fail({ check: 'bundle', section: err.section, message: `${err.message}.` });
   }
-  let verdict = verifySections(read.sections, verifierKeys);
+  let verdict = verifySections(source, read, verifierKeys);
   if (verdict.ok && options.witnesses && verdict.checkpoint) {
     // The checkpoint section's note opened with the log key above; now the cosignatures on it.
-    const witnesses = checkWitnessPolicy([{ note: read.sections.checkpoint.toString('utf8'), label: 'Bundle section "checkpoint"' }], verdict.checkpoint.size, options.witnesses);
+    const witnesses = checkWitnessPolicy([{ note: read.sections.checkpoint!.toString('utf8'), label: 'Bundle section "checkpoint"' }], verdict.checkpoint.size, options.witnesses);
     verdict = witnesses.ok ? { ...verdict, witnesses } : { ...verdict, ok: false, witnesses, firstDivergence: { check: 'checkpoint', section: 'checkpoint', message: `Witness policy not met: ${witnesses.message}` } };
   }
   const altered = read.altered[0];
@@ -138,8 +242,9 @@ export function verifyBundle(bytes: Buffer, verifierKeys: readonly string[], opt
   return { ...verdict, ok: false, firstDivergence: d };
 }
 
-/** Checks decoded sections: signature, events, proofs, plans, manifest. */
-function verifySections(sections: BundleSections, verifierKeys: readonly string[]): BundleReport {
+/** Checks the scanned sections: signature, events, proofs, plans, manifest — streaming the events and proofs from the source. */
+function verifySections(source: ByteSource, scanned: ScannedBundle, verifierKeys: readonly string[]): BundleReport {
+  const sections = scanned.sections as Omit<BundleSections, 'events' | 'proofs'>;
   const report: BundleReport = { ok: false, runId: null, events: 0, checkpoint: null, plans: null, status: null };
   const fail = (d: RunDivergence): BundleReport => ({ ...report, ok: false, firstDivergence: d });
   try {
@@ -158,17 +263,29 @@ function verifySections(sections: BundleSections, verifierKeys: readonly string[
     }
     report.checkpoint = { origin: trusted.origin, size: trusted.size, root: trusted.root.toString('hex') };
 
-    const events = splitEvents(sections.events);
-    const proofs = parseSection('proofs', ProofsSection, sections.proofs);
-    if (proofs.length !== events.length) {
-      throw new SectionError('proofs', `bundle section "proofs" has ${proofs.length} proofs for ${events.length} events`);
+    // The in-memory checks' order: the events' framing, then the proofs' form and schema, then their counts.
+    const eventsRange = scanned.ranges.events;
+    const proofsRange = scanned.ranges.proofs;
+    const events = countEvents(source, eventsRange);
+    let proofs = countProofs(source, proofsRange);
+    // Not in the one canonical spelling the streaming reader knows: the whole-section check decides (and names the problem).
+    const inMemory = proofs === undefined ? parseSection('proofs', ProofsSection, Buffer.from(source.read(proofsRange.start, proofsRange.length))) : undefined;
+    proofs ??= inMemory!.length;
+    if (proofs !== events) {
+      throw new SectionError('proofs', `bundle section "proofs" has ${proofs} proofs for ${events} events`);
     }
-    const evidence: EventEvidence[] = events.map((canonical, i) => ({
-      canonical,
-      index: proofs[i]!.index,
-      proof: proofs[i]!.proof.map((h) => Buffer.from(h, 'hex')),
-    }));
-    const run = verifyRun(manifest.runId, evidence, trusted);
+    const items: Iterator<ProofItem | undefined> = inMemory
+      ? inMemory.map((p) => ({ index: p.index, proof: p.proof.map((h) => Buffer.from(h, 'hex')) }))[Symbol.iterator]()
+      : proofItems(source, proofsRange);
+    function* evidence(): Generator<EventEvidence> {
+      for (const canonical of eventLines(source, eventsRange)) {
+        const item = items.next().value;
+        // Only a file rewritten between the scan and this read gets here: its proofs no longer pair with its events.
+        if (item === undefined) throw new SectionError('proofs', 'bundle section "proofs" changed while it was read');
+        yield { canonical, index: item.index, proof: item.proof };
+      }
+    }
+    const run = verifyRun(manifest.runId, evidence(), trusted);
     report.events = run.events;
     report.status = run.summary.status;
     if (run.governance && run.execution) report.plans = { governance: run.governance.planHash, execution: run.execution.planHash };
@@ -198,17 +315,63 @@ function verifySections(sections: BundleSections, verifierKeys: readonly string[
   }
 }
 
-/** The events section: each event's canonical bytes followed by a newline (JCS never contains one). */
-function splitEvents(payload: Buffer): Buffer[] {
-  if (payload.length === 0) throw new SectionError('events', 'bundle section "events" is empty');
-  if (payload[payload.length - 1] !== 0x0a) throw new SectionError('events', 'bundle section "events" does not end with a newline');
-  const lines: Buffer[] = [];
-  let start = 0;
-  for (let i = 0; i < payload.length; i++) {
-    if (payload[i] !== 0x0a) continue;
-    if (i === start) throw new SectionError('events', `bundle section "events" has an empty line at event ${lines.length}`);
-    lines.push(payload.subarray(start, i));
-    start = i + 1;
+/** The events section's framing checked, as SectionErrors; its number of events. */
+function countEvents(source: ByteSource, range: SectionRange): number {
+  try {
+    return countEventLines(source, range);
+  } catch (err) {
+    if (err instanceof EventsSectionError) throw new SectionError('events', err.message);
+    throw err;
   }
-  return lines;
+}
+
+/** The number of proofs when the section is in the canonical spelling the streaming reader accepts; else undefined. */
+function countProofs(source: ByteSource, range: SectionRange): number | undefined {
+  let n = 0;
+  for (const item of proofItems(source, range)) {
+    if (item === undefined) return undefined;
+    n++;
+  }
+  return n;
+}
+
+/** Writes the container (docs/bundle-format.md) piece by piece, in file order, digesting every byte for the end line. */
+class BundleWriter {
+  private readonly whole = createHash('sha256');
+  private bytes = 0;
+
+  constructor(private readonly sink: (chunk: Buffer) => void) {
+    this.emit(Buffer.from(`${BUNDLE_MAGIC}\n`, 'ascii'));
+  }
+
+  private emit(chunk: Buffer): void {
+    this.whole.update(chunk);
+    this.bytes += chunk.length;
+    this.sink(chunk);
+  }
+
+  header(name: SectionName, length: number, sha256: string): void {
+    this.emit(Buffer.from(`${name} ${length} ${sha256}\n`, 'ascii'));
+  }
+
+  payload(chunk: Buffer): void {
+    this.emit(chunk);
+  }
+
+  endSection(): void {
+    this.emit(NEWLINE);
+  }
+
+  /** A whole section at once. */
+  section(name: SectionName, payload: Buffer): void {
+    this.header(name, payload.length, sha256Hex(payload));
+    this.payload(payload);
+    this.endSection();
+  }
+
+  end(): { bytes: number; sha256: string } {
+    const line = Buffer.from(`end ${this.whole.copy().digest('hex')}\n`, 'ascii');
+    this.emit(line);
+    return { bytes: this.bytes, sha256: this.whole.digest('hex') };
+  }
 }

@@ -13,6 +13,9 @@ export interface OutputFile {
   readonly file: string;
   /** Writes the whole content, fsyncs it and renames it over the target. Once. */
   write(content: string | Uint8Array): void;
+  /** Streamed output: appends to the temporary file; `commit` then does what `write` does last. */
+  append(chunk: Uint8Array): void;
+  commit(): void;
   /** Removes the temporary file if nothing was written (call in `finally`). */
   discard(): void;
 }
@@ -83,23 +86,33 @@ export function openOutput(file: string, option: string): OutputFile {
       }
     }
   };
+  const guarded = (work: (fd: number) => void): void => {
+    if (done || fd === undefined) throw new Error(`${option} ${file} was already written or discarded`);
+    try {
+      work(fd);
+    } catch (err) {
+      discard();
+      throw refuse(option, file, `cannot be written (${reason(err)})`);
+    }
+  };
+  const append = (bytes: Uint8Array): void => guarded((fd) => {
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+  });
+  const commit = (): void => guarded((open) => {
+    fsyncSync(open);
+    closeSync(open);
+    fd = undefined;
+    renameSync(temp, target);
+    done = true;
+  });
   return {
     file,
     write(content) {
-      if (done || fd === undefined) throw new Error(`${option} ${file} was already written or discarded`);
-      try {
-        const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-        for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
-        fsyncSync(fd);
-        closeSync(fd);
-        fd = undefined;
-        renameSync(temp, target);
-        done = true;
-      } catch (err) {
-        discard();
-        throw refuse(option, file, `cannot be written (${reason(err)})`);
-      }
+      append(typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
+      commit();
     },
+    append,
+    commit,
     discard,
   };
 }

@@ -11,6 +11,22 @@ import { count, fieldPath, LIMITS, overLimit } from './limits.js';
  * byte is read, and reading stops at the limit should the file grow meanwhile.
  */
 export function readBoundedFile(path: string, maxBytes: number, what: string): Buffer {
+  return withBoundedFile(path, maxBytes, what, (fd, size) => {
+    try {
+      return readUpTo(fd, size, path, maxBytes, what);
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file: path });
+    }
+  });
+}
+
+/**
+ * Opens a regular file of at most `maxBytes` (its size checked on the open descriptor, as
+ * readBoundedFile does) and runs `work` on the descriptor, which is closed afterwards: for readers
+ * that stream a large file (verify-bundle) instead of holding it.
+ */
+export function withBoundedFile<T>(path: string, maxBytes: number, what: string, work: (fd: number, size: number) => T): T {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -19,25 +35,33 @@ export function readBoundedFile(path: string, maxBytes: number, what: string): B
     throw new InputError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}`, { file: path });
   }
   try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new InputError(`cannot read ${what} ${path}: not a regular file`, { file: path });
-    if (stat.size > maxBytes) throw overLimit(path, `the ${what}`, count(stat.size, 'bytes'), count(maxBytes, 'bytes'), { file: path });
-    const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
-    let length = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-      if (length > maxBytes) throw overLimit(path, `the ${what}`, `more than ${count(maxBytes, 'bytes')}`, count(maxBytes, 'bytes'), { file: path });
-      if (length === buffer.length) break;
+    let size: number;
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new InputError(`cannot read ${what} ${path}: not a regular file`, { file: path });
+      size = stat.size;
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file: path });
     }
-    return buffer.subarray(0, length);
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file: path });
+    if (size > maxBytes) throw overLimit(path, `the ${what}`, count(size, 'bytes'), count(maxBytes, 'bytes'), { file: path });
+    return work(fd, size);
   } finally {
     closeSync(fd);
   }
+}
+
+function readUpTo(fd: number, size: number, path: string, maxBytes: number, what: string): Buffer {
+  const buffer = Buffer.alloc(Math.min(size, maxBytes) + 1);
+  let length = 0;
+  for (;;) {
+    const n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (n === 0) break;
+    length += n;
+    if (length > maxBytes) throw overLimit(path, `the ${what}`, `more than ${count(maxBytes, 'bytes')}`, count(maxBytes, 'bytes'), { file: path });
+    if (length === buffer.length) break;
+  }
+  return buffer.subarray(0, length);
 }
 
 /** Reads a stream (standard input) to its end, refusing it as soon as it passes `maxBytes`. */

@@ -11,8 +11,8 @@ export const LIMITS = {
   appendBytes: 64 * 1024 * 1024,
   /** A plan or policy file. */
   documentBytes: 1024 * 1024,
-  /** An audit bundle file. */
-  bundleBytes: 1024 * 1024 * 1024,
+  /** An audit bundle file. verify-bundle streams it (1 MiB reads), so this bounds time, not memory: ~10 M events. */
+  bundleBytes: 16 * 1024 * 1024 * 1024,
   /** Nesting of arrays and objects: an event's `data` is level 1; plans and policies count from their root. */
   depth: 64,
   /** Events in one append (one all-or-nothing store transaction). */

@@ -5,15 +5,15 @@ import { InputError } from '../errors.js';
 import { openCheckpoint } from '../integrity/checkpoint.js';
 import { NoteError, type NoteVerifier } from '../integrity/note.js';
 import { keyHistory, KeyHistoryError, readRotationStatements } from './key-history.js';
-import { readLogPages } from '../ledger/read.js';
+import { readLogPages, readStreamPages } from '../ledger/read.js';
 import { requireOrigin } from '../ledger/origin.js';
 import { checkRunId, runStream } from '../governance/run-stream.js';
-import type { EventStore, StoredCheckpoint } from '../store/port.js';
+import type { EventStore, RecordedEvent, StoredCheckpoint } from '../store/port.js';
 import { runledgerVersion } from '../version.js';
 import { buildManifest, type ReplayManifest } from './manifest.js';
 import { TreeProofs } from './tree-proofs.js';
 import { verifyLog } from './verify-log.js';
-import { verifyRun, type EventEvidence, type RunDivergence, type RunVerification, type TrustedCheckpoint } from './verify-run.js';
+import { runVerifier, verifyRun, type EventEvidence, type RunDivergence, type RunVerification, type TrustedCheckpoint } from './verify-run.js';
 
 export interface ReplayOptions {
   /** Trusted verifier keys (C2SP vkey text). */
@@ -24,6 +24,11 @@ export interface ReplayOptions {
   onProgress?: (done: number, total: number) => void;
   /** Proofs for the tree of the checkpoint's size, shared by many replays (the dashboard); default: read for this replay. */
   proofs?: (size: number) => Promise<TreeProofs>;
+  /**
+   * Streaming: read the run in pages and hand each event's evidence here as it is verified, instead
+   * of returning it in `evidence` (then empty), so memory does not grow with the run (export).
+   */
+  onEvidence?: (evidence: EventEvidence) => void;
 }
 
 export interface ReplayResult {
@@ -40,7 +45,8 @@ export interface ReplayResult {
 export async function replayRun(store: EventStore, runId: string, options: ReplayOptions): Promise<ReplayResult> {
   checkRunId(runId);
   const stream = runStream(runId);
-  const events = await store.readStream(stream);
+  const streaming = options.onEvidence !== undefined;
+  const events = await store.readStream(stream, streaming ? { limit: 1 } : {});
   if (events.length === 0) throw new InputError(`run ${runId} has no events in this ledger (stream "${stream}" is empty)`, { stream });
   const fail = (firstDivergence: RunDivergence, checkpoint: TrustedCheckpoint | null = null): ReplayResult => ({
     runId,
@@ -88,13 +94,32 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   }
 
   const proofs = await (options.proofs ?? ((size: number) => TreeProofs.read(store, size)))(trusted.size);
+  const evidenceOf = (e: RecordedEvent): EventEvidence => ({
+    canonical: e.canonical,
+    index: e.index,
+    proof: e.index !== null && e.index < trusted.size ? proofs.proof(e.index) : null,
+    envelope: e.envelope,
+  });
   const evidence: EventEvidence[] = [];
-  for (const e of events) {
-    const proof = e.index !== null && e.index < trusted.size ? proofs.proof(e.index) : null;
-    evidence.push({ canonical: e.canonical, index: e.index, proof, envelope: e.envelope });
-    options.onProgress?.(evidence.length, events.length);
+  let verification: RunVerification;
+  if (streaming) {
+    const total = (await store.streamRevision(stream)) + 1;
+    const verifier = runVerifier(runId, trusted);
+    let done = 0;
+    for await (const e of readStreamPages(store, stream)) {
+      const item = evidenceOf(e);
+      if (!verifier.push(item)) break;
+      options.onEvidence!(item);
+      options.onProgress?.(++done, total);
+    }
+    verification = verifier.result();
+  } else {
+    for (const e of events) {
+      evidence.push(evidenceOf(e));
+      options.onProgress?.(evidence.length, events.length);
+    }
+    verification = verifyRun(runId, evidence, trusted);
   }
-  const verification = verifyRun(runId, evidence, trusted);
   return {
     runId,
     ok: verification.ok,

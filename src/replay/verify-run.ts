@@ -97,8 +97,22 @@ function short(hex: string): string {
   return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
 }
 
-/** Replays a run's evidence; stops at the first divergence. */
-export function verifyRun(runId: string, events: readonly EventEvidence[], checkpoint: TrustedCheckpoint): RunVerification {
+/** Replays a run's evidence; stops at the first divergence. Reads `events` once, in order, holding none of them. */
+export function verifyRun(runId: string, events: Iterable<EventEvidence>, checkpoint: TrustedCheckpoint): RunVerification {
+  const verifier = runVerifier(runId, checkpoint);
+  for (const evidence of events) if (!verifier.push(evidence)) break;
+  return verifier.result();
+}
+
+/** The replay cursor of `verifyRun`, fed one event at a time: what streaming export and verify-bundle drive. */
+export interface RunVerifier {
+  /** Checks the next event; false once a divergence was found (then the verdict is final). */
+  push(evidence: EventEvidence): boolean;
+  /** The verdict over the events pushed so far (a run of none diverges: it is empty). */
+  result(): RunVerification;
+}
+
+export function runVerifier(runId: string, checkpoint: TrustedCheckpoint): RunVerifier {
   const stream = runStream(runId);
   let rules = initialRuleState(runId);
   let head: RunVerification['head'] = null;
@@ -122,11 +136,9 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
     provenance: summaries.runs.get(runId) ?? null,
   });
 
-  if (events.length === 0) {
-    return report(0, { check: 'chain', stream, message: `Run ${runId} has no events (stream "${stream}" is empty).` });
-  }
-
-  for (const [i, evidence] of events.entries()) {
+  let checked = 0;
+  let verdict: RunVerification | undefined;
+  const check = (i: number, evidence: EventEvidence): RunVerification | undefined => {
     const at = `Event ${i} of run ${runId}`;
     // Bytes: RFC 8785 JSON of a valid envelope, identical to what the store hands out.
     let parsed: unknown;
@@ -233,8 +245,21 @@ export function verifyRun(runId: string, events: readonly EventEvidence[], check
     rules = evolveRules(rules, env);
     summaries = runSummaryProjection.evolve(summaries, { position: evidence.index, index: evidence.index, envelope: env, canonical: evidence.canonical, leafHash: leafHex });
     head = { revision: env.revision, leafHash: leafHex };
-  }
-  return report(events.length);
+    return undefined;
+  };
+  return {
+    push(evidence) {
+      if (verdict !== undefined) return false;
+      verdict = check(checked, evidence);
+      if (verdict === undefined) checked++;
+      return verdict === undefined;
+    },
+    result() {
+      if (verdict !== undefined) return verdict;
+      if (checked === 0) return report(0, { check: 'chain', stream, message: `Run ${runId} has no events (stream "${stream}" is empty).` });
+      return report(checked);
+    },
+  };
 }
 
 /** The root a failing inclusion proof leads to, or why it leads nowhere. */

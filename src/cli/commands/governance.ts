@@ -11,11 +11,12 @@ import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
 import { manifestBytes } from '../../replay/manifest.js';
 import { replayRun } from '../../replay/replay.js';
 import type { RunDivergence } from '../../replay/verify-run.js';
-import { exportBundle, verifyBundle } from '../../bundle/bundle.js';
+import { verifyBundle, writeBundle } from '../../bundle/bundle.js';
+import { fileSource } from '../../bundle/format.js';
 import { witnessPolicy } from '../../witness/policy.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { openOutput } from '../output-path.js';
-import { readBoundedFile } from '../../input/decode.js';
+import { withBoundedFile } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
 import { count } from '../style.js';
 import { parseWorkerKeys } from '../worker-keys.js';
@@ -183,21 +184,24 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .action(async (run: string, opts: JsonFlag & { out: string; key?: string[] }) => {
       const keys = verifierKeys(ctx, opts.key, false);
       const out = openOutput(opts.out, '--out');
-      let exported;
+      let written;
       try {
         const store = await ctx.store();
         const progress = progressBar(ctx, 'export', opts.json ?? false);
+        // Streamed to the temporary file in 1 MiB writes, renamed over --out only once the bundle is complete.
+        const sink = coalesce((chunk) => out.append(chunk));
         try {
-          exported = await exportBundle(store, run, keys, progress.update);
+          written = await writeBundle(store, run, keys, sink.write, progress.update);
         } finally {
           progress.stop();
         }
-        out.write(exported.bundle);
+        sink.flush();
+        out.commit();
       } finally {
         out.discard();
       }
-      const { bundle, manifest } = exported;
-      const report = { runId: run, file: opts.out, bytes: bundle.length, sha256: sha256Hex(bundle), events: manifest.eventCount, checkpointSize: manifest.checkpoint.size, plans: manifest.plans };
+      const { manifest } = written;
+      const report = { runId: run, file: opts.out, bytes: written.bytes, sha256: written.sha256, events: manifest.eventCount, checkpointSize: manifest.checkpoint.size, plans: manifest.plans };
       ctx.print(opts.json ?? false, report, () => `Exported run ${run} (${count(report.events, 'event')}, checkpoint size ${report.checkpointSize}) to ${opts.out}, ${report.bytes} bytes, sha256 ${report.sha256}`);
     });
 
@@ -213,11 +217,10 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .action((file: string, opts: JsonFlag & { key?: string[]; witnessKey?: string[]; witnessThreshold?: number }) => {
       const keys = verifierKeys(ctx, opts.key, true);
       const witnesses = witnessPolicy(opts.witnessKey, opts.witnessThreshold);
-      // At most LIMITS.bundleBytes, checked before reading (docs/limits.md).
-      const bytes = readBoundedFile(file, LIMITS.bundleBytes, 'bundle');
+      // At most LIMITS.bundleBytes, checked before reading (docs/limits.md); read in chunks, never held whole.
       let result;
       try {
-        result = verifyBundle(bytes, keys, witnesses ? { witnesses } : {});
+        result = withBoundedFile(file, LIMITS.bundleBytes, 'bundle', (fd, size) => verifyBundle(fileSource(fd, size), keys, witnesses ? { witnesses } : {}));
       } catch (err) {
         if (err instanceof InputError) throw new InputError(`${file}: ${err.message}`, { ...err.location, file });
         throw err;
@@ -236,6 +239,25 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
       );
       if (!result.ok) throw new ExitCode(1);
     });
+}
+
+/** Gathers small writes into chunks of at least 1 MiB for `write` (one system call each). */
+function coalesce(write: (chunk: Buffer) => void): { write: (chunk: Buffer) => void; flush: () => void } {
+  let pending: Buffer[] = [];
+  let bytes = 0;
+  const flush = (): void => {
+    if (bytes > 0) write(pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes));
+    pending = [];
+    bytes = 0;
+  };
+  return {
+    write: (chunk) => {
+      pending.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= 1 << 20) flush();
+    },
+    flush,
+  };
 }
 
 /**
