@@ -59,7 +59,8 @@ function checkpointRun(env: Record<string, string>, url: string, killAfterMs?: n
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': exit can fire before the last of stdout has been read (seen under load).
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
