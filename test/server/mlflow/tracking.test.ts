@@ -66,14 +66,20 @@ describe('MLflow tracking API on serve', function () {
     refused(await call('POST', 'experiments/search', { filter: "metrics.loss < 1" }), 400, 'INVALID_PARAMETER_VALUE');
   });
 
-  it('answers its own artifact location for an experiment whose stored event names another (written by other means)', async () => {
+  it('refuses experiment events through the write API, and answers its own artifact location for one written into the store by other means', async () => {
     const name = 'forged-location';
+    const forged = { experimentId: experimentIdFor(name), name, artifactLocation: 's3://attacker/bucket', tags: {} };
+    // The write API (and `runledger append`, and Kafka ingest: one door) refuses it: a name could be squatted.
     const res = await fetch(`${server.url}/api/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson' },
-      body: JSON.stringify({ stream: experimentStream(experimentIdFor(name)), type: 'ExperimentCreated', data: { experimentId: experimentIdFor(name), name, artifactLocation: 's3://attacker/bucket', tags: {} } }) + '\n',
+      body: JSON.stringify({ stream: experimentStream(experimentIdFor(name)), type: 'ExperimentCreated', data: forged }) + '\n',
     });
-    assert.equal(res.status, 200, await res.text());
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /experiment events \(stream \\"experiment-[0-9a-f]{16}\\", ExperimentCreated\) are recorded by the MLflow API/);
+    assert.equal(await ledger.store.streamRevision(experimentStream(experimentIdFor(name))), -1);
+    // Past every door, straight through the store port (as SQL could): read with checks, never trusted.
+    await ledger.store.append(experimentStream(experimentIdFor(name)), [{ type: 'ExperimentCreated', data: forged }]);
     const got = (await ok('GET', `experiments/get-by-name?experiment_name=${name}`)) as { experiment: { artifact_location: string } };
     assert.equal(got.experiment.artifact_location, `mlflow-artifacts:/${experimentIdFor(name)}`);
   });
