@@ -6,6 +6,10 @@
 import { z } from 'zod';
 import { defineEvent, type EventDefinition } from './registry.js';
 
+/** Every experiment stream is `experiment-<experimentId>`. */
+export const EXPERIMENT_STREAM_PREFIX = 'experiment-';
+export const EXPERIMENT_TYPES = ['ExperimentCreated', 'ExperimentRunAdded'] as const;
+
 /** MLflow's experiment id grammar (mlflow/utils/validation.py `_EXPERIMENT_ID_REGEX`). */
 export const ExperimentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be a letter or digit followed by up to 63 letters, digits, "_" or "-"');
 

@@ -12,6 +12,7 @@ import { NO_STREAM, type AppendRequest, type AppendResult, type EventStore, type
 import { checkRunId, isRunStream, runIdOf, runStream } from './run-stream.js';
 import type { RunSummary } from './run-state.js';
 import { MODEL_TYPES } from '../../events/model.js';
+import { EXPERIMENT_STREAM_PREFIX, EXPERIMENT_TYPES } from '../../events/experiments.js';
 import { isModelStream } from '../registry/model-rules.js';
 import { evolveRules, initialRuleState, RECORDER_TYPES, ruleViolation, type RuleState } from './write-rules.js';
 
@@ -97,6 +98,12 @@ export interface DoorOptions {
    * Key history and model registry events pass no door, whatever this says.
    */
   allowGovernance?: boolean;
+  /**
+   * Whether experiment events may pass: only the MLflow API's own writes of an experiment stream
+   * (src/server/mlflow/experiments.ts, behind serve's token) do; relayed copies do not — each ledger
+   * keeps its own experiment index, as it keeps its own model registry.
+   */
+  experimentIndex?: boolean;
   /** How errors name an event, e.g. `stdin line 3`; default: nothing (the rule's sentence names the run). */
   describe?: (request: number, event: number) => string;
   /** Incremental heads of a long-lived writer. */
@@ -107,7 +114,7 @@ export interface DoorOptions {
  * Plan and stage events are the recorder's: it decides them from the plan (`runledger plan approve`,
  * `stage`, `run fail`). Every other door refuses them, before anything else is looked at.
  */
-export function refuseRecorderTypes(requests: readonly AppendRequest[], options: Pick<DoorOptions, 'describe' | 'allowGovernance'> = {}): void {
+export function refuseRecorderTypes(requests: readonly AppendRequest[], options: Pick<DoorOptions, 'describe' | 'allowGovernance' | 'experimentIndex'> = {}): void {
   requests.forEach((request, r) => {
     // Key rotations are `runledger keys rotate`'s alone (src/ledger/rotation.ts): a copy appended by any other door would break the key history.
     const k = request.stream === KEY_STREAM ? 0 : request.events.findIndex((event) => LEDGER_TYPE_SET.has(event.type));
@@ -120,6 +127,15 @@ export function refuseRecorderTypes(requests: readonly AppendRequest[], options:
     if (m >= 0) {
       throw new InputError(
         `${options.describe ? `${options.describe(r, m)}: ` : ''}model registry events (stream "${request.stream}", ${request.events[m]?.type ?? 'no event'}) are recorded by "runledger model register" and "runledger model alias", which check the registry's rules; they cannot be appended directly`,
+        { field: 'type', stream: request.stream },
+      );
+    }
+    // Experiments (MLflow's named groups of runs) are created and indexed by the MLflow API alone: another
+    // door could squat a name (the first ExperimentCreated of the stream its name hashes to is the experiment).
+    const x = options.experimentIndex ? -1 : request.stream.startsWith(EXPERIMENT_STREAM_PREFIX) ? 0 : request.events.findIndex((event) => EXPERIMENT_TYPE_SET.has(event.type));
+    if (x >= 0) {
+      throw new InputError(
+        `${options.describe ? `${options.describe(r, x)}: ` : ''}experiment events (stream "${request.stream}", ${request.events[x]?.type ?? 'no event'}) are recorded by the MLflow API of "runledger serve" (experiments/create, runs/create); they cannot be appended directly`,
         { field: 'type', stream: request.stream },
       );
     }
@@ -170,6 +186,7 @@ export function checkRequests(heads: ReadonlyMap<string, RunHead>, requests: rea
 
 const MAX_ATTEMPTS = 20;
 const MODEL_EVENT_TYPES: ReadonlySet<string> = new Set(MODEL_TYPES);
+const EXPERIMENT_TYPE_SET: ReadonlySet<string> = new Set(EXPERIMENT_TYPES);
 
 type Decision<T> = { requests: AppendRequest[]; result: T } | { done: T };
 

@@ -114,6 +114,16 @@ describe('runledger ledger commands (end to end)', function () {
     const ruled = await runCli(['append', '-'], { env, input: JSON.stringify({ stream: 'run-x', type: 'RunCompleted', data: { runId: 'x' } }) });
     assert.equal(ruled.code, 2);
     assert.match(ruled.stderr, /stdin line 1: RunCompleted events are recorded by "runledger plan approve"/);
+    // An experiment is the MLflow API's: a name squatted here would be the experiment MLflow clients meet.
+    for (const line of [
+      { stream: 'experiment-0123456789abcdef', type: 'ExperimentCreated', data: { experimentId: '0123456789abcdef', name: 'iris', artifactLocation: 'mlflow-artifacts:/x', tags: {} } },
+      { stream: 'lab-e', type: 'ExperimentRunAdded', data: { experimentId: '0123456789abcdef', runId: 'r' } },
+      { stream: 'experiment-0123456789abcdef', type: 'custom.note', data: {} },
+    ]) {
+      const squat = await runCli(['append', '-'], { env, input: JSON.stringify(line) });
+      assert.equal(squat.code, 2, squat.stderr);
+      assert.match(squat.stderr, /stdin line 1: experiment events \(stream "(experiment-0123456789abcdef|lab-e)", \w+(\.\w+)?\) are recorded by the MLflow API of "runledger serve"/);
+    }
     const after = parse<{ count: number }>((await runCli(['events', '--json'], { env })).stdout).count;
     assert.equal(after, before);
   });

@@ -272,16 +272,19 @@ describe('kafka ingest (real broker)', function () {
       }
     });
 
-    it('refuses key history and model registry events, proposed or relayed: each ledger records its own', async () => {
+    it('refuses key history, model registry and experiment events, proposed or relayed: each ledger records its own', async () => {
       const topic = uniqueTopic('ingest-keys-models');
       await createTopic(kafka.brokers, topic, 1);
       // Relay-shaped envelopes at revision 0 of the key stream and of a model stream (what an attacker
       // with the topic, or another ledger's relay, would send), and the same as proposed events.
       const rotation = { id: randomUUID(), type: 'LedgerKeyRotated', data: { previousKey: 'runledger+0123abcd+AAAA', key: 'runledger+4567cdef+BBBB', statement: 'runledger\n' } };
       const version = { id: randomUUID(), type: 'ModelAliasSet', data: { model: 'm', alias: 'prod', version: 1, previousVersion: null, reason: 'promoted' } };
+      // An experiment name squatted from the topic: the first ExperimentCreated of its stream would be the experiment.
+      const experiment = { id: randomUUID(), type: 'ExperimentCreated', data: { experimentId: 'e1', name: 'iris', artifactLocation: 'mlflow-artifacts:/e1', tags: { owner: 'mallory' } } };
       const relayed = [
         { stream: KEY_STREAM, event: rotation },
         { stream: 'model-m', event: version },
+        { stream: 'experiment-e1', event: experiment },
       ].map(({ stream, event }) => {
         const [e] = prepareBatch([{ stream, events: [event] }], { actor: 'mallory' })[0]!.events;
         const sealedEvent = sealEvent(stream, 0, null, e!, new Date().toISOString());
@@ -292,15 +295,20 @@ describe('kafka ingest (real broker)', function () {
         proposed(KEY_STREAM, { ...rotation, id: randomUUID() }),
         proposed('model-m', { ...version, id: randomUUID() }),
         proposed('lab-x', { ...version, id: randomUUID() }),
+        proposed('experiment-e2', { ...experiment, id: randomUUID(), data: { ...experiment.data, experimentId: 'e2' } }),
+        proposed('lab-y', { ...experiment, id: randomUUID() }),
       ];
       await publish(kafka.list, topic, messages);
 
       const report = await runIngest({ store, brokers: kafka.brokers, topic, group: uniqueTopic('g'), once: true });
       assert.equal(report.appended, 0, JSON.stringify(report));
       assert.deepEqual(
-        report.rejected.map((r) => (/recorded by "runledger keys rotate"/.test(r.reason) ? 'keys' : /recorded by "runledger model register" and "runledger model alias"/.test(r.reason) ? 'model' : r.reason)),
-        ['keys', 'model', 'keys', 'model', 'model'],
+        report.rejected.map((r) =>
+          /recorded by "runledger keys rotate"/.test(r.reason) ? 'keys' : /recorded by "runledger model register" and "runledger model alias"/.test(r.reason) ? 'model' : /recorded by the MLflow API of "runledger serve"/.test(r.reason) ? 'experiment' : r.reason,
+        ),
+        ['keys', 'model', 'experiment', 'keys', 'model', 'model', 'experiment', 'experiment'],
       );
+      assert.deepEqual(await store.readStream('experiment-e1'), [], 'no experiment stream was written');
       assert.deepEqual(await store.readStream(KEY_STREAM), [], 'no key history was written');
       assert.deepEqual(await store.readStream('model-m'), [], 'no model stream was written');
     });

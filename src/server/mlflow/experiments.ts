@@ -4,13 +4,13 @@
 // (expectedRevision no_stream) — no index to keep consistent. MLflow's "Default" experiment, id 0,
 // exists on every server without having been created.
 import { createHash } from 'node:crypto';
-import { ExperimentCreated, ExperimentRunAdded } from '../../../events/experiments.js';
+import { EXPERIMENT_STREAM_PREFIX, ExperimentCreated, ExperimentRunAdded } from '../../../events/experiments.js';
 import { ConcurrencyError } from '../../errors.js';
 import { guardedAppend } from '../../governance/guarded-append.js';
 import { NO_STREAM, type EventStore } from '../../store/port.js';
 import { invalid, MlflowError, notFound } from './errors.js';
 
-export const EXPERIMENT_STREAM_PREFIX = 'experiment-';
+export { EXPERIMENT_STREAM_PREFIX };
 export const DEFAULT_EXPERIMENT_ID = '0';
 export const DEFAULT_EXPERIMENT_NAME = 'Default';
 
@@ -81,7 +81,7 @@ export async function createExperiment(store: EventStore, request: { name: strin
     throw invalid(`experiment ${issue.path.join('.') || 'request'}: ${issue.message}`);
   }
   try {
-    await guardedAppend(store, [{ stream: experimentStream(experimentId), expectedRevision: NO_STREAM, events: [{ type: 'ExperimentCreated', data, metadata: { actor: request.actor } }] }]);
+    await guardedAppend(store, [{ stream: experimentStream(experimentId), expectedRevision: NO_STREAM, events: [{ type: 'ExperimentCreated', data, metadata: { actor: request.actor } }] }], { experimentIndex: true });
   } catch (err) {
     if (err instanceof ConcurrencyError) throw taken();
     throw err;
@@ -99,7 +99,7 @@ export async function listExperiments(store: EventStore): Promise<Experiment[]> 
 
 /** Records that `runId` was created in the experiment (its index of runs). */
 export async function addExperimentRun(store: EventStore, experimentId: string, runId: string, actor: string): Promise<void> {
-  await guardedAppend(store, [{ stream: experimentStream(experimentId), events: [{ type: 'ExperimentRunAdded', data: { experimentId, runId }, metadata: { actor } }] }]);
+  await guardedAppend(store, [{ stream: experimentStream(experimentId), events: [{ type: 'ExperimentRunAdded', data: { experimentId, runId }, metadata: { actor } }] }], { experimentIndex: true });
 }
 
 /** The run ids an experiment's stream indexes, in creation order (to be checked against each run's own environment). */

@@ -17,7 +17,8 @@ import { InputError } from '../../errors.js';
 import { readRun } from '../../governance/guarded-append.js';
 import type { EventStore } from '../../store/port.js';
 import { invalid, MlflowError, notFound } from './errors.js';
-import { doc, page, pageOffset, parseRequest, refuseSearchSyntax } from './request.js';
+import { doc, page, pageOffset, parseRequest, StringList } from './request.js';
+import { matches, ordered, parseFilter, parseOrderBy, type Clause, type SearchFields } from './search.js';
 
 /** The reason runledger records with an alias change made through MLflow's API (which carries none). */
 export const MLFLOW_ALIAS_REASON = 'set through the MLflow API (registered-models/alias)';
@@ -30,7 +31,8 @@ const Tags = z.array(z.object({ key: z.string(), value: z.string() })).max(100);
 
 const bodies = {
   createModel: z.object({ name: Name, tags: Tags.optional(), description: z.string().optional(), deployment_job_id: z.string().optional() }),
-  searchModels: z.object({ filter: z.string().optional(), max_results: Int64.optional(), order_by: z.array(z.string()).optional(), page_token: z.string().optional() }),
+  searchModels: z.object({ filter: z.string().optional(), max_results: Int64.optional(), order_by: StringList.optional(), page_token: z.string().optional() }),
+  latestVersions: z.object({ name: Name, stages: z.array(z.string()).max(10).optional() }),
   createVersion: z.object({ name: Name, source: z.string().max(4000).optional(), run_id: z.string().min(1).max(128).optional(), tags: Tags.optional(), run_link: z.string().optional(), description: z.string().max(1000).optional(), model_id: z.string().optional() }),
   setAlias: z.object({ name: Name, alias: Alias, version: Int64 }),
   deleteAlias: z.object({ name: Name, alias: Alias }),
@@ -77,6 +79,37 @@ function modelJson(h: ModelHistory) {
     aliases: Object.entries(h.aliases).map(([alias, version]) => ({ alias, version: String(version) })),
   };
 }
+
+// What the registry searches filter and order by. The ledger records no registry tags, so a tag
+// clause matches nothing (but MLflow's "not a prompt" clause, which every model satisfies).
+type ModelJson = ReturnType<typeof modelJson>;
+type VersionJson = ReturnType<typeof versionJson>;
+const noTags = (): undefined => undefined;
+const MODEL_FIELDS: SearchFields<ModelJson> = {
+  attributes: {
+    name: { kind: 'string', list: true, get: (m) => m.name },
+    creation_timestamp: { kind: 'number', get: (m) => m.creation_timestamp },
+    timestamp: { kind: 'number', get: (m) => m.creation_timestamp },
+    last_updated_timestamp: { kind: 'number', get: (m) => m.last_updated_timestamp },
+  },
+  tag: noTags,
+};
+const VERSION_FIELDS: SearchFields<VersionJson> = {
+  attributes: {
+    name: { kind: 'string', list: true, get: (v) => v.name },
+    run_id: { kind: 'string', list: true, get: (v) => v.run_id },
+    source_path: { kind: 'string', get: (v) => v.source },
+    version_number: { kind: 'number', get: (v) => Number(v.version) },
+    creation_timestamp: { kind: 'number', get: (v) => v.creation_timestamp },
+    last_updated_timestamp: { kind: 'number', get: (v) => v.last_updated_timestamp },
+  },
+  tag: noTags,
+};
+/** MLflow's default order of model-versions/search. */
+const VERSION_DEFAULT_ORDER = ['last_updated_timestamp DESC', 'name ASC', 'version_number DESC'];
+/** The clauses on the model's name alone: checked on the names first, so only the models a search can answer are verified. */
+const nameOnly = (clauses: readonly Clause[]): Clause[] => clauses.filter((c) => c.entity === 'attribute' && c.key === 'name');
+const STAGES = ['none', 'staging', 'production', 'archived'];
 
 /** Names and refusals in MLflow's shape: a bad model or alias name is INVALID_PARAMETER_VALUE. */
 function checked<T>(where: string, check: () => T): T {
@@ -126,14 +159,53 @@ export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { 
     return { registered_model: modelJson(await history(name, 'registered-models/get')) };
   });
 
-  scope.get(p('registered-models/search'), { config: doc({ query: bodies.searchModels }, 'List registered models (each from its verified history), by name', 'Query: max_results, page_token. No filter or order_by.') }, async (request) => {
-    const body = q(bodies.searchModels, request, 'registered-models/search');
-    refuseSearchSyntax(body, 'registered-models/search');
+  /** Model names in the ledger that pass the filter's clauses on the name. */
+  const modelNames = async (clauses: readonly Clause[]): Promise<string[]> => {
+    const byName = nameOnly(clauses);
     const names = (await store.listStreams()).filter((s) => isModelStream(s.stream)).map((s) => s.stream.slice(modelStream('').length)).sort();
-    const { items, next } = page(names, pageOffset(body.page_token, 'registered-models/search'), Math.min(body.max_results ?? 100, 1000));
-    const models = [];
-    for (const name of items) models.push(modelJson(await history(name, 'registered-models/search')));
-    return { registered_models: models, ...(next ? { next_page_token: next } : {}) };
+    return names.filter((name) => matches(MODEL_FIELDS, { name } as ModelJson, byName));
+  };
+
+  scope.get(p('registered-models/search'), { config: doc({ query: bodies.searchModels }, 'Registered models (each from its verified history), by name', 'Query: filter (MLflow\'s grammar over name — =, !=, LIKE, ILIKE, IN — and tags, joined by AND), order_by (name, creation_timestamp, last_updated_timestamp), max_results, page_token. Only the models whose name passes the filter are read and verified; one of them that does not verify answers 409.') }, async (request) => {
+    const where = 'registered-models/search';
+    const body = q(bodies.searchModels, request, where);
+    const clauses = parseFilter(body.filter, MODEL_FIELDS, where);
+    const orderings = parseOrderBy(body.order_by, MODEL_FIELDS, where);
+    const models: ModelJson[] = [];
+    for (const name of await modelNames(clauses)) {
+      const model = modelJson(await history(name, where));
+      if (matches(MODEL_FIELDS, model, clauses)) models.push(model);
+    }
+    const { items, next } = page(ordered(MODEL_FIELDS, models, orderings), pageOffset(body.page_token, where), Math.min(body.max_results ?? 100, 1000));
+    return { registered_models: items, ...(next ? { next_page_token: next } : {}) };
+  });
+
+  scope.get(p('model-versions/search'), { config: doc({ query: bodies.searchModels }, 'Model versions (from each model\'s verified history)', 'Query: filter (MLflow\'s grammar over name, run_id — both also IN (…) — version_number, source_path and tags, joined by AND), order_by (default: last_updated_timestamp DESC, name ASC, version_number DESC), max_results (default 10,000), page_token. Only the models whose name passes the filter are read and verified; one of them that does not verify answers 409.') }, async (request) => {
+    const where = 'model-versions/search';
+    const body = q(bodies.searchModels, request, where);
+    const clauses = parseFilter(body.filter, VERSION_FIELDS, where);
+    const orderings = parseOrderBy(body.order_by !== undefined && body.order_by.length > 0 ? body.order_by : VERSION_DEFAULT_ORDER, VERSION_FIELDS, where);
+    const versions: VersionJson[] = [];
+    for (const name of await modelNames(clauses)) {
+      const h = await history(name, where);
+      for (const v of h.versions) {
+        const json = versionJson(h, v);
+        if (matches(VERSION_FIELDS, json, clauses)) versions.push(json);
+      }
+    }
+    const { items, next } = page(ordered(VERSION_FIELDS, versions, orderings), pageOffset(body.page_token, where), Math.min(body.max_results ?? 10_000, 200_000));
+    return { model_versions: items, ...(next ? { next_page_token: next } : {}) };
+  });
+
+  scope.post(p('registered-models/get-latest-versions'), { config: doc({ body: bodies.latestVersions }, 'The latest version per stage (MLflow\'s deprecated stages: every version here is in stage None)', 'Body: name, stages. Answers the latest version when stages is empty or names None, and no version for Staging, Production or Archived (runledger records aliases, not stages).') }, async (request) => {
+    const where = 'registered-models/get-latest-versions';
+    const body = b(bodies.latestVersions, request, where);
+    const stages = (body.stages ?? []).map((s) => s.toLowerCase());
+    const bad = (body.stages ?? []).find((s) => !STAGES.includes(s.toLowerCase()));
+    if (bad !== undefined) throw invalid(`${where}: field stages: ${JSON.stringify(bad)} is not a stage (None, Staging, Production, Archived)`);
+    const h = await history(body.name, where);
+    const latest = h.versions.at(-1);
+    return { model_versions: latest && (stages.length === 0 || stages.includes('none')) ? [versionJson(h, latest)] : [] };
   });
 
   scope.post(p('model-versions/create'), { config: doc({ body: bodies.createVersion }, 'Register the run\'s logged artifacts at a path, or its signed checkpoint, as the next version (as `runledger model register`)', 'Body: name, run_id, source, description. The run must verify and have completed. A source `runs:/<run_id>/<path>` (or `mlflow-artifacts:/<experiment>/<run_id>/artifacts/<path>`) at which the run logged artifacts registers those files (ArtifactRecorded events); otherwise the run\'s final CheckpointWritten is the version. A run with neither is refused.') }, async (request) => {

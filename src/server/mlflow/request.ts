@@ -1,8 +1,8 @@
 // Request and route plumbing shared by MLflow's tracking and registry routes: request parsing with
-// MLflow's error shape, page tokens, the refusal of search syntax, and each route's OpenAPI doc.
+// MLflow's error shape, page tokens, and each route's OpenAPI doc.
 import { z } from 'zod';
 import type { DocumentedConfig, RouteDoc } from '../route-doc.js';
-import { invalid, MLFLOW_ERROR_SCHEMA, MlflowError } from './errors.js';
+import { invalid, MLFLOW_ERROR_SCHEMA } from './errors.js';
 
 /** Parses a body or query with `schema`: INVALID_PARAMETER_VALUE naming the field on failure. */
 export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
@@ -12,6 +12,9 @@ export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, where: str
   const field = issue.path.map(String).join('.');
   throw invalid(`${where}: ${field ? `field ${field}: ` : ''}${issue.message}`);
 }
+
+/** A list field: in a GET query one value arrives as a string, several as repeated keys (an array). */
+export const StringList = z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(z.string()).max(100));
 
 /** A page token: the offset of the next item, as MLflow clients pass it back unchanged. */
 export function pageOffset(token: string | undefined, where: string): number {
@@ -23,12 +26,6 @@ export function pageOffset(token: string | undefined, where: string): number {
 export function page<T>(items: readonly T[], offset: number, max: number): { items: T[]; next?: string } {
   const slice = items.slice(offset, offset + max);
   return offset + max < items.length ? { items: slice, next: String(offset + max) } : { items: slice };
-}
-
-/** Filters and orderings are not evaluated here: say so rather than answer as if they were. */
-export function refuseSearchSyntax(request: { filter?: string | undefined; order_by?: string[] | undefined }, where: string): void {
-  if (request.filter !== undefined && request.filter.trim() !== '') throw new MlflowError('INVALID_PARAMETER_VALUE', 400, `${where}: filter ${JSON.stringify(request.filter.slice(0, 80))} is not supported by runledger's MLflow API (docs/mlflow.md "Not supported")`);
-  if (request.order_by !== undefined && request.order_by.length > 0) throw new MlflowError('INVALID_PARAMETER_VALUE', 400, `${where}: order_by is not supported by runledger's MLflow API (docs/mlflow.md "Not supported")`);
 }
 
 const OK = { '200': { description: 'done', schema: { type: 'object' } } };

@@ -26,7 +26,8 @@ import {
 import { getRunView as readRequiredRun, KILLED_REASON, latestPoint, readRunView, type MlflowRunView } from './run-view.js';
 import { registerArtifactRoutes } from './artifacts.js';
 import { registerMlflowRegistryRoutes } from './registry.js';
-import { doc, page, pageOffset, parseRequest, refuseSearchSyntax } from './request.js';
+import { doc, page, pageOffset, parseRequest, StringList } from './request.js';
+import { search, type SearchFields } from './search.js';
 
 /** The scope's prefix: MLflow's tracking API lives under <prefix>/mlflow, its artifact proxy under <prefix>/mlflow-artifacts. */
 export const MLFLOW_PREFIX = '/api/2.0';
@@ -49,7 +50,7 @@ const Tags = z.array(KeyValue).max(1000);
 
 const bodies = {
   createExperiment: z.object({ name: z.string().min(1).max(500), artifact_location: z.string().optional(), tags: Tags.optional() }),
-  searchExperiments: z.object({ max_results: Int64.optional(), filter: z.string().optional(), order_by: z.array(z.string()).optional(), page_token: z.string().optional(), view_type: z.string().optional() }),
+  searchExperiments: z.object({ max_results: Int64.optional(), filter: z.string().optional(), order_by: StringList.optional(), page_token: z.string().optional(), view_type: z.string().optional() }),
   createRun: z.object({ experiment_id: z.string().optional(), user_id: z.string().max(500).optional(), start_time: Int64.optional(), tags: Tags.optional(), run_name: z.string().max(500).optional() }),
   updateRun: z.object({ run_id: RunId.optional(), run_uuid: RunId.optional(), status: z.enum(['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED']).optional(), end_time: Int64.optional(), run_name: z.string().max(500).optional() }),
   searchRuns: z.object({
@@ -57,7 +58,7 @@ const bodies = {
     filter: z.string().optional(),
     run_view_type: z.string().optional(),
     max_results: Int64.optional(),
-    order_by: z.array(z.string()).optional(),
+    order_by: StringList.optional(),
     page_token: z.string().optional(),
   }),
   logParam: z.object({ run_id: RunId.optional(), run_uuid: RunId.optional(), key: z.string(), value: z.string() }),
@@ -108,6 +109,43 @@ export function experimentJson(e: Experiment) {
 }
 
 const experimentOf = (view: MlflowRunView): string => view.mlflow?.experimentId ?? DEFAULT_EXPERIMENT_ID;
+
+/** What runs/search filters and orders by (MLflow's run attributes, latest metric values, params, tags). */
+const RUN_FIELDS: SearchFields<MlflowRunView> = (() => {
+  const runName = (v: MlflowRunView) => runInfoJson(v).run_name;
+  return {
+    attributes: {
+      run_id: { kind: 'string', list: true, get: (v) => v.runId },
+      run_name: { kind: 'string', get: runName },
+      'run name': { kind: 'string', get: runName },
+      status: { kind: 'string', get: (v) => v.status ?? 'RUNNING' },
+      user_id: { kind: 'string', get: (v) => v.mlflow?.userId ?? '' },
+      artifact_uri: { kind: 'string', get: (v) => runInfoJson(v).artifact_uri },
+      lifecycle_stage: { kind: 'string', get: () => 'active' },
+      experiment_id: { kind: 'string', get: experimentOf },
+      start_time: { kind: 'number', get: (v) => v.startTime ?? 0 },
+      created: { kind: 'number', get: (v) => v.startTime ?? 0 },
+      end_time: { kind: 'number', get: (v) => v.endTime },
+    },
+    metric: (v, key) => {
+      const points = v.metrics.get(key);
+      return points && points.length > 0 ? latestPoint(points)!.value : undefined;
+    },
+    param: (v, key) => (Object.hasOwn(v.params, key) ? v.params[key] : undefined),
+    tag: (v, key) => (Object.hasOwn(v.tags, key) ? v.tags[key] : undefined),
+  };
+})();
+
+/** What experiments/search filters and orders by. */
+const EXPERIMENT_FIELDS: SearchFields<Experiment> = {
+  attributes: {
+    name: { kind: 'string', get: (e) => e.name },
+    experiment_id: { kind: 'string', get: (e) => e.experimentId },
+    creation_time: { kind: 'number', get: (e) => e.createdAt ?? 0 },
+    last_update_time: { kind: 'number', get: (e) => e.createdAt ?? 0 },
+  },
+  tag: (e, key) => (Object.hasOwn(e.tags, key) ? e.tags[key] : undefined),
+};
 
 export function runInfoJson(view: MlflowRunView) {
   const experimentId = experimentOf(view);
@@ -186,13 +224,12 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
 
     const searchExperiments = async (value: unknown) => {
       const body = parseRequest(bodies.searchExperiments, value, 'experiments/search');
-      refuseSearchSyntax(body, 'experiments/search');
-      const all = await listExperiments(ctx.store);
+      const all = search(await listExperiments(ctx.store), EXPERIMENT_FIELDS, body, 'experiments/search');
       const { items, next } = page(all, pageOffset(body.page_token, 'experiments/search'), Math.min(body.max_results ?? 1000, 50_000));
       return { experiments: items.map(experimentJson), ...(next ? { next_page_token: next } : {}) };
     };
-    scope.post(p('experiments/search'), { config: doc({ body: bodies.searchExperiments }, 'List experiments', 'Body: max_results, page_token. No filter or order_by.') }, async (request) => searchExperiments(request.body));
-    scope.get(p('experiments/search'), { config: doc({ query: bodies.searchExperiments }, 'List experiments', 'Query: max_results, page_token. No filter or order_by.') }, async (request) => searchExperiments(request.query));
+    scope.post(p('experiments/search'), { config: doc({ body: bodies.searchExperiments }, 'List experiments', 'Body: filter (MLflow\'s grammar over name, experiment_id, creation_time, last_update_time and tags), order_by, max_results, page_token.') }, async (request) => searchExperiments(request.body));
+    scope.get(p('experiments/search'), { config: doc({ query: bodies.searchExperiments }, 'List experiments', 'Query: filter (MLflow\'s grammar over name, experiment_id, creation_time, last_update_time and tags), order_by, max_results, page_token.') }, async (request) => searchExperiments(request.query));
 
     scope.post(p('runs/create'), { config: doc({ body: bodies.createRun }, 'Create a run: a ledger run with an open plan, its environment, tags', 'Body: experiment_id, user_id, start_time, tags, run_name. The run id is generated; start_time is kept as the client\'s fact, the run\'s start is when the ledger recorded it.') }, async (request) => {
       const body = b(bodies.createRun, request, 'runs/create');
@@ -241,7 +278,6 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
 
     const searchRuns = async (value: unknown) => {
       const body = parseRequest(bodies.searchRuns, value, 'runs/search');
-      refuseSearchSyntax(body, 'runs/search');
       const experimentIds = body.experiment_ids ?? [];
       if (experimentIds.length === 0) throw invalid('runs/search: field experiment_ids must name at least one experiment');
       const views: MlflowRunView[] = [];
@@ -253,12 +289,13 @@ export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOption
           if (view && experimentOf(view) === experimentId) views.push(view);
         }
       }
-      // MLflow's default order: newest start first, then run id.
+      // MLflow's default order: newest start first, then run id; order_by sorts within it.
       views.sort((a, b2) => (b2.startTime ?? 0) - (a.startTime ?? 0) || a.runId.localeCompare(b2.runId));
-      const { items, next } = page(views, pageOffset(body.page_token, 'runs/search'), Math.min(body.max_results ?? 1000, 50_000));
+      const found = search(views, RUN_FIELDS, body, 'runs/search');
+      const { items, next } = page(found, pageOffset(body.page_token, 'runs/search'), Math.min(body.max_results ?? 1000, 50_000));
       return { runs: items.map(runJson), ...(next ? { next_page_token: next } : {}) };
     };
-    scope.post(p('runs/search'), { config: doc({ body: bodies.searchRuns }, 'Runs of experiments, newest first', 'Body: experiment_ids, max_results, page_token. No filter or order_by.') }, async (request) => searchRuns(request.body));
+    scope.post(p('runs/search'), { config: doc({ body: bodies.searchRuns }, 'Runs of experiments, newest first', 'Body: experiment_ids, filter (MLflow\'s grammar: metrics.<key> by latest value, params.<key>, tags.<key>, attributes run_id, run_name, status, user_id, start_time, end_time, … joined by AND), order_by, max_results, page_token.') }, async (request) => searchRuns(request.body));
 
     scope.post(p('runs/log-parameter'), { config: doc({ body: bodies.logParam }, 'Log a param (write-once: the same value again is a no-op, another value is refused)', 'Body: run_id, key, value.') }, async (request) => {
       const body = b(bodies.logParam, request, 'runs/log-parameter');

@@ -65,6 +65,30 @@ describe('the stock MLflow client against serve', function () {
     assert.notEqual(baseline.run_id, candidate.run_id);
   });
 
+  it("MlflowClient.search_runs filters and orders by MLflow's grammar, and a filter it cannot evaluate fails at once", async () => {
+    const snippet = `
+import json
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+c = MlflowClient()
+exp = c.get_experiment_by_name("iris-mlflow")
+best = c.search_runs([exp.experiment_id], filter_string="metrics.f1 > 0 and attributes.status = 'FINISHED'", order_by=["metrics.f1 DESC"])
+none = c.search_runs([exp.experiment_id], filter_string="metrics.f1 > 2")
+try:
+    c.search_runs([exp.experiment_id], filter_string="metrics.f1 > 0 OR params.x = '1'")
+    refused = None
+except MlflowException as e:
+    refused = e.error_code
+print(json.dumps({"ids": [r.info.run_id for r in best], "f1": [r.data.metrics["f1"] for r in best], "none": len(none), "refused": refused}))
+`;
+    const res = await python(['-c', snippet], { MLFLOW_TRACKING_URI: server!.url, MLFLOW_TRACKING_TOKEN: TOKEN, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' });
+    assert.equal(res.code, 0, res.stderr.slice(-3000));
+    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { ids: string[]; f1: number[]; none: number; refused: string | null };
+    const expected = [baseline, candidate].sort((a, b) => b.metrics.f1 - a.metrics.f1);
+    assert.notEqual(baseline.metrics.f1, candidate.metrics.f1);
+    assert.deepEqual(out, { ids: expected.map((r) => r.run_id), f1: expected.map((r) => r.metrics.f1), none: 0, refused: 'INVALID_PARAMETER_VALUE' });
+  });
+
   it('replay verifies the MLflow run against the signed checkpoint', async () => {
     const res = await cli(['replay', baseline.run_id, '--json']);
     assert.equal(res.code, 0, res.stderr);

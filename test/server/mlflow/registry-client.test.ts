@@ -38,6 +38,20 @@ mv = MlflowClient().create_model_version("user-model", f"runs:/{run_id}/model", 
 print(json.dumps({"version": mv.version, "run_id": mv.run_id == run_id, "source": mv.source == f"runs:/{run_id}/model"}))
 `;
 
+// The searches a user's MLflow code runs against the registry (MLflow 3 adds a "not a prompt" tag clause to
+// search_registered_models), and the deprecated get_latest_versions, which answers stage None.
+const SEARCH_SNIPPET = `
+import json
+from mlflow import MlflowClient
+c = MlflowClient()
+models = [m.name for m in c.search_registered_models()]
+like = [m.name for m in c.search_registered_models(filter_string="name LIKE 'ir%'")]
+versions = [(v.name, v.version) for v in c.search_model_versions("name='iris'")]
+by_run = [(v.name, v.version) for v in c.search_model_versions("run_id='base-1'")]
+latest = [v.version for v in c.get_latest_versions("iris")]
+print(json.dumps({"models": models, "like": like, "versions": versions, "by_run": by_run, "latest": latest}))
+`;
+
 describe('the stock MLflow client against serve\'s model registry', function () {
   this.timeout(300_000);
   const probe = pythonWith(['mlflow'], `assert mlflow.__version__ == ${JSON.stringify(MLFLOW_VERSION)}, "mlflow " + mlflow.__version__ + " is not the pinned ${MLFLOW_VERSION}"`);
@@ -94,5 +108,11 @@ describe('the stock MLflow client against serve\'s model registry', function () 
       ['alias-set', 'serve', MLFLOW_ALIAS_REASON],
     ]);
     assert.ok(history.entries.every((e) => e.inclusion !== null && Array.isArray(e.inclusion.proof)));
+  });
+
+  it('searches registered models and versions and gets the latest version through MlflowClient', async () => {
+    const res = await python(['-c', SEARCH_SNIPPET], { MLFLOW_TRACKING_URI: server!.url, MLFLOW_TRACKING_TOKEN: MLFLOW_TEST_TOKEN, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' });
+    assert.equal(res.code, 0, res.stderr.slice(-3000));
+    assert.deepEqual(JSON.parse(res.stdout.trim().split('\n').pop()!), { models: ['iris', 'user-model'], like: ['iris'], versions: [['iris', '1']], by_run: [['iris', '1']], latest: ['1'] });
   });
 });

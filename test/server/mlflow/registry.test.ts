@@ -153,10 +153,37 @@ describe('MLflow model registry API on serve', function () {
     assert.equal(model.latest_versions[0]!.version, '2');
   });
 
-  it('lists registered models by name and refuses a filter as the tracking search does', async () => {
-    const listed = (await ok('GET', 'registered-models/search')).registered_models as { name: string }[];
-    assert.deepEqual(listed.map((m) => m.name), ['iris', 'user-model'], 'in name order');
-    refused(await call('GET', `registered-models/search?filter=${encodeURIComponent("name='iris'")}`), 400, 'INVALID_PARAMETER_VALUE');
+  it('searches registered models and versions with MLflow\'s filter grammar and order_by, and answers get-latest-versions', async () => {
+    const models = async (filter?: string, order?: string) =>
+      ((await ok('GET', `registered-models/search?${filter !== undefined ? `filter=${encodeURIComponent(filter)}` : ''}${order ? `&order_by=${encodeURIComponent(order)}` : ''}`)).registered_models as { name: string }[]).map((m) => m.name);
+    assert.deepEqual(await models(), ['iris', 'user-model'], 'in name order');
+    // What an MLflow 3 client sends with every search_registered_models call: no model here is a prompt.
+    assert.deepEqual(await models("tags.`mlflow.prompt.is_prompt` != 'true'"), ['iris', 'user-model']);
+    assert.deepEqual(await models("name = 'iris'"), ['iris']);
+    assert.deepEqual(await models("name LIKE 'user-%' AND tag.`mlflow.prompt.is_prompt` != 'true'"), ['user-model']);
+    assert.deepEqual(await models("name ILIKE 'IRIS'"), ['iris']);
+    assert.deepEqual(await models("tags.team = 'x'"), [], 'no registry tag is recorded');
+    assert.deepEqual(await models(undefined, 'name DESC'), ['user-model', 'iris']);
+    for (const bad of ["name = 'iris' OR name = 'x'", 'metrics.loss > 1', "owner = 'me'", "name > 'a'", "name = 'unterminated"]) refused(await call('GET', `registered-models/search?filter=${encodeURIComponent(bad)}`), 400, 'INVALID_PARAMETER_VALUE');
+
+    const versions = async (filter: string, extra = '') =>
+      ((await ok('GET', `model-versions/search?filter=${encodeURIComponent(filter)}${extra}`)).model_versions as VersionJson[]).map((v) => `${v.name}/${v.version}`);
+    assert.deepEqual(await versions("name = 'iris'"), ['iris/2', 'iris/1'], 'newest first (MLflow\'s default order)');
+    assert.deepEqual(await versions("run_id = 'base-1'"), ['iris/1']);
+    assert.deepEqual(await versions("run_id IN ('base-1', 'base-2') AND version_number > 1"), ['iris/2']);
+    assert.deepEqual(await versions("name = 'iris'", `&order_by=${encodeURIComponent('version_number ASC')}`), ['iris/1', 'iris/2']);
+    const first = await ok('GET', `model-versions/search?filter=${encodeURIComponent("name = 'iris'")}&max_results=1`);
+    assert.deepEqual((first.model_versions as VersionJson[]).map((v) => v.version), ['2']);
+    const second = await ok('GET', `model-versions/search?filter=${encodeURIComponent("name = 'iris'")}&max_results=1&page_token=${first.next_page_token as string}`);
+    assert.deepEqual((second.model_versions as VersionJson[]).map((v) => v.version), ['1']);
+    refused(await call('GET', `model-versions/search?filter=${encodeURIComponent("run_id LIKE 5")}`), 400, 'INVALID_PARAMETER_VALUE');
+
+    const latest = async (body: Record<string, unknown>) => ((await ok('POST', 'registered-models/get-latest-versions', body)).model_versions as VersionJson[]).map((v) => v.version);
+    assert.deepEqual(await latest({ name: 'iris' }), ['2']);
+    assert.deepEqual(await latest({ name: 'iris', stages: ['None'] }), ['2']);
+    assert.deepEqual(await latest({ name: 'iris', stages: ['Production'] }), [], 'stages are not recorded: aliases are');
+    refused(await call('POST', 'registered-models/get-latest-versions', { name: 'iris', stages: ['Live'] }), 400, 'INVALID_PARAMETER_VALUE');
+    refused(await call('POST', 'registered-models/get-latest-versions', { name: 'nobody' }), 404, 'RESOURCE_DOES_NOT_EXIST');
   });
 
   it('refuses to read a model whose registration was forged straight into the store (an MLflow run\'s event as the evidence)', async () => {
@@ -179,5 +206,11 @@ describe('MLflow model registry API on serve', function () {
     const message = refused(await call('GET', 'model-versions/get?name=forged&version=1'), 409, 'INVALID_STATE');
     assert.match(message, /does not verify/);
     refused(await call('GET', 'registered-models/get-model-version-by-alias?name=forged&alias=production'), 409, 'INVALID_STATE');
+    // A search that reaches the forged model refuses, naming it; one whose filter names only verified models answers.
+    assert.match(refused(await call('GET', 'registered-models/search'), 409, 'INVALID_STATE'), /model forged does not verify/);
+    assert.match(refused(await call('GET', `model-versions/search?filter=${encodeURIComponent("run_id = 'base-1'")}`), 409, 'INVALID_STATE'), /model forged does not verify/);
+    refused(await call('POST', 'registered-models/get-latest-versions', { name: 'forged' }), 409, 'INVALID_STATE');
+    const iris = (await ok('GET', `model-versions/search?filter=${encodeURIComponent("name = 'iris'")}`)).model_versions as VersionJson[];
+    assert.deepEqual(iris.map((v) => v.version), ['2', '1']);
   });
 });

@@ -59,17 +59,27 @@ describe('MLflow tracking API on serve', function () {
     refused(await call('GET', 'experiments/get-by-name?experiment_name=missing'), 404, 'RESOURCE_DOES_NOT_EXIST');
     const search = (await ok('POST', 'experiments/search', { max_results: 10 })) as { experiments: { experiment_id: string }[] };
     assert.deepEqual(search.experiments.map((e) => e.experiment_id), ['0', experimentId]);
-    refused(await call('POST', 'experiments/search', { filter: "name = 'x'" }), 400, 'INVALID_PARAMETER_VALUE');
+    const filtered = (await ok('POST', 'experiments/search', { filter: "name LIKE 'exp/%' AND tags.team = 'vision'" })) as { experiments: { experiment_id: string }[] };
+    assert.deepEqual(filtered.experiments.map((e) => e.experiment_id), [experimentId]);
+    const none = (await ok('GET', `experiments/search?filter=${encodeURIComponent("name = 'x'")}`)) as { experiments: unknown[] };
+    assert.deepEqual(none.experiments, []);
+    refused(await call('POST', 'experiments/search', { filter: "metrics.loss < 1" }), 400, 'INVALID_PARAMETER_VALUE');
   });
 
-  it('answers its own artifact location for an experiment whose stored event names another (written by other means)', async () => {
+  it('refuses experiment events through the write API, and answers its own artifact location for one written into the store by other means', async () => {
     const name = 'forged-location';
+    const forged = { experimentId: experimentIdFor(name), name, artifactLocation: 's3://attacker/bucket', tags: {} };
+    // The write API (and `runledger append`, and Kafka ingest: one door) refuses it: a name could be squatted.
     const res = await fetch(`${server.url}/api/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson' },
-      body: JSON.stringify({ stream: experimentStream(experimentIdFor(name)), type: 'ExperimentCreated', data: { experimentId: experimentIdFor(name), name, artifactLocation: 's3://attacker/bucket', tags: {} } }) + '\n',
+      body: JSON.stringify({ stream: experimentStream(experimentIdFor(name)), type: 'ExperimentCreated', data: forged }) + '\n',
     });
-    assert.equal(res.status, 200, await res.text());
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /experiment events \(stream \\"experiment-[0-9a-f]{16}\\", ExperimentCreated\) are recorded by the MLflow API/);
+    assert.equal(await ledger.store.streamRevision(experimentStream(experimentIdFor(name))), -1);
+    // Past every door, straight through the store port (as SQL could): read with checks, never trusted.
+    await ledger.store.append(experimentStream(experimentIdFor(name)), [{ type: 'ExperimentCreated', data: forged }]);
     const got = (await ok('GET', `experiments/get-by-name?experiment_name=${name}`)) as { experiment: { artifact_location: string } };
     assert.equal(got.experiment.artifact_location, `mlflow-artifacts:/${experimentIdFor(name)}`);
   });
@@ -151,7 +161,33 @@ describe('MLflow tracking API on serve', function () {
     assert.deepEqual(listed.runs, []);
     const ours = (await ok('POST', 'runs/search', { experiment_ids: [experimentId], max_results: 1000 })) as { runs: { info: { run_id: string } }[] };
     assert.ok(ours.runs.some((r) => r.info.run_id === mine));
-    refused(await call('POST', 'runs/search', { experiment_ids: [experimentId], filter: "metrics.loss < 1" }), 400, 'INVALID_PARAMETER_VALUE');
+  });
+
+  it('searches runs with MLflow\'s filter grammar (latest metric value, params, tags, attributes) and order_by, refusing what it cannot evaluate', async () => {
+    const exp = (await ok('POST', 'experiments/create', { name: 'exp/search' })).experiment_id as string;
+    const make = async (name: string, lr: string, losses: number[], status?: 'FINISHED') => {
+      const runId = ((await ok('POST', 'runs/create', { experiment_id: exp, run_name: name, tags: [{ key: 'team', value: name === 'c' ? 'audio' : 'vision' }] })).run as { info: { run_id: string } }).info.run_id;
+      await ok('POST', 'runs/log-batch', { run_id: runId, params: [{ key: 'lr', value: lr }], metrics: losses.map((value, step) => ({ key: 'loss', value, timestamp: 1000 + step, step })) });
+      if (status) await ok('POST', 'runs/update', { run_id: runId, status });
+      return runId;
+    };
+    // Run a's loss goes down to 0.2 (its latest value is what MLflow searches), b's ends at 0.6; c logs no loss.
+    const a = await make('a', '0.1', [0.9, 0.2], 'FINISHED');
+    const b = await make('b', '0.01', [0.5, 0.6]);
+    const c = await make('c', '0.1', []);
+    const found = async (filter: string, order_by?: string[]) =>
+      ((await ok('POST', 'runs/search', { experiment_ids: [exp], filter, ...(order_by ? { order_by } : {}) })) as { runs?: { info: { run_id: string } }[] }).runs?.map((r) => r.info.run_id) ?? [];
+    assert.deepEqual(await found('metrics.loss < 0.5'), [a], 'the latest value, not any value');
+    assert.deepEqual(await found("params.lr = '0.1'", ['attributes.run_name ASC']), [a, c]);
+    assert.deepEqual(await found("tags.team != 'audio' AND attributes.status = 'RUNNING'"), [b]);
+    assert.deepEqual(await found("attributes.run_name LIKE '_'", ['metrics.loss DESC']), [b, a, c], 'a run without the metric sorts last');
+    assert.deepEqual(await found("metrics.`loss` >= 0.2 AND run_id IN ('" + a + "', '" + c + "')"), [a]);
+    assert.deepEqual(await found('params.missing IS NULL', ['params.lr ASC', 'attributes.run_name DESC']), [b, c, a]);
+    for (const bad of ["metrics.loss < 'x'", "params.lr > '1'", "metrics.loss < 1 OR params.lr = '1'", "datasets.name = 'x'", "attributes.nope = 'x'", "metrics.loss <", "params.lr = 0.1", "tags.team IN ('a')"]) {
+      const message = refused(await call('POST', 'runs/search', { experiment_ids: [exp], filter: bad }), 400, 'INVALID_PARAMETER_VALUE');
+      assert.match(message, /^runs\/search: /, bad);
+    }
+    refused(await call('POST', 'runs/search', { experiment_ids: [exp], order_by: ['attributes.nope DESC'] }), 400, 'INVALID_PARAMETER_VALUE');
   });
 
   it('stores artifacts by digest, lists and downloads them, and refuses a download whose stored bytes changed', async () => {
@@ -186,7 +222,7 @@ describe('MLflow tracking API on serve', function () {
     const runId = await newRun();
     assert.match(refused(await call('POST', 'runs/delete', { run_id: runId }), 501, 'NOT_IMPLEMENTED'), /never deleted/);
     refused(await call('POST', 'experiments/delete', { experiment_id: experimentId }), 501, 'NOT_IMPLEMENTED');
-    refused(await call('GET', 'model-versions/search'), 404, 'ENDPOINT_NOT_FOUND');
+    refused(await call('GET', 'logged-models/search'), 404, 'ENDPOINT_NOT_FOUND');
     assert.equal((await getRun(runId)).info.status, 'RUNNING');
   });
 });
