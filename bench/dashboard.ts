@@ -11,11 +11,11 @@ import { startServer } from '../src/server/app.js';
 import { openStore } from '../src/store/open.js';
 import { campaignStreamEvents, metrics, runStreamEvents } from './fixtures/projection-log.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
+import { findChromium } from '../test/support/chromium.js';
 
 /** Milliseconds each interaction may take at the median (scroll: per frame at p90). */
 export const BUDGETS_MS = { firstPage: 1500, sort: 1000, filter: 1000, scrollFrame: 50 } as const;
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 function result(name: string, unit: string, samples: number[], units: number, budgetMs: number, p: 'p50' | 'p90' = 'p50', extra: Record<string, unknown> = {}): BenchResult {
   const wallMs = summarizeRuns(samples);
@@ -46,8 +46,11 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     await store.append(`campaign-c${c}`, campaignStreamEvents(`c${c}`, ids));
   }
   process.stderr.write(`bench: dashboard — ${runs} runs recorded in ${Math.round(performance.now() - setup)} ms\n`);
+  // The same Chromium the browser suites drive (RUNLEDGER_CHROMIUM, else chromium on PATH).
+  const found = findChromium();
+  if ('skip' in found) throw new Error(`dashboard benchmark: ${found.skip}`);
   const server = await startServer({ store, home, port: 0, pollMs: 1000 });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
+  const browser = await chromium.launch({ executablePath: found.path, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const firstRow = () => page.locator('tbody tr[data-row]').first().getAttribute('data-row');

@@ -1,11 +1,13 @@
 // model registry events. One stream per named model (`model-<name>`, src/registry/model-rules.ts):
-// versions registered from verified runs, and every alias set, moved or deleted, with its reason.
+// versions registered from verified runs, every alias set, moved or deleted, with its reason, and
+// the tags and descriptions of the model and its versions (MLflow's registry metadata), each change
+// naming the value it replaces.
 // Who and when are the envelope's metadata.actor and metadata.recordedAt.
 import { z } from 'zod';
 import { defineEvent, type EventDefinition } from './registry.js';
 import { Identifier } from './plan.js';
 import { Metrics } from './training.js';
-import { ArtifactPath, MediaType } from './runs.js';
+import { ArtifactPath, MediaType, TagKey, TagValue } from './runs.js';
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');
 const Base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
@@ -131,7 +133,45 @@ export const ModelAliasDeletedData = z
   .strict();
 export type ModelAliasDeletedData = z.infer<typeof ModelAliasDeletedData>;
 
-export const MODEL_TYPES = ['ModelVersionRegistered', 'ModelAliasSet', 'ModelAliasDeleted'] as const;
+/** A model's or a version's description (MLflow keeps registry descriptions as free text). */
+export const ModelDescription = z.string().max(5000);
+/** What a tag or description change is about: the model itself (null) or one of its versions. */
+const Target = Version.nullable();
+
+export const ModelTagSetData = z
+  .object({
+    model: ModelName,
+    version: Target,
+    key: TagKey,
+    value: TagValue,
+    /** The value the tag had before (null: a new tag). Must be what the history says. */
+    previousValue: TagValue.nullable(),
+  })
+  .strict();
+export type ModelTagSetData = z.infer<typeof ModelTagSetData>;
+
+export const ModelTagDeletedData = z
+  .object({
+    model: ModelName,
+    version: Target,
+    key: TagKey,
+    previousValue: TagValue,
+  })
+  .strict();
+export type ModelTagDeletedData = z.infer<typeof ModelTagDeletedData>;
+
+export const ModelDescriptionSetData = z
+  .object({
+    model: ModelName,
+    version: Target,
+    description: ModelDescription,
+    /** The description before (null: none). Must be what the history says. */
+    previousDescription: ModelDescription.nullable(),
+  })
+  .strict();
+export type ModelDescriptionSetData = z.infer<typeof ModelDescriptionSetData>;
+
+export const MODEL_TYPES = ['ModelVersionRegistered', 'ModelAliasSet', 'ModelAliasDeleted', 'ModelTagSet', 'ModelTagDeleted', 'ModelDescriptionSet'] as const;
 export type ModelEventType = (typeof MODEL_TYPES)[number];
 
 export const modelEvents: EventDefinition[] = [
@@ -139,4 +179,7 @@ export const modelEvents: EventDefinition[] = [
   defineEvent('ModelVersionRegistered', 2, ModelVersionRegisteredData, 'A verified run\'s signed checkpoint, or the artifacts it logged under one path, became version N of a named model.'),
   defineEvent('ModelAliasSet', 1, ModelAliasSetData, 'A model alias (production, staging, …) was set or moved to a version, with a reason.'),
   defineEvent('ModelAliasDeleted', 1, ModelAliasDeletedData, 'A model alias was deleted, with a reason.'),
+  defineEvent('ModelTagSet', 1, ModelTagSetData, "A tag of a model (version null) or of one of its versions was set or changed, naming the value it replaces."),
+  defineEvent('ModelTagDeleted', 1, ModelTagDeletedData, "A tag of a model or of one of its versions was deleted, naming the value it had; the log keeps it."),
+  defineEvent('ModelDescriptionSet', 1, ModelDescriptionSetData, "The description of a model or of one of its versions was set or changed, naming the description it replaces."),
 ];

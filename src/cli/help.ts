@@ -40,6 +40,8 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   model: ['npx runledger model register iris --run a && npx runledger model alias iris production 1'],
   'model register': ['npx runledger model register iris --run a', 'npx runledger model register iris --run a --description "first baseline" --json', 'npx runledger model register my-model --run my-script-7 --artifact model'],
   'model alias': ['npx runledger model alias iris production 1 --reason "passed the gate"', 'npx runledger model alias iris staging --delete'],
+  'model tag': ['npx runledger model tag iris team vision', 'npx runledger model tag iris validation passed --model-version 2', 'npx runledger model tag iris team --delete --json'],
+  'model describe': ['npx runledger model describe iris "Iris classifier, 4 features"', 'npx runledger model describe iris "retrained on May data" --model-version 2'],
   'model history': ['npx runledger model history iris', 'npx runledger model history iris --json'],
   'model show': ['npx runledger model show iris', 'npx runledger model show iris --at 2026-01-01T12:00:00Z --json'],
   catalog: ['npx runledger catalog', 'npx runledger catalog --markdown > docs/events.md'],

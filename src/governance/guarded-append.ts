@@ -126,7 +126,7 @@ export function refuseRecorderTypes(requests: readonly AppendRequest[], options:
     const m = isModelStream(request.stream) ? 0 : request.events.findIndex((event) => MODEL_EVENT_TYPES.has(event.type));
     if (m >= 0) {
       throw new InputError(
-        `${options.describe ? `${options.describe(r, m)}: ` : ''}model registry events (stream "${request.stream}", ${request.events[m]?.type ?? 'no event'}) are recorded by "runledger model register" and "runledger model alias", which check the registry's rules; they cannot be appended directly`,
+        `${options.describe ? `${options.describe(r, m)}: ` : ''}model registry events (stream "${request.stream}", ${request.events[m]?.type ?? 'no event'}) are recorded by "runledger model" (register, alias, tag, describe) and the registry API, which check the registry's rules; they cannot be appended directly`,
         { field: 'type', stream: request.stream },
       );
     }

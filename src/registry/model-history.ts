@@ -2,7 +2,7 @@
 // its raw bytes (RFC 8785, chain, RFC 9162 inclusion under the latest signed checkpoint), re-checked
 // against the registry rules, and every registration against its run's replay — so what `model
 // history` and `model show --at T` answer is what the signed log proves, whatever wrote the store.
-import type { ModelAliasDeletedData, ModelAliasSetData, ModelVersionRegisteredData } from '../../events/model.js';
+import type { ModelAliasDeletedData, ModelAliasSetData, ModelDescriptionSetData, ModelTagDeletedData, ModelTagSetData, ModelVersionRegisteredData } from '../../events/model.js';
 import { registry } from '../../events/index.js';
 import { InputError } from '../errors.js';
 import { inclusionProofJson, type InclusionProofJson } from '../integrity/proof.js';
@@ -12,14 +12,14 @@ import { TreeProofs } from '../replay/tree-proofs.js';
 import type { EventEvidence, TrustedCheckpoint } from '../replay/verify-run.js';
 import type { EventStore } from '../store/port.js';
 import { readStreamPages } from '../ledger/read.js';
-import { checkModelName, evolveModel, initialModelState, modelStream, modelViolation, registrationData, type ModelState } from './model-rules.js';
+import { checkModelName, descriptionOf, evolveModel, initialModelState, modelStream, modelViolation, registrationData, tagsOf, type ModelState } from './model-rules.js';
 import { registrationViolation, type RunReplay } from './model-registry.js';
 
 export type ModelCheck = StreamCheck | 'checkpoint' | 'schema' | 'rule' | 'registration';
 
 export type ModelDivergence = Omit<StreamDivergence, 'check'> & { check: ModelCheck };
 
-export type ModelChangeKind = 'registered' | 'alias-set' | 'alias-moved' | 'alias-deleted';
+export type ModelChangeKind = 'registered' | 'alias-set' | 'alias-moved' | 'alias-deleted' | 'tag-set' | 'tag-deleted' | 'description-set';
 
 export interface ModelHistoryEntry {
   revision: number;
@@ -28,7 +28,7 @@ export interface ModelHistoryEntry {
   change: ModelChangeKind;
   recordedAt: string;
   actor: string;
-  /** The version registered, or the alias's new version; null for a delete. */
+  /** The version registered, the alias's new version, or the version a tag or description change is about; null for an alias delete and for a change to the model itself. */
   version: number | null;
   alias: string | null;
   previousVersion: number | null;
@@ -37,6 +37,12 @@ export interface ModelHistoryEntry {
   checkpointDigest: string | null;
   /** The artifact path a registration names (an artifact version); null otherwise. */
   artifactPath: string | null;
+  /** The tag a tag change is about; null otherwise. */
+  key: string | null;
+  /** A tag's new value or the new description; null for a tag delete and for other changes. */
+  value: string | null;
+  /** The tag's value or the description before the change (null: none); null for other changes. */
+  previousValue: string | null;
   /** True when the event is inside the signed checkpoint and its inclusion proof verified. */
   anchored: boolean;
   /** RFC 9162 inclusion proof of the event's leaf under the signed checkpoint; null when not anchored. */
@@ -59,6 +65,8 @@ export interface ModelVersionView {
   description: string | null;
   /** Aliases pointing at it now. */
   aliases: string[];
+  /** The version's tags now. */
+  tags: Record<string, string>;
 }
 
 export interface ModelHistory {
@@ -71,6 +79,9 @@ export interface ModelHistory {
   checkpoint: { size: number; root: string; note: string } | null;
   versions: ModelVersionView[];
   aliases: Record<string, number>;
+  /** The model's own tags and description now. */
+  tags: Record<string, string>;
+  description: string | null;
   /** The verified events, oldest first (up to the first divergence). */
   entries: ModelHistoryEntry[];
   firstDivergence?: ModelDivergence;
@@ -125,7 +136,7 @@ export function verifyModelHistory(model: string, events: readonly EventEvidence
 
 function entryOf(before: ModelState, env: EventEvidenceEnvelope, anchored: boolean, inclusion: InclusionProofJson | null): ModelHistoryEntry {
   const base = { revision: env.revision, eventId: env.id, type: env.type, recordedAt: env.metadata.recordedAt, actor: env.metadata.actor, anchored, inclusion };
-  const none = { alias: null, previousVersion: null, reason: null, runId: null, checkpointDigest: null, artifactPath: null };
+  const none = { alias: null, previousVersion: null, reason: null, runId: null, checkpointDigest: null, artifactPath: null, key: null, value: null, previousValue: null };
   if (env.type === 'ModelVersionRegistered') {
     const d = registrationData(env);
     return { ...base, ...none, change: 'registered', version: d.version, runId: d.runId, checkpointDigest: d.checkpoint?.digest ?? null, artifactPath: d.artifact?.path ?? null, reason: d.description };
@@ -134,17 +145,31 @@ function entryOf(before: ModelState, env: EventEvidenceEnvelope, anchored: boole
     const d = env.data as ModelAliasSetData;
     return { ...base, ...none, change: before.aliases[d.alias] === undefined ? 'alias-set' : 'alias-moved', version: d.version, alias: d.alias, previousVersion: d.previousVersion, reason: d.reason };
   }
+  if (env.type === 'ModelTagSet') {
+    const d = env.data as ModelTagSetData;
+    return { ...base, ...none, change: 'tag-set', version: d.version, key: d.key, value: d.value, previousValue: d.previousValue };
+  }
+  if (env.type === 'ModelTagDeleted') {
+    const d = env.data as ModelTagDeletedData;
+    return { ...base, ...none, change: 'tag-deleted', version: d.version, key: d.key, previousValue: d.previousValue };
+  }
+  if (env.type === 'ModelDescriptionSet') {
+    const d = env.data as ModelDescriptionSetData;
+    return { ...base, ...none, change: 'description-set', version: d.version, value: d.description, previousValue: d.previousDescription };
+  }
   const d = env.data as ModelAliasDeletedData;
   return { ...base, ...none, change: 'alias-deleted', version: null, alias: d.alias, previousVersion: d.previousVersion, reason: d.reason };
 }
 
 type EventEvidenceEnvelope = Parameters<typeof evolveModel>[1] & { id: string; revision: number; metadata: { recordedAt: string; actor: string } };
 
-function view(state: ModelState): Pick<ModelHistory, 'versions' | 'aliases'> {
+function view(state: ModelState): Pick<ModelHistory, 'versions' | 'aliases' | 'tags' | 'description'> {
   const byVersion = new Map<number, string[]>();
   for (const [alias, version] of Object.entries(state.aliases).sort(([a], [b]) => a.localeCompare(b))) byVersion.set(version, [...(byVersion.get(version) ?? []), alias]);
   return {
     aliases: Object.fromEntries(Object.entries(state.aliases).sort(([a], [b]) => a.localeCompare(b))),
+    tags: sortedTags(state.tags),
+    description: state.description,
     versions: state.versions.map((d) => ({
       version: d.version,
       runId: d.runId,
@@ -154,11 +179,14 @@ function view(state: ModelState): Pick<ModelHistory, 'versions' | 'aliases'> {
       artifact: d.artifact ? { path: d.artifact.path, files: d.artifact.files.map((f) => ({ path: f.path, digest: f.digest, bytes: f.bytes })) } : null,
       registeredAt: '',
       registeredBy: '',
-      description: d.description,
+      description: descriptionOf(state, d.version),
       aliases: byVersion.get(d.version) ?? [],
+      tags: sortedTags(tagsOf(state, d.version)),
     })),
   };
 }
+
+const sortedTags = (tags: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 export interface ReadHistoryOptions {
   verifierKeys: readonly string[];
@@ -174,7 +202,7 @@ export async function readModelHistory(store: EventStore, model: string, options
   for await (const e of readStreamPages(store, stream)) events.push(e);
   if (events.length === 0) throw new InputError(`model ${model} has no events in this ledger (stream "${stream}" is empty)`, { stream });
   if (options.verifierKeys.length === 0) throw new InputError('reading a model history needs a verifier key: pass --key or use the signing home', { field: 'key' });
-  const unverified = (firstDivergence: ModelDivergence): ModelHistory => ({ model, stream, ok: false, anchored: false, checkpoint: null, versions: [], aliases: {}, entries: [], firstDivergence });
+  const unverified = (firstDivergence: ModelDivergence): ModelHistory => ({ model, stream, ok: false, anchored: false, checkpoint: null, versions: [], aliases: {}, tags: {}, description: null, entries: [], firstDivergence });
   const checkpoints = await store.checkpoints();
   const latest = checkpoints.at(-1);
   if (latest === undefined) return unverified({ check: 'checkpoint', stream, message: 'The ledger has no signed checkpoint: run `runledger checkpoint` first.' });
@@ -240,7 +268,7 @@ export function modelAt(history: ModelHistory, at: string): ModelAtTime {
     lastChange = entry;
     if (entry.change === 'registered') versions.push(entry.version!);
     else if (entry.change === 'alias-deleted') aliases.delete(entry.alias!);
-    else aliases.set(entry.alias!, entry);
+    else if (entry.change === 'alias-set' || entry.change === 'alias-moved') aliases.set(entry.alias!, entry);
   }
   const list = [...aliases.values()].sort((a, b) => a.alias!.localeCompare(b.alias!)).map((e) => ({ alias: e.alias!, version: e.version!, setBy: e }));
   return { model: history.model, at: new Date(time).toISOString(), aliases: list, versions, lastChange, anchored: list.every((a) => a.setBy.anchored) && (lastChange?.anchored ?? true) };

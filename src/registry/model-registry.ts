@@ -1,12 +1,12 @@
 // Writing the model registry: register a verified run's signed checkpoint as the next version of a
-// model, set, move and delete aliases. Each write reads the model's stream, checks the proposed
+// model, set, move and delete aliases, set and delete tags, set descriptions. Each write reads the model's stream, checks the proposed
 // event with the rules (model-rules.ts) against the state read, and appends it with
 // expectedRevision = the revision read, so of two concurrent writers only one passes the check.
 // The CLI (`runledger model`) and the HTTP API (src/server/model-routes.ts) are shells over this.
 import type { ProposedEvent } from '../../events/envelope.js';
 import type { CheckpointWritten, TrainingCompleted } from '../../events/training.js';
 import type { ArtifactRecorded } from '../../events/runs.js';
-import type { ModelAliasDeletedData, ModelAliasSetData, ModelVersionRegisteredData } from '../../events/model.js';
+import type { ModelAliasDeletedData, ModelAliasSetData, ModelDescriptionSetData, ModelTagDeletedData, ModelTagSetData, ModelVersionRegisteredData } from '../../events/model.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { InputError, IntegrityError } from '../errors.js';
 import { createCheckpoint } from '../ledger/checkpoint.js';
@@ -18,7 +18,7 @@ import { replayRun, type ReplayResult } from '../replay/replay.js';
 import { checkRunId } from '../governance/recorder.js';
 import { NO_STREAM, type EventStore } from '../store/port.js';
 import { verifyWorkerSignature, workerEventMessage } from '../integrity/worker-signature.js';
-import { checkAliasName, checkModelName, evolveModel, initialModelState, modelStream, modelViolation, type ModelEvent, type ModelState } from './model-rules.js';
+import { checkAliasName, checkModelName, descriptionOf, evolveModel, initialModelState, modelStream, modelViolation, tagsOf, type ModelEvent, type ModelState } from './model-rules.js';
 
 /** A model's state as the rules fold it from the store, for deciding a write. */
 export async function readModel(store: EventStore, model: string): Promise<ModelState> {
@@ -125,6 +125,8 @@ export interface RegisterOptions {
   /** Register the artifacts the run logged at this path (a file, or a directory of files) instead of a checkpoint. */
   artifact?: string;
   description?: string | null;
+  /** Tags of the new version, recorded with the registration in one atomic append. */
+  tags?: Record<string, string>;
   actor: string;
   verifierKeys: readonly string[];
 }
@@ -135,7 +137,7 @@ export interface ModelChange {
   revision: number;
   eventId: string;
   type: ModelEvent['type'];
-  data: ModelVersionRegisteredData | ModelAliasSetData | ModelAliasDeletedData;
+  data: ModelVersionRegisteredData | ModelAliasSetData | ModelAliasDeletedData | ModelTagSetData | ModelTagDeletedData | ModelDescriptionSetData;
 }
 
 /** Replays the run (against the latest signed checkpoint) and registers its checkpoint as the next version. */
@@ -171,7 +173,9 @@ export async function registerVersion(store: EventStore, options: RegisterOption
   }
   const refused = registrationViolation(data, replay);
   if (refused) throw new IntegrityError(`cannot register run ${options.runId} as model ${options.model}: ${refused}`);
-  return appendChange(store, state, { type: 'ModelVersionRegistered', data }, options.actor);
+  const tags = Object.entries(options.tags ?? {}).map(([key, value]): ChangeEvent => ({ type: 'ModelTagSet', data: { model: options.model, version: data.version, key, value, previousValue: null } }));
+  const [registered] = await appendChanges(store, state, [{ type: 'ModelVersionRegistered', data }, ...tags], options.actor);
+  return registered!;
 }
 
 function chooseCheckpoint(replay: ReplayResult, runId: string, digest: string | undefined): { envelope: { id: string; stream: string; revision: number; data: unknown }; index: number } {
@@ -203,15 +207,85 @@ export async function deleteAlias(store: EventStore, options: { model: string; a
   return appendChange(store, state, { type: 'ModelAliasDeleted', data }, options.actor);
 }
 
+/** Which version a tag or description change is about: null is the model itself. */
+export interface MetadataTarget {
+  model: string;
+  version?: number | null;
+  actor: string;
+}
+
+/**
+ * Sets tags and the description of the model or of one of its versions in one atomic append, each
+ * change naming the value it replaces; what already has that value records nothing.
+ */
+export async function setMetadata(store: EventStore, options: MetadataTarget & { tags?: Record<string, string>; description?: string }): Promise<ModelChange[]> {
+  const { state, version } = await readTarget(store, options);
+  const events: ChangeEvent[] = [];
+  for (const [key, value] of Object.entries(options.tags ?? {})) {
+    const previous = ownValue(tagsOf(state, version), key);
+    if (previous !== value) events.push({ type: 'ModelTagSet', data: { model: options.model, version, key, value, previousValue: previous } });
+  }
+  const previous = descriptionOf(state, version);
+  if (options.description !== undefined && options.description !== previous) {
+    events.push({ type: 'ModelDescriptionSet', data: { model: options.model, version, description: options.description, previousDescription: previous } });
+  }
+  return events.length === 0 ? [] : appendChanges(store, state, events, options.actor);
+}
+
+/** Sets (or changes) a tag of the model or of one of its versions; null when it already had that value. */
+export async function setTag(store: EventStore, options: MetadataTarget & { key: string; value: string }): Promise<ModelChange | null> {
+  const [change] = await setMetadata(store, { ...options, tags: { [options.key]: options.value } });
+  return change ?? null;
+}
+
+/** Sets the description of the model or of one of its versions; null when it already was that text. */
+export async function setDescription(store: EventStore, options: MetadataTarget & { description: string }): Promise<ModelChange | null> {
+  const [change] = await setMetadata(store, options);
+  return change ?? null;
+}
+
+export async function deleteTag(store: EventStore, options: MetadataTarget & { key: string }): Promise<ModelChange> {
+  const { state, version } = await readTarget(store, options);
+  const previous = ownValue(tagsOf(state, version), options.key);
+  if (previous === null) throw new InputError(`${targetName(options.model, version)} has no tag "${options.key}"`, { field: 'key' });
+  return appendChange(store, state, { type: 'ModelTagDeleted', data: { model: options.model, version, key: options.key, previousValue: previous } }, options.actor);
+}
+
+async function readTarget(store: EventStore, options: MetadataTarget): Promise<{ state: ModelState; version: number | null }> {
+  checkModelName(options.model);
+  const state = await readModel(store, options.model);
+  const version = options.version ?? null;
+  if (version !== null && (version < 1 || version > state.versions.length)) throw new InputError(`model ${options.model} has no version ${version}`, { field: 'version' });
+  return { state, version };
+}
+
+const ownValue = (tags: Record<string, string>, key: string): string | null => (Object.hasOwn(tags, key) ? tags[key]! : null);
+const targetName = (model: string, version: number | null): string => (version === null ? `model ${model}` : `version ${version} of model ${model}`);
+
+type ChangeEvent = { type: ModelChange['type']; data: ModelChange['data'] };
+
 /** Checks the event with the rules against the state read, then appends it at exactly that revision. */
-async function appendChange(store: EventStore, state: ModelState, event: { type: ModelChange['type']; data: ModelChange['data'] }, actor: string): Promise<ModelChange> {
+async function appendChange(store: EventStore, state: ModelState, event: ChangeEvent, actor: string): Promise<ModelChange> {
+  const [change] = await appendChanges(store, state, [event], actor);
+  return change!;
+}
+
+/** Checks each event with the rules against the state its predecessors leave, then appends them all, atomically, at exactly the revision read. */
+async function appendChanges(store: EventStore, state: ModelState, events: readonly ChangeEvent[], actor: string): Promise<ModelChange[]> {
   const stream = modelStream(state.model);
-  const violation = modelViolation(state, { stream, type: event.type, data: event.data, metadata: { recordedAt: new Date().toISOString() } });
-  if (violation) throw new InputError(`model ${state.model}: ${violation.message}`, { stream, field: 'data' });
-  const proposed: ProposedEvent = { type: event.type, data: event.data as unknown as Record<string, unknown>, metadata: { actor } };
-  const result = await store.append(stream, [proposed], { expectedRevision: state.revision < 0 ? NO_STREAM : state.revision });
-  const [appended] = await store.readStream(stream, { fromRevision: result.streams[0]!.lastRevision, limit: 1 });
-  return { model: state.model, stream, revision: appended!.envelope.revision, eventId: appended!.envelope.id, type: event.type, data: event.data };
+  const recordedAt = new Date().toISOString();
+  let next = state;
+  for (const event of events) {
+    const proposed = { stream, type: event.type, data: event.data, metadata: { recordedAt } };
+    const violation = modelViolation(next, proposed);
+    if (violation) throw new InputError(`model ${state.model}: ${violation.message}`, { stream, field: 'data' });
+    next = evolveModel(next, proposed);
+  }
+  const proposed: ProposedEvent[] = events.map((event) => ({ type: event.type, data: event.data as unknown as Record<string, unknown>, metadata: { actor } }));
+  const result = await store.append(stream, proposed, { expectedRevision: state.revision < 0 ? NO_STREAM : state.revision });
+  const appended = await store.readStream(stream, { fromRevision: state.revision + 1, limit: events.length });
+  if (appended.at(-1)?.envelope.revision !== result.streams[0]!.lastRevision) throw new IntegrityError(`model ${state.model}: the store did not hand back the ${events.length} event(s) just appended to stream "${stream}"`, { stream });
+  return appended.map((e, k) => ({ model: state.model, stream, revision: e.envelope.revision, eventId: e.envelope.id, type: events[k]!.type, data: events[k]!.data }));
 }
 
 export interface AnchorOutcome {

@@ -12,6 +12,7 @@ export const REPLAY_CHECKS: readonly { check: RunCheck; establishes: string }[] 
   { check: 'chain', establishes: "stream, revisions and prevHash links form an unbroken chain" },
   { check: 'inclusion', establishes: 'every event is inside the signed checkpoint (RFC 9162 inclusion proofs)' },
   { check: 'plan-parity', establishes: 'the plan hashes are the hashes of the recorded plan bodies, and the plans link' },
+  { check: 'write-rule', establishes: "every event is one the plan and the run's state allowed where it stands (who may write what: signed training events inside their stage, nothing after the run ended)" },
   { check: 'stage-order', establishes: 'every stage transition is allowed by the execution plan' },
   { check: 'run-summary', establishes: 'the run-summary digests recorded at the run end match the re-projected state' },
 ];

@@ -304,7 +304,7 @@ describe('kafka ingest (real broker)', function () {
       assert.equal(report.appended, 0, JSON.stringify(report));
       assert.deepEqual(
         report.rejected.map((r) =>
-          /recorded by "runledger keys rotate"/.test(r.reason) ? 'keys' : /recorded by "runledger model register" and "runledger model alias"/.test(r.reason) ? 'model' : /recorded by the MLflow API of "runledger serve"/.test(r.reason) ? 'experiment' : r.reason,
+          /recorded by "runledger keys rotate"/.test(r.reason) ? 'keys' : /recorded by "runledger model" \(register, alias, tag, describe\)/.test(r.reason) ? 'model' : /recorded by the MLflow API of "runledger serve"/.test(r.reason) ? 'experiment' : r.reason,
         ),
         ['keys', 'model', 'experiment', 'keys', 'model', 'model', 'experiment', 'experiment'],
       );

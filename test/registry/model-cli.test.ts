@@ -95,12 +95,61 @@ describe('runledger model (end to end)', function () {
     ]) {
       const appended = await runCli(['append', '-'], { env, input: `${line}\n` });
       assert.equal(appended.code, 2, line);
-      assert.match(appended.stderr, /model registry events .* are recorded by "runledger model register" and "runledger model alias"/);
+      assert.match(appended.stderr, /model registry events .* are recorded by "runledger model" \(register, alias, tag, describe\)/);
     }
     const res = await runCli(['model', 'register', 'iris', '--run', 'cand-1'], { env });
     assert.equal(res.code, 1, 'an unverifiable run is a verification failure');
     const history = JSON.parse((await runCli(['model', 'history', 'iris', '--json'], { env })).stdout) as { entries: Entry[] };
     assert.equal(history.entries.length, 4, 'nothing was written');
+  });
+
+  it('tags and describes the model and a version; history shows each change with what it replaced', async () => {
+    for (const run of ['base-1', 'base-2']) assert.equal((await runCli(['model', 'register', 'tagged', '--run', run], { env })).code, 0);
+    const tagged = await runCli(['model', 'tag', 'tagged', 'team', 'vision', '--json'], { env });
+    assert.equal(tagged.code, 0, tagged.stderr);
+    const change = JSON.parse(tagged.stdout) as { type: string; data: unknown; anchoredBy: { size: number } | null };
+    assert.equal(change.type, 'ModelTagSet');
+    assert.deepEqual(change.data, { model: 'tagged', version: null, key: 'team', value: 'vision', previousValue: null });
+    assert.ok(change.anchoredBy !== null);
+    const again = await runCli(['model', 'tag', 'tagged', 'team', 'vision'], { env });
+    assert.equal(again.code, 0);
+    assert.match(again.stdout, /already "vision": nothing recorded/);
+    assert.equal((await runCli(['model', 'tag', 'tagged', 'validation', 'passed', '--model-version', '2'], { env })).code, 0);
+    assert.equal((await runCli(['model', 'describe', 'tagged', 'Iris classifier'], { env })).code, 0);
+    const deleted = await runCli(['model', 'tag', 'tagged', 'team', '--delete'], { env });
+    assert.match(deleted.stdout, /Deleted tag team of model tagged \(was "vision"\); anchored/);
+    for (const [args, message] of [
+      [['model', 'tag', 'tagged', 'team', '--delete'], /model tagged has no tag "team"/],
+      [['model', 'tag', 'tagged', 'team', 'x', '--delete'], /--delete takes no value/],
+      [['model', 'tag', 'tagged', 'team'], /tag team needs a value/],
+      [['model', 'tag', 'tagged', 'bad key!', 'x'], /field data\.key: must be 1 to 250/],
+      [['model', 'tag', 'tagged', 'k', 'v', '--model-version', '9'], /model tagged has no version 9/],
+      [['model', 'describe', 'tagged', 'x', '--model-version', 'two'], /--model-version must be a positive integer, got "two"/],
+    ] as [string[], RegExp][]) {
+      const res = await runCli(args, { env });
+      assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
+      assert.match(res.stderr, message);
+    }
+    const history = JSON.parse((await runCli(['model', 'history', 'tagged', '--json'], { env })).stdout) as {
+      ok: boolean;
+      tags: Record<string, string>;
+      description: string | null;
+      versions: { tags: Record<string, string> }[];
+      entries: (Entry & { key: string | null; value: string | null; previousValue: string | null })[];
+    };
+    assert.equal(history.ok, true);
+    assert.deepEqual(history.tags, {});
+    assert.equal(history.description, 'Iris classifier');
+    assert.deepEqual(history.versions.map((v) => v.tags), [{}, { validation: 'passed' }]);
+    assert.deepEqual(history.entries.slice(-4).map((e) => [e.change, e.key, e.value, e.previousValue]), [
+      ['tag-set', 'team', 'vision', null],
+      ['tag-set', 'validation', 'passed', null],
+      ['description-set', null, 'Iris classifier', null],
+      ['tag-deleted', 'team', null, 'vision'],
+    ]);
+    const text = await runCli(['model', 'history', 'tagged'], { env });
+    assert.match(text.stdout, /tagged version 2 validation="passed"/);
+    assert.match(text.stdout, /deleted tag team of the model \(was "vision"\)/);
   });
 
   it('exits 1 naming the event when the store holds a change the rules forbid', async () => {

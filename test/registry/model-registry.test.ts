@@ -9,7 +9,7 @@ import { openCheckpoint } from '../../src/integrity/checkpoint.js';
 import { leafHash } from '../../src/integrity/hasher.js';
 import { verifyInclusion } from '../../src/integrity/proof.js';
 import { loadVerifierKey } from '../../src/ledger/keys.js';
-import { anchorChange, deleteAlias, readModel, registerVersion, setAlias } from '../../src/registry/model-registry.js';
+import { anchorChange, deleteAlias, deleteTag, readModel, registerVersion, setAlias, setDescription, setMetadata, setTag } from '../../src/registry/model-registry.js';
 import { modelAt, readModelHistory } from '../../src/registry/model-history.js';
 import { modelStream } from '../../src/registry/model-rules.js';
 import { openStore } from '../../src/store/open.js';
@@ -142,6 +142,72 @@ describe('model registry (store)', function () {
     assert.equal(history.firstDivergence?.check, 'registration');
     assert.equal(history.firstDivergence?.revision, 1);
     assert.match(history.firstDivergence!.message, /registers version 2 from run base-2, but/);
+  });
+
+  it('records tags and descriptions of the model and of its versions, each change naming what it replaces', async () => {
+    await registerVersion(ledger.store, { model: 'iris', runId: 'base-1', tags: { validation: 'pending' }, description: 'first', actor: 'alice', verifierKeys: keys });
+    assert.equal((await ledger.store.readStream(modelStream('iris'))).length, 2, 'the registration and its tag, in one append');
+    await setMetadata(ledger.store, { model: 'iris', tags: { team: 'vision', constructor: 'x' }, description: 'Iris classifier', actor: 'bob' });
+    const moved = await setTag(ledger.store, { model: 'iris', version: 1, key: 'validation', value: 'passed', actor: 'carol' });
+    assert.deepEqual(moved?.data, { model: 'iris', version: 1, key: 'validation', value: 'passed', previousValue: 'pending' });
+    assert.equal(await setTag(ledger.store, { model: 'iris', version: 1, key: 'validation', value: 'passed', actor: 'carol' }), null, 'the same value again records nothing');
+    await deleteTag(ledger.store, { model: 'iris', key: 'constructor', actor: 'bob' });
+    await setDescription(ledger.store, { model: 'iris', version: 1, description: 'first, retrained', actor: 'alice' });
+    await assert.rejects(deleteTag(ledger.store, { model: 'iris', key: 'constructor', actor: 'bob' }), (err: Error) => err instanceof InputError && /model iris has no tag "constructor"/.test(err.message));
+    await assert.rejects(setTag(ledger.store, { model: 'iris', version: 2, key: 'k', value: 'v', actor: 'a' }), (err: Error) => err instanceof InputError && /no version 2/.test(err.message));
+    await assert.rejects(setTag(ledger.store, { model: 'iris', key: 'bad key!', value: 'v', actor: 'a' }), (err: Error) => err instanceof InputError && /data\.key/.test(err.message));
+    await anchorChange(ledger.store, ledger.home);
+    const history = await readModelHistory(ledger.store, 'iris', { verifierKeys: keys });
+    assert.equal(history.ok, true, history.firstDivergence?.message);
+    assert.deepEqual(history.tags, { team: 'vision' });
+    assert.equal(history.description, 'Iris classifier');
+    assert.deepEqual(history.versions.map((v) => [v.tags, v.description]), [[{ validation: 'passed' }, 'first, retrained']]);
+    assert.deepEqual(
+      history.entries.map((e) => [e.change, e.version, e.key, e.value, e.previousValue, e.actor]),
+      [
+        ['registered', 1, null, null, null, 'alice'],
+        ['tag-set', 1, 'validation', 'pending', null, 'alice'],
+        ['tag-set', null, 'team', 'vision', null, 'bob'],
+        ['tag-set', null, 'constructor', 'x', null, 'bob'],
+        ['description-set', null, null, 'Iris classifier', null, 'bob'],
+        ['tag-set', 1, 'validation', 'passed', 'pending', 'carol'],
+        ['tag-deleted', null, 'constructor', null, 'x', 'bob'],
+        ['description-set', 1, null, 'first, retrained', 'first', 'alice'],
+      ],
+    );
+    assert.ok(history.entries.every((e) => e.anchored));
+    assert.deepEqual(modelAt(history, new Date().toISOString()).versions, [1], 'tag changes are not versions or aliases');
+  });
+
+  it('catches tag and description changes appended through the port that misstate what they replace or name no version', async () => {
+    await register('base-1');
+    await setTag(ledger.store, { model: 'iris', version: 1, key: 'validation', value: 'pending', actor: 'alice' });
+    const forgeries: [Record<string, unknown>, RegExp][] = [
+      // "It was never pending": a writer rewriting what the tag replaced.
+      [{ type: 'ModelTagSet', data: { model: 'iris', version: 1, key: 'validation', value: 'passed', previousValue: null } }, /tag "validation" of version 1 of model iris was unset, but it was "pending"/],
+      [{ type: 'ModelTagSet', data: { model: 'iris', version: 4, key: 'validation', value: 'passed', previousValue: null } }, /changes version 4, but model iris has only versions 1\.\.1/],
+      [{ type: 'ModelTagDeleted', data: { model: 'iris', version: null, key: 'validation', previousValue: 'pending' } }, /deletes tag "validation", which model iris does not have/],
+      [{ type: 'ModelDescriptionSet', data: { model: 'iris', version: 1, description: 'better', previousDescription: 'something else' } }, /description of version 1 of model iris was "something else", but it was unset/],
+    ];
+    for (const [event, message] of forgeries) {
+      const fresh = await freshLedger();
+      try {
+        await populate(fresh);
+        const k = [loadVerifierKey(fresh.home)];
+        await registerVersion(fresh.store, { model: 'iris', runId: 'base-1', actor: 'alice', verifierKeys: k });
+        await setTag(fresh.store, { model: 'iris', version: 1, key: 'validation', value: 'pending', actor: 'alice' });
+        await fresh.store.append(modelStream('iris'), [event as { type: string; data: Record<string, unknown> }]);
+        await checkpointLedger(fresh);
+        const history = await readModelHistory(fresh.store, 'iris', { verifierKeys: k });
+        assert.equal(history.ok, false, JSON.stringify(event));
+        assert.equal(history.firstDivergence?.check, 'rule');
+        assert.equal(history.firstDivergence?.revision, 2);
+        assert.match(history.firstDivergence!.message, message);
+        await assert.rejects(setTag(fresh.store, { model: 'iris', key: 'k', value: 'v', actor: 'a' }), IntegrityError, 'no write on top of a history that breaks the rules');
+      } finally {
+        await fresh.close();
+      }
+    }
   });
 
   it('catches a model event whose bytes were changed by SQL', async () => {

@@ -1,10 +1,10 @@
-// runledger model register|alias|history|show: the model registry (src/registry/), every change an
+// runledger model register|alias|tag|describe|history|show: the model registry (src/registry/), every change an
 // event on the model's stream, anchored by a signed checkpoint right after it is recorded.
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
-import { anchorChange, deleteAlias, registerVersion, setAlias, type ModelChange } from '../../registry/model-registry.js';
+import { anchorChange, deleteAlias, deleteTag, registerVersion, setAlias, setDescription, setTag, type ModelChange } from '../../registry/model-registry.js';
 import { modelAt, readModelHistory, type ModelHistory, type ModelHistoryEntry } from '../../registry/model-history.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 
@@ -70,6 +70,49 @@ export function registerModelCommands(program: Command, ctx: CliContext): void {
       await written(change, opts.json ?? false, `Alias ${alias} of model ${name} -> version ${version}${previous === null ? '' : ` (was ${previous})`}`);
     });
 
+  const versionOption = (version: string | undefined): number | null => {
+    if (version === undefined) return null;
+    if (!/^[1-9]\d{0,8}$/.test(version)) throw new InputError(`--model-version must be a positive integer, got "${version}"`, { field: '--model-version' });
+    return Number(version);
+  };
+  const unchanged = (json: boolean, what: string): void => ctx.print(json, { changed: false }, () => `${what}: nothing recorded`);
+  const target = (name: string, version: number | null): string => (version === null ? `model ${name}` : `version ${version} of model ${name}`);
+
+  withJson(model.command('tag'))
+    .description('set tag KEY of model NAME (or of one version, --model-version) to VALUE, or delete it with --delete; each change names the value it replaces')
+    .argument('<name>', 'model name')
+    .argument('<key>', 'tag key (letters, digits, "_", ".", "/", "-")')
+    .argument('[value]', 'tag value (omit with --delete)')
+    .option('--model-version <n>', 'tag this version instead of the model')
+    .option('--delete', 'delete the tag')
+    .action(async (name: string, key: string, value: string | undefined, opts: Common & { modelVersion?: string; delete?: boolean }) => {
+      const store = await ctx.store();
+      const version = versionOption(opts.modelVersion);
+      if (opts.delete) {
+        if (value !== undefined) throw new InputError('--delete takes no value: pass either a value or --delete', { field: 'value' });
+        const change = await deleteTag(store, { model: name, version, key, actor: actor() });
+        await written(change, opts.json ?? false, `Deleted tag ${key} of ${target(name, version)} (was ${JSON.stringify((change.data as { previousValue: string }).previousValue)})`);
+        return;
+      }
+      if (value === undefined) throw new InputError(`tag ${key} needs a value (or pass --delete)`, { field: 'value' });
+      const change = await setTag(store, { model: name, version, key, value, actor: actor() });
+      if (change === null) return unchanged(opts.json ?? false, `Tag ${key} of ${target(name, version)} is already ${JSON.stringify(value)}`);
+      await written(change, opts.json ?? false, `Tag ${key} of ${target(name, version)} = ${JSON.stringify(value)}`);
+    });
+
+  withJson(model.command('describe'))
+    .description('set the description of model NAME (or of one version, --model-version); the change names the description it replaces')
+    .argument('<name>', 'model name')
+    .argument('<text>', 'the description')
+    .option('--model-version <n>', 'describe this version instead of the model')
+    .action(async (name: string, text: string, opts: Common & { modelVersion?: string }) => {
+      const store = await ctx.store();
+      const version = versionOption(opts.modelVersion);
+      const change = await setDescription(store, { model: name, version, description: text, actor: actor() });
+      if (change === null) return unchanged(opts.json ?? false, `The description of ${target(name, version)} is already that`);
+      await written(change, opts.json ?? false, `Described ${target(name, version)}`);
+    });
+
   withJson(model.command('history'))
     .description('every version and alias change of NAME with actor, time, reason and its RFC 9162 inclusion proof, re-verified from the log')
     .argument('<name>', 'model name')
@@ -115,13 +158,27 @@ function describeHistory(h: ModelHistory): string {
   ].join('\n');
 }
 
+function describeChange(e: ModelHistoryEntry): string {
+  const of = e.version === null ? 'the model' : `version ${e.version}`;
+  const was = e.previousValue === null ? '' : ` (was ${JSON.stringify(e.previousValue)})`;
+  switch (e.change) {
+    case 'registered':
+      return `registered version ${e.version} from run ${e.runId} (${e.artifactPath !== null ? `artifact ${e.artifactPath}` : `checkpoint ${e.checkpointDigest!.slice(0, 16)}…`})`;
+    case 'alias-deleted':
+      return `deleted alias ${e.alias} (was version ${e.previousVersion}): ${e.reason}`;
+    case 'tag-set':
+      return `tagged ${of} ${e.key}=${JSON.stringify(e.value)}${was}`;
+    case 'tag-deleted':
+      return `deleted tag ${e.key} of ${of}${was}`;
+    case 'description-set':
+      return `described ${of}: ${JSON.stringify(e.value)}${was}`;
+    default:
+      return `${e.change === 'alias-moved' ? 'moved' : 'set'} alias ${e.alias} -> version ${e.version}${e.previousVersion === null ? '' : ` (was ${e.previousVersion})`}: ${e.reason}`;
+  }
+}
+
 function describeEntry(e: ModelHistoryEntry): string {
-  const what =
-    e.change === 'registered'
-      ? `registered version ${e.version} from run ${e.runId} (${e.artifactPath !== null ? `artifact ${e.artifactPath}` : `checkpoint ${e.checkpointDigest!.slice(0, 16)}…`})`
-      : e.change === 'alias-deleted'
-        ? `deleted alias ${e.alias} (was version ${e.previousVersion}): ${e.reason}`
-        : `${e.change === 'alias-moved' ? 'moved' : 'set'} alias ${e.alias} -> version ${e.version}${e.previousVersion === null ? '' : ` (was ${e.previousVersion})`}: ${e.reason}`;
+  const what = describeChange(e);
   return `  ${e.recordedAt}  ${e.actor.padEnd(10)}  ${what}  [leaf ${e.inclusion?.index ?? '-'}${e.anchored ? ', proven' : ', not anchored'}]`;
 }
 

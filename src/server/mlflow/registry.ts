@@ -10,10 +10,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RunApiContext } from '../../runs/run.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
-import { anchorChange, deleteAlias, readModel, registerVersion, setAlias } from '../../registry/model-registry.js';
+import { anchorChange, deleteAlias, deleteTag, readModel, registerVersion, setAlias, setMetadata } from '../../registry/model-registry.js';
 import { readModelHistory, type ModelHistory, type ModelVersionView } from '../../registry/model-history.js';
 import { checkAliasName, checkModelName, isModelStream, modelStream } from '../../registry/model-rules.js';
-import { InputError } from '../../errors.js';
+import { ConcurrencyError, InputError } from '../../errors.js';
 import { readRun } from '../../governance/guarded-append.js';
 import type { EventStore } from '../../store/port.js';
 import { invalid, MlflowError, notFound } from './errors.js';
@@ -28,9 +28,16 @@ const Int64 = z.union([z.number().int(), z.string().regex(/^\d{1,15}$/).transfor
 const Name = z.string().min(1).max(128);
 const Alias = z.string().min(1).max(64);
 const Tags = z.array(z.object({ key: z.string(), value: z.string() })).max(100);
+const Description = z.string().max(5000);
 
 const bodies = {
-  createModel: z.object({ name: Name, tags: Tags.optional(), description: z.string().optional(), deployment_job_id: z.string().optional() }),
+  createModel: z.object({ name: Name, tags: Tags.optional(), description: Description.optional(), deployment_job_id: z.string().optional() }),
+  setModelTag: z.object({ name: Name, key: z.string(), value: z.string() }),
+  deleteModelTag: z.object({ name: Name, key: z.string() }),
+  setVersionTag: z.object({ name: Name, version: Int64, key: z.string(), value: z.string() }),
+  deleteVersionTag: z.object({ name: Name, version: Int64, key: z.string() }),
+  updateModel: z.object({ name: Name, description: Description.optional(), deployment_job_id: z.string().optional() }),
+  updateVersion: z.object({ name: Name, version: Int64, description: Description.optional() }),
   searchModels: z.object({ filter: z.string().optional(), max_results: Int64.optional(), order_by: StringList.optional(), page_token: z.string().optional() }),
   latestVersions: z.object({ name: Name, stages: z.array(z.string()).max(10).optional() }),
   createVersion: z.object({ name: Name, source: z.string().max(4000).optional(), run_id: z.string().min(1).max(128).optional(), tags: Tags.optional(), run_link: z.string().optional(), description: z.string().max(1000).optional(), model_id: z.string().optional() }),
@@ -44,6 +51,8 @@ const queries = {
 };
 
 const millis = (iso: string): number => Date.parse(iso);
+const keyValues = (tags: Record<string, string>): { key: string; value: string }[] => Object.entries(tags).map(([key, value]) => ({ key, value }));
+const tagsRecord = (tags: { key: string; value: string }[] | undefined): Record<string, string> => Object.fromEntries((tags ?? []).map((t) => [t.key, t.value]));
 
 // JSON shapes of MLflow's protos (mlflow/protos/model_registry.proto).
 function versionJson(h: ModelHistory, v: ModelVersionView) {
@@ -60,7 +69,7 @@ function versionJson(h: ModelHistory, v: ModelVersionView) {
     source: v.artifact ? `runs:/${v.runId}/${v.artifact.path}` : `runledger:checkpoint/${v.checkpointDigest}`,
     run_id: v.runId,
     status: 'READY',
-    tags: [],
+    tags: keyValues(v.tags),
     aliases: v.aliases,
   };
 }
@@ -73,18 +82,18 @@ function modelJson(h: ModelHistory) {
     name: h.model,
     creation_timestamp: first ? millis(first) : 0,
     last_updated_timestamp: last ? millis(last) : 0,
-    description: '',
+    description: h.description ?? '',
     latest_versions: latest ? [versionJson(h, latest)] : [],
-    tags: [],
+    tags: keyValues(h.tags),
     aliases: Object.entries(h.aliases).map(([alias, version]) => ({ alias, version: String(version) })),
   };
 }
 
-// What the registry searches filter and order by. The ledger records no registry tags, so a tag
-// clause matches nothing (but MLflow's "not a prompt" clause, which every model satisfies).
+// What the registry searches filter and order by (MLflow's "not a prompt" tag clause is satisfied by
+// every model without that tag, as in MLflow).
 type ModelJson = ReturnType<typeof modelJson>;
 type VersionJson = ReturnType<typeof versionJson>;
-const noTags = (): undefined => undefined;
+const tagOf = (item: { tags: { key: string; value: string }[] }, key: string): string | undefined => item.tags.find((t) => t.key === key)?.value;
 const MODEL_FIELDS: SearchFields<ModelJson> = {
   attributes: {
     name: { kind: 'string', list: true, get: (m) => m.name },
@@ -92,7 +101,7 @@ const MODEL_FIELDS: SearchFields<ModelJson> = {
     timestamp: { kind: 'number', get: (m) => m.creation_timestamp },
     last_updated_timestamp: { kind: 'number', get: (m) => m.last_updated_timestamp },
   },
-  tag: noTags,
+  tag: tagOf,
 };
 const VERSION_FIELDS: SearchFields<VersionJson> = {
   attributes: {
@@ -103,7 +112,7 @@ const VERSION_FIELDS: SearchFields<VersionJson> = {
     creation_timestamp: { kind: 'number', get: (v) => v.creation_timestamp },
     last_updated_timestamp: { kind: 'number', get: (v) => v.last_updated_timestamp },
   },
-  tag: noTags,
+  tag: tagOf,
 };
 /** MLflow's default order of model-versions/search. */
 const VERSION_DEFAULT_ORDER = ['last_updated_timestamp DESC', 'name ASC', 'version_number DESC'];
@@ -133,7 +142,7 @@ export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { 
   /** The model's verified history; 404 when no version was ever registered, 409 when it does not verify. */
   const history = async (name: string, where: string): Promise<ModelHistory> => {
     checked(where, () => checkModelName(name));
-    if ((await store.streamRevision(modelStream(name))) < 0) throw notFound(`${where}: registered model ${JSON.stringify(name)} has no versions in this ledger (a model exists from its first version)`);
+    if ((await store.streamRevision(modelStream(name))) < 0) throw notFound(`${where}: registered model ${JSON.stringify(name)} has no events in this ledger (a model exists from its first version, tag or description)`);
     const h = await readModelHistory(store, name, { verifierKeys: keys(where) });
     if (!h.ok) throw new MlflowError('INVALID_STATE', 409, `${where}: model ${name} does not verify: ${h.firstDivergence?.message ?? 'verification failed'} (run "runledger model history ${name}")`);
     return h;
@@ -144,14 +153,83 @@ export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { 
     return v;
   };
 
-  scope.post(p('registered-models/create'), { config: doc({ body: bodies.createModel }, 'Create a registered model: records nothing (a model exists from its first version)', 'Body: name. Answers the model with no versions; RESOURCE_ALREADY_EXISTS when it has versions. Tags and description are refused (the ledger would not keep them).') }, async (request) => {
-    const body = b(bodies.createModel, request, 'registered-models/create');
-    checked('registered-models/create', () => checkModelName(body.name));
-    if ((body.tags?.length ?? 0) > 0) throw invalid('registered-models/create: field tags is not supported: registered-model tags are not recorded (docs/mlflow.md "Model registry")');
-    if (body.description !== undefined && body.description !== '') throw invalid('registered-models/create: field description is not supported: describe a version (model-versions/create description) instead');
-    if ((await store.streamRevision(modelStream(body.name))) >= 0) throw new MlflowError('RESOURCE_ALREADY_EXISTS', 400, `registered-models/create: registered model ${JSON.stringify(body.name)} already exists`);
-    const now = Date.now();
-    return { registered_model: { name: body.name, creation_timestamp: now, last_updated_timestamp: now, description: '', latest_versions: [], tags: [], aliases: [] } };
+  /** A registry write's MLflow shape: a refused change is INVALID_PARAMETER_VALUE; each change is anchored at once. */
+  const write = async <T>(where: string, change: () => Promise<T>): Promise<T> => {
+    const done = await change().catch((err: unknown) => {
+      if (err instanceof InputError) throw invalid(`${where}: ${err.message}`);
+      throw err;
+    });
+    await anchorChange(store, home);
+    return done;
+  };
+
+  scope.post(p('registered-models/create'), { config: doc({ body: bodies.createModel }, 'Create a registered model: records its tags and description, if any (ModelTagSet, ModelDescriptionSet); a model without them exists from its first version', 'Body: name, tags, description. RESOURCE_ALREADY_EXISTS when the model has any event (a version, a tag, a description).') }, async (request) => {
+    const where = 'registered-models/create';
+    const body = b(bodies.createModel, request, where);
+    checked(where, () => checkModelName(body.name));
+    if ((await store.streamRevision(modelStream(body.name))) >= 0) throw new MlflowError('RESOURCE_ALREADY_EXISTS', 400, `${where}: registered model ${JSON.stringify(body.name)} already exists`);
+    const tags = tagsRecord(body.tags);
+    const description = body.description === undefined || body.description === '' ? undefined : body.description;
+    if (Object.keys(tags).length === 0 && description === undefined) {
+      const now = Date.now();
+      return { registered_model: { name: body.name, creation_timestamp: now, last_updated_timestamp: now, description: '', latest_versions: [], tags: [], aliases: [] } };
+    }
+    await write(where, () => setMetadata(store, { model: body.name, tags, ...(description !== undefined ? { description } : {}), actor })).catch((err: unknown) => {
+      if (err instanceof ConcurrencyError) throw new MlflowError('RESOURCE_ALREADY_EXISTS', 400, `${where}: registered model ${JSON.stringify(body.name)} already exists`);
+      throw err;
+    });
+    return { registered_model: modelJson(await history(body.name, where)) };
+  });
+
+  scope.post(p('registered-models/set-tag'), { config: doc({ body: bodies.setModelTag }, 'Set a tag of a registered model (a ModelTagSet event naming the value it replaces)', 'Body: name, key, value. The same value again records nothing.') }, async (request) => {
+    const where = 'registered-models/set-tag';
+    const body = b(bodies.setModelTag, request, where);
+    await history(body.name, where);
+    await write(where, () => setMetadata(store, { model: body.name, tags: { [body.key]: body.value }, actor }));
+    return {};
+  });
+
+  scope.delete(p('registered-models/delete-tag'), { config: doc({ body: bodies.deleteModelTag }, 'Delete a tag of a registered model (a ModelTagDeleted event; the log keeps the value)', 'Body (or query): name, key.') }, async (request) => {
+    const where = 'registered-models/delete-tag';
+    const body = parseRequest(bodies.deleteModelTag, request.body ?? request.query, where);
+    const h = await history(body.name, where);
+    if (!Object.hasOwn(h.tags, body.key)) throw notFound(`${where}: model ${body.name} has no tag ${JSON.stringify(body.key)}`);
+    await write(where, () => deleteTag(store, { model: body.name, key: body.key, actor }));
+    return {};
+  });
+
+  scope.patch(p('registered-models/update'), { config: doc({ body: bodies.updateModel }, 'Set a registered model\'s description (a ModelDescriptionSet event naming the one it replaces)', 'Body: name, description. The same description again records nothing.') }, async (request) => {
+    const where = 'registered-models/update';
+    const body = b(bodies.updateModel, request, where);
+    await history(body.name, where);
+    if (body.description !== undefined) await write(where, () => setMetadata(store, { model: body.name, description: body.description!, actor }));
+    return { registered_model: modelJson(await history(body.name, where)) };
+  });
+
+  scope.post(p('model-versions/set-tag'), { config: doc({ body: bodies.setVersionTag }, 'Set a tag of a model version (a ModelTagSet event naming the value it replaces)', 'Body: name, version, key, value. The same value again records nothing.') }, async (request) => {
+    const where = 'model-versions/set-tag';
+    const body = b(bodies.setVersionTag, request, where);
+    versionOf(await history(body.name, where), body.version, where);
+    await write(where, () => setMetadata(store, { model: body.name, version: body.version, tags: { [body.key]: body.value }, actor }));
+    return {};
+  });
+
+  scope.delete(p('model-versions/delete-tag'), { config: doc({ body: bodies.deleteVersionTag }, 'Delete a tag of a model version (a ModelTagDeleted event; the log keeps the value)', 'Body (or query): name, version, key.') }, async (request) => {
+    const where = 'model-versions/delete-tag';
+    const body = parseRequest(bodies.deleteVersionTag, request.body ?? request.query, where);
+    const v = versionOf(await history(body.name, where), body.version, where);
+    if (!Object.hasOwn(v.tags, body.key)) throw notFound(`${where}: version ${body.version} of model ${body.name} has no tag ${JSON.stringify(body.key)}`);
+    await write(where, () => deleteTag(store, { model: body.name, version: body.version, key: body.key, actor }));
+    return {};
+  });
+
+  scope.patch(p('model-versions/update'), { config: doc({ body: bodies.updateVersion }, 'Set a model version\'s description (a ModelDescriptionSet event naming the one it replaces)', 'Body: name, version, description. The same description again records nothing.') }, async (request) => {
+    const where = 'model-versions/update';
+    const body = b(bodies.updateVersion, request, where);
+    versionOf(await history(body.name, where), body.version, where);
+    if (body.description !== undefined) await write(where, () => setMetadata(store, { model: body.name, version: body.version, description: body.description!, actor }));
+    const h = await history(body.name, where);
+    return { model_version: versionJson(h, versionOf(h, body.version, where)) };
   });
 
   scope.get(p('registered-models/get'), { config: doc({ query: queries.model }, 'Get a registered model from its verified history', 'Query: name.') }, async (request) => {
@@ -208,17 +286,16 @@ export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { 
     return { model_versions: latest && (stages.length === 0 || stages.includes('none')) ? [versionJson(h, latest)] : [] };
   });
 
-  scope.post(p('model-versions/create'), { config: doc({ body: bodies.createVersion }, 'Register the run\'s logged artifacts at a path, or its signed checkpoint, as the next version (as `runledger model register`)', 'Body: name, run_id, source, description. The run must verify and have completed. A source `runs:/<run_id>/<path>` (or `mlflow-artifacts:/<experiment>/<run_id>/artifacts/<path>`) at which the run logged artifacts registers those files (ArtifactRecorded events); otherwise the run\'s final CheckpointWritten is the version. A run with neither is refused.') }, async (request) => {
+  scope.post(p('model-versions/create'), { config: doc({ body: bodies.createVersion }, 'Register the run\'s logged artifacts at a path, or its signed checkpoint, as the next version (as `runledger model register`)', 'Body: name, run_id, source, description, tags (recorded with the registration in one append). The run must verify and have completed. A source `runs:/<run_id>/<path>` (or `mlflow-artifacts:/<experiment>/<run_id>/artifacts/<path>`) at which the run logged artifacts registers those files (ArtifactRecorded events); otherwise the run\'s final CheckpointWritten is the version. A run with neither is refused.') }, async (request) => {
     const where = 'model-versions/create';
     const body = b(bodies.createVersion, request, where);
     if (body.run_id === undefined || body.run_id === '') throw invalid(`${where}: field run_id is required: a version stands on a verified run's signed checkpoint`);
-    if ((body.tags?.length ?? 0) > 0) throw invalid(`${where}: field tags is not supported: model-version tags are not recorded (docs/mlflow.md "Model registry")`);
     // The run's latest events (an MLflow client ends the run and registers it at once) must be under a signed
     // checkpoint for the replay to verify them: sign the log as it stands first, as `runledger checkpoint` would.
     await anchorChange(store, home);
     const model = checked(where, () => checkModelName(body.name));
     const artifact = await artifactSource(store, body.run_id, body.source, where);
-    const change = await registerVersion(store, { model, runId: body.run_id, ...(artifact !== undefined ? { artifact } : {}), description: body.description || null, actor, verifierKeys: keys(where) }).catch((err: unknown) => {
+    const change = await registerVersion(store, { model, runId: body.run_id, ...(artifact !== undefined ? { artifact } : {}), description: body.description || null, tags: tagsRecord(body.tags), actor, verifierKeys: keys(where) }).catch((err: unknown) => {
       if (err instanceof InputError) throw invalid(`${where}: ${err.message}`);
       throw err;
     });

@@ -181,11 +181,7 @@ const NOT_SUPPORTED: readonly [string, string, string][] = [
   ['DELETE', 'registered-models/delete', 'a model and its history are never deleted from the ledger'],
   ['DELETE', 'model-versions/delete', 'a model version is never deleted from the ledger (move or delete its aliases)'],
   ['POST', 'registered-models/rename', 'a model keeps the name its stream was created with'],
-  ['PATCH', 'registered-models/update', 'registered-model descriptions are not recorded'],
-  ['PATCH', 'model-versions/update', 'a version\'s description is recorded once, when it is registered'],
   ['POST', 'model-versions/transition-stage', 'stages are not recorded (MLflow deprecated them): use aliases'],
-  ['POST', 'registered-models/set-tag', 'registry tags are not recorded'],
-  ['POST', 'model-versions/set-tag', 'registry tags are not recorded'],
 ];
 
 export function registerMlflowApi(app: FastifyInstance, options: MlflowApiOptions): void {

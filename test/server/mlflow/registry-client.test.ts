@@ -52,6 +52,22 @@ latest = [v.version for v in c.get_latest_versions("iris")]
 print(json.dumps({"models": models, "like": like, "versions": versions, "by_run": by_run, "latest": latest}))
 `;
 
+// Registry tags and descriptions the MLflow way: each a ledger event with actor serve.
+const TAGS_SNIPPET = `
+import json
+from mlflow import MlflowClient
+c = MlflowClient()
+c.set_registered_model_tag("iris", "team", "vision")
+c.set_model_version_tag("iris", "1", "validation", "passed")
+c.update_registered_model("iris", description="Iris classifier")
+c.update_model_version("iris", "1", description="the first")
+m = c.get_registered_model("iris")
+v = c.get_model_version("iris", "1")
+found = [(x.name, x.version) for x in c.search_model_versions("tags.validation = 'passed'")]
+c.delete_registered_model_tag("iris", "team")
+print(json.dumps({"model_tags": m.tags, "description": m.description, "version_tags": v.tags, "version_description": v.description, "found": found, "after_delete": c.get_registered_model("iris").tags}))
+`;
+
 describe('the stock MLflow client against serve\'s model registry', function () {
   this.timeout(300_000);
   const probe = pythonWith(['mlflow'], `assert mlflow.__version__ == ${JSON.stringify(MLFLOW_VERSION)}, "mlflow " + mlflow.__version__ + " is not the pinned ${MLFLOW_VERSION}"`);
@@ -114,5 +130,28 @@ describe('the stock MLflow client against serve\'s model registry', function () 
     const res = await python(['-c', SEARCH_SNIPPET], { MLFLOW_TRACKING_URI: server!.url, MLFLOW_TRACKING_TOKEN: MLFLOW_TEST_TOKEN, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' });
     assert.equal(res.code, 0, res.stderr.slice(-3000));
     assert.deepEqual(JSON.parse(res.stdout.trim().split('\n').pop()!), { models: ['iris', 'user-model'], like: ['iris'], versions: [['iris', '1']], by_run: [['iris', '1']], latest: ['1'] });
+  });
+
+  it('sets and deletes registry tags and descriptions through MlflowClient, each a ModelTag/Description event with actor serve', async () => {
+    const res = await python(['-c', TAGS_SNIPPET], { MLFLOW_TRACKING_URI: server!.url, MLFLOW_TRACKING_TOKEN: MLFLOW_TEST_TOKEN, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' });
+    assert.equal(res.code, 0, res.stderr.slice(-3000));
+    assert.deepEqual(JSON.parse(res.stdout.trim().split('\n').pop()!), {
+      model_tags: { team: 'vision' },
+      description: 'Iris classifier',
+      version_tags: { validation: 'passed' },
+      version_description: 'the first',
+      found: [['iris', '1']],
+      after_delete: {},
+    });
+    const env = { RUNLEDGER_HOME: home };
+    const history = JSON.parse((await runCli(['model', 'history', 'iris', '--json'], { env })).stdout) as { ok: boolean; entries: { change: string; actor: string }[] };
+    assert.equal(history.ok, true);
+    assert.deepEqual(history.entries.slice(-5).map((e) => [e.change, e.actor]), [
+      ['tag-set', 'serve'],
+      ['tag-set', 'serve'],
+      ['description-set', 'serve'],
+      ['description-set', 'serve'],
+      ['tag-deleted', 'serve'],
+    ]);
   });
 });

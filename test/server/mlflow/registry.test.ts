@@ -63,7 +63,8 @@ describe('MLflow model registry API on serve', function () {
     assert.deepEqual(created.latest_versions, []);
     assert.equal(await ledger.store.streamRevision(modelStream('iris')), -1);
     refused(await call('GET', 'registered-models/get?name=iris'), 404, 'RESOURCE_DOES_NOT_EXIST');
-    refused(await call('POST', 'registered-models/create', { name: 'iris', tags: [{ key: 'team', value: 'x' }] }), 400, 'INVALID_PARAMETER_VALUE');
+    refused(await call('POST', 'registered-models/create', { name: 'iris', tags: [{ key: 'bad key!', value: 'x' }] }), 400, 'INVALID_PARAMETER_VALUE');
+    assert.equal(await ledger.store.streamRevision(modelStream('iris')), -1, 'a refused tag writes nothing');
     refused(await call('POST', 'registered-models/create', { name: 'no spaces allowed' }), 400, 'INVALID_PARAMETER_VALUE');
   });
 
@@ -162,7 +163,7 @@ describe('MLflow model registry API on serve', function () {
     assert.deepEqual(await models("name = 'iris'"), ['iris']);
     assert.deepEqual(await models("name LIKE 'user-%' AND tag.`mlflow.prompt.is_prompt` != 'true'"), ['user-model']);
     assert.deepEqual(await models("name ILIKE 'IRIS'"), ['iris']);
-    assert.deepEqual(await models("tags.team = 'x'"), [], 'no registry tag is recorded');
+    assert.deepEqual(await models("tags.team = 'x'"), [], 'no model has that tag');
     assert.deepEqual(await models(undefined, 'name DESC'), ['user-model', 'iris']);
     for (const bad of ["name = 'iris' OR name = 'x'", 'metrics.loss > 1', "owner = 'me'", "name > 'a'", "name = 'unterminated"]) refused(await call('GET', `registered-models/search?filter=${encodeURIComponent(bad)}`), 400, 'INVALID_PARAMETER_VALUE');
 
@@ -184,6 +185,49 @@ describe('MLflow model registry API on serve', function () {
     assert.deepEqual(await latest({ name: 'iris', stages: ['Production'] }), [], 'stages are not recorded: aliases are');
     refused(await call('POST', 'registered-models/get-latest-versions', { name: 'iris', stages: ['Live'] }), 400, 'INVALID_PARAMETER_VALUE');
     refused(await call('POST', 'registered-models/get-latest-versions', { name: 'nobody' }), 404, 'RESOURCE_DOES_NOT_EXIST');
+  });
+
+  it('records registry tags and descriptions (set-tag, delete-tag, update, create) as events with actor serve, and searches by them', async () => {
+    const revision = () => ledger.store.streamRevision(modelStream('iris'));
+    const before = await revision();
+    assert.deepEqual(await ok('POST', 'registered-models/set-tag', { name: 'iris', key: 'team', value: 'vision' }), {});
+    assert.deepEqual(await ok('POST', 'model-versions/set-tag', { name: 'iris', version: '2', key: 'validation', value: 'passed' }), {});
+    await ok('POST', 'registered-models/set-tag', { name: 'iris', key: 'team', value: 'vision' });
+    assert.equal(await revision(), before + 2, 'the same value again records nothing');
+    const model = (await ok('PATCH', 'registered-models/update', { name: 'iris', description: 'Iris classifier' })).registered_model as { description: string; tags: unknown };
+    assert.deepEqual([model.description, model.tags], ['Iris classifier', [{ key: 'team', value: 'vision' }]]);
+    const v1 = (await ok('PATCH', 'model-versions/update', { name: 'iris', version: '1', description: 'the first' })).model_version as VersionJson & { description: string; tags: unknown };
+    assert.deepEqual([v1.description, v1.tags], ['the first', []]);
+    const v2 = (await ok('GET', 'model-versions/get?name=iris&version=2')).model_version as VersionJson & { tags: unknown };
+    assert.deepEqual(v2.tags, [{ key: 'validation', value: 'passed' }]);
+    const names = (answer: Record<string, unknown>, field: string) => (answer[field] as { name: string; version?: string }[]).map((x) => (x.version ? `${x.name}/${x.version}` : x.name));
+    assert.deepEqual(names(await ok('GET', `registered-models/search?filter=${encodeURIComponent("tags.team = 'vision'")}`), 'registered_models'), ['iris']);
+    assert.deepEqual(names(await ok('GET', `model-versions/search?filter=${encodeURIComponent("tags.validation = 'passed'")}`), 'model_versions'), ['iris/2']);
+    assert.deepEqual(await ok('DELETE', 'registered-models/delete-tag', { name: 'iris', key: 'team' }), {});
+    refused(await call('DELETE', 'registered-models/delete-tag', { name: 'iris', key: 'team' }), 404, 'RESOURCE_DOES_NOT_EXIST');
+    refused(await call('DELETE', 'model-versions/delete-tag', { name: 'iris', version: '9', key: 'validation' }), 404, 'RESOURCE_DOES_NOT_EXIST');
+    refused(await call('POST', 'model-versions/set-tag', { name: 'iris', version: '1', key: 'bad key!', value: 'x' }), 400, 'INVALID_PARAMETER_VALUE');
+    refused(await call('POST', 'registered-models/set-tag', { name: 'nobody', key: 'k', value: 'v' }), 404, 'RESOURCE_DOES_NOT_EXIST');
+    const events = (await ledger.store.readStream(modelStream('iris'))).slice(before + 1);
+    assert.deepEqual(
+      events.map((e) => [e.envelope.type, e.envelope.metadata.actor, (e.envelope.data as { version: number | null }).version]),
+      [
+        ['ModelTagSet', 'serve', null],
+        ['ModelTagSet', 'serve', 2],
+        ['ModelDescriptionSet', 'serve', null],
+        ['ModelDescriptionSet', 'serve', 1],
+        ['ModelTagDeleted', 'serve', null],
+      ],
+    );
+    // A model created with tags and a description exists from that moment; its first version carries its own tags.
+    const created = (await ok('POST', 'registered-models/create', { name: 'described', tags: [{ key: 'team', value: 'audio' }], description: 'speech' })).registered_model as { tags: unknown; description: string; latest_versions: unknown[] };
+    assert.deepEqual([created.tags, created.description, created.latest_versions], [[{ key: 'team', value: 'audio' }], 'speech', []]);
+    refused(await call('POST', 'registered-models/create', { name: 'described' }), 400, 'RESOURCE_ALREADY_EXISTS');
+    const registered = (await ok('POST', 'model-versions/create', { name: 'described', source: 's', run_id: 'base-1', tags: [{ key: 'stage', value: 'candidate' }] })).model_version as VersionJson & { tags: unknown };
+    assert.deepEqual([registered.version, registered.tags], ['1', [{ key: 'stage', value: 'candidate' }]]);
+    const history = await readModelHistory(ledger.store, 'described', { verifierKeys: [loadVerifierKey(ledger.home)] });
+    assert.equal(history.ok, true, history.firstDivergence?.message);
+    assert.deepEqual(history.entries.map((e) => e.change), ['tag-set', 'description-set', 'registered', 'tag-set']);
   });
 
   it('refuses to read a model whose registration was forged straight into the store (an MLflow run\'s event as the evidence)', async () => {

@@ -10,7 +10,7 @@ import { coalesce, errorMessage, type Page } from '../page.js';
 // The fields of GET /api/models/NAME these pages read (src/registry/model-history.ts is the full contract).
 interface HistoryEntry {
   revision: number;
-  change: 'registered' | 'alias-set' | 'alias-moved' | 'alias-deleted';
+  change: 'registered' | 'alias-set' | 'alias-moved' | 'alias-deleted' | 'tag-set' | 'tag-deleted' | 'description-set';
   recordedAt: string;
   actor: string;
   version: number | null;
@@ -18,6 +18,9 @@ interface HistoryEntry {
   previousVersion: number | null;
   reason: string | null;
   runId: string | null;
+  key: string | null;
+  value: string | null;
+  previousValue: string | null;
   anchored: boolean;
   inclusion: { index: number; size: number } | null;
 }
@@ -27,8 +30,10 @@ interface ModelHistoryView {
   ok: boolean;
   anchored: boolean;
   checkpoint: { size: number; root: string } | null;
-  versions: { version: number; runId: string; checkpointDigest: string | null; metrics: { testAccuracy: number } | null; artifact: { path: string; files: unknown[] } | null; registeredAt: string; registeredBy: string; aliases: string[] }[];
+  versions: { version: number; runId: string; checkpointDigest: string | null; metrics: { testAccuracy: number } | null; artifact: { path: string; files: unknown[] } | null; registeredAt: string; registeredBy: string; aliases: string[]; description: string | null; tags: Record<string, string> }[];
   aliases: Record<string, number>;
+  tags: Record<string, string>;
+  description: string | null;
   entries: HistoryEntry[];
   firstDivergence?: { message: string };
 }
@@ -105,15 +110,20 @@ function modelSections(h: ModelHistoryView): HTMLElement[] {
     ' ',
     h.ok ? `${h.entries.length} changes re-verified from the log${h.checkpoint ? `, proven under the signed checkpoint of ${h.checkpoint.size} events` : ''}.` : (h.firstDivergence?.message ?? 'verification failed'),
   );
+  const about = [
+    ...(h.description !== null ? [el('p', { 'data-model-description': '' }, h.description)] : []),
+    ...(Object.keys(h.tags).length > 0 ? [el('p', { class: 'muted small', 'data-model-tags': '' }, `Tags: ${tagList(h.tags)}`)] : []),
+  ];
   return [
     status,
+    ...about,
     section('Alias timeline', 'alias-timeline', aliasTimeline(h.entries)),
     section(
       'Versions',
       'model-versions',
       table(
         `${h.versions.length} version${h.versions.length === 1 ? '' : 's'}`,
-        ['Version', 'Run', 'Checkpoint or artifact', 'Test accuracy', 'Registered', 'By', 'Aliases'],
+        ['Version', 'Run', 'Checkpoint or artifact', 'Test accuracy', 'Registered', 'By', 'Aliases', 'Tags'],
         h.versions.map((v) => [
           `v${v.version}`,
           el('a', { href: `#/runs/${encodeURIComponent(v.runId)}` }, v.runId),
@@ -122,6 +132,7 @@ function modelSections(h: ModelHistoryView): HTMLElement[] {
           when(v.registeredAt),
           v.registeredBy,
           v.aliases.join(', ') || '—',
+          tagList(v.tags) || '—',
         ]),
         { rowHeaders: true },
       ),
@@ -148,15 +159,24 @@ function modelSections(h: ModelHistoryView): HTMLElement[] {
   ];
 }
 
+const tagList = (tags: Record<string, string>): string => Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(', ');
+
 function describeChange(e: HistoryEntry): string {
+  const of = e.version === null ? 'the model' : `v${e.version}`;
   switch (e.change) {
+    case 'tag-set':
+      return `tagged ${of} ${e.key}=${e.value ?? ''}${e.previousValue === null ? '' : ` (was ${e.previousValue})`}`;
+    case 'tag-deleted':
+      return `deleted tag ${e.key} of ${of} (was ${e.previousValue ?? ''})`;
+    case 'description-set':
+      return `described ${of}`;
     case 'registered':
       return `registered v${e.version} from run ${e.runId ?? '?'}`;
     case 'alias-set':
       return `set ${e.alias} → v${e.version}`;
     case 'alias-moved':
       return `moved ${e.alias} v${e.previousVersion} → v${e.version}`;
-    default:
+    case 'alias-deleted':
       return `deleted ${e.alias} (was v${e.previousVersion})`;
   }
 }
