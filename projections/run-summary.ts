@@ -314,7 +314,7 @@ export interface RunReport {
   planName: string | null;
   governancePlanHash: string | null;
   executionPlanHash: string | null;
-  /** Digest of the governance run summary (what RunCompleted.summaryDigest records). */
+  /** Digest of the run's governance state now (a replay manifest's projections.runState). RunCompleted.summaryDigest records the digest taken just before RunCompleted itself, so for an ended run the two differ. */
   summaryDigest: string;
   /** Digest of this run's provenance entry: what a replay manifest's projections.runSummary records. */
   provenanceDigest: string;
