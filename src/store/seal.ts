@@ -22,6 +22,12 @@ export interface PreparedEvent {
   contentDigest: string;
   /** JCS text of `data`, computed once during validation and spliced into the digest and the envelope. */
   canonicalData?: string;
+  /**
+   * True when the ledger drew the id (UUIDv7) because the event named none: no earlier append can
+   * have recorded it, so there is no retry to look up (the store's unique id index still refuses a
+   * collision).
+   */
+  idGenerated?: boolean;
 }
 
 export interface PreparedRequest {
@@ -85,9 +91,12 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       const event = parsed.data;
       // What is recorded is the data as its schema parsed it (defaults filled in), so parsing it again changes nothing.
       const { schemaVersion, data } = registry.validate(event.type, event.data, event.schemaVersion, at);
+      const idGenerated = event.id === undefined;
       const id = event.id ?? uuidv7();
-      if (seen.has(id)) throw new InputError(`${at}: event id ${id} appears twice in one append`, { eventId: id });
-      seen.add(id);
+      if (!idGenerated) {
+        if (seen.has(id)) throw new InputError(`${at}: event id ${id} appears twice in one append`, { eventId: id });
+        seen.add(id);
+      }
       const metadata = { ...event.metadata };
       if (metadata.actor === undefined && options.actor !== undefined) metadata.actor = options.actor;
       let canonicalData: string;
@@ -116,7 +125,7 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
         `{"data":${canonicalData},"metadata":${metadataText}},"schemaVersion":${canonicalMember(schemaVersion, 'schemaVersion', at, request.stream)}` +
         `,"stream":${streamText},"type":${canonicalMember(event.type, 'type', at, request.stream)}}`;
       const contentDigest = sha256Hex(digested);
-      return { id, type: event.type, schemaVersion, data, metadata, contentDigest, canonicalData };
+      return { id, type: event.type, schemaVersion, data, metadata, contentDigest, canonicalData, idGenerated };
     });
     return { stream: request.stream, expectedRevision: expected.data as ExpectedRevision, events };
   });
