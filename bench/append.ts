@@ -30,6 +30,9 @@ interface Row {
 interface Sample {
   ledgerMs: number;
   rawMs: number;
+  /** Process CPU time (user + system) of each side: load on a shared machine stretches wall time, not this. */
+  ledgerCpuMs: number;
+  rawCpuMs: number;
   memoryDelta: number;
 }
 
@@ -64,15 +67,25 @@ async function interleavedRun(dir: string, run: number, proposed: ProposedEvent[
 
   let ledgerNs = 0n;
   let rawNs = 0n;
+  let ledgerCpuUs = 0;
+  let rawCpuUs = 0;
+  const cpuUs = (since: NodeJS.CpuUsage): number => {
+    const used = process.cpuUsage(since);
+    return used.user + used.system;
+  };
   const appendLedger = async (b: number) => {
+    const cpu = process.cpuUsage();
     const start = process.hrtime.bigint();
     await store.append(`run-${b % STREAMS}`, proposed.slice(b * BATCH_SIZE, (b + 1) * BATCH_SIZE));
     ledgerNs += process.hrtime.bigint() - start;
+    ledgerCpuUs += cpuUs(cpu);
   };
   const insertRaw = (rows: Row[]) => {
+    const cpu = process.cpuUsage();
     const start = process.hrtime.bigint();
     rawBatch.immediate(rows);
     rawNs += process.hrtime.bigint() - start;
+    rawCpuUs += cpuUs(cpu);
   };
   global.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
@@ -95,7 +108,7 @@ async function interleavedRun(dir: string, run: number, proposed: ProposedEvent[
   raw.close();
   rmSync(ledgerPath, { force: true });
   rmSync(rawPath, { force: true });
-  return { ledgerMs: Number(ledgerNs) / 1e6, rawMs: Number(rawNs) / 1e6, memoryDelta };
+  return { ledgerMs: Number(ledgerNs) / 1e6, rawMs: Number(rawNs) / 1e6, ledgerCpuMs: ledgerCpuUs / 1000, rawCpuMs: rawCpuUs / 1000, memoryDelta };
 }
 
 export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
@@ -117,6 +130,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
   const memory = samples.map((s) => s.memoryDelta);
   const wallMs = summarizeRuns(ledgerMs);
   const rawWall = summarizeRuns(rawMs);
+  const cpu = summarizeRuns(samples.map((s) => s.ledgerCpuMs));
+  const rawCpu = summarizeRuns(samples.map((s) => s.rawCpuMs));
   return [
     {
       name: 'append.sqlite',
@@ -130,7 +145,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
       ratio: rawWall.p50 / wallMs.p50,
       goal: 0.7,
       goalIs: 'min',
-      environment: { ...benchEnvironment(), events: count, interleaved: 'batch by batch', batchSize: BATCH_SIZE, streams: STREAMS, synchronous: 'FULL', journalMode: 'WAL' },
+      environment: { ...benchEnvironment(), events: count, interleaved: 'batch by batch', batchSize: BATCH_SIZE, streams: STREAMS, synchronous: 'FULL', journalMode: 'WAL', cpuMs: cpu, referenceCpuMs: rawCpu, cpuRatio: rawCpu.p50 / cpu.p50 },
     },
   ];
 }

@@ -45,9 +45,19 @@ export interface AppendPlan {
   result(positions: readonly number[]): AppendResult;
 }
 
-/** What an adapter must read before planning: the batch's streams and event ids. */
+/**
+ * What an adapter must read before planning: the batch's streams and the event ids its callers
+ * named. An id the ledger generated for this append (`idGenerated`) cannot be an earlier append's,
+ * so it is not looked up: an idempotent retry always names its ids.
+ */
 export function appendReads(requests: readonly PreparedRequest[]): { streams: string[]; ids: string[] } {
-  return { streams: [...new Set(requests.map((r) => r.stream))], ids: requests.flatMap((r) => r.events.map((e) => e.id)) };
+  const streams = new Set<string>();
+  const ids: string[] = [];
+  for (const request of requests) {
+    streams.add(request.stream);
+    for (const event of request.events) if (!event.idGenerated) ids.push(event.id);
+  }
+  return { streams: [...streams], ids };
 }
 
 /** Checks an expected revision against a stream's current revision (-1 = no stream). */

@@ -3,6 +3,7 @@
 // (append-plan.ts). One code path, so every store produces byte-identical envelopes for the same input.
 import { z } from 'zod';
 import { Envelope, ProposedEvent, StreamName } from '../../events/envelope.js';
+import { fastProposedEvent } from '../../events/proposed-check.js';
 import { registry as defaultRegistry, type EventRegistry } from '../../events/index.js';
 import { InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
@@ -22,6 +23,12 @@ export interface PreparedEvent {
   contentDigest: string;
   /** JCS text of `data`, computed once during validation and spliced into the digest and the envelope. */
   canonicalData?: string;
+  /**
+   * True when the ledger drew the id (UUIDv7) because the event named none: no earlier append can
+   * have recorded it, so there is no retry to look up (the store's unique id index still refuses a
+   * collision).
+   */
+  idGenerated?: boolean;
 }
 
 export interface PreparedRequest {
@@ -77,17 +84,24 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       if (rawData !== null && typeof rawData === 'object' && Object.prototype.hasOwnProperty.call(rawData, '__proto__')) {
         throw new InputError(`${at}: field data.__proto__: the member name "__proto__" is refused (docs/limits.md)`, { field: 'data.__proto__', stream: request.stream });
       }
-      const parsed = ProposedEvent.safeParse(raw);
-      if (!parsed.success) {
-        const { field, message } = describeIssue(parsed.error.issues[0]!);
-        throw new InputError(`${at}: field ${field || '(event)'}: ${message}`, { field: field || '(event)', stream: request.stream });
+      // The hand-written check answers for the plain events writers send; zod decides (and words) the rest.
+      let event = fastProposedEvent(raw);
+      if (event === undefined) {
+        const parsed = ProposedEvent.safeParse(raw);
+        if (!parsed.success) {
+          const { field, message } = describeIssue(parsed.error.issues[0]!);
+          throw new InputError(`${at}: field ${field || '(event)'}: ${message}`, { field: field || '(event)', stream: request.stream });
+        }
+        event = parsed.data;
       }
-      const event = parsed.data;
       // What is recorded is the data as its schema parsed it (defaults filled in), so parsing it again changes nothing.
       const { schemaVersion, data } = registry.validate(event.type, event.data, event.schemaVersion, at);
+      const idGenerated = event.id === undefined;
       const id = event.id ?? uuidv7();
-      if (seen.has(id)) throw new InputError(`${at}: event id ${id} appears twice in one append`, { eventId: id });
-      seen.add(id);
+      if (!idGenerated) {
+        if (seen.has(id)) throw new InputError(`${at}: event id ${id} appears twice in one append`, { eventId: id });
+        seen.add(id);
+      }
       const metadata = { ...event.metadata };
       if (metadata.actor === undefined && options.actor !== undefined) metadata.actor = options.actor;
       let canonicalData: string;
@@ -116,7 +130,7 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
         `{"data":${canonicalData},"metadata":${metadataText}},"schemaVersion":${canonicalMember(schemaVersion, 'schemaVersion', at, request.stream)}` +
         `,"stream":${streamText},"type":${canonicalMember(event.type, 'type', at, request.stream)}}`;
       const contentDigest = sha256Hex(digested);
-      return { id, type: event.type, schemaVersion, data, metadata, contentDigest, canonicalData };
+      return { id, type: event.type, schemaVersion, data, metadata, contentDigest, canonicalData, idGenerated };
     });
     return { stream: request.stream, expectedRevision: expected.data as ExpectedRevision, events };
   });

@@ -53,6 +53,15 @@ describe('store/append-plan', function () {
     assert.deepEqual(reads.ids, prepared.flatMap((r) => r.events.map((e) => e.id)));
   });
 
+  it('looks up only the ids callers named, not the ones the ledger generated for this append', function () {
+    const named = events(2, 'n');
+    const prepared = prepareBatch([{ stream: 'a', events: [named[0]!, { type: 'custom.x', data: {} }, named[1]!] }, { stream: 'b', events: [{ type: 'custom.y', data: {} }] }]);
+    assert.deepEqual(appendReads(prepared).ids, [named[0]!.id, named[1]!.id]);
+    assert.deepEqual(prepared.flatMap((r) => r.events.map((e) => e.idGenerated)), [false, true, false, true]);
+    // The same id named twice is still refused; two generated ids never collide.
+    assert.throws(() => prepareBatch([{ stream: 'a', events: [named[0]!, named[0]!] }]), InputError);
+  });
+
   it('starts a new stream at revision 0 with prevHash null and chains each event to the one before', function () {
     const plan = planAppend(prepareBatch([{ stream: 's', events: events(3, 'x') }]), none, AT);
     assert.deepEqual(plan.rows.map((r) => r.envelope.revision), [0, 1, 2]);

@@ -353,6 +353,16 @@ export function runConformance(name: string, factory: StoreFactory): void {
         assert.equal((await store.readAll()).length, 4);
       });
 
+      it('recognises a retry naming the id the ledger generated for an event that came without one', async function () {
+        const first = await store.append('g', [{ type: 'custom.conformance', data: { generated: 1 } }]);
+        const [recorded] = await store.readStream('g');
+        const again = await store.append('g', [{ id: recorded!.envelope.id, type: 'custom.conformance', data: { generated: 1 } }]);
+        assert.equal(again.duplicate, true);
+        assert.deepEqual(again.positions, first.positions);
+        await assert.rejects(store.append('g', [{ id: recorded!.envelope.id, type: 'custom.conformance', data: { generated: 2 } }]), IdempotencyError);
+        assert.equal((await store.readAll()).length, 1);
+      });
+
       it('treats a retried multi-stream batch as a duplicate', async function () {
         const batch = [
           { stream: 'a', events: events(2, 'a') },

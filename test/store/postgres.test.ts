@@ -134,10 +134,10 @@ describe('postgres store', function () {
       const first = await db.client();
       const second = await db.client();
       await first.query('BEGIN');
-      const held = await first.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [['s'], ['id-1']]);
+      const held = await first.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [['s'], ['id-1']]);
       const pid = (await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       await second.query('BEGIN');
-      const waiting = second.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [['s'], ['id-2']]);
+      const waiting = second.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [['s'], ['id-2']]);
       await blockedOnAdvisoryLock(pid);
       // While it waits for the stream, the second writer has no transaction id, so no positions.
       const admin = await db.client();
@@ -168,13 +168,13 @@ describe('postgres store', function () {
       const byKey = rows.map((r) => r.name);
       const holder = await db.client();
       await holder.query('BEGIN');
-      await holder.query(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [[byKey[0]], ['held']]);
+      await holder.query(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [[byKey[0]], ['held']]);
       // The batch names its streams in descending key order: a writer locking in the order given
       // would hold five locks while it waits for the sixth, and two such writers can deadlock.
       const writer = await db.client();
       const pid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       await writer.query('BEGIN');
-      const waiting = writer.query(`SELECT positions FROM ${sql.beginAppend}($1, $2)`, [[...byKey].reverse(), ['w']]);
+      const waiting = writer.query(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [[...byKey].reverse(), ['w']]);
       assert.equal(await blockedOnAdvisoryLock(pid), 0, 'blocked on the lowest key, the writer holds none of the other stream locks');
       await holder.query('ROLLBACK');
       await waiting;

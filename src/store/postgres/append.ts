@@ -55,7 +55,9 @@ export async function writeBatch(
   framing: BatchFraming = {},
 ): Promise<AppendResult> {
   const { streams, ids } = appendReads(requests);
-  const begin = `SELECT positions, recorded, heads FROM ${sql.beginAppend}(${textArray(streams)}::text[], ${textArray(ids)}::text[])`;
+  // Events whose ids the ledger generated: positions without a lookup (appendReads leaves them out).
+  const fresh = requests.reduce((n, r) => n + r.events.length, 0) - ids.length;
+  const begin = `SELECT positions, recorded, heads FROM ${sql.beginAppend}(${textArray(streams)}::text[], ${textArray(ids)}::text[], ${fresh})`;
   const answers = (await client.query(framing.begin === undefined ? begin : `${framing.begin}; ${begin}`)) as unknown as pg.QueryResult<BeginRow> | pg.QueryResult[];
   const read = (Array.isArray(answers) ? (answers.at(-1) as pg.QueryResult<BeginRow>) : answers).rows[0]!;
   const heads = new Map<string, StreamHead>(read.heads.map((h) => [h.stream, { revision: Number(h.revision), leafHash: h.leafHash }]));
@@ -63,7 +65,7 @@ export async function writeBatch(
     read.recorded.map((r) => [r.id, { ...r, position: Number(r.position), revision: Number(r.revision) }]),
   );
   const plan = planAppend(requests, { heads, recorded }, recordedAt);
-  // begin_append drew one position per id it did not find, which is every planned row (checked here).
+  // begin_append drew one position per named id it did not find and per generated id, which is every planned row (checked here).
   const positions = read.positions.map(Number);
   const result = plan.result(plan.rows.length === 0 ? [] : positions);
   if (plan.duplicate) {

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 
 /** Bumped when the DDL changes; `init()` re-runs the DDL when the stored value differs. */
-export const SCHEMA_VERSION = '3';
+export const SCHEMA_VERSION = '4';
 
 /** PostgreSQL 13 added xid8, pg_current_xact_id() and pg_current_snapshot(), which ordering relies on. */
 export const MIN_SERVER_VERSION = 130000;
@@ -178,9 +178,11 @@ export function schemaStatements(sql: LedgerSql): string[] {
     // one draws, and position (hence leaf) order within a stream is revision order. Keys are taken
     // in ascending order, so writers of overlapping stream sets never wait on each other in a cycle.
     // Heads and recorded ids are read after the locks (READ COMMITTED: each statement here gets a
-    // fresh snapshot), so they are current. Positions are drawn only for the ids not yet recorded:
-    // a pure retry takes no positions and no transaction id.
-    `CREATE OR REPLACE FUNCTION ${sql.beginAppend}(stream_names text[], event_ids text[])
+    // fresh snapshot), so they are current. Positions are drawn for the named ids not yet recorded
+    // and for the `fresh` events whose ids the ledger generated (never recorded, so not looked up):
+    // a pure retry takes no positions and no transaction id. Schema 4 added `fresh`.
+    `DROP FUNCTION IF EXISTS ${sql.beginAppend}(text[], text[])`,
+    `CREATE OR REPLACE FUNCTION ${sql.beginAppend}(stream_names text[], event_ids text[], fresh integer)
        RETURNS TABLE (positions bigint[], recorded json, heads json)
        LANGUAGE plpgsql AS $fn$
      DECLARE
@@ -201,8 +203,8 @@ export function schemaStatements(sql: LedgerSql): string[] {
        SELECT coalesce(json_agg(json_build_object('stream', s.stream, 'revision', s.revision, 'leafHash', encode(s.last_hash, 'hex'))), '[]')
          INTO heads
          FROM ${sql.streams} AS s WHERE s.stream = ANY(stream_names) AND s.revision >= 0;
-       IF cardinality(event_ids) > known THEN
-         positions := ARRAY(SELECT p FROM ${sql.reservePositions}(cardinality(event_ids) - known) AS p ORDER BY p);
+       IF cardinality(event_ids) - known + fresh > 0 THEN
+         positions := ARRAY(SELECT p FROM ${sql.reservePositions}(cardinality(event_ids) - known + fresh) AS p ORDER BY p);
        ELSE
          positions := '{}';
        END IF;

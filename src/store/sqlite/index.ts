@@ -380,7 +380,16 @@ class Connection {
     let position = tree.size;
     for (const row of plan.rows) {
       const e = row.envelope;
-      this.insertEvent.run(position, e.id, e.stream, e.revision, e.type, e.metadata.recordedAt, row.contentDigest, row.leaf, row.canonical);
+      try {
+        this.insertEvent.run(position, e.id, e.stream, e.revision, e.type, e.metadata.recordedAt, row.contentDigest, row.leaf, row.canonical);
+      } catch (err) {
+        // The heads and the named ids were read under the write lock, so only a generated id that a
+        // row not written by this ledger already holds (or a damaged index) can collide here.
+        if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw new IntegrityError(`ledger database ${this.db.name} already holds an event with id ${e.id} or stream "${e.stream}" revision ${e.revision}, which its own reads did not show: ${(err as Error).message}`);
+        }
+        throw err;
+      }
       // RFC 9162 §2.1: leaf index = position, extended in commit order within the same transaction.
       range.append(row.leaf);
       positions.push(position);
