@@ -1,14 +1,23 @@
 // Inclusion proofs for many leaves of one tree, as replay needs them: every event of a run, or —
-// on the dashboard — every event of every run under the same checkpoint. The store's leaf hashes
-// are read once (in pages) and every perfect subtree is hashed once, so all proofs together cost
-// O(n) hashing instead of O(n) each, and one proof is then O(log n) lookups.
-import { HASH_SIZE, nodeHash } from '../integrity/hasher.js';
+// on the dashboard — every event of every run under the same checkpoint. Each perfect subtree is
+// hashed from the store's leaf hashes once (or, for the bounded source, once per pass), so all
+// proofs together cost O(n) hashing instead of O(n) each, and one proof is then O(log n) lookups.
+// Two sources: `TreeProofs` keeps every subtree (64 bytes per leaf, any order: the dashboard's
+// many runs); `BoundedTreeProofs` keeps the subtrees above one chunk of the log plus the chunk of
+// the leaf asked for (O(√n): a run's events in log order, as replay and export ask for them).
+import { HASH_SIZE, nodeHash, nodeHashPairsInPlace, pairInputs } from '../integrity/hasher.js';
 import { inclusionRanges } from '../integrity/proof.js';
 import type { EventStore } from '../store/port.js';
 
 const LEAF_PAGE = 65_536;
 
-export class TreeProofs {
+/** Inclusion proofs of leaves of one tree: RFC 9162 §2.1.3.1 PATH(index, D[0:size]). */
+export interface ProofSource {
+  readonly size: number;
+  proof(index: number): Buffer[] | Promise<Buffer[]>;
+}
+
+export class TreeProofs implements ProofSource {
   /** Roots of subtrees that reach `size` without being perfect: O(log n) of them. */
   private readonly edges = new Map<string, Buffer>();
 
@@ -25,19 +34,8 @@ export class TreeProofs {
    */
   static async read(store: EventStore, size: number): Promise<TreeProofs> {
     const leaves = Buffer.alloc(size * HASH_SIZE);
-    for (let from = 0; from < size; from += LEAF_PAGE) {
-      const page = await store.leafHashes(from, Math.min(size, from + LEAF_PAGE));
-      page.forEach((hex, i) => leaves.write(hex, (from + i) * HASH_SIZE, HASH_SIZE, 'hex'));
-    }
-    const levels = [leaves];
-    for (let below = leaves; below.length >= 2 * HASH_SIZE; ) {
-      const count = Math.floor(below.length / (2 * HASH_SIZE));
-      const level = Buffer.alloc(count * HASH_SIZE);
-      for (let i = 0; i < count; i++) level.set(nodeHash(at(below, 2 * i), at(below, 2 * i + 1)), i * HASH_SIZE);
-      levels.push(level);
-      below = level;
-    }
-    return new TreeProofs(levels, size);
+    for (let from = 0; from < size; from += LEAF_PAGE) await readLeaves(store, from, Math.min(size, from + LEAF_PAGE), leaves, from * HASH_SIZE);
+    return new TreeProofs(subtreeLevels(leaves), size);
   }
 
   /** RFC 9162 §2.1.3.1 PATH(index, D[0:size]). */
@@ -61,6 +59,125 @@ export class TreeProofs {
     }
     return root;
   }
+}
+
+/** Leaves per chunk are 2^height, height at least this and about half of log2(size). */
+const MIN_CHUNK_HEIGHT = 10;
+
+/** One chunk of the log: its leaf hashes and the perfect subtrees inside it (`subtreeLevels`). */
+interface Chunk {
+  index: number;
+  levels: Buffer[];
+}
+
+/**
+ * The same proofs as `TreeProofs`, in O(√n) memory: the roots of every perfect subtree of at least
+ * one chunk (2^height leaves, height ≈ log2(n) / 2: 1,024 leaves up to 1 M), the levels of the last,
+ * partial chunk, the non-perfect right-edge roots (O(log n)), and the levels of the chunk of the leaf
+ * asked for, re-read from the store when the next proof is in another chunk. Every sibling of a
+ * leaf's path below chunk height lies in the leaf's own chunk; every edge narrower than a chunk lies
+ * in the last one; everything else is a stored top node. Asked in leaf order, each chunk is read
+ * once per pass (export asks twice: the replay, then the proofs section).
+ */
+export class BoundedTreeProofs implements ProofSource {
+  private readonly edges = new Map<number, Buffer>();
+  private chunk: Chunk | undefined;
+
+  private constructor(
+    private readonly store: EventStore,
+    readonly size: number,
+    private readonly height: number,
+    /** top[j]: the perfect, aligned subtrees of 2^(height + j) leaves, 32 bytes each. */
+    private readonly top: Buffer[],
+    /** The last chunk when it is not full (it holds every edge narrower than a chunk). */
+    private readonly tail: Chunk | undefined,
+  ) {}
+
+  /**
+   * Reads the stored leaf hashes of [0, size) once, keeping only the top levels and the last chunk.
+   * A leaf the store did not return is zero, as in `TreeProofs`. Store failures propagate.
+   * `chunkHeight` overrides the chunk's 2^height leaves (tests: many chunks in a small tree).
+   */
+  static async read(store: EventStore, size: number, chunkHeight?: number): Promise<BoundedTreeProofs> {
+    const height = chunkHeight ?? Math.max(MIN_CHUNK_HEIGHT, Math.ceil(Math.log2(Math.max(size, 1)) / 2));
+    const width = 2 ** height;
+    const full = Math.floor(size / width);
+    const roots = Buffer.alloc(full * HASH_SIZE);
+    let tail: Chunk | undefined;
+    // A page is a whole number of chunks: both are powers of two.
+    const page = Math.max(LEAF_PAGE, width);
+    const leaves = Buffer.alloc(Math.min(size, page) * HASH_SIZE);
+    for (let from = 0; from < size; from += page) {
+      const to = Math.min(size, from + page);
+      leaves.fill(0);
+      await readLeaves(store, from, to, leaves, 0);
+      for (let begin = from; begin < to; begin += width) {
+        const end = Math.min(to, begin + width);
+        const chunk = leaves.subarray((begin - from) * HASH_SIZE, (end - from) * HASH_SIZE);
+        if (end - begin === width) roots.set(subtreeLevels(chunk)[height]!, (begin / width) * HASH_SIZE);
+        else tail = { index: begin / width, levels: subtreeLevels(Buffer.from(chunk)) };
+      }
+    }
+    return new BoundedTreeProofs(store, size, height, subtreeLevels(roots), tail);
+  }
+
+  /** RFC 9162 §2.1.3.1 PATH(index, D[0:size]); reads the leaf's chunk when it is not the one held. */
+  async proof(index: number): Promise<Buffer[]> {
+    const ranges = inclusionRanges(index, this.size);
+    const c = Math.floor(index / 2 ** this.height);
+    if (c !== this.tail?.index && c !== this.chunk?.index) {
+      const width = 2 ** this.height;
+      const leaves = Buffer.alloc(width * HASH_SIZE);
+      await readLeaves(this.store, c * width, (c + 1) * width, leaves, 0);
+      // Set after the read, then used synchronously: concurrent calls never see another call's chunk mid-proof.
+      this.chunk = { index: c, levels: subtreeLevels(leaves) };
+    }
+    return ranges.map((r) => this.root(r.begin, r.end, c));
+  }
+
+  /** MTH(D[begin:end]) for a range of the RFC 9162 §2.1.1 recursion over [0, size), with chunk `c` held. */
+  private root(begin: number, end: number, c: number): Buffer {
+    const width = end - begin;
+    const height = Math.log2(width);
+    if (Number.isInteger(height) && begin % width === 0) {
+      if (height >= this.height) return at(this.top[height - this.height]!, begin / width);
+      const within = Math.floor(begin / 2 ** this.height);
+      const chunk = within === this.tail?.index ? this.tail : within === c ? this.chunk : undefined;
+      // Unreachable by the argument above: a path's narrow siblings are in its own chunk.
+      if (chunk === undefined) throw new Error(`subtree [${begin}, ${end}) is outside chunk ${c} and the last chunk`);
+      return at(chunk.levels[height]!, (begin - within * 2 ** this.height) / width);
+    }
+    // Not perfect: a right edge [begin, size), split as RFC 9162 §2.1.1 does.
+    let root = this.edges.get(begin);
+    if (root === undefined) {
+      let k = 1;
+      while (k * 2 < width) k *= 2;
+      root = nodeHash(this.root(begin, begin + k, c), this.root(begin + k, end, c));
+      this.edges.set(begin, root);
+    }
+    return root;
+  }
+}
+
+/** Writes the stored leaf hashes of [from, to) into `into` at byte `offset`; a leaf the store did not return stays as it was (zero). */
+async function readLeaves(store: EventStore, from: number, to: number, into: Buffer, offset: number): Promise<void> {
+  const page = await store.leafHashes(from, to);
+  page.forEach((hex, i) => into.write(hex, offset + i * HASH_SIZE, HASH_SIZE, 'hex'));
+}
+
+/** levels[0] = `leaves`; levels[h]: the perfect, aligned subtrees of 2^h of them, 32 bytes each, while there is one. */
+function subtreeLevels(leaves: Buffer): Buffer[] {
+  const levels = [leaves];
+  for (let below = leaves; below.length >= 2 * HASH_SIZE; ) {
+    const pairs = Math.floor(below.length / (2 * HASH_SIZE));
+    // nodeHashPairsInPlace hashes 0x01 ‖ left ‖ right where it lies, from byte 1 of a copy it overwrites.
+    const scratch = Buffer.allocUnsafe(1 + pairs * 2 * HASH_SIZE);
+    below.copy(scratch, 1, 0, pairs * 2 * HASH_SIZE);
+    const level = Buffer.from(nodeHashPairsInPlace(pairInputs(scratch, pairs), pairs).join(''), 'latin1');
+    levels.push(level);
+    below = level;
+  }
+  return levels;
 }
 
 function at(level: Buffer, i: number): Buffer {
