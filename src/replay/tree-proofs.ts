@@ -34,7 +34,10 @@ export class TreeProofs implements ProofSource {
    */
   static async read(store: EventStore, size: number): Promise<TreeProofs> {
     const leaves = Buffer.alloc(size * HASH_SIZE);
-    for (let from = 0; from < size; from += LEAF_PAGE) await readLeaves(store, from, Math.min(size, from + LEAF_PAGE), leaves, from * HASH_SIZE);
+    for (let from = 0; from < size; from += LEAF_PAGE) {
+      const page = await store.leafHashes(from, Math.min(size, from + LEAF_PAGE));
+      page.forEach((hex, i) => leaves.write(hex, (from + i) * HASH_SIZE, HASH_SIZE, 'hex'));
+    }
     return new TreeProofs(subtreeLevels(leaves), size);
   }
 
@@ -82,6 +85,7 @@ interface Chunk {
 export class BoundedTreeProofs implements ProofSource {
   private readonly edges = new Map<number, Buffer>();
   private chunk: Chunk | undefined;
+  private readonly chunks: ChunkHasher;
 
   private constructor(
     private readonly store: EventStore,
@@ -91,7 +95,10 @@ export class BoundedTreeProofs implements ProofSource {
     private readonly top: Buffer[],
     /** The last chunk when it is not full (it holds every edge narrower than a chunk). */
     private readonly tail: Chunk | undefined,
-  ) {}
+    chunks: ChunkHasher,
+  ) {
+    this.chunks = chunks;
+  }
 
   /**
    * Reads the stored leaf hashes of [0, size) once, keeping only the top levels and the last chunk.
@@ -103,6 +110,7 @@ export class BoundedTreeProofs implements ProofSource {
     const width = 2 ** height;
     const full = Math.floor(size / width);
     const roots = Buffer.alloc(full * HASH_SIZE);
+    const chunks = new ChunkHasher(height);
     let tail: Chunk | undefined;
     // A page is a whole number of chunks: both are powers of two.
     const page = Math.max(LEAF_PAGE, width);
@@ -114,11 +122,11 @@ export class BoundedTreeProofs implements ProofSource {
       for (let begin = from; begin < to; begin += width) {
         const end = Math.min(to, begin + width);
         const chunk = leaves.subarray((begin - from) * HASH_SIZE, (end - from) * HASH_SIZE);
-        if (end - begin === width) roots.set(subtreeLevels(chunk)[height]!, (begin / width) * HASH_SIZE);
+        if (end - begin === width) roots.set(chunks.hash(chunk)[height]!, (begin / width) * HASH_SIZE);
         else tail = { index: begin / width, levels: subtreeLevels(Buffer.from(chunk)) };
       }
     }
-    return new BoundedTreeProofs(store, size, height, subtreeLevels(roots), tail);
+    return new BoundedTreeProofs(store, size, height, subtreeLevels(roots), tail, chunks);
   }
 
   /** RFC 9162 §2.1.3.1 PATH(index, D[0:size]); reads the leaf's chunk when it is not the one held. */
@@ -127,10 +135,10 @@ export class BoundedTreeProofs implements ProofSource {
     const c = Math.floor(index / 2 ** this.height);
     if (c !== this.tail?.index && c !== this.chunk?.index) {
       const width = 2 ** this.height;
-      const leaves = Buffer.alloc(width * HASH_SIZE);
+      const leaves = this.chunks.leaves();
       await readLeaves(this.store, c * width, (c + 1) * width, leaves, 0);
-      // Set after the read, then used synchronously: concurrent calls never see another call's chunk mid-proof.
-      this.chunk = { index: c, levels: subtreeLevels(leaves) };
+      // Hashed after the read, then used synchronously: concurrent calls never see another call's chunk mid-proof.
+      this.chunk = { index: c, levels: this.chunks.hash(leaves) };
     }
     return ranges.map((r) => this.root(r.begin, r.end, c));
   }
@@ -145,7 +153,9 @@ export class BoundedTreeProofs implements ProofSource {
       const chunk = within === this.tail?.index ? this.tail : within === c ? this.chunk : undefined;
       // Unreachable by the argument above: a path's narrow siblings are in its own chunk.
       if (chunk === undefined) throw new Error(`subtree [${begin}, ${end}) is outside chunk ${c} and the last chunk`);
-      return at(chunk.levels[height]!, (begin - within * 2 ** this.height) / width);
+      const node = at(chunk.levels[height]!, (begin - within * 2 ** this.height) / width);
+      // The held chunk's buffers are rewritten for the next chunk: a proof keeps a copy.
+      return chunk === this.tail ? node : Buffer.from(node);
     }
     // Not perfect: a right edge [begin, size), split as RFC 9162 §2.1.1 does.
     let root = this.edges.get(begin);
@@ -169,15 +179,50 @@ async function readLeaves(store: EventStore, from: number, to: number, into: Buf
 function subtreeLevels(leaves: Buffer): Buffer[] {
   const levels = [leaves];
   for (let below = leaves; below.length >= 2 * HASH_SIZE; ) {
-    const pairs = Math.floor(below.length / (2 * HASH_SIZE));
-    // nodeHashPairsInPlace hashes 0x01 ‖ left ‖ right where it lies, from byte 1 of a copy it overwrites.
-    const scratch = Buffer.allocUnsafe(1 + pairs * 2 * HASH_SIZE);
-    below.copy(scratch, 1, 0, pairs * 2 * HASH_SIZE);
-    const level = Buffer.from(nodeHashPairsInPlace(pairInputs(scratch, pairs), pairs).join(''), 'latin1');
+    const count = Math.floor(below.length / (2 * HASH_SIZE));
+    const level = Buffer.alloc(count * HASH_SIZE);
+    for (let i = 0; i < count; i++) level.set(nodeHash(at(below, 2 * i), at(below, 2 * i + 1)), i * HASH_SIZE);
     levels.push(level);
     below = level;
   }
   return levels;
+}
+
+/**
+ * `subtreeLevels` of one full chunk (2^height leaf hashes) into buffers it reuses for every chunk:
+ * no Buffer per node or per chunk, so a pass over the log leaves no garbage outside the V8 heap.
+ * The levels returned stay valid until the next call.
+ */
+class ChunkHasher {
+  /** Leaf hashes from byte 1: nodeHashPairsInPlace hashes 0x01 ‖ left ‖ right where they lie, overwriting byte 0 of each pair. */
+  private readonly scratch: Buffer;
+  private readonly inputs: Buffer[];
+  private readonly levels: Buffer[];
+  private readonly input: Buffer;
+
+  constructor(readonly height: number) {
+    const width = 2 ** height;
+    this.scratch = Buffer.allocUnsafe(1 + width * HASH_SIZE);
+    this.inputs = pairInputs(this.scratch, width / 2);
+    this.levels = Array.from({ length: height + 1 }, (_, h) => Buffer.alloc((width / 2 ** h) * HASH_SIZE));
+    this.input = Buffer.alloc(width * HASH_SIZE);
+  }
+
+  /** A zeroed buffer for one chunk's leaf hashes, reused (a leaf the store does not return stays zero). */
+  leaves(): Buffer {
+    return this.input.fill(0);
+  }
+
+  /** The levels of `leaves`, which must be 2^height hashes (32 bytes each). */
+  hash(leaves: Buffer): Buffer[] {
+    this.levels[0]!.set(leaves);
+    for (let h = 1; h <= this.height; h++) {
+      const below = this.levels[h - 1]!;
+      this.scratch.set(below, 1);
+      this.levels[h]!.write(nodeHashPairsInPlace(this.inputs, below.length / (2 * HASH_SIZE)).join(''), 0, 'latin1');
+    }
+    return this.levels;
+  }
 }
 
 function at(level: Buffer, i: number): Buffer {
