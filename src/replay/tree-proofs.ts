@@ -117,8 +117,9 @@ export class BoundedTreeProofs implements ProofSource {
     const leaves = Buffer.alloc(Math.min(size, page) * HASH_SIZE);
     for (let from = 0; from < size; from += page) {
       const to = Math.min(size, from + page);
+      const hashes = await store.leafHashes(from, to);
       leaves.fill(0);
-      await readLeaves(store, from, to, leaves, 0);
+      writeLeaves(hashes, leaves);
       for (let begin = from; begin < to; begin += width) {
         const end = Math.min(to, begin + width);
         const chunk = leaves.subarray((begin - from) * HASH_SIZE, (end - from) * HASH_SIZE);
@@ -135,9 +136,10 @@ export class BoundedTreeProofs implements ProofSource {
     const c = Math.floor(index / 2 ** this.height);
     if (c !== this.tail?.index && c !== this.chunk?.index) {
       const width = 2 ** this.height;
+      const page = await this.store.leafHashes(c * width, (c + 1) * width);
+      // From here on synchronous (the reused buffers filled, hashed, used): concurrent calls never mix chunks.
       const leaves = this.chunks.leaves();
-      await readLeaves(this.store, c * width, (c + 1) * width, leaves, 0);
-      // Hashed after the read, then used synchronously: concurrent calls never see another call's chunk mid-proof.
+      writeLeaves(page, leaves);
       this.chunk = { index: c, levels: this.chunks.hash(leaves) };
     }
     return ranges.map((r) => this.root(r.begin, r.end, c));
@@ -169,10 +171,10 @@ export class BoundedTreeProofs implements ProofSource {
   }
 }
 
-/** Writes the stored leaf hashes of [from, to) into `into` at byte `offset`; a leaf the store did not return stays as it was (zero). */
-async function readLeaves(store: EventStore, from: number, to: number, into: Buffer, offset: number): Promise<void> {
-  const page = await store.leafHashes(from, to);
-  page.forEach((hex, i) => into.write(hex, offset + i * HASH_SIZE, HASH_SIZE, 'hex'));
+/** Writes a page of stored leaf hashes (hex) into `into`; a leaf the store did not return stays zero, one it added is ignored. */
+function writeLeaves(page: readonly string[], into: Buffer): void {
+  const count = Math.min(page.length, into.length / HASH_SIZE);
+  for (let i = 0; i < count; i++) into.write(page[i]!, i * HASH_SIZE, HASH_SIZE, 'hex');
 }
 
 /** levels[0] = `leaves`; levels[h]: the perfect, aligned subtrees of 2^h of them, 32 bytes each, while there is one. */

@@ -99,6 +99,17 @@ describe('replay/tree-proofs', () => {
     assert.deepEqual(reads, [0, 1, 2, 3, 0, 1, 2, 3].map((c) => [c * 1024, (c + 1) * 1024]));
   });
 
+  it('bounded: gives the right proofs to concurrent calls in different chunks', async () => {
+    const size = 700;
+    const synthetic = syntheticStore(size, 3);
+    const whole = await TreeProofs.read(synthetic, size);
+    // All calls start before any read answers, and the answers' continuations interleave as microtasks.
+    const bounded = await BoundedTreeProofs.read(synthetic, size, 4);
+    const indices = Array.from({ length: 60 }, (_, i) => (i * 37) % size);
+    const proofs = await Promise.all(indices.map((index) => bounded.proof(index)));
+    indices.forEach((index, i) => assert.deepEqual(proofs[i], whole.proof(index), `leaf ${index}`));
+  });
+
   it('bounded: yields proofs that fail against the signed root when the store returns fewer leaf hashes than asked', async () => {
     const short = { leafHashes: async (from: number, to: number) => (await store.leafHashes(from, to)).slice(0, -1) } as EventStore;
     const proofs = await BoundedTreeProofs.read(short, N, 2);
