@@ -13,7 +13,7 @@ import type { EventStore, RecordedEvent } from '../store/port.js';
 import { readStreamPages } from '../ledger/read.js';
 import { runStream } from '../governance/run-stream.js';
 import { sha256Hex } from '../integrity/hasher.js';
-import { TreeProofs } from '../replay/tree-proofs.js';
+import { BoundedTreeProofs } from '../replay/tree-proofs.js';
 import { checkWitnessPolicy, type WitnessPolicy, type WitnessVerdict } from '../witness/policy.js';
 import { buildManifest, manifestBytes, ReplayManifest } from '../replay/manifest.js';
 import { replayRun } from '../replay/replay.js';
@@ -75,7 +75,8 @@ class SectionDigest {
  * Streaming export: replays the run against the store page by page (keeping no event), measuring
  * the events and proofs sections as it goes; then writes the bundle to `sink` in file order, reading
  * the run a second time for those two sections, whose bytes must hash to what was verified. Memory:
- * one page of events and the tree's proofs (64 bytes per leaf), never the run. Refuses a run that
+ * one page of events and the bounded proof source (O(√n): the subtrees above one chunk of the
+ * log and the chunk being proven, docs/bundle-format.md), never the run nor the tree. Refuses a run that
  * does not verify, or that changes while it is written (nothing then counts as a bundle).
  */
 export async function writeBundle(
@@ -94,12 +95,12 @@ export async function writeBundle(
     proofs.add(`${proofsOpen ? ',' : '['}${proofItem(e)}`);
     proofsOpen = true;
   };
-  let trees: TreeProofs | undefined;
+  let trees: BoundedTreeProofs | undefined;
   const replay = await replayRun(store, runId, {
     verifierKeys,
     onEvidence: measure,
-    // The second pass needs the same proofs: the tree's subtrees are hashed once.
-    proofs: async (size) => (trees = await TreeProofs.read(store, size)),
+    // The second pass needs the same proofs: the top of the tree is read once, each chunk once per pass.
+    proofs: async (size) => (trees = await BoundedTreeProofs.read(store, size)),
     ...(onProgress ? { onProgress } : {}),
   });
   if (!replay.ok || replay.manifest === null || replay.verification === null || replay.checkpoint === null) {
@@ -140,7 +141,7 @@ export async function writeBundle(
   count = 0;
   for await (const e of again()) {
     if (count === replay.verification.events) break;
-    const proof = e.index !== null && e.index < checkpoint.size ? trees!.proof(e.index) : null;
+    const proof = e.index !== null && e.index < checkpoint.size ? await trees!.proof(e.index) : null;
     const piece = Buffer.from(`${count === 0 ? '[' : ','}${proofItem({ canonical: e.canonical, index: e.index, proof })}`, 'utf8');
     out.payload(piece);
     reproved.add(piece);

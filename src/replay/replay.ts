@@ -11,7 +11,7 @@ import { checkRunId, runStream } from '../governance/run-stream.js';
 import type { EventStore, RecordedEvent, StoredCheckpoint } from '../store/port.js';
 import { runledgerVersion } from '../version.js';
 import { buildManifest, type ReplayManifest } from './manifest.js';
-import { TreeProofs } from './tree-proofs.js';
+import { BoundedTreeProofs, type ProofSource } from './tree-proofs.js';
 import { verifyLog } from './verify-log.js';
 import { runVerifier, verifyRun, type EventEvidence, type RunDivergence, type RunVerification, type TrustedCheckpoint } from './verify-run.js';
 
@@ -22,8 +22,8 @@ export interface ReplayOptions {
   fullLog?: boolean;
   /** Called as evidence is gathered: `done` of `total` events (the whole log first, with fullLog). */
   onProgress?: (done: number, total: number) => void;
-  /** Proofs for the tree of the checkpoint's size, shared by many replays (the dashboard); default: read for this replay. */
-  proofs?: (size: number) => Promise<TreeProofs>;
+  /** Proofs for the tree of the checkpoint's size, shared by many replays (the dashboard); default: read for this replay, in bounded memory. */
+  proofs?: (size: number) => Promise<ProofSource>;
   /**
    * Streaming: read the run in pages and hand each event's evidence here as it is verified, instead
    * of returning it in `evidence` (then empty), so memory does not grow with the run (export).
@@ -93,11 +93,12 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
     }
   }
 
-  const proofs = await (options.proofs ?? ((size: number) => TreeProofs.read(store, size)))(trusted.size);
-  const evidenceOf = (e: RecordedEvent): EventEvidence => ({
+  const proofs = await (options.proofs ?? ((size: number) => BoundedTreeProofs.read(store, size)))(trusted.size);
+  // The run's events come in log order, the order in which the bounded source reads each chunk once.
+  const evidenceOf = async (e: RecordedEvent): Promise<EventEvidence> => ({
     canonical: e.canonical,
     index: e.index,
-    proof: e.index !== null && e.index < trusted.size ? proofs.proof(e.index) : null,
+    proof: e.index !== null && e.index < trusted.size ? await proofs.proof(e.index) : null,
     envelope: e.envelope,
   });
   const evidence: EventEvidence[] = [];
@@ -107,7 +108,7 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
     const verifier = runVerifier(runId, trusted);
     let done = 0;
     for await (const e of readStreamPages(store, stream)) {
-      const item = evidenceOf(e);
+      const item = await evidenceOf(e);
       if (!verifier.push(item)) break;
       options.onEvidence!(item);
       options.onProgress?.(++done, total);
@@ -115,7 +116,7 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
     verification = verifier.result();
   } else {
     for (const e of events) {
-      evidence.push(evidenceOf(e));
+      evidence.push(await evidenceOf(e));
       options.onProgress?.(evidence.length, events.length);
     }
     verification = verifyRun(runId, evidence, trusted);
