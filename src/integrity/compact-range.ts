@@ -31,6 +31,14 @@ function checkLeaf(leafHash: Uint8Array): void {
   if (leafHash.length !== HASH_SIZE) throw new CompactRangeError(`leaf hash is ${leafHash.length} bytes, expected ${HASH_SIZE}`);
 }
 
+/** Whether [begin, begin + width) is a node of the tree: width a power of two, begin a multiple of it. */
+export function isPerfectAt(begin: number, width: number): boolean {
+  if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(width) || begin < 0 || width < 1) return false;
+  let w = width;
+  while (w % 2 === 0) w /= 2;
+  return w === 1 && begin % width === 0;
+}
+
 /** Number of set bits of a non-negative safe integer (sizes may exceed 2^32). */
 function popcount(n: number): number {
   let count = 0;
@@ -41,12 +49,27 @@ function popcount(n: number): number {
   return count;
 }
 
+/** A perfect subtree [end - width, end) whose hash is wanted when an append completes it. */
+interface WatchedNode {
+  end: number;
+  width: number;
+  /** Position in the array `watch` returned. */
+  slot: number;
+}
+
 export class CompactRange {
   // Hashes are kept packed (latin1 strings): immutable, cheap to copy, no Buffer per node.
   private constructor(
     private count: number,
     private readonly stack: PackedHash[],
   ) {}
+
+  /** Watched nodes by end, ascending; the next one to complete is watched[watchAt]. */
+  private watched: WatchedNode[] = [];
+  private watchAt = 0;
+  /** watched[watchAt].end, or -1: one comparison per append while nothing is due. */
+  private nextWatchEnd = -1;
+  private captured: (PackedHash | undefined)[] = [];
 
   static empty(): CompactRange {
     return new CompactRange(0, []);
@@ -72,6 +95,7 @@ export class CompactRange {
   /** Adds leaf `size`. Each trailing 1 bit of the old size is a perfect subtree the new leaf completes. */
   append(leafHash: Buffer): void {
     checkLeaf(leafHash);
+    if (this.count + 1 === this.nextWatchEnd) return this.appendCapturing(packHash(leafHash));
     // RFC 9162 §2.1.1: a completed pair of equal-height subtrees becomes one node, left ‖ right.
     if (this.count % 2 === 0) this.stack.push(packHash(leafHash));
     else this.carry(nodeHashPacked(this.stack.pop()!, leafHash));
@@ -81,9 +105,69 @@ export class CompactRange {
   /** `append` for a packed leaf hash (the verifier's form: no Buffer per leaf). */
   appendPacked(leaf: PackedHash): void {
     if (leaf.length !== HASH_SIZE) throw new CompactRangeError(`packed leaf hash is ${leaf.length} characters, expected ${HASH_SIZE}`);
+    if (this.count + 1 === this.nextWatchEnd) return this.appendCapturing(leaf);
     if (this.count % 2 === 0) this.stack.push(leaf);
     else this.carry(nodeHashPacked(this.stack.pop()!, leaf));
     this.count += 1;
+  }
+
+  /**
+   * Captures the hashes of these perfect subtrees (width a power of two, begin a multiple of it,
+   * begin >= size) as `appendPacked` completes them: the nodes the tree computes anyway, so a
+   * consistency proof needs no second tree over the same leaves. Replaces an earlier watch. Returns
+   * the array the hashes land in, by position in `nodes` (undefined until completed).
+   */
+  watch(nodes: readonly { begin: number; end: number }[]): (PackedHash | undefined)[] {
+    const watched = nodes.map(({ begin, end }, slot) => {
+      const width = end - begin;
+      if (!isPerfectAt(begin, width) || begin < this.count) throw new CompactRangeError(`[${begin}, ${end}) is not a perfect subtree at or after leaf ${this.count}`);
+      return { end, width, slot };
+    });
+    // Ends ascending; at one end, narrower first (the order an append completes them in).
+    watched.sort((a, b) => a.end - b.end || a.width - b.width);
+    this.watched = watched;
+    this.watchAt = 0;
+    this.nextWatchEnd = watched[0]?.end ?? -1;
+    this.captured = new Array<PackedHash | undefined>(nodes.length);
+    return this.captured;
+  }
+
+  /** The perfect subtree [begin, end) when it is one of the range's own hashes, else undefined. */
+  entry(begin: number, end: number): PackedHash | undefined {
+    let at = 0;
+    let remaining = this.count;
+    for (const hash of this.stack) {
+      let width = 1;
+      while (width * 2 <= remaining) width *= 2;
+      if (at === begin) return at + width === end ? hash : undefined;
+      at += width;
+      remaining -= width;
+    }
+    return undefined;
+  }
+
+  /** `appendPacked` of the leaf that completes a watched node: the same merges, recording each node as it forms. */
+  private appendCapturing(leaf: PackedHash): void {
+    const end = this.count + 1;
+    let hash = leaf;
+    let width = 1;
+    this.capture(end, width, hash);
+    // RFC 9162 §2.1.1: each trailing 1 bit of the old size is a subtree the new leaf completes.
+    for (let n = this.count; n % 2 === 1; n = (n - 1) / 2) {
+      hash = nodeHashPacked(this.stack.pop()!, hash);
+      width *= 2;
+      this.capture(end, width, hash);
+    }
+    this.stack.push(hash);
+    this.count = end;
+    while (this.watched[this.watchAt] !== undefined && this.watched[this.watchAt]!.end <= end) this.watchAt++;
+    this.nextWatchEnd = this.watched[this.watchAt]?.end ?? -1;
+  }
+
+  private capture(end: number, width: number, hash: PackedHash): void {
+    for (let k = this.watchAt; k < this.watched.length && this.watched[k]!.end === end; k++) {
+      if (this.watched[k]!.width === width) this.captured[this.watched[k]!.slot] = hash;
+    }
   }
 
   /** Pushes `hash`, the node over the last leaf and its left sibling, merging up the remaining trailing 1 bits of the size. */
@@ -109,8 +193,9 @@ export class CompactRange {
       filled = 0;
     };
     for (const leaf of leaves) {
-      // A perfect subtree can only start at a multiple of its width (RFC 9162 §2.1.1 split points).
-      if (filled === 0 && this.count % BULK_LEAVES !== 0) {
+      // A perfect subtree can only start at a multiple of its width (RFC 9162 §2.1.1 split points);
+      // while nodes are watched, leaf by leaf, so every watched node is seen forming.
+      if (filled === 0 && (this.count % BULK_LEAVES !== 0 || this.nextWatchEnd !== -1)) {
         this.append(leaf);
         continue;
       }

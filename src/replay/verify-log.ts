@@ -17,6 +17,7 @@ import { CompactRange } from '../integrity/compact-range.js';
 import { leafHashHex, packHex } from '../integrity/hasher.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from '../integrity/note.js';
 import { ConsistencyProofBuilder, ProofError, verifyConsistency } from '../integrity/proof.js';
+import { TreeConsistency } from '../integrity/tree-consistency.js';
 import type { RecordedEvent, StoredCheckpoint } from '../store/port.js';
 import { KEY_STREAM } from '../../events/ledger.js';
 import { describeEpoch, keyHistory, KeyHistoryError, type KeyHistory } from './key-history.js';
@@ -253,6 +254,9 @@ export class LogVerifier {
   private nextCheckpoint = 0;
   private verifiedCheckpoints = 0;
   private previous: { ordinal: number; size: number; root: Buffer } | undefined;
+  /** The proof to the next checkpoint, from the tree's own nodes. */
+  private fromTree: TreeConsistency | undefined;
+  /** …or from the leaves again, where the tree cannot supply a node (not for proofs split at powers of two). */
   private builder: ConsistencyProofBuilder | undefined;
   private divergence: Divergence | undefined;
   private events = 0;
@@ -492,7 +496,8 @@ export class LogVerifier {
       }
       if (this.previous !== undefined) {
         // RFC 9162 §2.1.4: prove this checkpoint extends the previous one, from the recomputed leaves.
-        const proof = this.builder?.size2 === size ? this.builder.proof() : [];
+        // A node the tree did not supply makes the proof empty, so it fails rather than passes.
+        const proof = this.fromTree?.size2 === size ? (this.fromTree.proof() ?? []) : this.builder?.size2 === size ? this.builder.proof() : [];
         try {
           verifyConsistency(this.previous.size, size, this.previous.root, checkpoint.root, proof);
         } catch (err) {
@@ -505,10 +510,10 @@ export class LogVerifier {
       this.previous = { ordinal, size, root: checkpoint.root };
       this.nextCheckpoint++;
       const following = checkpoints[this.nextCheckpoint];
-      this.builder =
-        following !== undefined && Number.isSafeInteger(following.size) && following.size >= size
-          ? new ConsistencyProofBuilder(this.range.clone(), following.size)
-          : undefined;
+      const next = following !== undefined && Number.isSafeInteger(following.size) && following.size >= size ? following.size : undefined;
+      if (next === undefined) this.range.watch([]);
+      this.fromTree = next === undefined ? undefined : TreeConsistency.watch(this.range, next);
+      this.builder = next === undefined || this.fromTree !== undefined ? undefined : new ConsistencyProofBuilder(this.range.clone(), next);
     }
   }
 }
