@@ -43,6 +43,8 @@ interface Pending {
 export class VerifyPool {
   private readonly workers: Worker[];
   private readonly waiting = new Map<number, { resolve: (r: VerifiedBatch) => void; reject: (e: Error) => void }>();
+  /** Per worker, by slot key: the slot and the bytes buffer it holds (so each is sent once). */
+  private readonly held: { slot: BatchSlot; bytes: SharedArrayBuffer }[][];
   private next = 0;
   private seq = 0;
 
@@ -60,6 +62,7 @@ export class VerifyPool {
       });
       return worker;
     });
+    this.held = this.workers.map(() => []);
   }
 
   get size(): number {
@@ -71,8 +74,8 @@ export class VerifyPool {
     this.waiting.clear();
   }
 
-  /** Ships a batch round-robin in `slot` (which must not be in flight); undefined when it cannot be shipped as is. */
-  submit(events: RecordedEvent[], base: number, slot: BatchSlot): Promise<VerifiedBatch> | undefined {
+  /** Ships a batch round-robin in `slot`, known as `slotKey` (which must not be in flight); undefined when it cannot be shipped as is. */
+  submit(events: RecordedEvent[], base: number, slot: BatchSlot, slotKey: number): Promise<VerifiedBatch> | undefined {
     let total = 0;
     for (const event of events) {
       if (!Buffer.isBuffer(event.canonical)) return undefined;
@@ -95,13 +98,17 @@ export class VerifyPool {
       if (!decoded) (envelopes ??= new Array<unknown>(events.length))[k] = event.envelope;
     }
     const seq = this.seq++;
-    const batch: VerifyBatch = { seq, base, count: events.length, slot, envelopes };
+    const held = this.held[this.next]!;
+    const holds = held[slotKey]?.slot === slot && held[slotKey].bytes === slot.bytes;
+    const batch: VerifyBatch = { seq, base, count: events.length, slotKey, envelopes };
+    if (!holds) batch.slot = slot;
     const worker = this.workers[this.next]!;
     try {
       worker.postMessage(batch);
     } catch {
       return undefined; // DataCloneError: an envelope that is not plain data
     }
+    if (!holds) held[slotKey] = { slot, bytes: slot.bytes };
     this.next = (this.next + 1) % this.workers.length;
     const result = new Promise<VerifiedBatch>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
     // A worker failure rejects every batch in flight; the one awaited reports it, the rest must not crash the process.
@@ -156,8 +163,9 @@ export async function verifyLogParallel(
   let batches = 0;
   const dispatch = (): void => {
     pool ??= new VerifyPool(workers);
-    const slot = (slots[batches++ % window] ??= batchSlot(batchEvents, batchBytes + (batchBytes >> 2)));
-    inFlight.push({ events: batch, slot, result: pool.submit(batch, dispatched, slot) });
+    const key = batches++ % window;
+    const slot = (slots[key] ??= batchSlot(batchEvents, batchBytes + (batchBytes >> 2)));
+    inFlight.push({ events: batch, slot, result: pool.submit(batch, dispatched, slot, key) });
     dispatched += batch.length;
     batch = [];
     batchSize = 0;

@@ -48,7 +48,14 @@ export interface VerifyBatch {
   /** Leaf index of the batch's first event (names events in messages only). */
   base: number;
   count: number;
-  slot: BatchSlot;
+  /** Which of the worker's slots the batch is in (its position in the window of batches in flight). */
+  slotKey: number;
+  /**
+   * The slot's shared memory, sent only when the worker does not hold it yet under `slotKey` (a new
+   * slot, or one whose bytes grew): cloning SharedArrayBuffers per message cost the main thread a
+   * third of its time. Otherwise the worker uses the one it kept.
+   */
+  slot?: BatchSlot;
   /** The store's envelopes where fromBytes is 0, by event; undefined when every envelope is from the bytes. */
   envelopes: unknown[] | undefined;
 }
@@ -65,8 +72,14 @@ export const LEAF_HEX = 2 * HASH_SIZE;
 type ContentDivergence = typeof import('./verify-log.js').contentDivergence;
 let textPath: ContentDivergence | undefined;
 
+/** The slots this worker was sent, by key (at most one window of them). */
+const slots = new Map<number, BatchSlot>();
+
 export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
-  const { count, slot } = batch;
+  const { count } = batch;
+  if (batch.slot !== undefined) slots.set(batch.slotKey, batch.slot);
+  const slot = batch.slot ?? slots.get(batch.slotKey);
+  if (slot === undefined) throw new Error(`verification worker: no slot ${batch.slotKey} was sent`);
   const all = Buffer.from(slot.bytes);
   const ends = new Uint32Array(slot.ends, 0, count);
   const fromBytes = new Uint8Array(slot.fromBytes, 0, count);

@@ -171,7 +171,7 @@ describe('verifyBatch (worker side)', () => {
       new Uint32Array(slot.ends).set(events.map((e) => (at += e.canonical.length)));
       new Uint8Array(slot.fromBytes).fill(fromBytes);
       const envelopes = fromBytes === 1 ? undefined : events.map((e) => e.envelope);
-      const result = await verifyBatch({ seq: 7, base: 0, count: events.length, slot, envelopes });
+      const result = await verifyBatch({ seq: 7, base: 0, count: events.length, slotKey: 0, slot, envelopes });
       assert.equal(result.seq, 7);
       assert.equal(result.passed, 3);
       const leaves = Buffer.from(slot.leaves);
