@@ -216,6 +216,35 @@ export class CompactRange {
     flushSingly();
   }
 
+  /**
+   * Adds the root of the perfect subtree of the next `width` leaves (hashed elsewhere: a worker
+   * thread), as appending them one by one would; `size` must be a multiple of `width`. Watched
+   * nodes it completes are captured, as by `appendPacked`.
+   */
+  appendSubtree(root: PackedHash, width: number): void {
+    if (root.length !== HASH_SIZE) throw new CompactRangeError(`packed subtree root is ${root.length} characters, expected ${HASH_SIZE}`);
+    if (!isPerfectAt(this.count, width)) throw new CompactRangeError(`a subtree of ${width} leaves cannot start at leaf ${this.count}`);
+    if (width === 1) return this.appendPacked(root);
+    if (this.nextWatchEnd !== -1 && this.nextWatchEnd <= this.count + width) return this.pushSubtreeCapturing(root, width);
+    this.pushSubtree(root, width);
+  }
+
+  private pushSubtreeCapturing(root: PackedHash, width: number): void {
+    const end = this.count + width;
+    let hash = root;
+    let w = width;
+    this.capture(end, w, hash);
+    for (let n = this.count / width; n % 2 === 1; n = (n - 1) / 2) {
+      hash = nodeHashPacked(this.stack.pop()!, hash);
+      w *= 2;
+      this.capture(end, w, hash);
+    }
+    this.stack.push(hash);
+    this.count = end;
+    while (this.watched[this.watchAt] !== undefined && this.watched[this.watchAt]!.end <= end) this.watchAt++;
+    this.nextWatchEnd = this.watched[this.watchAt]?.end ?? -1;
+  }
+
   /** Adds the root of a perfect subtree of `width` leaves; `size` must be a multiple of `width`. */
   private pushSubtree(root: PackedHash, width: number): void {
     let hash = root;
@@ -245,6 +274,39 @@ export class CompactRange {
   clone(): CompactRange {
     return new CompactRange(this.count, this.stack.slice());
   }
+}
+
+/**
+ * The widths of the perfect subtrees [begin, end) splits into, left to right: at each point the
+ * largest power of two it is a multiple of that still fits. Any range splits so, in O(log n) parts,
+ * and each part can be appended to a compact range at that point (`appendSubtree`).
+ */
+export function alignedBlocks(begin: number, end: number): number[] {
+  const widths: number[] = [];
+  for (let at = begin; at < end; ) {
+    let width = 1;
+    while ((at === 0 || at % (width * 2) === 0) && at + width * 2 <= end) width *= 2;
+    widths.push(width);
+    at += width;
+  }
+  return widths;
+}
+
+/** Scratch of `subtreeRoot`, grown to the widest subtree asked for. */
+let blockScratch: BulkScratch | undefined;
+
+/**
+ * MTH of the `width` (a power of two) leaf hashes stored back to back in `leaves` from byte `at`,
+ * packed: a worker's part of the tree, hashed level by level in a reused buffer (no Buffer per node).
+ */
+export function subtreeRoot(leaves: Uint8Array, at: number, width: number): PackedHash {
+  if (width === 1) return Buffer.from(leaves.buffer, leaves.byteOffset + at, HASH_SIZE).toString('latin1');
+  if (blockScratch === undefined || blockScratch.inputs.length < width / 2) {
+    const bytes = Buffer.allocUnsafe(1 + width * HASH_SIZE);
+    blockScratch = { bytes, inputs: pairInputs(bytes, width / 2) };
+  }
+  blockScratch.bytes.set(leaves.subarray(at, at + width * HASH_SIZE), 1);
+  return perfectSubtreeRoot(blockScratch, width);
 }
 
 /** MTH of a sequence of leaf hashes, streamed: O(log n) memory whatever the length. */

@@ -14,7 +14,7 @@ import { protoMember } from '../input/decode.js';
 import { describeIssue, fieldPath } from '../input/limits.js';
 import { openCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
 import { CompactRange } from '../integrity/compact-range.js';
-import { leafHashHex, packHex } from '../integrity/hasher.js';
+import { leafHashHex, packHex, type PackedHash } from '../integrity/hasher.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from '../integrity/note.js';
 import { ConsistencyProofBuilder, ProofError, verifyConsistency } from '../integrity/proof.js';
 import { TreeConsistency } from '../integrity/tree-consistency.js';
@@ -295,6 +295,43 @@ export class LogVerifier {
    */
   pushChecked(event: RecordedEvent, leafHex: string, chain?: ChainFields): boolean {
     return this.pushEvent(event, leafHex, chain);
+  }
+
+  /**
+   * Whether the next `width` events may go in as one subtree (`pushCheckedBlock`): no checkpoint
+   * is due before the last of them (so none would be checked between them one by one), and the
+   * consistency proof is taken from the tree's nodes, not from each leaf.
+   */
+  takesBlock(width: number): boolean {
+    if (this.divergence !== undefined || this.builder !== undefined) return false;
+    const next = this.options.checkpoints[this.nextCheckpoint];
+    return next === undefined || (Number.isSafeInteger(next.size) && next.size >= this.range.size + width);
+  }
+
+  /**
+   * `pushChecked` for `events`, a perfect subtree of the tree (`takesBlock` said yes) whose root a
+   * worker hashed from the same leaf hashes: every ordered check still runs per event, in order;
+   * the tree takes the root instead of each leaf. On a divergence at event k the tree holds the
+   * events before k, as after pushing them one by one.
+   */
+  pushCheckedBlock(events: readonly RecordedEvent[], leafHex: (k: number) => string, chain: (k: number) => ChainFields | undefined, root: PackedHash): boolean {
+    if (this.divergence !== undefined) return false;
+    const base = this.range.size;
+    const every = this.options.progressEvery ?? 4096;
+    for (let k = 0; k < events.length; k++) {
+      const event = events[k]!;
+      const index = base + k;
+      const fields = this.verifyEvent(event, index, leafHex(k), chain(k));
+      if (fields === undefined || (fields.rotation && !this.checkRotationEvent(event, index))) {
+        // The tree as the events before this one left it, one leaf at a time.
+        for (let j = 0; j < k; j++) this.range.appendPacked(packHex(leafHex(j))!);
+        return false;
+      }
+      this.events++;
+      if (this.options.onProgress !== undefined && this.events % every === 0) this.options.onProgress(this.events);
+    }
+    this.range.appendSubtree(root, events.length);
+    return this.checkpointsAtCurrentSize();
   }
 
   private pushEvent(event: RecordedEvent, checkedLeaf: string | undefined, chain?: ChainFields): boolean {

@@ -10,7 +10,9 @@ import { Worker } from 'node:worker_threads';
 import type { RecordedEvent } from '../store/port.js';
 import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } from './verify-log.js';
 import { envelopeIsFromBytes } from '../store/recorded.js';
-import { chainFromScan, SCAN_SLOTS } from './envelope-scan.js';
+import { chainFromScan, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
+import { alignedBlocks } from '../integrity/compact-range.js';
+import { HASH_SIZE } from '../integrity/hasher.js';
 import { batchSlot, LEAF_HEX, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
@@ -33,6 +35,8 @@ export function defaultVerifyWorkers(): number {
 
 interface Pending {
   events: RecordedEvent[];
+  /** Leaf index of its first event. */
+  base: number;
   /** Where the worker's results are; undefined for a batch checked here. */
   slot?: BatchSlot;
   /** Undefined: the batch could not be shipped (non-Buffer bytes, uncloneable envelope) and is checked here. */
@@ -123,15 +127,38 @@ export class VerifyPool {
 }
 
 /** Feeds one batch to the verifier in leaf order; false once a divergence has been found. */
-function apply(verifier: LogVerifier, events: readonly RecordedEvent[], slot: BatchSlot | undefined, result: VerifiedBatch | undefined): boolean {
+function apply(verifier: LogVerifier, events: readonly RecordedEvent[], base: number, slot: BatchSlot | undefined, result: VerifiedBatch | undefined): boolean {
   const passed = result === undefined || slot === undefined ? 0 : result.passed;
   const leaves = slot === undefined ? undefined : Buffer.from(slot.leaves);
   const fields = slot === undefined ? undefined : new Float64Array(slot.fields);
+  if (passed === events.length && result!.blocks > 0) return applyBlocks(verifier, events, base, leaves!, fields!, Buffer.from(slot!.roots));
   for (let k = 0; k < events.length; k++) {
     const event = events[k]!;
     // The worker scanned a copy of these very bytes: the fields lie at the same offsets here.
     const ok = k < passed ? verifier.pushChecked(event, leaves!.toString('latin1', k * LEAF_HEX, (k + 1) * LEAF_HEX), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS)) : verifier.push(event);
     if (!ok) return false;
+  }
+  return true;
+}
+
+/**
+ * A batch whose every event a worker vouched for, with the roots of its aligned subtrees: the tree
+ * takes each subtree's root where no checkpoint falls inside it, else its leaves one by one.
+ */
+function applyBlocks(verifier: LogVerifier, events: readonly RecordedEvent[], base: number, leaves: Buffer, fields: Float64Array, roots: Buffer): boolean {
+  let from = 0;
+  const widths = alignedBlocks(base, base + events.length);
+  for (let b = 0; b < widths.length; b++) {
+    const width = widths[b]!;
+    const at = from;
+    const leafHex = (k: number): string => leaves.toString('latin1', (at + k) * LEAF_HEX, (at + k + 1) * LEAF_HEX);
+    const chain = (k: number): ChainFields | undefined => chainFromScan(events[at + k]!.canonical, fields, (at + k) * SCAN_SLOTS);
+    if (verifier.takesBlock(width)) {
+      if (!verifier.pushCheckedBlock(events.slice(at, at + width), leafHex, chain, roots.toString('latin1', b * HASH_SIZE, (b + 1) * HASH_SIZE))) return false;
+    } else {
+      for (let k = 0; k < width; k++) if (!verifier.pushChecked(events[at + k]!, leafHex(k), chain(k))) return false;
+    }
+    from += width;
   }
   return true;
 }
@@ -165,7 +192,7 @@ export async function verifyLogParallel(
     pool ??= new VerifyPool(workers);
     const key = batches++ % window;
     const slot = (slots[key] ??= batchSlot(batchEvents, batchBytes + (batchBytes >> 2)));
-    inFlight.push({ events: batch, slot, result: pool.submit(batch, dispatched, slot, key) });
+    inFlight.push({ events: batch, base: dispatched, slot, result: pool.submit(batch, dispatched, slot, key) });
     dispatched += batch.length;
     batch = [];
     batchSize = 0;
@@ -174,7 +201,7 @@ export async function verifyLogParallel(
   const drainOne = async (): Promise<boolean> => {
     const pending = inFlight.shift()!;
     parallel.onBatch?.(pending.result === undefined ? 'main' : 'worker', pending.events.length);
-    return apply(verifier, pending.events, pending.slot, pending.result === undefined ? undefined : await pending.result);
+    return apply(verifier, pending.events, pending.base, pending.slot, pending.result === undefined ? undefined : await pending.result);
   };
 
   // Only a failure of the source is weighed against divergences found so far; a failure of the
@@ -190,7 +217,7 @@ export async function verifyLogParallel(
       } catch (err) {
         done = true; // a source that threw is finished
         // The single-threaded verifier would have stopped at a divergence before reading this far.
-        if (batch.length > 0) inFlight.push({ events: batch, result: undefined });
+        if (batch.length > 0) inFlight.push({ events: batch, base: dispatched, result: undefined });
         batch = [];
         while (inFlight.length > 0 && !diverged) diverged = !(await drainOne());
         if (!diverged) throw err;
@@ -211,7 +238,7 @@ export async function verifyLogParallel(
     if (!diverged) {
       // A log shorter than one batch is not worth starting a thread for.
       if (batch.length > 0) {
-        if (pool === undefined) inFlight.push({ events: batch, result: undefined });
+        if (pool === undefined) inFlight.push({ events: batch, base: dispatched, result: undefined });
         else dispatch();
       }
       while (inFlight.length > 0 && !diverged) diverged = !(await drainOne());
