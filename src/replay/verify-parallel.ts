@@ -13,7 +13,7 @@ import { envelopeIsFromBytes } from '../store/recorded.js';
 import { chainFromScan, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
 import { alignedBlocks } from '../integrity/compact-range.js';
 import { HASH_SIZE } from '../integrity/hasher.js';
-import { batchSlot, LEAF_HEX, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
+import { batchSlot, LEAF_HEX, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -24,6 +24,12 @@ export interface ParallelOptions {
   batchEvents?: number;
   /** A batch is also sent once its canonical bytes reach this size (default 1 MiB). */
   batchBytes?: number;
+  /**
+   * While no worker has started yet (a fresh pool), the main thread checks the batches itself
+   * instead of waiting, the single-threaded path (default true; tests that need every batch in a
+   * worker turn it off).
+   */
+  checkWhileStarting?: boolean;
   /** Called as each batch is applied, with where its content checks ran (for progress and tests). */
   onBatch?: (checkedIn: 'worker' | 'main', events: number) => void;
 }
@@ -51,11 +57,17 @@ export class VerifyPool {
   private readonly held: { slot: BatchSlot; bytes: SharedArrayBuffer }[][];
   private next = 0;
   private seq = 0;
+  /** Workers that have loaded their modules and take batches. */
+  readyWorkers = 0;
 
   constructor(count: number) {
     this.workers = Array.from({ length: count }, () => {
       const worker = new Worker(new URL('./verify-worker.js', import.meta.url));
       worker.on('message', (result: VerifiedBatch) => {
+        if (result.seq === READY) {
+          this.readyWorkers++;
+          return;
+        }
         const waiter = this.waiting.get(result.seq);
         this.waiting.delete(result.seq);
         waiter?.resolve(result);
@@ -197,6 +209,13 @@ export async function verifyLogParallel(
     batch = [];
     batchSize = 0;
   };
+  const checkWhileStarting = parallel.checkWhileStarting ?? true;
+  /** No worker has loaded yet and none has a batch: the main thread would only wait. */
+  const startingUp = (): boolean => {
+    if (!checkWhileStarting || inFlight.length > 0) return false;
+    pool ??= new VerifyPool(workers);
+    return pool.readyWorkers === 0;
+  };
   /** Applies the oldest batch in flight; false once verification has diverged. */
   const drainOne = async (): Promise<boolean> => {
     const pending = inFlight.shift()!;
@@ -231,7 +250,15 @@ export async function verifyLogParallel(
       batch.push(event);
       batchSize += Buffer.isBuffer(event.canonical) ? event.canonical.length : 0;
       if (batch.length < batchEvents && batchSize < batchBytes) continue;
-      dispatch();
+      if (startingUp()) {
+        // Workers still loading: check this batch here rather than wait, then let their messages in.
+        inFlight.push({ events: batch, base: dispatched, result: undefined });
+        dispatched += batch.length;
+        batch = [];
+        batchSize = 0;
+        diverged = !(await drainOne());
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      } else dispatch();
       while (inFlight.length >= window && !diverged) diverged = !(await drainOne());
       if (diverged) break;
     }

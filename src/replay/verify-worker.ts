@@ -135,6 +135,10 @@ function writeSubtreeRoots(base: number, count: number, roots: SharedArrayBuffer
   return widths.length;
 }
 
+/** The `seq` of the message a worker sends once its modules are loaded and it can take batches. */
+export const READY = -1;
+
 parentPort?.on('message', (batch: VerifyBatch) => {
   void verifyBatch(batch).then((result) => parentPort!.postMessage(result));
 });
+parentPort?.postMessage({ seq: READY, passed: 0, blocks: 0 } satisfies VerifiedBatch);

@@ -24,7 +24,9 @@ function single(events: readonly RecordedEvent[], opts: VerifyLogOptions): Run {
 async function parallel(events: Iterable<RecordedEvent> | AsyncIterable<RecordedEvent>, opts: VerifyLogOptions, par: ParallelOptions): Promise<Run & { workerEvents: number }> {
   const progress: number[] = [];
   let workerEvents = 0;
+  // These tests are about what workers vouch for: no batch checked here while they start, unless asked.
   const report = await verifyLogParallel(events, { ...opts, onProgress: (n) => progress.push(n), progressEvery: 2 }, {
+    checkWhileStarting: false,
     ...par,
     onBatch: (where, n) => void (where === 'worker' && (workerEvents += n)),
   });
@@ -53,6 +55,21 @@ describe('verifyLogParallel', function () {
       assert.deepEqual({ report: got.report, progress: got.progress }, expected, `batchEvents ${batchEvents}`);
       assert.equal(got.workerEvents, batchEvents >= events.length ? 0 : events.length, 'a log shorter than one batch stays on the main thread');
     }
+  });
+
+  it('checks batches on the main thread while fresh workers start, with the same report', async () => {
+    const { events, opts } = longLog(600);
+    const expected = single(events, opts);
+    let here = 0;
+    let there = 0;
+    const report = await verifyLogParallel(events, { ...opts, onProgress: () => undefined }, {
+      workers: 2,
+      batchEvents: 16,
+      onBatch: (where, n) => void (where === 'main' ? (here += n) : (there += n)),
+    });
+    assert.deepEqual(report, expected.report);
+    assert.ok(here >= 16, 'the first batch, dispatched before any worker loaded, was checked here');
+    assert.equal(here + there, 600);
   });
 
   it('cuts batches by size in bytes too', async () => {
