@@ -138,6 +138,21 @@ export class VerifyPool {
   }
 }
 
+/**
+ * The leaf hash a worker wrote for event k: the recorded hash itself when it spells the same 64
+ * digits (compared in place, no string made per event), else the worker's digits as a new string
+ * (and the verifier reports the difference).
+ */
+function workerLeaf(leaves: Buffer, k: number, recorded: unknown): string {
+  const at = k * LEAF_HEX;
+  if (typeof recorded === 'string' && recorded.length === LEAF_HEX) {
+    let i = 0;
+    while (i < LEAF_HEX && recorded.charCodeAt(i) === leaves[at + i]) i++;
+    if (i === LEAF_HEX) return recorded;
+  }
+  return leaves.toString('latin1', at, at + LEAF_HEX);
+}
+
 /** Feeds one batch to the verifier in leaf order; false once a divergence has been found. */
 function apply(verifier: LogVerifier, events: readonly RecordedEvent[], base: number, slot: BatchSlot | undefined, result: VerifiedBatch | undefined): boolean {
   const passed = result === undefined || slot === undefined ? 0 : result.passed;
@@ -147,7 +162,7 @@ function apply(verifier: LogVerifier, events: readonly RecordedEvent[], base: nu
   for (let k = 0; k < events.length; k++) {
     const event = events[k]!;
     // The worker scanned a copy of these very bytes: the fields lie at the same offsets here.
-    const ok = k < passed ? verifier.pushChecked(event, leaves!.toString('latin1', k * LEAF_HEX, (k + 1) * LEAF_HEX), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS)) : verifier.push(event);
+    const ok = k < passed ? verifier.pushChecked(event, workerLeaf(leaves!, k, event.leafHash), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS)) : verifier.push(event);
     if (!ok) return false;
   }
   return true;
@@ -163,7 +178,7 @@ function applyBlocks(verifier: LogVerifier, events: readonly RecordedEvent[], ba
   for (let b = 0; b < widths.length; b++) {
     const width = widths[b]!;
     const at = from;
-    const leafHex = (k: number): string => leaves.toString('latin1', (at + k) * LEAF_HEX, (at + k + 1) * LEAF_HEX);
+    const leafHex = (k: number): string => workerLeaf(leaves, at + k, events[at + k]!.leafHash);
     const chain = (k: number): ChainFields | undefined => chainFromScan(events[at + k]!.canonical, fields, (at + k) * SCAN_SLOTS);
     if (verifier.takesBlock(width)) {
       if (!verifier.pushCheckedBlock(events.slice(at, at + width), leafHex, chain, roots.toString('latin1', b * HASH_SIZE, (b + 1) * HASH_SIZE))) return false;
