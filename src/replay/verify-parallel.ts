@@ -34,6 +34,13 @@ export interface ParallelOptions {
   onBatch?: (checkedIn: 'worker' | 'main', events: number) => void;
 }
 
+/**
+ * A worker's young generation, MiB. Everything a worker allocates per event dies young, so a small
+ * nursery costs a few more scavenges and stops V8 from growing it (and the RSS with it) over a long
+ * run; old generation and large objects (a big event on the text path) are not limited.
+ */
+const WORKER_YOUNG_MB = 6;
+
 /** Cores - 1 (the main thread keeps the ordered checks), at least 1. */
 export function defaultVerifyWorkers(): number {
   return Math.max(1, availableParallelism() - 1);
@@ -62,7 +69,7 @@ export class VerifyPool {
 
   constructor(count: number) {
     this.workers = Array.from({ length: count }, () => {
-      const worker = new Worker(new URL('./verify-worker.js', import.meta.url));
+      const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       worker.on('message', (result: VerifiedBatch) => {
         if (result.seq === READY) {
           this.readyWorkers++;

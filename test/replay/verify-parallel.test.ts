@@ -72,6 +72,17 @@ describe('verifyLogParallel', function () {
     assert.equal(here + there, 600);
   });
 
+  it('verifies an event of several MiB in a worker despite the workers\' small young generation', async () => {
+    const { events } = longLog(40);
+    reseal(events, 39, (e) => void (e.data = { blob: 'x'.repeat(6 << 20) })); // the last event: no later prevHash names it
+    const opts = options({ checkpoints: [37, 40].map((size) => checkpointAt(events, size)) });
+    const expected = single(events, opts);
+    assert.equal(expected.report.ok, true);
+    const got = await parallel(events, opts, { workers: 2, batchEvents: 8 });
+    assert.deepEqual({ report: got.report, progress: got.progress }, expected);
+    assert.equal(got.workerEvents, 40);
+  });
+
   it('cuts batches by size in bytes too', async () => {
     const { events, opts } = longLog(120);
     const got = await parallel(events, opts, { workers: 3, batchEvents: 1000, batchBytes: 2000 });
