@@ -31,6 +31,14 @@ function checkLeaf(leafHash: Uint8Array): void {
   if (leafHash.length !== HASH_SIZE) throw new CompactRangeError(`leaf hash is ${leafHash.length} bytes, expected ${HASH_SIZE}`);
 }
 
+/** Whether [begin, begin + width) is a node of the tree: width a power of two, begin a multiple of it. */
+export function isPerfectAt(begin: number, width: number): boolean {
+  if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(width) || begin < 0 || width < 1) return false;
+  let w = width;
+  while (w % 2 === 0) w /= 2;
+  return w === 1 && begin % width === 0;
+}
+
 /** Number of set bits of a non-negative safe integer (sizes may exceed 2^32). */
 function popcount(n: number): number {
   let count = 0;
@@ -41,12 +49,27 @@ function popcount(n: number): number {
   return count;
 }
 
+/** A perfect subtree [end - width, end) whose hash is wanted when an append completes it. */
+interface WatchedNode {
+  end: number;
+  width: number;
+  /** Position in the array `watch` returned. */
+  slot: number;
+}
+
 export class CompactRange {
   // Hashes are kept packed (latin1 strings): immutable, cheap to copy, no Buffer per node.
   private constructor(
     private count: number,
     private readonly stack: PackedHash[],
   ) {}
+
+  /** Watched nodes by end, ascending; the next one to complete is watched[watchAt]. */
+  private watched: WatchedNode[] = [];
+  private watchAt = 0;
+  /** watched[watchAt].end, or -1: one comparison per append while nothing is due. */
+  private nextWatchEnd = -1;
+  private captured: (PackedHash | undefined)[] = [];
 
   static empty(): CompactRange {
     return new CompactRange(0, []);
@@ -72,6 +95,7 @@ export class CompactRange {
   /** Adds leaf `size`. Each trailing 1 bit of the old size is a perfect subtree the new leaf completes. */
   append(leafHash: Buffer): void {
     checkLeaf(leafHash);
+    if (this.count + 1 === this.nextWatchEnd) return this.appendCapturing(packHash(leafHash));
     // RFC 9162 §2.1.1: a completed pair of equal-height subtrees becomes one node, left ‖ right.
     if (this.count % 2 === 0) this.stack.push(packHash(leafHash));
     else this.carry(nodeHashPacked(this.stack.pop()!, leafHash));
@@ -81,9 +105,69 @@ export class CompactRange {
   /** `append` for a packed leaf hash (the verifier's form: no Buffer per leaf). */
   appendPacked(leaf: PackedHash): void {
     if (leaf.length !== HASH_SIZE) throw new CompactRangeError(`packed leaf hash is ${leaf.length} characters, expected ${HASH_SIZE}`);
+    if (this.count + 1 === this.nextWatchEnd) return this.appendCapturing(leaf);
     if (this.count % 2 === 0) this.stack.push(leaf);
     else this.carry(nodeHashPacked(this.stack.pop()!, leaf));
     this.count += 1;
+  }
+
+  /**
+   * Captures the hashes of these perfect subtrees (width a power of two, begin a multiple of it,
+   * begin >= size) as `appendPacked` completes them: the nodes the tree computes anyway, so a
+   * consistency proof needs no second tree over the same leaves. Replaces an earlier watch. Returns
+   * the array the hashes land in, by position in `nodes` (undefined until completed).
+   */
+  watch(nodes: readonly { begin: number; end: number }[]): (PackedHash | undefined)[] {
+    const watched = nodes.map(({ begin, end }, slot) => {
+      const width = end - begin;
+      if (!isPerfectAt(begin, width) || begin < this.count) throw new CompactRangeError(`[${begin}, ${end}) is not a perfect subtree at or after leaf ${this.count}`);
+      return { end, width, slot };
+    });
+    // Ends ascending; at one end, narrower first (the order an append completes them in).
+    watched.sort((a, b) => a.end - b.end || a.width - b.width);
+    this.watched = watched;
+    this.watchAt = 0;
+    this.nextWatchEnd = watched[0]?.end ?? -1;
+    this.captured = new Array<PackedHash | undefined>(nodes.length);
+    return this.captured;
+  }
+
+  /** The perfect subtree [begin, end) when it is one of the range's own hashes, else undefined. */
+  entry(begin: number, end: number): PackedHash | undefined {
+    let at = 0;
+    let remaining = this.count;
+    for (const hash of this.stack) {
+      let width = 1;
+      while (width * 2 <= remaining) width *= 2;
+      if (at === begin) return at + width === end ? hash : undefined;
+      at += width;
+      remaining -= width;
+    }
+    return undefined;
+  }
+
+  /** `appendPacked` of the leaf that completes a watched node: the same merges, recording each node as it forms. */
+  private appendCapturing(leaf: PackedHash): void {
+    const end = this.count + 1;
+    let hash = leaf;
+    let width = 1;
+    this.capture(end, width, hash);
+    // RFC 9162 §2.1.1: each trailing 1 bit of the old size is a subtree the new leaf completes.
+    for (let n = this.count; n % 2 === 1; n = (n - 1) / 2) {
+      hash = nodeHashPacked(this.stack.pop()!, hash);
+      width *= 2;
+      this.capture(end, width, hash);
+    }
+    this.stack.push(hash);
+    this.count = end;
+    while (this.watched[this.watchAt] !== undefined && this.watched[this.watchAt]!.end <= end) this.watchAt++;
+    this.nextWatchEnd = this.watched[this.watchAt]?.end ?? -1;
+  }
+
+  private capture(end: number, width: number, hash: PackedHash): void {
+    for (let k = this.watchAt; k < this.watched.length && this.watched[k]!.end === end; k++) {
+      if (this.watched[k]!.width === width) this.captured[this.watched[k]!.slot] = hash;
+    }
   }
 
   /** Pushes `hash`, the node over the last leaf and its left sibling, merging up the remaining trailing 1 bits of the size. */
@@ -109,8 +193,9 @@ export class CompactRange {
       filled = 0;
     };
     for (const leaf of leaves) {
-      // A perfect subtree can only start at a multiple of its width (RFC 9162 §2.1.1 split points).
-      if (filled === 0 && this.count % BULK_LEAVES !== 0) {
+      // A perfect subtree can only start at a multiple of its width (RFC 9162 §2.1.1 split points);
+      // while nodes are watched, leaf by leaf, so every watched node is seen forming.
+      if (filled === 0 && (this.count % BULK_LEAVES !== 0 || this.nextWatchEnd !== -1)) {
         this.append(leaf);
         continue;
       }
@@ -129,6 +214,35 @@ export class CompactRange {
       }
     }
     flushSingly();
+  }
+
+  /**
+   * Adds the root of the perfect subtree of the next `width` leaves (hashed elsewhere: a worker
+   * thread), as appending them one by one would; `size` must be a multiple of `width`. Watched
+   * nodes it completes are captured, as by `appendPacked`.
+   */
+  appendSubtree(root: PackedHash, width: number): void {
+    if (root.length !== HASH_SIZE) throw new CompactRangeError(`packed subtree root is ${root.length} characters, expected ${HASH_SIZE}`);
+    if (!isPerfectAt(this.count, width)) throw new CompactRangeError(`a subtree of ${width} leaves cannot start at leaf ${this.count}`);
+    if (width === 1) return this.appendPacked(root);
+    if (this.nextWatchEnd !== -1 && this.nextWatchEnd <= this.count + width) return this.pushSubtreeCapturing(root, width);
+    this.pushSubtree(root, width);
+  }
+
+  private pushSubtreeCapturing(root: PackedHash, width: number): void {
+    const end = this.count + width;
+    let hash = root;
+    let w = width;
+    this.capture(end, w, hash);
+    for (let n = this.count / width; n % 2 === 1; n = (n - 1) / 2) {
+      hash = nodeHashPacked(this.stack.pop()!, hash);
+      w *= 2;
+      this.capture(end, w, hash);
+    }
+    this.stack.push(hash);
+    this.count = end;
+    while (this.watched[this.watchAt] !== undefined && this.watched[this.watchAt]!.end <= end) this.watchAt++;
+    this.nextWatchEnd = this.watched[this.watchAt]?.end ?? -1;
   }
 
   /** Adds the root of a perfect subtree of `width` leaves; `size` must be a multiple of `width`. */
@@ -160,6 +274,39 @@ export class CompactRange {
   clone(): CompactRange {
     return new CompactRange(this.count, this.stack.slice());
   }
+}
+
+/**
+ * The widths of the perfect subtrees [begin, end) splits into, left to right: at each point the
+ * largest power of two it is a multiple of that still fits. Any range splits so, in O(log n) parts,
+ * and each part can be appended to a compact range at that point (`appendSubtree`).
+ */
+export function alignedBlocks(begin: number, end: number): number[] {
+  const widths: number[] = [];
+  for (let at = begin; at < end; ) {
+    let width = 1;
+    while ((at === 0 || at % (width * 2) === 0) && at + width * 2 <= end) width *= 2;
+    widths.push(width);
+    at += width;
+  }
+  return widths;
+}
+
+/** Scratch of `subtreeRoot`, grown to the widest subtree asked for. */
+let blockScratch: BulkScratch | undefined;
+
+/**
+ * MTH of the `width` (a power of two) leaf hashes stored back to back in `leaves` from byte `at`,
+ * packed: a worker's part of the tree, hashed level by level in a reused buffer (no Buffer per node).
+ */
+export function subtreeRoot(leaves: Uint8Array, at: number, width: number): PackedHash {
+  if (width === 1) return Buffer.from(leaves.buffer, leaves.byteOffset + at, HASH_SIZE).toString('latin1');
+  if (blockScratch === undefined || blockScratch.inputs.length < width / 2) {
+    const bytes = Buffer.allocUnsafe(1 + width * HASH_SIZE);
+    blockScratch = { bytes, inputs: pairInputs(bytes, width / 2) };
+  }
+  blockScratch.bytes.set(leaves.subarray(at, at + width * HASH_SIZE), 1);
+  return perfectSubtreeRoot(blockScratch, width);
 }
 
 /** MTH of a sequence of leaf hashes, streamed: O(log n) memory whatever the length. */

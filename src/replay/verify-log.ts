@@ -14,9 +14,10 @@ import { protoMember } from '../input/decode.js';
 import { describeIssue, fieldPath } from '../input/limits.js';
 import { openCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
 import { CompactRange } from '../integrity/compact-range.js';
-import { leafHashHex, packHex } from '../integrity/hasher.js';
+import { leafHashHex, packHex, type PackedHash } from '../integrity/hasher.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from '../integrity/note.js';
 import { ConsistencyProofBuilder, ProofError, verifyConsistency } from '../integrity/proof.js';
+import { TreeConsistency } from '../integrity/tree-consistency.js';
 import type { RecordedEvent, StoredCheckpoint } from '../store/port.js';
 import { KEY_STREAM } from '../../events/ledger.js';
 import { describeEpoch, keyHistory, KeyHistoryError, type KeyHistory } from './key-history.js';
@@ -253,6 +254,9 @@ export class LogVerifier {
   private nextCheckpoint = 0;
   private verifiedCheckpoints = 0;
   private previous: { ordinal: number; size: number; root: Buffer } | undefined;
+  /** The proof to the next checkpoint, from the tree's own nodes. */
+  private fromTree: TreeConsistency | undefined;
+  /** …or from the leaves again, where the tree cannot supply a node (not for proofs split at powers of two). */
   private builder: ConsistencyProofBuilder | undefined;
   private divergence: Divergence | undefined;
   private events = 0;
@@ -291,6 +295,43 @@ export class LogVerifier {
    */
   pushChecked(event: RecordedEvent, leafHex: string, chain?: ChainFields): boolean {
     return this.pushEvent(event, leafHex, chain);
+  }
+
+  /**
+   * Whether the next `width` events may go in as one subtree (`pushCheckedBlock`): no checkpoint
+   * is due before the last of them (so none would be checked between them one by one), and the
+   * consistency proof is taken from the tree's nodes, not from each leaf.
+   */
+  takesBlock(width: number): boolean {
+    if (this.divergence !== undefined || this.builder !== undefined) return false;
+    const next = this.options.checkpoints[this.nextCheckpoint];
+    return next === undefined || (Number.isSafeInteger(next.size) && next.size >= this.range.size + width);
+  }
+
+  /**
+   * `pushChecked` for `events`, a perfect subtree of the tree (`takesBlock` said yes) whose root a
+   * worker hashed from the same leaf hashes: every ordered check still runs per event, in order;
+   * the tree takes the root instead of each leaf. On a divergence at event k the tree holds the
+   * events before k, as after pushing them one by one.
+   */
+  pushCheckedBlock(events: readonly RecordedEvent[], leafHex: (k: number) => string, chain: (k: number) => ChainFields | undefined, root: PackedHash): boolean {
+    if (this.divergence !== undefined) return false;
+    const base = this.range.size;
+    const every = this.options.progressEvery ?? 4096;
+    for (let k = 0; k < events.length; k++) {
+      const event = events[k]!;
+      const index = base + k;
+      const fields = this.verifyEvent(event, index, leafHex(k), chain(k));
+      if (fields === undefined || (fields.rotation && !this.checkRotationEvent(event, index))) {
+        // The tree as the events before this one left it, one leaf at a time.
+        for (let j = 0; j < k; j++) this.range.appendPacked(packHex(leafHex(j))!);
+        return false;
+      }
+      this.events++;
+      if (this.options.onProgress !== undefined && this.events % every === 0) this.options.onProgress(this.events);
+    }
+    this.range.appendSubtree(root, events.length);
+    return this.checkpointsAtCurrentSize();
   }
 
   private pushEvent(event: RecordedEvent, checkedLeaf: string | undefined, chain?: ChainFields): boolean {
@@ -492,7 +533,8 @@ export class LogVerifier {
       }
       if (this.previous !== undefined) {
         // RFC 9162 §2.1.4: prove this checkpoint extends the previous one, from the recomputed leaves.
-        const proof = this.builder?.size2 === size ? this.builder.proof() : [];
+        // A node the tree did not supply makes the proof empty, so it fails rather than passes.
+        const proof = this.fromTree?.size2 === size ? (this.fromTree.proof() ?? []) : this.builder?.size2 === size ? this.builder.proof() : [];
         try {
           verifyConsistency(this.previous.size, size, this.previous.root, checkpoint.root, proof);
         } catch (err) {
@@ -505,10 +547,10 @@ export class LogVerifier {
       this.previous = { ordinal, size, root: checkpoint.root };
       this.nextCheckpoint++;
       const following = checkpoints[this.nextCheckpoint];
-      this.builder =
-        following !== undefined && Number.isSafeInteger(following.size) && following.size >= size
-          ? new ConsistencyProofBuilder(this.range.clone(), following.size)
-          : undefined;
+      const next = following !== undefined && Number.isSafeInteger(following.size) && following.size >= size ? following.size : undefined;
+      if (next === undefined) this.range.watch([]);
+      this.fromTree = next === undefined ? undefined : TreeConsistency.watch(this.range, next);
+      this.builder = next === undefined || this.fromTree !== undefined ? undefined : new ConsistencyProofBuilder(this.range.clone(), next);
     }
   }
 }

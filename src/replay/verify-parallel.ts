@@ -10,8 +10,10 @@ import { Worker } from 'node:worker_threads';
 import type { RecordedEvent } from '../store/port.js';
 import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } from './verify-log.js';
 import { envelopeIsFromBytes } from '../store/recorded.js';
-import { chainFromScan, SCAN_SLOTS } from './envelope-scan.js';
-import { batchSlot, LEAF_HEX, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
+import { chainFromScan, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
+import { alignedBlocks } from '../integrity/compact-range.js';
+import { HASH_SIZE } from '../integrity/hasher.js';
+import { batchSlot, LEAF_HEX, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -22,9 +24,22 @@ export interface ParallelOptions {
   batchEvents?: number;
   /** A batch is also sent once its canonical bytes reach this size (default 1 MiB). */
   batchBytes?: number;
+  /**
+   * While no worker has started yet (a fresh pool), the main thread checks the batches itself
+   * instead of waiting, the single-threaded path (default true; tests that need every batch in a
+   * worker turn it off).
+   */
+  checkWhileStarting?: boolean;
   /** Called as each batch is applied, with where its content checks ran (for progress and tests). */
   onBatch?: (checkedIn: 'worker' | 'main', events: number) => void;
 }
+
+/**
+ * A worker's young generation, MiB. Everything a worker allocates per event dies young, so a small
+ * nursery costs a few more scavenges and stops V8 from growing it (and the RSS with it) over a long
+ * run; old generation and large objects (a big event on the text path) are not limited.
+ */
+const WORKER_YOUNG_MB = 6;
 
 /** Cores - 1 (the main thread keeps the ordered checks), at least 1. */
 export function defaultVerifyWorkers(): number {
@@ -33,6 +48,8 @@ export function defaultVerifyWorkers(): number {
 
 interface Pending {
   events: RecordedEvent[];
+  /** Leaf index of its first event. */
+  base: number;
   /** Where the worker's results are; undefined for a batch checked here. */
   slot?: BatchSlot;
   /** Undefined: the batch could not be shipped (non-Buffer bytes, uncloneable envelope) and is checked here. */
@@ -43,13 +60,21 @@ interface Pending {
 export class VerifyPool {
   private readonly workers: Worker[];
   private readonly waiting = new Map<number, { resolve: (r: VerifiedBatch) => void; reject: (e: Error) => void }>();
+  /** Per worker, by slot key: the slot and the bytes buffer it holds (so each is sent once). */
+  private readonly held: { slot: BatchSlot; bytes: SharedArrayBuffer }[][];
   private next = 0;
   private seq = 0;
+  /** Workers that have loaded their modules and take batches. */
+  readyWorkers = 0;
 
   constructor(count: number) {
     this.workers = Array.from({ length: count }, () => {
-      const worker = new Worker(new URL('./verify-worker.js', import.meta.url));
+      const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       worker.on('message', (result: VerifiedBatch) => {
+        if (result.seq === READY) {
+          this.readyWorkers++;
+          return;
+        }
         const waiter = this.waiting.get(result.seq);
         this.waiting.delete(result.seq);
         waiter?.resolve(result);
@@ -60,6 +85,7 @@ export class VerifyPool {
       });
       return worker;
     });
+    this.held = this.workers.map(() => []);
   }
 
   get size(): number {
@@ -71,8 +97,8 @@ export class VerifyPool {
     this.waiting.clear();
   }
 
-  /** Ships a batch round-robin in `slot` (which must not be in flight); undefined when it cannot be shipped as is. */
-  submit(events: RecordedEvent[], base: number, slot: BatchSlot): Promise<VerifiedBatch> | undefined {
+  /** Ships a batch round-robin in `slot`, known as `slotKey` (which must not be in flight); undefined when it cannot be shipped as is. */
+  submit(events: RecordedEvent[], base: number, slot: BatchSlot, slotKey: number): Promise<VerifiedBatch> | undefined {
     let total = 0;
     for (const event of events) {
       if (!Buffer.isBuffer(event.canonical)) return undefined;
@@ -95,13 +121,17 @@ export class VerifyPool {
       if (!decoded) (envelopes ??= new Array<unknown>(events.length))[k] = event.envelope;
     }
     const seq = this.seq++;
-    const batch: VerifyBatch = { seq, base, count: events.length, slot, envelopes };
+    const held = this.held[this.next]!;
+    const holds = held[slotKey]?.slot === slot && held[slotKey].bytes === slot.bytes;
+    const batch: VerifyBatch = { seq, base, count: events.length, slotKey, envelopes };
+    if (!holds) batch.slot = slot;
     const worker = this.workers[this.next]!;
     try {
       worker.postMessage(batch);
     } catch {
       return undefined; // DataCloneError: an envelope that is not plain data
     }
+    if (!holds) held[slotKey] = { slot, bytes: slot.bytes };
     this.next = (this.next + 1) % this.workers.length;
     const result = new Promise<VerifiedBatch>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
     // A worker failure rejects every batch in flight; the one awaited reports it, the rest must not crash the process.
@@ -115,16 +145,54 @@ export class VerifyPool {
   }
 }
 
+/**
+ * The leaf hash a worker wrote for event k: the recorded hash itself when it spells the same 64
+ * digits (compared in place, no string made per event), else the worker's digits as a new string
+ * (and the verifier reports the difference).
+ */
+function workerLeaf(leaves: Buffer, k: number, recorded: unknown): string {
+  const at = k * LEAF_HEX;
+  if (typeof recorded === 'string' && recorded.length === LEAF_HEX) {
+    let i = 0;
+    while (i < LEAF_HEX && recorded.charCodeAt(i) === leaves[at + i]) i++;
+    if (i === LEAF_HEX) return recorded;
+  }
+  return leaves.toString('latin1', at, at + LEAF_HEX);
+}
+
 /** Feeds one batch to the verifier in leaf order; false once a divergence has been found. */
-function apply(verifier: LogVerifier, events: readonly RecordedEvent[], slot: BatchSlot | undefined, result: VerifiedBatch | undefined): boolean {
+function apply(verifier: LogVerifier, events: readonly RecordedEvent[], base: number, slot: BatchSlot | undefined, result: VerifiedBatch | undefined): boolean {
   const passed = result === undefined || slot === undefined ? 0 : result.passed;
   const leaves = slot === undefined ? undefined : Buffer.from(slot.leaves);
   const fields = slot === undefined ? undefined : new Float64Array(slot.fields);
+  if (passed === events.length && result!.blocks > 0) return applyBlocks(verifier, events, base, leaves!, fields!, Buffer.from(slot!.roots));
   for (let k = 0; k < events.length; k++) {
     const event = events[k]!;
     // The worker scanned a copy of these very bytes: the fields lie at the same offsets here.
-    const ok = k < passed ? verifier.pushChecked(event, leaves!.toString('latin1', k * LEAF_HEX, (k + 1) * LEAF_HEX), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS)) : verifier.push(event);
+    const ok = k < passed ? verifier.pushChecked(event, workerLeaf(leaves!, k, event.leafHash), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS)) : verifier.push(event);
     if (!ok) return false;
+  }
+  return true;
+}
+
+/**
+ * A batch whose every event a worker vouched for, with the roots of its aligned subtrees: the tree
+ * takes each subtree's root where no checkpoint falls inside it, else its leaves one by one.
+ */
+function applyBlocks(verifier: LogVerifier, events: readonly RecordedEvent[], base: number, leaves: Buffer, fields: Float64Array, roots: Buffer): boolean {
+  let from = 0;
+  const widths = alignedBlocks(base, base + events.length);
+  for (let b = 0; b < widths.length; b++) {
+    const width = widths[b]!;
+    const at = from;
+    const leafHex = (k: number): string => workerLeaf(leaves, at + k, events[at + k]!.leafHash);
+    const chain = (k: number): ChainFields | undefined => chainFromScan(events[at + k]!.canonical, fields, (at + k) * SCAN_SLOTS);
+    if (verifier.takesBlock(width)) {
+      if (!verifier.pushCheckedBlock(events.slice(at, at + width), leafHex, chain, roots.toString('latin1', b * HASH_SIZE, (b + 1) * HASH_SIZE))) return false;
+    } else {
+      for (let k = 0; k < width; k++) if (!verifier.pushChecked(events[at + k]!, leafHex(k), chain(k))) return false;
+    }
+    from += width;
   }
   return true;
 }
@@ -156,17 +224,25 @@ export async function verifyLogParallel(
   let batches = 0;
   const dispatch = (): void => {
     pool ??= new VerifyPool(workers);
-    const slot = (slots[batches++ % window] ??= batchSlot(batchEvents, batchBytes + (batchBytes >> 2)));
-    inFlight.push({ events: batch, slot, result: pool.submit(batch, dispatched, slot) });
+    const key = batches++ % window;
+    const slot = (slots[key] ??= batchSlot(batchEvents, batchBytes + (batchBytes >> 2)));
+    inFlight.push({ events: batch, base: dispatched, slot, result: pool.submit(batch, dispatched, slot, key) });
     dispatched += batch.length;
     batch = [];
     batchSize = 0;
+  };
+  const checkWhileStarting = parallel.checkWhileStarting ?? true;
+  /** No worker has loaded yet and none has a batch: the main thread would only wait. */
+  const startingUp = (): boolean => {
+    if (!checkWhileStarting || inFlight.length > 0) return false;
+    pool ??= new VerifyPool(workers);
+    return pool.readyWorkers === 0;
   };
   /** Applies the oldest batch in flight; false once verification has diverged. */
   const drainOne = async (): Promise<boolean> => {
     const pending = inFlight.shift()!;
     parallel.onBatch?.(pending.result === undefined ? 'main' : 'worker', pending.events.length);
-    return apply(verifier, pending.events, pending.slot, pending.result === undefined ? undefined : await pending.result);
+    return apply(verifier, pending.events, pending.base, pending.slot, pending.result === undefined ? undefined : await pending.result);
   };
 
   // Only a failure of the source is weighed against divergences found so far; a failure of the
@@ -182,7 +258,7 @@ export async function verifyLogParallel(
       } catch (err) {
         done = true; // a source that threw is finished
         // The single-threaded verifier would have stopped at a divergence before reading this far.
-        if (batch.length > 0) inFlight.push({ events: batch, result: undefined });
+        if (batch.length > 0) inFlight.push({ events: batch, base: dispatched, result: undefined });
         batch = [];
         while (inFlight.length > 0 && !diverged) diverged = !(await drainOne());
         if (!diverged) throw err;
@@ -196,14 +272,22 @@ export async function verifyLogParallel(
       batch.push(event);
       batchSize += Buffer.isBuffer(event.canonical) ? event.canonical.length : 0;
       if (batch.length < batchEvents && batchSize < batchBytes) continue;
-      dispatch();
+      if (startingUp()) {
+        // Workers still loading: check this batch here rather than wait, then let their messages in.
+        inFlight.push({ events: batch, base: dispatched, result: undefined });
+        dispatched += batch.length;
+        batch = [];
+        batchSize = 0;
+        diverged = !(await drainOne());
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      } else dispatch();
       while (inFlight.length >= window && !diverged) diverged = !(await drainOne());
       if (diverged) break;
     }
     if (!diverged) {
       // A log shorter than one batch is not worth starting a thread for.
       if (batch.length > 0) {
-        if (pool === undefined) inFlight.push({ events: batch, result: undefined });
+        if (pool === undefined) inFlight.push({ events: batch, base: dispatched, result: undefined });
         else dispatch();
       }
       while (inFlight.length > 0 && !diverged) diverged = !(await drainOne());

@@ -6,6 +6,7 @@
 // byte scan and the hasher: the text path (zod and the rest of verify-log) loads on the first
 // event the scan leaves undecided.
 import { parentPort } from 'node:worker_threads';
+import { alignedBlocks, subtreeRoot } from '../integrity/compact-range.js';
 import { HASH_SIZE, leafHashHex } from '../integrity/hasher.js';
 import { recordFromCanonical } from '../store/recorded.js';
 import { scanEnvelope, SCAN_ID, SCAN_SLOTS } from './envelope-scan.js';
@@ -30,6 +31,13 @@ export interface BatchSlot {
    * main thread reads those fields from the envelope.
    */
   fields: SharedArrayBuffer;
+  /** Out: the packed roots (32 bytes each) of the perfect subtrees the batch's leaf range splits into (`alignedBlocks`). */
+  roots: SharedArrayBuffer;
+}
+
+/** Room for the subtree roots of a batch of `events` events: a range splits into at most 2 log2(n) + 2 aligned parts. */
+function rootSlots(events: number): number {
+  return 2 * Math.ceil(Math.log2(events + 1)) + 2;
 }
 
 /** A slot for batches of up to `events` events and (to start with) `bytes` bytes. */
@@ -40,6 +48,7 @@ export function batchSlot(events: number, bytes: number): BatchSlot {
     fromBytes: new SharedArrayBuffer(events),
     leaves: new SharedArrayBuffer(LEAF_HEX * events),
     fields: new SharedArrayBuffer(8 * SCAN_SLOTS * events),
+    roots: new SharedArrayBuffer(HASH_SIZE * rootSlots(events)),
   };
 }
 
@@ -48,7 +57,14 @@ export interface VerifyBatch {
   /** Leaf index of the batch's first event (names events in messages only). */
   base: number;
   count: number;
-  slot: BatchSlot;
+  /** Which of the worker's slots the batch is in (its position in the window of batches in flight). */
+  slotKey: number;
+  /**
+   * The slot's shared memory, sent only when the worker does not hold it yet under `slotKey` (a new
+   * slot, or one whose bytes grew): cloning SharedArrayBuffers per message cost the main thread a
+   * third of its time. Otherwise the worker uses the one it kept.
+   */
+  slot?: BatchSlot;
   /** The store's envelopes where fromBytes is 0, by event; undefined when every envelope is from the bytes. */
   envelopes: unknown[] | undefined;
 }
@@ -57,6 +73,8 @@ export interface VerifiedBatch {
   seq: number;
   /** Number of leading events whose content checks passed (their results are in the slot); < count means event `passed` failed. */
   passed: number;
+  /** Subtree roots written to the slot: those of every part of `alignedBlocks(base, base + count)`, or 0 (none: a failed batch). */
+  blocks: number;
 }
 
 /** Bytes per leaf hash in `VerifiedBatch.leaves`. */
@@ -65,13 +83,20 @@ export const LEAF_HEX = 2 * HASH_SIZE;
 type ContentDivergence = typeof import('./verify-log.js').contentDivergence;
 let textPath: ContentDivergence | undefined;
 
+/** The slots this worker was sent, by key (at most one window of them). */
+const slots = new Map<number, BatchSlot>();
+
 export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
-  const { count, slot } = batch;
+  const { count } = batch;
+  if (batch.slot !== undefined) slots.set(batch.slotKey, batch.slot);
+  const slot = batch.slot ?? slots.get(batch.slotKey);
+  if (slot === undefined) throw new Error(`verification worker: no slot ${batch.slotKey} was sent`);
   const all = Buffer.from(slot.bytes);
   const ends = new Uint32Array(slot.ends, 0, count);
   const fromBytes = new Uint8Array(slot.fromBytes, 0, count);
   const leaves = Buffer.from(slot.leaves);
   const fields = new Float64Array(slot.fields, 0, count * SCAN_SLOTS);
+  if (binary.length < count * HASH_SIZE) binary = Buffer.alloc(count * HASH_SIZE);
   let start = 0;
   let passed = 0;
   for (; passed < count; passed++) {
@@ -86,12 +111,34 @@ export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
       const event = decoded ? recordFromCanonical(0, batch.base + passed, own, '') : { canonical: own, envelope: batch.envelopes?.[passed] };
       if (textPath(event, batch.base + passed) !== undefined) break;
     }
-    leaves.write(leafHashHex(canonical), passed * LEAF_HEX, LEAF_HEX, 'latin1');
+    const leaf = leafHashHex(canonical);
+    leaves.write(leaf, passed * LEAF_HEX, LEAF_HEX, 'latin1');
+    binary.write(leaf, passed * HASH_SIZE, HASH_SIZE, 'hex');
     start = end;
   }
-  return { seq: batch.seq, passed };
+  return { seq: batch.seq, passed, blocks: passed === count ? writeSubtreeRoots(batch.base, count, slot.roots) : 0 };
 }
+
+/** This worker's leaf hashes of the batch in hand, as bytes: the input of its subtrees. */
+let binary = Buffer.alloc(0);
+
+/** The roots of the batch's aligned subtrees (its share of the tree), into `roots`; how many. */
+function writeSubtreeRoots(base: number, count: number, roots: SharedArrayBuffer): number {
+  const widths = alignedBlocks(base, base + count);
+  if (widths.length * HASH_SIZE > roots.byteLength) return 0;
+  const out = Buffer.from(roots);
+  let at = 0;
+  widths.forEach((width, b) => {
+    out.write(subtreeRoot(binary, at * HASH_SIZE, width), b * HASH_SIZE, HASH_SIZE, 'latin1');
+    at += width;
+  });
+  return widths.length;
+}
+
+/** The `seq` of the message a worker sends once its modules are loaded and it can take batches. */
+export const READY = -1;
 
 parentPort?.on('message', (batch: VerifyBatch) => {
   void verifyBatch(batch).then((result) => parentPort!.postMessage(result));
 });
+parentPort?.postMessage({ seq: READY, passed: 0, blocks: 0 } satisfies VerifiedBatch);

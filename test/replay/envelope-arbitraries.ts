@@ -56,7 +56,8 @@ export const mutated = fc
       const key = second ?? first;
       if (typeof target !== 'object' || target === null) continue;
       if (value === undefined) delete target[key];
-      else target[key] = value;
+      // A copy: the edge values `{}` and `[]` are shared, and metadata set to `{}` then metadata.x to `{}` would be a cycle.
+      else target[key] = structuredClone(value);
     }
     // What the verifier sees is always the result of JSON.parse.
     return JSON.parse(JSON.stringify(out)) as unknown;

@@ -7,7 +7,8 @@ import { batchSlot, verifyBatch } from '../../src/replay/verify-worker.js';
 import { chainFromScan, SCAN_SLOTS } from '../../src/replay/envelope-scan.js';
 import type { RecordedEvent } from '../../src/store/port.js';
 import { recordFromCanonical } from '../../src/store/recorded.js';
-import { PLAN, buildLog, checkpointAt, options, tamperCases, withBytes } from './verify-log-fixtures.js';
+import { CompactRange } from '../../src/integrity/compact-range.js';
+import { PLAN, buildLog, checkpointAt, options, reseal, tamperCases, withBytes } from './verify-log-fixtures.js';
 
 interface Run {
   report: VerifyLogReport;
@@ -23,7 +24,9 @@ function single(events: readonly RecordedEvent[], opts: VerifyLogOptions): Run {
 async function parallel(events: Iterable<RecordedEvent> | AsyncIterable<RecordedEvent>, opts: VerifyLogOptions, par: ParallelOptions): Promise<Run & { workerEvents: number }> {
   const progress: number[] = [];
   let workerEvents = 0;
+  // These tests are about what workers vouch for: no batch checked here while they start, unless asked.
   const report = await verifyLogParallel(events, { ...opts, onProgress: (n) => progress.push(n), progressEvery: 2 }, {
+    checkWhileStarting: false,
     ...par,
     onBatch: (where, n) => void (where === 'worker' && (workerEvents += n)),
   });
@@ -54,6 +57,32 @@ describe('verifyLogParallel', function () {
     }
   });
 
+  it('checks batches on the main thread while fresh workers start, with the same report', async () => {
+    const { events, opts } = longLog(600);
+    const expected = single(events, opts);
+    let here = 0;
+    let there = 0;
+    const report = await verifyLogParallel(events, { ...opts, onProgress: () => undefined }, {
+      workers: 2,
+      batchEvents: 16,
+      onBatch: (where, n) => void (where === 'main' ? (here += n) : (there += n)),
+    });
+    assert.deepEqual(report, expected.report);
+    assert.ok(here >= 16, 'the first batch, dispatched before any worker loaded, was checked here');
+    assert.equal(here + there, 600);
+  });
+
+  it('verifies an event of several MiB in a worker despite the workers\' small young generation', async () => {
+    const { events } = longLog(40);
+    reseal(events, 39, (e) => void (e.data = { blob: 'x'.repeat(6 << 20) })); // the last event: no later prevHash names it
+    const opts = options({ checkpoints: [37, 40].map((size) => checkpointAt(events, size)) });
+    const expected = single(events, opts);
+    assert.equal(expected.report.ok, true);
+    const got = await parallel(events, opts, { workers: 2, batchEvents: 8 });
+    assert.deepEqual({ report: got.report, progress: got.progress }, expected);
+    assert.equal(got.workerEvents, 40);
+  });
+
   it('cuts batches by size in bytes too', async () => {
     const { events, opts } = longLog(120);
     const got = await parallel(events, opts, { workers: 3, batchEvents: 1000, batchBytes: 2000 });
@@ -70,12 +99,72 @@ describe('verifyLogParallel', function () {
       it(c.name, async () => {
         const expected = single(c.events, c.options);
         assert.equal(expected.report.ok, false, 'the case really tampers');
-        for (const batchEvents of [1, 3]) {
+        // 5: batches that start off a power of two, so their subtrees cross alignments ([5, 6), [6, 8), [8, 10)).
+        for (const batchEvents of [1, 3, 5]) {
           const got = await parallel(c.events, c.options, { pool, batchEvents });
           assert.deepEqual({ report: got.report, progress: got.progress }, expected, `batchEvents ${batchEvents}`);
           assert.ok(got.workerEvents > 0, 'content checks ran in a worker');
         }
       });
+    }
+  });
+
+  describe('takes the tree from the workers\' subtrees and still finds every tamper at the same event', () => {
+    let pool: VerifyPool;
+    before(() => (pool = new VerifyPool(2)));
+    after(() => pool.close());
+    /** Widths of the subtrees the main thread took whole during `fn`. */
+    async function subtreesTaken(fn: () => Promise<void>): Promise<number[]> {
+      const widths: number[] = [];
+      const original = CompactRange.prototype.appendSubtree;
+      CompactRange.prototype.appendSubtree = function (this: CompactRange, root: string, width: number) {
+        widths.push(width);
+        original.call(this, root, width);
+      };
+      try {
+        await fn();
+      } finally {
+        CompactRange.prototype.appendSubtree = original;
+      }
+      return widths;
+    }
+    const asRecords = (events: readonly RecordedEvent[]) => events.map((e) => recordFromCanonical(e.position, e.index as number, e.canonical, e.leafHash));
+
+    it('appends whole subtrees of a clean log, around checkpoint sizes leaf by leaf, with the single-threaded report', async () => {
+      const { events } = longLog(200);
+      const opts = options({ checkpoints: [37, 150, 200].map((size) => checkpointAt(events, size)) });
+      const expected = single(events, opts);
+      for (const batchEvents of [48, 64]) {
+        let got: Awaited<ReturnType<typeof parallel>> | undefined;
+        const widths = await subtreesTaken(async () => void (got = await parallel(asRecords(events), opts, { pool, batchEvents })));
+        assert.deepEqual({ report: got!.report, progress: got!.progress }, expected, `batchEvents ${batchEvents}`);
+        assert.ok(widths.some((w) => w >= 16), `whole subtrees taken (batchEvents ${batchEvents}: ${widths.join(' ')})`);
+      }
+    });
+
+    // Leaf 100: inside a worker-hashed subtree; 149 and 150: either side of the checkpoint at 150; 199: the last, partial subtree.
+    for (const at of [100, 149, 150, 199]) {
+      const tampers: [string, (ev: RecordedEvent[]) => void][] = [
+        ['a recorded leaf hash altered', (ev) => void (ev[at] = { ...ev[at]!, leafHash: '0'.repeat(64) })],
+        ['an event rewritten with a matching leaf hash', (ev) => reseal(ev, at, (e) => void (e.data = { rewritten: true }))],
+        ['a broken chain', (ev) => reseal(ev, at, (e) => void (e.revision += 1))],
+        ['bytes that are not JSON', (ev) => withBytes(ev, at, ev[at]!.canonical.toString('utf8').slice(0, -1))],
+      ];
+      for (const [name, tamper] of tampers) {
+        it(`${name} at leaf ${at}`, async () => {
+          const { events, opts } = longLog(200);
+          tamper(events);
+          const records = asRecords(events);
+          const expected = single(asRecords(events), opts);
+          // A rewrite that keeps its leaf hash consistent is caught where the chain or the root next looks at it.
+          const found = expected.report.firstDivergence?.index ?? -1;
+          assert.ok(name.includes('rewritten') ? found > at : found === at, `the tamper is found where it shows (leaf ${found})`);
+          for (const batchEvents of [48, 64, 5]) {
+            const got = await parallel(records.map((e) => recordFromCanonical(e.position, e.index as number, e.canonical, e.leafHash)), opts, { pool, batchEvents });
+            assert.deepEqual({ report: got.report, progress: got.progress }, expected, `batchEvents ${batchEvents}`);
+          }
+        });
+      }
     }
   });
 
@@ -87,7 +176,7 @@ describe('verifyLogParallel', function () {
     for (const c of tamperCases()) {
       it(c.name, async () => {
         const expected = single(asRecords(c.events), c.options);
-        for (const batchEvents of [1, 3]) {
+        for (const batchEvents of [1, 3, 5]) {
           const got = await parallel(asRecords(c.events), c.options, { pool, batchEvents });
           assert.deepEqual({ report: got.report, progress: got.progress }, expected, `batchEvents ${batchEvents}`);
         }
@@ -171,7 +260,7 @@ describe('verifyBatch (worker side)', () => {
       new Uint32Array(slot.ends).set(events.map((e) => (at += e.canonical.length)));
       new Uint8Array(slot.fromBytes).fill(fromBytes);
       const envelopes = fromBytes === 1 ? undefined : events.map((e) => e.envelope);
-      const result = await verifyBatch({ seq: 7, base: 0, count: events.length, slot, envelopes });
+      const result = await verifyBatch({ seq: 7, base: 0, count: events.length, slotKey: 0, slot, envelopes });
       assert.equal(result.seq, 7);
       assert.equal(result.passed, 3);
       const leaves = Buffer.from(slot.leaves);
