@@ -280,10 +280,9 @@ function runBatch(
   const labels = tf.tensor1d(batch.y, 'int32');
   const y = tf.oneHot(labels, split.classCount) as tf.Tensor2D;
   try {
-    // Batch accuracy is measured before the step, on the same weights as the loss.
-    const accuracy = wantMetrics ? evaluate(state, config.model.activation, batch.x, batch.y, f, split.classCount).accuracy : null;
-    const loss = trainStep(state, config, x, y, wantMetrics);
-    return { loss, accuracy };
+    // Loss and accuracy of the batch on the weights before the step, from the step's own forward pass.
+    const measured = trainStep(state, config, x, y, wantMetrics ? labels : undefined);
+    return { loss: measured?.loss ?? null, accuracy: measured?.accuracy ?? null };
   } finally {
     tf.dispose([x, labels, y]);
   }
