@@ -24,6 +24,7 @@ import { loadDataset, splitDataset } from './dataset.js';
 import { defaultWorkerId, describeEnvironment } from './environment.js';
 import { signEvent, workerKeyOf } from '../src/ledger/worker-keys.js';
 import { evaluateCheckpoint, train, type TrainingEvent } from './trainer.js';
+import { startLedgerWriter, writerStoreUrl } from './ledger-writer.js';
 
 /** Stage ids a training worker knows how to execute; other stages are recorded by their own executors. */
 export const WORKER_STAGES = ['prepare', TRAINING_STAGE, 'evaluate'] as const;
@@ -215,6 +216,10 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
       } else if (id === 'train') {
         const current = await readRun(ctx.store, runId);
         const resumeFrom = eventsOf<CheckpointWritten>(current, 'CheckpointWritten').at(-1);
+        // On a SQLite file the door and the durable commits run on a writer thread while training
+        // continues (workers/ledger-writer.ts); other stores are appended to from this thread.
+        const url = writerStoreUrl(ctx.store);
+        const writer = url ? startLedgerWriter(url) : null;
         const result = await train({
           run: runId,
           stage: id,
@@ -224,12 +229,12 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
           signingKey: ctx.keys.signer,
           ...(resumeFrom ? { trustedKey: checkpointKey(resumeFrom, current.rules, runId) } : {}),
           worker,
-          sink: { append: (events) => append(asProposed(events)) },
+          sink: writer ? writer.sink(runStream(runId), worker) : { append: (events) => append(asProposed(events)) },
           recordEnvironment: false,
           ...(resumeFrom ? { resumeFrom: resumeFrom.digest } : {}),
           ...(options.stopAfterEpoch !== undefined ? { stopAfterEpoch: options.stopAfterEpoch } : {}),
           onProgress: (done, total) => ctx.onProgress?.(id, done, total),
-        });
+        }).finally(() => writer?.close());
         if (!result.completed) {
           status = 'interrupted';
           break;
