@@ -23,7 +23,7 @@ import { activateBackend } from './backend.js';
 import { asSigner, loadCheckpoint, publicKeyVerifier, writeCheckpoint, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
 import type { Backend, TrainingConfig } from '../events/training-config.js';
 import { loadDataset, splitDataset, type Split } from './dataset.js';
-import { defaultWorkerId, describeEnvironment } from './environment.js';
+import { defaultWorkerId, describeEnvironmentSoon } from './environment.js';
 import { signEvent } from '../src/ledger/worker-keys.js';
 import { disposeModel, evaluate, flipLowestBit, initModel, restoreTensors, stateTensors, trainStep, type ModelState, type Perturbation } from './model.js';
 import { deriveSeed, seededPermutation } from './seeds.js';
@@ -204,6 +204,11 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
     }
   };
   const commit = async (final: boolean): Promise<void> => {
+    if (environment) {
+      const data = await environment;
+      environment = null;
+      pending.unshift({ type: 'RunEnvironmentRecorded', data: signEvent<RunEnvironmentRecorded>(signer, 'RunEnvironmentRecorded', data) });
+    }
     if (overlapped) {
       // Lets the writer's acknowledgements (and refusals) arrive; a refused batch stops the run.
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -223,7 +228,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   };
   const commitDue = (): boolean => pending.length >= TELEMETRY_BATCH || performance.now() - lastCommit >= interval;
 
-  if (options.recordEnvironment ?? true) record('RunEnvironmentRecorded', describeEnvironment(options.run, worker, backend));
+  // Described (git asked in child processes) while training starts; recorded first, signed at the first commit.
+  let environment = sink && (options.recordEnvironment ?? true) ? describeEnvironmentSoon(options.run, worker, backend) : null;
   record('TrainingStarted', {
     runId: options.run,
     stageId: options.stage,
