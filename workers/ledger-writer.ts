@@ -5,6 +5,7 @@
 // the trainer returns only once every batch it handed over is acknowledged (workers/trainer.ts).
 // For the embedded store, whose commits (better-sqlite3, synchronous=FULL) would otherwise block the
 // training thread for the whole door and fsync.
+import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ProposedEvent } from '../events/envelope.js';
 import { ConcurrencyError, IdempotencyError, InputError, IntegrityError, UnavailableError, type ErrorLocation } from '../src/errors.js';
@@ -60,7 +61,7 @@ export interface LedgerWriter {
 export function writerStoreUrl(store: EventStore): string | null {
   if (store.kind !== 'sqlite') return null;
   const path = store.displayUrl.slice('sqlite:'.length);
-  return path === ':memory:' || path === '' ? null : store.displayUrl;
+  return path === ':memory:' || path === '' ? null : `sqlite:${resolve(path)}`;
 }
 
 /** Starts a writer thread on the store at `url` (sqlite:<path>). */
