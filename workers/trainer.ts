@@ -205,6 +205,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   };
   const commit = async (final: boolean): Promise<void> => {
     if (environment) {
+      // It goes first: until git has answered, only the last commit waits for it, no handover does.
+      if (overlapped && !final && !described) return;
       const data = await environment;
       environment = null;
       pending.unshift({ type: 'RunEnvironmentRecorded', data: signEvent<RunEnvironmentRecorded>(signer, 'RunEnvironmentRecorded', data) });
@@ -230,6 +232,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
 
   // Described (git asked in child processes) while training starts; recorded first, signed at the first commit.
   let environment = sink && (options.recordEnvironment ?? true) ? describeEnvironmentSoon(options.run, worker, backend) : null;
+  let described = false;
+  void environment?.then(() => (described = true));
   record('TrainingStarted', {
     runId: options.run,
     stageId: options.stage,
