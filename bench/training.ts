@@ -17,6 +17,10 @@ import { asSigner } from '../workers/checkpoint.js';
 import { workerKeyOf } from '../src/ledger/worker-keys.js';
 import { TrainingConfig, type Backend } from '../events/training-config.js';
 import { train, type TrainingSink } from '../workers/trainer.js';
+import { describeEnvironment } from '../workers/environment.js';
+import { guardedAppend } from '../src/governance/guarded-append.js';
+import { signEvent } from '../src/ledger/worker-keys.js';
+import type { RunEnvironmentRecorded } from '../events/training.js';
 import { startLedgerWriter } from '../workers/ledger-writer.js';
 import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
 
@@ -61,6 +65,9 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
   // Governed runs: approved trusting the worker key, the train stage running (untimed set-up).
   const governed = async (run: string): Promise<TrainingSink> => {
     await approvePlan(store, plan, run, { workerKeys: [workerKeyOf(asSigner(signingKey))] });
+    // As `runledger train` does (workers/execute.ts): the environment is recorded at run start, before the stage.
+    const environment = signEvent<RunEnvironmentRecorded>(asSigner(signingKey), 'RunEnvironmentRecorded', describeEnvironment(run, 'bench', await activateBackend('cpu')));
+    await guardedAppend(store, [{ stream: `run-${run}`, events: [{ type: 'RunEnvironmentRecorded', data: environment, metadata: { actor: 'bench' } }] }]);
     await recordStage(store, run, 'train', 'start');
     const sink = writer.sink(`run-${run}`, 'bench');
     return {
@@ -100,6 +107,7 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
           home,
           signingKey,
           worker: 'bench',
+          recordEnvironment: false,
           ...(sink ? { sink } : {}),
         });
         const ms = performance.now() - t0;

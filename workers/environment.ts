@@ -2,16 +2,11 @@
 // threads) and what explains a difference when it does not (CPU, OS, versions, git commit, GPUs).
 // The built-in worker records the same RunEnvironmentRecorded as every other door (src/runs/environment.ts).
 import type { BackendInfo } from '../events/training.js';
-import { defaultWorkerId, describeEnvironment as describeRunEnvironment, describeEnvironmentAsync, type EnvironmentData } from '../src/runs/environment.js';
+import { defaultWorkerId, describeEnvironment as describeRunEnvironment, type EnvironmentData } from '../src/runs/environment.js';
 
 export { defaultWorkerId };
 
 /** Where a built-in worker executes a run, before it signs it. */
 export function describeEnvironment(run: string, worker: string, backend: BackendInfo): EnvironmentData {
   return describeRunEnvironment({ runId: run, worker, source: 'runledger', backend });
-}
-
-/** describeEnvironment without blocking the thread on git (the trainer keeps computing meanwhile). */
-export function describeEnvironmentSoon(run: string, worker: string, backend: BackendInfo): Promise<EnvironmentData> {
-  return describeEnvironmentAsync({ runId: run, worker, source: 'runledger', backend });
 }

@@ -23,7 +23,7 @@ import { activateBackend } from './backend.js';
 import { asSigner, loadCheckpoint, publicKeyVerifier, writeCheckpoint, type CheckpointSigner, type CheckpointVerifier } from './checkpoint.js';
 import type { Backend, TrainingConfig } from '../events/training-config.js';
 import { loadDataset, splitDataset, type Split } from './dataset.js';
-import { defaultWorkerId, describeEnvironmentSoon } from './environment.js';
+import { defaultWorkerId, describeEnvironment } from './environment.js';
 import { signEvent } from '../src/ledger/worker-keys.js';
 import { disposeModel, evaluate, flipLowestBit, initModel, restoreTensors, stateTensors, trainStep, type ModelState, type Perturbation } from './model.js';
 import { deriveSeed, seededPermutation } from './seeds.js';
@@ -204,16 +204,9 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
     }
   };
   const commit = async (final: boolean): Promise<void> => {
-    if (environment) {
-      // It goes first: until git has answered, only the last commit waits for it, no handover does.
-      if (overlapped && !final && !described) return;
-      const data = await environment;
-      environment = null;
-      pending.unshift({ type: 'RunEnvironmentRecorded', data: signEvent<RunEnvironmentRecorded>(signer, 'RunEnvironmentRecorded', data) });
-    }
+    // Lets the writer's acknowledgements (and refusals) arrive; a refused batch stops the run.
+    if (overlapped) await new Promise<void>((resolve) => setImmediate(resolve));
     if (overlapped) {
-      // Lets the writer's acknowledgements (and refusals) arrive; a refused batch stops the run.
-      await new Promise<void>((resolve) => setImmediate(resolve));
       if (refusal.failed) throw refusal.error;
       if (final) {
         // The sink keeps the order: the last batch goes at once, queued behind one still being committed.
@@ -230,10 +223,8 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
   };
   const commitDue = (): boolean => pending.length >= TELEMETRY_BATCH || performance.now() - lastCommit >= interval;
 
-  // Described (git asked in child processes) while training starts; recorded first, signed at the first commit.
-  let environment = sink && (options.recordEnvironment ?? true) ? describeEnvironmentSoon(options.run, worker, backend) : null;
-  let described = false;
-  void environment?.then(() => (described = true));
+  // Only a recorded run describes its environment (two git runs): the unrecorded one would throw it away.
+  if (sink && (options.recordEnvironment ?? true)) record('RunEnvironmentRecorded', describeEnvironment(options.run, worker, backend));
   record('TrainingStarted', {
     runId: options.run,
     stageId: options.stage,

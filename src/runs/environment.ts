@@ -2,7 +2,7 @@
 // and runledger versions, the git commit of its working directory, GPUs — plus what the client says
 // about its own side (Python, its git commit, …), kept apart under `client`. Every door that starts a
 // run records one RunEnvironmentRecorded from this (docs/api.md "Environment").
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { arch, cpus, hostname, platform, release, totalmem } from 'node:os';
@@ -38,17 +38,6 @@ export function defaultWorkerId(): string {
 
 /** The environment a door records, with the client's facts checked to be plain JSON. */
 export function describeEnvironment(options: EnvironmentOptions): EnvironmentData {
-  return environmentWith(options, gitCommit(options.cwd ?? process.cwd()));
-}
-
-/** describeEnvironment with git asked in child processes that do not block this thread (a trainer keeps computing meanwhile). */
-export async function describeEnvironmentAsync(options: EnvironmentOptions): Promise<EnvironmentData> {
-  const cwd = options.cwd ?? process.cwd();
-  const head = headOf(await runAsync('git', GIT_HEAD, cwd));
-  return environmentWith(options, head && withStatus(head, await runAsync('git', GIT_STATUS, cwd)));
-}
-
-function environmentWith(options: EnvironmentOptions, git: EnvironmentData['git']): EnvironmentData {
   const client = clientFacts(options.client ?? {});
   const cores = cpus();
   return {
@@ -64,7 +53,7 @@ function environmentWith(options: EnvironmentOptions, git: EnvironmentData['git'
     source: options.source,
     tfjsVersion: options.backend?.tfjsVersion ?? installedTfjsVersion(),
     python: typeof client.python === 'string' && client.python.length > 0 ? client.python.slice(0, 64) : null,
-    git,
+    git: gitCommit(options.cwd ?? process.cwd()),
     gpus: gpus(),
     client,
   };
@@ -113,26 +102,13 @@ const run = (command: string, args: string[], cwd?: string): string | null => {
   return result.status === 0 ? result.stdout : null;
 };
 
-const runAsync = (command: string, args: string[], cwd: string): Promise<string | null> =>
-  new Promise((resolve) => execFile(command, args, { cwd, encoding: 'utf8', timeout: 2000, windowsHide: true }, (err, stdout) => resolve(err ? null : stdout)));
-
-const GIT_HEAD = ['rev-parse', 'HEAD', '--abbrev-ref', 'HEAD'];
-const GIT_STATUS = ['status', '--porcelain', '--untracked-files=no'];
-
 /** HEAD of the git repository around `cwd` (with branch and whether tracked files changed), or null outside one. */
 export function gitCommit(cwd: string): EnvironmentData['git'] {
-  const head = headOf(run('git', GIT_HEAD, cwd));
-  return head && withStatus(head, run('git', GIT_STATUS, cwd));
-}
-
-function headOf(out: string | null): { commit: string; branch: string | null } | null {
+  const out = run('git', ['rev-parse', 'HEAD', '--abbrev-ref', 'HEAD'], cwd);
   const [commit, branch] = (out ?? '').trim().split('\n');
   if (!commit || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit)) return null;
-  return { commit, branch: branch && branch !== 'HEAD' ? branch.slice(0, 500) : null };
-}
-
-function withStatus(head: { commit: string; branch: string | null }, status: string | null): EnvironmentData['git'] {
-  return { ...head, dirty: status === null ? null : status.trim().length > 0 };
+  const status = run('git', ['status', '--porcelain', '--untracked-files=no'], cwd);
+  return { commit, branch: branch && branch !== 'HEAD' ? branch.slice(0, 500) : null, dirty: status === null ? null : status.trim().length > 0 };
 }
 
 let gpuList: GpuInfo[] | undefined;
