@@ -18,7 +18,7 @@ import { workerKeyOf } from '../src/ledger/worker-keys.js';
 import { TrainingConfig, type Backend } from '../events/training-config.js';
 import { train, type TrainingSink } from '../workers/trainer.js';
 import { describeEnvironment } from '../workers/environment.js';
-import { guardedAppend } from '../src/governance/guarded-append.js';
+import { guardedAppend, RunHeads } from '../src/governance/guarded-append.js';
 import { signEvent } from '../src/ledger/worker-keys.js';
 import type { RunEnvironmentRecorded } from '../events/training.js';
 import { startLedgerWriter } from '../workers/ledger-writer.js';
@@ -69,7 +69,7 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
     const environment = signEvent<RunEnvironmentRecorded>(asSigner(signingKey), 'RunEnvironmentRecorded', describeEnvironment(run, 'bench', await activateBackend('cpu')));
     await guardedAppend(store, [{ stream: `run-${run}`, events: [{ type: 'RunEnvironmentRecorded', data: environment, metadata: { actor: 'bench' } }] }]);
     await recordStage(store, run, 'train', 'start');
-    const sink = writer.sink(`run-${run}`, 'bench');
+    const sink = threaded ? writer.sink(`run-${run}`, 'bench') : inlineSink(`run-${run}`);
     return {
       ...sink,
       append: (batch) => {
@@ -80,6 +80,17 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
     };
   };
   let appends = 0;
+  // As `runledger train` records by default: the door on the training thread (RUNLEDGER_LEDGER_THREAD=1: the writer thread).
+  const threaded = process.env.RUNLEDGER_LEDGER_THREAD === '1';
+  const heads = new RunHeads();
+  const inlineSink = (stream: string): TrainingSink => ({
+    append: async (batch) => {
+      const t0 = performance.now();
+      await guardedAppend(store, [{ stream, events: batch.map((e) => ({ type: e.type, data: e.data, metadata: { actor: 'bench' } })) }], { heads });
+      inlineDoorMs += performance.now() - t0;
+    },
+  });
+  let inlineDoorMs = 0;
   const recorded: number[] = [];
   const plain: number[] = [];
   const pairRatios: number[] = [];
@@ -97,7 +108,7 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
         const home = join(dir, `home-${r + 1}-${variant}`);
         const sink = variant === 'recorded' ? await governed(`bench-${r + 1}`) : undefined;
         const heapBefore = process.memoryUsage().heapUsed;
-        const door0 = writer.doorMs;
+        const door0 = writer.doorMs + inlineDoorMs;
         const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         const result = await train({
@@ -117,7 +128,7 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
         if (r < 0) continue;
         cpu[variant] = (used.user + used.system) / 1000;
         if (variant === 'recorded') {
-          doorMs.push(writer.doorMs - door0);
+          doorMs.push(writer.doorMs + inlineDoorMs - door0);
           waitMs.push(result.ledgerWaitMs);
         }
         (variant === 'recorded' ? recorded : plain).push(ms);
@@ -152,6 +163,7 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
       ...benchEnvironment(),
       backend: 'cpu',
       store: 'sqlite (WAL, synchronous=FULL)',
+      ledgerThread: threaded,
       model: config.model,
       epochs: config.epochs,
       stepsPerRun: steps,

@@ -216,9 +216,10 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
       } else if (id === 'train') {
         const current = await readRun(ctx.store, runId);
         const resumeFrom = eventsOf<CheckpointWritten>(current, 'CheckpointWritten').at(-1);
-        // On a SQLite file the door and the durable commits run on a writer thread while training
-        // continues (workers/ledger-writer.ts); other stores are appended to from this thread.
-        const url = writerStoreUrl(ctx.store);
+        // RUNLEDGER_LEDGER_THREAD=1: the door and the durable commits run on a writer thread while
+        // training continues (workers/ledger-writer.ts). Off by default: on 2 busy cores it measured
+        // slower than the door on this thread (docs/benchmarks.md "Ledger overhead").
+        const url = process.env.RUNLEDGER_LEDGER_THREAD === '1' ? writerStoreUrl(ctx.store) : null;
         const writer = url ? startLedgerWriter(url) : null;
         const result = await train({
           run: runId,
