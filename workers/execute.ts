@@ -24,6 +24,7 @@ import { loadDataset, splitDataset } from './dataset.js';
 import { defaultWorkerId, describeEnvironment } from './environment.js';
 import { signEvent, workerKeyOf } from '../src/ledger/worker-keys.js';
 import { evaluateCheckpoint, train, type TrainingEvent } from './trainer.js';
+import { startLedgerWriter, writerStoreUrl } from './ledger-writer.js';
 
 /** Stage ids a training worker knows how to execute; other stages are recorded by their own executors. */
 export const WORKER_STAGES = ['prepare', TRAINING_STAGE, 'evaluate'] as const;
@@ -215,6 +216,11 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
       } else if (id === 'train') {
         const current = await readRun(ctx.store, runId);
         const resumeFrom = eventsOf<CheckpointWritten>(current, 'CheckpointWritten').at(-1);
+        // RUNLEDGER_LEDGER_THREAD=1: the door and the durable commits run on a writer thread while
+        // training continues (workers/ledger-writer.ts). Off by default: on 2 busy cores it measured
+        // slower than the door on this thread (docs/benchmarks.md "Ledger overhead").
+        const url = process.env.RUNLEDGER_LEDGER_THREAD === '1' ? writerStoreUrl(ctx.store) : null;
+        const writer = url ? startLedgerWriter(url) : null;
         const result = await train({
           run: runId,
           stage: id,
@@ -224,12 +230,12 @@ export async function executeRun(ctx: ExecuteContext, runId: string, options: Ex
           signingKey: ctx.keys.signer,
           ...(resumeFrom ? { trustedKey: checkpointKey(resumeFrom, current.rules, runId) } : {}),
           worker,
-          sink: { append: (events) => append(asProposed(events)) },
+          sink: writer ? writer.sink(runStream(runId), worker) : { append: (events) => append(asProposed(events)) },
           recordEnvironment: false,
           ...(resumeFrom ? { resumeFrom: resumeFrom.digest } : {}),
           ...(options.stopAfterEpoch !== undefined ? { stopAfterEpoch: options.stopAfterEpoch } : {}),
           onProgress: (done, total) => ctx.onProgress?.(id, done, total),
-        });
+        }).finally(() => writer?.close());
         if (!result.completed) {
           status = 'interrupted';
           break;

@@ -133,25 +133,27 @@ export function forward(state: ModelState, x: tf.Tensor2D, activation: Activatio
   });
 }
 
-function lossOf(state: ModelState, x: tf.Tensor2D, y: tf.Tensor2D, activation: Activation): tf.Scalar {
-  return tf.losses.softmaxCrossEntropy(y, forward(state, x, activation)) as tf.Scalar;
-}
-
 /**
- * One optimizer step on a batch. Returns the batch loss (before the update) when `wantLoss`,
- * else null — reading it forces a sync, so it is only done on telemetry steps.
+ * One optimizer step on a batch. With `labels` (the batch's class indices), returns the batch's loss
+ * and accuracy before the update — from the logits of the step's own forward pass, so measuring
+ * costs no second forward pass; reading them forces a sync, so it is only done on telemetry steps.
  */
 export function trainStep(
   state: ModelState,
   config: TrainingConfig,
   x: tf.Tensor2D,
   y: tf.Tensor2D,
-  wantLoss: boolean,
-): number | null {
-  let lossValue: number | null = null;
+  labels?: tf.Tensor1D,
+): { loss: number; accuracy: number } | null {
+  let measured: { loss: number; accuracy: number } | null = null;
   tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => lossOf(state, x, y, config.model.activation), state.params);
-    if (wantLoss) lossValue = value.dataSync()[0]!;
+    let logits: tf.Tensor2D | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      // Kept past the gradient's own scope, to be read below; disposed by the enclosing tidy.
+      logits = labels ? tf.keep(forward(state, x, config.model.activation)) : forward(state, x, config.model.activation);
+      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    }, state.params);
+    if (labels && logits) measured = { loss: value.dataSync()[0]!, accuracy: correctCount(logits, labels) / labels.size };
     const t = state.step + 1;
     if (config.optimizer === 'sgd') {
       const lr = tf.scalar(config.learningRate);
@@ -162,7 +164,12 @@ export function trainStep(
     }
   });
   state.step += 1;
-  return lossValue;
+  return measured;
+}
+
+/** How many rows' largest logit is their label (call inside tf.tidy). */
+function correctCount(logits: tf.Tensor2D, labels: tf.Tensor1D): number {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')).dataSync()[0]!;
 }
 
 /**
@@ -193,7 +200,6 @@ export function evaluate(
     const labels = tf.tensor1d(y, 'int32');
     const logits = forward(state, xs, activation);
     const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, classCount), logits).dataSync()[0]!;
-    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')).dataSync()[0]!;
-    return { loss, accuracy: correct / y.length };
+    return { loss, accuracy: correctCount(logits, labels) / y.length };
   });
 }

@@ -42,9 +42,15 @@ export type TrainingEvent =
 export type Unsigned<T> = Omit<T, 'publicKey' | 'signature'>;
 type DataOf<K extends TrainingEvent['type']> = Extract<TrainingEvent, { type: K }>['data'];
 
-/** Where a worker records what it does; `append` receives batches in order and must be durable on return. */
+/** Where a worker records what it does; `append` receives batches in order and resolves once they are durable. */
 export interface TrainingSink {
   append(events: TrainingEvent[]): Promise<void>;
+  /**
+   * `append` works off the training thread (workers/ledger-writer.ts) and keeps the order of the
+   * batches it is handed: the trainer hands each batch over without waiting and keeps training, with
+   * at most one batch unacknowledged, and returns only once every batch is durable.
+   */
+  overlapped?: boolean;
 }
 
 export interface TrainOptions {
@@ -75,7 +81,10 @@ export interface TrainOptions {
    * of tensor `tensor`, so a perturbed re-execution must be reported as diverging there.
    */
   perturb?: Perturbation;
-  /** Group-commit interval (default COMMIT_INTERVAL_MS); 0 commits at every sampled step and checkpoint. */
+  /**
+   * Group-commit interval (default COMMIT_INTERVAL_MS, HANDOVER_INTERVAL_MS for an overlapped sink);
+   * 0 commits at every sampled step and checkpoint.
+   */
   commitIntervalMs?: number;
 }
 
@@ -88,6 +97,8 @@ export interface TrainingResult {
   /** Training examples processed in this session (resumed sessions count only their own). */
   examples: number;
   wallMs: number;
+  /** Time the training thread spent handing events to the sink and waiting for them to be durable. */
+  ledgerWaitMs: number;
 }
 
 /** SHA-256 of the JCS of the training config as executed. */
@@ -105,6 +116,12 @@ const TELEMETRY_BATCH = 64;
  * recorded checkpoint, at most about this long (plus one epoch) behind.
  */
 export const COMMIT_INTERVAL_MS = 1000;
+/**
+ * An overlapped sink commits on another thread, so only the last batch's commit is on the training
+ * thread's path: batches are handed over at least this often (when the previous one is acknowledged),
+ * which keeps that last batch small without a durable commit per sampled step.
+ */
+export const HANDOVER_INTERVAL_MS = 50;
 
 export async function train(options: TrainOptions): Promise<TrainingResult> {
   const started = performance.now();
@@ -158,15 +175,56 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
     if (points.length) record('MetricsLogged', { runId: options.run, stageId: options.stage, metrics: points });
     points = [];
   };
+  const sink = options.sink;
+  const overlapped = sink?.overlapped === true;
+  const interval = options.commitIntervalMs ?? (overlapped ? HANDOVER_INTERVAL_MS : COMMIT_INTERVAL_MS);
   let lastCommit = performance.now();
-  const flush = async (): Promise<void> => {
+  // An overlapped sink's batch being committed, and the first refusal it answered with.
+  let inflight: Promise<void> | null = null;
+  const refusal: { failed: boolean; error?: unknown } = { failed: false };
+  const handOver = (batch: TrainingEvent[]): void => {
+    const done = (): void => {
+      if (inflight === settled) inflight = null;
+    };
+    const settled: Promise<void> = sink!.append(batch).then(done, (error: unknown) => {
+      if (!refusal.failed) Object.assign(refusal, { failed: true, error });
+      done();
+    });
+    inflight = settled;
+  };
+  let ledgerWaitMs = 0;
+  const flush = async (final = false): Promise<void> => {
     sealMetrics();
-    if (options.sink && pending.length) await options.sink.append(pending.splice(0));
+    if (!sink) return;
+    const t0 = performance.now();
+    try {
+      await commit(final);
+    } finally {
+      ledgerWaitMs += performance.now() - t0;
+    }
+  };
+  const commit = async (final: boolean): Promise<void> => {
+    // Lets the writer's acknowledgements (and refusals) arrive; a refused batch stops the run.
+    if (overlapped) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (overlapped) {
+      if (refusal.failed) throw refusal.error;
+      if (final) {
+        // The sink keeps the order: the last batch goes at once, queued behind one still being committed.
+        const previous = inflight;
+        if (pending.length) handOver(pending.splice(0));
+        await previous;
+        await inflight;
+        if (refusal.failed) throw refusal.error;
+      } else if (inflight) {
+        return; // the previous batch is still being committed: these wait for the next handover
+      } else if (pending.length) handOver(pending.splice(0));
+    } else if (pending.length) await sink!.append(pending.splice(0));
     lastCommit = performance.now();
   };
-  const commitDue = (): boolean => pending.length >= TELEMETRY_BATCH || performance.now() - lastCommit >= (options.commitIntervalMs ?? COMMIT_INTERVAL_MS);
+  const commitDue = (): boolean => pending.length >= TELEMETRY_BATCH || performance.now() - lastCommit >= interval;
 
-  if (options.recordEnvironment ?? true) record('RunEnvironmentRecorded', describeEnvironment(options.run, worker, backend));
+  // Only a recorded run describes its environment (two git runs): the unrecorded one would throw it away.
+  if (sink && (options.recordEnvironment ?? true)) record('RunEnvironmentRecorded', describeEnvironment(options.run, worker, backend));
   record('TrainingStarted', {
     runId: options.run,
     stageId: options.stage,
@@ -241,10 +299,12 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
       });
       if (options.sink) pending.push({ type: 'TrainingCompleted', data: completed });
     }
-    await flush();
-    return { backend, checkpoints, completed, steps: state.step, examples, wallMs: performance.now() - started };
+    await flush(true);
+    return { backend, checkpoints, completed, steps: state.step, examples, wallMs: performance.now() - started, ledgerWaitMs };
   } finally {
     disposeModel(state);
+    // Never settles with a batch still being committed, even when training itself failed.
+    await inflight;
   }
 }
 
@@ -280,10 +340,9 @@ function runBatch(
   const labels = tf.tensor1d(batch.y, 'int32');
   const y = tf.oneHot(labels, split.classCount) as tf.Tensor2D;
   try {
-    // Batch accuracy is measured before the step, on the same weights as the loss.
-    const accuracy = wantMetrics ? evaluate(state, config.model.activation, batch.x, batch.y, f, split.classCount).accuracy : null;
-    const loss = trainStep(state, config, x, y, wantMetrics);
-    return { loss, accuracy };
+    // Loss and accuracy of the batch on the weights before the step, from the step's own forward pass.
+    const measured = trainStep(state, config, x, y, wantMetrics ? labels : undefined);
+    return { loss: measured?.loss ?? null, accuracy: measured?.accuracy ?? null };
   } finally {
     tf.dispose([x, labels, y]);
   }

@@ -83,7 +83,7 @@ describe('workers/batches', function () {
               tf.tidy(() => {
                 const xs = tf.tensor2d(b.x, [b.rows, split.featureCount]);
                 const ys = tf.oneHot(tf.tensor1d(b.y, 'int32'), split.classCount) as tf.Tensor2D;
-                trainStep(state, config, xs, ys, false);
+                trainStep(state, config, xs, ys);
               });
             }
           }

@@ -125,6 +125,86 @@ describe('workers/trainer', function () {
     );
   });
 
+  it('with an overlapped sink keeps training while a batch commits, holds at most one unacknowledged until the end, and returns only once every batch is durable', async () => {
+    const config = smallConfig({ telemetryEvery: 2, epochs: 6 });
+    const inline: string[] = [];
+    await train({ run: 'o', stage: 'train', config, home: tempHome(), signingKey: signingKey(), commitIntervalMs: 0, sink: { append: (b) => Promise.resolve(void inline.push(...b.map((e) => e.type))) } });
+    const handed: string[] = [];
+    const durable: string[] = [];
+    let unacknowledged = 0;
+    let most = 0;
+    const result = await train({
+      run: 'o',
+      stage: 'train',
+      config,
+      home: tempHome(),
+      signingKey: signingKey(),
+      commitIntervalMs: 0,
+      sink: {
+        overlapped: true,
+        append: (batch) => {
+          handed.push(...batch.map((e) => e.type));
+          most = Math.max(most, ++unacknowledged);
+          // Durable a little later, as the writer thread's commit is.
+          return new Promise((resolve) => setTimeout(() => (durable.push(...batch.map((e) => e.type)), unacknowledged--, resolve()), 5));
+        },
+      },
+    });
+    assert.equal(unacknowledged, 0, 'train returned before every batch it handed over was durable');
+    assert.deepEqual(durable, handed);
+    assert.ok(result.completed);
+    assert.equal(durable.at(-1), 'TrainingCompleted');
+    assert.ok(most <= 2, `${most} batches unacknowledged at once (one in flight, plus the last at the end)`);
+    const events = (types: string[]): string[] => types.filter((t) => t !== 'MetricsLogged');
+    assert.deepEqual(events(durable), events(inline), 'overlapping changes when events are committed, never which or in what order');
+  });
+
+  it('stops a run whose overlapped sink refused a batch, with the sink\'s error, and never settles while a batch is in flight', async () => {
+    let calls = 0;
+    let open = 0;
+    await assert.rejects(
+      train({
+        run: 'x',
+        stage: 'train',
+        config: smallConfig({ epochs: 20, telemetryEvery: 1 }),
+        home: tempHome(),
+        signingKey: signingKey(),
+        commitIntervalMs: 0,
+        sink: {
+          overlapped: true,
+          append: () => {
+            calls++;
+            open++;
+            return new Promise((_, reject) => setTimeout(() => (open--, reject(new Error('rule refused'))), 5));
+          },
+        },
+      }),
+      /rule refused/,
+    );
+    assert.equal(open, 0, 'train settled while a batch was still being committed');
+    assert.ok(calls < 10, `training went on after the refusal (${calls} batches handed over)`);
+  });
+
+  it('does not settle while an overlapped batch is being committed when training itself fails', async () => {
+    let open = 0;
+    await assert.rejects(
+      train({
+        run: 'y',
+        stage: 'train',
+        config: smallConfig({ epochs: 3, telemetryEvery: 1 }),
+        home: tempHome(),
+        signingKey: signingKey(),
+        commitIntervalMs: 0,
+        sink: { overlapped: true, append: () => (open++, new Promise((resolve) => setTimeout(() => (open--, resolve()), 20))) },
+        onProgress: (done) => {
+          if (done === 3) throw new Error('progress display failed');
+        },
+      }),
+      /progress display failed/,
+    );
+    assert.equal(open, 0, 'train settled while a batch was still being committed');
+  });
+
   it('emits events that validate against the catalog, with telemetry at the plan interval', async () => {
     const config = smallConfig({ telemetryEvery: 3 });
     const events: TrainingEvent[] = [];
