@@ -244,34 +244,25 @@ export function registerMlflowRegistryRoutes(scope: FastifyInstance, options: { 
     return names.filter((name) => matches(MODEL_FIELDS, { name } as ModelJson, byName));
   };
 
-  scope.get(p('registered-models/search'), { config: doc({ query: bodies.searchModels }, 'Registered models (each from its verified history), by name', 'Query: filter (MLflow\'s grammar over name — =, !=, LIKE, ILIKE, IN — and tags, joined by AND), order_by (name, creation_timestamp, last_updated_timestamp), max_results, page_token. Only the models whose name passes the filter are read and verified; one of them that does not verify answers 409.') }, async (request) => {
-    const where = 'registered-models/search';
+  /** filter + order_by over the items of every model whose name passes the filter, each from its verified history. */
+  const searchHistories = async <T>(request: FastifyRequest, where: string, fields: SearchFields<T>, itemsOf: (h: ModelHistory) => T[], defaultOrder: readonly string[] = []) => {
     const body = q(bodies.searchModels, request, where);
-    const clauses = parseFilter(body.filter, MODEL_FIELDS, where);
-    const orderings = parseOrderBy(body.order_by, MODEL_FIELDS, where);
-    const models: ModelJson[] = [];
-    for (const name of await modelNames(clauses)) {
-      const model = modelJson(await history(name, where));
-      if (matches(MODEL_FIELDS, model, clauses)) models.push(model);
-    }
-    const { items, next } = page(ordered(MODEL_FIELDS, models, orderings), pageOffset(body.page_token, where), Math.min(body.max_results ?? 100, 1000));
+    const clauses = parseFilter(body.filter, fields, where);
+    const orderings = parseOrderBy(body.order_by !== undefined && body.order_by.length > 0 ? body.order_by : defaultOrder, fields, where);
+    const found: T[] = [];
+    for (const name of await modelNames(clauses)) for (const item of itemsOf(await history(name, where))) if (matches(fields, item, clauses)) found.push(item);
+    return { items: ordered(fields, found, orderings), offset: pageOffset(body.page_token, where), max: body.max_results };
+  };
+
+  scope.get(p('registered-models/search'), { config: doc({ query: bodies.searchModels }, 'Registered models (each from its verified history), by name', 'Query: filter (MLflow\'s grammar over name — =, !=, LIKE, ILIKE, IN — and tags, joined by AND), order_by (name, creation_timestamp, last_updated_timestamp), max_results, page_token. Only the models whose name passes the filter are read and verified; one of them that does not verify answers 409.') }, async (request) => {
+    const found = await searchHistories(request, 'registered-models/search', MODEL_FIELDS, (h) => [modelJson(h)]);
+    const { items, next } = page(found.items, found.offset, Math.min(found.max ?? 100, 1000));
     return { registered_models: items, ...(next ? { next_page_token: next } : {}) };
   });
 
   scope.get(p('model-versions/search'), { config: doc({ query: bodies.searchModels }, 'Model versions (from each model\'s verified history)', 'Query: filter (MLflow\'s grammar over name, run_id — both also IN (…) — version_number, source_path and tags, joined by AND), order_by (default: last_updated_timestamp DESC, name ASC, version_number DESC), max_results (default 10,000), page_token. Only the models whose name passes the filter are read and verified; one of them that does not verify answers 409.') }, async (request) => {
-    const where = 'model-versions/search';
-    const body = q(bodies.searchModels, request, where);
-    const clauses = parseFilter(body.filter, VERSION_FIELDS, where);
-    const orderings = parseOrderBy(body.order_by !== undefined && body.order_by.length > 0 ? body.order_by : VERSION_DEFAULT_ORDER, VERSION_FIELDS, where);
-    const versions: VersionJson[] = [];
-    for (const name of await modelNames(clauses)) {
-      const h = await history(name, where);
-      for (const v of h.versions) {
-        const json = versionJson(h, v);
-        if (matches(VERSION_FIELDS, json, clauses)) versions.push(json);
-      }
-    }
-    const { items, next } = page(ordered(VERSION_FIELDS, versions, orderings), pageOffset(body.page_token, where), Math.min(body.max_results ?? 10_000, 200_000));
+    const found = await searchHistories(request, 'model-versions/search', VERSION_FIELDS, (h) => h.versions.map((v) => versionJson(h, v)), VERSION_DEFAULT_ORDER);
+    const { items, next } = page(found.items, found.offset, Math.min(found.max ?? 10_000, 200_000));
     return { model_versions: items, ...(next ? { next_page_token: next } : {}) };
   });
 
