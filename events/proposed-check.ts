@@ -42,8 +42,10 @@ export function fastProposedEvent(raw: unknown): ProposedEvent | undefined {
   if (!boundedString(type, 1, 200) || !EVENT_TYPE_PATTERN.test(type)) return undefined;
   if (schemaVersion !== undefined && !(typeof schemaVersion === 'number' && Number.isSafeInteger(schemaVersion) && schemaVersion > 0)) return undefined;
   // z.record(z.string(), z.unknown()): a plain object (zod's isPlainObject, which an own
-  // "constructor" member can fool, so that is left to zod) whose keys are all strings.
-  if (typeof data !== 'object' || data === null || !plainPrototype(data) || hasOwn.call(data, 'constructor')) return undefined;
+  // "constructor" member can fool, so that is left to zod) whose keys are all strings. An own
+  // "__proto__" member is left to zod too: its record assigns it, so it becomes a prototype and is
+  // dropped, where a spread would keep it (the append path refuses it before either runs).
+  if (typeof data !== 'object' || data === null || !plainPrototype(data) || hasOwn.call(data, 'constructor') || hasOwn.call(data, '__proto__')) return undefined;
   if (Object.getOwnPropertySymbols(data).length !== 0) return undefined;
   const event: ProposedEvent = { type, data: { ...(data as Record<string, unknown>) } };
   if (hasOwn.call(raw, 'id')) event.id = id as string | undefined;
