@@ -2,22 +2,19 @@
 // then append/read/subscribe, checkpoint, verify, prove, replay runs and log runs from user code.
 // A thin object over the core: every write goes through the run-stream door (write rules), every
 // "verified" is the full recomputation the CLI does.
-import { existsSync } from 'node:fs';
-import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
 import type { Observable } from 'rxjs';
 import type { ProposedEvent } from '../../events/envelope.js';
-import { UnavailableError } from '../errors.js';
 import { guardedAppend } from '../governance/guarded-append.js';
 import { createCheckpoint, type CheckpointOutcome } from '../ledger/checkpoint.js';
 import { hasSigningKey, loadVerifierKey } from '../ledger/keys.js';
+import { defaultActor, ledgerHome, ledgerStoreUrl } from '../ledger/location.js';
 import { ensureOrigin, requireOrigin } from '../ledger/origin.js';
 import { proveConsistency, proveInclusion, type ConsistencyProofReport, type InclusionProofReport } from '../ledger/proofs.js';
 import { ensureLedgerSigner, loadLedgerSigner } from '../ledger/signer-state.js';
 import { verifyLedger, type LedgerVerification } from '../replay/ledger-verification.js';
 import { replayRun, type ReplayResult } from '../replay/replay.js';
 import { logBatch, openRun, startRun, type RunApiContext, type RunBatch, type RunHandle, type StartRunOptions } from '../runs/run.js';
-import { defaultStoreUrl, openStore, sqlitePath } from '../store/open.js';
+import { openLedgerStore } from '../store/open.js';
 import type { AppendResult, EventStore, ExpectedRevision, ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscribeOptions } from '../store/port.js';
 
 export interface OpenLedgerOptions {
@@ -63,27 +60,13 @@ export interface Ledger {
   close(): Promise<void>;
 }
 
-function defaultActor(): string {
-  if (process.env.RUNLEDGER_ACTOR) return process.env.RUNLEDGER_ACTOR;
-  try {
-    return userInfo().username || 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
 /**
  * Opens the ledger at `url` (`sqlite:<path>`, `postgres://…`, `kurrentdb://…`; default the home's
  * embedded ledger). An embedded ledger that does not exist is an UnavailableError unless `create`.
  */
 export async function openLedger(url?: string, options: OpenLedgerOptions = {}): Promise<Ledger> {
-  const home = resolve(options.home ?? (process.env.RUNLEDGER_HOME || '.runledger'));
-  const storeUrl = url ?? (process.env.RUNLEDGER_STORE || defaultStoreUrl(home));
-  if (!options.create && storeUrl.startsWith('sqlite:')) {
-    const path = sqlitePath(storeUrl);
-    if (path !== ':memory:' && !existsSync(path)) throw new UnavailableError(`no ledger at ${path}: run "runledger init" first, or open it with { create: true }`);
-  }
-  const store = await openStore(storeUrl);
+  const home = ledgerHome(options.home);
+  const store = await openLedgerStore(ledgerStoreUrl(url, home), { create: options.create === true, missingHint: 'run "runledger init" first, or open it with { create: true }' });
   if (options.create) {
     const { origin } = await ensureOrigin(store);
     ensureLedgerSigner(home, origin);

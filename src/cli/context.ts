@@ -1,12 +1,10 @@
 // What every command needs: where the home and store are, how to open them, how to report.
 // Commands stay thin; the work is done by src/ledger, src/replay and the store adapters.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import type { EventStore } from '../store/port.js';
-import { defaultStoreUrl, openStore, sqlitePath } from '../store/open.js';
-import { UnavailableError } from '../errors.js';
+import { openLedgerStore } from '../store/open.js';
+import { defaultActor, ledgerHome, ledgerStoreUrl } from '../ledger/location.js';
 import { styleFor, type Style } from './style.js';
 
 /** Thrown by actions to end with a given exit code after they have printed their report. */
@@ -45,12 +43,17 @@ export class CliContext {
 
   /** --home, else RUNLEDGER_HOME, else ./.runledger; always absolute. */
   home(): string {
-    return resolve(this.globals.home ?? (this.env.RUNLEDGER_HOME || '.runledger'));
+    return ledgerHome(this.globals.home, this.env);
   }
 
   /** --store, else RUNLEDGER_STORE, else the embedded store in the home. */
   storeUrl(): string {
-    return this.globals.store ?? (this.env.RUNLEDGER_STORE || defaultStoreUrl(this.home()));
+    return ledgerStoreUrl(this.globals.store, this.home(), this.env);
+  }
+
+  /** Who the events' metadata names: RUNLEDGER_ACTOR, else the OS user. */
+  actor(): string {
+    return defaultActor(this.env);
   }
 
   /**
@@ -58,14 +61,7 @@ export class CliContext {
    * is an error pointing at `runledger init` rather than a silently created empty ledger.
    */
   async store(options: { create?: boolean } = {}): Promise<EventStore> {
-    const url = this.storeUrl();
-    if (!options.create && url.startsWith('sqlite:')) {
-      const path = sqlitePath(url);
-      if (path !== ':memory:' && !existsSync(path)) {
-        throw new UnavailableError(`no ledger at ${path}: run "runledger init" first (or set --store / RUNLEDGER_STORE)`);
-      }
-    }
-    const store = await openStore(url);
+    const store = await openLedgerStore(this.storeUrl(), { ...options, missingHint: 'run "runledger init" first (or set --store / RUNLEDGER_STORE)' });
     this.openStores.push(store);
     return store;
   }

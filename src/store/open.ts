@@ -1,6 +1,7 @@
 // Store selection by URL (docs/stores.md): `sqlite:<path>`, `postgres://…`, `kurrentdb://…`.
 // Adapters are imported on demand: the embedded path never loads a network driver, and commands
 // that open no store (--help, --version) load no adapter at all.
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError, UnavailableError } from '../errors.js';
 import type { EventStore } from './port.js';
@@ -85,6 +86,19 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     throw err;
   }
   return store;
+}
+
+/**
+ * Opens the store of a ledger that exists: unless `create` is set, an embedded store whose file is
+ * missing is an UnavailableError ending in `missingHint`, never a silently created empty ledger.
+ * The CLI and the public API (`openLedger`) both open stores through here.
+ */
+export async function openLedgerStore(url: string, options: { create?: boolean; missingHint: string }): Promise<EventStore> {
+  if (!options.create && url.startsWith('sqlite:')) {
+    const path = sqlitePath(url);
+    if (path !== ':memory:' && !existsSync(path)) throw new UnavailableError(`no ledger at ${path}: ${options.missingHint}`);
+  }
+  return openStore(url);
 }
 
 /** A URL without its password, for messages. */

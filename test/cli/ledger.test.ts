@@ -1,6 +1,7 @@
 // The ledger core as a user drives it: init, append, checkpoint, verify, proofs, bad input, tampering.
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { freshHome, runCli } from '../support/cli.js';
@@ -168,5 +169,18 @@ describe('runledger ledger commands (end to end)', function () {
     const res = await runCli(['verify', '--json'], { env: e });
     assert.equal(res.code, 1, res.stdout + res.stderr);
     assert.match(res.stdout + res.stderr, /revision 17|corrupt/);
+  });
+
+  it('takes an empty RUNLEDGER_ACTOR as unset, as every command does (CI expands a missing secret to "")', async () => {
+    const h = freshHome();
+    const e = { RUNLEDGER_HOME: h, RUNLEDGER_ACTOR: '' };
+    assert.equal((await runCli(['init'], { env: e })).code, 0);
+    const appended = await runCli(['append', '-'], { env: e, input: JSON.stringify({ stream: 'lab-actor', type: 'custom.x', data: { a: 1 } }) });
+    assert.equal(appended.code, 0, appended.stderr);
+    const named = await runCli(['append', '-'], { env: { ...e, RUNLEDGER_ACTOR: 'ci-bot' }, input: JSON.stringify({ stream: 'lab-actor', type: 'custom.x', data: { a: 2 } }) });
+    assert.equal(named.code, 0, named.stderr);
+    const back = await runCli(['events', '--stream', 'lab-actor', '--json'], { env: e });
+    const actors = parse<{ events: { metadata: { actor: string } }[] }>(back.stdout).events.map((ev) => ev.metadata.actor);
+    assert.deepEqual(actors, [userInfo().username || 'unknown', 'ci-bot']);
   });
 });

@@ -1,7 +1,6 @@
 // Governance commands: plan validate|approve, stage start|complete|fail, replay, export, verify-bundle.
 // Thin: the work is done by src/governance (plans, recording), src/replay and src/bundle.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { sha256Hex } from '../../integrity/hasher.js';
@@ -68,7 +67,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
       const parsed = readPlanFile(file);
       const workerKeys = parseWorkerKeys(opts.workerKey ?? []);
       const store = await ctx.store();
-      const result = await approvePlan(store, parsed, opts.run, { actor: actor(ctx), workerKeys, ...(opts.approver ? { approver: opts.approver } : {}) });
+      const result = await approvePlan(store, parsed, opts.run, { actor: ctx.actor(), workerKeys, ...(opts.approver ? { approver: opts.approver } : {}) });
       ctx.print(opts.json ?? false, { ...result, stages: parsed.execution.stages.map((s) => s.id) }, () =>
         [
           `${result.recorded ? 'Approved' : 'Already approved'}: plan "${parsed.governance.name}" for run ${result.runId} by ${result.approver}`,
@@ -103,7 +102,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
       else command.requiredOption('--reason <text>', 'why the stage failed');
     }
     command.action(async (run: string, stageId: string, opts: StageFlags) => {
-      const details: StageDetails = { actor: actor(ctx) };
+      const details: StageDetails = { actor: ctx.actor() };
       if (opts.inputs) details.inputs = digests(opts.inputs, '--inputs');
       if (opts.outputs) details.outputs = digests(opts.outputs, '--outputs');
       if (opts.wallMs !== undefined) details.wallMs = opts.wallMs;
@@ -123,7 +122,7 @@ export function registerGovernanceCommands(program: Command, ctx: CliContext): v
     .requiredOption('--reason <text>', 'why the run failed')
     .action(async (run: string, opts: JsonFlag & { reason: string }) => {
       const store = await ctx.store();
-      await failRun(store, run, opts.reason, actor(ctx));
+      await failRun(store, run, opts.reason, ctx.actor());
       ctx.print(opts.json ?? false, { runId: run, recorded: ['RunFailed'], runStatus: 'failed' }, () => `Recorded RunFailed for run ${run}: ${opts.reason}`);
     });
 
@@ -280,14 +279,6 @@ function progressBar(ctx: CliContext, label: string, json: boolean): { update: (
   };
 }
 
-function actor(ctx: CliContext): string {
-  if (ctx.env.RUNLEDGER_ACTOR) return ctx.env.RUNLEDGER_ACTOR;
-  try {
-    return userInfo().username || 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** --key values (vkey text or a file holding one), else the home's key; `note` says when the home key is used. */
 function verifierKeys(ctx: CliContext, given: string[] | undefined, note: boolean): string[] {

@@ -1,5 +1,4 @@
 // Ledger commands: init, append, events, checkpoint, verify, proof, keys.
-import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { InputError, IntegrityError, UnavailableError } from '../../errors.js';
@@ -51,7 +50,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const { parseAppendInput } = await import('../../ledger/append-input.js');
       const input = parseAppendInput(text, source);
       // Refuse the recorder's types and validate, with line numbers, before the store sees anything.
-      checkAppendInput(input, source, ctx.env.RUNLEDGER_ACTOR ?? safeUser());
+      checkAppendInput(input, source, ctx.actor());
       const report = await appendInput(await ctx.store(), input, source);
       ctx.print(opts.json ?? false, report, () =>
         report.duplicate
@@ -244,7 +243,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const { rotateKey } = await import('../../ledger/rotation.js');
       const store = await ctx.store();
       const origin = await requireOrigin(store);
-      const outcome = await rotateKey(ctx.home(), store, origin, { actor: ctx.env.RUNLEDGER_ACTOR ?? safeUser() });
+      const outcome = await rotateKey(ctx.home(), store, origin, { actor: ctx.actor() });
       const t = outcome.transition;
       const report = { previousKey: outcome.previousKey, key: outcome.key, eventId: outcome.eventId, resumed: outcome.resumed, transition: { size: t.size, root: t.root, note: t.note } };
       ctx.print(opts.json ?? false, report, () =>
@@ -357,11 +356,4 @@ function readInputFile(file: string): string {
   return decodeUtf8(readBoundedFile(resolve(file), LIMITS.documentBytes, 'file'), file);
 }
 
-function safeUser(): string {
-  try {
-    return userInfo().username || 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 

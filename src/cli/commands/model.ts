@@ -1,6 +1,5 @@
 // runledger model register|alias|tag|describe|history|show: the model registry (src/registry/), every change an
 // event on the model's stream, anchored by a signed checkpoint right after it is recorded.
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
@@ -16,7 +15,7 @@ interface Common {
 export function registerModelCommands(program: Command, ctx: CliContext): void {
   const model = program.command('model').description('model registry: versions from verified runs, aliases with actor and reason, history with inclusion proofs');
   const keysOf = (given: string[] | undefined): string[] => given ?? (hasSigningKey(ctx.home()) ? [loadVerifierKey(ctx.home())] : []);
-  const actor = (): string => ctx.env.RUNLEDGER_ACTOR ?? safeUser();
+  const actor = (): string => ctx.actor();
 
   const written = async (change: ModelChange, json: boolean, human: string): Promise<void> => {
     const store = await ctx.store();
@@ -182,10 +181,3 @@ function describeEntry(e: ModelHistoryEntry): string {
   return `  ${e.recordedAt}  ${e.actor.padEnd(10)}  ${what}  [leaf ${e.inclusion?.index ?? '-'}${e.anchored ? ', proven' : ', not anchored'}]`;
 }
 
-function safeUser(): string {
-  try {
-    return userInfo().username || 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}

@@ -1,7 +1,7 @@
 // Training commands: train, retrain, campaign, submit, worker, demo.
 // Thin: the work is done by workers/ (execution, re-execution, campaigns, the claim queue).
 import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
@@ -100,7 +100,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
           bar.stop();
         }
         const report = reports.at(-1)!;
-        if (opts.record) await recordFinding(store, retrainFinding(report), actorName(ctx));
+        if (opts.record) await recordFinding(store, retrainFinding(report), ctx.actor());
         if (!report.match) break;
       }
       const match = reports.every((r) => r.match);
@@ -151,7 +151,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
       const store = await ctx.store();
       const result = await submitRun(store, plan, opts.run ?? newRunId(plan), {
         planFile: opts.plan,
-        actor: actorName(ctx),
+        actor: ctx.actor(),
         workerKeys,
         ...(opts.backend ? { backend: opts.backend } : {}),
       });
@@ -456,14 +456,6 @@ function exampleFile(file: string): string {
   }
 }
 
-function actorName(ctx: CliContext): string {
-  if (ctx.env.RUNLEDGER_ACTOR) return ctx.env.RUNLEDGER_ACTOR;
-  try {
-    return userInfo().username;
-  } catch {
-    return 'runledger';
-  }
-}
 
 /** retrain --repeat: a positive integer within the same limit as a campaign's runs. */
 function repeatCount(value: string): number {
