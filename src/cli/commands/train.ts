@@ -169,7 +169,7 @@ export function registerTrainingCommands(program: Command, ctx: CliContext): voi
     .option('--ingest-topic <topic>', 'with --brokers: the topic "runledger ingest" appends from', 'runledger.ingest')
     .action(async (opts: JsonFlag & { untilIdle?: boolean; maxRuns?: number; pollMs: number; id?: string; brokers?: string; relayTopic: string; ingestTopic: string }) => {
       const { runWorker } = await load.queue();
-      const worker = opts.id ?? ctx.env.RUNLEDGER_WORKER ?? (await load.environment()).defaultWorkerId();
+      const worker = opts.id ?? (ctx.env.RUNLEDGER_WORKER || (await load.environment()).defaultWorkerId());
       const remote = opts.brokers !== undefined ? await openRemote(ctx, worker, opts as typeof opts & { brokers: string }) : undefined;
       const exec = remote ? await contextFor(ctx, remote.link.store, ctx.home(), true, worker) : await executeContext(ctx, true, worker);
       const stop = new AbortController();

@@ -1,10 +1,10 @@
 // runledger witness serve|key: a C2SP tlog-witness for runledger logs (and any log with Ed25519
 // checkpoint keys). Its home (--home) holds its own key and state, never a ledger.
-import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { InputError, UnavailableError } from '../../errors.js';
 import { parseVerifierKey } from '../../integrity/note.js';
 import { hasSigningKey, loadVerifierKey } from '../../ledger/keys.js';
+import { ledgerHome as resolveLedgerHome } from '../../ledger/location.js';
 import { claimWitnessHome, openWitnessHome } from '../../witness/home.js';
 import { checkWitnessExposure, startWitnessServer } from '../../witness/server.js';
 import { Witness } from '../../witness/witness.js';
@@ -24,7 +24,7 @@ function logsOf(ctx: CliContext, given: string[] | undefined): { logs: Map<strin
   let source = '--log';
   if (keys.length === 0) {
     // Not --home (the witness's own): the ledger home of the environment, as other commands use it.
-    const ledgerHome = resolve(ctx.env.RUNLEDGER_HOME ?? '.runledger');
+    const ledgerHome = resolveLedgerHome(undefined, ctx.env);
     if (!hasSigningKey(ledgerHome)) {
       throw new InputError(`witness serve needs the log's verifier key: pass --log <vkey> (the log operator's "runledger keys show"); no ledger key at ${ledgerHome} to default to`, { field: '--log' });
     }
