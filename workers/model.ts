@@ -43,12 +43,13 @@ export function initModel(config: TrainingConfig, featureCount: number, classCou
     const kernel = tf.tidy(() => tf.initializers.glorotUniform({ seed: deriveSeed(config.seed, 'init', i) }).apply(shape, 'float32'));
     params.push(tf.variable(kernel, true));
     kernel.dispose();
-    params.push(tf.variable(tf.zeros([sizes[i + 1]!]), true));
+    // A tidy disposes each variable's initial tensor (variables themselves outlive it).
+    params.push(tf.tidy(() => tf.variable(tf.zeros([sizes[i + 1]!]), true)));
     paramNames.push(`layer${i}.kernel`, `layer${i}.bias`);
   }
   const slots =
     config.optimizer === 'adam'
-      ? [...params, ...params].map((p) => tf.variable(tf.zerosLike(p), false))
+      ? [...params, ...params].map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false)))
       : [];
   return { params, paramNames, slots, step: 0, epoch: 0 };
 }
@@ -136,24 +137,31 @@ export function forward(state: ModelState, x: tf.Tensor2D, activation: Activatio
 /**
  * One optimizer step on a batch. With `labels` (the batch's class indices), returns the batch's loss
  * and accuracy before the update — from the logits of the step's own forward pass, so measuring
- * costs no second forward pass; reading them forces a sync, so it is only done on telemetry steps.
+ * costs no second forward pass; reading them is two reads of computed values (the loss and the
+ * logits, counted in JS), so it is only done on telemetry steps.
  */
 export function trainStep(
   state: ModelState,
   config: TrainingConfig,
   x: tf.Tensor2D,
   y: tf.Tensor2D,
-  labels?: tf.Tensor1D,
+  labels?: Int32Array,
 ): { loss: number; accuracy: number } | null {
   let measured: { loss: number; accuracy: number } | null = null;
   tf.tidy(() => {
     let logits: tf.Tensor2D | undefined;
     const { value, grads } = tf.variableGrads(() => {
-      // Kept past the gradient's own scope, to be read below; disposed by the enclosing tidy.
+      // Kept past the gradient's own scope, to be read below (a kept tensor outlives every tidy: disposed there).
       logits = labels ? tf.keep(forward(state, x, config.model.activation)) : forward(state, x, config.model.activation);
       return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
     }, state.params);
-    if (labels && logits) measured = { loss: value.dataSync()[0]!, accuracy: correctCount(logits, labels) / labels.size };
+    if (labels && logits) {
+      try {
+        measured = { loss: value.dataSync()[0]!, accuracy: correctCount(logits, labels) / labels.length };
+      } finally {
+        logits.dispose();
+      }
+    }
     const t = state.step + 1;
     if (config.optimizer === 'sgd') {
       const lr = tf.scalar(config.learningRate);
@@ -167,9 +175,29 @@ export function trainStep(
   return measured;
 }
 
-/** How many rows' largest logit is their label (call inside tf.tidy). */
-function correctCount(logits: tf.Tensor2D, labels: tf.Tensor1D): number {
-  return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')).dataSync()[0]!;
+/**
+ * How many rows' largest logit is their label. Read and counted in JS rather than with four more
+ * kernels (argMax, equal, cast, sum): the same answer — the first largest index wins and a NaN never
+ * compares greater, as in the cpu and wasm argMax kernels — and an exact integer count.
+ */
+export function correctCount(logits: tf.Tensor2D, labels: Int32Array): number {
+  const values = logits.dataSync();
+  const classes = logits.shape[1];
+  let correct = 0;
+  for (let row = 0; row < labels.length; row++) {
+    const offset = row * classes;
+    let max = values[offset]!;
+    let best = 0;
+    for (let j = 1; j < classes; j++) {
+      const value = values[offset + j]!;
+      if (value > max) {
+        max = value;
+        best = j;
+      }
+    }
+    if (best === labels[row]) correct++;
+  }
+  return correct;
 }
 
 /**
@@ -200,6 +228,6 @@ export function evaluate(
     const labels = tf.tensor1d(y, 'int32');
     const logits = forward(state, xs, activation);
     const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, classCount), logits).dataSync()[0]!;
-    return { loss, accuracy: correctCount(logits, labels) / y.length };
+    return { loss, accuracy: correctCount(logits, y) / y.length };
   });
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { registry } from '../../events/index.js';
 import { IntegrityError } from '../../src/errors.js';
@@ -241,6 +242,15 @@ describe('workers/trainer', function () {
     const checkpoints = events.filter((e) => e.type === 'CheckpointWritten').map((e) => e.data as { step: number; metrics: Record<string, number> });
     for (const c of checkpoints) {
       for (const [key, value] of Object.entries(c.metrics)) assert.ok(points.some((p) => p.key === key && p.step === c.step && p.value === value), `${key} of the checkpoint at step ${c.step}`);
+    }
+  });
+
+  it('leaves no tensor behind, recorded or not (a long retrain --repeat or worker would otherwise grow)', async () => {
+    const config = smallConfig({ telemetryEvery: 2 });
+    for (const recorded of [false, true]) {
+      const before = tf.memory().numTensors;
+      await train({ run: 'm', stage: 'train', config, home: tempHome(), signingKey: signingKey(), ...(recorded ? { sink: { append: () => Promise.resolve() } } : {}) });
+      assert.equal(tf.memory().numTensors, before, recorded ? 'recorded run' : 'unrecorded run');
     }
   });
 
