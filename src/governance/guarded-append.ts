@@ -7,7 +7,7 @@
 import { KEY_STREAM, LEDGER_TYPES } from '../../events/ledger.js';
 import { ConcurrencyError, InputError } from '../errors.js';
 import { expectationHolds } from '../store/append-plan.js';
-import { prepareBatch, type PreparedRequest } from '../store/seal.js';
+import { prepareFrozenBatch, trustedRequests, type PreparedRequest } from '../store/seal.js';
 import { NO_STREAM, type AppendRequest, type AppendResult, type EventStore, type RecordedEvent } from '../store/port.js';
 import { checkRunId, isRunStream, runIdOf, runStream } from './run-stream.js';
 import type { RunSummary } from './run-state.js';
@@ -206,10 +206,11 @@ async function decideCheckAppend<S, T>(
     const decision = decide(snapshot);
     if ('done' in decision) return { result: decision.done, appended: null };
     refuseRecorderTypes(decision.requests, options);
-    const prepared = prepareBatch(decision.requests, options.describe ? { describe: options.describe } : {});
+    // Validated once: the store appends the very batch checked here (frozen) without preparing it again.
+    const prepared = prepareFrozenBatch(decision.requests, options.describe ? { describe: options.describe } : {});
     const pinned = checkRequests(heads, decision.requests, prepared, options);
     try {
-      return { result: decision.result, appended: await store.appendBatch(pinned) };
+      return { result: decision.result, appended: await store.appendBatch(trustedRequests(prepared, pinned.map((r) => r.expectedRevision))) };
     } catch (err) {
       if (!(err instanceof ConcurrencyError) || !streams.includes(err.stream) || attempt >= MAX_ATTEMPTS) throw err;
     }

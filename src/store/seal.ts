@@ -136,6 +136,81 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
   });
 }
 
+/**
+ * Batches `prepareFrozenBatch` made, with the options that shaped them (the registry that parsed the
+ * data, the default actor). Module-private: nothing outside this file can add to it, so membership
+ * proves the batch is prepareBatch's own output, frozen before anyone else held it.
+ */
+const frozenBatches = new WeakMap<readonly PreparedRequest[], PreparedBy>();
+/** Request lists `trustedRequests` handed out, each with the frozen batch it stands for. */
+const trusted = new WeakMap<readonly AppendRequest[], { batch: readonly PreparedRequest[]; by: PreparedBy }>();
+
+interface PreparedBy {
+  registry: EventRegistry;
+  actor: string | undefined;
+}
+
+/**
+ * prepareBatch, its output frozen: the batch array, every request and its events array, every
+ * event, its metadata and the top level of its data (a copy prepareBatch made). What the bytes are
+ * written from — id, type, schemaVersion, metadata, the data's JCS text and the content digest — is
+ * frozen text and numbers, so nothing a writer can reach changes what a store records from it. For
+ * a writer that checks a batch before appending it (the run-stream door): see `trustedRequests`.
+ */
+export function prepareFrozenBatch(requests: AppendRequest[], options: PrepareOptions = {}): readonly PreparedRequest[] {
+  const batch = prepareBatch(requests, options);
+  for (const request of batch) {
+    for (const event of request.events) {
+      Object.freeze(event.data);
+      Object.freeze(event.metadata);
+      Object.freeze(event);
+    }
+    Object.freeze(request.events);
+    Object.freeze(request);
+  }
+  frozenBatches.set(Object.freeze(batch), { registry: options.registry ?? defaultRegistry, actor: options.actor });
+  return batch;
+}
+
+/**
+ * The requests to hand a store for a frozen batch, each with the expected revision given for it
+ * (`undefined`: the batch's own): a frozen list the stores recognize (`preparedOnce`) and append
+ * once without preparing it again. Its events are the prepared ones (ids drawn, defaults filled),
+ * so a wrapper that copies the list, and so loses the recognition, or a second append of the same
+ * list gets the same events checked in full (an idempotent retry by their ids). A batch that is not
+ * `prepareFrozenBatch`'s, or a revision that is not one, is not trusted: the store checks the list
+ * like any other.
+ */
+export function trustedRequests(batch: readonly PreparedRequest[], expected: readonly (ExpectedRevision | undefined)[]): AppendRequest[] {
+  const pinned = batch.map((request, r) => Object.freeze({ ...request, expectedRevision: expected[r] ?? request.expectedRevision }));
+  const requests: AppendRequest[] = Object.freeze(
+    pinned.map(({ stream, expectedRevision, events }) =>
+      Object.freeze({
+        stream,
+        expectedRevision,
+        events: Object.freeze(events.map(({ id, type, schemaVersion, data, metadata }) => Object.freeze({ id, type, schemaVersion, data, metadata }))) as AppendRequest['events'],
+      }),
+    ),
+  ) as AppendRequest[];
+  const by = frozenBatches.get(batch);
+  if (by !== undefined && pinned.every((request) => Expected.safeParse(request.expectedRevision).success)) {
+    trusted.set(requests, { batch: Object.freeze(pinned), by });
+  }
+  return requests;
+}
+
+/**
+ * What every store's append validates with: the frozen batch behind a list `trustedRequests` made,
+ * once, when it was prepared with the store's own registry and default actor; otherwise prepareBatch.
+ */
+export function preparedOnce(requests: AppendRequest[], options: PrepareOptions = {}): readonly PreparedRequest[] {
+  const known = trusted.get(requests);
+  if (known === undefined) return prepareBatch(requests, options);
+  trusted.delete(requests);
+  if (known.by.registry !== (options.registry ?? defaultRegistry) || known.by.actor !== options.actor) return prepareBatch(requests, options);
+  return known.batch;
+}
+
 /** Metadata members in JCS order (RFC 8785 §3.2.3: UTF-16 code units; EventMetadata is strict). */
 const METADATA_KEYS = ['actor', 'causationId', 'correlationId', 'recordedAt'] as const;
 
