@@ -9,7 +9,7 @@ import { InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
 import { protoMember } from '../input/decode.js';
 import { count, describeIssue, fieldPath, LIMITS, overLimit } from '../input/limits.js';
-import { leafHash, sha256Hex } from '../integrity/hasher.js';
+import { leafHashHex, sha256Hex } from '../integrity/hasher.js';
 import { uuidv7 } from './event-id.js';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
 
@@ -253,14 +253,40 @@ export function sealEvent(
   const envelope: Envelope = { id: event.id, stream, revision, type: event.type, schemaVersion: event.schemaVersion, data: event.data, metadata, prevHash };
   const text =
     `{"data":${event.canonicalData ?? canonicalize(event.data)},"id":${canonicalize(event.id)}` +
-    `,"metadata":{"actor":${canonicalize(metadata.actor)},"causationId":${canonicalize(metadata.causationId)}` +
-    `,"correlationId":${canonicalize(metadata.correlationId)},"recordedAt":${canonicalize(metadata.recordedAt)}}` +
-    `,"prevHash":${canonicalize(prevHash)},"revision":${canonicalize(revision)},"schemaVersion":${canonicalize(event.schemaVersion)}` +
-    `,"stream":${canonicalize(stream)},"type":${canonicalize(event.type)}}`;
+    `,"metadata":{"actor":${actorText(metadata.actor)},"causationId":${causationText(metadata.causationId)}` +
+    `,"correlationId":${correlationText(metadata.correlationId)},"recordedAt":${recordedAtText(metadata.recordedAt)}}` +
+    `,"prevHash":${canonicalize(prevHash)},"revision":${canonicalize(revision)},"schemaVersion":${schemaVersionText(event.schemaVersion)}` +
+    `,"stream":${streamText(stream)},"type":${typeText(event.type)}}`;
   const canonical = Buffer.from(text, 'utf8');
-  const leaf = leafHash(canonical);
-  return { envelope, canonical, leaf, leafHash: leaf.toString('hex'), contentDigest: event.contentDigest };
+  // Hashed into hex, then decoded into a pooled Buffer: no backing store of its own per leaf (docs/benchmarks.md, "SQLite append").
+  const leafHex = leafHashHex(canonical);
+  return { envelope, canonical, leaf: Buffer.from(leafHex, 'hex'), leafHash: leafHex, contentDigest: event.contentDigest };
 }
+
+/**
+ * canonicalize for a member whose value usually repeats from one event to the next (a batch's
+ * stream, type, actor, recordedAt): the text of the last value is kept. canonicalize is a pure
+ * function of the value, so an equal string, number or null gives the same text (an object is
+ * written again every time); a value it refuses is never kept, so it is refused every time.
+ */
+function lastTextOf(): (value: unknown) => string {
+  let last: unknown = undefined;
+  let text = '';
+  return (value) => {
+    if (value !== last || text === '' || (typeof value === 'object' && value !== null)) {
+      text = canonicalize(value);
+      last = value;
+    }
+    return text;
+  };
+}
+const actorText = lastTextOf();
+const causationText = lastTextOf();
+const correlationText = lastTextOf();
+const recordedAtText = lastTextOf();
+const schemaVersionText = lastTextOf();
+const streamText = lastTextOf();
+const typeText = lastTextOf();
 
 /** RFC 3339 UTC timestamp with millisecond precision, the form `metadata.recordedAt` uses. */
 export function nowIso(): string {
