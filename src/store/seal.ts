@@ -137,66 +137,68 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
 }
 
 /**
- * Batches `prepareFrozenBatch` made, with the options that shaped them (the registry that parsed the
- * data, the default actor). Module-private: nothing outside this file can add to it, so membership
- * proves the batch is prepareBatch's own output, frozen before anyone else held it.
+ * Batches `prepareFrozenBatch` made, with what shaped them (the registry that parsed the data, the
+ * default actor) and the events they were prepared from. Module-private: nothing outside this file
+ * can add to it, so membership proves the batch is prepareBatch's own output, frozen before anyone
+ * else held it.
  */
-const frozenBatches = new WeakMap<readonly PreparedRequest[], PreparedBy>();
+const frozenBatches = new WeakMap<readonly PreparedRequest[], PreparedFrom>();
 /** Request lists `trustedRequests` handed out, each with the frozen batch it stands for. */
-const trusted = new WeakMap<readonly AppendRequest[], { batch: readonly PreparedRequest[]; by: PreparedBy }>();
+const trusted = new WeakMap<readonly AppendRequest[], { batch: readonly PreparedRequest[]; from: PreparedFrom }>();
 
-interface PreparedBy {
+interface PreparedFrom {
   registry: EventRegistry;
   actor: string | undefined;
+  events: readonly AppendRequest['events'][];
 }
 
 /**
- * prepareBatch, its output frozen: the batch array, every request and its events array, every
- * event, its metadata and the top level of its data (a copy prepareBatch made). What the bytes are
- * written from — id, type, schemaVersion, metadata, the data's JCS text and the content digest — is
- * frozen text and numbers, so nothing a writer can reach changes what a store records from it. For
- * a writer that checks a batch before appending it (the run-stream door): see `trustedRequests`.
+ * prepareBatch, its output frozen: the batch array, every request and its events array, every event
+ * and its metadata. What a store writes from a prepared event — id, type, schemaVersion, metadata,
+ * the data's JCS text (computed during the check) and the content digest — is then frozen text and
+ * numbers, so nothing a writer can reach changes what is recorded. `data` itself (prepareBatch's
+ * copy) is left unfrozen: no byte is written from it (freezing it cost 1.5 µs per event on the door
+ * path), only the checker's own rules read it, on the same tick. For a writer that checks a batch
+ * before appending it (the run-stream door): see `trustedRequests`.
  */
 export function prepareFrozenBatch(requests: AppendRequest[], options: PrepareOptions = {}): readonly PreparedRequest[] {
   const batch = prepareBatch(requests, options);
   for (const request of batch) {
     for (const event of request.events) {
-      Object.freeze(event.data);
       Object.freeze(event.metadata);
       Object.freeze(event);
     }
     Object.freeze(request.events);
     Object.freeze(request);
   }
-  frozenBatches.set(Object.freeze(batch), { registry: options.registry ?? defaultRegistry, actor: options.actor });
+  frozenBatches.set(Object.freeze(batch), { registry: options.registry ?? defaultRegistry, actor: options.actor, events: requests.map((r) => r.events) });
   return batch;
 }
 
 /**
  * The requests to hand a store for a frozen batch, each with the expected revision given for it
- * (`undefined`: the batch's own): a frozen list the stores recognize (`preparedOnce`) and append
- * once without preparing it again. Its events are the prepared ones (ids drawn, defaults filled),
- * so a wrapper that copies the list, and so loses the recognition, or a second append of the same
- * list gets the same events checked in full (an idempotent retry by their ids). A batch that is not
- * `prepareFrozenBatch`'s, or a revision that is not one, is not trusted: the store checks the list
- * like any other.
+ * (`undefined`: the batch's own): a frozen list of the events the batch was prepared from, which the
+ * stores recognize (`preparedOnce`) and append once, as the batch, without preparing it again. A
+ * wrapper that copies the list (and so loses the recognition) or a second append of the same list:
+ * the store checks those events in full, as it checks any request. A batch that is not
+ * `prepareFrozenBatch`'s, or a revision that is not one: the list is not trusted, and its events
+ * are what the batch claims (without its texts and digests), checked in full.
  */
 export function trustedRequests(batch: readonly PreparedRequest[], expected: readonly (ExpectedRevision | undefined)[]): AppendRequest[] {
+  const from = frozenBatches.get(batch);
   const pinned = batch.map((request, r) => Object.freeze({ ...request, expectedRevision: expected[r] ?? request.expectedRevision }));
   const requests: AppendRequest[] = Object.freeze(
-    pinned.map(({ stream, expectedRevision, events }) =>
-      Object.freeze({
-        stream,
-        expectedRevision,
-        events: Object.freeze(events.map(({ id, type, schemaVersion, data, metadata }) => Object.freeze({ id, type, schemaVersion, data, metadata }))) as AppendRequest['events'],
-      }),
-    ),
+    pinned.map(({ stream, expectedRevision, events }, r) => Object.freeze({ stream, expectedRevision, events: from?.events[r] ?? events.map(proposedOf) })),
   ) as AppendRequest[];
-  const by = frozenBatches.get(batch);
-  if (by !== undefined && pinned.every((request) => Expected.safeParse(request.expectedRevision).success)) {
-    trusted.set(requests, { batch: Object.freeze(pinned), by });
+  if (from !== undefined && pinned.every((request) => Expected.safeParse(request.expectedRevision).success)) {
+    trusted.set(requests, { batch: Object.freeze(pinned), from });
   }
   return requests;
+}
+
+/** A prepared event as the event it claims to be: what a store checks of a batch it cannot trust. */
+function proposedOf({ id, type, schemaVersion, data, metadata }: PreparedEvent): AppendRequest['events'][number] {
+  return { id, type, schemaVersion, data, metadata };
 }
 
 /**
@@ -207,7 +209,7 @@ export function preparedOnce(requests: AppendRequest[], options: PrepareOptions 
   const known = trusted.get(requests);
   if (known === undefined) return prepareBatch(requests, options);
   trusted.delete(requests);
-  if (known.by.registry !== (options.registry ?? defaultRegistry) || known.by.actor !== options.actor) return prepareBatch(requests, options);
+  if (known.from.registry !== (options.registry ?? defaultRegistry) || known.from.actor !== options.actor) return prepareBatch(requests, options);
   return known.batch;
 }
 

@@ -30,17 +30,18 @@ describe('store/seal: validating once (trusted prepared batches)', () => {
   const recordedData = async (stream: string): Promise<string[]> => (await store.readStream(stream)).map((e) => canonicalize(e.envelope.data));
 
   it('hands a store the very batch prepared, once, with the expected revisions given for it', () => {
-    const batch = prepareFrozenBatch([{ stream: 'lab-a', events: [event({ a: 1 })] }]);
+    const events = [event({ a: 1 })];
+    const batch = prepareFrozenBatch([{ stream: 'lab-a', events }]);
     const requests = trustedRequests(batch, [5]);
+    assert.equal(requests[0]!.events, events, 'the events it was prepared from');
     const used = preparedOnce(requests);
     assert.equal(used[0]!.events, batch[0]!.events, 'the prepared events themselves, not a second preparation');
     assert.equal(used[0]!.expectedRevision, 5);
-    assert.equal(used[0]!.events[0]!.idGenerated, true);
-    // A second use is checked in full: the ids are now named, as a retry names them.
+    // A second use is checked in full, like any request: a fresh preparation, a fresh id.
     const again = preparedOnce(requests);
     assert.notEqual(again[0]!.events, batch[0]!.events);
-    assert.equal(again[0]!.events[0]!.idGenerated, false);
-    assert.equal(again[0]!.events[0]!.contentDigest, batch[0]!.events[0]!.contentDigest);
+    assert.notEqual(again[0]!.events[0]!.id, batch[0]!.events[0]!.id);
+    assert.equal(Object.isFrozen(again[0]!.events[0]), false);
   });
 
   it('checks in full a batch that only looks prepared: hand-made with a lying data text, copied, or cloned', async () => {
@@ -57,7 +58,7 @@ describe('store/seal: validating once (trusted prepared batches)', () => {
     for (const lookalike of [[...trusted], structuredClone(trusted)] as AppendRequest[][]) {
       const used = preparedOnce(lookalike);
       assert.notEqual(used[0]!.events, batch[0]!.events);
-      assert.equal(used[0]!.events[0]!.idGenerated, false);
+      assert.equal(Object.isFrozen(used[0]!.events[0]), false, 'a fresh preparation');
     }
     // An event that carries a prepared event's own members is not a ProposedEvent at all.
     const carried = [{ stream: 'lab-c', events: [batch[0]!.events[0]!] }] as unknown as AppendRequest[];
@@ -76,16 +77,17 @@ describe('store/seal: validating once (trusted prepared batches)', () => {
       ['an event', () => ((e as { type: string }).type = 'custom.evil')],
       ['its text', () => ((e as { canonicalData?: string }).canonicalData = '{"a":2}')],
       ['its metadata', () => ((e.metadata as { actor?: string }).actor = 'evil')],
-      ['its data', () => (e.data['a'] = 2)],
       ['the trusted list', () => requests.push(requests[0]!)],
       ['a trusted request', () => ((requests[0] as { expectedRevision?: unknown }).expectedRevision = 'any')],
-      ['a trusted event', () => ((requests[0]!.events[0] as { type: string }).type = 'custom.evil')],
     ];
     for (const [what, mutate] of attempts) assert.throws(mutate, TypeError, `${what} can be changed`);
-    // What the writer still holds (its own nested objects) does not feed the bytes: those are the JCS text of the check.
+    // What is left unfrozen — the writer's own events, the data copy the checker's rules read — does not feed the bytes: those are the check's.
     nested.x = 2;
+    e.data['a'] = 2;
+    (requests[0]!.events[0] as { type: string }).type = 'custom.evil';
     await store.appendBatch(requests);
     assert.deepEqual(await recordedData('lab-a'), ['{"a":1,"nested":{"x":1}}']);
+    assert.deepEqual((await store.readStream('lab-a')).map((e) => e.envelope.type), ['custom.note']);
   });
 
   it("checks in full a batch prepared with other options than the store's (its default actor)", async () => {
@@ -96,13 +98,14 @@ describe('store/seal: validating once (trusted prepared batches)', () => {
     assert.deepEqual((await store.readStream('lab-a')).map((r) => r.envelope.metadata.actor), ['store-default']);
   });
 
-  it('answers a second append of the same trusted list as an idempotent retry, and refuses a revision that is not one', async () => {
+  it('checks a second append of the same trusted list in full (new events, as for any request), and refuses a revision that is not one', async () => {
     const batch = prepareFrozenBatch([{ stream: 'lab-a', events: [event({ a: 1 }), event({ a: 2 })] }]);
     const requests = trustedRequests(batch, [undefined]);
-    assert.equal((await store.appendBatch(requests)).duplicate, false);
-    const retry = await store.appendBatch(requests);
-    assert.equal(retry.duplicate, true);
-    assert.deepEqual(retry.positions, [0, 1]);
+    assert.deepEqual((await store.appendBatch(requests)).positions, [0, 1]);
+    assert.deepEqual((await store.appendBatch(requests)).positions, [2, 3]);
+    const ids = (await store.readStream('lab-a')).map((e) => e.envelope.id);
+    assert.equal(new Set(ids).size, 4);
+    assert.deepEqual(ids.slice(0, 2), batch[0]!.events.map((e) => e.id));
     const bad = trustedRequests(prepareFrozenBatch([{ stream: 'lab-b', events: [event({})] }]), [-7]);
     await assert.rejects(store.appendBatch(bad), (err: unknown) => err instanceof InputError && /expectedRevision must be/.test(err.message));
   });
