@@ -123,12 +123,12 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       let metadataText = '{';
       for (const key of METADATA_KEYS) {
         const value = metadata[key];
-        if (value !== undefined) metadataText += `${metadataText.length === 1 ? '' : ','}"${key}":${canonicalMember(value, `metadata.${key}`, at, request.stream)}`;
+        if (value !== undefined) metadataText += `${metadataText.length === 1 ? '' : ','}"${key}":${canonicalMember(value, `metadata.${key}`, at, request.stream, MEMBER_TEXT[key])}`;
       }
       streamText ??= canonicalMember(request.stream, 'stream', at, request.stream);
       const digested =
-        `{"data":${canonicalData},"metadata":${metadataText}},"schemaVersion":${canonicalMember(schemaVersion, 'schemaVersion', at, request.stream)}` +
-        `,"stream":${streamText},"type":${canonicalMember(event.type, 'type', at, request.stream)}}`;
+        `{"data":${canonicalData},"metadata":${metadataText}},"schemaVersion":${canonicalMember(schemaVersion, 'schemaVersion', at, request.stream, schemaVersionJcs)}` +
+        `,"stream":${streamText},"type":${canonicalMember(event.type, 'type', at, request.stream, typeJcs)}}`;
       const contentDigest = sha256Hex(digested);
       return { id, type: event.type, schemaVersion, data, metadata, contentDigest, canonicalData, idGenerated };
     });
@@ -216,10 +216,10 @@ export function preparedOnce(requests: AppendRequest[], options: PrepareOptions 
 /** Metadata members in JCS order (RFC 8785 §3.2.3: UTF-16 code units; EventMetadata is strict). */
 const METADATA_KEYS = ['actor', 'causationId', 'correlationId', 'recordedAt'] as const;
 
-/** The JCS text of one member's value; a refusal names the member (`field`) and the event. */
-function canonicalMember(value: unknown, field: string, at: string, stream: string): string {
+/** The JCS text of one member's value (through `text`, which may keep the last one); a refusal names the member (`field`) and the event. */
+function canonicalMember(value: unknown, field: string, at: string, stream: string, text: (value: unknown) => string = canonicalize): string {
   try {
-    return canonicalize(value);
+    return text(value);
   } catch (err) {
     throw unrecordable(err, field, at, stream);
   }
@@ -255,10 +255,10 @@ export function sealEvent(
   const envelope: Envelope = { id: event.id, stream, revision, type: event.type, schemaVersion: event.schemaVersion, data: event.data, metadata, prevHash };
   const text =
     `{"data":${event.canonicalData ?? canonicalize(event.data)},"id":${canonicalize(event.id)}` +
-    `,"metadata":{"actor":${actorText(metadata.actor)},"causationId":${causationText(metadata.causationId)}` +
-    `,"correlationId":${correlationText(metadata.correlationId)},"recordedAt":${recordedAtText(metadata.recordedAt)}}` +
-    `,"prevHash":${canonicalize(prevHash)},"revision":${canonicalize(revision)},"schemaVersion":${schemaVersionText(event.schemaVersion)}` +
-    `,"stream":${streamText(stream)},"type":${typeText(event.type)}}`;
+    `,"metadata":{"actor":${actorJcs(metadata.actor)},"causationId":${causationJcs(metadata.causationId)}` +
+    `,"correlationId":${correlationJcs(metadata.correlationId)},"recordedAt":${recordedAtJcs(metadata.recordedAt)}}` +
+    `,"prevHash":${canonicalize(prevHash)},"revision":${canonicalize(revision)},"schemaVersion":${schemaVersionJcs(event.schemaVersion)}` +
+    `,"stream":${streamJcs(stream)},"type":${typeJcs(event.type)}}`;
   const canonical = Buffer.from(text, 'utf8');
   // Hashed into hex, then decoded into a pooled Buffer: no backing store of its own per leaf (docs/benchmarks.md, "SQLite append").
   const leafHex = leafHashHex(canonical);
@@ -282,13 +282,14 @@ function lastTextOf(): (value: unknown) => string {
     return text;
   };
 }
-const actorText = lastTextOf();
-const causationText = lastTextOf();
-const correlationText = lastTextOf();
-const recordedAtText = lastTextOf();
-const schemaVersionText = lastTextOf();
-const streamText = lastTextOf();
-const typeText = lastTextOf();
+const actorJcs = lastTextOf();
+const causationJcs = lastTextOf();
+const correlationJcs = lastTextOf();
+const recordedAtJcs = lastTextOf();
+const schemaVersionJcs = lastTextOf();
+const streamJcs = lastTextOf();
+const typeJcs = lastTextOf();
+const MEMBER_TEXT = { actor: actorJcs, causationId: causationJcs, correlationId: correlationJcs, recordedAt: recordedAtJcs } as const;
 
 /** RFC 3339 UTC timestamp with millisecond precision, the form `metadata.recordedAt` uses. */
 export function nowIso(): string {
