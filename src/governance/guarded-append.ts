@@ -7,8 +7,8 @@
 import { KEY_STREAM, LEDGER_TYPES } from '../../events/ledger.js';
 import { ConcurrencyError, InputError } from '../errors.js';
 import { expectationHolds } from '../store/append-plan.js';
-import { prepareBatch, type PreparedRequest } from '../store/seal.js';
-import { NO_STREAM, type AppendRequest, type AppendResult, type EventStore, type RecordedEvent } from '../store/port.js';
+import { prepareFrozenBatch, trustedRequests, type PreparedRequest } from '../store/seal.js';
+import { NO_STREAM, type AppendRequest, type ExpectedRevision, type AppendResult, type EventStore, type RecordedEvent } from '../store/port.js';
 import { checkRunId, isRunStream, runIdOf, runStream } from './run-stream.js';
 import type { RunSummary } from './run-state.js';
 import { MODEL_TYPES } from '../../events/model.js';
@@ -52,10 +52,27 @@ export class RunHeads {
     const cached = this.heads.get(stream);
     const events = await store.readStream(stream, { fromRevision: cached ? cached.revision + 1 : 0 });
     const head = foldHead(cached ?? emptyHead(stream), events);
-    this.heads.delete(stream);
-    this.heads.set(stream, head);
-    if (this.heads.size > this.limit) this.heads.delete(this.heads.keys().next().value!);
+    this.keep(head);
     return head;
+  }
+
+  /**
+   * The head after the door's own append, which the store recorded at exactly the revisions checked
+   * (pinned expectedRevision): the rules folded while checking are what folding the recorded events
+   * gives (evolveRules reads type, data and revision only), so the next read starts after them
+   * instead of reading back what this writer just wrote. A head behind the one kept is ignored.
+   */
+  advance(head: RunHead, ids: readonly string[]): void {
+    const cached = this.heads.get(head.stream);
+    if (cached !== undefined && cached.revision >= head.revision) return;
+    for (const id of ids) head.ids.add(id);
+    this.keep({ stream: head.stream, revision: head.revision, rules: head.rules, ids: head.ids });
+  }
+
+  private keep(head: RunHead): void {
+    this.heads.delete(head.stream);
+    this.heads.set(head.stream, head);
+    if (this.heads.size > this.limit) this.heads.delete(this.heads.keys().next().value!);
   }
 }
 
@@ -158,8 +175,19 @@ export function refuseRecorderTypes(requests: readonly AppendRequest[], options:
  * the caller's own expectedRevision does not hold. Pure.
  */
 export function checkRequests(heads: ReadonlyMap<string, RunHead>, requests: readonly AppendRequest[], prepared: readonly PreparedRequest[], options: DoorOptions = {}): AppendRequest[] {
+  return checkBatch(heads, requests, prepared, options).pinned;
+}
+
+/** checkRequests, with the heads of the checked run streams as they are once the batch is recorded. */
+function checkBatch(
+  heads: ReadonlyMap<string, RunHead>,
+  requests: readonly AppendRequest[],
+  prepared: readonly PreparedRequest[],
+  options: DoorOptions,
+): { pinned: AppendRequest[]; after: Map<string, { head: RunHead; ids: string[] }> } {
   const working = new Map([...heads].map(([stream, head]) => [stream, { ...head }]));
-  return requests.map((request, r) => {
+  const after = new Map<string, { head: RunHead; ids: string[] }>();
+  const pinned = requests.map((request, r): AppendRequest => {
     const p = prepared[r]!;
     const where = (e: number): string => (options.describe ? `${options.describe(r, e)}: ` : '');
     const head = working.get(p.stream);
@@ -178,10 +206,14 @@ export function checkRequests(heads: ReadonlyMap<string, RunHead>, requests: rea
       }
       head.rules = evolveRules(head.rules, { type: event.type, data: event.data, revision });
     });
-    const pinned = head.revision < 0 ? NO_STREAM : head.revision;
+    const pinnedAt: ExpectedRevision = head.revision < 0 ? NO_STREAM : head.revision;
     head.revision += p.events.length;
-    return { ...request, expectedRevision: pinned };
+    const checked = after.get(p.stream) ?? { head, ids: [] };
+    for (const event of p.events) checked.ids.push(event.id);
+    after.set(p.stream, checked);
+    return { ...request, expectedRevision: pinnedAt };
   });
+  return { pinned, after };
 }
 
 const MAX_ATTEMPTS = 20;
@@ -200,16 +232,26 @@ async function decideCheckAppend<S, T>(
   read: () => Promise<{ heads: Map<string, RunHead>; snapshot: S }>,
   decide: (snapshot: S) => Decision<T>,
   options: DoorOptions,
+  cache?: RunHeads,
 ): Promise<{ result: T; appended: AppendResult | null }> {
   for (let attempt = 1; ; attempt++) {
     const { heads, snapshot } = await read();
     const decision = decide(snapshot);
     if ('done' in decision) return { result: decision.done, appended: null };
     refuseRecorderTypes(decision.requests, options);
-    const prepared = prepareBatch(decision.requests, options.describe ? { describe: options.describe } : {});
-    const pinned = checkRequests(heads, decision.requests, prepared, options);
+    // Validated once: the store appends the very batch checked here (frozen) without preparing it again.
+    const prepared = prepareFrozenBatch(decision.requests, options.describe ? { describe: options.describe } : {});
+    const { pinned, after } = checkBatch(heads, decision.requests, prepared, options);
     try {
-      return { result: decision.result, appended: await store.appendBatch(pinned) };
+      const appended = await store.appendBatch(trustedRequests(prepared, pinned.map((r) => r.expectedRevision)));
+      if (cache && !appended.duplicate) {
+        for (const [stream, { head, ids }] of after) {
+          // Only a stream the store says it extended to exactly the revision checked.
+          const last = Math.max(...appended.streams.filter((s) => s.stream === stream).map((s) => s.lastRevision));
+          if (last === head.revision) cache.advance(head, ids);
+        }
+      }
+      return { result: decision.result, appended };
     } catch (err) {
       if (!(err instanceof ConcurrencyError) || !streams.includes(err.stream) || attempt >= MAX_ATTEMPTS) throw err;
     }
@@ -229,14 +271,21 @@ export async function guardedAppend(store: EventStore, requests: AppendRequest[]
     heads: new Map(await Promise.all(streams.map(async (s) => [s, await heads.read(store, s)] as const))),
     snapshot: null,
   });
-  const { appended } = await decideCheckAppend(store, streams, read, () => ({ requests, result: undefined }), options);
+  const { appended } = await decideCheckAppend(store, streams, read, () => ({ requests, result: undefined }), options, heads);
   return appended!;
 }
 
 type RunDecision<T> = { events: AppendRequest['events']; result: T } | { done: T };
 
 /** One run stream through the door's loop: `read` gives its head and what `decide` sees of it. */
-async function decideOneRun<S, T>(store: EventStore, stream: string, read: () => Promise<{ head: RunHead; snapshot: S }>, decide: (snapshot: S) => RunDecision<T>, options: DoorOptions): Promise<T> {
+async function decideOneRun<S, T>(
+  store: EventStore,
+  stream: string,
+  read: () => Promise<{ head: RunHead; snapshot: S }>,
+  decide: (snapshot: S) => RunDecision<T>,
+  options: DoorOptions,
+  cache?: RunHeads,
+): Promise<T> {
   const { result } = await decideCheckAppend(
     store,
     [stream],
@@ -249,6 +298,7 @@ async function decideOneRun<S, T>(store: EventStore, stream: string, read: () =>
       return 'done' in decision ? decision : { requests: [{ stream, events: decision.events }], result: decision.result };
     },
     options,
+    cache,
   );
   return result;
 }
@@ -275,5 +325,5 @@ export async function decideRunViewAppend<T>(store: EventStore, runId: string, h
   return decideOneRun(store, stream, async () => {
     const head = await heads.read(store, stream);
     return { head, snapshot: { runId, stream, revision: head.revision, state: head.rules.run, rules: head.rules } };
-  }, decide, options);
+  }, decide, options, heads);
 }

@@ -34,8 +34,16 @@ export function uuidv7(now: number = Date.now()): string {
     lastMs += 1;
     sequence = pool.readUInt16BE(at) & 0x7ff;
   }
-  const hex = lastMs.toString(16).padStart(12, '0');
-  const randA = (0x7000 | sequence).toString(16);
-  const randB = ((pool[at + 2]! & 0x3f) | 0x80).toString(16) + pool.toString('hex', at + 3, at + ID_RANDOM);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${randA}-${randB.slice(0, 4)}-${randB.slice(4)}`;
+  if (lastMs !== prefixMs) {
+    // The time field's text changes once a millisecond, not once an id.
+    const hex = lastMs.toString(16).padStart(12, '0');
+    prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-`;
+    prefixMs = lastMs;
+  }
+  pool[at + 2] = (pool[at + 2]! & 0x3f) | 0x80; // variant 10 (RFC 9562 §4.1)
+  const randB = pool.toString('hex', at + 2, at + ID_RANDOM);
+  return `${prefix}${(0x7000 | sequence).toString(16)}-${randB.slice(0, 4)}-${randB.slice(4)}`;
 }
+
+let prefixMs = -1;
+let prefix = '';

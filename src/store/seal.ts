@@ -9,7 +9,7 @@ import { InputError } from '../errors.js';
 import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
 import { protoMember } from '../input/decode.js';
 import { count, describeIssue, fieldPath, LIMITS, overLimit } from '../input/limits.js';
-import { leafHash, sha256Hex } from '../integrity/hasher.js';
+import { leafHashHex, sha256Hex } from '../integrity/hasher.js';
 import { uuidv7 } from './event-id.js';
 import { ANY, NO_STREAM, STREAM_EXISTS, type AppendRequest, type ExpectedRevision } from './port.js';
 
@@ -123,12 +123,12 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       let metadataText = '{';
       for (const key of METADATA_KEYS) {
         const value = metadata[key];
-        if (value !== undefined) metadataText += `${metadataText.length === 1 ? '' : ','}"${key}":${canonicalMember(value, `metadata.${key}`, at, request.stream)}`;
+        if (value !== undefined) metadataText += `${metadataText.length === 1 ? '' : ','}"${key}":${canonicalMember(value, `metadata.${key}`, at, request.stream, MEMBER_TEXT[key])}`;
       }
       streamText ??= canonicalMember(request.stream, 'stream', at, request.stream);
       const digested =
-        `{"data":${canonicalData},"metadata":${metadataText}},"schemaVersion":${canonicalMember(schemaVersion, 'schemaVersion', at, request.stream)}` +
-        `,"stream":${streamText},"type":${canonicalMember(event.type, 'type', at, request.stream)}}`;
+        `{"data":${canonicalData},"metadata":${metadataText}},"schemaVersion":${canonicalMember(schemaVersion, 'schemaVersion', at, request.stream, schemaVersionJcs)}` +
+        `,"stream":${streamText},"type":${canonicalMember(event.type, 'type', at, request.stream, typeJcs)}}`;
       const contentDigest = sha256Hex(digested);
       return { id, type: event.type, schemaVersion, data, metadata, contentDigest, canonicalData, idGenerated };
     });
@@ -136,13 +136,90 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
   });
 }
 
+/**
+ * Batches `prepareFrozenBatch` made, with what shaped them (the registry that parsed the data, the
+ * default actor) and the events they were prepared from. Module-private: nothing outside this file
+ * can add to it, so membership proves the batch is prepareBatch's own output, frozen before anyone
+ * else held it.
+ */
+const frozenBatches = new WeakMap<readonly PreparedRequest[], PreparedFrom>();
+/** Request lists `trustedRequests` handed out, each with the frozen batch it stands for. */
+const trusted = new WeakMap<readonly AppendRequest[], { batch: readonly PreparedRequest[]; from: PreparedFrom }>();
+
+interface PreparedFrom {
+  registry: EventRegistry;
+  actor: string | undefined;
+  events: readonly AppendRequest['events'][];
+}
+
+/**
+ * prepareBatch, its output frozen: the batch array, every request and its events array, every event
+ * and its metadata. What a store writes from a prepared event — id, type, schemaVersion, metadata,
+ * the data's JCS text (computed during the check) and the content digest — is then frozen text and
+ * numbers, so nothing a writer can reach changes what is recorded. `data` itself (prepareBatch's
+ * copy) is left unfrozen: no byte is written from it (freezing it cost 1.5 µs per event on the door
+ * path), only the checker's own rules read it, on the same tick. For a writer that checks a batch
+ * before appending it (the run-stream door): see `trustedRequests`.
+ */
+export function prepareFrozenBatch(requests: AppendRequest[], options: PrepareOptions = {}): readonly PreparedRequest[] {
+  const batch = prepareBatch(requests, options);
+  for (const request of batch) {
+    for (const event of request.events) {
+      Object.freeze(event.metadata);
+      Object.freeze(event);
+    }
+    Object.freeze(request.events);
+    Object.freeze(request);
+  }
+  frozenBatches.set(Object.freeze(batch), { registry: options.registry ?? defaultRegistry, actor: options.actor, events: requests.map((r) => r.events) });
+  return batch;
+}
+
+/**
+ * The requests to hand a store for a frozen batch, each with the expected revision given for it
+ * (`undefined`: the batch's own): a frozen list of the events the batch was prepared from, which the
+ * stores recognize (`preparedOnce`) and append once, as the batch, without preparing it again. A
+ * wrapper that copies the list (and so loses the recognition) or a second append of the same list:
+ * the store checks those events in full, as it checks any request. A batch that is not
+ * `prepareFrozenBatch`'s, or a revision that is not one: the list is not trusted, and its events
+ * are what the batch claims (without its texts and digests), checked in full.
+ */
+export function trustedRequests(batch: readonly PreparedRequest[], expected: readonly (ExpectedRevision | undefined)[]): AppendRequest[] {
+  const from = frozenBatches.get(batch);
+  const pinned = batch.map((request, r) => Object.freeze({ ...request, expectedRevision: expected[r] ?? request.expectedRevision }));
+  const requests: AppendRequest[] = Object.freeze(
+    pinned.map(({ stream, expectedRevision, events }, r) => Object.freeze({ stream, expectedRevision, events: from?.events[r] ?? events.map(proposedOf) })),
+  ) as AppendRequest[];
+  if (from !== undefined && pinned.every((request) => Expected.safeParse(request.expectedRevision).success)) {
+    trusted.set(requests, { batch: Object.freeze(pinned), from });
+  }
+  return requests;
+}
+
+/** A prepared event as the event it claims to be: what a store checks of a batch it cannot trust. */
+function proposedOf({ id, type, schemaVersion, data, metadata }: PreparedEvent): AppendRequest['events'][number] {
+  return { id, type, schemaVersion, data, metadata };
+}
+
+/**
+ * What every store's append validates with: the frozen batch behind a list `trustedRequests` made,
+ * once, when it was prepared with the store's own registry and default actor; otherwise prepareBatch.
+ */
+export function preparedOnce(requests: AppendRequest[], options: PrepareOptions = {}): readonly PreparedRequest[] {
+  const known = trusted.get(requests);
+  if (known === undefined) return prepareBatch(requests, options);
+  trusted.delete(requests);
+  if (known.from.registry !== (options.registry ?? defaultRegistry) || known.from.actor !== options.actor) return prepareBatch(requests, options);
+  return known.batch;
+}
+
 /** Metadata members in JCS order (RFC 8785 §3.2.3: UTF-16 code units; EventMetadata is strict). */
 const METADATA_KEYS = ['actor', 'causationId', 'correlationId', 'recordedAt'] as const;
 
-/** The JCS text of one member's value; a refusal names the member (`field`) and the event. */
-function canonicalMember(value: unknown, field: string, at: string, stream: string): string {
+/** The JCS text of one member's value (through `text`, which may keep the last one); a refusal names the member (`field`) and the event. */
+function canonicalMember(value: unknown, field: string, at: string, stream: string, text: (value: unknown) => string = canonicalize): string {
   try {
-    return canonicalize(value);
+    return text(value);
   } catch (err) {
     throw unrecordable(err, field, at, stream);
   }
@@ -178,14 +255,41 @@ export function sealEvent(
   const envelope: Envelope = { id: event.id, stream, revision, type: event.type, schemaVersion: event.schemaVersion, data: event.data, metadata, prevHash };
   const text =
     `{"data":${event.canonicalData ?? canonicalize(event.data)},"id":${canonicalize(event.id)}` +
-    `,"metadata":{"actor":${canonicalize(metadata.actor)},"causationId":${canonicalize(metadata.causationId)}` +
-    `,"correlationId":${canonicalize(metadata.correlationId)},"recordedAt":${canonicalize(metadata.recordedAt)}}` +
-    `,"prevHash":${canonicalize(prevHash)},"revision":${canonicalize(revision)},"schemaVersion":${canonicalize(event.schemaVersion)}` +
-    `,"stream":${canonicalize(stream)},"type":${canonicalize(event.type)}}`;
+    `,"metadata":{"actor":${actorJcs(metadata.actor)},"causationId":${causationJcs(metadata.causationId)}` +
+    `,"correlationId":${correlationJcs(metadata.correlationId)},"recordedAt":${recordedAtJcs(metadata.recordedAt)}}` +
+    `,"prevHash":${canonicalize(prevHash)},"revision":${canonicalize(revision)},"schemaVersion":${schemaVersionJcs(event.schemaVersion)}` +
+    `,"stream":${streamJcs(stream)},"type":${typeJcs(event.type)}}`;
   const canonical = Buffer.from(text, 'utf8');
-  const leaf = leafHash(canonical);
-  return { envelope, canonical, leaf, leafHash: leaf.toString('hex'), contentDigest: event.contentDigest };
+  // Hashed into hex, then decoded into a pooled Buffer: no backing store of its own per leaf (docs/benchmarks.md, "SQLite append").
+  const leafHex = leafHashHex(canonical);
+  return { envelope, canonical, leaf: Buffer.from(leafHex, 'hex'), leafHash: leafHex, contentDigest: event.contentDigest };
 }
+
+/**
+ * canonicalize for a member whose value usually repeats from one event to the next (a batch's
+ * stream, type, actor, recordedAt): the text of the last value is kept. canonicalize is a pure
+ * function of the value, so an equal string, number or null gives the same text (an object is
+ * written again every time); a value it refuses is never kept, so it is refused every time.
+ */
+function lastTextOf(): (value: unknown) => string {
+  let last: unknown = undefined;
+  let text = '';
+  return (value) => {
+    if (value !== last || text === '' || (typeof value === 'object' && value !== null)) {
+      text = canonicalize(value);
+      last = value;
+    }
+    return text;
+  };
+}
+const actorJcs = lastTextOf();
+const causationJcs = lastTextOf();
+const correlationJcs = lastTextOf();
+const recordedAtJcs = lastTextOf();
+const schemaVersionJcs = lastTextOf();
+const streamJcs = lastTextOf();
+const typeJcs = lastTextOf();
+const MEMBER_TEXT = { actor: actorJcs, causationId: causationJcs, correlationId: correlationJcs, recordedAt: recordedAtJcs } as const;
 
 /** RFC 3339 UTC timestamp with millisecond precision, the form `metadata.recordedAt` uses. */
 export function nowIso(): string {

@@ -39,7 +39,7 @@ import type {
   TreeState,
 } from '../port.js';
 import { PositionWrites } from '../position-writes.js';
-import { nowIso, prepareBatch, type PreparedRequest, type PrepareOptions } from '../seal.js';
+import { nowIso, preparedOnce, type PreparedRequest, type PrepareOptions } from '../seal.js';
 import {
   CHECKPOINT_TYPE,
   idClaim,
@@ -272,7 +272,7 @@ class KurrentStore implements EventStore {
   }
 
   async appendBatch(requests: AppendRequest[]): Promise<AppendResult> {
-    const prepared = prepareBatch(requests, this.prepareOptions);
+    const prepared = preparedOnce(requests, this.prepareOptions);
     const recordedAt = nowIso();
     return this.run(async () => {
       // Claims are read only once an id may be recorded: after a conflict of any kind.
@@ -309,7 +309,7 @@ class KurrentStore implements EventStore {
   }
 
   /** Reads and plans; undefined plan: a ConcurrencyError that may be a retry, to plan again with claims. */
-  private async plan(prepared: PreparedRequest[], recordedAt: string, withClaims: boolean): Promise<{ plan?: AppendPlan; heads: Map<string, StreamHead> }> {
+  private async plan(prepared: readonly PreparedRequest[], recordedAt: string, withClaims: boolean): Promise<{ plan?: AppendPlan; heads: Map<string, StreamHead> }> {
     const { streams, ids } = appendReads(prepared);
     const heads = new Map<string, StreamHead>();
     const recorded = new Map<string, RecordedIdentity>();

@@ -50,7 +50,7 @@ function hexArray(values: readonly Buffer[]): string {
 export async function writeBatch(
   client: pg.ClientBase,
   sql: LedgerSql,
-  requests: PreparedRequest[],
+  requests: readonly PreparedRequest[],
   recordedAt: string,
   framing: BatchFraming = {},
 ): Promise<AppendResult> {

@@ -27,7 +27,7 @@ import type {
   SubscribeOptions,
   TreeState,
 } from '../port.js';
-import { nowIso, prepareBatch, type PrepareOptions } from '../seal.js';
+import { nowIso, preparedOnce, type PrepareOptions } from '../seal.js';
 import { writeBatch } from './append.js';
 import { parsePostgresUrl, sqlState, storeFailure, type PostgresSettings } from './connection.js';
 import { ledgerSql, MIN_SERVER_VERSION, SCHEMA_VERSION, schemaStatements, type LedgerSql } from './schema.js';
@@ -257,7 +257,7 @@ class PostgresStore implements EventStore {
 
   async appendBatch(requests: AppendRequest[]): Promise<AppendResult> {
     // Validation before any connection is taken: a bad event never holds a lock.
-    const prepared = prepareBatch(requests, this.prepareOptions);
+    const prepared = preparedOnce(requests, this.prepareOptions);
     const recordedAt = nowIso();
     for (let attempt = 1; ; attempt++) {
       try {

@@ -116,7 +116,7 @@ class SqliteStore implements EventStore {
   private appendSync(requests: AppendRequest[], sealing: Sealing): AppendResult {
     if (this.readonly) throw new UnavailableError(`store ${this.displayUrl} was opened read-only`);
     // Validation happens before the write lock is taken: a bad event never blocks other writers.
-    const prepared = sealing.seal.prepareBatch(requests, this.prepareOptions);
+    const prepared = sealing.seal.preparedOnce(requests, this.prepareOptions);
     const result = this.run((c) => c.append(prepared, sealing.seal.nowIso(), sealing.plan));
     if (!result.duplicate) notifyLocal(this.path);
     return result;
@@ -305,7 +305,7 @@ class Connection {
   private readonly selectById: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly updateTree: Database.Statement;
-  private readonly appendTx: (requests: PreparedRequest[], recordedAt: string, plan: AppendPlanner) => AppendResult;
+  private readonly appendTx: (requests: readonly PreparedRequest[], recordedAt: string, plan: AppendPlanner) => AppendResult;
 
   constructor(readonly db: Database.Database) {
     // The leaf hash as lowercase hex from SQLite itself: a string per row instead of a Buffer (each with its own backing store) plus its hex.
@@ -331,7 +331,7 @@ class Connection {
         'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.updateTree = db.prepare('UPDATE tree SET size = ?, range = ? WHERE singleton = 0');
-    const tx = db.transaction((requests: PreparedRequest[], recordedAt: string, plan: AppendPlanner) => this.appendInTransaction(requests, recordedAt, plan));
+    const tx = db.transaction((requests: readonly PreparedRequest[], recordedAt: string, plan: AppendPlanner) => this.appendInTransaction(requests, recordedAt, plan));
     // BEGIN IMMEDIATE takes the write lock up front, so the reads below (heads, tree) cannot go stale.
     this.appendTx = (requests, recordedAt, plan) => tx.immediate(requests, recordedAt, plan);
   }
@@ -354,11 +354,11 @@ class Connection {
     return (this.selectHead.get(stream) as { revision: number } | undefined)?.revision ?? -1;
   }
 
-  append(requests: PreparedRequest[], recordedAt: string, plan: AppendPlanner): AppendResult {
+  append(requests: readonly PreparedRequest[], recordedAt: string, plan: AppendPlanner): AppendResult {
     return this.appendTx(requests, recordedAt, plan);
   }
 
-  private appendInTransaction(requests: PreparedRequest[], recordedAt: string, planner: AppendPlanner): AppendResult {
+  private appendInTransaction(requests: readonly PreparedRequest[], recordedAt: string, planner: AppendPlanner): AppendResult {
     // The write lock is held (BEGIN IMMEDIATE), so these reads stay current until commit.
     const { streams, ids } = planner.appendReads(requests);
     const heads = new Map<string, StreamHead>();
