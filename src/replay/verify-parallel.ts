@@ -12,8 +12,8 @@ import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } f
 import { envelopeIsFromBytes } from '../store/recorded.js';
 import { chainFromScan, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
 import { alignedBlocks } from '../integrity/compact-range.js';
-import { HASH_SIZE } from '../integrity/hasher.js';
-import { batchSlot, LEAF_HEX, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
+import { HASH_SIZE, hexSpellsBytes } from '../integrity/hasher.js';
+import { batchSlot, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -146,18 +146,14 @@ export class VerifyPool {
 }
 
 /**
- * The leaf hash a worker wrote for event k: the recorded hash itself when it spells the same 64
- * digits (compared in place, no string made per event), else the worker's digits as a new string
+ * The leaf hash a worker wrote for event k: the recorded hash itself when it spells those 32 bytes
+ * (compared in place, no string made per event), else the worker's hash in hex as a new string
  * (and the verifier reports the difference).
  */
 function workerLeaf(leaves: Buffer, k: number, recorded: unknown): string {
-  const at = k * LEAF_HEX;
-  if (typeof recorded === 'string' && recorded.length === LEAF_HEX) {
-    let i = 0;
-    while (i < LEAF_HEX && recorded.charCodeAt(i) === leaves[at + i]) i++;
-    if (i === LEAF_HEX) return recorded;
-  }
-  return leaves.toString('latin1', at, at + LEAF_HEX);
+  const at = k * HASH_SIZE;
+  if (hexSpellsBytes(recorded, leaves, at)) return recorded as string;
+  return leaves.toString('hex', at, at + HASH_SIZE);
 }
 
 /** Feeds one batch to the verifier in leaf order; false once a divergence has been found. */
