@@ -293,7 +293,8 @@ export class LogVerifier {
    * Like `push`, for an event whose content checks (`checkContent`) already passed elsewhere
    * (a worker thread) and whose leaf hash was recomputed there from the same bytes. The
    * order-dependent checks (index, recorded leaf hash, chain, tree, checkpoints) still run here.
-   * `chain`: the fields the worker located in the bytes, else they are read from the envelope.
+   * `chain`: the fields the worker located in the bytes, else they are read from the envelope; not
+   * kept past this call (the caller may fill the same object in for the next event).
    */
   pushChecked(event: RecordedEvent, leafHex: string, chain?: ChainFields): boolean {
     return this.pushEvent(event, leafHex, chain);
