@@ -16,13 +16,19 @@ nodeInput[0] = 0x01;
 // Reused input of leafHash for entries up to 64 KiB: 0x00 ‖ entry without allocating.
 const LEAF_SCRATCH_MAX = 1 << 16;
 const leafInput = Buffer.alloc(1 + LEAF_SCRATCH_MAX);
-/** leafInput[0, 1 + length) by entry length, made once per length: no Buffer object per leaf. */
-const leafViews: (Buffer | undefined)[] = [];
+/**
+ * leafInput[0, 1 + length) by entry length, made once per length up to LEAF_VIEW_MAX: no Buffer
+ * object per leaf of event size, and at most 4,097 views kept (a longer entry's hashing dwarfs its view).
+ */
+const LEAF_VIEW_MAX = 4096;
+const leafViews = new Array<Buffer | undefined>(LEAF_VIEW_MAX + 1);
 
 /** leafInput holding 0x00 ‖ entry (entry.length <= LEAF_SCRATCH_MAX). */
 function leafInputOf(entry: Uint8Array): Buffer {
   leafInput.set(entry, 1);
-  return (leafViews[entry.length] ??= leafInput.subarray(0, 1 + entry.length));
+  const length = entry.length;
+  if (length > LEAF_VIEW_MAX) return leafInput.subarray(0, 1 + length);
+  return (leafViews[length] ??= leafInput.subarray(0, 1 + length));
 }
 
 /** SHA-256(0x00 ‖ entry). */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import {
   bytesSpellHash,
@@ -39,18 +40,25 @@ describe('hasher (RFC 9162 §2.1.1)', () => {
   });
 
   it('hashes a leaf to the same digest in every form, whatever its length (one reused input view per length)', () => {
+    const reference = (entry: Uint8Array): Buffer => createHash('sha256').update(Buffer.from([0x00])).update(entry).digest();
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 600 }), { minLength: 1, maxLength: 8 }), (entries) => {
         // Lengths go up and down, so a view made for one length must not serve another.
         for (const entry of [...entries, ...entries.reverse()]) {
-          const digest = leafHash(entry);
+          const digest = reference(entry);
+          assert.deepEqual(leafHash(entry), digest);
           assert.equal(leafHashHex(entry), digest.toString('hex'));
           assert.equal(leafHashPacked(entry), packHash(digest));
         }
       }),
     );
-    const large = Buffer.alloc((1 << 16) + 1, 7);
-    assert.equal(leafHashPacked(large), packHash(leafHash(large)));
+    // Past the cached views (4,096 bytes) and past the reused input (64 KiB).
+    for (const length of [4096, 4097, 5000, 1 << 16, (1 << 16) + 1]) {
+      const entry = Buffer.alloc(length, length % 251);
+      assert.deepEqual(leafHash(entry), reference(entry));
+      assert.equal(leafHashPacked(entry), packHash(reference(entry)));
+      assert.equal(leafHashHex(entry), reference(entry).toString('hex'));
+    }
   });
 
   it('hashes interior nodes over packed hashes as over their bytes', () => {
