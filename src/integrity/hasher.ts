@@ -128,6 +128,9 @@ export function pairInputs(level: Buffer, pairs: number): Buffer[] {
 
 /** Char codes of the lowercase hex digits, by value. */
 const HEX_DIGIT = Buffer.from('0123456789abcdef', 'latin1');
+/** By byte: the char codes of its two hex digits, high digit in the low 8 bits (one load per byte). */
+const HEX_PAIR = new Uint16Array(256);
+for (let c = 0; c < 256; c++) HEX_PAIR[c] = HEX_DIGIT[c >> 4]! | (HEX_DIGIT[c & 15]! << 8);
 
 /**
  * A hash as the verifier carries it: packed (32 characters) or as 64 lowercase hex digits (what a
@@ -138,11 +141,14 @@ export type HashText = string;
 /** Whether `hex` is the 64 lowercase hex digits of `packed`, compared in place (no string made). */
 export function hexSpellsPacked(hex: unknown, packed: PackedHash): boolean {
   if (typeof hex !== 'string' || hex.length !== 2 * HASH_SIZE || packed.length !== HASH_SIZE) return false;
+  // Differences accumulated without a branch per digit (a mismatch is the rare case).
+  let diff = 0;
   for (let k = 0; k < HASH_SIZE; k++) {
-    const c = packed.charCodeAt(k);
-    if (hex.charCodeAt(2 * k) !== HEX_DIGIT[c >> 4] || hex.charCodeAt(2 * k + 1) !== HEX_DIGIT[c & 15]) return false;
+    const pair = HEX_PAIR[packed.charCodeAt(k)]!;
+    // Each character against its digit: a character above 0xff must not pass for two digits.
+    diff |= (hex.charCodeAt(2 * k) ^ (pair & 0xff)) | (hex.charCodeAt(2 * k + 1) ^ (pair >> 8));
   }
-  return true;
+  return diff === 0;
 }
 
 /** Whether `hex` is the 64 lowercase hex digits of the 32 hash bytes at bytes[at], compared in place. */
@@ -163,11 +169,9 @@ export function bytesSpellHash(bytes: Uint8Array, at: number, hash: HashText): b
     return true;
   }
   if (hash.length !== HASH_SIZE) return false;
-  for (let k = 0; k < HASH_SIZE; k++) {
-    const c = hash.charCodeAt(k);
-    if (bytes[at + 2 * k] !== HEX_DIGIT[c >> 4] || bytes[at + 2 * k + 1] !== HEX_DIGIT[c & 15]) return false;
-  }
-  return true;
+  let diff = 0;
+  for (let k = 0; k < HASH_SIZE; k++) diff |= HEX_PAIR[hash.charCodeAt(k)]! ^ (bytes[at + 2 * k]! | (bytes[at + 2 * k + 1]! << 8));
+  return diff === 0;
 }
 
 /** Whether two HashTexts name the same hash, whatever form each is in. */

@@ -104,6 +104,15 @@ describe('hasher (RFC 9162 §2.1.1)', () => {
     );
   });
 
+  it('does not take a character above 0xff for two hex digits', () => {
+    const hash = leafHash(Buffer.from('x'));
+    const hex = hash.toString('hex');
+    // The two digits of byte 0 folded into one character, and a NUL after it.
+    const folded = String.fromCharCode(hex.charCodeAt(0) | (hex.charCodeAt(1) << 8)) + '\u0000' + hex.slice(2);
+    assert.equal(hexSpellsPacked(folded, packHash(hash)), false);
+    assert.equal(sameHash(folded, packHash(hash)), false);
+  });
+
   it('turns a hash in either form into hex and packed form', () => {
     const hash = leafHash(Buffer.from('x'));
     assert.equal(hashHex(packHash(hash)), hash.toString('hex'));
