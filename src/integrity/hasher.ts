@@ -154,11 +154,12 @@ export function hexSpellsPacked(hex: unknown, packed: PackedHash): boolean {
 /** Whether `hex` is the 64 lowercase hex digits of the 32 hash bytes at bytes[at], compared in place. */
 export function hexSpellsBytes(hex: unknown, bytes: Uint8Array, at: number): boolean {
   if (typeof hex !== 'string' || hex.length !== 2 * HASH_SIZE || at + HASH_SIZE > bytes.length) return false;
+  let diff = 0;
   for (let k = 0; k < HASH_SIZE; k++) {
-    const c = bytes[at + k]!;
-    if (hex.charCodeAt(2 * k) !== HEX_DIGIT[c >> 4] || hex.charCodeAt(2 * k + 1) !== HEX_DIGIT[c & 15]) return false;
+    const pair = HEX_PAIR[bytes[at + k]!]!;
+    diff |= (hex.charCodeAt(2 * k) ^ (pair & 0xff)) | (hex.charCodeAt(2 * k + 1) ^ (pair >> 8));
   }
-  return true;
+  return diff === 0;
 }
 
 /** Whether the 64 bytes at bytes[at] are the hex digits of `hash` (a HashText), compared in place. */

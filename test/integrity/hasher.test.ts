@@ -110,6 +110,7 @@ describe('hasher (RFC 9162 §2.1.1)', () => {
     // The two digits of byte 0 folded into one character, and a NUL after it.
     const folded = String.fromCharCode(hex.charCodeAt(0) | (hex.charCodeAt(1) << 8)) + '\u0000' + hex.slice(2);
     assert.equal(hexSpellsPacked(folded, packHash(hash)), false);
+    assert.equal(hexSpellsBytes(folded, hash, 0), false);
     assert.equal(sameHash(folded, packHash(hash)), false);
   });
 
