@@ -204,7 +204,11 @@ function isCanonicalNumber(t: string, i: number, j: number, plain: boolean): boo
     return digits === 1 && j - i === 1; // "0" is canonical; "-0" and "01" are not
   }
   if (!plain && isMinimalFixedDecimal(t, i, j)) return true;
-  const token = t.slice(i, j);
+  return isNumberToString(t.slice(i, j));
+}
+
+/** Whether `token` is the ECMAScript Number-to-String of the number it denotes. */
+function isNumberToString(token: string): boolean {
   const n = Number(token);
   // Number-to-String never yields "-0", "Infinity" spellings only for non-finite values.
   return Number.isFinite(n) && String(n) === token;
@@ -446,9 +450,11 @@ function bytesNumber(b: Buffer, i: number): number {
   const digits = b[i] === 0x2d ? j - i - 1 : j - i;
   if (plain && digits >= 1 && digits <= 15 && b[j - digits] !== 0x30) return j;
   if (!plain && isMinimalFixedDecimalBytes(b, i, j)) return j;
+  // What isCanonicalNumber decides past the two fast paths above (both already false here).
+  if (plain && digits >= 1 && digits <= 15) return digits === 1 && j - i === 1 ? j : -1; // "0"; not "-0", "01"
   // ASCII only, so latin1 is the text.
   const token = b.toString('latin1', i, j);
-  return isCanonicalNumber(token, 0, token.length, plain) ? j : -1;
+  return isNumberToString(token) ? j : -1;
 }
 
 /** isMinimalFixedDecimal over bytes (its twin, without making the token a string; see there for why it holds). */

@@ -16,12 +16,25 @@ nodeInput[0] = 0x01;
 // Reused input of leafHash for entries up to 64 KiB: 0x00 ‖ entry without allocating.
 const LEAF_SCRATCH_MAX = 1 << 16;
 const leafInput = Buffer.alloc(1 + LEAF_SCRATCH_MAX);
+/**
+ * leafInput[0, 1 + length) by entry length, made once per length up to LEAF_VIEW_MAX: no Buffer
+ * object per leaf of event size, and at most 4,097 views kept (a longer entry's hashing dwarfs its view).
+ */
+const LEAF_VIEW_MAX = 4096;
+const leafViews = new Array<Buffer | undefined>(LEAF_VIEW_MAX + 1);
+
+/** leafInput holding 0x00 ‖ entry (entry.length <= LEAF_SCRATCH_MAX). */
+function leafInputOf(entry: Uint8Array): Buffer {
+  leafInput.set(entry, 1);
+  const length = entry.length;
+  if (length > LEAF_VIEW_MAX) return leafInput.subarray(0, 1 + length);
+  return (leafViews[length] ??= leafInput.subarray(0, 1 + length));
+}
 
 /** SHA-256(0x00 ‖ entry). */
 export function leafHash(entry: Uint8Array): Buffer {
   if (entry.length > LEAF_SCRATCH_MAX) return createHash('sha256').update(LEAF_PREFIX).update(entry).digest();
-  leafInput.set(entry, 1);
-  return hash('sha256', leafInput.subarray(0, 1 + entry.length), 'buffer');
+  return hash('sha256', leafInputOf(entry), 'buffer');
 }
 
 /**
@@ -30,8 +43,13 @@ export function leafHash(entry: Uint8Array): Buffer {
  */
 export function leafHashHex(entry: Uint8Array): string {
   if (entry.length > LEAF_SCRATCH_MAX) return createHash('sha256').update(LEAF_PREFIX).update(entry).digest('hex');
-  leafInput.set(entry, 1);
-  return hash('sha256', leafInput.subarray(0, 1 + entry.length), 'hex');
+  return hash('sha256', leafInputOf(entry), 'hex');
+}
+
+/** leafHash packed (see PackedHash): the verifier's form, with no hex digits made per leaf. */
+export function leafHashPacked(entry: Uint8Array): PackedHash {
+  if (entry.length > LEAF_SCRATCH_MAX) return createHash('sha256').update(LEAF_PREFIX).update(entry).digest('binary');
+  return hash('sha256', leafInputOf(entry), 'binary');
 }
 
 /** SHA-256(0x01 ‖ left ‖ right). */
@@ -69,8 +87,9 @@ export function unpackHash(packed: PackedHash): Buffer {
 
 /** nodeHash over packed hashes; the right one may also be a Buffer (a leaf hash just appended). */
 export function nodeHashPacked(left: PackedHash, right: PackedHash | Uint8Array): PackedHash {
-  nodeInput.write(left, 1, HASH_SIZE, 'latin1');
-  if (typeof right === 'string') nodeInput.write(right, 1 + HASH_SIZE, HASH_SIZE, 'latin1');
+  // Character by character: cheaper than Buffer#write's native call for 32 bytes.
+  for (let k = 0; k < HASH_SIZE; k++) nodeInput[1 + k] = left.charCodeAt(k);
+  if (typeof right === 'string') for (let k = 0; k < HASH_SIZE; k++) nodeInput[1 + HASH_SIZE + k] = right.charCodeAt(k);
   else nodeInput.set(right, 1 + HASH_SIZE);
   // 'binary' is Node's alias of latin1: one character per byte.
   return hash('sha256', nodeInput, 'binary');
@@ -105,4 +124,69 @@ export function nodeHashPairsInPlace(inputs: readonly Buffer[], pairs: number): 
 /** The 65-byte views `nodeHashPairsInPlace` hashes, for up to `pairs` pairs in `level`. */
 export function pairInputs(level: Buffer, pairs: number): Buffer[] {
   return Array.from({ length: pairs }, (_, p) => level.subarray(p * 2 * HASH_SIZE, p * 2 * HASH_SIZE + 1 + 2 * HASH_SIZE));
+}
+
+/** Char codes of the lowercase hex digits, by value. */
+const HEX_DIGIT = Buffer.from('0123456789abcdef', 'latin1');
+/** By byte: the char codes of its two hex digits, high digit in the low 8 bits (one load per byte). */
+const HEX_PAIR = new Uint16Array(256);
+for (let c = 0; c < 256; c++) HEX_PAIR[c] = HEX_DIGIT[c >> 4]! | (HEX_DIGIT[c & 15]! << 8);
+
+/**
+ * A hash as the verifier carries it: packed (32 characters) or as 64 lowercase hex digits (what a
+ * store records and what a worker thread hands back). The length tells which.
+ */
+export type HashText = string;
+
+/** Whether `hex` is the 64 lowercase hex digits of `packed`, compared in place (no string made). */
+export function hexSpellsPacked(hex: unknown, packed: PackedHash): boolean {
+  if (typeof hex !== 'string' || hex.length !== 2 * HASH_SIZE || packed.length !== HASH_SIZE) return false;
+  // Differences accumulated without a branch per digit (a mismatch is the rare case).
+  let diff = 0;
+  for (let k = 0; k < HASH_SIZE; k++) {
+    const pair = HEX_PAIR[packed.charCodeAt(k)]!;
+    // Each character against its digit: a character above 0xff must not pass for two digits.
+    diff |= (hex.charCodeAt(2 * k) ^ (pair & 0xff)) | (hex.charCodeAt(2 * k + 1) ^ (pair >> 8));
+  }
+  return diff === 0;
+}
+
+/** Whether `hex` is the 64 lowercase hex digits of the 32 hash bytes at bytes[at], compared in place. */
+export function hexSpellsBytes(hex: unknown, bytes: Uint8Array, at: number): boolean {
+  if (typeof hex !== 'string' || hex.length !== 2 * HASH_SIZE || at + HASH_SIZE > bytes.length) return false;
+  let diff = 0;
+  for (let k = 0; k < HASH_SIZE; k++) {
+    const pair = HEX_PAIR[bytes[at + k]!]!;
+    diff |= (hex.charCodeAt(2 * k) ^ (pair & 0xff)) | (hex.charCodeAt(2 * k + 1) ^ (pair >> 8));
+  }
+  return diff === 0;
+}
+
+/** Whether the 64 bytes at bytes[at] are the hex digits of `hash` (a HashText), compared in place. */
+export function bytesSpellHash(bytes: Uint8Array, at: number, hash: HashText): boolean {
+  if (at + 2 * HASH_SIZE > bytes.length) return false;
+  if (hash.length === 2 * HASH_SIZE) {
+    for (let k = 0; k < 2 * HASH_SIZE; k++) if (bytes[at + k] !== hash.charCodeAt(k)) return false;
+    return true;
+  }
+  if (hash.length !== HASH_SIZE) return false;
+  let diff = 0;
+  for (let k = 0; k < HASH_SIZE; k++) diff |= HEX_PAIR[hash.charCodeAt(k)]! ^ (bytes[at + 2 * k]! | (bytes[at + 2 * k + 1]! << 8));
+  return diff === 0;
+}
+
+/** Whether two HashTexts name the same hash, whatever form each is in. */
+export function sameHash(a: HashText, b: HashText): boolean {
+  if (a.length === b.length) return a === b;
+  return a.length === HASH_SIZE ? hexSpellsPacked(b, a) : hexSpellsPacked(a, b);
+}
+
+/** A HashText as 64 hex digits (messages, reports). */
+export function hashHex(hash: HashText): string {
+  return hash.length === HASH_SIZE ? Buffer.from(hash, 'latin1').toString('hex') : hash;
+}
+
+/** A HashText packed; undefined when it is neither form. */
+export function hashPacked(hash: HashText): PackedHash | undefined {
+  return hash.length === HASH_SIZE ? hash : packHex(hash);
 }

@@ -5,6 +5,7 @@
 // canonical byte scan. It may only say "valid" where the text path (isUtf8, JSON.parse,
 // isCanonicalJson, "__proto__", isEnvelope / Envelope.safeParse) says so; anything else it leaves
 // to that path (test/replay/envelope-scan.test.ts). No zod here: worker threads load this alone.
+import { bytesSpellHash, sameHash, type HashText } from '../integrity/hasher.js';
 import { canonicalBytesEnd, canonicalStringEnd, lastStringPlain, lastStringCodePoints } from '../integrity/canonical-check.js';
 
 // Days per month of RECORDED_AT's isRealRecordedAt (events/envelope.ts), which this must equal.
@@ -226,20 +227,31 @@ export interface ChainFields {
   readonly prevHash: string | null;
   /** The type is LedgerKeyRotated. */
   readonly rotation: boolean;
-  /** prevHash === hex, without making the prevHash string where it can. */
-  prevHashIs(hex: string | null): boolean;
+  /** prevHash is this hash (packed or hex, see HashText) or both are null, without making the prevHash string where it can. */
+  prevHashIs(hash: HashText | null): boolean;
 }
 
 /** Chain fields located in the bytes: id and prevHash become strings only when a message needs them. */
 class ScannedFields implements ChainFields {
   constructor(
-    private readonly bytes: Buffer,
-    private readonly idAt: number,
-    readonly stream: string,
-    readonly revision: number,
-    private readonly prevHashAt: number,
-    readonly rotation: boolean,
+    private bytes: Buffer,
+    private idAt: number,
+    public stream: string,
+    public revision: number,
+    private prevHashAt: number,
+    public rotation: boolean,
   ) {}
+
+  /** Points this object at another scanned event (the single-threaded verifier reuses one). */
+  set(bytes: Buffer, idAt: number, stream: string, revision: number, prevHashAt: number, rotation: boolean): this {
+    this.bytes = bytes;
+    this.idAt = idAt;
+    this.stream = stream;
+    this.revision = revision;
+    this.prevHashAt = prevHashAt;
+    this.rotation = rotation;
+    return this;
+  }
 
   get id(): string {
     return this.bytes.toString('latin1', this.idAt, this.idAt + UUID_LENGTH);
@@ -249,13 +261,9 @@ class ScannedFields implements ChainFields {
     return this.prevHashAt < 0 ? null : this.bytes.toString('latin1', this.prevHashAt, this.prevHashAt + HASH_HEX_LENGTH);
   }
 
-  prevHashIs(hex: string | null): boolean {
-    if (this.prevHashAt < 0 || hex === null) return hex === null && this.prevHashAt < 0;
-    if (hex.length !== HASH_HEX_LENGTH) return false;
-    const b = this.bytes;
-    const at = this.prevHashAt;
-    for (let k = 0; k < HASH_HEX_LENGTH; k++) if (b[at + k] !== hex.charCodeAt(k)) return false;
-    return true;
+  prevHashIs(hash: HashText | null): boolean {
+    if (this.prevHashAt < 0 || hash === null) return hash === null && this.prevHashAt < 0;
+    return bytesSpellHash(this.bytes, this.prevHashAt, hash);
   }
 }
 
@@ -274,8 +282,9 @@ class EnvelopeFields implements ChainFields {
     this.rotation = env.type === 'LedgerKeyRotated';
   }
 
-  prevHashIs(hex: string | null): boolean {
-    return this.prevHash === hex;
+  prevHashIs(hash: HashText | null): boolean {
+    if (this.prevHash === null || hash === null) return this.prevHash === hash;
+    return typeof this.prevHash === 'string' && sameHash(this.prevHash, hash);
   }
 }
 
@@ -293,13 +302,24 @@ export function chainFromEnvelope(env: EnvelopeChainSource): ChainFields {
   return new EnvelopeFields(env);
 }
 
+/** One ChainFields object `chainFromScan` may fill in again and again, for a caller done with it before the next event. */
+export type ReusedChain = ScannedFields;
+
+export function reusedChain(): ReusedChain {
+  return new ScannedFields(Buffer.alloc(0), 0, '', 0, -1, false);
+}
+
 /**
  * The fields `scanEnvelope` located in `bytes` (slots out[at, at + SCAN_SLOTS)), or undefined when
  * the scan did not decide that event (NaN in its first slot). The stream name is plain ASCII.
+ * Into `reuse` when given (overwritten by the next call), else a new object.
  */
-export function chainFromScan(bytes: Buffer, out: Float64Array, at: number): ChainFields | undefined {
+export function chainFromScan(bytes: Buffer, out: Float64Array, at: number, reuse?: ReusedChain): ChainFields | undefined {
   const id = out[at + SCAN_ID]!;
   if (Number.isNaN(id)) return undefined;
   const stream = bytes.toString('latin1', out[at + SCAN_STREAM_START], out[at + SCAN_STREAM_END]);
-  return new ScannedFields(bytes, id, stream, out[at + SCAN_REVISION]!, out[at + SCAN_PREV_HASH]!, out[at + SCAN_ROTATION] === 1);
+  const revision = out[at + SCAN_REVISION]!;
+  const prevHash = out[at + SCAN_PREV_HASH]!;
+  const rotation = out[at + SCAN_ROTATION] === 1;
+  return reuse === undefined ? new ScannedFields(bytes, id, stream, revision, prevHash, rotation) : reuse.set(bytes, id, stream, revision, prevHash, rotation);
 }

@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import { Envelope } from '../../events/envelope.js';
 import { adoptParsedEnvelope, envelopeIsFromBytes } from '../store/recorded.js';
 import { isEnvelope } from './envelope-check.js';
-import { chainFromEnvelope, chainFromScan, scanEnvelope, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
+import { chainFromEnvelope, chainFromScan, reusedChain, scanEnvelope, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
 import { IntegrityError, InputError, type ErrorLocation } from '../errors.js';
 import { canonicalize, CanonicalizationError } from '../integrity/canonical.js';
 import { isCanonicalJson } from '../integrity/canonical-check.js';
@@ -14,7 +14,7 @@ import { protoMember } from '../input/decode.js';
 import { describeIssue, fieldPath } from '../input/limits.js';
 import { openCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
 import { CompactRange } from '../integrity/compact-range.js';
-import { leafHashHex, packHex, type PackedHash } from '../integrity/hasher.js';
+import { hashHex, hashPacked, hexSpellsPacked, leafHashPacked, type HashText, type PackedHash } from '../integrity/hasher.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from '../integrity/note.js';
 import { ConsistencyProofBuilder, ProofError, verifyConsistency } from '../integrity/proof.js';
 import { TreeConsistency } from '../integrity/tree-consistency.js';
@@ -91,7 +91,8 @@ export interface VerifyLogOptions {
 
 interface StreamHead {
   revision: number;
-  leafHash: string;
+  /** Packed when this verifier hashed it, hex when a worker thread did. */
+  leafHash: HashText;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -137,17 +138,18 @@ function sameJson(a: unknown, b: unknown): boolean {
 
 export type { ChainFields } from './envelope-scan.js';
 
-/** Reused output of the single-threaded scan. */
+/** Reused output of the single-threaded scan, and the chain fields read from it (used up before the next event). */
 const scanned = new Float64Array(SCAN_SLOTS);
+const scannedChain = reusedChain();
 
 /**
  * (a) for one event, by the fastest path that decides it: the byte scan for a record whose envelope
  * the store decodes from these very bytes on demand (nothing to compare, nothing decoded), else
  * `contentDivergence`. Returns the chain fields, or the divergence.
  */
-export function checkContent(event: RecordedEvent, index: number): ChainFields | Divergence {
+function checkContent(event: RecordedEvent, index: number): ChainFields | Divergence {
   const bytes = event.canonical;
-  if (envelopeIsFromBytes(event) && Buffer.isBuffer(bytes) && scanEnvelope(bytes, scanned, 0)) return chainFromScan(bytes, scanned, 0)!;
+  if (envelopeIsFromBytes(event) && Buffer.isBuffer(bytes) && scanEnvelope(bytes, scanned, 0)) return chainFromScan(bytes, scanned, 0, scannedChain)!;
   return contentDivergence(event, index) ?? chainFromEnvelope(event.envelope);
 }
 
@@ -291,7 +293,8 @@ export class LogVerifier {
    * Like `push`, for an event whose content checks (`checkContent`) already passed elsewhere
    * (a worker thread) and whose leaf hash was recomputed there from the same bytes. The
    * order-dependent checks (index, recorded leaf hash, chain, tree, checkpoints) still run here.
-   * `chain`: the fields the worker located in the bytes, else they are read from the envelope.
+   * `chain`: the fields the worker located in the bytes, else they are read from the envelope; not
+   * kept past this call (the caller may fill the same object in for the next event).
    */
   pushChecked(event: RecordedEvent, leafHex: string, chain?: ChainFields): boolean {
     return this.pushEvent(event, leafHex, chain);
@@ -324,7 +327,7 @@ export class LogVerifier {
       const fields = this.verifyEvent(event, index, leafHex(k), chain(k));
       if (fields === undefined || (fields.rotation && !this.checkRotationEvent(event, index))) {
         // The tree as the events before this one left it, one leaf at a time.
-        for (let j = 0; j < k; j++) this.range.appendPacked(packHex(leafHex(j))!);
+        for (let j = 0; j < k; j++) this.range.appendPacked(hashPacked(leafHex(j))!);
         return false;
       }
       this.events++;
@@ -339,10 +342,10 @@ export class LogVerifier {
     const index = this.range.size;
     const fields = this.verifyEvent(event, index, checkedLeaf, chain);
     if (fields === undefined) return false;
-    const leafHex = this.lastLeaf;
+    const lastLeaf = this.lastLeaf;
     if (fields.rotation && !this.checkRotationEvent(event, index)) return false;
-    // Packed once for the tree and the consistency proof (our own hash: always 64 hex digits).
-    const leaf = packHex(leafHex)!;
+    // Packed once for the tree and the consistency proof (our own hash or a worker's: always well formed).
+    const leaf = hashPacked(lastLeaf)!;
     this.range.appendPacked(leaf);
     this.builder?.appendPacked(leaf);
     this.events++;
@@ -416,7 +419,7 @@ export class LogVerifier {
   }
 
   /** Leaf hash of the event `verifyEvent` last accepted. */
-  private lastLeaf = '';
+  private lastLeaf: HashText = '';
 
   /** Checks one event; returns its chain fields (its leaf hash in `lastLeaf`), or undefined after recording a divergence. */
   private verifyEvent(event: RecordedEvent, index: number, checkedLeaf: string | undefined, chain: ChainFields | undefined): ChainFields | undefined {
@@ -440,9 +443,10 @@ export class LogVerifier {
       env = chain ?? chainFromEnvelope(event.envelope);
     }
 
-    // (b) The leaf hash is recomputed, never read.
-    const leafHex = checkedLeaf ?? leafHashHex(event.canonical);
-    if (leafHex !== event.leafHash) {
+    // (b) The leaf hash is recomputed, never read: packed here, compared digit by digit with the recorded hex.
+    const leaf = checkedLeaf ?? leafHashPacked(event.canonical);
+    if (checkedLeaf === undefined ? !hexSpellsPacked(event.leafHash, leaf) : leaf !== event.leafHash) {
+      const leafHex = hashHex(leaf);
       return this.fail({ check: 'leafHash', ...named(index, env), expected: leafHex, actual: event.leafHash, message: `${at(index, env)}: canonical bytes hash to leaf ${short(leafHex)}, but the recorded leaf hash is ${short(String(event.leafHash))}: the event or its hash was altered.` });
     }
 
@@ -457,19 +461,19 @@ export class LogVerifier {
       return this.fail({
         check: 'chain',
         ...named(index, env),
-        expected: String(expectedPrev),
+        expected: expectedPrev === null ? 'null' : hashHex(expectedPrev),
         actual: String(env.prevHash),
         message: head === undefined
           ? `${at(index, env)}: first event of stream "${env.stream}" has prevHash ${short(String(env.prevHash))}, expected null.`
-          : `${at(index, env)}: prevHash ${short(String(env.prevHash))} is not the recomputed leaf hash ${short(head.leafHash)} of revision ${head.revision}.`,
+          : `${at(index, env)}: prevHash ${short(String(env.prevHash))} is not the recomputed leaf hash ${short(hashHex(head.leafHash))} of revision ${head.revision}.`,
       });
     }
-    if (head === undefined) this.heads.set(env.stream, { revision: env.revision, leafHash: leafHex });
+    if (head === undefined) this.heads.set(env.stream, { revision: env.revision, leafHash: leaf });
     else {
       head.revision = env.revision;
-      head.leafHash = leafHex;
+      head.leafHash = leaf;
     }
-    this.lastLeaf = leafHex;
+    this.lastLeaf = leaf;
     return env;
   }
 

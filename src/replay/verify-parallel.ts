@@ -10,10 +10,10 @@ import { Worker } from 'node:worker_threads';
 import type { RecordedEvent } from '../store/port.js';
 import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } from './verify-log.js';
 import { envelopeIsFromBytes } from '../store/recorded.js';
-import { chainFromScan, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
+import { chainFromScan, reusedChain, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
 import { alignedBlocks } from '../integrity/compact-range.js';
-import { HASH_SIZE } from '../integrity/hasher.js';
-import { batchSlot, LEAF_HEX, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
+import { HASH_SIZE, hexSpellsBytes } from '../integrity/hasher.js';
+import { batchSlot, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -146,19 +146,18 @@ export class VerifyPool {
 }
 
 /**
- * The leaf hash a worker wrote for event k: the recorded hash itself when it spells the same 64
- * digits (compared in place, no string made per event), else the worker's digits as a new string
+ * The leaf hash a worker wrote for event k: the recorded hash itself when it spells those 32 bytes
+ * (compared in place, no string made per event), else the worker's hash in hex as a new string
  * (and the verifier reports the difference).
  */
 function workerLeaf(leaves: Buffer, k: number, recorded: unknown): string {
-  const at = k * LEAF_HEX;
-  if (typeof recorded === 'string' && recorded.length === LEAF_HEX) {
-    let i = 0;
-    while (i < LEAF_HEX && recorded.charCodeAt(i) === leaves[at + i]) i++;
-    if (i === LEAF_HEX) return recorded;
-  }
-  return leaves.toString('latin1', at, at + LEAF_HEX);
+  const at = k * HASH_SIZE;
+  if (hexSpellsBytes(recorded, leaves, at)) return recorded as string;
+  return leaves.toString('hex', at, at + HASH_SIZE);
 }
+
+/** The chain fields of the event being applied: the verifier is done with them before the next one. */
+const workerChain = reusedChain();
 
 /** Feeds one batch to the verifier in leaf order; false once a divergence has been found. */
 function apply(verifier: LogVerifier, events: readonly RecordedEvent[], base: number, slot: BatchSlot | undefined, result: VerifiedBatch | undefined): boolean {
@@ -169,7 +168,7 @@ function apply(verifier: LogVerifier, events: readonly RecordedEvent[], base: nu
   for (let k = 0; k < events.length; k++) {
     const event = events[k]!;
     // The worker scanned a copy of these very bytes: the fields lie at the same offsets here.
-    const ok = k < passed ? verifier.pushChecked(event, workerLeaf(leaves!, k, event.leafHash), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS)) : verifier.push(event);
+    const ok = k < passed ? verifier.pushChecked(event, workerLeaf(leaves!, k, event.leafHash), chainFromScan(event.canonical, fields!, k * SCAN_SLOTS, workerChain)) : verifier.push(event);
     if (!ok) return false;
   }
   return true;
@@ -186,7 +185,7 @@ function applyBlocks(verifier: LogVerifier, events: readonly RecordedEvent[], ba
     const width = widths[b]!;
     const at = from;
     const leafHex = (k: number): string => workerLeaf(leaves, at + k, events[at + k]!.leafHash);
-    const chain = (k: number): ChainFields | undefined => chainFromScan(events[at + k]!.canonical, fields, (at + k) * SCAN_SLOTS);
+    const chain = (k: number): ChainFields | undefined => chainFromScan(events[at + k]!.canonical, fields, (at + k) * SCAN_SLOTS, workerChain);
     if (verifier.takesBlock(width)) {
       if (!verifier.pushCheckedBlock(events.slice(at, at + width), leafHex, chain, roots.toString('latin1', b * HASH_SIZE, (b + 1) * HASH_SIZE))) return false;
     } else {

@@ -7,7 +7,7 @@
 // event the scan leaves undecided.
 import { parentPort } from 'node:worker_threads';
 import { alignedBlocks, subtreeRoot } from '../integrity/compact-range.js';
-import { HASH_SIZE, leafHashHex } from '../integrity/hasher.js';
+import { HASH_SIZE, leafHashPacked } from '../integrity/hasher.js';
 import { recordFromCanonical } from '../store/recorded.js';
 import { scanEnvelope, SCAN_ID, SCAN_SLOTS } from './envelope-scan.js';
 
@@ -23,7 +23,7 @@ export interface BatchSlot {
   ends: SharedArrayBuffer;
   /** Uint8 per event: 1 where the store decodes event k's envelope from its bytes (nothing to compare). */
   fromBytes: SharedArrayBuffer;
-  /** Out: leaf hashes, LEAF_HEX latin1 bytes (hex digits) per event. */
+  /** Out: leaf hashes, HASH_SIZE bytes per event (also the input of the batch's subtrees). */
   leaves: SharedArrayBuffer;
   /**
    * Out: Float64 × SCAN_SLOTS per event: what `scanEnvelope` located in event k's bytes (offsets
@@ -46,7 +46,7 @@ export function batchSlot(events: number, bytes: number): BatchSlot {
     bytes: new SharedArrayBuffer(bytes),
     ends: new SharedArrayBuffer(4 * events),
     fromBytes: new SharedArrayBuffer(events),
-    leaves: new SharedArrayBuffer(LEAF_HEX * events),
+    leaves: new SharedArrayBuffer(HASH_SIZE * events),
     fields: new SharedArrayBuffer(8 * SCAN_SLOTS * events),
     roots: new SharedArrayBuffer(HASH_SIZE * rootSlots(events)),
   };
@@ -77,9 +77,6 @@ export interface VerifiedBatch {
   blocks: number;
 }
 
-/** Bytes per leaf hash in `VerifiedBatch.leaves`. */
-export const LEAF_HEX = 2 * HASH_SIZE;
-
 type ContentDivergence = typeof import('./verify-log.js').contentDivergence;
 let textPath: ContentDivergence | undefined;
 
@@ -96,7 +93,6 @@ export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
   const fromBytes = new Uint8Array(slot.fromBytes, 0, count);
   const leaves = Buffer.from(slot.leaves);
   const fields = new Float64Array(slot.fields, 0, count * SCAN_SLOTS);
-  if (binary.length < count * HASH_SIZE) binary = Buffer.alloc(count * HASH_SIZE);
   let start = 0;
   let passed = 0;
   for (; passed < count; passed++) {
@@ -111,25 +107,20 @@ export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
       const event = decoded ? recordFromCanonical(0, batch.base + passed, own, '') : { canonical: own, envelope: batch.envelopes?.[passed] };
       if (textPath(event, batch.base + passed) !== undefined) break;
     }
-    const leaf = leafHashHex(canonical);
-    leaves.write(leaf, passed * LEAF_HEX, LEAF_HEX, 'latin1');
-    binary.write(leaf, passed * HASH_SIZE, HASH_SIZE, 'hex');
+    leaves.write(leafHashPacked(canonical), passed * HASH_SIZE, HASH_SIZE, 'latin1');
     start = end;
   }
-  return { seq: batch.seq, passed, blocks: passed === count ? writeSubtreeRoots(batch.base, count, slot.roots) : 0 };
+  return { seq: batch.seq, passed, blocks: passed === count ? writeSubtreeRoots(batch.base, count, leaves, slot.roots) : 0 };
 }
 
-/** This worker's leaf hashes of the batch in hand, as bytes: the input of its subtrees. */
-let binary = Buffer.alloc(0);
-
-/** The roots of the batch's aligned subtrees (its share of the tree), into `roots`; how many. */
-function writeSubtreeRoots(base: number, count: number, roots: SharedArrayBuffer): number {
+/** The roots of the batch's aligned subtrees (its share of the tree) over its leaf hashes, into `roots`; how many. */
+function writeSubtreeRoots(base: number, count: number, leaves: Buffer, roots: SharedArrayBuffer): number {
   const widths = alignedBlocks(base, base + count);
   if (widths.length * HASH_SIZE > roots.byteLength) return 0;
   const out = Buffer.from(roots);
   let at = 0;
   widths.forEach((width, b) => {
-    out.write(subtreeRoot(binary, at * HASH_SIZE, width), b * HASH_SIZE, HASH_SIZE, 'latin1');
+    out.write(subtreeRoot(leaves, at * HASH_SIZE, width), b * HASH_SIZE, HASH_SIZE, 'latin1');
     at += width;
   });
   return widths.length;
