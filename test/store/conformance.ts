@@ -383,6 +383,19 @@ export function runConformance(name: string, factory: StoreFactory): void {
         assert.equal((await store.readAll()).length, 1);
       });
 
+      it('refuses an event id in any spelling but the lowercase hyphenated UUID, so no store folds two ids into one, and writes nothing', async function () {
+        // PostgreSQL keeps ids as uuid, which reads upper case, braces and missing hyphens as the same
+        // id; SQLite keeps the text. Only the one spelling both stores agree on may reach either.
+        const id = randomUUID();
+        await store.append('case', [event({ v: 1 }, id)]);
+        const spellings = [id.toUpperCase(), `{${id}}`, id.replaceAll('-', ''), randomUUID().toUpperCase()];
+        for (const spelling of spellings) {
+          await assert.rejects(store.append('case', [event({ v: 1 }, spelling)]), InputError, spelling);
+        }
+        assert.deepEqual((await store.readAll()).map((e) => e.envelope.id), [id]);
+        assert.equal(await store.streamRevision('case'), 0);
+      });
+
       it('rejects a request mixing recorded and new events as an InputError', async function () {
         const proposed = events(2, 'mix');
         await store.append('r', proposed);

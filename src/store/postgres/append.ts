@@ -77,13 +77,12 @@ export async function writeBatch(
   const rows = plan.rows;
   // Insert, advance the heads and queue the commit notification in one statement.
   const insert = `WITH inserted AS (
-       INSERT INTO ${sql.events} (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical)
-       SELECT p, i, s, r, t, at, d, decode(l, 'hex'), decode(c, 'hex')
-         FROM unnest(${integerArray(positions)}::bigint[], ${textArray(rows.map((r) => r.envelope.id))}::text[],
+       INSERT INTO ${sql.events} (position, id, stream, revision, content_digest, leaf_hash, canonical)
+       SELECT p, i, s, r, decode(d, 'hex'), decode(l, 'hex'), decode(c, 'hex')
+         FROM unnest(${integerArray(positions)}::bigint[], ${textArray(rows.map((r) => r.envelope.id))}::uuid[],
                      ${textArray(rows.map((r) => r.envelope.stream))}::text[], ${integerArray(rows.map((r) => r.envelope.revision))}::bigint[],
-                     ${textArray(rows.map((r) => r.envelope.type))}::text[], ${textArray(rows.map((r) => r.envelope.metadata.recordedAt))}::text[],
                      ${textArray(rows.map((r) => r.contentDigest))}::text[], ${hexArray(rows.map((r) => r.leaf))}::text[],
-                     ${hexArray(rows.map((r) => r.canonical))}::text[]) AS x (p, i, s, r, t, at, d, l, c)
+                     ${hexArray(rows.map((r) => r.canonical))}::text[]) AS x (p, i, s, r, d, l, c)
      ), moved AS (
        INSERT INTO ${sql.streams} (stream, revision, last_hash)
        SELECT s, r, decode(h, 'hex')
