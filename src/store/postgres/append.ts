@@ -35,6 +35,11 @@ function hexArray(values: readonly Buffer[]): string {
   return `'{${values.map((v) => v.toString('hex')).join(',')}}'`;
 }
 
+/** A bytea[] as base64 text, each element quoted (its alphabet has no quote, backslash or comma), decoded server-side: a third shorter than hex. */
+function base64Array(values: readonly Buffer[]): string {
+  return `'{${values.map((v) => `"${v.toString('base64')}"`).join(',')}}'`;
+}
+
 /**
  * Writes a validated batch, in the caller's open transaction (which must not have written anything
  * yet: the sequencer takes the transaction id together with the positions) or, with `framing`, in
@@ -78,11 +83,11 @@ export async function writeBatch(
   // Insert, advance the heads and queue the commit notification in one statement.
   const insert = `WITH inserted AS (
        INSERT INTO ${sql.events} (position, id, stream, revision, content_digest, leaf_hash, canonical)
-       SELECT p, i, s, r, decode(d, 'hex'), decode(l, 'hex'), decode(c, 'hex')
+       SELECT p, i, s, r, decode(d, 'hex'), decode(l, 'hex'), decode(c, 'base64')
          FROM unnest(${integerArray(positions)}::bigint[], ${textArray(rows.map((r) => r.envelope.id))}::uuid[],
                      ${textArray(rows.map((r) => r.envelope.stream))}::text[], ${integerArray(rows.map((r) => r.envelope.revision))}::bigint[],
                      ${textArray(rows.map((r) => r.contentDigest))}::text[], ${hexArray(rows.map((r) => r.leaf))}::text[],
-                     ${hexArray(rows.map((r) => r.canonical))}::text[]) AS x (p, i, s, r, d, l, c)
+                     ${base64Array(rows.map((r) => r.canonical))}::text[]) AS x (p, i, s, r, d, l, c)
      ), moved AS (
        INSERT INTO ${sql.streams} (stream, revision, last_hash)
        SELECT s, r, decode(h, 'hex')
