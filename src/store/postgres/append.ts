@@ -20,9 +20,15 @@ export interface BatchFraming {
   commit?: boolean;
 }
 
-/** A text[] literal, each element quoted (array syntax: backslash and double quote escaped), as one SQL string literal. */
+/**
+ * A text[] literal, each element quoted (array syntax: backslash and double quote escaped), as one
+ * SQL string literal. Without a quote or backslash in it (ids, hex digests, most stream names) the
+ * literal is the text in quotes, which is what pg.escapeLiteral returns then too, without its
+ * character-by-character copy (~1 µs per event of client CPU on a 100-event batch).
+ */
 function textArray(values: readonly string[]): string {
-  return pg.escapeLiteral(`{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`);
+  const body = `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+  return /['\\]/.test(body) ? pg.escapeLiteral(body) : `'${body}'`;
 }
 
 /** A bigint[] literal of safe integers. */
