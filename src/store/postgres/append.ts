@@ -98,6 +98,9 @@ export async function writeBatch(
     lengths.push(row.canonical.length);
     offset += row.canonical.length;
   }
+  // Named: each connection parses and plans it once (~2 µs of server CPU per event less than an
+  // unnamed statement, measured). Behind PgBouncer's transaction mode this needs PgBouncer 1.21 or
+  // newer with max_prepared_statements above 0 (docs/stores.md, "Operating notes").
   await client.query({
     name: `runledger_insert_${sql.schema}`,
     text: insertSql(sql),
