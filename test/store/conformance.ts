@@ -187,7 +187,8 @@ export function runConformance(name: string, factory: StoreFactory): void {
 
       it('keeps stream names and metadata with quotes, backslashes, braces, commas and non-ASCII text byte for byte', async function () {
         // Stores that write values as SQL or array literals must escape them; none may alter them.
-        const streams = [`lab-q"uo\\te'{x},y`, 'lab-\\"', 'lab-ü€😀', 'lab-NULL'];
+        // Each quote also alone in its batch (no backslash beside it), where an escaper may take a shortcut.
+        const streams = [`lab-q"uo\\te'{x},y`, 'lab-\\"', "lab-o'brien", 'lab-say"hi', 'lab-ü€😀', 'lab-NULL'];
         for (const [k, stream] of streams.entries()) {
           const actor = `a'"\\{},${k}`;
           await store.append(stream, [{ ...event({ k }), metadata: { actor, correlationId: 'c"\\', causationId: null } }], { expectedRevision: 'no_stream' });
@@ -381,6 +382,19 @@ export function runConformance(name: string, factory: StoreFactory): void {
         await assert.rejects(store.append('r', [event({ v: 2 }, id)]), IdempotencyError);
         await assert.rejects(store.append('other', [event({ v: 1 }, id)]), IdempotencyError, 'same content in another stream is different content');
         assert.equal((await store.readAll()).length, 1);
+      });
+
+      it('refuses an event id in any spelling but the lowercase hyphenated UUID, so no store folds two ids into one, and writes nothing', async function () {
+        // PostgreSQL keeps ids as uuid, which reads upper case, braces and missing hyphens as the same
+        // id; SQLite keeps the text. Only the one spelling both stores agree on may reach either.
+        const id = randomUUID();
+        await store.append('case', [event({ v: 1 }, id)]);
+        const spellings = [id.toUpperCase(), `{${id}}`, id.replaceAll('-', ''), randomUUID().toUpperCase()];
+        for (const spelling of spellings) {
+          await assert.rejects(store.append('case', [event({ v: 1 }, spelling)]), InputError, spelling);
+        }
+        assert.deepEqual((await store.readAll()).map((e) => e.envelope.id), [id]);
+        assert.equal(await store.streamRevision('case'), 0);
       });
 
       it('rejects a request mixing recorded and new events as an InputError', async function () {

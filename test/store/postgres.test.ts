@@ -134,10 +134,10 @@ describe('postgres store', function () {
       const first = await db.client();
       const second = await db.client();
       await first.query('BEGIN');
-      const held = await first.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [['s'], ['id-1']]);
+      const held = await first.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [['s'], ['00000000-0000-4000-8000-000000000001']]);
       const pid = (await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       await second.query('BEGIN');
-      const waiting = second.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [['s'], ['id-2']]);
+      const waiting = second.query<{ positions: string[] }>(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [['s'], ['00000000-0000-4000-8000-000000000002']]);
       await blockedOnAdvisoryLock(pid);
       // While it waits for the stream, the second writer has no transaction id, so no positions.
       const admin = await db.client();
@@ -168,13 +168,13 @@ describe('postgres store', function () {
       const byKey = rows.map((r) => r.name);
       const holder = await db.client();
       await holder.query('BEGIN');
-      await holder.query(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [[byKey[0]], ['held']]);
+      await holder.query(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [[byKey[0]], ['00000000-0000-4000-8000-000000000003']]);
       // The batch names its streams in descending key order: a writer locking in the order given
       // would hold five locks while it waits for the sixth, and two such writers can deadlock.
       const writer = await db.client();
       const pid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       await writer.query('BEGIN');
-      const waiting = writer.query(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [[...byKey].reverse(), ['w']]);
+      const waiting = writer.query(`SELECT positions FROM ${sql.beginAppend}($1, $2, 0)`, [[...byKey].reverse(), ['00000000-0000-4000-8000-000000000004']]);
       assert.equal(await blockedOnAdvisoryLock(pid), 0, 'blocked on the lowest key, the writer holds none of the other stream locks');
       await holder.query('ROLLBACK');
       await waiting;
@@ -290,8 +290,8 @@ describe('postgres store', function () {
       // A writer around the sequencer: a copy of an integrated row, moved into the gap at 8..11.
       const client = await db.client();
       await client.query(
-        `INSERT INTO ${sql.events} (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical)
-         SELECT 9, 'forged', 'forged', 0, type, recorded_at, content_digest, leaf_hash, canonical FROM ${sql.events} WHERE position = 6`,
+        `INSERT INTO ${sql.events} (position, id, stream, revision, content_digest, leaf_hash, canonical)
+         SELECT 9, '00000000-0000-4000-8000-00000000f09e', 'forged', 0, content_digest, leaf_hash, canonical FROM ${sql.events} WHERE position = 6`,
       );
       await client.end();
       await assert.rejects(store.integrate(), (err: unknown) => {

@@ -247,7 +247,15 @@ class PostgresStore implements EventStore {
     await this.transaction(async (client) => {
       // Concurrent `init` from several processes: CREATE ... IF NOT EXISTS is not race-free in PostgreSQL.
       await client.query(`SELECT pg_advisory_xact_lock(${this.sql.initLock})`);
-      for (const statement of schemaStatements(this.sql)) await client.query(statement);
+      for (const statement of schemaStatements(this.sql)) {
+        try {
+          await client.query(statement);
+        } catch (err) {
+          // An upgrade that refuses what it cannot convert (schema.ts): the stored rows break the ledger's rules.
+          if (sqlState(err) === 'P0001' && /^cannot upgrade ledger schema/.test((err as Error).message)) throw new IntegrityError((err as Error).message);
+          throw err;
+        }
+      }
     });
   }
 

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 
 /** Bumped when the DDL changes; `init()` re-runs the DDL when the stored value differs. */
-export const SCHEMA_VERSION = '4';
+export const SCHEMA_VERSION = '5';
 
 /** PostgreSQL 13 added xid8, pg_current_xact_id() and pg_current_snapshot(), which ordering relies on. */
 export const MIN_SERVER_VERSION = 130000;
@@ -70,18 +70,21 @@ export function schemaStatements(sql: LedgerSql): string[] {
     `CREATE SEQUENCE IF NOT EXISTS ${s}.position_seq AS bigint MINVALUE 0 START 0 CACHE 1`,
     // tx_id: the writing transaction's 64-bit id. Readers only return rows whose transaction is
     // older than every transaction still running (see reserve_positions and docs/stores.md).
+    // Schema 5 narrowed the row (docs/stores.md, "Schema"): the id as uuid (16 bytes instead of 37;
+    // event ids are lowercase RFC 9562 UUIDs before they reach any store, EVENT_ID_PATTERN, so the
+    // type's case folding never merges two ids SQLite keeps apart), the content digest as 32 bytes
+    // instead of 64 hex characters, and no type or recorded_at columns: nothing reads them, and
+    // both are inside the canonical bytes, which readers take the envelope from.
     // No leaf index column: integration never rewrites an event row. Integrated events are exactly
     // those at positions up to tree.last_position, in position order; the leaf index of one is its
     // position minus the positions missing below it, which the gaps table records (below).
     `CREATE TABLE IF NOT EXISTS ${sql.events} (
        position bigint PRIMARY KEY,
        tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-       id text NOT NULL,
+       id uuid NOT NULL,
        stream text NOT NULL,
        revision bigint NOT NULL,
-       type text NOT NULL,
-       recorded_at text NOT NULL,
-       content_digest text NOT NULL,
+       content_digest bytea NOT NULL,
        leaf_hash bytea NOT NULL,
        canonical bytea NOT NULL,
        CONSTRAINT events_id_key UNIQUE (id),
@@ -132,6 +135,35 @@ export function schemaStatements(sql: LedgerSql): string[] {
          UPDATE ${sql.tree} SET last_position = coalesce((SELECT max(position) FROM ${sql.events} WHERE leaf_index IS NOT NULL), -1);
          DROP INDEX IF EXISTS ${s}.events_unintegrated;
          ALTER TABLE ${sql.events} DROP COLUMN leaf_index;
+       END IF;
+     END
+     $migrate$`,
+    // Schema 4 and older kept the id and the content digest as text and the type and recorded_at
+    // as columns. The conversion rewrites the table once, in this transaction (ALTER TYPE takes an
+    // exclusive lock: writers wait, and older writers fail afterwards, naming a dropped column);
+    // an id that is not a lowercase UUID, or a digest that is not 64 lowercase hex digits, cannot
+    // convert without changing what a retry matches, so the upgrade is refused and nothing changes.
+    `DO $migrate$
+     DECLARE
+       bad record;
+     BEGIN
+       IF EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = '${sql.schema}' AND table_name = 'events' AND column_name = 'id' AND data_type = 'text') THEN
+         SELECT position, id INTO bad FROM ${sql.events}
+          WHERE id !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' ORDER BY position LIMIT 1;
+         IF FOUND THEN
+           RAISE EXCEPTION 'cannot upgrade ledger schema "${sql.schema}" to version 5: event at position % has id "%", not a lowercase UUID', bad.position, bad.id;
+         END IF;
+         SELECT position, content_digest AS id INTO bad FROM ${sql.events}
+          WHERE content_digest !~ '^[0-9a-f]{64}$' ORDER BY position LIMIT 1;
+         IF FOUND THEN
+           RAISE EXCEPTION 'cannot upgrade ledger schema "${sql.schema}" to version 5: event at position % has content digest "%", not 64 lowercase hex digits', bad.position, bad.id;
+         END IF;
+         ALTER TABLE ${sql.events}
+           DROP COLUMN IF EXISTS type,
+           DROP COLUMN IF EXISTS recorded_at,
+           ALTER COLUMN id TYPE uuid USING id::uuid,
+           ALTER COLUMN content_digest TYPE bytea USING decode(content_digest, 'hex');
        END IF;
      END
      $migrate$`,
@@ -196,10 +228,10 @@ export function schemaStatements(sql: LedgerSql): string[] {
          PERFORM pg_advisory_xact_lock(lock_key);
        END LOOP;
        SELECT coalesce(json_agg(json_build_object('id', e.id, 'position', e.position, 'stream', e.stream,
-                                                  'revision', e.revision, 'contentDigest', e.content_digest)), '[]'),
+                                                  'revision', e.revision, 'contentDigest', encode(e.content_digest, 'hex'))), '[]'),
               count(*)
          INTO recorded, known
-         FROM ${sql.events} AS e WHERE e.id = ANY(event_ids);
+         FROM ${sql.events} AS e WHERE e.id = ANY(event_ids::uuid[]);
        SELECT coalesce(json_agg(json_build_object('stream', s.stream, 'revision', s.revision, 'leafHash', encode(s.last_hash, 'hex'))), '[]')
          INTO heads
          FROM ${sql.streams} AS s WHERE s.stream = ANY(stream_names) AND s.revision >= 0;
