@@ -148,20 +148,8 @@ export class CompactRange {
 
   /** `appendPacked` of the leaf that completes a watched node: the same merges, recording each node as it forms. */
   private appendCapturing(leaf: PackedHash): void {
-    const end = this.count + 1;
-    let hash = leaf;
-    let width = 1;
-    this.capture(end, width, hash);
-    // RFC 9162 §2.1.1: each trailing 1 bit of the old size is a subtree the new leaf completes.
-    for (let n = this.count; n % 2 === 1; n = (n - 1) / 2) {
-      hash = nodeHashPacked(this.stack.pop()!, hash);
-      width *= 2;
-      this.capture(end, width, hash);
-    }
-    this.stack.push(hash);
-    this.count = end;
-    while (this.watched[this.watchAt] !== undefined && this.watched[this.watchAt]!.end <= end) this.watchAt++;
-    this.nextWatchEnd = this.watched[this.watchAt]?.end ?? -1;
+    // A leaf is a perfect subtree of width 1.
+    this.pushSubtreeCapturing(leaf, 1);
   }
 
   private capture(end: number, width: number, hash: PackedHash): void {
