@@ -56,26 +56,27 @@ function isDigit(c: number | undefined): boolean {
 const LOWER_HEX = new Uint8Array(256);
 for (const c of Buffer.from('0123456789abcdef', 'latin1')) LOWER_HEX[c] = 1;
 
-function isLowerHex(c: number | undefined): boolean {
-  return c !== undefined && LOWER_HEX[c] === 1;
-}
+/** By byte: 1 for a lowercase hex digit, 2 for "-" (one load per byte of a UUID). */
+const UUID_CLASS = new Uint8Array(256);
+for (const c of Buffer.from('0123456789abcdef', 'latin1')) UUID_CLASS[c] = 1;
+UUID_CLASS[0x2d] = 2;
+/** By position in a UUID: the class its byte must have (8-4-4-4-12). */
+const UUID_TEMPLATE = Uint8Array.from({ length: UUID_LENGTH }, (_, k) => (k === 8 || k === 13 || k === 18 || k === 23 ? 2 : 1));
 
 /** EVENT_ID_PATTERN over b[s, s + 36). */
 function isEventIdAt(b: Buffer, s: number): boolean {
-  let zeros = 0;
-  let fs = 0;
-  for (let k = 0; k < UUID_LENGTH; k++) {
-    const c = b[s + k];
-    if (k === 8 || k === 13 || k === 18 || k === 23) {
-      if (c !== 0x2d) return false;
-    } else if (!isLowerHex(c)) return false;
-    else if (c === 0x30) zeros++;
-    else if (c === 0x66) fs++;
-  }
-  if (zeros === 32 || fs === 32) return true; // the nil and max UUIDs (RFC 9562 §5.9, §5.10)
+  if (s + UUID_LENGTH > b.length) return false;
+  for (let k = 0; k < UUID_LENGTH; k++) if (UUID_CLASS[b[s + k]!] !== UUID_TEMPLATE[k]) return false;
   const version = b[s + 14]!;
   const variant = b[s + 19]!;
-  return version >= 0x31 && version <= 0x38 && (variant === 0x38 || variant === 0x39 || variant === 0x61 || variant === 0x62);
+  if (version >= 0x31 && version <= 0x38 && (variant === 0x38 || variant === 0x39 || variant === 0x61 || variant === 0x62)) return true;
+  return isUuidOf(b, s, 0x30) || isUuidOf(b, s, 0x66); // the nil and max UUIDs (RFC 9562 §5.9, §5.10)
+}
+
+/** Whether every digit of the UUID at b[s] (dashes already checked) is `digit`. */
+function isUuidOf(b: Buffer, s: number, digit: number): boolean {
+  for (let k = 0; k < UUID_LENGTH; k++) if (UUID_TEMPLATE[k] === 1 && b[s + k] !== digit) return false;
+  return true;
 }
 
 /** HEX_HASH_PATTERN over b[s, s + 64). */
@@ -92,14 +93,14 @@ function digitsAt(b: Buffer, s: number, n: number): number {
   return v;
 }
 
+/** By byte: "0" for every digit, the byte itself otherwise, so a timestamp matches RECORDED_AT_TEMPLATE byte for byte. */
+const DIGIT_AS_ZERO = Uint8Array.from({ length: 256 }, (_, c) => (c >= 0x30 && c <= 0x39 ? 0x30 : c));
+const RECORDED_AT_TEMPLATE = latin1('0000-00-00T00:00:00.000Z'); // yyyy-mm-ddThh:mm:ss.sssZ
+
 /** RECORDED_AT_PATTERN and isRealRecordedAt over b[s, s + 24). */
 function isRecordedAtAt(b: Buffer, s: number): boolean {
-  // yyyy-mm-ddThh:mm:ss.sssZ
-  for (let k = 0; k < RECORDED_AT_LENGTH; k++) {
-    const c = b[s + k];
-    const expected = k === 4 || k === 7 ? 0x2d : k === 10 ? 0x54 : k === 13 || k === 16 ? 0x3a : k === 19 ? 0x2e : k === 23 ? 0x5a : -1;
-    if (expected === -1 ? !isDigit(c) : c !== expected) return false;
-  }
+  if (s + RECORDED_AT_LENGTH > b.length) return false;
+  for (let k = 0; k < RECORDED_AT_LENGTH; k++) if (DIGIT_AS_ZERO[b[s + k]!] !== RECORDED_AT_TEMPLATE[k]) return false;
   const year = digitsAt(b, s, 4);
   const month = digitsAt(b, s + 5, 2);
   const day = digitsAt(b, s + 8, 2);
