@@ -310,6 +310,28 @@ export function reusedChain(): ReusedChain {
   return new ScannedFields(Buffer.alloc(0), 0, '', 0, -1, false);
 }
 
+/** Stream names seen lately, by a hash of their bytes (a slot keeps the last name that fell in it). */
+const STREAM_NAME_SLOTS = 1024;
+const streamNames = new Array<string | undefined>(STREAM_NAME_SLOTS).fill(undefined);
+
+/**
+ * The stream name b[s, e) (plain ASCII, as the scan proved, so latin1 is its text): the same string
+ * for every event of a stream, made once instead of per event, whose hash the heads Map then
+ * computes once too. The bytes are compared with the kept name, so a collision only costs a new string.
+ */
+function streamNameAt(b: Buffer, s: number, e: number): string {
+  let h = 0;
+  for (let k = s; k < e; k++) h = (Math.imul(h, 31) + b[k]!) | 0;
+  const slot = h & (STREAM_NAME_SLOTS - 1);
+  const kept = streamNames[slot];
+  if (kept !== undefined && kept.length === e - s) {
+    let k = 0;
+    while (k < kept.length && kept.charCodeAt(k) === b[s + k]) k++;
+    if (k === kept.length) return kept;
+  }
+  return (streamNames[slot] = b.toString('latin1', s, e));
+}
+
 /**
  * The fields `scanEnvelope` located in `bytes` (slots out[at, at + SCAN_SLOTS)), or undefined when
  * the scan did not decide that event (NaN in its first slot). The stream name is plain ASCII.
@@ -318,7 +340,7 @@ export function reusedChain(): ReusedChain {
 export function chainFromScan(bytes: Buffer, out: Float64Array, at: number, reuse?: ReusedChain): ChainFields | undefined {
   const id = out[at + SCAN_ID]!;
   if (Number.isNaN(id)) return undefined;
-  const stream = bytes.toString('latin1', out[at + SCAN_STREAM_START], out[at + SCAN_STREAM_END]);
+  const stream = streamNameAt(bytes, out[at + SCAN_STREAM_START]!, out[at + SCAN_STREAM_END]!);
   const revision = out[at + SCAN_REVISION]!;
   const prevHash = out[at + SCAN_PREV_HASH]!;
   const rotation = out[at + SCAN_ROTATION] === 1;

@@ -47,6 +47,13 @@ describe('scanEnvelope (the verifier\'s byte scan)', () => {
     for (const event of buildLog()) assert.equal(assertSafe(Buffer.from(event.canonical)), true);
   });
 
+  it('names each event\'s own stream when thousands of same-length names share the kept-name slots', () => {
+    // 5,000 names of one length in 1,024 slots: slots collide, and a kept name must never stand in for another.
+    const plan = Array.from({ length: 5000 }, (_, k) => `st-${String(k).padStart(4, '0')}`);
+    const log = buildLog([...plan, ...plan.slice().reverse()]);
+    for (const event of log) assert.equal(scanned(Buffer.from(event.canonical))?.stream, event.envelope.stream);
+  });
+
   it('decides the canonical bytes of every genuine envelope with plain ASCII text, and is right about the others', () => {
     let decided = 0;
     fc.assert(
