@@ -169,9 +169,11 @@ const QUOTE = 0x22;
  * When the stored bytes b are, provably, the RFC 8785 form of a valid envelope: true, with the
  * fields the ordered checks read written to out[at, at + SCAN_SLOTS). False means "not decided
  * here" (invalid, or outside the subset: a non-ASCII or escaped stream name, a member named
- * "__proto__", …): the caller must take the text path.
+ * "__proto__", …): the caller must take the text path. With `prevHashDigitsLater`, the 64 bytes of
+ * a prevHash are not checked here: "valid" then holds only if `prevHashDigitsValid` says so, which a
+ * caller need not ask once those bytes matched a hash's hex digits (the chain check).
  */
-export function scanEnvelope(b: Buffer, out: Float64Array, at: number): boolean {
+export function scanEnvelope(b: Buffer, out: Float64Array, at: number, prevHashDigitsLater = false): boolean {
   let i = literal(b, 0, OPEN_DATA);
   if (i < 0 || b[i] !== 0x7b) return false;
   i = canonicalBytesEnd(b, i, 2); // the envelope is level 1, data level 2
@@ -192,7 +194,7 @@ export function scanEnvelope(b: Buffer, out: Float64Array, at: number): boolean 
   if (i < 0) return false;
   let prevHash = -1;
   if (b[i] === QUOTE) {
-    if (!isHashHexAt(b, i + 1) || b[i + 1 + HASH_HEX_LENGTH] !== QUOTE) return false;
+    if ((!prevHashDigitsLater && !isHashHexAt(b, i + 1)) || b[i + 1 + HASH_HEX_LENGTH] !== QUOTE) return false;
     prevHash = i + 1;
     i += HASH_HEX_LENGTH + 2;
   } else i = literal(b, i, NULL);
@@ -265,6 +267,11 @@ class ScannedFields implements ChainFields {
   prevHashIs(hash: HashText | null): boolean {
     if (this.prevHashAt < 0 || hash === null) return hash === null && this.prevHashAt < 0;
     return bytesSpellHash(this.bytes, this.prevHashAt, hash);
+  }
+
+  /** HEX_HASH_PATTERN over the prevHash bytes (true for null): what a scan with `prevHashDigitsLater` left out. */
+  prevHashDigitsValid(): boolean {
+    return this.prevHashAt < 0 || isHashHexAt(this.bytes, this.prevHashAt);
   }
 }
 

@@ -149,7 +149,8 @@ const scannedChain = reusedChain();
  */
 function checkContent(event: RecordedEvent, index: number): ChainFields | Divergence {
   const bytes = event.canonical;
-  if (envelopeIsFromBytes(event) && Buffer.isBuffer(bytes) && scanEnvelope(bytes, scanned, 0)) return chainFromScan(bytes, scanned, 0, scannedChain)!;
+  // prevHash's digits are left to the chain check, which compares those bytes with a hash's digits anyway (`failAfterScan`).
+  if (envelopeIsFromBytes(event) && Buffer.isBuffer(bytes) && scanEnvelope(bytes, scanned, 0, true)) return chainFromScan(bytes, scanned, 0, scannedChain)!;
   return contentDivergence(event, index) ?? chainFromEnvelope(event.envelope);
 }
 
@@ -418,6 +419,16 @@ export class LogVerifier {
     return undefined;
   }
 
+  /**
+   * Records a divergence of an event that passed the content checks (a), unless the byte scan left
+   * its prevHash digits to the chain check and they are not a hash: then (a) fails first, with the
+   * text path's verdict, as if the scan had checked them.
+   */
+  private failAfterScan(event: RecordedEvent, index: number, env: ChainFields, divergence: Divergence): undefined {
+    if (env === scannedChain && !scannedChain.prevHashDigitsValid()) return this.fail(contentDivergence(event, index) ?? divergence);
+    return this.fail(divergence);
+  }
+
   /** Leaf hash of the event `verifyEvent` last accepted. */
   private lastLeaf: HashText = '';
 
@@ -447,18 +458,18 @@ export class LogVerifier {
     const leaf = checkedLeaf ?? leafHashPacked(event.canonical);
     if (checkedLeaf === undefined ? !hexSpellsPacked(event.leafHash, leaf) : leaf !== event.leafHash) {
       const leafHex = hashHex(leaf);
-      return this.fail({ check: 'leafHash', ...named(index, env), expected: leafHex, actual: event.leafHash, message: `${at(index, env)}: canonical bytes hash to leaf ${short(leafHex)}, but the recorded leaf hash is ${short(String(event.leafHash))}: the event or its hash was altered.` });
+      return this.failAfterScan(event, index, env, { check: 'leafHash', ...named(index, env), expected: leafHex, actual: event.leafHash, message: `${at(index, env)}: canonical bytes hash to leaf ${short(leafHex)}, but the recorded leaf hash is ${short(String(event.leafHash))}: the event or its hash was altered.` });
     }
 
     // (c) The per-stream chain fixed at append time.
     const head = this.heads.get(env.stream);
     const expectedRevision = head === undefined ? 0 : head.revision + 1;
     if (env.revision !== expectedRevision) {
-      return this.fail({ check: 'chain', ...named(index, env), expected: String(expectedRevision), actual: String(env.revision), message: `${at(index, env)}: stream "${env.stream}" continues at revision ${env.revision}, expected ${expectedRevision}.` });
+      return this.failAfterScan(event, index, env, { check: 'chain', ...named(index, env), expected: String(expectedRevision), actual: String(env.revision), message: `${at(index, env)}: stream "${env.stream}" continues at revision ${env.revision}, expected ${expectedRevision}.` });
     }
     const expectedPrev = head === undefined ? null : head.leafHash;
     if (!env.prevHashIs(expectedPrev)) {
-      return this.fail({
+      return this.failAfterScan(event, index, env, {
         check: 'chain',
         ...named(index, env),
         expected: expectedPrev === null ? 'null' : hashHex(expectedPrev),

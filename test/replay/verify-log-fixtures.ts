@@ -143,6 +143,15 @@ export function tamperCases(): TamperCase[] {
     tampered('bytes whose envelope breaks the schema', (ev) => reseal(ev, 6, (e) => void ((e as Record<string, unknown>).extra = true))),
     tampered('a returned envelope that is not an object', (ev) => void (ev[6] = { ...ev[6]!, envelope: 'x' as unknown as Envelope })),
     tampered('a skipped revision', (ev) => reseal(ev, 5, (e) => void (e.revision = 3))),
+    // The byte scan leaves prevHash's digits to the chain check: a bad digit must still fail the content checks first.
+    tampered('a prevHash in capitals, resealed', (ev) => reseal(ev, 5, (e) => void (e.prevHash = e.prevHash!.toUpperCase()))),
+    tampered('a prevHash in capitals, leaf hash kept', (ev) => {
+      const original = ev[5]!.leafHash;
+      reseal(ev, 5, (e) => void (e.prevHash = e.prevHash!.toUpperCase()));
+      ev[5] = { ...ev[5]!, leafHash: original };
+    }),
+    tampered('a prevHash that is not hex on a skipped revision', (ev) => reseal(ev, 5, (e) => void ((e.prevHash = 'g'.repeat(64)), (e.revision = 3)))),
+    tampered('a first event whose prevHash is not hex', (ev) => reseal(ev, 0, (e) => void (e.prevHash = 'g'.repeat(64)))),
     tampered('a first event that claims a predecessor', (ev) => reseal(ev, 3, (e) => void (e.prevHash = ev[0]!.leafHash))),
     tampered('a gap in the leaf indices', (ev) => void ev.splice(4, 1)),
     tampered('a null leaf index', (ev) => void (ev[4] = { ...ev[4]!, index: null })),
