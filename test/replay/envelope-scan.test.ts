@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canonicalize } from '../../src/integrity/canonical.js';
-import { chainFromScan, scanEnvelope, SCAN_SLOTS } from '../../src/replay/envelope-scan.js';
+import { chainFromScan, reusedChain, scanEnvelope, SCAN_SLOTS } from '../../src/replay/envelope-scan.js';
 import { contentDivergence } from '../../src/replay/verify-log.js';
 import { recordFromCanonical } from '../../src/store/recorded.js';
 import { genuine, mutated } from './envelope-arbitraries.js';
@@ -194,5 +194,24 @@ describe('scanEnvelope (the verifier\'s byte scan)', () => {
         assert.equal(assertSafe(bytes), true, `${field} = ${JSON.stringify(value)}`);
       }
     }
+  });
+
+  it('with prevHash digits left for later, says valid only together with prevHashDigitsValid', () => {
+    const [, , third] = buildLog();
+    const base = third!.envelope as unknown as Record<string, unknown>;
+    const out = new Float64Array(SCAN_SLOTS);
+    const cases: [unknown, boolean][] = [['A'.repeat(64), false], ['g'.repeat(64), false], ['0123456789abcdeF'.repeat(4), false], ['0123456789abcdef'.repeat(4), true], [null, true]];
+    for (const [prevHash, valid] of cases) {
+      const bytes = Buffer.from(canonicalize({ ...base, prevHash }));
+      assert.equal(textPathAccepts(bytes), valid, String(prevHash));
+      assert.equal(scanEnvelope(bytes, out, 0), valid, `the full scan on ${String(prevHash)}`);
+      // Every other check still runs: the deferred scan decides these bytes, and the digits tell.
+      assert.equal(scanEnvelope(bytes, out, 0, true), true, String(prevHash));
+      const chain = reusedChain();
+      chainFromScan(bytes, out, 0, chain);
+      assert.equal(chain.prevHashDigitsValid(), valid, String(prevHash));
+    }
+    // 63 or 65 characters is not a prevHash of the right length, digits or not.
+    for (const prevHash of ['a'.repeat(63), 'a'.repeat(65)]) assert.equal(scanEnvelope(Buffer.from(canonicalize({ ...base, prevHash })), out, 0, true), false, prevHash);
   });
 });
