@@ -81,7 +81,7 @@ export class VerifyPool {
       });
       worker.on('error', (err) => this.failAll(err));
       worker.on('exit', (code) => {
-        if (this.waiting.size > 0) this.failAll(new Error(`a verification worker exited with code ${code}`));
+        if (!this.closing) this.failAll(new Error(`a verification worker exited with code ${code}`));
       });
       return worker;
     });
@@ -92,7 +92,11 @@ export class VerifyPool {
     return this.workers.length;
   }
 
+  /** Set once a worker failed: batches submitted afterwards fail at once instead of waiting on a dead thread. */
+  private failure: Error | undefined;
+
   private failAll(err: Error): void {
+    this.failure ??= err;
     for (const waiter of this.waiting.values()) waiter.reject(err);
     this.waiting.clear();
   }
@@ -130,6 +134,11 @@ export class VerifyPool {
 
   private post(batch: VerifyBatch, slot: BatchSlot): Promise<VerifiedBatch> | undefined {
     const { seq, slotKey } = batch;
+    if (this.failure !== undefined) {
+      const failed = Promise.reject(this.failure);
+      failed.catch(() => undefined);
+      return failed;
+    }
     const held = this.held[this.next]!;
     const holds = held[slotKey]?.slot === slot && held[slotKey].bytes === slot.bytes;
     if (!holds) batch.slot = slot;
@@ -147,7 +156,10 @@ export class VerifyPool {
     return result;
   }
 
+  private closing = false;
+
   async close(): Promise<void> {
+    this.closing = true;
     this.waiting.clear();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }

@@ -163,7 +163,9 @@ async function readAndVerify(batch: VerifyBatch, slot: BatchSlot, path: string):
   const chains = Buffer.from(slot.chains!);
   let passed = 0;
   for (const n = Math.min(count, rows.length); passed < n; passed++) {
-    const [position, recorded, canonical] = rows[passed]!;
+    const [position, recordedLength, row] = rows[passed]!;
+    if (recordedLength !== HASH_SIZE) break;
+    const canonical = row.subarray(HASH_SIZE);
     const at = passed * SCAN_SLOTS;
     if (position !== base + passed || !scanEnvelope(canonical, fields, at) || fields[at + SCAN_ROTATION] === 1) break;
     const streamStart = fields[at + SCAN_STREAM_START]!;
@@ -171,7 +173,7 @@ async function readAndVerify(batch: VerifyBatch, slot: BatchSlot, path: string):
     if (streamLength > STREAM_MAX) break;
     const leafAt = passed * HASH_SIZE;
     leaves.write(leafHashPacked(canonical), leafAt, HASH_SIZE, 'latin1');
-    if (recorded.length !== HASH_SIZE || leaves.compare(recorded, 0, HASH_SIZE, leafAt, leafAt + HASH_SIZE) !== 0) break;
+    if (leaves.compare(row, 0, HASH_SIZE, leafAt, leafAt + HASH_SIZE) !== 0) break;
     // The chain fields, copied out of the bytes as they are: the main thread reads them from here.
     const record = passed * CHAIN_RECORD;
     const id = fields[at + SCAN_ID]!;
