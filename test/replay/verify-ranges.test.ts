@@ -102,6 +102,23 @@ describe('verifyRangesParallel (workers read the SQLite file themselves)', funct
     }
   });
 
+  it('checks here only the range of an event the workers leave to the main thread, and hands them the next ranges again', async () => {
+    // A stream name outside plain ASCII is valid, but the byte scan leaves it to the text path.
+    const plan = Array.from({ length: 200 }, (_, i) => (i === 100 ? 'lab-é' : PLAN[i % PLAN.length]!));
+    const events = buildLog(plan);
+    const opts = options({ checkpoints: [64, 200].map((size) => checkpointAt(events, size)) });
+    const { path, store } = await ledgerFile(events);
+    try {
+      const expected = await single(store, opts);
+      assert.equal(expected.report.ok, true);
+      const got = await inRanges(rangesOf(path, store, 200), opts, { pool, batchEvents: 16 });
+      assert.deepEqual({ report: got.report, progress: got.progress }, expected);
+      assert.equal(got.workerEvents, 200 - 16, 'only range [96, 112) was finished on the main thread');
+    } finally {
+      await store.close();
+    }
+  });
+
   describe('reports exactly the single-threaded first divergence on every tampered file', () => {
     for (const c of tamperCases()) {
       if (!storable(c.events)) continue;
