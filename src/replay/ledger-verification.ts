@@ -6,7 +6,7 @@ import { requireOrigin } from '../ledger/origin.js';
 import type { EventStore } from '../store/port.js';
 import { readRotationStatements } from './key-history.js';
 import type { VerifyLogReport } from './verify-log.js';
-import { defaultVerifyWorkers, verifyLogParallel } from './verify-parallel.js';
+import { defaultVerifyWorkers, verifyLogParallel, verifyRangesParallel, type VerifyPool } from './verify-parallel.js';
 
 export interface LedgerVerification extends VerifyLogReport {
   store: string;
@@ -27,6 +27,8 @@ export interface LedgerVerificationOptions {
   verifierKeys: readonly string[];
   /** Worker threads for the per-event checks; 1 = single-threaded. Default: cores - 1. */
   workers?: number;
+  /** Threads started beforehand (the CLI starts them while it opens the store); kept open afterwards. */
+  pool?: VerifyPool;
   /** Called with the number of events checked so far. */
   onProgress?: (events: number) => void;
 }
@@ -36,11 +38,14 @@ export async function verifyLedger(store: EventStore, options: LedgerVerificatio
   const rotations = await readRotationStatements(store);
   const checkpoints = await store.checkpoints();
   const tree = await store.treeState();
-  const report = await verifyLogParallel(
-    readLogPages(store),
-    { checkpoints, verifierKeys: options.verifierKeys, origin, rotations, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
-    { workers: options.workers ?? defaultVerifyWorkers() },
-  );
+  const logOptions = { checkpoints, verifierKeys: options.verifierKeys, origin, rotations, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+  const parallel = options.pool !== undefined ? { pool: options.pool } : { workers: options.workers ?? defaultVerifyWorkers() };
+  // A store with a file the workers can open lets them read their own rows: no bytes pass through this thread.
+  const path = (options.pool?.size ?? parallel.workers ?? 1) > 1 ? store.rangeReadPath?.() : undefined;
+  const report =
+    path === undefined
+      ? await verifyLogParallel(readLogPages(store), logOptions, parallel)
+      : await verifyRangesParallel({ path, end: tree.size, readLog: (fromIndex, limit) => store.readLog({ fromIndex, limit }) }, logOptions, parallel);
   const pending = await store.unintegrated();
   // Anchored: every recorded event lies inside the latest checkpoint, which verifyLog checked.
   const signedSize = report.ok ? (checkpoints.at(-1)?.size ?? 0) : 0;

@@ -285,6 +285,11 @@ export class LogVerifier {
     return this.divergence !== undefined;
   }
 
+  /** Events verified so far: the leaf index the next event must have. */
+  get treeSize(): number {
+    return this.range.size;
+  }
+
   /** Verifies the next event. Returns false once a divergence has been found (further events are ignored). */
   push(event: RecordedEvent): boolean {
     return this.pushEvent(event, undefined);

@@ -13,7 +13,7 @@ import { envelopeIsFromBytes } from '../store/recorded.js';
 import { chainFromScan, reusedChain, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
 import { alignedBlocks } from '../integrity/compact-range.js';
 import { HASH_SIZE, hexSpellsBytes } from '../integrity/hasher.js';
-import { batchSlot, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
+import { batchSlot, readSlot, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -81,7 +81,7 @@ export class VerifyPool {
       });
       worker.on('error', (err) => this.failAll(err));
       worker.on('exit', (code) => {
-        if (this.waiting.size > 0) this.failAll(new Error(`a verification worker exited with code ${code}`));
+        if (!this.closing) this.failAll(new Error(`a verification worker exited with code ${code}`));
       });
       return worker;
     });
@@ -92,7 +92,11 @@ export class VerifyPool {
     return this.workers.length;
   }
 
+  /** Set once a worker failed: batches submitted afterwards fail at once instead of waiting on a dead thread. */
+  private failure: Error | undefined;
+
   private failAll(err: Error): void {
+    this.failure ??= err;
     for (const waiter of this.waiting.values()) waiter.reject(err);
     this.waiting.clear();
   }
@@ -120,10 +124,23 @@ export class VerifyPool {
       fromBytes[k] = decoded ? 1 : 0;
       if (!decoded) (envelopes ??= new Array<unknown>(events.length))[k] = event.envelope;
     }
-    const seq = this.seq++;
+    return this.post({ seq: this.seq++, base, count: events.length, slotKey, envelopes }, slot);
+  }
+
+  /** Ships the range [base, base + count) of the ledger file at `path` for a worker to read itself, round-robin, in `slot`. */
+  submitRead(path: string, base: number, count: number, slot: BatchSlot, slotKey: number): Promise<VerifiedBatch> | undefined {
+    return this.post({ seq: this.seq++, read: path, base, count, slotKey, envelopes: undefined }, slot);
+  }
+
+  private post(batch: VerifyBatch, slot: BatchSlot): Promise<VerifiedBatch> | undefined {
+    const { seq, slotKey } = batch;
+    if (this.failure !== undefined) {
+      const failed = Promise.reject(this.failure);
+      failed.catch(() => undefined);
+      return failed;
+    }
     const held = this.held[this.next]!;
     const holds = held[slotKey]?.slot === slot && held[slotKey].bytes === slot.bytes;
-    const batch: VerifyBatch = { seq, base, count: events.length, slotKey, envelopes };
     if (!holds) batch.slot = slot;
     const worker = this.workers[this.next]!;
     try {
@@ -139,7 +156,10 @@ export class VerifyPool {
     return result;
   }
 
+  private closing = false;
+
   async close(): Promise<void> {
+    this.closing = true;
     this.waiting.clear();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
@@ -297,4 +317,131 @@ export async function verifyLogParallel(
     if (pool !== parallel.pool) await pool?.close();
   }
   return verifier.finish();
+}
+
+/** A ledger whose rows worker threads read themselves (`EventStore.rangeReadPath`). */
+export interface LogRanges {
+  /** The file each worker opens read-only. */
+  path: string;
+  /** Leaf indices [0, end) are read in ranges by the workers (a hint: the tree size when verification starts); the main thread reads on from there. */
+  end: number;
+  /** The main thread's own read (`EventStore.readLog`): its fallback, and everything past `end`. */
+  readLog(fromIndex: number, limit: number): Promise<readonly RecordedEvent[]>;
+}
+
+/** Stand-ins for events a worker read and vouched for: the verifier reads only their index and (the worker's own) leaf hash. */
+interface Vouched {
+  index: number;
+  leafHash: string;
+}
+
+/**
+ * `verifyLogParallel` where the workers read their rows from the ledger file themselves: the main
+ * thread hands out position ranges and gets back only leaf hashes, chain fields and subtree roots,
+ * and runs the ordered checks. From the first event a worker did not vouch for, the main thread
+ * reads and checks the rest of that range itself; once the verifier is not where the next range
+ * starts (a gap or a shorter log), or past `end`, it reads on by itself to the end of the log as
+ * `verifyLog(readLogPages(store))` does. The report is the single-threaded one.
+ */
+export async function verifyRangesParallel(ranges: LogRanges, options: VerifyLogOptions, parallel: ParallelOptions = {}): Promise<VerifyLogReport> {
+  const workers = parallel.pool?.size ?? parallel.workers ?? defaultVerifyWorkers();
+  if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`);
+  const verifier = new LogVerifier(options);
+  const batchEvents = Math.max(1, parallel.batchEvents ?? 1024);
+  const window = 2 * workers;
+  const end = Math.max(0, Math.floor(ranges.end));
+  /** Reads [from, from + limit) (or what the log has there) and checks it here; false once diverged. */
+  const checkHere = async (from: number, limit: number): Promise<boolean> => {
+    for (const event of await ranges.readLog(from, limit)) if (!verifier.push(event)) return false;
+    return true;
+  };
+  const pool = workers === 1 || end === 0 ? undefined : (parallel.pool ?? new VerifyPool(workers));
+  try {
+    if (pool !== undefined) {
+      const slots: BatchSlot[] = [];
+      const vouched: Vouched[] = Array.from({ length: batchEvents }, () => ({ index: 0, leafHash: '' }));
+      const inFlight: { base: number; count: number; slot: BatchSlot; result: Promise<VerifiedBatch> | undefined }[] = [];
+      const checkWhileStarting = parallel.checkWhileStarting ?? true;
+      let next = 0;
+      let batches = 0;
+      for (;;) {
+        if (verifier.failed) break;
+        if (inFlight.length === 0 && next < end && checkWhileStarting && pool.readyWorkers === 0) {
+          // Workers still loading: check this range here rather than wait, then let their messages in.
+          const count = Math.min(batchEvents, end - next);
+          parallel.onBatch?.('main', count);
+          if (!(await checkHere(next, count))) break;
+          next += count;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
+        while (inFlight.length < window && next < end) {
+          const key = batches++ % window;
+          const slot = (slots[key] ??= readSlot(batchEvents));
+          const count = Math.min(batchEvents, end - next);
+          inFlight.push({ base: next, count, slot, result: pool.submitRead(ranges.path, next, count, slot, key) });
+          next += count;
+        }
+        const pending = inFlight.shift();
+        if (pending === undefined) break;
+        // The verifier stopped short of this range (a gap, or rows missing): the rest is read here.
+        if (verifier.treeSize !== pending.base) break;
+        const result = pending.result === undefined ? undefined : await pending.result;
+        parallel.onBatch?.(result === undefined || result.passed < pending.count ? 'main' : 'worker', pending.count);
+        const passed = result?.passed ?? 0;
+        if (passed > 0 && !applyVouched(verifier, pending.base, passed, pending.slot, result!.blocks > 0 && passed === pending.count, vouched)) break;
+        if (passed < pending.count && !(await checkHere(pending.base + passed, pending.count - passed))) break;
+        if (verifier.treeSize !== pending.base + pending.count) break;
+      }
+    }
+    // Past the ranges (or after a short one): on to the end of the log, here, as readLogPages reads it.
+    for (;;) {
+      if (verifier.failed) break;
+      const from = verifier.treeSize;
+      const page = await ranges.readLog(from, PAGE);
+      if (page.length === 0) break;
+      for (const event of page) if (!verifier.push(event)) break;
+      if (verifier.treeSize === from) break;
+    }
+  } finally {
+    if (pool !== parallel.pool) await pool?.close();
+  }
+  return verifier.finish();
+}
+
+/** Pages the main thread reads by itself past the workers' ranges (readLogPages' page). */
+const PAGE = 5_000;
+
+/** Feeds the `passed` events a worker read and vouched for to the verifier in leaf order; false once diverged. */
+function applyVouched(verifier: LogVerifier, base: number, passed: number, slot: BatchSlot, whole: boolean, vouched: Vouched[]): boolean {
+  const leaves = Buffer.from(slot.leaves);
+  const fields = new Float64Array(slot.fields);
+  const chains = Buffer.from(slot.chains!);
+  const events = vouched as unknown as RecordedEvent[];
+  for (let k = 0; k < passed; k++) {
+    const v = vouched[k]!;
+    v.index = base + k;
+    // Packed (HashText): the worker compared it with the recorded hash already.
+    v.leafHash = leaves.toString('latin1', k * HASH_SIZE, (k + 1) * HASH_SIZE);
+  }
+  const leafOf = (k: number): string => vouched[k]!.leafHash;
+  const chainOf = (k: number): ChainFields | undefined => chainFromScan(chains, fields, k * SCAN_SLOTS, workerChain);
+  if (!whole) {
+    for (let k = 0; k < passed; k++) if (!verifier.pushChecked(events[k]!, leafOf(k), chainOf(k))) return false;
+    return true;
+  }
+  const roots = Buffer.from(slot.roots);
+  let from = 0;
+  const widths = alignedBlocks(base, base + passed);
+  for (let b = 0; b < widths.length; b++) {
+    const width = widths[b]!;
+    const at = from;
+    if (verifier.takesBlock(width)) {
+      if (!verifier.pushCheckedBlock(events.slice(at, at + width), (k) => leafOf(at + k), (k) => chainOf(at + k), roots.toString('latin1', b * HASH_SIZE, (b + 1) * HASH_SIZE))) return false;
+    } else {
+      for (let k = at; k < at + width; k++) if (!verifier.pushChecked(events[k]!, leafOf(k), chainOf(k))) return false;
+    }
+    from += width;
+  }
+  return true;
 }

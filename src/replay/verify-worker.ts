@@ -9,7 +9,8 @@ import { parentPort } from 'node:worker_threads';
 import { alignedBlocks, subtreeRoot } from '../integrity/compact-range.js';
 import { HASH_SIZE, leafHashPacked } from '../integrity/hasher.js';
 import { recordFromCanonical } from '../store/recorded.js';
-import { scanEnvelope, SCAN_ID, SCAN_SLOTS } from './envelope-scan.js';
+import { scanEnvelope, SCAN_ID, SCAN_PREV_HASH, SCAN_ROTATION, SCAN_SLOTS, SCAN_STREAM_END, SCAN_STREAM_START } from './envelope-scan.js';
+import type { LogRangeReader } from '../store/sqlite/range-read.js';
 
 /**
  * The shared memory of one batch in flight, reused batch after batch: the main thread copies the
@@ -33,7 +34,18 @@ export interface BatchSlot {
   fields: SharedArrayBuffer;
   /** Out: the packed roots (32 bytes each) of the perfect subtrees the batch's leaf range splits into (`alignedBlocks`). */
   roots: SharedArrayBuffer;
+  /**
+   * Out, for batches the worker reads itself (`VerifyBatch.read`): per event a CHAIN_RECORD-byte
+   * copy of its id, prevHash and stream as they appear in its bytes, and `fields` point into it.
+   */
+  chains?: SharedArrayBuffer;
 }
+
+/** A chain record: id (36 bytes), prevHash hex (64), stream name (at most STREAM_MAX: the Envelope schema's limit). */
+export const CHAIN_PREV = 36;
+export const CHAIN_STREAM = 100;
+const STREAM_MAX = 200;
+export const CHAIN_RECORD = CHAIN_STREAM + STREAM_MAX;
 
 /** Room for the subtree roots of a batch of `events` events: a range splits into at most 2 log2(n) + 2 aligned parts. */
 function rootSlots(events: number): number {
@@ -52,8 +64,20 @@ export function batchSlot(events: number, bytes: number): BatchSlot {
   };
 }
 
+/** A slot for batches of up to `events` events a worker reads itself: no bytes travel, the chain records come back. */
+export function readSlot(events: number): BatchSlot {
+  return { ...batchSlot(events, 0), chains: new SharedArrayBuffer(CHAIN_RECORD * events) };
+}
+
 export interface VerifyBatch {
   seq: number;
+  /**
+   * A ledger file (SQLite) the worker reads the rows of positions [base, base + count) from itself
+   * instead of the slot's bytes; it vouches only for the leading rows whose position is the next
+   * leaf index, whose bytes the scan decides, that are no key rotation and whose recorded leaf hash
+   * it recomputes.
+   */
+  read?: string;
   /** Leaf index of the batch's first event (names events in messages only). */
   base: number;
   count: number;
@@ -88,6 +112,7 @@ export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
   if (batch.slot !== undefined) slots.set(batch.slotKey, batch.slot);
   const slot = batch.slot ?? slots.get(batch.slotKey);
   if (slot === undefined) throw new Error(`verification worker: no slot ${batch.slotKey} was sent`);
+  if (batch.read !== undefined) return readAndVerify(batch, slot, batch.read);
   const all = Buffer.from(slot.bytes);
   const ends = new Uint32Array(slot.ends, 0, count);
   const fromBytes = new Uint8Array(slot.fromBytes, 0, count);
@@ -111,6 +136,59 @@ export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
     start = end;
   }
   return { seq: batch.seq, passed, blocks: passed === count ? writeSubtreeRoots(batch.base, count, leaves, slot.roots) : 0 };
+}
+
+/** This worker's read-only connection to the ledger file, opened on its first read batch. */
+let reader: { path: string; open: LogRangeReader } | undefined;
+
+/**
+ * A batch this worker reads itself. Anything it cannot decide alone (a gap, a row the scan leaves
+ * to the text path, a key rotation, a recorded leaf hash that differs, a read error) ends what it
+ * vouches for; the main thread reads and checks the rest of the batch itself.
+ */
+async function readAndVerify(batch: VerifyBatch, slot: BatchSlot, path: string): Promise<VerifiedBatch> {
+  const { base, count } = batch;
+  let rows: import('../store/sqlite/range-read.js').RangeRow[];
+  try {
+    if (reader?.path !== path) {
+      reader?.open.close();
+      reader = { path, open: (await import('../store/sqlite/range-read.js')).openLogRangeReader(path) };
+    }
+    rows = reader.open.rows(base, base + count);
+  } catch {
+    return { seq: batch.seq, passed: 0, blocks: 0 };
+  }
+  const leaves = Buffer.from(slot.leaves);
+  const fields = new Float64Array(slot.fields, 0, count * SCAN_SLOTS);
+  const chains = Buffer.from(slot.chains!);
+  let passed = 0;
+  for (const n = Math.min(count, rows.length); passed < n; passed++) {
+    const [position, recordedLength, row] = rows[passed]!;
+    if (recordedLength !== HASH_SIZE) break;
+    const canonical = row.subarray(HASH_SIZE);
+    const at = passed * SCAN_SLOTS;
+    if (position !== base + passed || !scanEnvelope(canonical, fields, at) || fields[at + SCAN_ROTATION] === 1) break;
+    const streamStart = fields[at + SCAN_STREAM_START]!;
+    const streamLength = fields[at + SCAN_STREAM_END]! - streamStart;
+    if (streamLength > STREAM_MAX) break;
+    const leafAt = passed * HASH_SIZE;
+    leaves.write(leafHashPacked(canonical), leafAt, HASH_SIZE, 'latin1');
+    if (leaves.compare(row, 0, HASH_SIZE, leafAt, leafAt + HASH_SIZE) !== 0) break;
+    // The chain fields, copied out of the bytes as they are: the main thread reads them from here.
+    const record = passed * CHAIN_RECORD;
+    const id = fields[at + SCAN_ID]!;
+    canonical.copy(chains, record, id, id + CHAIN_PREV);
+    fields[at + SCAN_ID] = record;
+    const prev = fields[at + SCAN_PREV_HASH]!;
+    if (prev >= 0) {
+      canonical.copy(chains, record + CHAIN_PREV, prev, prev + CHAIN_STREAM - CHAIN_PREV);
+      fields[at + SCAN_PREV_HASH] = record + CHAIN_PREV;
+    }
+    canonical.copy(chains, record + CHAIN_STREAM, streamStart, streamStart + streamLength);
+    fields[at + SCAN_STREAM_START] = record + CHAIN_STREAM;
+    fields[at + SCAN_STREAM_END] = record + CHAIN_STREAM + streamLength;
+  }
+  return { seq: batch.seq, passed, blocks: passed === count ? writeSubtreeRoots(base, count, leaves, slot.roots) : 0 };
 }
 
 /** The roots of the batch's aligned subtrees (its share of the tree) over its leaf hashes, into `roots`; how many. */

@@ -125,6 +125,11 @@ export interface EventStore {
   unintegrated(): Promise<number>;
   /** Integrated events in leaf order. */
   readLog(options?: ReadLogOptions): Promise<LoggedEvent[]>;
+  /**
+   * A file other threads may open read-only to read ranges of the log themselves (the embedded
+   * store's SQLite file; parallel verification), or undefined. Absent on stores without one.
+   */
+  rangeReadPath?(): string | undefined;
   /** Stored leaf hashes (hex) for leaf indices [from, to). For proof generation only. */
   leafHashes(from: number, to: number): Promise<string[]>;
 

@@ -141,18 +141,31 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--witness-key <vkey...>', 'require the latest checkpoint to be cosigned by these witnesses (C2SP tlog-cosignature)')
     .option('--witness-threshold <k>', 'with --witness-key: how many of them must have cosigned (default: all)', parsePositive('--witness-threshold'))
     .action(async (opts: JsonFlag & { key?: string[]; workers?: number; strict?: boolean; witnessKey?: string[]; witnessThreshold?: number }) => {
-      const [{ checkWitnessPolicy, witnessPolicy }, { verifyLedger }] = await Promise.all([import('../../witness/policy.js'), import('../../replay/ledger-verification.js')]);
-      const store = await ctx.store();
-      await requireOrigin(store); // an uninitialised ledger says so before anything else
-      const keys = verifierKeysOf(ctx, opts.key);
-      if (keys.length === 0) throw new InputError(`no verifier key: pass --key <vkey> (the signer's "runledger keys show")`, { field: '--key' });
-      const policy = witnessPolicy(opts.witnessKey, opts.witnessThreshold);
-      const bar = ctx.progress('verify', (await store.treeState()).size, opts.json ?? false);
+      const [{ checkWitnessPolicy, witnessPolicy }, { verifyLedger }, { defaultVerifyWorkers, VerifyPool }] = await Promise.all([
+        import('../../witness/policy.js'),
+        import('../../replay/ledger-verification.js'),
+        import('../../replay/verify-parallel.js'),
+      ]);
+      // The worker threads load their modules while this thread opens the store and reads its checkpoints.
+      const workers = opts.workers ?? defaultVerifyWorkers();
+      const pool = workers > 1 ? new VerifyPool(workers) : undefined;
       let verified: LedgerVerification;
+      let store: Awaited<ReturnType<typeof ctx.store>>;
+      let policy: ReturnType<typeof witnessPolicy>;
       try {
-        verified = await verifyLedger(store, { verifierKeys: keys, onProgress: (n) => bar.update(n), ...(opts.workers !== undefined ? { workers: opts.workers } : {}) });
+        store = await ctx.store();
+        await requireOrigin(store); // an uninitialised ledger says so before anything else
+        const keys = verifierKeysOf(ctx, opts.key);
+        if (keys.length === 0) throw new InputError(`no verifier key: pass --key <vkey> (the signer's "runledger keys show")`, { field: '--key' });
+        policy = witnessPolicy(opts.witnessKey, opts.witnessThreshold);
+        const bar = ctx.progress('verify', (await store.treeState()).size, opts.json ?? false);
+        try {
+          verified = await verifyLedger(store, { verifierKeys: keys, onProgress: (n) => bar.update(n), ...(pool !== undefined ? { pool } : { workers }) });
+        } finally {
+          bar.stop();
+        }
       } finally {
-        bar.stop();
+        await pool?.close();
       }
       const checkpoints = await store.checkpoints();
       const latestSize = checkpoints.at(-1)?.size ?? null;

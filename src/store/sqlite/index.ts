@@ -224,6 +224,11 @@ class SqliteStore implements EventStore {
     return this.run((c) => c.readAfter.all(from - 1, limit).map(toRecorded));
   }
 
+  /** The database file, which verification workers open read-only (src/store/sqlite/range-read.ts). */
+  rangeReadPath(): string | undefined {
+    return this.path === ':memory:' ? undefined : this.path;
+  }
+
   async leafHashes(from: number, to: number): Promise<string[]> {
     return this.run((c) => {
       const size = c.readTree().size;

@@ -1,0 +1,179 @@
+// Parallel verification where the workers read their own rows from the SQLite file
+// (verifyRangesParallel): over files holding the tamper matrix, and over a file edited and
+// appended to while the verification runs, the report is the single-threaded verifier's over the
+// same store, every time.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { readLogPages } from '../../src/ledger/read.js';
+import { verifyLog, type VerifyLogOptions, type VerifyLogReport } from '../../src/replay/verify-log.js';
+import { VerifyPool, verifyRangesParallel, type LogRanges, type ParallelOptions } from '../../src/replay/verify-parallel.js';
+import type { EventStore, RecordedEvent } from '../../src/store/port.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
+import { buildLog, checkpointAt, options, PLAN, tamperCases } from './verify-log-fixtures.js';
+
+interface Run {
+  report: VerifyLogReport;
+  progress: number[];
+}
+
+let dir: string;
+let files = 0;
+
+/** A ledger file holding exactly these rows (position = leaf index), as a store written by other means would. */
+async function ledgerFile(events: readonly RecordedEvent[]): Promise<{ path: string; store: EventStore }> {
+  const path = join(dir, `ledger-${files++}.db`);
+  const init = createSqliteStore({ path });
+  await init.init();
+  await init.close();
+  const db = new Database(path);
+  const insert = db.prepare("INSERT INTO events (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical) VALUES (?, ?, ?, ?, 'x', '', '', ?, ?)");
+  db.transaction(() => {
+    for (const e of events) insert.run(e.index, `id-${String(e.index)}`, `s-${String(e.index)}`, 0, Buffer.from(e.leafHash, 'hex'), e.canonical);
+    // The store's open-time check wants the tree row to cover the stored positions.
+    db.prepare('UPDATE tree SET size = (SELECT coalesce(max(position) + 1, 0) FROM events)').run();
+  })();
+  db.close();
+  return { path, store: createSqliteStore({ path, readonly: true }) };
+}
+
+/** What the store's rows are ranges of: its file, its tree size, its own read. */
+function rangesOf(path: string, store: EventStore, end: number): LogRanges {
+  return { path, end, readLog: (fromIndex, limit) => store.readLog({ fromIndex, limit }) };
+}
+
+async function single(store: EventStore, opts: VerifyLogOptions): Promise<Run> {
+  const progress: number[] = [];
+  const report = await verifyLog(readLogPages(store), { ...opts, onProgress: (n) => progress.push(n), progressEvery: 2 });
+  return { report, progress };
+}
+
+async function inRanges(ranges: LogRanges, opts: VerifyLogOptions, par: ParallelOptions): Promise<Run & { workerEvents: number }> {
+  const progress: number[] = [];
+  let workerEvents = 0;
+  const report = await verifyRangesParallel(ranges, { ...opts, onProgress: (n) => progress.push(n), progressEvery: 2 }, {
+    checkWhileStarting: false,
+    ...par,
+    onBatch: (where, n) => {
+      if (where === 'worker') workerEvents += n;
+      par.onBatch?.(where, n);
+    },
+  });
+  return { report, progress, workerEvents };
+}
+
+/** Rows SQLite can hold as the case has them: integer, distinct leaf indices and 32-byte recorded hashes. */
+function storable(events: readonly RecordedEvent[]): boolean {
+  const indices = events.map((e) => e.index);
+  return indices.every((i) => Number.isSafeInteger(i) && (i as number) >= 0) && new Set(indices).size === indices.length && events.every((e) => /^[0-9a-f]{64}$/.test(e.leafHash));
+}
+
+describe('verifyRangesParallel (workers read the SQLite file themselves)', function () {
+  this.timeout(120_000);
+  let pool: VerifyPool;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'runledger-ranges-'));
+    pool = new VerifyPool(2);
+  });
+  after(async () => {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports exactly what the single-threaded verifier reports on a clean file, with the workers doing the reading', async () => {
+    const plan = Array.from({ length: 200 }, (_, i) => PLAN[i % PLAN.length]! + (i % 7 === 0 ? '-x' : ''));
+    const events = buildLog(plan);
+    const opts = options({ checkpoints: [1, 37, 64, 65, 150, 200].map((size) => checkpointAt(events, size)) });
+    const { path, store } = await ledgerFile(events);
+    try {
+      const expected = await single(store, opts);
+      assert.equal(expected.report.ok, true);
+      for (const batchEvents of [1, 5, 64, 1000]) {
+        const got = await inRanges(rangesOf(path, store, 200), opts, { pool, batchEvents });
+        assert.deepEqual({ report: got.report, progress: got.progress }, expected, `batchEvents ${batchEvents}`);
+        assert.equal(got.workerEvents, 200, `batchEvents ${batchEvents}: every range read and vouched for by a worker`);
+      }
+      // The end is only a hint: too small, the main thread reads on; too large, the first short range stops the workers.
+      for (const end of [0, 37, 10_000_000]) assert.deepEqual((await inRanges(rangesOf(path, store, end), opts, { pool, batchEvents: 16 })).report, expected.report, `end ${end}`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('checks here only the range of an event the workers leave to the main thread, and hands them the next ranges again', async () => {
+    // A stream name outside plain ASCII is valid, but the byte scan leaves it to the text path.
+    const plan = Array.from({ length: 200 }, (_, i) => (i === 100 ? 'lab-é' : PLAN[i % PLAN.length]!));
+    const events = buildLog(plan);
+    const opts = options({ checkpoints: [64, 200].map((size) => checkpointAt(events, size)) });
+    const { path, store } = await ledgerFile(events);
+    try {
+      const expected = await single(store, opts);
+      assert.equal(expected.report.ok, true);
+      const got = await inRanges(rangesOf(path, store, 200), opts, { pool, batchEvents: 16 });
+      assert.deepEqual({ report: got.report, progress: got.progress }, expected);
+      assert.equal(got.workerEvents, 200 - 16, 'only range [96, 112) was finished on the main thread');
+    } finally {
+      await store.close();
+    }
+  });
+
+  describe('reports exactly the single-threaded first divergence on every tampered file', () => {
+    for (const c of tamperCases()) {
+      if (!storable(c.events)) continue;
+      it(c.name, async () => {
+        const { path, store } = await ledgerFile(c.events);
+        try {
+          const expected = await single(store, c.options);
+          for (const batchEvents of [1, 3, 5]) {
+            const got = await inRanges(rangesOf(path, store, c.events.length), c.options, { pool, batchEvents });
+            assert.deepEqual({ report: got.report, progress: got.progress }, expected, `batchEvents ${batchEvents}`);
+          }
+        } finally {
+          await store.close();
+        }
+      });
+    }
+  });
+
+  it('finds a row edited in the file while the workers verify it, and reads on past rows appended meanwhile', async () => {
+    const plan = Array.from({ length: 600 }, (_, i) => `run-${i % 13}`);
+    const all = buildLog(plan);
+    const opts = options({ checkpoints: [100, 500].map((size) => checkpointAt(all, size)) });
+    const { path, store } = await ledgerFile(all.slice(0, 500));
+    const writer = new Database(path);
+    try {
+      // After the first range: leaf 300's bytes change under the verification, and 100 events are appended past its end.
+      let edited = false;
+      const got = await inRanges(rangesOf(path, store, 500), opts, {
+        pool,
+        batchEvents: 50,
+        onBatch: () => {
+          if (edited) return;
+          edited = true;
+          const row = writer.prepare('SELECT canonical FROM events WHERE position = 300').get() as { canonical: Buffer };
+          writer.prepare('UPDATE events SET canonical = ? WHERE position = 300').run(Buffer.from(row.canonical.toString('utf8').replace('"actor":"tester"', '"actor":"mallory"')));
+          const insert = writer.prepare("INSERT INTO events (position, id, stream, revision, type, recorded_at, content_digest, leaf_hash, canonical) VALUES (?, ?, ?, ?, 'x', '', '', ?, ?)");
+          for (const e of all.slice(500)) insert.run(e.index, `id-${String(e.index)}`, `s-${String(e.index)}`, 0, Buffer.from(e.leafHash, 'hex'), e.canonical);
+          writer.prepare('UPDATE tree SET size = 600').run();
+        },
+      });
+      assert.ok(edited);
+      const expected = await single(store, opts);
+      assert.equal(expected.report.firstDivergence?.check, 'leafHash');
+      assert.equal(expected.report.firstDivergence?.index, 300);
+      assert.deepEqual({ report: got.report, progress: got.progress }, expected);
+
+      // Undone, the same file verifies whole, the appended events included, as single-threaded.
+      writer.prepare('UPDATE events SET canonical = ? WHERE position = 300').run(all[300]!.canonical);
+      const clean = await single(store, opts);
+      assert.equal(clean.report.ok, true);
+      assert.equal(clean.report.events, 600);
+      assert.deepEqual((await inRanges(rangesOf(path, store, 500), opts, { pool, batchEvents: 50 })).report, clean.report);
+    } finally {
+      writer.close();
+      await store.close();
+    }
+  });
+});
