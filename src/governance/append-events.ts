@@ -4,9 +4,9 @@
 // "request body line 3").
 import { ConcurrencyError, InputError } from '../errors.js';
 import type { AppendInput } from '../ledger/append-input.js';
-import { prepareBatch } from '../store/seal.js';
+import { prepareFrozenBatch, type PreparedRequest } from '../store/seal.js';
 import type { EventStore } from '../store/port.js';
-import { guardedAppend, refuseRecorderTypes, type RunHeads } from './guarded-append.js';
+import { guardedAppendPrepared, refuseRecorderTypes, type RunHeads } from './guarded-append.js';
 
 export interface AppendReport {
   /** Events recorded by this call (0 for an idempotent retry). */
@@ -18,27 +18,35 @@ export interface AppendReport {
   lastPosition: number | undefined;
 }
 
+/** Input that `checkAppendInput` accepted, with the batch it validated: `appendInput` appends exactly that. */
+export interface CheckedAppendInput {
+  input: AppendInput;
+  prepared: readonly PreparedRequest[];
+}
+
 /**
  * Stamps each event's `metadata.actor` (unless the event names one), refuses the recorder's types and
- * validates every event, naming its line — before any store is touched. Throws InputError.
+ * validates every event, naming its line — before any store is touched. Throws InputError. The batch
+ * is validated here once: the door and the store append it as checked (`prepareFrozenBatch`).
  */
-export function checkAppendInput(input: AppendInput, source: string, actor: string): void {
+export function checkAppendInput(input: AppendInput, source: string, actor: string): CheckedAppendInput {
   for (const request of input.requests) {
     for (const event of request.events) event.metadata = { actor, ...event.metadata };
   }
   const describe = (r: number, e: number): string => `${source} line ${input.lines[r]![e]}`;
   refuseRecorderTypes(input.requests, { describe });
-  prepareBatch(input.requests, { describe });
+  return { input, prepared: prepareFrozenBatch(input.requests, { describe }) };
 }
 
 /** Appends checked input atomically through the write rules; a failed expectedRevision is an InputError naming its line. */
-export async function appendInput(store: EventStore, input: AppendInput, source: string, options: { heads?: RunHeads } = {}): Promise<AppendReport> {
+export async function appendInput(store: EventStore, checked: CheckedAppendInput, source: string, options: { heads?: RunHeads } = {}): Promise<AppendReport> {
+  const { input, prepared } = checked;
   const describe = (r: number, e: number): string => `${source} line ${input.lines[r]![e]}`;
   let result;
   try {
     // The run-stream door: plan and stage events are the recorder's; every other event on a run
     // stream is checked against the run's state and appended at the revision checked.
-    result = await guardedAppend(store, input.requests, { describe, ...(options.heads ? { heads: options.heads } : {}) });
+    result = await guardedAppendPrepared(store, prepared, { describe, ...(options.heads ? { heads: options.heads } : {}) });
   } catch (err) {
     if (err instanceof ConcurrencyError) {
       const r = input.requests.findIndex((q) => q.stream === err.stream && q.expectedRevision !== undefined);

@@ -7,7 +7,7 @@
 import { KEY_STREAM, LEDGER_TYPES } from '../../events/ledger.js';
 import { ConcurrencyError, InputError } from '../errors.js';
 import { expectationHolds } from '../store/append-plan.js';
-import { prepareFrozenBatch, trustedRequests, type PreparedRequest } from '../store/seal.js';
+import { isFrozenBatch, prepareFrozenBatch, trustedRequests, type PreparedRequest } from '../store/seal.js';
 import { NO_STREAM, type AppendRequest, type ExpectedRevision, type AppendResult, type EventStore, type RecordedEvent } from '../store/port.js';
 import { checkRunId, isRunStream, runIdOf, runStream } from './run-stream.js';
 import type { RunSummary } from './run-state.js';
@@ -220,7 +220,8 @@ const MAX_ATTEMPTS = 20;
 const MODEL_EVENT_TYPES: ReadonlySet<string> = new Set(MODEL_TYPES);
 const EXPERIMENT_TYPE_SET: ReadonlySet<string> = new Set(EXPERIMENT_TYPES);
 
-type Decision<T> = { requests: AppendRequest[]; result: T } | { done: T };
+/** `prepared`: the requests' frozen batch (`prepareFrozenBatch`), when the caller checked them already. */
+type Decision<T> = { requests: AppendRequest[]; prepared?: readonly PreparedRequest[]; result: T } | { done: T };
 
 /**
  * The door's loop: read the run streams' heads, decide, check, append with every run stream pinned.
@@ -240,7 +241,7 @@ async function decideCheckAppend<S, T>(
     if ('done' in decision) return { result: decision.done, appended: null };
     refuseRecorderTypes(decision.requests, options);
     // Validated once: the store appends the very batch checked here (frozen) without preparing it again.
-    const prepared = prepareFrozenBatch(decision.requests, options.describe ? { describe: options.describe } : {});
+    const prepared = decision.prepared ?? prepareFrozenBatch(decision.requests, options.describe ? { describe: options.describe } : {});
     const { pinned, after } = checkBatch(heads, decision.requests, prepared, options);
     try {
       const appended = await store.appendBatch(trustedRequests(prepared, pinned.map((r) => r.expectedRevision)));
@@ -260,18 +261,35 @@ async function decideCheckAppend<S, T>(
 
 /** Appends a batch (atomic across its streams) through the write rules. Bad input writes nothing. */
 export async function guardedAppend(store: EventStore, requests: AppendRequest[], options: DoorOptions = {}): Promise<AppendResult> {
+  return throughDoor(store, requests, undefined, options);
+}
+
+/**
+ * guardedAppend for a batch its caller already validated with `prepareFrozenBatch` (`runledger append`,
+ * POST /api/events): the door decides on, and the store appends, that very batch, so no event is
+ * validated twice. Everything — the streams, the recorder's types, the rules — is read from the frozen
+ * batch itself, never from the requests it was prepared from (which the caller could still change). A
+ * batch that is not `prepareFrozenBatch`'s is appended as the events it claims, checked in full.
+ */
+export async function guardedAppendPrepared(store: EventStore, prepared: readonly PreparedRequest[], options: DoorOptions = {}): Promise<AppendResult> {
+  if (!isFrozenBatch(prepared)) return guardedAppend(store, trustedRequests(prepared, []), options);
+  // A PreparedRequest is an AppendRequest whose events carry their texts and digests too (frozen: nothing writes to it).
+  return throughDoor(store, prepared as unknown as AppendRequest[], prepared, options);
+}
+
+async function throughDoor(store: EventStore, requests: AppendRequest[], prepared: readonly PreparedRequest[] | undefined, options: DoorOptions): Promise<AppendResult> {
   const streams = [...new Set(requests.map((r) => r.stream).filter(isRunStream))];
   if (streams.length === 0) {
-    // No run stream: nothing to check but the recorder's types; the store validates the rest.
+    // No run stream: nothing to check but the recorder's types; the store validates the rest (or appends the batch checked).
     refuseRecorderTypes(requests, options);
-    return store.appendBatch(requests);
+    return store.appendBatch(prepared ? trustedRequests(prepared, []) : requests);
   }
   const heads = options.heads ?? new RunHeads();
   const read = async (): Promise<{ heads: Map<string, RunHead>; snapshot: null }> => ({
     heads: new Map(await Promise.all(streams.map(async (s) => [s, await heads.read(store, s)] as const))),
     snapshot: null,
   });
-  const { appended } = await decideCheckAppend(store, streams, read, () => ({ requests, result: undefined }), options, heads);
+  const { appended } = await decideCheckAppend(store, streams, read, () => ({ requests, ...(prepared ? { prepared } : {}), result: undefined }), options, heads);
   return appended!;
 }
 

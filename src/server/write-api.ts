@@ -191,8 +191,7 @@ export function registerWriteApi(app: FastifyInstance, options: WriteApiOptions)
         if (!Buffer.isBuffer(request.body)) throw new HttpError(415, 'POST /api/events takes NDJSON: send "Content-Type: application/x-ndjson", one event per line');
         const source = 'request body';
         const input = parseAppendInput(request.body, source);
-        checkAppendInput(input, source, options.actor);
-        return appendInput(options.store, input, source, { heads: options.heads });
+        return appendInput(options.store, checkAppendInput(input, source, options.actor), source, { heads: options.heads });
       },
     );
 

@@ -196,6 +196,11 @@ export function trustedRequests(batch: readonly PreparedRequest[], expected: rea
   return requests;
 }
 
+/** Whether `batch` is `prepareFrozenBatch`'s own output: frozen before anyone else held it, so it is what was checked. */
+export function isFrozenBatch(batch: readonly PreparedRequest[]): boolean {
+  return frozenBatches.has(batch);
+}
+
 /** A prepared event as the event it claims to be: what a store checks of a batch it cannot trust. */
 function proposedOf({ id, type, schemaVersion, data, metadata }: PreparedEvent): AppendRequest['events'][number] {
   return { id, type, schemaVersion, data, metadata };

@@ -50,8 +50,9 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const { parseAppendInput } = await import('../../ledger/append-input.js');
       const input = parseAppendInput(text, source);
       // Refuse the recorder's types and validate, with line numbers, before the store sees anything.
-      checkAppendInput(input, source, ctx.actor());
-      const report = await appendInput(await ctx.store(), input, source);
+      // (validated once: the door and the store append the very batch checked here).
+      const checked = checkAppendInput(input, source, ctx.actor());
+      const report = await appendInput(await ctx.store(), checked, source);
       ctx.print(opts.json ?? false, report, () =>
         report.duplicate
           ? `Already recorded: ${count(input.events, 'event')} (idempotent retry), nothing appended`
