@@ -247,79 +247,43 @@ interface WalSamples {
   emmett: number[];
 }
 
-/** One pass of the PostgreSQL workload on a fresh schema and a fresh Emmett database. */
-interface PostgresPass {
-  oursMs: number;
-  peerMs: number;
-  /** Integration after the last append (all of it when the integrator did not run alongside). */
-  integrateMs: number;
-  appendBytes: number;
-  integrateBytes: number;
-  peerBytes: number;
-}
-
-/**
- * `concurrent`: a separate integrator (its own store and connection, as `runledger checkpoint` runs
- * beside the writers) integrates what is committed while each of runledger's appends runs; a turn
- * ends when both have finished, so the integrator only works inside runledger's timed turns, never
- * during Emmett's. Otherwise everything is integrated after the appends. Either way the time is
- * that of appending and integrating every event.
- */
-async function postgresPass(emmett: Emmett, admin: pg.Client, baseUrl: string, name: string, perStream: number, concurrent: boolean): Promise<PostgresPass> {
+async function postgresRound(emmett: Emmett, baseUrl: string, r: number, perStream: number, out: Record<string, Samples>, wal: WalSamples): Promise<void> {
   const { ours, peer } = workload(perStream);
-  // Emmett keeps its tables in the database's public schema: a fresh database per pass.
-  const database = `peers_emmett_${name}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  // Emmett keeps its tables in the database's public schema: a fresh database per round.
+  const database = `peers_emmett_${r}`;
   await admin.query(`DROP DATABASE IF EXISTS ${database}`);
   await admin.query(`CREATE DATABASE ${database}`);
   const emmettUrl = new URL(baseUrl);
   emmettUrl.pathname = `/${database}`;
-  const url = `${baseUrl}?schema=peers_runledger_${name}`;
-  const store = createPostgresStore({ url, poolSize: 1 });
+  const store = createPostgresStore({ url: `${baseUrl}?schema=peers_runledger_${r}`, poolSize: 1 });
   await store.init();
-  const integrator = concurrent ? createPostgresStore({ url, poolSize: 1 }) : store;
   const theirs = emmett.postgres.getPostgreSQLEventStore(emmettUrl.toString());
   await store.append('warm-up', proposedEvents(1));
-  await integrator.integrate();
+  await store.integrate();
   await theirs.appendToStream('warm-up', [{ type: 'custom.bench.sample', data: { step: 0 } }], { expectedStreamVersion: emmett.core.STREAM_DOES_NOT_EXIST });
-  const appender = runledgerSide(store, ours);
-  const side: Side = concurrent ? { name: 'runledger + integrator', append: async (b) => void (await Promise.all([appender.append(b), integrator.integrate()])) } : appender;
   // WAL bytes per append, read between batches (the cause docs/benchmarks.md names, "Against Emmett's PostgreSQL store").
-  const appended = await interleavedAppends(ours.length, side, emmettSide(theirs, emmett.core, peer), () => walPosition(admin));
-  // The integrator's pass over what is left (leaf indices, compact range, leaf hashes re-checked).
+  const appended = await interleavedAppends(ours.length, runledgerSide(store, ours), emmettSide(theirs, emmett.core, peer), () => walPosition(admin));
+  // The integrator's pass over everything appended (leaf indices, compact range, leaf hashes re-checked).
   let size = 0;
   const walBefore = await walPosition(admin);
-  const integrateMs = await timedMs(async () => {
-    size = (await integrator.integrate()).size;
+  const integrated = await timedMs(async () => {
+    size = (await store.integrate()).size;
   });
   const integrateBytes = Number((await walPosition(admin)) - walBefore);
-  if (size !== STREAMS * perStream + 1) throw new Error(`bench peers: integrated ${size} events, expected ${STREAMS * perStream + 1}`);
-  await store.close();
-  if (concurrent) await integrator.close();
-  await theirs.close?.();
-  return { oursMs: appended.oursMs, peerMs: appended.peerMs, integrateMs, appendBytes: appended.oursBytes, integrateBytes, peerBytes: appended.peerBytes };
-}
-
-async function postgresRound(emmett: Emmett, baseUrl: string, r: number, perStream: number, out: Record<string, Samples>, wal: WalSamples): Promise<void> {
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  const n = STREAMS * perStream;
-  // The two passes alternate which goes first, round by round.
-  for (const concurrent of r % 2 === 0 ? [false, true] : [true, false]) {
-    const pass = await postgresPass(emmett, admin, baseUrl, `${r}${concurrent ? '_live' : ''}`, perStream, concurrent);
-    if (concurrent) {
-      out['pg-append-integrate-live']!.ours.push(pass.oursMs + pass.integrateMs);
-      out['pg-append-integrate-live']!.peer.push(pass.peerMs);
-      continue;
-    }
-    wal.append.push(pass.appendBytes / n);
-    wal.integrate.push(pass.integrateBytes / n);
-    wal.emmett.push(pass.peerBytes / n);
-    out['pg-append']!.ours.push(pass.oursMs);
-    out['pg-append']!.peer.push(pass.peerMs);
-    out['pg-append-integrate']!.ours.push(pass.oursMs + pass.integrateMs);
-    out['pg-append-integrate']!.peer.push(pass.peerMs);
-  }
   await admin.end();
+  if (size !== STREAMS * perStream + 1) throw new Error(`bench peers: integrated ${size} events, expected ${STREAMS * perStream + 1}`);
+  const n = STREAMS * perStream;
+  wal.append.push(appended.oursBytes / n);
+  wal.integrate.push(integrateBytes / n);
+  wal.emmett.push(appended.peerBytes / n);
+  out['pg-append']!.ours.push(appended.oursMs);
+  out['pg-append']!.peer.push(appended.peerMs);
+  out['pg-append-integrate']!.ours.push(appended.oursMs + integrated);
+  out['pg-append-integrate']!.peer.push(appended.peerMs);
+  await store.close();
+  await theirs.close?.();
 }
 
 export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
@@ -332,7 +296,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
   const runs = options.runs ?? 3;
   const perStream = Math.max(BATCH, Math.round((1_000 * (options.scale ?? 1)) / BATCH) * BATCH);
   const n = STREAMS * perStream;
-  const out: Record<string, Samples> = { append: samples(), read: samples(), verify: samples(), 'pg-append': samples(), 'pg-append-integrate': samples(), 'pg-append-integrate-live': samples() };
+  const out: Record<string, Samples> = { append: samples(), read: samples(), verify: samples(), 'pg-append': samples(), 'pg-append-integrate': samples() };
   const dir = mkdtempSync(join(tmpdir(), 'runledger-bench-peers-'));
   let pragmas: Record<string, unknown> = {};
   const loads: number[][] = [];
@@ -412,10 +376,6 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     results.push(
       result('append.postgres-vs-emmett', out['pg-append']!, 'Emmett PostgreSQL appendToStream', undefined, pgEnv),
       result('append-integrate.postgres-vs-emmett', out['pg-append-integrate']!, 'Emmett PostgreSQL appendToStream (Emmett has no integration step)', 1, pgEnv),
-      result('append-integrate-live.postgres-vs-emmett', out['pg-append-integrate-live']!, 'Emmett PostgreSQL appendToStream (Emmett has no integration step)', undefined, {
-        ...pgEnv,
-        integrator: 'separate store and connection, integrating during each of runledger\'s appends; the rest after the last one',
-      }),
     );
   } else {
     skipReason = `PostgreSQL not available: ${postgresNote}`;
