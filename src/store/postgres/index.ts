@@ -58,7 +58,8 @@ const DEFAULT_POLL_MS = 1_000;
 // locks and must see the previous holder's commit (docs/stores.md, "Appending").
 const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED';
 const SUBSCRIBE_PAGE = 500;
-const INTEGRATE_CHUNK = 4_096;
+// 16,384 rather than 4,096: each chunk commits a tree row, whose WAL flush the integrator waits for (docs/benchmarks.md, "Round 5 (pg5)").
+const INTEGRATE_CHUNK = 16_384;
 // A unique violation on the id can only come from a concurrent append of the same event: the
 // retry then finds it recorded and answers as an idempotent duplicate (or IdempotencyError).
 const APPEND_ATTEMPTS = 3;
