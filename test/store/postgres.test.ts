@@ -346,20 +346,72 @@ describe('postgres store', function () {
       await cleanup();
     });
 
-    it('refuses to integrate an event whose stored bytes were altered after its leaf hash was recorded', async function () {
-      const { store, schema, cleanup } = await db.store();
-      await store.append('s', events(3, 'x'));
-      const sql = ledgerSql(schema);
-      const client = await db.client();
-      await client.query(`UPDATE ${sql.events} SET canonical = convert_to(replace(convert_from(canonical, 'UTF8'), '"i":1', '"i":7'), 'UTF8') WHERE revision = 1`);
-      await client.end();
-      await assert.rejects(store.integrate(), (err: unknown) => {
-        assert.ok(err instanceof IntegrityError, String(err));
-        assert.match(err.message, /leaf hash that does not match its bytes/);
-        return true;
+    describe('integration re-checks each leaf hash against the stored bytes (the server hashes them)', function () {
+      /** Three events of stream s, then `tamper` run on the database directly, as an attacker with write access would. */
+      async function tampered(tamper: (client: Awaited<ReturnType<PgTestDatabase['client']>>, sql: ReturnType<typeof ledgerSql>) => Promise<void>) {
+        const { store, schema, cleanup } = await db.store();
+        await store.append('s', events(3, 'x'));
+        const sql = ledgerSql(schema);
+        const client = await db.client();
+        await tamper(client, sql);
+        await client.end();
+        return { store, cleanup };
+      }
+      const editBytes = (sql: ReturnType<typeof ledgerSql>) =>
+        `UPDATE ${sql.events} SET canonical = convert_to(replace(convert_from(canonical, 'UTF8'), '"i":1', '"i":7'), 'UTF8') WHERE revision = 1`;
+
+      async function refused(store: Awaited<ReturnType<typeof tampered>>['store']): Promise<void> {
+        await assert.rejects(store.integrate(), (err: unknown) => {
+          assert.ok(err instanceof IntegrityError, String(err));
+          assert.match(err.message, /^event at position \d+ has a leaf hash that does not match its bytes$/);
+          assert.equal(err.location.index, 1, 'names the leaf index the event would have taken');
+          return true;
+        });
+        assert.equal((await store.treeState()).size, 0, 'nothing was integrated');
+      }
+
+      it('refuses an event whose stored bytes were altered after its leaf hash was recorded', async function () {
+        const { store, cleanup } = await tampered((client, sql) => client.query(editBytes(sql)).then(() => undefined));
+        await refused(store);
+        await cleanup();
       });
-      assert.equal((await store.treeState()).size, 0, 'nothing was integrated');
-      await cleanup();
+
+      it('refuses an event whose stored leaf hash was altered', async function () {
+        const { store, cleanup } = await tampered((client, sql) =>
+          client.query(`UPDATE ${sql.events} SET leaf_hash = sha256(leaf_hash) WHERE revision = 1`).then(() => undefined),
+        );
+        await refused(store);
+        await cleanup();
+      });
+
+      it('refuses an event whose stored bytes were removed (a null hashes to null, never to a match)', async function () {
+        const { store, cleanup } = await tampered(async (client, sql) => {
+          await client.query(`ALTER TABLE ${sql.events} ALTER COLUMN canonical DROP NOT NULL`);
+          await client.query(`UPDATE ${sql.events} SET canonical = NULL WHERE revision = 1`);
+        });
+        await refused(store);
+        await cleanup();
+      });
+
+      it('integrates bytes edited together with their leaf hash, and the log verifier names the broken chain after them', async function () {
+        // The integrator's check cannot tell a consistent edit from an append; the verifier's re-checks can:
+        // the next event's prevHash names the leaf hash the event had when it was appended.
+        const { store, cleanup } = await tampered(async (client, sql) => {
+          await client.query(editBytes(sql));
+          await client.query(`UPDATE ${sql.events} SET leaf_hash = sha256('\\x00'::bytea || canonical) WHERE revision = 1`);
+        });
+        const log = await store.readLog();
+        assert.equal(log.length, 0);
+        assert.equal((await store.integrate()).size, 3);
+        const integrated = await store.readLog();
+        assert.deepEqual(integrated[1]!.leafHash, leafHash(integrated[1]!.canonical).toString('hex'), 'the tree committed to the edited bytes');
+        const key = noteKeyFromSeed('runledger.test/tamper', Buffer.alloc(32, 4));
+        const report = verifyLogSync(integrated, { checkpoints: [], verifierKeys: [key.verifierKey], origin: 'runledger.test/tamper' });
+        assert.equal(report.ok, false);
+        assert.equal(report.firstDivergence?.check, 'chain');
+        assert.equal(report.firstDivergence?.index, 2);
+        await cleanup();
+      });
     });
 
     it('applies the position writes of one consumer in call order, even when they are not awaited', async function () {

@@ -12,7 +12,6 @@ import type { Observable } from 'rxjs';
 import type { Envelope, ProposedEvent } from '../../../events/envelope.js';
 import { ConcurrencyError, InputError, IntegrityError, UnavailableError } from '../../errors.js';
 import { CompactRange } from '../../integrity/compact-range.js';
-import { leafHash } from '../../integrity/hasher.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -59,7 +58,8 @@ const DEFAULT_POLL_MS = 1_000;
 // locks and must see the previous holder's commit (docs/stores.md, "Appending").
 const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED';
 const SUBSCRIBE_PAGE = 500;
-const INTEGRATE_CHUNK = 4_096;
+// 16,384 rather than 4,096: each chunk commits a tree row, whose WAL flush the integrator waits for (docs/benchmarks.md, "Round 5 (pg5)").
+const INTEGRATE_CHUNK = 16_384;
 // A unique violation on the id can only come from a concurrent append of the same event: the
 // retry then finds it recorded and answers as an idempotent duplicate (or IdempotencyError).
 const APPEND_ATTEMPTS = 3;
@@ -102,6 +102,34 @@ function safePageSql(sql: LedgerSql, columns: string, where: string, limit: stri
             FROM (SELECT ${columns}, tx_id FROM ${sql.events} WHERE ${where} ORDER BY position LIMIT ${limit}) AS page,
                  (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snap
            ORDER BY page.position`;
+}
+
+/**
+ * The integrator's page: like safePageSql, but the server checks each row's leaf hash against its
+ * stored bytes, RFC 9162 §2.1.1 SHA-256(0x00 ‖ canonical), so the bytes never cross the wire (~5 µs
+ * per event of transfer, hex decoding and hashing in Node; docs/benchmarks.md, "Round 5").
+ * `pg_catalog.` qualified: a function named sha256 earlier on the search_path cannot stand in for it.
+ * The page starts after tree.last_position, read in the same transaction under the integrator's lease.
+ */
+function integratePageSql(sql: LedgerSql): string {
+  return `SELECT page.position, page.leaf_hash,
+                 pg_catalog.sha256('\\x00'::bytea OPERATOR(pg_catalog.||) page.canonical) OPERATOR(pg_catalog.=) page.leaf_hash AS intact,
+                 page.tx_id < snap.xmin AS safe
+            FROM (SELECT position, leaf_hash, canonical, tx_id FROM ${sql.events}
+                   WHERE position > (SELECT last_position FROM ${sql.tree}) ORDER BY position LIMIT ${INTEGRATE_CHUNK}) AS page,
+                 (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snap
+           ORDER BY page.position`;
+}
+
+/**
+ * Tripwire for the ordering rule: a position the integrator recorded as empty must stay empty. An
+ * event there was written around the sequencer (it became visible after a higher position was
+ * integrated); integrating on would give the leaves after it indices they do not have.
+ */
+function eventInGapSql(sql: LedgerSql): string {
+  return `SELECT e.position FROM ${sql.gaps} AS g
+            CROSS JOIN LATERAL (SELECT position FROM ${sql.events} WHERE position >= g.position AND position < g.position + g.length LIMIT 1) AS e
+           LIMIT 1`;
 }
 
 /** The rows before the first unsafe one: everything after it must wait, or a reader could pass a gap. */
@@ -357,16 +385,23 @@ class PostgresStore implements EventStore {
    */
   async integrate(): Promise<TreeState> {
     for (let first = true; ; first = false) {
-      const { state, more } = await this.transaction(async (client) => {
-        await client.query(`SELECT pg_advisory_xact_lock(${this.sql.integratorLock})`);
-        // The lease alone guards the tree row. No row lock: that would give this transaction an id
-        // before it reads, and a running id holds back every subscriber (the ordering rule).
-        const tree = await client.query<{ size: string; range: Buffer; last_position: string; missing: string | null }>(
-          `SELECT size, range, last_position,
-                  (SELECT missing_after FROM ${this.sql.gaps} ORDER BY position DESC LIMIT 1) AS missing
-             FROM ${this.sql.tree}`,
-        );
-        const row = tree.rows[0]!;
+      const { state, more } = await this.session(async (client) => {
+        // Two round trips per chunk (was seven): BEGIN, the lease, the tree row, on the first chunk the
+        // gap tripwire, and the page travel as one simple-query message — each statement after the
+        // lock gets a fresh READ COMMITTED snapshot, so all of them see the previous holder's commit;
+        // the tree's update and COMMIT as another. The lease alone guards the tree row. No row lock:
+        // that would give this transaction an id before it reads, and a running id holds back every
+        // subscriber (the ordering rule).
+        const answers = (await client.query(
+          [
+            BEGIN,
+            `SELECT pg_advisory_xact_lock(${this.sql.integratorLock})`,
+            `SELECT size, range, last_position, (SELECT missing_after FROM ${this.sql.gaps} ORDER BY position DESC LIMIT 1) AS missing FROM ${this.sql.tree}`,
+            ...(first ? [eventInGapSql(this.sql)] : []),
+            integratePageSql(this.sql),
+          ].join(';\n'),
+        )) as unknown as pg.QueryResult[];
+        const row = answers[2]!.rows[0] as { size: string; range: Buffer; last_position: string; missing: string | null };
         const size = Number(row.size);
         let lastPosition = Number(row.last_position);
         let missing = Number(row.missing ?? 0);
@@ -376,68 +411,47 @@ class PostgresStore implements EventStore {
             { index: size },
           );
         }
-        if (first) await this.refuseEventsInGaps(client);
+        const inGap = first ? (answers[3]!.rows[0] as { position: string } | undefined)?.position : undefined;
+        if (inGap !== undefined) {
+          throw new IntegrityError(`event at position ${inGap} became visible after higher positions were integrated: a writer bypassed the sequencer`);
+        }
         const range = CompactRange.fromState(size, splitRange(row.range));
-        const page = await client.query<{ position: string; leaf_hash: Buffer; canonical: Buffer; safe: boolean }>(
-          safePageSql(this.sql, 'position, leaf_hash, canonical', 'position > $1', String(INTEGRATE_CHUNK), false),
-          [lastPosition],
-        );
-        const pending = safePrefix(page.rows);
-        if (pending.length === 0) return { state: rangeState(range), more: false };
-        const gaps = { position: [] as number[], length: [] as number[], missingAfter: [] as number[], nextIndex: [] as number[] };
+        const pending = safePrefix(answers.at(-1)!.rows as { position: string; leaf_hash: Buffer; intact: boolean | null; safe: boolean }[]);
+        if (pending.length === 0) {
+          await client.query('COMMIT');
+          return { state: rangeState(range), more: false };
+        }
+        const gaps: number[][] = [];
         for (const event of pending) {
           const position = Number(event.position);
           // Positions below a safe row that hold no event were drawn by appends that rolled back:
           // they stay empty for good (docs/stores.md, "Ordering guarantee").
           if (position > lastPosition + 1) {
             missing += position - lastPosition - 1;
-            gaps.position.push(lastPosition + 1);
-            gaps.length.push(position - lastPosition - 1);
-            gaps.missingAfter.push(missing);
-            gaps.nextIndex.push(range.size);
+            gaps.push([lastPosition + 1, position - lastPosition - 1, missing, range.size]);
           }
-          // The tree commits to the stored bytes, never to a stored hash that could disagree with them.
-          const leaf = leafHash(event.canonical);
-          if (!leaf.equals(event.leaf_hash)) {
+          // The tree commits to the stored bytes, never to a stored hash that could disagree with them:
+          // the server hashed them (integratePageSql); null (no bytes) fails like a mismatch.
+          if (event.intact !== true) {
             throw new IntegrityError(`event at position ${position} has a leaf hash that does not match its bytes`, { index: range.size });
           }
-          range.append(leaf);
+          range.append(event.leaf_hash);
           lastPosition = position;
         }
-        if (gaps.position.length > 0) {
-          await client.query(
-            `INSERT INTO ${this.sql.gaps} (position, length, missing_after, next_index)
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])`,
-            [gaps.position, gaps.length, gaps.missingAfter, gaps.nextIndex],
-          );
-        }
-        await client.query(`UPDATE ${this.sql.tree} SET size = $1, range = $2, last_position = $3`, [
-          range.size,
-          Buffer.concat(range.hashes()),
-          lastPosition,
-        ]);
+        // Every value here is an integer or hex digits this code made, so literals are safe.
+        const column = (k: number): string => `'{${gaps.map((g) => g[k]).join(',')}}'::bigint[]`;
+        await client.query(
+          [
+            ...(gaps.length > 0
+              ? [`INSERT INTO ${this.sql.gaps} (position, length, missing_after, next_index) SELECT * FROM unnest(${column(0)}, ${column(1)}, ${column(2)}, ${column(3)})`]
+              : []),
+            `UPDATE ${this.sql.tree} SET size = ${range.size}, range = decode('${Buffer.concat(range.hashes()).toString('hex')}', 'hex'), last_position = ${lastPosition}`,
+            'COMMIT',
+          ].join(';\n'),
+        );
         return { state: rangeState(range), more: pending.length === INTEGRATE_CHUNK };
       });
       if (!more) return state;
-    }
-  }
-
-  /**
-   * Tripwire for the ordering rule: a position the integrator recorded as empty must stay empty. An
-   * event there was written around the sequencer (it became visible after a higher position was
-   * integrated); integrating on would give the leaves after it indices they do not have.
-   */
-  private async refuseEventsInGaps(client: pg.PoolClient): Promise<void> {
-    const found = await client.query<{ position: string }>(
-      `SELECT e.position FROM ${this.sql.gaps} AS g
-         CROSS JOIN LATERAL (SELECT position FROM ${this.sql.events} WHERE position >= g.position AND position < g.position + g.length LIMIT 1) AS e
-        LIMIT 1`,
-    );
-    const position = found.rows[0]?.position;
-    if (position !== undefined) {
-      throw new IntegrityError(
-        `event at position ${position} became visible after higher positions were integrated: a writer bypassed the sequencer`,
-      );
     }
   }
 
