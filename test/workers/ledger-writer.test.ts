@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { InputError } from '../../src/errors.js';
 import { hashPlan, PlanFile } from '../../src/governance/plan.js';
 import { approvePlan, recordStage } from '../../src/governance/recorder.js';
@@ -71,6 +72,40 @@ describe('workers/ledger-writer', function () {
       // Properly signed events after the refusal would leave a gap where the refused ones belonged.
       await assert.rejects(train({ run: 'w2', stage: 'train', config, home: tempHome(), signingKey: trusted, sink: writer.sink('run-w2', 'worker-a') }), InputError);
       assert.equal((await ledger.store.readStream('run-w2')).length, before, 'nothing recorded after the refusal');
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it('fails the run loudly when the store fails mid-run: what was committed is a gapless prefix of what was trained, nothing after the failure', async () => {
+    await runningRun('w3');
+    const before = (await ledger.store.readStream('run-w3')).length;
+    // The store starts failing once four events of the run are in: a disk that fills up mid-run.
+    const db = new Database(url().slice('sqlite:'.length));
+    db.exec(`CREATE TRIGGER fail_w3 BEFORE INSERT ON events WHEN NEW.stream = 'run-w3' AND (SELECT count(*) FROM events WHERE stream = 'run-w3') >= ${before + 4}
+             BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END`);
+    db.close();
+    const writer = startLedgerWriter(url());
+    const handed: string[] = [];
+    const sink = writer.sink('run-w3', 'worker-a');
+    try {
+      await assert.rejects(
+        train({
+          run: 'w3',
+          stage: 'train',
+          config,
+          home: tempHome(),
+          signingKey: trusted,
+          commitIntervalMs: 0,
+          sink: { ...sink, append: (batch) => (handed.push(...batch.map((e) => e.type)), sink.append(batch)) },
+        }),
+        (err: unknown) => err instanceof Error && /simulated disk failure/.test(err.message),
+      );
+      const recorded = (await ledger.store.readStream('run-w3')).map((e) => e.envelope).slice(before);
+      assert.ok(recorded.length > 0, 'a batch was committed before the failure (the failure is mid-run)');
+      assert.ok(recorded.length < handed.length, 'the events from the failed batch on are not recorded');
+      assert.deepEqual(recorded.map((e) => e.revision), recorded.map((_, i) => before + i), 'gapless, in order');
+      assert.deepEqual(recorded.map((e) => e.type), handed.slice(0, recorded.length), 'the prefix handed over, in the order trained');
     } finally {
       await writer.close();
     }
