@@ -414,6 +414,33 @@ describe('postgres store', function () {
       });
     });
 
+    it('integrates a log longer than one integration chunk (16,384 events) into the root of every leaf, gaps and a tamper past the first chunk included', async function () {
+      this.timeout(120_000);
+      const { store, schema, cleanup } = await db.store();
+      // 16,800 events in batches of 400 over 6 streams, with a rolled-back append (an empty position) inside the second chunk.
+      for (let b = 0; b < 42; b += 1) {
+        if (b === 41) await assert.rejects(store.append('s0', events(3, 'lost'), { expectedRevision: 0 }), ConcurrencyError);
+        await store.append(`s${b % 6}`, events(400, `b${b}`));
+      }
+      const sql = ledgerSql(schema);
+      const client = await db.client();
+      // Alter the leaf hash of the last event: past the first chunk, so that chunk is integrated and committed, and the next refused.
+      await client.query(`UPDATE ${sql.events} SET leaf_hash = sha256('\\x01'::bytea) WHERE position = (SELECT max(position) FROM ${sql.events})`);
+      await assert.rejects(store.integrate(), (err: unknown) => err instanceof IntegrityError && err.location.index === 16_799);
+      assert.equal((await store.treeState()).size, 16_384, 'the first chunk stays integrated; nothing of the refused one');
+      await client.query(`UPDATE ${sql.events} SET leaf_hash = sha256('\\x00'::bytea || canonical) WHERE position = (SELECT max(position) FROM ${sql.events})`);
+      const state = await store.integrate();
+      assert.equal(state.size, 16_800);
+      const gaps = await client.query<{ position: number; length: number; next_index: number }>(`SELECT position::int, length::int, next_index::int FROM ${sql.gaps} ORDER BY position`);
+      assert.deepEqual(gaps.rows, [{ position: 16_400, length: 3, next_index: 16_400 }], 'the rolled-back positions, in the second chunk');
+      await client.end();
+      const log = await store.readLog();
+      assert.deepEqual(log.map((e) => e.index), Array.from({ length: 16_800 }, (_, i) => i), 'dense leaf indices as the store hands them out');
+      const expected = rootOfLeaves(log.map((e) => leafHash(e.canonical)));
+      assert.deepEqual(CompactRange.fromState(state.size, state.range.map((h) => Buffer.from(h, 'hex'))).root(), expected, 'the root of every leaf, hashed here from the bytes');
+      await cleanup();
+    });
+
     it('applies the position writes of one consumer in call order, even when they are not awaited', async function () {
       const { store, cleanup } = await db.store();
       const writes: Promise<void>[] = [];
