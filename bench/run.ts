@@ -37,6 +37,7 @@ const UNMEASURED: { name: string; goal: string; note: string; by: string; measur
   { name: 'append.sqlite-vs-emmett', goal: '>= 2 (vs Emmett SQLite, kept connection)', note: PEERS_NOTE, by: 'peers' },
   { name: 'append-integrate.postgres-vs-emmett', goal: '>= 1 (vs Emmett PostgreSQL append)', note: PEERS_NOTE, by: 'peers' },
   { name: 'verify-10m-events', goal: '< 60 s on 2 cores, memory O(streams) + O(log n)', note: SCALE_NOTE, by: 'scale', measured: (n) => /^verify-.+-events\.workers-\d+$/.test(n) },
+  { name: 'verify-10m-events.parallel', goal: '>= 1.7 (verify --workers 2 vs one worker, 10 M events on SQLite)', note: SCALE_NOTE, by: 'scale', measured: (n) => /^verify-.+-events\.parallel$/.test(n) },
   { name: 'export-verify-bundle-1m-rss', goal: 'bounded RSS for a 1 M-event bundle', note: BUNDLE_NOTE, by: 'bundle-scale', measured: (n) => /^(export|verify-bundle)-.+-events\.rss-growth$/.test(n) },
 ];
 

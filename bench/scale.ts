@@ -177,6 +177,22 @@ function results(points: readonly Point[], total: number): BenchResult[] {
       environment: { ...env, ...shared, events: total, workers, peakRssBytes: peakFull, smallEvents: small.events, smallPeakRssBytes: peakSmall },
     });
   }
+  // The parallel goal (issue 13): --workers 2 against one worker on the same ledger, same run.
+  const one = summarizeRuns(full.verify[1].map((r) => r.ms));
+  const two = summarizeRuns(full.verify[2].map((r) => r.ms));
+  out.push({
+    name: `verify-${label}-events.parallel`,
+    unit: 'events',
+    runs: full.verify[2].length,
+    wallMs: two,
+    throughputPerSec: total / (two.p50 / 1000),
+    memoryDeltaBytes: 0,
+    reference: { name: 'the same runledger verify with --workers 1, same ledger, same run', wallMs: one, throughputPerSec: total / (one.p50 / 1000) },
+    ratio: one.p50 / two.p50,
+    goal: 1.7,
+    goalIs: 'min',
+    environment: { ...env, ...shared, events: total, cpuMsWorkers1: full.verify[1].map((r) => r.cpuMs), cpuMsWorkers2: full.verify[2].map((r) => r.cpuMs) },
+  });
   const genWall = summarizeRuns([full.generateMs]);
   out.push({
     name: `generate-${label}-events`,
