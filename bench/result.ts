@@ -3,7 +3,7 @@
 import { cpus, platform, arch, totalmem, loadavg } from 'node:os';
 
 export { BenchEnvironment, BenchFile, BenchResult, WallStats } from '../src/gates/bench-file.js';
-import type { WallStats } from '../src/gates/bench-file.js';
+import type { BenchResult, WallStats } from '../src/gates/bench-file.js';
 
 export interface BenchOptions {
   /** Repetitions per measurement (default chosen by each benchmark). */
@@ -36,5 +36,33 @@ export function benchEnvironment(): Record<string, unknown> {
     totalMemBytes: totalmem(),
     // The machine is shared: the 1, 5 and 15 minute load averages when the result was taken.
     loadAverage: loadavg(),
+  };
+}
+
+/**
+ * The parallel-verification goal of issue 13 (`--workers 2` ≥ 1.7× one worker): the one-worker
+ * wall time over the parallel one, both measured in the same run on the same events. Higher is better.
+ */
+export function speedupResult(
+  name: string,
+  events: number,
+  parallelMs: readonly number[],
+  reference: { name: string; samplesMs: readonly number[] },
+  environment: Record<string, unknown>,
+): BenchResult {
+  const wallMs = summarizeRuns(parallelMs);
+  const referenceWall = summarizeRuns(reference.samplesMs);
+  return {
+    name,
+    unit: 'events',
+    runs: parallelMs.length,
+    wallMs,
+    throughputPerSec: events / (wallMs.p50 / 1000),
+    memoryDeltaBytes: 0,
+    reference: { name: reference.name, wallMs: referenceWall, throughputPerSec: events / (referenceWall.p50 / 1000) },
+    ratio: referenceWall.p50 / wallMs.p50,
+    goal: 1.7,
+    goalIs: 'min',
+    environment,
   };
 }

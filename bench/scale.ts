@@ -13,7 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateLedger, storePath } from './ledger-generator.js';
 import { CLI, runChild, type ChildRun } from './child.js';
-import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
+import { benchEnvironment, speedupResult, summarizeRuns, type BenchOptions, type BenchResult } from './result.js';
 
 const FULL = 10_000_000;
 const BUDGET_MS = 60_000;
@@ -178,21 +178,15 @@ function results(points: readonly Point[], total: number): BenchResult[] {
     });
   }
   // The parallel goal (issue 13): --workers 2 against one worker on the same ledger, same run.
-  const one = summarizeRuns(full.verify[1].map((r) => r.ms));
-  const two = summarizeRuns(full.verify[2].map((r) => r.ms));
-  out.push({
-    name: `verify-${label}-events.parallel`,
-    unit: 'events',
-    runs: full.verify[2].length,
-    wallMs: two,
-    throughputPerSec: total / (two.p50 / 1000),
-    memoryDeltaBytes: 0,
-    reference: { name: 'the same runledger verify with --workers 1, same ledger, same run', wallMs: one, throughputPerSec: total / (one.p50 / 1000) },
-    ratio: one.p50 / two.p50,
-    goal: 1.7,
-    goalIs: 'min',
-    environment: { ...env, ...shared, events: total, cpuMsWorkers1: full.verify[1].map((r) => r.cpuMs), cpuMsWorkers2: full.verify[2].map((r) => r.cpuMs) },
-  });
+  out.push(
+    speedupResult(
+      `verify-${label}-events.parallel`,
+      total,
+      full.verify[2].map((r) => r.ms),
+      { name: 'the same runledger verify with --workers 1, same ledger, same run', samplesMs: full.verify[1].map((r) => r.ms) },
+      { ...env, ...shared, events: total, cpuMsWorkers1: full.verify[1].map((r) => r.cpuMs), cpuMsWorkers2: full.verify[2].map((r) => r.cpuMs) },
+    ),
+  );
   const genWall = summarizeRuns([full.generateMs]);
   out.push({
     name: `generate-${label}-events`,

@@ -19,7 +19,7 @@ import { verifyLogParallel } from '../src/replay/verify-parallel.js';
 import type { RecordedEvent, StoredCheckpoint } from '../src/store/port.js';
 import { sealEvent } from '../src/store/seal.js';
 import { recordFromCanonical } from '../src/store/recorded.js';
-import { benchEnvironment, summarizeRuns, type BenchOptions, type BenchResult, type WallStats } from './result.js';
+import { benchEnvironment, speedupResult, summarizeRuns, type BenchOptions, type BenchResult, type WallStats } from './result.js';
 
 const ORIGIN = 'bench.runledger/log';
 const STREAMS = 32;
@@ -177,22 +177,14 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     sink,
   };
   const parallelWall = summarizeRuns(parallel.map((t) => t.ms));
-  const singleWall = summarizeRuns(verify.map((t) => t.ms));
   const parallelCpu = summarizeRuns(parallel.map((t) => t.cpuMs));
   const singleCpu = summarizeRuns(verify.map((t) => t.cpuMs));
-  const parallelResult: BenchResult = {
-    name: 'verify-log-parallel',
-    unit: 'events',
-    runs: parallel.length,
-    wallMs: parallelWall,
-    throughputPerSec: n / (parallelWall.p50 / 1000),
-    memoryDeltaBytes: 0,
-    reference: { name: 'verify-log on one thread (--workers 1), same runs', wallMs: singleWall, throughputPerSec: n / (singleWall.p50 / 1000) },
-    // Speed-up (single-threaded time / parallel time): higher is better; bounded by the cores.
-    ratio: singleWall.p50 / parallelWall.p50,
-    goal: 1.7,
-    goalIs: 'min',
-    environment: {
+  const parallelResult = speedupResult(
+    'verify-log-parallel',
+    n,
+    parallel.map((t) => t.ms),
+    { name: 'verify-log on one thread (--workers 1), same runs', samplesMs: verify.map((t) => t.ms) },
+    {
       ...benchEnvironment(),
       events: n,
       workers,
@@ -205,7 +197,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
       ratioToRawSha256: rawWall50(raw) / parallelWall.p50,
       note: `${workers} worker thread${workers === 1 ? '' : 's'} started per run (start-up included); the main thread keeps the ordered checks; reports compared equal on every run`,
     },
-  };
+  );
   return [
     result('verify-log', n, verify, raw, memoryDeltaBytes, {
       ...shared,
