@@ -9,6 +9,7 @@
 //   - members strictly ascending by UTF-16 code units, hence no duplicates (§3.2.3);
 //   - nesting at most `maxDepth` levels (canonicalize's limit, docs/limits.md).
 import { MAX_CANONICAL_DEPTH } from './canonical.js';
+import { fixedDecimalVerdict } from './decimal-spelling.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -452,6 +453,11 @@ function bytesNumber(b: Buffer, i: number): number {
   if (!plain && isMinimalFixedDecimalBytes(b, i, j)) return j;
   // What isCanonicalNumber decides past the two fast paths above (both already false here).
   if (plain && digits >= 1 && digits <= 15) return digits === 1 && j - i === 1 ? j : -1; // "0"; not "-0", "01"
+  // 16- and 17-digit fixed decimals (most measured values), decided without a string where exactness allows.
+  if (!plain) {
+    const verdict = fixedDecimalVerdict(b, i, j);
+    if (verdict >= 0) return verdict === 1 ? j : -1;
+  }
   // ASCII only, so latin1 is the text.
   const token = b.toString('latin1', i, j);
   return isNumberToString(token) ? j : -1;
