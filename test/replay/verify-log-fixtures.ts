@@ -185,6 +185,10 @@ export function tamperCases(): TamperCase[] {
     tampered('a malformed checkpoint note', () => undefined, (ev) => ({ checkpoints: [{ ...checkpointAt(ev, 3), note: 'garbage' }] })),
     ...HOSTILE_DATA.map(([name, text]) => tampered(`stored data with ${name}`, (ev) => withStoredData(ev, 5, text))),
     tampered('stored data with a __proto__ member', (ev) => withStoredData(ev, 5, '{"a":{"__proto__":{"polluted":true}}}')),
+    // Not Number::toString spellings of their doubles (the byte scan decides these without String()):
+    // a shorter decimal names the same double (0.1), and a nearer 17-digit one does (0.14285714285714285).
+    tampered('stored data with a 17-digit number a shorter spelling names', (ev) => withStoredData(ev, 5, '{"loss":0.10000000000000001}')),
+    tampered('stored data with a 17-digit number that is not the nearest spelling', (ev) => withStoredData(ev, 5, '{"loss":0.14285714285714284}')),
   ];
   for (const [field, change] of ENVELOPE_CHANGES) {
     cases.push(
