@@ -243,6 +243,7 @@ function unrecordable(err: unknown, root: string, at: string, stream: string): u
  * strict), each value written by the one canonicalizer, so every rule it enforces holds for every
  * member, and the data's JCS text, computed once during validation, spliced in verbatim.
  * test/store/seal.test.ts checks the text equals canonicalize(envelope) for arbitrary members.
+ * (`revision` is the planner's own non-negative integer, whose JCS text is its decimal digits.)
  */
 export function sealEvent(
   stream: string,
@@ -262,7 +263,7 @@ export function sealEvent(
     `{"data":${event.canonicalData ?? canonicalize(event.data)},"id":${canonicalize(event.id)}` +
     `,"metadata":{"actor":${actorJcs(metadata.actor)},"causationId":${causationJcs(metadata.causationId)}` +
     `,"correlationId":${correlationJcs(metadata.correlationId)},"recordedAt":${recordedAtJcs(metadata.recordedAt)}}` +
-    `,"prevHash":${canonicalize(prevHash)},"revision":${canonicalize(revision)},"schemaVersion":${schemaVersionJcs(event.schemaVersion)}` +
+    `,"prevHash":${canonicalize(prevHash)},"revision":${revision},"schemaVersion":${schemaVersionJcs(event.schemaVersion)}` +
     `,"stream":${streamJcs(stream)},"type":${typeJcs(event.type)}}`;
   const canonical = Buffer.from(text, 'utf8');
   // Hashed into hex, then decoded into a pooled Buffer: no backing store of its own per leaf (docs/benchmarks.md, "SQLite append").
