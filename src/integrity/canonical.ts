@@ -90,23 +90,71 @@ function kindOf(value: object): string {
   return name !== '' ? name : 'an object with a custom prototype';
 }
 
+/** Whether JCS writes `value` as itself in quotes: short, nothing to escape, no surrogate at all. */
+function plainString(value: string): boolean {
+  if (value.length > 64) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  return true;
+}
+
 function string(value: string): string {
   // Fast path (most member names and values): nothing to escape and no surrogate at all, so the
   // JCS text is the string in quotes, exactly what JSON.stringify writes for it.
-  if (value.length <= 64) {
-    let plain = true;
-    for (let i = 0; i < value.length; i++) {
-      const c = value.charCodeAt(i);
-      if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) {
-        plain = false;
-        break;
-      }
-    }
-    if (plain) return `"${value}"`;
-  }
+  if (plainString(value)) return `"${value}"`;
   // RFC 8785 §3.2.2.2: a lone surrogate cannot be serialised as UTF-8, so it is an error.
   if (!value.isWellFormed()) throw new Refusal('lone surrogate (not Unicode text) in a string');
   return JSON.stringify(value);
+}
+
+/** Member names sorted by UTF-16 code units (RFC 8785 §3.2.3), each as its JCS text and a colon. */
+interface MemberOrder {
+  /** Object.keys of the objects this order is for, in their own order. */
+  keys: readonly string[];
+  sorted: readonly string[];
+  names: readonly string[];
+}
+
+// Objects of one shape repeat from event to event (an event type's data): the last few shapes'
+// member orders are kept, so such an object is written without sorting its keys or scanning them
+// again. The order is a pure function of the keys, compared one by one; only plain names are kept.
+const MEMBER_ORDERS = 8;
+const memberOrders: MemberOrder[] = [];
+let nextMemberOrder = 0;
+
+function memberOrder(keys: string[]): MemberOrder | undefined {
+  const n = keys.length;
+  search: for (const order of memberOrders) {
+    const known = order.keys;
+    if (known.length !== n) continue;
+    for (let i = 0; i < n; i++) if (known[i] !== keys[i]) continue search;
+    return order;
+  }
+  if (n > 32) return undefined;
+  for (let i = 0; i < n; i++) if (!plainString(keys[i]!)) return undefined;
+  const sorted = sortedNames(keys.slice());
+  const order: MemberOrder = { keys, sorted, names: sorted.map((key) => `"${key}":`) };
+  memberOrders[nextMemberOrder] = order;
+  nextMemberOrder = (nextMemberOrder + 1) % MEMBER_ORDERS;
+  return order;
+}
+
+/** Sorts member names in place by UTF-16 code units, as Array.prototype.sort does, without its allocations for short lists. */
+function sortedNames(names: string[]): string[] {
+  if (names.length > 16) return names.sort();
+  for (let i = 1; i < names.length; i++) {
+    const name = names[i]!;
+    let j = i - 1;
+    // `>` on strings compares UTF-16 code units, the default sort's order (no two names are equal).
+    while (j >= 0 && names[j]! > name) {
+      names[j + 1] = names[j]!;
+      j -= 1;
+    }
+    names[j + 1] = name;
+  }
+  return names;
 }
 
 function write(value: unknown, open: object[], maxDepth: number): string {
@@ -116,7 +164,8 @@ function write(value: unknown, open: object[], maxDepth: number): string {
       return value ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(value)) throw new Refusal('non-finite number');
-      return JSON.stringify(value);
+      // JSON.stringify writes a finite number as ToString(number) (ECMA-262 SerializeJSONProperty), RFC 8785 §3.2.2.3.
+      return '' + value;
     case 'string':
       return string(value);
     case 'object':
@@ -147,16 +196,30 @@ function write(value: unknown, open: object[], maxDepth: number): string {
     out += ']';
   } else {
     const record = value as Record<string, unknown>;
-    // Array.prototype.sort compares strings by UTF-16 code units, which is RFC 8785 §3.2.3's order.
-    const keys = Object.keys(record).sort();
+    const keys = Object.keys(record);
+    const order = memberOrder(keys);
     out = '{';
-    for (const key of keys) {
-      const member = record[key];
-      if (member === undefined) continue;
-      try {
-        out += (out.length === 1 ? '' : ',') + string(key) + ':' + write(member, open, maxDepth);
-      } catch (err) {
-        throw refuse(err, key);
+    if (order !== undefined) {
+      const { sorted, names } = order;
+      for (let m = 0; m < sorted.length; m++) {
+        const key = sorted[m]!;
+        const member = record[key];
+        if (member === undefined) continue;
+        try {
+          out += (out.length === 1 ? '' : ',') + names[m]! + write(member, open, maxDepth);
+        } catch (err) {
+          throw refuse(err, key);
+        }
+      }
+    } else {
+      for (const key of sortedNames(keys)) {
+        const member = record[key];
+        if (member === undefined) continue;
+        try {
+          out += (out.length === 1 ? '' : ',') + string(key) + ':' + write(member, open, maxDepth);
+        } catch (err) {
+          throw refuse(err, key);
+        }
       }
     }
     out += '}';

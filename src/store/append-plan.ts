@@ -80,6 +80,8 @@ export function expectationHolds(expected: ExpectedRevision, current: number): b
  * request mixing recorded and new events, is refused: a retry must repeat the original exactly.
  */
 export function recordedRetry(request: PreparedRequest, recorded: ReadonlyMap<string, RecordedIdentity>): RecordedIdentity[] | undefined {
+  // Nothing recorded (every id generated, or none named found): no event of the request is a retry.
+  if (recorded.size === 0) return undefined;
   const rows: RecordedIdentity[] = [];
   let missing = 0;
   for (const event of request.events) {

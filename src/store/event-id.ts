@@ -20,6 +20,10 @@ let sequence = 0;
 export function uuidv7(now: number = Date.now()): string {
   if (poolAt === pool.length) {
     randomFillSync(pool);
+    // variant 10 (RFC 9562 §4.1) in every id's byte 2, then the whole block as hex once: an id's
+    // rand_b is two slices of that text, not a hex conversion of its own.
+    for (let at = 2; at < pool.length; at += ID_RANDOM) pool[at] = (pool[at]! & 0x3f) | 0x80;
+    poolHex = pool.toString('hex');
     poolAt = 0;
   }
   const at = poolAt;
@@ -40,10 +44,11 @@ export function uuidv7(now: number = Date.now()): string {
     prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-`;
     prefixMs = lastMs;
   }
-  pool[at + 2] = (pool[at + 2]! & 0x3f) | 0x80; // variant 10 (RFC 9562 §4.1)
-  const randB = pool.toString('hex', at + 2, at + ID_RANDOM);
-  return `${prefix}${(0x7000 | sequence).toString(16)}-${randB.slice(0, 4)}-${randB.slice(4)}`;
+  const h = 2 * (at + 2); // rand_b: bytes at + 2 .. at + 9 of the block, variant bits already set
+  return `${prefix}${(0x7000 | sequence).toString(16)}-${poolHex.slice(h, h + 4)}-${poolHex.slice(h + 4, h + 16)}`;
 }
+
+let poolHex = '';
 
 let prefixMs = -1;
 let prefix = '';

@@ -120,16 +120,28 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       // through the canonicalizer, which also refuses a lone surrogate in the stream name or the
       // metadata (the envelope carries them as text). Byte-identical to canonicalize(that object):
       // recorded digests must keep matching retries (test/store/seal.test.ts).
-      let metadataText = '{';
-      for (const key of METADATA_KEYS) {
-        const value = metadata[key];
-        if (value !== undefined) metadataText += `${metadataText.length === 1 ? '' : ','}"${key}":${canonicalMember(value, `metadata.${key}`, at, request.stream, MEMBER_TEXT[key])}`;
+      const kept = digestTail;
+      let tail: string;
+      if (
+        kept !== undefined && kept.actor === metadata.actor && kept.causationId === metadata.causationId && kept.correlationId === metadata.correlationId &&
+        kept.recordedAt === metadata.recordedAt && kept.schemaVersion === schemaVersion && kept.stream === request.stream && kept.type === event.type
+      ) {
+        tail = kept.text;
+      } else {
+        let metadataText = '{';
+        for (const key of METADATA_KEYS) {
+          const value = metadata[key];
+          if (value !== undefined) metadataText += `${metadataText.length === 1 ? '' : ','}"${key}":${canonicalMember(value, `metadata.${key}`, at, request.stream, MEMBER_TEXT[key])}`;
+        }
+        streamText ??= canonicalMember(request.stream, 'stream', at, request.stream);
+        tail =
+          `,"metadata":${metadataText}},"schemaVersion":${canonicalMember(schemaVersion, 'schemaVersion', at, request.stream, schemaVersionJcs)}` +
+          `,"stream":${streamText},"type":${canonicalMember(event.type, 'type', at, request.stream, typeJcs)}}`;
+        if (METADATA_KEYS.every((key) => isPrimitive(metadata[key]))) {
+          digestTail = { ...pick(metadata), schemaVersion, stream: request.stream, type: event.type, text: tail };
+        }
       }
-      streamText ??= canonicalMember(request.stream, 'stream', at, request.stream);
-      const digested =
-        `{"data":${canonicalData},"metadata":${metadataText}},"schemaVersion":${canonicalMember(schemaVersion, 'schemaVersion', at, request.stream, schemaVersionJcs)}` +
-        `,"stream":${streamText},"type":${canonicalMember(event.type, 'type', at, request.stream, typeJcs)}}`;
-      const contentDigest = sha256Hex(digested);
+      const contentDigest = sha256Hex(`{"data":${canonicalData}${tail}`);
       return { id, type: event.type, schemaVersion, data, metadata, contentDigest, canonicalData, idGenerated };
     });
     return { stream: request.stream, expectedRevision: expected.data as ExpectedRevision, events };
@@ -243,6 +255,7 @@ function unrecordable(err: unknown, root: string, at: string, stream: string): u
  * strict), each value written by the one canonicalizer, so every rule it enforces holds for every
  * member, and the data's JCS text, computed once during validation, spliced in verbatim.
  * test/store/seal.test.ts checks the text equals canonicalize(envelope) for arbitrary members.
+ * (`revision` is the planner's own non-negative integer, whose JCS text is its decimal digits.)
  */
 export function sealEvent(
   stream: string,
@@ -259,11 +272,8 @@ export function sealEvent(
   };
   const envelope: Envelope = { id: event.id, stream, revision, type: event.type, schemaVersion: event.schemaVersion, data: event.data, metadata, prevHash };
   const text =
-    `{"data":${event.canonicalData ?? canonicalize(event.data)},"id":${canonicalize(event.id)}` +
-    `,"metadata":{"actor":${actorJcs(metadata.actor)},"causationId":${causationJcs(metadata.causationId)}` +
-    `,"correlationId":${correlationJcs(metadata.correlationId)},"recordedAt":${recordedAtJcs(metadata.recordedAt)}}` +
-    `,"prevHash":${canonicalize(prevHash)},"revision":${canonicalize(revision)},"schemaVersion":${schemaVersionJcs(event.schemaVersion)}` +
-    `,"stream":${streamJcs(stream)},"type":${typeJcs(event.type)}}`;
+    `{"data":${event.canonicalData ?? canonicalize(event.data)},"id":${canonicalize(event.id)}${metadataMember(metadata)}` +
+    `,"prevHash":${canonicalize(prevHash)},"revision":${revision}${envelopeTail(event.schemaVersion, stream, event.type)}`;
   const canonical = Buffer.from(text, 'utf8');
   // Hashed into hex, then decoded into a pooled Buffer: no backing store of its own per leaf (docs/benchmarks.md, "SQLite append").
   const leafHex = leafHashHex(canonical);
@@ -287,6 +297,51 @@ function lastTextOf(): (value: unknown) => string {
     return text;
   };
 }
+/** Whether `===` on the value means equal JCS text (an object may change under the same identity). */
+function isPrimitive(value: unknown): boolean {
+  return typeof value !== 'object' || value === null;
+}
+
+function pick(metadata: Partial<Envelope['metadata']>): Record<(typeof METADATA_KEYS)[number], unknown> {
+  return { actor: metadata.actor, causationId: metadata.causationId, correlationId: metadata.correlationId, recordedAt: metadata.recordedAt };
+}
+
+// The envelope's and the content digest's texts around their per-event members (data, id, prevHash,
+// revision) repeat from event to event (one batch: one stream, type, actor, recordedAt): the last
+// one is kept with the values it was written from, and reused while every value is `===` to them.
+// Only texts of primitive values are kept, and only after they were written without a refusal, so
+// a reused text is the text writing those values again gives (test/store/seal.test.ts).
+let digestTail: (Record<(typeof METADATA_KEYS)[number], unknown> & { schemaVersion: number; stream: string; type: string; text: string }) | undefined;
+let lastMetadataMember: (Envelope['metadata'] & { text: string }) | undefined;
+let lastEnvelopeTail: { schemaVersion: number; stream: string; type: string; text: string } | undefined;
+
+/** `,"metadata":{…}` of a sealed envelope (all four members, in JCS order). */
+function metadataMember(metadata: Envelope['metadata']): string {
+  const kept = lastMetadataMember;
+  if (
+    kept !== undefined && kept.actor === metadata.actor && kept.causationId === metadata.causationId &&
+    kept.correlationId === metadata.correlationId && kept.recordedAt === metadata.recordedAt
+  ) {
+    return kept.text;
+  }
+  const text =
+    `,"metadata":{"actor":${actorJcs(metadata.actor)},"causationId":${causationJcs(metadata.causationId)}` +
+    `,"correlationId":${correlationJcs(metadata.correlationId)},"recordedAt":${recordedAtJcs(metadata.recordedAt)}}`;
+  if (isPrimitive(metadata.actor) && isPrimitive(metadata.causationId) && isPrimitive(metadata.correlationId) && isPrimitive(metadata.recordedAt)) {
+    lastMetadataMember = { ...metadata, text };
+  }
+  return text;
+}
+
+/** `,"schemaVersion":…,"stream":…,"type":…}`: the envelope's last members and its closing brace. */
+function envelopeTail(schemaVersion: number, stream: string, type: string): string {
+  const kept = lastEnvelopeTail;
+  if (kept !== undefined && kept.schemaVersion === schemaVersion && kept.stream === stream && kept.type === type) return kept.text;
+  const text = `,"schemaVersion":${schemaVersionJcs(schemaVersion)},"stream":${streamJcs(stream)},"type":${typeJcs(type)}}`;
+  if (isPrimitive(schemaVersion) && isPrimitive(stream) && isPrimitive(type)) lastEnvelopeTail = { schemaVersion, stream, type, text };
+  return text;
+}
+
 const actorJcs = lastTextOf();
 const causationJcs = lastTextOf();
 const correlationJcs = lastTextOf();

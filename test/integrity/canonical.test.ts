@@ -133,6 +133,44 @@ describe('canonicalize (RFC 8785 JCS)', () => {
     assert.equal(canonicalize({ a: { b: 1 } }, { maxDepth: 2 }), '{"a":{"b":1}}');
   });
 
+  it('writes objects of repeating shapes as a sort-and-stringify oracle does, whatever their key order (property)', () => {
+    // The oracle: keys sorted by Array.prototype.sort (UTF-16 code units, RFC 8785 §3.2.3), the rest JSON.stringify.
+    const oracle = (value: unknown): string => {
+      if (Array.isArray(value)) return `[${value.map((item: unknown) => oracle(item === undefined ? null : item)).join(",")}]`;
+      if (value !== null && typeof value === 'object') {
+        const record = value as Record<string, unknown>;
+        return `{${Object.keys(record).sort().filter((k) => record[k] !== undefined).map((k) => `${JSON.stringify(k)}:${oracle(record[k])}`).join(',')}}`;
+      }
+      return JSON.stringify(value);
+    };
+    // Few names, so shapes repeat (and member orders are reused) across a sequence, in any insertion order.
+    const name = fc.constantFrom('a', 'b', 'B', 'aa', 'é', '\u{1f600}', 'z\u0000', '"q"', '10', '2', '');
+    const leaf = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string({ maxLength: 4 }), fc.boolean(), fc.constant(null), fc.constant(undefined));
+    const { tree } = fc.letrec((tie) => ({
+      tree: fc.oneof({ depthSize: 'small' }, leaf, tie('object'), fc.array(tie('tree'), { maxLength: 3 })),
+      object: fc.array(fc.tuple(name, tie('tree')), { maxLength: 6 }).map((members) => {
+        const record: Record<string, unknown> = {};
+        for (const [key, value] of members) record[key] = value;
+        return record;
+      }),
+    }));
+    fc.assert(
+      fc.property(fc.array(tree, { minLength: 1, maxLength: 12 }), (values) => {
+        for (const value of values) if (value !== undefined) assert.equal(canonicalize(value), oracle(value));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('writes the same keys in another insertion order sorted, also after that shape was written', () => {
+    assert.equal(canonicalize({ b: 1, a: 2, c: 3 }), '{"a":2,"b":1,"c":3}');
+    assert.equal(canonicalize({ c: 3, b: 1, a: 2 }), '{"a":2,"b":1,"c":3}');
+    assert.equal(canonicalize({ b: 1, a: 2, c: 3 }), '{"a":2,"b":1,"c":3}');
+    assert.equal(canonicalize({ b: 1, a: 2, d: 3 }), '{"a":2,"b":1,"d":3}');
+    assert.throws(() => canonicalize({ b: 1, ['a\ud800']: 2 }), /lone surrogate/);
+    assert.equal(canonicalize({ b: 1, ['a\ud800']: undefined }), '{"b":1}');
+  });
+
   it('writes an own member named __proto__ as data (the decoders of untrusted text refuse it)', () => {
     assert.equal(canonicalize(JSON.parse('{"b":1,"a":{"__proto__":{"x":1}}}')), '{"a":{"__proto__":{"x":1}},"b":1}');
   });

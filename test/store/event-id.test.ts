@@ -30,6 +30,18 @@ describe('store/event-id', function () {
     assert.equal(randB.size, ids.length, 'the 62 random bits of rand_b never repeat');
   });
 
+  it('sets every one of rand_b\'s 62 random bits both ways across ids, also across refills', function () {
+    // 2,000 ids span four blocks of the random pool; a bit that never changes is not random.
+    const ones = new Array<number>(62).fill(0);
+    const count = 2_000;
+    for (let i = 0; i < count; i++) {
+      const bits = BigInt(`0x${uuidv7().slice(19).replace('-', '')}`);
+      assert.equal(bits >> 62n, 2n, 'variant 10');
+      for (let b = 0; b < 62; b++) ones[b]! += Number((bits >> BigInt(b)) & 1n);
+    }
+    for (let b = 0; b < 62; b++) assert.ok(ones[b]! > count / 4 && ones[b]! < (3 * count) / 4, `rand_b bit ${b} was 1 in ${ones[b]} of ${count} ids`);
+  });
+
   it('keeps increasing when the clock steps back or one millisecond runs out of counter', function () {
     const base = Date.now() + 36_000_000;
     const later = uuidv7(base + 60_000);

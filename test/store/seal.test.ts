@@ -44,6 +44,43 @@ describe('store/seal', () => {
     );
   });
 
+  it('writes every event of a sequence as canonicalize(envelope) and digests it as canonicalize(content) when members repeat, change or are refused (property)', () => {
+    // Members from small pools, so kept texts are reused, replaced and (after a refusal) not kept.
+    const pool = <T>(...values: T[]) => fc.constantFrom(...values);
+    const member = pool('a', 'b', 'é', '"q"', 'x\u0001');
+    const event = fc.record({
+      stream: pool('s', 't', 'u\u00e9'),
+      type: pool('custom.a', 'custom.b'),
+      actor: fc.option(pool('a', 'b', 'bad\ud800'), { nil: undefined }),
+      correlationId: fc.option(fc.option(member), { nil: undefined }),
+      causationId: fc.option(fc.option(member), { nil: undefined }),
+      recordedAt: fc.option(pool('2026-11-23T17:30:00.000Z', '2026-11-23T17:30:00.001Z'), { nil: undefined }),
+      revision: fc.nat(3),
+    });
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 1, maxLength: 15 }), fc.option(pool('me', 'you'), { nil: undefined }), (events, defaultActor) => {
+        for (const e of events) {
+          const metadata: Record<string, unknown> = {};
+          for (const key of ['actor', 'correlationId', 'causationId', 'recordedAt'] as const) if (e[key] !== undefined) metadata[key] = e[key];
+          const proposed = { type: e.type, data: { n: e.revision }, metadata };
+          const options = defaultActor === undefined ? {} : { actor: defaultActor };
+          if (e.actor === 'bad\ud800') {
+            assert.throws(() => prepareBatch([{ stream: e.stream, events: [proposed] }], options), /field metadata\.actor cannot be recorded as RFC 8785 JSON: lone surrogate/);
+            continue;
+          }
+          const [request] = prepareBatch([{ stream: e.stream, events: [proposed] }], options);
+          const prepared = request!.events[0]!;
+          const content: Record<string, unknown> = { ...metadata };
+          if (content.actor === undefined && defaultActor !== undefined) content.actor = defaultActor;
+          assert.equal(prepared.contentDigest, sha256Hex(canonicalize({ stream: e.stream, type: e.type, schemaVersion: prepared.schemaVersion, data: prepared.data, metadata: content })));
+          const sealed = sealEvent(e.stream, e.revision, e.revision === 0 ? null : 'ab'.repeat(32), prepared, '2026-11-24T00:00:00.000Z');
+          assert.equal(sealed.canonical.toString('utf8'), canonicalize(sealed.envelope));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('seals bytes whose leaf hash is SHA-256(0x00 ‖ JCS(envelope)) and changes with any field', () => {
     const [request] = prepareBatch([{ stream: 's', events: [{ type: 'custom.x', data: { b: 1, a: [1.5, 'é'] }, metadata: { actor: 'me' } }] }]);
     const sealed = sealEvent('s', 0, null, request!.events[0]!, '2026-11-23T17:30:00.000Z');
