@@ -13,7 +13,7 @@ import { envelopeIsFromBytes } from '../store/recorded.js';
 import { chainFromScan, reusedChain, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
 import { alignedBlocks } from '../integrity/compact-range.js';
 import { HASH_SIZE, hexSpellsBytes } from '../integrity/hasher.js';
-import { batchSlot, readSlot, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
+import { batchSlot, PREPARE, readSlot, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -125,6 +125,15 @@ export class VerifyPool {
       if (!decoded) (envelopes ??= new Array<unknown>(events.length))[k] = event.envelope;
     }
     return this.post({ seq: this.seq++, base, count: events.length, slotKey, envelopes }, slot);
+  }
+
+  /**
+   * Has every worker open its read-only connection to the ledger file at `path` now, while the
+   * caller reads the ledger's checkpoints and keys, instead of on its first range.
+   */
+  prepareRead(path: string): void {
+    if (this.failure !== undefined) return;
+    for (const worker of this.workers) worker.postMessage({ seq: PREPARE, read: path, base: 0, count: 0, slotKey: 0, envelopes: undefined } satisfies VerifyBatch);
   }
 
   /** Ships the range [base, base + count) of the ledger file at `path` for a worker to read itself, round-robin, in `slot`. */
@@ -356,6 +365,7 @@ export async function verifyRangesParallel(ranges: LogRanges, options: VerifyLog
     return true;
   };
   const pool = workers === 1 || end === 0 ? undefined : (parallel.pool ?? new VerifyPool(workers));
+  if (pool !== undefined && pool !== parallel.pool) pool.prepareRead(ranges.path);
   try {
     if (pool !== undefined) {
       const slots: BatchSlot[] = [];
@@ -367,8 +377,9 @@ export async function verifyRangesParallel(ranges: LogRanges, options: VerifyLog
       for (;;) {
         if (verifier.failed) break;
         if (inFlight.length === 0 && next < end && checkWhileStarting && pool.readyWorkers === 0) {
-          // Workers still loading: check this range here rather than wait, then let their messages in.
-          const count = Math.min(batchEvents, end - next);
+          // Workers still loading: check a short chunk here rather than wait, then let their messages
+          // in, so the first worker ready gets the next ranges at once instead of idling behind a whole range.
+          const count = Math.min(STARTUP_CHUNK, batchEvents, end - next);
           parallel.onBatch?.('main', count);
           if (!(await checkHere(next, count))) break;
           next += count;
@@ -378,7 +389,8 @@ export async function verifyRangesParallel(ranges: LogRanges, options: VerifyLog
         while (inFlight.length < window && next < end) {
           const key = batches++ % window;
           const slot = (slots[key] ??= readSlot(batchEvents));
-          const count = Math.min(batchEvents, end - next);
+          // Ranges end on multiples of batchEvents (the first after the start-up chunks is shorter): whole subtrees for the workers.
+          const count = Math.min(batchEvents - (next % batchEvents), end - next);
           inFlight.push({ base: next, count, slot, result: pool.submitRead(ranges.path, next, count, slot, key) });
           next += count;
         }
@@ -411,6 +423,9 @@ export async function verifyRangesParallel(ranges: LogRanges, options: VerifyLog
 
 /** Pages the main thread reads by itself past the workers' ranges (readLogPages' page). */
 const PAGE = 5_000;
+
+/** Events the main thread checks at a time while no worker has started (it looks for a ready one between chunks). */
+const STARTUP_CHUNK = 256;
 
 /** Feeds the `passed` events a worker read and vouched for to the verifier in leaf order; false once diverged. */
 function applyVouched(verifier: LogVerifier, base: number, passed: number, slot: BatchSlot, whole: boolean, vouched: Vouched[]): boolean {
