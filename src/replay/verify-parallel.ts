@@ -299,7 +299,9 @@ export async function verifyLogParallel(
       const event = step.value;
       batch.push(event);
       batchSize += Buffer.isBuffer(event.canonical) ? event.canonical.length : 0;
-      if (batch.length < batchEvents && batchSize < batchBytes) continue;
+      // Batches end on multiples of batchEvents (whole subtrees); while no worker is ready, start-up chunks are checked here.
+      const starting = checkWhileStarting && inFlight.length === 0 && (pool?.readyWorkers ?? 0) === 0;
+      if (batch.length < (starting ? Math.min(STARTUP_CHUNK, batchEvents) : batchEvents - (dispatched % batchEvents)) && batchSize < batchBytes) continue;
       if (startingUp()) {
         // Workers still loading: check this batch here rather than wait, then let their messages in.
         inFlight.push({ events: batch, base: dispatched, result: undefined });
