@@ -34,14 +34,16 @@ export interface LedgerVerificationOptions {
 }
 
 export async function verifyLedger(store: EventStore, options: LedgerVerificationOptions): Promise<LedgerVerification> {
+  const parallel = options.pool !== undefined ? { pool: options.pool } : { workers: options.workers ?? defaultVerifyWorkers() };
+  // A store with a file the workers can open lets them read their own rows: no bytes pass through this thread.
+  const path = (options.pool?.size ?? parallel.workers ?? 1) > 1 ? store.rangeReadPath?.() : undefined;
+  // Threads started beforehand open their connections while this thread reads the checkpoints and keys.
+  if (path !== undefined) options.pool?.prepareRead(path);
   const origin = await requireOrigin(store);
   const rotations = await readRotationStatements(store);
   const checkpoints = await store.checkpoints();
   const tree = await store.treeState();
   const logOptions = { checkpoints, verifierKeys: options.verifierKeys, origin, rotations, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
-  const parallel = options.pool !== undefined ? { pool: options.pool } : { workers: options.workers ?? defaultVerifyWorkers() };
-  // A store with a file the workers can open lets them read their own rows: no bytes pass through this thread.
-  const path = (options.pool?.size ?? parallel.workers ?? 1) > 1 ? store.rangeReadPath?.() : undefined;
   const report =
     path === undefined
       ? await verifyLogParallel(readLogPages(store), logOptions, parallel)

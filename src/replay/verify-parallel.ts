@@ -5,15 +5,15 @@
 // proofs) and feeds the single-threaded LogVerifier in strict leaf order. A worker only vouches
 // for the events before the first one whose content fails; from there the main thread checks
 // events itself, so every report, divergence message included, is the single-threaded one.
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import type { RecordedEvent } from '../store/port.js';
 import { LogVerifier, verifyLog, type VerifyLogOptions, type VerifyLogReport } from './verify-log.js';
-import { envelopeIsFromBytes } from '../store/recorded.js';
+import { defaultVerifyWorkers, VerifyPool } from './verify-pool.js';
+
+export { defaultVerifyWorkers, VerifyPool };
 import { chainFromScan, reusedChain, SCAN_SLOTS, type ChainFields } from './envelope-scan.js';
 import { alignedBlocks } from '../integrity/compact-range.js';
 import { HASH_SIZE, hexSpellsBytes } from '../integrity/hasher.js';
-import { batchSlot, readSlot, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
+import { batchSlot, readSlot, type BatchSlot, type VerifiedBatch } from './verify-worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 1 runs the single-threaded verifier. Default: available cores - 1, at least 1. */
@@ -34,17 +34,6 @@ export interface ParallelOptions {
   onBatch?: (checkedIn: 'worker' | 'main', events: number) => void;
 }
 
-/**
- * A worker's young generation, MiB. Everything a worker allocates per event dies young, so a small
- * nursery costs a few more scavenges and stops V8 from growing it (and the RSS with it) over a long
- * run; old generation and large objects (a big event on the text path) are not limited.
- */
-const WORKER_YOUNG_MB = 6;
-
-/** Cores - 1 (the main thread keeps the ordered checks), at least 1. */
-export function defaultVerifyWorkers(): number {
-  return Math.max(1, availableParallelism() - 1);
-}
 
 interface Pending {
   events: RecordedEvent[];
@@ -54,115 +43,6 @@ interface Pending {
   slot?: BatchSlot;
   /** Undefined: the batch could not be shipped (non-Buffer bytes, uncloneable envelope) and is checked here. */
   result: Promise<VerifiedBatch> | undefined;
-}
-
-/** Worker threads for `verifyLogParallel`; close it when done. */
-export class VerifyPool {
-  private readonly workers: Worker[];
-  private readonly waiting = new Map<number, { resolve: (r: VerifiedBatch) => void; reject: (e: Error) => void }>();
-  /** Per worker, by slot key: the slot and the bytes buffer it holds (so each is sent once). */
-  private readonly held: { slot: BatchSlot; bytes: SharedArrayBuffer }[][];
-  private next = 0;
-  private seq = 0;
-  /** Workers that have loaded their modules and take batches. */
-  readyWorkers = 0;
-
-  constructor(count: number) {
-    this.workers = Array.from({ length: count }, () => {
-      const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
-      worker.on('message', (result: VerifiedBatch) => {
-        if (result.seq === READY) {
-          this.readyWorkers++;
-          return;
-        }
-        const waiter = this.waiting.get(result.seq);
-        this.waiting.delete(result.seq);
-        waiter?.resolve(result);
-      });
-      worker.on('error', (err) => this.failAll(err));
-      worker.on('exit', (code) => {
-        if (!this.closing) this.failAll(new Error(`a verification worker exited with code ${code}`));
-      });
-      return worker;
-    });
-    this.held = this.workers.map(() => []);
-  }
-
-  get size(): number {
-    return this.workers.length;
-  }
-
-  /** Set once a worker failed: batches submitted afterwards fail at once instead of waiting on a dead thread. */
-  private failure: Error | undefined;
-
-  private failAll(err: Error): void {
-    this.failure ??= err;
-    for (const waiter of this.waiting.values()) waiter.reject(err);
-    this.waiting.clear();
-  }
-
-  /** Ships a batch round-robin in `slot`, known as `slotKey` (which must not be in flight); undefined when it cannot be shipped as is. */
-  submit(events: RecordedEvent[], base: number, slot: BatchSlot, slotKey: number): Promise<VerifiedBatch> | undefined {
-    let total = 0;
-    for (const event of events) {
-      if (!Buffer.isBuffer(event.canonical)) return undefined;
-      total += event.canonical.length;
-    }
-    if (total > slot.bytes.byteLength) slot.bytes = new SharedArrayBuffer(Math.max(total, 2 * slot.bytes.byteLength));
-    const view = Buffer.from(slot.bytes);
-    const ends = new Uint32Array(slot.ends, 0, events.length);
-    // An envelope the store decodes from these bytes on demand is not decoded (nor cloned) here: the worker scans the bytes.
-    const fromBytes = new Uint8Array(slot.fromBytes, 0, events.length);
-    let envelopes: unknown[] | undefined;
-    let at = 0;
-    for (let k = 0; k < events.length; k++) {
-      const event = events[k]!;
-      view.set(event.canonical, at);
-      at += event.canonical.length;
-      ends[k] = at;
-      const decoded = envelopeIsFromBytes(event);
-      fromBytes[k] = decoded ? 1 : 0;
-      if (!decoded) (envelopes ??= new Array<unknown>(events.length))[k] = event.envelope;
-    }
-    return this.post({ seq: this.seq++, base, count: events.length, slotKey, envelopes }, slot);
-  }
-
-  /** Ships the range [base, base + count) of the ledger file at `path` for a worker to read itself, round-robin, in `slot`. */
-  submitRead(path: string, base: number, count: number, slot: BatchSlot, slotKey: number): Promise<VerifiedBatch> | undefined {
-    return this.post({ seq: this.seq++, read: path, base, count, slotKey, envelopes: undefined }, slot);
-  }
-
-  private post(batch: VerifyBatch, slot: BatchSlot): Promise<VerifiedBatch> | undefined {
-    const { seq, slotKey } = batch;
-    if (this.failure !== undefined) {
-      const failed = Promise.reject(this.failure);
-      failed.catch(() => undefined);
-      return failed;
-    }
-    const held = this.held[this.next]!;
-    const holds = held[slotKey]?.slot === slot && held[slotKey].bytes === slot.bytes;
-    if (!holds) batch.slot = slot;
-    const worker = this.workers[this.next]!;
-    try {
-      worker.postMessage(batch);
-    } catch {
-      return undefined; // DataCloneError: an envelope that is not plain data
-    }
-    if (!holds) held[slotKey] = { slot, bytes: slot.bytes };
-    this.next = (this.next + 1) % this.workers.length;
-    const result = new Promise<VerifiedBatch>((resolve, reject) => this.waiting.set(seq, { resolve, reject }));
-    // A worker failure rejects every batch in flight; the one awaited reports it, the rest must not crash the process.
-    result.catch(() => undefined);
-    return result;
-  }
-
-  private closing = false;
-
-  async close(): Promise<void> {
-    this.closing = true;
-    this.waiting.clear();
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
 }
 
 /**
@@ -290,7 +170,9 @@ export async function verifyLogParallel(
       const event = step.value;
       batch.push(event);
       batchSize += Buffer.isBuffer(event.canonical) ? event.canonical.length : 0;
-      if (batch.length < batchEvents && batchSize < batchBytes) continue;
+      // Batches end on multiples of batchEvents (whole subtrees); while no worker is ready, start-up chunks are checked here.
+      const starting = checkWhileStarting && inFlight.length === 0 && (pool?.readyWorkers ?? 0) === 0;
+      if (batch.length < (starting ? Math.min(STARTUP_CHUNK, batchEvents) : batchEvents - (dispatched % batchEvents)) && batchSize < batchBytes) continue;
       if (startingUp()) {
         // Workers still loading: check this batch here rather than wait, then let their messages in.
         inFlight.push({ events: batch, base: dispatched, result: undefined });
@@ -356,6 +238,7 @@ export async function verifyRangesParallel(ranges: LogRanges, options: VerifyLog
     return true;
   };
   const pool = workers === 1 || end === 0 ? undefined : (parallel.pool ?? new VerifyPool(workers));
+  if (pool !== undefined && pool !== parallel.pool) pool.prepareRead(ranges.path);
   try {
     if (pool !== undefined) {
       const slots: BatchSlot[] = [];
@@ -367,8 +250,9 @@ export async function verifyRangesParallel(ranges: LogRanges, options: VerifyLog
       for (;;) {
         if (verifier.failed) break;
         if (inFlight.length === 0 && next < end && checkWhileStarting && pool.readyWorkers === 0) {
-          // Workers still loading: check this range here rather than wait, then let their messages in.
-          const count = Math.min(batchEvents, end - next);
+          // Workers still loading: check a short chunk here rather than wait, then let their messages
+          // in, so the first worker ready gets the next ranges at once instead of idling behind a whole range.
+          const count = Math.min(STARTUP_CHUNK, batchEvents, end - next);
           parallel.onBatch?.('main', count);
           if (!(await checkHere(next, count))) break;
           next += count;
@@ -378,7 +262,8 @@ export async function verifyRangesParallel(ranges: LogRanges, options: VerifyLog
         while (inFlight.length < window && next < end) {
           const key = batches++ % window;
           const slot = (slots[key] ??= readSlot(batchEvents));
-          const count = Math.min(batchEvents, end - next);
+          // Ranges end on multiples of batchEvents (the first after the start-up chunks is shorter): whole subtrees for the workers.
+          const count = Math.min(batchEvents - (next % batchEvents), end - next);
           inFlight.push({ base: next, count, slot, result: pool.submitRead(ranges.path, next, count, slot, key) });
           next += count;
         }
@@ -411,6 +296,9 @@ export async function verifyRangesParallel(ranges: LogRanges, options: VerifyLog
 
 /** Pages the main thread reads by itself past the workers' ranges (readLogPages' page). */
 const PAGE = 5_000;
+
+/** Events the main thread checks at a time while no worker has started (it looks for a ready one between chunks). */
+const STARTUP_CHUNK = 256;
 
 /** Feeds the `passed` events a worker read and vouched for to the verifier in leaf order; false once diverged. */
 function applyVouched(verifier: LogVerifier, base: number, passed: number, slot: BatchSlot, whole: boolean, vouched: Vouched[]): boolean {

@@ -138,8 +138,23 @@ export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
   return { seq: batch.seq, passed, blocks: passed === count ? writeSubtreeRoots(batch.base, count, leaves, slot.roots) : 0 };
 }
 
-/** This worker's read-only connection to the ledger file, opened on its first read batch. */
-let reader: { path: string; open: LogRangeReader } | undefined;
+/**
+ * This worker's read-only connection to the ledger file: opened on `PREPARE` (while the main thread
+ * still reads the ledger's checkpoints) or else on its first read batch. One promise, so batches
+ * that arrive while it opens share one connection.
+ */
+let reader: { path: string; open: Promise<LogRangeReader> } | undefined;
+
+function readerOf(path: string): Promise<LogRangeReader> {
+  if (reader?.path !== path) {
+    const previous = reader?.open;
+    reader = { path, open: (async () => {
+      (await previous?.catch(() => undefined))?.close();
+      return (await import('../store/sqlite/range-read.js')).openLogRangeReader(path);
+    })() };
+  }
+  return reader.open;
+}
 
 /**
  * A batch this worker reads itself. Anything it cannot decide alone (a gap, a row the scan leaves
@@ -150,11 +165,7 @@ async function readAndVerify(batch: VerifyBatch, slot: BatchSlot, path: string):
   const { base, count } = batch;
   let rows: import('../store/sqlite/range-read.js').RangeRow[];
   try {
-    if (reader?.path !== path) {
-      reader?.open.close();
-      reader = { path, open: (await import('../store/sqlite/range-read.js')).openLogRangeReader(path) };
-    }
-    rows = reader.open.rows(base, base + count);
+    rows = (await readerOf(path)).rows(base, base + count);
   } catch {
     return { seq: batch.seq, passed: 0, blocks: 0 };
   }
@@ -206,8 +217,15 @@ function writeSubtreeRoots(base: number, count: number, leaves: Buffer, roots: S
 
 /** The `seq` of the message a worker sends once its modules are loaded and it can take batches. */
 export const READY = -1;
+/** The `seq` of a message (no reply) asking a worker to open its connection to the ledger file `read` ahead of its first range. */
+export const PREPARE = -2;
 
 parentPort?.on('message', (batch: VerifyBatch) => {
+  if (batch.seq === PREPARE) {
+    // A failure here is met again, and handled, by the first range read.
+    if (batch.read !== undefined) readerOf(batch.read).catch(() => undefined);
+    return;
+  }
   void verifyBatch(batch).then((result) => parentPort!.postMessage(result));
 });
 parentPort?.postMessage({ seq: READY, passed: 0, blocks: 0 } satisfies VerifiedBatch);

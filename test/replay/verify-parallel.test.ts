@@ -72,6 +72,35 @@ describe('verifyLogParallel', function () {
     assert.equal(here + there, 600);
   });
 
+  it('checks short chunks here while fresh workers start, then hands them batches that end on batch boundaries', async () => {
+    const { events, opts } = longLog(3000);
+    const expected = single(events, opts);
+    const batches: { where: string; from: number; n: number }[] = [];
+    let at = 0;
+    const fresh = new VerifyPool(2);
+    // A source that, past its first 600 events, waits for both threads to have started: the start-up is there, whatever the machine's load.
+    async function* slowStart(): AsyncGenerator<RecordedEvent> {
+      for (let i = 0; i < events.length; i++) {
+        if (i === 600) while (fresh.readyWorkers < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+        yield events[i]!;
+      }
+    }
+    const report = await verifyLogParallel(slowStart(), { ...opts, onProgress: () => undefined }, {
+      pool: fresh,
+      batchEvents: 1000,
+      onBatch: (where, n) => {
+        batches.push({ where, from: at, n });
+        at += n;
+      },
+    });
+    assert.deepEqual(report, expected.report);
+    const firstWorker = batches.findIndex((b) => b.where === 'worker');
+    assert.ok(firstWorker > 0, `the first events were checked here while the workers started: ${JSON.stringify(batches)}`);
+    for (const b of batches.slice(0, firstWorker)) assert.ok(b.where === 'main' && b.n <= 256, `a start-up chunk of at most 256 events: ${JSON.stringify(b)}`);
+    for (const b of batches.slice(firstWorker)) assert.ok((b.from + b.n) % 1000 === 0 || b.from + b.n === 3000, `a batch ending on a multiple of 1000: ${JSON.stringify(b)}`);
+    await fresh.close();
+  });
+
   it('verifies an event of several MiB in a worker despite the workers\' small young generation', async () => {
     const { events } = longLog(40);
     reseal(events, 39, (e) => void (e.data = { blob: 'x'.repeat(6 << 20) })); // the last event: no later prevHash names it

@@ -137,6 +137,65 @@ describe('verifyRangesParallel (workers read the SQLite file themselves)', funct
     }
   });
 
+  it('checks in short chunks on the main thread while fresh workers start, and hands the next ranges, ending on batch boundaries, to the first one ready', async () => {
+    const events = buildLog(Array.from({ length: 3000 }, (_, i) => `run-${i % 17}`));
+    const opts = options({ checkpoints: [1000, 3000].map((size) => checkpointAt(events, size)) });
+    const { path, store } = await ledgerFile(events);
+    const fresh = new VerifyPool(2);
+    try {
+      const expected = await single(store, opts);
+      assert.equal(expected.report.ok, true);
+      const batches: { where: string; from: number; n: number }[] = [];
+      let at = 0;
+      // Past the first 600 events the main thread's read waits for both threads to have started: the start-up is there, whatever the machine's load.
+      const ranges = rangesOf(path, store, 3000);
+      const readLog = ranges.readLog;
+      ranges.readLog = async (from, limit) => {
+        if (from >= 600) while (fresh.readyWorkers < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+        return readLog(from, limit);
+      };
+      const got = await inRanges(ranges, opts, {
+        pool: fresh,
+        batchEvents: 1000,
+        checkWhileStarting: true,
+        onBatch: (where, n) => {
+          batches.push({ where, from: at, n });
+          at += n;
+        },
+      });
+      assert.deepEqual({ report: got.report, progress: got.progress }, expected);
+      const firstWorker = batches.findIndex((b) => b.where === 'worker');
+      assert.ok(firstWorker > 0, `the main thread checked the first events while the workers started: ${JSON.stringify(batches)}`);
+      for (const b of batches.slice(0, firstWorker)) assert.ok(b.where === 'main' && b.n <= 256, `a start-up chunk of at most 256 events: ${JSON.stringify(b)}`);
+      for (const b of batches.slice(firstWorker)) assert.ok((b.from + b.n) % 1000 === 0 || b.from + b.n === 3000, `a range ending on a multiple of 1000: ${JSON.stringify(b)}`);
+    } finally {
+      await fresh.close();
+      await store.close();
+    }
+  });
+
+  it('survives a connection the workers are asked to open ahead and cannot (the first range read meets the error and the main thread reads)', async () => {
+    const events = buildLog(Array.from({ length: 100 }, (_, i) => PLAN[i % PLAN.length]!));
+    const opts = options({ checkpoints: [checkpointAt(events, 100)] });
+    const { path, store } = await ledgerFile(events);
+    const fresh = new VerifyPool(2);
+    try {
+      const expected = await single(store, opts);
+      fresh.prepareRead(join(dir, 'no-such-ledger.db'));
+      // Let the failed open happen before any range asks for the connection (no one awaits it yet).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const got = await inRanges({ ...rangesOf(path, store, 100), path: join(dir, 'no-such-ledger.db') }, opts, { pool: fresh, batchEvents: 16 });
+      assert.deepEqual({ report: got.report, progress: got.progress }, expected);
+      assert.equal(got.workerEvents, 0, 'no worker could read the file');
+      // The same threads then open the real file when asked, and read every range.
+      fresh.prepareRead(path);
+      assert.equal((await inRanges(rangesOf(path, store, 100), opts, { pool: fresh, batchEvents: 16 })).workerEvents, 100);
+    } finally {
+      await fresh.close();
+      await store.close();
+    }
+  });
+
   it('finds a row edited in the file while the workers verify it, and reads on past rows appended meanwhile', async () => {
     const plan = Array.from({ length: 600 }, (_, i) => `run-${i % 13}`);
     const all = buildLog(plan);

@@ -142,23 +142,24 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--witness-key <vkey...>', 'require the latest checkpoint to be cosigned by these witnesses (C2SP tlog-cosignature)')
     .option('--witness-threshold <k>', 'with --witness-key: how many of them must have cosigned (default: all)', parsePositive('--witness-threshold'))
     .action(async (opts: JsonFlag & { key?: string[]; workers?: number; strict?: boolean; witnessKey?: string[]; witnessThreshold?: number }) => {
-      const [{ checkWitnessPolicy, witnessPolicy }, { verifyLedger }, { defaultVerifyWorkers, VerifyPool }] = await Promise.all([
-        import('../../witness/policy.js'),
-        import('../../replay/ledger-verification.js'),
-        import('../../replay/verify-parallel.js'),
-      ]);
-      // The worker threads load their modules while this thread opens the store and reads its checkpoints.
+      // The worker threads start first (their module loads only the pool) and load their modules
+      // while this thread loads the verifier, opens the store and reads its checkpoints.
+      const { defaultVerifyWorkers, VerifyPool } = await import('../../replay/verify-pool.js');
       const workers = opts.workers ?? defaultVerifyWorkers();
       const pool = workers > 1 ? new VerifyPool(workers) : undefined;
+      const loading = Promise.all([import('../../witness/policy.js'), import('../../replay/ledger-verification.js')]);
       let verified: LedgerVerification;
       let store: Awaited<ReturnType<typeof ctx.store>>;
-      let policy: ReturnType<typeof witnessPolicy>;
+      let policy: ReturnType<typeof import('../../witness/policy.js').witnessPolicy>;
+      let checkWitnessPolicy: typeof import('../../witness/policy.js').checkWitnessPolicy;
       try {
+        const [witness, { verifyLedger }] = await loading;
+        checkWitnessPolicy = witness.checkWitnessPolicy;
         store = await ctx.store();
         await requireOrigin(store); // an uninitialised ledger says so before anything else
         const keys = verifierKeysOf(ctx, opts.key);
         if (keys.length === 0) throw new InputError(`no verifier key: pass --key <vkey> (the signer's "runledger keys show")`, { field: '--key' });
-        policy = witnessPolicy(opts.witnessKey, opts.witnessThreshold);
+        policy = witness.witnessPolicy(opts.witnessKey, opts.witnessThreshold);
         const bar = ctx.progress('verify', (await store.treeState()).size, opts.json ?? false);
         try {
           verified = await verifyLedger(store, { verifierKeys: keys, onProgress: (n) => bar.update(n), ...(pool !== undefined ? { pool } : { workers }) });
