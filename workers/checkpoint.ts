@@ -113,11 +113,7 @@ export function decodeCheckpoint(bytes: Buffer, file: string): CheckpointContent
 export type { CheckpointSigner, CheckpointVerifier } from '../src/integrity/worker-signature.js';
 import type { CheckpointSigner, CheckpointVerifier } from '../src/integrity/worker-signature.js';
 
-export function rawPublicKey(key: KeyObject): Buffer {
-  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  // The last 32 bytes of an Ed25519 SPKI DER are the raw key (RFC 8410 §4).
-  return publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
-}
+export { rawPublicKey } from '../src/integrity/worker-signature.js';
 
 export function asSigner(key: KeyObject | CheckpointSigner): CheckpointSigner {
   if (!(key instanceof KeyObject)) return key;

@@ -90,13 +90,20 @@ function messageDigest(message: Buffer): Buffer {
   return createHash('sha256').update(message).digest();
 }
 
+/** The raw 32-byte Ed25519 public key of a private or public key object. */
+export function rawPublicKey(key: KeyObject): Buffer {
+  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+  // RFC 8410 §4: the last 32 bytes of an Ed25519 SPKI DER are the raw key.
+  return publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+}
+
 /**
  * A signer for an Ed25519 private key that remembers what it signs (see `signedHere`): the worker's
  * signer, so the door of the same process can accept its signatures without verifying them again.
  */
 export function recordingSigner(privateKey: KeyObject): CheckpointSigner {
-  // RFC 8410 §4: the last 32 bytes of an Ed25519 SPKI DER are the raw key. Derived once, from the key itself.
-  const raw = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(-32);
+  // Derived once, from the key itself: never from a claim.
+  const raw = rawPublicKey(privateKey);
   const recorded = encodeWorkerKey(raw);
   return {
     sign: (message) => {
