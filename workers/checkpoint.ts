@@ -4,7 +4,7 @@
 // File layout (docs/training.md "Checkpoint format"):
 //   magic "RLCKPT01" (8 bytes) ‖ header length (uint32 LE) ‖ header (JCS, UTF-8) ‖ tensors
 // where tensors are the float32 values of every header tensor, in header order, little-endian.
-import { createPublicKey, KeyObject, sign, verify } from 'node:crypto';
+import { createPublicKey, KeyObject, verify } from 'node:crypto';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { replaceFileAtomically } from '../src/ledger/keys.js';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { IntegrityError } from '../src/errors.js';
 import { canonicalBytes, canonicalize } from '../src/integrity/canonical.js';
 import { sha256Hex } from '../src/integrity/hasher.js';
-import { checkpointFileMessage, publicKeyObject } from '../src/integrity/worker-signature.js';
+import { checkpointFileMessage, publicKeyObject, recordingSigner } from '../src/integrity/worker-signature.js';
 import type { NamedValues } from './model.js';
 
 const MAGIC = Buffer.from('RLCKPT01', 'ascii');
@@ -113,15 +113,12 @@ export function decodeCheckpoint(bytes: Buffer, file: string): CheckpointContent
 export type { CheckpointSigner, CheckpointVerifier } from '../src/integrity/worker-signature.js';
 import type { CheckpointSigner, CheckpointVerifier } from '../src/integrity/worker-signature.js';
 
-export function rawPublicKey(key: KeyObject): Buffer {
-  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  // The last 32 bytes of an Ed25519 SPKI DER are the raw key (RFC 8410 §4).
-  return publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
-}
+export { rawPublicKey } from '../src/integrity/worker-signature.js';
 
 export function asSigner(key: KeyObject | CheckpointSigner): CheckpointSigner {
   if (!(key instanceof KeyObject)) return key;
-  return { sign: (message) => sign(null, message, key), publicKey: rawPublicKey(key) };
+  // The worker's signer remembers what it signs, so this process's door need not verify it again.
+  return recordingSigner(key);
 }
 
 /** A verifier for a raw 32-byte Ed25519 public key. */

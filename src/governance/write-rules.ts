@@ -17,7 +17,7 @@ import { RUN_DATA_TYPES, type MetricsLogged, type ParamsLogged, type ParamValue,
 import { WORKER_SIGNED_TYPES, type CheckpointWritten, type Metrics, type TelemetrySample, type TrainingCompleted, type TrainingStarted } from '../../events/training.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { sha256Hex } from '../integrity/hasher.js';
-import { decodeWorkerKey, verifyWorkerSignature, workerEventMessage } from '../integrity/worker-signature.js';
+import { decodeWorkerKey, verifyWorkerSignature, workerEventMessage, type WorkerSignatureCheck } from '../integrity/worker-signature.js';
 import { ExecutionPlan, GovernancePlan, planHash } from './plan.js';
 import { isValidRunId, RUN_STREAM_PREFIX } from './run-stream.js';
 import { evolveRun, initialRunState, isFinished, orderViolation, runSummaryDigest, type RunSummary } from './run-state.js';
@@ -125,13 +125,21 @@ function namedRun(event: RuledEvent): unknown {
   return 'runId' in event.data ? event.data.runId : undefined;
 }
 
+export interface RuleOptions {
+  /**
+   * How a worker signature is known to be valid; default the full Ed25519 verification (every
+   * verifier). The door passes `acceptWorkerSignature`, which also knows what its own process signed.
+   */
+  signatureValid?: WorkerSignatureCheck;
+}
+
 /**
  * Why `event` may not be appended to the run in `state`, or null when it may. Assumes the event's
  * data already matches its schema (every door validates first; replay checks `schema` first).
  * The checks run in the order docs/bundle-format.md §3 gives a verifier: plan parity, the write
  * rules, stage order, run summary.
  */
-export function ruleViolation(state: RuleState, event: RuledEvent): RuleViolation | null {
+export function ruleViolation(state: RuleState, event: RuledEvent, signatures: RuleOptions = {}): RuleViolation | null {
   const run = state.run.runId;
   if (!isValidRunId(run)) {
     return writeRule('run-id', `stream "${RUN_STREAM_PREFIX}${run}" does not name a valid run id, so it can hold no run`);
@@ -140,7 +148,7 @@ export function ruleViolation(state: RuleState, event: RuledEvent): RuleViolatio
     const divergence = planParity(state, event);
     if (divergence) return divergence;
   }
-  const rule = writeRuleViolation(state, event);
+  const rule = writeRuleViolation(state, event, signatures.signatureValid ?? verifyWorkerSignature);
   if (rule) return rule;
   if (!RECORDER_TYPES.has(event.type)) return null;
   const order = orderViolation(state.run, event);
@@ -163,7 +171,7 @@ export function ruleViolation(state: RuleState, event: RuledEvent): RuleViolatio
 }
 
 /** Who may write what: the rules of check `write-rule`. */
-function writeRuleViolation(state: RuleState, event: RuledEvent): RuleViolation | null {
+function writeRuleViolation(state: RuleState, event: RuledEvent, signatureValid: WorkerSignatureCheck): RuleViolation | null {
   const run = state.run.runId;
   const { type } = event;
   if (!RUN_STREAM_TYPES.has(type) && !isCustomType(type)) {
@@ -199,7 +207,7 @@ function writeRuleViolation(state: RuleState, event: RuledEvent): RuleViolation 
     if (done) return writeRule('once', `run ${run} already has a ${type} event`, `no earlier ${type}`, `a second ${type}`);
     if (type === 'RunSubmitted') return null;
   }
-  if (WORKER_SIGNED.has(type)) return trainingViolation(state, event);
+  if (WORKER_SIGNED.has(type)) return trainingViolation(state, event, signatureValid);
   return null;
 }
 
@@ -247,7 +255,7 @@ function stageOf(event: RuledEvent): string | undefined {
 }
 
 /** Training and run-data events: signed by a trusted worker key, in a running stage, by the worker of the open session. */
-function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation | null {
+function trainingViolation(state: RuleState, event: RuledEvent, signatureValid: WorkerSignatureCheck): RuleViolation | null {
   const run = state.run.runId;
   const { type } = event;
   const stageId = stageOf(event);
@@ -275,7 +283,7 @@ function trainingViolation(state: RuleState, event: RuledEvent): RuleViolation |
       publicKey,
     );
   }
-  if (!verifyWorkerSignature(publicKey, workerEventMessage(type, event.data), signature)) {
+  if (!signatureValid(publicKey, workerEventMessage(type, event.data), signature)) {
     return writeRule('worker-signature', `${type} has a signature that does not verify under worker key ${publicKey} for the data it carries`, 'a valid Ed25519 signature of the worker-event message', signature);
   }
   // A claimed run is its claimant's: another key the approval trusts (the worker that lost the claim) records nothing.

@@ -6,7 +6,7 @@
 //   v2  "runledger worker-event v2\n" ‖ type ‖ "\n" ‖ JCS(data without "signature") ‖ "\n"   a worker-signed event
 // v2 binds every field the event claims (run, stage, epoch, step, digest, metrics, the key itself),
 // so no field can be changed under a valid signature. docs/training.md "Signatures".
-import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { WORKER_KEY_PATTERN } from '../../events/training.js';
 import { InputError } from '../errors.js';
 import { canonicalize } from './canonical.js';
@@ -62,6 +62,9 @@ export function publicKeyObject(raw: Buffer): KeyObject {
   return key;
 }
 
+/** Whether `signature` (base64) is valid for `message` under `publicKey` (recorded form). */
+export type WorkerSignatureCheck = (publicKey: string, message: Buffer, signature: string) => boolean;
+
 /** Whether `signature` (base64) is a valid Ed25519 signature of `message` by `publicKey` (recorded form). */
 export function verifyWorkerSignature(publicKey: string, message: Buffer, signature: string): boolean {
   const raw = decodeWorkerKey(publicKey);
@@ -72,6 +75,56 @@ export function verifyWorkerSignature(publicKey: string, message: Buffer, signat
   } catch {
     return false;
   }
+}
+
+// What this process's own signers signed: signature (base64) → the signer's key (recorded form) and the
+// SHA-256 of the message. Module-private and written only by a signer right after node:crypto signed
+// with its private key, under the public key derived from that very key, so every entry is a true
+// statement ("this signature is valid for that message under that key") whoever caused the signing.
+// Nothing that reaches the door from outside (CLI append, HTTP, Kafka, another process or thread) can
+// add one. Bounded (oldest first out): a miss only costs the full verification.
+const signedHere = new Map<string, { publicKey: string; digest: Buffer }>();
+const SIGNED_HERE_LIMIT = 4096;
+
+function messageDigest(message: Buffer): Buffer {
+  return createHash('sha256').update(message).digest();
+}
+
+/** The raw 32-byte Ed25519 public key of a private or public key object. */
+export function rawPublicKey(key: KeyObject): Buffer {
+  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+  // RFC 8410 §4: the last 32 bytes of an Ed25519 SPKI DER are the raw key.
+  return publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+}
+
+/**
+ * A signer for an Ed25519 private key that remembers what it signs (see `signedHere`): the worker's
+ * signer, so the door of the same process can accept its signatures without verifying them again.
+ */
+export function recordingSigner(privateKey: KeyObject): CheckpointSigner {
+  // Derived once, from the key itself: never from a claim.
+  const raw = rawPublicKey(privateKey);
+  const recorded = encodeWorkerKey(raw);
+  return {
+    sign: (message) => {
+      const signature = sign(null, message, privateKey);
+      if (signedHere.size >= SIGNED_HERE_LIMIT) signedHere.delete(signedHere.keys().next().value!);
+      signedHere.set(signature.toString('base64'), { publicKey: recorded, digest: messageDigest(message) });
+      return signature;
+    },
+    publicKey: Buffer.from(raw),
+  };
+}
+
+/** Whether one of this process's recording signers made exactly this (key, message, signature). */
+export function signedInProcess(publicKey: string, message: Buffer, signature: string): boolean {
+  const entry = signedHere.get(signature);
+  return entry !== undefined && entry.publicKey === publicKey && entry.digest.equals(messageDigest(message));
+}
+
+/** How a door knows a worker signature is valid: a signature this process made for exactly this message and key, or the full verification. */
+export function acceptWorkerSignature(publicKey: string, message: Buffer, signature: string): boolean {
+  return signedInProcess(publicKey, message, signature) || verifyWorkerSignature(publicKey, message, signature);
 }
 
 /** Signs with a private key object: what a worker holding its key does. */

@@ -6,8 +6,9 @@
 // when one of them signed it.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeWorkerKey, parseWorkerKey, workerEventMessage } from '../integrity/worker-signature.js';
-import { parseSignerKey } from '../integrity/note.js';
+import { encodeWorkerKey, parseWorkerKey, recordingSigner, workerEventMessage } from '../integrity/worker-signature.js';
+import { ALG_ED25519, parseEd25519SignerKey } from '../integrity/note.js';
+import { IntegrityError } from '../errors.js';
 import { ensureKeyFile, readKeyFile } from './keys.js';
 import type { CheckpointSigner } from '../integrity/worker-signature.js';
 
@@ -34,9 +35,12 @@ export function hasWorkerKey(home: string): boolean {
 export function homeWorkerKeys(home: string): WorkerKeys {
   const file = workerKeyFile(home);
   const { verifierKey } = ensureKeyFile(file, WORKER_KEY_NAME);
-  const note = parseSignerKey(readKeyFile(file));
+  const { privateKey } = parseEd25519SignerKey(readKeyFile(file), ALG_ED25519);
   const publicKey = parseWorkerKey(verifierKey, file);
-  return { signer: { sign: (message) => note.sign(message), publicKey: Buffer.from(publicKey, 'base64') }, publicKey, verifierKey };
+  // The recording signer: this process's door accepts what it signs without verifying it again (worker-signature.ts).
+  const signer = recordingSigner(privateKey);
+  if (workerKeyOf(signer) !== publicKey) throw new IntegrityError(`${file}: the worker key's private key does not match its public key ${publicKey}`);
+  return { signer, publicKey, verifierKey };
 }
 
 /** The recorded form of a signer's key. */
