@@ -414,6 +414,28 @@ describe('postgres store', function () {
       });
     });
 
+    it('keeps nothing of a batch whose insert fails, although its COMMIT was sent behind the insert before the answer', async function () {
+      // The COMMIT is pipelined behind the insert (append.ts): the server still runs it after the
+      // insert's error, where it rolls back. A trigger makes the insert of one stream fail on the server.
+      const { store, schema, cleanup } = await db.store({ poolSize: 1 });
+      const sql = ledgerSql(schema);
+      const client = await db.client();
+      await client.query(`CREATE FUNCTION "${schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test'; END $$`);
+      await client.query(`CREATE TRIGGER refuse BEFORE INSERT ON ${sql.events} FOR EACH ROW WHEN (NEW.stream = 'refused') EXECUTE FUNCTION "${schema}".refuse()`);
+      await store.append('kept', events(2, 'k'));
+      await assert.rejects(store.append('refused', events(3, 'r'), { expectedRevision: 'no_stream' }), /refused by test/);
+      assert.equal(await store.streamRevision('refused'), -1, 'the stream head did not move');
+      assert.deepEqual(await store.readStream('refused'), []);
+      const count = async () => Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql.events}`)).rows[0]!.n);
+      assert.equal(await count(), 2, 'no row of the failed batch was committed');
+      // The one pooled connection is usable afterwards, outside any transaction: the next append commits.
+      await store.append('kept', events(1, 'k2'), { expectedRevision: 1 });
+      assert.equal(await count(), 3);
+      assert.equal((await store.integrate()).size, 3);
+      await client.end();
+      await cleanup();
+    });
+
     it('integrates a log longer than one integration chunk (16,384 events) into the root of every leaf, gaps and a tamper past the first chunk included', async function () {
       this.timeout(120_000);
       const { store, schema, cleanup } = await db.store();

@@ -1,6 +1,7 @@
 // One append transaction's statements, run on a client the caller has already put in a
 // transaction (the store commits; a test can hold the transaction open to commit it late).
 import pg from 'pg';
+import { UnavailableError } from '../../errors.js';
 import type { AppendResult } from '../port.js';
 import { appendReads, planAppend, type RecordedIdentity, type StreamHead } from '../append-plan.js';
 import type { PreparedRequest } from '../seal.js';
@@ -51,7 +52,8 @@ function insertSql(sql: LedgerSql): string {
  * yet: the sequencer takes the transaction id together with the positions) or, with `framing`, in
  * its own: BEGIN then travels with begin_append in one simple-query message (values as SQL
  * literals — pg.escapeLiteral, array syntax escaped — as that protocol has no parameters), and
- * COMMIT follows the insert. Two statements: `begin_append` locks the batch's streams (advisory
+ * COMMIT is pipelined behind the insert (the client must be in node-postgres' pipeline mode):
+ * two round trips per append. Two statements: `begin_append` locks the batch's streams (advisory
  * locks held to commit, in key order), reads their heads and the batch's recorded ids, and only
  * then draws positions; the shared planner checks and seals; then one prepared statement with
  * parameters inserts the events, moves the heads and queues the NOTIFY, which PostgreSQL delivers
@@ -101,7 +103,7 @@ export async function writeBatch(
   // Named: each connection parses and plans it once (~2 µs of server CPU per event less than an
   // unnamed statement, measured). Behind PgBouncer's transaction mode this needs PgBouncer 1.21 or
   // newer with max_prepared_statements above 0 (docs/stores.md, "Operating notes").
-  await client.query({
+  const insert = client.query({
     name: `runledger_insert_${sql.schema}`,
     text: insertSql(sql),
     values: [
@@ -120,6 +122,26 @@ export async function writeBatch(
       String(positions.at(-1)),
     ],
   });
-  if (framing.commit) await client.query('COMMIT');
+  if (!framing.commit) {
+    await insert;
+    return result;
+  }
+  await committedBehind(insert, client.query('COMMIT'), sql.schema);
   return result;
+}
+
+/**
+ * Awaits a statement and the COMMIT sent right behind it without waiting for its answer (one round
+ * trip instead of two; docs/benchmarks.md, "Round 6 (pg6)"). Each has its own Sync, so when the
+ * statement fails the server still runs the COMMIT, which in the failed transaction rolls back
+ * (command tag ROLLBACK): nothing of the batch is kept, and the statement's error is thrown. A
+ * COMMIT answered as anything but COMMIT is refused too, so success means the batch is durable.
+ */
+async function committedBehind(statement: Promise<unknown>, commit: Promise<pg.QueryResult>, schema: string): Promise<void> {
+  const [done, committed] = await Promise.allSettled([statement, commit]);
+  if (done.status === 'rejected') throw done.reason;
+  if (committed.status === 'rejected') throw committed.reason;
+  if (committed.value.command !== 'COMMIT') {
+    throw new UnavailableError(`append to ledger schema "${schema}" ended in ${committed.value.command}, not COMMIT: nothing of the batch was written`);
+  }
 }

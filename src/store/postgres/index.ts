@@ -199,6 +199,9 @@ class PostgresStore implements EventStore {
       connectionString: this.settings.connectionString,
       max: this.settings.poolSize,
       application_name: 'runledger',
+      // Queries issued without awaiting the previous one go out together: an append's COMMIT rides
+      // behind its insert (append.ts). Queries awaited one by one behave as without it.
+      pipeline: true,
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 10_000,
     });
@@ -297,7 +300,7 @@ class PostgresStore implements EventStore {
     const recordedAt = nowIso();
     for (let attempt = 1; ; attempt++) {
       try {
-        // Two round trips: BEGIN travels with the first statement, COMMIT with the second.
+        // Two round trips: BEGIN travels with the first statement, COMMIT is pipelined behind the second.
         return await this.session((client) => writeBatch(client, this.sql, prepared, recordedAt, { begin: BEGIN, commit: true }));
       } catch (err) {
         const state = sqlState(err);
