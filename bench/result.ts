@@ -40,6 +40,35 @@ export function benchEnvironment(): Record<string, unknown> {
 }
 
 /**
+ * A throughput result against a reference timed in the same run: both as events per second over
+ * their median wall time, and the ratio ours ÷ reference of throughput (reference wall ÷ ours),
+ * higher is better; `goal`, when given, is a `min` goal on that ratio.
+ */
+export function throughputResult(
+  name: string,
+  events: number,
+  samplesMs: readonly number[],
+  reference: { name: string; samplesMs: readonly number[] },
+  environment: Record<string, unknown>,
+  options: { memoryDeltaBytes?: number; goal?: number } = {},
+): BenchResult {
+  const wallMs = summarizeRuns(samplesMs);
+  const referenceWall = summarizeRuns(reference.samplesMs);
+  return {
+    name,
+    unit: 'events',
+    runs: samplesMs.length,
+    wallMs,
+    throughputPerSec: events / (wallMs.p50 / 1000),
+    memoryDeltaBytes: options.memoryDeltaBytes ?? 0,
+    reference: { name: reference.name, wallMs: referenceWall, throughputPerSec: events / (referenceWall.p50 / 1000) },
+    ratio: referenceWall.p50 / wallMs.p50,
+    ...(options.goal === undefined ? {} : { goal: options.goal, goalIs: 'min' as const }),
+    environment,
+  };
+}
+
+/**
  * The parallel-verification goal of issue 13 (`--workers 2` ≥ 1.7× one worker): the one-worker
  * wall time over the parallel one, both measured in the same run on the same events. Higher is better.
  */
@@ -50,19 +79,5 @@ export function speedupResult(
   reference: { name: string; samplesMs: readonly number[] },
   environment: Record<string, unknown>,
 ): BenchResult {
-  const wallMs = summarizeRuns(parallelMs);
-  const referenceWall = summarizeRuns(reference.samplesMs);
-  return {
-    name,
-    unit: 'events',
-    runs: parallelMs.length,
-    wallMs,
-    throughputPerSec: events / (wallMs.p50 / 1000),
-    memoryDeltaBytes: 0,
-    reference: { name: reference.name, wallMs: referenceWall, throughputPerSec: events / (referenceWall.p50 / 1000) },
-    ratio: referenceWall.p50 / wallMs.p50,
-    goal: 1.7,
-    goalIs: 'min',
-    environment,
-  };
+  return throughputResult(name, events, parallelMs, reference, environment, { goal: 1.7 });
 }

@@ -19,7 +19,7 @@ import { verifyLogParallel } from '../src/replay/verify-parallel.js';
 import type { RecordedEvent, StoredCheckpoint } from '../src/store/port.js';
 import { sealEvent } from '../src/store/seal.js';
 import { recordFromCanonical } from '../src/store/recorded.js';
-import { benchEnvironment, speedupResult, summarizeRuns, type BenchOptions, type BenchResult, type WallStats } from './result.js';
+import { benchEnvironment, speedupResult, summarizeRuns, throughputResult, type BenchOptions, type BenchResult } from './result.js';
 
 const ORIGIN = 'bench.runledger/log';
 const STREAMS = 32;
@@ -92,23 +92,11 @@ async function timedAsync(fn: () => Promise<void>): Promise<Timing> {
 }
 
 function result(name: string, n: number, ours: Timing[], raw: Timing[], memoryDeltaBytes: number, extra: Record<string, unknown>, goal?: number): BenchResult {
-  const wallMs: WallStats = summarizeRuns(ours.map((t) => t.ms));
-  const rawWall = summarizeRuns(raw.map((t) => t.ms));
   const cpu = summarizeRuns(ours.map((t) => t.cpuMs));
   const rawCpu = summarizeRuns(raw.map((t) => t.cpuMs));
-  return {
-    name,
-    unit: 'events',
-    runs: ours.length,
-    wallMs,
-    throughputPerSec: n / (wallMs.p50 / 1000),
-    memoryDeltaBytes,
-    reference: { name: "raw SHA-256 of each event's bytes (node:crypto one-shot)", wallMs: rawWall, throughputPerSec: n / (rawWall.p50 / 1000) },
-    // Throughput ratio (ours / raw): higher is better.
-    ratio: rawWall.p50 / wallMs.p50,
-    ...(goal === undefined ? {} : { goal, goalIs: 'min' as const }),
-    environment: { ...benchEnvironment(), events: n, cpuMs: cpu, referenceCpuMs: rawCpu, cpuRatio: rawCpu.p50 / cpu.p50, ...extra },
-  };
+  const reference = { name: "raw SHA-256 of each event's bytes (node:crypto one-shot)", samplesMs: raw.map((t) => t.ms) };
+  const environment = { ...benchEnvironment(), events: n, cpuMs: cpu, referenceCpuMs: rawCpu, cpuRatio: rawCpu.p50 / cpu.p50, ...extra };
+  return throughputResult(name, n, ours.map((t) => t.ms), reference, environment, { memoryDeltaBytes, goal });
 }
 
 export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
