@@ -51,7 +51,8 @@ export async function verifyLedger(store: EventStore, options: LedgerVerificatio
   const pending = await store.unintegrated();
   // Anchored: every recorded event lies inside the latest checkpoint, which verifyLog checked.
   const signedSize = report.ok ? (checkpoints.at(-1)?.size ?? 0) : 0;
-  const unanchored = tree.size + pending - signedSize;
+  // The events verified count, not only the size the store records for its tree (a row of its own on server stores).
+  const unanchored = Math.max(tree.size, report.treeSize) + pending - signedSize;
   const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
   return { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null, keyRotations: rotations.length };
 }

@@ -12,7 +12,7 @@ import type { EventStore, RecordedEvent, StoredCheckpoint } from '../store/port.
 import { runledgerVersion } from '../version.js';
 import { buildManifest, type ReplayManifest } from './manifest.js';
 import { BoundedTreeProofs, type ProofSource } from './tree-proofs.js';
-import { verifyLog } from './verify-log.js';
+import { verifyLog, type VerifyLogReport } from './verify-log.js';
 import { runVerifier, verifyRun, type EventEvidence, type RunDivergence, type RunVerification, type TrustedCheckpoint } from './verify-run.js';
 
 export interface ReplayOptions {
@@ -66,9 +66,11 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   const trusted = await openLatestCheckpoint(store, checkpoints, options.verifierKeys);
   if ('check' in trusted) return fail({ ...trusted, stream });
 
+  let logHead: VerifyLogReport['streamHead'];
   if (options.fullLog) {
     const total = latest.size;
     const log = await verifyLog(readLogPages(store), {
+      headOf: stream,
       checkpoints,
       verifierKeys: options.verifierKeys,
       origin: trusted.origin,
@@ -91,6 +93,7 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
         trusted,
       );
     }
+    logHead = log.streamHead;
   }
 
   const proofs = await (options.proofs ?? ((size: number) => BoundedTreeProofs.read(store, size)))(trusted.size);
@@ -121,6 +124,10 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
     }
     verification = verifyRun(runId, evidence, trusted);
   }
+  // The store reads a stream by its own index columns, which no hash covers: with the whole log
+  // verified, the run must end where the log's bytes say its stream ends.
+  const hidden = verification.ok && logHead !== undefined ? hiddenSuffix(stream, verification.head, logHead) : undefined;
+  if (hidden !== undefined) return fail(hidden, trusted);
   return {
     runId,
     ok: verification.ok,
@@ -129,6 +136,20 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
     evidence,
     manifest: verification.ok ? buildManifest(verification, trusted, runledgerVersion()) : null,
     ...(verification.firstDivergence ? { firstDivergence: verification.firstDivergence } : {}),
+  };
+}
+
+/** The divergence when the log's bytes hold later revisions of `stream` than the store's stream read gave (`seen`). */
+function hiddenSuffix(stream: string, seen: RunVerification['head'], log: NonNullable<VerifyLogReport['streamHead']> | null): RunDivergence | undefined {
+  if (log === null || (seen !== null && seen.revision === log.revision && seen.leafHash === log.leafHash)) return undefined;
+  const revision = (seen?.revision ?? -1) + 1;
+  return {
+    check: 'log',
+    stream,
+    revision,
+    expected: `revisions 0–${log.revision}`,
+    actual: seen === null ? 'no revision' : `revisions 0–${seen.revision}`,
+    message: `Stream "${stream}" holds revisions 0–${log.revision} in the verified log, but the store's read of the stream ${seen === null ? 'returns none of them' : `ends at revision ${seen.revision}`}: it does not hand out revision ${revision} onward.`,
   };
 }
 

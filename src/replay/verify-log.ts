@@ -68,6 +68,8 @@ export interface VerifyLogReport {
   treeSize: number;
   /** Recomputed root of the events verified, hex. */
   root: string;
+  /** With `headOf`: that stream's last revision among the events verified and its recomputed leaf hash; null when none is in the log. */
+  streamHead?: { revision: number; leafHash: string } | null;
   firstDivergence?: Divergence;
 }
 
@@ -84,6 +86,11 @@ export interface VerifyLogOptions {
    * be signed by a key valid at its size (src/replay/key-history.ts). Default: none.
    */
   rotations?: readonly string[];
+  /**
+   * Also report this stream's head as the log's bytes have it (`streamHead`): what a run replay
+   * compares the store's own stream read with, since that read goes by the store's index columns.
+   */
+  headOf?: string;
   /** Called with the number of events verified so far, every `progressEvery` events and at the end. */
   onProgress?: (eventsDone: number) => void;
   progressEvery?: number;
@@ -415,6 +422,10 @@ export class LogVerifier {
       treeSize: this.range.size,
       root: this.range.root().toString('hex'),
     };
+    if (this.options.headOf !== undefined) {
+      const head = this.heads.get(this.options.headOf);
+      report.streamHead = head === undefined ? null : { revision: head.revision, leafHash: hashHex(head.leafHash) };
+    }
     if (this.divergence !== undefined) report.firstDivergence = this.divergence;
     return report;
   }

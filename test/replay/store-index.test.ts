@@ -1,0 +1,87 @@
+// What the store's own indexes say — which stream a row belongs to, how large the tree is — is not
+// evidence: an attacker with write access to the database changes those columns, not the bytes.
+// Every verdict here comes from the canonical bytes and the signed checkpoints.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { recordFinding } from '../../src/governance/recorder.js';
+import { replayRun } from '../../src/replay/replay.js';
+import { verifyLedger } from '../../src/replay/ledger-verification.js';
+import type { EventStore } from '../../src/store/port.js';
+import { completedRun, openTestLedger, type TestLedger } from '../governance/fixture.js';
+
+describe('verification against a store whose indexes lie', function () {
+  this.timeout(60_000);
+  let ledger: TestLedger;
+  beforeEach(async () => {
+    ledger = await openTestLedger();
+  });
+  afterEach(async () => {
+    await ledger.close();
+  });
+
+  /** Runs `change` on the ledger's SQLite file (the attacker's write access). */
+  const tamper = (change: (db: Database.Database) => void): void => {
+    const db = new Database(join(ledger.dir, 'ledger.db'));
+    try {
+      change(db);
+    } finally {
+      db.close();
+    }
+  };
+
+  it('fails replay --full when the stream column hides the last events of a run, naming the first hidden one', async () => {
+    await completedRun(ledger.store, 'r1');
+    await recordFinding(ledger.store, { runId: 'r1', severity: 'hard', check: 'budget', message: 'over budget', subject: 'stage:train', details: {} });
+    await ledger.checkpoint();
+    const honest = await replayRun(ledger.store, 'r1', { verifierKeys: [ledger.verifierKey], fullLog: true });
+    assert.equal(honest.ok, true, honest.firstDivergence?.message);
+    const finding = honest.evidence.at(-1)!;
+    const findingId = (JSON.parse(finding.canonical.toString('utf8')) as { id: string }).id;
+
+    // The finding's bytes, leaf hash and tree stay as signed; only the row's stream column moves.
+    tamper((db) => db.prepare("UPDATE events SET stream = 'elsewhere' WHERE id = ?").run(findingId));
+    const full = await replayRun(ledger.store, 'r1', { verifierKeys: [ledger.verifierKey], fullLog: true });
+    assert.equal(full.ok, false, 'replay --full verified a run the store had cut short');
+    assert.equal(full.firstDivergence?.check, 'log');
+    assert.equal(full.firstDivergence?.stream, 'run-r1');
+    assert.equal(full.firstDivergence?.revision, honest.evidence.length - 1);
+    assert.match(full.firstDivergence?.message ?? '', /revision 9/);
+  });
+
+  it('fails replay --full when revision columns hide the last event of a run behind its predecessor', async () => {
+    await completedRun(ledger.store, 'r1');
+    await recordFinding(ledger.store, { runId: 'r1', severity: 'hard', check: 'budget', message: 'over budget', subject: 'stage:train', details: {} });
+    await ledger.checkpoint();
+    // The last event drops out of `revision >= 0`; the one before takes its revision, so the stream's
+    // highest revision column still says 9.
+    tamper((db) => {
+      db.prepare("UPDATE events SET revision = -1 WHERE stream = 'run-r1' AND revision = 9").run();
+      db.prepare("UPDATE events SET revision = 9 WHERE stream = 'run-r1' AND revision = 8").run();
+    });
+    const full = await replayRun(ledger.store, 'r1', { verifierKeys: [ledger.verifierKey], fullLog: true });
+    assert.equal(full.ok, false, 'replay --full verified a run the store had cut short');
+    assert.equal(full.firstDivergence?.check, 'log');
+    assert.equal(full.firstDivergence?.revision, 9);
+  });
+
+  it('counts as anchored only the events it verified under a signed checkpoint, not the size the store claims for its tree', async () => {
+    await completedRun(ledger.store, 'r1');
+    await ledger.checkpoint();
+    const signed = (await ledger.store.treeState()).size;
+    await ledger.store.append('other', [{ type: 'custom.note', data: { n: 1 } }, { type: 'custom.note', data: { n: 2 } }]);
+    // A server store keeps its tree size in a row of its own (PostgreSQL's tree table): set back to the signed size.
+    const lying = new Proxy(ledger.store, {
+      get(target, name, receiver) {
+        if (name === 'treeState') return async () => ({ ...(await target.treeState()), size: signed });
+        const value: unknown = Reflect.get(target, name, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as EventStore;
+    const report = await verifyLedger(lying, { verifierKeys: [ledger.verifierKey], workers: 1 });
+    assert.equal(report.ok, true, report.firstDivergence?.message);
+    assert.equal(report.events, signed + 2);
+    assert.equal(report.anchored, false, 'two events after the latest checkpoint were reported anchored');
+    assert.equal(report.unanchoredEvents, 2);
+  });
+});
