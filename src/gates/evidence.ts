@@ -11,7 +11,7 @@ import { InputError, IntegrityError } from '../errors.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { sha256Hex } from '../integrity/hasher.js';
 import { runStream } from '../governance/run-stream.js';
-import { coverRuns, replayRun, type RunTrust } from '../replay/replay.js';
+import { coverRuns, hiddenRevisions, replayRun, type RunTrust } from '../replay/replay.js';
 import { ANY, type AppendRequest, type EventStore } from '../store/port.js';
 import type { BudgetOutcome } from './budgets.js';
 import type { Policy } from './policy.js';
@@ -54,14 +54,16 @@ export function finalMetricsOf(state: RunSummaries, runs: readonly string[]): Re
  * their re-projected provenance: the only source a gate takes metrics and budgets from. A run that
  * does not verify is an IntegrityError (exit 1) naming it and its first divergence.
  */
-export async function verifiedRuns(store: EventStore, runIds: readonly string[], trust: RunTrust): Promise<PersistentMap<RunProvenance>> {
+export async function verifiedRuns(store: EventStore, runIds: readonly string[], trust: RunTrust, logged?: (runId: string) => number): Promise<PersistentMap<RunProvenance>> {
   if (trust.signCheckpoint) await coverRuns(store, runIds, trust.signCheckpoint);
   let verified = PersistentMap.empty<RunProvenance>();
   for (const runId of [...new Set(runIds)]) {
     const replay = await replayRun(store, runId, { verifierKeys: trust.verifierKeys });
     const provenance = replay.verification?.provenance;
-    if (!replay.ok || !provenance) {
-      const d = replay.firstDivergence;
+    // A projection of the log's bytes that holds more of the run than the store's stream read gave.
+    const hidden = replay.ok && logged !== undefined ? hiddenRevisions(runId, replay.verification!.events, logged(runId)) : undefined;
+    if (!replay.ok || !provenance || hidden !== undefined) {
+      const d = hidden ?? replay.firstDivergence;
       throw new IntegrityError(`run ${runId} does not verify (check ${d?.check ?? 'unknown'}), so the gate uses none of its metrics: ${d?.message ?? 'unknown divergence'}`, {
         stream: runStream(runId),
         ...(d?.revision !== undefined ? { revision: d.revision } : {}),
@@ -75,7 +77,7 @@ export async function verifiedRuns(store: EventStore, runIds: readonly string[],
 
 /** `state` with its runs replaced by the verified replays of `runIds`: what every gate judges by. */
 export async function verifiedState(store: EventStore, state: RunSummaries, runIds: readonly string[], trust: RunTrust): Promise<RunSummaries> {
-  return { ...state, runs: await verifiedRuns(store, runIds, trust) };
+  return { ...state, runs: await verifiedRuns(store, runIds, trust, (runId) => (state.runs.get(runId)?.governance.lastRevision ?? -1) + 1) };
 }
 
 export function comparisonStream(comparisonId: string): string {

@@ -126,8 +126,8 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   }
   // The store reads a stream by its own index columns, which no hash covers: with the whole log
   // verified, the run must end where the log's bytes say its stream ends.
-  const hidden = verification.ok && logHead !== undefined ? hiddenSuffix(stream, verification.head, logHead) : undefined;
-  if (hidden !== undefined) return fail(hidden, trusted);
+  const hidden = verification.ok && logHead !== undefined ? hiddenRevisions(runId, verification.events, (logHead?.revision ?? -1) + 1) : undefined;
+  if (hidden !== undefined) return fail({ ...hidden, check: 'log' }, trusted);
   return {
     runId,
     ok: verification.ok,
@@ -139,17 +139,22 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   };
 }
 
-/** The divergence when the log's bytes hold later revisions of `stream` than the store's stream read gave (`seen`). */
-function hiddenSuffix(stream: string, seen: RunVerification['head'], log: NonNullable<VerifyLogReport['streamHead']> | null): RunDivergence | undefined {
-  if (log === null || (seen !== null && seen.revision === log.revision && seen.leafHash === log.leafHash)) return undefined;
-  const revision = (seen?.revision ?? -1) + 1;
+/**
+ * The divergence when the log's bytes hold more events of a run's stream (`logged`: the whole-log
+ * verifier's head, or a projection of the log) than the store's read of the stream returned (`seen`):
+ * that read goes by index columns no hash covers, so they hid the rest. One check for replay --full,
+ * the dashboard badge and the gates.
+ */
+export function hiddenRevisions(runId: string, seen: number, logged: number): RunDivergence | undefined {
+  if (logged <= seen) return undefined;
+  const stream = runStream(runId);
   return {
-    check: 'log',
+    check: 'chain',
     stream,
-    revision,
-    expected: `revisions 0–${log.revision}`,
-    actual: seen === null ? 'no revision' : `revisions 0–${seen.revision}`,
-    message: `Stream "${stream}" holds revisions 0–${log.revision} in the verified log, but the store's read of the stream ${seen === null ? 'returns none of them' : `ends at revision ${seen.revision}`}: it does not hand out revision ${revision} onward.`,
+    revision: seen,
+    expected: `revisions 0–${logged - 1}`,
+    actual: seen === 0 ? 'no revision' : `revisions 0–${seen - 1}`,
+    message: `The log holds revisions 0–${logged - 1} of stream "${stream}", but the store's read of the stream ${seen === 0 ? 'returns none' : `ends at revision ${seen - 1}`}: revision ${seen} onward is hidden from the replay of run ${runId}.`,
   };
 }
 

@@ -7,7 +7,7 @@ import { InputError } from '../errors.js';
 import { openCheckpoint, parseCheckpoint } from '../integrity/checkpoint.js';
 import { parseNote } from '../integrity/note.js';
 import { hasSigningKey, loadVerifierKey } from '../ledger/keys.js';
-import { replayRun, type ReplayResult } from '../replay/replay.js';
+import { hiddenRevisions, replayRun, type ReplayResult } from '../replay/replay.js';
 import { TreeProofs } from '../replay/tree-proofs.js';
 import type { EventStore, StoredCheckpoint } from '../store/port.js';
 import type { VerificationRun, VerificationView } from './api-types.js';
@@ -121,7 +121,13 @@ export function badgeOf(result: ReplayResult, events: number): VerificationRun {
   const included = result.evidence.filter((e) => e.index !== null && e.index < size).length;
   const base = { runId: result.runId, events, included };
   if (result.ok) {
-    return { ...base, verifiedEvents: events, badge: 'verified', divergence: null, detail: `replay passed: all ${events} events verified against signed checkpoint ${size}` };
+    const seen = result.verification!.events;
+    // `events` comes from the projection of the log's bytes; the replay reads the stream by the store's index.
+    const hidden = hiddenRevisions(result.runId, seen, events);
+    if (hidden !== undefined) {
+      return { ...base, verifiedEvents: seen, badge: 'failed', divergence: { check: hidden.check, message: hidden.message, revision: seen }, detail: `${hidden.check}: ${hidden.message}` };
+    }
+    return { ...base, verifiedEvents: seen, badge: 'verified', divergence: null, detail: `replay passed: all ${seen} events verified against signed checkpoint ${size}` };
   }
   const d = result.firstDivergence!;
   const divergence = { check: d.check, message: d.message, ...(d.revision !== undefined ? { revision: d.revision } : {}) };

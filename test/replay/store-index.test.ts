@@ -7,8 +7,14 @@ import Database from 'better-sqlite3';
 import { recordFinding } from '../../src/governance/recorder.js';
 import { replayRun } from '../../src/replay/replay.js';
 import { verifyLedger } from '../../src/replay/ledger-verification.js';
+import { VerificationCache } from '../../src/server/verification.js';
+import { verifiedState } from '../../src/gates/evidence.js';
+import { loadVerifierKey } from '../../src/ledger/keys.js';
+import { catchUp } from '../../projections/catch-up.js';
+import { runSummaryProjection } from '../../projections/run-summary.js';
 import type { EventStore } from '../../src/store/port.js';
 import { completedRun, openTestLedger, type TestLedger } from '../governance/fixture.js';
+import { freshLedger, populate } from '../server/fixture.js';
 
 describe('verification against a store whose indexes lie', function () {
   this.timeout(60_000);
@@ -83,5 +89,35 @@ describe('verification against a store whose indexes lie', function () {
     assert.equal(report.events, signed + 2);
     assert.equal(report.anchored, false, 'two events after the latest checkpoint were reported anchored');
     assert.equal(report.unanchoredEvents, 2);
+  });
+
+  it('never badges a run verified, nor gates on it, when the store\'s stream read returns fewer events than the log holds for it', async () => {
+    const served = await freshLedger();
+    try {
+      await populate(served);
+      const rows = (await served.store.readStream('run-cand-1')).length;
+      const last = rows - 1;
+      const badge = async () => (await new VerificationCache(served.store, served.home).runs([{ runId: 'cand-1', revision: last }]))[0]!;
+      assert.equal((await badge()).badge, 'verified');
+      // The dashboard's revision comes from the live projection of the log's bytes; the replay reads the stream by its column.
+      const db = new Database(join(served.home, 'ledger.db'));
+      try {
+        db.prepare("UPDATE events SET stream = 'elsewhere' WHERE stream = 'run-cand-1' AND revision = ?").run(last);
+      } finally {
+        db.close();
+      }
+      const result = await badge();
+      assert.equal(result.badge, 'failed', result.detail);
+      assert.equal(result.divergence?.revision, last);
+      assert.equal(result.verifiedEvents, last);
+      // The gates judge by the same replay, and take the run's events from the same projection.
+      const { state } = await catchUp(served.store, served.home, runSummaryProjection, { rebuild: true, persist: false });
+      await assert.rejects(verifiedState(served.store, state, ['cand-1'], { verifierKeys: [loadVerifierKey(served.home)] }), (err: Error) => {
+        assert.match(err.message, /run cand-1 does not verify \(check chain\).*revision \d+ onward is hidden/);
+        return true;
+      });
+    } finally {
+      await served.close();
+    }
   });
 });
