@@ -3,9 +3,10 @@
 // checkpoint covers every recorded event ("anchored"). Nothing stored is trusted.
 import { readLogPages } from '../ledger/read.js';
 import { requireOrigin } from '../ledger/origin.js';
-import type { EventStore } from '../store/port.js';
+import type { EventStore, RecordedEvent } from '../store/port.js';
 import { readRotationStatements } from './key-history.js';
-import type { VerifyLogReport } from './verify-log.js';
+import { leafHash } from '../integrity/hasher.js';
+import type { Divergence, VerifyLogReport } from './verify-log.js';
 import { defaultVerifyWorkers, verifyLogParallel, verifyRangesParallel, type VerifyPool } from './verify-parallel.js';
 
 export interface LedgerVerification extends VerifyLogReport {
@@ -43,11 +44,15 @@ export async function verifyLedger(store: EventStore, options: LedgerVerificatio
   const rotations = await readRotationStatements(store);
   const checkpoints = await store.checkpoints();
   const tree = await store.treeState();
-  const logOptions = { checkpoints, verifierKeys: options.verifierKeys, origin, rotations, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
-  const report =
+  const heads: LoggedHead[] = [];
+  const onStreamHead = (stream: string, revision: number, leafHash: string): void => void heads.push({ stream, revision, leafHash });
+  const logOptions = { checkpoints, verifierKeys: options.verifierKeys, origin, rotations, onStreamHead, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+  const logged =
     path === undefined
       ? await verifyLogParallel(readLogPages(store), logOptions, parallel)
       : await verifyRangesParallel({ path, end: tree.size, readLog: (fromIndex, limit) => store.readLog({ fromIndex, limit }) }, logOptions, parallel);
+  const hidden = logged.ok ? await hiddenByIndex(store, heads) : undefined;
+  const report: VerifyLogReport = hidden === undefined ? logged : { ...logged, ok: false, firstDivergence: hidden };
   const pending = await store.unintegrated();
   // Anchored: every recorded event lies inside the latest checkpoint, which verifyLog checked.
   const signedSize = report.ok ? (checkpoints.at(-1)?.size ?? 0) : 0;
@@ -55,4 +60,46 @@ export async function verifyLedger(store: EventStore, options: LedgerVerificatio
   const unanchored = Math.max(tree.size, report.treeSize) + pending - signedSize;
   const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
   return { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null, keyRotations: rotations.length };
+}
+
+/** A stream's last event as the verified log's bytes have it. */
+interface LoggedHead {
+  stream: string;
+  revision: number;
+  leafHash: string;
+}
+
+/**
+ * The first stream whose read through the store's index does not reach its last event in the log:
+ * a row whose stream or revision column was changed drops out of `readStream` (what replay, export
+ * and the dashboard read a run by) with every verified byte intact. Later revisions are events not
+ * integrated yet. One point read per stream.
+ */
+async function hiddenByIndex(store: EventStore, heads: readonly LoggedHead[]): Promise<Divergence | undefined> {
+  for (const head of heads) {
+    const [read] = await store.readStream(head.stream, { fromRevision: head.revision, limit: 1 });
+    const found = read === undefined ? undefined : leafHash(read.canonical).toString('hex');
+    if (found === head.leafHash) continue;
+    const stream = `stream "${head.stream}"`;
+    return {
+      check: 'stream',
+      stream: head.stream,
+      revision: head.revision,
+      expected: head.leafHash,
+      actual: found ?? 'no event',
+      message: `The log's last event of ${stream} is revision ${head.revision}, but the store's read of the stream from revision ${head.revision} ${
+        read === undefined ? 'returns nothing' : `returns another event (${describeRead(read)})`
+      }: the store's stream index hides events of ${stream}.`,
+    };
+  }
+  return undefined;
+}
+
+/** What a stream read returned instead, for the message; its bytes may not be an event the log verified. */
+function describeRead(event: RecordedEvent): string {
+  try {
+    return `stream "${event.envelope.stream}" revision ${event.envelope.revision} in its bytes`;
+  } catch {
+    return 'bytes that are not an envelope';
+  }
 }

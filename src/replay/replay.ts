@@ -12,7 +12,7 @@ import type { EventStore, RecordedEvent, StoredCheckpoint } from '../store/port.
 import { runledgerVersion } from '../version.js';
 import { buildManifest, type ReplayManifest } from './manifest.js';
 import { BoundedTreeProofs, type ProofSource } from './tree-proofs.js';
-import { verifyLog, type VerifyLogReport } from './verify-log.js';
+import { verifyLog } from './verify-log.js';
 import { runVerifier, verifyRun, type EventEvidence, type RunDivergence, type RunVerification, type TrustedCheckpoint } from './verify-run.js';
 
 export interface ReplayOptions {
@@ -66,11 +66,14 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   const trusted = await openLatestCheckpoint(store, checkpoints, options.verifierKeys);
   if ('check' in trusted) return fail({ ...trusted, stream });
 
-  let logHead: VerifyLogReport['streamHead'];
+  /** With the whole log verified: how many events of the run's stream its bytes hold. */
+  let logged: number | undefined;
   if (options.fullLog) {
     const total = latest.size;
     const log = await verifyLog(readLogPages(store), {
-      headOf: stream,
+      onStreamHead: (name: string, revision: number) => {
+        if (name === stream) logged = revision + 1;
+      },
       checkpoints,
       verifierKeys: options.verifierKeys,
       origin: trusted.origin,
@@ -93,7 +96,7 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
         trusted,
       );
     }
-    logHead = log.streamHead;
+    logged ??= 0;
   }
 
   const proofs = await (options.proofs ?? ((size: number) => BoundedTreeProofs.read(store, size)))(trusted.size);
@@ -126,7 +129,7 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
   }
   // The store reads a stream by its own index columns, which no hash covers: with the whole log
   // verified, the run must end where the log's bytes say its stream ends.
-  const hidden = verification.ok && logHead !== undefined ? hiddenRevisions(runId, verification.events, (logHead?.revision ?? -1) + 1) : undefined;
+  const hidden = verification.ok && logged !== undefined ? hiddenRevisions(runId, verification.events, logged) : undefined;
   if (hidden !== undefined) return fail({ ...hidden, check: 'log' }, trusted);
   return {
     runId,

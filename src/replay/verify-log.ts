@@ -42,7 +42,9 @@ export type DivergenceCheck =
   /** A checkpoint is not an extension of the one before it (RFC 9162 §2.1.4). */
   | 'consistency'
   /** A key rotation record is not signed by both its keys, does not link, is missing from the log, or a checkpoint is signed by a key outside its valid tree sizes. */
-  | 'key';
+  | 'key'
+  /** The store's read of a stream does not end at the stream's last event in the log: its index columns, which no hash covers, hide events. */
+  | 'stream';
 
 export interface Divergence {
   check: DivergenceCheck;
@@ -68,8 +70,6 @@ export interface VerifyLogReport {
   treeSize: number;
   /** Recomputed root of the events verified, hex. */
   root: string;
-  /** With `headOf`: that stream's last revision among the events verified and its recomputed leaf hash; null when none is in the log. */
-  streamHead?: { revision: number; leafHash: string } | null;
   firstDivergence?: Divergence;
 }
 
@@ -87,10 +87,11 @@ export interface VerifyLogOptions {
    */
   rotations?: readonly string[];
   /**
-   * Also report this stream's head as the log's bytes have it (`streamHead`): what a run replay
-   * compares the store's own stream read with, since that read goes by the store's index columns.
+   * Called in `finish` with each stream's head as the log's bytes have it (last revision and its
+   * recomputed leaf hash, hex), in order of first appearance: what the store's own stream reads,
+   * which go by index columns no hash covers, are compared with (`verifyLedger`, replay --full).
    */
-  headOf?: string;
+  onStreamHead?: (stream: string, revision: number, leafHash: string) => void;
   /** Called with the number of events verified so far, every `progressEvery` events and at the end. */
   onProgress?: (eventsDone: number) => void;
   progressEvery?: number;
@@ -422,10 +423,8 @@ export class LogVerifier {
       treeSize: this.range.size,
       root: this.range.root().toString('hex'),
     };
-    if (this.options.headOf !== undefined) {
-      const head = this.heads.get(this.options.headOf);
-      report.streamHead = head === undefined ? null : { revision: head.revision, leafHash: hashHex(head.leafHash) };
-    }
+    const onHead = this.options.onStreamHead;
+    if (onHead !== undefined) for (const [stream, head] of this.heads) onHead(stream, head.revision, hashHex(head.leafHash));
     if (this.divergence !== undefined) report.firstDivergence = this.divergence;
     return report;
   }

@@ -36,7 +36,17 @@ describe('verification against a store whose indexes lie', function () {
     }
   };
 
-  it('fails replay --full when the stream column hides the last events of a run, naming the first hidden one', async () => {
+  /** `runledger verify`, single-threaded and with workers reading the file, names the stream whose index hides its last event. */
+  const assertVerifyFinds = async (stream: string, revision: number): Promise<void> => {
+    for (const workers of [1, 2]) {
+      const report = await verifyLedger(ledger.store, { verifierKeys: [ledger.verifierKey], workers });
+      assert.equal(report.ok, false, `verify with ${workers} worker(s) passed a store whose index hides events`);
+      assert.deepEqual([report.firstDivergence?.check, report.firstDivergence?.stream, report.firstDivergence?.revision], ['stream', stream, revision], report.firstDivergence?.message);
+      assert.equal(report.anchored, false);
+    }
+  };
+
+  it('fails verify and replay --full when the stream column hides the last events of a run, naming the first hidden one', async () => {
     await completedRun(ledger.store, 'r1');
     await recordFinding(ledger.store, { runId: 'r1', severity: 'hard', check: 'budget', message: 'over budget', subject: 'stage:train', details: {} });
     await ledger.checkpoint();
@@ -53,9 +63,10 @@ describe('verification against a store whose indexes lie', function () {
     assert.equal(full.firstDivergence?.stream, 'run-r1');
     assert.equal(full.firstDivergence?.revision, honest.evidence.length - 1);
     assert.match(full.firstDivergence?.message ?? '', /revision 9/);
+    await assertVerifyFinds('run-r1', 9);
   });
 
-  it('fails replay --full when revision columns hide the last event of a run behind its predecessor', async () => {
+  it('fails verify and replay --full when revision columns hide the last event of a run behind its predecessor', async () => {
     await completedRun(ledger.store, 'r1');
     await recordFinding(ledger.store, { runId: 'r1', severity: 'hard', check: 'budget', message: 'over budget', subject: 'stage:train', details: {} });
     await ledger.checkpoint();
@@ -69,6 +80,7 @@ describe('verification against a store whose indexes lie', function () {
     assert.equal(full.ok, false, 'replay --full verified a run the store had cut short');
     assert.equal(full.firstDivergence?.check, 'log');
     assert.equal(full.firstDivergence?.revision, 9);
+    await assertVerifyFinds('run-r1', 9);
   });
 
   it('counts as anchored only the events it verified under a signed checkpoint, not the size the store claims for its tree', async () => {
