@@ -11,7 +11,7 @@ import { InputError, IntegrityError } from '../errors.js';
 import { canonicalize } from '../integrity/canonical.js';
 import { sha256Hex } from '../integrity/hasher.js';
 import { runStream } from '../governance/run-stream.js';
-import { coverRuns, hiddenRevisions, replayRun, type RunTrust } from '../replay/replay.js';
+import { checkLoggedEvents, coverRuns, replayRun, type RunTrust } from '../replay/replay.js';
 import { ANY, type AppendRequest, type EventStore } from '../store/port.js';
 import type { BudgetOutcome } from './budgets.js';
 import type { Policy } from './policy.js';
@@ -58,12 +58,12 @@ export async function verifiedRuns(store: EventStore, runIds: readonly string[],
   if (trust.signCheckpoint) await coverRuns(store, runIds, trust.signCheckpoint);
   let verified = PersistentMap.empty<RunProvenance>();
   for (const runId of [...new Set(runIds)]) {
-    const replay = await replayRun(store, runId, { verifierKeys: trust.verifierKeys });
+    const replayed = await replayRun(store, runId, { verifierKeys: trust.verifierKeys });
+    // A projection of the log's bytes that holds more of the run than the store's stream read gave fails it.
+    const replay = logged === undefined ? replayed : checkLoggedEvents(replayed, logged(runId));
     const provenance = replay.verification?.provenance;
-    // A projection of the log's bytes that holds more of the run than the store's stream read gave.
-    const hidden = replay.ok && logged !== undefined ? hiddenRevisions(runId, replay.verification!.events, logged(runId)) : undefined;
-    if (!replay.ok || !provenance || hidden !== undefined) {
-      const d = hidden ?? replay.firstDivergence;
+    if (!replay.ok || !provenance) {
+      const d = replay.firstDivergence;
       throw new IntegrityError(`run ${runId} does not verify (check ${d?.check ?? 'unknown'}), so the gate uses none of its metrics: ${d?.message ?? 'unknown divergence'}`, {
         stream: runStream(runId),
         ...(d?.revision !== undefined ? { revision: d.revision } : {}),

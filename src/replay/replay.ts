@@ -161,6 +161,17 @@ export function hiddenRevisions(runId: string, seen: number, logged: number): Ru
   };
 }
 
+/**
+ * `result`, failed at the first hidden revision when the log's bytes hold more events of the run
+ * (`logged`, from a projection of the log) than its replay read: what the dashboard, its replay
+ * view and the gates judge a replay by.
+ */
+export function checkLoggedEvents(result: ReplayResult, logged: number): ReplayResult {
+  if (!result.ok || result.verification === null) return result;
+  const hidden = hiddenRevisions(result.runId, result.verification.events, logged);
+  return hidden === undefined ? result : { ...result, ok: false, manifest: null, firstDivergence: hidden };
+}
+
 /** What judging runs by their replay trusts: verifier keys, and optionally a way to sign a checkpoint covering them first. */
 export interface RunTrust {
   /** Trusted verifier keys (C2SP vkey text). */

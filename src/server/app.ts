@@ -6,7 +6,7 @@ import { createCheckpoint } from '../ledger/checkpoint.js';
 import { hasSigningKey, loadVerifierKey } from '../ledger/keys.js';
 import { loadLedgerSigner } from '../ledger/signer-state.js';
 import { requireOrigin } from '../ledger/origin.js';
-import { replayRun } from '../replay/replay.js';
+import { checkLoggedEvents, replayRun } from '../replay/replay.js';
 import type { EventStore } from '../store/port.js';
 import { runledgerVersion } from '../version.js';
 import { verifyWorkerSignature, workerEventMessage } from '../integrity/worker-signature.js';
@@ -206,7 +206,8 @@ export async function buildApp(options: ServerOptions): Promise<{ app: FastifyIn
     const run = findRun(request.params.id);
     const keys = hasSigningKey(home) ? [loadVerifierKey(home)] : [];
     if (keys.length === 0) throw new HttpError(409, `no verifier key in ${home}: replay needs the key that signed the checkpoints`);
-    return replayView(run.runId, await replayRun(store, run.runId, { verifierKeys: keys }));
+    // Judged as the badge is: the run must hold every event the live projection of the log has of it.
+    return replayView(run.runId, checkLoggedEvents(await replayRun(store, run.runId, { verifierKeys: keys }), run.provenance.governance.lastRevision + 1));
   });
 
   app.get('/api/comparisons', async () => ({

@@ -7,7 +7,7 @@ import { InputError } from '../errors.js';
 import { openCheckpoint, parseCheckpoint } from '../integrity/checkpoint.js';
 import { parseNote } from '../integrity/note.js';
 import { hasSigningKey, loadVerifierKey } from '../ledger/keys.js';
-import { hiddenRevisions, replayRun, type ReplayResult } from '../replay/replay.js';
+import { checkLoggedEvents, replayRun, type ReplayResult } from '../replay/replay.js';
 import { TreeProofs } from '../replay/tree-proofs.js';
 import type { EventStore, StoredCheckpoint } from '../store/port.js';
 import type { VerificationRun, VerificationView } from './api-types.js';
@@ -68,7 +68,8 @@ export class VerificationCache {
     if (vkey === null) return { ...base, badge: 'unsigned', detail: `no verifier key in ${this.home}: the checkpoint signature, and so the run, cannot be checked` };
     let result: ReplayResult;
     try {
-      result = await replayRun(this.store, runId, { verifierKeys: [vkey], proofs: (size) => this.proofSource(size, trust.checkpoint.root) });
+      // `events` comes from the projection of the log's bytes; the replay reads the stream by the store's index.
+      result = checkLoggedEvents(await replayRun(this.store, runId, { verifierKeys: [vkey], proofs: (size) => this.proofSource(size, trust.checkpoint.root) }), events);
     } catch (err) {
       // A run the replay refuses to read (no events, an invalid id) is not verified; an unavailable store stays a 503.
       if (!(err instanceof InputError)) throw err;
@@ -122,11 +123,6 @@ export function badgeOf(result: ReplayResult, events: number): VerificationRun {
   const base = { runId: result.runId, events, included };
   if (result.ok) {
     const seen = result.verification!.events;
-    // `events` comes from the projection of the log's bytes; the replay reads the stream by the store's index.
-    const hidden = hiddenRevisions(result.runId, seen, events);
-    if (hidden !== undefined) {
-      return { ...base, verifiedEvents: seen, badge: 'failed', divergence: { check: hidden.check, message: hidden.message, revision: seen }, detail: `${hidden.check}: ${hidden.message}` };
-    }
     return { ...base, verifiedEvents: seen, badge: 'verified', divergence: null, detail: `replay passed: all ${seen} events verified against signed checkpoint ${size}` };
   }
   const d = result.firstDivergence!;

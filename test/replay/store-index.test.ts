@@ -14,7 +14,10 @@ import { catchUp } from '../../projections/catch-up.js';
 import { runSummaryProjection } from '../../projections/run-summary.js';
 import type { EventStore } from '../../src/store/port.js';
 import { completedRun, openTestLedger, type TestLedger } from '../governance/fixture.js';
-import { freshLedger, populate } from '../server/fixture.js';
+import { freshLedger, populate, raw } from '../server/fixture.js';
+import { webAssets } from '../server/web-assets.js';
+import { startServer } from '../../src/server/app.js';
+import type { ReplayView } from '../../src/server/api-types.js';
 
 describe('verification against a store whose indexes lie', function () {
   this.timeout(60_000);
@@ -103,7 +106,7 @@ describe('verification against a store whose indexes lie', function () {
     assert.equal(report.unanchoredEvents, 2);
   });
 
-  it('never badges a run verified, nor gates on it, when the store\'s stream read returns fewer events than the log holds for it', async () => {
+  it('never badges a run verified, replays it ok on the dashboard or gates on it, when the store\'s stream read returns fewer events than the log holds for it', async () => {
     const served = await freshLedger();
     try {
       await populate(served);
@@ -122,6 +125,17 @@ describe('verification against a store whose indexes lie', function () {
       assert.equal(result.badge, 'failed', result.detail);
       assert.equal(result.divergence?.revision, last);
       assert.equal(result.verifiedEvents, last);
+      // The dashboard's replay view says what its badge says.
+      const server = await startServer({ store: served.store, home: served.home, port: 0, assetsDir: await webAssets() });
+      try {
+        const reply = await raw(server, '/api/runs/cand-1/replay');
+        assert.equal(reply.status, 200, reply.body);
+        const view = JSON.parse(reply.body) as ReplayView;
+        assert.equal(view.ok, false, 'the replay view passed a run whose badge failed');
+        assert.deepEqual([view.firstDivergence?.check, view.firstDivergence?.revision], ['chain', last]);
+      } finally {
+        await server.close();
+      }
       // The gates judge by the same replay, and take the run's events from the same projection.
       const { state } = await catchUp(served.store, served.home, runSummaryProjection, { rebuild: true, persist: false });
       await assert.rejects(verifiedState(served.store, state, ['cand-1'], { verifierKeys: [loadVerifierKey(served.home)] }), (err: Error) => {
