@@ -53,9 +53,10 @@ export class CanonicalText {
  * left out, as JSON.stringify does. (An own member named "__proto__" is data like any other here;
  * the decoders of untrusted text refuse it, src/input/decode.ts.)
  */
-export function canonicalize(value: unknown, options: CanonicalizeOptions = {}): string {
+export function canonicalize(value: unknown, options?: CanonicalizeOptions): string {
   try {
-    return write(value, [], options.maxDepth ?? MAX_CANONICAL_DEPTH);
+    // A string (most of an envelope's members) is written without a stack of open objects.
+    return typeof value === 'string' ? string(value) : write(value, [], options?.maxDepth ?? MAX_CANONICAL_DEPTH);
   } catch (err) {
     if (err instanceof Refusal) {
       const steps = [...err.trail].reverse();
@@ -165,7 +166,9 @@ function write(value: unknown, open: object[], maxDepth: number): string {
     case 'number':
       if (!Number.isFinite(value)) throw new Refusal('non-finite number');
       // JSON.stringify writes a finite number as ToString(number) (ECMA-262 SerializeJSONProperty), RFC 8785 §3.2.2.3.
-      return '' + value;
+      // Both spellings are ToString; V8 writes a fraction's digits faster through JSON.stringify (no
+      // number-string cache entry), an integer's through the cache (docs/benchmarks.md, "SQLite append").
+      return Number.isInteger(value) ? '' + value : JSON.stringify(value);
     case 'string':
       return string(value);
     case 'object':

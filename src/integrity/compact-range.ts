@@ -205,6 +205,31 @@ export class CompactRange {
   }
 
   /**
+   * Appends leaf hashes in order, as `append` of each in turn would: the range they extend splits
+   * into aligned perfect subtrees (`alignedBlocks`), each hashed level by level in place
+   * (`subtreeRoot`) and added with `appendSubtree` — the same node hashes, without a packed string
+   * per leaf and a copy per node (an append's batch). A leaf that is not 32 bytes: nothing is appended.
+   */
+  appendLeaves(leaves: readonly Uint8Array[]): void {
+    for (const leaf of leaves) checkLeaf(leaf);
+    // While nodes are watched, leaf by leaf, so every watched node is seen forming.
+    if (this.nextWatchEnd !== -1) {
+      for (const leaf of leaves) this.appendPacked(packHash(leaf));
+      return;
+    }
+    for (let from = 0; from < leaves.length; from += BULK_LEAVES) {
+      const count = Math.min(BULK_LEAVES, leaves.length - from);
+      leafScratch ??= Buffer.allocUnsafe(BULK_LEAVES * HASH_SIZE);
+      for (let k = 0; k < count; k++) leafScratch.set(leaves[from + k]!, k * HASH_SIZE);
+      let at = 0;
+      for (const width of alignedBlocks(this.count, this.count + count)) {
+        this.appendSubtree(subtreeRoot(leafScratch, at * HASH_SIZE, width), width);
+        at += width;
+      }
+    }
+  }
+
+  /**
    * Adds the root of the perfect subtree of the next `width` leaves (hashed elsewhere: a worker
    * thread), as appending them one by one would; `size` must be a multiple of `width`. Watched
    * nodes it completes are captured, as by `appendPacked`.
@@ -279,6 +304,9 @@ export function alignedBlocks(begin: number, end: number): number[] {
   }
   return widths;
 }
+
+/** The leaves of one `appendLeaves` run (up to BULK_LEAVES), back to back. */
+let leafScratch: Buffer | undefined;
 
 /** Scratch of `subtreeRoot`, grown to the widest subtree asked for. */
 let blockScratch: BulkScratch | undefined;

@@ -79,14 +79,15 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
     let streamText: string | undefined;
     const events = request.events.map((raw, e) => {
       const at = options.describe ? options.describe(r, e) : `${where} event ${e + 1}`;
-      // zod (and any assignment) would turn an own "__proto__" member into a prototype and drop it.
-      const rawData = (raw as { data?: unknown } | null)?.data;
-      if (rawData !== null && typeof rawData === 'object' && Object.prototype.hasOwnProperty.call(rawData, '__proto__')) {
-        throw new InputError(`${at}: field data.__proto__: the member name "__proto__" is refused (docs/limits.md)`, { field: 'data.__proto__', stream: request.stream });
-      }
       // The hand-written check answers for the plain events writers send; zod decides (and words) the rest.
       let event = fastProposedEvent(raw);
       if (event === undefined) {
+        // zod (and any assignment) would turn an own "__proto__" member into a prototype and drop it
+        // (the hand-written check steps aside for such data, so it is refused here).
+        const rawData = (raw as { data?: unknown } | null)?.data;
+        if (rawData !== null && typeof rawData === 'object' && Object.prototype.hasOwnProperty.call(rawData, '__proto__')) {
+          throw new InputError(`${at}: field data.__proto__: the member name "__proto__" is refused (docs/limits.md)`, { field: 'data.__proto__', stream: request.stream });
+        }
         const parsed = ProposedEvent.safeParse(raw);
         if (!parsed.success) {
           const { field, message } = describeIssue(parsed.error.issues[0]!);
@@ -106,7 +107,7 @@ export function prepareBatch(requests: AppendRequest[], options: PrepareOptions 
       if (metadata.actor === undefined && options.actor !== undefined) metadata.actor = options.actor;
       let canonicalData: string;
       try {
-        canonicalData = canonicalize(data, { maxDepth: LIMITS.depth });
+        canonicalData = canonicalize(data, DATA_DEPTH);
       } catch (err) {
         throw unrecordable(err, 'data', at, request.stream);
       }
@@ -229,6 +230,9 @@ export function preparedOnce(requests: AppendRequest[], options: PrepareOptions 
   if (known.from.registry !== (options.registry ?? defaultRegistry) || known.from.actor !== options.actor) return prepareBatch(requests, options);
   return known.batch;
 }
+
+/** An event's data may nest LIMITS.depth levels (docs/limits.md). */
+const DATA_DEPTH = { maxDepth: LIMITS.depth } as const;
 
 /** Metadata members in JCS order (RFC 8785 §3.2.3: UTF-16 code units; EventMetadata is strict). */
 const METADATA_KEYS = ['actor', 'causationId', 'correlationId', 'recordedAt'] as const;

@@ -147,6 +147,55 @@ describe('CompactRange', () => {
     });
   });
 
+  describe('appendLeaves (an append\'s batch, hashed as aligned perfect subtrees)', () => {
+    const leaves = randomLeaves(2 * 4096 + 700);
+
+    it('reaches the state appending one by one reaches, for any sequence of batch sizes from any size', () => {
+      fc.assert(
+        fc.property(fc.nat({ max: 300 }), fc.array(fc.oneof(fc.nat({ max: 130 }), fc.constantFrom(1, 2, 64, 100, 4095, 4096, 4097)), { maxLength: 6 }), (start, batches) => {
+          const batched = CompactRange.empty();
+          const single = CompactRange.empty();
+          for (const leaf of leaves.slice(0, start)) {
+            batched.append(leaf);
+            single.append(leaf);
+          }
+          let at = start;
+          for (const size of batches) {
+            const batch = leaves.slice(at, at + size);
+            batched.appendLeaves(batch);
+            for (const leaf of batch) single.append(leaf);
+            at += batch.length;
+            assert.equal(batched.size, single.size);
+            assert.deepEqual(batched.hashes(), single.hashes(), `after ${at} leaves`);
+          }
+          assert.deepEqual(batched.root(), single.root());
+        }),
+        { numRuns: 200 },
+      );
+    });
+
+    it('captures watched nodes as appendPacked does', () => {
+      const batched = CompactRange.empty();
+      const single = CompactRange.empty();
+      const nodes = [{ begin: 0, end: 4 }, { begin: 8, end: 16 }, { begin: 0, end: 32 }];
+      const captured = batched.watch(nodes);
+      const expected = single.watch(nodes);
+      batched.appendLeaves(leaves.slice(0, 40));
+      for (const leaf of leaves.slice(0, 40)) single.append(leaf);
+      assert.deepEqual(captured, expected);
+      assert.ok(captured.every((hash) => hash !== undefined));
+      assert.deepEqual(batched.hashes(), single.hashes());
+    });
+
+    it('refuses a leaf that is not 32 bytes and appends none of the batch', () => {
+      const range = CompactRange.empty();
+      range.appendLeaves(leaves.slice(0, 5));
+      assert.throws(() => range.appendLeaves([leaves[5]!, Buffer.alloc(31), leaves[6]!]), CompactRangeError);
+      assert.equal(range.size, 5);
+      assert.deepEqual(range.root(), rootOfLeaves(leaves.slice(0, 5)));
+    });
+  });
+
   describe('cross-checked against merkletreejs (an independent implementation)', () => {
     it('agrees on the root of random trees of every shape', () => {
       fc.assert(

@@ -395,11 +395,11 @@ class Connection {
         }
         throw err;
       }
-      // RFC 9162 §2.1: leaf index = position, extended in commit order within the same transaction.
-      range.append(row.leaf);
       positions.push(position);
       position += 1;
     }
+    // RFC 9162 §2.1: leaf index = position, extended in commit order within the same transaction.
+    range.appendLeaves(plan.rows.map((row) => row.leaf));
     this.updateTree.run(range.size, Buffer.concat(range.hashes()));
     return plan.result(positions);
   }
