@@ -8,8 +8,9 @@ import { ledgerEvents } from './ledger.js';
 import { modelEvents } from './model.js';
 import { runDataEvents } from './runs.js';
 import { experimentEvents } from './experiments.js';
+import { TRAINING_DATA_CHECKS } from './training-check.js';
 
 export * from './envelope.js';
 export { EventRegistry, defineEvent, isCustomType, CUSTOM_PREFIX, type EventDefinition } from './registry.js';
 
-export const registry = new EventRegistry([...governanceEvents, ...trainingEvents, ...runDataEvents, ...comparisonEvents, ...modelEvents, ...ledgerEvents, ...experimentEvents]);
+export const registry = new EventRegistry([...governanceEvents, ...trainingEvents, ...runDataEvents, ...comparisonEvents, ...modelEvents, ...ledgerEvents, ...experimentEvents], TRAINING_DATA_CHECKS);

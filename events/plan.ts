@@ -9,11 +9,12 @@ import { MetricName } from './names.js';
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 digest: 64 lowercase hex characters');
 
 /** Stage and run ids: safe in stream names, file names and command lines. */
+export const IDENTIFIER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const Identifier = z
   .string()
   .min(1, 'must not be empty')
   .max(128, 'must be at most 128 characters')
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must start with a letter or digit and use only letters, digits, ".", "_" and "-"');
+  .regex(IDENTIFIER_PATTERN, 'must start with a letter or digit and use only letters, digits, ".", "_" and "-"');
 
 /** Any JSON value JCS can encode (finite numbers, no undefined). */
 export const JsonObjectValue = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {

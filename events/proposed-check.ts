@@ -15,7 +15,7 @@ function plainPrototype(v: object): boolean {
 }
 
 /** An object whose prototype is Object.prototype or null and whose enumerable keys (own and inherited) are all own and all in `allowed`. */
-function strictPlain(v: unknown, allowed: ReadonlySet<string>): v is Record<string, unknown> {
+export function strictPlain(v: unknown, allowed: ReadonlySet<string>): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || !plainPrototype(v)) return false;
   for (const key in v) if (!allowed.has(key) || !hasOwn.call(v, key)) return false;
   return true;

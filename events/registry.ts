@@ -50,7 +50,14 @@ export class EventRegistry {
   private readonly byKey = new Map<string, EventDefinition>();
   private readonly latest = new Map<string, number>();
 
-  constructor(definitions: readonly EventDefinition[]) {
+  /**
+   * `dataChecks`: hand-written checks by `type@schemaVersion` that answer, with the schema's output,
+   * for data the schema accepts, and with undefined for anything they do not know (then the schema decides).
+   */
+  constructor(
+    definitions: readonly EventDefinition[],
+    private readonly dataChecks: Readonly<Record<string, (data: unknown) => Record<string, unknown> | undefined>> = {},
+  ) {
     for (const def of definitions) {
       const key = `${def.type}@${def.schemaVersion}`;
       if (this.byKey.has(key)) throw new Error(`event ${key} is defined twice`);
@@ -92,9 +99,12 @@ export class EventRegistry {
         { field: 'type' },
       );
     }
-    const def = this.byKey.get(`${type}@${version}`);
+    const key = `${type}@${version}`;
+    const def = this.byKey.get(key);
     if (!def) throw new InputError(`${at}event type "${type}" has no schema version ${version}`, { field: 'schemaVersion' });
-    const parsed = def.schema.safeParse(data);
+    // The hand-written check answers for the data it knows, with the schema's output; zod decides (and words) the rest.
+    const checked = Object.prototype.hasOwnProperty.call(this.dataChecks, key) ? this.dataChecks[key]!(data) : undefined;
+    const parsed = checked !== undefined ? { success: true as const, data: checked } : def.schema.safeParse(data);
     if (!parsed.success) {
       const { field, message } = describeIssue(parsed.error.issues[0]!, 'data');
       throw new InputError(`${at}${type} field ${field}: ${message}`, { field });

@@ -25,7 +25,7 @@ export const TagValue = z.string().max(MAX_VALUE_LENGTH);
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');
 /** Largest timestamp JavaScript dates represent (ECMA-262 §21.4.1.1). */
-const MAX_TIME_MS = 8.64e15;
+export const MAX_TIME_MS = 8.64e15;
 
 const checkEntries = (what: string) => (record: Record<string, unknown>, ctx: z.RefinementCtx) => {
   const n = Object.keys(record).length;

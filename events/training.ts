@@ -3,9 +3,12 @@
 import { z } from 'zod';
 import { defineEvent, type EventDefinition } from './registry.js';
 
-const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');
-const Base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
-const Backend = z.enum(['cpu', 'wasm', 'tensorflow', 'tensorflow-gpu']);
+export const HEX64_PATTERN = /^[0-9a-f]{64}$/;
+export const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
+export const BACKENDS = ['cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;
+const Hex64 = z.string().regex(HEX64_PATTERN, 'expected 64 lowercase hex characters');
+const Base64 = z.string().regex(BASE64_PATTERN, 'expected base64');
+const Backend = z.enum(BACKENDS);
 
 /** A raw 32-byte Ed25519 public key in standard padded base64 (44 characters): how worker keys are recorded. */
 export const WORKER_KEY_PATTERN = /^[A-Za-z0-9+/]{43}=$/;
