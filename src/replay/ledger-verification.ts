@@ -7,7 +7,7 @@ import type { EventStore, RecordedEvent } from '../store/port.js';
 import { readRotationStatements } from './key-history.js';
 import { leafHash } from '../integrity/hasher.js';
 import type { Divergence, VerifyLogReport } from './verify-log.js';
-import { defaultVerifyWorkers, verifyLogParallel, verifyRangesParallel, type VerifyPool } from './verify-parallel.js';
+import { defaultVerifyWorkers, verifyLogParallel, verifyRangesParallel, VerifyPool } from './verify-parallel.js';
 
 export interface LedgerVerification extends VerifyLogReport {
   store: string;
@@ -21,7 +21,30 @@ export interface LedgerVerification extends VerifyLogReport {
   unanchoredEvents: number | null;
   /** Ledger key rotations (LedgerKeyRotated) the verification followed. */
   keyRotations: number;
+  /** The threads asked for and the threads that did the per-event checks; the rest of the report is the same either way. */
+  workers: WorkersUsed;
 }
+
+/**
+ * `requested`: the worker count asked for (1: single-threaded). `used`: the worker threads that
+ * checked events, or 1 when the main thread checked every event alone. `reason`: why `used` is
+ * what it is — `as-requested`; `small-ledger`, the tree held fewer than `parallelFrom` events, where
+ * starting threads costs more than they save; `no-worker-checked`, threads were started but the
+ * main thread checked every event (none was ready in time, or none could read the store).
+ */
+export interface WorkersUsed {
+  requested: number;
+  used: number;
+  reason: 'as-requested' | 'small-ledger' | 'no-worker-checked';
+  parallelFrom: number;
+}
+
+/**
+ * The smallest tree that `verifyLedger` starts worker threads for: below it one thread is as fast
+ * or faster (docs/benchmarks.md, "Parallel verification", Round 7: measured on 2 cores, where
+ * the threads' start-up and their extra CPU outweigh the split below ~N events).
+ */
+export const PARALLEL_FROM_EVENTS = 150_000;
 
 export interface LedgerVerificationOptions {
   /** Trusted verifier keys in signed-note vkey form. */
@@ -30,36 +53,51 @@ export interface LedgerVerificationOptions {
   workers?: number;
   /** Threads started beforehand (the CLI starts them while it opens the store); kept open afterwards. */
   pool?: VerifyPool;
+  /** Worker threads only for a tree of at least this many events (default PARALLEL_FROM_EVENTS; 0: always). */
+  parallelFrom?: number;
   /** Called with the number of events checked so far. */
   onProgress?: (events: number) => void;
 }
 
 export async function verifyLedger(store: EventStore, options: LedgerVerificationOptions): Promise<LedgerVerification> {
-  const parallel = options.pool !== undefined ? { pool: options.pool } : { workers: options.workers ?? defaultVerifyWorkers() };
-  // A store with a file the workers can open lets them read their own rows: no bytes pass through this thread.
-  const path = (options.pool?.size ?? parallel.workers ?? 1) > 1 ? store.rangeReadPath?.() : undefined;
-  // Threads started beforehand open their connections while this thread reads the checkpoints and keys.
-  if (path !== undefined) options.pool?.prepareRead(path);
+  const requested = options.pool?.size ?? options.workers ?? defaultVerifyWorkers();
+  if (!Number.isSafeInteger(requested) || requested < 1) throw new RangeError(`workers must be a positive integer, got ${requested}`);
+  const parallelFrom = options.parallelFrom ?? PARALLEL_FROM_EVENTS;
   const origin = await requireOrigin(store);
-  const rotations = await readRotationStatements(store);
-  const checkpoints = await store.checkpoints();
-  const tree = await store.treeState();
-  const heads: LoggedHead[] = [];
-  const onStreamHead = (stream: string, revision: number, leafHash: string): void => void heads.push({ stream, revision, leafHash });
-  const logOptions = { checkpoints, verifierKeys: options.verifierKeys, origin, rotations, onStreamHead, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
-  const logged =
-    path === undefined
-      ? await verifyLogParallel(readLogPages(store), logOptions, parallel)
-      : await verifyRangesParallel({ path, end: tree.size, readLog: (fromIndex, limit) => store.readLog({ fromIndex, limit }) }, logOptions, parallel);
-  const hidden = logged.ok ? await hiddenByIndex(store, heads) : undefined;
-  const report: VerifyLogReport = hidden === undefined ? logged : { ...logged, ok: false, firstDivergence: hidden };
-  const pending = await store.unintegrated();
-  // Anchored: every recorded event lies inside the latest checkpoint, which verifyLog checked.
-  const signedSize = report.ok ? (checkpoints.at(-1)?.size ?? 0) : 0;
-  // The events verified count, not only the size the store records for its tree (a row of its own on server stores).
-  const unanchored = Math.max(tree.size, report.treeSize) + pending - signedSize;
-  const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
-  return { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null, keyRotations: rotations.length };
+  // Decided on the size before the checks start; the report's tree size is read after the checkpoints, as before.
+  const small = requested > 1 && (await store.treeState()).size < parallelFrom;
+  const pool = requested === 1 || small ? undefined : (options.pool ?? new VerifyPool(requested));
+  try {
+    // A store with a file the workers can open lets them read their own rows: no bytes pass through this thread.
+    const path = pool !== undefined ? store.rangeReadPath?.() : undefined;
+    // The threads open their connections while this thread reads the checkpoints and keys.
+    if (path !== undefined) pool!.prepareRead(path);
+    const before = pool?.checkedBatches();
+    const rotations = await readRotationStatements(store);
+    const checkpoints = await store.checkpoints();
+    const tree = await store.treeState();
+    const heads: LoggedHead[] = [];
+    const onStreamHead = (stream: string, revision: number, leafHash: string): void => void heads.push({ stream, revision, leafHash });
+    const logOptions = { checkpoints, verifierKeys: options.verifierKeys, origin, rotations, onStreamHead, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+    const parallel = pool !== undefined ? { pool } : { workers: 1 };
+    const logged =
+      path === undefined
+        ? await verifyLogParallel(readLogPages(store), logOptions, parallel)
+        : await verifyRangesParallel({ path, end: tree.size, readLog: (fromIndex, limit) => store.readLog({ fromIndex, limit }) }, logOptions, parallel);
+    const hidden = logged.ok ? await hiddenByIndex(store, heads) : undefined;
+    const report: VerifyLogReport = hidden === undefined ? logged : { ...logged, ok: false, firstDivergence: hidden };
+    const used = pool === undefined ? 0 : pool.checkedBatches().filter((n, i) => n > before![i]!).length;
+    const workers: WorkersUsed = { requested, used: Math.max(1, used), reason: small ? 'small-ledger' : requested > 1 && used === 0 ? 'no-worker-checked' : 'as-requested', parallelFrom };
+    const pending = await store.unintegrated();
+    // Anchored: every recorded event lies inside the latest checkpoint, which verifyLog checked.
+    const signedSize = report.ok ? (checkpoints.at(-1)?.size ?? 0) : 0;
+    // The events verified count, not only the size the store records for its tree (a row of its own on server stores).
+    const unanchored = Math.max(tree.size, report.treeSize) + pending - signedSize;
+    const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
+    return { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null, keyRotations: rotations.length, workers };
+  } finally {
+    if (pool !== options.pool) await pool?.close();
+  }
 }
 
 /** A stream's last event as the verified log's bytes have it. */

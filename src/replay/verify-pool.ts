@@ -29,15 +29,19 @@ export class VerifyPool {
   private seq = 0;
   /** Workers that have loaded their modules and take batches. */
   readyWorkers = 0;
+  /** Per worker, the batches it answered having checked at least one event. */
+  private readonly checked: number[];
 
   constructor(count: number) {
-    this.workers = Array.from({ length: count }, () => {
+    this.checked = Array.from({ length: count }, () => 0);
+    this.workers = Array.from({ length: count }, (_, index) => {
       const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       worker.on('message', (result: VerifiedBatch) => {
         if (result.seq === READY) {
           this.readyWorkers++;
           return;
         }
+        if (result.passed > 0) this.checked[index]!++;
         const waiter = this.waiting.get(result.seq);
         this.waiting.delete(result.seq);
         waiter?.resolve(result);
@@ -53,6 +57,11 @@ export class VerifyPool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** Per worker, the batches it has answered having checked events: compared before and after a verification, which threads it used. */
+  checkedBatches(): readonly number[] {
+    return [...this.checked];
   }
 
   /** Set once a worker failed: batches submitted afterwards fail at once instead of waiting on a dead thread. */

@@ -10,7 +10,7 @@ import { alignedBlocks, subtreeRoot } from '../integrity/compact-range.js';
 import { HASH_SIZE, leafHashPacked } from '../integrity/hasher.js';
 import { recordFromCanonical } from '../store/recorded.js';
 import { scanEnvelope, SCAN_ID, SCAN_PREV_HASH, SCAN_ROTATION, SCAN_SLOTS, SCAN_STREAM_END, SCAN_STREAM_START } from './envelope-scan.js';
-import type { LogRangeReader } from '../store/sqlite/range-read.js';
+import type { LogRangeReader, RangeRowAt } from '../store/sqlite/range-read.js';
 
 /**
  * The shared memory of one batch in flight, reused batch after batch: the main thread copies the
@@ -144,13 +144,18 @@ export async function verifyBatch(batch: VerifyBatch): Promise<VerifiedBatch> {
  * that arrive while it opens share one connection.
  */
 let reader: { path: string; open: Promise<LogRangeReader> } | undefined;
+/** The range reader's module (better-sqlite3), loaded with the first connection. */
+let rangeRead: Promise<typeof import('../store/sqlite/range-read.js')>;
+/** Where the row being checked lies in its range's block (`rangeRowAt` fills it). */
+const row: RangeRowAt = { position: 0, hash: 0, hashLength: 0, canonical: 0, canonicalLength: 0 };
 
 function readerOf(path: string): Promise<LogRangeReader> {
   if (reader?.path !== path) {
     const previous = reader?.open;
+    rangeRead ??= import('../store/sqlite/range-read.js');
     reader = { path, open: (async () => {
       (await previous?.catch(() => undefined))?.close();
-      return (await import('../store/sqlite/range-read.js')).openLogRangeReader(path);
+      return (await rangeRead).openLogRangeReader(path);
     })() };
   }
   return reader.open;
@@ -163,9 +168,11 @@ function readerOf(path: string): Promise<LogRangeReader> {
  */
 async function readAndVerify(batch: VerifyBatch, slot: BatchSlot, path: string): Promise<VerifiedBatch> {
   const { base, count } = batch;
-  let rows: import('../store/sqlite/range-read.js').RangeRow[];
+  let block: Buffer | undefined;
+  let rangeRowAt: typeof import('../store/sqlite/range-read.js').rangeRowAt;
   try {
-    rows = (await readerOf(path)).rows(base, base + count);
+    block = (await readerOf(path)).range(base, base + count);
+    rangeRowAt = (await rangeRead).rangeRowAt;
   } catch {
     return { seq: batch.seq, passed: 0, blocks: 0 };
   }
@@ -173,18 +180,18 @@ async function readAndVerify(batch: VerifyBatch, slot: BatchSlot, path: string):
   const fields = new Float64Array(slot.fields, 0, count * SCAN_SLOTS);
   const chains = Buffer.from(slot.chains!);
   let passed = 0;
-  for (const n = Math.min(count, rows.length); passed < n; passed++) {
-    const [position, recordedLength, row] = rows[passed]!;
-    if (recordedLength !== HASH_SIZE) break;
-    const canonical = row.subarray(HASH_SIZE);
+  for (let next = 0; block !== undefined && passed < count && rangeRowAt(block, next, row); passed++) {
+    if (row.hashLength !== HASH_SIZE) break;
+    next = row.canonical + row.canonicalLength;
+    const canonical = block.subarray(row.canonical, next);
     const at = passed * SCAN_SLOTS;
-    if (position !== base + passed || !scanEnvelope(canonical, fields, at) || fields[at + SCAN_ROTATION] === 1) break;
+    if (row.position !== base + passed || !scanEnvelope(canonical, fields, at) || fields[at + SCAN_ROTATION] === 1) break;
     const streamStart = fields[at + SCAN_STREAM_START]!;
     const streamLength = fields[at + SCAN_STREAM_END]! - streamStart;
     if (streamLength > STREAM_MAX) break;
     const leafAt = passed * HASH_SIZE;
     leaves.write(leafHashPacked(canonical), leafAt, HASH_SIZE, 'latin1');
-    if (leaves.compare(row, 0, HASH_SIZE, leafAt, leafAt + HASH_SIZE) !== 0) break;
+    if (leaves.compare(block, row.hash, row.hash + HASH_SIZE, leafAt, leafAt + HASH_SIZE) !== 0) break;
     // The chain fields, copied out of the bytes as they are: the main thread reads them from here.
     const record = passed * CHAIN_RECORD;
     const id = fields[at + SCAN_ID]!;

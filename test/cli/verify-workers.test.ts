@@ -21,16 +21,50 @@ describe('runledger verify --workers (end to end)', function () {
     }
   });
 
-  async function verifyWith(workers: string): Promise<{ code: number; stdout: string }> {
-    const res = await runCli(['verify', '--json', '--workers', workers], { env });
+  async function verifyWith(workers: string, ...extra: string[]): Promise<{ code: number; stdout: string }> {
+    const res = await runCli(['verify', '--json', '--workers', workers, ...extra], { env });
     return { code: res.code, stdout: res.stdout };
   }
 
-  it('prints the same report with 1 and 2 workers on a clean store', async () => {
+  /** The report without `workers`, which says what ran and so differs by design; and `workers`. */
+  function split(stdout: string): { report: Record<string, unknown>; workers: unknown } {
+    const { workers, ...report } = JSON.parse(stdout) as Record<string, unknown>;
+    return { report, workers };
+  }
+
+  /**
+   * Two threads were started and checked the events; or, on a machine so loaded that neither was
+   * ready before the main thread had checked all N itself, it says that (test/replay/ledger-verification
+   * checks `used` against the threads' own counts with threads known to be ready).
+   */
+  function assertParallel(workers: unknown, parallelFrom: number): void {
+    const expected = (workers as { used: number }).used === 1 ? { requested: 2, used: 1, reason: 'no-worker-checked', parallelFrom } : { requested: 2, used: 2, reason: 'as-requested', parallelFrom };
+    assert.deepEqual(workers, expected);
+  }
+
+  it('prints the same report with 1 and 2 workers on a clean store, and which threads checked the events', async () => {
     const one = await verifyWith('1');
     assert.equal(one.code, 0, one.stdout);
     assert.equal((JSON.parse(one.stdout) as { events: number }).events, N);
-    assert.deepEqual(await verifyWith('2'), one);
+    const two = await verifyWith('2', '--parallel-from', '0');
+    assert.equal(two.code, 0, two.stdout);
+    assert.deepEqual(split(two.stdout).report, split(one.stdout).report);
+    assert.deepEqual(split(one.stdout).workers, { requested: 1, used: 1, reason: 'as-requested', parallelFrom: 150_000 });
+    assertParallel(split(two.stdout).workers, 0);
+  });
+
+  it('checks a ledger below --parallel-from (default 150000) on one thread, says so, and reports the same', async () => {
+    const one = split((await verifyWith('1')).stdout);
+    const small = await verifyWith('2');
+    assert.equal(small.code, 0, small.stdout);
+    assert.deepEqual(split(small.stdout), { report: one.report, workers: { requested: 2, used: 1, reason: 'small-ledger', parallelFrom: 150_000 } });
+    // The threshold is the tree size itself: from N events the threads are used, below it not.
+    const atThreshold = split((await verifyWith('2', '--parallel-from', String(N))).stdout);
+    assert.deepEqual(atThreshold.report, one.report);
+    assertParallel(atThreshold.workers, N);
+    assert.deepEqual(split((await verifyWith('2', '--parallel-from', String(N + 1))).stdout), { report: one.report, workers: { requested: 2, used: 1, reason: 'small-ledger', parallelFrom: N + 1 } });
+    const help = await runCli(['verify', '--help'], { env });
+    assert.match(help.stdout.replace(/\s+/g, ' '), /default: 150000,/, 'the help names the default the report shows');
   });
 
   it('prints the same first divergence with 1 and 2 workers after a stored event is altered', async () => {
@@ -44,7 +78,10 @@ describe('runledger verify --workers (end to end)', function () {
     const one = await verifyWith('1');
     assert.equal(one.code, 1, one.stdout);
     assert.equal((JSON.parse(one.stdout) as { firstDivergence: { revision: number } }).firstDivergence.revision, 150);
-    assert.deepEqual(await verifyWith('2'), one);
+    const two = await verifyWith('2', '--parallel-from', '0');
+    assert.equal(two.code, 1, two.stdout);
+    assert.deepEqual(split(two.stdout).report, split(one.stdout).report);
+    assertParallel(split(two.stdout).workers, 0);
   });
 
   it('refuses a worker count that is not a positive integer with exit 2', async () => {

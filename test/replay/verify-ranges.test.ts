@@ -137,6 +137,51 @@ describe('verifyRangesParallel (workers read the SQLite file themselves)', funct
     }
   });
 
+  describe('ends what a worker vouches for at a row its range cannot carry as stored, with the single-threaded report', () => {
+    // Each edit is to leaf 100 of a clean 200-event file; the file's table is rebuilt without STRICT where a column must hold another type.
+    const edits: { name: string; strict: boolean; sql: string; value: (e: RecordedEvent) => unknown }[] = [
+      { name: 'a recorded leaf hash of 33 bytes', strict: true, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => Buffer.concat([Buffer.from(e.leafHash, 'hex'), Buffer.from([0])]) },
+      { name: 'a recorded leaf hash of 0x200 bytes (a length of three hex digits)', strict: true, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => Buffer.concat([Buffer.from(e.leafHash, 'hex'), Buffer.alloc(0x200 - 32, 0x30)]) },
+      { name: 'an empty recorded leaf hash', strict: true, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: () => Buffer.alloc(0) },
+      { name: 'canonical bytes stored as TEXT', strict: false, sql: 'UPDATE events SET canonical = ? WHERE position = 100', value: (e) => e.canonical.toString('utf8') },
+      { name: 'a recorded leaf hash stored as TEXT (its hex)', strict: false, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => e.leafHash },
+      { name: 'a recorded leaf hash stored as TEXT (its 32 bytes)', strict: false, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => Buffer.from(e.leafHash, 'hex').toString('latin1') },
+      { name: 'canonical bytes stored as NULL', strict: false, sql: 'UPDATE events SET canonical = ? WHERE position = 100', value: () => null },
+      { name: 'a recorded leaf hash stored as an integer', strict: false, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: () => 7 },
+    ];
+    for (const edit of edits) {
+      it(edit.name, async () => {
+        const events = buildLog(Array.from({ length: 200 }, (_, i) => PLAN[i % PLAN.length]!));
+        const opts = options({ checkpoints: [64, 200].map((size) => checkpointAt(events, size)) });
+        const { path } = await ledgerFile(events);
+        const db = new Database(path);
+        if (!edit.strict) {
+          const table = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").get() as { sql: string }).sql;
+          db.exec(`ALTER TABLE events RENAME TO strict_events; ${table.replace(/\)\s*STRICT\s*$/, ')').replace(/NOT NULL/g, '')}; INSERT INTO events SELECT * FROM strict_events; DROP TABLE strict_events;`);
+        }
+        db.prepare(edit.sql).run(edit.value(events[100]!));
+        db.close();
+        const store = createSqliteStore({ path, readonly: true });
+        try {
+          const expected = await single(store, opts).catch((err: Error) => err);
+          for (const batchEvents of [1, 16, 64]) {
+            const got = await inRanges(rangesOf(path, store, 200), opts, { pool, batchEvents }).catch((err: Error) => err);
+            if (expected instanceof Error) {
+              assert.ok(got instanceof Error, `batchEvents ${batchEvents}: single-threaded threw ${expected.message}`);
+              assert.equal(got.message, expected.message);
+              continue;
+            }
+            assert.ok(!(got instanceof Error), `batchEvents ${batchEvents}: ${String(got)}`);
+            assert.deepEqual({ report: got.report, progress: got.progress }, expected, `batchEvents ${batchEvents}`);
+            assert.ok(got.workerEvents <= 100 - (100 % batchEvents), `batchEvents ${batchEvents}: no worker vouched for the range of leaf 100 (${got.workerEvents})`);
+          }
+        } finally {
+          await store.close();
+        }
+      });
+    }
+  });
+
   it('checks in short chunks on the main thread while fresh workers start, and hands the next ranges, ending on batch boundaries, to the first one ready', async () => {
     const events = buildLog(Array.from({ length: 3000 }, (_, i) => `run-${i % 17}`));
     const opts = options({ checkpoints: [1000, 3000].map((size) => checkpointAt(events, size)) });

@@ -138,10 +138,11 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .description('recompute every hash, chain, root, signature and consistency proof from the raw events; say whether a signed checkpoint covers every event')
     .option('--key <vkey...>', 'trusted verifier key(s) in signed-note form (default: the home key)')
     .option('--workers <n>', 'worker threads for the per-event checks; 1 = single-threaded (default: cores - 1)', parsePositive('--workers'))
+    .option('--parallel-from <events>', 'use the worker threads only for a tree of at least this many events; 0 = always (default: 150000, where they start paying off on 2 cores)', parseNonNegative('--parallel-from'))
     .option('--strict', 'exit 1 also when some events are not covered by a signed checkpoint (anchored: false)')
     .option('--witness-key <vkey...>', 'require the latest checkpoint to be cosigned by these witnesses (C2SP tlog-cosignature)')
     .option('--witness-threshold <k>', 'with --witness-key: how many of them must have cosigned (default: all)', parsePositive('--witness-threshold'))
-    .action(async (opts: JsonFlag & { key?: string[]; workers?: number; strict?: boolean; witnessKey?: string[]; witnessThreshold?: number }) => {
+    .action(async (opts: JsonFlag & { key?: string[]; workers?: number; parallelFrom?: number; strict?: boolean; witnessKey?: string[]; witnessThreshold?: number }) => {
       // The worker threads start first (their module loads only the pool) and load their modules
       // while this thread loads the verifier, opens the store and reads its checkpoints.
       const { defaultVerifyWorkers, VerifyPool } = await import('../../replay/verify-pool.js');
@@ -162,7 +163,7 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
         policy = witness.witnessPolicy(opts.witnessKey, opts.witnessThreshold);
         const bar = ctx.progress('verify', (await store.treeState()).size, opts.json ?? false);
         try {
-          verified = await verifyLedger(store, { verifierKeys: keys, onProgress: (n) => bar.update(n), ...(pool !== undefined ? { pool } : { workers }) });
+          verified = await verifyLedger(store, { verifierKeys: keys, onProgress: (n) => bar.update(n), ...(pool !== undefined ? { pool } : { workers }), ...(opts.parallelFrom !== undefined ? { parallelFrom: opts.parallelFrom } : {}) });
         } finally {
           bar.stop();
         }
