@@ -74,9 +74,12 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
   const config = benchConfig(scale, 'cpu', epochs);
   const plan = hashPlan(PlanFile.parse({ governance: { name: 'bench', approver: 'bench', training: config }, execution: { stages: [{ id: 'train' }] } }));
   let events = 0;
-  // The door and the durable commits run on the ledger writer thread, as `runledger train` records
-  // into a SQLite file (workers/ledger-writer.ts); opened once, like the store (untimed).
-  const writer = startLedgerWriter(`sqlite:${join(dir, 'ledger.db')}`);
+  // As `runledger train` records by default: the door on the training thread (RUNLEDGER_LEDGER_THREAD=1: the writer thread).
+  const threaded = process.env.RUNLEDGER_LEDGER_THREAD === '1';
+  // With the writer thread, the door and the durable commits run on it, as `runledger train` records
+  // into a SQLite file (workers/ledger-writer.ts); opened once, like the store (untimed). Inline, no
+  // thread is started (an idle one would sit beside both arms).
+  const writer = threaded ? startLedgerWriter(`sqlite:${join(dir, 'ledger.db')}`) : undefined;
   // Governed runs: approved trusting the worker key, the train stage running (untimed set-up).
   const governed = async (run: string): Promise<TrainingSink> => {
     await approvePlan(store, plan, run, { workerKeys: [workerKeyOf(asSigner(signingKey))] });
@@ -84,7 +87,7 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
     const environment = signEvent<RunEnvironmentRecorded>(asSigner(signingKey), 'RunEnvironmentRecorded', describeEnvironment(run, 'bench', await activateBackend('cpu')));
     await guardedAppend(store, [{ stream: `run-${run}`, events: [{ type: 'RunEnvironmentRecorded', data: environment, metadata: { actor: 'bench' } }] }]);
     await recordStage(store, run, 'train', 'start');
-    const sink = threaded ? writer.sink(`run-${run}`, 'bench') : inlineSink(`run-${run}`);
+    const sink = writer ? writer.sink(`run-${run}`, 'bench') : inlineSink(`run-${run}`);
     return {
       ...sink,
       append: (batch) => {
@@ -95,8 +98,6 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
     };
   };
   let appends = 0;
-  // As `runledger train` records by default: the door on the training thread (RUNLEDGER_LEDGER_THREAD=1: the writer thread).
-  const threaded = process.env.RUNLEDGER_LEDGER_THREAD === '1';
   const heads = new RunHeads();
   const inlineSink = (stream: string): TrainingSink => ({
     append: async (batch) => {
@@ -130,7 +131,7 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
         const home = join(dir, `home-${r + 1}-${variant}`);
         const sink = variant === 'recorded' ? await governed(`bench-${r + 1}`) : undefined;
         const heapBefore = process.memoryUsage().heapUsed;
-        const door0 = writer.doorMs + inlineDoorMs;
+        const door0 = (writer?.doorMs ?? 0) + inlineDoorMs;
         const doorCpu0 = inlineDoorCpuMs;
         const commit0 = { ...commit };
         const cpu0 = process.cpuUsage();
@@ -152,7 +153,7 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
         if (r < 0) continue;
         cpu[variant] = (used.user + used.system) / 1000;
         if (variant === 'recorded') {
-          doorMs.push(writer.doorMs + inlineDoorMs - door0);
+          doorMs.push((writer?.doorMs ?? 0) + inlineDoorMs - door0);
           doorCpuMs.push(inlineDoorCpuMs - doorCpu0);
           commitMs.push(commit.ms - commit0.ms);
           commitCpuMs.push(commit.cpuMs - commit0.cpuMs);
@@ -167,7 +168,7 @@ async function overhead(runs: number, scale: number, epochs: number, name: strin
       }
     }
   } finally {
-    await writer.close();
+    await writer?.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
