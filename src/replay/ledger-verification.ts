@@ -8,6 +8,7 @@ import { readRotationStatements } from './key-history.js';
 import { leafHash } from '../integrity/hasher.js';
 import type { Divergence, VerifyLogReport } from './verify-log.js';
 import { defaultVerifyWorkers, verifyLogParallel, verifyRangesParallel, VerifyPool } from './verify-parallel.js';
+import { checkpointCopies, checkWitnessPolicy, type WitnessPolicy, type WitnessVerdict } from '../witness/policy.js';
 
 export interface LedgerVerification extends VerifyLogReport {
   store: string;
@@ -23,6 +24,11 @@ export interface LedgerVerification extends VerifyLogReport {
   keyRotations: number;
   /** The threads asked for and the threads that did the per-event checks; the rest of the report is the same either way. */
   workers: WorkersUsed;
+  /**
+   * With `witnesses`: the policy checked on the copies of the latest checkpoint this verification
+   * checked (the same list, read once); absent when verification failed or no policy was given.
+   */
+  witnesses?: WitnessVerdict;
 }
 
 /**
@@ -57,6 +63,8 @@ export interface LedgerVerificationOptions {
   parallelFrom?: number;
   /** Called with the number of events checked so far. */
   onProgress?: (events: number) => void;
+  /** K of N witness keys that must have cosigned the latest checkpoint (C2SP tlog-cosignature). */
+  witnesses?: WitnessPolicy;
 }
 
 export async function verifyLedger(store: EventStore, options: LedgerVerificationOptions): Promise<LedgerVerification> {
@@ -94,7 +102,11 @@ export async function verifyLedger(store: EventStore, options: LedgerVerificatio
     // The events verified count, not only the size the store records for its tree (a row of its own on server stores).
     const unanchored = Math.max(tree.size, report.treeSize) + pending - signedSize;
     const anchored = report.ok && checkpoints.length > 0 && unanchored === 0;
-    return { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null, keyRotations: rotations.length, workers };
+    // The cosignatures are looked for on the checkpoints just verified, never on a second read of the
+    // store: a checkpoint stored since (its ledger signature and root unchecked) must not be "witnessed".
+    const latestSize = checkpoints.at(-1)?.size ?? null;
+    const witnesses = options.witnesses && report.ok ? { witnesses: checkWitnessPolicy(checkpointCopies(checkpoints, latestSize), latestSize, options.witnesses) } : {};
+    return { ...report, store: store.displayUrl, origin, pendingEvents: pending, anchored, anchoredEvents: signedSize, unanchoredEvents: report.ok ? unanchored : null, keyRotations: rotations.length, workers, ...witnesses };
   } finally {
     if (pool !== options.pool) await pool?.close();
   }

@@ -31,6 +31,11 @@ export function witnessPolicy(keys: readonly string[] | undefined, threshold: nu
   return { keys: unique, threshold: k };
 }
 
+/** The stored copies of the checkpoint of `size` (one signed tree, each copy with the cosignatures collected then). */
+export function checkpointCopies(checkpoints: readonly { size: number; note: string }[], size: number | null): { note: string; label: string }[] {
+  return checkpoints.flatMap((c, i) => (c.size === size ? [{ note: c.note, label: `Checkpoint ${i + 1} (tree size ${c.size})` }] : []));
+}
+
 export interface WitnessVerdict {
   ok: boolean;
   threshold: number;

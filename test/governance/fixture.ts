@@ -46,6 +46,25 @@ export async function openTestLedger(): Promise<TestLedger> {
   };
 }
 
+/**
+ * A fresh TestLedger for each test of the calling `describe` (mocha beforeEach/afterEach hooks):
+ * `const current = eachTestLedger();` then `current().store` inside a test.
+ */
+export function eachTestLedger(): () => TestLedger {
+  let ledger: TestLedger | undefined;
+  beforeEach(async () => {
+    ledger = await openTestLedger();
+  });
+  afterEach(async () => {
+    await ledger?.close();
+    ledger = undefined;
+  });
+  return () => {
+    if (ledger === undefined) throw new Error('eachTestLedger(): the ledger exists only inside a test');
+    return ledger;
+  };
+}
+
 export const examplePlanText = readFileSync(join(repoRoot, 'docs', 'examples', 'plan.yaml'), 'utf8');
 export const examplePlan: Plan = parsePlan(examplePlanText, 'docs/examples/plan.yaml');
 export const STAGES = ['prepare', 'train', 'evaluate'] as const;

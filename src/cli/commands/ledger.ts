@@ -7,7 +7,6 @@ import { ensureLedgerSigner, loadLedgerSigner } from '../../ledger/signer-state.
 import { ensureOrigin, requireOrigin } from '../../ledger/origin.js';
 import { decodeUtf8, readBoundedFile, readBoundedStream } from '../../input/decode.js';
 import { LIMITS } from '../../input/limits.js';
-import type { StoredCheckpoint } from '../../store/port.js';
 import { type LedgerVerification } from '../../replay/ledger-verification.js';
 import { ExitCode, withJson, type CliContext } from '../context.js';
 import { count, type Style } from '../style.js';
@@ -150,32 +149,31 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       const pool = workers > 1 ? new VerifyPool(workers) : undefined;
       const loading = Promise.all([import('../../witness/policy.js'), import('../../replay/ledger-verification.js')]);
       let verified: LedgerVerification;
-      let store: Awaited<ReturnType<typeof ctx.store>>;
-      let policy: ReturnType<typeof import('../../witness/policy.js').witnessPolicy>;
-      let checkWitnessPolicy: typeof import('../../witness/policy.js').checkWitnessPolicy;
       try {
-        const [witness, { verifyLedger }] = await loading;
-        checkWitnessPolicy = witness.checkWitnessPolicy;
-        store = await ctx.store();
+        const [{ witnessPolicy }, { verifyLedger }] = await loading;
+        const store = await ctx.store();
         await requireOrigin(store); // an uninitialised ledger says so before anything else
         const keys = verifierKeysOf(ctx, opts.key);
         if (keys.length === 0) throw new InputError(`no verifier key: pass --key <vkey> (the signer's "runledger keys show")`, { field: '--key' });
-        policy = witness.witnessPolicy(opts.witnessKey, opts.witnessThreshold);
+        const witnesses = witnessPolicy(opts.witnessKey, opts.witnessThreshold);
         const bar = ctx.progress('verify', (await store.treeState()).size, opts.json ?? false);
         try {
-          verified = await verifyLedger(store, { verifierKeys: keys, onProgress: (n) => bar.update(n), ...(pool !== undefined ? { pool } : { workers }), ...(opts.parallelFrom !== undefined ? { parallelFrom: opts.parallelFrom } : {}) });
+          verified = await verifyLedger(store, {
+            verifierKeys: keys,
+            onProgress: (n) => bar.update(n),
+            ...(pool !== undefined ? { pool } : { workers }),
+            ...(opts.parallelFrom !== undefined ? { parallelFrom: opts.parallelFrom } : {}),
+            ...(witnesses ? { witnesses } : {}),
+          });
         } finally {
           bar.stop();
         }
       } finally {
         await pool?.close();
       }
-      const checkpoints = await store.checkpoints();
-      const latestSize = checkpoints.at(-1)?.size ?? null;
-      const witnesses = policy && verified.ok ? checkWitnessPolicy(checkpointCopies(checkpoints, latestSize), latestSize, policy) : undefined;
-      const full = { ...verified, ...(witnesses ? { witnesses } : {}) };
-      ctx.print(opts.json ?? false, full, () => [describeVerify(full, opts.strict ?? false, ctx.style), ...(witnesses ? [`${witnesses.ok ? 'Witnessed' : 'NOT WITNESSED'}: ${witnesses.message}`] : [])].join('\n'));
-      if (!full.ok || (opts.strict && !full.anchored) || (witnesses && !witnesses.ok)) throw new ExitCode(1);
+      const { witnesses } = verified;
+      ctx.print(opts.json ?? false, verified, () => [describeVerify(verified, opts.strict ?? false, ctx.style), ...(witnesses ? [`${witnesses.ok ? 'Witnessed' : 'NOT WITNESSED'}: ${witnesses.message}`] : [])].join('\n'));
+      if (!verified.ok || (opts.strict && !verified.anchored) || (witnesses && !witnesses.ok)) throw new ExitCode(1);
     });
 
   const proof = program.command('proof').description('print RFC 9162 inclusion and consistency proofs, checked against the signed checkpoint of that size');
@@ -298,11 +296,6 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
             ].join('\n'),
       );
     });
-}
-
-/** The stored copies of the checkpoint of `size` (one signed tree, each copy with the cosignatures collected then). */
-function checkpointCopies(checkpoints: readonly StoredCheckpoint[], size: number | null): { note: string; label: string }[] {
-  return checkpoints.flatMap((c, i) => (c.size === size ? [{ note: c.note, label: `Checkpoint ${i + 1} (tree size ${c.size})` }] : []));
 }
 
 /** A witness URL: http(s), absolute. */
