@@ -98,11 +98,18 @@ function ratioStandardError(r: BenchResult): number {
 }
 
 /**
+ * The largest loss the measurement noise can excuse: beyond it a ratio fails whatever spread the
+ * timings report (a run whose timings are that spread cannot vouch for anything; a file claiming
+ * stdev = mean · √runs would otherwise excuse a 3× regression as "noisy").
+ */
+export const MAX_NOISE_EXCUSE = 0.5;
+
+/**
  * Matches NEW against BASE by name. By default each benchmark whose baseline holds a ratio to a
  * goal is judged by that ratio against the reference measured in the same run: a loaded or
  * different machine slows both sides alike, so the ratio stays put where absolute times do not.
  * A ratio worse by more than the threshold fails unless that is within twice the standard error
- * both files' timings allow (then `noisy`). `absolute` judges median wall time and throughput.
+ * both files' timings allow (then `noisy`) and at most MAX_NOISE_EXCUSE. `absolute` judges median wall time and throughput.
  */
 export function compareBench(
   base: readonly BenchResult[],
@@ -138,6 +145,9 @@ export function compareBench(
       if (ratioChange === null) return { ...deltas, verdict: 'fail', reason: `the baseline gates its same-run ratio but the new file has ${c.ratio === undefined ? 'none' : 'a ratio from a zero baseline'} (${summary})` };
       const loss = ratioBetter === 'lower' ? ratioChange : -ratioChange;
       const worse = `ratio ${ratioBetter === 'lower' ? 'rose' : 'fell'} ${pct(loss)}`;
+      if (loss > maxRegression && loss > MAX_NOISE_EXCUSE) {
+        return { ...deltas, verdict: 'fail', reason: `${worse}, beyond ${pct(maxRegression)} and beyond what noise can excuse (${pct(MAX_NOISE_EXCUSE)}), whatever the timings' spread (±${pct(ratioNoise!)}) (${summary})` };
+      }
       if (loss > maxRegression && loss <= ratioNoise!) {
         return { ...deltas, verdict: 'noisy', reason: `${worse}, beyond ${pct(maxRegression)} but within the measurement noise (±${pct(ratioNoise!)}: the timings' spread): not counted; rerun on a quieter machine to decide (${summary})` };
       }

@@ -58,6 +58,24 @@ describe('gates/bench-compare', () => {
     assert.ok(clear.results[0]!.ratioNoise! < 0.3);
   });
 
+  it('never counts a large regression as noise, however spread the new file says its timings were', () => {
+    // A new file whose timings claim stdev = mean * sqrt(runs): a band of about ±350% that would excuse anything.
+    const wild = (r: BenchResult): BenchResult => ({
+      ...r,
+      wallMs: { ...r.wallMs, mean: r.wallMs.p50, stdev: r.wallMs.p50 * Math.sqrt(r.runs) },
+      reference: { name: 'ref', wallMs: { p50: 100, p90: 100, p99: 100, mean: 100, stdev: 100 * Math.sqrt(r.runs) }, throughputPerSec: 1 },
+    });
+    const base = [withGoal(result('time', 100, 1, 1.0), 'max'), withGoal(result('rate', 100, 1, 0.9), 'min')];
+    // Three times worse each way: the time ratio tripled, the throughput ratio fell to a third.
+    const cmp = compareBench(base, [wild(withGoal(result('time', 300, 1, 3.0), 'max')), wild(withGoal(result('rate', 300, 1, 0.3), 'min'))], 0.1);
+    assert.ok(cmp.results.every((r) => r.ratioNoise! > 2), 'the claimed spread is wide');
+    assert.deepEqual(cmp.results.map((r) => r.verdict), ['fail', 'fail'], JSON.stringify(cmp.results.map((r) => r.reason)));
+    assert.equal(cmp.verdict, 'fail');
+    assert.match(cmp.results[1]!.reason, /beyond what noise can excuse \(50%\)/);
+    // Within the cap the band still decides: a 30% rise under that spread is noisy.
+    assert.equal(compareBench([base[0]!], [wild(withGoal(result('time', 130, 1, 1.3), 'max'))], 0.1).results[0]!.verdict, 'noisy');
+  });
+
   it('reports, without gating, a ratio that has no goal (a diagnostic such as parallel scaling)', () => {
     const cmp = compareBench([result('scaling', 100, 1, 1.05)], [result('scaling', 100, 1, 0.7)], 0.1);
     assert.equal(cmp.results[0]!.verdict, 'unrated');
