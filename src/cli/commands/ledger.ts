@@ -143,11 +143,11 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--witness-key <vkey...>', 'require the latest checkpoint to be cosigned by these witnesses (C2SP tlog-cosignature)')
     .option('--witness-threshold <k>', 'with --witness-key: how many of them must have cosigned (default: all)', parsePositive('--witness-threshold'))
     .action(async (opts: JsonFlag & { key?: string[]; workers?: number; parallelFrom?: number; strict?: boolean; witnessKey?: string[]; witnessThreshold?: number }) => {
-      // The tree size first: below --parallel-from no thread is started (two cost ~95 ms of CPU to
+      // The tree size first: below --parallel-from no thread is started (two cost ~90 ms of CPU to
       // boot, docs/benchmarks.md Round 8). At or above it they start as soon as the size is known
       // and load their modules while this thread loads the verifier.
-      const loading = Promise.all([import('../../witness/policy.js'), import('../../replay/ledger-verification.js')]);
       const { defaultVerifyWorkers, PARALLEL_FROM_EVENTS, VerifyPool } = await import('../../replay/verify-pool.js');
+      const loading = Promise.all([import('../../witness/policy.js'), import('../../replay/ledger-verification.js')]);
       const workers = opts.workers ?? defaultVerifyWorkers();
       let pool: InstanceType<typeof VerifyPool> | undefined;
       let verified: LedgerVerification;
