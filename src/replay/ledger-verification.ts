@@ -9,6 +9,9 @@ import { leafHash } from '../integrity/hasher.js';
 import type { Divergence, VerifyLogReport } from './verify-log.js';
 import { defaultVerifyWorkers, verifyLogParallel, verifyRangesParallel, VerifyPool } from './verify-parallel.js';
 import { checkpointCopies, checkWitnessPolicy, type WitnessPolicy, type WitnessVerdict } from '../witness/policy.js';
+import { PARALLEL_FROM_EVENTS } from './verify-pool.js';
+
+export { PARALLEL_FROM_EVENTS };
 
 export interface LedgerVerification extends VerifyLogReport {
   store: string;
@@ -45,12 +48,6 @@ export interface WorkersUsed {
   parallelFrom: number;
 }
 
-/**
- * The smallest tree that `verifyLedger` starts worker threads for: below it one thread is as fast
- * or faster (docs/benchmarks.md, "Parallel verification", Round 7: measured on 2 cores, where
- * the threads' start-up and their extra CPU outweigh the split below ~N events).
- */
-export const PARALLEL_FROM_EVENTS = 150_000;
 
 export interface LedgerVerificationOptions {
   /** Trusted verifier keys in signed-note vkey form. */

@@ -14,6 +14,13 @@ import { PREPARE, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } 
  */
 const WORKER_YOUNG_MB = 6;
 
+/**
+ * The smallest tree that `verifyLedger` (and `runledger verify`, before it loads the verifier) starts worker threads for: below it one thread is as fast
+ * or faster (docs/benchmarks.md, "Parallel verification", Round 7: measured on 2 cores, where
+ * the threads' start-up and their extra CPU outweigh the split below ~N events).
+ */
+export const PARALLEL_FROM_EVENTS = 150_000;
+
 /** Cores - 1 (the main thread keeps the ordered checks), at least 1. */
 export function defaultVerifyWorkers(): number {
   return Math.max(1, availableParallelism() - 1);

@@ -11,6 +11,7 @@ import { readLogPages } from '../../src/ledger/read.js';
 import { verifyLog, type VerifyLogOptions, type VerifyLogReport } from '../../src/replay/verify-log.js';
 import { VerifyPool, verifyRangesParallel, type LogRanges, type ParallelOptions } from '../../src/replay/verify-parallel.js';
 import type { EventStore, RecordedEvent } from '../../src/store/port.js';
+import { recordFromCanonical } from '../../src/store/recorded.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { buildLog, checkpointAt, options, PLAN, tamperCases } from './verify-log-fixtures.js';
 
@@ -68,6 +69,77 @@ async function inRanges(ranges: LogRanges, opts: VerifyLogOptions, par: Parallel
 function storable(events: readonly RecordedEvent[]): boolean {
   const indices = events.map((e) => e.index);
   return indices.every((i) => Number.isSafeInteger(i) && (i as number) >= 0) && new Set(indices).size === indices.length && events.every((e) => /^[0-9a-f]{64}$/.test(e.leafHash));
+}
+
+interface FileEdit {
+  name: string;
+  strict: boolean;
+  sql: string;
+  value: (e: RecordedEvent) => unknown;
+}
+
+// Each edit is to leaf 100 of a clean 200-event file; the file's table is rebuilt without STRICT where a column must hold another type.
+const EDITS: FileEdit[] = [
+  { name: 'a recorded leaf hash of 33 bytes', strict: true, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => Buffer.concat([Buffer.from(e.leafHash, 'hex'), Buffer.from([0])]) },
+  { name: 'a recorded leaf hash of 0x200 bytes (a length of three hex digits)', strict: true, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => Buffer.concat([Buffer.from(e.leafHash, 'hex'), Buffer.alloc(0x200 - 32, 0x30)]) },
+  { name: 'an empty recorded leaf hash', strict: true, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: () => Buffer.alloc(0) },
+  { name: 'canonical bytes stored as TEXT', strict: false, sql: 'UPDATE events SET canonical = ? WHERE position = 100', value: (e) => e.canonical.toString('utf8') },
+  { name: 'a recorded leaf hash stored as TEXT (its hex)', strict: false, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => e.leafHash },
+  { name: 'a recorded leaf hash stored as TEXT (its 32 bytes)', strict: false, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => Buffer.from(e.leafHash, 'hex').toString('latin1') },
+  { name: 'canonical bytes stored as NULL', strict: false, sql: 'UPDATE events SET canonical = ? WHERE position = 100', value: () => null },
+];
+
+/** Row edits that leave every column's type but not the positions: a gap, a row moved past the end, a row moved into the gap it leaves. */
+const POSITION_EDITS: FileEdit[] = [
+  { name: 'row 100 deleted', strict: true, sql: 'DELETE FROM events WHERE position = ?', value: () => 100 },
+  { name: 'row 100 moved to position 1000', strict: true, sql: 'UPDATE events SET position = 1000 WHERE position = ?', value: () => 100 },
+  { name: 'row 199 moved to position 100 after row 100 was deleted', strict: true, sql: "DELETE FROM events WHERE position = 100; UPDATE events SET position = 100 WHERE position = 199", value: () => undefined },
+];
+
+/** A clean 200-event file with `edit` applied to leaf 100. */
+async function editedFile(edit: FileEdit): Promise<{ events: RecordedEvent[]; opts: VerifyLogOptions; path: string }> {
+  const events = buildLog(Array.from({ length: 200 }, (_, i) => PLAN[i % PLAN.length]!));
+  const opts = options({ checkpoints: [64, 200].map((size) => checkpointAt(events, size)) });
+  const { path } = await ledgerFile(events);
+  const db = new Database(path);
+  if (!edit.strict) {
+    const table = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").get() as { sql: string }).sql;
+    db.exec(`ALTER TABLE events RENAME TO strict_events; ${table.replace(/\)\s*STRICT\s*$/, ')').replace(/NOT NULL/g, '')}; INSERT INTO events SELECT * FROM strict_events; DROP TABLE strict_events;`);
+  }
+  const value = edit.value(events[100]!);
+  if (value === undefined) db.exec(edit.sql);
+  else db.prepare(edit.sql).run(value);
+  // The store's open-time check wants the tree row to cover the stored positions.
+  db.prepare('UPDATE tree SET size = (SELECT coalesce(max(position) + 1, 0) FROM events)').run();
+  db.close();
+  return { events, opts, path };
+}
+
+/** The log from `from` as SQLite's row-by-row read returns it (the store's read before range blocks). */
+function rowRead(path: string, from: number, limit: number): RecordedEvent[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT position, lower(hex(leaf_hash)), canonical FROM events WHERE position > ? ORDER BY position LIMIT ?').raw().all(from - 1, limit) as [number, string, Buffer][];
+    return rows.map(([position, leaf, canonical]) => recordFromCanonical(position, position, canonical, leaf));
+  } finally {
+    db.close();
+  }
+}
+
+/** What a verifier reads of an event. */
+const asRead = (e: RecordedEvent): unknown => ({ position: e.position, index: e.index, leafHash: e.leafHash, canonical: e.canonical });
+
+/** The store's readLog over windows before, across and past leaf 100 and the end: the row read's events, each time. */
+async function assertReadsAsRows(path: string, size: number): Promise<void> {
+  const store = createSqliteStore({ path, readonly: true });
+  try {
+    for (const [from, limit] of [[0, -1], [0, 7], [95, 10], [99, 3], [100, 1], [101, 50], [0, size + 5], [size - 1, 10], [size + 3, 10]] as const) {
+      const got = await store.readLog({ fromIndex: from, ...(limit < 0 ? {} : { limit }) });
+      assert.deepEqual(got.map(asRead), rowRead(path, from, limit).map(asRead), `readLog from ${from}, limit ${limit}`);
+    }
+  } finally {
+    await store.close();
+  }
 }
 
 describe('verifyRangesParallel (workers read the SQLite file themselves)', function () {
@@ -138,29 +210,9 @@ describe('verifyRangesParallel (workers read the SQLite file themselves)', funct
   });
 
   describe('ends what a worker vouches for at a row its range cannot carry as stored, with the single-threaded report', () => {
-    // Each edit is to leaf 100 of a clean 200-event file; the file's table is rebuilt without STRICT where a column must hold another type.
-    const edits: { name: string; strict: boolean; sql: string; value: (e: RecordedEvent) => unknown }[] = [
-      { name: 'a recorded leaf hash of 33 bytes', strict: true, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => Buffer.concat([Buffer.from(e.leafHash, 'hex'), Buffer.from([0])]) },
-      { name: 'a recorded leaf hash of 0x200 bytes (a length of three hex digits)', strict: true, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => Buffer.concat([Buffer.from(e.leafHash, 'hex'), Buffer.alloc(0x200 - 32, 0x30)]) },
-      { name: 'an empty recorded leaf hash', strict: true, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: () => Buffer.alloc(0) },
-      { name: 'canonical bytes stored as TEXT', strict: false, sql: 'UPDATE events SET canonical = ? WHERE position = 100', value: (e) => e.canonical.toString('utf8') },
-      { name: 'a recorded leaf hash stored as TEXT (its hex)', strict: false, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => e.leafHash },
-      { name: 'a recorded leaf hash stored as TEXT (its 32 bytes)', strict: false, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: (e) => Buffer.from(e.leafHash, 'hex').toString('latin1') },
-      { name: 'canonical bytes stored as NULL', strict: false, sql: 'UPDATE events SET canonical = ? WHERE position = 100', value: () => null },
-      { name: 'a recorded leaf hash stored as an integer', strict: false, sql: 'UPDATE events SET leaf_hash = ? WHERE position = 100', value: () => 7 },
-    ];
-    for (const edit of edits) {
+    for (const edit of EDITS) {
       it(edit.name, async () => {
-        const events = buildLog(Array.from({ length: 200 }, (_, i) => PLAN[i % PLAN.length]!));
-        const opts = options({ checkpoints: [64, 200].map((size) => checkpointAt(events, size)) });
-        const { path } = await ledgerFile(events);
-        const db = new Database(path);
-        if (!edit.strict) {
-          const table = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").get() as { sql: string }).sql;
-          db.exec(`ALTER TABLE events RENAME TO strict_events; ${table.replace(/\)\s*STRICT\s*$/, ')').replace(/NOT NULL/g, '')}; INSERT INTO events SELECT * FROM strict_events; DROP TABLE strict_events;`);
-        }
-        db.prepare(edit.sql).run(edit.value(events[100]!));
-        db.close();
+        const { opts, path } = await editedFile(edit);
         const store = createSqliteStore({ path, readonly: true });
         try {
           const expected = await single(store, opts).catch((err: Error) => err);
@@ -178,6 +230,43 @@ describe('verifyRangesParallel (workers read the SQLite file themselves)', funct
         } finally {
           await store.close();
         }
+      });
+    }
+  });
+
+  describe("the store's readLog reads the log in range blocks and returns exactly the row read's events", () => {
+    it('on a clean file, from one block per page (the events share its buffer)', async () => {
+      const events = buildLog(Array.from({ length: 200 }, (_, i) => PLAN[i % PLAN.length]!));
+      const { path, store } = await ledgerFile(events);
+      try {
+        const page = await store.readLog({ fromIndex: 0, limit: 200 });
+        assert.equal(new Set(page.map((e) => e.canonical.buffer)).size, 1, 'one block');
+        assert.deepEqual(page.map(asRead), rowRead(path, 0, 200).map(asRead));
+        assert.deepEqual(page.map((e) => [e.index, e.leafHash, e.canonical]), events.map((e) => [e.index, e.leafHash, e.canonical]));
+      } finally {
+        await store.close();
+      }
+      await assertReadsAsRows(path, 200);
+    });
+    for (const edit of [...EDITS, ...POSITION_EDITS]) {
+      it(`with ${edit.name}: the same events, and the same single-threaded report as over the row read`, async () => {
+        const { opts, path } = await editedFile(edit);
+        await assertReadsAsRows(path, 200);
+        const store = createSqliteStore({ path, readonly: true });
+        try {
+          const overRows = await verifyLog((async function* () { yield* rowRead(path, 0, -1); })(), opts).catch((err: Error) => err.message);
+          assert.deepEqual(await verifyLog(readLogPages(store, 64), opts).catch((err: Error) => err.message), overRows);
+        } finally {
+          await store.close();
+        }
+      });
+    }
+    for (const c of tamperCases()) {
+      if (!storable(c.events)) continue;
+      it(`on the tampered file "${c.name}": the same events`, async () => {
+        const { path, store } = await ledgerFile(c.events);
+        await store.close();
+        await assertReadsAsRows(path, c.events.length);
       });
     }
   });

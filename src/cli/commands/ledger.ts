@@ -142,17 +142,20 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
     .option('--witness-key <vkey...>', 'require the latest checkpoint to be cosigned by these witnesses (C2SP tlog-cosignature)')
     .option('--witness-threshold <k>', 'with --witness-key: how many of them must have cosigned (default: all)', parsePositive('--witness-threshold'))
     .action(async (opts: JsonFlag & { key?: string[]; workers?: number; parallelFrom?: number; strict?: boolean; witnessKey?: string[]; witnessThreshold?: number }) => {
-      // The worker threads start first (their module loads only the pool) and load their modules
-      // while this thread loads the verifier, opens the store and reads its checkpoints.
-      const { defaultVerifyWorkers, VerifyPool } = await import('../../replay/verify-pool.js');
-      const workers = opts.workers ?? defaultVerifyWorkers();
-      const pool = workers > 1 ? new VerifyPool(workers) : undefined;
+      // The tree size first: below --parallel-from no thread is started (two cost ~90 ms of CPU to
+      // boot, docs/benchmarks.md Round 8). At or above it they start as soon as the size is known
+      // and load their modules while this thread loads the verifier.
+      const { defaultVerifyWorkers, PARALLEL_FROM_EVENTS, VerifyPool } = await import('../../replay/verify-pool.js');
       const loading = Promise.all([import('../../witness/policy.js'), import('../../replay/ledger-verification.js')]);
+      loading.catch(() => undefined); // awaited below; a store that fails to open first must not leave it unhandled
+      const workers = opts.workers ?? defaultVerifyWorkers();
+      let pool: InstanceType<typeof VerifyPool> | undefined;
       let verified: LedgerVerification;
       try {
-        const [{ witnessPolicy }, { verifyLedger }] = await loading;
         const store = await ctx.store();
         await requireOrigin(store); // an uninitialised ledger says so before anything else
+        if (workers > 1 && (await store.treeState()).size >= (opts.parallelFrom ?? PARALLEL_FROM_EVENTS)) pool = new VerifyPool(workers);
+        const [{ witnessPolicy }, { verifyLedger }] = await loading;
         const keys = verifierKeysOf(ctx, opts.key);
         if (keys.length === 0) throw new InputError(`no verifier key: pass --key <vkey> (the signer's "runledger keys show")`, { field: '--key' });
         const witnesses = witnessPolicy(opts.witnessKey, opts.witnessThreshold);

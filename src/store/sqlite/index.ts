@@ -28,6 +28,7 @@ import type { RecordedIdentity, StreamHead } from '../append-plan.js';
 import type { PrepareOptions, PreparedRequest } from '../seal.js';
 import { openLedgerDatabase, storeFailure } from './schema.js';
 import { recordFromCanonical } from '../recorded.js';
+import { RANGE_SQL, rangeRowAt, type RangeRowAt } from './range-read.js';
 import { integerOption, limitOption, splitRange } from '../columns.js';
 
 export interface SqliteStoreOptions {
@@ -220,8 +221,7 @@ class SqliteStore implements EventStore {
   async readLog(options: ReadLogOptions = {}): Promise<LoggedEvent[]> {
     const from = Math.max(0, integerOption(options.fromIndex, 'fromIndex', 0));
     const limit = limitOf(options);
-    // Leaf index = position, so the log from index i is the events after position i - 1.
-    return this.run((c) => c.readAfter.all(from - 1, limit).map(toRecorded));
+    return this.run((c) => readLogRows(c, from, limit));
   }
 
   /** The database file, which verification workers open read-only (src/store/sqlite/range-read.ts). */
@@ -293,9 +293,56 @@ function toRecorded(row: unknown): LoggedEvent {
   return recordFromCanonical(position, position, canonical, leafHex);
 }
 
+/** Rows a range block read holds at most (SQLite caps a value at 1e9 bytes). */
+const BLOCK_ROWS = 5_000;
+
+/**
+ * The log from leaf index `from`, `limit` rows (-1: all). Read in blocks (one buffer a range, as
+ * the verification workers read: range-read.ts) while each row's header parses and its position is
+ * the next index; from the first row that is not (a gap, a column that is not a BLOB, a block SQLite
+ * cannot build, the end), the rest is the row-by-row read, so the result is the same either way.
+ */
+function readLogRows(c: Connection, from: number, limit: number): LoggedEvent[] {
+  const events: LoggedEvent[] = [];
+  const want = limit < 0 ? Infinity : limit;
+  for (;;) {
+    const start = from + events.length;
+    const count = Math.min(BLOCK_ROWS, want - events.length);
+    if (count === 0) return events;
+    if (blockRecords(c, start, count, events) < count) break;
+  }
+  // Leaf index = position, so the log from index i is the events after position i - 1.
+  const rest = c.readAfter.all(from + events.length - 1, limit < 0 ? -1 : limit - events.length);
+  for (const row of rest) events.push(toRecorded(row));
+  return events;
+}
+
+/** Appends the rows at positions start, start + 1, … of the block of [start, start + count) to `events`, up to the first that is not; how many. */
+function blockRecords(c: Connection, start: number, count: number, events: LoggedEvent[]): number {
+  let block: Buffer | null;
+  try {
+    block = c.readRange.get(start, start + count) as Buffer | null;
+  } catch {
+    return 0; // too big for one value, say: the row read has it
+  }
+  if (block === null) return 0;
+  const row = BLOCK_ROW;
+  let at = 0;
+  let k = 0;
+  for (; k < count && rangeRowAt(block, at, row) && row.position === start + k; k++) {
+    const canonical = block.subarray(row.canonical, row.canonical + row.canonicalLength);
+    events.push(recordFromCanonical(row.position, row.position, canonical, block.toString('hex', row.hash, row.canonical)));
+    at = row.canonical + row.canonicalLength;
+  }
+  return k;
+}
+
+const BLOCK_ROW: RangeRowAt = { position: 0, hash: 0, hashLength: 0, canonical: 0, canonicalLength: 0 };
+
 /** An open database with its statements prepared once: the append hot path never re-parses SQL. */
 class Connection {
   readonly readAfter: Database.Statement;
+  readonly readRange: Database.Statement;
   readonly readStream: Database.Statement;
   readonly leafHashes: Database.Statement;
   readonly listStreams: Database.Statement;
@@ -316,6 +363,7 @@ class Connection {
     // The leaf hash as lowercase hex from SQLite itself: a string per row instead of a Buffer (each with its own backing store) plus its hex.
     const columns = 'position, lower(hex(leaf_hash)), canonical';
     this.readAfter = db.prepare(`SELECT ${columns} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw();
+    this.readRange = db.prepare(RANGE_SQL).pluck();
     this.readStream = db.prepare(`SELECT ${columns} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw();
     this.leafHashes = db.prepare('SELECT leaf_hash FROM events WHERE position >= ? AND position < ? ORDER BY position');
     this.listStreams = db.prepare('SELECT stream, max(revision) AS revision FROM events GROUP BY stream ORDER BY stream');

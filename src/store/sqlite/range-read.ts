@@ -37,7 +37,7 @@ export interface LogRangeReader {
 // correctness: each row carries its position, which the caller checks. A column that is not a BLOB
 // (a table rewritten without STRICT) gets the length -1, which printf spells as 16 digits: the header
 // then overruns the block and the row is not vouched for.
-const RANGE_SQL =
+export const RANGE_SQL =
   "SELECT CAST(group_concat(CAST(printf('%016x%08x%08x', position, iif(typeof(leaf_hash) = 'blob', length(leaf_hash), -1), iif(typeof(canonical) = 'blob', length(canonical), -1)) AS BLOB) || leaf_hash || canonical, '') AS BLOB) " +
   'FROM (SELECT position, leaf_hash, canonical FROM events WHERE position >= ? AND position < ? ORDER BY position)';
 
