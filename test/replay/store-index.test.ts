@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { recordFinding } from '../../src/governance/recorder.js';
 import { replayRun } from '../../src/replay/replay.js';
+import { writeBundle } from '../../src/bundle/bundle.js';
 import { verifyLedger } from '../../src/replay/ledger-verification.js';
 import { VerificationCache } from '../../src/server/verification.js';
 import { verifiedState } from '../../src/gates/evidence.js';
@@ -49,6 +50,20 @@ describe('verification against a store whose indexes lie', function () {
     }
   };
 
+  /**
+   * Plain `runledger replay` (no --full), `export`, the public API's verifyRun and `model register`
+   * (all one replayRun) read the log's bytes after the run's last event and fail at the first hidden revision.
+   */
+  const assertReplayFinds = async (runId: string, revision: number): Promise<void> => {
+    const plain = await replayRun(ledger.store, runId, { verifierKeys: [ledger.verifierKey] });
+    assert.equal(plain.ok, false, 'replay verified a run the store had cut short');
+    assert.deepEqual([plain.firstDivergence?.check, plain.firstDivergence?.stream, plain.firstDivergence?.revision], ['chain', `run-${runId}`, revision], plain.firstDivergence?.message);
+    assert.equal(plain.manifest, null);
+    const written: Buffer[] = [];
+    await assert.rejects(writeBundle(ledger.store, runId, [ledger.verifierKey], (chunk) => void written.push(chunk)), /does not verify, so no bundle was written/);
+    assert.equal(written.length, 0, 'export wrote bundle bytes for a run the store had cut short');
+  };
+
   it('fails verify and replay --full when the stream column hides the last events of a run, naming the first hidden one', async () => {
     await completedRun(ledger.store, 'r1');
     await recordFinding(ledger.store, { runId: 'r1', severity: 'hard', check: 'budget', message: 'over budget', subject: 'stage:train', details: {} });
@@ -67,6 +82,7 @@ describe('verification against a store whose indexes lie', function () {
     assert.equal(full.firstDivergence?.revision, honest.evidence.length - 1);
     assert.match(full.firstDivergence?.message ?? '', /revision 9/);
     await assertVerifyFinds('run-r1', 9);
+    await assertReplayFinds('r1', 9);
   });
 
   it('fails verify and replay --full when revision columns hide the last event of a run behind its predecessor', async () => {
@@ -84,6 +100,7 @@ describe('verification against a store whose indexes lie', function () {
     assert.equal(full.firstDivergence?.check, 'log');
     assert.equal(full.firstDivergence?.revision, 9);
     await assertVerifyFinds('run-r1', 9);
+    await assertReplayFinds('r1', 9);
   });
 
   it('counts as anchored only the events it verified under a signed checkpoint, not the size the store claims for its tree', async () => {
