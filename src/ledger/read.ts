@@ -3,9 +3,9 @@ import type { EventStore, RecordedEvent } from '../store/port.js';
 
 export const PAGE_SIZE = 5_000;
 
-/** Integrated events in leaf order, page by page. */
-export async function* readLogPages(store: EventStore, pageSize = PAGE_SIZE): AsyncGenerator<RecordedEvent> {
-  for (let from = 0; ; ) {
+/** Integrated events in leaf order from leaf `fromIndex`, page by page. */
+export async function* readLogPages(store: EventStore, pageSize = PAGE_SIZE, fromIndex = 0): AsyncGenerator<RecordedEvent> {
+  for (let from = fromIndex; ; ) {
     const page = await store.readLog({ fromIndex: from, limit: pageSize });
     if (page.length === 0) return;
     yield* page;

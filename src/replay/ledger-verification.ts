@@ -48,7 +48,6 @@ export interface WorkersUsed {
   parallelFrom: number;
 }
 
-
 export interface LedgerVerificationOptions {
   /** Trusted verifier keys in signed-note vkey form. */
   verifierKeys: readonly string[];

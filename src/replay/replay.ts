@@ -160,12 +160,8 @@ export async function replayRun(store: EventStore, runId: string, options: Repla
 async function loggedAfter(store: EventStore, stream: string, lastIndex: number | null, seen: number): Promise<number> {
   let logged = seen;
   if (lastIndex === null) return logged;
-  for (let from = lastIndex + 1; ; ) {
-    const page = await store.readLog({ fromIndex: from, limit: PAGE_SIZE });
-    if (page.length === 0) return logged;
-    for (const e of page) if (e.envelope.stream === stream && e.envelope.revision >= logged) logged = e.envelope.revision + 1;
-    from = page[page.length - 1]!.index + 1;
-  }
+  for await (const e of readLogPages(store, PAGE_SIZE, lastIndex + 1)) if (e.envelope.stream === stream && e.envelope.revision >= logged) logged = e.envelope.revision + 1;
+  return logged;
 }
 
 /**

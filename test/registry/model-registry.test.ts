@@ -55,7 +55,29 @@ describe('model registry (store)', function () {
   });
 
   it('lets only one of two concurrent writers of the same version win', async () => {
-    const results = await Promise.allSettled([register('base-1'), register('base-2')]);
+    // Both writers read the model's state before either appends: each append to the model stream
+    // waits until the other writer's append is pending too, so the race happens on every run.
+    const pending: (() => void)[] = [];
+    const store = ledger.store;
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'append') {
+          return async (...args: Parameters<typeof store.append>) => {
+            if (args[0] === modelStream('iris')) {
+              await new Promise<void>((resolve) => {
+                pending.push(resolve);
+                if (pending.length === 2) for (const release of pending) release();
+              });
+            }
+            return target.append(...args);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const registerRacing = (runId: string) => registerVersion(racing, { model: 'iris', runId, actor: 'alice', verifierKeys: keys });
+    const results = await Promise.allSettled([registerRacing('base-1'), registerRacing('base-2')]);
     const rejected = results.filter((r) => r.status === 'rejected');
     assert.equal(rejected.length, 1);
     assert.ok((rejected[0] as PromiseRejectedResult).reason instanceof ConcurrencyError);
