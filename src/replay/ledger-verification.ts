@@ -10,6 +10,7 @@ import type { Divergence, VerifyLogReport } from './verify-log.js';
 import { defaultVerifyWorkers, verifyLogParallel, verifyRangesParallel, VerifyPool } from './verify-parallel.js';
 import { checkpointCopies, checkWitnessPolicy, type WitnessPolicy, type WitnessVerdict } from '../witness/policy.js';
 import { PARALLEL_FROM_EVENTS } from './verify-pool.js';
+import type { StreamHead } from './verify-worker.js';
 
 export { PARALLEL_FROM_EVENTS };
 
@@ -80,7 +81,7 @@ export async function verifyLedger(store: EventStore, options: LedgerVerificatio
     const rotations = await readRotationStatements(store);
     const checkpoints = await store.checkpoints();
     const tree = await store.treeState();
-    const heads: LoggedHead[] = [];
+    const heads: StreamHead[] = [];
     const onStreamHead = (stream: string, revision: number, leafHash: string): void => void heads.push({ stream, revision, leafHash });
     const logOptions = { checkpoints, verifierKeys: options.verifierKeys, origin, rotations, onStreamHead, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
     const parallel = pool !== undefined ? { pool } : { workers: 1 };
@@ -88,7 +89,8 @@ export async function verifyLedger(store: EventStore, options: LedgerVerificatio
       path === undefined
         ? await verifyLogParallel(readLogPages(store), logOptions, parallel)
         : await verifyRangesParallel({ path, end: tree.size, readLog: (fromIndex, limit) => store.readLog({ fromIndex, limit }) }, logOptions, parallel);
-    const hidden = logged.ok ? await hiddenByIndex(store, heads) : undefined;
+    // With workers reading the file, they look the heads up first (each a share); this thread reads through the store from the first they do not confirm.
+    const hidden = logged.ok ? await hiddenByIndex(store, heads, path !== undefined && heads.length > 0 ? await pool!.confirmedHeads(path, heads) : 0) : undefined;
     const report: VerifyLogReport = hidden === undefined ? logged : { ...logged, ok: false, firstDivergence: hidden };
     const used = pool === undefined ? 0 : pool.checkedBatches().filter((n, i) => n > before![i]!).length;
     const workers: WorkersUsed = { requested, used: Math.max(1, used), reason: small ? 'small-ledger' : requested > 1 && used === 0 ? 'no-worker-checked' : 'as-requested', parallelFrom };
@@ -108,21 +110,15 @@ export async function verifyLedger(store: EventStore, options: LedgerVerificatio
   }
 }
 
-/** A stream's last event as the verified log's bytes have it. */
-interface LoggedHead {
-  stream: string;
-  revision: number;
-  leafHash: string;
-}
-
 /**
  * The first stream whose read through the store's index does not reach its last event in the log:
  * a row whose stream or revision column was changed drops out of `readStream` (what replay, export
  * and the dashboard read a run by) with every verified byte intact. Later revisions are events not
- * integrated yet. One point read per stream.
+ * integrated yet. One point read per stream, from head `from` on (the ones before it workers
+ * confirmed with the same statement on the same file: `VerifyPool.confirmedHeads`).
  */
-async function hiddenByIndex(store: EventStore, heads: readonly LoggedHead[]): Promise<Divergence | undefined> {
-  for (const head of heads) {
+async function hiddenByIndex(store: EventStore, heads: readonly StreamHead[], from: number): Promise<Divergence | undefined> {
+  for (const head of heads.slice(from)) {
     const [read] = await store.readStream(head.stream, { fromRevision: head.revision, limit: 1 });
     const found = read === undefined ? undefined : leafHash(read.canonical).toString('hex');
     if (found === head.leafHash) continue;

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { RecordedEvent } from '../store/port.js';
 import { envelopeIsFromBytes } from '../store/recorded.js';
-import { PREPARE, READY, type BatchSlot, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
+import { PREPARE, READY, type BatchSlot, type HeadsBatch, type StreamHead, type VerifiedBatch, type VerifyBatch } from './verify-worker.js';
 
 /**
  * A worker's young generation, MiB. Everything a worker allocates per event dies young, so a small
@@ -38,6 +38,8 @@ export class VerifyPool {
   readyWorkers = 0;
   /** Per worker, the batches it answered having checked at least one event. */
   private readonly checked: number[];
+  /** The `seq`s of stream-head checks in flight (`confirmedHeads`). */
+  private readonly headChecks = new Set<number>();
 
   constructor(count: number) {
     this.checked = Array.from({ length: count }, () => 0);
@@ -48,7 +50,8 @@ export class VerifyPool {
           this.readyWorkers++;
           return;
         }
-        if (result.passed > 0) this.checked[index]!++;
+        // A head check is not a batch of the log: it does not make a thread count as used.
+        if (!this.headChecks.delete(result.seq) && result.passed > 0) this.checked[index]!++;
         const waiter = this.waiting.get(result.seq);
         this.waiting.delete(result.seq);
         waiter?.resolve(result);
@@ -118,6 +121,33 @@ export class VerifyPool {
   /** Ships the range [base, base + count) of the ledger file at `path` for a worker to read itself, round-robin, in `slot`. */
   submitRead(path: string, base: number, count: number, slot: BatchSlot, slotKey: number): Promise<VerifiedBatch> | undefined {
     return this.post({ seq: this.seq++, read: path, base, count, slotKey, envelopes: undefined }, slot);
+  }
+
+  /**
+   * Has the workers look up `heads` in the ledger file at `path` with the store's stream read, each
+   * a contiguous share: how many leading heads it reaches (heads.length when all), so the caller
+   * reads through the store only from the first one a worker did not confirm.
+   */
+  async confirmedHeads(path: string, heads: readonly StreamHead[]): Promise<number> {
+    if (this.failure !== undefined) throw this.failure;
+    const share = Math.ceil(heads.length / this.workers.length);
+    const parts: { from: number; count: number; result: Promise<VerifiedBatch> }[] = [];
+    for (let from = 0, w = 0; from < heads.length; from += share, w++) {
+      const message: HeadsBatch = { seq: this.seq++, read: path, heads: heads.slice(from, from + share) };
+      const result = new Promise<VerifiedBatch>((resolve, reject) => this.waiting.set(message.seq, { resolve, reject }));
+      this.workers[w]!.postMessage(message);
+      // A failure rejects every share; the one awaited reports it, the rest must not crash the process.
+      result.catch(() => undefined);
+      this.headChecks.add(message.seq);
+      parts.push({ from, count: message.heads.length, result });
+    }
+    let confirmed = 0;
+    for (const part of parts) {
+      const { passed } = await part.result;
+      confirmed = part.from + passed;
+      if (passed < part.count) break;
+    }
+    return confirmed;
   }
 
   private post(batch: VerifyBatch, slot: BatchSlot): Promise<VerifiedBatch> | undefined {

@@ -7,7 +7,7 @@
 // event the scan leaves undecided.
 import { parentPort } from 'node:worker_threads';
 import { alignedBlocks, subtreeRoot } from '../integrity/compact-range.js';
-import { HASH_SIZE, leafHashPacked } from '../integrity/hasher.js';
+import { HASH_SIZE, leafHashHex, leafHashPacked } from '../integrity/hasher.js';
 import { recordFromCanonical } from '../store/recorded.js';
 import { scanEnvelope, SCAN_ID, SCAN_PREV_HASH, SCAN_ROTATION, SCAN_SLOTS, SCAN_STREAM_END, SCAN_STREAM_START } from './envelope-scan.js';
 import type { LogRangeReader, RangeRowAt } from '../store/sqlite/range-read.js';
@@ -91,6 +91,24 @@ export interface VerifyBatch {
   slot?: BatchSlot;
   /** The store's envelopes where fromBytes is 0, by event; undefined when every envelope is from the bytes. */
   envelopes: unknown[] | undefined;
+}
+
+/** A stream's last event as the verified log's bytes have it: its revision and leaf hash (hex). */
+export interface StreamHead {
+  stream: string;
+  revision: number;
+  leafHash: string;
+}
+
+/**
+ * Stream heads for a worker to look up in the ledger file `read` with the store's own stream read
+ * (`READ_STREAM_SQL`): it answers, as `passed`, how many leading heads the read reaches — the
+ * event at the head's revision has the head's leaf hash over its bytes.
+ */
+export interface HeadsBatch {
+  seq: number;
+  read: string;
+  heads: StreamHead[];
 }
 
 export interface VerifiedBatch {
@@ -209,6 +227,22 @@ async function readAndVerify(batch: VerifyBatch, slot: BatchSlot, path: string):
   return { seq: batch.seq, passed, blocks: passed === count ? writeSubtreeRoots(base, count, leaves, slot.roots) : 0 };
 }
 
+/** How many leading heads the store's stream read reaches in the file (none on a read error: the main thread checks those itself). */
+async function checkHeads(batch: HeadsBatch): Promise<VerifiedBatch> {
+  let passed = 0;
+  try {
+    const read = await readerOf(batch.read);
+    for (const head of batch.heads) {
+      const bytes = read.streamAt(head.stream, head.revision);
+      if (bytes === undefined || leafHashHex(bytes) !== head.leafHash) break;
+      passed++;
+    }
+  } catch {
+    // what is not confirmed here is read again through the store
+  }
+  return { seq: batch.seq, passed, blocks: 0 };
+}
+
 /** The roots of the batch's aligned subtrees (its share of the tree) over its leaf hashes, into `roots`; how many. */
 function writeSubtreeRoots(base: number, count: number, leaves: Buffer, roots: SharedArrayBuffer): number {
   const widths = alignedBlocks(base, base + count);
@@ -227,7 +261,11 @@ export const READY = -1;
 /** The `seq` of a message (no reply) asking a worker to open its connection to the ledger file `read` ahead of its first range. */
 export const PREPARE = -2;
 
-parentPort?.on('message', (batch: VerifyBatch) => {
+parentPort?.on('message', (batch: VerifyBatch | HeadsBatch) => {
+  if ('heads' in batch) {
+    void checkHeads(batch).then((result) => parentPort!.postMessage(result));
+    return;
+  }
   if (batch.seq === PREPARE) {
     // A failure here is met again, and handled, by the first range read.
     if (batch.read !== undefined) readerOf(batch.read).catch(() => undefined);

@@ -40,14 +40,21 @@ describe('verification against a store whose indexes lie', function () {
     }
   };
 
-  /** `runledger verify`, single-threaded and with workers reading the file, names the stream whose index hides its last event. */
+  /**
+   * `runledger verify`, single-threaded and with two worker threads reading the file (whatever the
+   * ledger's size: parallelFrom 0), names the stream whose index hides its last event, in the same words.
+   */
   const assertVerifyFinds = async (stream: string, revision: number): Promise<void> => {
+    const divergences = [];
     for (const workers of [1, 2]) {
-      const report = await verifyLedger(ledger.store, { verifierKeys: [ledger.verifierKey], workers });
+      const report = await verifyLedger(ledger.store, { verifierKeys: [ledger.verifierKey], workers, parallelFrom: 0 });
       assert.equal(report.ok, false, `verify with ${workers} worker(s) passed a store whose index hides events`);
       assert.deepEqual([report.firstDivergence?.check, report.firstDivergence?.stream, report.firstDivergence?.revision], ['stream', stream, revision], report.firstDivergence?.message);
       assert.equal(report.anchored, false);
+      assert.equal(report.workers.requested, workers);
+      divergences.push(report.firstDivergence);
     }
+    assert.deepEqual(divergences[1], divergences[0]);
   };
 
   /**

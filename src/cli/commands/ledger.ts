@@ -154,7 +154,12 @@ export function registerLedgerCommands(program: Command, ctx: CliContext): void 
       try {
         const store = await ctx.store();
         await requireOrigin(store); // an uninitialised ledger says so before anything else
-        if (workers > 1 && (await store.treeState()).size >= (opts.parallelFrom ?? PARALLEL_FROM_EVENTS)) pool = new VerifyPool(workers);
+        if (workers > 1 && (await store.treeState()).size >= (opts.parallelFrom ?? PARALLEL_FROM_EVENTS)) {
+          pool = new VerifyPool(workers);
+          // The threads open their connections to the file while this one loads the verifier.
+          const path = store.rangeReadPath?.();
+          if (path !== undefined) pool.prepareRead(path);
+        }
         const [{ witnessPolicy }, { verifyLedger }] = await loading;
         const keys = verifierKeysOf(ctx, opts.key);
         if (keys.length === 0) throw new InputError(`no verifier key: pass --key <vkey> (the signer's "runledger keys show")`, { field: '--key' });

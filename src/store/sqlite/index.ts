@@ -28,7 +28,7 @@ import type { RecordedIdentity, StreamHead } from '../append-plan.js';
 import type { PrepareOptions, PreparedRequest } from '../seal.js';
 import { openLedgerDatabase, storeFailure } from './schema.js';
 import { recordFromCanonical } from '../recorded.js';
-import { RANGE_SQL, rangeRowAt, type RangeRowAt } from './range-read.js';
+import { EVENT_COLUMNS, RANGE_SQL, rangeRowAt, READ_STREAM_SQL, type RangeRowAt } from './range-read.js';
 import { integerOption, limitOption, splitRange } from '../columns.js';
 
 export interface SqliteStoreOptions {
@@ -360,11 +360,10 @@ class Connection {
   private readonly appendTx: (requests: readonly PreparedRequest[], recordedAt: string, plan: AppendPlanner) => AppendResult;
 
   constructor(readonly db: Database.Database) {
-    // The leaf hash as lowercase hex from SQLite itself: a string per row instead of a Buffer (each with its own backing store) plus its hex.
-    const columns = 'position, lower(hex(leaf_hash)), canonical';
+    const columns = EVENT_COLUMNS;
     this.readAfter = db.prepare(`SELECT ${columns} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw();
     this.readRange = db.prepare(RANGE_SQL).pluck();
-    this.readStream = db.prepare(`SELECT ${columns} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw();
+    this.readStream = db.prepare(READ_STREAM_SQL).raw();
     this.leafHashes = db.prepare('SELECT leaf_hash FROM events WHERE position >= ? AND position < ? ORDER BY position');
     this.listStreams = db.prepare('SELECT stream, max(revision) AS revision FROM events GROUP BY stream ORDER BY stream');
     this.checkpoints = db.prepare('SELECT size, root, note, created_at AS createdAt FROM checkpoints ORDER BY seq');

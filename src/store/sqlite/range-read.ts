@@ -29,8 +29,19 @@ export interface RangeRowAt {
 export interface LogRangeReader {
   /** The rows with position in [from, to), in position order (as stored: gaps and all), as one block; undefined when there are none. */
   range(from: number, to: number): Buffer | undefined;
+  /** The canonical bytes of the first event the store's `readStream(stream, { fromRevision: revision, limit: 1 })` returns (the same statement); undefined when it returns none. */
+  streamAt(stream: string, revision: number): Buffer | undefined;
   close(): void;
 }
+
+/** The columns of the store's event reads: the leaf hash as lowercase hex from SQLite itself (a string per row, not a Buffer plus its hex). */
+export const EVENT_COLUMNS = 'position, lower(hex(leaf_hash)), canonical';
+
+/**
+ * The store's stream read (`EventStore.readStream` on SQLite): one statement for the store and for
+ * the verification workers that check, stream by stream, that it reaches each stream's last event.
+ */
+export const READ_STREAM_SQL = `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`;
 
 // The subquery's ORDER BY is SQLite's rowid order, kept without a sort (group_concat(… ORDER BY)
 // adds a temporary B-tree: 1.5–2 µs per row against 0.9–1.1). Nothing depends on it for
@@ -45,8 +56,10 @@ export const RANGE_SQL =
 export function openLogRangeReader(path: string): LogRangeReader {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   const range = db.prepare(RANGE_SQL).pluck();
+  const stream = db.prepare(READ_STREAM_SQL).raw();
   return {
     range: (from, to) => (range.get(from, to) as Buffer | null) ?? undefined,
+    streamAt: (name, revision) => (stream.get(name, revision, 1) as [number, string, Buffer] | undefined)?.[2],
     close: () => db.close(),
   };
 }
